@@ -1,0 +1,139 @@
+/**
+ * The seller's configuration: one typed, validated object read from the `marketplace` key of the CDK context
+ * (`cdk.json`, overridable with `-c`). `npm start` reads the same object, so the local stack sells the same products.
+ */
+import { z } from 'zod';
+
+/** The context key that holds the configuration in `cdk.json`. */
+export const CONFIG_CONTEXT_KEY = 'marketplace';
+
+const productCodePattern = /^[-a-zA-Z0-9/=:_.@]{1,255}$/;
+
+const dimensionSchema = z.strictObject({
+  /** The dimension's API name as listed in the Marketplace product (what `BatchMeterUsage` sends). */
+  name: z.string().min(1).max(255),
+  description: z.string().max(500).optional(),
+  /** `metered`: billed from usage records; `contract`: bought up front, read with `GetEntitlements`. */
+  kind: z.enum(['metered', 'contract']),
+});
+
+const productSchema = z
+  .strictObject({
+    code: z.string().regex(productCodePattern, 'must be a Marketplace product code (1-255 of A-Z a-z 0-9 - / = : _ . @)'),
+    name: z.string().min(1).max(200),
+    pricingModel: z.enum(['subscriptions', 'contracts', 'contracts-with-consumption']),
+    /**
+     * How buyers of this product are identified. `license` (Concurrent Agreements, every product listed since June
+     * 2026): `CustomerAWSAccountId` + `LicenseArn`. `legacy`: `CustomerIdentifier` + `ProductCode`.
+     */
+    identityModel: z.enum(['license', 'legacy']).default('license'),
+    dimensions: z.array(dimensionSchema).min(1).max(200),
+  })
+  .superRefine((product, ctx) => {
+    const names = product.dimensions.map((dimension) => dimension.name);
+    names.forEach((name, index) => {
+      if (names.indexOf(name) !== index) {
+        ctx.addIssue({ code: 'custom', path: ['dimensions', index, 'name'], message: `duplicate dimension "${name}"` });
+      }
+    });
+    const kinds = new Set(product.dimensions.map((dimension) => dimension.kind));
+    const wrongKind = (message: string) => ctx.addIssue({ code: 'custom', path: ['dimensions'], message });
+    if (product.pricingModel === 'subscriptions' && kinds.has('contract')) {
+      wrongKind('a subscriptions product has only metered dimensions');
+    }
+    if (product.pricingModel === 'contracts' && kinds.has('metered')) {
+      wrongKind('a contracts product has only contract dimensions (use contracts-with-consumption to meter usage)');
+    }
+    if (product.pricingModel === 'contracts-with-consumption' && !kinds.has('metered')) {
+      wrongKind('a contracts-with-consumption product needs at least one metered dimension');
+    }
+  });
+
+export const configSchema = z
+  .strictObject({
+    products: z.array(productSchema).min(1),
+    /** Where the Marketplace metering and entitlement APIs are called. us-east-1 unless Seller Ops enabled another. */
+    marketplaceRegion: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as us-east-1')
+      .default('us-east-1'),
+    tables: z
+      .strictObject({
+        /** Refuse `DeleteTable` (and so a stack delete) until turned off: the tables hold what buyers owe. */
+        deletionProtection: z.boolean().default(true),
+        /** What `cdk destroy` does with the tables: keep them (default) or delete them with the stack. */
+        removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const codes = config.products.map((product) => product.code);
+    codes.forEach((code, index) => {
+      if (codes.indexOf(code) !== index) {
+        ctx.addIssue({ code: 'custom', path: ['products', index, 'code'], message: `duplicate product code "${code}"` });
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ProductConfig = Config['products'][number];
+export type DimensionConfig = ProductConfig['dimensions'][number];
+
+/** A configuration that does not validate; the message names every offending field. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates a raw configuration object; throws {@link ConfigError} naming each bad field. */
+export function parseConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => `  ${formatPath(issue.path)}: ${issue.message}`);
+  throw new ConfigError(`Invalid configuration (context "${CONFIG_CONTEXT_KEY}"):\n${lines.join('\n')}`);
+}
+
+/**
+ * Builds the raw configuration from CDK context: the `marketplace` object (an object from `cdk.json`, or a JSON
+ * string from `-c marketplace='{...}'`), then any dotted overrides such as `-c marketplace.tables.removalPolicy=destroy`
+ * (values parsed as JSON when they parse, kept as strings otherwise).
+ */
+export function configFromContext(context: Record<string, unknown>): unknown {
+  const base = parseContextValue(context[CONFIG_CONTEXT_KEY]) ?? {};
+  const prefix = `${CONFIG_CONTEXT_KEY}.`;
+  const overrides = Object.entries(context).filter(([key]) => key.startsWith(prefix));
+  if (overrides.length === 0) return base;
+  const merged: unknown = structuredClone(base);
+  for (const [key, value] of overrides) {
+    setPath(merged, key.slice(prefix.length).split('.'), parseContextValue(value));
+  }
+  return merged;
+}
+
+function parseContextValue(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+function setPath(target: unknown, path: string[], value: unknown): void {
+  let node = target as Record<string, unknown>;
+  path.forEach((segment, index) => {
+    if (index === path.length - 1) {
+      node[segment] = value;
+      return;
+    }
+    const next = node[segment];
+    if (typeof next !== 'object' || next === null) node[segment] = {};
+    node = node[segment] as Record<string, unknown>;
+  });
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : `${text}.${String(segment)}`),
+    CONFIG_CONTEXT_KEY,
+  );
+}

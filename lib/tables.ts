@@ -1,0 +1,72 @@
+/**
+ * The project's DynamoDB tables, described once as plain data.
+ *
+ * The CDK stack (`lib/storage.ts`) and the local DynamoDB Local launcher (`local/dynamodb/tables.ts`) both build their
+ * tables from these definitions, so the key schema, indexes and TTL attribute cannot drift between the cloud and the
+ * local stack. Keep this file free of CDK and SDK imports: it is data both sides read.
+ */
+
+export type AttributeType = 'S' | 'N';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+}
+
+export interface TableDefinition {
+  /** Logical name: the construct id in the stack and the table name locally. */
+  readonly id: 'Subscribers' | 'Usage';
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey: KeyAttribute;
+  /** Global secondary indexes; every one projects all attributes. */
+  readonly globalSecondaryIndexes: readonly IndexDefinition[];
+  /** Attribute holding an epoch-seconds expiry; DynamoDB deletes the item some time after it passes. */
+  readonly timeToLiveAttribute: string;
+}
+
+const pk: KeyAttribute = { name: 'pk', type: 'S' };
+const sk: KeyAttribute = { name: 'sk', type: 'S' };
+
+/**
+ * One item per subscriber (a license, or a legacy product code + customer identifier), plus the items that hang off
+ * it (registration sessions, processed lifecycle events) under the same partition key.
+ *
+ * `live` is sparse: only subscribers that may be metered carry `liveShard`, spread over a few shard values so that no
+ * single index partition takes every write.
+ */
+export const subscribersTable: TableDefinition = {
+  id: 'Subscribers',
+  partitionKey: pk,
+  sortKey: sk,
+  globalSecondaryIndexes: [{ indexName: 'live', partitionKey: { name: 'liveShard', type: 'S' }, sortKey: pk }],
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/**
+ * Hourly usage buckets (subscriber, dimension, hour, allocation tags) with their metering ledger on the same item,
+ * plus per-event idempotency keys that expire.
+ *
+ * `pending` is sparse: a bucket carries `pendingShard` until its usage is billed, quarantined or expired, so a
+ * metering run finds every closed bucket by querying a handful of shards by hour, never by scanning the table.
+ */
+export const usageTable: TableDefinition = {
+  id: 'Usage',
+  partitionKey: pk,
+  sortKey: sk,
+  globalSecondaryIndexes: [
+    {
+      indexName: 'pending',
+      partitionKey: { name: 'pendingShard', type: 'S' },
+      sortKey: { name: 'pendingHour', type: 'S' },
+    },
+  ],
+  timeToLiveAttribute: 'expiresAt',
+};
+
+export const tableDefinitions: readonly TableDefinition[] = [subscribersTable, usageTable];
