@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import './local/sdk-environment.ts';
 
 // One project per test layer; `npm test` runs them all. Integration tests share one DynamoDB Local started by the
 // global setup (each file makes its own tables) and start their own in-process simulator.
 export default defineConfig({
   test: {
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
