@@ -17,9 +17,12 @@ const dimensionSchema = z.strictObject({
   kind: z.enum(['metered', 'contract']),
 });
 
-const productSchema = z
+/** A Marketplace product as the seller lists it. The simulator's control API takes the same shape. */
+export const productSchema = z
   .strictObject({
-    code: z.string().regex(productCodePattern, 'must be a Marketplace product code (1-255 of A-Z a-z 0-9 - / = : _ . @)'),
+    code: z
+      .string()
+      .regex(productCodePattern, 'must be a Marketplace product code (1-255 of A-Z a-z 0-9 - / = : _ . @)'),
     name: z.string().min(1).max(200),
     pricingModel: z.enum(['subscriptions', 'contracts', 'contracts-with-consumption']),
     /**
@@ -59,18 +62,38 @@ export const configSchema = z
       .default('us-east-1'),
     tables: z
       .strictObject({
-        /** Refuse `DeleteTable` (and so a stack delete) until turned off: the tables hold what buyers owe. */
-        deletionProtection: z.boolean().default(true),
         /** What `cdk destroy` does with the tables: keep them (default) or delete them with the stack. */
         removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+        /**
+         * Refuse `DeleteTable` until turned off: the tables hold what buyers owe. Defaults to on for retained tables
+         * and off for tables the stack may destroy (a protected table would make `cdk destroy` fail).
+         */
+        deletionProtection: z.boolean().optional(),
       })
-      .prefault({}),
+      .prefault({})
+      .superRefine((tables, ctx) => {
+        if (tables.removalPolicy === 'destroy' && tables.deletionProtection === true) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['deletionProtection'],
+            message: 'must be false when removalPolicy is "destroy" (a protected table cannot be destroyed)',
+          });
+        }
+      })
+      .transform((tables) => ({
+        removalPolicy: tables.removalPolicy,
+        deletionProtection: tables.deletionProtection ?? tables.removalPolicy === 'retain',
+      })),
   })
   .superRefine((config, ctx) => {
     const codes = config.products.map((product) => product.code);
     codes.forEach((code, index) => {
       if (codes.indexOf(code) !== index) {
-        ctx.addIssue({ code: 'custom', path: ['products', index, 'code'], message: `duplicate product code "${code}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['products', index, 'code'],
+          message: `duplicate product code "${code}"`,
+        });
       }
     });
   });
@@ -88,7 +111,11 @@ export class ConfigError extends Error {
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => `  ${formatPath(issue.path)}: ${issue.message}`);
+  const lines = result.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: unknown field (check its spelling)`)
+      : [`  ${formatPath(issue.path)}: ${issue.message}`],
+  );
   throw new ConfigError(`Invalid configuration (context "${CONFIG_CONTEXT_KEY}"):\n${lines.join('\n')}`);
 }
 

@@ -1,0 +1,228 @@
+import { describe, expect, test } from 'vitest';
+import { CONFIG_CONTEXT_KEY, ConfigError, configFromContext, parseConfig, type Config } from '../../lib/config.ts';
+import { cdkJsonContext } from '../../local/config.ts';
+
+interface RawDimension {
+  name: string;
+  kind: string;
+}
+
+interface RawProduct {
+  code: string;
+  pricingModel: string;
+  dimensions: RawDimension[];
+}
+
+interface RawConfig {
+  products: RawProduct[];
+  marketplaceRegion: string;
+  tables: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** The example configuration shipped in cdk.json, as raw (unvalidated) data a test may break. */
+function exampleConfig(): RawConfig {
+  return configFromContext(cdkJsonContext()) as RawConfig;
+}
+
+function configErrorFor(raw: unknown): ConfigError {
+  try {
+    parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+/** The `  <path>: <message>` lines of a ConfigError, keyed by the path they name. */
+function problemsByPath(error: ConfigError): Map<string, string> {
+  const problems = error.message
+    .split('\n')
+    .slice(1)
+    .map((line) => /^ {2}(\S+): (.*)$/.exec(line));
+  return new Map(problems.map((match) => [match?.[1] ?? '', match?.[2] ?? '']));
+}
+
+function product(config: RawConfig, index: number): RawProduct {
+  const found = config.products[index];
+  if (found === undefined) throw new Error(`the example has no product ${index}`);
+  return found;
+}
+
+describe('the example configuration in cdk.json', () => {
+  test('validates, with its two products and the defaults filled in', () => {
+    const config: Config = parseConfig(exampleConfig());
+    expect(config.products.map((each) => [each.code, each.pricingModel, each.identityModel])).toEqual([
+      ['analytics-pro-example', 'subscriptions', 'license'],
+      ['data-suite-legacy-example', 'contracts-with-consumption', 'legacy'],
+    ]);
+    expect(config.marketplaceRegion).toBe('us-east-1');
+    expect(config.tables).toEqual({ deletionProtection: true, removalPolicy: 'retain' });
+  });
+
+  test('safe defaults apply when optional settings are left out', () => {
+    const config = parseConfig({
+      products: [
+        {
+          code: 'prod-minimal',
+          name: 'Minimal',
+          pricingModel: 'subscriptions',
+          dimensions: [{ name: 'requests', kind: 'metered' }],
+        },
+      ],
+    });
+    expect(config.marketplaceRegion).toBe('us-east-1');
+    expect(config.tables).toEqual({ deletionProtection: true, removalPolicy: 'retain' });
+    expect(config.products[0]?.identityModel).toBe('license');
+  });
+});
+
+describe('a bad value is rejected with a ConfigError naming the exact field', () => {
+  const cases: { what: string; breakIt: (config: RawConfig) => void; path: string; says: string }[] = [
+    {
+      what: 'a product code outside the Marketplace pattern',
+      breakIt: (config) => (product(config, 0).code = 'bad code!'),
+      path: 'marketplace.products[0].code',
+      says: 'must be a Marketplace product code',
+    },
+    {
+      what: 'an unknown pricing model',
+      breakIt: (config) => (product(config, 1).pricingModel = 'pay-as-you-go'),
+      path: 'marketplace.products[1].pricingModel',
+      says: 'subscriptions',
+    },
+    {
+      what: 'a contract dimension on a subscriptions product',
+      breakIt: (config) => product(config, 0).dimensions.push({ name: 'seats', kind: 'contract' }),
+      path: 'marketplace.products[0].dimensions',
+      says: 'a subscriptions product has only metered dimensions',
+    },
+    {
+      what: 'a metered dimension on a contracts product',
+      breakIt: (config) => (product(config, 1).pricingModel = 'contracts'),
+      path: 'marketplace.products[1].dimensions',
+      says: 'a contracts product has only contract dimensions',
+    },
+    {
+      what: 'a contracts-with-consumption product with nothing to meter',
+      breakIt: (config) => (product(config, 1).dimensions = [{ name: 'seats', kind: 'contract' }]),
+      path: 'marketplace.products[1].dimensions',
+      says: 'needs at least one metered dimension',
+    },
+    {
+      what: 'a duplicate dimension name',
+      breakIt: (config) => product(config, 0).dimensions.push({ name: 'requests', kind: 'metered' }),
+      path: 'marketplace.products[0].dimensions[2].name',
+      says: 'duplicate dimension "requests"',
+    },
+    {
+      what: 'protected tables that the stack is told to destroy',
+      breakIt: (config) => (config.tables = { removalPolicy: 'destroy', deletionProtection: true }),
+      path: 'marketplace.tables.deletionProtection',
+      says: 'must be false when removalPolicy is "destroy"',
+    },
+    {
+      what: 'a duplicate product code',
+      breakIt: (config) => (product(config, 1).code = product(config, 0).code),
+      path: 'marketplace.products[1].code',
+      says: 'duplicate product code "analytics-pro-example"',
+    },
+    {
+      what: 'a region that is not an AWS region name',
+      breakIt: (config) => (config.marketplaceRegion = 'US East'),
+      path: 'marketplace.marketplaceRegion',
+      says: 'must be an AWS region name',
+    },
+    {
+      what: 'an unknown key (a typo must not be ignored)',
+      breakIt: (config) => (config.tables['removalpolicy'] = 'destroy'),
+      path: 'marketplace.tables.removalpolicy',
+      says: 'unknown field',
+    },
+    {
+      what: 'an unknown top-level key',
+      breakIt: (config) => (config['meteringSchedule'] = 'rate(1 hour)'),
+      path: 'marketplace.meteringSchedule',
+      says: 'unknown field',
+    },
+    {
+      what: 'no products at all',
+      breakIt: (config) => (config.products = []),
+      path: 'marketplace.products',
+      says: '>=1',
+    },
+  ];
+
+  test.each(cases)('$what', ({ breakIt, path, says }) => {
+    const config = exampleConfig();
+    breakIt(config);
+    const error = configErrorFor(config);
+    expect(error.message).toMatch(/^Invalid configuration \(context "marketplace"\):\n/);
+    const problems = problemsByPath(error);
+    expect([...problems.keys()], error.message).toEqual([path]);
+    expect(problems.get(path)).toContain(says);
+  });
+
+  test('every bad field is named at once, not just the first', () => {
+    const config = exampleConfig();
+    product(config, 0).code = '';
+    config.marketplaceRegion = 'nowhere';
+    const problems = problemsByPath(configErrorFor(config));
+    expect([...problems.keys()].sort()).toEqual(['marketplace.marketplaceRegion', 'marketplace.products[0].code']);
+  });
+});
+
+describe('configFromContext applies -c overrides', () => {
+  test('reads the whole object from a JSON string', () => {
+    const example = exampleConfig();
+    const fromJson = configFromContext({ [CONFIG_CONTEXT_KEY]: JSON.stringify(example) });
+    expect(fromJson).toEqual(example);
+  });
+
+  test('applies dotted overrides, parsing values as JSON when they parse', () => {
+    const raw = configFromContext({
+      ...cdkJsonContext(),
+      'marketplace.tables.deletionProtection': 'false',
+      'marketplace.products.1.pricingModel': 'contracts',
+      'marketplace.products.1.dimensions': JSON.stringify([{ name: 'seats', kind: 'contract' }]),
+    });
+    const config = parseConfig(raw);
+    expect(config.tables.deletionProtection).toBe(false);
+    expect(config.products[1]?.dimensions).toEqual([{ name: 'seats', kind: 'contract' }]);
+  });
+
+  test('keeps plain string overrides as strings', () => {
+    const config = parseConfig(
+      configFromContext({
+        ...cdkJsonContext(),
+        'marketplace.marketplaceRegion': 'eu-west-1',
+        'marketplace.tables.removalPolicy': 'destroy',
+        'marketplace.products.0.code': 'prod-abc123',
+      }),
+    );
+    expect(config.marketplaceRegion).toBe('eu-west-1');
+    expect(config.tables.removalPolicy).toBe('destroy');
+    expect(config.products[0]?.code).toBe('prod-abc123');
+  });
+
+  test('applies dotted overrides on top of a JSON string and creates missing objects', () => {
+    const raw = configFromContext({
+      [CONFIG_CONTEXT_KEY]: JSON.stringify({ products: exampleConfig().products }),
+      'marketplace.tables.removalPolicy': 'destroy',
+    });
+    expect(parseConfig(raw).tables).toEqual({ deletionProtection: false, removalPolicy: 'destroy' });
+  });
+
+  test('leaves the context it was given untouched', () => {
+    const context = cdkJsonContext();
+    const before = structuredClone(context);
+    configFromContext({ ...context, 'marketplace.marketplaceRegion': 'eu-west-1' });
+    expect(context).toEqual(before);
+  });
+
+  test('an override that breaks the configuration is named by its path', () => {
+    const raw = configFromContext({ ...cdkJsonContext(), 'marketplace.products.0.code': 'bad code' });
+    expect([...problemsByPath(configErrorFor(raw)).keys()]).toEqual(['marketplace.products[0].code']);
+  });
+});
