@@ -1,0 +1,273 @@
+/**
+ * The simulator's own HTTP API under `/control`: what a test, the local stack or a seller uses to set the scene
+ * (products, licenses, entitlements, clock, settings, faults) and to read back what happened (billed records,
+ * per-record results, lifecycle events, statistics). JSON in, JSON out; every failure is a 4xx with a JSON body.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { productSchema } from '../../lib/config.ts';
+import { readBody } from './aws-json.ts';
+import { faultPlanSchema, FaultInjector } from './faults.ts';
+import type { BilledRecord, RecordResult } from './metering-ledger.ts';
+import { CatalogueError, type License } from './marketplace.ts';
+import { settingsPatchSchema } from './settings.ts';
+import type { Simulator } from './simulator.ts';
+
+const MAX_CONTROL_BODY_BYTES = 1024 * 1024;
+
+const instant = z.union([
+  z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
+  z.number().transform((seconds) => new Date(seconds * 1000)),
+]);
+
+const entitlementValue = z.union([
+  z.strictObject({ IntegerValue: z.number().int() }),
+  z.strictObject({ DoubleValue: z.number() }),
+  z.strictObject({ BooleanValue: z.boolean() }),
+  z.strictObject({ StringValue: z.string() }),
+]);
+
+const entitlementsInput = z.array(
+  z.strictObject({ dimension: z.string().min(1), value: entitlementValue, expirationDate: instant.optional() }),
+);
+
+const licenseInput = z.strictObject({
+  productCode: z.string().min(1),
+  customerAWSAccountId: z
+    .string()
+    .regex(/^\d{12}$/)
+    .optional(),
+  offerType: z.enum(['standard', 'free-trial']).default('standard'),
+  activate: z.boolean().default(true),
+  entitlements: entitlementsInput.optional(),
+});
+
+const clockInput = z.strictObject({ now: instant, running: z.boolean().optional() });
+const advanceInput = z
+  .strictObject({ seconds: z.number().optional(), minutes: z.number().optional(), hours: z.number().optional() })
+  .refine((input) => Object.keys(input).length > 0, 'give seconds, minutes or hours');
+const endInput = z.strictObject({ reason: z.enum(['CANCELLED', 'EXPIRED', 'TERMINATED']).default('CANCELLED') });
+const subscriptionInput = z.strictObject({
+  url: z.url(),
+  format: z.enum(['eventbridge', 'sns']).default('eventbridge'),
+});
+const eventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  format: z.enum(['eventbridge', 'sns']).optional(),
+});
+
+class ControlError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Route {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly handle: (call: ControlCall) => unknown;
+}
+
+interface ControlCall {
+  readonly params: Record<string, string>;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+}
+
+export class ControlApi {
+  private readonly routes: readonly Route[];
+
+  constructor(private readonly simulator: Simulator) {
+    const sim = simulator;
+    this.routes = [
+      route('GET', '/settings', () => sim.settings),
+      route('PATCH', '/settings', ({ body }) => {
+        sim.settings = { ...sim.settings, ...settingsPatchSchema.parse(body) };
+        return sim.settings;
+      }),
+      route('POST', '/reset', () => {
+        sim.reset();
+        sim.clock.set(new Date(), true);
+        return { reset: true };
+      }),
+
+      route('GET', '/clock', () => sim.clock.state()),
+      route('PUT', '/clock', ({ body }) => {
+        const input = clockInput.parse(body);
+        sim.clock.set(input.now, input.running);
+        sim.releaseDueEvents();
+        return sim.clock.state();
+      }),
+      route('POST', '/clock/advance', ({ body }) => {
+        const input = advanceInput.parse(body);
+        sim.clock.advance(((input.hours ?? 0) * 3600 + (input.minutes ?? 0) * 60 + (input.seconds ?? 0)) * 1000);
+        sim.releaseDueEvents();
+        return sim.clock.state();
+      }),
+
+      route('POST', '/products', ({ body }) => sim.marketplace.createProduct(productSchema.parse(body))),
+      route('GET', '/products', () => ({ products: sim.marketplace.listProducts() })),
+      route('GET', '/products/(?<code>[^/]+)', ({ params }) => {
+        const product = sim.marketplace.product(params.code!);
+        if (product === undefined) throw new ControlError(404, 'ProductNotFound', `No product ${params.code}`);
+        return product;
+      }),
+
+      route('POST', '/licenses', ({ body }) => {
+        const input = licenseInput.parse(body);
+        const license = sim.marketplace.createLicense(input);
+        sim.notify('subscribed', license);
+        if (input.activate) sim.notify('activated', license);
+        return { license: this.view(license), registrationToken: sim.marketplace.issueRegistrationToken(license.id) };
+      }),
+      route('GET', '/licenses', ({ query }) => ({
+        licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
+      })),
+      route('GET', '/licenses/(?<id>[^/]+)', ({ params }) => this.view(sim.marketplace.requireLicense(params.id!))),
+      route('POST', '/licenses/(?<id>[^/]+)/registration-tokens', ({ params }) => ({
+        registrationToken: sim.marketplace.issueRegistrationToken(params.id!),
+      })),
+      route('POST', '/licenses/(?<id>[^/]+)/activate', ({ params }) => {
+        const license = sim.marketplace.activate(params.id!);
+        sim.notify('activated', license);
+        return this.view(license);
+      }),
+      route('POST', '/licenses/(?<id>[^/]+)/fail', ({ params }) => {
+        const license = sim.marketplace.fail(params.id!);
+        sim.notify('subscribe-failed', license);
+        return this.view(license);
+      }),
+      route('POST', '/licenses/(?<id>[^/]+)/end', ({ params, body }) => {
+        const license = sim.marketplace.end(params.id!, endInput.parse(body ?? {}).reason);
+        sim.notify('ended', license);
+        return this.view(license);
+      }),
+      route('PUT', '/licenses/(?<id>[^/]+)/entitlements', ({ params, body }) => {
+        const license = sim.marketplace.setEntitlements(params.id!, entitlementsInput.parse(body));
+        sim.notify('entitlements-updated', license);
+        return this.view(license);
+      }),
+
+      route('GET', '/faults', () => sim.faults.plan),
+      route('PUT', '/faults', ({ body }) => {
+        sim.faults = new FaultInjector(faultPlanSchema.parse(body));
+        return sim.faults.plan;
+      }),
+      route('DELETE', '/faults', () => {
+        sim.faults = new FaultInjector(faultPlanSchema.parse({}));
+        return sim.faults.plan;
+      }),
+
+      route('GET', '/billed', ({ query }) => {
+        const records = sim.ledger.billedRecords().filter((record) => matchesQuery(record, query));
+        return { records, totalQuantity: records.reduce((sum, record) => sum + record.quantity, 0) };
+      }),
+      route('GET', '/results', ({ query }) => ({
+        results: sim.ledger.results().filter((result) => matchesQuery(result, query)),
+      })),
+      route('GET', '/stats', () => ({ operations: sim.stats, eventDeliveries: sim.events.deliveries })),
+
+      route('GET', '/events', ({ query }) => {
+        sim.releaseDueEvents();
+        const { after, format } = eventsQuery.parse(Object.fromEntries(query));
+        const events = sim.events.feed(after, format);
+        return { events, lastSequence: events.at(-1)?.sequence ?? after };
+      }),
+      route('GET', '/event-subscriptions', () => ({ subscriptions: sim.events.listSubscriptions() })),
+      route('POST', '/event-subscriptions', ({ body }) => {
+        const input = subscriptionInput.parse(body);
+        return sim.events.subscribe(input.url, input.format);
+      }),
+      route('DELETE', '/event-subscriptions/(?<id>[^/]+)', ({ params }) => {
+        if (!sim.events.unsubscribe(params.id!)) {
+          throw new ControlError(404, 'SubscriptionNotFound', `No event subscription ${params.id}`);
+        }
+        return { deleted: params.id };
+      }),
+
+      route('GET', '/register-usage/public-key', () => ({ publicKeyPem: sim.signer.publicKeyPem(), version: 1 })),
+    ];
+  }
+
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    try {
+      const path = url.pathname.slice('/control'.length) || '/';
+      const candidates = this.routes.filter((candidate) => candidate.path.test(path));
+      if (candidates.length === 0) throw new ControlError(404, 'NotFound', `No control endpoint ${url.pathname}`);
+      const matched = candidates.find((candidate) => candidate.method === request.method);
+      if (matched === undefined) {
+        throw new ControlError(405, 'MethodNotAllowed', `${request.method ?? ''} is not allowed on ${url.pathname}`);
+      }
+      const body = await readJson(request);
+      const params = decodeParams(matched.path.exec(path)?.groups ?? {});
+      sendJson(response, 200, matched.handle({ params, query: url.searchParams, body }));
+    } catch (error) {
+      const { status, code, message } = describeError(error);
+      sendJson(response, status, { error: code, message });
+    }
+  }
+
+  private view(license: License) {
+    return { ...license, status: this.simulator.marketplace.status(license) };
+  }
+}
+
+function route(method: string, path: string, handle: (call: ControlCall) => unknown): Route {
+  return { method, path: new RegExp(`^${path}/?$`), handle };
+}
+
+function decodeParams(groups: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(groups).map(([name, value]) => [name, decodeURIComponent(value)]));
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const body = await readBody(request, MAX_CONTROL_BODY_BYTES);
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ControlError(400, 'InvalidJson', 'The request body is not valid JSON');
+  }
+}
+
+const recordFilters = [
+  'productCode',
+  'licenseId',
+  'licenseArn',
+  'customerIdentifier',
+  'customerAWSAccountId',
+  'dimension',
+  'status',
+] as const;
+
+function matchesQuery(record: BilledRecord | RecordResult, query: URLSearchParams): boolean {
+  return recordFilters.every((name) => {
+    const wanted = query.get(name);
+    return wanted === null || (record as unknown as Record<string, unknown>)[name] === wanted;
+  });
+}
+
+function describeError(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof ControlError || error instanceof CatalogueError) {
+    return { status: error.status, code: error.code, message: error.message };
+  }
+  if (error instanceof z.ZodError) return { status: 400, code: 'InvalidRequest', message: z.prettifyError(error) };
+  if (error instanceof Error && 'status' in error && error.status === 413) {
+    return { status: 413, code: 'RequestTooLarge', message: error.message };
+  }
+  console.error('simulator: unexpected control API error', error);
+  return { status: 500, code: 'InternalError', message: 'Unexpected simulator error' };
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  response.end(payload);
+}

@@ -1,0 +1,256 @@
+/**
+ * The notifications Marketplace sends a seller when a buyer's license changes, in the shapes AWS documents:
+ * EventBridge events from `aws.agreement-marketplace` (every product) and, for legacy products, the SNS messages of the
+ * `aws-mp-subscription-notification-<code>` and `aws-mp-entitlement-notification-<code>` topics in their SNS envelope.
+ *
+ * Events are published when the simulator's clock reaches their time (`unsubscribe-success` comes a grace period after
+ * `unsubscribe-pending`), numbered in publication order, readable as a feed and pushed to subscribed URLs.
+ */
+import { randomBytes } from 'node:crypto';
+import type { License, Product } from './marketplace.ts';
+import { ids } from './random.ts';
+
+export type EventFormat = 'eventbridge' | 'sns';
+
+export type LifecycleChange = 'subscribed' | 'activated' | 'subscribe-failed' | 'entitlements-updated' | 'ended';
+
+export interface PublishedEvent {
+  readonly sequence: number;
+  readonly format: EventFormat;
+  readonly licenseId: string;
+  readonly body: Record<string, unknown>;
+}
+
+export interface EventSubscription {
+  readonly id: string;
+  readonly url: string;
+  readonly format: EventFormat;
+}
+
+export interface DeliveryStats {
+  delivered: number;
+  failed: number;
+}
+
+interface ScheduledEvent {
+  readonly dueAt: number;
+  readonly format: EventFormat;
+  readonly licenseId: string;
+  readonly body: Record<string, unknown>;
+}
+
+/** The account that owns the Marketplace SNS topics, as in the topic ARNs AWS hands to sellers. */
+const MARKETPLACE_SNS_ACCOUNT_ID = '287250355862';
+const MARKETPLACE_REGION = 'us-east-1';
+const DELIVERY_ATTEMPTS = 4;
+
+export class LifecycleEvents {
+  private readonly scheduled: ScheduledEvent[] = [];
+  private readonly published: PublishedEvent[] = [];
+  private readonly subscriptions = new Map<string, EventSubscription & { queue: Promise<void> }>();
+  readonly deliveries: DeliveryStats = { delivered: 0, failed: 0 };
+
+  constructor(
+    private readonly sellerAccountId: () => string,
+    private readonly finalMeteringGraceMs: () => number,
+    private readonly retryDelayMs = 200,
+  ) {}
+
+  /** Schedules the events AWS sends for `change`, at `at` (and later, for the end of the final-metering window). */
+  record(change: LifecycleChange, license: License, product: Product, at: Date): void {
+    const eventBridge = (detailType: string, detail: Record<string, unknown>, when = at) =>
+      this.schedule('eventbridge', license, when, this.eventBridgeEnvelope(detailType, license, detail, when));
+    const sns = (action: string, topic: 'subscription' | 'entitlement', when = at) => {
+      if (license.identityModel === 'legacy') {
+        this.schedule('sns', license, when, snsEnvelope(action, topic, license, when));
+      }
+    };
+    const agreement = (detail: Record<string, unknown>) => ({ agreement: detail, ...this.parties(license) });
+    const licenseDetail = this.licenseDetail(license, product);
+    switch (change) {
+      case 'subscribed':
+        for (const role of ['Proposer', 'Manufacturer']) {
+          eventBridge(`Purchase Agreement Created - ${role}`, agreement(agreementTerms(license, product, 'NEW')));
+        }
+        return;
+      case 'activated':
+        eventBridge('License Updated - Manufacturer', licenseDetail);
+        sns('subscribe-success', 'subscription');
+        if (license.entitlements.length > 0) sns('entitlement-updated', 'entitlement');
+        return;
+      case 'subscribe-failed':
+        sns('subscribe-fail', 'subscription');
+        return;
+      case 'entitlements-updated':
+        for (const role of ['Proposer', 'Manufacturer']) {
+          eventBridge(`Purchase Agreement Amended - ${role}`, agreement(agreementTerms(license, product, 'AMEND')));
+        }
+        eventBridge('License Updated - Manufacturer', licenseDetail);
+        sns('entitlement-updated', 'entitlement');
+        return;
+      case 'ended': {
+        // Ended events carry only the agreement's id and final status.
+        const ended = agreement({ id: license.agreementId, status: license.endReason ?? 'CANCELLED' });
+        for (const role of ['Proposer', 'Manufacturer']) eventBridge(`Purchase Agreement Ended - ${role}`, ended);
+        eventBridge('License Deprovisioned - Manufacturer', licenseDetail);
+        sns('unsubscribe-pending', 'subscription');
+        sns('unsubscribe-success', 'subscription', new Date(at.getTime() + this.finalMeteringGraceMs()));
+        return;
+      }
+    }
+  }
+
+  /** Publishes every scheduled event whose time has come, in time order. */
+  release(now: Date): void {
+    const due = this.scheduled
+      .filter((event) => event.dueAt <= now.getTime())
+      .sort((left, right) => left.dueAt - right.dueAt);
+    if (due.length === 0) return;
+    for (const event of due) {
+      this.scheduled.splice(this.scheduled.indexOf(event), 1);
+      const published: PublishedEvent = {
+        sequence: this.published.length + 1,
+        format: event.format,
+        licenseId: event.licenseId,
+        body: event.body,
+      };
+      this.published.push(published);
+      for (const subscription of this.subscriptions.values()) {
+        if (subscription.format === published.format) {
+          subscription.queue = subscription.queue.then(() => this.deliver(subscription.url, published.body));
+        }
+      }
+    }
+  }
+
+  /** Published events after `afterSequence`, optionally of one format. */
+  feed(afterSequence: number, format?: EventFormat): PublishedEvent[] {
+    return this.published.filter(
+      (event) => event.sequence > afterSequence && (format === undefined || event.format === format),
+    );
+  }
+
+  subscribe(url: string, format: EventFormat): EventSubscription {
+    const subscription = { id: ids.eventId(), url, format };
+    this.subscriptions.set(subscription.id, { ...subscription, queue: Promise.resolve() });
+    return subscription;
+  }
+
+  unsubscribe(id: string): boolean {
+    return this.subscriptions.delete(id);
+  }
+
+  listSubscriptions(): EventSubscription[] {
+    return [...this.subscriptions.values()].map(({ id, url, format }) => ({ id, url, format }));
+  }
+
+  /** Resolves once every delivery queued so far has succeeded or given up. */
+  async drained(): Promise<void> {
+    await Promise.all([...this.subscriptions.values()].map((subscription) => subscription.queue));
+  }
+
+  private schedule(format: EventFormat, license: License, at: Date, body: Record<string, unknown>): void {
+    this.scheduled.push({ dueAt: at.getTime(), format, licenseId: license.id, body });
+  }
+
+  private async deliver(url: string, body: Record<string, unknown>): Promise<void> {
+    for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS; attempt++) {
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (response.ok) {
+          this.deliveries.delivered++;
+          return;
+        }
+      } catch {
+        // A refused or dropped connection is retried like a failed status.
+      }
+      if (attempt < DELIVERY_ATTEMPTS) await sleep(this.retryDelayMs * 2 ** (attempt - 1));
+    }
+    this.deliveries.failed++;
+  }
+
+  private eventBridgeEnvelope(detailType: string, license: License, detail: Record<string, unknown>, at: Date) {
+    return {
+      version: '0',
+      id: ids.eventId(),
+      'detail-type': detailType,
+      source: 'aws.agreement-marketplace',
+      account: this.sellerAccountId(),
+      time: isoSeconds(at),
+      region: MARKETPLACE_REGION,
+      resources: [`arn:aws:aws-marketplace::aws:agreement:${license.agreementId}`],
+      detail: { requestId: ids.requestId(), catalog: 'AWSMarketplace', ...detail },
+    };
+  }
+
+  private parties(license: License) {
+    return {
+      resaleAuthorization: null,
+      acceptor: { accountId: license.customerAWSAccountId },
+      proposer: { accountId: this.sellerAccountId() },
+      offer: { id: license.offerId },
+    };
+  }
+
+  private licenseDetail(license: License, product: Product): Record<string, unknown> {
+    return {
+      agreement: { id: license.agreementId },
+      product: { code: product.code, id: product.productId },
+      ...(license.licenseArn === undefined ? {} : { license: { arn: license.licenseArn } }),
+      ...this.parties(license),
+    };
+  }
+}
+
+function snsEnvelope(action: string, topic: 'subscription' | 'entitlement', license: License, at: Date) {
+  const topicArn = `arn:aws:sns:${MARKETPLACE_REGION}:${MARKETPLACE_SNS_ACCOUNT_ID}:aws-mp-${topic}-notification-${license.productCode}`;
+  const message =
+    topic === 'subscription'
+      ? {
+          action,
+          'customer-identifier': license.customerIdentifier,
+          'product-code': license.productCode,
+          'offer-identifier': license.offerId,
+          isFreeTrialTermPresent: String(license.offerType === 'free-trial'),
+        }
+      : { action, 'customer-identifier': license.customerIdentifier, 'product-code': license.productCode };
+  return {
+    Type: 'Notification',
+    MessageId: ids.eventId(),
+    TopicArn: topicArn,
+    Message: JSON.stringify(message),
+    Timestamp: at.toISOString(),
+    SignatureVersion: '1',
+    Signature: randomBytes(256).toString('base64'),
+    SigningCertURL: `https://sns.${MARKETPLACE_REGION}.amazonaws.com/SimpleNotificationService-simulator.pem`,
+    UnsubscribeURL: `https://sns.${MARKETPLACE_REGION}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${topicArn}:${ids.eventId()}`,
+  };
+}
+
+/** The agreement as Created and Amended events describe it; pay-as-you-go subscriptions have no end date. */
+function agreementTerms(license: License, product: Product, intent: 'NEW' | 'AMEND'): Record<string, unknown> {
+  const start = license.activatedAt ?? license.createdAt;
+  const contractEnd = new Date(start);
+  contractEnd.setUTCFullYear(contractEnd.getUTCFullYear() + 1);
+  return {
+    id: license.agreementId,
+    intent,
+    status: 'ACTIVE',
+    acceptanceTime: isoSeconds(license.createdAt),
+    startTime: isoSeconds(start),
+    ...(product.pricingModel === 'subscriptions' ? {} : { endTime: isoSeconds(contractEnd) }),
+  };
+}
+
+function isoSeconds(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}
+
+function sleep(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}

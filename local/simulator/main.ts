@@ -1,0 +1,40 @@
+/**
+ * `npm run simulator`: the Marketplace simulator alone, with the products of `cdk.json`, for a seller testing their own
+ * integration. Listens on 127.0.0.1:4010 unless `SIMULATOR_PORT` says otherwise.
+ */
+import './../sdk-environment.ts';
+import { listProductsInSimulator, loadLocalConfig, portFromEnvironment } from '../config.ts';
+import { SimulatorControl } from './control-client.ts';
+import { startSimulator } from './server.ts';
+
+const DEFAULT_PORT = 4010;
+
+try {
+  const config = loadLocalConfig();
+  const simulator = await startSimulator({ port: portFromEnvironment('SIMULATOR_PORT', DEFAULT_PORT) });
+  await listProductsInSimulator(new SimulatorControl(simulator.url), config);
+  console.log(`AWS Marketplace simulator listening on ${simulator.url}
+
+Point an AWS SDK v3 client at it (any credentials; the region must be us-east-1 unless enabled in the settings):
+  new MarketplaceMeteringClient({
+    endpoint: '${simulator.url}',
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  (MarketplaceEntitlementServiceClient takes the same settings.)
+
+Control API: ${simulator.url}/control  (products, licenses, clock, faults, billed records; see the README)
+  curl -s -X POST ${simulator.url}/control/licenses -H 'content-type: application/json' -d '{"productCode":"${config.products[0]?.code ?? 'my-product'}"}'
+
+Products: ${config.products.map((product) => `${product.code} (${product.identityModel} identity)`).join(', ')}
+Press Ctrl-C to stop.`);
+
+  const stop = () => {
+    void simulator.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} catch (error) {
+  console.error(`simulator: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

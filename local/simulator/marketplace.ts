@@ -1,0 +1,280 @@
+/**
+ * The simulated Marketplace catalogue: products, the licenses buyers hold on them, their entitlements and the
+ * registration tokens that resolve to them. The control API changes it; the AWS operations read it.
+ */
+import type { SimulatorClock } from './clock.ts';
+import { ids } from './random.ts';
+import type { Settings } from './settings.ts';
+
+export type PricingModel = 'subscriptions' | 'contracts' | 'contracts-with-consumption';
+/** `license`: Concurrent Agreements (CustomerAWSAccountId + LicenseArn). `legacy`: CustomerIdentifier + ProductCode. */
+export type IdentityModel = 'license' | 'legacy';
+export type DimensionKind = 'metered' | 'contract';
+export type OfferType = 'standard' | 'free-trial';
+export type EndReason = 'CANCELLED' | 'EXPIRED' | 'TERMINATED';
+
+export interface Dimension {
+  readonly name: string;
+  readonly kind: DimensionKind;
+}
+
+export interface Product {
+  readonly code: string;
+  readonly productId: string;
+  readonly name: string;
+  readonly pricingModel: PricingModel;
+  readonly identityModel: IdentityModel;
+  readonly dimensions: readonly Dimension[];
+}
+
+export type EntitlementValue =
+  | { readonly IntegerValue: number }
+  | { readonly DoubleValue: number }
+  | { readonly BooleanValue: boolean }
+  | { readonly StringValue: string };
+
+export interface Entitlement {
+  readonly dimension: string;
+  readonly value: EntitlementValue;
+  readonly expirationDate?: Date;
+}
+
+export interface License {
+  /** The simulator's handle for the license (`l-...`), also the last part of its ARN. */
+  readonly id: string;
+  readonly productCode: string;
+  readonly identityModel: IdentityModel;
+  readonly customerAWSAccountId: string;
+  /** Set for the license model only: legacy buyers are known by `customerIdentifier`. */
+  readonly licenseArn?: string;
+  readonly customerIdentifier?: string;
+  readonly agreementId: string;
+  readonly offerId: string;
+  readonly offerType: OfferType;
+  readonly createdAt: Date;
+  activatedAt?: Date;
+  failedAt?: Date;
+  endedAt?: Date;
+  endReason?: EndReason;
+  entitlements: readonly Entitlement[];
+}
+
+/**
+ * `pending`: subscribed, not yet live (no `subscribe-success` / `License Updated`); `active`: billable; `ending`: ended
+ * less than the final-metering grace ago, final records still accepted; `ended`; `failed`: `subscribe-fail`.
+ */
+export type LicenseStatus = 'pending' | 'active' | 'ending' | 'ended' | 'failed';
+
+/** The account named in the license ARNs the simulator issues; any well-formed account id would do. */
+const LICENSE_ISSUER_ACCOUNT_ID = '999999999999';
+
+/** A control-API request the catalogue refuses; answered as a 4xx with this code. */
+export class CatalogueError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CatalogueError';
+  }
+}
+
+export interface NewProduct {
+  readonly code?: string | undefined;
+  readonly name: string;
+  readonly pricingModel: PricingModel;
+  readonly identityModel: IdentityModel;
+  readonly dimensions: readonly Dimension[];
+}
+
+export interface NewLicense {
+  readonly productCode: string;
+  readonly customerAWSAccountId?: string | undefined;
+  readonly offerType: OfferType;
+  /** Live at once (the default), or left pending until activated. */
+  readonly activate: boolean;
+  readonly entitlements?: readonly Entitlement[] | undefined;
+}
+
+interface RegistrationToken {
+  readonly licenseId: string;
+  readonly issuedAt: Date;
+  resolvedAt?: Date;
+}
+
+export type TokenResolution =
+  | { readonly outcome: 'resolved'; readonly license: License }
+  | { readonly outcome: 'unknown' }
+  | { readonly outcome: 'expired' };
+
+export class Marketplace {
+  private readonly products = new Map<string, Product>();
+  private readonly licenses = new Map<string, License>();
+  private readonly licensesByArn = new Map<string, License>();
+  private readonly tokens = new Map<string, RegistrationToken>();
+
+  constructor(
+    private readonly clock: SimulatorClock,
+    private readonly settings: () => Settings,
+  ) {}
+
+  createProduct(input: NewProduct): Product {
+    const code = input.code ?? ids.productCode();
+    if (this.products.has(code)) throw new CatalogueError(409, 'ProductExists', `Product ${code} already exists`);
+    const product: Product = { ...input, code, productId: ids.productId() };
+    this.products.set(code, product);
+    return product;
+  }
+
+  product(code: string): Product | undefined {
+    return this.products.get(code);
+  }
+
+  listProducts(): Product[] {
+    return [...this.products.values()];
+  }
+
+  createLicense(input: NewLicense): License {
+    const product = this.requireProduct(input.productCode);
+    const id = ids.licenseId();
+    const now = this.clock.now();
+    const license: License = {
+      id,
+      productCode: product.code,
+      identityModel: product.identityModel,
+      customerAWSAccountId: input.customerAWSAccountId ?? ids.accountId(),
+      ...(product.identityModel === 'license'
+        ? { licenseArn: `arn:aws:license-manager::${LICENSE_ISSUER_ACCOUNT_ID}:license:${id}` }
+        : { customerIdentifier: ids.customerIdentifier() }),
+      agreementId: ids.agreementId(),
+      offerId: ids.offerId(),
+      offerType: input.offerType,
+      createdAt: now,
+      ...(input.activate ? { activatedAt: now } : {}),
+      entitlements: [],
+    };
+    if (input.entitlements !== undefined) this.checkEntitlements(product, input.entitlements);
+    license.entitlements = input.entitlements ?? [];
+    this.licenses.set(id, license);
+    if (license.licenseArn !== undefined) this.licensesByArn.set(license.licenseArn, license);
+    return license;
+  }
+
+  license(id: string): License | undefined {
+    return this.licenses.get(id);
+  }
+
+  requireLicense(id: string): License {
+    const license = this.licenses.get(id);
+    if (license === undefined) throw new CatalogueError(404, 'LicenseNotFound', `No license ${id}`);
+    return license;
+  }
+
+  licenseByArn(arn: string): License | undefined {
+    return this.licensesByArn.get(arn);
+  }
+
+  listLicenses(productCode?: string): License[] {
+    return [...this.licenses.values()].filter(
+      (license) => productCode === undefined || license.productCode === productCode,
+    );
+  }
+
+  /** A legacy buyer of `productCode`, named by CustomerIdentifier or by account id. */
+  legacyCustomer(
+    productCode: string,
+    customer: { customerIdentifier?: string; accountId?: string },
+  ): License | undefined {
+    return this.listLicenses(productCode).find(
+      (license) =>
+        license.identityModel === 'legacy' &&
+        (customer.customerIdentifier !== undefined
+          ? license.customerIdentifier === customer.customerIdentifier
+          : license.customerAWSAccountId === customer.accountId),
+    );
+  }
+
+  status(license: License, at: Date = this.clock.now()): LicenseStatus {
+    if (license.failedAt !== undefined) return 'failed';
+    if (license.activatedAt === undefined || at < license.activatedAt) return 'pending';
+    if (license.endedAt === undefined || at < license.endedAt) return 'active';
+    const graceEnd = license.endedAt.getTime() + this.settings().finalMeteringGraceSeconds * 1000;
+    return at.getTime() < graceEnd ? 'ending' : 'ended';
+  }
+
+  activate(id: string): License {
+    const license = this.requireLicense(id);
+    this.requireStatus(license, ['pending'], 'activate');
+    license.activatedAt = this.clock.now();
+    return license;
+  }
+
+  fail(id: string): License {
+    const license = this.requireLicense(id);
+    this.requireStatus(license, ['pending'], 'fail');
+    license.failedAt = this.clock.now();
+    return license;
+  }
+
+  end(id: string, reason: EndReason): License {
+    const license = this.requireLicense(id);
+    this.requireStatus(license, ['pending', 'active'], 'end');
+    license.endedAt = this.clock.now();
+    license.endReason = reason;
+    return license;
+  }
+
+  setEntitlements(id: string, entitlements: readonly Entitlement[]): License {
+    const license = this.requireLicense(id);
+    this.requireStatus(license, ['pending', 'active'], 'change the entitlements of');
+    this.checkEntitlements(this.requireProduct(license.productCode), entitlements);
+    license.entitlements = entitlements;
+    return license;
+  }
+
+  issueRegistrationToken(licenseId: string): string {
+    this.requireLicense(licenseId);
+    const token = ids.registrationToken();
+    this.tokens.set(token, { licenseId, issuedAt: this.clock.now() });
+    return token;
+  }
+
+  resolveRegistrationToken(token: string): TokenResolution {
+    const entry = this.tokens.get(token);
+    const license = entry === undefined ? undefined : this.licenses.get(entry.licenseId);
+    if (entry === undefined || license === undefined) return { outcome: 'unknown' };
+    const { registrationTokenTtlSeconds, singleUseRegistrationTokens } = this.settings();
+    const now = this.clock.now();
+    const expired = now.getTime() - entry.issuedAt.getTime() > registrationTokenTtlSeconds * 1000;
+    if (expired || (singleUseRegistrationTokens && entry.resolvedAt !== undefined)) return { outcome: 'expired' };
+    entry.resolvedAt = now;
+    return { outcome: 'resolved', license };
+  }
+
+  private requireProduct(code: string): Product {
+    const product = this.products.get(code);
+    if (product === undefined) throw new CatalogueError(404, 'ProductNotFound', `No product ${code}`);
+    return product;
+  }
+
+  private requireStatus(license: License, allowed: readonly LicenseStatus[], action: string): void {
+    const status = this.status(license);
+    if (!allowed.includes(status)) {
+      throw new CatalogueError(409, 'InvalidLicenseState', `Cannot ${action} license ${license.id}: it is ${status}`);
+    }
+  }
+
+  private checkEntitlements(product: Product, entitlements: readonly Entitlement[]): void {
+    const contractDimensions = new Set(product.dimensions.filter((d) => d.kind === 'contract').map((d) => d.name));
+    for (const entitlement of entitlements) {
+      if (!contractDimensions.has(entitlement.dimension)) {
+        throw new CatalogueError(
+          400,
+          'InvalidEntitlement',
+          `Dimension ${entitlement.dimension} is not a contract dimension of product ${product.code}`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The simulator as an HTTP server: AWS-protocol calls (`POST /` with `X-Amz-Target`) for the unmodified AWS SDK
+ * clients, and the control API under `/control`.
+ *
+ * @example
+ * const simulator = await startSimulator({ port: 4010 });
+ * const metering = new MarketplaceMeteringClient({
+ *   endpoint: simulator.url,
+ *   region: 'us-east-1',
+ *   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+ * });
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ControlApi } from './control-api.ts';
+import type { SettingsPatch } from './settings.ts';
+import { Simulator } from './simulator.ts';
+
+export interface SimulatorOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly settings?: SettingsPatch;
+  /** Where the clock starts (default: now) and whether it runs (default) or stands still. */
+  readonly clock?: { readonly now?: Date; readonly running?: boolean };
+}
+
+export interface RunningSimulator {
+  /** The endpoint for SDK clients, e.g. `http://127.0.0.1:4010`. */
+  readonly url: string;
+  readonly port: number;
+  /** The in-process state, for code that embeds the simulator (the HTTP control API is the public way in). */
+  readonly simulator: Simulator;
+  close(): Promise<void>;
+}
+
+/** How often a running clock is checked for lifecycle events that have come due (the end of a grace period). */
+const EVENT_RELEASE_INTERVAL_MS = 1000;
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const simulator = new Simulator(options.settings);
+  simulator.clock.set(options.clock?.now ?? new Date(), options.clock?.running ?? true);
+  const control = new ControlApi(simulator);
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    const handled =
+      url.pathname === '/control' || url.pathname.startsWith('/control/')
+        ? control.handle(request, response, url)
+        : request.method === 'POST'
+          ? simulator.handleAws(request, response)
+          : Promise.resolve(describe(response));
+    handled.catch((error: unknown) => {
+      console.error('simulator: request failed', error);
+      response.destroy();
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  await listen(server, options.port ?? 0, host);
+  const { port } = server.address() as AddressInfo;
+  const releaseTimer = setInterval(() => simulator.releaseDueEvents(), EVENT_RELEASE_INTERVAL_MS);
+  releaseTimer.unref();
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    simulator,
+    close: async () => {
+      clearInterval(releaseTimer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await simulator.events.drained();
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function describe(response: ServerResponse): void {
+  const body = JSON.stringify({
+    service: 'AWS Marketplace simulator',
+    protocol: 'awsJson1_1: POST / with X-Amz-Target AWSMPMeteringService.* or AWSMPEntitlementService.GetEntitlements',
+    control: '/control (see the README, "Marketplace simulator")',
+  });
+  response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  response.end(body);
+}

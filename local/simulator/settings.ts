@@ -1,0 +1,64 @@
+/**
+ * The simulator's behaviour switches. Defaults follow the current AWS documentation; where the documentation is
+ * uncertain or has changed over time (see the README's "uncertain behaviours"), the alternative is one setting away.
+ */
+import { z } from 'zod';
+
+export const settingsSchema = z.strictObject({
+  /** The seller account: `account` of lifecycle events, `proposer` of agreements. */
+  sellerAccountId: z.string().regex(/^\d{12}$/),
+  /** Regions whose credential scope the metering operations accept; others get `DisabledApiException`. */
+  enabledRegions: z.array(z.string().min(1)).min(1),
+  /** Reject AWS-protocol requests without a SigV4 `Authorization` scoped to the `aws-marketplace` service. */
+  requireSignature: z.boolean(),
+  /** How far back `BatchMeterUsage` accepts a record timestamp (24 h today; older documents say 6 h or 1 h). */
+  timestampWindowHours: z.number().positive(),
+  /** Records for the previous month are accepted until this many hours into the 1st (UTC) of the next month. */
+  monthEndCutoffHours: z.number().min(0).max(24),
+  /** How far in the future a timestamp may be (undocumented; an assumption for clock skew). */
+  futureToleranceSeconds: z.number().min(0),
+  /** How far back `MeterUsage` accepts a timestamp. */
+  meterUsageWindowHours: z.number().positive(),
+  /** How long a registration token resolves (4 h per the Seller Guide; it also says "may expire after about 1 h"). */
+  registrationTokenTtlSeconds: z.number().positive(),
+  /** When true, a second `ResolveCustomer` of the same token fails with `ExpiredTokenException`. */
+  singleUseRegistrationTokens: z.boolean(),
+  /** After a license ends, records are accepted for this long (the final-metering window, about 1 h). */
+  finalMeteringGraceSeconds: z.number().min(0),
+  /** Allocations per record beyond which `InvalidUsageAllocationsException` is raised (2500 now, 500 in older text). */
+  maxAllocationsPerRecord: z.number().int().min(1).max(2500),
+  /** What an identical resend returns: `Success` with the original id (API docs) or `DuplicateRecord` (one guide). */
+  identicalResendStatus: z.enum(['Success', 'DuplicateRecord']),
+  /** The error for a record carrying both `CustomerIdentifier` and `CustomerAWSAccountId` (undocumented). */
+  bothCustomerIdentifiersError: z.enum(['ValidationException', 'InvalidCustomerIdentifierException']),
+  /** Reject a request with `ProductCode` whose records carry `LicenseArn` (AWS says never to mix them: it bills twice). */
+  rejectProductCodeWithLicenseArn: z.boolean(),
+  /** How an unknown legacy customer is answered: per record, or the whole batch with the modeled exception. */
+  unknownLegacyCustomer: z.enum(['CustomerNotSubscribed', 'InvalidCustomerIdentifierException']),
+  /** Put an empty page (with a `NextToken`) before every page of `GetEntitlements`, as the real service may. */
+  entitlementEmptyPages: z.boolean(),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export const defaultSettings: Settings = {
+  sellerAccountId: '111122223333',
+  enabledRegions: ['us-east-1'],
+  requireSignature: true,
+  timestampWindowHours: 24,
+  monthEndCutoffHours: 6,
+  futureToleranceSeconds: 300,
+  meterUsageWindowHours: 6,
+  registrationTokenTtlSeconds: 4 * 3600,
+  singleUseRegistrationTokens: false,
+  finalMeteringGraceSeconds: 3600,
+  maxAllocationsPerRecord: 2500,
+  identicalResendStatus: 'Success',
+  bothCustomerIdentifiersError: 'ValidationException',
+  rejectProductCodeWithLicenseArn: true,
+  unknownLegacyCustomer: 'CustomerNotSubscribed',
+  entitlementEmptyPages: false,
+};
+
+export const settingsPatchSchema = settingsSchema.partial();
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;

@@ -1,0 +1,123 @@
+/** The control API's own contract: clear 4xx answers for bad requests, and state it reports back faithfully. */
+import { BatchMeterUsageCommand } from '@aws-sdk/client-marketplace-metering';
+import { expect, test } from 'vitest';
+import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+
+const sim = useSimulator();
+
+async function controlCall(method: string, path: string, body?: string) {
+  const response = await fetch(`${sim.url}/control${path}`, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body }),
+  });
+  return { status: response.status, body: (await response.json()) as { error?: string; message?: string } };
+}
+
+test('a product is validated like the seller configuration, naming the bad field', async () => {
+  const bad = await controlCall('POST', '/products', JSON.stringify({ ...meteredProduct(), pricingModel: 'monthly' }));
+  expect(bad.status).toBe(400);
+  expect(bad.body.error).toBe('InvalidRequest');
+  expect(bad.body.message).toContain('pricingModel');
+
+  const product = meteredProduct();
+  await sim.control.createProduct(product);
+  await expect(sim.control.createProduct(product)).rejects.toMatchObject({ status: 409, code: 'ProductExists' });
+});
+
+test('licenses: unknown product 404, impossible transitions 409, entitlements only on contract dimensions', async () => {
+  await expect(sim.control.createLicense({ productCode: 'missing' })).rejects.toMatchObject({ status: 404 });
+  const product = await sim.control.createProduct(meteredProduct());
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  await expect(sim.control.activate(license.id)).rejects.toMatchObject({ status: 409, code: 'InvalidLicenseState' });
+  await expect(
+    sim.control.setEntitlements(license.id, [{ dimension: 'users', value: { IntegerValue: 1 } }]),
+  ).rejects.toMatchObject({ status: 400, code: 'InvalidEntitlement' });
+  await sim.control.end(license.id);
+  await expect(sim.control.end(license.id)).rejects.toMatchObject({ status: 409 });
+  await expect(sim.control.license('l-missing')).rejects.toMatchObject({ status: 404, code: 'LicenseNotFound' });
+});
+
+test('a license reports its status as the clock moves: active, ending during the grace hour, then ended', async () => {
+  const product = await sim.control.createProduct(meteredProduct());
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  expect(license.status).toBe('active');
+  await sim.control.end(license.id);
+  expect((await sim.control.license(license.id)).status).toBe('ending');
+  await sim.control.advanceClock({ hours: 1 });
+  expect((await sim.control.license(license.id)).status).toBe('ended');
+});
+
+test('the clock is set, frozen or running, and advanced', async () => {
+  expect(await sim.control.clock()).toEqual({ now: SIMULATOR_NOW.toISOString(), running: false });
+  expect((await sim.control.advanceClock({ hours: 1, minutes: 30 })).now).toBe('2026-11-18T14:00:00.000Z');
+  await sim.control.setClock(new Date('2027-01-01T00:00:00Z'), true);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const running = await sim.control.clock();
+  expect(running.running).toBe(true);
+  expect(Date.parse(running.now)).toBeGreaterThan(Date.parse('2027-01-01T00:00:00.020Z'));
+  expect((await controlCall('PUT', '/clock', '{"now":"yesterday"}')).status).toBe(400);
+  expect((await controlCall('POST', '/clock/advance', '{}')).status).toBe(400);
+});
+
+test('settings are read, patched and validated', async () => {
+  expect((await sim.control.settings()).timestampWindowHours).toBe(24);
+  expect((await sim.control.updateSettings({ timestampWindowHours: 6 })).timestampWindowHours).toBe(6);
+  const bad = await controlCall('PATCH', '/settings', '{"timestampWindowHours":-1,"colour":"blue"}');
+  expect(bad.status).toBe(400);
+  expect(bad.body.message).toContain('timestampWindowHours');
+  expect(bad.body.message).toContain('colour');
+});
+
+test('billed records and per-record results can be filtered', async () => {
+  const product = await sim.control.createProduct(meteredProduct());
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, -120), false);
+  const { license: first } = await sim.control.createLicense({ productCode: product.code });
+  const { license: second } = await sim.control.createLicense({ productCode: product.code });
+  await sim.control.setClock(SIMULATOR_NOW, false);
+  const record = (license: typeof first, dimension: string, quantity: number) => ({
+    Timestamp: minutesFrom(SIMULATOR_NOW, -60),
+    Dimension: dimension,
+    Quantity: quantity,
+    CustomerAWSAccountId: license.customerAWSAccountId,
+    LicenseArn: license.licenseArn,
+  });
+  await sim.metering.send(
+    new BatchMeterUsageCommand({
+      UsageRecords: [
+        record(first, 'users', 1),
+        record(first, 'gb', 2),
+        record(second, 'users', 4),
+        record(first, 'users', 9),
+      ],
+    }),
+  );
+  expect((await sim.control.billed({ licenseId: first.id })).totalQuantity).toBe(3);
+  expect((await sim.control.billed({ dimension: 'users' })).totalQuantity).toBe(5);
+  expect((await sim.control.results({ status: 'DuplicateRecord' })).results).toEqual([
+    expect.objectContaining({ licenseId: first.id, quantity: 9, dimension: 'users' }),
+  ]);
+});
+
+test('reset forgets products, licenses, billing, faults and settings', async () => {
+  const product = await sim.control.createProduct(meteredProduct());
+  await sim.control.createLicense({ productCode: product.code });
+  await sim.control.updateSettings({ singleUseRegistrationTokens: true });
+  await sim.control.setFaults({ rules: [{ kind: 'throttle' }] });
+  await sim.control.reset();
+  expect((await sim.control.products()).products).toEqual([]);
+  expect((await sim.control.licenses()).licenses).toEqual([]);
+  expect((await sim.control.settings()).singleUseRegistrationTokens).toBe(false);
+  expect((await sim.control.events()).events).toEqual([]);
+});
+
+test('unknown endpoints, wrong methods and malformed JSON get JSON 4xx answers', async () => {
+  expect(await controlCall('GET', '/nothing-here')).toEqual({
+    status: 404,
+    body: { error: 'NotFound', message: 'No control endpoint /control/nothing-here' },
+  });
+  expect((await controlCall('DELETE', '/products')).status).toBe(405);
+  expect(await controlCall('POST', '/products', '{"code":')).toEqual({
+    status: 400,
+    body: { error: 'InvalidJson', message: 'The request body is not valid JSON' },
+  });
+});

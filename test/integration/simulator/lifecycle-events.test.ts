@@ -1,0 +1,210 @@
+/**
+ * Lifecycle events: the EventBridge events (every product) and SNS messages (legacy products) Marketplace sends as a
+ * license is bought, activated, changed and ended, read from the feed or pushed to a URL.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, expect, test } from 'vitest';
+import type { PublishedEventView } from '../../../local/simulator/control-client.ts';
+import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+
+const sim = useSimulator();
+
+const detailTypes = (events: PublishedEventView[]) => events.map((event) => event.body['detail-type']);
+const snsActions = (events: PublishedEventView[]) =>
+  events.map((event) => (JSON.parse(event.body.Message as string) as { action: string }).action);
+
+async function contractProduct(identityModel: 'license' | 'legacy') {
+  return await sim.control.createProduct(
+    meteredProduct({
+      identityModel,
+      pricingModel: 'contracts',
+      dimensions: [{ name: 'seats', kind: 'contract' }],
+    }),
+  );
+}
+
+test('a purchase publishes Purchase Agreement Created (Proposer, Manufacturer), then License Updated', async () => {
+  const product = await contractProduct('license');
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  const { events } = await sim.control.events(0, 'eventbridge');
+  expect(detailTypes(events)).toEqual([
+    'Purchase Agreement Created - Proposer',
+    'Purchase Agreement Created - Manufacturer',
+    'License Updated - Manufacturer',
+  ]);
+  const [created, , updated] = events;
+  expect(created?.body).toEqual(
+    expect.objectContaining({
+      version: '0',
+      source: 'aws.agreement-marketplace',
+      account: '111122223333',
+      region: 'us-east-1',
+      time: '2026-11-18T12:30:00Z',
+      resources: [`arn:aws:aws-marketplace::aws:agreement:${license.agreementId}`],
+    }),
+  );
+  expect(created?.body.detail).toEqual(
+    expect.objectContaining({
+      catalog: 'AWSMarketplace',
+      agreement: expect.objectContaining({ id: license.agreementId, intent: 'NEW', status: 'ACTIVE' }) as unknown,
+      acceptor: { accountId: license.customerAWSAccountId },
+      proposer: { accountId: '111122223333' },
+      offer: { id: license.offerId },
+    }),
+  );
+  expect(updated?.body.detail).toEqual(
+    expect.objectContaining({
+      product: { code: product.code, id: product.productId },
+      license: { arn: license.licenseArn },
+      agreement: { id: license.agreementId },
+    }),
+  );
+});
+
+test('a pending license publishes License Updated only when it is activated', async () => {
+  const product = await contractProduct('license');
+  const { license } = await sim.control.createLicense({ productCode: product.code, activate: false });
+  expect(detailTypes((await sim.control.events()).events)).not.toContain('License Updated - Manufacturer');
+  const { lastSequence } = await sim.control.events();
+  await sim.control.activate(license.id);
+  expect(detailTypes((await sim.control.events(lastSequence)).events)).toEqual(['License Updated - Manufacturer']);
+});
+
+test('changed entitlements publish Purchase Agreement Amended and License Updated', async () => {
+  const product = await contractProduct('license');
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  const { lastSequence } = await sim.control.events();
+  await sim.control.setEntitlements(license.id, [{ dimension: 'seats', value: { IntegerValue: 3 } }]);
+  const { events } = await sim.control.events(lastSequence);
+  expect(detailTypes(events)).toEqual([
+    'Purchase Agreement Amended - Proposer',
+    'Purchase Agreement Amended - Manufacturer',
+    'License Updated - Manufacturer',
+  ]);
+  expect((events[0]?.body.detail as { agreement: { intent: string } }).agreement.intent).toBe('AMEND');
+});
+
+test('an end publishes Purchase Agreement Ended with its status, and License Deprovisioned', async () => {
+  const product = await contractProduct('license');
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  const { lastSequence } = await sim.control.events();
+  await sim.control.end(license.id, 'EXPIRED');
+  const { events } = await sim.control.events(lastSequence);
+  expect(detailTypes(events)).toEqual([
+    'Purchase Agreement Ended - Proposer',
+    'Purchase Agreement Ended - Manufacturer',
+    'License Deprovisioned - Manufacturer',
+  ]);
+  expect((events[0]?.body.detail as { agreement: unknown }).agreement).toEqual({
+    id: license.agreementId,
+    status: 'EXPIRED',
+  });
+});
+
+test('legacy products also get SNS messages in their envelope; unsubscribe-success comes after the grace hour', async () => {
+  const product = await contractProduct('legacy');
+  const { license } = await sim.control.createLicense({ productCode: product.code, offerType: 'free-trial' });
+  await sim.control.setEntitlements(license.id, [{ dimension: 'seats', value: { IntegerValue: 2 } }]);
+  await sim.control.end(license.id);
+  const before = (await sim.control.events(0, 'sns')).events;
+  expect(snsActions(before)).toEqual(['subscribe-success', 'entitlement-updated', 'unsubscribe-pending']);
+
+  const [subscribed, entitlement] = before;
+  expect(subscribed?.body).toEqual(
+    expect.objectContaining({
+      Type: 'Notification',
+      TopicArn: `arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-${product.code}`,
+      Timestamp: '2026-11-18T12:30:00.000Z',
+    }),
+  );
+  expect(JSON.parse(subscribed?.body.Message as string)).toEqual({
+    action: 'subscribe-success',
+    'customer-identifier': license.customerIdentifier,
+    'product-code': product.code,
+    'offer-identifier': license.offerId,
+    isFreeTrialTermPresent: 'true',
+  });
+  expect(entitlement?.body.TopicArn).toContain(`aws-mp-entitlement-notification-${product.code}`);
+
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 59), false);
+  expect((await sim.control.events(0, 'sns')).events).toHaveLength(3);
+  await sim.control.advanceClock({ minutes: 1 });
+  expect(snsActions((await sim.control.events(0, 'sns')).events).at(-1)).toBe('unsubscribe-success');
+});
+
+test('subscribe-fail is an SNS message', async () => {
+  const product = await contractProduct('legacy');
+  const { license } = await sim.control.createLicense({ productCode: product.code, activate: false });
+  await sim.control.fail(license.id);
+  expect(snsActions((await sim.control.events(0, 'sns')).events)).toEqual(['subscribe-fail']);
+});
+
+test('license-model products get no SNS messages: the topics carry no LicenseArn', async () => {
+  const product = await contractProduct('license');
+  await sim.control.createLicense({ productCode: product.code });
+  expect((await sim.control.events(0, 'sns')).events).toEqual([]);
+});
+
+test('the feed is numbered, so a reader resumes after the last sequence it saw', async () => {
+  const product = await contractProduct('license');
+  await sim.control.createLicense({ productCode: product.code });
+  const first = await sim.control.events();
+  await sim.control.createLicense({ productCode: product.code });
+  const rest = await sim.control.events(first.lastSequence);
+  expect(rest.events.map((event) => event.sequence)).toEqual([4, 5, 6]);
+  expect(rest.lastSequence).toBe(6);
+});
+
+let receiver: Server | undefined;
+afterEach(() => {
+  receiver?.close();
+  receiver = undefined;
+});
+
+/** A receiver that fails its first `failures` deliveries with 500, then stores what it is sent. */
+async function eventReceiver(failures: number) {
+  const received: unknown[] = [];
+  let failed = 0;
+  receiver = createServer((request: IncomingMessage, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      if (failed < failures) {
+        failed++;
+        response.writeHead(500).end();
+        return;
+      }
+      received.push(JSON.parse(Buffer.concat(chunks).toString()));
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver!.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`, received };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('events are pushed to a subscribed URL in order, retried when the receiver fails', async () => {
+  const { url, received } = await eventReceiver(2);
+  const subscription = await sim.control.subscribeEvents(url, 'eventbridge');
+  const product = await contractProduct('license');
+  await sim.control.createLicense({ productCode: product.code });
+  await until(() => received.length === 3);
+  expect(received.map((event) => (event as Record<string, unknown>)['detail-type'])).toEqual([
+    'Purchase Agreement Created - Proposer',
+    'Purchase Agreement Created - Manufacturer',
+    'License Updated - Manufacturer',
+  ]);
+  expect((await sim.control.stats()).eventDeliveries).toEqual({ delivered: 3, failed: 0 });
+
+  await sim.control.unsubscribeEvents(subscription.id);
+  await sim.control.createLicense({ productCode: product.code });
+  expect(received).toHaveLength(3);
+});

@@ -1,0 +1,82 @@
+/** `ResolveCustomer`: registration tokens and the identity each identity model answers. */
+import { ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
+import { expect, test } from 'vitest';
+import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+
+const sim = useSimulator();
+
+const resolve = (token: string) => sim.metering.send(new ResolveCustomerCommand({ RegistrationToken: token }));
+
+async function licenseWithToken(identityModel: 'license' | 'legacy' = 'license') {
+  const product = await sim.control.createProduct(meteredProduct({ identityModel }));
+  return await sim.control.createLicense({ productCode: product.code });
+}
+
+test('a license-model token resolves to the account and LicenseArn, with no CustomerIdentifier', async () => {
+  const { license, registrationToken } = await licenseWithToken('license');
+  const customer = await resolve(registrationToken);
+  expect(customer).toEqual(
+    expect.objectContaining({
+      ProductCode: license.productCode,
+      CustomerAWSAccountId: license.customerAWSAccountId,
+      LicenseArn: license.licenseArn,
+    }),
+  );
+  expect(customer.CustomerIdentifier).toBeUndefined();
+  expect(license.licenseArn).toMatch(/^arn:aws:license-manager::\d{12}:license:l-[0-9a-f]{32}$/);
+});
+
+test('a legacy token resolves to the CustomerIdentifier and the account, with no LicenseArn', async () => {
+  const { license, registrationToken } = await licenseWithToken('legacy');
+  const customer = await resolve(registrationToken);
+  expect(customer.CustomerIdentifier).toBe(license.customerIdentifier);
+  expect(customer.CustomerAWSAccountId).toBe(license.customerAWSAccountId);
+  expect(customer.LicenseArn).toBeUndefined();
+});
+
+test('tokens look like the real ones: long, opaque, with characters a form POST must encode', async () => {
+  const { registrationToken } = await licenseWithToken();
+  expect(registrationToken.length).toBeGreaterThan(100);
+  expect(registrationToken).toMatch(/^[A-Za-z0-9+/]+=*$/);
+});
+
+test('an unknown token is InvalidTokenException', async () => {
+  await expect(resolve('not-a-token')).rejects.toMatchObject({ name: 'InvalidTokenException' });
+});
+
+test('a token resolves, again and again, for 4 hours, then is ExpiredTokenException', async () => {
+  const { registrationToken } = await licenseWithToken();
+  await resolve(registrationToken);
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 4 * 60), false);
+  await expect(resolve(registrationToken)).resolves.toBeDefined();
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 4 * 60 + 1), false);
+  await expect(resolve(registrationToken)).rejects.toMatchObject({ name: 'ExpiredTokenException' });
+});
+
+test('the token lifetime is a setting', async () => {
+  await sim.control.updateSettings({ registrationTokenTtlSeconds: 3600 });
+  const { registrationToken } = await licenseWithToken();
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 61), false);
+  await expect(resolve(registrationToken)).rejects.toMatchObject({ name: 'ExpiredTokenException' });
+});
+
+test('in single-use mode, a second resolution of the same token is ExpiredTokenException', async () => {
+  await sim.control.updateSettings({ singleUseRegistrationTokens: true });
+  const { registrationToken } = await licenseWithToken();
+  await resolve(registrationToken);
+  await expect(resolve(registrationToken)).rejects.toMatchObject({ name: 'ExpiredTokenException' });
+});
+
+test('a buyer returning from the Marketplace console gets a fresh token for the same license', async () => {
+  const { license, registrationToken } = await licenseWithToken();
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 5 * 60), false);
+  const { registrationToken: fresh } = await sim.control.issueRegistrationToken(license.id);
+  expect(fresh).not.toBe(registrationToken);
+  expect((await resolve(fresh)).LicenseArn).toBe(license.licenseArn);
+});
+
+test('DisabledApiException outside the enabled regions', async () => {
+  await sim.control.updateSettings({ enabledRegions: ['eu-central-1'] });
+  const { registrationToken } = await licenseWithToken();
+  await expect(resolve(registrationToken)).rejects.toMatchObject({ name: 'DisabledApiException' });
+});

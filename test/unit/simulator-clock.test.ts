@@ -1,0 +1,34 @@
+import { expect, test } from 'vitest';
+import { SimulatorClock } from '../../local/simulator/clock.ts';
+
+function fakeMonotonic() {
+  const time = { ms: 1_000 };
+  return { time, read: () => time.ms };
+}
+
+test('a running clock moves with monotonic time from where it was set', () => {
+  const monotonic = fakeMonotonic();
+  const clock = new SimulatorClock(new Date('2026-01-01T00:00:00Z'), true, monotonic.read);
+  monotonic.time.ms += 90_000;
+  expect(clock.now().toISOString()).toBe('2026-01-01T00:01:30.000Z');
+});
+
+test('a frozen clock stands still until set or advanced', () => {
+  const monotonic = fakeMonotonic();
+  const clock = new SimulatorClock(new Date('2026-01-01T00:00:00Z'), false, monotonic.read);
+  monotonic.time.ms += 90_000;
+  expect(clock.now().toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  clock.advance(3_600_000);
+  expect(clock.state()).toEqual({ now: new Date('2026-01-01T01:00:00Z'), running: false });
+});
+
+test('setting the clock keeps it running or frozen unless told otherwise', () => {
+  const monotonic = fakeMonotonic();
+  const clock = new SimulatorClock(new Date('2026-01-01T00:00:00Z'), true, monotonic.read);
+  clock.set(new Date('2026-06-01T00:00:00Z'));
+  monotonic.time.ms += 1_000;
+  expect(clock.now().toISOString()).toBe('2026-06-01T00:00:01.000Z');
+  clock.set(new Date('2026-06-01T00:00:00Z'), false);
+  monotonic.time.ms += 1_000;
+  expect(clock.now().toISOString()).toBe('2026-06-01T00:00:00.000Z');
+});
