@@ -1,0 +1,19 @@
+/**
+ * `npm run bench`: every benchmark, one after the other, each in its own process so that none warms the JIT or the
+ * caches of the next. Each prints its own figures; the README records them with the machine they came from.
+ */
+import { spawnSync } from 'node:child_process';
+import { projectRoot } from '../local/config.ts';
+
+const benchmarks = ['dynamodb-local-startup.ts', 'simulator-batch-meter-usage.ts'];
+
+let failures = 0;
+for (const benchmark of benchmarks) {
+  console.log(`\n## bench/${benchmark}`);
+  const { status } = spawnSync(process.execPath, ['--import', 'tsx', `bench/${benchmark}`], {
+    cwd: projectRoot,
+    stdio: 'inherit',
+  });
+  if (status !== 0) failures++;
+}
+process.exit(failures === 0 ? 0 : 1);
