@@ -23,8 +23,12 @@ export function loadLocalConfig(): Config {
   return parseConfig(configFromContext(cdkJsonContext()));
 }
 
-/** Lists the configured products in the simulator, as they are listed in the seller's Marketplace account. */
-export async function listProductsInSimulator(control: SimulatorControl, config: Config): Promise<void> {
+/**
+ * Sets the simulator up as the seller's Marketplace account: the configured products listed, and the configured
+ * Marketplace region enabled for the metering APIs (us-east-1 always is).
+ */
+export async function configureSimulator(control: SimulatorControl, config: Config): Promise<void> {
+  await control.updateSettings({ enabledRegions: [...new Set(['us-east-1', config.marketplaceRegion])] });
   for (const product of config.products) {
     await control.createProduct({
       code: product.code,

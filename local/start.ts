@@ -7,7 +7,7 @@
  * SIMULATOR_PORT (default 4010; 0 for any free port).
  */
 import './sdk-environment.ts';
-import { listProductsInSimulator, loadLocalConfig, portFromEnvironment } from './config.ts';
+import { configureSimulator, loadLocalConfig, portFromEnvironment } from './config.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb/launcher.ts';
 import { createTables } from './dynamodb/tables.ts';
 import { SimulatorControl } from './simulator/control-client.ts';
@@ -44,7 +44,7 @@ try {
   dynamoDbClient.destroy();
 
   running.simulator = await startSimulator({ port: portFromEnvironment('SIMULATOR_PORT', 4010) });
-  await listProductsInSimulator(new SimulatorControl(running.simulator.url), config);
+  await configureSimulator(new SimulatorControl(running.simulator.url), config);
 
   console.log(`Local stack ready (Ctrl-C stops everything)
   DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(tables).join(', ')}

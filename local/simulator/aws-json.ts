@@ -102,9 +102,8 @@ export function unknownOperationError(): AwsError {
 }
 
 export function operationForTarget(target: string | undefined): Operation {
-  const operation = target === undefined ? undefined : targets[target];
-  if (operation === undefined) throw unknownOperationError();
-  return operation;
+  if (target === undefined || !Object.hasOwn(targets, target)) throw unknownOperationError();
+  return targets[target]!;
 }
 
 /** The caller, as far as the SigV4 `Authorization` header tells it. */
@@ -143,15 +142,26 @@ export function callerFromAuthorization(header: string | undefined, required: bo
   return { accessKeyId, region };
 }
 
+/** The Entitlement Service exists in us-east-1 only: a request signed for another region is refused as AWS would. */
+export function wrongRegionError(region: string): AwsError {
+  return frameworkError(
+    'InvalidSignatureException',
+    `Credential should be scoped to a valid region, not '${region}'.`,
+    403,
+  );
+}
+
 export function requestTooLargeError(limit: number): AwsError {
   return frameworkError('RequestEntityTooLargeException', `Request must be smaller than ${limit} bytes`, 413);
 }
 
 /**
- * Reads a request body up to `limit` bytes. A larger body is drained (up to a hard cap, then the socket is dropped)
- * before the 413 is answered, so the client reads a clean error rather than a reset connection.
+ * Reads a request body up to `limit` bytes. A body declared larger is refused at once; a larger chunked body is
+ * drained (up to a hard cap, then the socket is dropped) before the 413 is answered, so the client reads a clean
+ * error rather than a reset connection.
  */
 export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  if (Number(request.headers['content-length'] ?? 0) > limit) throw requestTooLargeError(limit);
   const hardCap = limit * 16;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -167,29 +177,20 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
   return Buffer.concat(chunks);
 }
 
+/** Parses a JSON object body. JSON `null` means "absent" in this protocol, so null members are dropped. */
 export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    // A nesting too deep to walk raises a RangeError here, answered like any other unreadable body.
+    parsed = JSON.parse(body.toString('utf8'), (_key, value: unknown) => (value === null ? undefined : value));
   } catch {
     throw serializationError('Request body is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw serializationError('Request body must be a JSON object');
   }
-  return withoutNulls(parsed);
-}
-
-/** JSON `null` means "absent" in this protocol. */
-function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([, member]) => member !== null)
-      .map(([key, member]) => [key, withoutNulls(member)]),
-  );
+  return parsed;
 }
 
 export function sendAwsJson(response: ServerResponse, status: number, body: unknown, requestId: string): void {

@@ -6,18 +6,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { productSchema } from '../../lib/config.ts';
-import { readBody } from './aws-json.ts';
+import { AwsError, readBody } from './aws-json.ts';
+import { ControlError } from './control-error.ts';
 import { faultPlanSchema, FaultInjector } from './faults.ts';
 import type { BilledRecord, RecordResult } from './metering-ledger.ts';
-import { CatalogueError, type License } from './marketplace.ts';
+import type { License } from './marketplace.ts';
 import { settingsPatchSchema } from './settings.ts';
+import { PUBLIC_KEY_VERSION } from './usage-signer.ts';
 import type { Simulator } from './simulator.ts';
 
 const MAX_CONTROL_BODY_BYTES = 1024 * 1024;
 
+/** Ten thousand years either side of 1970: far beyond any test, well inside what a date can hold. */
+const MAX_EPOCH_SECONDS = 10_000 * 365 * 86_400;
+
+/** An instant as an ISO-8601 string or epoch seconds. */
 const instant = z.union([
   z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
-  z.number().transform((seconds) => new Date(seconds * 1000)),
+  z
+    .number()
+    .min(-MAX_EPOCH_SECONDS)
+    .max(MAX_EPOCH_SECONDS)
+    .transform((seconds) => new Date(seconds * 1000)),
 ]);
 
 const entitlementValue = z.union([
@@ -44,8 +54,21 @@ const licenseInput = z.strictObject({
 
 const clockInput = z.strictObject({ now: instant, running: z.boolean().optional() });
 const advanceInput = z
-  .strictObject({ seconds: z.number().optional(), minutes: z.number().optional(), hours: z.number().optional() })
-  .refine((input) => Object.keys(input).length > 0, 'give seconds, minutes or hours');
+  .strictObject({
+    seconds: z.number().min(-MAX_EPOCH_SECONDS).max(MAX_EPOCH_SECONDS).optional(),
+    minutes: z
+      .number()
+      .min(-MAX_EPOCH_SECONDS / 60)
+      .max(MAX_EPOCH_SECONDS / 60)
+      .optional(),
+    hours: z
+      .number()
+      .min(-MAX_EPOCH_SECONDS / 3600)
+      .max(MAX_EPOCH_SECONDS / 3600)
+      .optional(),
+  })
+  .refine((input) => Object.keys(input).length > 0, 'give seconds, minutes or hours')
+  .transform((input) => ((input.hours ?? 0) * 3600 + (input.minutes ?? 0) * 60 + (input.seconds ?? 0)) * 1000);
 const endInput = z.strictObject({ reason: z.enum(['CANCELLED', 'EXPIRED', 'TERMINATED']).default('CANCELLED') });
 const subscriptionInput = z.strictObject({
   url: z.url(),
@@ -55,16 +78,6 @@ const eventsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   format: z.enum(['eventbridge', 'sns']).optional(),
 });
-
-class ControlError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface Route {
   readonly method: string;
@@ -103,8 +116,11 @@ export class ControlApi {
         return sim.clock.state();
       }),
       route('POST', '/clock/advance', ({ body }) => {
-        const input = advanceInput.parse(body);
-        sim.clock.advance(((input.hours ?? 0) * 3600 + (input.minutes ?? 0) * 60 + (input.seconds ?? 0)) * 1000);
+        const milliseconds = advanceInput.parse(body);
+        if (Math.abs(sim.clock.nowMs() + milliseconds) > MAX_EPOCH_SECONDS * 1000) {
+          throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond ten thousand years from 1970');
+        }
+        sim.clock.advance(milliseconds);
         sim.releaseDueEvents();
         return sim.clock.state();
       }),
@@ -163,11 +179,11 @@ export class ControlApi {
       }),
 
       route('GET', '/billed', ({ query }) => {
-        const records = sim.ledger.billedRecords().filter((record) => matchesQuery(record, query));
+        const records = sim.ledger.billedRecords().filter(matching(query, billedFilters));
         return { records, totalQuantity: records.reduce((sum, record) => sum + record.quantity, 0) };
       }),
       route('GET', '/results', ({ query }) => ({
-        results: sim.ledger.results().filter((result) => matchesQuery(result, query)),
+        results: sim.ledger.results().filter(matching(query, resultFilters)),
       })),
       route('GET', '/stats', () => ({ operations: sim.stats, eventDeliveries: sim.events.deliveries })),
 
@@ -189,7 +205,10 @@ export class ControlApi {
         return { deleted: params.id };
       }),
 
-      route('GET', '/register-usage/public-key', () => ({ publicKeyPem: sim.signer.publicKeyPem(), version: 1 })),
+      route('GET', '/register-usage/public-key', () => ({
+        publicKeyPem: sim.signer.publicKeyPem(),
+        version: PUBLIC_KEY_VERSION,
+      })),
     ];
   }
 
@@ -221,7 +240,11 @@ function route(method: string, path: string, handle: (call: ControlCall) => unkn
 }
 
 function decodeParams(groups: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(groups).map(([name, value]) => [name, decodeURIComponent(value)]));
+  try {
+    return Object.fromEntries(Object.entries(groups).map(([name, value]) => [name, decodeURIComponent(value)]));
+  } catch {
+    throw new ControlError(400, 'InvalidPath', 'The path holds a malformed %-escape');
+  }
 }
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
@@ -234,31 +257,34 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   }
 }
 
-const recordFilters = [
+const billedFilters = [
   'productCode',
   'licenseId',
   'licenseArn',
   'customerIdentifier',
   'customerAWSAccountId',
   'dimension',
+] as const satisfies readonly (keyof BilledRecord)[];
+const resultFilters = [
+  'productCode',
+  'licenseId',
+  'dimension',
   'status',
-] as const;
+] as const satisfies readonly (keyof RecordResult)[];
 
-function matchesQuery(record: BilledRecord | RecordResult, query: URLSearchParams): boolean {
-  return recordFilters.every((name) => {
-    const wanted = query.get(name);
-    return wanted === null || (record as unknown as Record<string, unknown>)[name] === wanted;
-  });
+/** A predicate keeping the records whose fields equal the query's; a query naming another field is refused. */
+function matching<T extends object>(query: URLSearchParams, filters: readonly (keyof T & string)[]) {
+  const unknown = [...query.keys()].filter((name) => !(filters as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new ControlError(400, 'InvalidFilter', `Unknown filter ${unknown.join(', ')}; use ${filters.join(', ')}`);
+  }
+  return (record: T) => filters.every((name) => !query.has(name) || record[name] === query.get(name));
 }
 
 function describeError(error: unknown): { status: number; code: string; message: string } {
-  if (error instanceof ControlError || error instanceof CatalogueError) {
-    return { status: error.status, code: error.code, message: error.message };
-  }
+  if (error instanceof ControlError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof z.ZodError) return { status: 400, code: 'InvalidRequest', message: z.prettifyError(error) };
-  if (error instanceof Error && 'status' in error && error.status === 413) {
-    return { status: 413, code: 'RequestTooLarge', message: error.message };
-  }
+  if (error instanceof AwsError) return { status: error.status, code: error.type, message: error.message };
   console.error('simulator: unexpected control API error', error);
   return { status: 500, code: 'InternalError', message: 'Unexpected simulator error' };
 }

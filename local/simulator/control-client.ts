@@ -122,12 +122,18 @@ export interface RecordResultView {
   readonly quantity: number;
 }
 
-export interface RecordFilter {
+export interface BilledFilter {
   readonly productCode?: string;
   readonly licenseId?: string;
   readonly licenseArn?: string;
   readonly customerIdentifier?: string;
   readonly customerAWSAccountId?: string;
+  readonly dimension?: string;
+}
+
+export interface ResultFilter {
+  readonly productCode?: string;
+  readonly licenseId?: string;
   readonly dimension?: string;
   readonly status?: RecordStatus;
 }
@@ -188,9 +194,9 @@ export class SimulatorControl {
   setFaults = (plan: FaultPlanInput) => this.call<FaultPlanInput>('PUT', '/faults', plan);
   clearFaults = () => this.call<FaultPlanInput>('DELETE', '/faults');
 
-  billed = (filter: RecordFilter = {}) =>
+  billed = (filter: BilledFilter = {}) =>
     this.call<{ records: BilledRecordView[]; totalQuantity: number }>('GET', `/billed${query(filter)}`);
-  results = (filter: RecordFilter = {}) =>
+  results = (filter: ResultFilter = {}) =>
     this.call<{ results: RecordResultView[] }>('GET', `/results${query(filter)}`);
   stats = () =>
     this.call<{
@@ -205,7 +211,8 @@ export class SimulatorControl {
     );
   subscribeEvents = (url: string, format: EventFormat = 'eventbridge') =>
     this.call<{ id: string; url: string; format: EventFormat }>('POST', '/event-subscriptions', { url, format });
-  unsubscribeEvents = (id: string) => this.call<{ deleted: string }>('DELETE', `/event-subscriptions/${id}`);
+  unsubscribeEvents = (id: string) =>
+    this.call<{ deleted: string }>('DELETE', `/event-subscriptions/${encodeURIComponent(id)}`);
 
   registerUsagePublicKey = () =>
     this.call<{ publicKeyPem: string; version: number }>('GET', '/register-usage/public-key');
@@ -215,6 +222,13 @@ export class SimulatorControl {
       method,
       ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     });
+    if (!(response.headers.get('content-type') ?? '').startsWith('application/json')) {
+      throw new SimulatorControlError(
+        response.status,
+        'NotJson',
+        `${method} ${path} answered ${await response.text()}`,
+      );
+    }
     const payload: unknown = await response.json();
     if (!response.ok) {
       const { error, message } = payload as { error: string; message: string };

@@ -7,6 +7,7 @@
  * `unsubscribe-pending`), numbered in publication order, readable as a feed and pushed to subscribed URLs.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { License, Product } from './marketplace.ts';
 import { ids } from './random.ts';
 
@@ -48,6 +49,8 @@ export class LifecycleEvents {
   private readonly scheduled: ScheduledEvent[] = [];
   private readonly published: PublishedEvent[] = [];
   private readonly subscriptions = new Map<string, EventSubscription & { queue: Promise<void> }>();
+  /** Aborted on close, so that a dead receiver cannot hold a shutdown up with its retries. */
+  private readonly closing = new AbortController();
   readonly deliveries: DeliveryStats = { delivered: 0, failed: 0 };
 
   constructor(
@@ -149,19 +152,26 @@ export class LifecycleEvents {
     await Promise.all([...this.subscriptions.values()].map((subscription) => subscription.queue));
   }
 
+  /** Stops delivering: what is in flight is abandoned, what is queued is dropped. */
+  close(): void {
+    this.closing.abort();
+  }
+
   private schedule(format: EventFormat, license: License, at: Date, body: Record<string, unknown>): void {
     this.scheduled.push({ dueAt: at.getTime(), format, licenseId: license.id, body });
   }
 
   private async deliver(url: string, body: Record<string, unknown>): Promise<void> {
-    for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS; attempt++) {
+    const { signal } = this.closing;
+    for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS && !signal.aborted; attempt++) {
       try {
         const response = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(body),
-          signal: AbortSignal.timeout(10_000),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
         });
+        await response.body?.cancel();
         if (response.ok) {
           this.deliveries.delivered++;
           return;
@@ -169,9 +179,10 @@ export class LifecycleEvents {
       } catch {
         // A refused or dropped connection is retried like a failed status.
       }
-      if (attempt < DELIVERY_ATTEMPTS) await sleep(this.retryDelayMs * 2 ** (attempt - 1));
+      if (attempt < DELIVERY_ATTEMPTS)
+        await sleep(this.retryDelayMs * 2 ** (attempt - 1), undefined, { signal }).catch(() => undefined);
     }
-    this.deliveries.failed++;
+    if (!signal.aborted) this.deliveries.failed++;
   }
 
   private eventBridgeEnvelope(detailType: string, license: License, detail: Record<string, unknown>, at: Date) {
@@ -249,8 +260,4 @@ function agreementTerms(license: License, product: Product, intent: 'NEW' | 'AME
 
 function isoSeconds(date: Date): string {
   return `${date.toISOString().slice(0, 19)}Z`;
-}
-
-function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }

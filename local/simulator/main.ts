@@ -3,7 +3,7 @@
  * integration. Listens on 127.0.0.1:4010 unless `SIMULATOR_PORT` says otherwise.
  */
 import './../sdk-environment.ts';
-import { listProductsInSimulator, loadLocalConfig, portFromEnvironment } from '../config.ts';
+import { configureSimulator, loadLocalConfig, portFromEnvironment } from '../config.ts';
 import { SimulatorControl } from './control-client.ts';
 import { startSimulator } from './server.ts';
 
@@ -12,7 +12,7 @@ const DEFAULT_PORT = 4010;
 try {
   const config = loadLocalConfig();
   const simulator = await startSimulator({ port: portFromEnvironment('SIMULATOR_PORT', DEFAULT_PORT) });
-  await listProductsInSimulator(new SimulatorControl(simulator.url), config);
+  await configureSimulator(new SimulatorControl(simulator.url), config);
   console.log(`AWS Marketplace simulator listening on ${simulator.url}
 
 Point an AWS SDK v3 client at it (any credentials; the region must be us-east-1 unless enabled in the settings):
@@ -30,7 +30,7 @@ Products: ${config.products.map((product) => `${product.code} (${product.identit
 Press Ctrl-C to stop.`);
 
   const stop = () => {
-    void simulator.close().then(() => process.exit(0));
+    void simulator.close().finally(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -3,6 +3,7 @@
  * registration tokens that resolve to them. The control API changes it; the AWS operations read it.
  */
 import type { SimulatorClock } from './clock.ts';
+import { ControlError } from './control-error.ts';
 import { ids } from './random.ts';
 import type { Settings } from './settings.ts';
 
@@ -68,20 +69,8 @@ export type LicenseStatus = 'pending' | 'active' | 'ending' | 'ended' | 'failed'
 /** The account named in the license ARNs the simulator issues; any well-formed account id would do. */
 const LICENSE_ISSUER_ACCOUNT_ID = '999999999999';
 
-/** A control-API request the catalogue refuses; answered as a 4xx with this code. */
-export class CatalogueError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CatalogueError';
-  }
-}
-
 export interface NewProduct {
-  readonly code?: string | undefined;
+  readonly code: string;
   readonly name: string;
   readonly pricingModel: PricingModel;
   readonly identityModel: IdentityModel;
@@ -120,10 +109,11 @@ export class Marketplace {
   ) {}
 
   createProduct(input: NewProduct): Product {
-    const code = input.code ?? ids.productCode();
-    if (this.products.has(code)) throw new CatalogueError(409, 'ProductExists', `Product ${code} already exists`);
-    const product: Product = { ...input, code, productId: ids.productId() };
-    this.products.set(code, product);
+    if (this.products.has(input.code)) {
+      throw new ControlError(409, 'ProductExists', `Product ${input.code} already exists`);
+    }
+    const product: Product = { ...input, productId: ids.productId() };
+    this.products.set(product.code, product);
     return product;
   }
 
@@ -139,14 +129,15 @@ export class Marketplace {
     const product = this.requireProduct(input.productCode);
     const id = ids.licenseId();
     const now = this.clock.now();
+    const customerAWSAccountId = input.customerAWSAccountId ?? ids.accountId();
     const license: License = {
       id,
       productCode: product.code,
       identityModel: product.identityModel,
-      customerAWSAccountId: input.customerAWSAccountId ?? ids.accountId(),
+      customerAWSAccountId,
       ...(product.identityModel === 'license'
         ? { licenseArn: `arn:aws:license-manager::${LICENSE_ISSUER_ACCOUNT_ID}:license:${id}` }
-        : { customerIdentifier: ids.customerIdentifier() }),
+        : { customerIdentifier: this.legacyIdentifierOf(product.code, customerAWSAccountId) }),
       agreementId: ids.agreementId(),
       offerId: ids.offerId(),
       offerType: input.offerType,
@@ -161,13 +152,9 @@ export class Marketplace {
     return license;
   }
 
-  license(id: string): License | undefined {
-    return this.licenses.get(id);
-  }
-
   requireLicense(id: string): License {
     const license = this.licenses.get(id);
-    if (license === undefined) throw new CatalogueError(404, 'LicenseNotFound', `No license ${id}`);
+    if (license === undefined) throw new ControlError(404, 'LicenseNotFound', `No license ${id}`);
     return license;
   }
 
@@ -181,18 +168,35 @@ export class Marketplace {
     );
   }
 
-  /** A legacy buyer of `productCode`, named by CustomerIdentifier or by account id. */
+  /**
+   * The license of a legacy buyer of `productCode`, named by CustomerIdentifier or by account id. A buyer who
+   * subscribed again after an end has several; the live one (else the latest) is the one that counts.
+   */
   legacyCustomer(
     productCode: string,
     customer: { customerIdentifier?: string; accountId?: string },
   ): License | undefined {
-    return this.listLicenses(productCode).find(
+    const candidates = this.listLicenses(productCode).filter(
       (license) =>
         license.identityModel === 'legacy' &&
         (customer.customerIdentifier !== undefined
           ? license.customerIdentifier === customer.customerIdentifier
           : license.customerAWSAccountId === customer.accountId),
     );
+    return candidates.find((license) => this.isLive(license)) ?? candidates.at(-1);
+  }
+
+  /** The account's license on `productCode` that is active now, if any. */
+  activeLicense(productCode: string, accountId: string): License | undefined {
+    return this.listLicenses(productCode).find(
+      (license) => license.customerAWSAccountId === accountId && this.status(license) === 'active',
+    );
+  }
+
+  /** Whether Marketplace still accepts usage for the license now: active, or ended less than the grace ago. */
+  isLive(license: License, at: Date = this.clock.now()): boolean {
+    const status = this.status(license, at);
+    return status === 'active' || status === 'ending';
   }
 
   status(license: License, at: Date = this.clock.now()): LicenseStatus {
@@ -252,16 +256,21 @@ export class Marketplace {
     return { outcome: 'resolved', license };
   }
 
+  /** A legacy buyer keeps one CustomerIdentifier per product, across subscriptions. */
+  private legacyIdentifierOf(productCode: string, accountId: string): string {
+    return this.legacyCustomer(productCode, { accountId })?.customerIdentifier ?? ids.customerIdentifier();
+  }
+
   private requireProduct(code: string): Product {
     const product = this.products.get(code);
-    if (product === undefined) throw new CatalogueError(404, 'ProductNotFound', `No product ${code}`);
+    if (product === undefined) throw new ControlError(404, 'ProductNotFound', `No product ${code}`);
     return product;
   }
 
   private requireStatus(license: License, allowed: readonly LicenseStatus[], action: string): void {
     const status = this.status(license);
     if (!allowed.includes(status)) {
-      throw new CatalogueError(409, 'InvalidLicenseState', `Cannot ${action} license ${license.id}: it is ${status}`);
+      throw new ControlError(409, 'InvalidLicenseState', `Cannot ${action} license ${license.id}: it is ${status}`);
     }
   }
 
@@ -269,7 +278,7 @@ export class Marketplace {
     const contractDimensions = new Set(product.dimensions.filter((d) => d.kind === 'contract').map((d) => d.name));
     for (const entitlement of entitlements) {
       if (!contractDimensions.has(entitlement.dimension)) {
-        throw new CatalogueError(
+        throw new ControlError(
           400,
           'InvalidEntitlement',
           `Dimension ${entitlement.dimension} is not a contract dimension of product ${product.code}`,

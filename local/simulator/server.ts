@@ -12,7 +12,9 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendAwsError, serializationError } from './aws-json.ts';
 import { ControlApi } from './control-api.ts';
+import { ids } from './random.ts';
 import type { SettingsPatch } from './settings.ts';
 import { Simulator } from './simulator.ts';
 
@@ -42,7 +44,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   simulator.clock.set(options.clock?.now ?? new Date(), options.clock?.running ?? true);
   const control = new ControlApi(simulator);
   const server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://simulator');
+    const url = URL.parse(request.url ?? '/', 'http://simulator');
+    if (url === null) {
+      sendAwsError(response, serializationError('The request target is not a valid path'), ids.requestId());
+      return;
+    }
     const handled =
       url.pathname === '/control' || url.pathname.startsWith('/control/')
         ? control.handle(request, response, url)
@@ -65,6 +71,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     simulator,
     close: async () => {
       clearInterval(releaseTimer);
+      simulator.events.close();
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
       await simulator.events.drained();

@@ -4,6 +4,18 @@
  */
 import { z } from 'zod';
 
+/** Up to a year: any longer window or grace is a mistake, and would overflow date arithmetic long before it mattered. */
+const hours = () =>
+  z
+    .number()
+    .positive()
+    .max(366 * 24);
+const seconds = () =>
+  z
+    .number()
+    .min(0)
+    .max(366 * 86_400);
+
 export const settingsSchema = z.strictObject({
   /** The seller account: `account` of lifecycle events, `proposer` of agreements. */
   sellerAccountId: z.string().regex(/^\d{12}$/),
@@ -12,19 +24,19 @@ export const settingsSchema = z.strictObject({
   /** Reject AWS-protocol requests without a SigV4 `Authorization` scoped to the `aws-marketplace` service. */
   requireSignature: z.boolean(),
   /** How far back `BatchMeterUsage` accepts a record timestamp (24 h today; older documents say 6 h or 1 h). */
-  timestampWindowHours: z.number().positive(),
+  timestampWindowHours: hours(),
   /** Records for the previous month are accepted until this many hours into the 1st (UTC) of the next month. */
   monthEndCutoffHours: z.number().min(0).max(24),
   /** How far in the future a timestamp may be (undocumented; an assumption for clock skew). */
-  futureToleranceSeconds: z.number().min(0),
+  futureToleranceSeconds: seconds(),
   /** How far back `MeterUsage` accepts a timestamp. */
-  meterUsageWindowHours: z.number().positive(),
+  meterUsageWindowHours: hours(),
   /** How long a registration token resolves (4 h per the Seller Guide; it also says "may expire after about 1 h"). */
-  registrationTokenTtlSeconds: z.number().positive(),
+  registrationTokenTtlSeconds: seconds().positive(),
   /** When true, a second `ResolveCustomer` of the same token fails with `ExpiredTokenException`. */
   singleUseRegistrationTokens: z.boolean(),
   /** After a license ends, records are accepted for this long (the final-metering window, about 1 h). */
-  finalMeteringGraceSeconds: z.number().min(0),
+  finalMeteringGraceSeconds: seconds(),
   /** Allocations per record beyond which `InvalidUsageAllocationsException` is raised (2500 now, 500 in older text). */
   maxAllocationsPerRecord: z.number().int().min(1).max(2500),
   /** What an identical resend returns: `Success` with the original id (API docs) or `DuplicateRecord` (one guide). */
@@ -33,6 +45,8 @@ export const settingsSchema = z.strictObject({
   bothCustomerIdentifiersError: z.enum(['ValidationException', 'InvalidCustomerIdentifierException']),
   /** Reject a request with `ProductCode` whose records carry `LicenseArn` (AWS says never to mix them: it bills twice). */
   rejectProductCodeWithLicenseArn: z.boolean(),
+  /** Reject license records of several products in one request ("each request covers one product only"). */
+  rejectSeveralProductsPerRequest: z.boolean(),
   /** How an unknown legacy customer is answered: per record, or the whole batch with the modeled exception. */
   unknownLegacyCustomer: z.enum(['CustomerNotSubscribed', 'InvalidCustomerIdentifierException']),
   /** Put an empty page (with a `NextToken`) before every page of `GetEntitlements`, as the real service may. */
@@ -56,6 +70,7 @@ export const defaultSettings: Settings = {
   identicalResendStatus: 'Success',
   bothCustomerIdentifiersError: 'ValidationException',
   rejectProductCodeWithLicenseArn: true,
+  rejectSeveralProductsPerRequest: true,
   unknownLegacyCustomer: 'CustomerNotSubscribed',
   entitlementEmptyPages: false,
 };

@@ -4,6 +4,7 @@
  * inject faults, validate, run the operation, answer).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AwsError,
   callerFromAuthorization,
@@ -16,6 +17,7 @@ import {
   sendAwsJson,
   serializationError,
   serviceError,
+  wrongRegionError,
   type Operation,
 } from './aws-json.ts';
 import { SimulatorClock } from './clock.ts';
@@ -41,6 +43,9 @@ const handlers: Record<Operation, OperationHandler> = {
   GetEntitlements: getEntitlements,
 };
 
+/** The only region the Marketplace Entitlement Service exists in. */
+const ENTITLEMENT_SERVICE_REGION = 'us-east-1';
+
 /** Operations whose model lists `DisabledApiException`: they refuse regions not enabled for the seller. */
 const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage', 'ResolveCustomer', 'RegisterUsage']);
 
@@ -61,6 +66,7 @@ export class Simulator {
 
   /** Forgets everything: catalogue, billing, events, faults, statistics; settings back to defaults plus `settings`. */
   reset(settings: SettingsPatch = {}): void {
+    this.events?.close();
     this.settings = { ...defaultSettings, ...settings };
     this.marketplace = new Marketplace(this.clock, () => this.settings);
     this.ledger = new MeteringLedger();
@@ -89,9 +95,10 @@ export class Simulator {
 
   async handleAws(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = ids.requestId();
+    let operation: Operation | undefined;
     try {
       const body = await readBody(request, MAX_REQUEST_BYTES);
-      const operation = operationForTarget(header(request, 'x-amz-target'));
+      operation = operationForTarget(header(request, 'x-amz-target'));
       const contentType = header(request, 'content-type') ?? '';
       if (!/^application\/(x-amz-json-1\.[01]|json)\b/.test(contentType)) {
         throw serializationError(`Content-Type must be application/x-amz-json-1.1, not '${contentType}'`);
@@ -122,6 +129,9 @@ export class Simulator {
       if (regionGatedOperations.has(operation) && !this.settings.enabledRegions.includes(caller.region)) {
         throw meteringError('DisabledApiException', `The API is not enabled in ${caller.region} for this seller`);
       }
+      if (operation === 'GetEntitlements' && caller.region !== ENTITLEMENT_SERVICE_REGION) {
+        throw wrongRegionError(caller.region);
+      }
 
       const result = handlers[operation](parseJsonBody(body), {
         requestId,
@@ -145,12 +155,19 @@ export class Simulator {
       }
       sendAwsJson(response, 200, result, requestId);
     } catch (error) {
+      // A caller that hung up mid-request is owed no answer.
+      if (request.destroyed && !request.complete) return;
       if (error instanceof AwsError) {
         sendAwsError(response, error, requestId);
         return;
       }
       console.error(`simulator: unexpected error in request ${requestId}`, error);
-      sendAwsError(response, meteringError('InternalServiceErrorException', 'Unexpected simulator error'), requestId);
+      const unexpected = serviceError(
+        operation ?? 'BatchMeterUsage',
+        'InternalServiceErrorException',
+        'Unexpected simulator error',
+      );
+      sendAwsError(response, unexpected, requestId);
     }
   }
 }
@@ -158,8 +175,4 @@ export class Simulator {
 function header(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }

@@ -42,12 +42,14 @@ export function integerMember(range: { readonly min?: number; readonly max?: num
   return schema;
 }
 
-/** Timestamps travel as epoch seconds, whole or fractional. */
+/** Timestamps travel as epoch seconds, whole or fractional; see {@link instantOf}. */
 export function timestampMember() {
-  return z
-    .number()
-    .finite()
-    .transform((seconds) => new Date(Math.round(seconds * 1000)));
+  return z.number().finite();
+}
+
+/** The instant of an epoch-seconds timestamp; an Invalid Date when it is beyond what a date can hold. */
+export function instantOf(epochSeconds: number): Date {
+  return new Date(Math.round(epochSeconds * 1000));
 }
 
 export function listMember<T extends z.ZodType>(item: T, length: LengthConstraint = {}) {
@@ -96,6 +98,11 @@ function camelCase(name: string): string {
 }
 
 function renderValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    text = '(value too deeply nested to show)';
+  }
   return text.length > 100 ? `${text.slice(0, 100)}...` : text;
 }

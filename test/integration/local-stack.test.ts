@@ -58,8 +58,12 @@ describe.concurrent('npm start', () => {
     const { TableNames } = await dynamoDb.send(new ListTablesCommand({}));
     dynamoDb.destroy();
     expect(TableNames?.sort()).toEqual(tableDefinitions.map((definition) => definition.id).sort());
-    const { products } = await new SimulatorControl(stack.simulatorUrl).products();
-    expect(products.map((product) => product.code)).toEqual(loadLocalConfig().products.map((product) => product.code));
+    const control = new SimulatorControl(stack.simulatorUrl);
+    const config = loadLocalConfig();
+    expect((await control.products()).products.map((product) => product.code)).toEqual(
+      config.products.map((product) => product.code),
+    );
+    expect((await control.settings()).enabledRegions).toContain(config.marketplaceRegion);
 
     stack.process.kill('SIGINT');
     expect(await exitOf(stack.process)).toBe(0);

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { meteringError, validationError, type AwsError } from '../aws-json.ts';
 import type { License, Product } from '../marketplace.ts';
 import { hourOf, type RecordStatus } from '../metering-ledger.ts';
-import { integerMember, listMember, parseInput, stringMember } from '../validation.ts';
+import { instantOf, integerMember, listMember, parseInput, stringMember, timestampMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';
 import {
   allocationViolation,
@@ -28,7 +28,7 @@ export const LICENSE_ARN_PATTERN =
   /^arn:aws[a-zA-Z-]*:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}$/;
 
 const usageRecordInput = z.object({
-  Timestamp: z.number().finite(),
+  Timestamp: timestampMember(),
   CustomerIdentifier: stringMember({ max: 255 }).optional(),
   CustomerAWSAccountId: stringMember({ min: 1, max: 255, pattern: /^[0-9]+$/ }).optional(),
   LicenseArn: stringMember({ pattern: LICENSE_ARN_PATTERN }).optional(),
@@ -137,6 +137,15 @@ export const batchRules: readonly BatchRule[] = [
     },
   },
   {
+    id: 'one-product-per-request',
+    check: (batch) => {
+      const products = new Set(batch.records.flatMap(({ product }) => (product === undefined ? [] : [product.code])));
+      return products.size > 1 && batch.context.settings.rejectSeveralProductsPerRequest
+        ? validationError(`A request covers one product only; these records are for ${[...products].join(', ')}`)
+        : undefined;
+    },
+  },
+  {
     id: 'known-dimension',
     check: (batch) =>
       firstViolation(
@@ -177,7 +186,7 @@ export const batchRules: readonly BatchRule[] = [
       const { now, settings } = batch.context;
       return firstViolation(
         batch,
-        ({ at }) => timestampViolation(at, now, settings.timestampWindowHours, settings),
+        ({ at }) => timestampViolation(at, now, { ...settings, windowHours: settings.timestampWindowHours }),
         (message) => meteringError('TimestampOutOfBoundsException', message),
       );
     },
@@ -256,7 +265,7 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
 
   function resolve(input: UsageRecordInput, index: number): BatchRecord {
     const { marketplace } = context;
-    const at = new Date(Math.round(input.Timestamp * 1000));
+    const at = instantOf(input.Timestamp);
     if (request.ProductCode !== undefined) {
       const product = marketplace.product(request.ProductCode);
       const license =
@@ -314,7 +323,7 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
       timestamp: at,
       hour,
       quantity,
-      allocations: canonical(input.UsageAllocations),
+      allocations: canonical(quantity, input.UsageAllocations),
       freeTrial: license.offerType === 'free-trial',
     },
   );
@@ -330,7 +339,5 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
  * and (legacy records, which cannot be rejected as an invalid license) for a time inside the license's active period.
  */
 function isSubscribed(license: License, at: Date, context: OperationContext): boolean {
-  const status = context.marketplace.status(license, context.now);
-  if (status !== 'active' && status !== 'ending') return false;
-  return activePeriodViolation(license, at) === undefined;
+  return context.marketplace.isLive(license, context.now) && activePeriodViolation(license, at) === undefined;
 }

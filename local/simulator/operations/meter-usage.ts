@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { AwsError, meteringError } from '../aws-json.ts';
 import { hourOf } from '../metering-ledger.ts';
-import { integerMember, parseInput, stringMember } from '../validation.ts';
+import { instantOf, integerMember, parseInput, stringMember, timestampMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';
 import { entitledLicense } from './register-usage.ts';
 import {
@@ -23,7 +23,7 @@ import {
 
 const requestInput = z.object({
   ProductCode: stringMember({ min: 1, max: 255, pattern: PRODUCT_CODE_PATTERN }),
-  Timestamp: z.number().finite(),
+  Timestamp: timestampMember(),
   UsageDimension: stringMember({ min: 1, max: 255 }),
   UsageQuantity: integerMember({ min: 0, max: MAX_QUANTITY }).optional(),
   DryRun: z.boolean().optional(),
@@ -62,8 +62,8 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
   if (tagProblem !== undefined) throw meteringError('InvalidTagException', tagProblem);
   const allocationProblem = allocationViolation(quantity, request.UsageAllocations, settings.maxAllocationsPerRecord);
   if (allocationProblem !== undefined) throw meteringError('InvalidUsageAllocationsException', allocationProblem);
-  const at = new Date(Math.round(request.Timestamp * 1000));
-  const timeProblem = timestampViolation(at, now, settings.meterUsageWindowHours, settings);
+  const at = instantOf(request.Timestamp);
+  const timeProblem = timestampViolation(at, now, { ...settings, windowHours: settings.meterUsageWindowHours });
   if (timeProblem !== undefined) throw meteringError('TimestampOutOfBoundsException', timeProblem);
   if (request.DryRun === true) {
     throw new AwsError('DryRunOperation', 'Request would have succeeded, but the DryRun parameter was set', 412);
@@ -85,7 +85,7 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
       timestamp: at,
       hour,
       quantity,
-      allocations: canonical(request.UsageAllocations),
+      allocations: canonical(quantity, request.UsageAllocations),
       freeTrial: license.offerType === 'free-trial',
     },
   );

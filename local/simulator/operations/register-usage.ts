@@ -36,16 +36,14 @@ export function registerUsage(rawInput: unknown, context: OperationContext) {
   };
 }
 
-/** The caller's live license on `productCode`, or the error Marketplace answers when there is none. */
+/** The caller's active license on `productCode`, or the error Marketplace answers when there is none. */
 export function entitledLicense(productCode: string, context: OperationContext) {
-  const { marketplace, caller, now } = context;
+  const { marketplace, caller } = context;
   if (marketplace.product(productCode) === undefined) {
     throw meteringError('InvalidProductCodeException', `Product code ${productCode} is not a published product`);
   }
   const account = /^\d{12}$/.test(caller.accessKeyId) ? caller.accessKeyId : undefined;
-  const license = marketplace
-    .listLicenses(productCode)
-    .find((candidate) => candidate.customerAWSAccountId === account && marketplace.status(candidate, now) === 'active');
+  const license = account === undefined ? undefined : marketplace.activeLicense(productCode, account);
   if (license === undefined) {
     throw meteringError(
       'CustomerNotEntitledException',

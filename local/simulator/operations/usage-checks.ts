@@ -5,7 +5,6 @@
 import { z } from 'zod';
 import type { Product } from '../marketplace.ts';
 import { canonicalAllocations, type AllocationEntry } from '../metering-ledger.ts';
-import type { Settings } from '../settings.ts';
 import { integerMember, listMember } from '../validation.ts';
 
 export const MAX_QUANTITY = 2_147_483_647;
@@ -62,30 +61,43 @@ export function allocationViolation(
   }
   const total = allocations.reduce((sum, allocation) => sum + allocation.AllocatedUsageQuantity, 0);
   if (total !== quantity) return `allocated quantities sum to ${total}, not to the record's quantity ${quantity}`;
-  const tagSets = canonical(allocations).map((allocation) => JSON.stringify(allocation.tags));
+  const tagSets = canonical(quantity, allocations).map((allocation) => JSON.stringify(allocation.tags));
   if (new Set(tagSets).size !== tagSets.length) return 'two allocations carry the same tag set';
   return undefined;
 }
 
+export interface TimestampWindow {
+  /** How far back a record may be. */
+  readonly windowHours: number;
+  readonly futureToleranceSeconds: number;
+  readonly monthEndCutoffHours: number;
+}
+
 /**
- * Why `at` is outside the window Marketplace accepts at `now`: older than `windowHours`, further in the future than
- * the clock-skew tolerance, or in a previous month once the month-end cut-off (06:00 UTC on the 1st) has passed.
+ * Why `at` is outside the window Marketplace accepts at `now`: not a representable time, older than the window,
+ * further in the future than the clock-skew tolerance, or in a previous month once the month-end cut-off (06:00 UTC on
+ * the 1st) has passed.
  */
-export function timestampViolation(at: Date, now: Date, windowHours: number, settings: Settings): string | undefined {
+export function timestampViolation(at: Date, now: Date, window: TimestampWindow): string | undefined {
+  if (Number.isNaN(at.getTime())) return 'the timestamp is not a representable time';
   const ageMs = now.getTime() - at.getTime();
-  if (ageMs > windowHours * 3_600_000) return `${at.toISOString()} is more than ${windowHours} hours old`;
-  if (-ageMs > settings.futureToleranceSeconds * 1000) return `${at.toISOString()} is in the future`;
+  if (ageMs > window.windowHours * 3_600_000) return `${at.toISOString()} is more than ${window.windowHours} hours old`;
+  if (-ageMs > window.futureToleranceSeconds * 1000) return `${at.toISOString()} is in the future`;
   const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
-  const cutoff = monthStart + settings.monthEndCutoffHours * 3_600_000;
+  const cutoff = monthStart + window.monthEndCutoffHours * 3_600_000;
   if (at.getTime() < monthStart && now.getTime() >= cutoff) {
     return `${at.toISOString()} is in a previous month, whose records closed at ${new Date(cutoff).toISOString()}`;
   }
   return undefined;
 }
 
-export function canonical(allocations: readonly AllocationInput[] | undefined): AllocationEntry[] {
+/**
+ * The allocations of a record in canonical form, for deciding whether a resend is identical. A record without
+ * allocations is all untagged usage, the same as one untagged allocation of its whole quantity.
+ */
+export function canonical(quantity: number, allocations: readonly AllocationInput[] | undefined): AllocationEntry[] {
   return canonicalAllocations(
-    (allocations ?? []).map((allocation) => ({
+    (allocations ?? [{ AllocatedUsageQuantity: quantity }]).map((allocation) => ({
       quantity: allocation.AllocatedUsageQuantity,
       tags: (allocation.Tags ?? []).map((tag) => ({ key: tag.Key, value: tag.Value })),
     })),

@@ -151,6 +151,18 @@ describe('batch rules (a violation rejects the whole batch)', () => {
     expect(error.$metadata.httpStatusCode).toBe(400);
   });
 
+  test('rule one-product-per-request: license records of two products are not mixed in one request', async () => {
+    const first = await subscribedLicense();
+    const second = await subscribedLicense();
+    const error = await rejectionOf(send([licenseRecord(first), licenseRecord(second)]));
+    expect(error.name).toBe('ValidationException');
+    expect(error.message).toContain('one product only');
+
+    await sim.control.updateSettings({ rejectSeveralProductsPerRequest: false });
+    const mixed = await send([licenseRecord(first), licenseRecord(second)]);
+    expect(mixed.Results?.map((result) => result.Status)).toEqual(['Success', 'Success']);
+  });
+
   test('rule known-dimension: one unknown dimension rejects every record of the batch', async () => {
     const license = await subscribedLicense({
       pricingModel: 'contracts-with-consumption',
@@ -347,7 +359,7 @@ describe('per-record statuses', () => {
       licenseRecord(license, { Timestamp: minutesFrom(SIMULATOR_NOW, -91) }),
       licenseRecord(license, { Timestamp: minutesFrom(SIMULATOR_NOW, -89), Quantity: 6 }),
       licenseRecord(license, { Timestamp: minutesFrom(SIMULATOR_NOW, -91), Dimension: 'gb', Quantity: 6 }),
-      licenseRecord(other, { Timestamp: minutesFrom(SIMULATOR_NOW, -29), Quantity: 6 }),
+      licenseRecord(other, { Timestamp: minutesFrom(SIMULATOR_NOW, -91), Quantity: 6 }),
     ]);
     expect(results.Results?.map((result) => result.Status)).toEqual(['Success', 'Success', 'Success', 'Success']);
     expect((await sim.control.billed()).totalQuantity).toBe(23);
@@ -369,6 +381,50 @@ describe('per-record statuses', () => {
     expect(again.Results?.[0]?.MeteringRecordId).toBe(first.Results?.[0]?.MeteringRecordId);
     expect((await sim.control.billed()).records).toHaveLength(1);
     expect((await sim.control.results()).results.map((result) => result.status)).toEqual(['Success', 'Success']);
+  });
+
+  test('no allocations and one untagged allocation of the whole quantity are the same record', async () => {
+    const license = await subscribedLicense();
+    const first = await send([licenseRecord(license, { Quantity: 4 })]);
+    const again = await send([
+      licenseRecord(license, { Quantity: 4, UsageAllocations: [{ AllocatedUsageQuantity: 4 }] }),
+    ]);
+    expect(again.Results?.[0]?.Status).toBe('Success');
+    expect(again.Results?.[0]?.MeteringRecordId).toBe(first.Results?.[0]?.MeteringRecordId);
+    const split = await send([
+      licenseRecord(license, {
+        Quantity: 4,
+        UsageAllocations: [
+          { AllocatedUsageQuantity: 3 },
+          { AllocatedUsageQuantity: 1, Tags: [{ Key: 't', Value: '1' }] },
+        ],
+      }),
+    ]);
+    expect(split.Results?.[0]?.Status).toBe('DuplicateRecord');
+  });
+
+  test('a legacy buyer who subscribes again is billed on the new, live license', async () => {
+    const product = await sim.control.createProduct(meteredProduct({ identityModel: 'legacy' }));
+    const ended = await licenseOf(product.code);
+    await sim.control.setClock(minutesFrom(SUBSCRIBED_AT, 60), false);
+    await sim.control.end(ended.id);
+    await sim.control.setClock(minutesFrom(SUBSCRIBED_AT, 180), false);
+    const { license: renewed } = await sim.control.createLicense({
+      productCode: product.code,
+      customerAWSAccountId: ended.customerAWSAccountId,
+    });
+    await sim.control.setClock(SIMULATOR_NOW, false);
+    expect(renewed.customerIdentifier).toBe(ended.customerIdentifier);
+
+    const byIdentifier = legacyRecord(ended, { Dimension: 'users' });
+    const byAccount = legacyRecord(ended, {
+      Dimension: 'gb',
+      CustomerIdentifier: undefined,
+      CustomerAWSAccountId: ended.customerAWSAccountId,
+    });
+    const output = await send([byIdentifier, byAccount], product.code);
+    expect(output.Results?.map((result) => result.Status)).toEqual(['Success', 'Success']);
+    expect((await sim.control.billed({ licenseId: renewed.id })).records).toHaveLength(2);
   });
 
   test('identical resends answer DuplicateRecord when so set', async () => {
@@ -424,6 +480,6 @@ test('DisabledApiException outside the enabled regions (us-east-1 by default)', 
 
 test('every batch rule the simulator declares has a test in this file', () => {
   const source = readFileSync(import.meta.filename, 'utf8');
-  const untested = batchRules.map((rule) => rule.id).filter((id) => !source.includes(`'rule ${id}:`));
+  const untested = batchRules.map((rule) => rule.id).filter((id) => !source.includes(`test('rule ${id}:`));
   expect(untested).toEqual([]);
 });

@@ -1,5 +1,6 @@
 /** The control API's own contract: clear 4xx answers for bad requests, and state it reports back faithfully. */
-import { BatchMeterUsageCommand } from '@aws-sdk/client-marketplace-metering';
+import { BatchMeterUsageCommand, ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
+import { rejectionOf } from '../../support/errors.ts';
 import { expect, test } from 'vitest';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
@@ -100,14 +101,56 @@ test('billed records and per-record results can be filtered', async () => {
 
 test('reset forgets products, licenses, billing, faults and settings', async () => {
   const product = await sim.control.createProduct(meteredProduct());
-  await sim.control.createLicense({ productCode: product.code });
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, -120), false);
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  await sim.control.setClock(SIMULATOR_NOW, false);
+  await sim.metering.send(
+    new BatchMeterUsageCommand({
+      UsageRecords: [
+        {
+          Timestamp: minutesFrom(SIMULATOR_NOW, -60),
+          Dimension: 'users',
+          Quantity: 1,
+          CustomerAWSAccountId: license.customerAWSAccountId,
+          LicenseArn: license.licenseArn,
+        },
+      ],
+    }),
+  );
+  expect((await sim.control.billed()).records).toHaveLength(1);
   await sim.control.updateSettings({ singleUseRegistrationTokens: true });
   await sim.control.setFaults({ rules: [{ kind: 'throttle' }] });
+
   await sim.control.reset();
   expect((await sim.control.products()).products).toEqual([]);
   expect((await sim.control.licenses()).licenses).toEqual([]);
+  expect((await sim.control.billed()).records).toEqual([]);
+  expect((await sim.control.results()).results).toEqual([]);
   expect((await sim.control.settings()).singleUseRegistrationTokens).toBe(false);
   expect((await sim.control.events()).events).toEqual([]);
+  const afterReset = await rejectionOf(sim.metering.send(new ResolveCustomerCommand({ RegistrationToken: 'x' })));
+  expect(afterReset.name).toBe('InvalidTokenException');
+});
+
+test('record queries name only fields the records have', async () => {
+  const unknown = await controlCall('GET', '/billed?status=Success');
+  expect(unknown.status).toBe(400);
+  expect(unknown.body.error).toBe('InvalidFilter');
+  expect((await controlCall('GET', '/results?customerAWSAccountId=1')).status).toBe(400);
+});
+
+test('times and durations beyond what a date can hold are refused, leaving the clock as it was', async () => {
+  expect((await controlCall('PUT', '/clock', '{"now":1e300}')).status).toBe(400);
+  expect((await controlCall('POST', '/clock/advance', '{"hours":1e300}')).status).toBe(400);
+  expect((await controlCall('PATCH', '/settings', '{"finalMeteringGraceSeconds":1e308}')).status).toBe(400);
+  expect((await sim.control.clock()).now).toBe(SIMULATOR_NOW.toISOString());
+});
+
+test('a malformed %-escape in a path is a 400', async () => {
+  expect(await controlCall('GET', '/licenses/%E0%A4%A')).toEqual({
+    status: 400,
+    body: { error: 'InvalidPath', message: 'The path holds a malformed %-escape' },
+  });
 });
 
 test('unknown endpoints, wrong methods and malformed JSON get JSON 4xx answers', async () => {

@@ -156,17 +156,16 @@ test('the feed is numbered, so a reader resumes after the last sequence it saw',
   expect(rest.lastSequence).toBe(6);
 });
 
-let receiver: Server | undefined;
+const receivers: Server[] = [];
 afterEach(() => {
-  receiver?.close();
-  receiver = undefined;
+  receivers.splice(0).forEach((receiver) => receiver.close());
 });
 
 /** A receiver that fails its first `failures` deliveries with 500, then stores what it is sent. */
 async function eventReceiver(failures: number) {
   const received: unknown[] = [];
   let failed = 0;
-  receiver = createServer((request: IncomingMessage, response) => {
+  const receiver = createServer((request: IncomingMessage, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -179,7 +178,8 @@ async function eventReceiver(failures: number) {
       response.writeHead(200).end();
     });
   });
-  await new Promise<void>((resolve) => receiver!.listen(0, '127.0.0.1', resolve));
+  receivers.push(receiver);
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`, received };
 }
 
@@ -193,7 +193,7 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 50
 
 test('events are pushed to a subscribed URL in order, retried when the receiver fails', async () => {
   const { url, received } = await eventReceiver(2);
-  const subscription = await sim.control.subscribeEvents(url, 'eventbridge');
+  await sim.control.subscribeEvents(url, 'eventbridge');
   const product = await contractProduct('license');
   await sim.control.createLicense({ productCode: product.code });
   await until(() => received.length === 3);
@@ -203,8 +203,16 @@ test('events are pushed to a subscribed URL in order, retried when the receiver 
     'License Updated - Manufacturer',
   ]);
   expect((await sim.control.stats()).eventDeliveries).toEqual({ delivered: 3, failed: 0 });
+});
 
+test('an unsubscribed URL receives nothing more, while another subscriber still does', async () => {
+  const stopped = await eventReceiver(0);
+  const control = await eventReceiver(0);
+  const subscription = await sim.control.subscribeEvents(stopped.url, 'eventbridge');
+  await sim.control.subscribeEvents(control.url, 'eventbridge');
   await sim.control.unsubscribeEvents(subscription.id);
+  const product = await contractProduct('license');
   await sim.control.createLicense({ productCode: product.code });
-  expect(received).toHaveLength(3);
+  await until(() => control.received.length === 3);
+  expect(stopped.received).toEqual([]);
 });

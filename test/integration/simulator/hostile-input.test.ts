@@ -1,0 +1,136 @@
+/**
+ * Whatever a client sends, the simulator answers with a JSON 4xx (never a 5xx, never a dead process), as AWS does.
+ */
+import {
+  GetEntitlementsCommand,
+  MarketplaceEntitlementServiceClient,
+} from '@aws-sdk/client-marketplace-entitlement-service';
+import { connect } from 'node:net';
+import { expect, test } from 'vitest';
+import { operations } from '../../../local/simulator/aws-json.ts';
+import { SeededRandom } from '../../../local/simulator/random.ts';
+import { rejectionOf } from '../../support/errors.ts';
+import { localCredentials, useSimulator } from '../../support/simulator.ts';
+
+const sim = useSimulator({ requireSignature: false });
+
+async function post(target: string, body: string | Buffer) {
+  const response = await fetch(sim.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
+    body,
+  });
+  return { status: response.status, body: (await response.json()) as { __type: string; message: string } };
+}
+
+/** Sends raw bytes, for what fetch refuses to send; resolves with the status line. */
+function rawRequest(text: string): Promise<string> {
+  const url = new URL(sim.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.end(text));
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+    socket.on('end', () => resolve(answer.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
+  });
+}
+
+test('a request target that is not a path gets a 400, and the simulator lives on', async () => {
+  expect(await rawRequest('GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 400 Bad Request');
+  expect((await fetch(`${sim.url}/control/clock`)).status).toBe(200);
+});
+
+test('operation names are not looked up on the prototype', async () => {
+  for (const target of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    const { status, body } = await post(target, '{}');
+    expect(status).toBe(400);
+    expect(body.__type).toContain('UnknownOperationException');
+  }
+});
+
+test('JSON nested too deep to walk is a SerializationException', async () => {
+  const deep = `{"RegistrationToken":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+  const { status, body } = await post('AWSMPMeteringService.ResolveCustomer', deep);
+  expect(status).toBe(400);
+  expect(body.__type).toContain('SerializationException');
+});
+
+test('timestamps beyond what a date can hold are out of bounds, never accepted', async () => {
+  for (const timestamp of [1e13, -1e13, 1e20]) {
+    const batch = await post(
+      'AWSMPMeteringService.BatchMeterUsage',
+      JSON.stringify({
+        UsageRecords: [{ Timestamp: timestamp, Dimension: 'd', CustomerIdentifier: 'c' }],
+        ProductCode: 'p',
+      }),
+    );
+    expect(batch.status).toBe(400);
+    const meter = await post(
+      'AWSMPMeteringService.MeterUsage',
+      JSON.stringify({ ProductCode: 'p', Timestamp: timestamp, UsageDimension: 'd', DryRun: true }),
+    );
+    expect(meter.status).toBe(400);
+    expect(meter.body.__type).not.toContain('DryRunOperation');
+  }
+});
+
+test('a body declared over 1 MB is refused with a JSON 413 before it is read', async () => {
+  const { status, body } = await post('AWSMPMeteringService.BatchMeterUsage', Buffer.alloc(2 * 1024 * 1024, 32));
+  expect(status).toBe(413);
+  expect(body.__type).toContain('RequestEntityTooLargeException');
+});
+
+test('the Entitlement Service answers only requests signed for us-east-1', async () => {
+  const europe = new MarketplaceEntitlementServiceClient({
+    endpoint: sim.url,
+    region: 'eu-west-1',
+    maxAttempts: 1,
+    credentials: localCredentials,
+  });
+  await sim.control.updateSettings({ requireSignature: true });
+  const error = await rejectionOf(europe.send(new GetEntitlementsCommand({ ProductCode: 'p' })));
+  europe.destroy();
+  expect(error.$metadata.httpStatusCode).toBe(403);
+  expect(error.message).toContain('valid region');
+});
+
+test('a thousand random bodies against every operation get JSON 4xx answers only', async () => {
+  const random = new SeededRandom(20261126);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random.next() * items.length)]!;
+  const fragments = [
+    '{}',
+    '[]',
+    'null',
+    '"x"',
+    '-1',
+    '1e400',
+    '1.5',
+    'true',
+    '{"UsageRecords":',
+    '\u0000',
+    '\ud800',
+    '{"a":{"b":',
+    '{"UsageRecords":[{"Timestamp":"now"}]}',
+    '{"ProductCode":42}',
+    '{"RegistrationToken":""}',
+    '{"Filter":{"X":[]}}',
+    '{"UsageRecords":[{"Timestamp":1e9,"Dimension":"d","Quantity":-1,"LicenseArn":"arn:aws:x:::y"}]}',
+    '{"MaxResults":0}',
+    '{"NextToken":" "}',
+    '{"PublicKeyVersion":1.5}',
+    '<script>alert(1)</script>',
+  ];
+  const statuses = new Set<number>();
+  for (let request = 0; request < 1000; request++) {
+    const body =
+      random.next() < 0.3
+        ? Buffer.from(Array.from({ length: Math.floor(random.next() * 64) }, () => Math.floor(random.next() * 256)))
+        : Array.from({ length: 1 + Math.floor(random.next() * 3) }, () => pick(fragments)).join('');
+    const target = `AWSMP${random.next() < 0.8 ? 'MeteringService' : 'EntitlementService'}.${pick(operations)}`;
+    const { status, body: answer } = await post(target, body);
+    statuses.add(status);
+    expect(status, `${target} ${String(body)}`).toBeLessThan(500);
+    expect(answer.__type).toMatch(/#\w+$/);
+  }
+  expect([...statuses].every((status) => status >= 400)).toBe(true);
+});
