@@ -52,6 +52,73 @@ export const productSchema = z
     }
   });
 
+/** Links a buyer follows: web addresses only (a `javascript:` URL in a link would run in the buyer's page). */
+const webUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const registrationFields = ['company', 'contactName', 'email', 'phone'] as const;
+
+const registrationSchema = z
+  .strictObject({
+    /** Where registered buyers sign in to the seller's app. */
+    appUrl: webUrl,
+    supportEmail: z.email().optional(),
+    supportUrl: webUrl.optional(),
+    /** Shown at the top of every page; only images from this URL's origin are allowed by the pages' policy. */
+    logoUrl: webUrl.optional(),
+    /** Which of the registration form's fields a buyer must fill in. */
+    requiredFields: z
+      .array(z.enum(registrationFields))
+      .refine((fields) => new Set(fields).size === fields.length, 'lists a field twice')
+      .default(['company', 'contactName', 'email']),
+    /** Where free-trial buyers go once registered (default: `appUrl`). */
+    freeTrialLandingUrl: webUrl.optional(),
+    /** How long the link from the fulfillment URL to the registration page stays valid. */
+    sessionMinutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(24 * 60)
+      .default(60),
+  })
+  .refine((registration) => registration.supportEmail !== undefined || registration.supportUrl !== undefined, {
+    message: 'give supportEmail or supportUrl: AWS Marketplace requires a support contact on the registration page',
+  });
+
+const apiSchema = z
+  .strictObject({
+    /** Stage-wide limits: the fulfillment URL sees a handful of buyers a minute, not thousands. */
+    throttling: z
+      .strictObject({
+        rateLimit: z.number().positive().default(10),
+        burstLimit: z.number().int().positive().default(20),
+      })
+      .prefault({}),
+    /** An optional WAF web ACL with a per-IP rate-based rule in front of the API. */
+    waf: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        requestsPerFiveMinutes: z.number().int().min(10).max(2_000_000_000).default(300),
+      })
+      .prefault({}),
+    /** Serve the API on your own domain (an ACM certificate in the stack's region); optionally add a Route 53 alias. */
+    customDomain: z
+      .strictObject({
+        domainName: z
+          .string()
+          .regex(/^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/, 'must be a domain name'),
+        certificateArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/, 'must be an ACM certificate ARN'),
+        hostedZoneId: z.string().optional(),
+        hostedZoneName: z.string().optional(),
+      })
+      .refine((domain) => (domain.hostedZoneId === undefined) === (domain.hostedZoneName === undefined), {
+        message: 'give both hostedZoneId and hostedZoneName, or neither',
+      })
+      .optional(),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     products: z.array(productSchema).min(1),
@@ -60,6 +127,25 @@ export const configSchema = z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as us-east-1')
       .default('us-east-1'),
+    registration: registrationSchema,
+    /** The seller's own event bus: where this backend tells the seller's app what happened. */
+    events: z
+      .strictObject({
+        /** `source` of the events this backend publishes. */
+        source: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be 1-256 letters, digits, dots, dashes or underscores')
+          .refine((source) => !source.startsWith('aws.'), 'must not start with "aws." (reserved by AWS)')
+          .default('saas-marketplace'),
+      })
+      .prefault({}),
+    notifications: z
+      .strictObject({
+        /** Gets an email (through SNS) for every buyer who registers. */
+        adminEmail: z.email().optional(),
+      })
+      .prefault({}),
+    api: apiSchema,
     tables: z
       .strictObject({
         /** What `cdk destroy` does with the tables: keep them (default) or delete them with the stack. */

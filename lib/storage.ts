@@ -7,6 +7,7 @@ import {
   AttributeType,
   Billing,
   ProjectionType,
+  StreamViewType,
   TableEncryptionV2,
   TableV2,
   type Attribute,
@@ -50,6 +51,7 @@ export class Storage extends Construct {
         projectionType: ProjectionType.ALL,
       })),
       timeToLiveAttribute: definition.timeToLiveAttribute,
+      ...(definition.stream === undefined ? {} : { dynamoStream: StreamViewType[definition.stream] }),
       // Sign-ups and the hourly metering run come in bursts between long idle gaps: provisioned capacity would either
       // sit unused or throttle the bursts.
       billing: Billing.onDemand(),

@@ -28,17 +28,20 @@ export interface TableDefinition {
   readonly globalSecondaryIndexes: readonly IndexDefinition[];
   /** Attribute holding an epoch-seconds expiry; DynamoDB deletes the item some time after it passes. */
   readonly timeToLiveAttribute: string;
+  /** A change stream, for functions that react to writes. */
+  readonly stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 const pk: KeyAttribute = { name: 'pk', type: 'S' };
 const sk: KeyAttribute = { name: 'sk', type: 'S' };
 
 /**
- * One item per subscriber (a license, or a legacy product code + customer identifier), plus the items that hang off
- * it (registration sessions, processed lifecycle events) under the same partition key.
+ * One item per subscriber (a license, or a legacy product code + customer identifier), plus registration sessions
+ * (under the digest of their cookie, expiring by TTL) and, later, processed lifecycle events.
  *
  * `live` is sparse: only subscribers that may be metered carry `liveShard`, spread over a few shard values so that no
- * single index partition takes every write.
+ * single index partition takes every write. The stream (old and new images) tells the registration notifier when a
+ * buyer completes registration.
  */
 export const subscribersTable: TableDefinition = {
   id: 'Subscribers',
@@ -46,6 +49,7 @@ export const subscribersTable: TableDefinition = {
   sortKey: sk,
   globalSecondaryIndexes: [{ indexName: 'live', partitionKey: { name: 'liveShard', type: 'S' }, sortKey: pk }],
   timeToLiveAttribute: 'expiresAt',
+  stream: 'NEW_AND_OLD_IMAGES',
 };
 
 /**

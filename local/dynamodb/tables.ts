@@ -55,6 +55,8 @@ async function createTable(client: DynamoDBClient, tableName: string, definition
                 Projection: { ProjectionType: 'ALL' },
               }))
             : undefined,
+        StreamSpecification:
+          definition.stream === undefined ? undefined : { StreamEnabled: true, StreamViewType: definition.stream },
       }),
     );
   } catch (error) {

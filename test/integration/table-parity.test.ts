@@ -14,6 +14,7 @@ import { useDynamoDb } from '../support/dynamodb.ts';
 const dynamoDb = useDynamoDb();
 
 interface TableShape {
+  readonly stream: string | undefined;
   readonly keySchema: unknown;
   readonly attributes: unknown;
   readonly indexes: unknown;
@@ -31,6 +32,7 @@ interface GlobalTableProperties {
   readonly AttributeDefinitions: { AttributeName: string; AttributeType: string }[];
   readonly GlobalSecondaryIndexes?: { IndexName: string; KeySchema: Key[]; Projection: { ProjectionType: string } }[];
   readonly TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean };
+  readonly StreamSpecification?: { StreamViewType: string };
 }
 
 const byName = <T>(items: readonly T[], name: (item: T) => string | undefined) =>
@@ -53,6 +55,7 @@ function cloudTable(stack: Stack, id: string): TableShape {
   const [, resource] = Object.entries(resources).find(([logicalId]) => logicalId.startsWith(`Storage${id}`))!;
   const table = (resource as { Properties: GlobalTableProperties }).Properties;
   return {
+    stream: table.StreamSpecification?.StreamViewType,
     keySchema: keys(table.KeySchema),
     attributes: byName(table.AttributeDefinitions, (attribute) => attribute.AttributeName),
     indexes: byName(table.GlobalSecondaryIndexes ?? [], (index) => index.IndexName).map((index) => ({
@@ -70,6 +73,7 @@ async function localTable(tableName: string): Promise<TableShape> {
   const { Table } = await dynamoDb.client.send(new DescribeTableCommand({ TableName: tableName }));
   const { TimeToLiveDescription } = await dynamoDb.client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   return {
+    stream: Table!.StreamSpecification?.StreamEnabled ? Table!.StreamSpecification.StreamViewType : undefined,
     keySchema: keys(Table!.KeySchema!),
     attributes: byName(Table!.AttributeDefinitions!, (attribute) => attribute.AttributeName).map(
       ({ AttributeName, AttributeType }) => ({ AttributeName, AttributeType }),

@@ -16,6 +16,8 @@ interface RawProduct {
 interface RawConfig {
   products: RawProduct[];
   marketplaceRegion: string;
+  registration: Record<string, unknown>;
+  api: Record<string, unknown>;
   tables: Record<string, unknown>;
   [key: string]: unknown;
 }
@@ -71,10 +73,19 @@ describe('the example configuration in cdk.json', () => {
           dimensions: [{ name: 'requests', kind: 'metered' }],
         },
       ],
+      registration: { appUrl: 'https://app.example.com', supportEmail: 'help@example.com' },
     });
     expect(config.marketplaceRegion).toBe('us-east-1');
     expect(config.tables).toEqual({ deletionProtection: true, removalPolicy: 'retain' });
     expect(config.products[0]?.identityModel).toBe('license');
+    expect(config.registration).toEqual(
+      expect.objectContaining({ requiredFields: ['company', 'contactName', 'email'], sessionMinutes: 60 }),
+    );
+    expect(config.events.source).toBe('saas-marketplace');
+    expect(config.api).toEqual({
+      throttling: { rateLimit: 10, burstLimit: 20 },
+      waf: { enabled: false, requestsPerFiveMinutes: 300 },
+    });
   });
 });
 
@@ -115,6 +126,40 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       breakIt: (config) => product(config, 0).dimensions.push({ name: 'requests', kind: 'metered' }),
       path: 'marketplace.products[0].dimensions[2].name',
       says: 'duplicate dimension "requests"',
+    },
+    {
+      what: 'an app URL that is not a web address',
+      breakIt: (config) => (config.registration.appUrl = 'javascript:alert(1)'),
+      path: 'marketplace.registration.appUrl',
+      says: 'must be an http(s) URL',
+    },
+    {
+      what: 'no support contact for the registration page',
+      breakIt: (config) => {
+        delete config.registration.supportEmail;
+        delete config.registration.supportUrl;
+      },
+      path: 'marketplace.registration',
+      says: 'give supportEmail or supportUrl',
+    },
+    {
+      what: 'a required field the form does not have',
+      breakIt: (config) => (config.registration.requiredFields = ['company', 'vatNumber']),
+      path: 'marketplace.registration.requiredFields[1]',
+      says: 'Invalid option',
+    },
+    {
+      what: 'an event source in the namespace AWS reserves',
+      breakIt: (config) => (config.events = { source: 'aws.marketplace' }),
+      path: 'marketplace.events.source',
+      says: 'must not start with "aws."',
+    },
+    {
+      what: 'a custom domain with a certificate that is not an ACM ARN',
+      breakIt: (config) =>
+        (config.api.customDomain = { domainName: 'buy.example.com', certificateArn: 'my-certificate' }),
+      path: 'marketplace.api.customDomain.certificateArn',
+      says: 'must be an ACM certificate ARN',
     },
     {
       what: 'protected tables that the stack is told to destroy',
@@ -208,7 +253,10 @@ describe('configFromContext applies -c overrides', () => {
 
   test('applies dotted overrides on top of a JSON string and creates missing objects', () => {
     const raw = configFromContext({
-      [CONFIG_CONTEXT_KEY]: JSON.stringify({ products: exampleConfig().products }),
+      [CONFIG_CONTEXT_KEY]: JSON.stringify({
+        products: exampleConfig().products,
+        registration: exampleConfig().registration,
+      }),
       'marketplace.tables.removalPolicy': 'destroy',
     });
     expect(parseConfig(raw).tables).toEqual({ deletionProtection: false, removalPolicy: 'destroy' });

@@ -1,0 +1,25 @@
+/**
+ * The AWS SDK clients the functions use, made once per cold start. An endpoint is given only locally (DynamoDB Local,
+ * the Marketplace simulator, the local event bus); in AWS the SDK's own endpoint resolution applies.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+const endpoint = (url: string | undefined) => (url === undefined ? {} : { endpoint: url });
+
+export function documentClient(endpointUrl?: string): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint(endpointUrl)), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+/** Marketplace calls go to the configured Marketplace region, whatever region the function runs in. */
+export function meteringClient(region: string, endpointUrl?: string): MarketplaceMeteringClient {
+  return new MarketplaceMeteringClient({ region, maxAttempts: 4, ...endpoint(endpointUrl) });
+}
+
+export function eventBridgeClient(endpointUrl?: string): EventBridgeClient {
+  return new EventBridgeClient(endpoint(endpointUrl));
+}

@@ -1,0 +1,77 @@
+/**
+ * The contract between the CDK stack and the functions: the environment variables a function reads at cold start,
+ * validated once. `lib/` writes them (see the Registration construct); `test/infra` checks that what the stack writes
+ * parses here. A missing or malformed variable fails the cold start loudly rather than a buyer's request quietly.
+ */
+import { z } from 'zod';
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((text, context): z.output<T> => {
+    try {
+      return schema.parse(JSON.parse(text));
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
+const optionalUrl = z.url().optional();
+
+export const productsVariable = json(
+  z.array(z.strictObject({ code: z.string().min(1), name: z.string().min(1) })).min(1),
+);
+
+export const registrationFields = ['company', 'contactName', 'email', 'phone'] as const;
+export type RegistrationField = (typeof registrationFields)[number];
+
+export const registrationSettingsVariable = json(
+  z.strictObject({
+    appUrl: z.url(),
+    supportEmail: z.email().optional(),
+    supportUrl: z.url().optional(),
+    logoUrl: z.url().optional(),
+    requiredFields: z.array(z.enum(registrationFields)),
+    freeTrialLandingUrl: z.url().optional(),
+    sessionMinutes: z.number().int().positive(),
+  }),
+);
+
+export type RegistrationSettings = z.output<typeof registrationSettingsVariable>;
+export type ProductListing = z.output<typeof productsVariable>[number];
+
+/** Variables every function has. The endpoints are set only locally, to reach DynamoDB Local and the simulator. */
+const common = {
+  SUBSCRIBERS_TABLE: z.string().min(1),
+  DYNAMODB_ENDPOINT: optionalUrl,
+};
+
+export const fulfillmentEnvironment = z.object({
+  ...common,
+  MARKETPLACE_REGION: z.string().min(1).default('us-east-1'),
+  MARKETPLACE_ENDPOINT: optionalUrl,
+  PRODUCTS: productsVariable,
+  REGISTRATION: registrationSettingsVariable,
+});
+
+export const registrationPageEnvironment = z.object({
+  ...common,
+  PRODUCTS: productsVariable,
+  REGISTRATION: registrationSettingsVariable,
+});
+
+export const registrationNotifierEnvironment = z.object({
+  EVENT_BUS_NAME: z.string().min(1),
+  EVENT_SOURCE: z.string().min(1),
+  EVENTS_ENDPOINT: optionalUrl,
+});
+
+/** Parses a function's environment, naming every missing or malformed variable. */
+export function readEnvironment<T extends z.ZodType>(
+  schema: T,
+  environment: Record<string, string | undefined> = process.env,
+): z.output<T> {
+  const result = schema.safeParse(environment);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new Error(`Invalid function environment:\n  ${problems.join('\n  ')}`);
+}

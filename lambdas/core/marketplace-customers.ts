@@ -1,0 +1,78 @@
+/**
+ * Resolving a buyer's registration token with Marketplace's `ResolveCustomer`. Throttling, 5xx and network errors are
+ * retried by the SDK with jittered backoff (up to `maxAttempts`); what is still failing after that, or after the
+ * deadline, is `MarketplaceUnavailable`, which the buyer sees as "try again shortly". The token appears in no error
+ * message and no log line: callers get typed errors that do not carry it.
+ */
+import {
+  ExpiredTokenException,
+  InvalidTokenException,
+  ResolveCustomerCommand,
+  type MarketplaceMeteringClient,
+} from '@aws-sdk/client-marketplace-metering';
+import type { SubscriberIdentity } from './subscriber.ts';
+
+/** Marketplace refused the token: `invalid`, or `expired` (too old, or already used). */
+export class RegistrationTokenRejected extends Error {
+  override readonly name = 'RegistrationTokenRejected';
+
+  constructor(
+    readonly reason: 'invalid' | 'expired',
+    readonly requestId: string | undefined,
+  ) {
+    super(`Marketplace rejected the registration token as ${reason}`);
+  }
+}
+
+/** Marketplace could not answer (throttled, failing, unreachable, too slow, or not enabled for this region). */
+export class MarketplaceUnavailable extends Error {
+  override readonly name = 'MarketplaceUnavailable';
+
+  constructor(
+    readonly failure: string,
+    readonly requestId: string | undefined,
+  ) {
+    super(`Marketplace could not resolve the token: ${failure}`);
+  }
+}
+
+export interface ResolveOptions {
+  /** Give up (and answer `MarketplaceUnavailable`) after this long, retries included. */
+  readonly deadlineMs: number;
+}
+
+export async function resolveCustomer(
+  client: MarketplaceMeteringClient,
+  registrationToken: string,
+  options: ResolveOptions,
+): Promise<SubscriberIdentity> {
+  let output;
+  try {
+    output = await client.send(new ResolveCustomerCommand({ RegistrationToken: registrationToken }), {
+      abortSignal: AbortSignal.timeout(options.deadlineMs),
+    });
+  } catch (error) {
+    const requestId = (error as { $metadata?: { requestId?: string } }).$metadata?.requestId;
+    if (error instanceof InvalidTokenException) throw new RegistrationTokenRejected('invalid', requestId);
+    if (error instanceof ExpiredTokenException) throw new RegistrationTokenRejected('expired', requestId);
+    throw new MarketplaceUnavailable(error instanceof Error ? error.name : 'unknown error', requestId);
+  }
+  const { ProductCode, LicenseArn, CustomerAWSAccountId, CustomerIdentifier } = output;
+  if (ProductCode && LicenseArn && CustomerAWSAccountId) {
+    return {
+      model: 'license',
+      productCode: ProductCode,
+      licenseArn: LicenseArn,
+      customerAWSAccountId: CustomerAWSAccountId,
+    };
+  }
+  if (ProductCode && CustomerIdentifier) {
+    return {
+      model: 'legacy',
+      productCode: ProductCode,
+      customerIdentifier: CustomerIdentifier,
+      customerAWSAccountId: CustomerAWSAccountId || undefined,
+    };
+  }
+  throw new MarketplaceUnavailable('ResolveCustomer answered no usable customer identity', output.$metadata.requestId);
+}

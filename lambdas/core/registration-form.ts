@@ -1,0 +1,70 @@
+/**
+ * The registration form's rules: what each field accepts and which are required (from configuration). No email
+ * domain is refused: Marketplace requires sellers to accept webmail addresses.
+ */
+import { registrationFields, type RegistrationField } from './environment.ts';
+import type { RegistrationDetails } from './subscriber.ts';
+
+export type FieldErrors = Partial<Record<RegistrationField, string>>;
+
+export type FormValidation =
+  | { readonly valid: true; readonly details: RegistrationDetails }
+  | { readonly valid: false; readonly errors: FieldErrors; readonly values: RegistrationDetails };
+
+interface FieldRule {
+  readonly label: string;
+  readonly maxLength: number;
+  readonly missing: string;
+  readonly check?: (value: string) => string | undefined;
+}
+
+export const fieldRules: Record<RegistrationField, FieldRule> = {
+  company: { label: 'Company', maxLength: 200, missing: 'Enter your company name' },
+  contactName: { label: 'Contact name', maxLength: 200, missing: 'Enter the name of a contact person' },
+  email: {
+    label: 'Email',
+    maxLength: 254,
+    missing: 'Enter an email address',
+    check: (value) =>
+      /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value) ? undefined : 'Enter an email address like name@example.com',
+  },
+  phone: {
+    label: 'Phone',
+    maxLength: 32,
+    missing: 'Enter a phone number',
+    check: (value) =>
+      /^\+?[0-9 ()./-]+$/.test(value) && value.replace(/\D/g, '').length >= 6
+        ? undefined
+        : 'Enter a phone number using digits, spaces and + ( ) - . only',
+  },
+};
+
+// Control characters, and the invisible separators that would let one field pose as two lines.
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/u;
+
+export function validateRegistration(
+  submitted: Readonly<Record<string, string | undefined>>,
+  required: readonly RegistrationField[],
+): FormValidation {
+  const values: RegistrationDetails = {};
+  const errors: FieldErrors = {};
+  for (const field of registrationFields) {
+    const value = (submitted[field] ?? '').trim();
+    const rule = fieldRules[field];
+    values[field] = value.slice(0, rule.maxLength * 2);
+    if (value === '') {
+      if (required.includes(field)) errors[field] = rule.missing;
+      continue;
+    }
+    const problem =
+      value.length > rule.maxLength
+        ? `Use at most ${rule.maxLength} characters`
+        : UNPRINTABLE.test(value)
+          ? 'Remove the line breaks or control characters'
+          : rule.check?.(value);
+    if (problem !== undefined) errors[field] = problem;
+  }
+  if (Object.keys(errors).length > 0) return { valid: false, errors, values };
+  const details = Object.fromEntries(Object.entries(values).filter(([, value]) => value !== '')) as RegistrationDetails;
+  return { valid: true, details };
+}

@@ -1,0 +1,167 @@
+/**
+ * Subscribers in DynamoDB. Three writers share one item and each owns its own attributes: the fulfillment URL (identity,
+ * offer type, resolution times), the registration page (`registration`) and the lifecycle (`subscriptionStatus` and
+ * what goes with it). Every write here is an `UpdateItem` that names only its own attributes, so that events and the
+ * buyer may arrive in any order, any number of times, and nobody's data is overwritten.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { registrationFields } from './environment.ts';
+import {
+  subscriberIdOf,
+  type OfferType,
+  type RegistrationDetails,
+  type Subscriber,
+  type SubscriberIdentity,
+} from './subscriber.ts';
+import { subscriberKey } from './table-keys.ts';
+
+/** Registration was asked for a subscriber that has no item (it was never resolved). */
+export class SubscriberNotFound extends Error {
+  override readonly name = 'SubscriberNotFound';
+}
+
+const storedRegistration = z.object({
+  details: z.partialRecord(z.enum(registrationFields), z.string()),
+  registeredAt: z.string(),
+});
+
+const storedBase = {
+  subscriberId: z.string(),
+  productCode: z.string(),
+  offerType: z.enum(['standard', 'free-trial']),
+  resolvedFirstAt: z.string(),
+  resolvedLastAt: z.string(),
+  registration: storedRegistration.optional(),
+  subscriptionStatus: z.enum(['pending', 'active', 'ending', 'ended', 'failed']).optional(),
+};
+
+/** A subscriber item as the fulfillment URL leaves it (other writers add their own attributes, ignored here). */
+const storedSubscriber = z.discriminatedUnion('identityModel', [
+  z.object({
+    ...storedBase,
+    identityModel: z.literal('license'),
+    licenseArn: z.string(),
+    customerAWSAccountId: z.string(),
+  }),
+  z.object({
+    ...storedBase,
+    identityModel: z.literal('legacy'),
+    customerIdentifier: z.string(),
+    customerAWSAccountId: z.string().optional(),
+  }),
+]);
+
+export class SubscriberRepository {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Records that Marketplace resolved a buyer's token: creates the subscriber or refreshes it, touching only what the
+   * fulfillment URL owns. A free trial is recorded as such; a later visit without the trial field does not undo it.
+   */
+  async recordResolution(identity: SubscriberIdentity, offerType: OfferType, at: Date): Promise<Subscriber> {
+    const id = subscriberIdOf(identity);
+    const identityAttributes: Record<string, string> = {
+      subscriberId: id,
+      identityModel: identity.model,
+      productCode: identity.productCode,
+      ...(identity.model === 'license'
+        ? { licenseArn: identity.licenseArn, customerAWSAccountId: identity.customerAWSAccountId }
+        : {
+            customerIdentifier: identity.customerIdentifier,
+            ...(identity.customerAWSAccountId === undefined
+              ? {}
+              : { customerAWSAccountId: identity.customerAWSAccountId }),
+          }),
+    };
+    const names = Object.keys(identityAttributes);
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: subscriberKey(id),
+        UpdateExpression: [
+          `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
+          offerType === 'free-trial' ? '#offerType = :offerType' : '#offerType = if_not_exists(#offerType, :offerType)',
+          '#resolvedFirstAt = if_not_exists(#resolvedFirstAt, :at)',
+          '#resolvedLastAt = :at',
+        ].join(', '),
+        ExpressionAttributeNames: Object.fromEntries(
+          [...names, 'offerType', 'resolvedFirstAt', 'resolvedLastAt'].map((name) => [`#${name}`, name]),
+        ),
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(names.map((name) => [`:${name}`, identityAttributes[name]])),
+          ':offerType': offerType,
+          ':at': at.toISOString(),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return toSubscriber(Attributes);
+  }
+
+  async get(subscriberId: string): Promise<Subscriber | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
+    );
+    return Item === undefined ? undefined : toSubscriber(Item);
+  }
+
+  /**
+   * Stores the buyer's registration once. Answers `already-registered` when an earlier submission got there first (a
+   * double click, a second tab), so the buyer sees the same confirmation either way.
+   */
+  async completeRegistration(
+    subscriberId: string,
+    details: RegistrationDetails,
+    at: Date,
+  ): Promise<'completed' | 'already-registered'> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: subscriberKey(subscriberId),
+          UpdateExpression: 'SET #registration = :registration',
+          ConditionExpression: 'attribute_exists(#subscriberId) AND attribute_not_exists(#registration)',
+          ExpressionAttributeNames: { '#registration': 'registration', '#subscriberId': 'subscriberId' },
+          ExpressionAttributeValues: { ':registration': { details, registeredAt: at.toISOString() } },
+        }),
+      );
+      return 'completed';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if ((await this.get(subscriberId)) === undefined) throw new SubscriberNotFound(subscriberId);
+      return 'already-registered';
+    }
+  }
+}
+
+function toSubscriber(item: Record<string, unknown> | undefined): Subscriber {
+  const stored = storedSubscriber.parse(item);
+  const identity: SubscriberIdentity =
+    stored.identityModel === 'license'
+      ? {
+          model: 'license',
+          productCode: stored.productCode,
+          licenseArn: stored.licenseArn,
+          customerAWSAccountId: stored.customerAWSAccountId,
+        }
+      : {
+          model: 'legacy',
+          productCode: stored.productCode,
+          customerIdentifier: stored.customerIdentifier,
+          customerAWSAccountId: stored.customerAWSAccountId,
+        };
+  return {
+    id: stored.subscriberId,
+    identity,
+    offerType: stored.offerType,
+    resolvedFirstAt: stored.resolvedFirstAt,
+    resolvedLastAt: stored.resolvedLastAt,
+    registration: stored.registration,
+    subscriptionStatus: stored.subscriptionStatus,
+  };
+}

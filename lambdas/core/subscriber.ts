@@ -1,0 +1,52 @@
+/**
+ * A subscriber is one license: one agreement of one buyer account for one product. Products on Concurrent Agreements
+ * (every product listed since June 2026) name it by `LicenseArn`; legacy products by product code +
+ * `CustomerIdentifier`. Both kinds work everywhere.
+ */
+import type { RegistrationField } from './environment.ts';
+
+export type OfferType = 'standard' | 'free-trial';
+
+export type SubscriberIdentity =
+  | {
+      readonly model: 'license';
+      readonly productCode: string;
+      readonly licenseArn: string;
+      readonly customerAWSAccountId: string;
+    }
+  | {
+      readonly model: 'legacy';
+      readonly productCode: string;
+      readonly customerIdentifier: string;
+      readonly customerAWSAccountId?: string | undefined;
+    };
+
+/** `license:<LicenseArn>` or `legacy:<ProductCode>:<CustomerIdentifier>`: stable, and unique across both kinds. */
+export function subscriberIdOf(identity: SubscriberIdentity): string {
+  return identity.model === 'license'
+    ? `license:${identity.licenseArn}`
+    : `legacy:${identity.productCode}:${identity.customerIdentifier}`;
+}
+
+export type RegistrationDetails = Partial<Record<RegistrationField, string>>;
+
+export interface Registration {
+  readonly details: RegistrationDetails;
+  readonly registeredAt: string;
+}
+
+/**
+ * The subscription's state as the lifecycle (Marketplace's notifications) last set it. Absent until the first
+ * notification arrives, which may be before or after the buyer.
+ */
+export type SubscriptionStatus = 'pending' | 'active' | 'ending' | 'ended' | 'failed';
+
+export interface Subscriber {
+  readonly id: string;
+  readonly identity: SubscriberIdentity;
+  readonly offerType: OfferType;
+  readonly resolvedFirstAt: string;
+  readonly resolvedLastAt: string;
+  readonly registration?: Registration | undefined;
+  readonly subscriptionStatus?: SubscriptionStatus | undefined;
+}

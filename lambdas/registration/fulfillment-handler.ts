@@ -1,0 +1,66 @@
+/**
+ * The fulfillment URL: where AWS Marketplace sends the buyer's browser, with a form POST carrying
+ * `x-amzn-marketplace-token`. It resolves the token at once, records the subscriber, and sends the browser on to the
+ * registration page with a 303 and a session cookie: the token goes nowhere else. Every failure is a page the buyer
+ * understands, with the status that fits.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { acceptBuyer, UnknownProduct, type ArrivalDependencies } from '../core/buyer-arrival.ts';
+import { MarketplaceUnavailable, RegistrationTokenRejected } from '../core/marketplace-customers.ts';
+import { BadRequest, formFields, sessionCookie } from './http.ts';
+import type { PageResponses } from './page-responses.ts';
+import { problemForBadRequest, problemForStorageError } from './problems.ts';
+
+/** The form holds one token (a few hundred bytes) and an offer type; anything much larger is not from Marketplace. */
+const MAX_FORM_BYTES = 16 * 1024;
+const MAX_TOKEN_LENGTH = 8 * 1024;
+
+export interface FulfillmentDependencies extends ArrivalDependencies {
+  readonly pages: PageResponses;
+  readonly logger: Logger;
+}
+
+export function createFulfillmentHandler(dependencies: FulfillmentDependencies) {
+  const { pages, logger } = dependencies;
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    if (event.httpMethod !== 'POST') return pages.problem('wrong-method', undefined, { allow: 'POST' });
+    let fields: URLSearchParams;
+    try {
+      fields = formFields(event, MAX_FORM_BYTES);
+    } catch (error) {
+      if (error instanceof BadRequest) return pages.problem(problemForBadRequest(error));
+      throw error;
+    }
+    const token = fields.get('x-amzn-marketplace-token')?.trim() ?? '';
+    if (token === '') return pages.problem('missing-token');
+    if (token.length > MAX_TOKEN_LENGTH) return pages.problem('invalid-token');
+    const offerType = fields.get('x-amzn-marketplace-offer-type') === 'free-trial' ? 'free-trial' : 'standard';
+
+    try {
+      const { subscriber, session } = await acceptBuyer(dependencies, token, offerType);
+      logger.info('Buyer arrived from Marketplace', {
+        subscriberId: subscriber.id,
+        productCode: subscriber.identity.productCode,
+        identityModel: subscriber.identity.model,
+        offerType: subscriber.offerType,
+      });
+      const maxAge = Math.round((session.expiresAt.getTime() - dependencies.clock.now().getTime()) / 1000);
+      return pages.seeOther('register', [sessionCookie(event, session.sessionId, maxAge)]);
+    } catch (error) {
+      if (error instanceof RegistrationTokenRejected) {
+        logger.warn('Marketplace rejected a registration token', { reason: error.reason, requestId: error.requestId });
+        return pages.problem(error.reason === 'expired' ? 'expired-token' : 'invalid-token');
+      }
+      if (error instanceof MarketplaceUnavailable) {
+        logger.error('ResolveCustomer failed after retries', { failure: error.failure, requestId: error.requestId });
+        return pages.problem('marketplace-unavailable');
+      }
+      if (error instanceof UnknownProduct) {
+        logger.error('A buyer arrived for a product this deployment does not sell', { productCode: error.productCode });
+        return pages.problem('unknown-product');
+      }
+      return problemForStorageError(error, pages, logger);
+    }
+  };
+}

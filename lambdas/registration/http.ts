@@ -1,0 +1,118 @@
+/**
+ * What the registration functions need from an API Gateway proxy event and for their answers: the body (plain or
+ * base64, as API Gateway may pass either), headers and cookies, and HTML responses that always carry the security
+ * headers.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createHash } from 'node:crypto';
+import type { SafeHtml } from './html.ts';
+
+export const SESSION_COOKIE = 'mp_registration';
+
+/** A request the handler refuses before doing anything with it. */
+export class BadRequest extends Error {
+  override readonly name = 'BadRequest';
+
+  constructor(
+    readonly status: 400 | 413 | 415,
+    readonly reason: 'content-type' | 'too-large' | 'encoding',
+  ) {
+    super(`Bad request: ${reason}`);
+  }
+}
+
+export function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** The form fields of a `application/x-www-form-urlencoded` POST no larger than `maxBytes`. */
+export function formFields(event: APIGatewayProxyEvent, maxBytes: number): URLSearchParams {
+  const contentType = header(event, 'content-type') ?? '';
+  if (contentType.split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
+    throw new BadRequest(415, 'content-type');
+  }
+  const raw = event.body ?? '';
+  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (body.length > maxBytes) throw new BadRequest(413, 'too-large');
+  const text = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return new URLSearchParams(text.decode(body));
+  } catch {
+    throw new BadRequest(400, 'encoding');
+  }
+}
+
+export function cookie(event: APIGatewayProxyEvent, name: string): string | undefined {
+  for (const part of (header(event, 'cookie') ?? '').split(';')) {
+    const separator = part.indexOf('=');
+    if (separator > 0 && part.slice(0, separator).trim() === name) return part.slice(separator + 1).trim();
+  }
+  return undefined;
+}
+
+/** Behind API Gateway every request is HTTPS; the local gateway speaks plain HTTP and says so. */
+export function isHttps(event: APIGatewayProxyEvent): boolean {
+  return (header(event, 'x-forwarded-proto') ?? 'https') === 'https';
+}
+
+export function sessionCookie(event: APIGatewayProxyEvent, sessionId: string, maxAgeSeconds: number): string {
+  const secure = isHttps(event) ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${sessionId}; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly; SameSite=Lax${secure}`;
+}
+
+export interface PagePolicy {
+  /** Origins pages may load images from (the seller's logo). */
+  readonly imageOrigins: readonly string[];
+  /** Origins a form submission may end up on besides this one (a redirect after the registration form). */
+  readonly formTargets: readonly string[];
+}
+
+/** The page's one stylesheet is inline; the policy admits it by hash and nothing else. */
+export function securityHeaders(stylesheet: string, policy: PagePolicy): Record<string, string> {
+  const styleHash = createHash('sha256').update(stylesheet).digest('base64');
+  return {
+    'content-security-policy': [
+      "default-src 'none'",
+      `style-src 'sha256-${styleHash}'`,
+      `img-src ${policy.imageOrigins.length > 0 ? policy.imageOrigins.join(' ') : "'none'"}`,
+      `form-action 'self' ${policy.formTargets.join(' ')}`.trim(),
+      "base-uri 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+    'strict-transport-security': 'max-age=63072000; includeSubDomains',
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+    'cross-origin-opener-policy': 'same-origin',
+    'cache-control': 'no-store',
+  };
+}
+
+export function htmlResponse(
+  statusCode: number,
+  page: SafeHtml,
+  headers: Record<string, string>,
+  cookies: readonly string[] = [],
+): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { ...headers, 'content-type': 'text/html; charset=utf-8' },
+    ...(cookies.length > 0 ? { multiValueHeaders: { 'set-cookie': [...cookies] } } : {}),
+    body: page.text,
+  };
+}
+
+/** 303 See Other: the browser follows with a GET, so a refresh never re-submits the form. */
+export function seeOther(location: string, headers: Record<string, string>, cookies: readonly string[] = []) {
+  return {
+    statusCode: 303,
+    headers: { ...headers, location },
+    ...(cookies.length > 0 ? { multiValueHeaders: { 'set-cookie': [...cookies] } } : {}),
+    body: '',
+  } satisfies APIGatewayProxyResult;
+}

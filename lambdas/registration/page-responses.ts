@@ -1,0 +1,73 @@
+/**
+ * Responses for the registration capability's pages: each with the security headers that this deployment's branding
+ * calls for (the logo's origin for images, the free-trial landing page's origin for the form).
+ */
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { ProductListing, RegistrationSettings } from '../core/environment.ts';
+import type { SafeHtml } from './html.ts';
+import { htmlResponse, securityHeaders, seeOther } from './http.ts';
+import { problemPage, STYLESHEET, type Branding, type Problem } from './pages.ts';
+
+const problemStatus: Record<Problem, number> = {
+  'missing-token': 400,
+  'invalid-token': 400,
+  'expired-token': 400,
+  'bad-encoding': 400,
+  'session-expired': 403,
+  'form-expired': 403,
+  'unknown-product': 404,
+  'wrong-method': 405,
+  'too-large': 413,
+  'wrong-content-type': 415,
+  'internal-error': 500,
+  'marketplace-unavailable': 503,
+  busy: 503,
+};
+
+/** How long a buyer is asked to wait before trying again when Marketplace or the database is overloaded. */
+const RETRY_AFTER_SECONDS = '30';
+
+export class PageResponses {
+  readonly headers: Record<string, string>;
+  private readonly productNames: ReadonlyMap<string, string>;
+
+  constructor(
+    readonly settings: RegistrationSettings,
+    products: readonly ProductListing[],
+  ) {
+    this.productNames = new Map(products.map((product) => [product.code, product.name]));
+    this.headers = securityHeaders(STYLESHEET, {
+      imageOrigins: originsOf(settings.logoUrl),
+      formTargets: originsOf(settings.freeTrialLandingUrl),
+    });
+  }
+
+  branding(productCode?: string): Branding {
+    return {
+      settings: this.settings,
+      productName: productCode === undefined ? undefined : this.productNames.get(productCode),
+    };
+  }
+
+  page(statusCode: number, page: SafeHtml, cookies: readonly string[] = []): APIGatewayProxyResult {
+    return htmlResponse(statusCode, page, this.headers, cookies);
+  }
+
+  problem(problem: Problem, productCode?: string, extraHeaders: Record<string, string> = {}): APIGatewayProxyResult {
+    const statusCode = problemStatus[problem];
+    const headers = {
+      ...this.headers,
+      ...(statusCode === 503 ? { 'retry-after': RETRY_AFTER_SECONDS } : {}),
+      ...extraHeaders,
+    };
+    return htmlResponse(statusCode, problemPage(problem, this.branding(productCode)), headers);
+  }
+
+  seeOther(location: string, cookies: readonly string[] = []): APIGatewayProxyResult {
+    return seeOther(location, this.headers, cookies);
+  }
+}
+
+function originsOf(url: string | undefined): string[] {
+  return url === undefined ? [] : [new URL(url).origin];
+}

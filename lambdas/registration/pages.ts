@@ -1,0 +1,283 @@
+/**
+ * The pages a buyer sees: the registration form, the confirmation, and a plain-language page for every way the
+ * journey can fail, each saying what to do next. Server-rendered, escaped (see `html.ts`), readable on a phone,
+ * usable with a keyboard and a screen reader, with no script and no resource from anywhere but the seller's logo.
+ */
+import type { RegistrationField, RegistrationSettings } from '../core/environment.ts';
+import { fieldRules, type FieldErrors } from '../core/registration-form.ts';
+import type { RegistrationDetails, SubscriptionStatus } from '../core/subscriber.ts';
+import { html, SafeHtml } from './html.ts';
+
+export interface Branding {
+  /** The product the page is about; unknown on pages shown before the token is resolved. */
+  readonly productName?: string | undefined;
+  readonly settings: RegistrationSettings;
+}
+
+/** The one stylesheet, inline (the Content-Security-Policy admits it by hash). Contrast is at least 4.5:1 throughout. */
+export const STYLESHEET = `
+*{box-sizing:border-box}
+body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff}
+header,main,footer{max-width:38rem;margin:0 auto;padding:1rem}
+header{display:flex;align-items:center;gap:.75rem;border-bottom:1px solid #d0d0d0}
+header img{max-height:2.5rem;max-width:8rem}
+header p{margin:0;font-weight:600}
+h1{font-size:1.5rem;line-height:1.25}
+a{color:#0b4fb3}
+label{display:block;font-weight:600;margin-top:1rem}
+.hint{font-weight:400;color:#4a4a4a}
+input{display:block;width:100%;margin-top:.25rem;padding:.6rem;font:inherit;border:2px solid #5c5c5c;border-radius:4px}
+input[aria-invalid=true]{border-color:#b00020}
+.error{color:#b00020;margin:.25rem 0 0}
+button{margin-top:1.5rem;padding:.75rem 1.5rem;font:inherit;font-weight:600;color:#fff;background:#0b4fb3;border:0;border-radius:4px;cursor:pointer}
+:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
+.status{padding:.75rem;border-left:4px solid #0b4fb3;background:#f0f4fb}
+.summary{padding:.75rem;border:2px solid #b00020}
+footer{color:#4a4a4a;border-top:1px solid #d0d0d0;margin-top:2rem}
+`;
+
+function layout(branding: Branding, title: string, content: SafeHtml): SafeHtml {
+  const { settings, productName } = branding;
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title}${productName ? ` - ${productName}` : ''}</title>
+        <style>
+          ${new SafeHtml(STYLESHEET)}
+        </style>
+      </head>
+      <body>
+        <header>
+          ${settings.logoUrl ? html`<img src="${settings.logoUrl}" alt="" />` : ''}
+          <p>${productName ?? 'Account setup'}</p>
+        </header>
+        <main>
+          <h1>${title}</h1>
+          ${content}
+        </main>
+        <footer>${supportContact(settings)}</footer>
+      </body>
+    </html>`;
+}
+
+function supportContact(settings: RegistrationSettings): SafeHtml {
+  const ways = [
+    settings.supportEmail ? html`email <a href="mailto:${settings.supportEmail}">${settings.supportEmail}</a>` : '',
+    settings.supportUrl ? html`visit <a href="${settings.supportUrl}">${settings.supportUrl}</a>` : '',
+  ].filter((way) => way !== '');
+  return ways.length === 0 ? html`` : html`<p>Need help? ${joinWithOr(ways)}.</p>`;
+}
+
+function joinWithOr(parts: readonly (SafeHtml | string)[]): SafeHtml {
+  return html`${parts.map((part, index) => html`${index > 0 ? ' or ' : ''}${part}`)}`;
+}
+
+/** How to get back here with a fresh token: Marketplace's own "Set up" button. */
+function startAgain(productName: string | undefined): SafeHtml {
+  return html`<p>
+    To start again, sign in to the
+    <a href="https://console.aws.amazon.com/marketplace/home#/subscriptions">AWS Marketplace console</a>, open
+    <strong>Manage subscriptions</strong>, choose
+    ${productName ? html`<strong>${productName}</strong>` : 'this product'} and choose <strong>Set up product</strong>.
+    AWS Marketplace then brings you back here.
+  </p>`;
+}
+
+export type Problem =
+  | 'missing-token'
+  | 'invalid-token'
+  | 'expired-token'
+  | 'marketplace-unavailable'
+  | 'unknown-product'
+  | 'wrong-method'
+  | 'wrong-content-type'
+  | 'too-large'
+  | 'bad-encoding'
+  | 'session-expired'
+  | 'form-expired'
+  | 'busy'
+  | 'internal-error';
+
+export function problemPage(problem: Problem, branding: Branding): SafeHtml {
+  const { productName } = branding;
+  switch (problem) {
+    case 'missing-token':
+      return layout(
+        branding,
+        'We could not find your subscription',
+        html`<p>
+            This address is where AWS Marketplace sends you after you subscribe, and the details it sends were missing.
+          </p>
+          ${startAgain(productName)}`,
+      );
+    case 'invalid-token':
+      return layout(
+        branding,
+        'This sign-up link is not valid',
+        html`<p>AWS Marketplace did not recognise the details it sent with you.</p>
+          ${startAgain(productName)}`,
+      );
+    case 'expired-token':
+      return layout(
+        branding,
+        'This sign-up link has expired',
+        html`<p>
+            The link from AWS Marketplace is only valid for a short time, and it has run out or was already used.
+          </p>
+          ${startAgain(productName)}`,
+      );
+    case 'marketplace-unavailable':
+      return layout(
+        branding,
+        'Please try again in a minute',
+        html`<p>
+          AWS Marketplace is not answering right now, so we could not confirm your subscription yet. Nothing is lost: go
+          back to AWS Marketplace and choose <strong>Set up your account</strong> again in a minute.
+        </p>`,
+      );
+    case 'unknown-product':
+      return layout(
+        branding,
+        'This product is not set up here',
+        html`<p>
+          Your subscription is for a product this site does not handle. Please contact the seller so they can fix their
+          listing; your subscription itself is fine.
+        </p>`,
+      );
+    case 'wrong-method':
+      return layout(
+        branding,
+        'Start from AWS Marketplace',
+        html`<p>
+            This address receives buyers from AWS Marketplace; it cannot be opened directly, bookmarked or refreshed.
+          </p>
+          ${startAgain(productName)}`,
+      );
+    case 'wrong-content-type':
+    case 'bad-encoding':
+      return layout(
+        branding,
+        'We could not read that request',
+        html`<p>Your browser sent the form in a way we cannot read.</p>
+          ${startAgain(productName)}`,
+      );
+    case 'too-large':
+      return layout(
+        branding,
+        'That request was too large',
+        html`<p>Your browser sent more data than this form accepts.</p>
+          ${startAgain(productName)}`,
+      );
+    case 'session-expired':
+      return layout(
+        branding,
+        'Your session has expired',
+        html`<p>For your security, the link between AWS Marketplace and this page lasts a limited time.</p>
+          ${startAgain(productName)}`,
+      );
+    case 'form-expired':
+      return layout(
+        branding,
+        'This form has expired',
+        html`<p>Please <a href="register">reload the registration page</a> and submit it again.</p>`,
+      );
+    case 'busy':
+      return layout(
+        branding,
+        'Please try again in a minute',
+        html`<p>We are handling a lot of requests right now. Nothing is lost: please try again in a minute.</p>`,
+      );
+    case 'internal-error':
+      return layout(
+        branding,
+        'Something went wrong on our side',
+        html`<p>Please try again in a minute. If it keeps happening, contact us below.</p>`,
+      );
+  }
+}
+
+const statusText: Record<SubscriptionStatus | 'unknown', string> = {
+  unknown: 'AWS Marketplace is confirming your subscription. You can complete your details now.',
+  pending: 'AWS Marketplace is confirming your subscription. You can complete your details now.',
+  active: 'Your subscription is active.',
+  ending: 'Your subscription has been cancelled and is ending.',
+  ended: 'Your subscription has ended.',
+  failed: 'AWS Marketplace could not complete your subscription (for example, a payment problem).',
+};
+
+export function subscriptionStatusText(status: SubscriptionStatus | undefined): string {
+  return statusText[status ?? 'unknown'];
+}
+
+const autocomplete: Record<RegistrationField, { type: string; autocomplete: string }> = {
+  company: { type: 'text', autocomplete: 'organization' },
+  contactName: { type: 'text', autocomplete: 'name' },
+  email: { type: 'email', autocomplete: 'email' },
+  phone: { type: 'tel', autocomplete: 'tel' },
+};
+
+export interface FormPage {
+  readonly status: SubscriptionStatus | undefined;
+  readonly formToken: string;
+  readonly required: readonly RegistrationField[];
+  readonly values?: RegistrationDetails;
+  readonly errors?: FieldErrors;
+}
+
+export function registrationFormPage(branding: Branding, form: FormPage): SafeHtml {
+  const errors = form.errors ?? {};
+  const failed = Object.keys(errors) as RegistrationField[];
+  const fields = (Object.keys(autocomplete) as RegistrationField[]).map((field) => {
+    const rule = fieldRules[field];
+    const error = errors[field];
+    const required = form.required.includes(field);
+    return html`<label for="${field}"
+        >${rule.label}${required ? '' : html` <span class="hint">(optional)</span>`}</label
+      >
+      ${error ? html`<p class="error" id="${field}-error">${error}</p>` : ''}
+      <input
+        id="${field}"
+        name="${field}"
+        type="${autocomplete[field].type}"
+        autocomplete="${autocomplete[field].autocomplete}"
+        maxlength="${rule.maxLength}"
+        value="${form.values?.[field] ?? ''}"
+        ${required ? html` required` : ''}${error ? html` aria-invalid="true" aria-describedby="${field}-error"` : ''}
+      />`;
+  });
+  return layout(
+    branding,
+    'Set up your account',
+    html`<p class="status" role="status">${subscriptionStatusText(form.status)}</p>
+      ${
+        failed.length > 0
+          ? html`<div class="summary" role="alert">
+              <p>Please correct ${failed.length === 1 ? 'this field' : 'these fields'}:</p>
+              <ul>
+                ${failed.map((field) => html`<li><a href="#${field}">${fieldRules[field].label}: ${errors[field]}</a></li>`)}
+              </ul>
+            </div>`
+          : ''
+      }
+      <form method="post" action="register" novalidate>
+        <input type="hidden" name="formToken" value="${form.formToken}" />
+        ${fields}
+        <button type="submit">Complete registration</button>
+      </form>`,
+  );
+}
+
+export function registeredPage(
+  branding: Branding,
+  status: SubscriptionStatus | undefined,
+  signInUrl: string,
+): SafeHtml {
+  return layout(
+    branding,
+    'You are set up',
+    html`<p class="status" role="status">${subscriptionStatusText(status)}</p>
+      <p>Your registration is complete. Sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`,
+  );
+}

@@ -1,0 +1,38 @@
+/** Mapping failures that both registration functions meet to the page the buyer gets. */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { BadRequest } from './http.ts';
+import type { PageResponses } from './page-responses.ts';
+import type { Problem } from './pages.ts';
+
+export function problemForBadRequest(error: BadRequest): Problem {
+  switch (error.reason) {
+    case 'content-type':
+      return 'wrong-content-type';
+    case 'too-large':
+      return 'too-large';
+    case 'encoding':
+      return 'bad-encoding';
+  }
+}
+
+const THROTTLING_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
+
+/**
+ * An unexpected failure, almost always the database: overload is "try again shortly", anything else is on us.
+ * Only the error's name and message are logged: never the event, which may carry the token.
+ */
+export function problemForStorageError(error: unknown, pages: PageResponses, logger: Logger): APIGatewayProxyResult {
+  const name = error instanceof Error ? error.name : 'unknown';
+  logger.error('Request failed', {
+    errorName: name,
+    errorMessage: error instanceof Error ? error.message : String(error),
+  });
+  return pages.problem(THROTTLING_ERRORS.has(name) ? 'busy' : 'internal-error');
+}

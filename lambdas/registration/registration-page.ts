@@ -1,0 +1,29 @@
+/** Lambda entry point of the registration page (`GET|POST /register`): wiring only, see `registration-page-handler.ts`. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { documentClient } from '../core/aws-clients.ts';
+import { systemClock } from '../core/clock.ts';
+import { readEnvironment, registrationPageEnvironment } from '../core/environment.ts';
+import { RegistrationSessions } from '../core/registration-sessions.ts';
+import { SubscriberRepository } from '../core/subscriber-repository.ts';
+import { PageResponses } from './page-responses.ts';
+import { createRegistrationPageHandler } from './registration-page-handler.ts';
+
+const environment = readEnvironment(registrationPageEnvironment);
+const logger = new Logger({ serviceName: 'registration-page' });
+const database = documentClient(environment.DYNAMODB_ENDPOINT);
+
+export const handler = middy(
+  createRegistrationPageHandler({
+    subscribers: new SubscriberRepository(database, environment.SUBSCRIBERS_TABLE),
+    sessions: new RegistrationSessions(
+      database,
+      environment.SUBSCRIBERS_TABLE,
+      environment.REGISTRATION.sessionMinutes,
+    ),
+    pages: new PageResponses(environment.REGISTRATION, environment.PRODUCTS),
+    clock: systemClock,
+    logger,
+  }),
+).use(injectLambdaContext(logger));
