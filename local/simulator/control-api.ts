@@ -9,6 +9,7 @@ import { productSchema } from '../../lib/config.ts';
 import { AwsError, readBody } from './aws-json.ts';
 import { ControlError } from './control-error.ts';
 import { faultPlanSchema, FaultInjector } from './faults.ts';
+import { activateLicense, endLicense, failLicense, setEntitlements, subscribe } from './license-lifecycle.ts';
 import type { BilledRecord, RecordResult } from './metering-ledger.ts';
 import type { License } from './marketplace.ts';
 import { settingsPatchSchema } from './settings.ts';
@@ -134,11 +135,8 @@ export class ControlApi {
       }),
 
       route('POST', '/licenses', ({ body }) => {
-        const input = licenseInput.parse(body);
-        const license = sim.marketplace.createLicense(input);
-        sim.notify('subscribed', license);
-        if (input.activate) sim.notify('activated', license);
-        return { license: this.view(license), registrationToken: sim.marketplace.issueRegistrationToken(license.id) };
+        const { license, registrationToken } = subscribe(sim, licenseInput.parse(body));
+        return { license: this.view(license), registrationToken };
       }),
       route('GET', '/licenses', ({ query }) => ({
         licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
@@ -147,26 +145,14 @@ export class ControlApi {
       route('POST', '/licenses/(?<id>[^/]+)/registration-tokens', ({ params }) => ({
         registrationToken: sim.marketplace.issueRegistrationToken(params.id!),
       })),
-      route('POST', '/licenses/(?<id>[^/]+)/activate', ({ params }) => {
-        const license = sim.marketplace.activate(params.id!);
-        sim.notify('activated', license);
-        return this.view(license);
-      }),
-      route('POST', '/licenses/(?<id>[^/]+)/fail', ({ params }) => {
-        const license = sim.marketplace.fail(params.id!);
-        sim.notify('subscribe-failed', license);
-        return this.view(license);
-      }),
-      route('POST', '/licenses/(?<id>[^/]+)/end', ({ params, body }) => {
-        const license = sim.marketplace.end(params.id!, endInput.parse(body ?? {}).reason);
-        sim.notify('ended', license);
-        return this.view(license);
-      }),
-      route('PUT', '/licenses/(?<id>[^/]+)/entitlements', ({ params, body }) => {
-        const license = sim.marketplace.setEntitlements(params.id!, entitlementsInput.parse(body));
-        sim.notify('entitlements-updated', license);
-        return this.view(license);
-      }),
+      route('POST', '/licenses/(?<id>[^/]+)/activate', ({ params }) => this.view(activateLicense(sim, params.id!))),
+      route('POST', '/licenses/(?<id>[^/]+)/fail', ({ params }) => this.view(failLicense(sim, params.id!))),
+      route('POST', '/licenses/(?<id>[^/]+)/end', ({ params, body }) =>
+        this.view(endLicense(sim, params.id!, endInput.parse(body ?? {}).reason)),
+      ),
+      route('PUT', '/licenses/(?<id>[^/]+)/entitlements', ({ params, body }) =>
+        this.view(setEntitlements(sim, params.id!, entitlementsInput.parse(body))),
+      ),
 
       route('GET', '/faults', () => sim.faults.plan),
       route('PUT', '/faults', ({ body }) => {

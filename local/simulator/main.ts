@@ -23,6 +23,7 @@ Point an AWS SDK v3 client at it (any credentials; the region must be us-east-1 
   });
   (MarketplaceEntitlementServiceClient takes the same settings.)
 
+Buyer page:  ${simulator.url}/buyer  (subscribe as a buyer; set the fulfillmentUrl setting to go on to your site)
 Control API: ${simulator.url}/control  (products, licenses, clock, faults, billed records; see the README)
   curl -s -X POST ${simulator.url}/control/licenses -H 'content-type: application/json' -d '{"productCode":"${config.products[0]?.code ?? 'my-product'}"}'
 

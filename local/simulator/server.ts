@@ -1,6 +1,6 @@
 /**
  * The simulator as an HTTP server: AWS-protocol calls (`POST /` with `X-Amz-Target`) for the unmodified AWS SDK
- * clients, and the control API under `/control`.
+ * clients, the control API under `/control`, and the buyer page under `/buyer`.
  *
  * @example
  * const simulator = await startSimulator({ port: 4010 });
@@ -13,6 +13,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendAwsError, serializationError } from './aws-json.ts';
+import { BuyerPage } from './buyer-page.ts';
 import { ControlApi } from './control-api.ts';
 import { ids } from './random.ts';
 import type { SettingsPatch } from './settings.ts';
@@ -43,15 +44,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const simulator = new Simulator(options.settings);
   simulator.clock.set(options.clock?.now ?? new Date(), options.clock?.running ?? true);
   const control = new ControlApi(simulator);
+  const buyerPage = new BuyerPage(simulator);
   const server = createServer((request, response) => {
     const url = URL.parse(request.url ?? '/', 'http://simulator');
     if (url === null) {
       sendAwsError(response, serializationError('The request target is not a valid path'), ids.requestId());
       return;
     }
-    const handled =
-      url.pathname === '/control' || url.pathname.startsWith('/control/')
-        ? control.handle(request, response, url)
+    const handled = within(url, '/control')
+      ? control.handle(request, response, url)
+      : within(url, '/buyer')
+        ? buyerPage.handle(request, response, url)
         : request.method === 'POST'
           ? simulator.handleAws(request, response)
           : Promise.resolve(describe(response));
@@ -89,11 +92,16 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
+function within(url: URL, prefix: string): boolean {
+  return url.pathname === prefix || url.pathname.startsWith(`${prefix}/`);
+}
+
 function describe(response: ServerResponse): void {
   const body = JSON.stringify({
     service: 'AWS Marketplace simulator',
     protocol: 'awsJson1_1: POST / with X-Amz-Target AWSMPMeteringService.* or AWSMPEntitlementService.GetEntitlements',
     control: '/control (see the README, "Marketplace simulator")',
+    buyer: '/buyer (a web page: subscribe to a product and go on to the fulfillment URL)',
   });
   response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
   response.end(body);

@@ -51,6 +51,11 @@ export const settingsSchema = z.strictObject({
   unknownLegacyCustomer: z.enum(['CustomerNotSubscribed', 'InvalidCustomerIdentifierException']),
   /** Put an empty page (with a `NextToken`) before every page of `GetEntitlements`, as the real service may. */
   entitlementEmptyPages: z.boolean(),
+  /**
+   * Where the buyer page sends buyers to set up their account: the seller's fulfillment URL, as listed on the product.
+   * Only http(s), because it becomes a form's `action`; `null` until set, and the buyer page says how to set it.
+   */
+  fulfillmentUrl: z.url({ protocol: /^https?$/ }).nullable(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -73,6 +78,7 @@ export const defaultSettings: Settings = {
   rejectSeveralProductsPerRequest: true,
   unknownLegacyCustomer: 'CustomerNotSubscribed',
   entitlementEmptyPages: false,
+  fulfillmentUrl: null,
 };
 
 export const settingsPatchSchema = settingsSchema.partial();
