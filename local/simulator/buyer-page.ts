@@ -8,7 +8,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { AwsError, readBody } from './aws-json.ts';
+import { readBody, RequestTooLargeError } from '../http/read-body.ts';
 import { ControlError } from './control-error.ts';
 import { html, SafeHtml } from '../../lambdas/registration/html.ts';
 import { endLicense, subscribe } from './license-lifecycle.ts';
@@ -369,7 +369,7 @@ function fieldsOf(form: URLSearchParams): Record<string, string> {
 
 function describeError(error: unknown): { status: number; message: string } {
   if (error instanceof PageError || error instanceof ControlError) return error;
-  if (error instanceof AwsError) return { status: error.status, message: error.message };
+  if (error instanceof RequestTooLargeError) return { status: 413, message: error.message };
   if (error instanceof z.ZodError) return { status: 400, message: z.prettifyError(error) };
   console.error('simulator: unexpected buyer page error', error);
   return { status: 500, message: 'Unexpected simulator error.' };

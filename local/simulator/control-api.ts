@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { productSchema } from '../../lib/config.ts';
-import { AwsError, readBody } from './aws-json.ts';
+import { readBody, RequestTooLargeError } from '../http/read-body.ts';
 import { ControlError } from './control-error.ts';
 import { faultPlanSchema, FaultInjector } from './faults.ts';
 import { activateLicense, endLicense, failLicense, setEntitlements, subscribe } from './license-lifecycle.ts';
@@ -270,7 +270,7 @@ function matching<T extends object>(query: URLSearchParams, filters: readonly (k
 function describeError(error: unknown): { status: number; code: string; message: string } {
   if (error instanceof ControlError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof z.ZodError) return { status: 400, code: 'InvalidRequest', message: z.prettifyError(error) };
-  if (error instanceof AwsError) return { status: error.status, code: error.type, message: error.message };
+  if (error instanceof RequestTooLargeError) return { status: 413, code: 'RequestTooLarge', message: error.message };
   console.error('simulator: unexpected control API error', error);
   return { status: 500, code: 'InternalError', message: 'Unexpected simulator error' };
 }

@@ -19,7 +19,7 @@ import type {
 } from './marketplace.ts';
 import type { EventFormat } from './lifecycle-events.ts';
 import type { FaultRule } from './faults.ts';
-import type { Operation } from './aws-json.ts';
+import type { Operation } from './marketplace-protocol.ts';
 import type { OperationStats } from './faults.ts';
 import type { RecordStatus } from './metering-ledger.ts';
 import type { Settings, SettingsPatch } from './settings.ts';

@@ -4,7 +4,7 @@
  * TPS limits are the exception: like AWS's quotas they count requests per second of real time.
  */
 import { z } from 'zod';
-import { operations, type Operation } from './aws-json.ts';
+import { operations, type Operation } from './marketplace-protocol.ts';
 import { SeededRandom } from './random.ts';
 
 const ruleScope = {

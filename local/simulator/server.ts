@@ -12,7 +12,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sendAwsError, serializationError } from './aws-json.ts';
+import { sendAwsError, serializationError } from '../aws-json.ts';
 import { BuyerPage } from './buyer-page.ts';
 import { ControlApi } from './control-api.ts';
 import { ids } from './random.ts';

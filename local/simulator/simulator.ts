@@ -7,19 +7,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AwsError,
+  parseJsonBody,
+  readAwsJsonBody,
+  sendAwsError,
+  sendAwsJson,
+  serializationError,
+} from '../aws-json.ts';
+import {
   callerFromAuthorization,
   MAX_REQUEST_BYTES,
   meteringError,
   operationForTarget,
-  parseJsonBody,
-  readBody,
-  sendAwsError,
-  sendAwsJson,
-  serializationError,
   serviceError,
   wrongRegionError,
   type Operation,
-} from './aws-json.ts';
+} from './marketplace-protocol.ts';
 import { SimulatorClock } from './clock.ts';
 import { emptyStats, FaultInjector, faultPlanSchema, type OperationStats } from './faults.ts';
 import { LifecycleEvents, type LifecycleChange } from './lifecycle-events.ts';
@@ -97,7 +99,7 @@ export class Simulator {
     const requestId = ids.requestId();
     let operation: Operation | undefined;
     try {
-      const body = await readBody(request, MAX_REQUEST_BYTES);
+      const body = await readAwsJsonBody(request, MAX_REQUEST_BYTES);
       operation = operationForTarget(header(request, 'x-amz-target'));
       const contentType = header(request, 'content-type') ?? '';
       if (!/^application\/(x-amz-json-1\.[01]|json)\b/.test(contentType)) {

@@ -6,7 +6,7 @@
  * must have length greater than or equal to 1`.
  */
 import { z } from 'zod';
-import { serializationError, validationError } from './aws-json.ts';
+import { serializationError, validationError } from '../aws-json.ts';
 
 interface LengthConstraint {
   readonly min?: number;

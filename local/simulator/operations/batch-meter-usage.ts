@@ -7,7 +7,8 @@
  * resend gets again.
  */
 import { z } from 'zod';
-import { meteringError, validationError, type AwsError } from '../aws-json.ts';
+import { validationError, type AwsError } from '../../aws-json.ts';
+import { meteringError } from '../marketplace-protocol.ts';
 import type { License, Product } from '../marketplace.ts';
 import { hourOf, type RecordStatus } from '../metering-ledger.ts';
 import { instantOf, integerMember, listMember, parseInput, stringMember, timestampMember } from '../validation.ts';

@@ -1,4 +1,4 @@
-import type { Caller } from '../aws-json.ts';
+import type { Caller } from '../marketplace-protocol.ts';
 import type { Marketplace } from '../marketplace.ts';
 import type { MeteringLedger } from '../metering-ledger.ts';
 import type { Settings } from '../settings.ts';

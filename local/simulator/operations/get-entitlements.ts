@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { entitlementError, validationError } from '../aws-json.ts';
+import { validationError } from '../../aws-json.ts';
+import { entitlementError } from '../marketplace-protocol.ts';
 import type { License } from '../marketplace.ts';
 import { constraintViolations, integerMember, listMember, parseInput, stringMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';

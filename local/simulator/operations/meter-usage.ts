@@ -5,7 +5,8 @@
  * before, or `IdempotencyConflictException` (409) when the parameters changed; `DryRun` checks without metering.
  */
 import { z } from 'zod';
-import { AwsError, meteringError } from '../aws-json.ts';
+import { frameworkError } from '../../aws-json.ts';
+import { meteringError } from '../marketplace-protocol.ts';
 import { hourOf } from '../metering-ledger.ts';
 import { instantOf, integerMember, parseInput, stringMember, timestampMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';
@@ -66,7 +67,7 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
   const timeProblem = timestampViolation(at, now, { ...settings, windowHours: settings.meterUsageWindowHours });
   if (timeProblem !== undefined) throw meteringError('TimestampOutOfBoundsException', timeProblem);
   if (request.DryRun === true) {
-    throw new AwsError('DryRunOperation', 'Request would have succeeded, but the DryRun parameter was set', 412);
+    throw frameworkError('DryRunOperation', 'Request would have succeeded, but the DryRun parameter was set', 412);
   }
 
   const hour = hourOf(at);

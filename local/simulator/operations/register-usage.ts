@@ -4,7 +4,7 @@
  * account, and so no entitlement.
  */
 import { z } from 'zod';
-import { meteringError } from '../aws-json.ts';
+import { meteringError } from '../marketplace-protocol.ts';
 import { integerMember, parseInput, stringMember } from '../validation.ts';
 import { PUBLIC_KEY_VERSION } from '../usage-signer.ts';
 import type { OperationContext } from './context.ts';

@@ -4,7 +4,7 @@
  * legacy products answer `CustomerIdentifier` + the account id.
  */
 import { z } from 'zod';
-import { meteringError } from '../aws-json.ts';
+import { meteringError } from '../marketplace-protocol.ts';
 import { parseInput, stringMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';
 

@@ -1,11 +1,9 @@
 /**
- * The awsJson1_1 wire protocol as the Marketplace services speak it: `POST /`, `X-Amz-Target` routing, JSON bodies,
- * an `x-amzn-RequestId` on every response and typed JSON error bodies, so the unmodified AWS SDK clients raise the
- * right exception classes with `$metadata.requestId` set.
+ * The Marketplace services on the awsJson1_1 protocol (see `../aws-json.ts`): their operations and `X-Amz-Target`s,
+ * their modeled errors, and the SigV4 checks AWS makes before any of them runs.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AwsError, frameworkError, unknownOperationError } from '../aws-json.ts';
 
-export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
 /** The documented request size limit of the metering service. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -29,19 +27,6 @@ const targets: Record<string, Operation> = {
   'AWSMPMeteringService.RegisterUsage': 'RegisterUsage',
   'AWSMPEntitlementService.GetEntitlements': 'GetEntitlements',
 };
-
-/** An error answered in the service's own format. `type` is the exception name the SDK maps to a class. */
-export class AwsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-    readonly namespace = meteringNamespace,
-  ) {
-    super(message);
-    this.name = type;
-  }
-}
 
 /** Errors modeled by the metering service; the status follows each error's fault (client 400, server 500). */
 export type MeteringErrorType =
@@ -81,24 +66,6 @@ export function serviceError(
   message: string,
 ) {
   return operation === 'GetEntitlements' ? entitlementError(type, message) : meteringError(type, message);
-}
-
-/** Errors raised by the service framework before an operation runs, common to every AWS JSON service. */
-function frameworkError(type: string, message: string, status = 400): AwsError {
-  return new AwsError(type, message, status, 'com.amazon.coral.service');
-}
-
-/** Constraint violations, answered the way AWS's JSON services do before an operation runs. */
-export function validationError(message: string): AwsError {
-  return new AwsError('ValidationException', message, 400, 'com.amazon.coral.validate');
-}
-
-export function serializationError(message: string): AwsError {
-  return frameworkError('SerializationException', message);
-}
-
-export function unknownOperationError(): AwsError {
-  return frameworkError('UnknownOperationException', 'Unknown operation');
 }
 
 export function operationForTarget(target: string | undefined): Operation {
@@ -148,66 +115,5 @@ export function wrongRegionError(region: string): AwsError {
     'InvalidSignatureException',
     `Credential should be scoped to a valid region, not '${region}'.`,
     403,
-  );
-}
-
-export function requestTooLargeError(limit: number): AwsError {
-  return frameworkError('RequestEntityTooLargeException', `Request must be smaller than ${limit} bytes`, 413);
-}
-
-/**
- * Reads a request body up to `limit` bytes. A body declared larger is refused at once; a larger chunked body is
- * drained (up to a hard cap, then the socket is dropped) before the 413 is answered, so the client reads a clean
- * error rather than a reset connection.
- */
-export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  if (Number(request.headers['content-length'] ?? 0) > limit) throw requestTooLargeError(limit);
-  const hardCap = limit * 16;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > hardCap) {
-      request.socket.destroy();
-      break;
-    }
-    if (size <= limit) chunks.push(chunk);
-  }
-  if (size > limit) throw requestTooLargeError(limit);
-  return Buffer.concat(chunks);
-}
-
-/** Parses a JSON object body. JSON `null` means "absent" in this protocol, so null members are dropped. */
-export function parseJsonBody(body: Buffer): unknown {
-  if (body.length === 0) return {};
-  let parsed: unknown;
-  try {
-    // A nesting too deep to walk raises a RangeError here, answered like any other unreadable body.
-    parsed = JSON.parse(body.toString('utf8'), (_key, value: unknown) => (value === null ? undefined : value));
-  } catch {
-    throw serializationError('Request body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw serializationError('Request body must be a JSON object');
-  }
-  return parsed;
-}
-
-export function sendAwsJson(response: ServerResponse, status: number, body: unknown, requestId: string): void {
-  const payload = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': JSON_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(payload),
-    'x-amzn-requestid': requestId,
-  });
-  response.end(payload);
-}
-
-export function sendAwsError(response: ServerResponse, error: AwsError, requestId: string): void {
-  sendAwsJson(
-    response,
-    error.status,
-    { __type: `${error.namespace}#${error.type}`, message: error.message },
-    requestId,
   );
 }

@@ -1,0 +1,37 @@
+/**
+ * The `context` a Lambda function receives, for one invocation. Its request id is Lambda's own, not API Gateway's (in
+ * AWS they differ: `requestContext.requestId` is the gateway's), and its clock is the gateway's integration timeout,
+ * the time the caller will actually wait.
+ */
+import type { Context } from 'aws-lambda';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+/** The account every local ARN and event names (API Gateway's and Lambda's documentation examples use it too). */
+export const LOCAL_ACCOUNT_ID = '123456789012';
+const LOCAL_REGION = 'us-east-1';
+/** The CDK's default memory size for a Lambda function. */
+const MEMORY_LIMIT_MB = '128';
+
+export function createLambdaContext(functionName: string, timeoutMs: number, startedAt: Date): Context {
+  const deadline = performance.now() + timeoutMs;
+  const day = startedAt.toISOString().slice(0, 10).replaceAll('-', '/');
+  const unsupported = (method: string) => () => {
+    // The Node.js 24 runtime dropped callback-style handlers; the handlers here are async and return or throw.
+    throw new Error(`context.${method}() is not supported: return the result or throw from the async handler`);
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`,
+    memoryLimitInMB: MEMORY_LIMIT_MB,
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
+    getRemainingTimeInMillis: () => Math.max(0, Math.round(deadline - performance.now())),
+    done: unsupported('done'),
+    fail: unsupported('fail'),
+    succeed: unsupported('succeed'),
+  };
+}
