@@ -12,6 +12,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
+          // Every endpoint is local: dummy credentials, so that real ones can never be sent anywhere.
+          env: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

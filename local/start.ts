@@ -1,22 +1,22 @@
 /**
- * `npm start`: the whole backend on this machine, with no AWS account. Starts AWS's DynamoDB Local with the project's
- * tables and the Marketplace simulator with the products of `cdk.json`, prints where they are, and stops both on
+ * `npm start`: the whole backend on this machine, with no AWS account: AWS's DynamoDB Local with the project's tables,
+ * the Marketplace simulator with the products of `cdk.json` (and its buyer page), and the functions behind the local
+ * API gateway, stream poller and event bus (see `local-stack.ts`). Prints where everything is and stops it all on
  * Ctrl-C (SIGINT) or SIGTERM. DynamoDB Local runs under a watchdog, so even a killed `npm start` leaves no java behind.
  *
- * Environment: DYNAMODB_PORT (default 8000; 0 for any free port), DYNAMODB_DATA_DIR (default: in memory),
- * SIMULATOR_PORT (default 4010; 0 for any free port).
+ * Environment (a port of 0 picks a free one): PORT (the API, default 3000), SIMULATOR_PORT (default 4010),
+ * EVENT_BUS_PORT (default 4020), DYNAMODB_PORT (default 8000), DYNAMODB_DATA_DIR (default: in memory).
  */
 import './sdk-environment.ts';
-import { configureSimulator, loadLocalConfig, portFromEnvironment } from './config.ts';
+import { loadLocalConfig, portFromEnvironment } from './config.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb/launcher.ts';
-import { createTables } from './dynamodb/tables.ts';
-import { SimulatorControl } from './simulator/control-client.ts';
-import { startSimulator, type RunningSimulator } from './simulator/server.ts';
+import { startLocalStack, type LocalStack } from './local-stack.ts';
 
-const running: { dynamoDb?: DynamoDbLocal; simulator?: RunningSimulator } = {};
+const running: { dynamoDb?: DynamoDbLocal; stack?: LocalStack } = {};
 
 async function stopAll(): Promise<void> {
-  await Promise.allSettled([running.simulator?.close(), running.dynamoDb?.stop()]);
+  await running.stack?.close();
+  await running.dynamoDb?.stop();
 }
 
 function exitAfterStopping(code: number): void {
@@ -39,16 +39,23 @@ try {
     ...(dynamoDbPort === 0 ? {} : { port: dynamoDbPort }),
     ...(dataDir === undefined ? {} : { dataDir }),
   });
-  const dynamoDbClient = createDynamoDbClient(running.dynamoDb.endpoint);
-  const tables = await createTables(dynamoDbClient);
-  dynamoDbClient.destroy();
-
-  running.simulator = await startSimulator({ port: portFromEnvironment('SIMULATOR_PORT', 4010) });
-  await configureSimulator(new SimulatorControl(running.simulator.url), config);
+  const stack = await startLocalStack({
+    config,
+    dynamoDb: { endpoint: running.dynamoDb.endpoint, client: createDynamoDbClient(running.dynamoDb.endpoint) },
+    apiPort: portFromEnvironment('PORT', 3000),
+    simulatorPort: portFromEnvironment('SIMULATOR_PORT', 4010),
+    eventBusPort: portFromEnvironment('EVENT_BUS_PORT', 4020),
+  });
+  running.stack = stack;
+  const simulatorUrl = stack.simulator.url;
 
   console.log(`Local stack ready (Ctrl-C stops everything)
-  DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(tables).join(', ')}
-  Marketplace simulator   ${running.simulator.url}  control API ${running.simulator.url}/control
+
+  Subscribe as a buyer    ${simulatorUrl}/buyer
+  Fulfillment URL         ${stack.fulfillmentUrl}
+  Seller events           ${stack.eventBus.url}/events
+  Marketplace simulator   ${simulatorUrl}  control API ${simulatorUrl}/control
+  DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(stack.tables).join(', ')}
   Products                ${config.products.map((product) => `${product.code} (${product.identityModel})`).join(', ')}`);
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);

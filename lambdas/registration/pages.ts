@@ -44,9 +44,7 @@ function layout(branding: Branding, title: string, content: SafeHtml): SafeHtml 
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title}${productName ? ` - ${productName}` : ''}</title>
-        <style>
-          ${new SafeHtml(STYLESHEET)}
-        </style>
+        <style>${new SafeHtml(STYLESHEET)}</style>
       </head>
       <body>
         <header>

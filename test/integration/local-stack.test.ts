@@ -25,7 +25,7 @@ afterAll(() => stacks.forEach((stack) => stack.kill('SIGKILL')));
 
 /** Starts the local stack with `npm start` (or, to kill the very process that owns java, with node itself). */
 async function startLocalStack(how: 'npm start' | 'node'): Promise<LocalStack> {
-  const env = { ...process.env, DYNAMODB_PORT: '0', SIMULATOR_PORT: '0' };
+  const env = { ...process.env, DYNAMODB_PORT: '0', SIMULATOR_PORT: '0', PORT: '0', EVENT_BUS_PORT: '0' };
   const child =
     how === 'npm start'
       ? spawn('npm', ['start'], { cwd: projectRoot, env })
@@ -35,9 +35,10 @@ async function startLocalStack(how: 'npm start' | 'node'): Promise<LocalStack> {
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   for await (const line of createInterface({ input: child.stdout })) {
     output.push(line);
-    const simulator = /Marketplace simulator\s+(http:\/\/\S+)/.exec(line);
-    if (simulator === null) continue;
-    const dynamoDbEndpoint = /DynamoDB Local\s+(http:\/\/\S+)/.exec(output.join('\n'))![1]!;
+    if (!/DynamoDB Local\s+http/.test(line)) continue;
+    const text = output.join('\n');
+    const simulator = /Marketplace simulator\s+(http:\/\/\S+)/.exec(text)!;
+    const dynamoDbEndpoint = /DynamoDB Local\s+(http:\/\/\S+)/.exec(text)![1]!;
     const [javaPid] = await javaProcessesOnPort(Number(new URL(dynamoDbEndpoint).port));
     return { process: child, output, dynamoDbEndpoint, simulatorUrl: simulator[1]!, javaPid: javaPid! };
   }
@@ -52,7 +53,7 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 }
 
 describe.concurrent('npm start', () => {
-  test('serves the project tables and the configured products, and Ctrl-C (SIGINT) stops everything', async () => {
+  test('serves the tables, the simulator with its buyer page, and the API; Ctrl-C (SIGINT) stops everything', async () => {
     const stack = await startLocalStack('npm start');
     const dynamoDb = createDynamoDbClient(stack.dynamoDbEndpoint);
     const { TableNames } = await dynamoDb.send(new ListTablesCommand({}));
@@ -64,6 +65,10 @@ describe.concurrent('npm start', () => {
       config.products.map((product) => product.code),
     );
     expect((await control.settings()).enabledRegions).toContain(config.marketplaceRegion);
+    const fulfillmentUrl = /Fulfillment URL\s+(http:\/\/\S+)/.exec(stack.output.join('\n'))![1]!;
+    expect((await control.settings()).fulfillmentUrl).toBe(fulfillmentUrl);
+    expect((await fetch(fulfillmentUrl)).status).toBe(405);
+    expect((await fetch(`${stack.simulatorUrl}/buyer`)).status).toBe(200);
 
     stack.process.kill('SIGINT');
     expect(await exitOf(stack.process)).toBe(0);

@@ -1,0 +1,172 @@
+/**
+ * A DynamoDB stream event source, locally: reads a DynamoDB Local table's stream and invokes a stream handler with
+ * the `DynamoDBStreamEvent` Lambda would give it, honouring partial batch responses as Lambda does (the batch is
+ * retried from the first failed record) and, after the last retry, setting the failed records aside as Lambda's
+ * on-failure destination would.
+ */
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
+
+export interface StreamPollerOptions {
+  readonly dynamoDb: DynamoDBClient;
+  readonly endpoint: string;
+  readonly tableName: string;
+  readonly handler: StreamHandler;
+  readonly context: () => Context;
+  /** Invocations per batch before its failed records are set aside (Lambda: 1 + the retry limit). */
+  readonly maxAttempts?: number;
+  readonly batchSize?: number;
+  readonly pollIntervalMs?: number;
+  readonly retryDelayMs?: number;
+}
+
+export interface StreamPoller {
+  /** Records that kept failing, as Lambda would send them to the on-failure destination. */
+  readonly deadLetters: readonly DynamoDBRecord[];
+  /** Resolves once every record written so far has been handed to the handler (or set aside). */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
+  const { dynamoDb, tableName, handler } = options;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const batchSize = options.batchSize ?? 10;
+  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const retryDelayMs = options.retryDelayMs ?? 200;
+  const streams = new DynamoDBStreamsClient({
+    endpoint: options.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const { Table } = await dynamoDb.send(new DescribeTableCommand({ TableName: tableName }));
+  const streamArn = Table?.LatestStreamArn;
+  if (streamArn === undefined) throw new Error(`Table ${tableName} has no stream`);
+
+  const deadLetters: DynamoDBRecord[] = [];
+  const iterators = new Map<string, string | undefined>();
+  let stopped = false;
+
+  // Like an event source mapping with starting position LATEST: shards that exist now are read from their end.
+  await discoverShards('LATEST');
+
+  async function discoverShards(position: 'LATEST' | 'TRIM_HORIZON'): Promise<void> {
+    const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    for (const shard of StreamDescription?.Shards ?? []) {
+      if (shard.ShardId === undefined || iterators.has(shard.ShardId)) continue;
+      const { ShardIterator } = await streams.send(
+        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: position }),
+      );
+      iterators.set(shard.ShardId, ShardIterator);
+    }
+  }
+
+  /** One pass over every open shard; answers whether it found records. */
+  async function pollOnce(): Promise<boolean> {
+    await discoverShards('TRIM_HORIZON');
+    let found = false;
+    for (const [shardId, iterator] of iterators) {
+      if (iterator === undefined) continue;
+      const { Records = [], NextShardIterator } = await streams.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }),
+      );
+      iterators.set(shardId, NextShardIterator);
+      if (Records.length > 0) {
+        found = true;
+        await deliver(Records.map((record) => toLambdaRecord(record, streamArn!)));
+      }
+    }
+    return found;
+  }
+
+  async function deliver(records: DynamoDBRecord[]): Promise<void> {
+    let pending = records;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const failedFrom = await invoke(pending);
+      if (failedFrom === undefined) return;
+      const remaining = pending.slice(failedFrom);
+      if (attempt >= maxAttempts) {
+        deadLetters.push(...remaining);
+        console.error(`stream ${tableName}: ${remaining.length} record(s) failed ${maxAttempts} times; set aside`);
+        return;
+      }
+      pending = remaining;
+      await sleep(retryDelayMs * attempt);
+    }
+  }
+
+  /** Invokes the handler; answers the index to retry from, or `undefined` when the whole batch succeeded. */
+  async function invoke(records: DynamoDBRecord[]): Promise<number | undefined> {
+    try {
+      const response = await handler({ Records: records }, options.context());
+      const failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+      const index = records.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
+      return index === -1 ? undefined : index;
+    } catch (error) {
+      console.error(`stream ${tableName}: the handler threw`, error);
+      return 0;
+    }
+  }
+
+  // Passes run one at a time, so a shard iterator is never used twice.
+  let lastPass: Promise<boolean> = Promise.resolve(false);
+  const runPass = (): Promise<boolean> => {
+    lastPass = lastPass.catch(() => false).then(pollOnce);
+    return lastPass;
+  };
+
+  const loop = (async () => {
+    while (!stopped) {
+      const found = await runPass().catch((error: unknown) => {
+        if (!stopped) console.error(`stream ${tableName}: polling failed`, error);
+        return false;
+      });
+      if (!found) await sleep(pollIntervalMs);
+    }
+  })();
+
+  return {
+    deadLetters,
+    settled: async () => {
+      while (await runPass());
+    },
+    stop: async () => {
+      stopped = true;
+      await loop;
+      streams.destroy();
+    },
+  };
+}
+
+function toLambdaRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
+  const { dynamodb } = record;
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName,
+    eventVersion: record.eventVersion,
+    eventSource: 'aws:dynamodb',
+    awsRegion: record.awsRegion,
+    eventSourceARN: streamArn,
+    dynamodb: {
+      ...(dynamodb?.ApproximateCreationDateTime === undefined
+        ? {}
+        : { ApproximateCreationDateTime: dynamodb.ApproximateCreationDateTime.getTime() / 1000 }),
+      Keys: dynamodb?.Keys,
+      NewImage: dynamodb?.NewImage,
+      OldImage: dynamodb?.OldImage,
+      SequenceNumber: dynamodb?.SequenceNumber,
+      SizeBytes: dynamodb?.SizeBytes,
+      StreamViewType: dynamodb?.StreamViewType,
+    } as DynamoDBRecord['dynamodb'],
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * API Gateway may hand the function a form body base64-encoded (when binary media types match it); the fulfillment
+ * URL and the registration page work the same either way. This file's gateway encodes every body.
+ */
+import { expect, test } from 'vitest';
+import {
+  FORM,
+  formTokenOf,
+  getRegistration,
+  postFulfillment,
+  postRegistration,
+  sessionCookieOf,
+} from '../../support/buyer.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const local = useLocalStack({ bodyEncoding: 'always' });
+
+test('a base64-encoded form body is decoded: the token, with its + / = intact, resolves', async () => {
+  const { license, registrationToken } = await local.control.createLicense({ productCode: 'analytics-pro-example' });
+  expect(registrationToken).toMatch(/[+/=]/);
+  const arrival = await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+  expect(arrival.status).toBe(303);
+
+  const registerUrl = `${local.stack.apiUrl}/register`;
+  const cookie = sessionCookieOf(arrival);
+  const formToken = formTokenOf((await getRegistration(registerUrl, cookie)).body);
+  const done = await postRegistration(registerUrl, cookie, {
+    formToken,
+    company: 'Ünïcødé GmbH',
+    contactName: 'Zoë',
+    email: 'z@example.de',
+  });
+  expect(done.status).toBe(303);
+  const stored = (await local.subscriberItems()).find((item) => item.licenseArn === license.licenseArn);
+  expect((stored?.registration as { details: { company: string } }).details.company).toBe('Ünïcødé GmbH');
+});
+
+test('bytes that are not UTF-8 get a page, not an error', async () => {
+  const answer = await fetch(local.stack.fulfillmentUrl, {
+    method: 'POST',
+    headers: { 'content-type': FORM },
+    body: Buffer.concat([Buffer.from('x-amzn-marketplace-token='), Buffer.from([0xff, 0xfe])]),
+  });
+  expect(answer.status).toBe(400);
+  expect(await answer.text()).toContain('We could not read that request');
+});

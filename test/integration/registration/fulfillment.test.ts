@@ -1,0 +1,196 @@
+/**
+ * The fulfillment URL through the local gateway, against DynamoDB Local and the simulator: the happy paths of both
+ * identity models, every failure page, the ordering cases, and twenty parallel POSTs of one token.
+ */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, test } from 'vitest';
+import { FORM, postFulfillment, sessionCookieOf } from '../../support/buyer.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const local = useLocalStack();
+const LICENSE_PRODUCT = 'analytics-pro-example';
+const LEGACY_PRODUCT = 'data-suite-legacy-example';
+
+async function subscribe(productCode = LICENSE_PRODUCT, offerType: 'standard' | 'free-trial' = 'standard') {
+  return await local.control.createLicense({ productCode, offerType });
+}
+
+/** The subscriber items (the table also holds sessions, which name their subscriber too). */
+const subscribers = async () => (await local.subscriberItems()).filter((item) => item.sk === 'SUBSCRIBER');
+
+const fulfill = (fields: Record<string, string> | string, contentType?: string) =>
+  postFulfillment(local.stack.fulfillmentUrl, fields, contentType);
+
+describe('a buyer arriving with a valid token', () => {
+  test('is stored by license and sent to the registration page with a session cookie, not the token', async () => {
+    const { license, registrationToken } = await subscribe();
+    const answer = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get('location')).toBe('register');
+    const cookie = answer.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^mp_registration=[A-Za-z0-9_-]{43}; Max-Age=3600; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(cookie).not.toContain(registrationToken);
+
+    const items = await local.subscriberItems();
+    const subscriber = (await subscribers()).find((item) => item.subscriberId === `license:${license.licenseArn}`);
+    expect(subscriber).toEqual(
+      expect.objectContaining({
+        pk: `SUBSCRIBER#license:${license.licenseArn}`,
+        identityModel: 'license',
+        productCode: LICENSE_PRODUCT,
+        licenseArn: license.licenseArn,
+        customerAWSAccountId: license.customerAWSAccountId,
+        offerType: 'standard',
+      }),
+    );
+    expect(subscriber?.resolvedFirstAt).toEqual(subscriber?.resolvedLastAt);
+    expect(JSON.stringify(items)).not.toContain(registrationToken);
+    // The table holds the session under a digest of the cookie, never the cookie value itself.
+    expect(JSON.stringify(items)).not.toContain(sessionCookieOf(answer).split('=')[1]);
+  });
+
+  test('of a legacy product is stored by product code and CustomerIdentifier', async () => {
+    const { license, registrationToken } = await subscribe(LEGACY_PRODUCT);
+    expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
+    const subscriber = (await subscribers()).find(
+      (item) => item.subscriberId === `legacy:${LEGACY_PRODUCT}:${license.customerIdentifier}`,
+    );
+    expect(subscriber).toEqual(
+      expect.objectContaining({
+        identityModel: 'legacy',
+        customerIdentifier: license.customerIdentifier,
+        customerAWSAccountId: license.customerAWSAccountId,
+      }),
+    );
+    expect(subscriber?.licenseArn).toBeUndefined();
+  });
+
+  test('of a free trial is recorded as one, and a later visit without the trial field does not undo it', async () => {
+    const { license, registrationToken } = await subscribe(LICENSE_PRODUCT, 'free-trial');
+    await fulfill({ 'x-amzn-marketplace-token': registrationToken, 'x-amzn-marketplace-offer-type': 'free-trial' });
+    await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+    const subscriber = (await subscribers()).find((item) => item.licenseArn === license.licenseArn);
+    expect(subscriber?.offerType).toBe('free-trial');
+    expect(Date.parse(subscriber?.resolvedLastAt as string)).toBeGreaterThan(
+      Date.parse(subscriber?.resolvedFirstAt as string),
+    );
+  });
+
+  test('twenty parallel POSTs of one token end with one subscriber', async () => {
+    const { license, registrationToken } = await subscribe();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => fulfill({ 'x-amzn-marketplace-token': registrationToken })),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(303));
+    const stored = (await subscribers()).filter((item) => item.licenseArn === license.licenseArn);
+    expect(stored).toHaveLength(1);
+  });
+
+  test('never overwrites lifecycle state or a registration that is already there', async () => {
+    const { license, registrationToken } = await subscribe();
+    const subscriberId = `license:${license.licenseArn}`;
+    // What the lifecycle and an earlier registration left: the buyer arrives after both.
+    const earlier = {
+      pk: `SUBSCRIBER#${subscriberId}`,
+      sk: 'SUBSCRIBER',
+      subscriberId,
+      subscriptionStatus: 'active',
+      statusChangedAt: '2026-11-26T01:00:00.000Z',
+      entitlements: [{ dimension: 'requests', value: 5 }],
+      registration: { details: { company: 'Earlier Ltd' }, registeredAt: '2026-11-26T01:05:00.000Z' },
+    };
+    await local.documents.send(new PutCommand({ TableName: local.stack.tables.Subscribers, Item: earlier }));
+
+    expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
+    const stored = (await subscribers()).find((item) => item.subscriberId === subscriberId);
+    expect(stored).toEqual(expect.objectContaining(earlier));
+    expect(stored?.productCode).toBe(LICENSE_PRODUCT);
+  });
+});
+
+describe('every failure is a page the buyer understands', () => {
+  const expectPage = (answer: { status: number; body: string; headers: Headers }, status: number, says: string) => {
+    expect(answer.status).toBe(status);
+    expect(answer.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(answer.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(answer.body).toContain(says);
+    expect(answer.body).not.toMatch(/\n\s+at |Error:/);
+  };
+
+  test('a missing or empty token', async () => {
+    expectPage(await fulfill({}), 400, 'We could not find your subscription');
+    expectPage(await fulfill({ 'x-amzn-marketplace-token': '  ' }), 400, 'Manage subscriptions');
+  });
+
+  test('an invalid token, with how to start again from the Marketplace console', async () => {
+    const answer = await fulfill({ 'x-amzn-marketplace-token': 'not-a-real-token' });
+    expectPage(answer, 400, 'This sign-up link is not valid');
+    expect(answer.body).toContain('AWS Marketplace console');
+  });
+
+  test('an expired token', async () => {
+    const { registrationToken } = await subscribe();
+    await local.control.advanceClock({ hours: 5 });
+    try {
+      expectPage(await fulfill({ 'x-amzn-marketplace-token': registrationToken }), 400, 'has expired');
+    } finally {
+      await local.control.advanceClock({ hours: -5 });
+    }
+  });
+
+  test('Marketplace throttling or failing: retried with backoff, then "try again" with Retry-After', async () => {
+    const { registrationToken } = await subscribe();
+    await local.control.setFaults({ rules: [{ kind: 'throttle', operations: ['ResolveCustomer'] }] });
+    const before = (await local.control.stats()).operations.ResolveCustomer.requests;
+    try {
+      const answer = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+      expectPage(answer, 503, 'Please try again in a minute');
+      expect(answer.headers.get('retry-after')).toBe('30');
+      expect((await local.control.stats()).operations.ResolveCustomer.requests - before).toBe(4);
+    } finally {
+      await local.control.clearFaults();
+    }
+  });
+
+  test('a Marketplace that fails once is retried and the buyer never notices', async () => {
+    const { registrationToken } = await subscribe();
+    await local.control.setFaults({ rules: [{ kind: 'internal-error', operations: ['ResolveCustomer'], times: 1 }] });
+    try {
+      expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
+    } finally {
+      await local.control.clearFaults();
+    }
+  });
+
+  test('a product this deployment does not sell', async () => {
+    await local.control.createProduct({
+      code: 'someone-elses-product',
+      name: 'Other',
+      pricingModel: 'subscriptions',
+      dimensions: [{ name: 'x', kind: 'metered' }],
+    });
+    const { registrationToken } = await subscribe('someone-elses-product');
+    expectPage(await fulfill({ 'x-amzn-marketplace-token': registrationToken }), 404, 'not set up here');
+    expect(JSON.stringify(await local.subscriberItems())).not.toContain('someone-elses-product');
+  });
+
+  test('the wrong content type, an oversized body, bytes that are not UTF-8', async () => {
+    expectPage(await fulfill('{"x-amzn-marketplace-token":"t"}', 'application/json'), 415, 'could not read');
+    expectPage(await fulfill(`x-amzn-marketplace-token=${'a'.repeat(20_000)}`), 413, 'too large');
+    const notUtf8 = await fetch(local.stack.fulfillmentUrl, {
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: Buffer.concat([Buffer.from('x-amzn-marketplace-token='), Buffer.from([0xff, 0xfe, 0x41])]),
+    });
+    // API Gateway hands a form body to the function as text, so the bytes arrive as replacement characters.
+    expectPage({ status: notUtf8.status, headers: notUtf8.headers, body: await notUtf8.text() }, 400, 'not valid');
+  });
+
+  test('a GET (a bookmark or a refresh) explains where to start, with 405 and Allow: POST', async () => {
+    const answer = await fetch(local.stack.fulfillmentUrl, { redirect: 'manual' });
+    expect(answer.status).toBe(405);
+    expect(answer.headers.get('allow')).toBe('POST');
+    expect(await answer.text()).toContain('Start from AWS Marketplace');
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * Telling the seller: a completed registration becomes one `Subscriber Registered` event on the seller's bus, through
+ * the Subscribers stream; a bus that keeps failing never fails the buyer, and the record ends up set aside.
+ */
+import { describe, expect, test } from 'vitest';
+import {
+  formTokenOf,
+  getRegistration,
+  postFulfillment,
+  postRegistration,
+  sessionCookieOf,
+} from '../../support/buyer.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const local = useLocalStack();
+const contact = { company: 'Acme Ltd', contactName: 'Ada Lovelace', email: 'ada@example.com' };
+
+async function register(productCode: string, offerType: 'standard' | 'free-trial' = 'standard') {
+  const { license, registrationToken } = await local.control.createLicense({ productCode, offerType });
+  const arrival = await postFulfillment(local.stack.fulfillmentUrl, {
+    'x-amzn-marketplace-token': registrationToken,
+    ...(offerType === 'free-trial' ? { 'x-amzn-marketplace-offer-type': 'free-trial' } : {}),
+  });
+  const cookie = sessionCookieOf(arrival);
+  const registerUrl = `${local.stack.apiUrl}/register`;
+  const formToken = formTokenOf((await getRegistration(registerUrl, cookie)).body);
+  const answer = await postRegistration(registerUrl, cookie, { formToken, ...contact });
+  return { license, answer };
+}
+
+const registeredEvents = () =>
+  local.stack.eventBus.events().filter((event) => event['detail-type'] === 'Subscriber Registered');
+
+describe('a completed registration', () => {
+  test('publishes one Subscriber Registered event with the documented detail', async () => {
+    const before = registeredEvents().length;
+    const { license } = await register('analytics-pro-example');
+    await local.stack.registrationStream.settled();
+    const events = registeredEvents().slice(before);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.source).toBe('saas-marketplace');
+    expect(events[0]?.detail).toEqual({
+      schemaVersion: '1',
+      subscriberId: `license:${license.licenseArn}`,
+      productCode: 'analytics-pro-example',
+      identityModel: 'license',
+      licenseArn: license.licenseArn,
+      customerAWSAccountId: license.customerAWSAccountId,
+      offerType: 'standard',
+      registeredAt: expect.stringMatching(/^\d{4}-/) as unknown,
+      contact,
+    });
+  });
+
+  test('of a legacy free-trial buyer carries the CustomerIdentifier and the offer type', async () => {
+    const before = registeredEvents().length;
+    const { license } = await register('data-suite-legacy-example', 'free-trial');
+    await local.stack.registrationStream.settled();
+    expect(registeredEvents().slice(before)[0]?.detail).toEqual(
+      expect.objectContaining({
+        identityModel: 'legacy',
+        customerIdentifier: license.customerIdentifier,
+        offerType: 'free-trial',
+      }),
+    );
+  });
+
+  test('buyers arriving (and coming back) publish nothing: only registration does', async () => {
+    const before = local.stack.eventBus.events().length;
+    const { registrationToken } = await local.control.createLicense({ productCode: 'analytics-pro-example' });
+    await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+    await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+    await local.stack.registrationStream.settled();
+    expect(local.stack.eventBus.events().length).toBe(before);
+  });
+});
+
+describe('a failing event bus', () => {
+  test('is retried, and the event goes out once it recovers', async () => {
+    const before = registeredEvents().length;
+    local.stack.eventBus.failNext({ calls: 2 });
+    const { answer } = await register('analytics-pro-example');
+    expect(answer.status).toBe(303);
+    await local.stack.registrationStream.settled();
+    expect(registeredEvents().length - before).toBe(1);
+  });
+
+  test('never fails the buyer; after the last retry the record is set aside for the dead-letter queue', async () => {
+    const deadBefore = local.stack.registrationStream.deadLetters.length;
+    const eventsBefore = registeredEvents().length;
+    local.stack.eventBus.failNext({ entries: 100 });
+    const { license, answer } = await register('analytics-pro-example');
+    expect(answer.status).toBe(303);
+    await local.stack.registrationStream.settled();
+    local.stack.eventBus.failNext({});
+    expect(registeredEvents().length).toBe(eventsBefore);
+    const deadLetters = local.stack.registrationStream.deadLetters.slice(deadBefore);
+    expect(deadLetters).toHaveLength(1);
+    expect(JSON.stringify(deadLetters[0]?.dynamodb?.NewImage)).toContain(license.licenseArn!);
+    const stored = (await local.subscriberItems()).find((item) => item.licenseArn === license.licenseArn);
+    expect(stored?.registration).toBeDefined();
+  });
+});

@@ -1,0 +1,214 @@
+/**
+ * The registration page through the local gateway: the form, its validation, completion, repeat visits, sessions,
+ * anti-forgery, free trials, security headers, and what is stored.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import { RegistrationSessions } from '../../../lambdas/core/registration-sessions.ts';
+import { STYLESHEET } from '../../../lambdas/registration/pages.ts';
+import {
+  formTokenOf,
+  getRegistration,
+  postFulfillment,
+  postRegistration,
+  sessionCookieOf,
+  type Answer,
+} from '../../support/buyer.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const local = useLocalStack();
+const registerUrl = () => `${local.stack.apiUrl}/register`;
+
+/** A buyer who subscribed and arrived from Marketplace: answers the session cookie. */
+async function arrivedBuyer(offerType: 'standard' | 'free-trial' = 'standard') {
+  const { license, registrationToken } = await local.control.createLicense({
+    productCode: 'analytics-pro-example',
+    offerType,
+  });
+  const arrival = await postFulfillment(local.stack.fulfillmentUrl, {
+    'x-amzn-marketplace-token': registrationToken,
+    ...(offerType === 'free-trial' ? { 'x-amzn-marketplace-offer-type': 'free-trial' } : {}),
+  });
+  return { license, cookie: sessionCookieOf(arrival), subscriberId: `license:${license.licenseArn}` };
+}
+
+const complete = {
+  company: 'Acme Ltd',
+  contactName: 'Ada Lovelace',
+  email: 'ada@gmail.com',
+  phone: '+44 20 7946 0958',
+};
+
+async function submit(cookie: string, fields: Record<string, string>) {
+  const page = await getRegistration(registerUrl(), cookie);
+  return postRegistration(registerUrl(), cookie, { formToken: formTokenOf(page.body), ...fields });
+}
+
+async function registrationOf(subscriberId: string) {
+  const items = await local.subscriberItems();
+  return items.find((item) => item.sk === 'SUBSCRIBER' && item.subscriberId === subscriberId)?.registration;
+}
+
+function expectSecurityHeaders(answer: Answer) {
+  const policy = answer.headers.get('content-security-policy') ?? '';
+  const styleHash = createHash('sha256').update(STYLESHEET).digest('base64');
+  expect(policy).toContain("default-src 'none'");
+  expect(policy).toContain(`style-src 'sha256-${styleHash}'`);
+  expect(policy).toContain("frame-ancestors 'none'");
+  expect(policy).toContain("form-action 'self'");
+  expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=\d{8,}/);
+  expect(answer.headers.get('x-frame-options')).toBe('DENY');
+  expect(answer.headers.get('referrer-policy')).toBe('no-referrer');
+  expect(answer.headers.get('cache-control')).toBe('no-store');
+}
+
+describe('the form', () => {
+  test('shows the product, the subscription status, the fields (required ones from config) and the support contact', async () => {
+    const { cookie } = await arrivedBuyer();
+    const page = await getRegistration(registerUrl(), cookie);
+    expect(page.status).toBe(200);
+    expectSecurityHeaders(page);
+    expect(page.body).toContain('Analytics Pro');
+    expect(page.body).toContain('AWS Marketplace is confirming your subscription');
+    for (const field of ['company', 'contactName', 'email', 'phone']) {
+      expect(page.body).toMatch(new RegExp(`<label for="${field}"`));
+    }
+    expect(page.body).toMatch(/<input\s+id="phone"[^>]*>/);
+    expect(/<input\s+id="phone"[^>]*>/.exec(page.body)?.[0]).not.toContain('required');
+    expect(/<input\s+id="email"[^>]*>/.exec(page.body)?.[0]).toContain('required');
+    expect(page.body).toContain('mailto:support@example.com');
+    // The inline stylesheet is exactly what the policy's hash admits.
+    expect(/<style>([\s\S]*?)<\/style>/.exec(page.body)?.[1]).toBe(STYLESHEET);
+  });
+
+  test('refuses bad input field by field, keeps what was typed, escaped, and stores nothing', async () => {
+    const { cookie, subscriberId } = await arrivedBuyer();
+    const answer = await submit(cookie, {
+      company: '<script>alert(1)</script>',
+      contactName: '',
+      email: 'not-an-email',
+      phone: 'call me',
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain('Enter the name of a contact person');
+    expect(answer.body).toContain('Enter an email address like name@example.com');
+    expect(answer.body).toContain('Enter a phone number using digits');
+    expect(answer.body).toContain('value="&lt;script&gt;alert(1)&lt;/script&gt;"');
+    expect(answer.body).not.toContain('<script>');
+    expect(answer.body).toMatch(/id="email"[^>]*aria-invalid="true"/);
+    expect(await registrationOf(subscriberId)).toBeUndefined();
+  });
+
+  test('accepts any email domain, webmail included', async () => {
+    const { cookie, subscriberId } = await arrivedBuyer();
+    expect((await submit(cookie, { ...complete, email: 'someone@yahoo.co.uk' })).status).toBe(303);
+    expect((await registrationOf(subscriberId))).toEqual(
+      expect.objectContaining({ details: expect.objectContaining({ email: 'someone@yahoo.co.uk' }) as unknown }),
+    );
+  });
+});
+
+describe('completing registration', () => {
+  test('stores the details once, redirects (303), and then says "you are set up" with the sign-in address', async () => {
+    const { cookie, subscriberId } = await arrivedBuyer();
+    const answer = await submit(cookie, complete);
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get('location')).toBe('register');
+    expect((await registrationOf(subscriberId))).toEqual({
+      details: complete,
+      registeredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown,
+    });
+
+    const after = await getRegistration(registerUrl(), cookie);
+    expect(after.body).toContain('You are set up');
+    expect(after.body).toContain('href="https://app.example.com/sign-in"');
+    expect(after.body).not.toContain('<form');
+  });
+
+  test('a second submission (a double click, another tab) changes nothing', async () => {
+    const { cookie, subscriberId } = await arrivedBuyer();
+    const page = await getRegistration(registerUrl(), cookie);
+    const formToken = formTokenOf(page.body);
+    await postRegistration(registerUrl(), cookie, { formToken, ...complete });
+    const again = await postRegistration(registerUrl(), cookie, { formToken, ...complete, company: 'Other Inc' });
+    expect(again.status).toBe(303);
+    expect(((await registrationOf(subscriberId)) as { details: { company: string } }).details.company).toBe('Acme Ltd');
+  });
+
+  test('a buyer who comes back from Marketplace after registering is told they are set up', async () => {
+    const { license, cookie } = await arrivedBuyer();
+    await submit(cookie, complete);
+    const { registrationToken } = await local.control.issueRegistrationToken(license.id);
+    const returning = await postFulfillment(local.stack.fulfillmentUrl, {
+      'x-amzn-marketplace-token': registrationToken,
+    });
+    expect((await getRegistration(registerUrl(), sessionCookieOf(returning))).body).toContain('You are set up');
+  });
+
+  test('an unfinished registration can be resumed on a later visit', async () => {
+    const { license, cookie } = await arrivedBuyer();
+    await submit(cookie, { company: 'Half done' });
+    const { registrationToken } = await local.control.issueRegistrationToken(license.id);
+    const later = await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+    const newCookie = sessionCookieOf(later);
+    expect((await getRegistration(registerUrl(), newCookie)).body).toContain('Complete registration');
+    expect((await submit(newCookie, complete)).status).toBe(303);
+  });
+
+  test('a free-trial buyer is sent to the trial landing page', async () => {
+    const { cookie } = await arrivedBuyer('free-trial');
+    const answer = await submit(cookie, complete);
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get('location')).toBe('https://app.example.com/trial');
+    expect(answer.headers.get('content-security-policy')).toContain("form-action 'self' https://app.example.com");
+    expect((await getRegistration(registerUrl(), cookie)).body).toContain('href="https://app.example.com/trial"');
+  });
+});
+
+describe('sessions and forgery', () => {
+  test('no cookie, a junk cookie or an unknown session: "your session has expired", with how to start again', async () => {
+    for (const cookie of [undefined, 'mp_registration=junk', `mp_registration=${'A'.repeat(43)}`]) {
+      const answer = await getRegistration(registerUrl(), cookie);
+      expect(answer.status).toBe(403);
+      expect(answer.body).toContain('Your session has expired');
+      expect(answer.body).toContain('Manage subscriptions');
+    }
+  });
+
+  test('an expired session is refused although its item is still in the table', async () => {
+    const { subscriberId } = await arrivedBuyer();
+    const sessions = new RegistrationSessions(local.documents, local.stack.tables.Subscribers, 60);
+    const { sessionId } = await sessions.create(subscriberId, new Date(Date.now() - 61 * 60_000));
+    const answer = await getRegistration(registerUrl(), `mp_registration=${sessionId}`);
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain('Your session has expired');
+  });
+
+  test('a POST without the session form token, or with another session token, is refused and stores nothing', async () => {
+    const first = await arrivedBuyer();
+    const second = await arrivedBuyer();
+    const otherToken = formTokenOf((await getRegistration(registerUrl(), second.cookie)).body);
+    for (const formToken of [undefined, otherToken, '']) {
+      const answer = await postRegistration(registerUrl(), first.cookie, {
+        ...complete,
+        ...(formToken === undefined ? {} : { formToken }),
+      });
+      expect(answer.status).toBe(403);
+      expect(answer.body).toContain('This form has expired');
+    }
+    expect(await registrationOf(first.subscriberId)).toBeUndefined();
+  });
+
+  test('other methods and content types get pages, not errors', async () => {
+    const { cookie } = await arrivedBuyer();
+    const put = await fetch(registerUrl(), { method: 'PUT', headers: { cookie } });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, POST');
+    const json = await fetch(registerUrl(), {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(json.status).toBe(415);
+  });
+});

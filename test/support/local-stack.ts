@@ -1,0 +1,61 @@
+/**
+ * The local stack for a test file: the deployed handler modules behind the local gateway, the stream poller and the
+ * event bus, on the shared DynamoDB Local (tables under this file's own prefix) and an in-process simulator. One per
+ * test file: the handlers read their environment when first imported, as in Lambda.
+ */
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { loadLocalConfig } from '../../local/config.ts';
+import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/local-stack.ts';
+import { SimulatorControl } from '../../local/simulator/control-client.ts';
+
+export interface LocalStackHarness {
+  readonly stack: LocalStack;
+  readonly control: SimulatorControl;
+  readonly documents: DynamoDBDocumentClient;
+  /** Every item of the Subscribers table, for assertions on what was (and was not) stored. */
+  subscriberItems(): Promise<Record<string, unknown>[]>;
+}
+
+export function useLocalStack(options: Partial<Omit<LocalStackOptions, 'dynamoDb'>> = {}): LocalStackHarness {
+  const endpoint = inject('dynamodbEndpoint');
+  const client = createDynamoDbClient(endpoint);
+  const documents = DynamoDBDocumentClient.from(client);
+  let stack: LocalStack | undefined;
+  let control: SimulatorControl | undefined;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      config: loadLocalConfig(),
+      dynamoDb: { endpoint, client },
+      tablePrefix: `test-${randomBytes(6).toString('hex')}-`,
+      logLevel: 'SILENT',
+      ...options,
+    });
+    control = new SimulatorControl(stack.simulator.url);
+  });
+  afterAll(async () => {
+    await stack?.close();
+    client.destroy();
+  });
+
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useLocalStack(): the stack starts in beforeAll');
+    return value;
+  };
+  return {
+    get stack() {
+      return started(stack);
+    },
+    get control() {
+      return started(control);
+    },
+    documents,
+    async subscriberItems() {
+      const { Items = [] } = await documents.send(new ScanCommand({ TableName: started(stack).tables.Subscribers }));
+      return Items;
+    },
+  };
+}
