@@ -17,7 +17,7 @@ import { createLambdaContext } from './gateway/lambda-context.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
 import { SimulatorControl } from './simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from './simulator/server.ts';
-import { startStreamPoller, type StreamHandler, type StreamPoller } from './stream-poller.ts';
+import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
 
 export interface LocalStackOptions {
   readonly config: Config;
