@@ -3,7 +3,7 @@
  * validated once. `lib/` writes them (see the Registration construct); `test/infra` checks that what the stack writes
  * parses here. A missing or malformed variable fails the cold start loudly rather than a buyer's request quietly.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const json = <T extends z.ZodType>(schema: T) =>
   z.string().transform((text, context): z.output<T> => {

@@ -1,7 +1,6 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import type { CfnElement } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
-import { buildApp } from '../../lib/app.ts';
 import type { SaasMarketplaceStack } from '../../lib/stack.ts';
 import {
   subscribersTable,
@@ -10,14 +9,9 @@ import {
   type KeyAttribute,
   type TableDefinition,
 } from '../../lib/tables.ts';
-import { cdkJsonContext } from '../../local/config.ts';
+import { synthesize } from './synthesis.ts';
 
 const globalTable = 'AWS::DynamoDB::GlobalTable';
-
-function synthesize(context: Record<string, unknown>) {
-  const { stack } = buildApp(context);
-  return { stack, template: Template.fromStack(stack) };
-}
 
 function logicalIdOf(stack: SaasMarketplaceStack, definition: TableDefinition): string {
   const table = stack.storage.node.findChild(definition.id);
@@ -43,7 +37,7 @@ function keyAttributesOf(definition: TableDefinition): KeyAttribute[] {
 }
 
 describe('with the cdk.json configuration', () => {
-  const { stack, template } = synthesize(cdkJsonContext());
+  const { stack, template } = synthesize();
 
   test('holds exactly one DynamoDB global table per definition and no other table', () => {
     template.resourceCountIs(globalTable, 2);
@@ -147,7 +141,6 @@ describe('with the cdk.json configuration', () => {
 
 describe('with removalPolicy destroy and deletion protection off', () => {
   const { template } = synthesize({
-    ...cdkJsonContext(),
     'marketplace.tables.removalPolicy': 'destroy',
     'marketplace.tables.deletionProtection': 'false',
   });

@@ -17,6 +17,12 @@ interface SynthesizedTemplate {
   readonly Resources: Record<string, { Type: string; Metadata?: Record<string, unknown> }>;
 }
 
+/**
+ * Optional signers the AWS SDK loads inside a try/catch and does without when they are not installed (they are not):
+ * the only modules a bundle may still ask the runtime for, apart from Node's own.
+ */
+const optionalSdkModules = ['@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a'];
+
 const outputDirs: string[] = [];
 
 /** A seller's shell with no AWS account: synth must never need credentials, a profile or a region. */
@@ -45,20 +51,53 @@ afterAll(async () => {
   await Promise.all(outputDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
+async function readTemplate(run: SynthRun): Promise<SynthesizedTemplate> {
+  return JSON.parse(await readFile(join(run.outputDir, `${STACK_ID}.template.json`), 'utf8')) as SynthesizedTemplate;
+}
+
 describe.concurrent('npx cdk synth, run as a seller would', () => {
+  let withCdkJson: Promise<SynthRun> | undefined;
+  /** One run with the cdk.json configuration, shared by the tests that read its output. */
+  const synthWithCdkJson = () => (withCdkJson ??= cdkSynth());
+
   // Each run takes about 5 s; the infra project's 120 s test timeout leaves room for a slow, cold machine.
   test('succeeds without AWS credentials and writes a template with both tables', async () => {
-    const run = await cdkSynth();
+    const run = await synthWithCdkJson();
     expect(run.exitCode, run.stderr).toBe(0);
 
-    const templateFile = join(run.outputDir, `${STACK_ID}.template.json`);
-    const template = JSON.parse(await readFile(templateFile, 'utf8')) as SynthesizedTemplate;
+    const template = await readTemplate(run);
     const tablePaths = Object.values(template.Resources)
       .filter((resource) => resource.Type === 'AWS::DynamoDB::GlobalTable')
       .map((resource) => resource.Metadata?.['aws:cdk:path']);
     expect(tablePaths.sort()).toEqual(
       tableDefinitions.map((definition) => `${STACK_ID}/Storage/${definition.id}/Resource`).sort(),
     );
+  });
+
+  test('bundles every function as minified ESM with a source map, its dependencies and the AWS SDK inside', async () => {
+    const run = await synthWithCdkJson();
+    expect(run.exitCode, run.stderr).toBe(0);
+    const functions = Object.values((await readTemplate(run)).Resources).filter(
+      (resource) => resource.Type === 'AWS::Lambda::Function',
+    );
+    expect(functions).toHaveLength(3);
+    for (const resource of functions) {
+      const assetDir = join(run.outputDir, String(resource.Metadata?.['aws:asset:path']));
+      const bundle = await readFile(join(assetDir, 'index.mjs'), 'utf8');
+      const where = String(resource.Metadata?.['aws:cdk:path']);
+      expect(bundle.startsWith("import { createRequire } from 'node:module';"), where).toBe(true);
+      expect(bundle.trimEnd().endsWith('//# sourceMappingURL=index.mjs.map'), where).toBe(true);
+      await expect(readFile(join(assetDir, 'index.mjs.map'), 'utf8')).resolves.toContain('"mappings"');
+      // Minified: a few hundred lines at most, where the unminified bundle has tens of thousands.
+      expect(bundle.split('\n').length, where).toBeLessThan(1000);
+      const requested = [...bundle.matchAll(/(?:\bfrom|\bimport|\brequire\()\s*["']([^"']+)["']/g)].map(
+        (match) => match[1],
+      );
+      const fromOutside = requested.filter(
+        (specifier) => !specifier?.startsWith('node:') && !optionalSdkModules.includes(specifier ?? ''),
+      );
+      expect(fromOutside, where).toEqual([]);
+    }
   });
 
   test('fails on a bad configuration value, naming the field, without a stack trace', async () => {

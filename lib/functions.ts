@@ -1,0 +1,85 @@
+/**
+ * How every project function is made: the same runtime, architecture, bundling and logging for all of them, and a role
+ * that may do nothing but write the function's own logs. Whoever creates a function grants it what it needs, one
+ * permission at a time, on the function itself (it is the grantee).
+ */
+import type { Duration } from 'aws-cdk-lib';
+import { Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { LOG_RETENTION } from './log-retention.ts';
+
+/** The project root: where `package-lock.json` pins every bundled dependency, the AWS SDK included. */
+const projectRoot = join(import.meta.dirname, '..');
+
+/** esbuild's ESM output has no `require`, which CommonJS dependencies bundled into it still call: give them one. */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+export interface ProjectFunctionProps {
+  /** A file under `lambdas/` that exports `handler`, relative to the project root. */
+  readonly entry: string;
+  /** The function's name in its log lines and metrics (`POWERTOOLS_SERVICE_NAME`). */
+  readonly serviceName: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  /** What the function reads at cold start: exactly its contract in `lambdas/core/environment.ts`. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Caps (and reserves) the function's concurrency; by default it shares the account's unreserved pool. */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+export class ProjectFunction extends Construct implements IGrantable {
+  readonly lambda: NodejsFunction;
+  readonly grantPrincipal: IPrincipal;
+
+  constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
+    super(scope, id);
+    const logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
+    // Not the AWSLambdaBasicExecutionRole managed policy: that one may create and write any log group in the account.
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the ${props.serviceName} function`,
+    });
+    logGroup.grantWrite(role);
+    this.grantPrincipal = role;
+
+    this.lambda = new NodejsFunction(this, 'Function', {
+      entry: join(projectRoot, props.entry),
+      description: props.description,
+      runtime: Runtime.NODEJS_24_X,
+      // Graviton: the same work for less money, and these functions have no native dependency to rebuild.
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      role,
+      logGroup,
+      environment: {
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        // Stack traces of a minified bundle are unreadable without its source map.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      projectRoot,
+      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      bundling: {
+        format: OutputFormat.ESM,
+        banner: ESM_REQUIRE_BANNER,
+        // The ES module builds of dependencies (the AWS SDK's among them) tree-shake; their CommonJS builds do not.
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // Stack traces need only the mappings, not a copy of every source file.
+        sourcesContent: false,
+        // Bundled from the lockfile, not the SDK the runtime happens to ship: the version tested is the one deployed.
+        bundleAwsSDK: true,
+        forceDockerBundling: false,
+      },
+    });
+  }
+}

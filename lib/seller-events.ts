@@ -1,0 +1,90 @@
+/**
+ * What this backend tells the seller: its own EventBridge bus, which the seller's app subscribes to, and optionally an
+ * email to the seller's admin for every buyer who registers.
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import { EventBus, EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { Config } from './config.ts';
+
+/** The `detail-type` the registration notifier publishes (`lambdas/registration/registration-notifier-handler.ts`). */
+export const SUBSCRIBER_REGISTERED = 'Subscriber Registered';
+
+export interface SellerEventsProps {
+  readonly events: Config['events'];
+  readonly notifications: Config['notifications'];
+}
+
+export class SellerEvents extends Construct {
+  readonly bus: EventBus;
+
+  constructor(scope: Construct, id: string, props: SellerEventsProps) {
+    super(scope, id);
+    this.bus = new EventBus(this, 'Bus', {
+      description: 'What happens to Marketplace subscribers, for the seller app to react to',
+    });
+    if (props.notifications.adminEmail !== undefined) {
+      this.emailAdminOnRegistration(props.notifications.adminEmail, props.events.source);
+    }
+  }
+
+  private emailAdminOnRegistration(adminEmail: string, source: string): void {
+    // SNS's AWS managed key cannot be used by EventBridge (its key policy cannot be changed to let EventBridge in).
+    const key = new Key(this, 'AdminNotificationsKey', {
+      description: 'Encrypts the registration emails to the seller admin while SNS holds them',
+      enableKeyRotation: true,
+    });
+    const topic = new Topic(this, 'AdminNotifications', {
+      displayName: 'Marketplace buyer registrations',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    topic.addSubscription(new EmailSubscription(adminEmail));
+
+    // Undeliverable notifications wait here (the buyer's registration itself is safe in the Subscribers table).
+    const deadLetterQueue = new Queue(this, 'AdminNotificationsDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the admin email rule target; a dead-letter queue of its ' +
+        'own would only move the same events once more.',
+    });
+
+    const detail = (path: string) => EventField.fromPath(`$.detail.${path}`);
+    const rule = new Rule(this, 'SubscriberRegisteredToAdmin', {
+      description: `Emails the seller admin about every ${SUBSCRIBER_REGISTERED} event`,
+      eventBus: this.bus,
+      eventPattern: { source: [source], detailType: [SUBSCRIBER_REGISTERED] },
+      targets: [
+        new SnsTopic(topic, {
+          message: RuleTargetInput.fromText(
+            `A buyer registered for ${detail('productCode')} (${detail('offerType')} offer) at ` +
+              `${detail('registeredAt')}: ${detail('contact.contactName')}, ${detail('contact.company')}, ` +
+              `${detail('contact.email')}. Subscriber id: ${detail('subscriberId')}.`,
+          ),
+          // A role rather than a topic policy for the events service: no other account's rule can publish here.
+          authorizeUsingRole: true,
+          deadLetterQueue,
+          // Retry, backing off, for as long as EventBridge keeps an event; what still fails waits in the queue.
+          retryAttempts: 20,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+    Validations.of(rule).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason:
+        "CDK's SNS publish grant for an encrypted topic: the wildcard covers the GenerateDataKey variants SNS " +
+        'may call to encrypt a message, on this topic key alone (the resource is the one key ARN).',
+    });
+  }
+}

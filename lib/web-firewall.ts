@@ -1,0 +1,54 @@
+/**
+ * An optional WAF web ACL in front of the API stage: one rate-based rule that blocks an IP address sending more than
+ * the configured number of requests in five minutes. The stage's own throttling caps all callers together; this stops
+ * one caller from using that whole allowance and locking real buyers out.
+ */
+import { Names } from 'aws-cdk-lib';
+import type { Stage } from 'aws-cdk-lib/aws-apigateway';
+import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+
+export interface WebFirewallProps {
+  readonly stage: Stage;
+  readonly requestsPerFiveMinutes: number;
+}
+
+export class WebFirewall extends Construct {
+  constructor(scope: Construct, id: string, props: WebFirewallProps) {
+    super(scope, id);
+    const metricPrefix = Names.uniqueId(this);
+    const webAcl = new CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: {
+        cloudWatchMetricsEnabled: true,
+        metricName: metricPrefix,
+        sampledRequestsEnabled: true,
+      },
+      rules: [
+        {
+          name: 'RequestsPerIp',
+          priority: 0,
+          // 429 tells a well-behaved client to slow down; WAF's default 403 reads as "forbidden for good".
+          action: { block: { customResponse: { responseCode: 429 } } },
+          statement: {
+            rateBasedStatement: {
+              limit: props.requestsPerFiveMinutes,
+              aggregateKeyType: 'IP',
+              evaluationWindowSec: 300,
+            },
+          },
+          visibilityConfig: {
+            cloudWatchMetricsEnabled: true,
+            metricName: `${metricPrefix}RequestsPerIp`,
+            sampledRequestsEnabled: true,
+          },
+        },
+      ],
+    });
+    new CfnWebACLAssociation(this, 'StageAssociation', {
+      resourceArn: props.stage.stageArn,
+      webAclArn: webAcl.attrArn,
+    });
+  }
+}

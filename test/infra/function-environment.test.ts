@@ -1,0 +1,80 @@
+/**
+ * The contract between the stack and the functions: what the stack writes into each function's environment parses
+ * with the schema that function reads at cold start (`lambdas/core/environment.ts`).
+ */
+import type { z } from 'zod';
+import { describe, expect, test } from 'vitest';
+import {
+  fulfillmentEnvironment,
+  registrationNotifierEnvironment,
+  registrationPageEnvironment,
+} from '../../lambdas/core/environment.ts';
+import { configurationVariants, resourcesOfType, synthesize } from './synthesis.ts';
+
+type EnvironmentSchema = z.ZodObject<Record<string, z.ZodType>>;
+
+/** The schema each function reads, by its `POWERTOOLS_SERVICE_NAME`. */
+const contracts: Record<string, EnvironmentSchema> = {
+  fulfillment: fulfillmentEnvironment,
+  'registration-page': registrationPageEnvironment,
+  'registration-notifier': registrationNotifierEnvironment,
+};
+
+/** Set by the stack for the platform (the Lambda runtime and Powertools), not read by the function's code. */
+const platformVariables = ['POWERTOOLS_SERVICE_NAME', 'NODE_OPTIONS'];
+
+/** Variables the contract has only so the local stack can reach DynamoDB Local and the simulator. */
+const localOnlyVariables = ['DYNAMODB_ENDPOINT', 'MARKETPLACE_ENDPOINT', 'EVENTS_ENDPOINT'];
+
+/** A resource name or ARN is known only at deployment: stand in a plausible value for each reference. */
+function withReferencesResolved(variables: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value : `deployed-${JSON.stringify(value).replace(/\W+/g, '-')}`,
+    ]),
+  );
+}
+
+function functionEnvironments(overrides: Record<string, unknown>) {
+  const { template } = synthesize(overrides);
+  return Object.values(resourcesOfType(template, 'AWS::Lambda::Function')).map((resource) => {
+    const { Variables } = resource.Properties['Environment'] as { Variables: Record<string, unknown> };
+    return { serviceName: String(Variables['POWERTOOLS_SERVICE_NAME']), variables: withReferencesResolved(Variables) };
+  });
+}
+
+const minimalRegistration = {
+  'marketplace.registration': { appUrl: 'https://app.example.com/', supportUrl: 'https://example.com/help' },
+};
+
+describe.each(Object.entries({ ...configurationVariants, 'a minimal registration section': minimalRegistration }))(
+  'with %s',
+  (_, overrides) => {
+    const environments = functionEnvironments(overrides);
+
+    test('every function has a contract in lambdas/core/environment.ts', () => {
+      expect(environments.map((environment) => environment.serviceName).sort()).toEqual(Object.keys(contracts).sort());
+    });
+
+    test.each(Object.keys(contracts))('the %s environment parses with its schema', (serviceName) => {
+      const { variables } = environments.find((environment) => environment.serviceName === serviceName) ?? {};
+      const result = contracts[serviceName]?.safeParse(variables);
+      expect(result?.success, JSON.stringify(result?.error?.issues)).toBe(true);
+    });
+
+    test.each(Object.keys(contracts))(
+      'the %s environment holds only its contract and platform variables, no local endpoint',
+      (serviceName) => {
+        const { variables = {} } = environments.find((environment) => environment.serviceName === serviceName) ?? {};
+        const contract = Object.keys(contracts[serviceName]?.shape ?? {}).filter(
+          (name) => !localOnlyVariables.includes(name),
+        );
+        const required = contract.filter((name) => !contracts[serviceName]?.shape[name]?.safeParse(undefined).success);
+        const names = Object.keys(variables);
+        expect(names).toEqual(expect.arrayContaining([...required, ...platformVariables]));
+        expect([...contract, ...platformVariables]).toEqual(expect.arrayContaining(names));
+      },
+    );
+  },
+);

@@ -1,0 +1,146 @@
+import { describe, expect, test } from 'vitest';
+import { SUBSCRIBER_REGISTERED } from '../../lambdas/registration/registration-notifier-handler.ts';
+import { SUBSCRIBER_REGISTERED as RULE_DETAIL_TYPE } from '../../lib/seller-events.ts';
+import { publishedEntries, subscribersStream } from './registration-stream.ts';
+import { getAtt, logicalIdOf, resourceNamed, resourcesOfType, synthesize, type CfnResource } from './synthesis.ts';
+
+const adminEmail = 'admin@example.com';
+/** Not the default, so that the rule must take the source from the configuration. */
+const eventSource = 'acme.saas-marketplace';
+
+function single(resources: Record<string, CfnResource>): [string, CfnResource] {
+  const entries = Object.entries(resources);
+  if (entries.length !== 1) throw new Error(`expected one resource, found ${entries.length}`);
+  return entries[0] as [string, CfnResource];
+}
+
+describe('without an admin email', () => {
+  const { stack, template } = synthesize();
+  const busId = logicalIdOf(stack.sellerEvents.bus);
+
+  test('has the seller bus and outputs its name and ARN', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.hasOutput('SellerEventBusName', { Value: { Ref: busId } });
+    template.hasOutput('SellerEventBusArn', { Value: getAtt(busId, 'Arn') });
+  });
+
+  test('sends no email: no topic, no key, no rule, no queue but the notifier dead-letter queue', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    template.resourceCountIs('AWS::Events::Rule', 0);
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+  });
+});
+
+describe('with an admin email', () => {
+  const { stack, template } = synthesize({
+    'marketplace.notifications.adminEmail': adminEmail,
+    'marketplace.events.source': eventSource,
+  });
+  const busId = logicalIdOf(stack.sellerEvents.bus);
+  const [topicId, topic] = single(resourcesOfType(template, 'AWS::SNS::Topic'));
+  const [ruleId, rule] = single(resourcesOfType(template, 'AWS::Events::Rule'));
+  const target = (rule.Properties['Targets'] as Record<string, unknown>[])[0] ?? {};
+  const keyId = (topic.Properties['KmsMasterKeyId'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+
+  test('subscribes the admin email to a topic', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: adminEmail,
+      TopicArn: { Ref: topicId },
+    });
+  });
+
+  test('encrypts the topic with a rotating key of its own and refuses publishing without TLS', () => {
+    expect(resourceNamed(template, keyId).Properties['EnableKeyRotation']).toBe(true);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Deny',
+            Action: 'sns:Publish',
+            Principal: '*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    });
+  });
+
+  test('sends exactly the Subscriber Registered events of the configured source on the seller bus to the topic', () => {
+    expect(RULE_DETAIL_TYPE).toBe(SUBSCRIBER_REGISTERED);
+    expect(rule.Properties).toMatchObject({
+      EventBusName: { Ref: busId },
+      EventPattern: { source: [eventSource], 'detail-type': [SUBSCRIBER_REGISTERED] },
+      State: 'ENABLED',
+    });
+    expect(target['Arn']).toEqual({ Ref: topicId });
+  });
+
+  test('matches the event the registration notifier publishes, and every field of the message is in it', async () => {
+    const [entry] = await publishedEntries([(await subscribersStream()).registrationCompleted], eventSource);
+    const event = {
+      source: entry?.Source,
+      'detail-type': entry?.DetailType,
+      detail: JSON.parse(entry?.Detail ?? '{}') as unknown,
+    };
+    const pattern = rule.Properties['EventPattern'] as Record<string, unknown[]>;
+    for (const [field, accepted] of Object.entries(pattern)) {
+      expect(accepted, field).toContain(event[field as keyof typeof event]);
+    }
+
+    const { InputPathsMap, InputTemplate } = target['InputTransformer'] as {
+      InputPathsMap: Record<string, string>;
+      InputTemplate: string;
+    };
+    expect(Object.keys(InputPathsMap).length).toBeGreaterThan(0);
+    for (const [name, path] of Object.entries(InputPathsMap)) {
+      const value = path
+        .replace(/^\$\./, '')
+        .split('.')
+        .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], event);
+      expect(typeof value, `${name} = ${path}`).toBe('string');
+      expect(InputTemplate).toContain(`<${name}>`);
+    }
+  });
+
+  test('publishes through a role that may publish to this topic only, with retries and a dead-letter queue', () => {
+    expect(target['RetryPolicy']).toEqual({
+      MaximumRetryAttempts: expect.any(Number) as unknown,
+      MaximumEventAgeInSeconds: expect.any(Number) as unknown,
+    });
+    const roleId = (target['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: roleId }],
+      PolicyDocument: {
+        Statement: [
+          { Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: topicId } },
+          { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: getAtt(keyId, 'Arn') },
+        ],
+      },
+    });
+    template.resourcePropertiesCountIs('AWS::SNS::TopicPolicy', { Topics: [{ Ref: topicId }] }, 1);
+    expect(JSON.stringify(resourcesOfType(template, 'AWS::SNS::TopicPolicy'))).not.toContain('events.amazonaws.com');
+  });
+
+  test('dead-letters into an encrypted, TLS-only queue only this rule may send to', () => {
+    const queueArn = (target['DeadLetterConfig'] as { Arn: { 'Fn::GetAtt': [string, string] } }).Arn;
+    const queueId = queueArn['Fn::GetAtt'][0];
+    expect(resourceNamed(template, queueId).Properties).toMatchObject({ SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: [
+          { Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+          {
+            Effect: 'Allow',
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': getAtt(ruleId, 'Arn') } },
+          },
+        ],
+      },
+    });
+  });
+});
