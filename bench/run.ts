@@ -5,7 +5,12 @@
 import { spawnSync } from 'node:child_process';
 import { projectRoot } from '../local/config.ts';
 
-const benchmarks = ['dynamodb-local-startup.ts', 'simulator-batch-meter-usage.ts'];
+const benchmarks = [
+  'dynamodb-local-startup.ts',
+  'simulator-batch-meter-usage.ts',
+  'fulfillment-latency.ts',
+  'function-bundles.ts',
+];
 
 let failures = 0;
 for (const benchmark of benchmarks) {
