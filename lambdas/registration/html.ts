@@ -16,8 +16,11 @@ type Interpolation = SafeHtml | string | number | undefined | null | false | rea
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+/** Control characters have no place in a page; a buyer's input that carries one gets a visible placeholder. */
+const CONTROL_CHARACTERS = /[^\P{Cc}\t\n\r]/gu;
+
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
+  return value.replace(/[&<>"']/g, (character) => ESCAPES[character]!).replace(CONTROL_CHARACTERS, '\uFFFD');
 }
 
 function render(value: Interpolation): string {

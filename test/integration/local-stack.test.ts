@@ -4,45 +4,21 @@
  */
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, test } from 'vitest';
 import { tableDefinitions } from '../../lib/tables.ts';
 import { loadLocalConfig, projectRoot } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
 import { SimulatorControl } from '../../local/simulator/control-client.ts';
-import { expectGone, javaProcessesOnPort, waitUntilGone } from '../support/processes.ts';
+import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
+import { expectGone, waitUntilGone } from '../support/processes.ts';
 
-interface LocalStack {
-  readonly process: ChildProcess;
-  readonly output: string[];
-  readonly dynamoDbEndpoint: string;
-  readonly simulatorUrl: string;
-  readonly javaPid: number;
-}
+const stacks: NpmStart[] = [];
+afterAll(() => stacks.forEach((stack) => stack.process.kill('SIGKILL')));
 
-const stacks: ChildProcess[] = [];
-afterAll(() => stacks.forEach((stack) => stack.kill('SIGKILL')));
-
-/** Starts the local stack with `npm start` (or, to kill the very process that owns java, with node itself). */
-async function startLocalStack(how: 'npm start' | 'node'): Promise<LocalStack> {
-  const env = { ...process.env, DYNAMODB_PORT: '0', SIMULATOR_PORT: '0', PORT: '0', EVENT_BUS_PORT: '0' };
-  const child =
-    how === 'npm start'
-      ? spawn('npm', ['start'], { cwd: projectRoot, env })
-      : spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], { cwd: projectRoot, env });
-  stacks.push(child);
-  const output: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
-  for await (const line of createInterface({ input: child.stdout })) {
-    output.push(line);
-    if (!/DynamoDB Local\s+http/.test(line)) continue;
-    const text = output.join('\n');
-    const simulator = /Marketplace simulator\s+(http:\/\/\S+)/.exec(text)!;
-    const dynamoDbEndpoint = /DynamoDB Local\s+(http:\/\/\S+)/.exec(text)![1]!;
-    const [javaPid] = await javaProcessesOnPort(Number(new URL(dynamoDbEndpoint).port));
-    return { process: child, output, dynamoDbEndpoint, simulatorUrl: simulator[1]!, javaPid: javaPid! };
-  }
-  throw new Error(`npm start exited before it was ready:\n${output.join('\n')}`);
+async function start(via: 'npm' | 'node'): Promise<NpmStart> {
+  const stack = await startNpmStart(via);
+  stacks.push(stack);
+  return stack;
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -54,7 +30,7 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 
 describe.concurrent('npm start', () => {
   test('serves the tables, the simulator with its buyer page, and the API; Ctrl-C (SIGINT) stops everything', async () => {
-    const stack = await startLocalStack('npm start');
+    const stack = await start('npm');
     const dynamoDb = createDynamoDbClient(stack.dynamoDbEndpoint);
     const { TableNames } = await dynamoDb.send(new ListTablesCommand({}));
     dynamoDb.destroy();
@@ -65,9 +41,8 @@ describe.concurrent('npm start', () => {
       config.products.map((product) => product.code),
     );
     expect((await control.settings()).enabledRegions).toContain(config.marketplaceRegion);
-    const fulfillmentUrl = /Fulfillment URL\s+(http:\/\/\S+)/.exec(stack.output.join('\n'))![1]!;
-    expect((await control.settings()).fulfillmentUrl).toBe(fulfillmentUrl);
-    expect((await fetch(fulfillmentUrl)).status).toBe(405);
+    expect((await control.settings()).fulfillmentUrl).toBe(stack.fulfillmentUrl);
+    expect((await fetch(stack.fulfillmentUrl)).status).toBe(405);
     expect((await fetch(`${stack.simulatorUrl}/buyer`)).status).toBe(200);
 
     stack.process.kill('SIGINT');
@@ -77,14 +52,14 @@ describe.concurrent('npm start', () => {
   });
 
   test('SIGTERM stops everything', async () => {
-    const stack = await startLocalStack('npm start');
+    const stack = await start('npm');
     stack.process.kill('SIGTERM');
     expect(await exitOf(stack.process)).toBe(0);
     await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
   });
 
   test('a SIGKILL of the process that owns java still leaves no java behind', async () => {
-    const stack = await startLocalStack('node');
+    const stack = await start('node');
     stack.process.kill('SIGKILL');
     await waitUntilGone(stack.javaPid, 7_000);
     await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
@@ -92,7 +67,6 @@ describe.concurrent('npm start', () => {
 
   test('a bad setting stops it with a message that names the variable', async () => {
     const child = spawn('npm', ['start'], { cwd: projectRoot, env: { ...process.env, SIMULATOR_PORT: 'http' } });
-    stacks.push(child);
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     expect(await exitOf(child)).toBe(1);

@@ -102,7 +102,7 @@ describe('the form', () => {
   test('accepts any email domain, webmail included', async () => {
     const { cookie, subscriberId } = await arrivedBuyer();
     expect((await submit(cookie, { ...complete, email: 'someone@yahoo.co.uk' })).status).toBe(303);
-    expect((await registrationOf(subscriberId))).toEqual(
+    expect(await registrationOf(subscriberId)).toEqual(
       expect.objectContaining({ details: expect.objectContaining({ email: 'someone@yahoo.co.uk' }) as unknown }),
     );
   });
@@ -114,7 +114,7 @@ describe('completing registration', () => {
     const answer = await submit(cookie, complete);
     expect(answer.status).toBe(303);
     expect(answer.headers.get('location')).toBe('register');
-    expect((await registrationOf(subscriberId))).toEqual({
+    expect(await registrationOf(subscriberId)).toEqual({
       details: complete,
       registeredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown,
     });

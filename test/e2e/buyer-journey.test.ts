@@ -1,0 +1,222 @@
+/**
+ * The buyer's journey in a real headless Chromium, against the whole local stack started as `npm start` starts it:
+ * subscribe on the simulator's buyer page, arrive at the fulfillment URL by the form POST Marketplace makes, and
+ * register on a phone-sized screen with the keyboard alone. The registration token travels once, in that POST, and
+ * must turn up nowhere else: not in a URL, the history, a cookie, a log line or the tables.
+ */
+import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { subscriptionStatusText } from '../../lambdas/registration/pages.ts';
+import { loadLocalConfig } from '../../local/config.ts';
+import { recordBrowsing, historyOf, type BrowsingRecord } from '../support/browsing-record.ts';
+import { launchChromium } from '../support/chromium.ts';
+import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
+import { expectGone } from '../support/processes.ts';
+import { placesHolding } from '../support/secret-encodings.ts';
+
+const { products, registration } = loadLocalConfig();
+const PRODUCT = configured(
+  products.find((product) => product.identityModel === 'license')?.name,
+  'a product of the license identity model',
+);
+const SIGN_IN_URL = registration.appUrl;
+const TRIAL_LANDING_URL = configured(registration.freeTrialLandingUrl, 'registration.freeTrialLandingUrl');
+/** Stands in for the seller's site, which the test never reaches. */
+const TRIAL_LANDING_PAGE = '<!doctype html><title>Your trial</title>';
+const PHONE_VIEWPORT = { width: 375, height: 812 };
+const TOKEN_FIELD = 'x-amzn-marketplace-token';
+/** The stylesheet's button colour (#0b4fb3): the browser shows it only if the policy's hash admits the inline style. */
+const BUTTON_BACKGROUND = 'rgb(11, 79, 179)';
+
+const buyer = { company: 'Acme Ltd', contactName: 'Ada Lovelace', email: 'ada@example.com', phone: '+44 20 7946 0958' };
+
+let browser: Browser | undefined;
+let stack: NpmStart | undefined;
+/** The contexts of the journeys, and what each one did, for the checks made after them. */
+const journeys: { context: BrowserContext; page: Page; record: BrowsingRecord }[] = [];
+
+const running = () => {
+  if (stack === undefined || browser === undefined) throw new Error('the stack and the browser start in beforeAll');
+  return { stack, browser };
+};
+
+beforeAll(async () => {
+  // The browser first: without Chromium there is nothing to start the stack for.
+  browser = await launchChromium();
+  stack = await startNpmStart();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (stack === undefined) return;
+  expect(await stack.stop()).toBe(0);
+  await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
+});
+
+/** A phone-sized browser on the buyer page, recording what it does; nothing it asks of the seller's site goes out. */
+async function openBuyerPage(): Promise<{ page: Page; record: BrowsingRecord }> {
+  const context = await running().browser.newContext({ viewport: PHONE_VIEWPORT });
+  const page = await context.newPage();
+  const record = await recordBrowsing(page, { [TRIAL_LANDING_URL]: TRIAL_LANDING_PAGE });
+  journeys.push({ context, page, record });
+  await page.goto(running().stack.buyerPageUrl);
+  return { page, record };
+}
+
+/** Subscribes on the buyer page, then follows Marketplace's "Set up your account" to the seller's fulfillment URL. */
+async function subscribeAndSetUp(page: Page, offer: 'Subscribe to' | 'Start free trial of'): Promise<void> {
+  await page.getByRole('button', { name: `${offer} ${PRODUCT}` }).click();
+  await page.getByRole('button', { name: 'Set up your account' }).click();
+  await page.waitForURL(isRegistrationPage);
+}
+
+/** The registration page, whatever its query or fragment: what they carry is the leak test's business. */
+const isRegistrationPage = (url: URL | string) => {
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}` === running().stack.registerUrl;
+};
+
+/** The little of the DOM the in-page checks read: the project compiles without the DOM library. */
+interface InPageElement {
+  readonly scrollWidth: number;
+  readonly ownerDocument: {
+    readonly defaultView: {
+      readonly innerWidth: number;
+      getComputedStyle(element: InPageElement): { readonly backgroundColor: string };
+    };
+  };
+}
+
+const isFocused = async (page: Page, control: Locator) => (await control.and(page.locator(':focus')).count()) === 1;
+
+const backgroundOf = (control: Locator) =>
+  control.evaluate(
+    (element: InPageElement) => element.ownerDocument.defaultView.getComputedStyle(element).backgroundColor,
+  );
+
+async function expectFitsThePhone(page: Page): Promise<void> {
+  const { viewport, content } = await page.locator('html').evaluate((root: InPageElement) => ({
+    viewport: root.ownerDocument.defaultView.innerWidth,
+    content: root.scrollWidth,
+  }));
+  expect(viewport).toBe(PHONE_VIEWPORT.width);
+  expect(content, 'the page scrolls sideways on a 375 px wide phone').toBeLessThanOrEqual(viewport);
+}
+
+const tokensPosted = (record: BrowsingRecord) =>
+  record.posts
+    .filter((post) => post.url === running().stack.fulfillmentUrl)
+    .map((post) => new URLSearchParams(post.body).get(TOKEN_FIELD) ?? '');
+
+describe('a buyer subscribing on AWS Marketplace', () => {
+  test('arrives on the registration page, registers with the keyboard on a phone, and is told they are set up', async () => {
+    const { page, record } = await openBuyerPage();
+    await subscribeAndSetUp(page, 'Subscribe to');
+
+    expect(isRegistrationPage(page.url()), `${page.url()} is the registration page`).toBe(true);
+    await expect(page.title()).resolves.toBe(`Set up your account - ${PRODUCT}`);
+    expect(await page.getByRole('banner').innerText()).toBe(PRODUCT);
+    const statuses = (['pending', 'active', undefined] as const).map(subscriptionStatusText);
+    expect(statuses).toContain(await page.getByRole('status').innerText());
+    const submit = page.getByRole('button', { name: 'Complete registration' });
+    expect(await backgroundOf(submit), 'the inline stylesheet applies').toBe(BUTTON_BACKGROUND);
+    await expectFitsThePhone(page);
+
+    // From the top of the page, Tab alone must reach every field in order, then the button that submits.
+    const steps: [name: string, control: Locator, typed: string | undefined][] = [
+      ['Company', page.getByLabel('Company'), buyer.company],
+      ['Contact name', page.getByLabel('Contact name'), buyer.contactName],
+      ['Email', page.getByLabel('Email'), buyer.email],
+      ['Phone', page.getByLabel('Phone'), buyer.phone],
+      ['the submit button', submit, undefined],
+    ];
+    for (const [name, control, typed] of steps) {
+      await page.keyboard.press('Tab');
+      expect(await isFocused(page, control), `Tab should reach ${name} next`).toBe(true);
+      if (typed !== undefined) await page.keyboard.type(typed);
+    }
+    await page.keyboard.press('Enter');
+
+    await page.getByRole('heading', { name: 'You are set up' }).waitFor();
+    expect(isRegistrationPage(page.url()), `${page.url()} is the registration page`).toBe(true);
+    expect(await page.getByRole('link', { name: SIGN_IN_URL }).getAttribute('href')).toBe(SIGN_IN_URL);
+    await expectFitsThePhone(page);
+    expect(record.problems).toEqual([]);
+    expect(record.offMachine).toEqual([]);
+    expect(tokensPosted(record)).toEqual([expect.stringMatching(/^\S{20,}$/)]);
+  });
+
+  test("of a free trial is sent on to the seller's trial landing page after registering", async () => {
+    const { page, record } = await openBuyerPage();
+    await subscribeAndSetUp(page, 'Start free trial of');
+    expect(
+      record.posts.find((post) => post.url === running().stack.fulfillmentUrl)?.body,
+      'the trial is announced in the POST to the fulfillment URL',
+    ).toContain('x-amzn-marketplace-offer-type=free-trial');
+
+    await page.getByLabel('Company').fill(buyer.company);
+    await page.getByLabel('Contact name').fill(buyer.contactName);
+    await page.getByLabel('Email').fill(buyer.email);
+    await page.getByRole('button', { name: 'Complete registration' }).click();
+
+    await page.waitForURL(TRIAL_LANDING_URL);
+    await expect(page.title()).resolves.toBe('Your trial');
+    expect(record.offMachine[0]).toBe(TRIAL_LANDING_URL);
+    expect(record.problems).toEqual([]);
+  });
+
+  test('leaves its registration token in no URL, history entry, cookie, log line or table item', async () => {
+    const { stack } = running();
+    const tokens = journeys.flatMap(({ record }) => tokensPosted(record));
+    expect(tokens, 'both journeys posted a token to the fulfillment URL').toHaveLength(2);
+    // The handlers log before they answer, but their output reaches us through a pipe, in its own time.
+    await expect
+      .poll(() => stack.logs().match(/"Buyer registered"/g)?.length, { message: 'both journeys logged a registration' })
+      .toBe(2);
+
+    const urls = journeys.flatMap(({ record }) => record.urls);
+    const history = (await Promise.all(journeys.map(({ page }) => historyOf(page)))).flat();
+    const cookies = (await Promise.all(journeys.map(({ context }) => context.cookies()))).flat();
+    const logs = stack.logs();
+    const tables = await scanTables(stack);
+    // Each place holds what it should, so that finding no token there means something.
+    expect(urls).toContain(stack.fulfillmentUrl);
+    expect(history).toContain(stack.registerUrl);
+    expect(cookies.map((cookie) => cookie.name)).toContain('mp_registration');
+    expect(logs).toContain('Buyer arrived from Marketplace');
+    expect(tables).toContain(buyer.contactName);
+
+    for (const token of tokens) {
+      expect(
+        placesHolding(token, {
+          'a requested or visited URL': urls.join('\n'),
+          'the history': history.join('\n'),
+          'a cookie': JSON.stringify(cookies),
+          'the logs': logs,
+          'a table item': tables,
+        }),
+      ).toEqual([]);
+    }
+  });
+});
+
+/** The journeys follow `cdk.json`, as `npm start` does; they need it to configure what they walk through. */
+function configured<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`The buyer journey needs ${what} in cdk.json's marketplace context`);
+  return value;
+}
+
+/** Every item of every table, as DynamoDB Local stores it, through the endpoint `npm start` printed. */
+async function scanTables(stack: NpmStart): Promise<string> {
+  const client = new DynamoDBClient({ endpoint: stack.dynamoDbEndpoint });
+  try {
+    const items: unknown[] = [];
+    for (const TableName of stack.tableNames) {
+      for await (const page of paginateScan({ client }, { TableName })) items.push(...(page.Items ?? []));
+    }
+    return JSON.stringify(items);
+  } finally {
+    client.destroy();
+  }
+}

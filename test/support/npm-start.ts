@@ -1,0 +1,89 @@
+/**
+ * The whole local stack as `npm start` runs it, in a child process on free ports, with everything it writes to stdout
+ * and stderr kept: that output is "the logs", where the handlers log through Powertools. Started through npm itself,
+ * or as the bare node process npm runs (to kill the very process that owns java).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { projectRoot } from '../../local/config.ts';
+import { javaProcessesOnPort } from './processes.ts';
+
+export interface NpmStart {
+  readonly buyerPageUrl: string;
+  readonly fulfillmentUrl: string;
+  /** Where the fulfillment URL sends the browser: its `Location` (`register`) resolved as a browser resolves it. */
+  readonly registerUrl: string;
+  readonly simulatorUrl: string;
+  readonly dynamoDbEndpoint: string;
+  readonly tableNames: readonly string[];
+  /** The java process of DynamoDB Local, which must not outlive the stack. */
+  readonly javaPid: number;
+  /** The process started: npm, or node itself. */
+  readonly process: ChildProcess;
+  /** Everything the stack has written to stdout and stderr so far. */
+  logs(): string;
+  /** Sends `signal` (SIGTERM, as a service manager stops it, by default); answers the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The last line of the banner `local/start.ts` prints when everything is up. */
+const READY_LINE = /^\s*Products\s.*\n/m;
+
+export async function startNpmStart(via: 'npm' | 'node' = 'node'): Promise<NpmStart> {
+  const env = { ...process.env, PORT: '0', SIMULATOR_PORT: '0', EVENT_BUS_PORT: '0', DYNAMODB_PORT: '0' };
+  const child =
+    via === 'npm'
+      ? spawn('npm', ['start'], { cwd: projectRoot, env })
+      : spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], { cwd: projectRoot, env });
+  const output: string[] = [];
+  const logs = () => output.join('');
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+  const text = await new Promise<string>((resolve, reject) => {
+    const untilReady = () => {
+      if (!READY_LINE.test(logs())) return;
+      child.stdout.off('data', untilReady);
+      resolve(logs());
+    };
+    child.stdout.on('data', untilReady);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`npm start exited (${code}) before it was ready:\n${logs()}`)));
+  });
+  try {
+    return await parse(text, logs, child);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+async function parse(text: string, logs: () => string, child: ChildProcess): Promise<NpmStart> {
+  const printed = (label: string, pattern = /(http:\/\/\S+)/) => {
+    const value = new RegExp(`${label}\\s+${pattern.source}`).exec(text)?.[1];
+    if (value === undefined) throw new Error(`npm start did not print "${label}"; it wrote:\n${logs()}`);
+    return value;
+  };
+  const fulfillmentUrl = printed('Fulfillment URL');
+  const dynamoDbEndpoint = printed('DynamoDB Local');
+  const [javaPid] = await javaProcessesOnPort(Number(new URL(dynamoDbEndpoint).port));
+  if (javaPid === undefined) throw new Error(`no java serves ${dynamoDbEndpoint}`);
+  return {
+    buyerPageUrl: printed('Subscribe as a buyer'),
+    fulfillmentUrl,
+    registerUrl: new URL('register', fulfillmentUrl).href,
+    simulatorUrl: printed('Marketplace simulator'),
+    dynamoDbEndpoint,
+    tableNames: printed('tables', /(.+)/).split(', '),
+    javaPid,
+    process: child,
+    logs,
+    stop: (signal = 'SIGTERM') => stop(child, signal),
+  };
+}
+
+function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill(signal);
+  });
+}
