@@ -24,6 +24,8 @@ export interface FulfillmentDependencies extends ArrivalDependencies {
 export function createFulfillmentHandler(dependencies: FulfillmentDependencies) {
   const { pages, logger } = dependencies;
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    // API Gateway's request id is what the buyer's browser saw (x-amzn-RequestId): log lines carry it.
+    logger.setCorrelationId(event.requestContext?.requestId);
     if (event.httpMethod !== 'POST') return pages.problem('wrong-method', undefined, { allow: 'POST' });
     let fields: URLSearchParams;
     try {

@@ -90,6 +90,8 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
   };
 
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    // API Gateway's request id is what the buyer's browser saw (x-amzn-RequestId): log lines carry it.
+    logger.setCorrelationId(event.requestContext?.requestId);
     if (event.httpMethod !== 'GET' && event.httpMethod !== 'POST') {
       return pages.problem('wrong-method', undefined, { allow: 'GET, POST' });
     }
