@@ -3,6 +3,7 @@
  * turns each completed registration (read from the Subscribers table's stream) into a `Subscriber Registered` event on
  * the seller's bus. Each function may do exactly what its code does and nothing more.
  */
+import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import {
   AccessLogField,
@@ -19,7 +20,7 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { apiRoutes, fulfillmentRoute, registrationPageRoute, type ApiRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
@@ -234,17 +235,11 @@ export class Registration extends Construct {
     // An on-failure message names the failed stream records (shard, sequence numbers, times), not their data: the
     // stream keeps the records for 24 hours and the table keeps the registrations for good, so these messages say
     // which registrations still need announcing.
-    const deadLetterQueue = new Queue(this, 'RegistrationNotifierDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue (on-failure destination) of the registration notifier stream ' +
-        'event source mapping; a dead-letter queue of its own would only move the same records once more.',
-    });
+    const deadLetterQueue = newDeadLetterQueue(
+      this,
+      'RegistrationNotifierDeadLetterQueue',
+      'the registration notifier stream event source mapping (its on-failure destination)',
+    );
 
     notifier.lambda.addEventSource(
       new DynamoEventSource(props.subscribers, {

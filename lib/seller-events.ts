@@ -2,13 +2,13 @@
  * What this backend tells the seller: its own EventBridge bus, which the seller's app subscribes to, and optionally an
  * email to the seller's admin for every buyer who registers.
  */
+import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { Duration, Validations } from 'aws-cdk-lib';
 import { EventBus, EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Config } from './config.ts';
 
@@ -47,17 +47,11 @@ export class SellerEvents extends Construct {
     topic.addSubscription(new EmailSubscription(adminEmail));
 
     // Undeliverable notifications wait here (the buyer's registration itself is safe in the Subscribers table).
-    const deadLetterQueue = new Queue(this, 'AdminNotificationsDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the admin email rule target; a dead-letter queue of its ' +
-        'own would only move the same events once more.',
-    });
+    const deadLetterQueue = newDeadLetterQueue(
+      this,
+      'AdminNotificationsDeadLetterQueue',
+      'the admin email rule target',
+    );
 
     const detail = (path: string) => EventField.fromPath(`$.detail.${path}`);
     const rule = new Rule(this, 'SubscriberRegisteredToAdmin', {

@@ -9,8 +9,9 @@
  * });
  * await fetch(`${gateway.url}/fulfillment`, { method: 'POST', body: form }); // http://127.0.0.1:<port>/local/...
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listen } from '../http/listen.ts';
 import { readBody, RequestTooLargeError } from '../http/read-body.ts';
 import { GatewayConfigError } from './config-error.ts';
 import {
@@ -197,14 +198,4 @@ function failureAnswer(error: unknown, route: MatchedRoute, ids: RequestIds): Ht
     return internalServerError();
   }
   throw error;
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

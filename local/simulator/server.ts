@@ -10,8 +10,9 @@
  *   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
  * });
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listen } from '../http/listen.ts';
 import { sendAwsError, serializationError } from '../aws-json.ts';
 import { BuyerPage } from './buyer-page.ts';
 import { ControlApi } from './control-api.ts';
@@ -80,16 +81,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       await simulator.events.drained();
     },
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function within(url: URL, prefix: string): boolean {
