@@ -8,7 +8,7 @@ import type { Config } from './config.ts';
 /** `PRODUCTS` and `REGISTRATION`: what the fulfillment URL and the registration page need to know. */
 export function registrationVariables(config: Config): { PRODUCTS: string; REGISTRATION: string } {
   return {
-    PRODUCTS: JSON.stringify(config.products.map(({ code, name }) => ({ code, name }))),
+    PRODUCTS: JSON.stringify(config.products.map(({ code, name, identityModel }) => ({ code, name, identityModel }))),
     REGISTRATION: JSON.stringify(config.registration),
   };
 }

@@ -9,6 +9,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
+import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
 import { registrationVariables } from '../lib/function-environment.ts';
 import { configureSimulator } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
@@ -77,9 +78,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const registrationNotifier = await import('../lambdas/registration/registration-notifier.ts');
 
+    // The stream is read before the API answers anyone, so no registration can slip past it.
+    const registrationStream = await startStreamPoller({
+      dynamoDb: dynamoDb.client,
+      endpoint: dynamoDb.endpoint,
+      tableName: tables.Subscribers,
+      handler: registrationNotifier.handler,
+      context: () => createLambdaContext('registration-notifier', 30_000, new Date()),
+    });
+    started.push({ close: () => registrationStream.stop() });
+
     const gateway: RunningGateway = await startLocalGateway({
       port: options.apiPort ?? 0,
       ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
+      // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
+      serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
       routes: await Promise.all(
         apiRoutes.map(async (route) => ({
           method: 'ANY',
@@ -92,15 +105,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     started.push(gateway);
     const fulfillmentUrl = `${gateway.url}${fulfillmentRoute.path}`;
     await control.updateSettings({ fulfillmentUrl });
-
-    const registrationStream = await startStreamPoller({
-      dynamoDb: dynamoDb.client,
-      endpoint: dynamoDb.endpoint,
-      tableName: tables.Subscribers,
-      handler: registrationNotifier.handler,
-      context: () => createLambdaContext('registration-notifier', 30_000, new Date()),
-    });
-    started.push({ close: () => registrationStream.stop() });
 
     return {
       apiUrl: gateway.url,

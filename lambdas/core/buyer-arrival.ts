@@ -4,6 +4,8 @@
  * for nothing else.
  */
 import type { Clock } from './clock.ts';
+import type { ProductListing } from './environment.ts';
+import type { ResolvedCustomer } from './marketplace-customers.ts';
 import type { NewSession, RegistrationSessions } from './registration-sessions.ts';
 import type { SubscriberRepository } from './subscriber-repository.ts';
 import type { OfferType, Subscriber, SubscriberIdentity } from './subscriber.ts';
@@ -17,12 +19,41 @@ export class UnknownProduct extends Error {
   }
 }
 
+/**
+ * Marketplace did not give the identifier the product's identity model keys on (a legacy product configured as a
+ * license one, or the reverse).
+ */
+export class IdentityMismatch extends Error {
+  override readonly name = 'IdentityMismatch';
+
+  constructor(
+    readonly productCode: string,
+    readonly identityModel: ProductListing['identityModel'],
+  ) {
+    super(
+      `ResolveCustomer gave no ${identityModel === 'license' ? 'LicenseArn' : 'CustomerIdentifier'} for ${productCode}`,
+    );
+  }
+}
+
 export interface ArrivalDependencies {
-  readonly resolve: (registrationToken: string) => Promise<SubscriberIdentity>;
+  readonly resolve: (registrationToken: string) => Promise<ResolvedCustomer>;
   readonly subscribers: SubscriberRepository;
   readonly sessions: RegistrationSessions;
-  readonly productCodes: ReadonlySet<string>;
+  readonly products: readonly ProductListing[];
   readonly clock: Clock;
+}
+
+/** The subscriber's identity: keyed as its product's identity model says, with every other identifier kept. */
+export function identityOf(resolved: ResolvedCustomer, product: ProductListing): SubscriberIdentity {
+  const { productCode, licenseArn, customerIdentifier, customerAWSAccountId } = resolved;
+  if (product.identityModel === 'license' && licenseArn !== undefined && customerAWSAccountId !== undefined) {
+    return { model: 'license', productCode, licenseArn, customerAWSAccountId, customerIdentifier };
+  }
+  if (product.identityModel === 'legacy' && customerIdentifier !== undefined) {
+    return { model: 'legacy', productCode, customerIdentifier, customerAWSAccountId, licenseArn };
+  }
+  throw new IdentityMismatch(productCode, product.identityModel);
 }
 
 export async function acceptBuyer(
@@ -30,8 +61,10 @@ export async function acceptBuyer(
   registrationToken: string,
   offerType: OfferType,
 ): Promise<{ subscriber: Subscriber; session: NewSession }> {
-  const identity = await dependencies.resolve(registrationToken);
-  if (!dependencies.productCodes.has(identity.productCode)) throw new UnknownProduct(identity.productCode);
+  const resolved = await dependencies.resolve(registrationToken);
+  const product = dependencies.products.find((candidate) => candidate.code === resolved.productCode);
+  if (product === undefined) throw new UnknownProduct(resolved.productCode);
+  const identity = identityOf(resolved, product);
   const now = dependencies.clock.now();
   const subscriber = await dependencies.subscribers.recordResolution(identity, offerType, now);
   const session = await dependencies.sessions.create(subscriber.id, now);

@@ -15,10 +15,20 @@ const json = <T extends z.ZodType>(schema: T) =>
     }
   });
 
-const optionalUrl = z.url().optional();
+/** Links a buyer may follow: web addresses only (a `javascript:` URL in a link would run in the buyer's page). */
+const webUrl = () => z.url({ protocol: /^https?$/ });
+const optionalUrl = webUrl().optional();
 
 export const productsVariable = json(
-  z.array(z.strictObject({ code: z.string().min(1), name: z.string().min(1) })).min(1),
+  z
+    .array(
+      z.strictObject({
+        code: z.string().min(1),
+        name: z.string().min(1),
+        identityModel: z.enum(['license', 'legacy']),
+      }),
+    )
+    .min(1),
 );
 
 export const registrationFields = ['company', 'contactName', 'email', 'phone'] as const;
@@ -26,12 +36,12 @@ export type RegistrationField = (typeof registrationFields)[number];
 
 export const registrationSettingsVariable = json(
   z.strictObject({
-    appUrl: z.url(),
+    appUrl: webUrl(),
     supportEmail: z.email().optional(),
-    supportUrl: z.url().optional(),
-    logoUrl: z.url().optional(),
+    supportUrl: optionalUrl,
+    logoUrl: optionalUrl,
     requiredFields: z.array(z.enum(registrationFields)),
-    freeTrialLandingUrl: z.url().optional(),
+    freeTrialLandingUrl: optionalUrl,
     sessionMinutes: z.number().int().positive(),
   }),
 );

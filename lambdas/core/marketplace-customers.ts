@@ -10,7 +10,6 @@ import {
   ResolveCustomerCommand,
   type MarketplaceMeteringClient,
 } from '@aws-sdk/client-marketplace-metering';
-import type { SubscriberIdentity } from './subscriber.ts';
 
 /** Marketplace refused the token: `invalid`, or `expired` (too old, or already used). */
 export class RegistrationTokenRejected extends Error {
@@ -36,6 +35,14 @@ export class MarketplaceUnavailable extends Error {
   }
 }
 
+/** What `ResolveCustomer` answered: every identifier it gave (which ones depends on the product). */
+export interface ResolvedCustomer {
+  readonly productCode: string;
+  readonly licenseArn?: string | undefined;
+  readonly customerIdentifier?: string | undefined;
+  readonly customerAWSAccountId?: string | undefined;
+}
+
 export interface ResolveOptions {
   /** Give up (and answer `MarketplaceUnavailable`) after this long, retries included. */
   readonly deadlineMs: number;
@@ -45,7 +52,7 @@ export async function resolveCustomer(
   client: MarketplaceMeteringClient,
   registrationToken: string,
   options: ResolveOptions,
-): Promise<SubscriberIdentity> {
+): Promise<ResolvedCustomer> {
   let output;
   try {
     output = await client.send(new ResolveCustomerCommand({ RegistrationToken: registrationToken }), {
@@ -58,21 +65,14 @@ export async function resolveCustomer(
     throw new MarketplaceUnavailable(error instanceof Error ? error.name : 'unknown error', requestId);
   }
   const { ProductCode, LicenseArn, CustomerAWSAccountId, CustomerIdentifier } = output;
-  if (ProductCode && LicenseArn && CustomerAWSAccountId) {
-    return {
-      model: 'license',
-      productCode: ProductCode,
-      licenseArn: LicenseArn,
-      customerAWSAccountId: CustomerAWSAccountId,
-    };
+  if (!ProductCode) {
+    throw new MarketplaceUnavailable('ResolveCustomer answered no product code', output.$metadata.requestId);
   }
-  if (ProductCode && CustomerIdentifier) {
-    return {
-      model: 'legacy',
-      productCode: ProductCode,
-      customerIdentifier: CustomerIdentifier,
-      customerAWSAccountId: CustomerAWSAccountId || undefined,
-    };
-  }
-  throw new MarketplaceUnavailable('ResolveCustomer answered no usable customer identity', output.$metadata.requestId);
+  // Empty strings mean "not given" (a license-model answer may carry an empty CustomerIdentifier).
+  return {
+    productCode: ProductCode,
+    licenseArn: LicenseArn || undefined,
+    customerIdentifier: CustomerIdentifier || undefined,
+    customerAWSAccountId: CustomerAWSAccountId || undefined,
+  };
 }

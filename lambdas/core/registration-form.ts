@@ -25,8 +25,12 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
     label: 'Email',
     maxLength: 254,
     missing: 'Enter an email address',
+    // A practical address: no spaces, quotes, angle brackets or other characters that only serve to break whatever
+    // the seller feeds it into next.
     check: (value) =>
-      /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value) ? undefined : 'Enter an email address like name@example.com',
+      /^[^\s@<>"'()[\],;:\\]+@[^\s@<>"'()[\],;:\\]+\.[^\s@<>"'()[\],;:\\]+$/.test(value)
+        ? undefined
+        : 'Enter an email address like name@example.com',
   },
   phone: {
     label: 'Phone',
@@ -39,8 +43,9 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
   },
 };
 
-// Control characters, and the invisible separators that would let one field pose as two lines.
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/u;
+// Control and format characters (bidirectional overrides, zero-width ones), and the separators that would let one
+// field pose as two lines.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 export function validateRegistration(
   submitted: Readonly<Record<string, string | undefined>>,

@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { registrationFields } from './environment.ts';
 import {
   subscriberIdOf,
+  subscriptionStatuses,
   type OfferType,
   type RegistrationDetails,
   type Subscriber,
@@ -34,7 +35,11 @@ const storedBase = {
   resolvedFirstAt: z.string(),
   resolvedLastAt: z.string(),
   registration: storedRegistration.optional(),
-  subscriptionStatus: z.enum(['pending', 'active', 'ending', 'ended', 'failed']).optional(),
+  // Owned by the lifecycle: a value this code does not know yet reads as unknown rather than breaking the pages.
+  subscriptionStatus: subscriptionStatuses.optional().catch(undefined),
+  customerIdentifier: z.string().optional(),
+  licenseArn: z.string().optional(),
+  customerAWSAccountId: z.string().optional(),
 };
 
 /** A subscriber item as the fulfillment URL leaves it (other writers add their own attributes, ignored here). */
@@ -49,7 +54,6 @@ const storedSubscriber = z.discriminatedUnion('identityModel', [
     ...storedBase,
     identityModel: z.literal('legacy'),
     customerIdentifier: z.string(),
-    customerAWSAccountId: z.string().optional(),
   }),
 ]);
 
@@ -65,19 +69,16 @@ export class SubscriberRepository {
    */
   async recordResolution(identity: SubscriberIdentity, offerType: OfferType, at: Date): Promise<Subscriber> {
     const id = subscriberIdOf(identity);
-    const identityAttributes: Record<string, string> = {
-      subscriberId: id,
-      identityModel: identity.model,
-      productCode: identity.productCode,
-      ...(identity.model === 'license'
-        ? { licenseArn: identity.licenseArn, customerAWSAccountId: identity.customerAWSAccountId }
-        : {
-            customerIdentifier: identity.customerIdentifier,
-            ...(identity.customerAWSAccountId === undefined
-              ? {}
-              : { customerAWSAccountId: identity.customerAWSAccountId }),
-          }),
-    };
+    const identityAttributes = Object.fromEntries(
+      Object.entries({
+        subscriberId: id,
+        identityModel: identity.model,
+        productCode: identity.productCode,
+        licenseArn: identity.licenseArn,
+        customerIdentifier: identity.customerIdentifier,
+        customerAWSAccountId: identity.customerAWSAccountId,
+      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
     const names = Object.keys(identityAttributes);
     const { Attributes } = await this.client.send(
       new UpdateCommand({
@@ -141,19 +142,22 @@ export class SubscriberRepository {
 
 function toSubscriber(item: Record<string, unknown> | undefined): Subscriber {
   const stored = storedSubscriber.parse(item);
+  const { productCode, licenseArn, customerIdentifier, customerAWSAccountId } = stored;
   const identity: SubscriberIdentity =
     stored.identityModel === 'license'
       ? {
           model: 'license',
-          productCode: stored.productCode,
+          productCode,
           licenseArn: stored.licenseArn,
           customerAWSAccountId: stored.customerAWSAccountId,
+          customerIdentifier,
         }
       : {
           model: 'legacy',
-          productCode: stored.productCode,
+          productCode,
           customerIdentifier: stored.customerIdentifier,
-          customerAWSAccountId: stored.customerAWSAccountId,
+          customerAWSAccountId,
+          licenseArn,
         };
   return {
     id: stored.subscriberId,

@@ -1,8 +1,9 @@
 /**
  * A subscriber is one license: one agreement of one buyer account for one product. Products on Concurrent Agreements
  * (every product listed since June 2026) name it by `LicenseArn`; legacy products by product code +
- * `CustomerIdentifier`. Both kinds work everywhere.
+ * `CustomerIdentifier`. Both kinds work everywhere, and whichever identifiers Marketplace gives are all kept.
  */
+import * as z from 'zod';
 import type { RegistrationField } from './environment.ts';
 
 export type OfferType = 'standard' | 'free-trial';
@@ -13,12 +14,14 @@ export type SubscriberIdentity =
       readonly productCode: string;
       readonly licenseArn: string;
       readonly customerAWSAccountId: string;
+      readonly customerIdentifier?: string | undefined;
     }
   | {
       readonly model: 'legacy';
       readonly productCode: string;
       readonly customerIdentifier: string;
       readonly customerAWSAccountId?: string | undefined;
+      readonly licenseArn?: string | undefined;
     };
 
 /** `license:<LicenseArn>` or `legacy:<ProductCode>:<CustomerIdentifier>`: stable, and unique across both kinds. */
@@ -39,7 +42,8 @@ export interface Registration {
  * The subscription's state as the lifecycle (Marketplace's notifications) last set it. Absent until the first
  * notification arrives, which may be before or after the buyer.
  */
-export type SubscriptionStatus = 'pending' | 'active' | 'ending' | 'ended' | 'failed';
+export const subscriptionStatuses = z.enum(['pending', 'active', 'ending', 'ended', 'failed']);
+export type SubscriptionStatus = z.infer<typeof subscriptionStatuses>;
 
 export interface Subscriber {
   readonly id: string;

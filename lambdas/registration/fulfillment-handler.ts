@@ -6,14 +6,13 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { acceptBuyer, UnknownProduct, type ArrivalDependencies } from '../core/buyer-arrival.ts';
+import { acceptBuyer, IdentityMismatch, UnknownProduct, type ArrivalDependencies } from '../core/buyer-arrival.ts';
 import { MarketplaceUnavailable, RegistrationTokenRejected } from '../core/marketplace-customers.ts';
-import { BadRequest, formFields, sessionCookie } from './http.ts';
+import { BadRequest, correlateWithApiRequest, formFields, sessionCookie } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
-import { problemForBadRequest, problemForStorageError } from './problems.ts';
+import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
-/** The form holds one token (a few hundred bytes) and an offer type; anything much larger is not from Marketplace. */
-const MAX_FORM_BYTES = 16 * 1024;
+/** Marketplace's tokens are a few hundred characters; a much longer one is not from Marketplace. */
 const MAX_TOKEN_LENGTH = 8 * 1024;
 
 export interface FulfillmentDependencies extends ArrivalDependencies {
@@ -24,12 +23,11 @@ export interface FulfillmentDependencies extends ArrivalDependencies {
 export function createFulfillmentHandler(dependencies: FulfillmentDependencies) {
   const { pages, logger } = dependencies;
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    // API Gateway's request id is what the buyer's browser saw (x-amzn-RequestId): log lines carry it.
-    logger.setCorrelationId(event.requestContext?.requestId);
-    if (event.httpMethod !== 'POST') return pages.problem('wrong-method', undefined, { allow: 'POST' });
+    correlateWithApiRequest(logger, event);
+    if (event.httpMethod !== 'POST') return pages.problem('fulfillment-method', undefined, { allow: 'POST' });
     let fields: URLSearchParams;
     try {
-      fields = formFields(event, MAX_FORM_BYTES);
+      fields = formFields(event);
     } catch (error) {
       if (error instanceof BadRequest) return pages.problem(problemForBadRequest(error));
       throw error;
@@ -37,6 +35,7 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
     const token = fields.get('x-amzn-marketplace-token')?.trim() ?? '';
     if (token === '') return pages.problem('missing-token');
     if (token.length > MAX_TOKEN_LENGTH) return pages.problem('invalid-token');
+    // The browser's claim, not an entitlement: Marketplace adds the field for trial offers, but anyone can add it.
     const offerType = fields.get('x-amzn-marketplace-offer-type') === 'free-trial' ? 'free-trial' : 'standard';
 
     try {
@@ -62,7 +61,14 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
         logger.error('A buyer arrived for a product this deployment does not sell', { productCode: error.productCode });
         return pages.problem('unknown-product');
       }
-      return problemForStorageError(error, pages, logger);
+      if (error instanceof IdentityMismatch) {
+        logger.error('ResolveCustomer did not identify the buyer the way the product is configured', {
+          productCode: error.productCode,
+          identityModel: error.identityModel,
+        });
+        return pages.problem('unknown-product', error.productCode);
+      }
+      return problemForUnexpectedError(error, pages, logger);
     }
   };
 }

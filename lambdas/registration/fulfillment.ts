@@ -28,9 +28,10 @@ export const handler = middy(
       environment.SUBSCRIBERS_TABLE,
       environment.REGISTRATION.sessionMinutes,
     ),
-    productCodes: new Set(environment.PRODUCTS.map((product) => product.code)),
+    products: environment.PRODUCTS,
     clock: systemClock,
     pages: new PageResponses(environment.REGISTRATION, environment.PRODUCTS),
     logger,
   }),
-).use(injectLambdaContext(logger));
+  // Never log the event (its body carries the Marketplace token), whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+).use(injectLambdaContext(logger, { logEvent: false }));

@@ -3,11 +3,22 @@
  * base64, as API Gateway may pass either), headers and cookies, and HTML responses that always carry the security
  * headers.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { SafeHtml } from './html.ts';
 
-export const SESSION_COOKIE = 'mp_registration';
+/**
+ * The session cookie's name. Over HTTPS (always, behind API Gateway) it carries the `__Host-` prefix, so that no
+ * other host of the domain (a sibling subdomain) can plant or override it; plain HTTP (the local gateway) cannot use
+ * the prefix.
+ */
+export function sessionCookieName(event: APIGatewayProxyEvent): string {
+  return isHttps(event) ? '__Host-mp_registration' : 'mp_registration';
+}
+
+/** A registration form is one token and a few short fields; anything much larger is not from a browser filling it. */
+export const MAX_FORM_BYTES = 16 * 1024;
 
 /** A request the handler refuses before doing anything with it. */
 export class BadRequest extends Error {
@@ -30,7 +41,7 @@ export function header(event: APIGatewayProxyEvent, name: string): string | unde
 }
 
 /** The form fields of a `application/x-www-form-urlencoded` POST no larger than `maxBytes`. */
-export function formFields(event: APIGatewayProxyEvent, maxBytes: number): URLSearchParams {
+export function formFields(event: APIGatewayProxyEvent, maxBytes = MAX_FORM_BYTES): URLSearchParams {
   const contentType = header(event, 'content-type') ?? '';
   if (contentType.split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
     throw new BadRequest(415, 'content-type');
@@ -46,12 +57,22 @@ export function formFields(event: APIGatewayProxyEvent, maxBytes: number): URLSe
   }
 }
 
-export function cookie(event: APIGatewayProxyEvent, name: string): string | undefined {
-  for (const part of (header(event, 'cookie') ?? '').split(';')) {
-    const separator = part.indexOf('=');
-    if (separator > 0 && part.slice(0, separator).trim() === name) return part.slice(separator + 1).trim();
-  }
-  return undefined;
+/**
+ * The session cookie the browser sent: `absent`, or its value. Two cookies of that name (one planted for a parent
+ * domain beside ours) cannot be told apart, so they count as no valid session (`ambiguous`).
+ */
+export function sessionCookieValue(
+  event: APIGatewayProxyEvent,
+): { readonly state: 'absent' | 'ambiguous' } | { readonly state: 'present'; readonly value: string } {
+  const name = sessionCookieName(event);
+  const values = (header(event, 'cookie') ?? '')
+    .split(';')
+    .map((part) => part.trim())
+    .filter((part) => part.startsWith(`${name}=`))
+    .map((part) => part.slice(name.length + 1));
+  if (values.length === 0) return { state: 'absent' };
+  if (values.length > 1) return { state: 'ambiguous' };
+  return { state: 'present', value: values[0]! };
 }
 
 /** Behind API Gateway every request is HTTPS; the local gateway speaks plain HTTP and says so. */
@@ -59,9 +80,13 @@ export function isHttps(event: APIGatewayProxyEvent): boolean {
   return (header(event, 'x-forwarded-proto') ?? 'https') === 'https';
 }
 
+/**
+ * `SameSite=Lax`: Marketplace's POST is cross-site, and the 303 GET that follows is a top-level navigation, on which
+ * Lax cookies are sent (Strict ones are not); a cross-site POST to the registration form gets no cookie at all.
+ */
 export function sessionCookie(event: APIGatewayProxyEvent, sessionId: string, maxAgeSeconds: number): string {
   const secure = isHttps(event) ? '; Secure' : '';
-  return `${SESSION_COOKIE}=${sessionId}; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly; SameSite=Lax${secure}`;
+  return `${sessionCookieName(event)}=${sessionId}; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly; SameSite=Lax${secure}`;
 }
 
 export interface PagePolicy {
@@ -93,6 +118,11 @@ export function securityHeaders(stylesheet: string, policy: PagePolicy): Record<
   };
 }
 
+/** `Set-Cookie` may repeat, so it travels in `multiValueHeaders`. */
+function setCookies(cookies: readonly string[]): Pick<APIGatewayProxyResult, 'multiValueHeaders'> {
+  return cookies.length > 0 ? { multiValueHeaders: { 'set-cookie': [...cookies] } } : {};
+}
+
 export function htmlResponse(
   statusCode: number,
   page: SafeHtml,
@@ -102,7 +132,7 @@ export function htmlResponse(
   return {
     statusCode,
     headers: { ...headers, 'content-type': 'text/html; charset=utf-8' },
-    ...(cookies.length > 0 ? { multiValueHeaders: { 'set-cookie': [...cookies] } } : {}),
+    ...setCookies(cookies),
     body: page.text,
   };
 }
@@ -112,7 +142,12 @@ export function seeOther(location: string, headers: Record<string, string>, cook
   return {
     statusCode: 303,
     headers: { ...headers, location },
-    ...(cookies.length > 0 ? { multiValueHeaders: { 'set-cookie': [...cookies] } } : {}),
+    ...setCookies(cookies),
     body: '',
   } satisfies APIGatewayProxyResult;
+}
+
+/** Log lines carry API Gateway's request id: the `x-amzn-RequestId` the buyer's browser saw. */
+export function correlateWithApiRequest(logger: Logger, event: APIGatewayProxyEvent): void {
+  logger.setCorrelationId(event.requestContext?.requestId);
 }

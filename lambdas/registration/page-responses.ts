@@ -8,24 +8,8 @@ import type { SafeHtml } from './html.ts';
 import { htmlResponse, securityHeaders, seeOther } from './http.ts';
 import { problemPage, STYLESHEET, type Branding, type Problem } from './pages.ts';
 
-const problemStatus: Record<Problem, number> = {
-  'missing-token': 400,
-  'invalid-token': 400,
-  'expired-token': 400,
-  'bad-encoding': 400,
-  'session-expired': 403,
-  'form-expired': 403,
-  'unknown-product': 404,
-  'wrong-method': 405,
-  'too-large': 413,
-  'wrong-content-type': 415,
-  'internal-error': 500,
-  'marketplace-unavailable': 503,
-  busy: 503,
-};
-
 /** How long a buyer is asked to wait before trying again when Marketplace or the database is overloaded. */
-const RETRY_AFTER_SECONDS = '30';
+const RETRY_AFTER_SECONDS = '60';
 
 export class PageResponses {
   readonly headers: Record<string, string>;
@@ -54,13 +38,13 @@ export class PageResponses {
   }
 
   problem(problem: Problem, productCode?: string, extraHeaders: Record<string, string> = {}): APIGatewayProxyResult {
-    const statusCode = problemStatus[problem];
+    const { status, page } = problemPage(problem, this.branding(productCode));
     const headers = {
       ...this.headers,
-      ...(statusCode === 503 ? { 'retry-after': RETRY_AFTER_SECONDS } : {}),
+      ...(status === 503 ? { 'retry-after': RETRY_AFTER_SECONDS } : {}),
       ...extraHeaders,
     };
-    return htmlResponse(statusCode, problemPage(problem, this.branding(productCode)), headers);
+    return htmlResponse(status, page, headers);
   }
 
   seeOther(location: string, cookies: readonly string[] = []): APIGatewayProxyResult {

@@ -14,7 +14,10 @@ export interface Branding {
   readonly settings: RegistrationSettings;
 }
 
-/** The one stylesheet, inline (the Content-Security-Policy admits it by hash). Contrast is at least 4.5:1 throughout. */
+/**
+ * The one stylesheet, inline (the Content-Security-Policy admits it by hash). Text contrast is at least 4.5:1, the
+ * focus ring's at least 3:1, and long addresses wrap rather than widen a phone's page.
+ */
 export const STYLESHEET = `
 *{box-sizing:border-box}
 body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff}
@@ -23,15 +26,16 @@ header{display:flex;align-items:center;gap:.75rem;border-bottom:1px solid #d0d0d
 header img{max-height:2.5rem;max-width:8rem}
 header p{margin:0;font-weight:600}
 h1{font-size:1.5rem;line-height:1.25}
-a{color:#0b4fb3}
+a{color:#0b4fb3;overflow-wrap:anywhere}
 label{display:block;font-weight:600;margin-top:1rem}
 .hint{font-weight:400;color:#4a4a4a}
 input{display:block;width:100%;margin-top:.25rem;padding:.6rem;font:inherit;border:2px solid #5c5c5c;border-radius:4px}
 input[aria-invalid=true]{border-color:#b00020}
 .error{color:#b00020;margin:.25rem 0 0}
 button{margin-top:1.5rem;padding:.75rem 1.5rem;font:inherit;font-weight:600;color:#fff;background:#0b4fb3;border:0;border-radius:4px;cursor:pointer}
-:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
+:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 .status{padding:.75rem;border-left:4px solid #0b4fb3;background:#f0f4fb}
+.account{color:#4a4a4a}
 .summary{padding:.75rem;border:2px solid #b00020}
 footer{color:#4a4a4a;border-top:1px solid #d0d0d0;margin-top:2rem}
 `;
@@ -83,117 +87,135 @@ function startAgain(productName: string | undefined): SafeHtml {
   </p>`;
 }
 
-export type Problem =
-  | 'missing-token'
-  | 'invalid-token'
-  | 'expired-token'
-  | 'marketplace-unavailable'
-  | 'unknown-product'
-  | 'wrong-method'
-  | 'wrong-content-type'
-  | 'too-large'
-  | 'bad-encoding'
-  | 'session-expired'
-  | 'form-expired'
-  | 'busy'
-  | 'internal-error';
+interface ProblemPage {
+  readonly status: number;
+  readonly title: string;
+  readonly body: (productName: string | undefined) => SafeHtml;
+}
 
-export function problemPage(problem: Problem, branding: Branding): SafeHtml {
-  const { productName } = branding;
-  switch (problem) {
-    case 'missing-token':
-      return layout(
-        branding,
-        'We could not find your subscription',
-        html`<p>
-            This address is where AWS Marketplace sends you after you subscribe, and the details it sends were missing.
-          </p>
-          ${startAgain(productName)}`,
-      );
-    case 'invalid-token':
-      return layout(
-        branding,
-        'This sign-up link is not valid',
-        html`<p>AWS Marketplace did not recognise the details it sent with you.</p>
-          ${startAgain(productName)}`,
-      );
-    case 'expired-token':
-      return layout(
-        branding,
-        'This sign-up link has expired',
-        html`<p>
-            The link from AWS Marketplace is only valid for a short time, and it has run out or was already used.
-          </p>
-          ${startAgain(productName)}`,
-      );
-    case 'marketplace-unavailable':
-      return layout(
-        branding,
-        'Please try again in a minute',
-        html`<p>
-          AWS Marketplace is not answering right now, so we could not confirm your subscription yet. Nothing is lost: go
-          back to AWS Marketplace and choose <strong>Set up your account</strong> again in a minute.
-        </p>`,
-      );
-    case 'unknown-product':
-      return layout(
-        branding,
-        'This product is not set up here',
-        html`<p>
-          Your subscription is for a product this site does not handle. Please contact the seller so they can fix their
-          listing; your subscription itself is fine.
-        </p>`,
-      );
-    case 'wrong-method':
-      return layout(
-        branding,
-        'Start from AWS Marketplace',
-        html`<p>
-            This address receives buyers from AWS Marketplace; it cannot be opened directly, bookmarked or refreshed.
-          </p>
-          ${startAgain(productName)}`,
-      );
-    case 'wrong-content-type':
-    case 'bad-encoding':
-      return layout(
-        branding,
-        'We could not read that request',
-        html`<p>Your browser sent the form in a way we cannot read.</p>
-          ${startAgain(productName)}`,
-      );
-    case 'too-large':
-      return layout(
-        branding,
-        'That request was too large',
-        html`<p>Your browser sent more data than this form accepts.</p>
-          ${startAgain(productName)}`,
-      );
-    case 'session-expired':
-      return layout(
-        branding,
-        'Your session has expired',
-        html`<p>For your security, the link between AWS Marketplace and this page lasts a limited time.</p>
-          ${startAgain(productName)}`,
-      );
-    case 'form-expired':
-      return layout(
-        branding,
-        'This form has expired',
-        html`<p>Please <a href="register">reload the registration page</a> and submit it again.</p>`,
-      );
-    case 'busy':
-      return layout(
-        branding,
-        'Please try again in a minute',
-        html`<p>We are handling a lot of requests right now. Nothing is lost: please try again in a minute.</p>`,
-      );
-    case 'internal-error':
-      return layout(
-        branding,
-        'Something went wrong on our side',
-        html`<p>Please try again in a minute. If it keeps happening, contact us below.</p>`,
-      );
-  }
+/** Every way the journey can fail: its HTTP status, and a page that says what happened and what to do next. */
+const problems = {
+  'missing-token': {
+    status: 400,
+    title: 'We could not find your subscription',
+    body: (productName) =>
+      html`<p>This address is where AWS Marketplace sends you after you subscribe, and the details it sends were
+          missing.</p>
+        ${startAgain(productName)}`,
+  },
+  'invalid-token': {
+    status: 400,
+    title: 'This sign-up link is not valid',
+    body: (productName) =>
+      html`<p>AWS Marketplace did not recognise the details it sent with you.</p>
+        ${startAgain(productName)}`,
+  },
+  'expired-token': {
+    status: 400,
+    title: 'This sign-up link has expired',
+    body: (productName) =>
+      html`<p>The link from AWS Marketplace is only valid for a short time, and it has run out or was already
+          used.</p>
+        ${startAgain(productName)}`,
+  },
+  'bad-encoding': {
+    status: 400,
+    title: 'We could not read that request',
+    body: (productName) =>
+      html`<p>Your browser sent the form in a way we cannot read.</p>
+        ${startAgain(productName)}`,
+  },
+  'no-session': {
+    status: 403,
+    title: 'We could not find your session',
+    body: (productName) =>
+      html`<p>This page needs a cookie that links it to your AWS Marketplace subscription. Please allow cookies for
+          this site.</p>
+        ${startAgain(productName)}`,
+  },
+  'session-expired': {
+    status: 403,
+    title: 'Your session has expired',
+    body: (productName) =>
+      html`<p>For your security, the link between AWS Marketplace and this page lasts a limited time.</p>
+        ${startAgain(productName)}`,
+  },
+  'form-expired': {
+    status: 403,
+    title: 'This form has expired',
+    body: () => html`<p>Please <a href="register">reload the registration page</a> and submit it again.</p>`,
+  },
+  'unknown-product': {
+    status: 404,
+    title: 'This product is not set up here',
+    body: () =>
+      html`<p>Your subscription is for a product this site does not handle. Please contact the seller so they can fix
+          their listing; your subscription itself is fine.</p>`,
+  },
+  'fulfillment-method': {
+    status: 405,
+    title: 'Start from AWS Marketplace',
+    body: (productName) =>
+      html`<p>This address receives buyers from AWS Marketplace; it cannot be opened directly, bookmarked or
+          refreshed.</p>
+        ${startAgain(productName)}`,
+  },
+  'registration-method': {
+    status: 405,
+    title: 'This page cannot do that',
+    body: () => html`<p>Please <a href="register">open the registration page</a> and use its form.</p>`,
+  },
+  'subscription-closed': {
+    status: 409,
+    title: 'This subscription cannot be set up',
+    body: (productName) =>
+      html`<p>AWS Marketplace reports that this subscription did not complete or has ended, so there is nothing to set
+          up.</p>
+        ${startAgain(productName)}`,
+  },
+  'too-large': {
+    status: 413,
+    title: 'That request was too large',
+    body: (productName) =>
+      html`<p>Your browser sent more data than this form accepts.</p>
+        ${startAgain(productName)}`,
+  },
+  'wrong-content-type': {
+    status: 415,
+    title: 'We could not read that request',
+    body: (productName) =>
+      html`<p>Your browser sent the form in a way we cannot read.</p>
+        ${startAgain(productName)}`,
+  },
+  'internal-error': {
+    status: 500,
+    title: 'Something went wrong on our side',
+    body: (productName) =>
+      html`<p>Nothing you did caused this. If it keeps happening, contact us below.</p>
+        ${startAgain(productName)}`,
+  },
+  'marketplace-unavailable': {
+    status: 503,
+    title: 'Please try again in a minute',
+    body: (productName) =>
+      html`<p>AWS Marketplace is not answering right now, so we could not confirm your subscription yet. Nothing is
+          lost: in a minute, go back to AWS Marketplace and choose <strong>Set up your account</strong> again.</p>
+        ${startAgain(productName)}`,
+  },
+  busy: {
+    status: 503,
+    title: 'Please try again in a minute',
+    body: (productName) =>
+      html`<p>We are handling a lot of requests right now. Nothing is lost: please try again in a minute.</p>
+        ${startAgain(productName)}`,
+  },
+} satisfies Record<string, ProblemPage>;
+
+export type Problem = keyof typeof problems;
+
+export function problemPage(problem: Problem, branding: Branding): { status: number; page: SafeHtml } {
+  const { status, title, body } = problems[problem];
+  return { status, page: layout(branding, title, body(branding.productName)) };
 }
 
 const statusText: Record<SubscriptionStatus | 'unknown', string> = {
@@ -209,6 +231,13 @@ export function subscriptionStatusText(status: SubscriptionStatus | undefined): 
   return statusText[status ?? 'unknown'];
 }
 
+/** Whom the subscription belongs to, so a buyer sent here by someone else's link notices before filling anything in. */
+function accountLine(customerAWSAccountId: string | undefined): SafeHtml | '' {
+  if (customerAWSAccountId === undefined) return '';
+  return html`<p class="account">This subscription belongs to the AWS account ending in
+      <strong>${customerAWSAccountId.slice(-4)}</strong>. If that is not your account, do not continue.</p>`;
+}
+
 const autocomplete: Record<RegistrationField, { type: string; autocomplete: string }> = {
   company: { type: 'text', autocomplete: 'organization' },
   contactName: { type: 'text', autocomplete: 'name' },
@@ -218,6 +247,8 @@ const autocomplete: Record<RegistrationField, { type: string; autocomplete: stri
 
 export interface FormPage {
   readonly status: SubscriptionStatus | undefined;
+  readonly customerAWSAccountId: string | undefined;
+  readonly signInUrl: string;
   readonly formToken: string;
   readonly required: readonly RegistrationField[];
   readonly values?: RegistrationDetails;
@@ -247,11 +278,14 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
   });
   return layout(
     branding,
-    'Set up your account',
-    html`<p class="status" role="status">${subscriptionStatusText(form.status)}</p>
+    `${failed.length > 0 ? 'Error: ' : ''}Set up your account`,
+    html`<p class="status">${subscriptionStatusText(form.status)}</p>
+      ${accountLine(form.customerAWSAccountId)}
+      <p>Already have an account? <a href="${form.signInUrl}">Sign in</a>.</p>
       ${
         failed.length > 0
-          ? html`<div class="summary" role="alert">
+          ? // Focused on load, so that a screen reader starts with what went wrong (no script needed).
+            html`<div class="summary" role="alert" tabindex="-1" autofocus>
               <p>Please correct ${failed.length === 1 ? 'this field' : 'these fields'}:</p>
               <ul>
                 ${failed.map((field) => html`<li><a href="#${field}">${fieldRules[field].label}: ${errors[field]}</a></li>`)}
@@ -267,15 +301,24 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
   );
 }
 
+/** After registration: when to sign in depends on whether Marketplace has confirmed the subscription yet. */
 export function registeredPage(
   branding: Branding,
   status: SubscriptionStatus | undefined,
   signInUrl: string,
 ): SafeHtml {
+  const next =
+    status === 'active' || status === 'ending'
+      ? html`<p>Sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`
+      : status === 'ended' || status === 'failed'
+        ? html`<p>There is nothing to sign in to while the subscription is not active.</p>`
+        : html`<p>You can sign in at <a href="${signInUrl}">${signInUrl}</a> as soon as AWS Marketplace confirms your
+              subscription, usually within minutes.</p>`;
   return layout(
     branding,
     'You are set up',
-    html`<p class="status" role="status">${subscriptionStatusText(status)}</p>
-      <p>Your registration is complete. Sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`,
+    html`<p class="status">${subscriptionStatusText(status)}</p>
+      <p>Your registration is complete.</p>
+      ${next}`,
   );
 }

@@ -16,23 +16,29 @@ export function problemForBadRequest(error: BadRequest): Problem {
   }
 }
 
-const THROTTLING_ERRORS = new Set([
+/** Failures that pass: the database overloaded or unreachable for a moment. */
+const TRANSIENT_ERRORS = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
   'InternalServerError',
   'ServiceUnavailable',
+  'TimeoutError',
+  'AbortError',
 ]);
+const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 /**
- * An unexpected failure, almost always the database: overload is "try again shortly", anything else is on us.
+ * An unexpected failure, almost always the database: a passing one is "try again shortly", anything else is on us.
  * Only the error's name and message are logged: never the event, which may carry the token.
  */
-export function problemForStorageError(error: unknown, pages: PageResponses, logger: Logger): APIGatewayProxyResult {
+export function problemForUnexpectedError(error: unknown, pages: PageResponses, logger: Logger): APIGatewayProxyResult {
   const name = error instanceof Error ? error.name : 'unknown';
+  const code = (error as { code?: unknown } | undefined)?.code;
   logger.error('Request failed', {
     errorName: name,
     errorMessage: error instanceof Error ? error.message : String(error),
   });
-  return pages.problem(THROTTLING_ERRORS.has(name) ? 'busy' : 'internal-error');
+  const transient = TRANSIENT_ERRORS.has(name) || (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code));
+  return pages.problem(transient ? 'busy' : 'internal-error');
 }

@@ -14,7 +14,7 @@ import type { RegistrationDetails } from '../core/subscriber.ts';
 
 export const SUBSCRIBER_REGISTERED = 'Subscriber Registered';
 
-/** PutEvents takes at most 10 entries per call. */
+/** PutEvents takes at most 10 entries per call (the deployed mapping's batches are 10 records; local ones may not be). */
 const ENTRIES_PER_CALL = 10;
 
 /** `detail` of a `Subscriber Registered` event, version 1 (see the README for the schema). */

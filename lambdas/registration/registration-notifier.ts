@@ -16,4 +16,5 @@ export const handler = middy(
     source: environment.EVENT_SOURCE,
     logger,
   }),
-).use(injectLambdaContext(logger));
+  // Never log the event (its images carry the buyer's contact details), whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+).use(injectLambdaContext(logger, { logEvent: false }));

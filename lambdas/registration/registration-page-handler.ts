@@ -14,13 +14,15 @@ import {
   type RegistrationSessions,
 } from '../core/registration-sessions.ts';
 import type { SubscriberRepository } from '../core/subscriber-repository.ts';
-import type { Subscriber } from '../core/subscriber.ts';
-import { BadRequest, cookie, formFields, SESSION_COOKIE } from './http.ts';
+import type { RegistrationDetails, Subscriber } from '../core/subscriber.ts';
+import type { FieldErrors } from '../core/registration-form.ts';
+import { BadRequest, correlateWithApiRequest, formFields, sessionCookieValue } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
 import { registeredPage, registrationFormPage } from './pages.ts';
-import { problemForBadRequest, problemForStorageError } from './problems.ts';
+import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
-const MAX_FORM_BYTES = 16 * 1024;
+/** Statuses in which there is nothing to register for. */
+const CLOSED_STATUSES: ReadonlySet<Subscriber['subscriptionStatus']> = new Set(['failed', 'ended']);
 
 export interface RegistrationPageDependencies {
   readonly subscribers: SubscriberRepository;
@@ -40,19 +42,38 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       ? settings.freeTrialLandingUrl
       : settings.appUrl;
 
+  const formPage = (
+    subscriber: Subscriber,
+    session: RegistrationSession,
+    validation?: { values: RegistrationDetails; errors: FieldErrors },
+  ) =>
+    registrationFormPage(pages.branding(subscriber.identity.productCode), {
+      status: subscriber.subscriptionStatus,
+      customerAWSAccountId: subscriber.identity.customerAWSAccountId,
+      signInUrl: settings.appUrl,
+      formToken: session.formToken,
+      required: settings.requiredFields,
+      ...validation,
+    });
+
   const show = (subscriber: Subscriber, session: RegistrationSession): APIGatewayProxyResult => {
     const branding = pages.branding(subscriber.identity.productCode);
-    return subscriber.registration !== undefined
-      ? pages.page(200, registeredPage(branding, subscriber.subscriptionStatus, signInUrl(subscriber)))
-      : pages.page(
-          200,
-          registrationFormPage(branding, {
-            status: subscriber.subscriptionStatus,
-            formToken: session.formToken,
-            required: settings.requiredFields,
-          }),
-        );
+    if (subscriber.registration !== undefined) {
+      return pages.page(200, registeredPage(branding, subscriber.subscriptionStatus, signInUrl(subscriber)));
+    }
+    if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) {
+      return pages.problem('subscription-closed', subscriber.identity.productCode);
+    }
+    return pages.page(200, formPage(subscriber, session));
   };
+
+  /** After registration (this submission's or an earlier one's): a free-trial buyer goes to the trial landing page. */
+  const afterRegistration = (subscriber: Subscriber) =>
+    pages.seeOther(
+      subscriber.offerType === 'free-trial' && settings.freeTrialLandingUrl !== undefined
+        ? settings.freeTrialLandingUrl
+        : 'register',
+    );
 
   const submit = async (
     event: APIGatewayProxyEvent,
@@ -60,24 +81,16 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     session: RegistrationSession,
   ): Promise<APIGatewayProxyResult> => {
     const productCode = subscriber.identity.productCode;
-    const fields = formFields(event, MAX_FORM_BYTES);
+    const fields = formFields(event);
     if (!formTokenMatches(session, fields.get('formToken') ?? undefined)) {
       logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
       return pages.problem('form-expired', productCode);
     }
-    if (subscriber.registration !== undefined) return pages.seeOther('register');
+    if (subscriber.registration !== undefined) return afterRegistration(subscriber);
+    if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) return pages.problem('subscription-closed', productCode);
     const validation = validateRegistration(Object.fromEntries(fields), settings.requiredFields);
     if (!validation.valid) {
-      return pages.page(
-        400,
-        registrationFormPage(pages.branding(productCode), {
-          status: subscriber.subscriptionStatus,
-          formToken: session.formToken,
-          required: settings.requiredFields,
-          values: validation.values,
-          errors: validation.errors,
-        }),
-      );
+      return pages.page(400, formPage(subscriber, session, { values: validation.values, errors: validation.errors }));
     }
     const outcome = await dependencies.subscribers.completeRegistration(
       subscriber.id,
@@ -85,26 +98,25 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       dependencies.clock.now(),
     );
     logger.info('Buyer registered', { subscriberId: subscriber.id, productCode, outcome });
-    const trialLanding = subscriber.offerType === 'free-trial' ? settings.freeTrialLandingUrl : undefined;
-    return pages.seeOther(outcome === 'completed' && trialLanding !== undefined ? trialLanding : 'register');
+    return afterRegistration(subscriber);
   };
 
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    // API Gateway's request id is what the buyer's browser saw (x-amzn-RequestId): log lines carry it.
-    logger.setCorrelationId(event.requestContext?.requestId);
+    correlateWithApiRequest(logger, event);
     if (event.httpMethod !== 'GET' && event.httpMethod !== 'POST') {
-      return pages.problem('wrong-method', undefined, { allow: 'GET, POST' });
+      return pages.problem('registration-method', undefined, { allow: 'GET, POST' });
     }
     try {
-      const sessionId = cookie(event, SESSION_COOKIE);
+      const cookie = sessionCookieValue(event);
+      if (cookie.state === 'absent') return pages.problem('no-session');
       const now = dependencies.clock.now();
-      const session = sessionId === undefined ? undefined : await dependencies.sessions.find(sessionId, now);
+      const session = cookie.state === 'present' ? await dependencies.sessions.find(cookie.value, now) : undefined;
       const subscriber = session === undefined ? undefined : await dependencies.subscribers.get(session.subscriberId);
       if (session === undefined || subscriber === undefined) return pages.problem('session-expired');
       return event.httpMethod === 'GET' ? show(subscriber, session) : await submit(event, subscriber, session);
     } catch (error) {
       if (error instanceof BadRequest) return pages.problem(problemForBadRequest(error));
-      return problemForStorageError(error, pages, logger);
+      return problemForUnexpectedError(error, pages, logger);
     }
   };
 }

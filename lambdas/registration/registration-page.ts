@@ -26,4 +26,5 @@ export const handler = middy(
     clock: systemClock,
     logger,
   }),
-).use(injectLambdaContext(logger));
+  // Never log the event (it carries the session cookie and the buyer's details), whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+).use(injectLambdaContext(logger, { logEvent: false }));

@@ -50,6 +50,17 @@ export interface LocalGatewayOptions {
   readonly base64Bodies?: BodyEncoding;
   /** How long the gateway waits for a function: API Gateway's integration timeout, 29 s unless raised. */
   readonly integrationTimeoutMs?: number;
+  /**
+   * The API's customized gateway responses for its own 5xx answers (DEFAULT_5XX, INTEGRATION_TIMEOUT), if it has
+   * them: this body and these headers replace API Gateway's JSON, with `Retry-After` on a timeout.
+   */
+  readonly serverErrorPage?: ServerErrorPage;
+}
+
+export interface ServerErrorPage {
+  readonly html: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly retryAfterSeconds: number;
 }
 
 export interface RunningGateway {
@@ -71,6 +82,7 @@ interface Gateway {
   readonly stage: string;
   readonly bodyEncoding: BodyEncoding;
   readonly integrationTimeoutMs: number;
+  readonly serverErrorPage: ServerErrorPage | undefined;
 }
 
 /** @throws {GatewayConfigError} for a route or stage API Gateway would refuse, before anything listens. */
@@ -88,6 +100,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     stage,
     bodyEncoding: options.base64Bodies ?? 'binary',
     integrationTimeoutMs,
+    serverErrorPage: options.serverErrorPage,
   };
   const server = createServer((request, response) => {
     serve(gateway, request, response).catch((error: unknown) => {
@@ -155,7 +168,7 @@ async function answerRequest(
   try {
     return answerFromProxyResult(await invokeFunction(route.handler, event, context, gateway.integrationTimeoutMs));
   } catch (error) {
-    return failureAnswer(error, route, ids);
+    return customized(failureAnswer(error, route, ids), gateway.serverErrorPage);
   }
 }
 
@@ -168,6 +181,20 @@ function requestTarget(url: string, stage: string): { path: string; query: strin
   if (fullPath === stagePrefix) return { path: '/', query };
   if (!fullPath.startsWith(`${stagePrefix}/`)) return undefined;
   return { path: fullPath.slice(stagePrefix.length), query };
+}
+
+/** A 5xx answer of API Gateway's own, as the API's customized gateway responses turn it into a page. */
+function customized(answer: HttpAnswer, page: ServerErrorPage | undefined): HttpAnswer {
+  if (page === undefined || answer.statusCode < 500) return answer;
+  return {
+    statusCode: answer.statusCode,
+    headers: [
+      ['Content-Type', 'text/html; charset=utf-8'],
+      ...Object.entries(page.headers),
+      ...(answer.statusCode === 504 ? [['Retry-After', String(page.retryAfterSeconds)] as [string, string]] : []),
+    ],
+    body: Buffer.from(page.html),
+  };
 }
 
 /**

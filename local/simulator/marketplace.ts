@@ -69,6 +69,10 @@ export type LicenseStatus = 'pending' | 'active' | 'ending' | 'ended' | 'failed'
 /** The account named in the license ARNs the simulator issues; any well-formed account id would do. */
 const LICENSE_ISSUER_ACCOUNT_ID = '999999999999';
 
+export function licenseArnOf(licenseId: string): string {
+  return `arn:aws:license-manager::${LICENSE_ISSUER_ACCOUNT_ID}:license:${licenseId}`;
+}
+
 export interface NewProduct {
   readonly code: string;
   readonly name: string;
@@ -136,7 +140,7 @@ export class Marketplace {
       identityModel: product.identityModel,
       customerAWSAccountId,
       ...(product.identityModel === 'license'
-        ? { licenseArn: `arn:aws:license-manager::${LICENSE_ISSUER_ACCOUNT_ID}:license:${id}` }
+        ? { licenseArn: licenseArnOf(id) }
         : { customerIdentifier: this.legacyIdentifierOf(product.code, customerAWSAccountId) }),
       agreementId: ids.agreementId(),
       offerId: ids.offerId(),

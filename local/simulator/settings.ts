@@ -49,6 +49,11 @@ export const settingsSchema = z.strictObject({
   rejectSeveralProductsPerRequest: z.boolean(),
   /** How an unknown legacy customer is answered: per record, or the whole batch with the modeled exception. */
   unknownLegacyCustomer: z.enum(['CustomerNotSubscribed', 'InvalidCustomerIdentifierException']),
+  /**
+   * Legacy products' `ResolveCustomer` answers also carry a `LicenseArn`, as products migrating to Concurrent
+   * Agreements may: a fulfillment URL must still key such buyers by `CustomerIdentifier`.
+   */
+  legacyResolveIncludesLicenseArn: z.boolean(),
   /** Put an empty page (with a `NextToken`) before every page of `GetEntitlements`, as the real service may. */
   entitlementEmptyPages: z.boolean(),
   /**
@@ -77,6 +82,7 @@ export const defaultSettings: Settings = {
   rejectProductCodeWithLicenseArn: true,
   rejectSeveralProductsPerRequest: true,
   unknownLegacyCustomer: 'CustomerNotSubscribed',
+  legacyResolveIncludesLicenseArn: false,
   entitlementEmptyPages: false,
   fulfillmentUrl: null,
 };

@@ -118,13 +118,15 @@ describe('a buyer subscribing on AWS Marketplace', () => {
     await expect(page.title()).resolves.toBe(`Set up your account - ${PRODUCT}`);
     expect(await page.getByRole('banner').innerText()).toBe(PRODUCT);
     const statuses = (['pending', 'active', undefined] as const).map(subscriptionStatusText);
-    expect(statuses).toContain(await page.getByRole('status').innerText());
+    expect(statuses).toContain(await page.locator('p.status').innerText());
     const submit = page.getByRole('button', { name: 'Complete registration' });
     expect(await backgroundOf(submit), 'the inline stylesheet applies').toBe(BUTTON_BACKGROUND);
     await expectFitsThePhone(page);
 
-    // From the top of the page, Tab alone must reach every field in order, then the button that submits.
+    // From the top of the page, Tab alone must reach the sign-in link for existing users, every field in order, then
+    // the button that submits.
     const steps: [name: string, control: Locator, typed: string | undefined][] = [
+      ['the sign-in link', page.getByRole('link', { name: 'Sign in' }), undefined],
       ['Company', page.getByLabel('Company'), buyer.company],
       ['Contact name', page.getByLabel('Contact name'), buyer.contactName],
       ['Email', page.getByLabel('Email'), buyer.email],
@@ -166,7 +168,7 @@ describe('a buyer subscribing on AWS Marketplace', () => {
     expect(record.problems).toEqual([]);
   });
 
-  test('leaves its registration token in no URL, history entry, cookie, log line or table item', async () => {
+  test('leaves its registration token in no URL, history entry, cookie, log line, table item or event', async () => {
     const { stack } = running();
     const tokens = journeys.flatMap(({ record }) => tokensPosted(record));
     expect(tokens, 'both journeys posted a token to the fulfillment URL').toHaveLength(2);
@@ -180,12 +182,14 @@ describe('a buyer subscribing on AWS Marketplace', () => {
     const cookies = (await Promise.all(journeys.map(({ context }) => context.cookies()))).flat();
     const logs = stack.logs();
     const tables = await scanTables(stack);
+    const events = await (await fetch(stack.eventsUrl)).text();
     // Each place holds what it should, so that finding no token there means something.
     expect(urls).toContain(stack.fulfillmentUrl);
     expect(history).toContain(stack.registerUrl);
     expect(cookies.map((cookie) => cookie.name)).toContain('mp_registration');
     expect(logs).toContain('Buyer arrived from Marketplace');
     expect(tables).toContain(buyer.contactName);
+    expect(events).toContain('Subscriber Registered');
 
     for (const token of tokens) {
       expect(
@@ -195,6 +199,7 @@ describe('a buyer subscribing on AWS Marketplace', () => {
           'a cookie': JSON.stringify(cookies),
           'the logs': logs,
           'a table item': tables,
+          'an event on the seller bus': events,
         }),
       ).toEqual([]);
     }

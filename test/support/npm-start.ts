@@ -13,6 +13,8 @@ export interface NpmStart {
   /** Where the fulfillment URL sends the browser: its `Location` (`register`) resolved as a browser resolves it. */
   readonly registerUrl: string;
   readonly simulatorUrl: string;
+  /** The local event bus's list of what was published (`GET /events`). */
+  readonly eventsUrl: string;
   readonly dynamoDbEndpoint: string;
   readonly tableNames: readonly string[];
   /** The java process of DynamoDB Local, which must not outlive the stack. */
@@ -29,7 +31,15 @@ export interface NpmStart {
 const READY_LINE = /^\s*Products\s.*\n/m;
 
 export async function startNpmStart(via: 'npm' | 'node' = 'node'): Promise<NpmStart> {
-  const env = { ...process.env, PORT: '0', SIMULATOR_PORT: '0', EVENT_BUS_PORT: '0', DYNAMODB_PORT: '0' };
+  const env = {
+    ...process.env,
+    PORT: '0',
+    SIMULATOR_PORT: '0',
+    EVENT_BUS_PORT: '0',
+    DYNAMODB_PORT: '0',
+    // The switch someone debugging might turn on: the handlers must still log no event (so, no token).
+    POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+  };
   const child =
     via === 'npm'
       ? spawn('npm', ['start'], { cwd: projectRoot, env })
@@ -71,6 +81,7 @@ async function parse(text: string, logs: () => string, child: ChildProcess): Pro
     fulfillmentUrl,
     registerUrl: new URL('register', fulfillmentUrl).href,
     simulatorUrl: printed('Marketplace simulator'),
+    eventsUrl: printed('Seller events'),
     dynamoDbEndpoint,
     tableNames: printed('tables', /(.+)/).split(', '),
     javaPid,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { meteringError } from '../marketplace-protocol.ts';
 import { parseInput, stringMember } from '../validation.ts';
+import { licenseArnOf } from '../marketplace.ts';
 import type { OperationContext } from './context.ts';
 
 const requestInput = z.object({ RegistrationToken: stringMember({ min: 1 }) });
@@ -30,5 +31,6 @@ export function resolveCustomer(rawInput: unknown, context: OperationContext) {
         ProductCode: license.productCode,
         CustomerIdentifier: license.customerIdentifier,
         CustomerAWSAccountId: license.customerAWSAccountId,
+        ...(context.settings.legacyResolveIncludesLicenseArn ? { LicenseArn: licenseArnOf(license.id) } : {}),
       };
 }

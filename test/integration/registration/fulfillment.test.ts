@@ -66,6 +66,20 @@ describe('a buyer arriving with a valid token', () => {
     expect(subscriber?.licenseArn).toBeUndefined();
   });
 
+  test('of a legacy product is still keyed by CustomerIdentifier when Marketplace also gives a LicenseArn', async () => {
+    await local.control.updateSettings({ legacyResolveIncludesLicenseArn: true });
+    try {
+      const { license, registrationToken } = await subscribe(LEGACY_PRODUCT);
+      expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
+      const subscriber = (await subscribers()).find((item) => item.customerIdentifier === license.customerIdentifier);
+      expect(subscriber?.subscriberId).toBe(`legacy:${LEGACY_PRODUCT}:${license.customerIdentifier}`);
+      expect(subscriber?.identityModel).toBe('legacy');
+      expect(subscriber?.licenseArn).toMatch(/^arn:aws:license-manager::\d{12}:license:l-/);
+    } finally {
+      await local.control.updateSettings({ legacyResolveIncludesLicenseArn: false });
+    }
+  });
+
   test('of a free trial is recorded as one, and a later visit without the trial field does not undo it', async () => {
     const { license, registrationToken } = await subscribe(LICENSE_PRODUCT, 'free-trial');
     await fulfill({ 'x-amzn-marketplace-token': registrationToken, 'x-amzn-marketplace-offer-type': 'free-trial' });
@@ -77,7 +91,7 @@ describe('a buyer arriving with a valid token', () => {
     );
   });
 
-  test('twenty parallel POSTs of one token end with one subscriber', async () => {
+  test('twenty parallel POSTs of one token end with one subscriber and twenty separate sessions', async () => {
     const { license, registrationToken } = await subscribe();
     const answers = await Promise.all(
       Array.from({ length: 20 }, () => fulfill({ 'x-amzn-marketplace-token': registrationToken })),
@@ -85,6 +99,12 @@ describe('a buyer arriving with a valid token', () => {
     expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(303));
     const stored = (await subscribers()).filter((item) => item.licenseArn === license.licenseArn);
     expect(stored).toHaveLength(1);
+    const subscriberId = `license:${license.licenseArn}`;
+    const sessions = (await local.subscriberItems()).filter(
+      (item) => item.sk === 'SESSION' && item.subscriberId === subscriberId,
+    );
+    expect(sessions).toHaveLength(20);
+    expect(new Set(answers.map((answer) => sessionCookieOf(answer))).size).toBe(20);
   });
 
   test('never overwrites lifecycle state or a registration that is already there', async () => {
@@ -146,7 +166,7 @@ describe('every failure is a page the buyer understands', () => {
     try {
       const answer = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
       expectPage(answer, 503, 'Please try again in a minute');
-      expect(answer.headers.get('retry-after')).toBe('30');
+      expect(answer.headers.get('retry-after')).toBe('60');
       expect((await local.control.stats()).operations.ResolveCustomer.requests - before).toBe(4);
     } finally {
       await local.control.clearFaults();

@@ -78,7 +78,8 @@ beforeAll(async () => {
     const details = {
       company: `<script>alert('${mark}')</script>`,
       contactName: `"><img src=x onerror=alert('${mark}')>`,
-      email: `'><svg/onload=${mark}>@example.com`,
+      // Emails refuse markup characters outright; the mark still lets the test find where it went.
+      email: `${mark}+onload@example.com`,
       phone: '+1 (555) 010-0100',
     };
     const answer = await postRegistration(registerUrl(), cookieOf(buyer), { formToken: buyer.formToken, ...details });
@@ -94,6 +95,7 @@ test(`hostile requests get pages: no 5xx, no stack trace, no unescaped echo (see
     registerPath: new URL(registerUrl()).pathname,
     stage: new URL(local.stack.apiUrl).pathname.slice(1),
     requiredFields: config.registration.requiredFields,
+    freeTrialLandingUrl: config.registration.freeTrialLandingUrl ?? config.registration.appUrl,
     open,
     registered,
   });
@@ -165,8 +167,8 @@ function problemsWith({ request, payloads, expected }: HostileRequest, answer: R
   if (answer.status >= 500) problems.push(`a server error: ${summary}`);
   if (expected !== undefined) {
     if (answer.status !== expected.status) problems.push(`status ${answer.status}, expected ${expected.status}`);
-    if (expected.location !== undefined && answer.headers.location !== expected.location) {
-      problems.push(`location ${answer.headers.location}, expected ${expected.location}`);
+    if (expected.location !== undefined && !expected.location.includes(String(answer.headers.location))) {
+      problems.push(`location ${answer.headers.location}, expected one of ${expected.location.join(', ')}`);
     }
     if (expected.says !== undefined && !body.includes(expected.says)) {
       problems.push(`no "${expected.says}": ${summary}`);
@@ -190,9 +192,17 @@ function isPage(method: string, answer: RawAnswer): boolean {
   );
 }
 
-/** The fulfillment URL, and the registration page after a POST, send the browser on to the registration page. */
+/**
+ * The fulfillment URL, and the registration page after a POST, send the browser on to the registration page (or a
+ * registered free-trial buyer to the trial landing page).
+ */
 function isRedirect(answer: RawAnswer): boolean {
-  return answer.status === 303 && answer.headers.location === 'register' && answer.body.length === 0;
+  const trialLanding = config.registration.freeTrialLandingUrl ?? config.registration.appUrl;
+  return (
+    answer.status === 303 &&
+    ['register', trialLanding].includes(String(answer.headers.location)) &&
+    answer.body.length === 0
+  );
 }
 
 function isGatewayAnswer(answer: RawAnswer): boolean {

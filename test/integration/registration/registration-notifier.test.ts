@@ -65,6 +65,17 @@ describe('a completed registration', () => {
     );
   });
 
+  test('is announced once, however often the registered buyer comes back', async () => {
+    const before = registeredEvents().length;
+    const { license } = await register('analytics-pro-example');
+    for (let visit = 0; visit < 3; visit++) {
+      const { registrationToken } = await local.control.issueRegistrationToken(license.id);
+      await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+    }
+    await local.stack.registrationStream.settled();
+    expect(registeredEvents().length - before).toBe(1);
+  });
+
   test('buyers arriving (and coming back) publish nothing: only registration does', async () => {
     const before = local.stack.eventBus.events().length;
     const { registrationToken } = await local.control.createLicense({ productCode: 'analytics-pro-example' });

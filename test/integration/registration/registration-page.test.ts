@@ -2,6 +2,7 @@
  * The registration page through the local gateway: the form, its validation, completion, repeat visits, sessions,
  * anti-forgery, free trials, security headers, and what is stored.
  */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { RegistrationSessions } from '../../../lambdas/core/registration-sessions.ts';
@@ -81,6 +82,15 @@ describe('the form', () => {
     expect(/<style>([\s\S]*?)<\/style>/.exec(page.body)?.[1]).toBe(STYLESHEET);
   });
 
+  test('names the AWS account the subscription belongs to, and lets an existing user sign in', async () => {
+    const { license, cookie } = await arrivedBuyer();
+    const page = await getRegistration(registerUrl(), cookie);
+    expect(page.body).toContain(`AWS account ending in`);
+    expect(page.body).toContain(`<strong>${license.customerAWSAccountId.slice(-4)}</strong>`);
+    expect(page.body).not.toContain(license.customerAWSAccountId);
+    expect(page.body).toMatch(/Already have an account\? <a href="https:\/\/app\.example\.com\/sign-in">Sign in<\/a>/);
+  });
+
   test('refuses bad input field by field, keeps what was typed, escaped, and stores nothing', async () => {
     const { cookie, subscriberId } = await arrivedBuyer();
     const answer = await submit(cookie, {
@@ -125,6 +135,29 @@ describe('completing registration', () => {
     expect(after.body).not.toContain('<form');
   });
 
+  test('until Marketplace confirms, a registered buyer is told when they can sign in; a failed subscription takes no registration', async () => {
+    const pending = await arrivedBuyer();
+    await submit(pending.cookie, complete);
+    expect((await getRegistration(registerUrl(), pending.cookie)).body).toContain(
+      'as soon as AWS Marketplace confirms',
+    );
+
+    const failed = await arrivedBuyer();
+    await local.documents.send(
+      new UpdateCommand({
+        TableName: local.stack.tables.Subscribers,
+        Key: { pk: `SUBSCRIBER#${failed.subscriberId}`, sk: 'SUBSCRIBER' },
+        UpdateExpression: 'SET subscriptionStatus = :failed',
+        ExpressionAttributeValues: { ':failed': 'failed' },
+      }),
+    );
+    const page = await getRegistration(registerUrl(), failed.cookie);
+    expect(page.status).toBe(409);
+    expect(page.body).toContain('This subscription cannot be set up');
+    expect(page.body).not.toContain('<form');
+    expect(await registrationOf(failed.subscriberId)).toBeUndefined();
+  });
+
   test('a second submission (a double click, another tab) changes nothing', async () => {
     const { cookie, subscriberId } = await arrivedBuyer();
     const page = await getRegistration(registerUrl(), cookie);
@@ -145,9 +178,9 @@ describe('completing registration', () => {
     expect((await getRegistration(registerUrl(), sessionCookieOf(returning))).body).toContain('You are set up');
   });
 
-  test('an unfinished registration can be resumed on a later visit', async () => {
+  test('after a refused submission, a later visit starts the form again and completes it', async () => {
     const { license, cookie } = await arrivedBuyer();
-    await submit(cookie, { company: 'Half done' });
+    expect((await submit(cookie, { company: 'Half done' })).status).toBe(400);
     const { registrationToken } = await local.control.issueRegistrationToken(license.id);
     const later = await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
     const newCookie = sessionCookieOf(later);
@@ -166,9 +199,19 @@ describe('completing registration', () => {
 });
 
 describe('sessions and forgery', () => {
-  test('no cookie, a junk cookie or an unknown session: "your session has expired", with how to start again', async () => {
-    for (const cookie of [undefined, 'mp_registration=junk', `mp_registration=${'A'.repeat(43)}`]) {
-      const answer = await getRegistration(registerUrl(), cookie);
+  test('no cookie at all: "we could not find your session", with allowing cookies and how to start again', async () => {
+    const answer = await getRegistration(registerUrl());
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain('We could not find your session');
+    expect(answer.body).toContain('allow cookies');
+    expect(answer.body).toContain('Manage subscriptions');
+  });
+
+  test('a junk, unknown or doubled session cookie: "your session has expired", with how to start again', async () => {
+    const { cookie } = await arrivedBuyer();
+    const planted = `mp_registration=${'A'.repeat(43)}`;
+    for (const sent of ['mp_registration=junk', planted, `${planted}; ${cookie}`, `${cookie}; ${planted}`]) {
+      const answer = await getRegistration(registerUrl(), sent);
       expect(answer.status).toBe(403);
       expect(answer.body).toContain('Your session has expired');
       expect(answer.body).toContain('Manage subscriptions');

@@ -80,3 +80,11 @@ test('DisabledApiException outside the enabled regions', async () => {
   const { registrationToken } = await licenseWithToken();
   await expect(resolve(registrationToken)).rejects.toMatchObject({ name: 'DisabledApiException' });
 });
+
+test('legacy answers can also carry a LicenseArn, as for products migrating to Concurrent Agreements', async () => {
+  await sim.control.updateSettings({ legacyResolveIncludesLicenseArn: true });
+  const { license, registrationToken } = await licenseWithToken('legacy');
+  const customer = await resolve(registrationToken);
+  expect(customer.CustomerIdentifier).toBe(license.customerIdentifier);
+  expect(customer.LicenseArn).toBe(`arn:aws:license-manager::999999999999:license:${license.id}`);
+});

@@ -1,0 +1,41 @@
+import { expect, test } from 'vitest';
+import { validateRegistration } from '../../lambdas/core/registration-form.ts';
+
+const required = ['company', 'contactName', 'email'] as const;
+const valid = { company: 'Acme', contactName: 'Ada', email: 'ada@example.com' };
+
+test('any email domain is accepted, webmail included', () => {
+  for (const email of ['a@gmail.com', 'first.last+tag@yahoo.co.uk', 'x@sub.example.museum']) {
+    expect(validateRegistration({ ...valid, email }, required).valid).toBe(true);
+  }
+});
+
+test('an email with markup or quoting characters is refused', () => {
+  for (const email of [
+    `'><svg/onload=1>@example.com`,
+    'a"b@example.com',
+    'a b@example.com',
+    'a@b',
+    'a;b@example.com',
+  ]) {
+    const validation = validateRegistration({ ...valid, email }, required);
+    expect(validation.valid, email).toBe(false);
+  }
+});
+
+test('control and invisible format characters are refused in any field', () => {
+  for (const company of ['Acme\u0000', 'Ac\u202Eme', 'Acme\u200B', 'Acme\u2028Ltd']) {
+    const validation = validateRegistration({ ...valid, company }, required);
+    expect(validation.valid ? undefined : validation.errors.company, JSON.stringify(company)).toContain('Remove');
+  }
+});
+
+test('required fields come from configuration; optional ones may be empty and are not stored', () => {
+  expect(validateRegistration({ company: 'Acme' }, ['company'])).toEqual({ valid: true, details: { company: 'Acme' } });
+  const missing = validateRegistration({}, required);
+  expect(missing.valid ? {} : missing.errors).toEqual({
+    company: 'Enter your company name',
+    contactName: 'Enter the name of a contact person',
+    email: 'Enter an email address',
+  });
+});
