@@ -1,13 +1,23 @@
 /**
  * Where messages that could not be delivered wait: encrypted, TLS only, kept 14 days (SQS's longest), so an operator
- * has two weeks to look. A dead-letter queue has no dead-letter queue of its own; cdk-nag's finding says so, with
- * the caller's reason naming what the queue catches.
+ * has two weeks to look, and an alarm the moment one arrives, so that someone does. A dead-letter queue has no
+ * dead-letter queue of its own; cdk-nag's finding says so, with the caller's reason naming what the queue catches.
  */
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { alarmWhenAbove } from './alarms.ts';
 
-export function newDeadLetterQueue(scope: Construct, id: string, catches: string): Queue {
+export interface DeadLetterQueueProps {
+  /** Whose dead-letter queue this is: "the <sender> (its on-failure destination)". */
+  readonly catches: string;
+  /** The alarm's name in the stack (see `alarms.ts`). */
+  readonly alarmName: string;
+  /** What a message waiting here means and what to do about it. */
+  readonly alarmDescription: string;
+}
+
+export function newDeadLetterQueue(scope: Construct, id: string, props: DeadLetterQueueProps): Queue {
   const queue = new Queue(scope, id, {
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
@@ -15,7 +25,14 @@ export function newDeadLetterQueue(scope: Construct, id: string, catches: string
   });
   Validations.of(queue).acknowledge({
     id: 'AwsSolutions-SQS3',
-    reason: `This queue is itself the dead-letter queue of ${catches}; a dead-letter queue of its own would only move the same messages once more.`,
+    reason: `This queue is itself the dead-letter queue of ${props.catches}; a dead-letter queue of its own would only move the same messages once more.`,
+  });
+  alarmWhenAbove(queue, 'MessagesWaitingAlarm', {
+    name: props.alarmName,
+    description: props.alarmDescription,
+    // Nothing reads these queues but an operator, so a message stays visible until someone deals with it.
+    metric: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+    threshold: 0,
   });
   return queue;
 }

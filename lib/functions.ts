@@ -36,9 +36,11 @@ export interface ProjectFunctionProps {
 export class ProjectFunction extends Construct implements IGrantable {
   readonly lambda: NodejsFunction;
   readonly grantPrincipal: IPrincipal;
+  readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
     super(scope, id);
+    this.serviceName = props.serviceName;
     const logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
     // Not the AWSLambdaBasicExecutionRole managed policy: that one may create and write any log group in the account.
     const role = new Role(this, 'Role', {

@@ -3,7 +3,6 @@
  * turns each completed registration (read from the Subscribers table's stream) into a `Subscriber Registered` event on
  * the seller's bus. Each function may do exactly what its code does and nothing more.
  */
-import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import {
   AccessLogField,
@@ -22,11 +21,15 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { alarmWhenAbove, crashAlarm } from './alarms.ts';
 import { apiRoutes, fulfillmentRoute, registrationPageRoute, type ApiRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
 import { CustomDomain } from './custom-domain.ts';
+import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { registrationVariables } from './function-environment.ts';
 import { ProjectFunction } from './functions.ts';
+import { answerGatewayErrorsWithPages } from './gateway-responses.ts';
+import { grantOnItems, subscribersItemPrefixes } from './item-grants.ts';
 import { LOG_RETENTION } from './log-retention.ts';
 import { WebFirewall } from './web-firewall.ts';
 
@@ -84,8 +87,12 @@ export class Registration extends Construct {
     this.notifierDeadLetterQueue = this.registrationNotifier(props);
   }
 
-  /** The function behind each route of `api-routes.ts`, each allowed exactly what its code does. */
+  /**
+   * The function behind each route of `api-routes.ts`, each allowed exactly what its code does, on exactly the kinds
+   * of item it does it to.
+   */
   private routeFunctions({ config, subscribers }: RegistrationProps): Map<ApiRoute, ProjectFunction> {
+    const { subscriber, session } = subscribersItemPrefixes;
     const fulfillment = new ProjectFunction(this, 'Fulfillment', {
       entry: fulfillmentRoute.entry,
       serviceName: fulfillmentRoute.functionName,
@@ -100,12 +107,9 @@ export class Registration extends Construct {
         ...registrationVariables(config),
       },
     });
-    // Creates or refreshes the subscriber (UpdateItem) and writes the registration session (PutItem).
-    Grant.addToPrincipal({
-      grantee: fulfillment,
-      actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
-      resourceArns: [subscribers.tableArn],
-    });
+    // Creates or refreshes the subscriber and writes the registration session.
+    grantOnItems(fulfillment, subscribers, ['dynamodb:UpdateItem'], [subscriber]);
+    grantOnItems(fulfillment, subscribers, ['dynamodb:PutItem'], [session]);
     Grant.addToPrincipal({
       grantee: fulfillment,
       actions: ['aws-marketplace:ResolveCustomer'],
@@ -129,13 +133,12 @@ export class Registration extends Construct {
         ...registrationVariables(config),
       },
     });
-    // Reads the session and the subscriber (GetItem) and stores the registration (UpdateItem).
-    Grant.addToPrincipal({
-      grantee: registrationPage,
-      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      resourceArns: [subscribers.tableArn],
-    });
+    // Reads the session and the subscriber and stores the registration on the subscriber.
+    grantOnItems(registrationPage, subscribers, ['dynamodb:GetItem'], [subscriber, session]);
+    grantOnItems(registrationPage, subscribers, ['dynamodb:UpdateItem'], [subscriber]);
 
+    crashAlarm(fulfillment);
+    crashAlarm(registrationPage);
     return new Map([
       [fulfillmentRoute, fulfillment],
       [registrationPageRoute, registrationPage],
@@ -147,6 +150,9 @@ export class Registration extends Construct {
     const api = new RestApi(this, 'Api', {
       description: 'AWS Marketplace fulfillment URL and buyer registration page',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // On the seller's domain the pages, and the session cookie they set, live on that one origin: a second address
+      // (execute-api) serving the same pages would be one more a buyer could be sent to and taught to trust.
+      disableExecuteApiEndpoint: settings.customDomain !== undefined,
       // API Gateway logs through one role per account and region, set on the account rather than on an API. Creating
       // it here makes a first deployment work in a fresh account; it replaces a role already set there (with one of
       // the same rights, so other APIs keep logging). Retained: deleting this stack must not silence other APIs.
@@ -170,6 +176,11 @@ export class Registration extends Construct {
       retention: LOG_RETENTION,
     });
     api.deploymentStage.node.addDependency(executionLogs);
+    if (settings.customDomain !== undefined) {
+      // CDK's own output of the stage URL would name the endpoint just disabled; the stack outputs the domain's URLs.
+      api.node.tryRemoveChild('Endpoint');
+    }
+    answerGatewayErrorsWithPages(api);
 
     // `ANY`, as the local gateway serves them: a handler answers a method it does not serve with a page a buyer
     // understands, where API Gateway would answer a bare 403.
@@ -235,11 +246,14 @@ export class Registration extends Construct {
     // An on-failure message names the failed stream records (shard, sequence numbers, times), not their data: the
     // stream keeps the records for 24 hours and the table keeps the registrations for good, so these messages say
     // which registrations still need announcing.
-    const deadLetterQueue = newDeadLetterQueue(
-      this,
-      'RegistrationNotifierDeadLetterQueue',
-      'the registration notifier stream event source mapping (its on-failure destination)',
-    );
+    const deadLetterQueue = newDeadLetterQueue(this, 'RegistrationNotifierDeadLetterQueue', {
+      catches: 'the registration notifier stream event source mapping (its on-failure destination)',
+      alarmName: 'registration-notifier-dead-letters',
+      alarmDescription:
+        'A registration was not announced on the seller event bus: its Subscriber Registered event failed for 12 ' +
+        'hours. The message names the stream records; the registrations are in the Subscribers table. Fix what ' +
+        'failed (see the notifier log group), then publish the events for those registrations.',
+    });
 
     notifier.lambda.addEventSource(
       new DynamoEventSource(props.subscribers, {
@@ -255,12 +269,23 @@ export class Registration extends Construct {
         ],
         reportBatchItemFailures: true,
         bisectBatchOnError: true,
-        retryAttempts: 10,
-        // Leaves half the stream's 24 hours to replay what ends up in the dead-letter queue.
+        // No retry count: a failing record is retried until it is 12 hours old. What fails here is the seller bus,
+        // and while it is down every registration fails alike, so holding the shard holds back nothing that could
+        // succeed; a count would dead-letter registrations a few minutes into an EventBridge outage.
+        // Twelve hours leaves the other half of the stream's 24 to replay what ends up in the dead-letter queue.
         maxRecordAge: Duration.hours(12),
         onFailure: new SqsDlq(deadLetterQueue),
       }),
     );
+    alarmWhenAbove(notifier, 'IteratorAgeAlarm', {
+      name: 'registration-notifier-behind',
+      description:
+        'The registration notifier is more than an hour behind the Subscribers table stream: registrations are ' +
+        'waiting to be announced on the seller event bus, most likely because publishing keeps failing (see the ' +
+        'notifier log group). At 12 hours a record goes to the dead-letter queue.',
+      metric: notifier.lambda.metric('IteratorAge', { statistic: 'Maximum' }),
+      threshold: Duration.hours(1).toMilliseconds(),
+    });
     return deadLetterQueue;
   }
 }

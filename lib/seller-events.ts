@@ -2,15 +2,16 @@
  * What this backend tells the seller: its own EventBridge bus, which the seller's app subscribes to, and optionally an
  * email to the seller's admin for every buyer who registers.
  */
-import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { Duration, Validations } from 'aws-cdk-lib';
-import { EventBus, EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { EventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Config } from './config.ts';
+import { newDeadLetterQueue } from './dead-letter-queue.ts';
 
 /** The `detail-type` the registration notifier publishes (`lambdas/registration/registration-notifier-handler.ts`). */
 export const SUBSCRIBER_REGISTERED = 'Subscriber Registered';
@@ -22,6 +23,8 @@ export interface SellerEventsProps {
 
 export class SellerEvents extends Construct {
   readonly bus: EventBus;
+  /** Registration emails that could not be handed to SNS, after every retry; only with an admin email. */
+  readonly adminEmailDeadLetterQueue?: Queue;
 
   constructor(scope: Construct, id: string, props: SellerEventsProps) {
     super(scope, id);
@@ -29,11 +32,14 @@ export class SellerEvents extends Construct {
       description: 'What happens to Marketplace subscribers, for the seller app to react to',
     });
     if (props.notifications.adminEmail !== undefined) {
-      this.emailAdminOnRegistration(props.notifications.adminEmail, props.events.source);
+      this.adminEmailDeadLetterQueue = this.emailAdminOnRegistration(
+        props.notifications.adminEmail,
+        props.events.source,
+      );
     }
   }
 
-  private emailAdminOnRegistration(adminEmail: string, source: string): void {
+  private emailAdminOnRegistration(adminEmail: string, source: string): Queue {
     // SNS's AWS managed key cannot be used by EventBridge (its key policy cannot be changed to let EventBridge in).
     const key = new Key(this, 'AdminNotificationsKey', {
       description: 'Encrypts the registration emails to the seller admin while SNS holds them',
@@ -47,24 +53,24 @@ export class SellerEvents extends Construct {
     topic.addSubscription(new EmailSubscription(adminEmail));
 
     // Undeliverable notifications wait here (the buyer's registration itself is safe in the Subscribers table).
-    const deadLetterQueue = newDeadLetterQueue(
-      this,
-      'AdminNotificationsDeadLetterQueue',
-      'the admin email rule target',
-    );
+    const deadLetterQueue = newDeadLetterQueue(this, 'AdminNotificationsDeadLetterQueue', {
+      catches: 'the admin email rule target',
+      alarmName: 'admin-email-dead-letters',
+      alarmDescription:
+        'A registration email to the seller admin was not sent: EventBridge could not publish it to the SNS topic, ' +
+        'after every retry. The message holds the event, and the error in its attributes; the registration itself ' +
+        'is safe in the Subscribers table.',
+    });
 
-    const detail = (path: string) => EventField.fromPath(`$.detail.${path}`);
     const rule = new Rule(this, 'SubscriberRegisteredToAdmin', {
       description: `Emails the seller admin about every ${SUBSCRIBER_REGISTERED} event`,
       eventBus: this.bus,
       eventPattern: { source: [source], detailType: [SUBSCRIBER_REGISTERED] },
       targets: [
         new SnsTopic(topic, {
-          message: RuleTargetInput.fromText(
-            `A buyer registered for ${detail('productCode')} (${detail('offerType')} offer) at ` +
-              `${detail('registeredAt')}: ${detail('contact.contactName')}, ${detail('contact.company')}, ` +
-              `${detail('contact.email')}. Subscriber id: ${detail('subscriberId')}.`,
-          ),
+          // The event's detail as it is, JSON: EventBridge pastes values into an input template unescaped, so a
+          // company name with a quote or a backslash would break or garble a templated message.
+          message: RuleTargetInput.fromEventPath('$.detail'),
           // A role rather than a topic policy for the events service: no other account's rule can publish here.
           authorizeUsingRole: true,
           deadLetterQueue,
@@ -80,5 +86,6 @@ export class SellerEvents extends Construct {
         "CDK's SNS publish grant for an encrypted topic: the wildcard covers the GenerateDataKey variants SNS " +
         'may call to encrypt a message, on this topic key alone (the resource is the one key ARN).',
     });
+    return deadLetterQueue;
   }
 }

@@ -57,5 +57,11 @@ export class SaasMarketplaceStack extends Stack {
       description: 'Registrations whose Subscriber Registered event could not be published, after every retry',
       value: this.registration.notifierDeadLetterQueue.queueUrl,
     });
+    if (this.sellerEvents.adminEmailDeadLetterQueue !== undefined) {
+      new CfnOutput(this, 'AdminEmailDeadLetterQueueUrl', {
+        description: 'Registration emails to the seller admin that could not be sent, after every retry',
+        value: this.sellerEvents.adminEmailDeadLetterQueue.queueUrl,
+      });
+    }
   }
 }

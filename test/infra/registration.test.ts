@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
 import { apiRoutes } from '../../lib/api-routes.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
 import { cdkJsonContext } from '../../local/config.ts';
@@ -168,7 +169,7 @@ describe.each(functionIds)('the %s function', (id) => {
 describe('environment variables', () => {
   const variables = (id: FunctionId) =>
     (functionResource(id).Properties['Environment'] as { Variables: Record<string, unknown> }).Variables;
-  const products = config.products.map(({ code, name }) => ({ code, name }));
+  const products = config.products.map(({ code, name, identityModel }) => ({ code, name, identityModel }));
   const platform = (serviceName: string) => ({
     POWERTOOLS_SERVICE_NAME: serviceName,
     NODE_OPTIONS: '--enable-source-maps',
@@ -202,49 +203,119 @@ describe('environment variables', () => {
 });
 
 describe('IAM', () => {
-  /** Every (action, resource) pair the role's policies allow, as readable strings. */
-  function permissionsOf(id: FunctionId): string[] {
+  interface Statement {
+    readonly Effect: string;
+    readonly Action: string | string[];
+    readonly Resource: unknown;
+    readonly Condition?: Record<string, Record<string, unknown>>;
+  }
+  const asList = <T>(value: T | T[]) => (Array.isArray(value) ? value : [value]);
+
+  function statementsOf(id: FunctionId): Statement[] {
     const role = { Ref: roleId(id) };
-    const policies = Object.values(resourcesOfType(template, 'AWS::IAM::Policy')).filter((policy) =>
-      (policy.Properties['Roles'] as unknown[]).some((attached) => JSON.stringify(attached) === JSON.stringify(role)),
-    );
-    const asList = <T>(value: T | T[]) => (Array.isArray(value) ? value : [value]);
-    return policies
-      .flatMap((policy) => (policy.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
+    return Object.values(resourcesOfType(template, 'AWS::IAM::Policy'))
+      .filter((policy) =>
+        (policy.Properties['Roles'] as unknown[]).some((attached) => JSON.stringify(attached) === JSON.stringify(role)),
+      )
+      .flatMap((policy) => (policy.Properties['PolicyDocument'] as { Statement: Statement[] }).Statement);
+  }
+
+  /**
+   * The items a statement confines its actions to, by the `dynamodb:LeadingKeys` patterns every partition key of a
+   * request must match (`ForAllValues:StringLike`, the key required: `Null` false); no other condition is expected.
+   */
+  function partitionKeyPatterns(statement: Statement): string[] | undefined {
+    if (statement.Condition === undefined) return undefined;
+    expect(statement.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': expect.any(Array) as unknown },
+      Null: { 'dynamodb:LeadingKeys': 'false' },
+    });
+    return statement.Condition['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] as string[];
+  }
+
+  /** Every (action, resource, items) the role's policies allow, as readable strings. */
+  function permissionsOf(id: FunctionId): string[] {
+    return statementsOf(id)
       .flatMap((statement) => {
-        expect(statement['Effect']).toBe('Allow');
-        expect(statement['Condition']).toBeUndefined();
-        return asList(statement['Action'] as string | string[]).flatMap((action) =>
-          asList(statement['Resource']).map((resource) => `${action} on ${JSON.stringify(resource)}`),
+        expect(statement.Effect).toBe('Allow');
+        const patterns = partitionKeyPatterns(statement);
+        const items = patterns === undefined ? '' : ` for items ${patterns.join(' or ')}`;
+        return asList(statement.Action).flatMap((action) =>
+          asList(statement.Resource).map((resource) => `${action} on ${JSON.stringify(resource)}${items}`),
         );
       })
       .sort();
   }
+
+  /** Whether IAM's `StringLike` matches: `*` any run of characters, `?` any one, the rest literally. */
+  function stringLike(pattern: string, value: string): boolean {
+    const expression = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    return new RegExp(`^${expression}$`, 's').test(value);
+  }
+
+  /** Whether the role may do `action` on the Subscribers table item with this partition key. */
+  function mayOnItem(id: FunctionId, action: string, partitionKey: string): boolean {
+    return statementsOf(id).some((statement) => {
+      const onTable = asList(statement.Resource).some(
+        (resource) => JSON.stringify(resource) === JSON.stringify(getAtt(subscribersTableId, 'Arn')),
+      );
+      const patterns = partitionKeyPatterns(statement);
+      return (
+        onTable &&
+        asList(statement.Action).includes(action) &&
+        (patterns === undefined || patterns.some((pattern) => stringLike(pattern, partitionKey)))
+      );
+    });
+  }
+
   const on = (resource: unknown) => JSON.stringify(resource);
+  const table = on(getAtt(subscribersTableId, 'Arn'));
   const writesOwnLogs = (id: FunctionId) => [
     `logs:CreateLogStream on ${on(getAtt(logGroupId(id), 'Arn'))}`,
     `logs:PutLogEvents on ${on(getAtt(logGroupId(id), 'Arn'))}`,
   ];
+  /** Keys as the runtime code builds them (`lambdas/core/table-keys.ts`). */
+  const subscriberItem = subscriberKey('license:arn:aws:license-manager::111122223333:license:l-0123').pk;
+  const sessionItem = sessionKey('S2Fn0rR7uJ7m9r3Jb0Xr9dVq4bq8bVt3Xh2dWd3Xq5E').pk;
 
-  test('the fulfillment function writes subscribers and sessions and resolves customers, nothing else', () => {
+  test('the fulfillment function updates subscribers, puts sessions and resolves customers, nothing else', () => {
     expect(permissionsOf('Fulfillment')).toEqual(
       [
         ...writesOwnLogs('Fulfillment'),
-        `dynamodb:PutItem on ${on(getAtt(subscribersTableId, 'Arn'))}`,
-        `dynamodb:UpdateItem on ${on(getAtt(subscribersTableId, 'Arn'))}`,
+        `dynamodb:UpdateItem on ${table} for items SUBSCRIBER#*`,
+        `dynamodb:PutItem on ${table} for items SESSION#*`,
         'aws-marketplace:ResolveCustomer on "*"',
       ].sort(),
     );
   });
 
-  test('the registration page reads and updates items of the Subscribers table, nothing else', () => {
+  test('the fulfillment function may write the items its code writes and no other kind', () => {
+    expect(mayOnItem('Fulfillment', 'dynamodb:UpdateItem', subscriberItem)).toBe(true);
+    expect(mayOnItem('Fulfillment', 'dynamodb:PutItem', sessionItem)).toBe(true);
+    expect(mayOnItem('Fulfillment', 'dynamodb:UpdateItem', sessionItem)).toBe(false);
+    expect(mayOnItem('Fulfillment', 'dynamodb:PutItem', subscriberItem)).toBe(false);
+    expect(mayOnItem('Fulfillment', 'dynamodb:PutItem', 'USAGE#anything')).toBe(false);
+  });
+
+  test('the registration page gets subscribers and sessions and updates subscribers, nothing else', () => {
     expect(permissionsOf('RegistrationPage')).toEqual(
       [
         ...writesOwnLogs('RegistrationPage'),
-        `dynamodb:GetItem on ${on(getAtt(subscribersTableId, 'Arn'))}`,
-        `dynamodb:UpdateItem on ${on(getAtt(subscribersTableId, 'Arn'))}`,
+        `dynamodb:GetItem on ${table} for items SUBSCRIBER#* or SESSION#*`,
+        `dynamodb:UpdateItem on ${table} for items SUBSCRIBER#*`,
       ].sort(),
     );
+  });
+
+  test('the registration page may read and write the items its code does and no other kind', () => {
+    expect(mayOnItem('RegistrationPage', 'dynamodb:GetItem', subscriberItem)).toBe(true);
+    expect(mayOnItem('RegistrationPage', 'dynamodb:GetItem', sessionItem)).toBe(true);
+    expect(mayOnItem('RegistrationPage', 'dynamodb:UpdateItem', subscriberItem)).toBe(true);
+    expect(mayOnItem('RegistrationPage', 'dynamodb:UpdateItem', sessionItem)).toBe(false);
+    expect(mayOnItem('RegistrationPage', 'dynamodb:GetItem', 'USAGE#anything')).toBe(false);
   });
 
   test('the registration notifier reads the stream, puts events on the seller bus and dead-letters, nothing else', () => {
@@ -283,15 +354,14 @@ describe('the registration notifier stream mapping', () => {
     });
   });
 
-  test('gives up on a record after bounded retries, while the stream still holds it, into the dead-letter queue', () => {
+  test("retries a record until it is 12 hours old (half the stream's retention), then dead-letters it", () => {
+    // Unset is Lambda's default, -1: retry until the record is too old. A retry count would dead-letter every
+    // registration a few minutes into an EventBridge outage.
+    expect([undefined, -1]).toContain((settings as Record<string, unknown>)['MaximumRetryAttempts']);
     expect(settings).toMatchObject({
-      MaximumRetryAttempts: expect.any(Number) as unknown,
+      MaximumRecordAgeInSeconds: 12 * 3600,
       DestinationConfig: { OnFailure: { Destination: getAtt(deadLetterQueueId, 'Arn') } },
     });
-    const { MaximumRetryAttempts, MaximumRecordAgeInSeconds } = settings as Record<string, number>;
-    expect(MaximumRetryAttempts).toBeGreaterThan(0);
-    expect(MaximumRecordAgeInSeconds).toBeGreaterThan(0);
-    expect(MaximumRecordAgeInSeconds).toBeLessThan(24 * 3600);
   });
 
   test('lets through the write that completes a registration, which the notifier publishes', async () => {
@@ -391,6 +461,10 @@ describe('the custom domain', () => {
     }
   });
 
+  test('when absent, leaves the execute-api endpoint on: it is the only address of the pages', () => {
+    expect(resourceNamed(template, apiId).Properties['DisableExecuteApiEndpoint']).toBeFalsy();
+  });
+
   describe('configured without a hosted zone', () => {
     const { stack: domainStack, template: domainTemplate } = synthesize({
       'marketplace.api.customDomain': customDomain,
@@ -416,6 +490,12 @@ describe('the custom domain', () => {
     test('gives URLs on the domain', () => {
       domainTemplate.hasOutput('FulfillmentUrl', { Value: 'https://buy.example.com/fulfillment' });
       domainTemplate.hasOutput('RegistrationUrl', { Value: 'https://buy.example.com/register' });
+    });
+
+    test('turns the execute-api endpoint off, so the pages and their cookie live on the domain alone', () => {
+      const api = resourceNamed(domainTemplate, logicalIdOf(domainStack.registration.api));
+      expect(api.Properties['DisableExecuteApiEndpoint']).toBe(true);
+      expect(JSON.stringify(domainTemplate.toJSON()['Outputs'])).not.toContain('execute-api');
     });
   });
 

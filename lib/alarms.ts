@@ -1,0 +1,51 @@
+/**
+ * The stack's alarms: few, each one a state an operator must look at, named after what went wrong and described with
+ * what to do. None has an action: the seller points whatever they are woken by (an SNS topic, a chat channel) at the
+ * ones they care about. No data is not trouble: a queue, function or stream with nothing to report is a healthy one.
+ */
+import { Stack } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Construct } from 'constructs';
+import type { ProjectFunction } from './functions.ts';
+
+export interface AlarmAboveProps {
+  /** Unique in the stack; the alarm is called `<stack name>-<name>`. */
+  readonly name: string;
+  /** What the alarm means and what to do about it. */
+  readonly description: string;
+  readonly metric: IMetric;
+  readonly threshold: number;
+}
+
+/**
+ * One period over the threshold is enough: each alarm here watches something that should not happen at all, so there
+ * is no noise to average away.
+ */
+export function alarmWhenAbove(scope: Construct, id: string, props: AlarmAboveProps): Alarm {
+  return new Alarm(scope, id, {
+    alarmName: `${Stack.of(scope).stackName}-${props.name}`,
+    alarmDescription: props.description,
+    metric: props.metric,
+    threshold: props.threshold,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
+}
+
+/**
+ * For a function that catches every error and answers with a page: a Lambda error is then a crash (an uncaught bug, a
+ * timeout, memory running out), and the buyer saw API Gateway's error page instead of one of ours.
+ */
+export function crashAlarm(projectFunction: ProjectFunction): Alarm {
+  const { serviceName } = projectFunction;
+  return alarmWhenAbove(projectFunction, 'CrashAlarm', {
+    name: `${serviceName}-crashed`,
+    description:
+      `The ${serviceName} function failed an invocation. It answers every error it knows with a page, so this is ` +
+      'a crash (a bug, a timeout or memory running out) and a buyer got an error page from API Gateway instead. ' +
+      "Look for the failed request in the function's log group.",
+    metric: projectFunction.lambda.metricErrors({ statistic: 'Sum' }),
+    threshold: 0,
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * What API Gateway answers itself when no function does: throttled, timed out, or failed. Every route today is a page
+ * a buyer's browser shows, so these answers are a page too (`try-again-page.ts`) rather than API Gateway's JSON.
+ * DEFAULT_4XX stays API Gateway's JSON: the machine-facing routes to come expect it, and a buyer meets a 4xx from API
+ * Gateway itself only at an address nobody sent them to.
+ */
+import { ResponseType, type RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from './try-again-page.ts';
+
+/** API Gateway reads a header value in single quotes as that literal text (otherwise as a request value to map). */
+function literal(value: string): string {
+  return `'${value}'`;
+}
+
+export function answerGatewayErrorsWithPages(api: RestApi): void {
+  const headers = Object.fromEntries(
+    Object.entries({ ...tryAgainPageHeaders, 'content-type': 'text/html; charset=utf-8' }).map(([name, value]) => [
+      name,
+      literal(value),
+    ]),
+  );
+  const retryAfter = { 'retry-after': literal(String(RETRY_AFTER_SECONDS)) };
+  // API Gateway picks the template by the request's Accept header, falling back to application/json: with the page
+  // under both keys, a browser and a bare client alike get the page the content-type header announces.
+  const templates = { 'text/html': TRY_AGAIN_PAGE, 'application/json': TRY_AGAIN_PAGE };
+
+  api.addGatewayResponse('Throttled', {
+    type: ResponseType.THROTTLED,
+    statusCode: '429',
+    responseHeaders: { ...headers, ...retryAfter },
+    templates,
+  });
+  api.addGatewayResponse('IntegrationTimeout', {
+    type: ResponseType.INTEGRATION_TIMEOUT,
+    statusCode: '504',
+    responseHeaders: { ...headers, ...retryAfter },
+    templates,
+  });
+  // No status code: each 5xx keeps its own (500, 502, 503...).
+  api.addGatewayResponse('Default5xx', {
+    type: ResponseType.DEFAULT_5XX,
+    responseHeaders: headers,
+    templates,
+  });
+}
