@@ -231,8 +231,8 @@ export class Registration extends Construct {
 
   private registrationNotifier(props: RegistrationProps): Queue {
     const notifier = new ProjectFunction(this, 'RegistrationNotifier', {
-      entry: 'lambdas/registration/registration-notifier.ts',
-      serviceName: 'registration-notifier',
+      entry: 'lambdas/notifications/seller-notifier.ts',
+      serviceName: 'seller-notifier',
       description: 'Publishes a Subscriber Registered event for every registration stored in the Subscribers table',
       memorySize: 256,
       timeout: Duration.seconds(30),

@@ -42,7 +42,7 @@ export interface LocalStack {
   readonly simulator: RunningSimulator;
   readonly eventBus: LocalEventBus;
   readonly tables: TableNames;
-  readonly registrationStream: StreamPoller;
+  readonly subscriberStream: StreamPoller;
   close(): Promise<void>;
 }
 
@@ -76,17 +76,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       EVENTS_ENDPOINT: eventBus.url,
       ...registrationVariables(config),
     });
-    const registrationNotifier = await import('../lambdas/registration/registration-notifier.ts');
+    const sellerNotifier = await import('../lambdas/notifications/seller-notifier.ts');
 
     // The stream is read before the API answers anyone, so no registration can slip past it.
-    const registrationStream = await startStreamPoller({
+    const subscriberStream = await startStreamPoller({
       dynamoDb: dynamoDb.client,
       endpoint: dynamoDb.endpoint,
       tableName: tables.Subscribers,
-      handler: registrationNotifier.handler,
-      context: () => createLambdaContext('registration-notifier', 30_000, new Date()),
+      handler: sellerNotifier.handler,
+      context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
     });
-    started.push({ close: () => registrationStream.stop() });
+    started.push({ close: () => subscriberStream.stop() });
 
     const gateway: RunningGateway = await startLocalGateway({
       port: options.apiPort ?? 0,
@@ -97,7 +97,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         apiRoutes.map(async (route) => ({
           method: 'ANY',
           path: route.path,
-          handler: ((await import(`../${route.entry}`)) as { handler: ProxyHandler }).handler,
+          handler: ((await import(/* @vite-ignore */ `../${route.entry}`)) as { handler: ProxyHandler }).handler,
           functionName: route.functionName,
         })),
       ),
@@ -112,7 +112,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       simulator,
       eventBus,
       tables,
-      registrationStream,
+      subscriberStream,
       close: () => closeAll(started),
     };
   } catch (error) {

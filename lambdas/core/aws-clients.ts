@@ -4,6 +4,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -22,4 +23,9 @@ export function meteringClient(region: string, endpointUrl?: string): Marketplac
 
 export function eventBridgeClient(endpointUrl?: string): EventBridgeClient {
   return new EventBridgeClient(endpoint(endpointUrl));
+}
+
+/** The Entitlement Service exists in us-east-1 only, wherever the function runs. */
+export function entitlementClient(endpointUrl?: string): MarketplaceEntitlementServiceClient {
+  return new MarketplaceEntitlementServiceClient({ region: 'us-east-1', maxAttempts: 5, ...endpoint(endpointUrl) });
 }

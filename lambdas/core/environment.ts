@@ -69,10 +69,26 @@ export const registrationPageEnvironment = z.object({
   REGISTRATION: registrationSettingsVariable,
 });
 
-export const registrationNotifierEnvironment = z.object({
+export const sellerNotifierEnvironment = z.object({
   EVENT_BUS_NAME: z.string().min(1),
   EVENT_SOURCE: z.string().min(1),
   EVENTS_ENDPOINT: optionalUrl,
+});
+
+/** How long after an end request final usage is still accepted: the state machine's `ending` lasts this long. */
+const finalMeteringGraceSeconds = z.coerce.number().int().positive().default(3600);
+
+export const lifecycleEnvironment = z.object({
+  ...common,
+  PRODUCTS: productsVariable,
+  /** The Entitlement Service exists in us-east-1 only; set only locally, to reach the simulator. */
+  ENTITLEMENT_ENDPOINT: optionalUrl,
+  FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
+});
+
+export const finalMeteringWindowsEnvironment = z.object({
+  ...common,
+  FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
 });
 
 /** Parses a function's environment, naming every missing or malformed variable. */

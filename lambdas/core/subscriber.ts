@@ -24,8 +24,13 @@ export type SubscriberIdentity =
       readonly licenseArn?: string | undefined;
     };
 
+/** What names a subscriber: its license, or (legacy) its product and customer identifier. */
+export type SubscriberKeyFields =
+  | { readonly model: 'license'; readonly licenseArn: string }
+  | { readonly model: 'legacy'; readonly productCode: string; readonly customerIdentifier: string };
+
 /** `license:<LicenseArn>` or `legacy:<ProductCode>:<CustomerIdentifier>`: stable, and unique across both kinds. */
-export function subscriberIdOf(identity: SubscriberIdentity): string {
+export function subscriberIdOf(identity: SubscriberKeyFields): string {
   return identity.model === 'license'
     ? `license:${identity.licenseArn}`
     : `legacy:${identity.productCode}:${identity.customerIdentifier}`;

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { describe, expect, test } from 'vitest';
 import {
   fulfillmentEnvironment,
-  registrationNotifierEnvironment,
+  sellerNotifierEnvironment,
   registrationPageEnvironment,
 } from '../../lambdas/core/environment.ts';
 import { configurationVariants, resourcesOfType, synthesize } from './synthesis.ts';
@@ -17,7 +17,7 @@ type EnvironmentSchema = z.ZodObject<Record<string, z.ZodType>>;
 const contracts: Record<string, EnvironmentSchema> = {
   fulfillment: fulfillmentEnvironment,
   'registration-page': registrationPageEnvironment,
-  'registration-notifier': registrationNotifierEnvironment,
+  'seller-notifier': sellerNotifierEnvironment,
 };
 
 /** Set by the stack for the platform (the Lambda runtime and Powertools), not read by the function's code. */

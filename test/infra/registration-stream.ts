@@ -11,7 +11,7 @@ import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from 'aws
 import { RegistrationSessions } from '../../lambdas/core/registration-sessions.ts';
 import { SubscriberRepository } from '../../lambdas/core/subscriber-repository.ts';
 import { subscriberKey } from '../../lambdas/core/table-keys.ts';
-import { createRegistrationNotifier } from '../../lambdas/registration/registration-notifier-handler.ts';
+import { createSellerNotifier } from '../../lambdas/notifications/seller-notifier-handler.ts';
 
 const at = new Date('2026-12-01T10:00:00.000Z');
 const subscriberId = 'license:arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef';
@@ -108,7 +108,7 @@ export async function publishedEntries(
       return Promise.resolve({ Entries: sent.map((_, index) => ({ EventId: `event-${index}` })) });
     },
   } as unknown as EventBridgeClient;
-  const notify = createRegistrationNotifier({
+  const notify = createSellerNotifier({
     events,
     busName: 'seller-bus',
     source,

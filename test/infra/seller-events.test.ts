@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { SUBSCRIBER_REGISTERED } from '../../lambdas/registration/registration-notifier-handler.ts';
+import { SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
 import { SUBSCRIBER_REGISTERED as RULE_DETAIL_TYPE } from '../../lib/seller-events.ts';
 import { publishedEntries, subscribersStream } from './registration-stream.ts';
 import { getAtt, logicalIdOf, resourceNamed, resourcesOfType, synthesize, type CfnResource } from './synthesis.ts';
@@ -70,10 +70,10 @@ describe('with an admin email', () => {
   });
 
   test('sends exactly the Subscriber Registered events of the configured source on the seller bus to the topic', () => {
-    expect(RULE_DETAIL_TYPE).toBe(SUBSCRIBER_REGISTERED);
+    expect(RULE_DETAIL_TYPE).toBe(SELLER_EVENT.registered);
     expect(rule.Properties).toMatchObject({
       EventBusName: { Ref: busId },
-      EventPattern: { source: [eventSource], 'detail-type': [SUBSCRIBER_REGISTERED] },
+      EventPattern: { source: [eventSource], 'detail-type': [SELLER_EVENT.registered] },
       State: 'ENABLED',
     });
     expect(target['Arn']).toEqual({ Ref: topicId });

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { subscribersTable } from '../../lib/tables.ts';
-import { SUBSCRIBERS_KEY } from '../../lambdas/core/table-keys.ts';
+import { LIVE_INDEX, SUBSCRIBERS_KEY } from '../../lambdas/core/table-keys.ts';
 
 // lambdas/ may not import lib/, so the key names the functions use are written twice; this keeps them equal.
 test('the functions address the Subscribers table by the attribute names the table is defined with', () => {
@@ -9,4 +9,11 @@ test('the functions address the Subscribers table by the attribute names the tab
     sortKey: subscribersTable.sortKey.name,
     timeToLive: subscribersTable.timeToLiveAttribute,
   });
+});
+
+test('the functions query the live index by the name and key it is defined with', () => {
+  const index = subscribersTable.globalSecondaryIndexes.find(
+    (candidate) => candidate.indexName === LIVE_INDEX.indexName,
+  );
+  expect(index?.partitionKey.name).toBe(LIVE_INDEX.partitionKey);
 });

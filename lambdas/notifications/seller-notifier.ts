@@ -1,16 +1,16 @@
-/** Lambda entry point of the registration notifier (Subscribers table stream): wiring only. */
+/** Lambda entry point of the seller notifier (Subscribers table stream): wiring only. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { eventBridgeClient } from '../core/aws-clients.ts';
-import { readEnvironment, registrationNotifierEnvironment } from '../core/environment.ts';
-import { createRegistrationNotifier } from './registration-notifier-handler.ts';
+import { readEnvironment, sellerNotifierEnvironment } from '../core/environment.ts';
+import { createSellerNotifier } from './seller-notifier-handler.ts';
 
-const environment = readEnvironment(registrationNotifierEnvironment);
-const logger = new Logger({ serviceName: 'registration-notifier' });
+const environment = readEnvironment(sellerNotifierEnvironment);
+const logger = new Logger({ serviceName: 'seller-notifier' });
 
 export const handler = middy(
-  createRegistrationNotifier({
+  createSellerNotifier({
     events: eventBridgeClient(environment.EVENTS_ENDPOINT),
     busName: environment.EVENT_BUS_NAME,
     source: environment.EVENT_SOURCE,

@@ -1,0 +1,286 @@
+/**
+ * The lifecycle's writes to the Subscribers table. The lifecycle owns its own attributes of a subscriber item (the
+ * facts, the status derived from them, the `live` index shard, the final-metering deadline, the entitlements) and
+ * never touches the fulfillment URL's or the registration page's. A notification is folded into the stored facts by
+ * read, merge and a write conditional on the version read, retried when another write got there first: the merge is
+ * commutative and idempotent (see `subscription-state.ts`), so every order and every duplicate lands on the same item.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { subscriberIdOf } from '../subscriber.ts';
+import {
+  agreementKey,
+  LIVE_INDEX,
+  LIVE_SHARDS,
+  liveShardOf,
+  rejectedNotificationKey,
+  subscriberKey,
+} from '../table-keys.ts';
+import type { SubscriberEntitlement } from './entitlements.ts';
+import type { AgreementNotification, SubscriberNotification, SubscriberReference } from './notifications.ts';
+import { finalMeteringDeadline, isMeterable, statusOf, withFact, type LifecycleFacts } from './subscription-state.ts';
+
+/** Entitlements as read from Marketplace, and when. */
+export interface FetchedEntitlements {
+  readonly entitlements: readonly SubscriberEntitlement[];
+  readonly fetchedAt: Date;
+}
+
+/** Another writer kept winning the race for the same subscriber; the notification is retried from the queue. */
+export class LifecycleContention extends Error {
+  override readonly name = 'LifecycleContention';
+}
+
+const WRITE_ATTEMPTS = 5;
+/** How long a set-aside notification is kept for an operator to look at. */
+const REJECTED_RETENTION_DAYS = 30;
+/** Enough of a set-aside notification to see what it was. */
+const REJECTED_BODY_CHARACTERS = 8_000;
+
+interface StoredLifecycle {
+  readonly lifecycle?: LifecycleFacts;
+  readonly lifecycleVersion?: number;
+  readonly entitlements?: SubscriberEntitlement[];
+  readonly entitlementsFetchedAt?: string;
+  readonly agreementId?: string;
+}
+
+export class LifecycleRepository {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly finalMeteringGraceSeconds: number,
+  ) {}
+
+  /** Folds a notification (and entitlements read for it) into the subscriber; answers whether anything changed. */
+  async applyToSubscriber(
+    notification: Pick<SubscriberNotification, 'subscriber' | 'facts' | 'at'>,
+    fetched?: FetchedEntitlements,
+  ): Promise<'changed' | 'unchanged'> {
+    const { subscriber } = notification;
+    const subscriberId = subscriberIdOf(subscriber);
+    for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
+      );
+      const stored = (Item ?? {}) as StoredLifecycle;
+      const before = stored.lifecycle ?? {};
+      const facts = notification.facts.reduce((merged, fact) => withFact(merged, fact, notification.at), before);
+      const newerEntitlements =
+        fetched !== undefined &&
+        (stored.entitlementsFetchedAt === undefined ||
+          stored.entitlementsFetchedAt < fetched.fetchedAt.toISOString()) &&
+        JSON.stringify(stored.entitlements ?? null) !== JSON.stringify(fetched.entitlements);
+      const newAgreement =
+        subscriber.model === 'license' &&
+        subscriber.agreementId !== undefined &&
+        subscriber.agreementId !== stored.agreementId;
+      if (JSON.stringify(facts) === JSON.stringify(before) && !newerEntitlements && !newAgreement) return 'unchanged';
+      try {
+        await this.write(
+          subscriberId,
+          subscriber,
+          facts,
+          stored.lifecycleVersion ?? 0,
+          newerEntitlements ? fetched : undefined,
+        );
+        return 'changed';
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    throw new LifecycleContention(`Could not update ${subscriberId} in ${WRITE_ATTEMPTS} attempts`);
+  }
+
+  private async write(
+    subscriberId: string,
+    subscriber: SubscriberReference,
+    facts: LifecycleFacts,
+    version: number,
+    fetched: FetchedEntitlements | undefined,
+  ): Promise<void> {
+    const { status, since } = statusOf(facts);
+    const deadline = finalMeteringDeadline(facts, this.finalMeteringGraceSeconds);
+    const set: Record<string, unknown> = {
+      lifecycle: facts,
+      lifecycleVersion: version + 1,
+      subscriptionStatus: status,
+      ...(since === undefined ? {} : { statusChangedAt: since }),
+      ...(isMeterable(status) ? { liveShard: liveShardOf(subscriberId) } : {}),
+      ...(status === 'ending' && deadline !== undefined ? { finalMeteringDeadline: deadline.toISOString() } : {}),
+      ...(fetched === undefined
+        ? {}
+        : { entitlements: fetched.entitlements, entitlementsFetchedAt: fetched.fetchedAt.toISOString() }),
+      ...(subscriber.model === 'license' && subscriber.agreementId !== undefined
+        ? { agreementId: subscriber.agreementId }
+        : {}),
+    };
+    // Who the subscriber is, for an item the lifecycle creates before the buyer arrives; never overwritten.
+    const identity: Record<string, string> = Object.fromEntries(
+      Object.entries({
+        subscriberId,
+        identityModel: subscriber.model,
+        productCode: subscriber.productCode,
+        ...(subscriber.model === 'license'
+          ? { licenseArn: subscriber.licenseArn, customerAWSAccountId: subscriber.customerAWSAccountId }
+          : { customerIdentifier: subscriber.customerIdentifier }),
+      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
+    const remove = [
+      ...(isMeterable(status) ? [] : ['liveShard']),
+      ...(status === 'ending' && deadline !== undefined ? [] : ['finalMeteringDeadline']),
+    ];
+    const names = [...Object.keys(set), ...Object.keys(identity), ...remove];
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: subscriberKey(subscriberId),
+        UpdateExpression: [
+          `SET ${[
+            ...Object.keys(set).map((name) => `#${name} = :${name}`),
+            ...Object.keys(identity).map((name) => `#${name} = if_not_exists(#${name}, :${name})`),
+          ].join(', ')}`,
+          ...(remove.length > 0 ? [`REMOVE ${remove.map((name) => `#${name}`).join(', ')}`] : []),
+        ].join(' '),
+        ConditionExpression:
+          version === 0 ? 'attribute_not_exists(#lifecycleVersion)' : '#lifecycleVersion = :expectedVersion',
+        ExpressionAttributeNames: Object.fromEntries([...new Set(names)].map((name) => [`#${name}`, name])),
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(Object.entries({ ...set, ...identity }).map(([name, value]) => [`:${name}`, value])),
+          ...(version === 0 ? {} : { ':expectedVersion': version }),
+        },
+      }),
+    );
+  }
+
+  /**
+   * Records what an agreement event says, the latest by event time, and which subscriber the agreement belongs to
+   * once a license event has named it. Agreement events name no license, so they change no subscriber's state.
+   */
+  async recordAgreement(notification: AgreementNotification): Promise<void> {
+    const at = notification.at.toISOString();
+    const attributes = Object.fromEntries(
+      Object.entries({
+        agreementStatus: notification.status,
+        intent: notification.intent,
+        acceptorAccountId: notification.acceptorAccountId,
+        offerId: notification.offerId,
+        lastEventAt: at,
+        lastEvent: notification.name,
+      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: agreementKey(notification.agreementId),
+          UpdateExpression: `SET ${Object.keys(attributes)
+            .map((name) => `#${name} = :${name}`)
+            .join(', ')}`,
+          ConditionExpression: 'attribute_not_exists(#lastEventAt) OR #lastEventAt <= :lastEventAt',
+          ExpressionAttributeNames: Object.fromEntries(Object.keys(attributes).map((name) => [`#${name}`, name])),
+          ExpressionAttributeValues: Object.fromEntries(
+            Object.entries(attributes).map(([name, value]) => [`:${name}`, value]),
+          ),
+        }),
+      );
+    } catch (error) {
+      // An older event than the one recorded: nothing to change.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /** Notes which subscriber an agreement belongs to (License events name both). */
+  async linkAgreement(agreementId: string, subscriberId: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: agreementKey(agreementId),
+        UpdateExpression: 'SET #subscriberId = :subscriberId',
+        ExpressionAttributeNames: { '#subscriberId': 'subscriberId' },
+        ExpressionAttributeValues: { ':subscriberId': subscriberId },
+      }),
+    );
+  }
+
+  /** Sets a notification aside with its reason, for an operator; it is kept for a month. */
+  async recordRejected(rejected: {
+    readonly messageId: string;
+    readonly receivedAt: Date;
+    readonly reason: string;
+    readonly name?: string | undefined;
+    readonly body: string;
+  }): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...rejectedNotificationKey(rejected.receivedAt, rejected.messageId),
+          reason: rejected.reason,
+          ...(rejected.name === undefined ? {} : { name: rejected.name }),
+          body: rejected.body.slice(0, REJECTED_BODY_CHARACTERS),
+          expiresAt: Math.ceil(rejected.receivedAt.getTime() / 1000) + REJECTED_RETENTION_DAYS * 86_400,
+        },
+      }),
+    );
+  }
+
+  /**
+   * Ends every subscription whose final-metering window has passed by `now` (EventBridge sends no notification when
+   * it closes; the legacy `unsubscribe-success` may come late or not at all). Answers the subscribers it ended.
+   */
+  async closeFinalMeteringWindows(now: Date): Promise<string[]> {
+    const closed: string[] = [];
+    for (let shard = 0; shard < LIVE_SHARDS; shard++) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: LIVE_INDEX.indexName,
+            KeyConditionExpression: '#shard = :shard',
+            FilterExpression: '#status = :ending AND #deadline <= :now',
+            ExpressionAttributeNames: {
+              '#shard': LIVE_INDEX.partitionKey,
+              '#status': 'subscriptionStatus',
+              '#deadline': 'finalMeteringDeadline',
+            },
+            ExpressionAttributeValues: { ':shard': `live#${shard}`, ':ending': 'ending', ':now': now.toISOString() },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const subscriber = referenceOf(item);
+          if (subscriber === undefined) continue;
+          const deadline = new Date(item.finalMeteringDeadline as string);
+          await this.applyToSubscriber({ subscriber, facts: ['endedAt'], at: deadline });
+          closed.push(subscriberIdOf(subscriber));
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    }
+    return closed;
+  }
+}
+
+/** The reference a stored subscriber item carries, as a notification would name it. */
+function referenceOf(item: Record<string, unknown>): SubscriberReference | undefined {
+  const { identityModel, productCode, licenseArn, customerIdentifier, customerAWSAccountId } = item as Record<
+    string,
+    string | undefined
+  >;
+  if (productCode === undefined) return undefined;
+  if (identityModel === 'license' && licenseArn !== undefined) {
+    return { model: 'license', productCode, licenseArn, customerAWSAccountId };
+  }
+  if (identityModel === 'legacy' && customerIdentifier !== undefined) {
+    return { model: 'legacy', productCode, customerIdentifier };
+  }
+  return undefined;
+}

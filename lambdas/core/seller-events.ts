@@ -1,0 +1,98 @@
+/**
+ * What the seller's app is told, version 1 of the schema (documented in the README): one event on the seller's bus
+ * for each change of a subscriber that matters to the app, derived from the item before and after a write to the
+ * Subscribers table.
+ *
+ * - `Subscriber Registered`: the buyer completed the registration form.
+ * - `Subscriber Activated`: Marketplace confirmed the subscription; the buyer may use the product.
+ * - `Subscriber Entitlements Changed`: what a contract buyer is entitled to changed.
+ * - `Subscriber Ending`: the subscription was cancelled; final usage is accepted until `finalMeteringDeadline`.
+ * - `Subscriber Ended`, `Subscriber Failed`: the buyer may no longer use the product.
+ *
+ * Delivery is at least once: deduplicate on `detail.subscriberId` + `detail-type` + `detail.version`.
+ */
+import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
+
+export const SELLER_EVENT = {
+  registered: 'Subscriber Registered',
+  activated: 'Subscriber Activated',
+  entitlementsChanged: 'Subscriber Entitlements Changed',
+  ending: 'Subscriber Ending',
+  ended: 'Subscriber Ended',
+  failed: 'Subscriber Failed',
+} as const;
+
+export type SellerEventType = (typeof SELLER_EVENT)[keyof typeof SELLER_EVENT];
+
+export interface SellerEvent {
+  readonly detailType: SellerEventType;
+  readonly detail: Record<string, unknown>;
+}
+
+const statusEvents: Partial<Record<SubscriptionStatus, SellerEventType>> = {
+  active: SELLER_EVENT.activated,
+  ending: SELLER_EVENT.ending,
+  ended: SELLER_EVENT.ended,
+  failed: SELLER_EVENT.failed,
+};
+
+type Item = Record<string, unknown>;
+
+/** The events a write to a subscriber item calls for: none for anything but a subscriber, or no change that matters. */
+export function sellerEventsFor(before: Item | undefined, after: Item | undefined): SellerEvent[] {
+  if (after === undefined || after.sk !== 'SUBSCRIBER') return [];
+  const events: SellerEvent[] = [];
+  const registration = after.registration as { details: RegistrationDetails; registeredAt: string } | undefined;
+  if (registration !== undefined && before?.registration === undefined) {
+    events.push({
+      detailType: SELLER_EVENT.registered,
+      detail: {
+        ...subscriberOf(after, registration.registeredAt),
+        offerType: (after.offerType as string | undefined) ?? 'standard',
+        registeredAt: registration.registeredAt,
+        contact: registration.details,
+      },
+    });
+  }
+  const status = after.subscriptionStatus as SubscriptionStatus | undefined;
+  const statusEvent = status === undefined ? undefined : statusEvents[status];
+  if (statusEvent !== undefined && status !== before?.subscriptionStatus) {
+    events.push({
+      detailType: statusEvent,
+      detail: {
+        ...subscriberOf(after, after.statusChangedAt as string),
+        statusChangedAt: after.statusChangedAt,
+        ...(status === 'ending' ? { finalMeteringDeadline: after.finalMeteringDeadline } : {}),
+        ...(status === 'active' ? { entitlements: after.entitlements ?? [] } : {}),
+      },
+    });
+  }
+  if (after.entitlements !== undefined && JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements)) {
+    events.push({
+      detailType: SELLER_EVENT.entitlementsChanged,
+      detail: {
+        ...subscriberOf(after, after.entitlementsFetchedAt as string),
+        entitlements: after.entitlements,
+        entitlementsFetchedAt: after.entitlementsFetchedAt,
+      },
+    });
+  }
+  return events;
+}
+
+/** Who the event is about, its status, and the version that tells a repeat delivery from a new event. */
+function subscriberOf(item: Item, version: string): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries({
+      schemaVersion: '1',
+      subscriberId: item.subscriberId,
+      productCode: item.productCode,
+      identityModel: item.identityModel,
+      licenseArn: item.licenseArn,
+      customerIdentifier: item.customerIdentifier,
+      customerAWSAccountId: item.customerAWSAccountId,
+      status: item.subscriptionStatus ?? 'pending',
+      version,
+    }).filter(([, value]) => value !== undefined),
+  );
+}

@@ -1,0 +1,25 @@
+/**
+ * Lambda entry point of the scheduled sweep that ends subscriptions whose final-metering window has passed:
+ * EventBridge notifications open the window (`License Deprovisioned`) but never say it closed.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { documentClient } from '../core/aws-clients.ts';
+import { systemClock } from '../core/clock.ts';
+import { finalMeteringWindowsEnvironment, readEnvironment } from '../core/environment.ts';
+import { LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
+
+const environment = readEnvironment(finalMeteringWindowsEnvironment);
+const logger = new Logger({ serviceName: 'final-metering-windows' });
+const lifecycle = new LifecycleRepository(
+  documentClient(environment.DYNAMODB_ENDPOINT),
+  environment.SUBSCRIBERS_TABLE,
+  environment.FINAL_METERING_GRACE_SECONDS,
+);
+
+export const handler = middy(async () => {
+  const closed = await lifecycle.closeFinalMeteringWindows(systemClock.now());
+  logger.info('Final-metering windows closed', { count: closed.length, subscriberIds: closed });
+  return { closed: closed.length };
+}).use(injectLambdaContext(logger, { logEvent: false }));

@@ -1,0 +1,40 @@
+import { expect, test } from 'vitest';
+import { sellerEventsFor, SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
+
+const subscriber = {
+  pk: 'SUBSCRIBER#license:arn:l-1',
+  sk: 'SUBSCRIBER',
+  subscriberId: 'license:arn:l-1',
+  productCode: 'p',
+  identityModel: 'license',
+  licenseArn: 'arn:l-1',
+  customerAWSAccountId: '123456789012',
+};
+const types = (before: object | undefined, after: object | undefined) =>
+  sellerEventsFor(before as Record<string, unknown>, after as Record<string, unknown>).map((event) => event.detailType);
+
+test('each change that matters gives its event, once', () => {
+  const active = { ...subscriber, subscriptionStatus: 'active', statusChangedAt: 't1', entitlements: [] };
+  expect(types(subscriber, active)).toEqual([SELLER_EVENT.activated, SELLER_EVENT.entitlementsChanged]);
+  expect(types(active, active)).toEqual([]);
+  const ending = { ...active, subscriptionStatus: 'ending', statusChangedAt: 't2', finalMeteringDeadline: 't3' };
+  expect(sellerEventsFor(active, ending)).toEqual([
+    {
+      detailType: SELLER_EVENT.ending,
+      detail: expect.objectContaining({ status: 'ending', finalMeteringDeadline: 't3', version: 't2' }) as unknown,
+    },
+  ]);
+  expect(types(ending, { ...ending, subscriptionStatus: 'ended' })).toEqual([SELLER_EVENT.ended]);
+  expect(types(subscriber, { ...subscriber, subscriptionStatus: 'failed' })).toEqual([SELLER_EVENT.failed]);
+  expect(types(active, { ...active, entitlements: [{ dimension: 'seats', value: 5 }] })).toEqual([
+    SELLER_EVENT.entitlementsChanged,
+  ]);
+});
+
+test('a registration is announced when it appears, not on later writes; sessions and other items announce nothing', () => {
+  const registered = { ...subscriber, registration: { details: { company: 'A' }, registeredAt: 't' } };
+  expect(types(subscriber, registered)).toEqual([SELLER_EVENT.registered]);
+  expect(types(registered, { ...registered, resolvedLastAt: 'later' })).toEqual([]);
+  expect(types(undefined, { pk: 'SESSION#x', sk: 'SESSION', subscriberId: 'x' })).toEqual([]);
+  expect(types(subscriber, undefined)).toEqual([]);
+});

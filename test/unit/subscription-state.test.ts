@@ -1,0 +1,128 @@
+import fc from 'fast-check';
+import { expect, test } from 'vitest';
+import {
+  effectiveStatus,
+  statusOf,
+  withFact,
+  type LifecycleFact,
+  type LifecycleFacts,
+} from '../../lambdas/core/lifecycle/subscription-state.ts';
+
+const at = (minute: number) => new Date(Date.UTC(2026, 10, 26, 10, minute));
+const fold = (signals: readonly (readonly [LifecycleFact, number])[]) =>
+  signals.reduce<LifecycleFacts>((facts, [fact, minute]) => withFact(facts, fact, at(minute)), {});
+
+test('the latest fact sets the status; before any, the subscription is pending', () => {
+  expect(statusOf({})).toEqual({ status: 'pending' });
+  expect(statusOf(fold([['activatedAt', 1]])).status).toBe('active');
+  expect(
+    statusOf(
+      fold([
+        ['activatedAt', 1],
+        ['endRequestedAt', 5],
+      ]),
+    ).status,
+  ).toBe('ending');
+  expect(
+    statusOf(
+      fold([
+        ['activatedAt', 1],
+        ['endRequestedAt', 5],
+        ['endedAt', 65],
+      ]),
+    ).status,
+  ).toBe('ended');
+  expect(statusOf(fold([['failedAt', 2]])).status).toBe('failed');
+});
+
+test('a buyer who resubscribes before the end is active again', () => {
+  expect(
+    statusOf(
+      fold([
+        ['activatedAt', 1],
+        ['endRequestedAt', 5],
+        ['activatedAt', 20],
+      ]),
+    ),
+  ).toEqual({
+    status: 'active',
+    since: at(20).toISOString(),
+  });
+});
+
+test('a stale notification changes nothing: an older activation after the end request', () => {
+  const facts = fold([
+    ['activatedAt', 10],
+    ['endRequestedAt', 30],
+  ]);
+  expect(withFact(facts, 'activatedAt', at(5))).toBe(facts);
+  expect(statusOf(withFact(facts, 'activatedAt', at(5))).status).toBe('ending');
+});
+
+test('at the same instant the later stage wins', () => {
+  expect(
+    statusOf(
+      fold([
+        ['endRequestedAt', 3],
+        ['activatedAt', 3],
+      ]),
+    ).status,
+  ).toBe('ending');
+  expect(
+    statusOf(
+      fold([
+        ['endedAt', 3],
+        ['endRequestedAt', 3],
+      ]),
+    ).status,
+  ).toBe('ended');
+  expect(
+    statusOf(
+      fold([
+        ['failedAt', 3],
+        ['activatedAt', 3],
+      ]),
+    ).status,
+  ).toBe('failed');
+});
+
+test('an ending subscription has ended once its final-metering window has passed', () => {
+  const facts = fold([
+    ['activatedAt', 1],
+    ['endRequestedAt', 5],
+  ]);
+  expect(effectiveStatus(facts, at(64), 3600)).toBe('ending');
+  expect(effectiveStatus(facts, at(65), 3600)).toBe('ended');
+  expect(effectiveStatus(fold([['activatedAt', 1]]), at(500), 3600)).toBe('active');
+});
+
+const signal = fc.tuple(
+  fc.constantFrom<LifecycleFact>('activatedAt', 'failedAt', 'endRequestedAt', 'endedAt'),
+  fc.nat(120),
+);
+
+test('any order and any number of copies of a history give the same facts and status', () => {
+  fc.assert(
+    fc.property(
+      fc
+        .array(signal, { minLength: 1, maxLength: 12 })
+        .chain((history) =>
+          fc.tuple(
+            fc.constant(history),
+            fc.shuffledSubarray([...history, ...history], {
+              minLength: history.length * 2,
+              maxLength: history.length * 2,
+            }),
+            fc.array(fc.constantFrom(...history), { maxLength: 6 }),
+          ),
+        ),
+      ([history, shuffled, duplicates]) => {
+        const reference = fold(history);
+        const replayed = fold([...shuffled, ...duplicates]);
+        expect(replayed).toEqual(reference);
+        expect(statusOf(replayed)).toEqual(statusOf(reference));
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
