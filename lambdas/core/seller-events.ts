@@ -48,7 +48,7 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
       detailType: SELLER_EVENT.registered,
       detail: {
         ...subscriberOf(after, registration.registeredAt),
-        offerType: (after.offerType as string | undefined) ?? 'standard',
+        offerType: after.offerType ?? 'standard',
         registeredAt: registration.registeredAt,
         contact: registration.details,
       },

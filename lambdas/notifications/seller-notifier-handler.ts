@@ -63,7 +63,8 @@ export function createSellerNotifier(dependencies: SellerNotifierDependencies) {
         failed.add(sequenceNumber);
       }
     }
-    if (failed.size > 0) logger.warn('Some seller events were not published; Lambda will retry', { failed: [...failed] });
+    if (failed.size > 0)
+      logger.warn('Some seller events were not published; Lambda will retry', { failed: [...failed] });
     return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

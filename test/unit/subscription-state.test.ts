@@ -104,18 +104,16 @@ const signal = fc.tuple(
 test('any order and any number of copies of a history give the same facts and status', () => {
   fc.assert(
     fc.property(
-      fc
-        .array(signal, { minLength: 1, maxLength: 12 })
-        .chain((history) =>
-          fc.tuple(
-            fc.constant(history),
-            fc.shuffledSubarray([...history, ...history], {
-              minLength: history.length * 2,
-              maxLength: history.length * 2,
-            }),
-            fc.array(fc.constantFrom(...history), { maxLength: 6 }),
-          ),
+      fc.array(signal, { minLength: 1, maxLength: 12 }).chain((history) =>
+        fc.tuple(
+          fc.constant(history),
+          fc.shuffledSubarray([...history, ...history], {
+            minLength: history.length * 2,
+            maxLength: history.length * 2,
+          }),
+          fc.array(fc.constantFrom(...history), { maxLength: 6 }),
         ),
+      ),
       ([history, shuffled, duplicates]) => {
         const reference = fold(history);
         const replayed = fold([...shuffled, ...duplicates]);
