@@ -6,6 +6,8 @@
  */
 export interface ApiRoute {
   readonly path: string;
+  /** `iam`: callers sign with SigV4 and need `execute-api:Invoke` (locally not enforced); `none`: public. */
+  readonly authorization: 'none' | 'iam';
   /** The Lambda entry module, relative to the project root. */
   readonly entry: string;
   readonly functionName: string;
@@ -13,14 +15,24 @@ export interface ApiRoute {
 
 export const fulfillmentRoute: ApiRoute = {
   path: '/fulfillment',
+  authorization: 'none',
   entry: 'lambdas/registration/fulfillment.ts',
   functionName: 'fulfillment',
 };
 
 export const registrationPageRoute: ApiRoute = {
   path: '/register',
+  authorization: 'none',
   entry: 'lambdas/registration/registration-page.ts',
   functionName: 'registration-page',
 };
 
-export const apiRoutes: readonly ApiRoute[] = [fulfillmentRoute, registrationPageRoute];
+/** The access check for the seller's app. */
+export const subscriberAccessRoute: ApiRoute = {
+  path: '/subscribers/{id}',
+  authorization: 'iam',
+  entry: 'lambdas/access/subscriber-access.ts',
+  functionName: 'subscriber-access',
+};
+
+export const apiRoutes: readonly ApiRoute[] = [fulfillmentRoute, registrationPageRoute, subscriberAccessRoute];

@@ -31,6 +31,16 @@ export const productSchema = z
      */
     identityModel: z.enum(['license', 'legacy']).default('license'),
     dimensions: z.array(dimensionSchema).min(1).max(200),
+    /**
+     * The product's SNS topics (legacy products). By default the ARNs AWS Marketplace uses for every product:
+     * `arn:aws:sns:us-east-1:287250355862:aws-mp-{subscription,entitlement}-notification-<code>`.
+     */
+    snsTopicArns: z
+      .strictObject({
+        subscription: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN'),
+        entitlement: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN'),
+      })
+      .optional(),
   })
   .superRefine((product, ctx) => {
     const names = product.dimensions.map((dimension) => dimension.name);
@@ -143,8 +153,34 @@ export const configSchema = z
       .strictObject({
         /** Gets an email (through SNS) for every buyer who registers. */
         adminEmail: z.email().optional(),
+        /** Your app's HTTPS endpoint for signed webhook calls with every event on your bus. */
+        webhookUrl: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
       })
       .prefault({}),
+    lifecycle: z
+      .strictObject({
+        /**
+         * Which of Marketplace's notification families to receive: EventBridge (every product), the legacy SNS
+         * topics (products listed with them), or both.
+         */
+        eventSources: z.enum(['eventbridge', 'sns', 'both']).default('eventbridge'),
+        /** How long after a cancellation final usage is accepted (AWS: about an hour). */
+        finalMeteringGraceMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(60),
+      })
+      .prefault({}),
+    /**
+     * The region the stack deploys to, when it is not us-east-1. Marketplace sends its notifications to us-east-1
+     * only: with another region here, the app also deploys a small stack there that forwards them.
+     */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1')
+      .optional(),
     api: apiSchema,
     tables: z
       .strictObject({

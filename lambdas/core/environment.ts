@@ -91,6 +91,20 @@ export const finalMeteringWindowsEnvironment = z.object({
   FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
 });
 
+export const webhookEnvironment = z.object({
+  /** The seller's HTTPS endpoint. */
+  WEBHOOK_URL: webUrl(),
+  /** The Secrets Manager secret holding the signing key. */
+  WEBHOOK_SECRET_ARN: z.string().min(1),
+  /** The queue the events arrive through, to defer a failed delivery's retry. */
+  WEBHOOK_QUEUE_URL: z.url(),
+});
+
+export const subscriberAccessEnvironment = z.object({
+  ...common,
+  FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
+});
+
 /** Parses a function's environment, naming every missing or malformed variable. */
 export function readEnvironment<T extends z.ZodType>(
   schema: T,

@@ -1,0 +1,52 @@
+/**
+ * `GET /subscribers/{id}` (IAM-authorized): the access check for the seller's app, as JSON. The id is the
+ * subscriber id (`license:<LicenseArn>` or `legacy:<ProductCode>:<CustomerIdentifier>`), URL-encoded.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { Clock } from '../core/clock.ts';
+import { subscriberAccess } from '../core/subscriber-access.ts';
+
+export interface SubscriberAccessDependencies {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly finalMeteringGraceSeconds: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+const SUBSCRIBER_ID = /^(license:arn:aws[a-z-]*:license-manager:[^\s]{1,1200}|legacy:[^:\s]{1,255}:[^\s]{1,255})$/;
+
+function json(statusCode: number, body: unknown): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+  };
+}
+
+export function createSubscriberAccessHandler(dependencies: SubscriberAccessDependencies) {
+  const { logger } = dependencies;
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    logger.setCorrelationId(event.requestContext?.requestId);
+    if (event.httpMethod !== 'GET') return json(405, { message: 'Use GET' });
+    const subscriberId = event.pathParameters?.id ?? '';
+    if (!SUBSCRIBER_ID.test(subscriberId)) {
+      return json(400, { message: 'The id must be license:<LicenseArn> or legacy:<ProductCode>:<CustomerIdentifier>' });
+    }
+    try {
+      const access = await subscriberAccess(
+        dependencies.client,
+        dependencies.tableName,
+        subscriberId,
+        dependencies.clock.now(),
+        dependencies.finalMeteringGraceSeconds,
+      );
+      return access === undefined ? json(404, { message: 'No such subscriber' }) : json(200, access);
+    } catch (error) {
+      logger.error('Access check failed', { errorName: error instanceof Error ? error.name : 'unknown' });
+      return json(503, { message: 'Try again' });
+    }
+  };
+}

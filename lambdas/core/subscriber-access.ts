@@ -1,0 +1,66 @@
+/**
+ * What the seller's app asks before letting a buyer in: may this subscriber use the product, with which entitlements,
+ * and who registered. The status is as of now: an ending subscription whose final-metering window has passed reads as
+ * ended, even before the sweep has written that down.
+ *
+ * @example
+ * const access = await subscriberAccess(documents, 'SaasMarketplace-Subscribers...', subscriberId, new Date());
+ * if (access?.allowed) grantAccess(access.entitlements);
+ */
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SubscriberEntitlement } from './lifecycle/entitlements.ts';
+import { effectiveStatus, isMeterable, type LifecycleFacts } from './lifecycle/subscription-state.ts';
+import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
+import { subscriberKey } from './table-keys.ts';
+
+export interface SubscriberAccess {
+  readonly subscriberId: string;
+  readonly productCode: string;
+  readonly identityModel: 'license' | 'legacy';
+  readonly licenseArn?: string;
+  readonly customerIdentifier?: string;
+  readonly customerAWSAccountId?: string;
+  readonly status: SubscriptionStatus;
+  /** Whether the buyer may use the product now: the subscription is active, or ending but not yet ended. */
+  readonly allowed: boolean;
+  readonly statusChangedAt?: string;
+  readonly finalMeteringDeadline?: string;
+  readonly offerType?: string;
+  readonly entitlements: readonly SubscriberEntitlement[];
+  readonly registration?: { readonly details: RegistrationDetails; readonly registeredAt: string };
+}
+
+/** How long final usage is accepted after an end request, unless the deployment says otherwise. */
+const DEFAULT_GRACE_SECONDS = 3600;
+
+export async function subscriberAccess(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  subscriberId: string,
+  now: Date,
+  finalMeteringGraceSeconds = DEFAULT_GRACE_SECONDS,
+): Promise<SubscriberAccess | undefined> {
+  const { Item } = await client.send(
+    new GetCommand({ TableName: tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
+  );
+  if (Item?.productCode === undefined) return undefined;
+  const status = effectiveStatus((Item.lifecycle ?? {}) as LifecycleFacts, now, finalMeteringGraceSeconds);
+  const optional = (name: string) => (typeof Item[name] === 'string' ? { [name]: Item[name] as string } : {});
+  return {
+    subscriberId,
+    productCode: Item.productCode as string,
+    identityModel: Item.identityModel as 'license' | 'legacy',
+    ...optional('licenseArn'),
+    ...optional('customerIdentifier'),
+    ...optional('customerAWSAccountId'),
+    status,
+    allowed: isMeterable(status),
+    ...optional('statusChangedAt'),
+    ...(status === 'ending' ? optional('finalMeteringDeadline') : {}),
+    ...optional('offerType'),
+    entitlements: (Item.entitlements ?? []) as SubscriberEntitlement[],
+    ...(Item.registration === undefined
+      ? {}
+      : { registration: Item.registration as SubscriberAccess['registration'] & object }),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Calls the seller's webhook with every event on the seller's bus, signed (see `core/webhook-signature.ts`). The
+ * events come through a queue: a delivery that fails (no answer in time, or any status but 2xx) is reported for that
+ * message alone and retried later, each time after a longer wait; after the queue's last attempt it goes to the
+ * dead-letter queue.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Clock } from '../core/clock.ts';
+import { SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.ts';
+
+/** The wait before the next attempt of a delivery that failed `receiveCount` times: 30 s, doubling, at most 1 h. */
+export function retryDelaySeconds(receiveCount: number): number {
+  return Math.min(3600, 30 * 2 ** Math.max(0, receiveCount - 1));
+}
+
+export interface WebhookDependencies {
+  readonly url: string;
+  readonly secret: () => Promise<string>;
+  /** Makes a failed message visible again only after `seconds` (SQS: ChangeMessageVisibility). */
+  readonly retryLater: (record: SQSRecord, seconds: number) => Promise<void>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly timeoutMs?: number;
+}
+
+export function createWebhookHandler(dependencies: WebhookDependencies) {
+  const { logger } = dependencies;
+
+  async function deliver(record: SQSRecord): Promise<void> {
+    const body = record.body;
+    const eventId = (JSON.parse(body) as { id?: string }).id ?? record.messageId;
+    const response = await fetch(dependencies.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-marketplace-event-id': eventId,
+        [SIGNATURE_HEADER]: signWebhook(await dependencies.secret(), body, dependencies.clock.now()),
+      },
+      body,
+      redirect: 'error',
+      signal: AbortSignal.timeout(dependencies.timeoutMs ?? 10_000),
+    });
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
+  }
+
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const batchItemFailures: { itemIdentifier: string }[] = [];
+    for (const record of event.Records) {
+      try {
+        await deliver(record);
+      } catch (error) {
+        const attempt = Number(record.attributes.ApproximateReceiveCount);
+        logger.warn('Webhook delivery failed; it will be retried', {
+          messageId: record.messageId,
+          attempt,
+          errorMessage: error instanceof Error ? error.message : String(error),
+        });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+        await dependencies.retryLater(record, retryDelaySeconds(attempt)).catch((deferError: unknown) => {
+          logger.warn('Could not defer the retry; the queue retries at its own pace', { error: String(deferError) });
+        });
+      }
+    }
+    return { batchItemFailures };
+  };
+}
