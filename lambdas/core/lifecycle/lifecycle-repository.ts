@@ -6,6 +6,7 @@
  * commutative and idempotent (see `subscription-state.ts`), so every order and every duplicate lands on the same item.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetCommand,
   PutCommand,
@@ -37,7 +38,9 @@ export class LifecycleContention extends Error {
   override readonly name = 'LifecycleContention';
 }
 
-const WRITE_ATTEMPTS = 5;
+const WRITE_ATTEMPTS = 8;
+/** A random pause before another attempt, so that writers racing for one item do not collide again in step. */
+const retryPause = (attempt: number) => sleep(Math.random() * 20 * attempt);
 /** How long a set-aside notification is kept for an operator to look at. */
 const REJECTED_RETENTION_DAYS = 30;
 /** Enough of a set-aside notification to see what it was. */
@@ -93,6 +96,7 @@ export class LifecycleRepository {
         return 'changed';
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        await retryPause(attempt);
       }
     }
     throw new LifecycleContention(`Could not update ${subscriberId} in ${WRITE_ATTEMPTS} attempts`);

@@ -1,0 +1,145 @@
+/**
+ * The property the lifecycle rests on, against DynamoDB Local through the real repositories: any permutation of a
+ * valid history, with any notification delivered any number of times and the buyer's arrival and registration
+ * interleaved anywhere, leaves the subscriber item exactly as the history in order does.
+ */
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { expect, test } from 'vitest';
+import { documentClient } from '../../../lambdas/core/aws-clients.ts';
+import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
+import type { LifecycleFact } from '../../../lambdas/core/lifecycle/subscription-state.ts';
+import { SubscriberRepository } from '../../../lambdas/core/subscriber-repository.ts';
+import { subscriberKey } from '../../../lambdas/core/table-keys.ts';
+import { useDynamoDb } from '../../support/dynamodb.ts';
+
+const dynamoDb = useDynamoDb();
+const PRODUCT = 'licensed-product';
+const ACCOUNT = '210987654321';
+const minute = (n: number) => new Date(Date.UTC(2026, 10, 26, 8, n));
+const ENTITLEMENTS = { entitlements: [{ dimension: 'seats', value: 10, valueType: 'integer' as const }] };
+
+/** One thing that happens to a subscriber: a Marketplace notification, or the buyer's own doing. */
+type Step =
+  | {
+      readonly kind: 'notification';
+      readonly fact: LifecycleFact | undefined;
+      readonly minute: number;
+      readonly refresh: boolean;
+    }
+  | { readonly kind: 'arrival' }
+  | { readonly kind: 'registration' };
+
+const notification = fc.record({
+  kind: fc.constant('notification' as const),
+  fact: fc.constantFrom<LifecycleFact | undefined>('activatedAt', 'failedAt', 'endRequestedAt', 'endedAt', undefined),
+  minute: fc.nat(180),
+  refresh: fc.boolean(),
+});
+
+/** A history, the same history shuffled with duplicates, and whether the buyer registers. */
+const histories = fc
+  .tuple(fc.array(notification, { minLength: 1, maxLength: 7 }), fc.boolean())
+  .chain(([notifications, registers]) => {
+    const steps: Step[] = [
+      { kind: 'arrival' },
+      ...(registers ? [{ kind: 'registration' } as const] : []),
+      ...notifications,
+    ];
+    return fc.tuple(
+      fc.constant(steps),
+      fc.shuffledSubarray(steps, { minLength: steps.length, maxLength: steps.length }),
+      fc.array(fc.constantFrom(...notifications), { maxLength: 4 }),
+    );
+  });
+
+async function play(documents: DynamoDBDocumentClient, licenseArn: string, steps: readonly Step[]) {
+  const subscribers = new SubscriberRepository(documents, dynamoDb.tables.Subscribers);
+  const lifecycle = new LifecycleRepository(documents, dynamoDb.tables.Subscribers, 3600);
+  const subscriber = { model: 'license' as const, productCode: PRODUCT, licenseArn, customerAWSAccountId: ACCOUNT };
+  let arrived = false;
+  const registrationPending: Step[] = [];
+  const register = () => subscribers.completeRegistration(`license:${licenseArn}`, { company: 'Acme' }, minute(200));
+  for (const step of steps) {
+    if (step.kind === 'arrival') {
+      await subscribers.recordResolution({ ...subscriber }, 'standard', minute(0));
+      arrived = true;
+      // A buyer registers after arriving: a registration drawn earlier waits for the arrival.
+      for (const _ of registrationPending.splice(0)) await register();
+    } else if (step.kind === 'registration') {
+      if (arrived) await register();
+      else registrationPending.push(step);
+    } else {
+      await lifecycle.applyToSubscriber(
+        { subscriber, facts: step.fact === undefined ? [] : [step.fact], at: minute(step.minute) },
+        step.refresh ? { ...ENTITLEMENTS, fetchedAt: minute(step.minute) } : undefined,
+      );
+    }
+  }
+  const { Item } = await documents.send(
+    new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: subscriberKey(`license:${licenseArn}`) }),
+  );
+  // What legitimately differs between two subscribers: who they are, and bookkeeping of how many writes it took.
+  const {
+    pk,
+    sk,
+    subscriberId,
+    licenseArn: _arn,
+    liveShard,
+    lifecycleVersion,
+    entitlementsFetchedAt,
+    ...state
+  } = Item ?? {};
+  (void pk, sk, subscriberId, _arn, lifecycleVersion, entitlementsFetchedAt);
+  return { ...state, live: liveShard !== undefined };
+}
+
+test('every permutation and duplication of a history converges on the same subscriber item', async () => {
+  const documents = documentClient(dynamoDb.endpoint);
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(histories, async ([inOrder, shuffled, duplicates]) => {
+      run++;
+      const expected = await play(documents, `arn:aws:license-manager::999999999999:license:l-ordered-${run}`, inOrder);
+      const replayed = await play(documents, `arn:aws:license-manager::999999999999:license:l-shuffled-${run}`, [
+        ...shuffled,
+        ...duplicates,
+      ]);
+      expect(replayed).toEqual(expected);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('notifications applied concurrently to one subscriber lose nothing', async () => {
+  const documents = documentClient(dynamoDb.endpoint);
+  const lifecycle = new LifecycleRepository(documents, dynamoDb.tables.Subscribers, 3600);
+  const subscriber = {
+    model: 'license' as const,
+    productCode: PRODUCT,
+    licenseArn: 'arn:aws:license-manager::999999999999:license:l-concurrent',
+    customerAWSAccountId: ACCOUNT,
+  };
+  const facts: LifecycleFact[] = ['activatedAt', 'failedAt', 'endRequestedAt', 'endedAt'];
+  // Each kind's latest time must win while 40 writers race. One that keeps losing the race gives up, and its
+  // notification comes back from the queue: here, applied again afterwards.
+  const notifications = Array.from({ length: 40 }, (_, index) => ({
+    subscriber,
+    facts: [facts[index % 4]!],
+    at: minute(index),
+  }));
+  const outcomes = await Promise.allSettled(notifications.map((each) => lifecycle.applyToSubscriber(each)));
+  for (const [index, outcome] of outcomes.entries()) {
+    if (outcome.status === 'rejected') await lifecycle.applyToSubscriber(notifications[index]!);
+  }
+  const { Item } = await documents.send(
+    new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: subscriberKey(`license:${subscriber.licenseArn}`) }),
+  );
+  expect(Item?.lifecycle).toEqual({
+    activatedAt: minute(36).toISOString(),
+    failedAt: minute(37).toISOString(),
+    endRequestedAt: minute(38).toISOString(),
+    endedAt: minute(39).toISOString(),
+  });
+  expect(Item?.subscriptionStatus).toBe('ended');
+});
