@@ -45,7 +45,7 @@ export async function subscriberAccess(
   );
   if (Item?.productCode === undefined) return undefined;
   const status = effectiveStatus((Item.lifecycle ?? {}) as LifecycleFacts, now, finalMeteringGraceSeconds);
-  const optional = (name: string) => (typeof Item[name] === 'string' ? { [name]: Item[name] as string } : {});
+  const optional = (name: string) => (typeof Item[name] === 'string' ? { [name]: Item[name] } : {});
   return {
     subscriberId,
     productCode: Item.productCode as string,
