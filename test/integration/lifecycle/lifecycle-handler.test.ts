@@ -1,0 +1,254 @@
+/**
+ * The lifecycle queue's consumer against DynamoDB Local and the simulator: the simulator's own notifications (in the
+ * shapes AWS documents), delivered as SQS records, move subscribers through their states and bring their entitlements
+ * (all pages, throttling retried); what is not a Marketplace notification is set aside without failing the batch.
+ */
+import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import { documentClient } from '../../../lambdas/core/aws-clients.ts';
+import type { ProductListing } from '../../../lambdas/core/environment.ts';
+import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
+import { agreementKey, subscriberKey } from '../../../lambdas/core/table-keys.ts';
+import { createLifecycleHandler } from '../../../lambdas/lifecycle/lifecycle-handler.ts';
+import type { LicenseView, PublishedEventView } from '../../../local/simulator/control-client.ts';
+import { useDynamoDb } from '../../support/dynamodb.ts';
+import {
+  localCredentials,
+  minutesFrom,
+  SIMULATOR_NOW,
+  uniqueProductCode,
+  useSimulator,
+} from '../../support/simulator.ts';
+
+const dynamoDb = useDynamoDb();
+const sim = useSimulator({ entitlementEmptyPages: true });
+const logger = new Logger({ logLevel: 'SILENT' });
+
+function handlerFor(products: ProductListing[], attempts = 5) {
+  const documents = documentClient(dynamoDb.endpoint);
+  const lifecycle = new LifecycleRepository(documents, dynamoDb.tables.Subscribers, 3600);
+  const entitlements = new MarketplaceEntitlementServiceClient({
+    endpoint: sim.url,
+    region: 'us-east-1',
+    maxAttempts: attempts,
+    credentials: localCredentials,
+  });
+  const handle = createLifecycleHandler({
+    lifecycle,
+    entitlements,
+    products,
+    clock: { now: () => SIMULATOR_NOW },
+    logger,
+  });
+  return { handle, lifecycle, documents };
+}
+
+/** What SQS hands the function for these bodies. */
+function sqsEvent(bodies: readonly string[]): SQSEvent {
+  return {
+    Records: bodies.map((body): SQSRecord => ({
+      messageId: randomUUID(),
+      receiptHandle: 'local',
+      body,
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(SIMULATOR_NOW.getTime()),
+        SenderId: 'local',
+        ApproximateFirstReceiveTimestamp: String(SIMULATOR_NOW.getTime()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:lifecycle',
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+const bodies = (events: readonly PublishedEventView[]) => events.map((event) => JSON.stringify(event.body));
+
+async function contractProduct(identityModel: 'license' | 'legacy', seats = 1) {
+  const product = await sim.control.createProduct({
+    code: uniqueProductCode(),
+    name: 'Contract',
+    pricingModel: 'contracts',
+    identityModel,
+    dimensions: Array.from({ length: seats }, (_, index) => ({ name: `dimension${index}`, kind: 'contract' as const })),
+  });
+  const listing: ProductListing = { code: product.code, name: product.name, identityModel };
+  return { product, listing };
+}
+
+async function subscriberItem(subscriberId: string) {
+  const { Item } = await documentClient(dynamoDb.endpoint).send(
+    new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: subscriberKey(subscriberId), ConsistentRead: true }),
+  );
+  return Item;
+}
+
+const licenseId = (license: LicenseView) => `license:${license.licenseArn}`;
+
+describe('EventBridge notifications', () => {
+  test('a purchase makes the subscriber active, with its entitlements and its agreement', async () => {
+    const { product, listing } = await contractProduct('license');
+    const { license } = await sim.control.createLicense({
+      productCode: product.code,
+      entitlements: [{ dimension: 'dimension0', value: { IntegerValue: 10 } }],
+    });
+    const { handle } = handlerFor([listing]);
+    const { events } = await sim.control.events(0, 'eventbridge');
+    expect(await handle(sqsEvent(bodies(events)))).toEqual({ batchItemFailures: [] });
+
+    expect(await subscriberItem(licenseId(license))).toEqual(
+      expect.objectContaining({
+        subscriptionStatus: 'active',
+        statusChangedAt: SIMULATOR_NOW.toISOString(),
+        productCode: product.code,
+        licenseArn: license.licenseArn,
+        customerAWSAccountId: license.customerAWSAccountId,
+        agreementId: license.agreementId,
+        liveShard: expect.stringMatching(/^live#[0-7]$/) as unknown,
+        entitlements: [{ dimension: 'dimension0', value: 10, valueType: 'integer' }],
+      }),
+    );
+    const { Item: agreement } = await documentClient(dynamoDb.endpoint).send(
+      new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: agreementKey(license.agreementId) }),
+    );
+    expect(agreement).toEqual(
+      expect.objectContaining({ subscriberId: licenseId(license), agreementStatus: 'ACTIVE', intent: 'NEW' }),
+    );
+  });
+
+  test('a cancellation opens the final-metering window; the sweep ends the subscription when it closes', async () => {
+    const { product, listing } = await contractProduct('license');
+    const { license } = await sim.control.createLicense({ productCode: product.code });
+    await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 30), false);
+    await sim.control.end(license.id);
+    const { handle, lifecycle } = handlerFor([listing]);
+    await handle(sqsEvent(bodies((await sim.control.events(0, 'eventbridge')).events)));
+
+    const deadline = minutesFrom(SIMULATOR_NOW, 90).toISOString();
+    expect(await subscriberItem(licenseId(license))).toEqual(
+      expect.objectContaining({
+        subscriptionStatus: 'ending',
+        finalMeteringDeadline: deadline,
+        liveShard: expect.any(String) as unknown,
+      }),
+    );
+    expect(await lifecycle.closeFinalMeteringWindows(minutesFrom(SIMULATOR_NOW, 89))).not.toContain(licenseId(license));
+    expect(await lifecycle.closeFinalMeteringWindows(minutesFrom(SIMULATOR_NOW, 90))).toContain(licenseId(license));
+    const ended = await subscriberItem(licenseId(license));
+    expect(ended).toEqual(expect.objectContaining({ subscriptionStatus: 'ended', statusChangedAt: deadline }));
+    expect(ended?.liveShard).toBeUndefined();
+    expect(ended?.finalMeteringDeadline).toBeUndefined();
+  });
+
+  test('delivered backwards and twice over, the notifications leave the same subscriber', async () => {
+    const { product, listing } = await contractProduct('license');
+    const { license } = await sim.control.createLicense({ productCode: product.code });
+    await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 10), false);
+    await sim.control.end(license.id);
+    const { handle } = handlerFor([listing]);
+    const history = bodies((await sim.control.events(0, 'eventbridge')).events);
+    await handle(sqsEvent([...history].reverse()));
+    await handle(sqsEvent([...history, ...history].reverse()));
+    expect(await subscriberItem(licenseId(license))).toEqual(
+      expect.objectContaining({
+        subscriptionStatus: 'ending',
+        statusChangedAt: minutesFrom(SIMULATOR_NOW, 10).toISOString(),
+      }),
+    );
+  });
+});
+
+describe('SNS notifications (legacy products)', () => {
+  test('subscribe-success to unsubscribe-success, in their envelopes', async () => {
+    const { product, listing } = await contractProduct('legacy');
+    const { license } = await sim.control.createLicense({
+      productCode: product.code,
+      entitlements: [{ dimension: 'dimension0', value: { BooleanValue: true } }],
+    });
+    const { handle } = handlerFor([listing]);
+    const subscriberId = `legacy:${product.code}:${license.customerIdentifier}`;
+    await handle(sqsEvent(bodies((await sim.control.events(0, 'sns')).events)));
+    expect(await subscriberItem(subscriberId)).toEqual(
+      expect.objectContaining({
+        subscriptionStatus: 'active',
+        customerIdentifier: license.customerIdentifier,
+        entitlements: [{ dimension: 'dimension0', value: true, valueType: 'boolean' }],
+      }),
+    );
+
+    const { lastSequence } = await sim.control.events(0, 'sns');
+    await sim.control.end(license.id);
+    await sim.control.advanceClock({ hours: 1 });
+    await handle(sqsEvent(bodies((await sim.control.events(lastSequence, 'sns')).events)));
+    expect((await subscriberItem(subscriberId))?.subscriptionStatus).toBe('ended');
+  });
+});
+
+describe('entitlements', () => {
+  test('every page is read, empty ones with a NextToken included, and throttling is retried', async () => {
+    const { product, listing } = await contractProduct('license', 60);
+    const { license } = await sim.control.createLicense({
+      productCode: product.code,
+      entitlements: Array.from({ length: 60 }, (_, index) => ({
+        dimension: `dimension${index}`,
+        value: { IntegerValue: index },
+      })),
+    });
+    await sim.control.setFaults({ rules: [{ kind: 'throttle', operations: ['GetEntitlements'], times: 2 }] });
+    const { handle } = handlerFor([listing]);
+    expect(await handle(sqsEvent(bodies((await sim.control.events(0, 'eventbridge')).events)))).toEqual({
+      batchItemFailures: [],
+    });
+    expect(((await subscriberItem(licenseId(license)))?.entitlements as unknown[]).length).toBe(60);
+    expect((await sim.control.stats()).operations.GetEntitlements.throttled).toBe(2);
+  });
+
+  test('when Marketplace keeps throttling, that message alone fails, to be retried from the queue', async () => {
+    const { product, listing } = await contractProduct('license');
+    await sim.control.createLicense({ productCode: product.code });
+    const { handle } = handlerFor([listing], 2);
+    const history = bodies((await sim.control.events(0, 'eventbridge')).events);
+    await sim.control.setFaults({ rules: [{ kind: 'throttle', operations: ['GetEntitlements'] }] });
+    const event = sqsEvent(history);
+    const licenseUpdated = event.Records.find((record) => record.body.includes('License Updated'))!;
+    expect(await handle(event)).toEqual({ batchItemFailures: [{ itemIdentifier: licenseUpdated.messageId }] });
+  });
+});
+
+test('what is not a Marketplace notification for this deployment is set aside with its reason, never failed', async () => {
+  const { listing } = await contractProduct('license');
+  const other = await contractProduct('license');
+  await sim.control.createLicense({ productCode: other.product.code });
+  const foreign = bodies((await sim.control.events(0, 'eventbridge')).events).find((body) =>
+    body.includes('License Updated'),
+  )!;
+  const { handle } = handlerFor([listing]);
+  const junk = [
+    'not json',
+    '{"detail-type":"License Updated - Manufacturer","source":"aws.agreement-marketplace"}',
+    foreign,
+  ];
+  expect(await handle(sqsEvent(junk))).toEqual({ batchItemFailures: [] });
+
+  const day = `REJECTED#${SIMULATOR_NOW.toISOString().slice(0, 10)}`;
+  const { Items = [] } = await documentClient(dynamoDb.endpoint).send(
+    new QueryCommand({
+      TableName: dynamoDb.tables.Subscribers,
+      KeyConditionExpression: 'pk = :day',
+      ExpressionAttributeValues: { ':day': day },
+    }),
+  );
+  expect(Items.map((item) => item.reason as string).sort()).toEqual([
+    `a license of ${other.product.code}, not a license-model product sold here`,
+    'a malformed EventBridge event',
+    'the message is not JSON',
+  ]);
+  expect(Items.every((item) => typeof item.expiresAt === 'number')).toBe(true);
+});
