@@ -34,16 +34,16 @@ export function alarmWhenAbove(scope: Construct, id: string, props: AlarmAbovePr
 }
 
 /**
- * For a function that catches every error and answers with a page: a Lambda error is then a crash (an uncaught bug, a
- * timeout, memory running out), and the buyer saw API Gateway's error page instead of one of ours.
+ * For a function behind the API that catches every error and answers it: a Lambda error is then a crash (an uncaught
+ * bug, a timeout, memory running out), and the caller got API Gateway's error answer instead of the function's own.
  */
-export function crashAlarm(projectFunction: ProjectFunction): Alarm {
+export function crashAlarm(projectFunction: ProjectFunction, caller: string): Alarm {
   const { serviceName } = projectFunction;
   return alarmWhenAbove(projectFunction, 'CrashAlarm', {
     name: `${serviceName}-crashed`,
     description:
-      `The ${serviceName} function failed an invocation. It answers every error it knows with a page, so this is ` +
-      'a crash (a bug, a timeout or memory running out) and a buyer got an error page from API Gateway instead. ' +
+      `The ${serviceName} function failed an invocation. It answers every error it knows itself, so this is a ` +
+      `crash (a bug, a timeout or memory running out) and ${caller} got API Gateway's error answer instead. ` +
       "Look for the failed request in the function's log group.",
     metric: projectFunction.lambda.metricErrors({ statistic: 'Sum' }),
     threshold: 0,

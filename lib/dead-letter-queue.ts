@@ -1,7 +1,8 @@
 /**
  * Where messages that could not be delivered wait: encrypted, TLS only, kept 14 days (SQS's longest), so an operator
  * has two weeks to look, and an alarm the moment one arrives, so that someone does. A dead-letter queue has no
- * dead-letter queue of its own; cdk-nag's finding says so, with the caller's reason naming what the queue catches.
+ * dead-letter queue of its own; where cdk-nag cannot tell that the queue is one (an on-failure destination of Lambda or
+ * EventBridge, rather than the target of a queue's redrive policy), its finding says so, naming what the queue catches.
  */
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -9,8 +10,11 @@ import type { Construct } from 'constructs';
 import { alarmWhenAbove } from './alarms.ts';
 
 export interface DeadLetterQueueProps {
-  /** Whose dead-letter queue this is: "the <sender> (its on-failure destination)". */
-  readonly catches: string;
+  /**
+   * For an on-failure destination of Lambda or EventBridge, whose: "the <sender> (its on-failure destination)".
+   * Left out for the target of another queue's redrive policy, which cdk-nag recognizes as a dead-letter queue itself.
+   */
+  readonly catches?: string;
   /** The alarm's name in the stack (see `alarms.ts`). */
   readonly alarmName: string;
   /** What a message waiting here means and what to do about it. */
@@ -23,10 +27,12 @@ export function newDeadLetterQueue(scope: Construct, id: string, props: DeadLett
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions-SQS3',
-    reason: `This queue is itself the dead-letter queue of ${props.catches}; a dead-letter queue of its own would only move the same messages once more.`,
-  });
+  if (props.catches !== undefined) {
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: `This queue is itself the dead-letter queue of ${props.catches}; a dead-letter queue of its own would only move the same messages once more.`,
+    });
+  }
   alarmWhenAbove(queue, 'MessagesWaitingAlarm', {
     name: props.alarmName,
     description: props.alarmDescription,

@@ -5,10 +5,19 @@
  */
 import type { Config } from './config.ts';
 
-/** `PRODUCTS` and `REGISTRATION`: what the fulfillment URL and the registration page need to know. */
-export function registrationVariables(config: Config): { PRODUCTS: string; REGISTRATION: string } {
+/** `PRODUCTS`: the products this deployment sells, for every function that meets a product code. */
+export function productsVariable(config: Config): { PRODUCTS: string } {
   return {
     PRODUCTS: JSON.stringify(config.products.map(({ code, name, identityModel }) => ({ code, name, identityModel }))),
-    REGISTRATION: JSON.stringify(config.registration),
   };
+}
+
+/** `PRODUCTS` and `REGISTRATION`: what the fulfillment URL and the registration page need to know. */
+export function registrationVariables(config: Config): { PRODUCTS: string; REGISTRATION: string } {
+  return { ...productsVariable(config), REGISTRATION: JSON.stringify(config.registration) };
+}
+
+/** `FINAL_METERING_GRACE_SECONDS`: how long after a cancellation final usage is accepted (and the buyer let in). */
+export function finalMeteringGraceVariable(config: Config): { FINAL_METERING_GRACE_SECONDS: string } {
+  return { FINAL_METERING_GRACE_SECONDS: String(config.lifecycle.finalMeteringGraceMinutes * 60) };
 }

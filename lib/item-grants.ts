@@ -10,7 +10,12 @@ import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
  * The partition key prefixes of the Subscribers table's items, as `lambdas/core/table-keys.ts` writes them (`lib/`
  * and `lambdas/` never import each other; the infra tests hold the two equal).
  */
-export const subscribersItemPrefixes = { subscriber: 'SUBSCRIBER#', session: 'SESSION#' } as const;
+export const subscribersItemPrefixes = {
+  subscriber: 'SUBSCRIBER#',
+  session: 'SESSION#',
+  agreement: 'AGREEMENT#',
+  rejectedNotification: 'REJECTED#',
+} as const;
 
 /** Actions on one item named by its key: a request always carries the partition key the condition tests. */
 export type SingleItemAction = 'dynamodb:GetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem';

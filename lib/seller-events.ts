@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 
-/** The `detail-type` the registration notifier publishes (`lambdas/registration/registration-notifier-handler.ts`). */
+/** The `detail-type` the seller notifier publishes for a registration (`lambdas/core/seller-events.ts`). */
 export const SUBSCRIBER_REGISTERED = 'Subscriber Registered';
 
 export interface SellerEventsProps {

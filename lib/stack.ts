@@ -1,9 +1,14 @@
 /** The composition root: one stack holding one construct per capability, wired together from the validated config. */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { AccessCheck } from './access-check.ts';
+import { Api } from './api.ts';
+import { fulfillmentRoute, registrationPageRoute, subscriberAccessRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { Registration } from './registration.ts';
 import { SellerEvents } from './seller-events.ts';
+import { SellerNotifications } from './seller-notifications.ts';
 import { Storage } from './storage.ts';
 
 export interface SaasMarketplaceStackProps extends StackProps {
@@ -14,54 +19,118 @@ export class SaasMarketplaceStack extends Stack {
   readonly storage: Storage;
   readonly sellerEvents: SellerEvents;
   readonly registration: Registration;
+  readonly accessCheck: AccessCheck;
+  readonly api: Api;
+  readonly sellerNotifications: SellerNotifications;
+  readonly lifecycle: Lifecycle;
 
   constructor(scope: Construct, id: string, props: SaasMarketplaceStackProps) {
     super(scope, id, props);
     const { config } = props;
     this.storage = new Storage(this, 'Storage', { tables: config.tables });
+    const subscribers = this.storage.subscribers;
     this.sellerEvents = new SellerEvents(this, 'SellerEvents', {
       events: config.events,
       notifications: config.notifications,
     });
-    this.registration = new Registration(this, 'Registration', {
+    this.registration = new Registration(this, 'Registration', { config, subscribers });
+    this.accessCheck = new AccessCheck(this, 'AccessCheck', { config, subscribers });
+    this.api = new Api(this, 'Api', {
+      settings: config.api,
+      routeFunctions: new Map([...this.registration.routeFunctions, ...this.accessCheck.routeFunctions]),
+    });
+    this.sellerNotifications = new SellerNotifications(this, 'SellerNotifications', {
       config,
-      subscribers: this.storage.subscribers,
+      subscribers,
       sellerBus: this.sellerEvents.bus,
     });
+    this.lifecycle = new Lifecycle(this, 'Lifecycle', { config, subscribers });
+    this.outputs();
+  }
 
-    new CfnOutput(this, 'SubscribersTableName', {
-      description: 'DynamoDB table holding one item per subscriber (license)',
-      value: this.storage.subscribers.tableName,
-    });
-    new CfnOutput(this, 'UsageTableName', {
-      description: 'DynamoDB table holding hourly usage buckets and their metering ledger',
-      value: this.storage.usage.tableName,
-    });
-    new CfnOutput(this, 'SellerEventBusName', {
-      description: 'EventBridge bus where this backend publishes subscriber events for the seller app',
-      value: this.sellerEvents.bus.eventBusName,
-    });
-    new CfnOutput(this, 'SellerEventBusArn', {
-      description: 'ARN of the seller event bus (for rules and permissions in the seller app)',
-      value: this.sellerEvents.bus.eventBusArn,
-    });
-    new CfnOutput(this, 'FulfillmentUrl', {
-      description: 'Fulfillment URL to enter in the AWS Marketplace product listing',
-      value: this.registration.fulfillmentUrl,
-    });
-    new CfnOutput(this, 'RegistrationUrl', {
-      description: 'Registration page buyers are sent to after subscribing',
-      value: this.registration.registrationUrl,
-    });
-    new CfnOutput(this, 'RegistrationNotifierDeadLetterQueueUrl', {
-      description: 'Registrations whose Subscriber Registered event could not be published, after every retry',
-      value: this.registration.notifierDeadLetterQueue.queueUrl,
-    });
+  private outputs(): void {
+    const output = (id: string, description: string, value: string) => new CfnOutput(this, id, { description, value });
+    output(
+      'SubscribersTableName',
+      'DynamoDB table holding one item per subscriber (license)',
+      this.storage.subscribers.tableName,
+    );
+    output(
+      'UsageTableName',
+      'DynamoDB table holding hourly usage buckets and their metering ledger',
+      this.storage.usage.tableName,
+    );
+    output(
+      'SellerEventBusName',
+      'EventBridge bus where this backend publishes subscriber events for the seller app',
+      this.sellerEvents.bus.eventBusName,
+    );
+    output(
+      'SellerEventBusArn',
+      'ARN of the seller event bus (for rules and permissions in the seller app)',
+      this.sellerEvents.bus.eventBusArn,
+    );
+    output(
+      'FulfillmentUrl',
+      'Fulfillment URL to enter in the AWS Marketplace product listing',
+      this.api.urlOf(fulfillmentRoute),
+    );
+    output(
+      'RegistrationUrl',
+      'Registration page buyers are sent to after subscribing',
+      this.api.urlOf(registrationPageRoute),
+    );
+    output(
+      'SubscriberAccessUrl',
+      "The seller app's access check: GET it, signed with SigV4, with {id} the URL-encoded subscriber id",
+      this.api.urlOf(subscriberAccessRoute),
+    );
+    output(
+      'SubscriberAccessInvokeArn',
+      "Allow execute-api:Invoke on this ARN in the seller app's IAM policy to let it call the access check",
+      this.api.getArnOf(subscriberAccessRoute),
+    );
+    output(
+      'SellerNotifierDeadLetterQueueUrl',
+      'Subscriber changes whose seller events could not be published, after every retry',
+      this.sellerNotifications.notifierDeadLetterQueue.queueUrl,
+    );
     if (this.sellerEvents.adminEmailDeadLetterQueue !== undefined) {
-      new CfnOutput(this, 'AdminEmailDeadLetterQueueUrl', {
-        description: 'Registration emails to the seller admin that could not be sent, after every retry',
-        value: this.sellerEvents.adminEmailDeadLetterQueue.queueUrl,
-      });
+      output(
+        'AdminEmailDeadLetterQueueUrl',
+        'Registration emails to the seller admin that could not be sent, after every retry',
+        this.sellerEvents.adminEmailDeadLetterQueue.queueUrl,
+      );
+    }
+    const { webhook } = this.sellerNotifications;
+    if (webhook !== undefined) {
+      output(
+        'WebhookSigningSecretArn',
+        'Secrets Manager secret holding the key the webhook calls are signed with (read it to verify them)',
+        webhook.signingSecret.secretArn,
+      );
+      output(
+        'WebhookDeadLetterQueueUrl',
+        'Seller events the webhook endpoint did not take after ten attempts',
+        webhook.deadLetterQueue.queueUrl,
+      );
+      output(
+        'WebhookUndeliveredEventsQueueUrl',
+        'Seller events EventBridge could not put in the webhook queue, after every retry',
+        webhook.undeliveredEventsQueue.queueUrl,
+      );
+    }
+    output(
+      'LifecycleDeadLetterQueueUrl',
+      'Marketplace notifications the lifecycle function failed on ten times',
+      this.lifecycle.deadLetterQueue.queueUrl,
+    );
+    if (this.lifecycle.undeliveredEventsQueue !== undefined) {
+      output(
+        'MarketplaceEventsUndeliveredQueueUrl',
+        'Marketplace EventBridge notifications that could not be put in the lifecycle queue, after every retry',
+        this.lifecycle.undeliveredEventsQueue.queueUrl,
+      );
     }
   }
 }

@@ -1,5 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { logicalIdOf, projectFunction, resourcesOfType, synthesize, type CfnResource } from './synthesis.ts';
+import type { IConstruct } from 'constructs';
+import {
+  logicalIdOf,
+  projectFunction,
+  resourcesOfType,
+  synthesize,
+  webhookUrl,
+  type CfnResource,
+  type FunctionId,
+} from './synthesis.ts';
 
 interface AlarmProperties {
   readonly AlarmName: string;
@@ -25,22 +34,37 @@ function watches(alarm: AlarmProperties): string {
   return `${alarm.AlarmName}: ${alarm.Statistic} ${alarm.MetricName} of ${resource} > ${alarm.Threshold}`;
 }
 
-describe('with an admin email', () => {
-  const { stack, template } = synthesize({ 'marketplace.notifications.adminEmail': 'admin@example.com' });
+describe('with an admin email and a webhook', () => {
+  const { stack, template } = synthesize({
+    'marketplace.notifications.adminEmail': 'admin@example.com',
+    'marketplace.notifications.webhookUrl': webhookUrl,
+  });
   const alarms = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
-  const functionId = (id: 'Fulfillment' | 'RegistrationPage' | 'RegistrationNotifier') =>
-    logicalIdOf(projectFunction(stack, id).lambda);
-  const adminEmailQueue = stack.sellerEvents.adminEmailDeadLetterQueue;
-  if (adminEmailQueue === undefined) throw new Error('no admin email dead-letter queue');
+  const functionId = (id: FunctionId) => logicalIdOf(projectFunction(stack, id).lambda);
+  const { adminEmailDeadLetterQueue } = stack.sellerEvents;
+  const { webhook, notifierDeadLetterQueue } = stack.sellerNotifications;
+  const { lifecycle } = stack;
+  const { undeliveredEventsQueue } = lifecycle;
+  if (adminEmailDeadLetterQueue === undefined || webhook === undefined || undeliveredEventsQueue === undefined) {
+    throw new Error('a queue this configuration should have is missing');
+  }
+  const messagesIn = (queue: IConstruct) => `Maximum ApproximateNumberOfMessagesVisible of ${logicalIdOf(queue)} > 0`;
 
-  test('watch the dead-letter queues, the crashes of the page functions and the notifier falling behind', () => {
+  test('watch the dead-letter queues, the crashes of the API functions, the sweep and work falling behind', () => {
     expect(alarms.map(watches).sort()).toEqual(
       [
-        `SaasMarketplace-registration-notifier-dead-letters: Maximum ApproximateNumberOfMessagesVisible of ${logicalIdOf(stack.registration.notifierDeadLetterQueue)} > 0`,
-        `SaasMarketplace-admin-email-dead-letters: Maximum ApproximateNumberOfMessagesVisible of ${logicalIdOf(adminEmailQueue)} > 0`,
+        `SaasMarketplace-seller-notifier-dead-letters: ${messagesIn(notifierDeadLetterQueue)}`,
+        `SaasMarketplace-admin-email-dead-letters: ${messagesIn(adminEmailDeadLetterQueue)}`,
+        `SaasMarketplace-webhook-dead-letters: ${messagesIn(webhook.deadLetterQueue)}`,
+        `SaasMarketplace-webhook-events-undelivered: ${messagesIn(webhook.undeliveredEventsQueue)}`,
+        `SaasMarketplace-lifecycle-dead-letters: ${messagesIn(lifecycle.deadLetterQueue)}`,
+        `SaasMarketplace-marketplace-events-undelivered: ${messagesIn(undeliveredEventsQueue)}`,
         `SaasMarketplace-fulfillment-crashed: Sum Errors of ${functionId('Fulfillment')} > 0`,
         `SaasMarketplace-registration-page-crashed: Sum Errors of ${functionId('RegistrationPage')} > 0`,
-        `SaasMarketplace-registration-notifier-behind: Maximum IteratorAge of ${functionId('RegistrationNotifier')} > ${3600 * 1000}`,
+        `SaasMarketplace-subscriber-access-crashed: Sum Errors of ${functionId('SubscriberAccess')} > 0`,
+        `SaasMarketplace-final-metering-windows-failed: Sum Errors of ${functionId('FinalMeteringWindows')} > 0`,
+        `SaasMarketplace-seller-notifier-behind: Maximum IteratorAge of ${functionId('SellerNotifier')} > ${3600 * 1000}`,
+        `SaasMarketplace-lifecycle-behind: Maximum ApproximateAgeOfOldestMessage of ${logicalIdOf(lifecycle.queue)} > ${30 * 60}`,
       ].sort(),
     );
   });
@@ -60,9 +84,18 @@ describe('with an admin email', () => {
   });
 });
 
-test('without an admin email, no alarm watches a queue that does not exist', () => {
+test('without an admin email or a webhook, no alarm watches a queue that does not exist', () => {
   const { template } = synthesize();
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  expect(names).toHaveLength(4);
-  expect(names).not.toContain('SaasMarketplace-admin-email-dead-letters');
+  expect(names).toHaveLength(9);
+  for (const absent of ['admin-email-dead-letters', 'webhook-dead-letters', 'webhook-events-undelivered']) {
+    expect(names).not.toContain(`SaasMarketplace-${absent}`);
+  }
+});
+
+test('with SNS notifications only, no alarm watches the queue for undelivered EventBridge events', () => {
+  const { template } = synthesize({ 'marketplace.lifecycle.eventSources': 'sns' });
+  const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
+  expect(names).toHaveLength(8);
+  expect(names).not.toContain('SaasMarketplace-marketplace-events-undelivered');
 });

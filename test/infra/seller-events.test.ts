@@ -1,12 +1,20 @@
+import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
 import { SUBSCRIBER_REGISTERED as RULE_DETAIL_TYPE } from '../../lib/seller-events.ts';
-import { publishedEntries, subscribersStream } from './registration-stream.ts';
+import { publishedEntries, subscribersStream } from './subscribers-stream.ts';
 import { getAtt, logicalIdOf, resourceNamed, resourcesOfType, synthesize, type CfnResource } from './synthesis.ts';
 
 const adminEmail = 'admin@example.com';
 /** Not the default, so that the rule must take the source from the configuration. */
 const eventSource = 'acme.saas-marketplace';
+
+/** The rules on the seller bus (the lifecycle's rules are on the default bus). */
+function rulesOnBus(template: Template, busId: string): [string, CfnResource][] {
+  return Object.entries(resourcesOfType(template, 'AWS::Events::Rule')).filter(
+    ([, rule]) => JSON.stringify(rule.Properties['EventBusName']) === JSON.stringify({ Ref: busId }),
+  );
+}
 
 function single(resources: Record<string, CfnResource>): [string, CfnResource] {
   const entries = Object.entries(resources);
@@ -24,11 +32,11 @@ describe('without an admin email', () => {
     template.hasOutput('SellerEventBusArn', { Value: getAtt(busId, 'Arn') });
   });
 
-  test('sends no email: no topic, no key, no rule, no queue but the notifier dead-letter queue', () => {
+  test('sends no email: no topic, no key, no rule on the seller bus, no admin email queue or output', () => {
     template.resourceCountIs('AWS::SNS::Topic', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
-    template.resourceCountIs('AWS::Events::Rule', 0);
-    template.resourceCountIs('AWS::SQS::Queue', 1);
+    expect(rulesOnBus(template, busId)).toEqual([]);
+    expect(stack.sellerEvents.adminEmailDeadLetterQueue).toBeUndefined();
     expect(Object.keys(template.findOutputs('AdminEmailDeadLetterQueueUrl'))).toEqual([]);
   });
 });
@@ -40,7 +48,7 @@ describe('with an admin email', () => {
   });
   const busId = logicalIdOf(stack.sellerEvents.bus);
   const [topicId, topic] = single(resourcesOfType(template, 'AWS::SNS::Topic'));
-  const [ruleId, rule] = single(resourcesOfType(template, 'AWS::Events::Rule'));
+  const [ruleId, rule] = single(Object.fromEntries(rulesOnBus(template, busId)));
   const target = (rule.Properties['Targets'] as Record<string, unknown>[])[0] ?? {};
   const keyId = (topic.Properties['KmsMasterKeyId'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 
@@ -80,7 +88,10 @@ describe('with an admin email', () => {
   });
 
   test('matches the event the registration notifier publishes', async () => {
-    const [entry] = await publishedEntries([(await subscribersStream()).registrationCompleted], eventSource);
+    const [entry] = await publishedEntries(
+      [(await subscribersStream()).announced['a registration completed']],
+      eventSource,
+    );
     const event = {
       source: entry?.Source,
       'detail-type': entry?.DetailType,

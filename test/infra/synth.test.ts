@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { STACK_ID } from '../../lib/app.ts';
+import { FORWARDER_STACK_ID, STACK_ID } from '../../lib/app.ts';
 import { tableDefinitions } from '../../lib/tables.ts';
 import { projectRoot } from '../../local/config.ts';
 
@@ -80,7 +80,7 @@ describe.concurrent('npx cdk synth, run as a seller would', () => {
     const functions = Object.values((await readTemplate(run)).Resources).filter(
       (resource) => resource.Type === 'AWS::Lambda::Function',
     );
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(6);
     for (const resource of functions) {
       const assetDir = join(run.outputDir, String(resource.Metadata?.['aws:asset:path']));
       const bundle = await readFile(join(assetDir, 'index.mjs'), 'utf8');
@@ -98,6 +98,22 @@ describe.concurrent('npx cdk synth, run as a seller would', () => {
       );
       expect(fromOutside, where).toEqual([]);
     }
+  });
+
+  test('with a region other than us-east-1, writes the stack for it and the forwarder for us-east-1', async () => {
+    const run = await cdkSynth('-c', 'marketplace.region=eu-west-1');
+    expect(run.exitCode, run.stderr).toBe(0);
+    const manifest = JSON.parse(await readFile(join(run.outputDir, 'manifest.json'), 'utf8')) as {
+      artifacts: Record<string, { type: string; environment?: string; dependencies?: string[] }>;
+    };
+    const stacks = Object.entries(manifest.artifacts).filter(
+      ([, artifact]) => artifact.type === 'aws:cloudformation:stack',
+    );
+    expect(Object.fromEntries(stacks.map(([id, artifact]) => [id, artifact.environment]))).toEqual({
+      [STACK_ID]: 'aws://unknown-account/eu-west-1',
+      [FORWARDER_STACK_ID]: 'aws://unknown-account/us-east-1',
+    });
+    expect(manifest.artifacts[FORWARDER_STACK_ID]?.dependencies).toContain(STACK_ID);
   });
 
   test('fails on a bad configuration value, naming the field, without a stack trace', async () => {

@@ -6,7 +6,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { buildApp } from '../../lib/app.ts';
-import type { ProjectFunction } from '../../lib/functions.ts';
+import { ProjectFunction } from '../../lib/functions.ts';
 import type { SaasMarketplaceStack } from '../../lib/stack.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 
@@ -24,8 +24,8 @@ export interface CfnResource {
 const withoutBundling = { 'aws:cdk:bundling-stacks': [] };
 
 export function synthesize(overrides: Record<string, unknown> = {}) {
-  const { app, stack } = buildApp({ ...cdkJsonContext(), ...withoutBundling, ...overrides });
-  return { app, stack, template: Template.fromStack(stack) };
+  const { app, stack, forwarder } = buildApp({ ...cdkJsonContext(), ...withoutBundling, ...overrides });
+  return { app, stack, forwarder, template: Template.fromStack(stack) };
 }
 
 export const customDomain = {
@@ -35,6 +35,8 @@ export const customDomain = {
 
 export const hostedZone = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' } as const;
 
+export const webhookUrl = 'https://hooks.example.com/marketplace';
+
 /** Every optional part of the stack, each on its own and all at once: what the nag tests must find clean. */
 export const configurationVariants: Record<string, Record<string, unknown>> = {
   'the cdk.json configuration': {},
@@ -42,10 +44,17 @@ export const configurationVariants: Record<string, Record<string, unknown>> = {
   'an admin email': { 'marketplace.notifications.adminEmail': 'admin@example.com' },
   'a custom domain without a hosted zone': { 'marketplace.api.customDomain': customDomain },
   'a custom domain with a hosted zone': { 'marketplace.api.customDomain': { ...customDomain, ...hostedZone } },
+  'SNS and EventBridge notifications': { 'marketplace.lifecycle.eventSources': 'both' },
+  'SNS notifications only': { 'marketplace.lifecycle.eventSources': 'sns' },
+  'a webhook': { 'marketplace.notifications.webhookUrl': webhookUrl },
+  'the region eu-west-1 (with the us-east-1 forwarder)': { 'marketplace.region': 'eu-west-1' },
   'every option at once': {
     'marketplace.api.waf.enabled': true,
     'marketplace.notifications.adminEmail': 'admin@example.com',
+    'marketplace.notifications.webhookUrl': webhookUrl,
     'marketplace.api.customDomain': { ...customDomain, ...hostedZone },
+    'marketplace.lifecycle.eventSources': 'both',
+    'marketplace.region': 'eu-west-1',
   },
 };
 
@@ -64,11 +73,26 @@ export function resourceNamed(template: Template, logicalId: string): CfnResourc
   return resource;
 }
 
-export const functionIds = ['Fulfillment', 'RegistrationPage', 'RegistrationNotifier'] as const;
+/** Every function of the stack, by its construct id; `WebhookCaller` only with `notifications.webhookUrl`. */
+export const functionIds = [
+  'Fulfillment',
+  'RegistrationPage',
+  'SubscriberAccess',
+  'SellerNotifier',
+  'Lifecycle',
+  'FinalMeteringWindows',
+  'WebhookCaller',
+] as const;
 export type FunctionId = (typeof functionIds)[number];
 
 export function projectFunction(stack: SaasMarketplaceStack, id: FunctionId): ProjectFunction {
-  return stack.registration.node.findChild(id) as ProjectFunction;
+  const found = stack.node
+    .findAll()
+    .filter(
+      (construct): construct is ProjectFunction => construct instanceof ProjectFunction && construct.node.id === id,
+    );
+  if (found.length !== 1) throw new Error(`expected one function ${id}, found ${found.length}`);
+  return found[0] as ProjectFunction;
 }
 
 /** `{ "Fn::GetAtt": [logicalId, attribute] }`, as CloudFormation references an attribute. */

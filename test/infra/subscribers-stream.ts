@@ -1,28 +1,33 @@
 /**
- * Subscribers table stream records as the runtime code produces them, and the events the registration notifier makes
- * of them: so the infra tests can hold the stack's stream filter and admin email rule against the real code rather
- * than against a copy of its shapes.
+ * Subscribers table stream records as the runtime code produces them, and the events the seller notifier makes of
+ * them: so the infra tests can hold the stack's stream filter and the rules on the seller bus against the real code
+ * rather than against a copy of its shapes.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { EventBridgeClient, PutEventsCommand, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from 'aws-lambda';
+import { LifecycleRepository } from '../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import { RegistrationSessions } from '../../lambdas/core/registration-sessions.ts';
 import { SubscriberRepository } from '../../lambdas/core/subscriber-repository.ts';
 import { subscriberKey } from '../../lambdas/core/table-keys.ts';
 import { createSellerNotifier } from '../../lambdas/notifications/seller-notifier-handler.ts';
 
 const at = new Date('2026-12-01T10:00:00.000Z');
-const subscriberId = 'license:arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef';
+const licenseArn = 'arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef';
+const subscriberId = `license:${licenseArn}`;
+const productCode = 'analytics-pro-example';
+
+type Item = Record<string, unknown>;
 
 /** A subscriber item as the fulfillment URL leaves it. */
-const resolvedSubscriber = {
+const resolvedSubscriber: Item = {
   ...subscriberKey(subscriberId),
   subscriberId,
   identityModel: 'license',
-  productCode: 'analytics-pro-example',
-  licenseArn: subscriberId.slice('license:'.length),
+  productCode,
+  licenseArn,
   customerAWSAccountId: '444455556666',
   offerType: 'standard',
   resolvedFirstAt: at.toISOString(),
@@ -41,6 +46,18 @@ function recordingClient() {
   return { client, sent };
 }
 
+/**
+ * The item an update leaves when it is the first write to its key: every attribute it sets, none it removes. Good for
+ * the writes here, whose `SET` clauses name each attribute with the value `:<its name>`.
+ */
+function itemWrittenBy(command: UpdateCommand): Item {
+  const { Key, ExpressionAttributeNames = {}, ExpressionAttributeValues = {} } = command.input;
+  const attributes = Object.values(ExpressionAttributeNames)
+    .filter((name) => `:${name}` in ExpressionAttributeValues)
+    .map((name): [string, unknown] => [name, ExpressionAttributeValues[`:${name}`]]);
+  return { ...(Key as Item), ...Object.fromEntries(attributes) };
+}
+
 /** The `registration` attribute exactly as the registration page stores it. */
 async function storedRegistration(): Promise<unknown> {
   const { client, sent } = recordingClient();
@@ -52,25 +69,53 @@ async function storedRegistration(): Promise<unknown> {
   return (sent[0] as UpdateCommand).input.ExpressionAttributeValues?.[':registration'];
 }
 
+/** What the lifecycle writes when Marketplace activates the license (its first write to the subscriber). */
+async function activatedSubscriber(): Promise<Item> {
+  const { client, sent } = recordingClient();
+  await new LifecycleRepository(client, 'Subscribers', 3600).applyToSubscriber({
+    subscriber: { model: 'license', productCode, licenseArn, customerAWSAccountId: '444455556666' },
+    facts: ['activatedAt'],
+    at,
+  });
+  return { ...resolvedSubscriber, ...itemWrittenBy(sent.at(-1) as UpdateCommand) };
+}
+
 /** A session item exactly as the fulfillment URL stores it. */
-async function storedSession(): Promise<Record<string, unknown>> {
+async function storedSession(): Promise<Item> {
   const { client, sent } = recordingClient();
   await new RegistrationSessions(client, 'Subscribers', 60).create(subscriberId, at);
   return (sent[0] as PutCommand).input.Item ?? {};
 }
 
+/** The lifecycle's other items: an agreement it recorded and a notification it set aside. */
+async function lifecycleBookkeeping(): Promise<{ agreement: Item; rejected: Item }> {
+  const { client, sent } = recordingClient();
+  const repository = new LifecycleRepository(client, 'Subscribers', 3600);
+  await repository.recordAgreement({
+    kind: 'agreement',
+    agreementId: 'agmt-0123456789abcdef',
+    status: 'ACTIVE',
+    at,
+    name: 'Purchase Agreement Created - Proposer',
+  });
+  await repository.recordRejected({ messageId: 'message-1', receivedAt: at, reason: 'not JSON', body: '{' });
+  return { agreement: itemWrittenBy(sent[0] as UpdateCommand), rejected: (sent[1] as PutCommand).input.Item ?? {} };
+}
+
 function streamRecord(
-  eventName: 'INSERT' | 'MODIFY',
-  newImage: Record<string, unknown>,
-  oldImage?: Record<string, unknown>,
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE',
+  newImage: Item | undefined,
+  oldImage?: Item,
 ): DynamoDBRecord {
-  const image = (item: Record<string, unknown>) => marshall(item) as Record<string, StreamAttributeValue>;
+  const image = (item: Item) => marshall(item) as Record<string, StreamAttributeValue>;
+  const item = newImage ?? oldImage ?? {};
   return {
     eventName,
     eventSource: 'aws:dynamodb',
     dynamodb: {
-      SequenceNumber: `${eventName}-${Object.keys(newImage).length}`,
-      NewImage: image(newImage),
+      Keys: image({ pk: item['pk'], sk: item['sk'] }),
+      SequenceNumber: `${eventName}-${Object.keys(item).length}`,
+      ...(newImage === undefined ? {} : { NewImage: image(newImage) }),
       ...(oldImage === undefined ? {} : { OldImage: image(oldImage) }),
       StreamViewType: 'NEW_AND_OLD_IMAGES',
     },
@@ -78,24 +123,33 @@ function streamRecord(
 }
 
 export interface SubscribersStream {
-  /** The write that completes a buyer's registration: the one record the notifier acts on. */
-  readonly registrationCompleted: DynamoDBRecord;
-  /** Writes the notifier has nothing to say about. */
+  /** Writes to subscriber items the notifier publishes an event for. */
+  readonly announced: Record<'a registration completed' | 'a license activated', DynamoDBRecord>;
+  /** A write to a subscriber item that changes nothing the seller hears about. */
+  readonly subscriberResolved: DynamoDBRecord;
+  /** Writes to items that are not subscribers, and a subscriber's deletion: the notifier never needs to see them. */
   readonly others: Record<string, DynamoDBRecord>;
 }
 
 export async function subscribersStream(): Promise<SubscribersStream> {
   const registered = { ...resolvedSubscriber, registration: await storedRegistration() };
+  const { agreement, rejected } = await lifecycleBookkeeping();
   return {
-    registrationCompleted: streamRecord('MODIFY', registered, resolvedSubscriber),
+    announced: {
+      'a registration completed': streamRecord('MODIFY', registered, resolvedSubscriber),
+      'a license activated': streamRecord('MODIFY', await activatedSubscriber(), resolvedSubscriber),
+    },
+    subscriberResolved: streamRecord('INSERT', resolvedSubscriber),
     others: {
-      'a subscriber resolved': streamRecord('INSERT', resolvedSubscriber),
       'a session opened': streamRecord('INSERT', await storedSession()),
+      'an agreement recorded': streamRecord('INSERT', agreement),
+      'a notification set aside': streamRecord('INSERT', rejected),
+      'a subscriber deleted': streamRecord('REMOVE', undefined, registered),
     },
   };
 }
 
-/** The PutEvents entries the registration notifier, given this event source, sends for these stream records. */
+/** The PutEvents entries the seller notifier, given this event source, sends for these stream records. */
 export async function publishedEntries(
   records: readonly DynamoDBRecord[],
   source: string,
@@ -120,12 +174,13 @@ export async function publishedEntries(
 }
 
 /**
- * Whether a Lambda event filter pattern matches a record. Only the `exists` operator is implemented (the one the
- * stack uses): any other pattern throws, so that a new filter gets a matcher here rather than a false pass.
+ * Whether a Lambda event filter pattern matches a record. Only exact values and the `exists` operator are implemented
+ * (what the stack uses): any other rule throws, so that a new filter gets a matcher here rather than a false pass.
  */
 export function filterMatches(pattern: unknown, value: unknown): boolean {
   if (Array.isArray(pattern)) {
     return pattern.some((rule: unknown) => {
+      if (typeof rule === 'string' || typeof rule === 'number') return value === rule;
       if (typeof rule !== 'object' || rule === null || !('exists' in rule) || Object.keys(rule).length !== 1) {
         throw new Error(`filterMatches cannot evaluate the rule ${JSON.stringify(rule)}`);
       }

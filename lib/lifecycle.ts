@@ -1,0 +1,225 @@
+/**
+ * The subscription lifecycle on AWS: Marketplace's notifications (EventBridge events for every product, the legacy SNS
+ * topics for products listed with them, as `lifecycle.eventSources` says) wait in one queue, and the lifecycle
+ * function folds each into the subscriber's state and entitlements. A schedule ends the subscriptions whose
+ * final-metering window has passed, which no notification announces.
+ */
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { alarmWhenAbove } from './alarms.ts';
+import type { Config, ProductConfig } from './config.ts';
+import { newDeadLetterQueue } from './dead-letter-queue.ts';
+import { finalMeteringGraceVariable, productsVariable } from './function-environment.ts';
+import { ProjectFunction } from './functions.ts';
+import { grantOnItems, subscribersItemPrefixes } from './item-grants.ts';
+import {
+  marketplaceEventPatterns,
+  receivesMarketplaceEvents,
+  requireMarketplaceEventsRegion,
+} from './marketplace-events.ts';
+import { newWorkQueue } from './work-queue.ts';
+
+export interface LifecycleProps {
+  readonly config: Config;
+  readonly subscribers: TableV2;
+}
+
+/** The account that owns every product's Marketplace SNS topics (in us-east-1). */
+const MARKETPLACE_SNS_ACCOUNT = '287250355862';
+
+/** The Subscribers table's sparse index of meterable subscribers (`lib/tables.ts`), which the sweep queries. */
+const LIVE_INDEX = 'live';
+
+/** A batch is handled one message after another; each may read entitlements from Marketplace (with retries). */
+const LIFECYCLE_BATCH_SIZE = 5;
+const LIFECYCLE_TIMEOUT = Duration.seconds(60);
+
+/** The product's two SNS topics, as configured or as Marketplace names them for every product. */
+function legacyTopicArns(product: ProductConfig): { subscription: string; entitlement: string } {
+  const marketplaceTopic = (kind: string) =>
+    `arn:aws:sns:us-east-1:${MARKETPLACE_SNS_ACCOUNT}:aws-mp-${kind}-notification-${product.code}`;
+  return (
+    product.snsTopicArns ?? {
+      subscription: marketplaceTopic('subscription'),
+      entitlement: marketplaceTopic('entitlement'),
+    }
+  );
+}
+
+export class Lifecycle extends Construct {
+  /** Where every Marketplace notification waits for the lifecycle function. */
+  readonly queue: Queue;
+  /** Notifications the lifecycle function failed on ten times. */
+  readonly deadLetterQueue: Queue;
+  /** EventBridge notifications that could not be put in the queue; only with the EventBridge source. */
+  readonly undeliveredEventsQueue?: Queue;
+
+  constructor(scope: Construct, id: string, props: LifecycleProps) {
+    super(scope, id);
+    const { config } = props;
+    const { queue, deadLetterQueue } = newWorkQueue(this, 'Queue', {
+      consumerTimeout: LIFECYCLE_TIMEOUT,
+      // A failed message comes back after the visibility timeout (six minutes): ten attempts span about an hour.
+      maxReceiveCount: 10,
+      deadLetters: {
+        alarmName: 'lifecycle-dead-letters',
+        alarmDescription:
+          'A Marketplace notification failed in the lifecycle function ten times over about an hour, so a ' +
+          "subscriber's state or entitlements may be stale: most likely the Subscribers table or Marketplace's " +
+          'GetEntitlements kept failing (see the lifecycle log group). The message is the notification; once the ' +
+          'cause is fixed, move the messages back to the lifecycle queue (SQS redrive): applying one twice is safe.',
+      },
+    });
+    this.queue = queue;
+    this.deadLetterQueue = deadLetterQueue;
+    this.lifecycleFunction(props);
+
+    if (receivesMarketplaceEvents(config)) this.undeliveredEventsQueue = this.receiveMarketplaceEvents(config);
+    if (config.lifecycle.eventSources !== 'eventbridge') this.subscribeToLegacyTopics(config.products);
+    this.sweepFinalMeteringWindows(props);
+  }
+
+  private lifecycleFunction({ config, subscribers }: LifecycleProps): void {
+    const lifecycle = new ProjectFunction(this, 'Lifecycle', {
+      entry: 'lambdas/lifecycle/lifecycle.ts',
+      serviceName: 'lifecycle',
+      description: "Applies Marketplace's lifecycle notifications to the subscribers and reads their entitlements",
+      memorySize: 256,
+      timeout: LIFECYCLE_TIMEOUT,
+      environment: {
+        SUBSCRIBERS_TABLE: subscribers.tableName,
+        ...productsVariable(config),
+        ...finalMeteringGraceVariable(config),
+      },
+    });
+    const { subscriber, agreement, rejectedNotification } = subscribersItemPrefixes;
+    // Reads and updates the subscriber; records each agreement (and its subscriber) by update; sets aside, as a new
+    // item, a notification it cannot use.
+    grantOnItems(lifecycle, subscribers, ['dynamodb:GetItem'], [subscriber]);
+    grantOnItems(lifecycle, subscribers, ['dynamodb:UpdateItem'], [subscriber, agreement]);
+    grantOnItems(lifecycle, subscribers, ['dynamodb:PutItem'], [rejectedNotification]);
+    Grant.addToPrincipal({
+      grantee: lifecycle,
+      actions: ['aws-marketplace:GetEntitlements'],
+      resourceArns: ['*'],
+    });
+    Validations.of(lifecycle).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'aws-marketplace:GetEntitlements supports no resource-level permissions: the Service Authorization ' +
+        'Reference lists no resource type for it, so "*" is the only resource it can be granted on.',
+    });
+    lifecycle.lambda.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: LIFECYCLE_BATCH_SIZE,
+        reportBatchItemFailures: true,
+        // GetEntitlements allows 20 calls a second per account: five batches at once stay well under it.
+        maxConcurrency: 5,
+      }),
+    );
+    alarmWhenAbove(this.queue, 'BehindAlarm', {
+      name: 'lifecycle-behind',
+      description:
+        'A Marketplace notification has waited in the lifecycle queue for more than 30 minutes: the lifecycle ' +
+        'function keeps failing it or cannot keep up (see the lifecycle log group). A late cancellation shortens ' +
+        "the hour Marketplace accepts a subscriber's final usage.",
+      metric: this.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum' }),
+      threshold: Duration.minutes(30).toSeconds(),
+    });
+  }
+
+  /**
+   * Rules on the default bus of the stack's region: Marketplace's own events in us-east-1, or those the forwarder
+   * stack sends on from us-east-1, which arrive unchanged.
+   */
+  private receiveMarketplaceEvents(config: Config): Queue {
+    if (Token.isUnresolved(Stack.of(this).region)) requireMarketplaceEventsRegion(this);
+    const undeliveredEventsQueue = newDeadLetterQueue(this, 'UndeliveredEventsQueue', {
+      catches: 'the Marketplace event rule targets',
+      alarmName: 'marketplace-events-undelivered',
+      alarmDescription:
+        'EventBridge could not put a Marketplace notification into the lifecycle queue for 24 hours (the error is ' +
+        "in the message's attributes, the event in its body): most likely the queue's policy. Once fixed, move the " +
+        'messages to the lifecycle queue (SQS redrive): they have the shape the lifecycle function reads.',
+    });
+    for (const { name, pattern } of marketplaceEventPatterns(config)) {
+      new Rule(this, `Marketplace${name}Events`, {
+        description: `Sends Marketplace's ${name.toLowerCase()} events to the lifecycle queue`,
+        eventPattern: pattern,
+        targets: [
+          new SqsQueue(this.queue, {
+            deadLetterQueue: undeliveredEventsQueue,
+            // EventBridge's longest: an event is retried, backing off, for 24 hours before it is dead-lettered.
+            retryAttempts: 185,
+            maxEventAge: Duration.hours(24),
+          }),
+        ],
+      });
+    }
+    return undeliveredEventsQueue;
+  }
+
+  /**
+   * Each legacy product's two topics, in Marketplace's account and in us-east-1 (the subscription names the topic's
+   * region, wherever the stack is). The queue owner subscribing needs no confirmation. No dead-letter queue on the
+   * subscriptions: SNS would need one in the topic's region, and it retries delivery to SQS for days on its own.
+   */
+  private subscribeToLegacyTopics(products: readonly ProductConfig[]): void {
+    for (const product of products.filter((candidate) => candidate.identityModel === 'legacy')) {
+      for (const [kind, arn] of Object.entries(legacyTopicArns(product))) {
+        Topic.fromTopicArn(this, `${kind}-topic-${encodeURIComponent(product.code)}`, arn).addSubscription(
+          // The lifecycle function reads the SNS envelope, whose Timestamp dates the notification.
+          new SqsSubscription(this.queue, { rawMessageDelivery: false }),
+        );
+      }
+    }
+  }
+
+  /**
+   * Every five minutes. No dead-letter queue: a run carries no data that could be lost, and the next run, five
+   * minutes later, does whatever a failed one did not; an alarm tells when runs fail.
+   */
+  private sweepFinalMeteringWindows({ config, subscribers }: LifecycleProps): void {
+    const sweep = new ProjectFunction(this, 'FinalMeteringWindows', {
+      entry: 'lambdas/lifecycle/final-metering-windows.ts',
+      serviceName: 'final-metering-windows',
+      description: 'Ends the subscriptions whose final-metering window has passed',
+      memorySize: 256,
+      timeout: Duration.minutes(2),
+      environment: {
+        SUBSCRIBERS_TABLE: subscribers.tableName,
+        ...finalMeteringGraceVariable(config),
+      },
+    });
+    Grant.addToPrincipal({
+      grantee: sweep,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${subscribers.tableArn}/index/${LIVE_INDEX}`],
+    });
+    grantOnItems(sweep, subscribers, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [subscribersItemPrefixes.subscriber]);
+    // Lambda's own retries of a failed run would overlap the next scheduled one.
+    sweep.lambda.configureAsyncInvoke({ retryAttempts: 0 });
+    new Rule(this, 'FinalMeteringWindowsSchedule', {
+      description: 'Ends the subscriptions whose final-metering window has passed',
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [new LambdaFunction(sweep.lambda)],
+    });
+    alarmWhenAbove(sweep, 'FailedAlarm', {
+      name: 'final-metering-windows-failed',
+      description:
+        'A run of the final-metering window sweep failed (see the final-metering-windows log group): cancelled ' +
+        'subscriptions whose final hour has passed stay "ending" in the table until a run succeeds. The access check ' +
+        'already answers them as ended.',
+      metric: sweep.lambda.metricErrors({ statistic: 'Sum' }),
+      threshold: 0,
+    });
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Telling the seller's app what happened to its subscribers: the seller notifier reads every write to a subscriber
+ * item from the Subscribers table's stream and publishes what changed (registered, activated, entitlements changed,
+ * ending, ended, failed) on the seller's bus; with `notifications.webhookUrl`, a webhook also calls the seller's
+ * endpoint with every event on that bus. Reading the stream rather than the requests that wrote the items means a
+ * failing bus never fails a registration or a lifecycle change.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { alarmWhenAbove } from './alarms.ts';
+import type { Config } from './config.ts';
+import { newDeadLetterQueue } from './dead-letter-queue.ts';
+import { ProjectFunction } from './functions.ts';
+import { Webhook } from './webhook.ts';
+
+export interface SellerNotificationsProps {
+  readonly config: Config;
+  readonly subscribers: TableV2;
+  readonly sellerBus: IEventBus;
+}
+
+/** The sort key of subscriber items (`lambdas/core/table-keys.ts`), the only items the seller hears about. */
+const SUBSCRIBER_SORT_KEY = 'SUBSCRIBER';
+
+export class SellerNotifications extends Construct {
+  /** Stream records whose events could not be published, after every retry. */
+  readonly notifierDeadLetterQueue: Queue;
+  /** Only with `notifications.webhookUrl`. */
+  readonly webhook?: Webhook;
+
+  constructor(scope: Construct, id: string, props: SellerNotificationsProps) {
+    super(scope, id);
+    this.notifierDeadLetterQueue = this.sellerNotifier(props);
+    const { webhookUrl } = props.config.notifications;
+    if (webhookUrl !== undefined) {
+      this.webhook = new Webhook(this, 'Webhook', {
+        url: webhookUrl,
+        sellerBus: props.sellerBus,
+        source: props.config.events.source,
+      });
+    }
+  }
+
+  private sellerNotifier({ config, subscribers, sellerBus }: SellerNotificationsProps): Queue {
+    const notifier = new ProjectFunction(this, 'SellerNotifier', {
+      entry: 'lambdas/notifications/seller-notifier.ts',
+      serviceName: 'seller-notifier',
+      description:
+        'Publishes an event on the seller bus for every change of a subscriber stored in the Subscribers table',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      environment: {
+        EVENT_BUS_NAME: sellerBus.eventBusName,
+        EVENT_SOURCE: config.events.source,
+      },
+    });
+    sellerBus.grantPutEventsTo(notifier);
+
+    // An on-failure message names the failed stream records (shard, sequence numbers, times), not their data: the
+    // stream keeps the records for 24 hours and the table keeps the subscribers for good, so these messages say
+    // which changes still need announcing.
+    const deadLetterQueue = newDeadLetterQueue(this, 'SellerNotifierDeadLetterQueue', {
+      catches: 'the seller notifier stream event source mapping (its on-failure destination)',
+      alarmName: 'seller-notifier-dead-letters',
+      alarmDescription:
+        'A change of a subscriber was not announced on the seller event bus: its events failed to publish for 12 ' +
+        'hours. The message names the stream records; the subscribers are in the Subscribers table. Fix what ' +
+        'failed (see the notifier log group), then publish the events for those subscribers.',
+    });
+
+    notifier.lambda.addEventSource(
+      new DynamoEventSource(subscribers, {
+        // From the oldest record the stream holds: a mapping that is replaced misses no change.
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 10,
+        // Every write that leaves a subscriber item (registration and lifecycle alike): the notifier itself compares
+        // the old and new images and publishes only what changed. Sessions, agreements and set-aside notifications,
+        // and TTL deletions, never reach it.
+        filters: [
+          FilterCriteria.filter({
+            eventName: FilterRule.or('INSERT', 'MODIFY'),
+            // A list of values is Lambda's equality filter.
+            dynamodb: { Keys: { sk: { S: [SUBSCRIBER_SORT_KEY] } } },
+          }),
+        ],
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        // No retry count: a failing record is retried until it is 12 hours old. What fails here is the seller bus,
+        // and while it is down every change fails alike, so holding the shard holds back nothing that could succeed;
+        // a count would dead-letter changes a few minutes into an EventBridge outage.
+        // Twelve hours leaves the other half of the stream's 24 to replay what ends up in the dead-letter queue.
+        maxRecordAge: Duration.hours(12),
+        onFailure: new SqsDlq(deadLetterQueue),
+      }),
+    );
+    alarmWhenAbove(notifier, 'IteratorAgeAlarm', {
+      name: 'seller-notifier-behind',
+      description:
+        'The seller notifier is more than an hour behind the Subscribers table stream: changes of subscribers are ' +
+        'waiting to be announced on the seller event bus, most likely because publishing keeps failing (see the ' +
+        'notifier log group). At 12 hours a record goes to the dead-letter queue.',
+      metric: notifier.lambda.metric('IteratorAge', { statistic: 'Maximum' }),
+      threshold: Duration.hours(1).toMilliseconds(),
+    });
+    return deadLetterQueue;
+  }
+}
