@@ -160,10 +160,10 @@ export const configSchema = z
     lifecycle: z
       .strictObject({
         /**
-         * Which of Marketplace's notification families to receive: EventBridge (every product), the legacy SNS
-         * topics (products listed with them), or both.
+         * Which of Marketplace's notification families to receive: EventBridge (for `license` products) and the
+         * legacy SNS topics (for `legacy` products). By default, what the products need: `both` when they are mixed.
          */
-        eventSources: z.enum(['eventbridge', 'sns', 'both']).default('eventbridge'),
+        eventSources: z.enum(['eventbridge', 'sns', 'both']).optional(),
         /** How long after a cancellation final usage is accepted (AWS: about an hour). */
         finalMeteringGraceMinutes: z
           .number()
@@ -218,7 +218,35 @@ export const configSchema = z
         });
       }
     });
-  });
+    const { eventSources } = config.lifecycle;
+    if (eventSources === undefined) return;
+    config.products.forEach((product, index) => {
+      const needed = sourceServing(product.identityModel);
+      if (eventSources !== needed && eventSources !== 'both') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['lifecycle', 'eventSources'],
+          message: `"${eventSources}" brings no notifications for products[${index}] ("${product.code}", identityModel ${product.identityModel}): use "${needed}" or "both"`,
+        });
+      }
+    });
+  })
+  .transform((config) => ({
+    ...config,
+    lifecycle: { ...config.lifecycle, eventSources: config.lifecycle.eventSources ?? sourcesNeededBy(config.products) },
+  }));
+
+type EventSource = 'eventbridge' | 'sns';
+
+/** Marketplace tells `license` products' news through EventBridge, `legacy` products' through their SNS topics. */
+function sourceServing(identityModel: 'license' | 'legacy'): EventSource {
+  return identityModel === 'license' ? 'eventbridge' : 'sns';
+}
+
+function sourcesNeededBy(products: readonly { identityModel: 'license' | 'legacy' }[]): EventSource | 'both' {
+  const needed = new Set(products.map((product) => sourceServing(product.identityModel)));
+  return needed.size === 1 ? [...needed][0]! : 'both';
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ProductConfig = Config['products'][number];

@@ -4,6 +4,7 @@ import {
   logicalIdOf,
   projectFunction,
   resourcesOfType,
+  snsOnly,
   synthesize,
   webhookUrl,
   type CfnResource,
@@ -94,7 +95,7 @@ test('without an admin email or a webhook, no alarm watches a queue that does no
 });
 
 test('with SNS notifications only, no alarm watches the queue for undelivered EventBridge events', () => {
-  const { template } = synthesize({ 'marketplace.lifecycle.eventSources': 'sns' });
+  const { template } = synthesize(snsOnly);
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
   expect(names).toHaveLength(8);
   expect(names).not.toContain('SaasMarketplace-marketplace-events-undelivered');

@@ -18,6 +18,7 @@ import {
   projectFunction,
   resourceNamed,
   resourcesOfType,
+  snsOnly,
   synthesize,
   type CfnResource,
 } from './synthesis.ts';
@@ -118,7 +119,7 @@ const sampleEvents: Record<string, ReturnType<typeof marketplaceEvent>> = {
   ),
 };
 
-describe('with the cdk.json configuration (EventBridge notifications, no region)', () => {
+describe('with the cdk.json configuration (both notification families, no region)', () => {
   const { stack, template } = synthesize({ 'marketplace.lifecycle.finalMeteringGraceMinutes': 75 });
   const { lifecycle } = stack;
   const subscribersTableId = logicalIdOf(stack.storage.subscribers);
@@ -304,9 +305,12 @@ describe('with the cdk.json configuration (EventBridge notifications, no region)
     });
   });
 
-  test('has no SNS subscription: EventBridge alone is configured', () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 0);
-    expect(JSON.stringify(resourcesOfType(template, 'AWS::SQS::QueuePolicy'))).not.toContain('sns.amazonaws.com');
+  test('with license products only, subscribes to no SNS topic: EventBridge alone serves them', () => {
+    const { template: eventBridgeOnly } = synthesize({ 'marketplace.products': [licenseProduct] });
+    eventBridgeOnly.resourceCountIs('AWS::SNS::Subscription', 0);
+    expect(JSON.stringify(resourcesOfType(eventBridgeOnly, 'AWS::SQS::QueuePolicy'))).not.toContain(
+      'sns.amazonaws.com',
+    );
   });
 
   describe('the final-metering window sweep', () => {
@@ -355,10 +359,10 @@ describe('with the cdk.json configuration (EventBridge notifications, no region)
 });
 
 describe.each([
-  ['SNS and EventBridge', 'both', 2],
-  ['SNS only', 'sns', 0],
-] as const)('with %s notifications', (_, eventSources, marketplaceRuleCount) => {
-  const { stack, template } = synthesize({ 'marketplace.lifecycle.eventSources': eventSources });
+  ['SNS and EventBridge', { 'marketplace.lifecycle.eventSources': 'both' }, 2],
+  ['SNS only', snsOnly, 0],
+] as const)('with %s notifications', (_, overrides, marketplaceRuleCount) => {
+  const { stack, template } = synthesize(overrides);
   const queueId = logicalIdOf(stack.lifecycle.queue);
   const subscriptions = Object.values(resourcesOfType(template, 'AWS::SNS::Subscription'));
   const topicArn = (kind: string, code: string) =>
@@ -415,7 +419,7 @@ test("uses a legacy product's configured topics instead of Marketplace's default
   const products = config.products.map((product) =>
     product.identityModel === 'legacy' ? { ...product, snsTopicArns: topics } : product,
   );
-  const { template } = synthesize({ 'marketplace.lifecycle.eventSources': 'sns', 'marketplace.products': products });
+  const { template } = synthesize({ 'marketplace.lifecycle.eventSources': 'both', 'marketplace.products': products });
   const arns = Object.values(resourcesOfType(template, 'AWS::SNS::Subscription')).map(
     (subscription) => subscription.Properties['TopicArn'],
   );
@@ -498,10 +502,7 @@ describe('with the region eu-west-1', () => {
 
 test.each([
   ['the region us-east-1', { 'marketplace.region': 'us-east-1' }],
-  [
-    'the region eu-west-1 and SNS notifications only',
-    { 'marketplace.region': 'eu-west-1', 'marketplace.lifecycle.eventSources': 'sns' },
-  ],
+  ['the region eu-west-1 and SNS notifications only', { ...snsOnly, 'marketplace.region': 'eu-west-1' }],
 ])('with %s, needs no forwarder and no region guard', (_, overrides) => {
   const { forwarder, template } = synthesize(overrides);
   expect(forwarder).toBeUndefined();

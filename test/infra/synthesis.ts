@@ -6,6 +6,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { buildApp } from '../../lib/app.ts';
+import { configFromContext, parseConfig } from '../../lib/config.ts';
 import { ProjectFunction } from '../../lib/functions.ts';
 import type { SaasMarketplaceStack } from '../../lib/stack.ts';
 import { cdkJsonContext } from '../../local/config.ts';
@@ -37,6 +38,14 @@ export const hostedZone = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneNam
 
 export const webhookUrl = 'https://hooks.example.com/marketplace';
 
+/** SNS alone serves only legacy products: the cdk.json configuration without its license products. */
+export const snsOnly = {
+  'marketplace.lifecycle.eventSources': 'sns',
+  'marketplace.products': parseConfig(configFromContext(cdkJsonContext())).products.filter(
+    (product) => product.identityModel === 'legacy',
+  ),
+};
+
 /** Every optional part of the stack, each on its own and all at once: what the nag tests must find clean. */
 export const configurationVariants: Record<string, Record<string, unknown>> = {
   'the cdk.json configuration': {},
@@ -45,7 +54,7 @@ export const configurationVariants: Record<string, Record<string, unknown>> = {
   'a custom domain without a hosted zone': { 'marketplace.api.customDomain': customDomain },
   'a custom domain with a hosted zone': { 'marketplace.api.customDomain': { ...customDomain, ...hostedZone } },
   'SNS and EventBridge notifications': { 'marketplace.lifecycle.eventSources': 'both' },
-  'SNS notifications only': { 'marketplace.lifecycle.eventSources': 'sns' },
+  'SNS notifications only': snsOnly,
   'a webhook': { 'marketplace.notifications.webhookUrl': webhookUrl },
   'the region eu-west-1 (with the us-east-1 forwarder)': { 'marketplace.region': 'eu-west-1' },
   'every option at once': {

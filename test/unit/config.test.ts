@@ -82,11 +82,27 @@ describe('the example configuration in cdk.json', () => {
       expect.objectContaining({ requiredFields: ['company', 'contactName', 'email'], sessionMinutes: 60 }),
     );
     expect(config.events.source).toBe('saas-marketplace');
+    expect(config.lifecycle).toEqual({ eventSources: 'eventbridge', finalMeteringGraceMinutes: 60 });
     expect(config.api).toEqual({
       throttling: { rateLimit: 10, burstLimit: 20 },
       waf: { enabled: false, requestsPerFiveMinutes: 300 },
     });
   });
+});
+
+test.each([
+  [['license'], 'eventbridge'],
+  [['legacy'], 'sns'],
+  [['legacy', 'license'], 'both'],
+])('with %j products and no eventSources, receives what they need: %s', (models, expected) => {
+  const config = exampleConfig();
+  delete config['lifecycle'];
+  config.products = models.map((identityModel, index) => ({
+    ...product(config, 0),
+    code: `p-${index}`,
+    identityModel,
+  }));
+  expect(parseConfig(config).lifecycle.eventSources).toBe(expected);
 });
 
 describe('a bad value is rejected with a ConfigError naming the exact field', () => {
@@ -190,6 +206,18 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       breakIt: (config) => (config['meteringSchedule'] = 'rate(1 hour)'),
       path: 'marketplace.meteringSchedule',
       says: 'unknown field',
+    },
+    {
+      what: 'EventBridge alone, with a legacy product (its news comes through SNS)',
+      breakIt: (config) => (config['lifecycle'] = { eventSources: 'eventbridge' }),
+      path: 'marketplace.lifecycle.eventSources',
+      says: 'no notifications for products[1] ("data-suite-legacy-example", identityModel legacy): use "sns" or "both"',
+    },
+    {
+      what: 'SNS alone, with a license product (its news comes through EventBridge)',
+      breakIt: (config) => (config['lifecycle'] = { eventSources: 'sns' }),
+      path: 'marketplace.lifecycle.eventSources',
+      says: 'no notifications for products[0] ("analytics-pro-example", identityModel license): use "eventbridge"',
     },
     {
       what: 'no products at all',
