@@ -1,6 +1,6 @@
 /**
  * The contract between the CDK stack and the functions: the environment variables a function reads at cold start,
- * validated once. `lib/` writes them (see the Registration construct); `test/infra` checks that what the stack writes
+ * validated once. `lib/` writes them (`lib/function-environment.ts`); `test/infra` checks that what the stack writes
  * parses here. A missing or malformed variable fails the cold start loudly rather than a buyer's request quietly.
  */
 import * as z from 'zod';
