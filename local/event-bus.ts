@@ -2,7 +2,8 @@
  * The seller's event bus, locally: an HTTP endpoint that answers EventBridge's `PutEvents` (awsJson1_1, as the real
  * `@aws-sdk/client-eventbridge` sends it) and keeps what it was sent, so the functions publish locally with the same
  * client and code as in AWS. `GET /events` lists what arrived (EventBridge's envelope, newest last); `PUT /faults`
- * makes the next calls or entries fail, for tests of the publishers' retries.
+ * makes the next calls or entries fail, for tests of the publishers' retries. Rules send each stored event of a source
+ * on to a target, as EventBridge rules send events to their targets.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -43,10 +44,17 @@ export interface EventBusOptions {
   readonly region?: string;
 }
 
+/** A rule's event pattern: the events of one source. */
+export interface EventPattern {
+  readonly source: string;
+}
+
 export interface LocalEventBus {
   readonly url: string;
   readonly busName: string;
   events(): readonly BusEvent[];
+  /** From now on, every stored event that matches `pattern` goes to `target` too (EventBridge `PutRule`, `PutTargets`). */
+  addRule(pattern: EventPattern, target: (event: BusEvent) => void): void;
   /** The next `calls` PutEvents calls fail whole (500); the next `entries` entries fail one by one. */
   failNext(faults: { calls?: number; entries?: number }): void;
   close(): Promise<void>;
@@ -68,9 +76,23 @@ const faultsInput = z.strictObject({
 
 export async function startLocalEventBus(options: EventBusOptions): Promise<LocalEventBus> {
   const received: BusEvent[] = [];
+  const rules: { readonly pattern: EventPattern; readonly target: (event: BusEvent) => void }[] = [];
   const faults = { calls: 0, entries: 0 };
   const account = options.account ?? '123456789012';
   const region = options.region ?? 'us-east-1';
+
+  const store = (event: BusEvent) => {
+    received.push(event);
+    for (const { pattern, target } of rules) {
+      if (event.source !== pattern.source) continue;
+      try {
+        target(event);
+      } catch (error) {
+        // EventBridge's delivery to a target never fails the PutEvents that stored the event.
+        console.error(`event bus: a rule's target failed for event ${event.id}`, error);
+      }
+    }
+  };
 
   const putEvents = (rawInput: unknown) => {
     const parsed = requestInput.safeParse(rawInput);
@@ -87,7 +109,7 @@ export async function startLocalEventBus(options: EventBusOptions): Promise<Loca
       const problem = entryProblem(entry, options.busName);
       if (problem !== undefined) return problem;
       const id = randomUUID();
-      received.push({
+      store({
         version: '0',
         id,
         'detail-type': entry.DetailType!,
@@ -138,6 +160,9 @@ export async function startLocalEventBus(options: EventBusOptions): Promise<Loca
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     busName: options.busName,
     events: () => received,
+    addRule: (pattern, target) => {
+      rules.push({ pattern, target });
+    },
     failNext: ({ calls = 0, entries = 0 }) => Object.assign(faults, { calls, entries }),
     close: async () => {
       server.closeAllConnections();

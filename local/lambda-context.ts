@@ -1,7 +1,8 @@
 /**
- * The `context` a Lambda function receives, for one invocation. Its request id is Lambda's own, not API Gateway's (in
- * AWS they differ: `requestContext.requestId` is the gateway's), and its clock is the gateway's integration timeout,
- * the time the caller will actually wait.
+ * The `context` a Lambda function receives, for one invocation by any local event source (the gateway, the stream
+ * poller, the queues, the schedule). Its request id is Lambda's own (behind API Gateway it is not the gateway's
+ * `requestContext.requestId`), and its clock counts down `timeoutMs`: the function's timeout or, behind the gateway,
+ * the integration timeout, the time the caller will actually wait.
  */
 import type { Context } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -9,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 
 /** The account every local ARN and event names (API Gateway's and Lambda's documentation examples use it too). */
 export const LOCAL_ACCOUNT_ID = '123456789012';
-const LOCAL_REGION = 'us-east-1';
+export const LOCAL_REGION = 'us-east-1';
 /** The CDK's default memory size for a Lambda function. */
 const MEMORY_LIMIT_MB = '128';
 

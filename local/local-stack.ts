@@ -1,24 +1,40 @@
 /**
  * The backend on one machine: the very Lambda handler modules the CDK stack deploys, run behind the local API gateway
- * (API Gateway proxy events), the local DynamoDB stream poller (stream events) and the local event bus, against
- * DynamoDB Local and the Marketplace simulator. `npm start` and the integration tests both build it here.
+ * (API Gateway proxy events), the local DynamoDB stream poller (stream events), the local queues (SQS events), a local
+ * schedule and the local event bus, against DynamoDB Local and the Marketplace simulator. `npm start` and the
+ * integration tests both build it here.
+ *
+ * The lifecycle: the simulator's notifications (EventBridge, and SNS for legacy products, as configured) reach the
+ * lifecycle queue as AWS delivers them, and its consumer writes the subscribers' state; a schedule ends subscriptions
+ * whose final-metering window has passed. The seller's events on the bus go through the webhook queue to the seller's
+ * webhook (`notifications.webhookUrl`), or to the local webhook receiver when none is configured.
  *
  * The handlers read their configuration from the environment at import, exactly as in Lambda, so one process holds
  * one local stack: its environment is set before the handler modules are first imported.
  */
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { systemClock } from '../lambdas/core/clock.ts';
+import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
+import { createWebhookHandler } from '../lambdas/notifications/webhook-handler.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
-import { registrationVariables } from '../lib/function-environment.ts';
+import { finalMeteringGraceVariable, registrationVariables } from '../lib/function-environment.ts';
 import { configureSimulator } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
-import { createLambdaContext } from './gateway/lambda-context.ts';
+import { createLambdaContext } from './lambda-context.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
+import { startNotificationRelay } from './notification-relay.ts';
+import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
+import { startLocalSchedule } from './schedule.ts';
 import { SimulatorControl } from './simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from './simulator/server.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 export interface LocalStackOptions {
   readonly config: Config;
@@ -29,6 +45,19 @@ export interface LocalStackOptions {
   readonly apiPort?: number;
   readonly simulatorPort?: number;
   readonly eventBusPort?: number;
+  readonly webhookReceiverPort?: number;
+  /**
+   * How the lifecycle and webhook queues retry. Defaults: 10 receives and real time, as deployed, but a 30 s visibility
+   * timeout (SQS's default) rather than the deployed six times the function's timeout, so a retry shows within a minute.
+   */
+  readonly queueRetries?: Pick<LocalQueueOptions, 'visibilityTimeoutMs' | 'maxReceiveCount' | 'deferralSecondMs'>;
+  /**
+   * Whether the simulator's lifecycle notifications reach the lifecycle queue (the default). Without them, subscribers
+   * stay as the buyer's arrival left them, for tests of registration alone.
+   */
+  readonly marketplaceNotifications?: boolean;
+  /** How often the final-metering sweep runs (default every minute; deployed, every five). */
+  readonly finalMeteringSweepEveryMs?: number;
   /** How the gateway hands bodies to the handlers (API Gateway may do either). */
   readonly bodyEncoding?: BodyEncoding;
   /** Powertools log level of the handlers (`SILENT` in tests that do not read logs). */
@@ -43,11 +72,23 @@ export interface LocalStack {
   readonly eventBus: LocalEventBus;
   readonly tables: TableNames;
   readonly subscriberStream: StreamPoller;
+  /** Marketplace's notifications, consumed by the lifecycle function. */
+  readonly lifecycleQueue: LocalQueue;
+  /** The seller's events, consumed by the webhook function. */
+  readonly webhookQueue: LocalQueue;
+  /** Where the webhook function calls: `notifications.webhookUrl`, or the local receiver's URL. */
+  readonly webhookUrl: string;
+  readonly webhookReceiver: WebhookReceiver;
+  /** What the scheduled sweep does, as of `now`: answers the subscribers whose final-metering window it closed. */
+  closeFinalMeteringWindows(now: Date): Promise<string[]>;
   close(): Promise<void>;
 }
 
 /** The name of the seller's event bus locally (in AWS the stack names it). */
 const LOCAL_BUS_NAME = 'saas-marketplace-local';
+/** The queue consumers as `lib/lifecycle.ts` and `lib/webhook.ts` deploy them. */
+const lifecycleConsumer = { functionName: 'lifecycle', functionTimeoutMs: 60_000, batchSize: 5, maxReceiveCount: 10 };
+const webhookConsumer = { functionName: 'webhook', functionTimeoutMs: 90_000, batchSize: 5, maxReceiveCount: 10 };
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config, dynamoDb } = options;
@@ -60,6 +101,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await configureSimulator(control, config);
     const eventBus = await startLocalEventBus({ busName: LOCAL_BUS_NAME, port: options.eventBusPort ?? 0 });
     started.push(eventBus);
+    // Shared with the local receiver only: in AWS the secret lives in Secrets Manager and the seller's app.
+    const webhookSecret = randomBytes(32).toString('base64url');
+    const webhookReceiver = await startWebhookReceiver({
+      secret: webhookSecret,
+      port: options.webhookReceiverPort ?? 0,
+    });
+    started.push(webhookReceiver);
 
     Object.assign(process.env, {
       // Any credentials sign requests to the local endpoints; real ones must never be sent there.
@@ -74,9 +122,52 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       EVENT_BUS_NAME: eventBus.busName,
       EVENT_SOURCE: config.events.source,
       EVENTS_ENDPOINT: eventBus.url,
+      ENTITLEMENT_ENDPOINT: simulator.url,
       ...registrationVariables(config),
+      ...finalMeteringGraceVariable(config),
     });
     const sellerNotifier = await import('../lambdas/notifications/seller-notifier.ts');
+    const lifecycle = await import('../lambdas/lifecycle/lifecycle.ts');
+    const finalMeteringWindows = await import('../lambdas/lifecycle/final-metering-windows.ts');
+
+    const lifecycleQueue = startLocalQueue({
+      name: 'lifecycle',
+      handler: lifecycle.handler,
+      ...lifecycleConsumer,
+      ...options.queueRetries,
+    });
+    started.push({ close: () => lifecycleQueue.stop() });
+    const sweep = startLocalSchedule({
+      ruleName: 'final-metering-windows',
+      everyMs: options.finalMeteringSweepEveryMs ?? 60_000,
+      handler: finalMeteringWindows.handler,
+      functionName: 'final-metering-windows',
+    });
+    started.push({ close: () => sweep.stop() });
+    const lifecycleRepository = new LifecycleRepository(
+      DynamoDBDocumentClient.from(dynamoDb.client, { marshallOptions: { removeUndefinedValues: true } }),
+      tables.Subscribers,
+      Number(finalMeteringGraceVariable(config).FINAL_METERING_GRACE_SECONDS),
+    );
+
+    // The webhook function's Lambda entry reads its secret from Secrets Manager; locally it is wired here instead.
+    const webhookUrl = config.notifications.webhookUrl ?? webhookReceiver.url;
+    const webhookQueue: LocalQueue = startLocalQueue({
+      name: 'webhook',
+      handler: createWebhookHandler({
+        url: webhookUrl,
+        secret: () => Promise.resolve(webhookSecret),
+        // A deferral the queue refuses rejects, as the SDK's ChangeMessageVisibility call would.
+        retryLater: (record, seconds) =>
+          Promise.resolve().then(() => webhookQueue.defer(record.receiptHandle, seconds)),
+        clock: systemClock,
+        logger: new Logger({ serviceName: 'webhook' }),
+      }),
+      ...webhookConsumer,
+      ...options.queueRetries,
+    });
+    started.push({ close: () => webhookQueue.stop() });
+    eventBus.addRule({ source: config.events.source }, (event) => webhookQueue.send(JSON.stringify(event)));
 
     // The stream is read before the API answers anyone, so no registration can slip past it.
     const subscriberStream = await startStreamPoller({
@@ -87,6 +178,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
     });
     started.push({ close: () => subscriberStream.stop() });
+    // Only now is the simulator told where to push: the queue is consumed and its writes reach the stream poller.
+    if (options.marketplaceNotifications ?? true) {
+      started.push(
+        await startNotificationRelay({ control, eventSources: config.lifecycle.eventSources, queue: lifecycleQueue }),
+      );
+    }
 
     const gateway: RunningGateway = await startLocalGateway({
       port: options.apiPort ?? 0,
@@ -113,6 +210,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       eventBus,
       tables,
       subscriberStream,
+      lifecycleQueue,
+      webhookQueue,
+      webhookUrl,
+      webhookReceiver,
+      closeFinalMeteringWindows: (now) => lifecycleRepository.closeFinalMeteringWindows(now),
       close: () => closeAll(started),
     };
   } catch (error) {

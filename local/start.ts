@@ -1,11 +1,13 @@
 /**
  * `npm start`: the whole backend on this machine, with no AWS account: AWS's DynamoDB Local with the project's tables,
  * the Marketplace simulator with the products of `cdk.json` (and its buyer page), and the functions behind the local
- * API gateway, stream poller and event bus (see `local-stack.ts`). Prints where everything is and stops it all on
- * Ctrl-C (SIGINT) or SIGTERM. DynamoDB Local runs under a watchdog, so even a killed `npm start` leaves no java behind.
+ * API gateway, stream poller, queues, schedule and event bus, with a local webhook receiver (see `local-stack.ts`).
+ * Prints where everything is and stops it all on Ctrl-C (SIGINT) or SIGTERM. DynamoDB Local runs under a watchdog, so
+ * even a killed `npm start` leaves no java behind.
  *
  * Environment (a port of 0 picks a free one): PORT (the API, default 3000), SIMULATOR_PORT (default 4010),
- * EVENT_BUS_PORT (default 4020), DYNAMODB_PORT (default 8000), DYNAMODB_DATA_DIR (default: in memory).
+ * EVENT_BUS_PORT (default 4020), WEBHOOK_RECEIVER_PORT (default 4030), DYNAMODB_PORT (default 8000),
+ * DYNAMODB_DATA_DIR (default: in memory).
  */
 import './sdk-environment.ts';
 import { loadLocalConfig, portFromEnvironment } from './config.ts';
@@ -45,15 +47,24 @@ try {
     apiPort: portFromEnvironment('PORT', 3000),
     simulatorPort: portFromEnvironment('SIMULATOR_PORT', 4010),
     eventBusPort: portFromEnvironment('EVENT_BUS_PORT', 4020),
+    webhookReceiverPort: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030),
   });
   running.stack = stack;
   const simulatorUrl = stack.simulator.url;
+  const { webhookReceiver } = stack;
+  const webhookCalls =
+    stack.webhookUrl === webhookReceiver.url
+      ? `${webhookReceiver.url}  calls received at ${webhookReceiver.eventsUrl}`
+      : `${stack.webhookUrl}  (notifications.webhookUrl; the local receiver ${webhookReceiver.url} gets nothing)`;
 
   console.log(`Local stack ready (Ctrl-C stops everything)
 
   Subscribe as a buyer    ${simulatorUrl}/buyer
   Fulfillment URL         ${stack.fulfillmentUrl}
   Seller events           ${stack.eventBus.url}/events
+  Webhook                 ${webhookCalls}
+  Access check            ${stack.apiUrl}/subscribers/<url-encoded subscriber id>, e.g.
+                          ${stack.apiUrl}/subscribers/${encodeURIComponent('license:arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef')}
   Marketplace simulator   ${simulatorUrl}  control API ${simulatorUrl}/control
   DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(stack.tables).join(', ')}
   Products                ${config.products.map((product) => `${product.code} (${product.identityModel})`).join(', ')}`);

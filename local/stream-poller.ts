@@ -1,8 +1,8 @@
 /**
  * A DynamoDB stream event source, locally: reads a DynamoDB Local table's stream and invokes a stream handler with
- * the `DynamoDBStreamEvent` Lambda would give it, honouring partial batch responses as Lambda does (the batch is
- * retried from the first failed record) and, after the last retry, setting the failed records aside as Lambda's
- * on-failure destination would.
+ * the `DynamoDBStreamEvent` Lambda would give it, honouring partial batch responses as Lambda does (see
+ * `batch-invocation.ts`; a stream batch is retried from its first failed record) and, after the last retry, setting the
+ * failed records aside as Lambda's on-failure destination would.
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { invokeBatchHandler } from './batch-invocation.ts';
 
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
 
@@ -111,18 +112,16 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
 
   /** Invokes the handler; answers the index to retry from, or `undefined` when the whole batch succeeded. */
   async function invoke(records: DynamoDBRecord[]): Promise<number | undefined> {
-    try {
-      const response = await handler({ Records: records }, options.context());
-      const failures = response?.batchItemFailures ?? [];
-      if (failures.length === 0) return undefined;
-      const failed = new Set(failures.map((failure) => failure.itemIdentifier));
-      const index = records.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
-      // Lambda retries the whole batch when a failure names no record of it.
-      return index === -1 ? 0 : index;
-    } catch (error) {
-      console.error(`stream ${tableName}: the handler threw`, error);
-      return 0;
-    }
+    const sequenceNumbers = records.map((record) => record.dynamodb?.SequenceNumber ?? '');
+    const failed = await invokeBatchHandler({
+      handler,
+      event: { Records: records },
+      itemIds: sequenceNumbers,
+      context: options.context(),
+      source: `stream ${tableName}`,
+    });
+    // A stream is retried from its first failed record: the records before it are done.
+    return failed.size === 0 ? undefined : sequenceNumbers.findIndex((sequenceNumber) => failed.has(sequenceNumber));
   }
 
   // Passes run one at a time, so a shard iterator is never used twice.

@@ -11,7 +11,7 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { IncomingMessage } from 'node:http';
-import { LOCAL_ACCOUNT_ID } from './lambda-context.ts';
+import { LOCAL_ACCOUNT_ID } from '../lambda-context.ts';
 import { percentDecoded } from './percent-decoding.ts';
 import type { RequestIds } from './request-ids.ts';
 import type { MatchedRoute } from './routes.ts';

@@ -23,7 +23,7 @@ import {
   requestTooLong,
 } from './gateway-responses.ts';
 import { sendAnswer, type HttpAnswer } from './http-answer.ts';
-import { createLambdaContext } from './lambda-context.ts';
+import { createLambdaContext } from '../lambda-context.ts';
 import {
   EventTooLargeError,
   FunctionError,

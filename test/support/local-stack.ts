@@ -1,7 +1,9 @@
 /**
  * The local stack for a test file: the deployed handler modules behind the local gateway, the stream poller and the
  * event bus, on the shared DynamoDB Local (tables under this file's own prefix) and an in-process simulator. One per
- * test file: the handlers read their environment when first imported, as in Lambda.
+ * test file: the handlers read their environment when first imported, as in Lambda. Marketplace's lifecycle
+ * notifications reach the stack only when a file asks for them (`marketplaceNotifications: true`): without them a
+ * subscriber stays as the buyer's arrival left it, which the registration tests rely on.
  */
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +34,7 @@ export function useLocalStack(options: Partial<Omit<LocalStackOptions, 'dynamoDb
       dynamoDb: { endpoint, client },
       tablePrefix: `test-${randomBytes(6).toString('hex')}-`,
       logLevel: 'SILENT',
+      marketplaceNotifications: false,
       ...options,
     });
     control = new SimulatorControl(stack.simulator.url);

@@ -36,6 +36,7 @@ export async function startNpmStart(via: 'npm' | 'node' = 'node'): Promise<NpmSt
     PORT: '0',
     SIMULATOR_PORT: '0',
     EVENT_BUS_PORT: '0',
+    WEBHOOK_RECEIVER_PORT: '0',
     DYNAMODB_PORT: '0',
     // The switch someone debugging might turn on: the handlers must still log no event (so, no token).
     POWERTOOLS_LOGGER_LOG_EVENT: 'true',

@@ -1,0 +1,217 @@
+/**
+ * An SQS queue and its Lambda event source mapping, locally, in memory: messages sent to it are handed to an SQS batch
+ * handler in the `SQSEvent` Lambda would give it, with partial batch responses honoured as Lambda honours them (see
+ * `batch-invocation.ts`): a message that succeeded is deleted, a failed one becomes visible again after the visibility
+ * timeout (or the deferral the handler asked for, as with `ChangeMessageVisibility`) and is received again, and a
+ * message received `maxReceiveCount` times that is visible again is moved aside as a dead letter, as SQS's redrive
+ * policy moves it to the dead-letter queue.
+ *
+ * Batches are handed over one at a time, and a visibility timeout runs from the end of the invocation, as if the
+ * queue's timeout were long enough for the function's (AWS's advice): no message is ever in two invocations at once.
+ */
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { invokeBatchHandler } from './batch-invocation.ts';
+import { createLambdaContext, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface LocalQueueOptions {
+  /** The queue's name, in its ARN and the log lines. */
+  readonly name: string;
+  readonly handler: SqsHandler;
+  /** The consuming function, for its invocation context. */
+  readonly functionName: string;
+  /** The function's timeout, for its invocation context. */
+  readonly functionTimeoutMs?: number;
+  /** At most this many messages per invocation (the event source mapping's batch size). */
+  readonly batchSize?: number;
+  /** How long a message that failed stays invisible before it is received again. */
+  readonly visibilityTimeoutMs?: number;
+  /** The redrive policy: receives of a message before it is set aside. */
+  readonly maxReceiveCount?: number;
+  /**
+   * How long one second of a deferral lasts here: 1000 (the default) is real time; tests retry in milliseconds what
+   * AWS retries in minutes.
+   */
+  readonly deferralSecondMs?: number;
+}
+
+export interface LocalQueue {
+  readonly arn: string;
+  /** Messages received `maxReceiveCount` times that kept failing, as the dead-letter queue would hold them. */
+  readonly deadLetters: readonly SQSRecord[];
+  /** Enqueues a message (SQS `SendMessage`); answers its message id. */
+  send(body: string): string;
+  /**
+   * Makes the message received with `receiptHandle` visible again only after `seconds` (SQS
+   * `ChangeMessageVisibility`, which a function calls while it holds the message).
+   *
+   * @throws when the handle is not that of a message being processed now, as SQS refuses it
+   */
+  defer(receiptHandle: string, seconds: number): void;
+  /** Resolves once the queue is empty: every message sent so far deleted or set aside, none visible or in flight. */
+  settled(): Promise<void>;
+  /** Stops handing messages over, once the current invocation has returned; what is left in the queue is dropped. */
+  stop(): Promise<void>;
+}
+
+/** SQS's longest visibility timeout: 12 hours. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+/** The `SenderId` of every local message: the sending principal's id, as SQS records it. */
+const LOCAL_SENDER_ID = 'AIDAIENQZJOLO23YVJ4VO';
+
+interface StoredMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly sentAt: number;
+  firstReceivedAt?: number;
+  receiveCount: number;
+  /** When the message may be received again; undefined while the function holds it with no deferral asked for. */
+  visibleAt: number | undefined;
+  /** The handle of its latest receive. */
+  receiptHandle: string;
+  /** Whether a function holds the message now. */
+  inFlight: boolean;
+}
+
+export function startLocalQueue(options: LocalQueueOptions): LocalQueue {
+  const { name } = options;
+  const batchSize = options.batchSize ?? 10;
+  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
+  const maxReceiveCount = options.maxReceiveCount ?? 5;
+  const deferralSecondMs = options.deferralSecondMs ?? 1000;
+  const arn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${name}`;
+
+  /** In the order sent, which is the order SQS tends to (but need not) hand messages out. */
+  const messages = new Map<string, StoredMessage>();
+  const deadLetters: SQSRecord[] = [];
+  const emptyWaiters: (() => void)[] = [];
+  let stopped = false;
+  let wake: (() => void) | undefined;
+
+  const remove = (message: StoredMessage) => {
+    messages.delete(message.messageId);
+    if (messages.size === 0) emptyWaiters.splice(0).forEach((resolve) => resolve());
+  };
+
+  const toRecord = (message: StoredMessage): SQSRecord => ({
+    messageId: message.messageId,
+    receiptHandle: message.receiptHandle,
+    body: message.body,
+    attributes: {
+      ApproximateReceiveCount: String(message.receiveCount),
+      SentTimestamp: String(message.sentAt),
+      SenderId: LOCAL_SENDER_ID,
+      ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
+    },
+    messageAttributes: {},
+    md5OfBody: createHash('md5').update(message.body).digest('hex'),
+    eventSource: 'aws:sqs',
+    eventSourceARN: arn,
+    awsRegion: LOCAL_REGION,
+  });
+
+  /** Sets aside what has used up its receives; answers the next batch of visible messages, received. */
+  function receiveBatch(now: number): StoredMessage[] {
+    const batch: StoredMessage[] = [];
+    for (const message of messages.values()) {
+      if (message.visibleAt === undefined || message.visibleAt > now) continue;
+      if (message.receiveCount >= maxReceiveCount) {
+        deadLetters.push(toRecord(message));
+        console.error(
+          `queue ${name}: message ${message.messageId} was received ${message.receiveCount} times; set aside`,
+        );
+        remove(message);
+        continue;
+      }
+      if (batch.length < batchSize) batch.push(message);
+    }
+    for (const message of batch) {
+      message.receiveCount++;
+      message.firstReceivedAt ??= now;
+      message.visibleAt = undefined;
+      message.receiptHandle = randomBytes(24).toString('base64');
+      message.inFlight = true;
+    }
+    return batch;
+  }
+
+  async function deliver(batch: readonly StoredMessage[]): Promise<void> {
+    const failed = await invokeBatchHandler({
+      handler: options.handler,
+      event: { Records: batch.map(toRecord) },
+      itemIds: batch.map((message) => message.messageId),
+      context: createLambdaContext(options.functionName, options.functionTimeoutMs ?? 30_000, new Date()),
+      source: `queue ${name}`,
+    });
+    const finishedAt = Date.now();
+    for (const message of batch) {
+      message.inFlight = false;
+      if (failed.has(message.messageId)) message.visibleAt ??= finishedAt + visibilityTimeoutMs;
+      else remove(message);
+    }
+  }
+
+  /** Until `stop()` or the next message, or until the earliest invisible message becomes visible again. */
+  async function idle(now: number): Promise<void> {
+    const times = [...messages.values()].flatMap((message) =>
+      message.visibleAt === undefined ? [] : [message.visibleAt],
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      if (times.length > 0) timer = setTimeout(resolve, Math.max(0, Math.min(...times) - now));
+    });
+    clearTimeout(timer);
+    wake = undefined;
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      const now = Date.now();
+      const batch = receiveBatch(now);
+      if (batch.length > 0) await deliver(batch);
+      else await idle(now);
+    }
+  })();
+
+  return {
+    arn,
+    deadLetters,
+    send(body) {
+      if (stopped) throw new Error(`queue ${name} is stopped`);
+      const messageId = randomUUID();
+      const sentAt = Date.now();
+      messages.set(messageId, {
+        messageId,
+        body,
+        sentAt,
+        receiveCount: 0,
+        visibleAt: sentAt,
+        receiptHandle: '',
+        inFlight: false,
+      });
+      wake?.();
+      return messageId;
+    },
+    defer(receiptHandle, seconds) {
+      if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_VISIBILITY_SECONDS) {
+        throw new Error(`A visibility timeout is 0-${MAX_VISIBILITY_SECONDS} seconds, not ${seconds}`);
+      }
+      const message = [...messages.values()].find(
+        (candidate) => candidate.inFlight && candidate.receiptHandle === receiptHandle,
+      );
+      if (message === undefined) throw new Error(`queue ${name}: no message in flight has this receipt handle`);
+      message.visibleAt = Date.now() + seconds * deferralSecondMs;
+    },
+    settled: () =>
+      messages.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => emptyWaiters.push(resolve)),
+    stop: async () => {
+      stopped = true;
+      wake?.();
+      await loop;
+      [...messages.values()].forEach(remove);
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The seller's webhook, locally: an HTTP server that takes the signed calls the webhook function makes with every
+ * event on the seller's bus and checks each signature as the seller's app should (`verifyWebhookSignature`: the shared
+ * secret, over the exact body, with a recent timestamp). It answers 401 to a forged or stale call and 204 otherwise,
+ * and keeps every call with its verdict: `GET /events` lists them, oldest first. `PUT /faults {"calls": n}` makes the
+ * next n calls fail with 503, as an app that is down would, to watch the webhook's retries.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { SIGNATURE_HEADER, verifyWebhookSignature } from '../lambdas/core/webhook-signature.ts';
+import { listen } from './http/listen.ts';
+import { readBody, RequestTooLargeError } from './http/read-body.ts';
+
+/** `valid`; `stale`: signed with the secret, but not recently (a replay, or a clock far off); `invalid`: forged. */
+export type SignatureVerdict = 'valid' | 'stale' | 'invalid';
+
+export interface WebhookCall {
+  readonly receivedAt: string;
+  /** The `x-marketplace-event-id` header: the event's id, the same on every retry. */
+  readonly eventId: string | undefined;
+  readonly signature: SignatureVerdict;
+  /** The status it was answered with. */
+  readonly status: number;
+  /** The body, parsed when it is JSON. */
+  readonly body: unknown;
+}
+
+export interface WebhookReceiverOptions {
+  /** The signing secret the webhook function shares with this receiver. */
+  readonly secret: string;
+  readonly port?: number;
+  readonly host?: string;
+}
+
+export interface WebhookReceiver {
+  /** Where the webhook function calls: `http://127.0.0.1:4030/webhook`. */
+  readonly url: string;
+  /** The address of its listing, `GET /events`. */
+  readonly eventsUrl: string;
+  calls(): readonly WebhookCall[];
+  /** The next `calls` calls are answered 503, whatever their signature. */
+  failNext(calls: number): void;
+  close(): Promise<void>;
+}
+
+const WEBHOOK_PATH = '/webhook';
+/** EventBridge's largest event. */
+const MAX_BODY_BYTES = 256 * 1024;
+const faultsInput = z.strictObject({ calls: z.number().int().min(0) });
+
+export async function startWebhookReceiver(options: WebhookReceiverOptions): Promise<WebhookReceiver> {
+  const received: WebhookCall[] = [];
+  let failuresToInject = 0;
+
+  function receive(request: IncomingMessage, body: string): number {
+    const header = request.headers[SIGNATURE_HEADER];
+    const signature = verdictOf(options.secret, typeof header === 'string' ? header : undefined, body, new Date());
+    const eventId = request.headers['x-marketplace-event-id'];
+    let status = signature === 'valid' ? 204 : 401;
+    if (failuresToInject > 0) {
+      failuresToInject--;
+      status = 503;
+    }
+    received.push({
+      receivedAt: new Date().toISOString(),
+      eventId: typeof eventId === 'string' ? eventId : undefined,
+      signature,
+      status,
+      body: parsedIfJson(body),
+    });
+    return status;
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? '/').split('?')[0];
+    const route = `${request.method ?? ''} ${path}`;
+    if (path !== WEBHOOK_PATH && path !== '/events' && path !== '/faults')
+      return send(response, 404, { message: `Nothing at ${path}` });
+    let body: string;
+    try {
+      body = (await readBody(request, MAX_BODY_BYTES)).toString('utf8');
+    } catch (error) {
+      if (error instanceof RequestTooLargeError) return send(response, 413, { message: error.message });
+      throw error;
+    }
+    if (route === `POST ${WEBHOOK_PATH}`) return send(response, receive(request, body));
+    if (route === 'GET /events') return send(response, 200, { calls: received });
+    if (route === 'PUT /faults') {
+      const parsed = faultsInput.safeParse(parsedIfJson(body));
+      if (!parsed.success) return send(response, 400, { message: z.prettifyError(parsed.error) });
+      failuresToInject = parsed.data.calls;
+      return send(response, 200, { calls: failuresToInject });
+    }
+    send(response, 405, { message: `${request.method ?? ''} is not allowed on ${path}` });
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      console.error('webhook receiver: request failed', error);
+      response.destroy();
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  await listen(server, options.port ?? 0, host);
+  const origin = `http://${host}:${(server.address() as AddressInfo).port}`;
+  return {
+    url: `${origin}${WEBHOOK_PATH}`,
+    eventsUrl: `${origin}/events`,
+    calls: () => received,
+    failNext: (calls) => {
+      failuresToInject = calls;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function verdictOf(secret: string, header: string | undefined, body: string, now: Date): SignatureVerdict {
+  if (verifyWebhookSignature(secret, header, body, now)) return 'valid';
+  // The same check with no limit on the timestamp's age tells a replayed call from a forged one.
+  return verifyWebhookSignature(secret, header, body, now, Infinity) ? 'stale' : 'invalid';
+}
+
+function parsedIfJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function send(response: ServerResponse, status: number, body?: unknown): void {
+  if (body === undefined) {
+    response.writeHead(status).end();
+    return;
+  }
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}

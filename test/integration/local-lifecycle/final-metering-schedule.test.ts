@@ -1,0 +1,41 @@
+/**
+ * The scheduled sweep: EventBridge never says that a final-metering window closed, so the deployed sweep function runs
+ * on a schedule and ends what is past its deadline. Here the schedule runs every 100 ms against real time.
+ */
+import { expect, test, vi } from 'vitest';
+import { loadLocalConfig } from '../../../local/config.ts';
+import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
+import { checkAccess, sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const config = loadLocalConfig();
+const local = useLocalStack({
+  config: { ...config, lifecycle: { ...config.lifecycle, finalMeteringGraceMinutes: 1 } },
+  marketplaceNotifications: true,
+  finalMeteringSweepEveryMs: 100,
+  queueRetries: { visibilityTimeoutMs: 100, maxReceiveCount: 3 },
+});
+
+test('ends a cancelled subscription once its deadline has passed, and the seller is told', async () => {
+  // Marketplace's clock three minutes behind: the cancellation's one-minute window has closed by the time it arrives.
+  await local.control.setClock(new Date(Date.now() - 3 * 60_000), true);
+  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
+  const subscriberId = `license:${(await local.control.license(licenseId)).licenseArn}`;
+  await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
+  await settleLifecycle(local.stack);
+
+  await vi.waitFor(
+    async () => {
+      await local.stack.subscriberStream.settled();
+      expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ended')).toHaveLength(1);
+    },
+    { timeout: 5_000, interval: 100 },
+  );
+  const stored = (await local.subscriberItems()).find(
+    (item) => item.sk === 'SUBSCRIBER' && item.subscriberId === subscriberId,
+  );
+  expect(stored?.subscriptionStatus).toBe('ended');
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'ended', allowed: false }),
+  );
+});

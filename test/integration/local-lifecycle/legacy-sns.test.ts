@@ -1,0 +1,52 @@
+/**
+ * A legacy product's lifecycle end to end through its SNS notifications (`subscribe-success`, `entitlement-updated`,
+ * `unsubscribe-pending`, `unsubscribe-success`), which reach the lifecycle queue in their SNS envelope as an SQS
+ * subscription with raw delivery off receives them. With `eventSources: both` the EventBridge events of the same
+ * changes arrive too; for a legacy product they name no license, so they cannot be what moves the subscriber.
+ */
+import { expect, test } from 'vitest';
+import { loadLocalConfig } from '../../../local/config.ts';
+import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
+import { checkAccess, sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const LEGACY_PRODUCT = 'data-suite-legacy-example';
+const config = loadLocalConfig();
+const local = useLocalStack({
+  config: { ...config, lifecycle: { ...config.lifecycle, eventSources: 'both' } },
+  marketplaceNotifications: true,
+  queueRetries: { visibilityTimeoutMs: 100, maxReceiveCount: 3 },
+});
+
+test('subscribe-success activates, entitlement-updated refreshes, unsubscribe-pending starts the end, unsubscribe-success ends', async () => {
+  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, LEGACY_PRODUCT);
+  const { customerIdentifier } = await local.control.license(licenseId);
+  const subscriberId = `legacy:${LEGACY_PRODUCT}:${customerIdentifier}`;
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ identityModel: 'legacy', customerIdentifier, status: 'active', allowed: true }),
+  );
+  expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Activated')).toHaveLength(1);
+
+  await local.control.setEntitlements(licenseId, [{ dimension: 'seats', value: { IntegerValue: 10 } }]);
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, subscriberId)).body.entitlements).toEqual([
+    { dimension: 'seats', value: 10, valueType: 'integer' },
+  ]);
+
+  await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'ending', allowed: true }),
+  );
+  expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ending')).toHaveLength(1);
+
+  // Marketplace sends unsubscribe-success once its final-metering hour has passed.
+  await local.control.advanceClock({ hours: 1, minutes: 1 });
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'ended', allowed: false }),
+  );
+  expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ended')).toHaveLength(1);
+  expect(local.stack.lifecycleQueue.deadLetters).toEqual([]);
+});

@@ -1,0 +1,40 @@
+/**
+ * The subscription lifecycle of a local stack, observed from outside: waiting until a Marketplace change has run its
+ * whole course, the access check over HTTP, and the seller's events about one subscriber.
+ */
+import type { SubscriberAccess } from '../../lambdas/core/subscriber-access.ts';
+import type { BusEvent } from '../../local/event-bus.ts';
+import type { LocalStack } from '../../local/local-stack.ts';
+
+/**
+ * Resolves once everything set off so far has run its course, in the order it flows: the simulator's pushes, the
+ * lifecycle queue, the Subscribers stream (which publishes the seller's events), and the webhook queue.
+ */
+export async function settleLifecycle(stack: LocalStack): Promise<void> {
+  await stack.simulator.simulator.events.drained();
+  await stack.lifecycleQueue.settled();
+  await stack.subscriberStream.settled();
+  await stack.webhookQueue.settled();
+}
+
+export interface AccessAnswer {
+  readonly status: number;
+  readonly body: Partial<SubscriberAccess> & { readonly message?: string };
+}
+
+/** `GET /subscribers/{id}`, as the seller's app calls it. */
+export async function checkAccess(stack: LocalStack, subscriberId: string): Promise<AccessAnswer> {
+  const response = await fetch(`${stack.apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
+  return { status: response.status, body: (await response.json()) as AccessAnswer['body'] };
+}
+
+/** The events on the seller's bus about one subscriber, of one type, oldest first. */
+export function sellerEventsAbout(stack: LocalStack, subscriberId: string, detailType: string): BusEvent[] {
+  return stack.eventBus
+    .events()
+    .filter(
+      (event) =>
+        event['detail-type'] === detailType &&
+        (event.detail as { subscriberId?: string } | undefined)?.subscriberId === subscriberId,
+    );
+}
