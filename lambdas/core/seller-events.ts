@@ -56,7 +56,8 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
   }
   const status = after.subscriptionStatus as SubscriptionStatus | undefined;
   const statusEvent = status === undefined ? undefined : statusEvents[status];
-  if (statusEvent !== undefined && status !== before?.subscriptionStatus) {
+  const statusChanged = statusEvent !== undefined && status !== before?.subscriptionStatus;
+  if (statusChanged) {
     events.push({
       detailType: statusEvent,
       detail: {
@@ -67,7 +68,13 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
       },
     });
   }
-  if (after.entitlements !== undefined && JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements)) {
+  // Never-fetched entitlements count as none, so the first empty fetch of a subscriptions product says nothing; an
+  // activation carries its entitlements, so the same write needs no second event for them.
+  const activatedNow = statusChanged && status === 'active';
+  const entitlementsChanged =
+    after.entitlements !== undefined &&
+    JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements ?? []);
+  if (entitlementsChanged && !activatedNow) {
     events.push({
       detailType: SELLER_EVENT.entitlementsChanged,
       detail: {

@@ -15,7 +15,7 @@ const types = (before: object | undefined, after: object | undefined) =>
 
 test('each change that matters gives its event, once', () => {
   const active = { ...subscriber, subscriptionStatus: 'active', statusChangedAt: 't1', entitlements: [] };
-  expect(types(subscriber, active)).toEqual([SELLER_EVENT.activated, SELLER_EVENT.entitlementsChanged]);
+  expect(types(subscriber, active)).toEqual([SELLER_EVENT.activated]);
   expect(types(active, active)).toEqual([]);
   const ending = { ...active, subscriptionStatus: 'ending', statusChangedAt: 't2', finalMeteringDeadline: 't3' };
   expect(sellerEventsFor(active, ending)).toEqual([
@@ -29,6 +29,20 @@ test('each change that matters gives its event, once', () => {
   expect(types(active, { ...active, entitlements: [{ dimension: 'seats', value: 5 }] })).toEqual([
     SELLER_EVENT.entitlementsChanged,
   ]);
+});
+
+test('entitlements are announced when they change: not the first empty fetch, not twice with an activation', () => {
+  const seats = [{ dimension: 'seats', value: 5 }];
+  expect(types(subscriber, { ...subscriber, entitlements: [] })).toEqual([]);
+  expect(types(subscriber, { ...subscriber, entitlements: seats })).toEqual([SELLER_EVENT.entitlementsChanged]);
+  const activated = { ...subscriber, subscriptionStatus: 'active', statusChangedAt: 't1', entitlements: seats };
+  expect(sellerEventsFor(subscriber, activated)).toEqual([
+    {
+      detailType: SELLER_EVENT.activated,
+      detail: expect.objectContaining({ status: 'active', entitlements: seats }) as unknown,
+    },
+  ]);
+  expect(types(activated, { ...activated, entitlements: [] })).toEqual([SELLER_EVENT.entitlementsChanged]);
 });
 
 test('a registration is announced when it appears, not on later writes; sessions and other items announce nothing', () => {
