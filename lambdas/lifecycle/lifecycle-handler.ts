@@ -54,6 +54,14 @@ export function createLifecycleHandler(dependencies: LifecycleDependencies) {
   async function handleRecord(record: SQSRecord): Promise<void> {
     const receivedAt = new Date(Number(record.attributes.SentTimestamp));
     const parsed = parseNotification(record.body, receivedAt, dependencies.products);
+    if (parsed.outcome === 'ignored') {
+      logger.info('Lifecycle notification ignored', {
+        messageId: record.messageId,
+        reason: parsed.reason,
+        name: parsed.name,
+      });
+      return;
+    }
     if (parsed.outcome === 'rejected') {
       logger.warn('Lifecycle notification set aside', {
         messageId: record.messageId,

@@ -104,6 +104,19 @@ describe('EventBridge', () => {
     });
   });
 
+  test("a legacy product's license event is ignored, not set aside: its SNS topics carry its lifecycle", () => {
+    for (const name of ['License Updated - Manufacturer', 'License Deprovisioned - Manufacturer']) {
+      const withLicense = licenseEvent(name, 'legacy-product');
+      expect(parse(withLicense)).toEqual({
+        outcome: 'ignored',
+        reason: expect.stringContaining('legacy') as unknown,
+        name,
+      });
+      const withoutLicense = { ...withLicense, detail: { product: { code: 'legacy-product' } } };
+      expect(parse(withoutLicense)).toMatchObject({ outcome: 'ignored' });
+    }
+  });
+
   test('another source, an unknown detail-type, a foreign product or a malformed detail is set aside', () => {
     expect(parse({ ...licenseEvent('License Updated - Manufacturer'), source: 'aws.ec2' })).toMatchObject({
       outcome: 'rejected',
@@ -116,9 +129,6 @@ describe('EventBridge', () => {
     expect(parse(licenseEvent('License Updated - Manufacturer', 'someone-else'))).toMatchObject({
       outcome: 'rejected',
       reason: expect.stringContaining('not a license-model product sold here') as unknown,
-    });
-    expect(parse(licenseEvent('License Updated - Manufacturer', 'legacy-product'))).toMatchObject({
-      outcome: 'rejected',
     });
     expect(parse({ ...licenseEvent('License Updated - Manufacturer'), detail: { product: {} } })).toMatchObject({
       outcome: 'rejected',

@@ -10,7 +10,8 @@
  *   identifier.
  *
  * Anything else (malformed, another source, an unknown type or action, a product this deployment does not sell) is
- * `rejected` with its reason: set aside, never retried, never blocking the queue.
+ * `rejected` with its reason: set aside, never retried, never blocking the queue. A license event for a product sold
+ * here under the legacy identity model is `ignored`: its SNS topics tell the same story, keyed as its subscribers are.
  */
 import * as z from 'zod';
 import type { ProductListing } from '../environment.ts';
@@ -53,7 +54,8 @@ export type Notification = SubscriberNotification | AgreementNotification;
 
 export type Parsed =
   | { readonly outcome: 'notification'; readonly notification: Notification }
-  | { readonly outcome: 'rejected'; readonly reason: string; readonly name?: string | undefined };
+  | { readonly outcome: 'rejected'; readonly reason: string; readonly name?: string | undefined }
+  | { readonly outcome: 'ignored'; readonly reason: string; readonly name: string };
 
 const MARKETPLACE_SOURCE = 'aws.agreement-marketplace';
 
@@ -70,6 +72,8 @@ const licenseDetail = z.object({
   agreement: z.object({ id: z.string().min(1) }).optional(),
   acceptor: z.object({ accountId: z.string().min(1) }).optional(),
 });
+
+const legacyProductOf = z.object({ product: z.object({ code: z.string() }) });
 
 const agreementDetail = z.object({
   agreement: z.object({ id: z.string().min(1), status: z.string().optional(), intent: z.string().optional() }),
@@ -146,6 +150,14 @@ function fromEventBridge(message: object, products: readonly ProductListing[]): 
 
   const licenseEvent = licenseEvents[name];
   if (licenseEvent !== undefined) {
+    const productCode = legacyProductOf.safeParse(detail).data?.product.code;
+    if (productCode !== undefined && sells(products, productCode, 'legacy')) {
+      return {
+        outcome: 'ignored',
+        reason: `${productCode} is a legacy product: its SNS topics tell its lifecycle`,
+        name,
+      };
+    }
     const parsed = licenseDetail.safeParse(detail);
     if (!parsed.success) return { outcome: 'rejected', reason: 'a license event without product or license', name };
     const { product, license, agreement, acceptor } = parsed.data;

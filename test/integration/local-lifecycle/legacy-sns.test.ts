@@ -2,7 +2,8 @@
  * A legacy product's lifecycle end to end through its SNS notifications (`subscribe-success`, `entitlement-updated`,
  * `unsubscribe-pending`, `unsubscribe-success`), which reach the lifecycle queue in their SNS envelope as an SQS
  * subscription with raw delivery off receives them. With `eventSources: both` the EventBridge events of the same
- * changes arrive too; for a legacy product they name no license, so they cannot be what moves the subscriber.
+ * changes arrive too; for a legacy product they are ignored (not set aside), so they cannot be what moves the
+ * subscriber.
  */
 import { expect, test } from 'vitest';
 import { loadLocalConfig } from '../../../local/config.ts';
@@ -49,4 +50,6 @@ test('subscribe-success activates, entitlement-updated refreshes, unsubscribe-pe
   );
   expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ended')).toHaveLength(1);
   expect(local.stack.lifecycleQueue.deadLetters).toEqual([]);
+  const setAside = (await local.subscriberItems()).filter((item) => String(item.pk).startsWith('REJECTED#'));
+  expect(setAside).toEqual([]);
 });
