@@ -25,6 +25,7 @@ import {
   receivesMarketplaceEvents,
   requireMarketplaceEventsRegion,
 } from './marketplace-events.ts';
+import { QUEUE_CONSUMERS } from './queue-consumers.ts';
 import { newWorkQueue } from './work-queue.ts';
 
 export interface LifecycleProps {
@@ -39,8 +40,8 @@ const MARKETPLACE_SNS_ACCOUNT = '287250355862';
 const LIVE_INDEX = 'live';
 
 /** A batch is handled one message after another; each may read entitlements from Marketplace (with retries). */
-const LIFECYCLE_BATCH_SIZE = 5;
-const LIFECYCLE_TIMEOUT = Duration.seconds(60);
+const CONSUMER = QUEUE_CONSUMERS.lifecycle;
+const LIFECYCLE_TIMEOUT = Duration.seconds(CONSUMER.functionTimeoutSeconds);
 
 /** The product's two SNS topics, as configured or as Marketplace names them for every product. */
 function legacyTopicArns(product: ProductConfig): { subscription: string; entitlement: string } {
@@ -68,7 +69,7 @@ export class Lifecycle extends Construct {
     const { queue, deadLetterQueue } = newWorkQueue(this, 'Queue', {
       consumerTimeout: LIFECYCLE_TIMEOUT,
       // A failed message comes back after the visibility timeout (six minutes): ten attempts span about an hour.
-      maxReceiveCount: 10,
+      maxReceiveCount: CONSUMER.maxReceiveCount,
       deadLetters: {
         alarmName: 'lifecycle-dead-letters',
         alarmDescription:
@@ -119,10 +120,10 @@ export class Lifecycle extends Construct {
     });
     lifecycle.lambda.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: LIFECYCLE_BATCH_SIZE,
+        batchSize: CONSUMER.batchSize,
         reportBatchItemFailures: true,
         // GetEntitlements allows 20 calls a second per account: five batches at once stay well under it.
-        maxConcurrency: 5,
+        maxConcurrency: CONSUMER.maxConcurrency,
       }),
     );
     alarmWhenAbove(this.queue, 'BehindAlarm', {

@@ -14,6 +14,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { ProjectFunction } from './functions.ts';
+import { QUEUE_CONSUMERS } from './queue-consumers.ts';
 import { newWorkQueue } from './work-queue.ts';
 
 export interface WebhookProps {
@@ -25,8 +26,8 @@ export interface WebhookProps {
 }
 
 /** Each call waits 10 s at most (see `webhook-handler.ts`) and a batch is delivered one call after another. */
-const BATCH_SIZE = 5;
-const TIMEOUT = Duration.seconds(90);
+const CONSUMER = QUEUE_CONSUMERS.webhook;
+const TIMEOUT = Duration.seconds(CONSUMER.functionTimeoutSeconds);
 
 export class Webhook extends Construct {
   readonly signingSecret: Secret;
@@ -54,7 +55,7 @@ export class Webhook extends Construct {
     const { queue, deadLetterQueue } = newWorkQueue(this, 'Queue', {
       consumerTimeout: TIMEOUT,
       // The function defers each retry (30 s, doubling, at most an hour): ten attempts span about three hours.
-      maxReceiveCount: 10,
+      maxReceiveCount: CONSUMER.maxReceiveCount,
       deadLetters: {
         alarmName: 'webhook-dead-letters',
         alarmDescription:
@@ -107,10 +108,10 @@ export class Webhook extends Construct {
     // Consuming the queue includes sqs:ChangeMessageVisibility, which the function uses to defer a failed retry.
     caller.lambda.addEventSource(
       new SqsEventSource(queue, {
-        batchSize: BATCH_SIZE,
+        batchSize: CONSUMER.batchSize,
         reportBatchItemFailures: true,
         // Two batches at a time at most: the seller's endpoint is not flooded when a backlog clears.
-        maxConcurrency: 2,
+        maxConcurrency: CONSUMER.maxConcurrency,
       }),
     );
   }

@@ -23,6 +23,7 @@ import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
 import { finalMeteringGraceVariable, registrationVariables } from '../lib/function-environment.ts';
+import { QUEUE_CONSUMERS } from '../lib/queue-consumers.ts';
 import { configureSimulator } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
@@ -86,9 +87,13 @@ export interface LocalStack {
 
 /** The name of the seller's event bus locally (in AWS the stack names it). */
 const LOCAL_BUS_NAME = 'saas-marketplace-local';
-/** The queue consumers as `lib/lifecycle.ts` and `lib/webhook.ts` deploy them. */
-const lifecycleConsumer = { functionName: 'lifecycle', functionTimeoutMs: 60_000, batchSize: 5, maxReceiveCount: 10 };
-const webhookConsumer = { functionName: 'webhook', functionTimeoutMs: 90_000, batchSize: 5, maxReceiveCount: 10 };
+/** The queue consumers as the stack deploys them (one batch at a time locally). */
+const consumerOf = (functionName: keyof typeof QUEUE_CONSUMERS) => {
+  const { functionTimeoutSeconds, batchSize, maxReceiveCount } = QUEUE_CONSUMERS[functionName];
+  return { functionName, functionTimeoutMs: functionTimeoutSeconds * 1000, batchSize, maxReceiveCount };
+};
+const lifecycleConsumer = consumerOf('lifecycle');
+const webhookConsumer = consumerOf('webhook');
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config, dynamoDb } = options;

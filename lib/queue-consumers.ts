@@ -1,0 +1,18 @@
+/**
+ * How the two queue-fed functions consume their queues, as plain data: the constructs deploy these settings and the
+ * local stack runs its queues with the same ones, so a retry behaves alike in both places.
+ */
+export interface QueueConsumerSettings {
+  /** The function's timeout; the queue's visibility timeout is six times it, as AWS advises. */
+  readonly functionTimeoutSeconds: number;
+  readonly batchSize: number;
+  /** Receives before a message moves to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** Batches in flight at once (the event source mapping's maximum concurrency). */
+  readonly maxConcurrency: number;
+}
+
+export const QUEUE_CONSUMERS = {
+  lifecycle: { functionTimeoutSeconds: 60, batchSize: 5, maxReceiveCount: 10, maxConcurrency: 5 },
+  webhook: { functionTimeoutSeconds: 90, batchSize: 5, maxReceiveCount: 10, maxConcurrency: 2 },
+} as const satisfies Record<string, QueueConsumerSettings>;
