@@ -3,7 +3,7 @@
  * email to the seller's admin for every buyer who registers.
  */
 import { Duration, Validations } from 'aws-cdk-lib';
-import { EventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { EventBus, Rule, RuleTargetInput, type IRuleTarget } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -15,6 +15,8 @@ import { newDeadLetterQueue } from './dead-letter-queue.ts';
 
 /** The `detail-type` the seller notifier publishes for a registration (`lambdas/core/seller-events.ts`). */
 export const SUBSCRIBER_REGISTERED = 'Subscriber Registered';
+/** The `detail-type` published when a subscription's final-metering window opens. */
+export const SUBSCRIBER_ENDING = 'Subscriber Ending';
 
 export interface SellerEventsProps {
   readonly events: Config['events'];
@@ -26,8 +28,11 @@ export class SellerEvents extends Construct {
   /** Registration emails that could not be handed to SNS, after every retry; only with an admin email. */
   readonly adminEmailDeadLetterQueue?: Queue;
 
+  private readonly source: string;
+
   constructor(scope: Construct, id: string, props: SellerEventsProps) {
     super(scope, id);
+    this.source = props.events.source;
     this.bus = new EventBus(this, 'Bus', {
       description: 'What happens to Marketplace subscribers, for the seller app to react to',
     });
@@ -37,6 +42,20 @@ export class SellerEvents extends Construct {
         props.events.source,
       );
     }
+  }
+
+  /**
+   * The metering engine's hook for its final flush: `target` gets every `Subscriber Ending` event (its detail names
+   * the subscriber and the `finalMeteringDeadline`), so the subscriber's remaining usage is metered while Marketplace
+   * still accepts it.
+   */
+  onSubscriberEnding(id: string, target: IRuleTarget): Rule {
+    return new Rule(this, id, {
+      description: `Starts the final metering of every subscriber in a ${SUBSCRIBER_ENDING} event`,
+      eventBus: this.bus,
+      eventPattern: { source: [this.source], detailType: [SUBSCRIBER_ENDING] },
+      targets: [target],
+    });
   }
 
   private emailAdminOnRegistration(adminEmail: string, source: string): Queue {

@@ -1,7 +1,10 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, test } from 'vitest';
 import { SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
-import { SUBSCRIBER_REGISTERED as RULE_DETAIL_TYPE } from '../../lib/seller-events.ts';
+import { SellerEvents, SUBSCRIBER_ENDING, SUBSCRIBER_REGISTERED as RULE_DETAIL_TYPE } from '../../lib/seller-events.ts';
 import { publishedEntries, subscribersStream } from './subscribers-stream.ts';
 import { getAtt, logicalIdOf, resourceNamed, resourcesOfType, synthesize, type CfnResource } from './synthesis.ts';
 
@@ -39,6 +42,21 @@ describe('without an admin email', () => {
     expect(stack.sellerEvents.adminEmailDeadLetterQueue).toBeUndefined();
     expect(Object.keys(template.findOutputs('AdminEmailDeadLetterQueueUrl'))).toEqual([]);
   });
+});
+
+test("the final-flush hook hands the metering engine each Subscriber Ending event of this deployment's source", () => {
+  expect(SUBSCRIBER_ENDING).toBe(SELLER_EVENT.ending);
+  const stack = new Stack(new App(), 'HookProbe');
+  const sellerEvents = new SellerEvents(stack, 'SellerEvents', { events: { source: eventSource }, notifications: {} });
+  const finalFlush = new Queue(stack, 'FinalFlush', { enforceSSL: true });
+  sellerEvents.onSubscriberEnding('FinalFlush', new SqsQueue(finalFlush));
+  const template = Template.fromStack(stack);
+  const busId = logicalIdOf(sellerEvents.bus);
+  const [, rule] = single(Object.fromEntries(rulesOnBus(template, busId)));
+  expect(rule.Properties['EventPattern']).toEqual({ source: [eventSource], 'detail-type': [SELLER_EVENT.ending] });
+  expect(rule.Properties['Targets']).toEqual([
+    expect.objectContaining({ Arn: getAtt(logicalIdOf(finalFlush), 'Arn') }),
+  ]);
 });
 
 describe('with an admin email', () => {
