@@ -22,8 +22,8 @@ export interface AccessAnswer {
   readonly body: Partial<SubscriberAccess> & { readonly message?: string };
 }
 
-/** `GET /subscribers/{id}`, as the seller's app calls it. */
-export async function checkAccess(stack: LocalStack, subscriberId: string): Promise<AccessAnswer> {
+/** `GET /subscribers/{id}`, as the seller's app calls it (locally, unsigned): of a local stack, or of `npm start`. */
+export async function checkAccess(stack: Pick<LocalStack, 'apiUrl'>, subscriberId: string): Promise<AccessAnswer> {
   const response = await fetch(`${stack.apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
   return { status: response.status, body: (await response.json()) as AccessAnswer['body'] };
 }

@@ -15,6 +15,10 @@ export interface NpmStart {
   readonly simulatorUrl: string;
   /** The local event bus's list of what was published (`GET /events`). */
   readonly eventsUrl: string;
+  /** The API behind the local gateway; the access check is `GET <apiUrl>/subscribers/<url-encoded subscriber id>`. */
+  readonly apiUrl: string;
+  /** The local webhook receiver's list of the calls it has had (`GET /events`); none if a webhook URL is configured. */
+  readonly webhookEventsUrl: string | undefined;
   readonly dynamoDbEndpoint: string;
   readonly tableNames: readonly string[];
   /** The java process of DynamoDB Local, which must not outlive the stack. */
@@ -83,6 +87,8 @@ async function parse(text: string, logs: () => string, child: ChildProcess): Pro
     registerUrl: new URL('register', fulfillmentUrl).href,
     simulatorUrl: printed('Marketplace simulator'),
     eventsUrl: printed('Seller events'),
+    apiUrl: printed('Access check', /(http:\/\/\S+?)\/subscribers\//),
+    webhookEventsUrl: /^\s*Webhook\s.*calls received at (http:\/\/\S+)/m.exec(text)?.[1],
     dynamoDbEndpoint,
     tableNames: printed('tables', /(.+)/).split(', '),
     javaPid,
