@@ -36,8 +36,8 @@ export interface LifecycleProps {
 /** The account that owns every product's Marketplace SNS topics (in us-east-1). */
 const MARKETPLACE_SNS_ACCOUNT = '287250355862';
 
-/** The Subscribers table's sparse index of meterable subscribers (`lib/tables.ts`), which the sweep queries. */
-const LIVE_INDEX = 'live';
+/** The Subscribers table's sparse index of subscribers in their final-metering window (`lib/tables.ts`). */
+const ENDING_INDEX = 'ending';
 
 /** A batch is handled one message after another; each may read entitlements from Marketplace (with retries). */
 const CONSUMER = QUEUE_CONSUMERS.lifecycle;
@@ -203,7 +203,7 @@ export class Lifecycle extends Construct {
     Grant.addToPrincipal({
       grantee: sweep,
       actions: ['dynamodb:Query'],
-      resourceArns: [`${subscribers.tableArn}/index/${LIVE_INDEX}`],
+      resourceArns: [`${subscribers.tableArn}/index/${ENDING_INDEX}`],
     });
     grantOnItems(sweep, subscribers, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [subscribersItemPrefixes.subscriber]);
     // Lambda's own retries of a failed run would overlap the next scheduled one.

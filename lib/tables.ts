@@ -40,14 +40,22 @@ const sk: KeyAttribute = { name: 'sk', type: 'S' };
  * (under the digest of their cookie, expiring by TTL) and, later, processed lifecycle events.
  *
  * `live` is sparse: only subscribers that may be metered carry `liveShard`, spread over a few shard values so that no
- * single index partition takes every write. The stream (old and new images) tells the registration notifier when a
+ * single index partition takes every write. `ending` is sparser still: only subscribers inside their final-metering
+ * window carry `endingShard`, sorted by deadline, so the sweep (and the final flush) reads just those past it. The stream (old and new images) tells the registration notifier when a
  * buyer completes registration.
  */
 export const subscribersTable: TableDefinition = {
   id: 'Subscribers',
   partitionKey: pk,
   sortKey: sk,
-  globalSecondaryIndexes: [{ indexName: 'live', partitionKey: { name: 'liveShard', type: 'S' }, sortKey: pk }],
+  globalSecondaryIndexes: [
+    { indexName: 'live', partitionKey: { name: 'liveShard', type: 'S' }, sortKey: pk },
+    {
+      indexName: 'ending',
+      partitionKey: { name: 'endingShard', type: 'S' },
+      sortKey: { name: 'finalMeteringDeadline', type: 'S' },
+    },
+  ],
   timeToLiveAttribute: 'expiresAt',
   stream: 'NEW_AND_OLD_IMAGES',
 };

@@ -12,6 +12,13 @@ export const LIVE_INDEX = { indexName: 'live', partitionKey: 'liveShard' } as co
 /** Live subscribers are spread over this many index partitions, so that no one partition takes every write. */
 export const LIVE_SHARDS = 8;
 
+/** The sparse index of subscribers inside their final-metering window, by deadline (same shards as `live`). */
+export const ENDING_INDEX = {
+  indexName: 'ending',
+  partitionKey: 'endingShard',
+  sortKey: 'finalMeteringDeadline',
+} as const;
+
 export interface ItemKey {
   readonly pk: string;
   readonly sk: string;
@@ -28,7 +35,16 @@ export function sessionKey(sessionDigest: string): ItemKey {
 
 /** The `live` index partition a subscriber belongs to while it may be metered: stable, from its id. */
 export function liveShardOf(subscriberId: string): string {
-  return `live#${createHash('sha256').update(subscriberId).digest()[0]! % LIVE_SHARDS}`;
+  return `live#${shardNumberOf(subscriberId)}`;
+}
+
+/** The `ending` index partition a subscriber belongs to while its final-metering window is open. */
+export function endingShardOf(subscriberId: string): string {
+  return `ending#${shardNumberOf(subscriberId)}`;
+}
+
+function shardNumberOf(subscriberId: string): number {
+  return createHash('sha256').update(subscriberId).digest()[0]! % LIVE_SHARDS;
 }
 
 export function agreementKey(agreementId: string): ItemKey {

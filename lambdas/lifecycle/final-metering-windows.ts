@@ -6,9 +6,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
-import { systemClock } from '../core/clock.ts';
+import { lambdaClock } from '../core/clock.ts';
 import { finalMeteringWindowsEnvironment, readEnvironment } from '../core/environment.ts';
-import { LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
+import { FinalMeteringSweepIncomplete, LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
 
 const environment = readEnvironment(finalMeteringWindowsEnvironment);
 const logger = new Logger({ serviceName: 'final-metering-windows' });
@@ -19,7 +19,15 @@ const lifecycle = new LifecycleRepository(
 );
 
 export const handler = middy(async () => {
-  const closed = await lifecycle.closeFinalMeteringWindows(systemClock.now());
-  logger.info('Final-metering windows closed', { count: closed.length, subscriberIds: closed });
-  return { closed: closed.length };
+  try {
+    const closed = await lifecycle.closeFinalMeteringWindows(lambdaClock.now());
+    logger.info('Final-metering windows closed', { count: closed.length, subscriberIds: closed });
+    return { closed: closed.length };
+  } catch (error) {
+    if (error instanceof FinalMeteringSweepIncomplete) {
+      logger.error('Final-metering windows left open', { closed: error.closed, failures: error.failures });
+    }
+    // The run fails, so the alarm on the sweep's errors fires; the next run tries the rest again.
+    throw error;
+  }
 }).use(injectLambdaContext(logger, { logEvent: false }));

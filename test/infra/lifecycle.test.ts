@@ -341,12 +341,12 @@ describe('with the cdk.json configuration (both notification families, no region
       });
     });
 
-    test('queries the live index and reads and updates subscribers, nothing else', () => {
+    test('queries the ending index and reads and updates subscribers, nothing else', () => {
       const table = getAtt(subscribersTableId, 'Arn');
       expect(permissionsOf(template, sweepIds.roleId)).toEqual(
         [
           ...writesOwnLogs(sweep),
-          `dynamodb:Query on ${on({ 'Fn::Join': ['', [table, '/index/live']] })}`,
+          `dynamodb:Query on ${on({ 'Fn::Join': ['', [table, '/index/ending']] })}`,
           `dynamodb:GetItem on ${on(table)} for items SUBSCRIBER#*`,
           `dynamodb:UpdateItem on ${on(table)} for items SUBSCRIBER#*`,
         ].sort(),

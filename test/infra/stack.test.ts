@@ -93,7 +93,7 @@ describe('with the cdk.json configuration', () => {
   });
 
   // Written out literally so that a change to lib/tables.ts shows up here as a decision, not as a silent pass.
-  test('the Subscribers table has the literal key schema, live index and TTL the code relies on', () => {
+  test('the Subscribers table has the literal key schema, live and ending indexes and TTL the code relies on', () => {
     template.hasResourceProperties(globalTable, {
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -105,6 +105,14 @@ describe('with the cdk.json configuration', () => {
           KeySchema: [
             { AttributeName: 'liveShard', KeyType: 'HASH' },
             { AttributeName: 'pk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'ending',
+          KeySchema: [
+            { AttributeName: 'endingShard', KeyType: 'HASH' },
+            { AttributeName: 'finalMeteringDeadline', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
         },

@@ -72,11 +72,14 @@ async function storedRegistration(): Promise<unknown> {
 /** What the lifecycle writes when Marketplace activates the license (its first write to the subscriber). */
 async function activatedSubscriber(): Promise<Item> {
   const { client, sent } = recordingClient();
-  await new LifecycleRepository(client, 'Subscribers', 3600).applyToSubscriber({
-    subscriber: { model: 'license', productCode, licenseArn, customerAWSAccountId: '444455556666' },
-    facts: ['activatedAt'],
+  await new LifecycleRepository(client, 'Subscribers', 3600).applyToSubscriber(
+    {
+      subscriber: { model: 'license', productCode, licenseArn, customerAWSAccountId: '444455556666' },
+      facts: ['activatedAt'],
+      at,
+    },
     at,
-  });
+  );
   return { ...resolvedSubscriber, ...itemWrittenBy(sent.at(-1) as UpdateCommand) };
 }
 

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { subscribersTable } from '../../lib/tables.ts';
-import { LIVE_INDEX, SUBSCRIBERS_KEY } from '../../lambdas/core/table-keys.ts';
+import { ENDING_INDEX, LIVE_INDEX, SUBSCRIBERS_KEY } from '../../lambdas/core/table-keys.ts';
 
 // lambdas/ may not import lib/, so the key names the functions use are written twice; this keeps them equal.
 test('the functions address the Subscribers table by the attribute names the table is defined with', () => {
@@ -16,4 +16,11 @@ test('the functions query the live index by the name and key it is defined with'
     (candidate) => candidate.indexName === LIVE_INDEX.indexName,
   );
   expect(index?.partitionKey.name).toBe(LIVE_INDEX.partitionKey);
+});
+
+test('the sweep queries the ending index by the name and keys it is defined with', () => {
+  const index = subscribersTable.globalSecondaryIndexes.find(
+    (candidate) => candidate.indexName === ENDING_INDEX.indexName,
+  );
+  expect([index?.partitionKey.name, index?.sortKey?.name]).toEqual([ENDING_INDEX.partitionKey, ENDING_INDEX.sortKey]);
 });

@@ -17,7 +17,8 @@ import {
 import { subscriberIdOf } from '../subscriber.ts';
 import {
   agreementKey,
-  LIVE_INDEX,
+  ENDING_INDEX,
+  endingShardOf,
   LIVE_SHARDS,
   liveShardOf,
   rejectedNotificationKey,
@@ -25,7 +26,8 @@ import {
 } from '../table-keys.ts';
 import type { SubscriberEntitlement } from './entitlements.ts';
 import type { AgreementNotification, SubscriberNotification, SubscriberReference } from './notifications.ts';
-import { finalMeteringDeadline, isMeterable, statusOf, withFact, type LifecycleFacts } from './subscription-state.ts';
+import type { SubscriptionStatus } from '../subscriber.ts';
+import { finalMeteringDeadline, isMeterable, statusAsOf, withFact, type LifecycleFacts } from './subscription-state.ts';
 
 /** Entitlements as read from Marketplace, and when. */
 export interface FetchedEntitlements {
@@ -38,20 +40,42 @@ export class LifecycleContention extends Error {
   override readonly name = 'LifecycleContention';
 }
 
+/** A subscriber the sweep could not end, and why. */
+export interface SweepFailure {
+  readonly pk: string;
+  readonly reason: string;
+}
+
+/** Some subscribers past their final-metering deadline could not be ended; every other one was. */
+export class FinalMeteringSweepIncomplete extends Error {
+  override readonly name = 'FinalMeteringSweepIncomplete';
+
+  constructor(
+    readonly closed: readonly string[],
+    readonly failures: readonly SweepFailure[],
+  ) {
+    super(`${failures.length} subscriber(s) past their final-metering deadline could not be ended`);
+  }
+}
+
 const WRITE_ATTEMPTS = 8;
 /** A random pause before another attempt, so that writers racing for one item do not collide again in step. */
 const retryPause = (attempt: number) => sleep(Math.random() * 20 * attempt);
 /** How long a set-aside notification is kept for an operator to look at. */
 const REJECTED_RETENTION_DAYS = 30;
+/** How long an ended agreement's record outlives its end: past a year of invoices and disputes about them. */
+const ENDED_AGREEMENT_RETENTION_DAYS = 400;
 /** Enough of a set-aside notification to see what it was. */
 const REJECTED_BODY_CHARACTERS = 8_000;
 
 interface StoredLifecycle {
   readonly lifecycle?: LifecycleFacts;
   readonly lifecycleVersion?: number;
+  readonly subscriptionStatus?: SubscriptionStatus;
   readonly entitlements?: SubscriberEntitlement[];
   readonly entitlementsFetchedAt?: string;
   readonly agreementId?: string;
+  readonly agreementAt?: string;
 }
 
 export class LifecycleRepository {
@@ -61,9 +85,13 @@ export class LifecycleRepository {
     private readonly finalMeteringGraceSeconds: number,
   ) {}
 
-  /** Folds a notification (and entitlements read for it) into the subscriber; answers whether anything changed. */
+  /**
+   * Folds a notification (and entitlements read for it) into the subscriber, with its status as of `now`; answers
+   * whether anything changed.
+   */
   async applyToSubscriber(
     notification: Pick<SubscriberNotification, 'subscriber' | 'facts' | 'at'>,
+    now: Date,
     fetched?: FetchedEntitlements,
   ): Promise<'changed' | 'unchanged'> {
     const { subscriber } = notification;
@@ -73,26 +101,37 @@ export class LifecycleRepository {
         new GetCommand({ TableName: this.tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
       );
       const stored = (Item ?? {}) as StoredLifecycle;
-      const before = stored.lifecycle ?? {};
-      const facts = notification.facts.reduce((merged, fact) => withFact(merged, fact, notification.at), before);
-      const newerEntitlements =
+      const facts = notification.facts.reduce(
+        (merged, fact) => withFact(merged, fact, notification.at),
+        stored.lifecycle ?? {},
+      );
+      const state = statusAsOf(facts, now, this.finalMeteringGraceSeconds);
+      // The latest read wins, even when it reads the same: an older read finishing late must not undo it.
+      const entitlements =
         fetched !== undefined &&
-        (stored.entitlementsFetchedAt === undefined ||
-          stored.entitlementsFetchedAt < fetched.fetchedAt.toISOString()) &&
-        JSON.stringify(stored.entitlements ?? null) !== JSON.stringify(fetched.entitlements);
-      const newAgreement =
+        (stored.entitlementsFetchedAt === undefined || stored.entitlementsFetchedAt < fetched.fetchedAt.toISOString())
+          ? fetched
+          : undefined;
+      // The agreement named by the latest license event, by event time: a stale event cannot re-point it.
+      const agreement =
         subscriber.model === 'license' &&
         subscriber.agreementId !== undefined &&
-        subscriber.agreementId !== stored.agreementId;
-      if (JSON.stringify(facts) === JSON.stringify(before) && !newerEntitlements && !newAgreement) return 'unchanged';
+        (stored.agreementAt === undefined || stored.agreementAt < notification.at.toISOString())
+          ? { agreementId: subscriber.agreementId, agreementAt: notification.at.toISOString() }
+          : undefined;
+      const unchanged =
+        JSON.stringify(facts) === JSON.stringify(stored.lifecycle ?? {}) &&
+        state.status === (stored.subscriptionStatus ?? 'pending') &&
+        entitlements === undefined &&
+        agreement === undefined;
+      if (unchanged) return 'unchanged';
       try {
-        await this.write(
-          subscriberId,
-          subscriber,
+        await this.write(subscriberId, subscriber, stored.lifecycleVersion ?? 0, {
           facts,
-          stored.lifecycleVersion ?? 0,
-          newerEntitlements ? fetched : undefined,
-        );
+          state,
+          entitlements,
+          agreement,
+        });
         return 'changed';
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -105,25 +144,30 @@ export class LifecycleRepository {
   private async write(
     subscriberId: string,
     subscriber: SubscriberReference,
-    facts: LifecycleFacts,
     version: number,
-    fetched: FetchedEntitlements | undefined,
+    changes: {
+      readonly facts: LifecycleFacts;
+      readonly state: { status: SubscriptionStatus; since?: string };
+      readonly entitlements: FetchedEntitlements | undefined;
+      readonly agreement: { agreementId: string; agreementAt: string } | undefined;
+    },
   ): Promise<void> {
-    const { status, since } = statusOf(facts);
-    const deadline = finalMeteringDeadline(facts, this.finalMeteringGraceSeconds);
+    const { facts, state, entitlements, agreement } = changes;
+    const { status, since } = state;
+    const deadline = status === 'ending' ? finalMeteringDeadline(facts, this.finalMeteringGraceSeconds) : undefined;
     const set: Record<string, unknown> = {
       lifecycle: facts,
       lifecycleVersion: version + 1,
       subscriptionStatus: status,
       ...(since === undefined ? {} : { statusChangedAt: since }),
       ...(isMeterable(status) ? { liveShard: liveShardOf(subscriberId) } : {}),
-      ...(status === 'ending' && deadline !== undefined ? { finalMeteringDeadline: deadline.toISOString() } : {}),
-      ...(fetched === undefined
+      ...(deadline === undefined
         ? {}
-        : { entitlements: fetched.entitlements, entitlementsFetchedAt: fetched.fetchedAt.toISOString() }),
-      ...(subscriber.model === 'license' && subscriber.agreementId !== undefined
-        ? { agreementId: subscriber.agreementId }
-        : {}),
+        : { finalMeteringDeadline: deadline.toISOString(), endingShard: endingShardOf(subscriberId) }),
+      ...(entitlements === undefined
+        ? {}
+        : { entitlements: entitlements.entitlements, entitlementsFetchedAt: entitlements.fetchedAt.toISOString() }),
+      ...agreement,
     };
     // Who the subscriber is, for an item the lifecycle creates before the buyer arrives; never overwritten.
     const identity: Record<string, string> = Object.fromEntries(
@@ -138,7 +182,7 @@ export class LifecycleRepository {
     );
     const remove = [
       ...(isMeterable(status) ? [] : ['liveShard']),
-      ...(status === 'ending' && deadline !== undefined ? [] : ['finalMeteringDeadline']),
+      ...(deadline === undefined ? ['finalMeteringDeadline', 'endingShard'] : []),
     ];
     const names = [...Object.keys(set), ...Object.keys(identity), ...remove];
     await this.client.send(
@@ -177,7 +221,11 @@ export class LifecycleRepository {
         offerId: notification.offerId,
         lastEventAt: at,
         lastEvent: notification.name,
-      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+        // An ended agreement changes no more; it is kept a while for an operator, then DynamoDB's TTL removes it.
+        ...(notification.name.startsWith('Purchase Agreement Ended')
+          ? { expiresAt: Math.ceil(notification.at.getTime() / 1000) + ENDED_AGREEMENT_RETENTION_DAYS * 86_400 }
+          : {}),
+      }).filter((entry): entry is [string, string | number] => entry[1] !== undefined),
     );
     try {
       await this.client.send(
@@ -237,38 +285,44 @@ export class LifecycleRepository {
 
   /**
    * Ends every subscription whose final-metering window has passed by `now` (EventBridge sends no notification when
-   * it closes; the legacy `unsubscribe-success` may come late or not at all). Answers the subscribers it ended.
+   * it closes; the legacy `unsubscribe-success` may come late or not at all). Answers the subscribers it ended; one
+   * that fails does not stop the others, and {@link FinalMeteringSweepIncomplete} names them all at the end.
    */
   async closeFinalMeteringWindows(now: Date): Promise<string[]> {
     const closed: string[] = [];
+    const failures: SweepFailure[] = [];
     for (let shard = 0; shard < LIVE_SHARDS; shard++) {
       let startKey: Record<string, unknown> | undefined;
       do {
         const page = await this.client.send(
           new QueryCommand({
             TableName: this.tableName,
-            IndexName: LIVE_INDEX.indexName,
-            KeyConditionExpression: '#shard = :shard',
-            FilterExpression: '#status = :ending AND #deadline <= :now',
-            ExpressionAttributeNames: {
-              '#shard': LIVE_INDEX.partitionKey,
-              '#status': 'subscriptionStatus',
-              '#deadline': 'finalMeteringDeadline',
-            },
-            ExpressionAttributeValues: { ':shard': `live#${shard}`, ':ending': 'ending', ':now': now.toISOString() },
+            IndexName: ENDING_INDEX.indexName,
+            KeyConditionExpression: '#shard = :shard AND #deadline <= :now',
+            ExpressionAttributeNames: { '#shard': ENDING_INDEX.partitionKey, '#deadline': ENDING_INDEX.sortKey },
+            ExpressionAttributeValues: { ':shard': `ending#${shard}`, ':now': now.toISOString() },
             ExclusiveStartKey: startKey,
           }),
         );
         for (const item of page.Items ?? []) {
           const subscriber = referenceOf(item);
-          if (subscriber === undefined) continue;
-          const deadline = new Date(item.finalMeteringDeadline as string);
-          await this.applyToSubscriber({ subscriber, facts: ['endedAt'], at: deadline });
-          closed.push(subscriberIdOf(subscriber));
+          if (subscriber === undefined) {
+            failures.push({ pk: String(item.pk), reason: 'the item does not say who the subscriber is' });
+            continue;
+          }
+          try {
+            // No fact is recorded: the status is derived from the deadline, so a resubscription dated inside the
+            // window still wins if its notification arrives after this sweep.
+            const outcome = await this.applyToSubscriber({ subscriber, facts: [], at: now }, now);
+            if (outcome === 'changed') closed.push(subscriberIdOf(subscriber));
+          } catch (error) {
+            failures.push({ pk: String(item.pk), reason: error instanceof Error ? error.message : String(error) });
+          }
         }
         startKey = page.LastEvaluatedKey;
       } while (startKey !== undefined);
     }
+    if (failures.length > 0) throw new FinalMeteringSweepIncomplete(closed, failures);
     return closed;
   }
 }

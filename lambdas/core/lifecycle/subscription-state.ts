@@ -60,11 +60,25 @@ export function finalMeteringDeadline(facts: LifecycleFacts, graceSeconds: numbe
     : new Date(Date.parse(facts.endRequestedAt) + graceSeconds * 1000);
 }
 
-/** The status as of `now`: an `ending` subscription whose final-metering window has passed has ended. */
-export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: number): SubscriptionStatus {
-  const { status } = statusOf(facts);
+/**
+ * The status as of `now`: an `ending` subscription whose final-metering window has passed has ended, since its
+ * deadline. This is derived, never stored as a fact: a resubscription dated inside the window, however late it
+ * arrives, still outranks the end request and makes the subscription active again.
+ */
+export function statusAsOf(
+  facts: LifecycleFacts,
+  now: Date,
+  graceSeconds: number,
+): { status: SubscriptionStatus; since?: string } {
+  const current = statusOf(facts);
   const deadline = finalMeteringDeadline(facts, graceSeconds);
-  return status === 'ending' && deadline !== undefined && now >= deadline ? 'ended' : status;
+  return current.status === 'ending' && deadline !== undefined && now >= deadline
+    ? { status: 'ended', since: deadline.toISOString() }
+    : current;
+}
+
+export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: number): SubscriptionStatus {
+  return statusAsOf(facts, now, graceSeconds).status;
 }
 
 /** Whether usage may be metered for the subscription now: live, or inside its final-metering window. */
