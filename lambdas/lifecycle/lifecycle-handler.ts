@@ -8,11 +8,11 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
 import type { ProductListing } from '../core/environment.ts';
 import { fetchEntitlements } from '../core/lifecycle/entitlements.ts';
-import type { LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
+import type { FetchedEntitlements, LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
 import { parseNotification, type Notification } from '../core/lifecycle/notifications.ts';
 import { subscriberIdOf } from '../core/subscriber.ts';
 
@@ -24,6 +24,13 @@ export interface LifecycleDependencies {
   readonly logger: Logger;
 }
 
+/**
+ * What one notification may take at worst: a few pages of GetEntitlements, each retried with backoff. A record is not
+ * started with less time left in the invocation; it goes back to the queue instead of being cut off by the timeout,
+ * which would send the whole batch back, the records already applied included.
+ */
+export const TIME_NEEDED_PER_RECORD_MS = 15_000;
+
 export function createLifecycleHandler(dependencies: LifecycleDependencies) {
   const { lifecycle, logger } = dependencies;
 
@@ -33,13 +40,19 @@ export function createLifecycleHandler(dependencies: LifecycleDependencies) {
       return;
     }
     const { subscriber } = notification;
-    const fetched = notification.entitlementsChanged
-      ? {
-          entitlements: await fetchEntitlements(dependencies.entitlements, subscriber),
-          fetchedAt: dependencies.clock.now(),
-        }
-      : undefined;
-    const outcome = await lifecycle.applyToSubscriber(notification, fetched);
+    let fetched: FetchedEntitlements | undefined;
+    let unreadEntitlements: { error: unknown } | undefined;
+    if (notification.entitlementsChanged) {
+      // Stamped before asking: the stamp says how recent the answer is, however long the asking takes.
+      const fetchedAt = dependencies.clock.now();
+      try {
+        fetched = { entitlements: await fetchEntitlements(dependencies.entitlements, subscriber), fetchedAt };
+      } catch (error) {
+        unreadEntitlements = { error };
+      }
+    }
+    // The facts are stored even when Marketplace could not be asked: an activation never waits on entitlements.
+    const outcome = await lifecycle.applyToSubscriber(notification, dependencies.clock.now(), fetched);
     if (subscriber.model === 'license' && subscriber.agreementId !== undefined) {
       await lifecycle.linkAgreement(subscriber.agreementId, subscriberIdOf(subscriber));
     }
@@ -49,6 +62,8 @@ export function createLifecycleHandler(dependencies: LifecycleDependencies) {
       at: notification.at.toISOString(),
       outcome,
     });
+    // The message is retried for its entitlements; applying its facts again changes nothing.
+    if (unreadEntitlements !== undefined) throw unreadEntitlements.error;
   }
 
   async function handleRecord(record: SQSRecord): Promise<void> {
@@ -80,9 +95,16 @@ export function createLifecycleHandler(dependencies: LifecycleDependencies) {
     await apply(parsed.notification);
   }
 
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  return async (event: SQSEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> => {
     const batchItemFailures: { itemIdentifier: string }[] = [];
     for (const record of event.Records) {
+      if (context.getRemainingTimeInMillis() < TIME_NEEDED_PER_RECORD_MS) {
+        logger.warn('Lifecycle notification left for a later invocation: too little time left in this one', {
+          messageId: record.messageId,
+        });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
       try {
         await handleRecord(record);
       } catch (error) {

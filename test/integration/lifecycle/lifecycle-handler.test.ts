@@ -13,7 +13,7 @@ import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import type { ProductListing } from '../../../lambdas/core/environment.ts';
 import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import { agreementKey, subscriberKey } from '../../../lambdas/core/table-keys.ts';
-import { createLifecycleHandler } from '../../../lambdas/lifecycle/lifecycle-handler.ts';
+import { createLifecycleHandler, TIME_NEEDED_PER_RECORD_MS } from '../../../lambdas/lifecycle/lifecycle-handler.ts';
 import type { LicenseView, PublishedEventView } from '../../../local/simulator/control-client.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import {
@@ -37,13 +37,16 @@ function handlerFor(products: ProductListing[], attempts = 5) {
     maxAttempts: attempts,
     credentials: localCredentials,
   });
-  const handle = createLifecycleHandler({
+  const handler = createLifecycleHandler({
     lifecycle,
     entitlements,
     products,
     clock: { now: () => SIMULATOR_NOW },
     logger,
   });
+  /** Invoked as Lambda would, with `remainingMs` of the function's timeout left. */
+  const handle = (event: SQSEvent, remainingMs = 60_000) =>
+    handler(event, { getRemainingTimeInMillis: () => remainingMs });
   return { handle, lifecycle, documents };
 }
 
@@ -145,6 +148,18 @@ describe('EventBridge notifications', () => {
     expect(ended).toEqual(expect.objectContaining({ subscriptionStatus: 'ended', statusChangedAt: deadline }));
     expect(ended?.liveShard).toBeUndefined();
     expect(ended?.finalMeteringDeadline).toBeUndefined();
+
+    // The ended agreement's record expires (DynamoDB's TTL) 400 days after its end; the subscriber's never does.
+    const { Item: agreement } = await documentClient(dynamoDb.endpoint).send(
+      new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: agreementKey(license.agreementId) }),
+    );
+    expect(agreement).toEqual(
+      expect.objectContaining({
+        agreementStatus: 'CANCELLED',
+        expiresAt: Date.parse(minutesFrom(SIMULATOR_NOW, 30).toISOString()) / 1000 + 400 * 86_400,
+      }),
+    );
+    expect(ended?.expiresAt).toBeUndefined();
   });
 
   test('delivered backwards and twice over, the notifications leave the same subscriber', async () => {
@@ -220,6 +235,24 @@ describe('entitlements', () => {
     const licenseUpdated = event.Records.find((record) => record.body.includes('License Updated'))!;
     expect(await handle(event)).toEqual({ batchItemFailures: [{ itemIdentifier: licenseUpdated.messageId }] });
   });
+});
+
+test('a record is not started with too little time left: it goes back to the queue, unapplied', async () => {
+  const { product, listing } = await contractProduct('license');
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  const { handle, documents } = handlerFor([listing]);
+  const event = sqsEvent(bodies((await sim.control.events(0, 'eventbridge')).events));
+
+  expect(await handle(event, TIME_NEEDED_PER_RECORD_MS - 1)).toEqual({
+    batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })),
+  });
+  const { Item } = await documents.send(
+    new GetCommand({
+      TableName: dynamoDb.tables.Subscribers,
+      Key: subscriberKey(`license:${license.licenseArn}`),
+    }),
+  );
+  expect(Item).toBeUndefined();
 });
 
 test('what is not a Marketplace notification for this deployment is set aside with its reason, never failed', async () => {
