@@ -16,7 +16,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { systemClock } from '../lambdas/core/clock.ts';
+import { lambdaClock, runLambdasOn, systemClock } from '../lambdas/core/clock.ts';
 import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
 import { createWebhookHandler } from '../lambdas/notifications/webhook-handler.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
@@ -102,6 +102,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const tables = await createTables(dynamoDb.client, { prefix: options.tablePrefix ?? '' });
     const simulator = await startSimulator({ port: options.simulatorPort ?? 0 });
     started.push(simulator);
+    // One time for Marketplace and the handlers, as in AWS: moving the simulator's clock moves the whole stack.
+    runLambdasOn(simulator.simulator.clock);
+    started.push({ close: () => Promise.resolve(runLambdasOn(systemClock)) });
     const control = new SimulatorControl(simulator.url);
     await configureSimulator(control, config);
     const eventBus = await startLocalEventBus({ busName: LOCAL_BUS_NAME, port: options.eventBusPort ?? 0 });
@@ -147,6 +150,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       everyMs: options.finalMeteringSweepEveryMs ?? 60_000,
       handler: finalMeteringWindows.handler,
       functionName: 'final-metering-windows',
+      clock: lambdaClock,
     });
     started.push({ close: () => sweep.stop() });
     const lifecycleRepository = new LifecycleRepository(
@@ -165,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // A deferral the queue refuses rejects, as the SDK's ChangeMessageVisibility call would.
         retryLater: (record, seconds) =>
           Promise.resolve().then(() => webhookQueue.defer(record.receiptHandle, seconds)),
+        // As deployed: the receiver checks the timestamp against its own wall clock, not the simulator's.
         clock: systemClock,
         logger: new Logger({ serviceName: 'webhook' }),
       }),

@@ -4,6 +4,7 @@
  */
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../lambdas/core/clock.ts';
 import { createLambdaContext, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
 
 export interface LocalScheduleOptions {
@@ -13,6 +14,8 @@ export interface LocalScheduleOptions {
   readonly handler: (event: ScheduledEvent<Record<string, never>>, context: Context) => Promise<unknown>;
   readonly functionName: string;
   readonly functionTimeoutMs?: number;
+  /** The time the events carry (the system's by default). */
+  readonly clock?: Clock;
 }
 
 export interface LocalSchedule {
@@ -24,7 +27,7 @@ export function startLocalSchedule(options: LocalScheduleOptions): LocalSchedule
   let running: Promise<void> | undefined;
 
   const run = async () => {
-    const now = new Date();
+    const now = (options.clock ?? systemClock).now();
     try {
       await options.handler(
         {

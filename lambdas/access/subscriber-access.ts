@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
-import { systemClock } from '../core/clock.ts';
+import { lambdaClock } from '../core/clock.ts';
 import { readEnvironment, subscriberAccessEnvironment } from '../core/environment.ts';
 import { createSubscriberAccessHandler } from './subscriber-access-handler.ts';
 
@@ -15,7 +15,7 @@ export const handler = middy(
     client: documentClient(environment.DYNAMODB_ENDPOINT),
     tableName: environment.SUBSCRIBERS_TABLE,
     finalMeteringGraceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
-    clock: systemClock,
+    clock: lambdaClock,
     logger,
   }),
 ).use(injectLambdaContext(logger, { logEvent: false }));

@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { documentClient, entitlementClient } from '../core/aws-clients.ts';
-import { systemClock } from '../core/clock.ts';
+import { lambdaClock } from '../core/clock.ts';
 import { lifecycleEnvironment, readEnvironment } from '../core/environment.ts';
 import { LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
 import { createLifecycleHandler } from './lifecycle-handler.ts';
@@ -20,7 +20,7 @@ export const handler = middy(
     ),
     entitlements: entitlementClient(environment.ENTITLEMENT_ENDPOINT),
     products: environment.PRODUCTS,
-    clock: systemClock,
+    clock: lambdaClock,
     logger,
   }),
   // Never log the event: notifications name buyers' accounts.

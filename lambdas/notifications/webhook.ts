@@ -30,6 +30,7 @@ export const handler = middy(
         }),
       );
     },
+    // The receiver checks the signature's timestamp against its own wall clock, never against Marketplace's.
     clock: systemClock,
     logger,
   }),

@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { documentClient, meteringClient } from '../core/aws-clients.ts';
-import { systemClock } from '../core/clock.ts';
+import { lambdaClock } from '../core/clock.ts';
 import { fulfillmentEnvironment, readEnvironment } from '../core/environment.ts';
 import { resolveCustomer } from '../core/marketplace-customers.ts';
 import { RegistrationSessions } from '../core/registration-sessions.ts';
@@ -29,7 +29,7 @@ export const handler = middy(
       environment.REGISTRATION.sessionMinutes,
     ),
     products: environment.PRODUCTS,
-    clock: systemClock,
+    clock: lambdaClock,
     pages: new PageResponses(environment.REGISTRATION, environment.PRODUCTS),
     logger,
   }),

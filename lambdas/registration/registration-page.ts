@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
-import { systemClock } from '../core/clock.ts';
+import { lambdaClock } from '../core/clock.ts';
 import { readEnvironment, registrationPageEnvironment } from '../core/environment.ts';
 import { RegistrationSessions } from '../core/registration-sessions.ts';
 import { SubscriberRepository } from '../core/subscriber-repository.ts';
@@ -23,7 +23,7 @@ export const handler = middy(
       environment.REGISTRATION.sessionMinutes,
     ),
     pages: new PageResponses(environment.REGISTRATION, environment.PRODUCTS),
-    clock: systemClock,
+    clock: lambdaClock,
     logger,
   }),
   // Never log the event (it carries the session cookie and the buyer's details), whatever POWERTOOLS_LOGGER_LOG_EVENT says.

@@ -26,9 +26,15 @@ const contractProduct: Config['products'][number] = {
   identityModel: 'license',
   dimensions: [{ name: 'seats', kind: 'contract' }],
 };
-const config = loadLocalConfig();
+const localConfig = loadLocalConfig();
+const config: Config = {
+  ...localConfig,
+  products: [...localConfig.products, contractProduct],
+  // Shorter than the buyer's registration session, so that the page still shows them the end of the window.
+  lifecycle: { ...localConfig.lifecycle, finalMeteringGraceMinutes: 10 },
+};
 const local = useLocalStack({
-  config: { ...config, products: [...config.products, contractProduct] },
+  config,
   marketplaceNotifications: true,
   // A message that fails for good is set aside within a second, so that settling never waits on a broken lifecycle.
   queueRetries: { visibilityTimeoutMs: 100, maxReceiveCount: 3 },
@@ -109,9 +115,15 @@ describe('cancelling on the buyer page', () => {
     ]);
     expect(await statusOnPage(cookie)).toBe('Your subscription has been cancelled and is ending.');
 
+    // The whole stack runs on the simulator's clock: a second before the deadline nothing closes, a second after it does.
+    await local.control.setClock(new Date(deadline.getTime() - 1000), false);
     expect(await local.stack.closeFinalMeteringWindows(new Date(deadline.getTime() - 1000))).not.toContain(
       subscriberId,
     );
+    expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+      expect.objectContaining({ status: 'ending', allowed: true }),
+    );
+    await local.control.setClock(new Date(deadline.getTime() + 1000), true);
     expect(await local.stack.closeFinalMeteringWindows(new Date(deadline.getTime() + 1000))).toContain(subscriberId);
     await settleLifecycle(local.stack);
 
