@@ -101,11 +101,13 @@ export class SellerNotifications extends Construct {
     alarmWhenAbove(notifier, 'IteratorAgeAlarm', {
       name: 'seller-notifier-behind',
       description:
-        'The seller notifier is more than an hour behind the Subscribers table stream: changes of subscribers are ' +
-        'waiting to be announced on the seller event bus, most likely because publishing keeps failing (see the ' +
-        'notifier log group). At 12 hours a record goes to the dead-letter queue.',
+        'The seller notifier is more than ten minutes behind the Subscribers table stream: changes of subscribers ' +
+        'are waiting to be announced on the seller event bus, most likely because publishing keeps failing (see the ' +
+        'notifier log group). Subscriber Ending starts the final metering flush, which must finish inside the ' +
+        'final-metering window. At 12 hours a record goes to the dead-letter queue.',
       metric: notifier.lambda.metric('IteratorAge', { statistic: 'Maximum' }),
-      threshold: Duration.hours(1).toMilliseconds(),
+      // Well inside the hour AWS accepts final usage after an end, so that someone can act before usage is lost.
+      threshold: Duration.minutes(10).toMilliseconds(),
     });
     return deadLetterQueue;
   }
