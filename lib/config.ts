@@ -173,6 +173,36 @@ export const configSchema = z
           .default(60),
       })
       .prefault({}),
+    metering: z
+      .strictObject({
+        /** The minute of each hour the metering run starts (AWS's own example runs at minute 10). */
+        scheduleMinute: z.number().int().min(0).max(59).default(10),
+        /**
+         * How long after an hour has ended its bucket still takes late usage before a run freezes and meters it.
+         * Usage arriving later still is carried into the current hour, never lost.
+         */
+        closedHourGraceMinutes: z.number().int().min(0).max(50).default(5),
+        /** How long after its hour Marketplace accepts a record: 24 h today (older documents say 6 h). */
+        acceptanceWindowHours: z.number().int().min(1).max(24).default(24),
+        /** Send a zero-quantity record every hour for live subscribers without usage, as AWS asks. */
+        zeroUsageRecords: z.boolean().default(true),
+        /** `BatchMeterUsage` calls per second at most: AWS's quota is 10 per account and region. */
+        callsPerSecond: z.number().positive().max(100).default(10),
+        /** How long a usage event's id is remembered, so that sending the event again counts it once. */
+        eventIdRetentionDays: z.number().int().min(2).max(365).default(35),
+      })
+      .prefault({})
+      .superRefine((metering, ctx) => {
+        if (metering.scheduleMinute < metering.closedHourGraceMinutes) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['scheduleMinute'],
+            message:
+              'must not be before closedHourGraceMinutes: the run would find the previous hour still open and meter ' +
+              'it an hour late',
+          });
+        }
+      }),
     /**
      * The region the stack deploys to, when it is not us-east-1. Marketplace sends its notifications to us-east-1
      * only: with another region here, the app also deploys a small stack there that forwards them.

@@ -83,6 +83,14 @@ describe('the example configuration in cdk.json', () => {
     );
     expect(config.events.source).toBe('saas-marketplace');
     expect(config.lifecycle).toEqual({ eventSources: 'eventbridge', finalMeteringGraceMinutes: 60 });
+    expect(config.metering).toEqual({
+      scheduleMinute: 10,
+      closedHourGraceMinutes: 5,
+      acceptanceWindowHours: 24,
+      zeroUsageRecords: true,
+      callsPerSecond: 10,
+      eventIdRetentionDays: 35,
+    });
     expect(config.api).toEqual({
       throttling: { rateLimit: 10, burstLimit: 20 },
       waf: { enabled: false, requestsPerFiveMinutes: 300 },
@@ -107,6 +115,18 @@ test.each([
 
 describe('a bad value is rejected with a ConfigError naming the exact field', () => {
   const cases: { what: string; breakIt: (config: RawConfig) => void; path: string; says: string }[] = [
+    {
+      what: 'a metering run scheduled before the previous hour has closed',
+      breakIt: (config) => (config['metering'] = { scheduleMinute: 2, closedHourGraceMinutes: 5 }),
+      path: 'marketplace.metering.scheduleMinute',
+      says: 'must not be before closedHourGraceMinutes',
+    },
+    {
+      what: 'an acceptance window longer than Marketplace allows',
+      breakIt: (config) => (config['metering'] = { acceptanceWindowHours: 25 }),
+      path: 'marketplace.metering.acceptanceWindowHours',
+      says: '24',
+    },
     {
       what: 'a product code outside the Marketplace pattern',
       breakIt: (config) => (product(config, 0).code = 'bad code!'),

@@ -1,0 +1,99 @@
+/**
+ * The hourly usage bucket: the one item per subscriber, dimension and hour that usage is added to and that is metered
+ * as one `BatchMeterUsage` record. AWS deduplicates per customer, dimension and hour and never sums two records of one
+ * hour, so every tag set of that hour is an allocation inside the same bucket, not a bucket of its own.
+ *
+ * An item's life: `open` (usage is added atomically) -> `frozen` (the metering run fixed its quantity; usage for its
+ * hour is carried into a later open hour from then on) -> `billed` | `rejected` | `expired`. Until it is settled it
+ * carries `pendingShard`/`pendingHour`, the sparse `pending` index a run reads instead of scanning the table.
+ *
+ * The attribute names must equal `lib/tables.ts` (`test/unit/table-keys.test.ts` keeps them equal).
+ */
+import { createHash } from 'node:crypto';
+import type { ItemKey } from '../table-keys.ts';
+
+export const USAGE_KEY = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' } as const;
+
+/** The sparse index of buckets not yet settled, by hour. */
+export const PENDING_INDEX = { indexName: 'pending', partitionKey: 'pendingShard', sortKey: 'pendingHour' } as const;
+
+/** Pending buckets are spread over this many index partitions, so that no one partition takes every write. */
+export const PENDING_SHARDS = 8;
+
+export const HOUR_MS = 3_600_000;
+
+export type BucketState = 'open' | 'frozen' | 'billed' | 'rejected' | 'expired';
+
+/** A tag set of an allocation: 1-5 tags, kept sorted by key so that one set has one spelling. */
+export type AllocationTags = Readonly<Record<string, string>>;
+
+/** The bucket item's attributes (beside `pk`/`sk`). Quantities are whole units. */
+export interface UsageBucket {
+  readonly subscriberId: string;
+  readonly dimension: string;
+  /** The hour's start, ISO 8601 (`2026-11-26T10:00:00.000Z`): the record's `Timestamp`. */
+  readonly hour: string;
+  /** Every unit added to this bucket, tagged or not. */
+  readonly quantity: number;
+  readonly state: BucketState;
+  /** Set when the run froze it: from then on `quantity` never changes. */
+  readonly frozenAt?: string;
+  /** Tagged quantities: `allocationAttribute(tags)` -> units; the rest of `quantity` is the untagged allocation. */
+  readonly allocations?: readonly { readonly tags: AllocationTags; readonly quantity: number }[];
+  readonly meteringRecordId?: string;
+  /** The `x-amzn-RequestId` of the call that billed or rejected it, to match against CloudTrail. */
+  readonly requestId?: string;
+  readonly settledAt?: string;
+  /** Why it was not billed: `CustomerNotSubscribed`, `DuplicateRecord`, an exception name, `expired`. */
+  readonly reason?: string;
+}
+
+/** The start of the UTC hour that `at` falls in. */
+export function hourOf(at: Date): Date {
+  return new Date(Math.floor(at.getTime() / HOUR_MS) * HOUR_MS);
+}
+
+/**
+ * Buckets of a subscriber share its partition, sorted by hour then dimension, so that one query reads a subscriber's
+ * day (the report) or everything it has pending (the final flush). The hour is fixed-width, so the dimension after it
+ * may hold any character.
+ */
+export function bucketKey(subscriberId: string, hour: Date, dimension: string): ItemKey {
+  return { pk: usagePartition(subscriberId), sk: `${bucketSortPrefix(hour)}${dimension}` };
+}
+
+export function usagePartition(subscriberId: string): string {
+  return `USAGE#${subscriberId}`;
+}
+
+/** The sort-key prefix of every bucket of one hour (`begins_with` for an hour's buckets). */
+export function bucketSortPrefix(hour: Date): string {
+  return `HOUR#${hourOf(hour).toISOString()}#`;
+}
+
+/** The `pending` index partition of a subscriber's buckets: stable, from its id. */
+export function pendingShardOf(subscriberId: string): string {
+  return `pending#${createHash('sha256').update(subscriberId).digest()[0]! % PENDING_SHARDS}`;
+}
+
+/** Idempotency keys of recorded usage events: one per subscriber and event id, expiring by TTL. */
+export function usageEventKey(subscriberId: string, eventId: string): ItemKey {
+  return { pk: `EVENT#${subscriberId}#${eventId}`, sk: 'EVENT' };
+}
+
+/** A tag set in one canonical spelling: keys sorted. */
+export function canonicalTags(tags: AllocationTags): AllocationTags {
+  return Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The top-level attribute that holds one tag set's quantity in a bucket (`ADD` works on top-level numbers only), and
+ * the one beside it holding the tag set itself. Named by a digest of the canonical tag set.
+ */
+export function allocationAttributes(tags: AllocationTags): { quantity: string; tags: string } {
+  const digest = createHash('sha256')
+    .update(JSON.stringify(canonicalTags(tags)))
+    .digest('hex')
+    .slice(0, 16);
+  return { quantity: `allocation#${digest}`, tags: `allocationTags#${digest}` };
+}
