@@ -7,6 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
 import { subscriberAccess } from '../core/subscriber-access.ts';
+import { SUBSCRIBER_ID_PATTERN } from '../core/subscriber.ts';
 import { subscriberKey } from '../core/table-keys.ts';
 
 export interface SubscriberAccessDependencies {
@@ -17,19 +18,13 @@ export interface SubscriberAccessDependencies {
   readonly logger: Logger;
 }
 
-/**
- * Printable ASCII but the space (`[!-~]`): one byte each, so that an id's length is its size in the key. A legacy
- * product code may itself contain ':' (`^[-a-zA-Z0-9/=:_.@]{1,255}$`), so the first part may too.
- */
-const SUBSCRIBER_ID = /^(license:arn:aws[a-z-]*:license-manager:[!-~]{1,1200}|legacy:[!-~]{1,255}:[!-~]{1,255})$/;
-
 /** DynamoDB refuses a longer partition key (ValidationException): such an id is the caller's error, not a 503. */
 const MAX_PARTITION_KEY_BYTES = 2048;
 
 function isSubscriberId(subscriberId: string): boolean {
   return (
     Buffer.byteLength(subscriberKey(subscriberId).pk, 'utf8') <= MAX_PARTITION_KEY_BYTES &&
-    SUBSCRIBER_ID.test(subscriberId)
+    SUBSCRIBER_ID_PATTERN.test(subscriberId)
   );
 }
 

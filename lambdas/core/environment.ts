@@ -105,6 +105,61 @@ export const subscriberAccessEnvironment = z.object({
   FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
 });
 
+/** `METERED_DIMENSIONS`: product code -> the API names of its metered dimensions (what usage may be recorded for). */
+export const meteredDimensionsVariable = json(z.record(z.string().min(1), z.array(z.string().min(1))));
+
+/** `METERING`: the `metering` section of the configuration that the functions act on. */
+export const meteringSettingsVariable = json(
+  z.strictObject({
+    closedHourGraceMinutes: z.number().int().min(0),
+    acceptanceWindowHours: z.number().int().min(1),
+    zeroUsageRecords: z.boolean(),
+    callsPerSecond: z.number().positive(),
+    eventIdRetentionDays: z.number().int().positive(),
+  }),
+);
+
+export type MeteringSettings = z.output<typeof meteringSettingsVariable>;
+
+/** A product as metering sees it: how its buyers are identified and what usage it bills. */
+export interface MeteredProduct {
+  readonly code: string;
+  readonly identityModel: ProductListing['identityModel'];
+  readonly meteredDimensions: readonly string[];
+}
+
+export function meteredProducts(
+  products: readonly ProductListing[],
+  meteredDimensions: Readonly<Record<string, readonly string[]>>,
+): MeteredProduct[] {
+  return products.map(({ code, identityModel }) => ({
+    code,
+    identityModel,
+    meteredDimensions: meteredDimensions[code] ?? [],
+  }));
+}
+
+const meteringCommon = {
+  ...common,
+  USAGE_TABLE: z.string().min(1),
+  PRODUCTS: productsVariable,
+  METERED_DIMENSIONS: meteredDimensionsVariable,
+  METERING: meteringSettingsVariable,
+  FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
+};
+
+/** `POST /usage`: records the seller app's usage events into hourly buckets. */
+export const usageEnvironment = z.object(meteringCommon);
+
+/** The metering run: hourly, and the final flush of an ending subscriber. */
+export const meteringEnvironment = z.object({
+  ...meteringCommon,
+  MARKETPLACE_REGION: z.string().min(1).default('us-east-1'),
+  MARKETPLACE_ENDPOINT: optionalUrl,
+  /** The CloudWatch namespace of the run's metrics, which the stack's alarms and dashboard read. */
+  METRICS_NAMESPACE: z.string().min(1),
+});
+
 /** Parses a function's environment, naming every missing or malformed variable. */
 export function readEnvironment<T extends z.ZodType>(
   schema: T,

@@ -29,6 +29,15 @@ export type SubscriberKeyFields =
   | { readonly model: 'license'; readonly licenseArn: string }
   | { readonly model: 'legacy'; readonly productCode: string; readonly customerIdentifier: string };
 
+/**
+ * What a subscriber id given by a caller must look like: `license:<LicenseArn>` or
+ * `legacy:<ProductCode>:<CustomerIdentifier>`, in printable ASCII but the space (`[!-~]`, one byte each, so that an
+ * id's length is its size in a key). A legacy product code may itself contain ':', so the first part may too. Callers
+ * bound the length further by the key they put the id in (DynamoDB refuses a partition key over 2,048 bytes).
+ */
+export const SUBSCRIBER_ID_PATTERN =
+  /^(license:arn:aws[a-z-]*:license-manager:[!-~]{1,1200}|legacy:[!-~]{1,255}:[!-~]{1,255})$/;
+
 /** `license:<LicenseArn>` or `legacy:<ProductCode>:<CustomerIdentifier>`: stable, and unique across both kinds. */
 export function subscriberIdOf(identity: SubscriberKeyFields): string {
   return identity.model === 'license'

@@ -1,0 +1,121 @@
+/**
+ * `POST /usage` (IAM-authorized): the seller's app records usage, `{"events": [...]}` of at most 50 events, and gets
+ * one result per event, in order (`accepted`, `duplicate`, or `rejected` with a reason). A request that cannot be read
+ * is answered 4xx with what is wrong; one DynamoDB could not take is answered 503 with `Retry-After`, and nothing of it
+ * was recorded, so sending it again (with event ids) is safe.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import * as z from 'zod';
+import type { Clock } from '../core/clock.ts';
+import type { UsageEventResult } from '../core/metering/usage-event.ts';
+import { recordUsage, UsageBatchTooLarge, type UsageRecorderDependencies } from '../core/metering/usage-recorder.ts';
+
+export interface UsageHandlerDependencies extends UsageRecorderDependencies {
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * The largest body taken. The largest valid request (50 events, every field at its longest, every character one that
+ * JSON escapes) is about 430 KB; larger is not a usage report, and is refused before it is parsed.
+ */
+export const MAX_USAGE_BODY_BYTES = 512 * 1024;
+
+/** Seconds a client should wait before sending a request DynamoDB could not take. */
+const RETRY_AFTER_SECONDS = 2;
+
+const bodySchema = z.strictObject({ events: z.array(z.unknown()) });
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  return Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === wanted)?.[1];
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
+}
+
+/** The body as text, or the answer that refuses it. API Gateway passes a body base64-encoded when it is binary. */
+function bodyText(event: APIGatewayProxyEvent): { text: string } | { refusal: APIGatewayProxyResult } {
+  const raw = event.body ?? '';
+  const tooLarge = {
+    refusal: json(413, { message: `The body must be at most ${MAX_USAGE_BODY_BYTES} bytes` }),
+  };
+  if (!event.isBase64Encoded) return Buffer.byteLength(raw, 'utf8') > MAX_USAGE_BODY_BYTES ? tooLarge : { text: raw };
+  // Four base64 characters per three bytes: a longer text decodes to too many bytes, and is not decoded at all.
+  if (raw.length > Math.ceil(MAX_USAGE_BODY_BYTES / 3) * 4) return tooLarge;
+  const bytes = Buffer.from(raw, 'base64');
+  if (bytes.length > MAX_USAGE_BODY_BYTES) return tooLarge;
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+  } catch {
+    return { refusal: json(400, { message: 'The body must be UTF-8' }) };
+  }
+}
+
+function parseEvents(text: string): { events: unknown[] } | { refusal: APIGatewayProxyResult } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { refusal: json(400, { message: 'The body is not valid JSON' }) };
+  }
+  const parsed = bodySchema.safeParse(body);
+  if (!parsed.success) {
+    return {
+      refusal: json(400, { message: 'The body must be an object with one field, "events": an array of events' }),
+    };
+  }
+  return { events: parsed.data.events };
+}
+
+/** How many events had each outcome: what a log line may say about a request (never the events themselves). */
+function outcomes(results: readonly UsageEventResult[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const result of results) {
+    const outcome =
+      result.status === 'rejected'
+        ? `rejected:${result.reason}`
+        : result.status === 'accepted' && result.carriedFrom !== undefined
+          ? 'accepted:carried'
+          : result.status;
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+  }
+  return counts;
+}
+
+export function createUsageHandler(dependencies: UsageHandlerDependencies) {
+  const { logger, clock } = dependencies;
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    logger.setCorrelationId(event.requestContext?.requestId);
+    if (event.httpMethod !== 'POST') return json(405, { message: 'Use POST' }, { allow: 'POST' });
+    if (!isJson(header(event, 'content-type'))) {
+      return json(415, { message: 'Send the events as application/json' });
+    }
+    const body = bodyText(event);
+    if ('refusal' in body) return body.refusal;
+    const request = parseEvents(body.text);
+    if ('refusal' in request) return request.refusal;
+    try {
+      const results = await recordUsage(dependencies, request.events, clock.now());
+      logger.info('Usage recorded', { events: results.length, outcomes: outcomes(results) });
+      return json(200, { results });
+    } catch (error) {
+      if (error instanceof UsageBatchTooLarge) return json(400, { message: error.message });
+      logger.error('Usage could not be recorded', {
+        errorName: error instanceof Error ? error.name : 'unknown',
+        events: request.events.length,
+      });
+      return json(503, { message: 'Try again' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    }
+  };
+}
