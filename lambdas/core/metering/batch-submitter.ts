@@ -1,0 +1,170 @@
+/**
+ * One planned `BatchMeterUsage` call carried through to an outcome for each of its records:
+ * - throttling, 5xx and calls that got no answer are retried with jittered backoff, under the rate limiter, a bounded
+ *   number of times; `UnprocessedRecords` (and any record the answer leaves out) are sent again, and only they;
+ * - a batch refused whole because of a record is split in halves, and each half sent again, until each bad record is
+ *   alone: it is rejected with the exception's name, and every other record is billed;
+ * - what is still unsent when the attempts run out is reported as such, for the caller to leave pending.
+ *
+ * Every send of a record is the identical record, so a retry of a call that was processed (a connection dropped after
+ * Marketplace billed it) is answered `Success` again and bills nothing more.
+ */
+import type {
+  BatchMeterUsageRequest,
+  BatchMeterUsageResult,
+  UsageRecord,
+  UsageRecordResult,
+} from '@aws-sdk/client-marketplace-metering';
+import { classifyFailure } from './call-failure.ts';
+import type { RateLimiter, Sleep } from './rate-limiter.ts';
+import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
+import { recordKey } from './usage-record.ts';
+
+/** One `BatchMeterUsage` call: the SDK client's `send`, with its retries off. */
+export type MeteringCall = (
+  request: BatchMeterUsageRequest,
+) => Promise<BatchMeterUsageResult & { readonly $metadata: { readonly requestId?: string | undefined } }>;
+
+export type RecordOutcome =
+  | { readonly kind: 'billed'; readonly meteringRecordId: string | undefined; readonly requestId: string | undefined }
+  /** `CustomerNotSubscribed`, `DuplicateRecord`, or the exception that refused it alone. */
+  | { readonly kind: 'rejected'; readonly reason: string; readonly requestId: string | undefined }
+  /** Not settled by this run (retries exhausted, or the caller refused): the bucket stays pending. */
+  | { readonly kind: 'unsent'; readonly reason: string };
+
+export interface SubmissionCounters {
+  calls: number;
+  retries: number;
+  throttles: number;
+  readonly requestIds: Set<string>;
+}
+
+export interface BatchSubmitterOptions {
+  readonly call: MeteringCall;
+  readonly limiter: RateLimiter;
+  readonly policy?: RetryPolicy;
+  readonly sleep: Sleep;
+  readonly random?: () => number;
+}
+
+interface Indexed {
+  readonly index: number;
+  readonly record: UsageRecord;
+}
+
+interface BatchRejection {
+  readonly records: readonly Indexed[];
+  readonly reason: string;
+  readonly requestId: string | undefined;
+}
+
+export class BatchSubmitter {
+  readonly counters: SubmissionCounters = { calls: 0, retries: 0, throttles: 0, requestIds: new Set() };
+  private readonly policy: RetryPolicy;
+  private readonly random: () => number;
+  /** Set once Marketplace refuses the caller itself: every later call would be refused the same way. */
+  private refusal: string | undefined;
+
+  constructor(private readonly options: BatchSubmitterOptions) {
+    this.policy = options.policy ?? DEFAULT_RETRY_POLICY;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** The outcome of each record, in the order given. */
+  async submit(productCode: string | undefined, records: readonly UsageRecord[]): Promise<RecordOutcome[]> {
+    const outcomes = new Map<number, RecordOutcome>();
+    await this.bisect(
+      productCode,
+      records.map((record, index) => ({ index, record })),
+      outcomes,
+    );
+    return records.map((_, index) => outcomes.get(index) ?? { kind: 'unsent', reason: 'not sent' });
+  }
+
+  private async bisect(
+    productCode: string | undefined,
+    records: readonly Indexed[],
+    outcomes: Map<number, RecordOutcome>,
+  ): Promise<void> {
+    const rejection = await this.send(productCode, records, outcomes);
+    if (rejection === undefined) return;
+    const [only, ...others] = rejection.records;
+    if (only !== undefined && others.length === 0) {
+      outcomes.set(only.index, { kind: 'rejected', reason: rejection.reason, requestId: rejection.requestId });
+      return;
+    }
+    const middle = Math.ceil(rejection.records.length / 2);
+    await this.bisect(productCode, rejection.records.slice(0, middle), outcomes);
+    await this.bisect(productCode, rejection.records.slice(middle), outcomes);
+  }
+
+  /**
+   * Sends the records until each has an answer or the attempts run out; answers the records still unanswered if the
+   * batch was refused whole.
+   */
+  private async send(
+    productCode: string | undefined,
+    records: readonly Indexed[],
+    outcomes: Map<number, RecordOutcome>,
+  ): Promise<BatchRejection | undefined> {
+    let remaining = records;
+    let lastFailure = 'not sent';
+    for (let attempt = 1; attempt <= this.policy.maxAttempts && remaining.length > 0; attempt++) {
+      if (this.refusal !== undefined) {
+        lastFailure = this.refusal;
+        break;
+      }
+      if (attempt > 1) {
+        this.counters.retries++;
+        await this.options.sleep(backoffDelay(attempt - 1, this.policy, this.random));
+      }
+      await this.options.limiter.acquire();
+      this.counters.calls++;
+      let answer: Awaited<ReturnType<MeteringCall>>;
+      try {
+        answer = await this.options.call({
+          ...(productCode === undefined ? {} : { ProductCode: productCode }),
+          UsageRecords: remaining.map((entry) => entry.record),
+        });
+      } catch (error) {
+        const failure = classifyFailure(error);
+        if (failure.requestId !== undefined) this.counters.requestIds.add(failure.requestId);
+        lastFailure = failure.reason;
+        if (failure.kind === 'throttled') this.counters.throttles++;
+        if (failure.kind === 'record-rejected') return { records: remaining, ...failure };
+        if (failure.kind === 'caller-refused') this.refusal = failure.reason;
+        continue;
+      }
+      const { requestId } = answer.$metadata;
+      if (requestId !== undefined) this.counters.requestIds.add(requestId);
+      const unanswered = new Map(remaining.map((entry) => [recordKey(entry.record), entry]));
+      for (const result of answer.Results ?? []) {
+        if (result.UsageRecord === undefined) continue;
+        const key = recordKey(result.UsageRecord);
+        const entry = unanswered.get(key);
+        const outcome = outcomeOf(result, requestId);
+        if (entry === undefined || outcome === undefined) continue;
+        outcomes.set(entry.index, outcome);
+        unanswered.delete(key);
+      }
+      // `UnprocessedRecords`, and anything the answer does not account for: sent again, identical.
+      remaining = [...unanswered.values()];
+      lastFailure = 'UnprocessedRecords';
+    }
+    for (const entry of remaining) outcomes.set(entry.index, { kind: 'unsent', reason: lastFailure });
+    return undefined;
+  }
+}
+
+function outcomeOf(result: UsageRecordResult, requestId: string | undefined): RecordOutcome | undefined {
+  switch (result.Status) {
+    case 'Success':
+      return { kind: 'billed', meteringRecordId: result.MeteringRecordId, requestId };
+    case 'CustomerNotSubscribed':
+    case 'DuplicateRecord':
+      return { kind: 'rejected', reason: result.Status, requestId };
+    default:
+      // A status this code does not know: not settled, so the record is asked about again.
+      return undefined;
+  }
+}

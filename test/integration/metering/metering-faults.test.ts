@@ -1,0 +1,248 @@
+/**
+ * The metering run under the faults Marketplace can throw at it, injected by the simulator with fixed seeds:
+ * throttling, 5xx, connections dropped before and after the call was processed, `UnprocessedRecords`, a caller
+ * Marketplace refuses, and a rate quota. Whatever happens, each bucket ends billed exactly once or stays pending
+ * (frozen) for the next run; nothing is dropped, nothing is marked failed, nothing is billed twice.
+ */
+import { describe, expect, test } from 'vitest';
+import { documentClient } from '../../../lambdas/core/aws-clients.ts';
+import type { FaultPlanInput } from '../../../local/simulator/control-client.ts';
+import { useDynamoDb } from '../../support/dynamodb.ts';
+import { addUsage, bucketsOf, hoursBefore, subscribeBuyer, type Buyer } from '../../support/metering-fixtures.ts';
+import { freshTables, meteringHarness } from '../../support/metering-run.ts';
+import { meteredProduct, meteringClient, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+
+const dynamoDb = useDynamoDb();
+const sim = useSimulator();
+const now = SIMULATOR_NOW;
+
+/** Two buyers, two dimensions, fifteen hours: sixty buckets, three calls. */
+async function sixtyBuckets() {
+  const tables = await freshTables(dynamoDb);
+  const client = documentClient(dynamoDb.endpoint);
+  const { code } = await sim.control.createProduct(meteredProduct());
+  const listing = { code, meteredDimensions: ['users', 'gb'] };
+  const buyers: Buyer[] = [];
+  for (let index = 0; index < 2; index++) {
+    buyers.push(
+      await subscribeBuyer({ control: sim.control, client, subscribersTable: tables.subscribers }, code, now),
+    );
+  }
+  let recorded = 0;
+  for (const { subscriberId } of buyers) {
+    for (let hours = 1; hours <= 15; hours++) {
+      for (const dimension of ['users', 'gb']) {
+        await addUsage(client, tables.usage, {
+          subscriberId,
+          hour: hoursBefore(now, hours),
+          dimension,
+          quantity: hours,
+        });
+        recorded += hours;
+      }
+    }
+  }
+  const buckets = async () =>
+    (await Promise.all(buyers.map((buyer) => bucketsOf(client, tables.usage, buyer.subscriberId)))).flat();
+  return { tables, listing, recorded, buckets };
+}
+
+/** What Marketplace billed for the product is what was recorded, each record once, and never `DuplicateRecord`. */
+async function expectBilledExactlyOnce(productCode: string, recorded: number) {
+  const billed = await sim.control.billed({ productCode });
+  expect(billed.records).toHaveLength(60);
+  expect(billed.totalQuantity).toBe(recorded);
+  expect((await sim.control.results({ productCode, status: 'DuplicateRecord' })).results).toEqual([]);
+}
+
+const faultCases: readonly [
+  string,
+  FaultPlanInput,
+  (stats: { throttled: number; internalErrors: number; dropped: number; unprocessedRecords: number }) => number,
+][] = [
+  [
+    'throttling',
+    { seed: 1, rules: [{ kind: 'throttle', operations: ['BatchMeterUsage'], times: 4 }] },
+    (stats) => stats.throttled,
+  ],
+  [
+    'internal errors (500)',
+    { seed: 2, rules: [{ kind: 'internal-error', times: 4 }] },
+    (stats) => stats.internalErrors,
+  ],
+  [
+    'connections dropped before processing',
+    { seed: 3, rules: [{ kind: 'drop-connection', when: 'before-processing', times: 3 }] },
+    (stats) => stats.dropped,
+  ],
+  [
+    'connections dropped after processing (billed, but the caller never hears)',
+    { seed: 4, rules: [{ kind: 'drop-connection', when: 'after-processing', times: 3 }] },
+    (stats) => stats.dropped,
+  ],
+  [
+    'UnprocessedRecords',
+    { seed: 5, rules: [{ kind: 'unprocessed', fraction: 0.5, times: 4 }] },
+    (stats) => stats.unprocessedRecords,
+  ],
+];
+
+describe('transient faults', () => {
+  test.each(faultCases)('%s: every bucket is billed exactly once', async (_, plan, injected) => {
+    const { tables, listing, recorded, buckets } = await sixtyBuckets();
+    const metering = meteringHarness(tables, sim.url, { products: [listing] });
+    await sim.control.setFaults(plan);
+
+    const summary = await metering.run({ now });
+
+    const stats = (await sim.control.stats()).operations.BatchMeterUsage;
+    expect(injected(stats)).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ billed: 60, pending: 0, rejected: {}, expired: 0 });
+    expect(summary.retries).toBeGreaterThan(0);
+    expect(summary.calls).toBe(stats.requests);
+    await expectBilledExactlyOnce(listing.code, recorded);
+    for (const bucket of await buckets())
+      expect(bucket).toMatchObject({ state: 'billed', meteringRecordId: expect.any(String) as unknown });
+  });
+
+  test('throttles are counted', async () => {
+    const { tables, listing } = await sixtyBuckets();
+    const metering = meteringHarness(tables, sim.url, { products: [listing] });
+    await sim.control.setFaults({ seed: 1, rules: [{ kind: 'throttle', times: 4 }] });
+    expect(await metering.run({ now })).toMatchObject({ throttles: 4, retries: 4, calls: 7 });
+  });
+
+  test('only the unprocessed records are sent again', async () => {
+    const { tables, listing } = await sixtyBuckets();
+    const metering = meteringHarness(tables, sim.url, { products: [listing] });
+    await sim.control.setFaults({ seed: 9, rules: [{ kind: 'unprocessed', fraction: 0.4, times: 3 }] });
+
+    await metering.run({ now });
+
+    const { unprocessedRecords } = (await sim.control.stats()).operations.BatchMeterUsage;
+    const sent = metering.requests.flatMap((request) => request.UsageRecords ?? []);
+    expect(sent).toHaveLength(60 + unprocessedRecords);
+    const resent = metering.requests.slice(3).flatMap((request) => request.UsageRecords ?? []);
+    expect(resent).toHaveLength(unprocessedRecords);
+  });
+
+  test('seeded chaos of every kind at once: runs until nothing is pending, each bucket billed once', async () => {
+    const { tables, listing, recorded, buckets } = await sixtyBuckets();
+    const metering = meteringHarness(tables, sim.url, { products: [listing] });
+    await sim.control.setFaults({
+      seed: 2026,
+      rules: [
+        { kind: 'throttle', probability: 0.25 },
+        { kind: 'internal-error', probability: 0.2 },
+        { kind: 'drop-connection', when: 'before-processing', probability: 0.1 },
+        { kind: 'drop-connection', when: 'after-processing', probability: 0.15 },
+        { kind: 'unprocessed', fraction: 0.3, probability: 0.5 },
+      ],
+    });
+
+    let pending = Number.POSITIVE_INFINITY;
+    for (let run = 0; run < 12 && pending > 0; run++) {
+      ({ pending } = await metering.run({ now: minutesFrom(now, run) }));
+    }
+
+    expect(pending).toBe(0);
+    const stats = (await sim.control.stats()).operations.BatchMeterUsage;
+    for (const injected of [stats.throttled, stats.internalErrors, stats.dropped, stats.unprocessedRecords]) {
+      expect(injected).toBeGreaterThan(0);
+    }
+    await expectBilledExactlyOnce(listing.code, recorded);
+    for (const bucket of await buckets()) expect(bucket.state).toBe('billed');
+  });
+});
+
+describe('what still fails stays pending', () => {
+  test('retries run out: the buckets stay frozen and pending, and the next run bills them', async () => {
+    const { tables, listing, recorded, buckets } = await sixtyBuckets();
+    const metering = meteringHarness(tables, sim.url, {
+      products: [listing],
+      retryPolicy: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    await sim.control.setFaults({ rules: [{ kind: 'internal-error' }] });
+
+    const failed = await metering.run({ now });
+
+    expect(failed).toMatchObject({ billed: 0, pending: 60, rejected: {}, calls: 9, retries: 6 });
+    expect(failed.oldestPending).toEqual({ hour: hoursBefore(now, 15).toISOString(), ageMinutes: 15 * 60 + 30 });
+    for (const bucket of await buckets()) {
+      expect(bucket).toMatchObject({ state: 'frozen', pendingShard: expect.any(String) as unknown });
+      expect(bucket).not.toHaveProperty('reason');
+    }
+
+    await sim.control.clearFaults();
+    expect(await metering.run({ now: minutesFrom(now, 60) })).toMatchObject({ billed: 60, pending: 0 });
+    await expectBilledExactlyOnce(listing.code, recorded);
+  });
+
+  test('a caller Marketplace refuses (API disabled in the region) rejects no record and stops sending', async () => {
+    const { tables, listing, buckets } = await sixtyBuckets();
+    const metering = meteringHarness(tables, sim.url, {
+      products: [listing],
+      metering: meteringClient(sim.url, { region: 'eu-west-1' }),
+      callsPerSecond: 1,
+    });
+
+    const summary = await metering.run({ now });
+
+    expect(summary).toMatchObject({ billed: 0, pending: 60, rejected: {}, calls: 1, retries: 0 });
+    for (const bucket of await buckets())
+      expect(bucket).toMatchObject({ state: 'frozen', pendingShard: expect.any(String) as unknown });
+  });
+});
+
+describe('the rate limit', () => {
+  /** Twelve products with one bucket each: twelve calls. */
+  async function twelveCalls() {
+    const tables = await freshTables(dynamoDb);
+    const client = documentClient(dynamoDb.endpoint);
+    const products = [];
+    for (let index = 0; index < 12; index++) {
+      const { code } = await sim.control.createProduct(meteredProduct());
+      const buyer = await subscribeBuyer(
+        { control: sim.control, client, subscribersTable: tables.subscribers },
+        code,
+        now,
+      );
+      await addUsage(client, tables.usage, {
+        subscriberId: buyer.subscriberId,
+        hour: hoursBefore(now, 1),
+        dimension: 'users',
+        quantity: 1,
+      });
+      products.push({ code, meteredDimensions: ['users'] });
+    }
+    return { tables, products };
+  }
+
+  test('calls are spaced to stay under the quota: no throttling', async () => {
+    const { tables, products } = await twelveCalls();
+    await sim.control.setFaults({ tpsLimits: { BatchMeterUsage: 10 } });
+    const metering = meteringHarness(tables, sim.url, { products, callsPerSecond: 8, sleep: undefined });
+
+    const started = performance.now();
+    const summary = await metering.run({ now });
+
+    expect(summary).toMatchObject({ billed: 12, calls: 12, throttles: 0 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual((11 / 8) * 1000 - 50);
+  });
+
+  test('over the quota, throttled calls are retried after a pause until they go through', async () => {
+    const { tables, products } = await twelveCalls();
+    await sim.control.setFaults({ tpsLimits: { BatchMeterUsage: 4 } });
+    const metering = meteringHarness(tables, sim.url, {
+      products,
+      callsPerSecond: 1000,
+      sleep: undefined,
+      retryPolicy: { maxAttempts: 8, baseDelayMs: 250, maxDelayMs: 1000 },
+    });
+
+    const summary = await metering.run({ now });
+
+    expect(summary.throttles).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ billed: 12, pending: 0 });
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * The bucket ledger's conditional writes against DynamoDB Local: what a crashed or concurrent run, or the recorder,
+ * can and cannot do to a bucket in each state.
+ */
+import { describe, expect, test } from 'vitest';
+import { documentClient } from '../../../lambdas/core/aws-clients.ts';
+import { BucketLedger } from '../../../lambdas/core/metering/bucket-ledger.ts';
+import { bucketKey } from '../../../lambdas/core/metering/usage-bucket.ts';
+import { useDynamoDb } from '../../support/dynamodb.ts';
+import { addUsage } from '../../support/metering-fixtures.ts';
+import { freshTables } from '../../support/metering-run.ts';
+
+const dynamoDb = useDynamoDb();
+const hour = new Date('2026-11-18T10:00:00Z');
+const now = new Date('2026-11-18T11:10:00Z');
+const later = new Date('2026-11-18T11:40:00Z');
+const subscriberId = 'license:arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef';
+const key = bucketKey(subscriberId, hour, 'users');
+
+async function ledgerWithBucket(quantity = 5) {
+  const tables = await freshTables(dynamoDb);
+  const client = documentClient(dynamoDb.endpoint);
+  await addUsage(client, tables.usage, { subscriberId, hour, dimension: 'users', quantity });
+  return {
+    ledger: new BucketLedger(client, tables.usage),
+    record: (units: number) =>
+      addUsage(client, tables.usage, { subscriberId, hour, dimension: 'users', quantity: units }),
+  };
+}
+
+describe('freezing', () => {
+  test('happens once: a second freeze (a rerun, a concurrent run) reads the quantity the first one froze', async () => {
+    const { ledger, record } = await ledgerWithBucket(5);
+
+    expect(await ledger.freeze(key, now)).toMatchObject({ state: 'frozen', frozenAt: now.toISOString(), quantity: 5 });
+    expect(await record(3)).toBe(false);
+    expect(await ledger.freeze(key, later)).toMatchObject({
+      state: 'frozen',
+      frozenAt: now.toISOString(),
+      quantity: 5,
+    });
+  });
+
+  test('never creates a bucket that is not there', async () => {
+    const { ledger } = await ledgerWithBucket();
+    const missing = bucketKey(subscriberId, hour, 'gb');
+    expect(await ledger.freeze(missing, now)).toBeUndefined();
+    expect(await ledger.read(missing)).toBeUndefined();
+  });
+});
+
+describe('settling', () => {
+  test('happens once, from frozen; the loser of a race is told so', async () => {
+    const { ledger } = await ledgerWithBucket();
+    await ledger.freeze(key, now);
+
+    expect(await ledger.settleBilled(key, { meteringRecordId: 'id-1', requestId: 'r-1' }, now)).toBe(true);
+    expect(await ledger.settleBilled(key, { meteringRecordId: 'id-1', requestId: 'r-2' }, later)).toBe(false);
+    expect(await ledger.settleRejected(key, 'CustomerNotSubscribed', 'r-3', later)).toBe(false);
+    expect(await ledger.expire(key, 'acceptance-window-passed', later)).toEqual({
+      expired: false,
+      frozenEarlier: false,
+    });
+    const bucket = await ledger.read(key);
+    expect(bucket).toMatchObject({
+      state: 'billed',
+      meteringRecordId: 'id-1',
+      requestId: 'r-1',
+      settledAt: now.toISOString(),
+    });
+    expect(bucket).not.toHaveProperty('pendingShard');
+  });
+
+  test('an open bucket cannot be settled before it is frozen (its quantity could still change)', async () => {
+    const { ledger } = await ledgerWithBucket();
+    expect(await ledger.settleBilled(key, { meteringRecordId: 'id', requestId: 'r' }, now)).toBe(false);
+    expect(await ledger.settleRejected(key, 'unknown-subscriber', undefined, now)).toBe(false);
+    expect(await ledger.read(key)).toMatchObject({ state: 'open' });
+  });
+
+  test('Success stands over a DuplicateRecord answer to a concurrent identical send, and over a concurrent expiry', async () => {
+    const { ledger } = await ledgerWithBucket();
+    await ledger.freeze(key, now);
+    expect(await ledger.settleRejected(key, 'DuplicateRecord', 'r-1', now)).toBe(true);
+    expect(await ledger.settleBilled(key, { meteringRecordId: 'id', requestId: 'r-2' }, now)).toBe(true);
+    const billed = await ledger.read(key);
+    expect(billed).toMatchObject({ state: 'billed', requestId: 'r-2' });
+    expect(billed).not.toHaveProperty('reason');
+
+    const other = await ledgerWithBucket();
+    await other.ledger.freeze(key, now);
+    expect(await other.ledger.expire(key, 'acceptance-window-passed', later)).toEqual({
+      expired: true,
+      frozenEarlier: true,
+    });
+    expect(await other.ledger.settleBilled(key, { meteringRecordId: 'id', requestId: 'r' }, later)).toBe(true);
+    expect(await other.ledger.read(key)).toMatchObject({ state: 'billed' });
+  });
+
+  test('expiry freezes an open bucket too, so that later usage is carried into an open hour', async () => {
+    const { ledger, record } = await ledgerWithBucket(4);
+    expect(await ledger.expire(key, 'month-closed', now)).toEqual({ expired: true, frozenEarlier: false });
+    expect(await record(1)).toBe(false);
+    expect(await ledger.read(key)).toMatchObject({
+      state: 'expired',
+      reason: 'month-closed',
+      quantity: 4,
+      frozenAt: now.toISOString(),
+    });
+  });
+});
+
+describe('zero-usage buckets', () => {
+  test('add nothing to a bucket with usage, and are not made for a frozen one', async () => {
+    const { ledger } = await ledgerWithBucket(5);
+    expect(await ledger.ensureBucket(subscriberId, hour, 'users')).toBe(true);
+    expect(await ledger.read(key)).toMatchObject({ quantity: 5, state: 'open' });
+    await ledger.freeze(key, now);
+    expect(await ledger.ensureBucket(subscriberId, hour, 'users')).toBe(false);
+  });
+});

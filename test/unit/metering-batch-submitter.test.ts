@@ -1,0 +1,242 @@
+/**
+ * The batch submitter against a scripted Marketplace: bisection of whole-batch rejections, re-sending of unprocessed
+ * records, bounded retries, and a caller Marketplace refuses.
+ */
+import {
+  InternalServiceErrorException,
+  InvalidUsageDimensionException,
+  MarketplaceMeteringServiceException,
+  ThrottlingException,
+  type BatchMeterUsageRequest,
+  type UsageRecord,
+} from '@aws-sdk/client-marketplace-metering';
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { BatchSubmitter, type MeteringCall } from '../../lambdas/core/metering/batch-submitter.ts';
+import { RateLimiter } from '../../lambdas/core/metering/rate-limiter.ts';
+import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/metering/retry-policy.ts';
+
+const hour = new Date('2026-11-18T10:00:00Z');
+
+function records(count: number): UsageRecord[] {
+  return Array.from({ length: count }, (_, index) => ({
+    LicenseArn: `arn:aws:license-manager::123456789012:license:l-${String(index).padStart(32, '0')}`,
+    CustomerAWSAccountId: '123456789012',
+    Dimension: 'users',
+    Timestamp: hour,
+    Quantity: index,
+  }));
+}
+
+const metadata = (requestId: string) => ({ $metadata: { httpStatusCode: 200, requestId } });
+const metadataOf = (status: number) => ({ $metadata: { httpStatusCode: status, requestId: `failed-${status}` } });
+const success = (sent: BatchMeterUsageRequest, requestId = 'request') => ({
+  Results: (sent.UsageRecords ?? []).map((record) => ({
+    UsageRecord: { ...record, Timestamp: new Date(record.Timestamp!) },
+    MeteringRecordId: `id-${record.Quantity}`,
+    Status: 'Success' as const,
+  })),
+  UnprocessedRecords: [],
+  ...metadata(requestId),
+});
+
+/** A Marketplace scripted call by call; it answers `Success` to every record once the script runs out. */
+function scripted(...script: ((sent: BatchMeterUsageRequest) => Awaited<ReturnType<MeteringCall>>)[]) {
+  const calls: BatchMeterUsageRequest[] = [];
+  const call: MeteringCall = (sent) => {
+    calls.push(sent);
+    const next = script.shift();
+    try {
+      return Promise.resolve(next === undefined ? success(sent) : next(sent));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+  return { call, calls };
+}
+
+function submitter(call: MeteringCall, options: { maxAttempts?: number } = {}) {
+  const pauses: number[] = [];
+  const sleep = (ms: number) => {
+    pauses.push(ms);
+    return Promise.resolve();
+  };
+  return {
+    pauses,
+    submitter: new BatchSubmitter({
+      call,
+      limiter: new RateLimiter({ callsPerSecond: 1_000_000, sleep }),
+      sleep,
+      policy: { ...DEFAULT_RETRY_POLICY, ...options },
+      random: () => 0.5,
+    }),
+  };
+}
+
+const throwing = (error: Error) => () => {
+  throw error;
+};
+
+describe('bisection', () => {
+  /** Refuses any batch holding one of the bad records, as Marketplace refuses a batch with an unknown dimension. */
+  const refusing = (bad: ReadonlySet<number>) => {
+    const calls: number[][] = [];
+    const call: MeteringCall = (sent) => {
+      const quantities = (sent.UsageRecords ?? []).map((record) => record.Quantity!);
+      calls.push(quantities);
+      if (quantities.some((quantity) => bad.has(quantity))) {
+        return Promise.reject(new InvalidUsageDimensionException({ message: 'bad', ...metadataOf(400) }));
+      }
+      return Promise.resolve(success(sent));
+    };
+    return { call, calls };
+  };
+
+  test('halves a refused batch until the bad record is alone', async () => {
+    const { call, calls } = refusing(new Set([5]));
+
+    const outcomes = await submitter(call).submitter.submit(undefined, records(8));
+
+    expect(calls).toEqual([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3], [4, 5, 6, 7], [4, 5], [4], [5], [6, 7]]);
+    expect(outcomes[5]).toEqual({
+      kind: 'rejected',
+      reason: 'InvalidUsageDimensionException',
+      requestId: 'failed-400',
+    });
+    for (const index of [0, 1, 2, 3, 4, 6, 7])
+      expect(outcomes[index]).toMatchObject({ kind: 'billed', meteringRecordId: `id-${index}` });
+  });
+
+  test('any set of bad records: exactly they are rejected, every other one billed, in at most 2n - 1 calls', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 1, max: 25 })
+          .chain((count) =>
+            fc.tuple(fc.constant(count), fc.uniqueArray(fc.integer({ min: 0, max: count - 1 }), { maxLength: count })),
+          ),
+        async ([count, badIndexes]) => {
+          const bad = new Set(badIndexes);
+          const { call, calls } = refusing(bad);
+          const outcomes = await submitter(call).submitter.submit(undefined, records(count));
+          outcomes.forEach((outcome, index) => expect(outcome.kind).toBe(bad.has(index) ? 'rejected' : 'billed'));
+          expect(calls.length).toBeLessThanOrEqual(2 * count - 1);
+          // No record is sent again once it has an answer.
+          const billedSends = calls.filter((sent) => !sent.some((quantity) => bad.has(quantity))).flat();
+          expect(new Set(billedSends).size).toBe(billedSends.length);
+        },
+      ),
+    );
+  });
+
+  test('only the unanswered records are bisected when the refusal comes on a re-send', async () => {
+    const { call, calls } = scripted(
+      (sent) => ({
+        ...success({ UsageRecords: sent.UsageRecords!.slice(0, 2) }),
+        UnprocessedRecords: sent.UsageRecords!.slice(2),
+      }),
+      throwing(
+        new MarketplaceMeteringServiceException({ name: 'ValidationException', $fault: 'client', ...metadataOf(400) }),
+      ),
+    );
+
+    const outcomes = await submitter(call).submitter.submit(undefined, records(4));
+
+    expect(calls.map((sent) => sent.UsageRecords!.map((record) => record.Quantity))).toEqual([
+      [0, 1, 2, 3],
+      [2, 3],
+      [2],
+      [3],
+    ]);
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(['billed', 'billed', 'billed', 'billed']);
+  });
+});
+
+describe('retries', () => {
+  test('throttling and 5xx are retried after growing, jittered pauses, and counted', async () => {
+    const { call } = scripted(
+      throwing(new ThrottlingException({ message: 'slow down', ...metadataOf(400) })),
+      throwing(new InternalServiceErrorException({ message: 'oops', ...metadataOf(500) })),
+      throwing(new Error('socket hang up')),
+    );
+    const { submitter: sending, pauses } = submitter(call);
+
+    const outcomes = await sending.submit(undefined, records(3));
+
+    expect(outcomes.every((outcome) => outcome.kind === 'billed')).toBe(true);
+    expect(pauses).toEqual([150, 300, 600]);
+    expect(sending.counters).toMatchObject({ calls: 4, retries: 3, throttles: 1 });
+    expect([...sending.counters.requestIds].sort()).toEqual(['failed-400', 'failed-500', 'request']);
+  });
+
+  test('UnprocessedRecords are sent again, and only they', async () => {
+    const { call, calls } = scripted((sent) => ({
+      ...success({ UsageRecords: [sent.UsageRecords![1]!] }),
+      UnprocessedRecords: [sent.UsageRecords![0]!, sent.UsageRecords![2]!],
+    }));
+
+    const outcomes = await submitter(call).submitter.submit(undefined, records(3));
+
+    expect(calls.map((sent) => sent.UsageRecords!.map((record) => record.Quantity))).toEqual([
+      [0, 1, 2],
+      [0, 2],
+    ]);
+    expect(outcomes.every((outcome) => outcome.kind === 'billed')).toBe(true);
+  });
+
+  test('per-record answers are kept: CustomerNotSubscribed and DuplicateRecord are rejections with the request id', async () => {
+    const { call } = scripted((sent) => ({
+      Results: sent.UsageRecords!.map((record, index) => ({
+        UsageRecord: record,
+        Status: (['Success', 'CustomerNotSubscribed', 'DuplicateRecord'] as const)[index]!,
+        ...(index === 0 ? { MeteringRecordId: 'id-0' } : {}),
+      })),
+      ...metadata('answer'),
+    }));
+
+    expect(await submitter(call).submitter.submit('legacy-product', records(3))).toEqual([
+      { kind: 'billed', meteringRecordId: 'id-0', requestId: 'answer' },
+      { kind: 'rejected', reason: 'CustomerNotSubscribed', requestId: 'answer' },
+      { kind: 'rejected', reason: 'DuplicateRecord', requestId: 'answer' },
+    ]);
+  });
+
+  test('when the attempts run out, the records are reported unsent with the last failure', async () => {
+    const failing = throwing(new InternalServiceErrorException({ message: 'down', ...metadataOf(500) }));
+    const { call, calls } = scripted(failing, failing, failing);
+
+    const outcomes = await submitter(call, { maxAttempts: 3 }).submitter.submit(undefined, records(2));
+
+    expect(calls).toHaveLength(3);
+    expect(outcomes).toEqual([
+      { kind: 'unsent', reason: 'InternalServiceErrorException' },
+      { kind: 'unsent', reason: 'InternalServiceErrorException' },
+    ]);
+  });
+
+  test('a caller Marketplace refuses is neither bisected nor retried, and nothing more is sent', async () => {
+    const { call, calls } = scripted(
+      throwing(
+        new MarketplaceMeteringServiceException({ name: 'DisabledApiException', $fault: 'client', ...metadataOf(400) }),
+      ),
+    );
+    const { submitter: sending } = submitter(call);
+
+    const first = await sending.submit(undefined, records(4));
+    const second = await sending.submit(undefined, records(2));
+
+    expect(calls).toHaveLength(1);
+    expect(
+      [...first, ...second].every((outcome) => outcome.kind === 'unsent' && outcome.reason === 'DisabledApiException'),
+    ).toBe(true);
+  });
+
+  test('a legacy call carries its product code; a license call none', async () => {
+    const { call, calls } = scripted();
+    const { submitter: sending } = submitter(call);
+    await sending.submit('legacy-product', records(1));
+    await sending.submit(undefined, records(1));
+    expect(calls[0]).toHaveProperty('ProductCode', 'legacy-product');
+    expect(calls[1]).not.toHaveProperty('ProductCode');
+  });
+});
