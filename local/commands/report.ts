@@ -1,0 +1,225 @@
+/**
+ * `npm run report`: the usage report (`lambdas/core/metering/usage-report.ts`) of the Usage table `targets.ts` names,
+ * to reconcile usage with billing. Per subscriber, dimension and UTC day, the units recorded, billed, rejected by
+ * reason, pending and expired, and the totals; then the request ids of the `BatchMeterUsage` calls that settled them,
+ * each the `requestID` of a CloudTrail event.
+ *
+ * ```sh
+ * npm run report                                                   # yesterday and today, every subscriber
+ * npm run report -- --from 2026-11-01 --to 2026-11-30 --subscriber 'license:arn:aws:license-manager::...' --json
+ * ```
+ *
+ * `--to` is today unless given and `--from` the day before `--to`, by the targets' clock (the simulator's, locally).
+ * Without `--subscriber` (which may be repeated) the whole Usage table is scanned. `--json` prints the report as JSON
+ * and nothing else on stdout.
+ *
+ * Exit status: 0 when every row and the totals balance and no bucket is an anomaly; 1 when they do not (the report is
+ * printed all the same, and a line on stderr says what is wrong) or the table cannot be read; 2 for bad arguments.
+ */
+import '../sdk-environment.ts';
+import { parseArgs } from 'node:util';
+import { documentClient } from '../../lambdas/core/aws-clients.ts';
+import {
+  usageReport,
+  UsageReportOptionsError,
+  type UsageFigures,
+  type UsageReport,
+} from '../../lambdas/core/metering/usage-report.ts';
+import { commandTargets, type CommandTargets } from './targets.ts';
+
+const USAGE = 'npm run report -- [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--subscriber <id>]... [--json]';
+const DAY_MS = 86_400_000;
+
+/** The command line cannot be run: exit status 2. */
+class ArgumentError extends Error {
+  override readonly name = 'ArgumentError';
+}
+
+/** Something the command needs failed: exit status 1. */
+class CommandFailure extends Error {
+  override readonly name = 'CommandFailure';
+}
+
+interface Arguments {
+  readonly from: Date | undefined;
+  readonly to: Date | undefined;
+  readonly subscriberIds: readonly string[] | undefined;
+  readonly json: boolean;
+  readonly help: boolean;
+}
+
+function parseArguments(args: readonly string[]): Arguments {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        subscriber: { type: 'string', multiple: true },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    // parseArgs says what is wrong (an unknown option, a missing value, an argument it takes none of).
+    throw new ArgumentError(messageOf(error));
+  }
+  if (values.subscriber?.some((id) => id === '')) throw new ArgumentError('--subscriber must not be empty');
+  return {
+    from: values.from === undefined ? undefined : dayArgument('--from', values.from),
+    to: values.to === undefined ? undefined : dayArgument('--to', values.to),
+    subscriberIds: values.subscriber,
+    json: values.json,
+    help: values.help,
+  };
+}
+
+function dayArgument(option: string, text: string): Date {
+  const day = new Date(`${text}T00:00:00.000Z`);
+  // The round trip refuses what Date would otherwise stretch or read another way (2026-02-30, +002026-11-18).
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== text) {
+    throw new ArgumentError(`${option} must be a UTC day written YYYY-MM-DD, not "${text}"`);
+  }
+  return day;
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  const options = parseArguments(args);
+  if (options.help) {
+    console.log(`usage: ${USAGE}`);
+    return 0;
+  }
+  const targets = await commandTargets().catch((error: unknown) => {
+    throw new CommandFailure(`cannot find the targets (see local/commands/targets.ts): ${messageOf(error)}`);
+  });
+  const to = options.to ?? targets.clock.now();
+  const from = options.from ?? new Date(to.getTime() - DAY_MS);
+  const client = documentClient(targets.dynamoDbEndpoint);
+  let report: UsageReport;
+  try {
+    report = await usageReport(client, targets.usageTable, {
+      from,
+      to,
+      ...(options.subscriberIds === undefined ? {} : { subscriberIds: options.subscriberIds }),
+    });
+  } catch (error) {
+    if (error instanceof UsageReportOptionsError) throw new ArgumentError(error.message);
+    throw new CommandFailure(
+      `cannot read the Usage table ${targets.usageTable} at ${targets.dynamoDbEndpoint ?? "AWS's endpoint"}: ` +
+        messageOf(error),
+    );
+  } finally {
+    client.destroy();
+  }
+  console.log(options.json ? JSON.stringify(report, null, 2) : readable(report, targets));
+  const problems = problemsOf(report);
+  if (problems === undefined) return 0;
+  console.error(`npm run report: ${problems}; the report says where`);
+  return 1;
+}
+
+/** What keeps the report from reconciling, in one line; undefined when nothing does. */
+function problemsOf(report: UsageReport): string | undefined {
+  const unbalanced = report.rows.filter((row) => !row.balanced).length;
+  const problems = [
+    ...(unbalanced === 0 ? [] : [`${counted(unbalanced, 'row does', 'rows do')} not balance`]),
+    ...(report.totals.balanced ? [] : ['the totals do not balance']),
+    ...(report.anomalies.length === 0
+      ? []
+      : [counted(report.anomalies.length, 'bucket is an anomaly', 'buckets are anomalies')]),
+  ];
+  return problems.length === 0 ? undefined : problems.join(', ');
+}
+
+function readable(report: UsageReport, targets: CommandTargets): string {
+  const header = ['subscriber', 'dimension', 'day', 'buckets', 'recorded', 'billed', 'rejected', 'pending', 'expired'];
+  const lines = [
+    header,
+    ...report.rows.map((row) => [row.subscriberId, row.dimension, row.day, ...figures(row, row.anomalies)]),
+    ['total', '', '', ...figures(report.totals, report.anomalies.length)],
+  ];
+  const numeric = new Set(['buckets', 'recorded', 'billed', 'pending', 'expired']);
+  const widths = header.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
+  const table = lines.map((line) =>
+    line
+      .map((cell, column) =>
+        column >= header.length
+          ? cell
+          : numeric.has(header[column]!)
+            ? cell.padStart(widths[column]!)
+            : cell.padEnd(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd(),
+  );
+  return [
+    `Usage of ${report.from} to ${report.to} (UTC days) in ${targets.usageTable}: each unit counts on the day of the ` +
+      'hour whose bucket holds it, usage carried from a frozen hour in the later one.',
+    '',
+    ...table,
+    '',
+    ...(report.anomalies.length === 0
+      ? [`Every row balances: recorded = billed + rejected + pending + expired.`]
+      : [
+          'Anomalies (a bug, or an item edited by hand; their units count as recorded only):',
+          ...report.anomalies.map(
+            (anomaly) => `  ${anomaly.key.pk} ${anomaly.key.sk}: ${anomaly.problem} (${anomaly.quantity} units)`,
+          ),
+        ]),
+    '',
+    ...(report.requestIds.length === 0
+      ? ['No BatchMeterUsage call settled these buckets.']
+      : [
+          "Request ids of the BatchMeterUsage calls that settled these buckets (CloudTrail's requestID):",
+          ...report.requestIds.map((id) => `  ${id}`),
+        ]),
+  ].join('\n');
+}
+
+/** The figure columns, and a last one only when the figures do not reconcile. */
+function figures(sums: UsageFigures, anomalies: number): string[] {
+  const rejected = Object.entries(sums.rejected);
+  const check = [
+    ...(sums.balanced ? [] : [`${sums.unaccounted} units unaccounted for`]),
+    ...(anomalies === 0 ? [] : [counted(anomalies, 'anomaly', 'anomalies')]),
+  ];
+  return [
+    String(sums.buckets),
+    String(sums.recorded),
+    String(sums.billed),
+    rejected.length === 0 ? '0' : rejected.map(([reason, units]) => `${reason} ${units}`).join(', '),
+    String(sums.pending),
+    String(sums.expired),
+    ...(check.length === 0 ? [] : [`<- ${check.join(', ')}`]),
+  ];
+}
+
+function counted(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const message = error.message || error.name;
+  const cause = error.cause === undefined ? '' : ` (${messageOf(error.cause)})`;
+  return `${message}${cause}`.replace(/\s+/g, ' ');
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    if (error instanceof ArgumentError) {
+      console.error(`npm run report: ${error.message}\nusage: ${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`npm run report: ${messageOf(error)}`);
+      process.exitCode = 1;
+    }
+  },
+);
