@@ -35,4 +35,17 @@ export const subscriberAccessRoute: ApiRoute = {
   functionName: 'subscriber-access',
 };
 
-export const apiRoutes: readonly ApiRoute[] = [fulfillmentRoute, registrationPageRoute, subscriberAccessRoute];
+/** Usage recording for the seller's app: batches of usage events, counted into hourly buckets. */
+export const usageRoute: ApiRoute = {
+  path: '/usage',
+  authorization: 'iam',
+  entry: 'lambdas/metering/usage.ts',
+  functionName: 'usage',
+};
+
+export const apiRoutes: readonly ApiRoute[] = [
+  fulfillmentRoute,
+  registrationPageRoute,
+  subscriberAccessRoute,
+  usageRoute,
+];

@@ -92,11 +92,11 @@ export class Api extends Construct {
   }
 
   /**
-   * What an IAM policy names to let a caller `GET` the route (`execute-api:Invoke`), any value of its path parameters
-   * included: `arn:aws:execute-api:<region>:<account>:<api id>/prod/GET/subscribers/*`.
+   * What an IAM policy names to let a caller use `method` on the route (`execute-api:Invoke`), any value of its path
+   * parameters included: `arn:aws:execute-api:<region>:<account>:<api id>/prod/GET/subscribers/*`.
    */
-  getArnOf(route: ApiRoute): string {
-    return this.restApi.arnForExecuteApi('GET', route.path.replace(/\{[^}]+\}/g, '*'), STAGE_NAME);
+  invokeArnOf(route: ApiRoute, method: 'GET' | 'POST'): string {
+    return this.restApi.arnForExecuteApi(method, route.path.replace(/\{[^}]+\}/g, '*'), STAGE_NAME);
   }
 
   private stage(settings: Config['api']): RestApi {

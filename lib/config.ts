@@ -182,8 +182,11 @@ export const configSchema = z
          * Usage arriving later still is carried into the current hour, never lost.
          */
         closedHourGraceMinutes: z.number().int().min(0).max(50).default(5),
-        /** How long after its hour Marketplace accepts a record: 24 h today (older documents say 6 h). */
-        acceptanceWindowHours: z.number().int().min(1).max(24).default(24),
+        /**
+         * How long after its hour Marketplace accepts a record: 24 h today (older documents say 6 h). At least 3: usage
+         * is taken only for hours a run can still bill, and a run reaches an hour up to two hours after its start.
+         */
+        acceptanceWindowHours: z.number().int().min(3).max(24).default(24),
         /** Send a zero-quantity record every hour for live subscribers without usage, as AWS asks. */
         zeroUsageRecords: z.boolean().default(true),
         /** `BatchMeterUsage` calls per second at most: AWS's quota is 10 per account and region. */

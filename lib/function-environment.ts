@@ -21,3 +21,29 @@ export function registrationVariables(config: Config): { PRODUCTS: string; REGIS
 export function finalMeteringGraceVariable(config: Config): { FINAL_METERING_GRACE_SECONDS: string } {
   return { FINAL_METERING_GRACE_SECONDS: String(config.lifecycle.finalMeteringGraceMinutes * 60) };
 }
+
+/**
+ * `METERED_DIMENSIONS` and `METERING`: which dimensions of each product are billed from usage, and how the metering
+ * functions meter it (the schedule itself is the stack's business).
+ */
+export function meteringVariables(config: Config): { METERED_DIMENSIONS: string; METERING: string } {
+  const { closedHourGraceMinutes, acceptanceWindowHours, zeroUsageRecords, callsPerSecond, eventIdRetentionDays } =
+    config.metering;
+  return {
+    METERED_DIMENSIONS: JSON.stringify(
+      Object.fromEntries(
+        config.products.map((product) => [
+          product.code,
+          product.dimensions.filter((dimension) => dimension.kind === 'metered').map((dimension) => dimension.name),
+        ]),
+      ),
+    ),
+    METERING: JSON.stringify({
+      closedHourGraceMinutes,
+      acceptanceWindowHours,
+      zeroUsageRecords,
+      callsPerSecond,
+      eventIdRetentionDays,
+    }),
+  };
+}

@@ -17,13 +17,28 @@ export const subscribersItemPrefixes = {
   rejectedNotification: 'REJECTED#',
 } as const;
 
-/** Actions on one item named by its key: a request always carries the partition key the condition tests. */
-export type SingleItemAction = 'dynamodb:GetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem';
+/** The partition key prefixes of the Usage table's items, as `lambdas/core/metering/usage-bucket.ts` writes them. */
+export const usageItemPrefixes = {
+  bucket: 'USAGE#',
+  usageEvent: 'EVENT#',
+} as const;
+
+/**
+ * Actions on items named by their partition keys: one item, several (`BatchGetItem`, each key checked), or one
+ * partition (`Query`). A request always carries the partition keys the condition tests. A transaction's items are
+ * authorized as these actions, item by item.
+ */
+export type KeyedItemAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:Query';
 
 export function grantOnItems(
   grantee: IGrantable,
   table: ITableV2,
-  actions: readonly SingleItemAction[],
+  actions: readonly KeyedItemAction[],
   partitionKeyPrefixes: readonly string[],
 ): void {
   Grant.addToPrincipal({

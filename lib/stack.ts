@@ -3,9 +3,10 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AccessCheck } from './access-check.ts';
 import { Api } from './api.ts';
-import { fulfillmentRoute, registrationPageRoute, subscriberAccessRoute } from './api-routes.ts';
+import { fulfillmentRoute, registrationPageRoute, subscriberAccessRoute, usageRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
 import { Lifecycle } from './lifecycle.ts';
+import { Metering } from './metering.ts';
 import { Registration } from './registration.ts';
 import { SellerEvents } from './seller-events.ts';
 import { SellerNotifications } from './seller-notifications.ts';
@@ -23,6 +24,7 @@ export class SaasMarketplaceStack extends Stack {
   readonly api: Api;
   readonly sellerNotifications: SellerNotifications;
   readonly lifecycle: Lifecycle;
+  readonly metering: Metering;
 
   constructor(scope: Construct, id: string, props: SaasMarketplaceStackProps) {
     super(scope, id, props);
@@ -35,9 +37,19 @@ export class SaasMarketplaceStack extends Stack {
     });
     this.registration = new Registration(this, 'Registration', { config, subscribers });
     this.accessCheck = new AccessCheck(this, 'AccessCheck', { config, subscribers });
+    this.metering = new Metering(this, 'Metering', {
+      config,
+      subscribers,
+      usage: this.storage.usage,
+      sellerEvents: this.sellerEvents,
+    });
     this.api = new Api(this, 'Api', {
       settings: config.api,
-      routeFunctions: new Map([...this.registration.routeFunctions, ...this.accessCheck.routeFunctions]),
+      routeFunctions: new Map([
+        ...this.registration.routeFunctions,
+        ...this.accessCheck.routeFunctions,
+        ...this.metering.routeFunctions,
+      ]),
     });
     this.sellerNotifications = new SellerNotifications(this, 'SellerNotifications', {
       config,
@@ -88,7 +100,22 @@ export class SaasMarketplaceStack extends Stack {
     output(
       'SubscriberAccessInvokeArn',
       "Allow execute-api:Invoke on this ARN in the seller app's IAM policy to let it call the access check",
-      this.api.getArnOf(subscriberAccessRoute),
+      this.api.invokeArnOf(subscriberAccessRoute, 'GET'),
+    );
+    output(
+      'UsageUrl',
+      'Where the seller app records usage: POST {"events":[...]}, signed with SigV4',
+      this.api.urlOf(usageRoute),
+    );
+    output(
+      'UsageInvokeArn',
+      "Allow execute-api:Invoke on this ARN in the seller app's IAM policy to let it record usage",
+      this.api.invokeArnOf(usageRoute, 'POST'),
+    );
+    output(
+      'MeteringDeadLetterQueueUrl',
+      'Metering runs (hourly, or final flushes) that failed three times; their usage stays pending',
+      this.metering.deadLetterQueue.queueUrl,
     );
     output(
       'SellerNotifierDeadLetterQueueUrl',

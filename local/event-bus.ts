@@ -44,9 +44,10 @@ export interface EventBusOptions {
   readonly region?: string;
 }
 
-/** A rule's event pattern: the events of one source. */
+/** A rule's event pattern: the events of one source, of one detail-type if given. */
 export interface EventPattern {
   readonly source: string;
+  readonly detailType?: string;
 }
 
 export interface LocalEventBus {
@@ -85,6 +86,7 @@ export async function startLocalEventBus(options: EventBusOptions): Promise<Loca
     received.push(event);
     for (const { pattern, target } of rules) {
       if (event.source !== pattern.source) continue;
+      if (pattern.detailType !== undefined && event['detail-type'] !== pattern.detailType) continue;
       try {
         target(event);
       } catch (error) {

@@ -18,11 +18,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { lambdaClock, runLambdasOn, systemClock } from '../lambdas/core/clock.ts';
 import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
+import type { MeteringRunSummary } from '../lambdas/core/metering/metering-run.ts';
+import { SELLER_EVENT } from '../lambdas/core/seller-events.ts';
 import { createWebhookHandler } from '../lambdas/notifications/webhook-handler.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
-import { finalMeteringGraceVariable, registrationVariables } from '../lib/function-environment.ts';
+import { finalMeteringGraceVariable, meteringVariables, registrationVariables } from '../lib/function-environment.ts';
 import { QUEUE_CONSUMERS } from '../lib/queue-consumers.ts';
 import { configureSimulator } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
@@ -31,7 +33,7 @@ import { createLambdaContext } from './lambda-context.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
 import { startNotificationRelay } from './notification-relay.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
-import { startLocalSchedule } from './schedule.ts';
+import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { SimulatorControl } from './simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from './simulator/server.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
@@ -59,6 +61,11 @@ export interface LocalStackOptions {
   readonly marketplaceNotifications?: boolean;
   /** How often the final-metering sweep runs (default every minute; deployed, every five). */
   readonly finalMeteringSweepEveryMs?: number;
+  /**
+   * How often the metering run goes (default every minute of real time; deployed, hourly). Each run meters the hours
+   * closed by the simulator's clock, so advancing that clock an hour and waiting a run bills the hour.
+   */
+  readonly meteringEveryMs?: number;
   /** How the gateway hands bodies to the handlers (API Gateway may do either). */
   readonly bodyEncoding?: BodyEncoding;
   /** Powertools log level of the handlers (`SILENT` in tests that do not read logs). */
@@ -82,6 +89,8 @@ export interface LocalStack {
   readonly webhookReceiver: WebhookReceiver;
   /** What the scheduled sweep does, as of `now`: answers the subscribers whose final-metering window it closed. */
   closeFinalMeteringWindows(now: Date): Promise<string[]>;
+  /** One scheduled metering run, now by the simulator's clock, as the schedule invokes it; answers its summary. */
+  meter(): Promise<MeteringRunSummary>;
   close(): Promise<void>;
 }
 
@@ -124,6 +133,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_REGION: 'us-east-1',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
       SUBSCRIBERS_TABLE: tables.Subscribers,
+      USAGE_TABLE: tables.Usage,
       DYNAMODB_ENDPOINT: dynamoDb.endpoint,
       MARKETPLACE_REGION: config.marketplaceRegion,
       MARKETPLACE_ENDPOINT: simulator.url,
@@ -133,10 +143,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ENTITLEMENT_ENDPOINT: simulator.url,
       ...registrationVariables(config),
       ...finalMeteringGraceVariable(config),
+      ...meteringVariables(config),
+      METRICS_NAMESPACE: 'SaasMarketplace/local',
+      // Locally the run's summary is in its log line; EMF metrics would only repeat it on stdout.
+      POWERTOOLS_METRICS_DISABLED: 'true',
     });
     const sellerNotifier = await import('../lambdas/notifications/seller-notifier.ts');
     const lifecycle = await import('../lambdas/lifecycle/lifecycle.ts');
     const finalMeteringWindows = await import('../lambdas/lifecycle/final-metering-windows.ts');
+    const metering = await import('../lambdas/metering/metering.ts');
 
     const lifecycleQueue = startLocalQueue({
       name: 'lifecycle',
@@ -153,6 +168,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clock: lambdaClock,
     });
     started.push({ close: () => sweep.stop() });
+    const meteringSchedule = startLocalSchedule({
+      ruleName: 'metering',
+      everyMs: options.meteringEveryMs ?? 60_000,
+      handler: metering.handler,
+      functionName: 'metering',
+      functionTimeoutMs: 15 * 60_000,
+      clock: lambdaClock,
+    });
+    started.push({ close: () => meteringSchedule.stop() });
     const lifecycleRepository = new LifecycleRepository(
       DynamoDBDocumentClient.from(dynamoDb.client, { marshallOptions: { removeUndefinedValues: true } }),
       tables.Subscribers,
@@ -178,6 +202,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     started.push({ close: () => webhookQueue.stop() });
     eventBus.addRule({ source: config.events.source }, (event) => webhookQueue.send(JSON.stringify(event)));
+    // The final flush: as the deployed rule does, every Subscriber Ending event invokes the metering function.
+    eventBus.addRule({ source: config.events.source, detailType: SELLER_EVENT.ending }, (event) => {
+      metering
+        .handler(event, createLambdaContext('metering', 15 * 60_000, lambdaClock.now()))
+        .catch((error: unknown) => console.error('metering: the final flush failed', error));
+    });
 
     // The stream is read before the API answers anyone, so no registration can slip past it.
     const subscriberStream = await startStreamPoller({
@@ -225,6 +255,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       webhookUrl,
       webhookReceiver,
       closeFinalMeteringWindows: (now) => lifecycleRepository.closeFinalMeteringWindows(now),
+      meter: async () => {
+        const summary = await metering.handler(
+          scheduledEvent('metering', lambdaClock.now()),
+          createLambdaContext('metering', 15 * 60_000, lambdaClock.now()),
+        );
+        if (summary === undefined) throw new Error('The metering function did not run');
+        return summary;
+      },
       close: () => closeAll(started),
     };
   } catch (error) {

@@ -30,17 +30,7 @@ export function startLocalSchedule(options: LocalScheduleOptions): LocalSchedule
     const now = (options.clock ?? systemClock).now();
     try {
       await options.handler(
-        {
-          version: '0',
-          id: randomUUID(),
-          'detail-type': 'Scheduled Event',
-          source: 'aws.events',
-          account: LOCAL_ACCOUNT_ID,
-          time: `${now.toISOString().slice(0, 19)}Z`,
-          region: LOCAL_REGION,
-          resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:rule/${options.ruleName}`],
-          detail: {},
-        },
+        scheduledEvent(options.ruleName, now),
         createLambdaContext(options.functionName, options.functionTimeoutMs ?? 60_000, now),
       );
     } catch (error) {
@@ -61,5 +51,20 @@ export function startLocalSchedule(options: LocalScheduleOptions): LocalSchedule
       clearInterval(timer);
       await running;
     },
+  };
+}
+
+/** The event EventBridge sends a scheduled rule's target. */
+export function scheduledEvent(ruleName: string, now: Date): ScheduledEvent<Record<string, never>> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: LOCAL_ACCOUNT_ID,
+    time: `${now.toISOString().slice(0, 19)}Z`,
+    region: LOCAL_REGION,
+    resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:rule/${ruleName}`],
+    detail: {},
   };
 }

@@ -7,7 +7,7 @@
  *
  * Environment (a port of 0 picks a free one): PORT (the API, default 3000), SIMULATOR_PORT (default 4010),
  * EVENT_BUS_PORT (default 4020), WEBHOOK_RECEIVER_PORT (default 4030), DYNAMODB_PORT (default 8000),
- * DYNAMODB_DATA_DIR (default: in memory).
+ * DYNAMODB_DATA_DIR (default: in memory), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60).
  */
 import './sdk-environment.ts';
 import { loadLocalConfig, portFromEnvironment } from './config.ts';
@@ -33,6 +33,16 @@ setInterval(() => {
   if (process.ppid !== parentAtStart) exitAfterStopping(0);
 }, 1000).unref();
 
+function meteringIntervalSeconds(): number {
+  const text = process.env.METERING_INTERVAL_SECONDS;
+  if (text === undefined || text === '') return 60;
+  const seconds = Number(text);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    throw new Error(`METERING_INTERVAL_SECONDS must be a whole number of seconds from 1 to 3600, not "${text}"`);
+  }
+  return seconds;
+}
+
 try {
   const config = loadLocalConfig();
   const dynamoDbPort = portFromEnvironment('DYNAMODB_PORT', 8000);
@@ -48,6 +58,7 @@ try {
     simulatorPort: portFromEnvironment('SIMULATOR_PORT', 4010),
     eventBusPort: portFromEnvironment('EVENT_BUS_PORT', 4020),
     webhookReceiverPort: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030),
+    meteringEveryMs: meteringIntervalSeconds() * 1000,
   });
   running.stack = stack;
   const simulatorUrl = stack.simulator.url;
@@ -67,6 +78,7 @@ try {
                           ${stack.apiUrl}/subscribers/${encodeURIComponent('license:arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef')}
   Marketplace simulator   ${simulatorUrl}  control API ${simulatorUrl}/control
   DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(stack.tables).join(', ')}
+  Usage (POST)            ${stack.apiUrl}/usage  metered every ${meteringIntervalSeconds()} s by the simulator's clock; npm run sample-usage, npm run meter, npm run report
   Products                ${config.products.map((product) => `${product.code} (${product.identityModel})`).join(', ')}`);
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);

@@ -16,9 +16,12 @@ export function documentClient(endpointUrl?: string): DynamoDBDocumentClient {
   });
 }
 
-/** Marketplace calls go to the configured Marketplace region, whatever region the function runs in. */
-export function meteringClient(region: string, endpointUrl?: string): MarketplaceMeteringClient {
-  return new MarketplaceMeteringClient({ region, maxAttempts: 4, ...endpoint(endpointUrl) });
+/**
+ * Marketplace calls go to the configured Marketplace region, whatever region the function runs in. The metering run
+ * asks for one attempt: it retries under its own rate limiter, and counts what it retried.
+ */
+export function meteringClient(region: string, endpointUrl?: string, maxAttempts = 4): MarketplaceMeteringClient {
+  return new MarketplaceMeteringClient({ region, maxAttempts, ...endpoint(endpointUrl) });
 }
 
 export function eventBridgeClient(endpointUrl?: string): EventBridgeClient {

@@ -27,12 +27,18 @@ interface AlarmProperties {
 const alarmsOf = (resources: Record<string, CfnResource>) =>
   Object.values(resources).map((resource) => resource.Properties as unknown as AlarmProperties);
 
-/** What an alarm watches, as `<alarm name>: <statistic> <metric> of <resource logical id> > <threshold>`. */
+/**
+ * What an alarm watches, as `<alarm name>: <statistic> <metric> of <subject> > <threshold>`. The subject is the logical
+ * id of the resource an AWS metric is dimensioned by, or, for a metric the stack's own code publishes (a literal
+ * dimension value), `<namespace> <dimension>=<value>`.
+ */
 function watches(alarm: AlarmProperties): string {
-  const [dimension] = alarm.Dimensions;
-  const value = dimension?.Value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
-  const resource = value.Ref ?? value['Fn::GetAtt']?.[0];
-  return `${alarm.AlarmName}: ${alarm.Statistic} ${alarm.MetricName} of ${resource} > ${alarm.Threshold}`;
+  const subject = alarm.Dimensions.map(({ Name, Value }) => {
+    if (typeof Value === 'string') return `${alarm.Namespace} ${Name}=${Value}`;
+    const reference = Value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+    return reference.Ref ?? reference['Fn::GetAtt']?.[0];
+  }).join(', ');
+  return `${alarm.AlarmName}: ${alarm.Statistic} ${alarm.MetricName} of ${subject} > ${alarm.Threshold}`;
 }
 
 describe('with an admin email and a webhook', () => {
@@ -44,14 +50,16 @@ describe('with an admin email and a webhook', () => {
   const functionId = (id: FunctionId) => logicalIdOf(projectFunction(stack, id).lambda);
   const { adminEmailDeadLetterQueue } = stack.sellerEvents;
   const { webhook, notifierDeadLetterQueue } = stack.sellerNotifications;
-  const { lifecycle } = stack;
+  const { lifecycle, metering } = stack;
   const { undeliveredEventsQueue } = lifecycle;
+  /** The metering run's own metrics: in the stack's namespace, under the `service` dimension Powertools adds. */
+  const meteringMetrics = `SaasMarketplace/${stack.stackName} service=metering`;
   if (adminEmailDeadLetterQueue === undefined || webhook === undefined || undeliveredEventsQueue === undefined) {
     throw new Error('a queue this configuration should have is missing');
   }
   const messagesIn = (queue: IConstruct) => `Maximum ApproximateNumberOfMessagesVisible of ${logicalIdOf(queue)} > 0`;
 
-  test('watch the dead-letter queues, the crashes of the API functions, the sweep and work falling behind', () => {
+  test('watch the dead-letter queues, the crashes of the API functions, the sweep, metering and work falling behind', () => {
     expect(alarms.map(watches).sort()).toEqual(
       [
         `SaasMarketplace-seller-notifier-dead-letters: ${messagesIn(notifierDeadLetterQueue)}`,
@@ -59,10 +67,15 @@ describe('with an admin email and a webhook', () => {
         `SaasMarketplace-webhook-dead-letters: ${messagesIn(webhook.deadLetterQueue)}`,
         `SaasMarketplace-webhook-events-undelivered: ${messagesIn(webhook.undeliveredEventsQueue)}`,
         `SaasMarketplace-lifecycle-dead-letters: ${messagesIn(lifecycle.deadLetterQueue)}`,
+        `SaasMarketplace-metering-dead-letters: ${messagesIn(metering.deadLetterQueue)}`,
         `SaasMarketplace-marketplace-events-undelivered: ${messagesIn(undeliveredEventsQueue)}`,
         `SaasMarketplace-fulfillment-crashed: Sum Errors of ${functionId('Fulfillment')} > 0`,
         `SaasMarketplace-registration-page-crashed: Sum Errors of ${functionId('RegistrationPage')} > 0`,
         `SaasMarketplace-subscriber-access-crashed: Sum Errors of ${functionId('SubscriberAccess')} > 0`,
+        `SaasMarketplace-usage-crashed: Sum Errors of ${functionId('Usage')} > 0`,
+        `SaasMarketplace-metering-failed: Sum Errors of ${functionId('Metering')} > 0`,
+        `SaasMarketplace-metering-rejected: Sum RecordsRejected of ${meteringMetrics} > 0`,
+        `SaasMarketplace-metering-behind: Maximum OldestPendingAge of ${meteringMetrics} > ${12 * 3600}`,
         `SaasMarketplace-final-metering-windows-failed: Sum Errors of ${functionId('FinalMeteringWindows')} > 0`,
         `SaasMarketplace-seller-notifier-behind: Maximum IteratorAge of ${functionId('SellerNotifier')} > ${600 * 1000}`,
         `SaasMarketplace-lifecycle-behind: Maximum ApproximateAgeOfOldestMessage of ${logicalIdOf(lifecycle.queue)} > ${30 * 60}`,
@@ -88,7 +101,8 @@ describe('with an admin email and a webhook', () => {
 test('without an admin email or a webhook, no alarm watches a queue that does not exist', () => {
   const { template } = synthesize();
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  expect(names).toHaveLength(9);
+  // The 17 with an admin email and a webhook but the 3 below: the metering alarms are always there.
+  expect(names).toHaveLength(14);
   for (const absent of ['admin-email-dead-letters', 'webhook-dead-letters', 'webhook-events-undelivered']) {
     expect(names).not.toContain(`SaasMarketplace-${absent}`);
   }
@@ -97,6 +111,6 @@ test('without an admin email or a webhook, no alarm watches a queue that does no
 test('with SNS notifications only, no alarm watches the queue for undelivered EventBridge events', () => {
   const { template } = synthesize(snsOnly);
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  expect(names).toHaveLength(8);
+  expect(names).toHaveLength(13);
   expect(names).not.toContain('SaasMarketplace-marketplace-events-undelivered');
 });

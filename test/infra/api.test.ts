@@ -71,6 +71,7 @@ describe('the REST API', () => {
         authorization: 'AWS_IAM',
         integration: 'AWS_PROXY POST',
       },
+      { route: 'ANY /usage', target: 'Usage', authorization: 'AWS_IAM', integration: 'AWS_PROXY POST' },
     ]);
     expect(apiRoutes.map((route) => `ANY ${route.path}`).sort()).toEqual(routes.map((route) => route.route));
   });
@@ -165,31 +166,37 @@ describe('outputs', () => {
     ],
   });
 
-  test('give the stage URLs of the fulfillment URL, the registration page and the access check', () => {
+  /** The ARN an IAM policy names to allow `execute-api:Invoke` on `<method> <path>` of the prod stage. */
+  const invokeArn = (methodAndPath: string) => ({
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':execute-api:',
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        ':',
+        { Ref: apiId },
+        `/prod/${methodAndPath}`,
+      ],
+    ],
+  });
+
+  test('give the stage URLs of the fulfillment URL, the registration page, the access check and usage recording', () => {
     template.hasOutput('FulfillmentUrl', { Value: stageUrl('fulfillment') });
     template.hasOutput('RegistrationUrl', { Value: stageUrl('register') });
     template.hasOutput('SubscriberAccessUrl', { Value: stageUrl('subscribers/{id}') });
+    template.hasOutput('UsageUrl', { Value: stageUrl('usage') });
   });
 
   test('give the ARN a seller grants execute-api:Invoke on to GET any subscriber, and no other method', () => {
-    template.hasOutput('SubscriberAccessInvokeArn', {
-      Value: {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':execute-api:',
-            { Ref: 'AWS::Region' },
-            ':',
-            { Ref: 'AWS::AccountId' },
-            ':',
-            { Ref: apiId },
-            '/prod/GET/subscribers/*',
-          ],
-        ],
-      },
-    });
+    template.hasOutput('SubscriberAccessInvokeArn', { Value: invokeArn('GET/subscribers/*') });
+  });
+
+  test('give the ARN a seller grants execute-api:Invoke on to POST usage, and no other method', () => {
+    template.hasOutput('UsageInvokeArn', { Value: invokeArn('POST/usage') });
   });
 });
 
@@ -259,6 +266,7 @@ describe('the custom domain', () => {
       domainTemplate.hasOutput('FulfillmentUrl', { Value: 'https://buy.example.com/fulfillment' });
       domainTemplate.hasOutput('RegistrationUrl', { Value: 'https://buy.example.com/register' });
       domainTemplate.hasOutput('SubscriberAccessUrl', { Value: 'https://buy.example.com/subscribers/{id}' });
+      domainTemplate.hasOutput('UsageUrl', { Value: 'https://buy.example.com/usage' });
     });
 
     test('turns the execute-api endpoint off, so the pages and their cookie live on the domain alone', () => {

@@ -9,9 +9,11 @@ import {
   finalMeteringWindowsEnvironment,
   fulfillmentEnvironment,
   lifecycleEnvironment,
+  meteringEnvironment,
   registrationPageEnvironment,
   sellerNotifierEnvironment,
   subscriberAccessEnvironment,
+  usageEnvironment,
   webhookEnvironment,
 } from '../../lambdas/core/environment.ts';
 import { configurationVariants, resourcesOfType, synthesize } from './synthesis.ts';
@@ -24,6 +26,8 @@ const contracts: Record<string, EnvironmentSchema> = {
   'registration-page': registrationPageEnvironment,
   'seller-notifier': sellerNotifierEnvironment,
   'subscriber-access': subscriberAccessEnvironment,
+  usage: usageEnvironment,
+  metering: meteringEnvironment,
   lifecycle: lifecycleEnvironment,
   'final-metering-windows': finalMeteringWindowsEnvironment,
   webhook: webhookEnvironment,

@@ -92,6 +92,28 @@ describe.each(Object.entries(configurationVariants))('the app that cdk synth bui
   });
 });
 
+describe('the usage-metering part, checked with the rest of the app', () => {
+  const { app, stack } = synthesize();
+  const silenced = acknowledgedFindings(app);
+  const under = (path: string) =>
+    silenced
+      .filter((finding) => finding.resourcePath.startsWith(`${stack.node.path}/${path}/`))
+      .map((finding) => `${finding.ruleId} on ${finding.resourcePath.slice(stack.node.path.length + 1)}`)
+      .sort();
+
+  test('has its findings silenced only for BatchMeterUsage on * and for its dead-letter queue', () => {
+    // Both would be errors: their being silenced shows that the checks reached these resources.
+    expect(under(stack.metering.node.id)).toEqual([
+      'AwsSolutions-IAM5[Resource::*] on Metering/Metering/Role/DefaultPolicy/Resource',
+      'AwsSolutions-SQS3 on Metering/DeadLetterQueue/Resource',
+    ]);
+  });
+
+  test('has POST /usage silenced for no Cognito authorizer only: IAM authorizes it, so no-authorization never fires', () => {
+    expect(under('Api/RestApi/Default/usage')).toEqual(['AwsSolutions-COG4 on Api/RestApi/Default/usage/ANY/Resource']);
+  });
+});
+
 describe('synthesis', () => {
   test('runs the AwsSolutions checks and refuses an error-level finding', () => {
     const { app: probedApp, stack } = buildApp({ ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] });

@@ -6,7 +6,16 @@ import { describe, expect, test } from 'vitest';
 import { SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
 import { SellerEvents, SUBSCRIBER_ENDING, SUBSCRIBER_REGISTERED as RULE_DETAIL_TYPE } from '../../lib/seller-events.ts';
 import { publishedEntries, subscribersStream } from './subscribers-stream.ts';
-import { getAtt, logicalIdOf, resourceNamed, resourcesOfType, synthesize, type CfnResource } from './synthesis.ts';
+import { partsOf } from './iam.ts';
+import {
+  getAtt,
+  logicalIdOf,
+  projectFunction,
+  resourceNamed,
+  resourcesOfType,
+  synthesize,
+  type CfnResource,
+} from './synthesis.ts';
 
 const adminEmail = 'admin@example.com';
 /** Not the default, so that the rule must take the source from the configuration. */
@@ -19,6 +28,13 @@ function rulesOnBus(template: Template, busId: string): [string, CfnResource][] 
   );
 }
 
+/** Whether the rule's targets include the resource with this ARN. */
+function targets(rule: CfnResource, arn: unknown): boolean {
+  return (rule.Properties['Targets'] as { Arn: unknown }[]).some(
+    (target) => JSON.stringify(target.Arn) === JSON.stringify(arn),
+  );
+}
+
 function single(resources: Record<string, CfnResource>): [string, CfnResource] {
   const entries = Object.entries(resources);
   if (entries.length !== 1) throw new Error(`expected one resource, found ${entries.length}`);
@@ -28,6 +44,7 @@ function single(resources: Record<string, CfnResource>): [string, CfnResource] {
 describe('without an admin email', () => {
   const { stack, template } = synthesize();
   const busId = logicalIdOf(stack.sellerEvents.bus);
+  const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
 
   test('has the seller bus and outputs its name and ARN', () => {
     template.resourceCountIs('AWS::Events::EventBus', 1);
@@ -35,10 +52,14 @@ describe('without an admin email', () => {
     template.hasOutput('SellerEventBusArn', { Value: getAtt(busId, 'Arn') });
   });
 
-  test('sends no email: no topic, no key, no rule on the seller bus, no admin email queue or output', () => {
+  test('sends no email: no topic, no key, no rule on the seller bus but the final flush, no admin email queue or output', () => {
     template.resourceCountIs('AWS::SNS::Topic', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
-    expect(rulesOnBus(template, busId)).toEqual([]);
+    // The metering engine's final-flush rule (see metering.test.ts) is the one rule on the bus.
+    const [[, rule] = ['', undefined], ...others] = rulesOnBus(template, busId);
+    expect(others).toEqual([]);
+    expect(rule?.Properties['EventPattern']).toMatchObject({ 'detail-type': [SELLER_EVENT.ending] });
+    expect(rule?.Properties['Targets']).toEqual([expect.objectContaining({ Arn: meteringArn })]);
     expect(stack.sellerEvents.adminEmailDeadLetterQueue).toBeUndefined();
     expect(Object.keys(template.findOutputs('AdminEmailDeadLetterQueueUrl'))).toEqual([]);
   });
@@ -66,9 +87,25 @@ describe('with an admin email', () => {
   });
   const busId = logicalIdOf(stack.sellerEvents.bus);
   const [topicId, topic] = single(resourcesOfType(template, 'AWS::SNS::Topic'));
-  const [ruleId, rule] = single(Object.fromEntries(rulesOnBus(template, busId)));
+  const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
+  // The bus has the admin email rule and the metering engine's final-flush rule: the one that emails targets the topic.
+  const [ruleId, rule] = single(
+    Object.fromEntries(rulesOnBus(template, busId).filter(([, candidate]) => targets(candidate, { Ref: topicId }))),
+  );
   const target = (rule.Properties['Targets'] as Record<string, unknown>[])[0] ?? {};
   const keyId = (topic.Properties['KmsMasterKeyId'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+
+  test('has two rules on the seller bus: this one, with the topic as its one target, and the final flush', () => {
+    expect(rule.Properties['Targets']).toHaveLength(1);
+    const others = rulesOnBus(template, busId).filter(([id]) => id !== ruleId);
+    expect(others).toHaveLength(1);
+    const [[, finalFlush] = ['', undefined]] = others;
+    expect(finalFlush?.Properties['EventPattern']).toEqual({
+      source: [eventSource],
+      'detail-type': [SELLER_EVENT.ending],
+    });
+    expect(finalFlush?.Properties['Targets']).toEqual([expect.objectContaining({ Arn: meteringArn })]);
+  });
 
   test('subscribes the admin email to a topic', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', {

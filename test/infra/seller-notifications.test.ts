@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { mayOnItem, on, partsOf, permissionsOf, writesOwnLogs } from './iam.ts';
-import { filterMatches, publishedEntries, subscribersStream } from './subscribers-stream.ts';
+import { filterMatches, publishedEntries, subscribersStream, subscriptionEnding } from './subscribers-stream.ts';
 import {
   getAtt,
   logicalIdOf,
@@ -13,6 +13,7 @@ import {
   resourcesOfType,
   synthesize,
   webhookUrl,
+  type CfnResource,
 } from './synthesis.ts';
 
 /** Not the default, so that the function and rules must take the source from the configuration. */
@@ -98,6 +99,13 @@ describe('the seller notifier', () => {
     }
   });
 
+  test('lets through the write that opens a final-metering window: its Subscriber Ending event starts the final flush', async () => {
+    const { record } = await subscriptionEnding();
+    expect(passes(record)).toBe(true);
+    const entries = await publishedEntries([record], eventSource);
+    expect(entries.map((entry) => entry.DetailType)).toEqual(['Subscriber Ending']);
+  });
+
   test('lets through every insert and change of a subscriber item, the notifier deciding what to publish', async () => {
     const { subscriberResolved } = await subscribersStream();
     expect(passes(subscriberResolved)).toBe(true);
@@ -135,14 +143,18 @@ describe('the seller notifier', () => {
 describe('without a webhook URL', () => {
   const { stack, template } = synthesize();
 
-  test('has no webhook: no secret, no webhook function, no rule on the seller bus, no webhook output', () => {
+  test('has no webhook: no secret, no webhook function, no rule on the seller bus but the final flush, no webhook output', () => {
     expect(stack.sellerNotifications.webhook).toBeUndefined();
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     const busId = logicalIdOf(stack.sellerEvents.bus);
     const onSellerBus = Object.values(resourcesOfType(template, 'AWS::Events::Rule')).filter(
       (rule) => JSON.stringify(rule.Properties['EventBusName']) === JSON.stringify({ Ref: busId }),
     );
-    expect(onSellerBus).toEqual([]);
+    // The one rule on the bus hands Subscriber Ending events to the metering function (its final flush).
+    const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
+    expect(onSellerBus.map((rule) => rule.Properties['Targets'])).toEqual([
+      [expect.objectContaining({ Arn: meteringArn })],
+    ]);
     expect(() => projectFunction(stack, 'WebhookCaller')).toThrow();
     expect(Object.keys(template.toJSON()['Outputs'] as object).filter((name) => name.startsWith('Webhook'))).toEqual(
       [],
@@ -163,11 +175,24 @@ describe('with a webhook URL', () => {
   const busId = logicalIdOf(stack.sellerEvents.bus);
   const deadLetterQueueId = logicalIdOf(webhook.deadLetterQueue);
   const undeliveredId = logicalIdOf(webhook.undeliveredEventsQueue);
-  const [ruleId, rule] = Object.entries(resourcesOfType(template, 'AWS::Events::Rule')).find(
+  const rulesOnBus = Object.entries(resourcesOfType(template, 'AWS::Events::Rule')).filter(
     ([, candidate]) => JSON.stringify(candidate.Properties['EventBusName']) === JSON.stringify({ Ref: busId }),
-  ) ?? ['', undefined];
+  );
+  /** The resource a rule target's `Arn` (`Fn::GetAtt` of a resource of the stack) points at. */
+  const targetedResource = (target: Record<string, unknown> | undefined) => {
+    const arn = (target?.['Arn'] ?? {}) as { 'Fn::GetAtt'?: [string, string] };
+    const id = arn['Fn::GetAtt']?.[0];
+    return id === undefined ? undefined : { id, type: resourceNamed(template, id).Type };
+  };
+  /** Beside the metering engine's final-flush rule (see metering.test.ts), the webhook's rule: the one into a queue. */
+  const intoQueues = rulesOnBus.filter(([, candidate]) =>
+    (candidate.Properties['Targets'] as Record<string, unknown>[]).some(
+      (target) => targetedResource(target)?.type === 'AWS::SQS::Queue',
+    ),
+  );
+  const [ruleId, rule] = intoQueues.length === 1 ? (intoQueues[0] as [string, CfnResource]) : ['', undefined];
   const [target] = (rule?.Properties['Targets'] ?? []) as Record<string, unknown>[];
-  const queueId = ((target?.['Arn'] ?? {}) as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const queueId = targetedResource(target)?.id ?? '';
   const queue = resourceNamed(template, queueId).Properties;
   const [mapping] = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).filter(
     (resource) => JSON.stringify(resource.Properties['FunctionName']) === JSON.stringify({ Ref: functionId }),
@@ -182,8 +207,15 @@ describe('with a webhook URL', () => {
   });
 
   test('sends every event of the configured source on the seller bus to the webhook queue', () => {
+    expect(intoQueues).toHaveLength(1);
     expect(rule?.Properties).toMatchObject({ EventBusName: { Ref: busId }, EventPattern: { source: [eventSource] } });
     expect(Object.keys(rule?.Properties['EventPattern'] as object)).toEqual(['source']);
+    expect(rule?.Properties['Targets']).toHaveLength(1);
+    // The bus's other rule is the final flush, which targets the metering function, not a queue.
+    const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
+    expect(rulesOnBus.filter(([id]) => id !== ruleId).map(([, other]) => other.Properties['Targets'])).toEqual([
+      [expect.objectContaining({ Arn: meteringArn })],
+    ]);
   });
 
   test('matches the events the seller notifier publishes, registration and lifecycle alike', async () => {

@@ -83,6 +83,30 @@ async function activatedSubscriber(): Promise<Item> {
   return { ...resolvedSubscriber, ...itemWrittenBy(sent.at(-1) as UpdateCommand) };
 }
 
+/** What the lifecycle writes when the buyer cancels an active subscription: its final-metering window opens. */
+async function endingSubscriber(activated: Item): Promise<Item> {
+  const { client, sent } = recordingClient();
+  const cancelledAt = new Date(at.getTime() + 24 * 3600 * 1000);
+  await new LifecycleRepository(client, 'Subscribers', 3600).applyToSubscriber(
+    {
+      subscriber: { model: 'license', productCode, licenseArn, customerAWSAccountId: '444455556666' },
+      facts: ['endRequestedAt'],
+      at: cancelledAt,
+    },
+    cancelledAt,
+  );
+  return { ...activated, ...itemWrittenBy(sent.at(-1) as UpdateCommand) };
+}
+
+/**
+ * The lifecycle's write that opens an active subscriber's final-metering window (the notifier publishes a
+ * `Subscriber Ending` event for it), and the subscriber's id.
+ */
+export async function subscriptionEnding(): Promise<{ record: DynamoDBRecord; subscriberId: string }> {
+  const activated = await activatedSubscriber();
+  return { record: streamRecord('MODIFY', await endingSubscriber(activated), activated), subscriberId };
+}
+
 /** A session item exactly as the fulfillment URL stores it. */
 async function storedSession(): Promise<Item> {
   const { client, sent } = recordingClient();

@@ -46,9 +46,25 @@ export const snsOnly = {
   ),
 };
 
+/**
+ * A `metering` section with no default left: another minute, a window of 3 hours (the least, and odd hours halve to a
+ * fraction), no zero-usage records, a fractional rate.
+ */
+export const meteringOverrides = {
+  'marketplace.metering': {
+    scheduleMinute: 25,
+    closedHourGraceMinutes: 20,
+    acceptanceWindowHours: 3,
+    zeroUsageRecords: false,
+    callsPerSecond: 2.5,
+    eventIdRetentionDays: 2,
+  },
+} as const;
+
 /** Every optional part of the stack, each on its own and all at once: what the nag tests must find clean. */
 export const configurationVariants: Record<string, Record<string, unknown>> = {
   'the cdk.json configuration': {},
+  'non-default metering settings': meteringOverrides,
   'WAF on': { 'marketplace.api.waf.enabled': true },
   'an admin email': { 'marketplace.notifications.adminEmail': 'admin@example.com' },
   'a custom domain without a hosted zone': { 'marketplace.api.customDomain': customDomain },
@@ -87,6 +103,8 @@ export const functionIds = [
   'Fulfillment',
   'RegistrationPage',
   'SubscriberAccess',
+  'Usage',
+  'Metering',
   'SellerNotifier',
   'Lifecycle',
   'FinalMeteringWindows',

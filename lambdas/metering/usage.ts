@@ -1,0 +1,26 @@
+/** Lambda entry point of `POST /usage`: wiring only, see `usage-handler.ts`. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { documentClient } from '../core/aws-clients.ts';
+import { lambdaClock } from '../core/clock.ts';
+import { meteredProducts, readEnvironment, usageEnvironment } from '../core/environment.ts';
+import { createUsageHandler } from './usage-handler.ts';
+
+const environment = readEnvironment(usageEnvironment);
+const logger = new Logger({ serviceName: 'usage' });
+
+export const handler = middy(
+  createUsageHandler({
+    client: documentClient(environment.DYNAMODB_ENDPOINT),
+    usageTable: environment.USAGE_TABLE,
+    subscribersTable: environment.SUBSCRIBERS_TABLE,
+    products: meteredProducts(environment.PRODUCTS, environment.METERED_DIMENSIONS),
+    acceptanceWindowHours: environment.METERING.acceptanceWindowHours,
+    eventIdRetentionDays: environment.METERING.eventIdRetentionDays,
+    finalMeteringGraceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
+    clock: lambdaClock,
+    logger,
+  }),
+  // Never log the event: it names subscribers and what they used.
+).use(injectLambdaContext(logger, { logEvent: false }));

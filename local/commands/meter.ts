@@ -1,0 +1,88 @@
+/**
+ * `npm run meter`: one metering pass, now, against the tables and Marketplace the environment names (the running
+ * `npm start` by default; see `targets.ts`), exactly as the scheduled function runs it.
+ *
+ *   npm run meter                          meter every closed hour
+ *   npm run meter -- --dry-run             print the BatchMeterUsage calls a run would make; write and send nothing
+ *   npm run meter -- --subscriber <id>     the final flush of one subscriber: its open hour too
+ */
+import '../sdk-environment.ts';
+import { parseArgs } from 'node:util';
+import { documentClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
+import {
+  meteredDimensionsVariable,
+  meteredProducts,
+  meteringSettingsVariable,
+  productsVariable,
+} from '../../lambdas/core/environment.ts';
+import { meterUsage, type MeteringRunSummary } from '../../lambdas/core/metering/metering-run.ts';
+import { meteringVariables, productsVariable as productsVariableOf } from '../../lib/function-environment.ts';
+import { commandTargets } from './targets.ts';
+
+function options() {
+  try {
+    return parseArgs({
+      options: { 'dry-run': { type: 'boolean', default: false }, subscriber: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\nUsage: npm run meter -- [--dry-run] [--subscriber <id>]`,
+      { cause: error },
+    );
+  }
+}
+
+function print(summary: MeteringRunSummary): void {
+  const rejected = Object.entries(summary.rejected).map(([reason, count]) => `${reason} ${count}`);
+  console.log(`${summary.dryRun ? 'Dry run: nothing written, nothing sent. ' : ''}Buckets of hours before ${summary.dueBefore}
+  due         ${summary.due} (zero-usage buckets made sure of: ${summary.zeroUsage})
+  billed      ${summary.billed}
+  rejected    ${rejected.length === 0 ? 0 : rejected.join(', ')}
+  expired     ${summary.expired}
+  pending     ${summary.pending}${summary.oldestPending === undefined ? '' : ` (oldest: hour ${summary.oldestPending.hour}, ${summary.oldestPending.ageMinutes} min old)`}
+  calls       ${summary.calls} (retries ${summary.retries}, throttles ${summary.throttles})`);
+  if (summary.requestIds.length > 0) console.log(`  request ids ${summary.requestIds.join(' ')}`);
+  for (const [index, batch] of (summary.batches ?? []).entries()) {
+    console.log(
+      `\nBatchMeterUsage call ${index + 1}${batch.productCode === undefined ? '' : ` (ProductCode ${batch.productCode})`}:`,
+    );
+    console.log(JSON.stringify(batch.records, null, 2));
+  }
+}
+
+try {
+  const { 'dry-run': dryRun, subscriber } = options();
+  const targets = await commandTargets();
+  const { config } = targets;
+  // The configuration reaches the run as it reaches the deployed function: through its environment variables.
+  const variables = meteringVariables(config);
+  const settings = meteringSettingsVariable.parse(variables.METERING);
+  const summary = await meterUsage(
+    {
+      client: documentClient(targets.dynamoDbEndpoint),
+      usageTable: targets.usageTable,
+      subscribersTable: targets.subscribersTable,
+      metering: meteringClient(config.marketplaceRegion, targets.marketplaceEndpoint, 1),
+      closedHourGraceMinutes: settings.closedHourGraceMinutes,
+      acceptanceWindowHours: settings.acceptanceWindowHours,
+      callsPerSecond: settings.callsPerSecond,
+      zeroUsageRecords: settings.zeroUsageRecords,
+      products: meteredProducts(
+        productsVariable.parse(productsVariableOf(config).PRODUCTS),
+        meteredDimensionsVariable.parse(variables.METERED_DIMENSIONS),
+      ),
+      logger: {
+        info: () => undefined,
+        warn: (message, details) => console.warn(message, JSON.stringify(details)),
+        error: (message, details) => console.error(message, JSON.stringify(details)),
+      },
+    },
+    { now: targets.clock.now(), dryRun, ...(subscriber === undefined ? {} : { subscriberId: subscriber }) },
+  );
+  print(summary);
+} catch (error) {
+  console.error(`npm run meter: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,79 @@
+/**
+ * `npm run sample-usage`: what a seller's app would send, for trying metering out. For every active subscriber of the
+ * running `npm start` it posts a few random usage events of each metered dimension of its product, timed now by the
+ * simulator's clock, to `POST /usage` on the local API, and prints the answers.
+ *
+ *   npm run sample-usage                   every active subscriber
+ *   npm run sample-usage -- --events 5     five events per dimension (default 3)
+ */
+import '../sdk-environment.ts';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { documentClient } from '../../lambdas/core/aws-clients.ts';
+import { portFromEnvironment } from '../config.ts';
+import { commandTargets } from './targets.ts';
+
+const { values } = parseArgs({ options: { events: { type: 'string', default: '3' } }, strict: true });
+const eventsPerDimension = Number(values.events);
+
+try {
+  if (!Number.isInteger(eventsPerDimension) || eventsPerDimension < 1 || eventsPerDimension > 10) {
+    throw new Error('--events must be a whole number from 1 to 10');
+  }
+  const targets = await commandTargets();
+  const apiUrl = process.env.API_URL || `http://127.0.0.1:${portFromEnvironment('PORT', 3000)}/local`;
+  const documents = documentClient(targets.dynamoDbEndpoint);
+  const subscribers: { subscriberId: string; productCode: string }[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({
+        TableName: targets.subscribersTable,
+        FilterExpression: 'sk = :subscriber AND subscriptionStatus = :active',
+        ExpressionAttributeValues: { ':subscriber': 'SUBSCRIBER', ':active': 'active' },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      subscribers.push({ subscriberId: item.subscriberId as string, productCode: item.productCode as string });
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  if (subscribers.length === 0) {
+    throw new Error('no active subscriber: subscribe on the buyer page of npm start first');
+  }
+
+  const now = targets.clock.now().toISOString();
+  for (const { subscriberId, productCode } of subscribers) {
+    const product = targets.config.products.find((candidate) => candidate.code === productCode);
+    const dimensions = (product?.dimensions ?? []).filter((dimension) => dimension.kind === 'metered');
+    const events = dimensions.flatMap((dimension) =>
+      Array.from({ length: eventsPerDimension }, () => ({
+        subscriberId,
+        dimension: dimension.name,
+        quantity: randomInt(1, 100),
+        timestamp: now,
+      })),
+    );
+    if (events.length === 0) continue;
+    const response = await fetch(`${apiUrl}/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events }),
+    });
+    const answer = (await response.json()) as { results?: { status: string; reason?: string }[]; message?: string };
+    const counted = events.reduce((sum, event) => sum + event.quantity, 0);
+    console.log(
+      `${subscriberId}\n  ${response.status}: ${answer.message ?? ''}${(answer.results ?? [])
+        .map(
+          (result, index) =>
+            `${events[index]!.dimension} ${events[index]!.quantity} ${result.status}${result.reason === undefined ? '' : ` (${result.reason})`}`,
+        )
+        .join(', ')}\n  ${counted} units in all, hour of ${now}`,
+    );
+  }
+} catch (error) {
+  console.error(`npm run sample-usage: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

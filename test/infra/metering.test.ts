@@ -1,0 +1,574 @@
+/**
+ * Usage metering: `POST /usage` (IAM-authorized) and the usage function behind it; the metering function, started by
+ * its hourly schedule and by the final-flush rule on the seller bus; what happens to a run that fails; the alarms and
+ * the dashboard on the run's own metrics; the outputs. Each assertion reads the synthesized template.
+ */
+import type { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, test } from 'vitest';
+import { meteringEnvironment, usageEnvironment } from '../../lambdas/core/environment.ts';
+import { bucketKey, usageEventKey } from '../../lambdas/core/metering/usage-bucket.ts';
+import { SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
+import { agreementKey, sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
+import { METERING_METRICS } from '../../lambdas/metering/metering-handler.ts';
+import { configFromContext, parseConfig } from '../../lib/config.ts';
+import { meteringMetricNames } from '../../lib/metering-metrics.ts';
+import { cdkJsonContext } from '../../local/config.ts';
+import { mayOnItem, on, partsOf, permissionsOf, statementsOf, writesOwnLogs } from './iam.ts';
+import { publishedEntries, subscriptionEnding } from './subscribers-stream.ts';
+import {
+  getAtt,
+  logicalIdOf,
+  meteringOverrides,
+  projectFunction,
+  resourceNamed,
+  resourcesOfType,
+  synthesize,
+  type CfnResource,
+} from './synthesis.ts';
+
+/** Not the default, so that the final-flush rule must take the source from the configuration. */
+const eventSource = 'acme.saas-marketplace';
+/** The cdk.json configuration, as the default stack below is built from it. */
+const config = parseConfig(configFromContext(cdkJsonContext()));
+
+const { stack, template } = synthesize({ 'marketplace.events.source': eventSource });
+/** Every metering setting changed (see `meteringOverrides`), and Marketplace's APIs in another region. */
+const overridden = synthesize({ ...meteringOverrides, 'marketplace.marketplaceRegion': 'eu-west-1' });
+
+const usage = projectFunction(stack, 'Usage');
+const usageIds = partsOf(usage);
+const metering = projectFunction(stack, 'Metering');
+const meteringIds = partsOf(metering);
+const subscribersTableId = logicalIdOf(stack.storage.subscribers);
+const usageTableId = logicalIdOf(stack.storage.usage);
+const deadLetterQueueId = logicalIdOf(stack.metering.deadLetterQueue);
+const namespace = `SaasMarketplace/${stack.stackName}`;
+const subscriberId = 'license:arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef';
+/** What usage may be recorded for: each product's metered dimensions, by product code. */
+const meteredDimensions = Object.fromEntries(
+  config.products.map((product) => [
+    product.code,
+    product.dimensions.filter((dimension) => dimension.kind === 'metered').map((dimension) => dimension.name),
+  ]),
+);
+/** The `metering` settings the functions act on: all but the schedule's minute, which is the stack's alone. */
+const functionSettings = (settings: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(settings).filter(([name]) => name !== 'scheduleMinute'));
+const meteringSettings = functionSettings(config.metering);
+
+const propertiesOf = (source: Template, logicalId: string) => resourceNamed(source, logicalId).Properties;
+const variablesOf = (source: Template, functionId: string) =>
+  (propertiesOf(source, functionId)['Environment'] as { Variables: Record<string, unknown> }).Variables;
+
+/** The function's environment as deployed: each table reference stands in for the table name it resolves to. */
+function deployedVariables(source: Template, functionId: string, tables: Record<string, string>) {
+  return Object.fromEntries(
+    Object.entries(variablesOf(source, functionId)).map(([name, value]) => {
+      const ref = (value as { Ref?: string }).Ref;
+      if (typeof value === 'string') return [name, value];
+      if (ref !== undefined && tables[ref] !== undefined) return [name, tables[ref]];
+      throw new Error(`${name} holds an unexpected reference: ${JSON.stringify(value)}`);
+    }),
+  );
+}
+
+const rulesOf = (source: Template) => Object.entries(resourcesOfType(source, 'AWS::Events::Rule'));
+const targetsFunction = (rule: CfnResource, functionId: string) =>
+  (rule.Properties['Targets'] as { Arn: unknown }[]).some((target) => on(target.Arn) === on(getAtt(functionId, 'Arn')));
+
+/** The only rule with a schedule that starts the metering function. */
+function meteringSchedule(source: Template, functionId: string): [string, CfnResource] {
+  const found = rulesOf(source).filter(
+    ([, rule]) => rule.Properties['ScheduleExpression'] !== undefined && targetsFunction(rule, functionId),
+  );
+  if (found.length !== 1) throw new Error(`expected one schedule for the metering function, found ${found.length}`);
+  return found[0] as [string, CfnResource];
+}
+
+function alarmNamed(source: Template, name: string): Record<string, unknown> {
+  const found = Object.values(resourcesOfType(source, 'AWS::CloudWatch::Alarm')).filter(
+    (alarm) => alarm.Properties['AlarmName'] === `SaasMarketplace-${name}`,
+  );
+  if (found.length !== 1) throw new Error(`expected one alarm ${name}, found ${found.length}`);
+  return (found[0] as CfnResource).Properties;
+}
+
+describe('POST /usage', () => {
+  const apiId = logicalIdOf(stack.api.restApi);
+
+  /** The full path of an API Gateway resource, from its parents. */
+  function pathOf(resourceId: string): string {
+    const resource = propertiesOf(template, resourceId) as { ParentId: { Ref?: string }; PathPart: string };
+    const parent = resource.ParentId.Ref === undefined ? '' : pathOf(resource.ParentId.Ref);
+    return `${parent}/${resource.PathPart}`;
+  }
+
+  const methods = Object.values(resourcesOfType(template, 'AWS::ApiGateway::Method')).map((method) => {
+    const { HttpMethod, ResourceId, AuthorizationType, Integration } = method.Properties as {
+      HttpMethod: string;
+      ResourceId: { Ref: string };
+      AuthorizationType: string;
+      Integration: { Uri: unknown };
+    };
+    return {
+      route: `${HttpMethod} ${pathOf(ResourceId.Ref)}`,
+      authorization: AuthorizationType,
+      uri: on(Integration.Uri),
+    };
+  });
+
+  test("requires IAM (SigV4 and execute-api:Invoke), while the buyer's routes stay public", () => {
+    expect(Object.fromEntries(methods.map(({ route, authorization }) => [route, authorization]))).toEqual({
+      'ANY /usage': 'AWS_IAM',
+      'ANY /subscribers/{id}': 'AWS_IAM',
+      'ANY /fulfillment': 'NONE',
+      'ANY /register': 'NONE',
+    });
+  });
+
+  test('is served by the usage function, and only by it', () => {
+    const usageArn = on(getAtt(usageIds.functionId, 'Arn'));
+    expect(methods.filter(({ uri }) => uri.includes(usageArn)).map(({ route }) => route)).toEqual(['ANY /usage']);
+    // API Gateway may invoke it for /usage of this API (its stage, and the console's test invocations), nothing else.
+    const permissions = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission')).filter(
+      (permission) => on(permission.Properties['FunctionName']) === usageArn,
+    );
+    expect(permissions).toHaveLength(2);
+    for (const permission of permissions) {
+      expect(permission.Properties['Principal']).toBe('apigateway.amazonaws.com');
+      const [, parts] = (permission.Properties['SourceArn'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+      expect(parts).toContainEqual({ Ref: apiId });
+      expect(parts.at(-1)).toMatch(/^\/(test-invoke-stage\/)?\*\/usage$/);
+    }
+  });
+
+  test("answers within API Gateway's 29 seconds, and shares the account's concurrency", () => {
+    const properties = propertiesOf(template, usageIds.functionId);
+    expect(properties['Timeout']).toBeLessThan(29);
+    expect(properties['ReservedConcurrentExecutions']).toBeUndefined();
+  });
+});
+
+describe('the usage function', () => {
+  const subscribers = getAtt(subscribersTableId, 'Arn');
+  const usageTable = getAtt(usageTableId, 'Arn');
+  const may = (table: string, action: string, partitionKey: string) =>
+    mayOnItem(template, usageIds.roleId, table, action, partitionKey);
+
+  test('reads subscribers and event ids, updates buckets and puts event ids in one transaction, nothing else', () => {
+    expect(permissionsOf(template, usageIds.roleId)).toEqual(
+      [
+        ...writesOwnLogs(usage),
+        `dynamodb:BatchGetItem on ${on(subscribers)} for items SUBSCRIBER#*`,
+        `dynamodb:TransactWriteItems on ${on(usageTable)}`,
+        `dynamodb:UpdateItem on ${on(usageTable)} for items USAGE#*`,
+        `dynamodb:PutItem on ${on(usageTable)} for items EVENT#*`,
+        `dynamodb:BatchGetItem on ${on(usageTable)} for items EVENT#*`,
+      ].sort(),
+    );
+  });
+
+  test('may touch the items its code touches, as the runtime keys them, and no other kind', () => {
+    const bucket = bucketKey(subscriberId, new Date('2026-12-01T10:00:00Z'), 'requests').pk;
+    const usageEvent = usageEventKey(subscriberId, 'event-1').pk;
+    const subscriber = subscriberKey(subscriberId).pk;
+    expect(may(subscribersTableId, 'dynamodb:BatchGetItem', subscriber)).toBe(true);
+    expect(may(usageTableId, 'dynamodb:UpdateItem', bucket)).toBe(true);
+    expect(may(usageTableId, 'dynamodb:PutItem', usageEvent)).toBe(true);
+    expect(may(usageTableId, 'dynamodb:BatchGetItem', usageEvent)).toBe(true);
+
+    expect(may(subscribersTableId, 'dynamodb:BatchGetItem', sessionKey('digest').pk)).toBe(false);
+    expect(may(subscribersTableId, 'dynamodb:BatchGetItem', agreementKey('agmt-1').pk)).toBe(false);
+    expect(may(subscribersTableId, 'dynamodb:UpdateItem', subscriber)).toBe(false);
+    expect(may(usageTableId, 'dynamodb:PutItem', bucket)).toBe(false);
+    expect(may(usageTableId, 'dynamodb:BatchGetItem', bucket)).toBe(false);
+    expect(may(usageTableId, 'dynamodb:UpdateItem', usageEvent)).toBe(false);
+    expect(may(usageTableId, 'dynamodb:DeleteItem', bucket)).toBe(false);
+  });
+
+  test('has no Scan and nothing table-wide: every item action is confined by leading keys', () => {
+    for (const statement of statementsOf(template, usageIds.roleId)) {
+      const actions = [statement.Action].flat();
+      expect(actions.join(), 'Scan or a wildcard').not.toMatch(/Scan|\*/);
+      const onATable = [statement.Resource]
+        .flat()
+        .some((resource) => [subscribersTableId, usageTableId].some((id) => on(resource) === on(getAtt(id, 'Arn'))));
+      // The transaction's own action carries no item: its Update and Put items are each authorized as UpdateItem and
+      // PutItem, with the leading-keys conditions above.
+      if (onATable && statement.Condition === undefined) expect(actions).toEqual(['dynamodb:TransactWriteItems']);
+    }
+  });
+
+  test('is told both tables, the products and their metered dimensions, and the metering settings', () => {
+    const variables = deployedVariables(template, usageIds.functionId, {
+      [subscribersTableId]: 'Subscribers',
+      [usageTableId]: 'Usage',
+    });
+    const parsed = usageEnvironment.parse(variables);
+    expect(parsed).toMatchObject({ SUBSCRIBERS_TABLE: 'Subscribers', USAGE_TABLE: 'Usage' });
+    expect(parsed.METERED_DIMENSIONS).toEqual(meteredDimensions);
+    expect(parsed.METERING).toEqual(meteringSettings);
+  });
+});
+
+describe('the metering function', () => {
+  const properties = propertiesOf(template, meteringIds.functionId);
+  const subscribers = getAtt(subscribersTableId, 'Arn');
+  const usageTable = getAtt(usageTableId, 'Arn');
+  const index = (table: unknown, name: string) => on({ 'Fn::Join': ['', [table, `/index/${name}`]] });
+
+  test('runs one at a time, up to 15 minutes, with 512 MB, on Node.js 24 and arm64', () => {
+    expect(properties).toMatchObject({
+      ReservedConcurrentExecutions: 1,
+      Timeout: 900,
+      MemorySize: 512,
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+    });
+  });
+
+  test('queries the two indexes, reads and settles buckets, reads subscribers, meters, dead-letters; nothing else', () => {
+    const queue = on(getAtt(deadLetterQueueId, 'Arn'));
+    expect(permissionsOf(template, meteringIds.roleId)).toEqual(
+      [
+        ...writesOwnLogs(metering),
+        `dynamodb:Query on ${index(usageTable, 'pending')}`,
+        `dynamodb:Query on ${index(subscribers, 'live')}`,
+        `dynamodb:Query on ${on(usageTable)} for items USAGE#*`,
+        `dynamodb:GetItem on ${on(usageTable)} for items USAGE#*`,
+        `dynamodb:UpdateItem on ${on(usageTable)} for items USAGE#*`,
+        `dynamodb:GetItem on ${on(subscribers)} for items SUBSCRIBER#*`,
+        'aws-marketplace:BatchMeterUsage on "*"',
+        // Lambda sends a failed run to the on-failure destination with the function's own role.
+        `sqs:SendMessage on ${queue}`,
+        `sqs:GetQueueAttributes on ${queue}`,
+        `sqs:GetQueueUrl on ${queue}`,
+      ].sort(),
+    );
+  });
+
+  test('may touch buckets and read subscribers, as the runtime keys them, and no other kind of item', () => {
+    const may = (table: string, action: string, partitionKey: string) =>
+      mayOnItem(template, meteringIds.roleId, table, action, partitionKey);
+    const bucket = bucketKey(subscriberId, new Date('2026-12-01T10:00:00Z'), 'requests').pk;
+    const usageEvent = usageEventKey(subscriberId, 'event-1').pk;
+    const subscriber = subscriberKey(subscriberId).pk;
+    for (const action of ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem']) {
+      expect(may(usageTableId, action, bucket), action).toBe(true);
+      expect(may(usageTableId, action, usageEvent), action).toBe(false);
+    }
+    expect(may(subscribersTableId, 'dynamodb:GetItem', subscriber)).toBe(true);
+    expect(may(subscribersTableId, 'dynamodb:UpdateItem', subscriber)).toBe(false);
+    expect(may(subscribersTableId, 'dynamodb:GetItem', sessionKey('digest').pk)).toBe(false);
+    expect(may(usageTableId, 'dynamodb:PutItem', bucket)).toBe(false);
+    expect(may(usageTableId, 'dynamodb:DeleteItem', bucket)).toBe(false);
+  });
+
+  test("is told both tables, the products' metered dimensions, the settings and the metrics namespace", () => {
+    const variables = deployedVariables(template, meteringIds.functionId, {
+      [subscribersTableId]: 'Subscribers',
+      [usageTableId]: 'Usage',
+    });
+    const parsed = meteringEnvironment.parse(variables);
+    expect(parsed).toMatchObject({
+      SUBSCRIBERS_TABLE: 'Subscribers',
+      USAGE_TABLE: 'Usage',
+      METRICS_NAMESPACE: namespace,
+      METERED_DIMENSIONS: meteredDimensions,
+      METERING: meteringSettings,
+      FINAL_METERING_GRACE_SECONDS: config.lifecycle.finalMeteringGraceMinutes * 60,
+    });
+    expect(parsed.PRODUCTS.map((product) => product.code)).toEqual(config.products.map((product) => product.code));
+  });
+
+  test('is told the metering settings as configured, not their defaults', () => {
+    const { stack: other, template: otherTemplate } = overridden;
+    const variables = variablesOf(otherTemplate, partsOf(projectFunction(other, 'Metering')).functionId);
+    expect(meteringEnvironment.shape.METERING.parse(variables['METERING'])).toEqual(
+      functionSettings(meteringOverrides['marketplace.metering']),
+    );
+  });
+
+  test('calls Marketplace in the configured marketplaceRegion', () => {
+    const { stack: other, template: otherTemplate } = overridden;
+    const variables = variablesOf(otherTemplate, partsOf(projectFunction(other, 'Metering')).functionId);
+    expect(variables['MARKETPLACE_REGION']).toBe('eu-west-1');
+  });
+});
+
+describe('the hourly schedule', () => {
+  test(`starts the metering function at minute ${config.metering.scheduleMinute} of every hour (metering.scheduleMinute)`, () => {
+    const [scheduleId, schedule] = meteringSchedule(template, meteringIds.functionId);
+    expect(schedule.Properties).toMatchObject({
+      ScheduleExpression: `cron(${config.metering.scheduleMinute} * * * ? *)`,
+      State: 'ENABLED',
+      Targets: [{ Arn: getAtt(meteringIds.functionId, 'Arn') }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(meteringIds.functionId, 'Arn'),
+      Principal: 'events.amazonaws.com',
+      SourceArn: getAtt(scheduleId, 'Arn'),
+    });
+  });
+
+  test('runs at the configured minute, 25, when it is not the default', () => {
+    const { stack: other, template: otherTemplate } = overridden;
+    const [, schedule] = meteringSchedule(otherTemplate, partsOf(projectFunction(other, 'Metering')).functionId);
+    expect(schedule.Properties['ScheduleExpression']).toBe('cron(25 * * * ? *)');
+  });
+});
+
+describe('the final flush', () => {
+  const busId = logicalIdOf(stack.sellerEvents.bus);
+  const flushes = rulesOf(template).filter(
+    ([, rule]) => rule.Properties['ScheduleExpression'] === undefined && targetsFunction(rule, meteringIds.functionId),
+  );
+  const [flushId, flush] = flushes.length === 1 ? (flushes[0] as [string, CfnResource]) : ['', undefined];
+
+  test('hands the metering function every Subscriber Ending event of the configured source on the seller bus', () => {
+    expect(flushes).toHaveLength(1);
+    expect(flush?.Properties).toMatchObject({
+      EventBusName: { Ref: busId },
+      EventPattern: { source: [eventSource], 'detail-type': [SELLER_EVENT.ending] },
+      State: 'ENABLED',
+      Targets: [{ Arn: getAtt(meteringIds.functionId, 'Arn') }],
+    });
+    expect(Object.keys(flush?.Properties['EventPattern'] as object).sort()).toEqual(['detail-type', 'source']);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(meteringIds.functionId, 'Arn'),
+      Principal: 'events.amazonaws.com',
+      SourceArn: getAtt(flushId, 'Arn'),
+    });
+  });
+
+  test('matches the event the seller notifier publishes when a subscription starts ending, naming the subscriber', async () => {
+    const ending = await subscriptionEnding();
+    const [entry, ...others] = await publishedEntries([ending.record], eventSource);
+    expect(others).toEqual([]);
+    const event = { source: entry?.Source, 'detail-type': entry?.DetailType };
+    const pattern = flush?.Properties['EventPattern'] as Record<string, unknown[]>;
+    for (const [field, accepted] of Object.entries(pattern)) {
+      expect(accepted, field).toContain(event[field as keyof typeof event]);
+    }
+    // What the metering handler reads to flush that subscriber alone.
+    expect((JSON.parse(entry?.Detail ?? '{}') as { subscriberId?: unknown }).subscriberId).toBe(ending.subscriberId);
+  });
+
+  test('is the only way besides the schedule that anything starts the metering function', () => {
+    const invokers = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission'))
+      .filter((permission) => on(permission.Properties['FunctionName']) === on(getAtt(meteringIds.functionId, 'Arn')))
+      .map((permission) => on(permission.Properties['SourceArn']))
+      .sort();
+    const [scheduleId] = meteringSchedule(template, meteringIds.functionId);
+    expect(invokers).toEqual([on(getAtt(flushId, 'Arn')), on(getAtt(scheduleId, 'Arn'))].sort());
+    template.resourcePropertiesCountIs(
+      'AWS::Lambda::EventSourceMapping',
+      { FunctionName: { Ref: meteringIds.functionId } },
+      0,
+    );
+  });
+});
+
+describe('a run that fails', () => {
+  test('is retried twice by Lambda within the hour, then sent to the metering dead-letter queue', () => {
+    const configs = Object.values(resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig')).filter(
+      (resource) => on(resource.Properties['FunctionName']) === on({ Ref: meteringIds.functionId }),
+    );
+    expect(configs.map((resource) => resource.Properties)).toEqual([
+      {
+        FunctionName: { Ref: meteringIds.functionId },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 3600,
+        DestinationConfig: { OnFailure: { Destination: getAtt(deadLetterQueueId, 'Arn') } },
+      },
+    ]);
+  });
+
+  test('waits in an encrypted, TLS-only queue for 14 days, with an alarm and its URL as an output', () => {
+    expect(propertiesOf(template, deadLetterQueueId)).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: deadLetterQueueId }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Principal: { AWS: '*' },
+            Resource: getAtt(deadLetterQueueId, 'Arn'),
+          },
+        ],
+      },
+    });
+    expect(alarmNamed(template, 'metering-dead-letters')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: getAtt(deadLetterQueueId, 'QueueName') }],
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+    template.hasOutput('MeteringDeadLetterQueueUrl', { Value: { Ref: deadLetterQueueId } });
+  });
+});
+
+describe('the alarms', () => {
+  const meteringVariables = variablesOf(template, meteringIds.functionId);
+
+  test('metering-failed goes off on any failed run of the metering function', () => {
+    expect(alarmNamed(template, 'metering-failed')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: meteringIds.functionId } }],
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+
+  test('usage-crashed goes off on any crash of the usage function', () => {
+    expect(alarmNamed(template, 'usage-crashed')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: usageIds.functionId } }],
+      Statistic: 'Sum',
+      Threshold: 0,
+    });
+  });
+
+  test('metering-rejected goes off on any record Marketplace refused in an hour', () => {
+    expect(alarmNamed(template, 'metering-rejected')).toMatchObject({
+      Namespace: namespace,
+      MetricName: METERING_METRICS.rejected,
+      Dimensions: [{ Name: 'service', Value: 'metering' }],
+      Statistic: 'Sum',
+      Period: 3600,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+
+  test('metering-behind goes off when the oldest pending usage is older than half the acceptance window', () => {
+    expect(alarmNamed(template, 'metering-behind')).toMatchObject({
+      Namespace: namespace,
+      MetricName: METERING_METRICS.oldestPendingAge,
+      Dimensions: [{ Name: 'service', Value: 'metering' }],
+      Statistic: 'Maximum',
+      Period: 3600,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: (config.metering.acceptanceWindowHours / 2) * 3600,
+    });
+  });
+
+  test('metering-behind halves a configured window of 3 hours to 1.5 hours, in seconds', () => {
+    expect(alarmNamed(overridden.template, 'metering-behind')['Threshold']).toBe(1.5 * 3600);
+  });
+
+  test("watch the run's metrics where the function publishes them: its namespace, under its service name", () => {
+    for (const name of ['metering-rejected', 'metering-behind']) {
+      const alarm = alarmNamed(template, name);
+      expect(alarm['Namespace'], name).toBe(meteringVariables['METRICS_NAMESPACE']);
+      // Powertools Metrics adds the `service` dimension, from the service name (POWERTOOLS_SERVICE_NAME).
+      expect(alarm['Dimensions'], name).toEqual([
+        { Name: 'service', Value: meteringVariables['POWERTOOLS_SERVICE_NAME'] },
+      ]);
+    }
+  });
+});
+
+describe('the metric names', () => {
+  test("the stack's alarms and dashboard read are the ones the metering handler publishes", () => {
+    expect(meteringMetricNames).toEqual(METERING_METRICS);
+  });
+});
+
+describe('the dashboard', () => {
+  /** The dashboard body as deployed, each reference standing in for the logical id (or region) it names. */
+  function dashboardOf(source: Template) {
+    const dashboards = Object.values(resourcesOfType(source, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const body = (dashboards[0] as CfnResource).Properties['DashboardBody'] as { 'Fn::Join': ['', unknown[]] };
+    const text = body['Fn::Join'][1]
+      .map((part) => {
+        if (typeof part === 'string') return part;
+        const { Ref, 'Fn::GetAtt': attribute } = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+        if (Ref === 'AWS::Region') return 'us-east-1';
+        return Ref ?? attribute?.[0];
+      })
+      .join('');
+    return JSON.parse(text) as {
+      widgets: {
+        properties: {
+          metrics?: unknown[][];
+          annotations?: { horizontal?: { value: number }[] };
+        };
+      }[];
+    };
+  }
+
+  /** Every metric graphed, as `<namespace> <name> <dimension>=<value>...`, and every math expression. */
+  function graphed(source: Template) {
+    const metrics = dashboardOf(source).widgets.flatMap((widget) => widget.properties.metrics ?? []);
+    const plain = metrics
+      .filter((metric) => typeof metric[0] === 'string')
+      .map((metric) => {
+        const [ns, name, ...rest] = metric.filter((part): part is string => typeof part === 'string');
+        const dimensions = rest.flatMap((part, position) =>
+          position % 2 === 0 ? [`${part}=${rest[position + 1]}`] : [],
+        );
+        return [ns, name, ...dimensions].join(' ');
+      });
+    const expressions = metrics
+      .map((metric) => (metric[0] as { expression?: string }).expression)
+      .filter((expression): expression is string => expression !== undefined);
+    return { plain, expressions };
+  }
+
+  test('graphs every metric the run publishes, in its namespace under its service, and none it does not', () => {
+    const ownMetrics = graphed(template)
+      .plain.filter((metric) => metric.startsWith(`${namespace} `))
+      .map((metric) => {
+        expect(metric.endsWith(' service=metering'), metric).toBe(true);
+        return metric.split(' ')[1];
+      });
+    expect([...new Set(ownMetrics)].sort()).toEqual(Object.values(METERING_METRICS).sort());
+  });
+
+  test('graphs rejected records by reason, and the errors of both functions and the dead-letter queue', () => {
+    const { plain, expressions } = graphed(template);
+    expect(expressions).toEqual([
+      `SEARCH('{${namespace},Reason,service} MetricName="${METERING_METRICS.rejected}"', 'Sum', 3600)`,
+    ]);
+    expect(plain).toEqual(
+      expect.arrayContaining([
+        `AWS/Lambda Errors FunctionName=${usageIds.functionId}`,
+        `AWS/Lambda Errors FunctionName=${meteringIds.functionId}`,
+        `AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${deadLetterQueueId}`,
+      ]),
+    );
+  });
+
+  test('marks where the acceptance window ends, as configured', () => {
+    const annotations = (source: Template) =>
+      dashboardOf(source).widgets.flatMap((widget) => widget.properties.annotations?.horizontal ?? []);
+    expect(annotations(template).map((annotation) => annotation.value)).toEqual([
+      config.metering.acceptanceWindowHours * 3600,
+    ]);
+    expect(annotations(overridden.template).map((annotation) => annotation.value)).toEqual([3 * 3600]);
+  });
+});
+
+describe('the outputs', () => {
+  test('give where the seller app records usage, the ARN its policy allows, and the dead-letter queue', () => {
+    const outputs = template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+    expect(JSON.stringify(outputs['UsageUrl']?.Value)).toMatch(/\/usage"\]\]\}$/);
+    expect(JSON.stringify(outputs['UsageInvokeArn']?.Value)).toMatch(/\/prod\/POST\/usage"\]\]\}$/);
+    expect(outputs['MeteringDeadLetterQueueUrl']?.Value).toEqual({ Ref: deadLetterQueueId });
+  });
+});

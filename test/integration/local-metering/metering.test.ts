@@ -1,0 +1,116 @@
+/**
+ * Usage metering through the local stack, as a seller sees it: the app records usage with `POST /usage`, the
+ * scheduled run bills each hour once the simulator's clock has closed it, and a cancellation on the buyer page bills
+ * what is left at once (the final flush), all visible in the simulator's billed records.
+ */
+import { expect, test, vi } from 'vitest';
+import { hourOf } from '../../../lambdas/core/metering/usage-bucket.ts';
+import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
+import { settleLifecycle } from '../../support/lifecycle.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const local = useLocalStack({
+  marketplaceNotifications: true,
+  queueRetries: { visibilityTimeoutMs: 100, maxReceiveCount: 3 },
+  // Runs only when a test asks (`stack.meter()`), so that what each one bills is its own doing.
+  meteringEveryMs: 3_600_000,
+});
+
+async function liveSubscriber() {
+  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
+  await settleLifecycle(local.stack);
+  const { licenseArn } = await local.control.license(licenseId);
+  return { licenseId, subscriberId: `license:${licenseArn}` };
+}
+
+async function postUsage(body: unknown) {
+  const response = await fetch(`${local.stack.apiUrl}/usage`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as { results?: unknown[]; message?: string } };
+}
+
+const simulatorNow = async () => new Date((await local.control.clock()).now);
+
+test('usage posted for an hour is billed once that hour has closed, exactly once, however often the run goes', async () => {
+  const { licenseId, subscriberId } = await liveSubscriber();
+  const at = await simulatorNow();
+  const usage = (quantity: number, eventId: string) => ({
+    subscriberId,
+    dimension: 'requests',
+    quantity,
+    timestamp: at.toISOString(),
+    eventId,
+  });
+
+  const answer = await postUsage({ events: [usage(5, 'e-1'), usage(7, 'e-2'), usage(5, 'e-1')] });
+  expect(answer).toEqual({
+    status: 200,
+    body: {
+      results: [
+        expect.objectContaining({ status: 'accepted', hour: hourOf(at).toISOString() }),
+        expect.objectContaining({ status: 'accepted' }),
+        { status: 'duplicate' },
+      ],
+    },
+  });
+
+  // The hour is still open: nothing of it is sent.
+  await local.stack.meter();
+  expect((await local.control.billed({ licenseId })).records).toEqual([]);
+
+  await local.control.advanceClock({ hours: 1, minutes: 6 });
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ billed: 1 }));
+  await local.stack.meter();
+  const { records } = await local.control.billed({ licenseId });
+  expect(records).toEqual([
+    expect.objectContaining({
+      dimension: 'requests',
+      hour: hourOf(at).toISOString(),
+      timestamp: hourOf(at).toISOString(),
+      quantity: 12,
+    }),
+  ]);
+  expect((await local.control.results({ licenseId, status: 'DuplicateRecord' })).results).toEqual([]);
+});
+
+test('a cancellation bills the open hour at once: the final flush does not wait for the hour to close', async () => {
+  const { licenseId, subscriberId } = await liveSubscriber();
+  const at = await simulatorNow();
+  expect(
+    (
+      await postUsage({
+        events: [{ subscriberId, dimension: 'storage_gb', quantity: 3, timestamp: at.toISOString() }],
+      })
+    ).body.results,
+  ).toEqual([expect.objectContaining({ status: 'accepted' })]);
+
+  await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
+  await settleLifecycle(local.stack);
+
+  await vi.waitFor(
+    async () => {
+      expect((await local.control.billed({ licenseId })).records).toEqual([
+        expect.objectContaining({ dimension: 'storage_gb', hour: hourOf(at).toISOString(), quantity: 3 }),
+      ]);
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+});
+
+test('usage for a subscriber nobody knows is refused with its reason, and nothing is billed for it', async () => {
+  const subscriberId = 'license:arn:aws:license-manager::999999999999:license:l-nobody';
+  const answer = await postUsage({
+    events: [{ subscriberId, dimension: 'requests', quantity: 1, timestamp: (await simulatorNow()).toISOString() }],
+  });
+  expect(answer.status).toBe(200);
+  expect(answer.body.results).toEqual([expect.objectContaining({ status: 'rejected', reason: 'unknown-subscriber' })]);
+});
+
+test('a body that is not a usage report is a 400 that says what is wrong', async () => {
+  const answer = await postUsage({ usage: [] });
+  expect(answer.status).toBe(400);
+  expect(answer.body.message).toEqual(expect.any(String));
+});

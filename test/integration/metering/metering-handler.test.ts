@@ -1,0 +1,131 @@
+/**
+ * The metering function's handler: what invokes it (the schedule, a `Subscriber Ending` event, nothing else), and
+ * the metrics each run publishes in CloudWatch's embedded metric format, which the stack's alarms read by name.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { documentClient } from '../../../lambdas/core/aws-clients.ts';
+import { createMeteringHandler, METERING_METRICS } from '../../../lambdas/metering/metering-handler.ts';
+import { meteringMetricNames } from '../../../lib/metering-metrics.ts';
+import { useDynamoDb } from '../../support/dynamodb.ts';
+import { addUsage, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
+import { freshTables, meteringHarness } from '../../support/metering-run.ts';
+import { meteredProduct, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+
+const dynamoDb = useDynamoDb();
+const sim = useSimulator();
+const now = SIMULATOR_NOW;
+
+/**
+ * Every EMF document the handler printed: under POWERTOOLS_DEV Powertools prints them with the global `console.log`
+ * (and would not print them at all, but that POWERTOOLS_METRICS_DISABLED=false outranks it).
+ */
+let printed: string[] = [];
+beforeEach(() => {
+  vi.stubEnv('POWERTOOLS_DEV', 'true');
+  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+  printed = [];
+  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    printed.push(String(line));
+  });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
+
+const emf = () =>
+  printed
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: unknown[] } });
+
+async function setup() {
+  const tables = await freshTables(dynamoDb);
+  const product = await sim.control.createProduct(meteredProduct());
+  const products = [{ code: product.code, meteredDimensions: ['users', 'gb'] }];
+  const harness = meteringHarness(tables, sim.url, { products });
+  const client = documentClient(tables.endpoint);
+  const buyer = await subscribeBuyer(
+    { control: sim.control, client, subscribersTable: tables.subscribers },
+    product.code,
+    now,
+  );
+  const handler = createMeteringHandler({
+    run: harness.dependencies,
+    clock: { now: () => now },
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'SaasMarketplace/test', serviceName: 'metering' }),
+  });
+  return { tables, client, buyer, handler };
+}
+
+test('the metric names the stack alarms on are the ones the handler publishes', () => {
+  expect(METERING_METRICS).toEqual(meteringMetricNames);
+});
+
+test('a scheduled run bills the closed hours and publishes its figures, rejections also by reason', async () => {
+  const { tables, client, buyer, handler } = await setup();
+  const hour = hoursBefore(now, 1);
+  await addUsage(client, tables.usage, { subscriberId: buyer.subscriberId, hour, dimension: 'users', quantity: 4 });
+  const stranger = 'license:arn:aws:license-manager::999999999999:license:l-nobody';
+  await addUsage(client, tables.usage, { subscriberId: stranger, hour, dimension: 'users', quantity: 2 });
+
+  const summary = await handler({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} });
+  expect(summary).toEqual(expect.objectContaining({ billed: 1, rejected: { 'unknown-subscriber': 1 } }));
+
+  const [run, byReason, ...others] = emf();
+  expect(others).toEqual([]);
+  expect(run).toEqual(
+    expect.objectContaining({
+      service: 'metering',
+      [METERING_METRICS.billed]: 1,
+      [METERING_METRICS.rejected]: 1,
+      [METERING_METRICS.expired]: 0,
+      [METERING_METRICS.pending]: 0,
+      [METERING_METRICS.oldestPendingAge]: 0,
+    }),
+  );
+  expect(JSON.stringify(run!._aws.CloudWatchMetrics)).toContain('"Namespace":"SaasMarketplace/test"');
+  expect(byReason).toEqual(
+    expect.objectContaining({ Reason: 'unknown-subscriber', [METERING_METRICS.rejected]: 1, service: 'metering' }),
+  );
+});
+
+test('a Subscriber Ending event flushes that subscriber alone, its open hour included', async () => {
+  const { tables, client, buyer, handler } = await setup();
+  const other = await subscribeBuyer(
+    { control: sim.control, client, subscribersTable: tables.subscribers },
+    buyer.license.productCode,
+    now,
+  );
+  for (const subscriberId of [buyer.subscriberId, other.subscriberId]) {
+    await addUsage(client, tables.usage, { subscriberId, hour: hoursBefore(now, 0), dimension: 'gb', quantity: 9 });
+  }
+
+  const summary = await handler({
+    'detail-type': 'Subscriber Ending',
+    source: 'saas-marketplace',
+    detail: { subscriberId: buyer.subscriberId, status: 'ending' },
+  });
+  expect(summary).toEqual(expect.objectContaining({ billed: 1 }));
+  const { records } = await sim.control.billed({ productCode: buyer.license.productCode });
+  expect(records).toEqual([
+    expect.objectContaining({ licenseArn: buyer.license.licenseArn, dimension: 'gb', quantity: 9 }),
+  ]);
+});
+
+test('anything else is ignored: nothing is metered and nothing is published', async () => {
+  const { tables, client, buyer, handler } = await setup();
+  await addUsage(client, tables.usage, {
+    subscriberId: buyer.subscriberId,
+    hour: hoursBefore(now, 1),
+    dimension: 'users',
+    quantity: 1,
+  });
+  for (const event of [{}, null, { 'detail-type': 'Subscriber Ending', detail: {} }, { 'detail-type': 'Other' }]) {
+    expect(await handler(event)).toBeUndefined();
+  }
+  expect(emf()).toEqual([]);
+  expect((await sim.control.billed({ productCode: buyer.license.productCode })).records).toEqual([]);
+});
