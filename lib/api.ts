@@ -138,8 +138,9 @@ export class Api extends Construct {
       id: 'AwsSolutions-APIG2',
       reason:
         'The public methods take HTML form posts (application/x-www-form-urlencoded), which API Gateway request ' +
-        'validation cannot check, and the access check takes nothing but its path parameter; the handlers validate ' +
-        'type, size, encoding and every field themselves.',
+        'validation cannot check, the access check takes nothing but its path parameter, and POST /usage takes a ' +
+        'JSON batch whose per-event answers (accepted, duplicate, rejected with a reason) only the handler can give; ' +
+        'the handlers validate type, size, encoding and every field themselves.',
     });
     Validations.of(api).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

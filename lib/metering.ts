@@ -85,12 +85,7 @@ export class Metering extends Construct {
       environment: this.environment(props),
     });
     grantOnItems(recorder, subscribers, ['dynamodb:BatchGetItem'], [subscribersItemPrefixes.subscriber]);
-    // One transaction per call: bucket updates and event-id puts, each authorized as its own action.
-    Grant.addToPrincipal({
-      grantee: recorder,
-      actions: ['dynamodb:TransactWriteItems'],
-      resourceArns: [usage.tableArn],
-    });
+    // One transaction per call; DynamoDB authorizes its items one by one, as the UpdateItem and PutItem they are.
     grantOnItems(recorder, usage, ['dynamodb:UpdateItem'], [usageItemPrefixes.bucket]);
     grantOnItems(recorder, usage, ['dynamodb:PutItem', 'dynamodb:BatchGetItem'], [usageItemPrefixes.usageEvent]);
     crashAlarm(recorder, "the seller's app");
@@ -137,7 +132,7 @@ export class Metering extends Construct {
     });
 
     const deadLetterQueue = newDeadLetterQueue(this, 'DeadLetterQueue', {
-      catches: 'the metering function (its on-failure destination)',
+      catches: 'the metering function (its on-failure destination) and the rules that invoke it',
       alarmName: 'metering-dead-letters',
       alarmDescription:
         'A metering run (the hourly schedule or the final flush of an ending subscriber) failed three times. ' +
@@ -150,17 +145,21 @@ export class Metering extends Construct {
       maxEventAge: Duration.hours(1),
       retryAttempts: 2,
     });
+    // What EventBridge cannot hand to Lambda waits beside the failed runs, rather than being dropped.
+    const target = () =>
+      new LambdaFunction(metering.lambda, { deadLetterQueue, retryAttempts: 3, maxEventAge: Duration.hours(1) });
     new Rule(this, 'Schedule', {
       description: `Meters every closed hour of usage, at minute ${config.metering.scheduleMinute} of each hour`,
       schedule: Schedule.cron({ minute: String(config.metering.scheduleMinute) }),
-      targets: [new LambdaFunction(metering.lambda)],
+      targets: [target()],
     });
-    sellerEvents.onSubscriberEnding('FinalMeteringFlush', new LambdaFunction(metering.lambda));
+    sellerEvents.onSubscriberEnding('FinalMeteringFlush', target());
     alarmWhenAbove(metering, 'FailedAlarm', {
       name: 'metering-failed',
       description:
         'A metering run failed (see the metering log group). Its buckets stay pending and the next run retries ' +
-        'them, but usage not sent within the acceptance window (24 h) can no longer be billed.',
+        `them, but usage not sent within the acceptance window (${config.metering.acceptanceWindowHours} h) can no ` +
+        'longer be billed.',
       metric: metering.lambda.metricErrors({ statistic: 'Sum' }),
       threshold: 0,
     });
