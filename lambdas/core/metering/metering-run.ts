@@ -259,6 +259,14 @@ export async function meterUsage(
           if (outcome.reason === 'DuplicateRecord') {
             // Another quantity was billed for this customer-hour: the freeze is meant to make that impossible.
             logger.error('Marketplace answered DuplicateRecord', { key: bucket.key, requestId: outcome.requestId });
+          } else if (bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime()) {
+            // An earlier run froze it and may have sent it without hearing back: Marketplace may have billed it then
+            // and refuse the resend now (the license ended, the hour aged). CloudTrail tells which.
+            logger.error('Usage bucket rejected after an unconfirmed send', {
+              key: bucket.key,
+              reason: outcome.reason,
+              requestId: outcome.requestId,
+            });
           }
           await reject(bucket.key, outcome.reason, outcome.requestId);
           return;
