@@ -10,6 +10,8 @@ const benchmarks = [
   'simulator-batch-meter-usage.ts',
   'fulfillment-latency.ts',
   'function-bundles.ts',
+  'usage-recording-cost.ts',
+  'metering-throughput.ts',
 ];
 
 let failures = 0;
