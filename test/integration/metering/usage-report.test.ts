@@ -5,7 +5,6 @@
  * comment's example run as written; and `npm run report` itself, run as a child process.
  */
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
@@ -16,7 +15,7 @@ import type { UsageEventInput } from '../../../lambdas/core/metering/usage-event
 import { recordUsage } from '../../../lambdas/core/metering/usage-recorder.ts';
 import { usageReport, type UsageReport } from '../../../lambdas/core/metering/usage-report.ts';
 import { subscriberIdOf } from '../../../lambdas/core/subscriber.ts';
-import { projectRoot } from '../../../local/config.ts';
+import { runNodeCommand, type CommandRun } from '../../support/node-command.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage, subscribeBuyer } from '../../support/metering-fixtures.ts';
 import { freshTables, meteringHarness, type MeteringTables } from '../../support/metering-run.ts';
@@ -408,7 +407,7 @@ describe('the @example in the doc comment', () => {
       .at(-1)!
       .replace(/^\/\/ /, '');
 
-    const run = await runNode(['--input-type=module', '--eval', example], {
+    const run = await runNodeCommand(['--input-type=module', '--eval', example], {
       DYNAMODB_ENDPOINT: dynamoDb.endpoint,
       USAGE_TABLE: tables.usage,
     });
@@ -522,33 +521,12 @@ describe('npm run report', () => {
   });
 });
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `npm run report` as its npm script runs it, on the test's tables and simulator. */
-function runReport(args: readonly string[], tables: MeteringTables): Promise<Run> {
-  return runNode(['local/commands/report.ts', ...args], {
+function runReport(args: readonly string[], tables: MeteringTables): Promise<CommandRun> {
+  return runNodeCommand(['local/commands/report.ts', ...args], {
     DYNAMODB_ENDPOINT: tables.endpoint,
     USAGE_TABLE: tables.usage,
     SUBSCRIBERS_TABLE: tables.subscribers,
     MARKETPLACE_ENDPOINT: sim.url,
-  });
-}
-
-function runNode(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-      cwd: projectRoot,
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
   });
 }

@@ -1,0 +1,85 @@
+/**
+ * `npm run meter` as a seller runs it, in a process of its own, against the tables and the simulator the environment
+ * names: a dry run prints the calls and changes nothing; a real run bills; bad arguments say what is wrong.
+ */
+import { expect, test } from 'vitest';
+import { documentClient } from '../../../lambdas/core/aws-clients.ts';
+import { useDynamoDb } from '../../support/dynamodb.ts';
+import { addUsage, bucketsOf, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
+import { freshTables } from '../../support/metering-run.ts';
+import { runNodeCommand } from '../../support/node-command.ts';
+import { SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+
+const dynamoDb = useDynamoDb();
+const sim = useSimulator();
+
+/** `cdk.json`'s license product, which the command reads its products from. */
+const PRODUCT = 'analytics-pro-example';
+
+async function setup() {
+  const tables = await freshTables(dynamoDb);
+  const client = documentClient(tables.endpoint);
+  await sim.control.createProduct({
+    code: PRODUCT,
+    name: 'Analytics Pro',
+    pricingModel: 'subscriptions',
+    identityModel: 'license',
+    dimensions: [
+      { name: 'requests', kind: 'metered' },
+      { name: 'storage_gb', kind: 'metered' },
+    ],
+  });
+  const buyer = await subscribeBuyer(
+    { control: sim.control, client, subscribersTable: tables.subscribers },
+    PRODUCT,
+    SIMULATOR_NOW,
+  );
+  await addUsage(client, tables.usage, {
+    subscriberId: buyer.subscriberId,
+    hour: hoursBefore(SIMULATOR_NOW, 1),
+    dimension: 'requests',
+    quantity: 42,
+  });
+  const meter = (...args: string[]) =>
+    runNodeCommand(['local/commands/meter.ts', ...args], {
+      DYNAMODB_ENDPOINT: tables.endpoint,
+      USAGE_TABLE: tables.usage,
+      SUBSCRIBERS_TABLE: tables.subscribers,
+      MARKETPLACE_ENDPOINT: sim.url,
+    });
+  return { client, tables, buyer, meter };
+}
+
+test('--dry-run prints the BatchMeterUsage call a run would make, and neither writes nor sends anything', async () => {
+  const { client, tables, buyer, meter } = await setup();
+  const run = await meter('--dry-run');
+  expect(run.status, run.stderr).toBe(0);
+  expect(run.stdout).toContain('Dry run: nothing written, nothing sent.');
+  expect(run.stdout).toContain('BatchMeterUsage call 1:');
+  expect(run.stdout).toContain(`"LicenseArn": "${buyer.license.licenseArn}"`);
+  expect(run.stdout).toContain('"Quantity": 42');
+  expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
+  const [bucket, ...others] = await bucketsOf(client, tables.usage, buyer.subscriberId);
+  expect(others).toEqual([]);
+  expect(bucket).toEqual(expect.objectContaining({ state: 'open', quantity: 42 }));
+  expect(bucket?.frozenAt).toBeUndefined();
+});
+
+test('a run bills the closed hour, by the simulator clock, and says so', async () => {
+  const { buyer, meter } = await setup();
+  const run = await meter();
+  expect(run.status, run.stderr).toBe(0);
+  expect(run.stdout).toMatch(/billed\s+1\n/);
+  expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([
+    expect.objectContaining({ dimension: 'requests', quantity: 42, hour: hoursBefore(SIMULATOR_NOW, 1).toISOString() }),
+  ]);
+});
+
+test('an unknown option is refused with the usage line, and nothing runs', async () => {
+  const { buyer, meter } = await setup();
+  const run = await meter('--dryrun');
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain("npm run meter: Unknown option '--dryrun'");
+  expect(run.stderr).toContain('Usage: npm run meter -- [--dry-run] [--subscriber <id>]');
+  expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
+});
