@@ -29,11 +29,7 @@ export const usageItemPrefixes = {
  * authorized as these actions, item by item.
  */
 export type KeyedItemAction =
-  | 'dynamodb:GetItem'
-  | 'dynamodb:BatchGetItem'
-  | 'dynamodb:PutItem'
-  | 'dynamodb:UpdateItem'
-  | 'dynamodb:Query';
+  'dynamodb:GetItem' | 'dynamodb:BatchGetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:Query';
 
 export function grantOnItems(
   grantee: IGrantable,
