@@ -5,14 +5,13 @@
  * must turn up nowhere else: not in a URL, the history, a cookie, a log line or the tables.
  */
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { describe, expect, test } from 'vitest';
 import { subscriptionStatusText } from '../../lambdas/registration/pages.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { recordBrowsing, historyOf, type BrowsingRecord } from '../support/browsing-record.ts';
-import { launchChromium } from '../support/chromium.ts';
-import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
-import { expectGone } from '../support/processes.ts';
+import { useBrowserAndStack } from '../support/browser-and-stack.ts';
+import type { NpmStart } from '../support/npm-start.ts';
 import { placesHolding } from '../support/secret-encodings.ts';
 
 const { products, registration } = loadLocalConfig();
@@ -31,28 +30,10 @@ const BUTTON_BACKGROUND = 'rgb(11, 79, 179)';
 
 const buyer = { company: 'Acme Ltd', contactName: 'Ada Lovelace', email: 'ada@example.com', phone: '+44 20 7946 0958' };
 
-let browser: Browser | undefined;
-let stack: NpmStart | undefined;
 /** The contexts of the journeys, and what each one did, for the checks made after them. */
 const journeys: { context: BrowserContext; page: Page; record: BrowsingRecord }[] = [];
 
-const running = () => {
-  if (stack === undefined || browser === undefined) throw new Error('the stack and the browser start in beforeAll');
-  return { stack, browser };
-};
-
-beforeAll(async () => {
-  // The browser first: without Chromium there is nothing to start the stack for.
-  browser = await launchChromium();
-  stack = await startNpmStart();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  if (stack === undefined) return;
-  expect(await stack.stop()).toBe(0);
-  await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
-});
+const running = useBrowserAndStack();
 
 /** A phone-sized browser on the buyer page, recording what it does; nothing it asks of the seller's site goes out. */
 async function openBuyerPage(): Promise<{ page: Page; record: BrowsingRecord }> {

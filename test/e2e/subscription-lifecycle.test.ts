@@ -6,16 +6,14 @@
  * (the simulator's notifications, the lifecycle queue, the stream, the webhook queue), so each check polls until a
  * deadline rather than sleeping.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, test } from 'vitest';
 import { loadLocalConfig } from '../../local/config.ts';
 import { SimulatorControl } from '../../local/simulator/control-client.ts';
 import type { WebhookCall } from '../../local/webhook-receiver.ts';
 import { recordBrowsing } from '../support/browsing-record.ts';
-import { launchChromium } from '../support/chromium.ts';
+import { useBrowserAndStack } from '../support/browser-and-stack.ts';
 import { checkAccess } from '../support/lifecycle.ts';
-import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
-import { expectGone } from '../support/processes.ts';
 
 const { products, lifecycle } = loadLocalConfig();
 const PRODUCT = products.find((product) => product.identityModel === 'license')?.name;
@@ -30,26 +28,7 @@ const SETTLED = { timeout: 20_000, interval: 100 };
 const ACTIVE = 'Your subscription is active.';
 const ENDING = 'Your subscription has been cancelled and is ending.';
 
-let browser: Browser | undefined;
-let stack: NpmStart | undefined;
-
-const running = () => {
-  if (stack === undefined || browser === undefined) throw new Error('the stack and the browser start in beforeAll');
-  return { stack, browser };
-};
-
-beforeAll(async () => {
-  // The browser first: without Chromium there is nothing to start the stack for.
-  browser = await launchChromium();
-  stack = await startNpmStart();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  if (stack === undefined) return;
-  expect(await stack.stop()).toBe(0);
-  await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
-});
+const running = useBrowserAndStack();
 
 /** The registration page reloaded until it shows `status`, as a buyer waiting for the change would reload it. */
 async function reloadUntilStatus(page: Page, status: string): Promise<void> {
