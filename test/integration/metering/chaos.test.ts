@@ -84,26 +84,26 @@ describe('the books notice', () => {
   const play = (tamper: (world: ChaosWorld) => Promise<void>) =>
     playSchedule(generateSchedule(SEED), { dynamoDb, simulatorUrl: sim.url, control: sim.control }, { tamper });
 
-  const billedBucket = async (world: ChaosWorld) => {
+  /** Breaks one billed bucket of the play with `update`. */
+  const updateBilledBucket = async (world: ChaosWorld, update: string, values: Record<string, unknown>) => {
     const items = await scan(world.client, world.usageTable);
     const bucket = items.find(
       (item) => item.state === 'billed' && typeof item.quantity === 'number' && item.quantity > 0,
     );
     if (bucket === undefined) throw new Error(`seed ${SEED} billed nothing: pick another seed for these tests`);
-    return bucket;
+    await world.client.send(
+      new UpdateCommand({
+        TableName: world.usageTable,
+        Key: { pk: bucket.pk, sk: bucket.sk },
+        UpdateExpression: update,
+        ExpressionAttributeValues: values,
+      }),
+    );
   };
 
   test('a unit lost from a bucket', async () => {
     const { violations } = await play(async (world) => {
-      const bucket = await billedBucket(world);
-      await world.client.send(
-        new UpdateCommand({
-          TableName: world.usageTable,
-          Key: { pk: bucket.pk, sk: bucket.sk },
-          UpdateExpression: 'ADD quantity :minusOne',
-          ExpressionAttributeValues: { ':minusOne': -1 },
-        }),
-      );
+      await updateBilledBucket(world, 'ADD quantity :minusOne', { ':minusOne': -1 });
     });
     expect(violations.join('\n')).toMatch(/holds \d+; the recorder accepted \d+ for it/);
     expect(violations.join('\n')).toMatch(/holds \d+; Marketplace billed \d+ for its hour/);
@@ -146,15 +146,7 @@ describe('the books notice', () => {
 
   test('a bucket settled billed with a record Marketplace never issued', async () => {
     const { violations } = await play(async (world) => {
-      const bucket = await billedBucket(world);
-      await world.client.send(
-        new UpdateCommand({
-          TableName: world.usageTable,
-          Key: { pk: bucket.pk, sk: bucket.sk },
-          UpdateExpression: 'SET meteringRecordId = :forged',
-          ExpressionAttributeValues: { ':forged': 'forged-record-id' },
-        }),
-      );
+      await updateBilledBucket(world, 'SET meteringRecordId = :forged', { ':forged': 'forged-record-id' });
     });
     expect(violations.join('\n')).toMatch(/has record id forged-record-id, Marketplace billed/);
   });
