@@ -288,26 +288,34 @@ export function simulatorModeFromEnvironment(): SimulatorMode {
 }
 
 /**
- * `count` live licenses of `productCode`, made with the simulator's clock standing at `since` (so that usage of any
- * later hour is inside their active period), `concurrency` control calls at a time.
+ * A license-model product of metered `dimensions` in the simulator, and `count` live licenses of it made with the
+ * simulator's clock standing at `since` (so that usage of any later hour is inside their active period),
+ * `concurrency` control calls at a time: the subscribers of a benchmark.
  */
-export async function createLicenses(
+export async function licenseBuyers(
   control: SimulatorControl,
-  productCode: string,
+  product: { readonly code: string; readonly name: string; readonly dimensions: readonly string[] },
   count: number,
   since: Date,
   concurrency = 32,
-): Promise<LicenseView[]> {
+): Promise<LicenseSubscriber[]> {
+  await control.createProduct({
+    code: product.code,
+    name: product.name,
+    pricingModel: 'subscriptions',
+    identityModel: 'license',
+    dimensions: product.dimensions.map((name) => ({ name, kind: 'metered' as const })),
+  });
   await control.setClock(since, false);
   const licenses: LicenseView[] = new Array<LicenseView>(count);
   await forEachConcurrently(
     Array.from({ length: count }, (_, index) => index),
     concurrency,
     async (index) => {
-      licenses[index] = (await control.createLicense({ productCode })).license;
+      licenses[index] = (await control.createLicense({ productCode: product.code })).license;
     },
   );
-  return licenses;
+  return licenses.map(licenseSubscriberOf);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -29,10 +29,9 @@ import {
   activeSubscriberItem,
   assertSameItem,
   batchPut,
-  createLicenses,
+  licenseBuyers,
   documentClientOn,
   fixed,
-  licenseSubscriberOf,
   loadLine,
   machineLine,
   meteringOperationLabel,
@@ -79,15 +78,13 @@ try {
   const control = new SimulatorControl(simulator.url);
 
   // --- Setup ---------------------------------------------------------------------------------------------------------
-  await control.createProduct({
-    code: PRODUCT_CODE,
-    name: 'Metering throughput benchmark',
-    pricingModel: 'subscriptions',
-    identityModel: 'license',
-    dimensions: DIMENSIONS.map((name) => ({ name, kind: 'metered' as const })),
-  });
   const licensesStarted = performance.now();
-  const subscribers = (await createLicenses(control, PRODUCT_CODE, subscriberCount, SINCE)).map(licenseSubscriberOf);
+  const subscribers = await licenseBuyers(
+    control,
+    { code: PRODUCT_CODE, name: 'Metering throughput benchmark', dimensions: DIMENSIONS },
+    subscriberCount,
+    SINCE,
+  );
   const licenseSeconds = (performance.now() - licensesStarted) / 1000;
   await control.setClock(RUN_AT, false);
 

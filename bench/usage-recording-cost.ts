@@ -36,11 +36,10 @@ import { SimulatorControl } from '../local/simulator/control-client.ts';
 import {
   activeSubscriberItem,
   batchPut,
-  createLicenses,
+  licenseBuyers,
   documentClientOn,
   fixed,
   itemSizeBytes,
-  licenseSubscriberOf,
   loadLine,
   machineLine,
   meteringOperationLabel,
@@ -224,14 +223,12 @@ try {
   // --- 1b. Capacity per metered bucket -------------------------------------------------------------------------------
   const meteredTables = await createTables(lowLevel, { prefix: 'metered-' });
   const control = new SimulatorControl(simulator.url);
-  await control.createProduct({
-    code: PRODUCT_CODE,
-    name: 'Recording cost benchmark',
-    pricingModel: 'subscriptions',
-    identityModel: 'license',
-    dimensions: DIMENSIONS.map((name) => ({ name, kind: 'metered' as const })),
-  });
-  const metered = (await createLicenses(control, PRODUCT_CODE, METERED_SUBSCRIBERS, SINCE)).map(licenseSubscriberOf);
+  const metered = await licenseBuyers(
+    control,
+    { code: PRODUCT_CODE, name: 'Recording cost benchmark', dimensions: DIMENSIONS },
+    METERED_SUBSCRIBERS,
+    SINCE,
+  );
   await control.setClock(RUN_AT, false);
   await batchPut(
     setupClient,
