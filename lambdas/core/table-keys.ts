@@ -24,6 +24,11 @@ export interface ItemKey {
   readonly sk: string;
 }
 
+/** A key as one string, to tell items apart (a dimension may hold any character, so it is quoted). */
+export function itemId(key: ItemKey): string {
+  return JSON.stringify([key.pk, key.sk]);
+}
+
 export function subscriberKey(subscriberId: string): ItemKey {
   return { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' };
 }

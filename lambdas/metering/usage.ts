@@ -18,7 +18,10 @@ export const handler = middy(
     products: meteredProducts(environment.PRODUCTS, environment.METERED_DIMENSIONS),
     acceptanceWindowHours: environment.METERING.acceptanceWindowHours,
     eventIdRetentionDays: environment.METERING.eventIdRetentionDays,
-    finalMeteringGraceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
+    finalMetering: {
+      graceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
+      finalHourMarginMinutes: environment.METERING.finalHourMarginMinutes,
+    },
     clock: lambdaClock,
     logger,
   }),

@@ -37,6 +37,13 @@ export const settingsSchema = z.strictObject({
   singleUseRegistrationTokens: z.boolean(),
   /** After a license ends, records are accepted for this long (the final-metering window, about 1 h). */
   finalMeteringGraceSeconds: seconds(),
+  /**
+   * How a record's timestamp is held against the license's activation (`InvalidLicenseException` for license records,
+   * `CustomerNotSubscribed` for legacy ones): from the start of the hour the license was activated in
+   * (`activation-hour`), or from the activation itself (`instant`, as "do not use a timestamp earlier than the start of
+   * usage" may mean). Either way, a timestamp after the license's end is refused.
+   */
+  licensePeriodStart: z.enum(['activation-hour', 'instant']),
   /** Allocations per record beyond which `InvalidUsageAllocationsException` is raised (2500 now, 500 in older text). */
   maxAllocationsPerRecord: z.number().int().min(1).max(2500),
   /** What an identical resend returns: `Success` with the original id (API docs) or `DuplicateRecord` (one guide). */
@@ -76,6 +83,7 @@ export const defaultSettings: Settings = {
   registrationTokenTtlSeconds: 4 * 3600,
   singleUseRegistrationTokens: false,
   finalMeteringGraceSeconds: 3600,
+  licensePeriodStart: 'activation-hour',
   maxAllocationsPerRecord: 2500,
   identicalResendStatus: 'Success',
   bothCustomerIdentifiersError: 'ValidationException',

@@ -49,7 +49,7 @@ export function recorderDependencies(
     products: PRODUCTS,
     acceptanceWindowHours: 24,
     eventIdRetentionDays: RETENTION_DAYS,
-    finalMeteringGraceSeconds: GRACE_SECONDS,
+    finalMetering: { graceSeconds: GRACE_SECONDS, finalHourMarginMinutes: 15 },
     ...overrides,
   };
 }
@@ -143,11 +143,10 @@ export async function bucketsOf(
 export async function eventItem(
   dynamoDb: DynamoDbForTests,
   client: DynamoDBDocumentClient,
-  subscriberId: string,
   eventId: string,
 ): Promise<Record<string, unknown> | undefined> {
   const { Item } = await client.send(
-    new GetCommand({ TableName: dynamoDb.tables.Usage, Key: eventKeyOf(subscriberId, eventId), ConsistentRead: true }),
+    new GetCommand({ TableName: dynamoDb.tables.Usage, Key: eventKeyOf(eventId), ConsistentRead: true }),
   );
   return Item;
 }

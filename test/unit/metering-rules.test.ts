@@ -8,7 +8,7 @@ import { PENDING_SHARD_NAMES } from '../../lambdas/core/metering/bucket-ledger.t
 import { forEachConcurrently } from '../../lambdas/core/metering/concurrently.ts';
 import { LIVE_SHARD_NAMES } from '../../lambdas/core/metering/metering-subscribers.ts';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from '../../lambdas/core/metering/retry-policy.ts';
-import { pendingShardOf } from '../../lambdas/core/metering/usage-bucket.ts';
+import { bucketCoordinatesOf, bucketKey, pendingShardOf } from '../../lambdas/core/metering/usage-bucket.ts';
 import { subscribedDuring } from '../../lambdas/core/metering/zero-usage.ts';
 import { liveShardOf } from '../../lambdas/core/table-keys.ts';
 
@@ -97,4 +97,17 @@ describe('side by side', () => {
     await expect(failing).rejects.toThrow('boom');
     expect(finished).toEqual([0]);
   });
+});
+
+test("a bucket's key tells whose bucket it is, of which hour and dimension (the pending index holds keys only)", () => {
+  const hour = new Date('2026-11-18T10:00:00.000Z');
+  for (const [subscriberId, dimension] of [
+    ['license:arn:aws:license-manager::123456789012:license:l-1', 'requests'],
+    ['legacy:prod:a#b', 'gb#HOUR#2026-11-18T09:00:00.000Z#x'],
+  ] as const) {
+    expect(bucketCoordinatesOf(bucketKey(subscriberId, hour, dimension))).toEqual({ subscriberId, hour, dimension });
+  }
+  expect(bucketCoordinatesOf({ pk: 'EVENT#x', sk: 'EVENT' })).toBeUndefined();
+  expect(bucketCoordinatesOf({ pk: 'USAGE#s', sk: 'HOUR#2026-11-18T10:30:00.000Z#d' })).toBeUndefined();
+  expect(bucketCoordinatesOf({ pk: 'USAGE#s', sk: 'HOUR#2026-11-18T10:00:00.000Z#' })).toBeUndefined();
 });

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import {
+  billablePeriod,
   effectiveStatus,
+  isAfterEnd,
   statusOf,
   withFact,
   type LifecycleFact,
@@ -50,13 +52,37 @@ test('a buyer who resubscribes before the end is active again', () => {
   });
 });
 
-test('a stale notification changes nothing: an older activation after the end request', () => {
+test('a stale notification changes no status: an older activation after the end request only moves the start back', () => {
   const facts = fold([
     ['activatedAt', 10],
     ['endRequestedAt', 30],
   ]);
-  expect(withFact(facts, 'activatedAt', at(5))).toBe(facts);
+  expect(withFact(facts, 'activatedAt', at(5))).toEqual({ ...facts, startedAt: at(5).toISOString() });
   expect(statusOf(withFact(facts, 'activatedAt', at(5))).status).toBe('ending');
+  expect(withFact(facts, 'activatedAt', at(12))).toEqual({ ...facts, activatedAt: at(12).toISOString() });
+});
+
+test('the billable period runs from the first activation to the end request, whatever changed in between', () => {
+  const facts = fold([
+    ['activatedAt', 10],
+    ['activatedAt', 20],
+  ]);
+  const endOf = at;
+  expect(billablePeriod(facts)).toEqual({ start: at(10) });
+  expect(billablePeriod(withFact(facts, 'endRequestedAt', at(30)))).toEqual({ start: at(10), end: endOf(30) });
+  expect(billablePeriod(withFact(withFact(facts, 'endRequestedAt', at(30)), 'endedAt', at(90)))).toEqual({
+    start: at(10),
+    end: endOf(30),
+  });
+  // Resubscribed before the end: no end.
+  expect(billablePeriod(withFact(withFact(facts, 'endRequestedAt', at(30)), 'activatedAt', at(40)))).toEqual({
+    start: at(10),
+  });
+  // The end is notified to the second: usage within that second is not after it.
+  expect(isAfterEnd(new Date(at(30).getTime() + 999), at(30))).toBe(false);
+  expect(isAfterEnd(new Date(at(30).getTime() + 1000), at(30))).toBe(true);
+  // Stored before the start was kept apart: the one activation is the start.
+  expect(billablePeriod({ activatedAt: at(10).toISOString() })).toEqual({ start: at(10) });
 });
 
 test('at the same instant the later stage wins', () => {

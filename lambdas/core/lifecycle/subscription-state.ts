@@ -21,9 +21,14 @@ export interface LifecycleFacts {
   readonly failedAt?: string | undefined;
   readonly endRequestedAt?: string | undefined;
   readonly endedAt?: string | undefined;
+  /**
+   * The earliest activation: when usage became billable. `activatedAt` moves with every later `License Updated` (an
+   * upgrade, a renewal), so the start of the subscription is kept beside it, folded the other way (the earlier wins).
+   */
+  readonly startedAt?: string | undefined;
 }
 
-export type LifecycleFact = keyof LifecycleFacts;
+export type LifecycleFact = Exclude<keyof LifecycleFacts, 'startedAt'>;
 
 /** A fact, by the kind of notification that establishes it. */
 export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
@@ -36,11 +41,22 @@ export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> =
 /** Which fact wins a tie: the later stage of the lifecycle. */
 const precedence: readonly LifecycleFact[] = ['endedAt', 'endRequestedAt', 'failedAt', 'activatedAt'];
 
-/** The facts with one more fact folded in: the later of the two times of its kind. */
+/**
+ * The facts with one more fact folded in: the later of the two times of its kind (and, for an activation, the earlier
+ * of the two starts).
+ */
 export function withFact(facts: LifecycleFacts, fact: LifecycleFact, at: Date): LifecycleFacts {
-  const current = facts[fact];
   const time = at.toISOString();
-  return current !== undefined && current >= time ? facts : { ...facts, [fact]: time };
+  const current = facts[fact];
+  const latest = current !== undefined && current >= time ? facts : { ...facts, [fact]: time };
+  if (fact !== 'activatedAt') return latest;
+  const started = startOf(facts);
+  return started !== undefined && started <= time ? latest : { ...latest, startedAt: time };
+}
+
+/** When the subscription started: its earliest activation (stored before `startedAt` was: its only one). */
+function startOf(facts: LifecycleFacts): string | undefined {
+  return facts.startedAt ?? facts.activatedAt;
 }
 
 /** The status the facts establish, and the time of the fact that set it. */
@@ -79,6 +95,29 @@ export function statusAsOf(
 
 export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: number): SubscriptionStatus {
   return statusAsOf(facts, now, graceSeconds).status;
+}
+
+/**
+ * The span usage is billable in: from the start of the subscription to its end (the end request, or the end itself
+ * when no request was heard), either open when not known. Marketplace refuses a record for a license before its
+ * activation or after its end, so usage outside the span can never be billed.
+ */
+export function billablePeriod(facts: LifecycleFacts): { readonly start?: Date; readonly end?: Date } {
+  const start = startOf(facts);
+  const { status } = statusOf(facts);
+  const end = status === 'ending' || status === 'ended' ? (facts.endRequestedAt ?? facts.endedAt) : undefined;
+  return {
+    ...(start === undefined ? {} : { start: new Date(start) }),
+    ...(end === undefined ? {} : { end: new Date(end) }),
+  };
+}
+
+/**
+ * Whether usage at `at` falls after the subscription's `end`. A notification gives its time to the second
+ * (EventBridge's `time`), so usage the app stamped within that second, just before the buyer cancelled, is not after it.
+ */
+export function isAfterEnd(at: Date, end: Date): boolean {
+  return at.getTime() >= Math.floor(end.getTime() / 1000) * 1000 + 1000;
 }
 
 /** Whether usage may be metered for the subscription now: live, or inside its final-metering window. */

@@ -10,8 +10,10 @@ export interface BucketItem {
   readonly key: ItemKey;
   readonly subscriberId: string;
   readonly dimension: string;
-  /** The hour's start: the record's `Timestamp`. */
+  /** The hour's start. */
   readonly hour: Date;
+  /** The record's `Timestamp`: inside the hour, fixed when the bucket was frozen (the hour's start until then). */
+  readonly timestamp: Date;
   readonly quantity: number;
   readonly state: BucketState;
   readonly frozenAt: string | undefined;
@@ -26,17 +28,20 @@ export const SETTLED_STATES: ReadonlySet<BucketState> = new Set<BucketState>(['b
 
 /** The bucket an item holds, or `undefined` when the item is not a well-formed bucket. */
 export function bucketItemOf(item: Record<string, unknown>): BucketItem | undefined {
-  const { pk, sk, subscriberId, dimension, hour, quantity, state, frozenAt, reason } = item;
+  const { pk, sk, subscriberId, dimension, hour, quantity, state, frozenAt, reason, recordTimestamp } = item;
   if (typeof pk !== 'string' || typeof sk !== 'string') return undefined;
   if (typeof subscriberId !== 'string' || typeof dimension !== 'string' || typeof hour !== 'string') return undefined;
   if (typeof quantity !== 'number' || typeof state !== 'string' || !states.has(state)) return undefined;
   const start = new Date(hour);
   if (Number.isNaN(start.getTime()) || hourOf(start).getTime() !== start.getTime()) return undefined;
+  const timestamp = typeof recordTimestamp === 'string' ? new Date(recordTimestamp) : start;
+  if (hourOf(timestamp).getTime() !== start.getTime()) return undefined;
   return {
     key: { pk, sk },
     subscriberId,
     dimension,
     hour: start,
+    timestamp,
     quantity,
     state: state as BucketState,
     frozenAt: typeof frozenAt === 'string' ? frozenAt : undefined,

@@ -62,6 +62,18 @@ export function bucketKey(subscriberId: string, hour: Date, dimension: string): 
   return { pk: usagePartition(subscriberId), sk: `${bucketSortPrefix(hour)}${dimension}` };
 }
 
+/** Whose bucket a key is, of which hour and dimension: what `bucketKey` made it of, or `undefined` if it made none. */
+export function bucketCoordinatesOf(
+  key: ItemKey,
+): { readonly subscriberId: string; readonly hour: Date; readonly dimension: string } | undefined {
+  const partition = usagePartition('');
+  const sort = /^HOUR#(\d{4}-\d{2}-\d{2}T\d{2}:00:00\.000Z)#(.*)$/s.exec(key.sk);
+  if (!key.pk.startsWith(partition) || key.pk.length === partition.length || sort === null) return undefined;
+  const hour = new Date(sort[1]!);
+  if (Number.isNaN(hour.getTime()) || sort[2] === '') return undefined;
+  return { subscriberId: key.pk.slice(partition.length), hour, dimension: sort[2]! };
+}
+
 export function usagePartition(subscriberId: string): string {
   return `USAGE#${subscriberId}`;
 }
@@ -76,9 +88,9 @@ export function pendingShardOf(subscriberId: string): string {
   return `pending#${createHash('sha256').update(subscriberId).digest()[0]! % PENDING_SHARDS}`;
 }
 
-/** Idempotency keys of recorded usage events: one per subscriber and event id, expiring by TTL. */
-export function usageEventKey(subscriberId: string, eventId: string): ItemKey {
-  return { pk: `EVENT#${subscriberId}#${eventId}`, sk: 'EVENT' };
+/** Idempotency keys of recorded usage events: one per event id (escaped by the caller), expiring by TTL. */
+export function usageEventKey(escapedEventId: string): ItemKey {
+  return { pk: `EVENT#${escapedEventId}`, sk: 'EVENT' };
 }
 
 /** A tag set in one canonical spelling: keys sorted. */

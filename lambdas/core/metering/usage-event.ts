@@ -44,7 +44,9 @@ export type UsageRejectionReason =
   | 'bad-tags'
   | 'bad-event'
   /** The event's hour and every later hour it could be carried into are already frozen by the metering run. */
-  | 'no-open-hour';
+  | 'no-open-hour'
+  /** The hour's record cannot take another tag set: 2,500 allocations, or the size one record can carry. */
+  | 'bucket-full';
 
 export type UsageRejection = {
   readonly status: 'rejected';
@@ -56,8 +58,10 @@ export type UsageRejection = {
 export type UsageEventResult =
   /** Counted in the bucket of `hour`; `carriedFrom` is the hour it happened in when that hour was already frozen. */
   | { readonly status: 'accepted'; readonly hour: string; readonly carriedFrom?: string }
-  /** The same subscriber and event id was counted before (in an earlier call or earlier in this one). */
+  /** The same event (same id, same contents) was counted before, in an earlier call or earlier in this one. */
   | { readonly status: 'duplicate' }
+  /** The event id was counted before for another event: this one was not counted, and the message says what differs. */
+  | { readonly status: 'conflict'; readonly message: string }
   | UsageRejection;
 
 /** What a caller sends: the JSON of `POST /usage`, or the same from TypeScript. */
@@ -67,7 +71,10 @@ export interface UsageEventInput {
   readonly quantity: number;
   /** When the usage happened: an ISO 8601 date-time with a time zone (`Z` or an offset), or a Date. */
   readonly timestamp: string | Date;
-  /** Makes sending the event again safe: one subscriber's event id is counted once. */
+  /**
+   * Makes sending the event again safe: an event id names one event across the deployment, counted once while it is
+   * remembered (`metering.eventIdRetentionDays`); the id sent again with other contents is a `conflict`.
+   */
   readonly eventId?: string;
   /** The allocation the units belong to (`UsageAllocations` of the record). */
   readonly tags?: Readonly<Record<string, string>>;
@@ -87,8 +94,8 @@ export interface UsageEvent {
 }
 
 /**
- * The longest id taken: the event-id key adds at most 391 characters to it (`EVENT#`, `#` and an escaped event id),
- * and DynamoDB refuses a partition key over 2048 bytes, which would fail the whole call rather than the one event.
+ * The longest id taken: its bucket's partition key (`USAGE#<id>`) stays well under the 2,048 bytes DynamoDB allows,
+ * whose refusal would fail the whole call rather than the one event.
  */
 export const MAX_SUBSCRIBER_ID_LENGTH = 1600;
 

@@ -24,7 +24,7 @@ export function usageRecordOf(bucket: BucketItem, identity: MeteringIdentity): U
   return {
     ...customer,
     Dimension: bucket.dimension,
-    Timestamp: bucket.hour,
+    Timestamp: bucket.timestamp,
     Quantity: bucket.quantity,
     ...(allocations === undefined ? {} : { UsageAllocations: allocations }),
   };

@@ -12,6 +12,7 @@ import { meteringError } from '../marketplace-protocol.ts';
 import type { License, Product } from '../marketplace.ts';
 import { hourOf, type RecordStatus } from '../metering-ledger.ts';
 import { instantOf, integerMember, listMember, parseInput, stringMember, timestampMember } from '../validation.ts';
+import type { Settings } from '../settings.ts';
 import type { OperationContext } from './context.ts';
 import {
   allocationViolation,
@@ -215,7 +216,8 @@ export const batchRules: readonly BatchRule[] = [
         ? undefined
         : firstViolation(
             batch,
-            ({ license, at }) => (license === undefined ? undefined : activePeriodViolation(license, at)),
+            ({ license, at }) =>
+              license === undefined ? undefined : activePeriodViolation(license, at, batch.context.settings),
             (message) => meteringError('InvalidLicenseException', message),
           ),
   },
@@ -235,10 +237,11 @@ export const batchRules: readonly BatchRule[] = [
   },
 ];
 
-/** Why a record's usage time falls outside the license's active period (from its start hour to its end). */
-function activePeriodViolation(license: License, at: Date): string | undefined {
+/** Why a record's usage time falls outside the license's active period (from its start, as set, to its end). */
+function activePeriodViolation(license: License, at: Date, settings: Settings): string | undefined {
   if (license.activatedAt === undefined || license.failedAt !== undefined) return undefined;
-  if (at < hourOf(license.activatedAt)) {
+  const start = settings.licensePeriodStart === 'instant' ? license.activatedAt : hourOf(license.activatedAt);
+  if (at < start) {
     return `usage at ${at.toISOString()} is before license ${license.id} started (${license.activatedAt.toISOString()})`;
   }
   if (license.endedAt !== undefined && at > license.endedAt) {
@@ -340,5 +343,8 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
  * and (legacy records, which cannot be rejected as an invalid license) for a time inside the license's active period.
  */
 function isSubscribed(license: License, at: Date, context: OperationContext): boolean {
-  return context.marketplace.isLive(license, context.now) && activePeriodViolation(license, at) === undefined;
+  return (
+    context.marketplace.isLive(license, context.now) &&
+    activePeriodViolation(license, at, context.settings) === undefined
+  );
 }

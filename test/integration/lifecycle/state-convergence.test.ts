@@ -155,7 +155,8 @@ test('notifications applied concurrently to one subscriber lose nothing', async 
     customerAWSAccountId: ACCOUNT,
   };
   const facts: LifecycleFact[] = ['activatedAt', 'failedAt', 'endRequestedAt', 'endedAt'];
-  // Each kind's latest time must win while 40 writers race. One that keeps losing the race gives up, and its
+  // Each kind's latest time must win while 40 writers race (and the earliest activation, as the start). One that
+  // keeps losing the race gives up, and its
   // notification comes back from the queue: here, applied again afterwards.
   const notifications = Array.from({ length: 40 }, (_, index) => ({
     subscriber,
@@ -170,6 +171,7 @@ test('notifications applied concurrently to one subscriber lose nothing', async 
     new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: subscriberKey(`license:${subscriber.licenseArn}`) }),
   );
   expect(Item?.lifecycle).toEqual({
+    startedAt: minute(0).toISOString(),
     activatedAt: minute(36).toISOString(),
     failedAt: minute(37).toISOString(),
     endRequestedAt: minute(38).toISOString(),

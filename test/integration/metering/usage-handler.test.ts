@@ -5,6 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import type { UsageRecorderDependencies } from '../../../lambdas/core/metering/usage-recorder.ts';
@@ -74,12 +75,13 @@ function answer(result: APIGatewayProxyResult): { status: number; body: Record<s
   return { status: result.statusCode, body: JSON.parse(result.body) as Record<string, unknown> };
 }
 
+/** Event ids name one event across the deployment: each subscriber's event here has its own. */
 const usage = (subscriberId: string, quantity = 1) => ({
   subscriberId,
   dimension: 'requests',
   quantity,
   timestamp: '2026-11-26T10:15:00Z',
-  eventId: SECRET_EVENT_ID,
+  eventId: `${SECRET_EVENT_ID}-${createHash('sha256').update(subscriberId).digest('hex').slice(0, 16)}`,
 });
 
 describe('a readable request', () => {
@@ -107,6 +109,7 @@ describe('a readable request', () => {
     expect(logs).toContain('Usage recorded');
     expect(logs).toContain('request-1');
     expect(logs).not.toContain(SECRET_EVENT_ID);
+    expect(logs).toContain('"duplicate":1');
     expect(logs).not.toContain(subscriberId);
   });
 

@@ -4,7 +4,8 @@
  * one without touching the frozen bucket, and every event that is not counted says why.
  */
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, test } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import {
   allocationAttributes,
@@ -42,15 +43,28 @@ import {
 const dynamoDb = useDynamoDb();
 const documents = documentClient(dynamoDb.endpoint);
 
+/**
+ * Event ids name one event across the deployment, and the tests share one table: each test's ids are its own, under a
+ * prefix of its own that `usage` adds and `eventKey` reads.
+ */
+let idScope = '';
+beforeEach(() => {
+  idScope = randomUUID().slice(0, 8);
+});
+const scoped = (input: unknown): unknown =>
+  typeof input === 'object' && input !== null && typeof (input as { eventId?: unknown }).eventId === 'string'
+    ? { ...input, eventId: `${idScope}:${(input as { eventId: string }).eventId}` }
+    : input;
+
 const record = (events: readonly unknown[], now = NOW, overrides: Partial<UsageRecorderDependencies> = {}) =>
-  recordUsage(recorderDependencies(dynamoDb, documents, overrides), events, now);
+  recordUsage(recorderDependencies(dynamoDb, documents, overrides), events.map(scoped), now);
 
 const subscriber = (history: History = ACTIVE, productCode?: string) =>
   licenseSubscriber(dynamoDb, documents, history, productCode);
 const bucket = (subscriberId: string, hour: Date, dimension?: string) =>
   bucketItem(dynamoDb, documents, subscriberId, hour, dimension);
 const buckets = (subscriberId: string) => bucketsOf(dynamoDb, documents, subscriberId);
-const eventKey = (subscriberId: string, eventId: string) => eventItem(dynamoDb, documents, subscriberId, eventId);
+const eventKey = (eventId: string) => eventItem(dynamoDb, documents, `${idScope}:${eventId}`);
 const freeze = (subscriberId: string, hour: Date, quantity: number) =>
   freezeBucket(dynamoDb, documents, subscriberId, hour, quantity);
 
@@ -98,9 +112,10 @@ describe('recording', () => {
         ExpressionAttributeValues: { ':shard': pendingShardOf(subscriberId), ':hour': EARLIER_HOUR.toISOString() },
       }),
     );
-    // The event id's key (which holds the quantity too) is not in the index: the run reads buckets only.
-    expect(Items?.filter((item) => item.subscriberId === subscriberId).map((item) => item.sk as unknown)).toEqual([
-      bucketKey(subscriberId, EARLIER_HOUR, 'requests').sk,
+    // The index holds keys only, and only buckets' (an event id's key is not in it): the run reads buckets only.
+    const key = bucketKey(subscriberId, EARLIER_HOUR, 'requests');
+    expect(Items?.filter((item) => item.pk === key.pk)).toEqual([
+      { ...key, pendingShard: pendingShardOf(subscriberId), pendingHour: EARLIER_HOUR.toISOString() },
     ]);
   });
 
@@ -161,7 +176,7 @@ describe('recording', () => {
     const events = Array.from({ length: 50 }, (_, n) =>
       usage(n % 2 === 0 ? first : second, { dimension: n % 3 === 0 ? 'storage' : 'requests', eventId: `e-${n}` }),
     );
-    const results = await recordUsage(recorderDependencies(dynamoDb, client), events, NOW);
+    const results = await recordUsage(recorderDependencies(dynamoDb, client), events.map(scoped), NOW);
     expect(results.every((result) => result.status === 'accepted')).toBe(true);
     expect(commands).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
     const total = [...(await buckets(first)), ...(await buckets(second))].reduce(
@@ -215,13 +230,13 @@ describe('rejections', () => {
       expect(result.message).toMatch(/\w/);
     }
     expect(await buckets(subscriberId)).toEqual([
-      expect.objectContaining({ hour: EARLIER_HOUR.toISOString(), quantity: 3 }),
+      expect.objectContaining({ hour: EARLIER_HOUR.toISOString(), quantity: 3 }) as unknown,
     ]);
     expect(await buckets(ended)).toEqual([]);
     for (const eventId of ['other-product', 'zero', 'future', 'old', 'tags']) {
-      expect(await eventKey(subscriberId, eventId), eventId).toBeUndefined();
+      expect(await eventKey(eventId), eventId).toBeUndefined();
     }
-    expect(await eventKey(ended, 'ended')).toBeUndefined();
+    expect(await eventKey('ended')).toBeUndefined();
   });
 
   test.each<[string, History]>([
@@ -270,7 +285,7 @@ describe('rejections', () => {
       { status: 'rejected', reason: 'bad-quantity', message: expect.stringContaining(String(MAX_QUANTITY)) as unknown },
     ]);
     expect((await bucket(subscriberId, EARLIER_HOUR))?.quantity).toBe(MAX_QUANTITY);
-    expect(await eventKey(subscriberId, 'too-much')).toBeUndefined();
+    expect(await eventKey('too-much')).toBeUndefined();
   });
 
   test('the bound holds within one call too', async () => {
@@ -281,6 +296,145 @@ describe('rejections', () => {
       ),
     ).toEqual(['accepted', 'rejected']);
     expect((await bucket(subscriberId, EARLIER_HOUR))?.quantity).toBe(MAX_QUANTITY);
+  });
+});
+
+describe('accepted means billable: what Marketplace would refuse is refused here', () => {
+  test('usage before the subscription started is not-subscribed; from the start on it is taken', async () => {
+    const subscriberId = await subscriber([['activatedAt', '2026-11-26T10:20:00.000Z']]);
+    expect(
+      await record([
+        usage(subscriberId, { timestamp: '2026-11-26T10:19:59.999Z' }),
+        usage(subscriberId, { timestamp: '2026-11-26T10:20:00.000Z' }),
+      ]),
+    ).toEqual([
+      {
+        status: 'rejected',
+        reason: 'not-subscribed',
+        message: expect.stringContaining('before the subscription started (2026-11-26T10:20:00.000Z)') as unknown,
+      },
+      { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
+    ]);
+  });
+
+  test('a later License Updated (an upgrade) does not move the start', async () => {
+    const subscriberId = await subscriber([
+      ['activatedAt', '2026-11-26T09:00:00.000Z'],
+      ['activatedAt', '2026-11-26T11:00:00.000Z'],
+    ]);
+    expect((await record([usage(subscriberId)]))[0]).toMatchObject({ status: 'accepted' });
+  });
+
+  test('while ending, usage up to the end is taken and usage after it is not-subscribed', async () => {
+    const subscriberId = await subscriber([...ACTIVE, ['endRequestedAt', '2026-11-26T12:10:00.000Z']]);
+    expect(
+      await record([
+        usage(subscriberId, { timestamp: '2026-11-26T12:10:00.999Z' }),
+        usage(subscriberId, { timestamp: '2026-11-26T12:10:01.000Z' }),
+        usage(subscriberId),
+      ]),
+    ).toEqual([
+      { status: 'accepted', hour: CURRENT_HOUR.toISOString() },
+      {
+        status: 'rejected',
+        reason: 'not-subscribed',
+        message: expect.stringContaining('after the subscription ended (2026-11-26T12:10:00.000Z)') as unknown,
+      },
+      { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
+    ]);
+  });
+
+  test('once its final usage has been sent (15 minutes before the deadline), nothing more is taken', async () => {
+    // Cancelled at 11:40: the final usage went out at 12:25, the deadline is 12:40; now is 12:34.
+    const subscriberId = await subscriber([...ACTIVE, ['endRequestedAt', '2026-11-26T11:40:00.000Z']]);
+    expect(await record([usage(subscriberId, { timestamp: '2026-11-26T11:30:00.000Z' })])).toEqual([
+      {
+        status: 'rejected',
+        reason: 'not-subscribed',
+        message: expect.stringContaining(
+          'its final usage was sent to Marketplace at 2026-11-26T12:25:00.000Z',
+        ) as unknown,
+      },
+    ]);
+    expect(await buckets(subscriberId)).toEqual([]);
+  });
+
+  test('late usage of an ending subscriber is carried into its final hour, never past it', async () => {
+    const subscriberId = await subscriber([...ACTIVE, ['endRequestedAt', '2026-11-26T12:10:00.000Z']]);
+    await freeze(subscriberId, EARLIER_HOUR, 9);
+    expect(await record([usage(subscriberId, { quantity: 2 })])).toEqual([
+      { status: 'accepted', hour: CURRENT_HOUR.toISOString(), carriedFrom: EARLIER_HOUR.toISOString() },
+    ]);
+    await freeze(subscriberId, CURRENT_HOUR, 2);
+    expect(
+      await record([
+        usage(subscriberId, { eventId: 'too-late' }),
+        usage(subscriberId, { timestamp: '2026-11-26T12:05:00.000Z' }),
+      ]),
+    ).toEqual([
+      {
+        status: 'rejected',
+        reason: 'no-open-hour',
+        message: expect.stringContaining('the subscription ended in the hour 2026-11-26T12:00:00.000Z') as unknown,
+      },
+      {
+        status: 'rejected',
+        reason: 'no-open-hour',
+        message: expect.stringContaining('its final usage has been sent') as unknown,
+      },
+    ]);
+    expect(await bucket(subscriberId, NEXT_HOUR)).toBeUndefined();
+    expect(await eventKey('too-late')).toBeUndefined();
+  });
+
+  test('late usage goes into the final hour even when the clock has moved past that hour (found by the black-box suite)', async () => {
+    // Cancelled at 11:50: the final hour is 11:00, still open until 12:35; now is 12:34.
+    const subscriberId = await subscriber([...ACTIVE, ['endRequestedAt', '2026-11-26T11:50:00.000Z']]);
+    await freeze(subscriberId, EARLIER_HOUR, 9);
+    expect(await record([usage(subscriberId, { quantity: 2 })])).toEqual([
+      { status: 'accepted', hour: '2026-11-26T11:00:00.000Z', carriedFrom: EARLIER_HOUR.toISOString() },
+    ]);
+  });
+
+  test('a record takes at most 2,500 allocations: a new tag set beyond is bucket-full, known ones still count', async () => {
+    const subscriberId = await subscriber();
+    const tagged = (n: number, quantity = 1) => usage(subscriberId, { quantity, tags: { set: String(n) } });
+    // 2,499 tag sets and the untagged rest make 2,500 allocations.
+    for (let first = 0; first < 2499; first += 50) {
+      const events = Array.from({ length: Math.min(50, 2499 - first) }, (_, n) => tagged(first + n));
+      expect((await record(events)).every((result) => result.status === 'accepted')).toBe(true);
+    }
+    expect(await record([tagged(2499), tagged(7, 5), usage(subscriberId, { quantity: 3 })])).toEqual([
+      {
+        status: 'rejected',
+        reason: 'bucket-full',
+        message: expect.stringContaining('already carries 2499 tag sets') as unknown,
+      },
+      { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
+      { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
+    ]);
+    const item = await bucket(subscriberId, EARLIER_HOUR);
+    expect(item).toMatchObject({ quantity: 2499 + 5 + 3, tagSetCount: 2499 });
+    expect(item?.[allocationAttributes({ set: '7' }).quantity]).toBe(6);
+  });
+
+  test('tags fit one DynamoDB item and one request: past the byte budget a new tag set is bucket-full', async () => {
+    const subscriberId = await subscriber();
+    // Five tags at their longest: each tag set counts 2,000 bytes, so 175 fill the 350,000.
+    const largest = (n: number) =>
+      Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((key) => [key.repeat(100), `${n}`.padStart(256, key)]));
+    for (let first = 0; first < 175; first += 50) {
+      const events = Array.from({ length: Math.min(50, 175 - first) }, (_, n) =>
+        usage(subscriberId, { tags: largest(first + n) }),
+      );
+      expect((await record(events)).map((result) => result.status)).toEqual(events.map(() => 'accepted'));
+    }
+    expect((await record([usage(subscriberId, { tags: largest(175) })]))[0]).toMatchObject({
+      status: 'rejected',
+      reason: 'bucket-full',
+      message: expect.stringContaining('350000 bytes of tags') as unknown,
+    });
+    expect((await record([usage(subscriberId, { tags: largest(3) })]))[0]).toMatchObject({ status: 'accepted' });
   });
 });
 
@@ -304,9 +458,12 @@ describe('event ids', () => {
       { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
     ]);
     expect((await bucket(subscriberId, EARLIER_HOUR))?.quantity).toBe(6);
-    expect(await eventKey(subscriberId, 'e-1')).toMatchObject({
+    expect(await eventKey('e-1')).toMatchObject({
       subscriberId,
-      eventId: 'e-1',
+      eventId: `${idScope}:e-1`,
+      dimension: 'requests',
+      quantity: 5,
+      timestamp: '2026-11-26T10:15:00.000Z',
       hour: EARLIER_HOUR.toISOString(),
       expiresAt: Math.ceil(NOW.getTime() / 1000) + RETENTION_DAYS * 86_400,
     });
@@ -319,11 +476,62 @@ describe('event ids', () => {
     expect(await record([usage(subscriberId, { eventId: 'e-1' })], afterTheWindow)).toEqual([{ status: 'duplicate' }]);
   });
 
-  test('event ids belong to their subscriber', async () => {
-    const [first, second] = [await subscriber(), await subscriber()];
+  test('an event id names one event: reused for another one, in the call or later, it is a conflict and not counted', async () => {
+    const subscriberId = await subscriber();
+    const other = await subscriber();
+    const results = await record([
+      usage(subscriberId, { dimension: 'requests', quantity: 3, eventId: 'req-42' }),
+      usage(subscriberId, { dimension: 'storage', quantity: 7, eventId: 'req-42' }),
+    ]);
+    expect(results).toEqual([
+      { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
+      {
+        status: 'conflict',
+        message: expect.stringMatching(/req-42.*already used for another event.*dimension, quantity/) as unknown,
+      },
+    ]);
+    expect(await bucket(subscriberId, EARLIER_HOUR, 'storage')).toBeUndefined();
     expect(
-      (await record([usage(first, { eventId: 'e-1' }), usage(second, { eventId: 'e-1' })])).map((r) => r.status),
-    ).toEqual(['accepted', 'accepted']);
+      await record([
+        usage(subscriberId, { quantity: 4, eventId: 'req-42' }),
+        usage(other, { quantity: 3, eventId: 'req-42' }),
+        usage(subscriberId, { quantity: 3, eventId: 'req-42', timestamp: '2026-11-26T10:16:00.000Z' }),
+        usage(subscriberId, { quantity: 3, eventId: 'req-42', tags: { env: 'prod' } }),
+        usage(subscriberId, { quantity: 3, eventId: 'req-42' }),
+      ]),
+    ).toEqual([
+      { status: 'conflict', message: expect.stringContaining('(its quantity differed)') as unknown },
+      { status: 'conflict', message: expect.stringContaining('(its subscriberId differed)') as unknown },
+      { status: 'conflict', message: expect.stringContaining('(its timestamp differed)') as unknown },
+      { status: 'conflict', message: expect.stringContaining('(its tags differed)') as unknown },
+      { status: 'duplicate' },
+    ]);
+    expect((await bucket(subscriberId, EARLIER_HOUR))?.quantity).toBe(3);
+    expect(await buckets(other)).toEqual([]);
+  });
+
+  test('the same event written twice in different spellings is one event: a resend, not a conflict', async () => {
+    const subscriberId = await subscriber();
+    await record([
+      usage(subscriberId, { eventId: 'e-1', timestamp: '2026-11-26T10:15:00Z', tags: { b: '2', a: '1' } }),
+    ]);
+    expect(
+      await record([
+        usage(subscriberId, { eventId: 'e-1', timestamp: '2026-11-26T11:15:00+01:00', tags: { a: '1', b: '2' } }),
+      ]),
+    ).toEqual([{ status: 'duplicate' }]);
+  });
+
+  test('conflicting events racing for one id: one is counted, every other is told, nothing is counted twice', async () => {
+    const subscriberId = await subscriber();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => record([usage(subscriberId, { quantity: n + 1, eventId: 'racing' })])),
+    );
+    const statuses = results.map((result) => result[0]!.status);
+    expect(statuses.filter((status) => status === 'accepted')).toHaveLength(1);
+    expect(statuses.filter((status) => status === 'conflict')).toHaveLength(7);
+    const counted = statuses.indexOf('accepted') + 1;
+    expect((await bucket(subscriberId, EARLIER_HOUR))?.quantity).toBe(counted);
   });
 
   test('one event sent by ten callers at once counts once, and the rest of each call still counts', async () => {
@@ -363,13 +571,7 @@ describe('concurrency and atomicity', () => {
     await expect(record(events)).rejects.toThrow();
     expect(await buckets(first)).toEqual([]);
     expect(await buckets(second)).toEqual([broken]);
-    for (const [subscriberId, eventId] of [
-      [first, 'a-1'],
-      [first, 'a-2'],
-      [second, 'b-1'],
-    ] as const) {
-      expect(await eventKey(subscriberId, eventId)).toBeUndefined();
-    }
+    for (const eventId of ['a-1', 'a-2', 'b-1']) expect(await eventKey(eventId)).toBeUndefined();
 
     await deleteBucket(dynamoDb, documents, second, EARLIER_HOUR);
     expect((await record(events)).map((result) => result.status)).toEqual(['accepted', 'accepted', 'accepted']);
@@ -397,7 +599,7 @@ describe('carry-forward', () => {
       hour: CURRENT_HOUR.toISOString(),
       pendingHour: CURRENT_HOUR.toISOString(),
     });
-    expect(await eventKey(subscriberId, 'late')).toMatchObject({ hour: CURRENT_HOUR.toISOString() });
+    expect(await eventKey('late')).toMatchObject({ hour: CURRENT_HOUR.toISOString() });
   });
 
   test('sent again, a carried event is a duplicate and is not carried twice', async () => {
@@ -455,7 +657,7 @@ describe('carry-forward', () => {
       { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
     ]);
     expect(await buckets(subscriberId)).toEqual(frozen);
-    expect(await eventKey(subscriberId, 'nowhere')).toBeUndefined();
+    expect(await eventKey('nowhere')).toBeUndefined();
     expect((await bucket(other, EARLIER_HOUR))?.quantity).toBe(2);
   });
 

@@ -1,0 +1,55 @@
+import { expect, test } from 'vitest';
+import { bucketTiming, finalHourSendTime, recordTimestampOf } from '../../lambdas/core/metering/bucket-timing.ts';
+import type { LifecycleFacts } from '../../lambdas/core/lifecycle/subscription-state.ts';
+
+const SETTINGS = { graceSeconds: 3600, finalHourMarginMinutes: 15 };
+const at = (time: string) => new Date(`2026-11-26T${time}Z`);
+const ACTIVE: LifecycleFacts = { activatedAt: '2026-11-01T00:00:00.000Z' };
+/** Cancelled at 12:10: the deadline is 13:10, the final hour (12:00) goes out from 12:55. */
+const ENDING: LifecycleFacts = { ...ACTIVE, endRequestedAt: '2026-11-26T12:10:00.000Z' };
+
+test("a live subscriber's hour is due once it has closed (dueBefore), not before", () => {
+  expect(bucketTiming(at('11:00:00'), ACTIVE, at('12:06:00'), at('12:00:00'), SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('12:00:00'), ACTIVE, at('12:06:00'), at('12:00:00'), SETTINGS)).toEqual({ kind: 'not-yet' });
+});
+
+test("an ending subscriber's earlier hours are due at once; its final hour from deadline less margin", () => {
+  const stillOpen = at('11:00:00');
+  expect(bucketTiming(at('11:00:00'), ENDING, at('12:11:00'), stillOpen, SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('12:00:00'), ENDING, at('12:54:59'), stillOpen, SETTINGS)).toEqual({
+    kind: 'not-yet',
+    sendAt: at('12:55:00'),
+  });
+  expect(bucketTiming(at('12:00:00'), ENDING, at('12:55:00'), stillOpen, SETTINGS)).toEqual({ kind: 'due' });
+  expect(finalHourSendTime(ENDING, at('12:11:00'), SETTINGS)).toEqual(at('12:55:00'));
+  expect(finalHourSendTime(ACTIVE, at('12:11:00'), SETTINGS)).toBeUndefined();
+});
+
+test('an hour after the end is never billable, and nothing is once the deadline has passed', () => {
+  expect(bucketTiming(at('13:00:00'), ENDING, at('12:30:00'), at('12:00:00'), SETTINGS)).toEqual({
+    kind: 'after-end',
+    end: at('12:10:00'),
+  });
+  for (const hour of ['11:00:00', '12:00:00']) {
+    expect(bucketTiming(at(hour), ENDING, at('13:10:00'), at('13:00:00'), SETTINGS)).toEqual({
+      kind: 'final-window-passed',
+      deadline: at('13:10:00'),
+    });
+  }
+  // Resubscribed inside the window: live again, its hours metered as any live subscriber's.
+  const resubscribed = { ...ENDING, activatedAt: '2026-11-26T12:20:00.000Z' };
+  expect(bucketTiming(at('12:00:00'), resubscribed, at('13:30:00'), at('13:00:00'), SETTINGS)).toEqual({
+    kind: 'due',
+  });
+});
+
+test("a record's timestamp is its hour's start, or the second after the start in the hour the subscription began", () => {
+  const started = { activatedAt: '2026-11-26T10:20:30.400Z' };
+  expect(recordTimestampOf(at('11:00:00'), started)).toEqual(at('11:00:00'));
+  expect(recordTimestampOf(at('10:00:00'), started)).toEqual(at('10:20:31'));
+  // Started in the last second of its hour: the hour's last whole second.
+  expect(recordTimestampOf(at('10:00:00'), { activatedAt: '2026-11-26T10:59:59.500Z' })).toEqual(at('10:59:59'));
+  // Ended in the same second it started: never after the end.
+  const blink = { ...started, endRequestedAt: '2026-11-26T10:20:30.900Z' };
+  expect(recordTimestampOf(at('10:00:00'), blink)).toEqual(at('10:20:30'));
+});
