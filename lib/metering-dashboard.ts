@@ -87,6 +87,13 @@ export class MeteringDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       new GraphWidget({
+        title: 'Final-metering deadlines missed, and sends never confirmed (records; each one is alarmed)',
+        left: [metering.metric(names.finalDeadlineMissed, 'Sum'), metering.metric(names.unconfirmedSends, 'Sum')],
+        width: 24,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
         title: 'Function errors',
         left: props.functions.map((projectFunction) =>
           projectFunction.lambda.metricErrors({ statistic: 'Sum', period: hourly, label: projectFunction.serviceName }),

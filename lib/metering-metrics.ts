@@ -1,5 +1,5 @@
 /**
- * The run's metrics, as `lambdas/metering/metering-handler.ts` publishes them (`METERING_METRICS`; an infra test holds
+ * The metering runs' metrics, as `lambdas/metering/metering-handler.ts` publishes them (`METERING_METRICS`; an infra test holds
  * the two equal), under the `service` dimension Powertools adds.
  */
 export const meteringMetricNames = {
@@ -10,4 +10,6 @@ export const meteringMetricNames = {
   retries: 'MeteringRetries',
   throttles: 'MeteringThrottles',
   oldestPendingAge: 'OldestPendingAge',
+  unconfirmedSends: 'UnconfirmedSends',
+  finalDeadlineMissed: 'FinalMeteringMissed',
 } as const;

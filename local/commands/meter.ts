@@ -2,9 +2,10 @@
  * `npm run meter`: one metering pass, now, against the tables and Marketplace the environment names (the running
  * `npm start` by default; see `targets.ts`), exactly as the scheduled function runs it.
  *
- *   npm run meter                          meter every closed hour
- *   npm run meter -- --dry-run             print the BatchMeterUsage calls a run would make; write and send nothing
- *   npm run meter -- --subscriber <id>     the final flush of one subscriber: its open hour too
+ *   npm run meter                          meter every closed hour (the hourly run)
+ *   npm run meter -- --final               final metering of every ending subscriber (the every-minute run)
+ *   npm run meter -- --subscriber <id>     one subscriber's buckets that are due (its final metering if it is ending)
+ *   npm run meter -- --dry-run             with any of the above: print the BatchMeterUsage calls; write, send nothing
  */
 import '../sdk-environment.ts';
 import { parseArgs } from 'node:util';
@@ -16,31 +17,38 @@ import {
   productsVariable,
 } from '../../lambdas/core/environment.ts';
 import { meterUsage, type MeteringRunSummary } from '../../lambdas/core/metering/metering-run.ts';
-import { meteringVariables, productsVariable as productsVariableOf } from '../../lib/function-environment.ts';
+import {
+  finalMeteringGraceVariable,
+  meteringVariables,
+  productsVariable as productsVariableOf,
+} from '../../lib/function-environment.ts';
 import { commandTargets } from './targets.ts';
 
 function options() {
   try {
     return parseArgs({
-      options: { 'dry-run': { type: 'boolean', default: false }, subscriber: { type: 'string' } },
+      options: {
+        'dry-run': { type: 'boolean', default: false },
+        final: { type: 'boolean', default: false },
+        subscriber: { type: 'string' },
+      },
       strict: true,
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new Error(
-      `${error instanceof Error ? error.message : String(error)}\nUsage: npm run meter -- [--dry-run] [--subscriber <id>]`,
-      { cause: error },
-    );
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, { cause: error });
   }
 }
+
+const USAGE = 'Usage: npm run meter -- [--dry-run] [--final | --subscriber <id>]';
 
 function print(summary: MeteringRunSummary): void {
   const rejected = Object.entries(summary.rejected).map(([reason, count]) => `${reason} ${count}`);
   console.log(`${summary.dryRun ? 'Dry run: nothing written, nothing sent. ' : ''}Buckets of hours before ${summary.dueBefore}
-  due         ${summary.due} (zero-usage buckets made sure of: ${summary.zeroUsage})
+  due         ${summary.due} (zero-usage buckets made sure of: ${summary.zeroUsage}; not due yet: ${summary.waiting})
   billed      ${summary.billed}
   rejected    ${rejected.length === 0 ? 0 : rejected.join(', ')}
-  expired     ${summary.expired}
+  expired     ${summary.expired}${summary.finalDeadlineMissed.records === 0 ? '' : ` (final-metering deadline missed: ${summary.finalDeadlineMissed.records} records, ${summary.finalDeadlineMissed.units} units)`}${summary.unconfirmedSends === 0 ? '' : `\n  unconfirmed ${summary.unconfirmedSends} rejected or expired after a send whose answer was lost: see CloudTrail`}
   pending     ${summary.pending}${summary.oldestPending === undefined ? '' : ` (oldest: hour ${summary.oldestPending.hour}, ${summary.oldestPending.ageMinutes} min old)`}
   calls       ${summary.calls} (retries ${summary.retries}, throttles ${summary.throttles})`);
   if (summary.requestIds.length > 0) console.log(`  request ids ${summary.requestIds.join(' ')}`);
@@ -53,7 +61,8 @@ function print(summary: MeteringRunSummary): void {
 }
 
 try {
-  const { 'dry-run': dryRun, subscriber } = options();
+  const { 'dry-run': dryRun, final, subscriber } = options();
+  if (final && subscriber !== undefined) throw new Error(`--final and --subscriber exclude each other\n${USAGE}`);
   const targets = await commandTargets();
   const { config } = targets;
   // The configuration reaches the run as it reaches the deployed function: through its environment variables.
@@ -67,6 +76,10 @@ try {
       metering: meteringClient(config.marketplaceRegion, targets.marketplaceEndpoint, 1),
       closedHourGraceMinutes: settings.closedHourGraceMinutes,
       acceptanceWindowHours: settings.acceptanceWindowHours,
+      finalMetering: {
+        graceSeconds: Number(finalMeteringGraceVariable(config).FINAL_METERING_GRACE_SECONDS),
+        finalHourMarginMinutes: settings.finalHourMarginMinutes,
+      },
       callsPerSecond: settings.callsPerSecond,
       zeroUsageRecords: settings.zeroUsageRecords,
       products: meteredProducts(
@@ -79,7 +92,11 @@ try {
         error: (message, details) => console.error(message, JSON.stringify(details)),
       },
     },
-    { now: targets.clock.now(), dryRun, ...(subscriber === undefined ? {} : { subscriberId: subscriber }) },
+    {
+      now: targets.clock.now(),
+      dryRun,
+      scope: subscriber !== undefined ? { subscriberId: subscriber } : final ? 'ending' : undefined,
+    },
   );
   print(summary);
 } catch (error) {

@@ -170,6 +170,19 @@ function readable(report: UsageReport, targets: CommandTargets): string {
           ),
         ]),
     '',
+    ...(report.unconfirmedSends.length === 0
+      ? []
+      : [
+          'Unconfirmed sends: rejected or expired after an earlier send whose answer was lost, which Marketplace may ' +
+            'have billed. Look for that BatchMeterUsage call in CloudTrail (same customer, dimension and hour, after ' +
+            'the time given):',
+          ...report.unconfirmedSends.map(
+            (send) =>
+              `  ${send.subscriberId ?? send.key.pk} ${send.dimension ?? ''} ${send.hour ?? send.key.sk}: ` +
+              `${send.quantity} units, ${send.outcome}, sent after ${send.frozenAt}`,
+          ),
+          '',
+        ]),
     ...(report.requestIds.length === 0
       ? ['No BatchMeterUsage call settled these buckets.']
       : [

@@ -73,9 +73,12 @@ describe('with an admin email and a webhook', () => {
         `SaasMarketplace-registration-page-crashed: Sum Errors of ${functionId('RegistrationPage')} > 0`,
         `SaasMarketplace-subscriber-access-crashed: Sum Errors of ${functionId('SubscriberAccess')} > 0`,
         `SaasMarketplace-usage-crashed: Sum Errors of ${functionId('Usage')} > 0`,
-        `SaasMarketplace-metering-failed: Sum Errors of ${functionId('Metering')} > 0`,
+        `SaasMarketplace-metering-failed: Sum ExecutionsFailed of ${logicalIdOf(metering.runStateMachine)} > 0`,
         `SaasMarketplace-metering-rejected: Sum RecordsRejected of ${meteringMetrics} > 0`,
         `SaasMarketplace-metering-behind: Maximum OldestPendingAge of ${meteringMetrics} > ${12 * 3600}`,
+        `SaasMarketplace-final-metering-failed: Sum Errors of ${functionId('FinalMetering')} > 0`,
+        `SaasMarketplace-final-metering-missed: Sum FinalMeteringMissed of ${meteringMetrics} > 0`,
+        `SaasMarketplace-metering-unconfirmed-send: Sum UnconfirmedSends of ${meteringMetrics} > 0`,
         `SaasMarketplace-final-metering-windows-failed: Sum Errors of ${functionId('FinalMeteringWindows')} > 0`,
         `SaasMarketplace-seller-notifier-behind: Maximum IteratorAge of ${functionId('SellerNotifier')} > ${600 * 1000}`,
         `SaasMarketplace-lifecycle-behind: Maximum ApproximateAgeOfOldestMessage of ${logicalIdOf(lifecycle.queue)} > ${30 * 60}`,
@@ -101,8 +104,8 @@ describe('with an admin email and a webhook', () => {
 test('without an admin email or a webhook, no alarm watches a queue that does not exist', () => {
   const { template } = synthesize();
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  // The 17 with an admin email and a webhook but the 3 below: the metering alarms are always there.
-  expect(names).toHaveLength(14);
+  // The 20 with an admin email and a webhook but the 3 below: the metering alarms are always there.
+  expect(names).toHaveLength(17);
   for (const absent of ['admin-email-dead-letters', 'webhook-dead-letters', 'webhook-events-undelivered']) {
     expect(names).not.toContain(`SaasMarketplace-${absent}`);
   }
@@ -111,6 +114,6 @@ test('without an admin email or a webhook, no alarm watches a queue that does no
 test('with SNS notifications only, no alarm watches the queue for undelivered EventBridge events', () => {
   const { template } = synthesize(snsOnly);
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  expect(names).toHaveLength(13);
+  expect(names).toHaveLength(16);
   expect(names).not.toContain('SaasMarketplace-marketplace-events-undelivered');
 });

@@ -1,6 +1,7 @@
 /**
- * The usage and metering functions as deployed: their real entry points (`lambdas/metering/usage.ts`, `metering.ts`)
- * started with the environment the stack gives each, and invoked with what API Gateway and the two rules deliver. Every
+ * The usage and metering functions as deployed: their real entry points (`lambdas/metering/usage.ts`, `metering.ts`,
+ * `final-metering.ts`) started with the environment the stack gives each, and invoked with what API Gateway and their
+ * rules deliver. Every
  * DynamoDB request they send must be one their roles allow (as IAM decides it: a batch key by key, a transaction item
  * by item), and the metrics the run publishes must be the ones its alarms watch. A mismatch in either would only show in
  * AWS: as AccessDenied, or as an alarm that never goes off. The AWS clients are fakes: nothing leaves the process.
@@ -270,23 +271,23 @@ describe('the usage function, sent usage through POST /usage', () => {
   });
 });
 
+/** An EventBridge event as Lambda receives it from a rule. */
+const eventBridgeEvent = (source: string, detailType: string, detail: unknown) => ({
+  version: '0',
+  id: 'event-1',
+  'detail-type': detailType,
+  source,
+  account: '123456789012',
+  time: new Date().toISOString(),
+  region: 'us-east-1',
+  resources: [],
+  detail,
+});
+
 describe('the metering function', () => {
   const { roleId } = partsOf(projectFunction(stack, 'Metering'));
   let handler: (event: unknown, context: Context) => Promise<unknown>;
   const context = contextOf('metering');
-
-  /** An EventBridge event as Lambda receives it from a rule. */
-  const eventBridgeEvent = (source: string, detailType: string, detail: unknown) => ({
-    version: '0',
-    id: 'event-1',
-    'detail-type': detailType,
-    source,
-    account: '123456789012',
-    time: new Date().toISOString(),
-    region: 'us-east-1',
-    resources: [],
-    detail,
-  });
 
   beforeAll(async () => {
     ({ handler } = await coldStart('Metering', () => import('../../lambdas/metering/metering.ts')));
@@ -336,7 +337,12 @@ describe('the metering function', () => {
       const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))
         .map((alarm) => alarm.Properties)
         .filter((alarm) => !String(alarm['Namespace']).startsWith('AWS/'));
-      expect(alarms.map((alarm) => alarm['MetricName']).sort()).toEqual(['OldestPendingAge', 'RecordsRejected']);
+      expect(alarms.map((alarm) => alarm['MetricName']).sort()).toEqual([
+        'FinalMeteringMissed',
+        'OldestPendingAge',
+        'RecordsRejected',
+        'UnconfirmedSends',
+      ]);
       const [document, ...more] = run.written.filter((line) => '_aws' in line) as {
         _aws: {
           CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
@@ -358,9 +364,54 @@ describe('the metering function', () => {
     });
   });
 
-  test("started by the final-flush rule, meters the ending subscriber's own buckets, as its role allows", async () => {
-    const ending = await subscriptionEnding();
-    const [entry] = await publishedEntries([ending.record], eventSource);
+  test('ignores an event neither of its rules sends', async () => {
+    const run = await invoke(() =>
+      handler(eventBridgeEvent(eventSource, 'Subscriber Registered', { subscriberId }), context),
+    );
+    expect(run.result).toBeUndefined();
+    expect(run.sent).toEqual([]);
+  });
+});
+
+describe('the final-metering function', () => {
+  const { roleId } = partsOf(projectFunction(stack, 'FinalMetering'));
+  let handler: (event: unknown, context: Context) => Promise<unknown>;
+  const context = contextOf('final-metering');
+
+  beforeAll(async () => {
+    ({ handler } = await coldStart('FinalMetering', () => import('../../lambdas/metering/final-metering.ts')));
+  });
+
+  test("started every minute, reads the ending index, then each ending subscriber's buckets, as its role allows", async () => {
+    let ending: Record<string, unknown>[] = [{ pk: subscriberKey(subscriberId).pk, sk: 'SUBSCRIBER', subscriberId }];
+    fakes.answers.set('QueryCommand', (input) => {
+      if (input['IndexName'] !== 'ending') return {};
+      const items = ending;
+      ending = [];
+      return { Items: items };
+    });
+    const run = await invoke(() => handler(eventBridgeEvent('aws.events', 'Scheduled Event', {}), context));
+    fakes.answers.clear();
+    expect(run.result).toBeDefined();
+    const indexes = run.sent.flatMap((command) =>
+      command.input['IndexName'] === undefined
+        ? []
+        : [`${command.input['TableName'] as string}/${command.input['IndexName'] as string}`],
+    );
+    expect([...new Set(indexes)]).toEqual(['Subscribers/ending']);
+    expect(run.sent).toContainEqual({
+      name: 'QueryCommand',
+      input: expect.objectContaining({
+        TableName: 'Usage',
+        ExpressionAttributeValues: expect.objectContaining({ ':pk': `USAGE#${subscriberId}` }) as unknown,
+      }) as unknown,
+    });
+    expectAllAllowed(roleId, run.sent);
+  });
+
+  test("started by the Subscriber Ending rule, meters the ending subscriber's own buckets, as its role allows", async () => {
+    const endingEvent = await subscriptionEnding();
+    const [entry] = await publishedEntries([endingEvent.record], eventSource);
     const detail = JSON.parse(entry?.Detail ?? '{}') as unknown;
     const run = await invoke(() =>
       handler(eventBridgeEvent(entry?.Source ?? '', entry?.DetailType ?? '', detail), context),
@@ -370,17 +421,9 @@ describe('the metering function', () => {
       name: 'QueryCommand',
       input: expect.objectContaining({
         TableName: 'Usage',
-        ExpressionAttributeValues: expect.objectContaining({ ':pk': `USAGE#${ending.subscriberId}` }) as unknown,
+        ExpressionAttributeValues: expect.objectContaining({ ':pk': `USAGE#${endingEvent.subscriberId}` }) as unknown,
       }) as unknown,
     });
     expectAllAllowed(roleId, run.sent);
-  });
-
-  test('ignores an event neither of its rules sends', async () => {
-    const run = await invoke(() =>
-      handler(eventBridgeEvent(eventSource, 'Subscriber Registered', { subscriberId }), context),
-    );
-    expect(run.result).toBeUndefined();
-    expect(run.sent).toEqual([]);
   });
 });

@@ -28,11 +28,14 @@ interface BucketSpec {
   readonly state: BucketState;
   readonly reason?: string;
   readonly requestId?: string;
+  readonly frozenAt?: string;
+  readonly unconfirmedSend?: true;
 }
 
 /** A bucket item as the run leaves it in `state`: in the `pending` index while unsettled, out of it once settled. */
 function bucket(spec: BucketSpec): Record<string, unknown> {
-  const { subscriberId = ALICE, dimension = 'users', hour, quantity, state, reason, requestId } = spec;
+  const { subscriberId = ALICE, dimension = 'users', hour, quantity, state, reason, requestId, unconfirmedSend } = spec;
+  const { frozenAt = '2026-11-18T12:30:00.000Z' } = spec;
   const unsettled = state === 'open' || state === 'frozen';
   return {
     ...bucketKey(subscriberId, new Date(hour), dimension),
@@ -41,7 +44,8 @@ function bucket(spec: BucketSpec): Record<string, unknown> {
     hour,
     quantity,
     state,
-    ...(state === 'open' ? {} : { frozenAt: '2026-11-18T12:30:00.000Z' }),
+    ...(state === 'open' ? {} : { frozenAt }),
+    ...(unconfirmedSend === undefined ? {} : { unconfirmedSend }),
     ...(unsettled ? { pendingShard: pendingShardOf(subscriberId), pendingHour: hour } : {}),
     ...(reason === undefined ? {} : { reason }),
     ...(requestId === undefined ? {} : { requestId }),
@@ -54,7 +58,16 @@ function reportOf(items: readonly Record<string, unknown>[]): UsageReport {
   return tally.report();
 }
 
-const figures = { buckets: 0, recorded: 0, billed: 0, rejected: {}, pending: 0, expired: 0, unaccounted: 0 };
+const figures = {
+  buckets: 0,
+  recorded: 0,
+  billed: 0,
+  rejected: {},
+  pending: 0,
+  expired: 0,
+  unconfirmed: 0,
+  unaccounted: 0,
+};
 
 describe('what each bucket counts as', () => {
   test('units go to the column of their state; rejected ones by reason; every row and the totals balance', () => {
@@ -72,15 +85,24 @@ describe('what each bucket counts as', () => {
       bucket({ hour: '2026-11-18T08:00:00.000Z', quantity: 6, state: 'frozen' }),
       bucket({ hour: '2026-11-18T01:00:00.000Z', quantity: 7, state: 'expired', reason: 'acceptance-window-passed' }),
       bucket({ hour: '2026-11-18T02:00:00.000Z', quantity: 0, state: 'billed', requestId: 'r-2' }),
+      bucket({
+        hour: '2026-11-18T03:00:00.000Z',
+        quantity: 8,
+        state: 'expired',
+        reason: 'final-window-passed',
+        frozenAt: '2026-11-18T03:55:00.000Z',
+        unconfirmedSend: true,
+      }),
     ]);
 
     const expected = {
-      buckets: 7,
-      recorded: 27,
+      buckets: 8,
+      recorded: 35,
       billed: 5,
       rejected: { CustomerNotSubscribed: 3, DuplicateRecord: 2 },
       pending: 10,
-      expired: 7,
+      expired: 15,
+      unconfirmed: 8,
       unaccounted: 0,
       balanced: true,
     };
@@ -102,6 +124,17 @@ describe('what each bucket counts as', () => {
       anomalies: [],
       reconciled: true,
     });
+    expect(report.unconfirmedSends).toEqual([
+      {
+        key: expect.objectContaining({ pk: expect.stringContaining(ALICE) as unknown }) as unknown,
+        subscriberId: ALICE,
+        dimension: 'users',
+        hour: '2026-11-18T03:00:00.000Z',
+        quantity: 8,
+        outcome: 'expired',
+        frozenAt: '2026-11-18T03:55:00.000Z',
+      },
+    ]);
   });
 
   test('rows are per subscriber, dimension and UTC day of the hour, sorted; hours outside the days are left out', () => {
@@ -133,6 +166,7 @@ describe('what each bucket counts as', () => {
       totals: { ...figures, balanced: true },
       requestIds: [],
       anomalies: [],
+      unconfirmedSends: [],
       reconciled: true,
     });
   });
@@ -201,7 +235,9 @@ describe('anomalies', () => {
     const misplaced = { ...bucket({ hour, quantity: 4, state: 'billed', requestId: 'r-9' }), subscriberId: BOB };
     const report = reportOf([billed, misplaced]);
 
-    expect(report.rows).toEqual([expect.objectContaining({ subscriberId: ALICE, recorded: 5, balanced: true })]);
+    expect(report.rows).toEqual([
+      expect.objectContaining({ subscriberId: ALICE, recorded: 5, balanced: true }) as unknown,
+    ]);
     expect(report.totals).toMatchObject({ buckets: 2, recorded: 9, billed: 5, unaccounted: 4, balanced: false });
     expect(report.anomalies).toEqual([
       {

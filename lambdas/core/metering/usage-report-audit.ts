@@ -8,6 +8,7 @@
  */
 import type { ItemKey } from '../table-keys.ts';
 import { bucketItemOf, SETTLED_STATES } from './bucket-item.ts';
+import { UNCONFIRMED_SEND } from './bucket-ledger.ts';
 import { bucketKey, hourOf, PENDING_INDEX } from './usage-bucket.ts';
 
 /** Where a bucket's units are reported. */
@@ -34,17 +35,27 @@ export interface AuditedItem {
   readonly quantity: number;
   readonly outcome: ReportOutcome;
   readonly requestId: string | undefined;
+  /**
+   * Rejected or expired after an earlier run froze it and may have sent it unanswered (`UNCONFIRMED_SEND`): when that
+   * earlier send may have gone out, for CloudTrail. Marketplace may have billed it then.
+   */
+  readonly unconfirmedSince: string | undefined;
 }
 
 export function auditItem(item: Record<string, unknown>): AuditedItem {
   const key = { pk: String(item.pk), sk: String(item.sk) };
   const place = placeOf(item, key);
+  const outcome = outcomeOf(item, place);
   return {
     key,
     place,
     quantity: typeof item.quantity === 'number' ? item.quantity : 0,
-    outcome: outcomeOf(item, place),
+    outcome,
     requestId: typeof item.requestId === 'string' ? item.requestId : undefined,
+    unconfirmedSince:
+      item[UNCONFIRMED_SEND] === true && (outcome.kind === 'rejected' || outcome.kind === 'expired')
+        ? String(item.frozenAt)
+        : undefined,
   };
 }
 

@@ -21,6 +21,11 @@ export interface UsageFigures {
   readonly pending: number;
   /** In buckets Marketplace would no longer take (past the acceptance window, or their month closed). */
   readonly expired: number;
+  /**
+   * Of the rejected and expired units, those of buckets an earlier send may have billed without the answer being
+   * learned (listed in the report's `unconfirmedSends`): settle them from CloudTrail.
+   */
+  readonly unconfirmed: number;
   /** `recorded` less every other column: the units of anomalous buckets. */
   readonly unaccounted: number;
   /** `unaccounted` is 0. */
@@ -48,6 +53,18 @@ export interface BucketAnomaly {
   readonly problem: string;
 }
 
+/** A bucket rejected or expired after a send whose answer was never learned: Marketplace may have billed it. */
+export interface UnconfirmedSend {
+  readonly key: ItemKey;
+  readonly subscriberId: string | undefined;
+  readonly dimension: string | undefined;
+  readonly hour: string | undefined;
+  readonly quantity: number;
+  readonly outcome: string;
+  /** When the bucket was frozen: that send went out after this (find it in CloudTrail, by customer and dimension). */
+  readonly frozenAt: string;
+}
+
 export interface UsageReport {
   /** The first and the last UTC day reported, `YYYY-MM-DD`. */
   readonly from: string;
@@ -60,6 +77,8 @@ export interface UsageReport {
   readonly requestIds: readonly string[];
   /** Sorted by key. */
   readonly anomalies: readonly BucketAnomaly[];
+  /** Sorted by key. */
+  readonly unconfirmedSends: readonly UnconfirmedSend[];
   /** Every row and the totals balance, and no bucket is an anomaly. */
   readonly reconciled: boolean;
 }
@@ -73,11 +92,13 @@ class Figures {
   private billed = 0;
   private pending = 0;
   private expired = 0;
+  private unconfirmed = 0;
   private readonly rejected = new Map<string, number>();
 
-  add({ quantity, outcome }: AuditedItem): void {
+  add({ quantity, outcome, unconfirmedSince }: AuditedItem): void {
     this.buckets++;
     this.recorded += quantity;
+    if (unconfirmedSince !== undefined) this.unconfirmed += quantity;
     switch (outcome.kind) {
       case 'billed':
         this.billed += quantity;
@@ -108,6 +129,7 @@ class Figures {
       rejected: Object.fromEntries(rejected),
       pending: this.pending,
       expired: this.expired,
+      unconfirmed: this.unconfirmed,
       unaccounted,
       balanced: unaccounted === 0,
     };
@@ -128,6 +150,7 @@ export class UsageTally {
   private readonly totals = new Figures();
   private readonly requestIds = new Set<string>();
   private readonly anomalies: BucketAnomaly[] = [];
+  private readonly unconfirmedSends: UnconfirmedSend[] = [];
 
   /** Reports the hours from `first` (a day's start) up to, not including, `end` (a later day's start). */
   constructor(
@@ -147,6 +170,17 @@ export class UsageTally {
     if (row !== undefined) {
       row.figures.add(audited);
       if (requestId !== undefined) row.requestIds.add(requestId);
+    }
+    if (audited.unconfirmedSince !== undefined) {
+      this.unconfirmedSends.push({
+        key: audited.key,
+        subscriberId: place?.subscriberId,
+        dimension: place?.dimension,
+        hour: place?.hour.toISOString(),
+        quantity: audited.quantity,
+        outcome: outcome.kind === 'rejected' ? `rejected (${outcome.reason})` : outcome.kind,
+        frozenAt: audited.unconfirmedSince,
+      });
     }
     if (outcome.kind === 'anomaly') {
       if (row !== undefined) row.anomalies++;
@@ -181,7 +215,8 @@ export class UsageTally {
       rows,
       totals,
       requestIds: [...this.requestIds].sort(compare),
-      anomalies: [...this.anomalies].sort((a, b) => compare(a.key.pk, b.key.pk) || compare(a.key.sk, b.key.sk)),
+      anomalies: [...this.anomalies].sort(byKey),
+      unconfirmedSends: [...this.unconfirmedSends].sort(byKey),
       reconciled: totals.balanced && rows.every((row) => row.balanced) && this.anomalies.length === 0,
     };
   }
@@ -200,6 +235,10 @@ export class UsageTally {
 /** The UTC date of an instant, `YYYY-MM-DD`. */
 function dayOf(at: Date): string {
   return at.toISOString().slice(0, 10);
+}
+
+function byKey(a: { readonly key: ItemKey }, b: { readonly key: ItemKey }): number {
+  return compare(a.key.pk, b.key.pk) || compare(a.key.sk, b.key.sk);
 }
 
 function compare(a: string, b: string): number {

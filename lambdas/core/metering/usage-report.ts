@@ -8,6 +8,9 @@
  * frozen is carried into a later open hour by the recorder (`usage-recorder.ts`) and counted there, under that
  * hour's day (usage of 23:40 carried past midnight counts on the next day), never under the hour it happened in.
  *
+ * Buckets rejected or expired after an earlier send whose answer was never learned are listed apart
+ * (`unconfirmedSends`, and the `unconfirmed` figure): Marketplace may have billed that send, which CloudTrail tells.
+ *
  * Every row and the totals must balance: `recorded = billed + rejected (every reason) + pending + expired`. The report
  * checks it rather than assumes it: a bucket item that breaks a rule the metering code keeps (an unknown state, a
  * quantity that is not a count, an unsettled bucket missing from the `pending` index, ...) counts as recorded only and
@@ -28,13 +31,19 @@
  * });
  * if (!report.reconciled) throw new Error(`Usage does not reconcile: ${JSON.stringify(report.anomalies)}`);
  * console.log(JSON.stringify(report.totals));
- * // {"buckets":8,"recorded":46,"billed":26,"rejected":{"CustomerNotSubscribed":7},"pending":9,"expired":4,"unaccounted":0,"balanced":true}
+ * // {"buckets":8,"recorded":46,"billed":26,"rejected":{"CustomerNotSubscribed":7},"pending":9,"expired":4,"unconfirmed":0,"unaccounted":0,"balanced":true}
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bucketItemsIn, type ReadScope } from './usage-report-reader.ts';
 import { UsageTally, type UsageReport } from './usage-report-tally.ts';
 
-export type { BucketAnomaly, UsageFigures, UsageReport, UsageReportRow } from './usage-report-tally.ts';
+export type {
+  BucketAnomaly,
+  UnconfirmedSend,
+  UsageFigures,
+  UsageReport,
+  UsageReportRow,
+} from './usage-report-tally.ts';
 
 export interface UsageReportOptions {
   /** The first UTC day reported: the one this instant falls in. */

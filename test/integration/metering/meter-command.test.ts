@@ -80,6 +80,6 @@ test('an unknown option is refused with the usage line, and nothing runs', async
   const run = await meter('--dryrun');
   expect(run.status).toBe(1);
   expect(run.stderr).toContain("npm run meter: Unknown option '--dryrun'");
-  expect(run.stderr).toContain('Usage: npm run meter -- [--dry-run] [--subscriber <id>]');
+  expect(run.stderr).toContain('Usage: npm run meter -- [--dry-run] [--final | --subscriber <id>]');
   expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
 });

@@ -1,36 +1,38 @@
 /**
- * Found by the chaos suite. Final records billed, their answer lost, the resend refused: a subscriber ends, the final
- * flush sends its last records and Marketplace bills them, but the answer is lost (a dropped connection, the function
- * killed); the next run comes after Marketplace's final-metering hour, sends the identical record again and is
- * answered `CustomerNotSubscribed` (a license record past the license's end: `InvalidLicenseException`). The run
- * cannot learn the first answer any more: it settles the bucket `rejected` and says, at error level, that an earlier
- * send went unanswered, so that an operator settles it from CloudTrail, as it does for an expiry after such a send.
+ * Found by the chaos suite. Final records billed, their answer lost: a subscriber ends, final metering sends its last
+ * records and Marketplace bills them, but every answer is lost (a dropped connection, the function killed), until the
+ * final-metering deadline has passed. Marketplace takes nothing from then on, so the run cannot learn the first answer
+ * any more: it settles the bucket `expired`, marks it `unconfirmedSend` (for the report and its alarm) and says so at
+ * error level, so that an operator settles it from CloudTrail.
  */
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import type { MeteringLogger } from '../../../lambdas/core/metering/metering-run.ts';
+import { usageReport } from '../../../lambdas/core/metering/usage-report.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
-import { addUsage, bucketsOf, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
+import {
+  addUsage,
+  bucketsOf,
+  cancelSubscription,
+  hoursBefore,
+  subscribeBuyer,
+} from '../../support/metering-fixtures.ts';
 import { freshTables, meteringHarness } from '../../support/metering-run.ts';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const dynamoDb = useDynamoDb();
 const sim = useSimulator();
 
-describe('a rejection after an unconfirmed send', () => {
+describe('an expiry after an unconfirmed send', () => {
   test.each(['license', 'legacy'] as const)(
-    '%s: a bucket billed by a final flush whose answer was lost is not settled as a plain rejection',
+    '%s: a bucket billed by final metering whose answers were all lost is marked, logged and reported',
     async (model) => {
       const now = SIMULATOR_NOW;
       const tables = await freshTables(dynamoDb);
       const client = documentClient(dynamoDb.endpoint);
       const { code } = await sim.control.createProduct(meteredProduct({ identityModel: model }));
-      const buyer = await subscribeBuyer(
-        { control: sim.control, client, subscribersTable: tables.subscribers },
-        code,
-        now,
-      );
+      const setup = { control: sim.control, client, subscribersTable: tables.subscribers };
+      const buyer = await subscribeBuyer(setup, code, now);
       await addUsage(client, tables.usage, {
         subscriberId: buyer.subscriberId,
         hour: hoursBefore(now, 1),
@@ -38,24 +40,7 @@ describe('a rejection after an unconfirmed send', () => {
         quantity: 7,
       });
       // The buyer cancels: Marketplace takes final records for an hour.
-      await sim.control.end(buyer.license.id);
-      const { license } = buyer;
-      await new LifecycleRepository(client, tables.subscribers, 3600).applyToSubscriber(
-        {
-          subscriber:
-            model === 'license'
-              ? {
-                  model,
-                  productCode: code,
-                  licenseArn: license.licenseArn!,
-                  customerAWSAccountId: license.customerAWSAccountId,
-                }
-              : { model, productCode: code, customerIdentifier: license.customerIdentifier! },
-          facts: ['endRequestedAt'],
-          at: now,
-        },
-        now,
-      );
+      await cancelSubscription(setup, buyer, now);
       const errors: { message: string; details: Record<string, unknown> }[] = [];
       const logger: MeteringLogger = {
         info: () => {},
@@ -67,24 +52,35 @@ describe('a rejection after an unconfirmed send', () => {
         logger,
       });
 
-      // The final flush: Marketplace bills the record every time, and every answer is lost.
+      // Final metering: Marketplace bills the record every time, and every answer is lost.
       await sim.control.setFaults({ rules: [{ kind: 'drop-connection', when: 'after-processing' }] });
-      expect(await metering.run({ now, subscriberId: buyer.subscriberId })).toMatchObject({ billed: 0, pending: 1 });
+      expect(await metering.run({ now, scope: 'ending' })).toMatchObject({ billed: 0, pending: 1 });
       await sim.control.clearFaults();
-      // The next hourly run, past the final-metering hour.
+      // The next run comes after the deadline.
       const later = minutesFrom(now, 65);
       await sim.control.setClock(later, false);
-      await metering.run({ now: later });
+      expect(await metering.run({ now: later })).toMatchObject({
+        expired: 1,
+        unconfirmedSends: 1,
+        finalDeadlineMissed: { records: 1, units: 7 },
+      });
 
-      const billed = await sim.control.billed({ licenseId: license.id });
+      const billed = await sim.control.billed({ licenseId: buyer.license.id });
       expect(billed.records.map((record) => record.quantity)).toEqual([7]);
       const [bucket] = await bucketsOf(client, tables.usage, buyer.subscriberId);
-      const flagged = errors.some((error) => JSON.stringify(error.details).includes(String(bucket!.sk)));
-      // Billed, as Marketplace has it; or at least not a rejection nobody is told may have been billed.
-      expect(
-        bucket!.state === 'billed' || flagged,
-        `bucket ${JSON.stringify(bucket)}, errors ${JSON.stringify(errors)}`,
-      ).toBe(true);
+      expect(bucket).toMatchObject({ state: 'expired', reason: 'final-window-passed', unconfirmedSend: true });
+      expect(errors.map((error) => error.message)).toContain('Usage bucket expired after an unconfirmed send');
+      const report = await usageReport(client, tables.usage, { from: now, to: now });
+      expect(report.totals).toMatchObject({ expired: 7, unconfirmed: 7 });
+      expect(report.unconfirmedSends).toEqual([
+        expect.objectContaining({
+          subscriberId: buyer.subscriberId,
+          dimension: 'users',
+          quantity: 7,
+          outcome: 'expired',
+          frozenAt: now.toISOString(),
+        }),
+      ]);
     },
   );
 });

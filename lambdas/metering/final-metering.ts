@@ -1,0 +1,7 @@
+/**
+ * Lambda entry point of final metering (every minute, and at once on `Subscriber Ending`): wiring only, see
+ * `metering-handler.ts`.
+ */
+import { meteringFunction } from './metering-function.ts';
+
+export const handler = meteringFunction('final-metering', 'ending');
