@@ -187,6 +187,12 @@ export const configSchema = z
          * is taken only for hours a run can still bill, and a run reaches an hour up to two hours after its start.
          */
         acceptanceWindowHours: z.number().int().min(3).max(24).default(24),
+        /**
+         * How long before an ending subscriber's final-metering deadline its final (partial) hour is frozen and sent:
+         * until then late usage of that hour is still taken, and within it a failed send is retried every minute.
+         * Less than `lifecycle.finalMeteringGraceMinutes`.
+         */
+        finalHourMarginMinutes: z.number().int().min(1).max(60).default(15),
         /** Send a zero-quantity record every hour for live subscribers without usage, as AWS asks. */
         zeroUsageRecords: z.boolean().default(true),
         /** `BatchMeterUsage` calls per second at most: AWS's quota is 10 per account and region. */
@@ -241,6 +247,15 @@ export const configSchema = z
       })),
   })
   .superRefine((config, ctx) => {
+    if (config.metering.finalHourMarginMinutes >= config.lifecycle.finalMeteringGraceMinutes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metering', 'finalHourMarginMinutes'],
+        message:
+          'must be less than lifecycle.finalMeteringGraceMinutes: the final hour is sent this long before the ' +
+          'final-metering deadline, which falls that long after a cancellation',
+      });
+    }
     const codes = config.products.map((product) => product.code);
     codes.forEach((code, index) => {
       if (codes.indexOf(code) !== index) {

@@ -27,8 +27,14 @@ export function finalMeteringGraceVariable(config: Config): { FINAL_METERING_GRA
  * functions meter it (the schedule itself is the stack's business).
  */
 export function meteringVariables(config: Config): { METERED_DIMENSIONS: string; METERING: string } {
-  const { closedHourGraceMinutes, acceptanceWindowHours, zeroUsageRecords, callsPerSecond, eventIdRetentionDays } =
-    config.metering;
+  const {
+    closedHourGraceMinutes,
+    acceptanceWindowHours,
+    finalHourMarginMinutes,
+    zeroUsageRecords,
+    callsPerSecond,
+    eventIdRetentionDays,
+  } = config.metering;
   return {
     METERED_DIMENSIONS: JSON.stringify(
       Object.fromEntries(
@@ -41,6 +47,7 @@ export function meteringVariables(config: Config): { METERED_DIMENSIONS: string;
     METERING: JSON.stringify({
       closedHourGraceMinutes,
       acceptanceWindowHours,
+      finalHourMarginMinutes,
       zeroUsageRecords,
       callsPerSecond,
       eventIdRetentionDays,

@@ -1,16 +1,31 @@
 /**
  * Usage metering on AWS: the seller's app records usage through `POST /usage` (IAM-authorized, see `api.ts`) into
- * hourly buckets, and the metering function sends every closed hour to Marketplace with `BatchMeterUsage`: on a
- * schedule each hour, and at once for a subscriber whose subscription is ending (its final flush).
+ * hourly buckets, and two functions send them to Marketplace with `BatchMeterUsage`: the metering function every
+ * closed hour, each hour; the final-metering function every ending subscriber's usage as it comes due, each minute
+ * (and at once on `Subscriber Ending`), so that a cancelled subscriber's usage is billed inside the final-metering
+ * window whatever the hourly run is doing.
  */
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Metric, type Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  JitterType,
+  LogLevel,
+  StateMachine,
+  Succeed,
+  TaskInput,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { alarmWhenAbove, crashAlarm } from './alarms.ts';
 import { usageRoute, type ApiRoute } from './api-routes.ts';
@@ -18,6 +33,7 @@ import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { finalMeteringGraceVariable, meteringVariables, productsVariable } from './function-environment.ts';
 import { ProjectFunction } from './functions.ts';
+import { LOG_RETENTION } from './log-retention.ts';
 import { MeteringDashboard } from './metering-dashboard.ts';
 import { meteringMetricNames } from './metering-metrics.ts';
 import { grantOnItems, subscribersItemPrefixes, usageItemPrefixes } from './item-grants.ts';
@@ -30,9 +46,13 @@ export interface MeteringProps {
   readonly sellerEvents: SellerEvents;
 }
 
-/** The sparse indexes the metering run reads (`lib/tables.ts`): unsettled buckets, and subscribers that may be billed. */
+/**
+ * The sparse indexes the metering runs read (`lib/tables.ts`): unsettled buckets, subscribers that may be billed, and
+ * subscribers inside their final-metering window.
+ */
 const PENDING_INDEX = 'pending';
 const LIVE_INDEX = 'live';
+const ENDING_INDEX = 'ending';
 
 /**
  * Fifteen minutes, Lambda's longest: at the quota's 250 records a second a run meters some 200,000 buckets, and
@@ -40,11 +60,16 @@ const LIVE_INDEX = 'live';
  */
 const METERING_TIMEOUT = Duration.minutes(15);
 
+/** A final-metering run sends the few records of the subscribers ending now: seconds, well inside its minute. */
+const FINAL_METERING_TIMEOUT = Duration.minutes(3);
+
 export class Metering extends Construct {
   /** The function behind `POST /usage`. */
   readonly routeFunctions: ReadonlyMap<ApiRoute, ProjectFunction>;
-  /** Metering runs (scheduled, or a final flush) that failed after Lambda's retries. */
+  /** Metering runs (hourly, or final metering) that failed after Lambda's retries. */
   readonly deadLetterQueue: Queue;
+  /** The hourly run: the metering function, invoked again as long as a run hands over. */
+  readonly runStateMachine: StateMachine;
   /** The CloudWatch namespace of the metering run's metrics: one per stack, so that two deployments never mix. */
   readonly metricsNamespace: string;
   readonly dashboard: Dashboard;
@@ -54,11 +79,22 @@ export class Metering extends Construct {
     this.metricsNamespace = `SaasMarketplace/${Stack.of(this).stackName}`;
     const recorder = this.usageFunction(props);
     this.routeFunctions = new Map([[usageRoute, recorder]]);
-    const { metering, deadLetterQueue } = this.meteringFunction(props);
+    const deadLetterQueue = newDeadLetterQueue(this, 'DeadLetterQueue', {
+      catches: 'the metering functions (their on-failure destination) and the rules that invoke them',
+      alarmName: 'metering-dead-letters',
+      alarmDescription:
+        'A metering run (the hourly run, or final metering of ending subscribers) failed after its retries. ' +
+        'Nothing is lost: unsent usage stays pending for the next run. See the metering and final-metering log ' +
+        'groups for the cause.',
+    });
     this.deadLetterQueue = deadLetterQueue;
+    const { metering, stateMachine } = this.meteringFunction(props, deadLetterQueue);
+    this.runStateMachine = stateMachine;
+    const finalMetering = this.finalMeteringFunction(props, deadLetterQueue);
+    this.metricAlarms(props.config, metering);
     this.dashboard = new MeteringDashboard(this, 'Dashboard', {
       metering: this,
-      functions: [recorder, metering],
+      functions: [recorder, metering, finalMetering],
       deadLetterQueue,
       acceptanceWindowHours: props.config.metering.acceptanceWindowHours,
     }).dashboard;
@@ -92,78 +128,187 @@ export class Metering extends Construct {
     return recorder;
   }
 
-  private meteringFunction(props: MeteringProps): { metering: ProjectFunction; deadLetterQueue: Queue } {
-    const { config, subscribers, usage, sellerEvents } = props;
-    const metering = new ProjectFunction(this, 'Metering', {
-      entry: 'lambdas/metering/metering.ts',
-      serviceName: 'metering',
-      description:
-        'Sends closed hours of usage to AWS Marketplace (BatchMeterUsage), and final usage of ending subscribers',
-      // Memory buys CPU for signing and JSON at 250 records a second; the buckets of one run are held in memory.
-      memorySize: 512,
-      timeout: METERING_TIMEOUT,
-      // One run at a time: Marketplace's quota (10 calls a second) is per account, so two runs would only throttle
-      // each other. A final flush arriving during the hourly run waits in Lambda's queue for it (runs are minutes).
-      reservedConcurrentExecutions: 1,
-      environment: {
-        ...this.environment(props),
-        MARKETPLACE_REGION: config.marketplaceRegion,
-        METRICS_NAMESPACE: this.metricsNamespace,
-      },
-    });
-    Grant.addToPrincipal({
-      grantee: metering,
-      actions: ['dynamodb:Query'],
-      resourceArns: [`${usage.tableArn}/index/${PENDING_INDEX}`, `${subscribers.tableArn}/index/${LIVE_INDEX}`],
-    });
+  /** What both metering functions may do: read subscribers, find, freeze and settle buckets, call Marketplace. */
+  private grantMetering(grantee: ProjectFunction, { subscribers, usage }: MeteringProps, indexes: string[]): void {
+    Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: indexes });
     grantOnItems(
-      metering,
+      grantee,
       usage,
       ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       [usageItemPrefixes.bucket],
     );
-    grantOnItems(metering, subscribers, ['dynamodb:GetItem'], [subscribersItemPrefixes.subscriber]);
-    Grant.addToPrincipal({ grantee: metering, actions: ['aws-marketplace:BatchMeterUsage'], resourceArns: ['*'] });
-    Validations.of(metering).acknowledge({
+    grantOnItems(grantee, subscribers, ['dynamodb:GetItem'], [subscribersItemPrefixes.subscriber]);
+    Grant.addToPrincipal({ grantee, actions: ['aws-marketplace:BatchMeterUsage'], resourceArns: ['*'] });
+    Validations.of(grantee).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'aws-marketplace:BatchMeterUsage supports no resource-level permissions: the Service Authorization ' +
         'Reference lists no resource type for it, so "*" is the only resource it can be granted on.',
     });
+  }
 
-    const deadLetterQueue = newDeadLetterQueue(this, 'DeadLetterQueue', {
-      catches: 'the metering function (its on-failure destination) and the rules that invoke it',
-      alarmName: 'metering-dead-letters',
-      alarmDescription:
-        'A metering run (the hourly schedule or the final flush of an ending subscriber) failed three times. ' +
-        'Nothing is lost: unsent usage stays pending for the next run. See the metering log group for the cause; a ' +
-        "final flush that keeps failing risks missing the hour Marketplace accepts a cancelled subscriber's usage.",
+  private meteringFunction(
+    props: MeteringProps,
+    deadLetterQueue: Queue,
+  ): { metering: ProjectFunction; stateMachine: StateMachine } {
+    const { config, subscribers, usage } = props;
+    const metering = new ProjectFunction(this, 'Metering', {
+      entry: 'lambdas/metering/metering.ts',
+      serviceName: 'metering',
+      description: 'Sends closed hours of usage to AWS Marketplace (BatchMeterUsage), every hour, to a time budget',
+      // Memory buys CPU for signing and JSON at 250 records a second.
+      memorySize: 512,
+      timeout: METERING_TIMEOUT,
+      // One run at a time: Marketplace's quota (10 calls a second) is per account, so two runs would only throttle
+      // each other.
+      reservedConcurrentExecutions: 1,
+      environment: this.meteringEnvironment(props),
     });
-    metering.lambda.configureAsyncInvoke({
-      onFailure: new SqsDestination(deadLetterQueue),
-      // A run's failure is retried well before the next hour; a flush older than the final-metering window is moot.
-      maxEventAge: Duration.hours(1),
-      retryAttempts: 2,
-    });
-    // What EventBridge cannot hand to Lambda waits beside the failed runs, rather than being dropped.
-    const target = () =>
-      new LambdaFunction(metering.lambda, { deadLetterQueue, retryAttempts: 3, maxEventAge: Duration.hours(1) });
+    this.grantMetering(metering, props, [
+      `${usage.tableArn}/index/${PENDING_INDEX}`,
+      `${subscribers.tableArn}/index/${LIVE_INDEX}`,
+    ]);
+    // Which live subscribers have no bucket for the hour yet (a hundred keys a read), for their zero-usage records.
+    grantOnItems(metering, usage, ['dynamodb:BatchGetItem'], [usageItemPrefixes.bucket]);
+    const stateMachine = this.meteringStateMachine(metering);
     new Rule(this, 'Schedule', {
       description: `Meters every closed hour of usage, at minute ${config.metering.scheduleMinute} of each hour`,
       schedule: Schedule.cron({ minute: String(config.metering.scheduleMinute) }),
-      targets: [target()],
+      targets: [
+        new SfnStateMachine(stateMachine, { deadLetterQueue, retryAttempts: 3, maxEventAge: Duration.hours(1) }),
+      ],
     });
-    sellerEvents.onSubscriberEnding('FinalMeteringFlush', target());
     alarmWhenAbove(metering, 'FailedAlarm', {
       name: 'metering-failed',
       description:
-        'A metering run failed (see the metering log group). Its buckets stay pending and the next run retries ' +
-        `them, but usage not sent within the acceptance window (${config.metering.acceptanceWindowHours} h) can no ` +
-        'longer be billed.',
-      metric: metering.lambda.metricErrors({ statistic: 'Sum' }),
+        "An hourly metering run failed after its retries (see the MeteringRun state machine's execution and the " +
+        'metering log group). Its buckets stay pending and the next run retries them, but usage not sent within the ' +
+        `acceptance window (${config.metering.acceptanceWindowHours} h) can no longer be billed.`,
+      metric: stateMachine.metricFailed({ statistic: 'Sum' }),
       threshold: 0,
     });
-    alarmWhenAbove(metering, 'RejectedAlarm', {
+    return { metering, stateMachine };
+  }
+
+  /**
+   * The hourly run as a Step Functions state machine: it invokes the metering function, and again as long as a run
+   * hands over (its time budget ran out before the backlog did), so that a backlog of any size is billed in order,
+   * oldest first, at the quota's pace, one run after another with no gap, each well inside Lambda's 15 minutes. Chosen
+   * over a function invoking itself (which needs a grant on its own ARN, and whose continuation waits in Lambda's
+   * throttled-event queue behind its own reserved concurrency) and over a work queue (whose consumers Lambda starts two
+   * at a time at least): each hand-over and each retry shows in the execution's history.
+   */
+  private meteringStateMachine(metering: ProjectFunction): StateMachine {
+    const run = new LambdaInvoke(this, 'Run', {
+      lambdaFunction: metering.lambda,
+      // Every run gets the schedule's event, as the function would from the rule itself.
+      payload: TaskInput.fromJsonPathAt('$$.Execution.Input'),
+      resultPath: '$.run',
+      retryOnServiceExceptions: false,
+    });
+    // Another execution's run holds the function's one slot (a backlog longer than the hour): wait for it.
+    run.addRetry({
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+      maxDelay: Duration.minutes(1),
+      maxAttempts: 100,
+      jitterStrategy: JitterType.FULL,
+    });
+    // A run that failed (Marketplace or DynamoDB down, a timeout): twice more, then the execution fails (alarmed).
+    run.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 2 });
+    const handedOver = Condition.and(
+      Condition.isPresent('$.run.Payload.handOver'),
+      Condition.booleanEquals('$.run.Payload.handOver', true),
+    );
+    const definition = run.next(
+      new Choice(this, 'HandedOver').when(handedOver, run).otherwise(new Succeed(this, 'Metered')),
+    );
+    const stateMachine = new StateMachine(this, 'MeteringRun', {
+      definitionBody: DefinitionBody.fromChainable(definition),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'MeteringRunLogs', { retention: LOG_RETENTION }),
+        level: LogLevel.ALL,
+        includeExecutionData: false,
+      },
+    });
+    const functionId = Stack.of(this).getLogicalId(metering.lambda.node.defaultChild as CfnFunction);
+    Validations.of(stateMachine).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+        reason:
+          "Step Functions' Lambda task is granted the metering function and its versions (<arn>:*); the state " +
+          'machine invokes the one function, unqualified, and nothing else.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'X-Ray tracing of the state machine: xray:PutTraceSegments, PutTelemetryRecords and GetSampling* support no ' +
+          'resource-level permissions, so "*" is the only resource they can be granted on.',
+      },
+    );
+    return stateMachine;
+  }
+
+  /**
+   * Final metering of ending subscribers: every minute, so that the final hour goes out when it is due and a failed
+   * send is retried within the final-metering window; and at once when a subscriber starts ending. A function of its
+   * own, so that it never waits behind an hourly run.
+   */
+  private finalMeteringFunction(props: MeteringProps, deadLetterQueue: Queue): ProjectFunction {
+    const { config, subscribers, sellerEvents } = props;
+    const finalMetering = new ProjectFunction(this, 'FinalMetering', {
+      entry: 'lambdas/metering/final-metering.ts',
+      serviceName: 'final-metering',
+      description: "Sends ending subscribers' usage to AWS Marketplace inside their final-metering window",
+      memorySize: 512,
+      timeout: FINAL_METERING_TIMEOUT,
+      // Runs every minute; one at a time, as they would only repeat each other's sends.
+      reservedConcurrentExecutions: 1,
+      environment: this.meteringEnvironment(props),
+    });
+    this.grantMetering(finalMetering, props, [`${subscribers.tableArn}/index/${ENDING_INDEX}`]);
+    finalMetering.lambda.configureAsyncInvoke({
+      onFailure: new SqsDestination(deadLetterQueue),
+      // A failed run is not retried: the next minute's run does the same work, as of its own time.
+      maxEventAge: Duration.hours(1),
+      retryAttempts: 0,
+    });
+    new Rule(this, 'FinalMeteringSchedule', {
+      description: "Meters ending subscribers' usage as it comes due, every minute",
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [this.ruleTarget(finalMetering, deadLetterQueue)],
+    });
+    sellerEvents.onSubscriberEnding('FinalMeteringStart', this.ruleTarget(finalMetering, deadLetterQueue));
+    alarmWhenAbove(finalMetering, 'FailedAlarm', {
+      name: 'final-metering-failed',
+      description:
+        'A final-metering run failed (see the final-metering log group). The next one, a minute later, retries; ' +
+        `an ending subscriber's usage not billed within ${config.lifecycle.finalMeteringGraceMinutes} minutes of ` +
+        'the cancellation can no longer be billed (FinalMeteringMissed).',
+      metric: finalMetering.lambda.metricErrors({ statistic: 'Sum' }),
+      threshold: 0,
+    });
+    return finalMetering;
+  }
+
+  /** What EventBridge cannot hand to Lambda waits beside the failed runs, rather than being dropped. */
+  private ruleTarget(target: ProjectFunction, deadLetterQueue: Queue): LambdaFunction {
+    return new LambdaFunction(target.lambda, { deadLetterQueue, retryAttempts: 3, maxEventAge: Duration.hours(1) });
+  }
+
+  private meteringEnvironment(props: MeteringProps): Record<string, string> {
+    return {
+      ...this.environment(props),
+      MARKETPLACE_REGION: props.config.marketplaceRegion,
+      METRICS_NAMESPACE: this.metricsNamespace,
+    };
+  }
+
+  /** Alarms on what the runs report, whichever function ran them. */
+  private metricAlarms(config: Config, scope: ProjectFunction): void {
+    alarmWhenAbove(scope, 'RejectedAlarm', {
       name: 'metering-rejected',
       description:
         'Marketplace refused usage records (or a bucket named an unknown subscriber): that usage will not be ' +
@@ -173,7 +318,7 @@ export class Metering extends Construct {
       threshold: 0,
     });
     const halfWindowHours = config.metering.acceptanceWindowHours / 2;
-    alarmWhenAbove(metering, 'BehindAlarm', {
+    alarmWhenAbove(scope, 'BehindAlarm', {
       name: 'metering-behind',
       description:
         `Usage has waited more than ${halfWindowHours} hours to be billed: runs keep failing to send it (see the ` +
@@ -182,7 +327,26 @@ export class Metering extends Construct {
       metric: this.metric(meteringMetricNames.oldestPendingAge, 'Maximum'),
       threshold: Duration.hours(halfWindowHours).toSeconds(),
     });
-    return { metering, deadLetterQueue };
+    alarmWhenAbove(scope, 'FinalMeteringMissedAlarm', {
+      name: 'final-metering-missed',
+      description:
+        "An ending subscriber's final-metering deadline passed before all of its usage was billed: those records " +
+        'expired unbilled. The final-metering log group names the subscriber, hour and units ("Final metering ' +
+        'missed its deadline"); look there for why the sends failed (Marketplace unreachable, throttling, ' +
+        'permissions).',
+      metric: this.metric(meteringMetricNames.finalDeadlineMissed, 'Sum'),
+      threshold: 0,
+    });
+    alarmWhenAbove(scope, 'UnconfirmedSendAlarm', {
+      name: 'metering-unconfirmed-send',
+      description:
+        'A bucket was rejected or expired after an earlier send whose answer was never learned (a dropped ' +
+        'connection, a run that died): Marketplace may have billed it then. npm run report lists it as ' +
+        '"unconfirmed send"; find the earlier call in CloudTrail (BatchMeterUsage, same customer, dimension and ' +
+        'hour) to settle whether it was billed.',
+      metric: this.metric(meteringMetricNames.unconfirmedSends, 'Sum'),
+      threshold: 0,
+    });
   }
 
   /** One of the run's metrics, per hour (the schedule's period). */

@@ -48,7 +48,7 @@ export class Storage extends Construct {
         indexName: index.indexName,
         partitionKey: toAttribute(index.partitionKey),
         sortKey: index.sortKey && toAttribute(index.sortKey),
-        projectionType: ProjectionType.ALL,
+        projectionType: index.projection === 'all' ? ProjectionType.ALL : ProjectionType.KEYS_ONLY,
       })),
       timeToLiveAttribute: definition.timeToLiveAttribute,
       ...(definition.stream === undefined ? {} : { dynamoStream: StreamViewType[definition.stream] }),

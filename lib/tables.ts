@@ -17,6 +17,11 @@ export interface IndexDefinition {
   readonly indexName: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
+  /**
+   * Which attributes the index holds: all of them, or only the keys (the table's and its own). An index of keys only is
+   * written when an item enters or leaves it, not each time an attribute it does not hold changes.
+   */
+  readonly projection: 'all' | 'keys-only';
 }
 
 export interface TableDefinition {
@@ -24,7 +29,7 @@ export interface TableDefinition {
   readonly id: 'Subscribers' | 'Usage';
   readonly partitionKey: KeyAttribute;
   readonly sortKey: KeyAttribute;
-  /** Global secondary indexes; every one projects all attributes. */
+  /** Global secondary indexes. */
   readonly globalSecondaryIndexes: readonly IndexDefinition[];
   /** Attribute holding an epoch-seconds expiry; DynamoDB deletes the item some time after it passes. */
   readonly timeToLiveAttribute: string;
@@ -49,11 +54,12 @@ export const subscribersTable: TableDefinition = {
   partitionKey: pk,
   sortKey: sk,
   globalSecondaryIndexes: [
-    { indexName: 'live', partitionKey: { name: 'liveShard', type: 'S' }, sortKey: pk },
+    { indexName: 'live', partitionKey: { name: 'liveShard', type: 'S' }, sortKey: pk, projection: 'all' },
     {
       indexName: 'ending',
       partitionKey: { name: 'endingShard', type: 'S' },
       sortKey: { name: 'finalMeteringDeadline', type: 'S' },
+      projection: 'all',
     },
   ],
   timeToLiveAttribute: 'expiresAt',
@@ -65,7 +71,9 @@ export const subscribersTable: TableDefinition = {
  * plus per-event idempotency keys that expire.
  *
  * `pending` is sparse: a bucket carries `pendingShard` until its usage is billed, quarantined or expired, so a
- * metering run finds every closed bucket by querying a handful of shards by hour, never by scanning the table.
+ * metering run finds every closed bucket by querying a handful of shards by hour, never by scanning the table. It holds
+ * the keys only (the run reads the subscriber, hour and dimension from them): adding usage to a bucket then writes
+ * the table alone, not the index too.
  */
 export const usageTable: TableDefinition = {
   id: 'Usage',
@@ -76,6 +84,7 @@ export const usageTable: TableDefinition = {
       indexName: 'pending',
       partitionKey: { name: 'pendingShard', type: 'S' },
       sortKey: { name: 'pendingHour', type: 'S' },
+      projection: 'keys-only',
     },
   ],
   timeToLiveAttribute: 'expiresAt',

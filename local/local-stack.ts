@@ -31,6 +31,7 @@ import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
 import { createLambdaContext } from './lambda-context.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
+import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startNotificationRelay } from './notification-relay.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
@@ -66,6 +67,8 @@ export interface LocalStackOptions {
    * closed by the simulator's clock, so advancing that clock an hour and waiting a run bills the hour.
    */
   readonly meteringEveryMs?: number;
+  /** How often final metering meters ending subscribers (default every minute of real time, as deployed). */
+  readonly finalMeteringEveryMs?: number;
   /** How the gateway hands bodies to the handlers (API Gateway may do either). */
   readonly bodyEncoding?: BodyEncoding;
   /** Powertools log level of the handlers (`SILENT` in tests that do not read logs). */
@@ -91,8 +94,14 @@ export interface LocalStack {
   closeFinalMeteringWindows(now: Date): Promise<string[]>;
   /** One scheduled metering run, now by the simulator's clock, as the schedule invokes it; answers its summary. */
   meter(): Promise<MeteringRunSummary>;
+  /** One scheduled final-metering run (every ending subscriber), as its schedule invokes it; answers its summary. */
+  meterFinal(): Promise<MeteringRunSummary>;
   close(): Promise<void>;
 }
+
+/** As deployed (`lib/metering.ts`). */
+const METERING_TIMEOUT_MS = 15 * 60_000;
+const FINAL_METERING_TIMEOUT_MS = 3 * 60_000;
 
 /** The name of the seller's event bus locally (in AWS the stack names it). */
 const LOCAL_BUS_NAME = 'saas-marketplace-local';
@@ -152,6 +161,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const lifecycle = await import('../lambdas/lifecycle/lifecycle.ts');
     const finalMeteringWindows = await import('../lambdas/lifecycle/final-metering-windows.ts');
     const metering = await import('../lambdas/metering/metering.ts');
+    const finalMetering = await import('../lambdas/metering/final-metering.ts');
 
     const lifecycleQueue = startLocalQueue({
       name: 'lifecycle',
@@ -171,12 +181,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const meteringSchedule = startLocalSchedule({
       ruleName: 'metering',
       everyMs: options.meteringEveryMs ?? 60_000,
-      handler: metering.handler,
-      functionName: 'metering',
-      functionTimeoutMs: 15 * 60_000,
+      handler: (event) =>
+        runMeteringStateMachine(
+          { handler: metering.handler, functionName: 'metering', timeoutMs: METERING_TIMEOUT_MS, clock: lambdaClock },
+          event,
+        ),
+      functionName: 'metering-state-machine',
+      functionTimeoutMs: METERING_TIMEOUT_MS,
       clock: lambdaClock,
     });
     started.push({ close: () => meteringSchedule.stop() });
+    const finalMeteringSchedule = startLocalSchedule({
+      ruleName: 'final-metering',
+      everyMs: options.finalMeteringEveryMs ?? 60_000,
+      handler: finalMetering.handler,
+      functionName: 'final-metering',
+      functionTimeoutMs: FINAL_METERING_TIMEOUT_MS,
+      clock: lambdaClock,
+    });
+    started.push({ close: () => finalMeteringSchedule.stop() });
     const lifecycleRepository = new LifecycleRepository(
       DynamoDBDocumentClient.from(dynamoDb.client, { marshallOptions: { removeUndefinedValues: true } }),
       tables.Subscribers,
@@ -202,11 +225,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     started.push({ close: () => webhookQueue.stop() });
     eventBus.addRule({ source: config.events.source }, (event) => webhookQueue.send(JSON.stringify(event)));
-    // The final flush: as the deployed rule does, every Subscriber Ending event invokes the metering function.
+    // As the deployed rule does, every Subscriber Ending event starts final metering of that subscriber at once.
     eventBus.addRule({ source: config.events.source, detailType: SELLER_EVENT.ending }, (event) => {
-      metering
-        .handler(event, createLambdaContext('metering', 15 * 60_000, lambdaClock.now()))
-        .catch((error: unknown) => console.error('metering: the final flush failed', error));
+      finalMetering
+        .handler(event, createLambdaContext('final-metering', FINAL_METERING_TIMEOUT_MS, lambdaClock.now()))
+        .catch((error: unknown) => console.error('final-metering: the run failed', error));
     });
 
     // The stream is read before the API answers anyone, so no registration can slip past it.
@@ -258,9 +281,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       meter: async () => {
         const summary = await metering.handler(
           scheduledEvent('metering', lambdaClock.now()),
-          createLambdaContext('metering', 15 * 60_000, lambdaClock.now()),
+          createLambdaContext('metering', METERING_TIMEOUT_MS, lambdaClock.now()),
         );
         if (summary === undefined) throw new Error('The metering function did not run');
+        return summary;
+      },
+      meterFinal: async () => {
+        const summary = await finalMetering.handler(
+          scheduledEvent('final-metering', lambdaClock.now()),
+          createLambdaContext('final-metering', FINAL_METERING_TIMEOUT_MS, lambdaClock.now()),
+        );
+        if (summary === undefined) throw new Error('The final-metering function did not run');
         return summary;
       },
       close: () => closeAll(started),

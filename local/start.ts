@@ -7,7 +7,8 @@
  *
  * Environment (a port of 0 picks a free one): PORT (the API, default 3000), SIMULATOR_PORT (default 4010),
  * EVENT_BUS_PORT (default 4020), WEBHOOK_RECEIVER_PORT (default 4030), DYNAMODB_PORT (default 8000),
- * DYNAMODB_DATA_DIR (default: in memory), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60).
+ * DYNAMODB_DATA_DIR (default: in memory), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60),
+ * FINAL_METERING_INTERVAL_SECONDS (how often final metering goes, default 60).
  */
 import './sdk-environment.ts';
 import { loadLocalConfig, portFromEnvironment } from './config.ts';
@@ -33,12 +34,12 @@ setInterval(() => {
   if (process.ppid !== parentAtStart) exitAfterStopping(0);
 }, 1000).unref();
 
-function meteringIntervalSeconds(): number {
-  const text = process.env.METERING_INTERVAL_SECONDS;
+function intervalSeconds(variable: string): number {
+  const text = process.env[variable];
   if (text === undefined || text === '') return 60;
   const seconds = Number(text);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
-    throw new Error(`METERING_INTERVAL_SECONDS must be a whole number of seconds from 1 to 3600, not "${text}"`);
+    throw new Error(`${variable} must be a whole number of seconds from 1 to 3600, not "${text}"`);
   }
   return seconds;
 }
@@ -58,7 +59,8 @@ try {
     simulatorPort: portFromEnvironment('SIMULATOR_PORT', 4010),
     eventBusPort: portFromEnvironment('EVENT_BUS_PORT', 4020),
     webhookReceiverPort: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030),
-    meteringEveryMs: meteringIntervalSeconds() * 1000,
+    meteringEveryMs: intervalSeconds('METERING_INTERVAL_SECONDS') * 1000,
+    finalMeteringEveryMs: intervalSeconds('FINAL_METERING_INTERVAL_SECONDS') * 1000,
   });
   running.stack = stack;
   const simulatorUrl = stack.simulator.url;
@@ -78,7 +80,7 @@ try {
                           ${stack.apiUrl}/subscribers/${encodeURIComponent('license:arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef')}
   Marketplace simulator   ${simulatorUrl}  control API ${simulatorUrl}/control
   DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(stack.tables).join(', ')}
-  Usage (POST)            ${stack.apiUrl}/usage  metered every ${meteringIntervalSeconds()} s by the simulator's clock; npm run sample-usage, npm run meter, npm run report
+  Usage (POST)            ${stack.apiUrl}/usage  metered every ${intervalSeconds('METERING_INTERVAL_SECONDS')} s by the simulator's clock; npm run sample-usage, npm run meter, npm run report
   Products                ${config.products.map((product) => `${product.code} (${product.identityModel})`).join(', ')}`);
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);

@@ -113,6 +113,7 @@ export const meteringSettingsVariable = json(
   z.strictObject({
     closedHourGraceMinutes: z.number().int().min(0),
     acceptanceWindowHours: z.number().int().min(1),
+    finalHourMarginMinutes: z.number().int().min(1),
     zeroUsageRecords: z.boolean(),
     callsPerSecond: z.number().positive(),
     eventIdRetentionDays: z.number().int().positive(),
@@ -151,7 +152,7 @@ const meteringCommon = {
 /** `POST /usage`: records the seller app's usage events into hourly buckets. */
 export const usageEnvironment = z.object(meteringCommon);
 
-/** The metering run: hourly, and the final flush of an ending subscriber. */
+/** The metering runs: hourly, and final metering of ending subscribers. */
 export const meteringEnvironment = z.object({
   ...meteringCommon,
   MARKETPLACE_REGION: z.string().min(1).default('us-east-1'),

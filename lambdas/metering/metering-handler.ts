@@ -1,10 +1,12 @@
 /**
- * The metering function: the hourly schedule's `Scheduled Event` meters every closed hour, and a `Subscriber Ending`
- * seller event (the final flush) meters that subscriber's remaining usage at once, the open hour included. Each run
- * ends in one log line (with the request ids to find its calls in CloudTrail) and metrics in CloudWatch's embedded
- * metric format, which the stack's alarms and dashboard read.
+ * The two metering functions: the hourly one, whose `Scheduled Event` meters every closed hour, and the final-metering
+ * one, whose schedule (every minute) meters every ending subscriber's usage as it comes due (closed hours at once, the
+ * final hour near the deadline, a failed send again a minute later), and which a `Subscriber Ending` seller event
+ * starts at once for that subscriber. Each run ends in one log line (with the request ids to find its calls in
+ * CloudTrail) and metrics in CloudWatch's embedded metric format, which the stack's alarms and dashboard read.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
@@ -16,6 +18,8 @@ export interface MeteringHandlerDependencies {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** What the function's schedule meters: every closed hour (the hourly run), or every ending subscriber's usage. */
+  readonly scheduled: 'closed-hours' | 'ending';
 }
 
 /** The metric names, for the stack's alarms and dashboard (`lib/metering.ts` names them too; a test holds them equal). */
@@ -27,7 +31,15 @@ export const METERING_METRICS = {
   retries: 'MeteringRetries',
   throttles: 'MeteringThrottles',
   oldestPendingAge: 'OldestPendingAge',
+  unconfirmedSends: 'UnconfirmedSends',
+  finalDeadlineMissed: 'FinalMeteringMissed',
 } as const;
+
+/**
+ * How long before its timeout a run stops taking buckets: enough to send the calls it has prepared (two dozen at most,
+ * at 10 a second, each retried for up to some 6 s) and settle them.
+ */
+export const HAND_OVER_RESERVE_MS = 60_000;
 
 const trigger = z.union([
   z.object({ 'detail-type': z.literal('Scheduled Event') }),
@@ -48,6 +60,8 @@ export function createMeteringHandler(dependencies: MeteringHandlerDependencies)
     metrics.addMetric(METERING_METRICS.pending, MetricUnit.Count, summary.pending);
     metrics.addMetric(METERING_METRICS.retries, MetricUnit.Count, summary.retries);
     metrics.addMetric(METERING_METRICS.throttles, MetricUnit.Count, summary.throttles);
+    metrics.addMetric(METERING_METRICS.unconfirmedSends, MetricUnit.Count, summary.unconfirmedSends);
+    metrics.addMetric(METERING_METRICS.finalDeadlineMissed, MetricUnit.Count, summary.finalDeadlineMissed.records);
     // Zero when nothing is left: the alarm on it must see a value every run, not stay in INSUFFICIENT_DATA.
     metrics.addMetric(
       METERING_METRICS.oldestPendingAge,
@@ -63,7 +77,7 @@ export function createMeteringHandler(dependencies: MeteringHandlerDependencies)
     }
   }
 
-  return async (event: unknown): Promise<MeteringRunSummary | undefined> => {
+  return async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
     const parsed = trigger.safeParse(event);
     if (!parsed.success) {
       // Only the schedule and the final-flush rule invoke this function; anything else is a wiring mistake.
@@ -74,9 +88,21 @@ export function createMeteringHandler(dependencies: MeteringHandlerDependencies)
       return undefined;
     }
     const subscriberId = 'detail' in parsed.data ? parsed.data.detail.subscriberId : undefined;
-    const summary = await meterUsage(dependencies.run, { now: dependencies.clock.now(), subscriberId });
+    const scope =
+      subscriberId !== undefined
+        ? { subscriberId }
+        : dependencies.scheduled === 'ending'
+          ? ('ending' as const)
+          : undefined;
+    // Stop taking buckets in time to finish what was started before the function's timeout, and hand over.
+    const remaining = context?.getRemainingTimeInMillis();
+    const summary: MeteringRunSummary = await meterUsage(dependencies.run, {
+      now: dependencies.clock.now(),
+      scope,
+      ...(remaining === undefined ? {} : { timeBudgetMs: Math.max(0, remaining - HAND_OVER_RESERVE_MS) }),
+    });
     publish(summary);
-    logger.info(subscriberId === undefined ? 'Metering run finished' : 'Final metering flush finished', {
+    logger.info(scope === undefined ? 'Metering run finished' : 'Final metering finished', {
       ...(subscriberId === undefined ? {} : { subscriberId }),
       summary,
     });

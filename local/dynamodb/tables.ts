@@ -52,7 +52,7 @@ async function createTable(client: DynamoDBClient, tableName: string, definition
             ? definition.globalSecondaryIndexes.map((index) => ({
                 IndexName: index.indexName,
                 KeySchema: keySchema(index.partitionKey, index.sortKey),
-                Projection: { ProjectionType: 'ALL' },
+                Projection: { ProjectionType: index.projection === 'all' ? 'ALL' : 'KEYS_ONLY' },
               }))
             : undefined,
         StreamSpecification:

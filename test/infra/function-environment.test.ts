@@ -28,6 +28,7 @@ const contracts: Record<string, EnvironmentSchema> = {
   'subscriber-access': subscriberAccessEnvironment,
   usage: usageEnvironment,
   metering: meteringEnvironment,
+  'final-metering': meteringEnvironment,
   lifecycle: lifecycleEnvironment,
   'final-metering-windows': finalMeteringWindowsEnvironment,
   webhook: webhookEnvironment,

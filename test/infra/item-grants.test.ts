@@ -23,7 +23,7 @@ const tables: { table: string; prefixes: Record<string, string>; keys: Record<st
     prefixes: usageItemPrefixes,
     keys: {
       bucket: bucketKey(SUBSCRIBER_ID, new Date('2026-12-01T10:00:00Z'), 'requests').pk,
-      usageEvent: usageEventKey(SUBSCRIBER_ID, 'event-1').pk,
+      usageEvent: usageEventKey('event-1').pk,
     },
   },
 ];

@@ -1,7 +1,8 @@
 /**
  * Usage metering: `POST /usage` (IAM-authorized) and the usage function behind it; the metering function, started by
- * its hourly schedule and by the final-flush rule on the seller bus; what happens to a run that fails; the alarms and
- * the dashboard on the run's own metrics; the outputs. Each assertion reads the synthesized template.
+ * its hourly schedule; the final-metering function, started every minute and by the Subscriber Ending rule on the
+ * seller bus; what happens to a run that fails; the alarms and the dashboard on the runs' own metrics; the outputs.
+ * Each assertion reads the synthesized template.
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
@@ -39,6 +40,8 @@ const usage = projectFunction(stack, 'Usage');
 const usageIds = partsOf(usage);
 const metering = projectFunction(stack, 'Metering');
 const meteringIds = partsOf(metering);
+const finalMetering = projectFunction(stack, 'FinalMetering');
+const finalMeteringIds = partsOf(finalMetering);
 const subscribersTableId = logicalIdOf(stack.storage.subscribers);
 const usageTableId = logicalIdOf(stack.storage.usage);
 const deadLetterQueueId = logicalIdOf(stack.metering.deadLetterQueue);
@@ -73,25 +76,37 @@ function deployedVariables(source: Template, functionId: string, tables: Record<
 }
 
 const rulesOf = (source: Template) => Object.entries(resourcesOfType(source, 'AWS::Events::Rule'));
-const targetsFunction = (rule: CfnResource, functionId: string) =>
-  (rule.Properties['Targets'] as { Arn: unknown }[]).some((target) => on(target.Arn) === on(getAtt(functionId, 'Arn')));
-
-/** The rule on the seller bus (no schedule) that starts the metering function: the final flush. */
-function finalFlushRuleId(): string {
-  const found = rulesOf(template).filter(
-    ([, rule]) => rule.Properties['ScheduleExpression'] === undefined && targetsFunction(rule, meteringIds.functionId),
+/** Whether the rule targets the function (by its ARN attribute) or the state machine (whose `Ref` is its ARN). */
+const targetsFunction = (rule: CfnResource, logicalId: string) =>
+  (rule.Properties['Targets'] as { Arn: unknown }[]).some((target) =>
+    [on(getAtt(logicalId, 'Arn')), on({ Ref: logicalId })].includes(on(target.Arn)),
   );
-  if (found.length !== 1) throw new Error(`expected one final-flush rule, found ${found.length}`);
+
+/** The rule on the seller bus (no schedule) that starts final metering when a subscriber starts ending. */
+function subscriberEndingRuleId(): string {
+  const found = rulesOf(template).filter(
+    ([, rule]) =>
+      rule.Properties['ScheduleExpression'] === undefined && targetsFunction(rule, finalMeteringIds.functionId),
+  );
+  if (found.length !== 1) throw new Error(`expected one Subscriber Ending rule, found ${found.length}`);
   return found[0]![0];
 }
 
-/** The only rule with a schedule that starts the metering function. */
+/** The only rule with a schedule that starts the function or state machine. */
 function meteringSchedule(source: Template, functionId: string): [string, CfnResource] {
   const found = rulesOf(source).filter(
     ([, rule]) => rule.Properties['ScheduleExpression'] !== undefined && targetsFunction(rule, functionId),
   );
-  if (found.length !== 1) throw new Error(`expected one schedule for the metering function, found ${found.length}`);
+  if (found.length !== 1) throw new Error(`expected one schedule for the function, found ${found.length}`);
   return found[0] as [string, CfnResource];
+}
+
+/** Who may invoke the function: the source ARNs of its permissions. */
+function invokersOf(functionId: string): string[] {
+  return Object.values(resourcesOfType(template, 'AWS::Lambda::Permission'))
+    .filter((permission) => on(permission.Properties['FunctionName']) === on(getAtt(functionId, 'Arn')))
+    .map((permission) => on(permission.Properties['SourceArn']))
+    .sort();
 }
 
 function alarmNamed(source: Template, name: string): Record<string, unknown> {
@@ -178,7 +193,7 @@ describe('the usage function', () => {
 
   test('may touch the items its code touches, as the runtime keys them, and no other kind', () => {
     const bucket = bucketKey(subscriberId, new Date('2026-12-01T10:00:00Z'), 'requests').pk;
-    const usageEvent = usageEventKey(subscriberId, 'event-1').pk;
+    const usageEvent = usageEventKey('event-1').pk;
     const subscriber = subscriberKey(subscriberId).pk;
     expect(may(subscribersTableId, 'dynamodb:BatchGetItem', subscriber)).toBe(true);
     expect(may(usageTableId, 'dynamodb:UpdateItem', bucket)).toBe(true);
@@ -235,22 +250,18 @@ describe('the metering function', () => {
     });
   });
 
-  test('queries the two indexes, reads and settles buckets, reads subscribers, meters, dead-letters; nothing else', () => {
-    const queue = on(getAtt(deadLetterQueueId, 'Arn'));
+  test('queries the two indexes, reads (also a hundred at a time) and settles buckets, reads subscribers, meters; nothing else', () => {
     expect(permissionsOf(template, meteringIds.roleId)).toEqual(
       [
         ...writesOwnLogs(metering),
         `dynamodb:Query on ${index(usageTable, 'pending')}`,
         `dynamodb:Query on ${index(subscribers, 'live')}`,
+        `dynamodb:BatchGetItem on ${on(usageTable)} for items USAGE#*`,
         `dynamodb:Query on ${on(usageTable)} for items USAGE#*`,
         `dynamodb:GetItem on ${on(usageTable)} for items USAGE#*`,
         `dynamodb:UpdateItem on ${on(usageTable)} for items USAGE#*`,
         `dynamodb:GetItem on ${on(subscribers)} for items SUBSCRIBER#*`,
         'aws-marketplace:BatchMeterUsage on "*"',
-        // Lambda sends a failed run to the on-failure destination with the function's own role.
-        `sqs:SendMessage on ${queue}`,
-        `sqs:GetQueueAttributes on ${queue}`,
-        `sqs:GetQueueUrl on ${queue}`,
       ].sort(),
     );
   });
@@ -259,7 +270,7 @@ describe('the metering function', () => {
     const may = (table: string, action: string, partitionKey: string) =>
       mayOnItem(template, meteringIds.roleId, table, action, partitionKey);
     const bucket = bucketKey(subscriberId, new Date('2026-12-01T10:00:00Z'), 'requests').pk;
-    const usageEvent = usageEventKey(subscriberId, 'event-1').pk;
+    const usageEvent = usageEventKey('event-1').pk;
     const subscriber = subscriberKey(subscriberId).pk;
     for (const action of ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem']) {
       expect(may(usageTableId, action, bucket), action).toBe(true);
@@ -304,98 +315,237 @@ describe('the metering function', () => {
   });
 });
 
+/** The state machine that runs the hourly metering: its logical id and properties. */
+function meteringStateMachine(source: Template): [string, CfnResource] {
+  const found = Object.entries(resourcesOfType(source, 'AWS::StepFunctions::StateMachine'));
+  if (found.length !== 1) throw new Error(`expected one state machine, found ${found.length}`);
+  return found[0] as [string, CfnResource];
+}
+
+/** The state machine's definition, each reference standing in for the logical id it names. */
+function definitionOf(stateMachine: CfnResource): Record<string, unknown> {
+  const parts = (stateMachine.Properties['DefinitionString'] as { 'Fn::Join': ['', unknown[]] })['Fn::Join'][1];
+  const text = parts.map((part) => {
+    if (typeof part === 'string') return part;
+    const { Ref, 'Fn::GetAtt': attribute } = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+    return Ref === 'AWS::Partition' ? 'aws' : (Ref ?? attribute?.[0] ?? '');
+  });
+  return JSON.parse(text.join('')) as Record<string, unknown>;
+}
+
 describe('the hourly schedule', () => {
-  test(`starts the metering function at minute ${config.metering.scheduleMinute} of every hour (metering.scheduleMinute)`, () => {
-    const [scheduleId, schedule] = meteringSchedule(template, meteringIds.functionId);
+  const [stateMachineId] = meteringStateMachine(template);
+
+  test(`starts the metering state machine at minute ${config.metering.scheduleMinute} of every hour (metering.scheduleMinute)`, () => {
+    const [, schedule] = meteringSchedule(template, stateMachineId);
     expect(schedule.Properties).toMatchObject({
       ScheduleExpression: `cron(${config.metering.scheduleMinute} * * * ? *)`,
       State: 'ENABLED',
-      Targets: [{ Arn: getAtt(meteringIds.functionId, 'Arn') }],
-    });
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      FunctionName: getAtt(meteringIds.functionId, 'Arn'),
-      Principal: 'events.amazonaws.com',
-      SourceArn: getAtt(scheduleId, 'Arn'),
+      Targets: [
+        {
+          Arn: { Ref: stateMachineId },
+          DeadLetterConfig: { Arn: getAtt(deadLetterQueueId, 'Arn') },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+        },
+      ],
     });
   });
 
   test('runs at the configured minute, 25, when it is not the default', () => {
-    const { stack: other, template: otherTemplate } = overridden;
-    const [, schedule] = meteringSchedule(otherTemplate, partsOf(projectFunction(other, 'Metering')).functionId);
+    const [otherId] = meteringStateMachine(overridden.template);
+    const [, schedule] = meteringSchedule(overridden.template, otherId);
     expect(schedule.Properties['ScheduleExpression']).toBe('cron(25 * * * ? *)');
   });
 });
 
-describe('the final flush', () => {
-  const busId = logicalIdOf(stack.sellerEvents.bus);
-  const flushes = rulesOf(template).filter(
-    ([, rule]) => rule.Properties['ScheduleExpression'] === undefined && targetsFunction(rule, meteringIds.functionId),
-  );
-  const [flushId, flush] = flushes.length === 1 ? (flushes[0] as [string, CfnResource]) : ['', undefined];
+describe('the metering state machine', () => {
+  const [stateMachineId, stateMachine] = meteringStateMachine(template);
+  const definition = definitionOf(stateMachine) as {
+    StartAt: string;
+    States: Record<string, Record<string, unknown>>;
+  };
+  const run = definition.States[definition.StartAt]!;
 
-  test('hands the metering function every Subscriber Ending event of the configured source on the seller bus', () => {
-    expect(flushes).toHaveLength(1);
-    expect(flush?.Properties).toMatchObject({
+  test("invokes the metering function with the schedule's event, again for as long as a run hands over", () => {
+    expect(run).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: meteringIds.functionId, 'Payload.$': '$$.Execution.Input' },
+      ResultPath: '$.run',
+      Next: 'HandedOver',
+    });
+    expect(definition.States['HandedOver']).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.run.Payload.handOver', IsPresent: true },
+            { Variable: '$.run.Payload.handOver', BooleanEquals: true },
+          ],
+          Next: definition.StartAt,
+        },
+      ],
+      Default: 'Metered',
+    });
+    expect(definition.States['Metered']).toEqual({ Type: 'Succeed' });
+  });
+
+  test('waits while another run holds the function, and retries a failed run twice before failing', () => {
+    expect(run['Retry']).toEqual([
+      expect.objectContaining({
+        ErrorEquals: ['Lambda.TooManyRequestsException'],
+        MaxAttempts: 100,
+        MaxDelaySeconds: 60,
+      }),
+      { ErrorEquals: ['States.ALL'], IntervalSeconds: 30, BackoffRate: 2, MaxAttempts: 2 },
+    ]);
+  });
+
+  test('is traced and logs every state, without the execution data', () => {
+    expect(stateMachine.Properties).toMatchObject({
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+  });
+
+  test('may invoke the metering function, and is the only thing that does', () => {
+    const roleId = (stateMachine.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(permissionsOf(template, roleId).filter((permission) => permission.startsWith('lambda:'))).toEqual([
+      `lambda:InvokeFunction on ${on(getAtt(meteringIds.functionId, 'Arn'))}`,
+      `lambda:InvokeFunction on ${on({ 'Fn::Join': ['', [getAtt(meteringIds.functionId, 'Arn'), ':*']] })}`,
+    ]);
+    expect(invokersOf(meteringIds.functionId)).toEqual([]);
+    template.resourcePropertiesCountIs(
+      'AWS::Lambda::EventSourceMapping',
+      { FunctionName: { Ref: meteringIds.functionId } },
+      0,
+    );
+    expect(stateMachineId).toBeTruthy();
+  });
+});
+
+describe('the final-metering function', () => {
+  const properties = propertiesOf(template, finalMeteringIds.functionId);
+  const busId = logicalIdOf(stack.sellerEvents.bus);
+  const endingRuleId = subscriberEndingRuleId();
+  const ending = resourceNamed(template, endingRuleId);
+
+  test('runs one at a time, up to 3 minutes, and never waits behind an hourly run', () => {
+    expect(properties).toMatchObject({ ReservedConcurrentExecutions: 1, Timeout: 180, MemorySize: 512 });
+    expect(finalMeteringIds.functionId).not.toBe(meteringIds.functionId);
+  });
+
+  test('queries the ending index, reads and settles buckets, reads subscribers, meters, dead-letters; nothing else', () => {
+    const queue = on(getAtt(deadLetterQueueId, 'Arn'));
+    const subscribers = getAtt(subscribersTableId, 'Arn');
+    const usageTable = getAtt(usageTableId, 'Arn');
+    expect(permissionsOf(template, finalMeteringIds.roleId)).toEqual(
+      [
+        ...writesOwnLogs(finalMetering),
+        `dynamodb:Query on ${on({ 'Fn::Join': ['', [subscribers, '/index/ending']] })}`,
+        `dynamodb:Query on ${on(usageTable)} for items USAGE#*`,
+        `dynamodb:GetItem on ${on(usageTable)} for items USAGE#*`,
+        `dynamodb:UpdateItem on ${on(usageTable)} for items USAGE#*`,
+        `dynamodb:GetItem on ${on(subscribers)} for items SUBSCRIBER#*`,
+        'aws-marketplace:BatchMeterUsage on "*"',
+        `sqs:SendMessage on ${queue}`,
+        `sqs:GetQueueAttributes on ${queue}`,
+        `sqs:GetQueueUrl on ${queue}`,
+      ].sort(),
+    );
+  });
+
+  test('is told what the metering function is told, the final-hour margin included', () => {
+    const tables = { [subscribersTableId]: 'Subscribers', [usageTableId]: 'Usage' };
+    const { POWERTOOLS_SERVICE_NAME: ownName, ...own } = deployedVariables(
+      template,
+      finalMeteringIds.functionId,
+      tables,
+    );
+    const { POWERTOOLS_SERVICE_NAME: hourlyName, ...hourly } = deployedVariables(
+      template,
+      meteringIds.functionId,
+      tables,
+    );
+    expect([ownName, hourlyName]).toEqual(['final-metering', 'metering']);
+    expect(own).toEqual(hourly);
+    expect(meteringEnvironment.parse(own).METERING.finalHourMarginMinutes).toBe(config.metering.finalHourMarginMinutes);
+  });
+
+  test('runs every minute, so that a final hour goes out when due and a failed send is retried in its window', () => {
+    const [scheduleId, schedule] = meteringSchedule(template, finalMeteringIds.functionId);
+    expect(schedule.Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: getAtt(finalMeteringIds.functionId, 'Arn'),
+          DeadLetterConfig: { Arn: getAtt(deadLetterQueueId, 'Arn') },
+        },
+      ],
+    });
+    expect(invokersOf(finalMeteringIds.functionId)).toEqual(
+      [on(getAtt(scheduleId, 'Arn')), on(getAtt(endingRuleId, 'Arn'))].sort(),
+    );
+  });
+
+  test('starts at once on every Subscriber Ending event of the configured source on the seller bus', () => {
+    expect(ending.Properties).toMatchObject({
       EventBusName: { Ref: busId },
       EventPattern: { source: [eventSource], 'detail-type': [SELLER_EVENT.ending] },
       State: 'ENABLED',
       Targets: [
         {
-          Arn: getAtt(meteringIds.functionId, 'Arn'),
+          Arn: getAtt(finalMeteringIds.functionId, 'Arn'),
           // An event EventBridge cannot hand over waits in the metering dead-letter queue instead of being lost.
           DeadLetterConfig: { Arn: getAtt(deadLetterQueueId, 'Arn') },
           RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
         },
       ],
     });
-    expect(Object.keys(flush?.Properties['EventPattern'] as object).sort()).toEqual(['detail-type', 'source']);
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      FunctionName: getAtt(meteringIds.functionId, 'Arn'),
-      Principal: 'events.amazonaws.com',
-      SourceArn: getAtt(flushId, 'Arn'),
-    });
+    expect(Object.keys(ending.Properties['EventPattern'] as object).sort()).toEqual(['detail-type', 'source']);
   });
 
   test('matches the event the seller notifier publishes when a subscription starts ending, naming the subscriber', async () => {
-    const ending = await subscriptionEnding();
-    const [entry, ...others] = await publishedEntries([ending.record], eventSource);
+    const endingEvent = await subscriptionEnding();
+    const [entry, ...others] = await publishedEntries([endingEvent.record], eventSource);
     expect(others).toEqual([]);
     const event = { source: entry?.Source, 'detail-type': entry?.DetailType };
-    const pattern = flush?.Properties['EventPattern'] as Record<string, unknown[]>;
+    const pattern = ending.Properties['EventPattern'] as Record<string, unknown[]>;
     for (const [field, accepted] of Object.entries(pattern)) {
       expect(accepted, field).toContain(event[field as keyof typeof event]);
     }
-    // What the metering handler reads to flush that subscriber alone.
-    expect((JSON.parse(entry?.Detail ?? '{}') as { subscriberId?: unknown }).subscriberId).toBe(ending.subscriberId);
+    // What the metering handler reads to meter that subscriber alone.
+    expect((JSON.parse(entry?.Detail ?? '{}') as { subscriberId?: unknown }).subscriberId).toBe(
+      endingEvent.subscriberId,
+    );
   });
 
-  test('is the only way besides the schedule that anything starts the metering function', () => {
-    const invokers = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission'))
-      .filter((permission) => on(permission.Properties['FunctionName']) === on(getAtt(meteringIds.functionId, 'Arn')))
-      .map((permission) => on(permission.Properties['SourceArn']))
-      .sort();
-    const [scheduleId] = meteringSchedule(template, meteringIds.functionId);
-    expect(invokers).toEqual([on(getAtt(flushId, 'Arn')), on(getAtt(scheduleId, 'Arn'))].sort());
+  test('is started by its schedule and its rule alone', () => {
     template.resourcePropertiesCountIs(
       'AWS::Lambda::EventSourceMapping',
-      { FunctionName: { Ref: meteringIds.functionId } },
+      { FunctionName: { Ref: finalMeteringIds.functionId } },
       0,
     );
   });
 });
 
 describe('a run that fails', () => {
-  test('is retried twice by Lambda within the hour, then sent to the metering dead-letter queue', () => {
-    const configs = Object.values(resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig')).filter(
-      (resource) => on(resource.Properties['FunctionName']) === on({ Ref: meteringIds.functionId }),
-    );
-    expect(configs.map((resource) => resource.Properties)).toEqual([
+  const invokeConfigOf = (functionId: string) =>
+    Object.values(resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig'))
+      .filter((resource) => on(resource.Properties['FunctionName']) === on({ Ref: functionId }))
+      .map((resource) => resource.Properties);
+
+  test("of the hourly metering is its state machine's to retry: the function has no asynchronous invoke settings", () => {
+    expect(invokeConfigOf(meteringIds.functionId)).toEqual([]);
+  });
+
+  test('of final metering is not retried (the next minute does the same work) and goes to the same queue', () => {
+    expect(invokeConfigOf(finalMeteringIds.functionId)).toEqual([
       {
-        FunctionName: { Ref: meteringIds.functionId },
+        FunctionName: { Ref: finalMeteringIds.functionId },
         Qualifier: '$LATEST',
-        MaximumRetryAttempts: 2,
+        MaximumRetryAttempts: 0,
         MaximumEventAgeInSeconds: 3600,
         DestinationConfig: { OnFailure: { Destination: getAtt(deadLetterQueueId, 'Arn') } },
       },
@@ -419,21 +569,23 @@ describe('a run that fails', () => {
       Principal: { AWS: '*' },
       Resource: getAtt(deadLetterQueueId, 'Arn'),
     });
-    // Besides the TLS rule, only the two rules that invoke the function may put what they cannot deliver here.
-    const [scheduleId] = meteringSchedule(template, meteringIds.functionId);
+    // Besides the TLS rule, only the three rules that invoke the functions may put what they cannot deliver here.
+    const [scheduleId] = meteringSchedule(template, meteringStateMachine(template)[0]);
+    const [finalScheduleId] = meteringSchedule(template, finalMeteringIds.functionId);
     const allowed = statements.filter((statement) => statement['Effect'] === 'Allow');
-    expect(allowed.map((statement) => statement['Principal'])).toEqual([
-      { Service: 'events.amazonaws.com' },
-      { Service: 'events.amazonaws.com' },
-    ]);
-    expect(allowed.map((statement) => statement['Action'])).toEqual(['sqs:SendMessage', 'sqs:SendMessage']);
+    expect(allowed.map((statement) => statement['Principal'])).toEqual(
+      Array.from({ length: 3 }, () => ({ Service: 'events.amazonaws.com' })),
+    );
+    expect(allowed.map((statement) => statement['Action'])).toEqual(Array.from({ length: 3 }, () => 'sqs:SendMessage'));
     expect(
       allowed
         .map((statement) =>
           on((statement['Condition'] as { ArnEquals: Record<string, unknown> }).ArnEquals['aws:SourceArn']),
         )
         .sort(),
-    ).toEqual([on(getAtt(scheduleId, 'Arn')), on(getAtt(finalFlushRuleId(), 'Arn'))].sort());
+    ).toEqual(
+      [scheduleId, finalScheduleId, subscriberEndingRuleId()].map((ruleId) => on(getAtt(ruleId, 'Arn'))).sort(),
+    );
     expect(alarmNamed(template, 'metering-dead-letters')).toMatchObject({
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -449,11 +601,11 @@ describe('a run that fails', () => {
 describe('the alarms', () => {
   const meteringVariables = variablesOf(template, meteringIds.functionId);
 
-  test('metering-failed goes off on any failed run of the metering function', () => {
+  test('metering-failed goes off on any hourly run that failed after its retries (a failed state machine execution)', () => {
     expect(alarmNamed(template, 'metering-failed')).toMatchObject({
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: meteringIds.functionId } }],
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: meteringStateMachine(template)[0] } }],
       Statistic: 'Sum',
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
@@ -494,12 +646,36 @@ describe('the alarms', () => {
     });
   });
 
+  test('final-metering-failed goes off on any failed run of the final-metering function', () => {
+    expect(alarmNamed(template, 'final-metering-failed')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: finalMeteringIds.functionId } }],
+      Threshold: 0,
+    });
+  });
+
+  test.each([
+    ['final-metering-missed', METERING_METRICS.finalDeadlineMissed],
+    ['metering-unconfirmed-send', METERING_METRICS.unconfirmedSends],
+  ])('%s goes off on any record of %s in an hour', (name, metricName) => {
+    expect(alarmNamed(template, name)).toMatchObject({
+      Namespace: namespace,
+      MetricName: metricName,
+      Dimensions: [{ Name: 'service', Value: 'metering' }],
+      Statistic: 'Sum',
+      Period: 3600,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+
   test('metering-behind halves a configured window of 3 hours to 1.5 hours, in seconds', () => {
     expect(alarmNamed(overridden.template, 'metering-behind')['Threshold']).toBe(1.5 * 3600);
   });
 
   test("watch the run's metrics where the function publishes them: its namespace, under its service name", () => {
-    for (const name of ['metering-rejected', 'metering-behind']) {
+    for (const name of ['metering-rejected', 'metering-behind', 'final-metering-missed', 'metering-unconfirmed-send']) {
       const alarm = alarmNamed(template, name);
       expect(alarm['Namespace'], name).toBe(meteringVariables['METRICS_NAMESPACE']);
       // Powertools Metrics adds the `service` dimension, from the service name (POWERTOOLS_SERVICE_NAME).
@@ -568,7 +744,7 @@ describe('the dashboard', () => {
     expect([...new Set(ownMetrics)].sort()).toEqual(Object.values(METERING_METRICS).sort());
   });
 
-  test('graphs rejected records by reason, and the errors of both functions and the dead-letter queue', () => {
+  test('graphs rejected records by reason, and the errors of the three functions and the dead-letter queue', () => {
     const { plain, expressions } = graphed(template);
     expect(expressions).toEqual([
       `SEARCH('{${namespace},Reason,service} MetricName="${METERING_METRICS.rejected}"', 'Sum', 3600)`,
@@ -577,6 +753,7 @@ describe('the dashboard', () => {
       expect.arrayContaining([
         `AWS/Lambda Errors FunctionName=${usageIds.functionId}`,
         `AWS/Lambda Errors FunctionName=${meteringIds.functionId}`,
+        `AWS/Lambda Errors FunctionName=${finalMeteringIds.functionId}`,
         `AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${deadLetterQueueId}`,
       ]),
     );

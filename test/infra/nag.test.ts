@@ -5,7 +5,7 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, test } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
 import { cdkJsonContext } from '../../local/config.ts';
-import { configurationVariants, synthesize } from './synthesis.ts';
+import { configurationVariants, logicalIdOf, projectFunction, synthesize } from './synthesis.ts';
 
 interface RecordedAcknowledgement {
   readonly path: string;
@@ -101,10 +101,14 @@ describe('the usage-metering part, checked with the rest of the app', () => {
       .map((finding) => `${finding.ruleId} on ${finding.resourcePath.slice(stack.node.path.length + 1)}`)
       .sort();
 
-  test('has its findings silenced only for BatchMeterUsage on * and for its dead-letter queue', () => {
-    // Both would be errors: their being silenced shows that the checks reached these resources.
+  test('has its findings silenced only for BatchMeterUsage and X-Ray on *, the function its state machine invokes, and its dead-letter queue', () => {
+    // Each would be an error: their being silenced shows that the checks reached these resources.
+    const functionId = logicalIdOf(projectFunction(stack, 'Metering').lambda);
     expect(under(stack.metering.node.id)).toEqual([
+      'AwsSolutions-IAM5[Resource::*] on Metering/FinalMetering/Role/DefaultPolicy/Resource',
       'AwsSolutions-IAM5[Resource::*] on Metering/Metering/Role/DefaultPolicy/Resource',
+      'AwsSolutions-IAM5[Resource::*] on Metering/MeteringRun/Role/DefaultPolicy/Resource',
+      `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*] on Metering/MeteringRun/Role/DefaultPolicy/Resource`,
       'AwsSolutions-SQS3 on Metering/DeadLetterQueue/Resource',
     ]);
   });

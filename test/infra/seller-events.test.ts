@@ -44,7 +44,7 @@ function single(resources: Record<string, CfnResource>): [string, CfnResource] {
 describe('without an admin email', () => {
   const { stack, template } = synthesize();
   const busId = logicalIdOf(stack.sellerEvents.bus);
-  const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
+  const finalMeteringArn = getAtt(partsOf(projectFunction(stack, 'FinalMetering')).functionId, 'Arn');
 
   test('has the seller bus and outputs its name and ARN', () => {
     template.resourceCountIs('AWS::Events::EventBus', 1);
@@ -52,20 +52,20 @@ describe('without an admin email', () => {
     template.hasOutput('SellerEventBusArn', { Value: getAtt(busId, 'Arn') });
   });
 
-  test('sends no email: no topic, no key, no rule on the seller bus but the final flush, no admin email queue or output', () => {
+  test('sends no email: no topic, no key, no rule on the seller bus but the one starting final metering, no admin email queue or output', () => {
     template.resourceCountIs('AWS::SNS::Topic', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
-    // The metering engine's final-flush rule (see metering.test.ts) is the one rule on the bus.
+    // The Subscriber Ending rule that starts final metering (see metering.test.ts) is the one rule on the bus.
     const [[, rule] = ['', undefined], ...others] = rulesOnBus(template, busId);
     expect(others).toEqual([]);
     expect(rule?.Properties['EventPattern']).toMatchObject({ 'detail-type': [SELLER_EVENT.ending] });
-    expect(rule?.Properties['Targets']).toEqual([expect.objectContaining({ Arn: meteringArn })]);
+    expect(rule?.Properties['Targets']).toEqual([expect.objectContaining({ Arn: finalMeteringArn })]);
     expect(stack.sellerEvents.adminEmailDeadLetterQueue).toBeUndefined();
     expect(Object.keys(template.findOutputs('AdminEmailDeadLetterQueueUrl'))).toEqual([]);
   });
 });
 
-test("the final-flush hook hands the metering engine each Subscriber Ending event of this deployment's source", () => {
+test("the Subscriber Ending hook hands final metering each Subscriber Ending event of this deployment's source", () => {
   expect(SUBSCRIBER_ENDING).toBe(SELLER_EVENT.ending);
   const stack = new Stack(new App(), 'HookProbe');
   const sellerEvents = new SellerEvents(stack, 'SellerEvents', { events: { source: eventSource }, notifications: {} });
@@ -87,15 +87,15 @@ describe('with an admin email', () => {
   });
   const busId = logicalIdOf(stack.sellerEvents.bus);
   const [topicId, topic] = single(resourcesOfType(template, 'AWS::SNS::Topic'));
-  const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
-  // The bus has the admin email rule and the metering engine's final-flush rule: the one that emails targets the topic.
+  const finalMeteringArn = getAtt(partsOf(projectFunction(stack, 'FinalMetering')).functionId, 'Arn');
+  // The bus has the admin email rule and the rule that starts final metering: the one that emails targets the topic.
   const [ruleId, rule] = single(
     Object.fromEntries(rulesOnBus(template, busId).filter(([, candidate]) => targets(candidate, { Ref: topicId }))),
   );
   const target = (rule.Properties['Targets'] as Record<string, unknown>[])[0] ?? {};
   const keyId = (topic.Properties['KmsMasterKeyId'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 
-  test('has two rules on the seller bus: this one, with the topic as its one target, and the final flush', () => {
+  test("has two rules on the seller bus: this one, with the topic as its one target, and final metering's", () => {
     expect(rule.Properties['Targets']).toHaveLength(1);
     const others = rulesOnBus(template, busId).filter(([id]) => id !== ruleId);
     expect(others).toHaveLength(1);
@@ -104,7 +104,7 @@ describe('with an admin email', () => {
       source: [eventSource],
       'detail-type': [SELLER_EVENT.ending],
     });
-    expect(finalFlush?.Properties['Targets']).toEqual([expect.objectContaining({ Arn: meteringArn })]);
+    expect(finalFlush?.Properties['Targets']).toEqual([expect.objectContaining({ Arn: finalMeteringArn })]);
   });
 
   test('subscribes the admin email to a topic', () => {

@@ -99,7 +99,7 @@ describe('the seller notifier', () => {
     }
   });
 
-  test('lets through the write that opens a final-metering window: its Subscriber Ending event starts the final flush', async () => {
+  test('lets through the write that opens a final-metering window: its Subscriber Ending event starts final metering', async () => {
     const { record } = await subscriptionEnding();
     expect(passes(record)).toBe(true);
     const entries = await publishedEntries([record], eventSource);
@@ -143,17 +143,17 @@ describe('the seller notifier', () => {
 describe('without a webhook URL', () => {
   const { stack, template } = synthesize();
 
-  test('has no webhook: no secret, no webhook function, no rule on the seller bus but the final flush, no webhook output', () => {
+  test('has no webhook: no secret, no webhook function, no rule on the seller bus but the one starting final metering, no webhook output', () => {
     expect(stack.sellerNotifications.webhook).toBeUndefined();
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     const busId = logicalIdOf(stack.sellerEvents.bus);
     const onSellerBus = Object.values(resourcesOfType(template, 'AWS::Events::Rule')).filter(
       (rule) => JSON.stringify(rule.Properties['EventBusName']) === JSON.stringify({ Ref: busId }),
     );
-    // The one rule on the bus hands Subscriber Ending events to the metering function (its final flush).
-    const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
+    // The one rule on the bus hands Subscriber Ending events to the final-metering function.
+    const finalMeteringArn = getAtt(partsOf(projectFunction(stack, 'FinalMetering')).functionId, 'Arn');
     expect(onSellerBus.map((rule) => rule.Properties['Targets'])).toEqual([
-      [expect.objectContaining({ Arn: meteringArn })],
+      [expect.objectContaining({ Arn: finalMeteringArn })],
     ]);
     expect(() => projectFunction(stack, 'WebhookCaller')).toThrow();
     expect(Object.keys(template.toJSON()['Outputs'] as object).filter((name) => name.startsWith('Webhook'))).toEqual(
@@ -211,10 +211,10 @@ describe('with a webhook URL', () => {
     expect(rule?.Properties).toMatchObject({ EventBusName: { Ref: busId }, EventPattern: { source: [eventSource] } });
     expect(Object.keys(rule?.Properties['EventPattern'] as object)).toEqual(['source']);
     expect(rule?.Properties['Targets']).toHaveLength(1);
-    // The bus's other rule is the final flush, which targets the metering function, not a queue.
-    const meteringArn = getAtt(partsOf(projectFunction(stack, 'Metering')).functionId, 'Arn');
+    // The bus's other rule starts final metering: it targets the final-metering function, not a queue.
+    const finalMeteringArn = getAtt(partsOf(projectFunction(stack, 'FinalMetering')).functionId, 'Arn');
     expect(rulesOnBus.filter(([id]) => id !== ruleId).map(([, other]) => other.Properties['Targets'])).toEqual([
-      [expect.objectContaining({ Arn: meteringArn })],
+      [expect.objectContaining({ Arn: finalMeteringArn })],
     ]);
   });
 

@@ -60,7 +60,7 @@ describe('with the cdk.json configuration', () => {
           GlobalSecondaryIndexes: definition.globalSecondaryIndexes.map((index) => ({
             IndexName: index.indexName,
             KeySchema: keySchema(index.partitionKey, index.sortKey),
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: index.projection === 'all' ? 'ALL' : 'KEYS_ONLY' },
           })),
           TimeToLiveSpecification: { AttributeName: definition.timeToLiveAttribute, Enabled: true },
         },
@@ -134,7 +134,7 @@ describe('with the cdk.json configuration', () => {
             { AttributeName: 'pendingShard', KeyType: 'HASH' },
             { AttributeName: 'pendingHour', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },

@@ -81,7 +81,7 @@ describe.concurrent('npx cdk synth, run as a seller would', () => {
       (resource) => resource.Type === 'AWS::Lambda::Function',
     );
     // Every function of the cdk.json configuration (no webhook): the registration and access check functions behind
-    // the API, usage recording and the metering run, the seller notifier, the lifecycle and its sweep.
+    // the API, usage recording, the metering run and final metering, the seller notifier, the lifecycle and its sweep.
     expect(functions.map((resource) => resource.Metadata?.['aws:cdk:path']).sort()).toEqual(
       [
         'Registration/Fulfillment',
@@ -89,6 +89,7 @@ describe.concurrent('npx cdk synth, run as a seller would', () => {
         'AccessCheck/SubscriberAccess',
         'Metering/Usage',
         'Metering/Metering',
+        'Metering/FinalMetering',
         'SellerNotifications/SellerNotifier',
         'Lifecycle/Lifecycle',
         'Lifecycle/FinalMeteringWindows',

@@ -218,7 +218,7 @@ describe('createTables', () => {
           .map((index) => ({
             IndexName: index.indexName,
             KeySchema: keySchema(index.partitionKey, index.sortKey),
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: index.projection === 'all' ? 'ALL' : 'KEYS_ONLY' },
             IndexStatus: 'ACTIVE',
           }))
           .sort((a, b) => a.IndexName.localeCompare(b.IndexName)),

@@ -6,7 +6,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LifecycleRepository } from '../../lambdas/core/lifecycle/lifecycle-repository.ts';
-import { subscriberIdOf } from '../../lambdas/core/subscriber.ts';
+import { subscriberIdOf, type SubscriberIdentity } from '../../lambdas/core/subscriber.ts';
 import {
   allocationAttributes,
   bucketKey,
@@ -46,20 +46,44 @@ export async function subscribeBuyer(
   await setup.control.setClock(since, false);
   const { license } = await setup.control.createLicense({ productCode });
   await setup.control.setClock(now, false);
-  const subscriber =
-    license.identityModel === 'license'
-      ? {
-          model: 'license' as const,
-          productCode,
-          licenseArn: license.licenseArn!,
-          customerAWSAccountId: license.customerAWSAccountId,
-        }
-      : { model: 'legacy' as const, productCode, customerIdentifier: license.customerIdentifier! };
+  const subscriber = identityOf(license);
   await new LifecycleRepository(setup.client, setup.subscribersTable, 3600).applyToSubscriber(
     { subscriber, facts: ['activatedAt'], at: since },
     now,
   );
   return { subscriberId: subscriberIdOf(subscriber), license };
+}
+
+/**
+ * The buyer cancels at `at`: the simulator ends the license (its final-metering window opens) and the lifecycle records
+ * the end request, as `License Deprovisioned` or `unsubscribe-pending` would. The simulator's clock is left at `at`.
+ */
+export async function cancelSubscription(
+  setup: {
+    readonly control: SimulatorControl;
+    readonly client: DynamoDBDocumentClient;
+    readonly subscribersTable: string;
+  },
+  buyer: Buyer,
+  at: Date,
+): Promise<void> {
+  await setup.control.setClock(at, false);
+  await setup.control.end(buyer.license.id);
+  await new LifecycleRepository(setup.client, setup.subscribersTable, 3600).applyToSubscriber(
+    { subscriber: identityOf(buyer.license), facts: ['endRequestedAt'], at },
+    at,
+  );
+}
+
+function identityOf(license: LicenseView): SubscriberIdentity {
+  return license.identityModel === 'license'
+    ? {
+        model: 'license',
+        productCode: license.productCode,
+        licenseArn: license.licenseArn!,
+        customerAWSAccountId: license.customerAWSAccountId,
+      }
+    : { model: 'legacy', productCode: license.productCode, customerIdentifier: license.customerIdentifier! };
 }
 
 /** Adds usage to a bucket as the recorder does; answers `false` when the bucket is frozen (the recorder carries it). */

@@ -35,6 +35,9 @@ export interface MeteringHarness {
   readonly run: (options: MeteringRunOptions) => ReturnType<typeof meterUsage>;
 }
 
+/** As deployed by default: final usage taken for an hour after a cancellation, the final hour sent 15 minutes early. */
+export const FINAL_METERING = { graceSeconds: 3600, finalHourMarginMinutes: 15 } as const;
+
 /** Pauses are skipped: backoff and rate limiting are unit-tested with their own clocks. */
 export const noSleep = () => Promise.resolve();
 
@@ -61,6 +64,7 @@ export function meteringHarness(
     metering,
     closedHourGraceMinutes: 5,
     acceptanceWindowHours: 24,
+    finalMetering: FINAL_METERING,
     callsPerSecond: 1000,
     zeroUsageRecords: false,
     sleep: noSleep,

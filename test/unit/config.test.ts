@@ -87,6 +87,7 @@ describe('the example configuration in cdk.json', () => {
       scheduleMinute: 10,
       closedHourGraceMinutes: 5,
       acceptanceWindowHours: 24,
+      finalHourMarginMinutes: 15,
       zeroUsageRecords: true,
       callsPerSecond: 10,
       eventIdRetentionDays: 35,
@@ -120,6 +121,15 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       breakIt: (config) => (config['metering'] = { scheduleMinute: 2, closedHourGraceMinutes: 5 }),
       path: 'marketplace.metering.scheduleMinute',
       says: 'must not be before closedHourGraceMinutes',
+    },
+    {
+      what: 'a final hour sent no earlier than the final-metering deadline',
+      breakIt: (config) => {
+        config['metering'] = { finalHourMarginMinutes: 30 };
+        config['lifecycle'] = { finalMeteringGraceMinutes: 30 };
+      },
+      path: 'marketplace.metering.finalHourMarginMinutes',
+      says: 'must be less than lifecycle.finalMeteringGraceMinutes',
     },
     {
       what: 'an acceptance window longer than Marketplace allows',

@@ -1,10 +1,11 @@
 import type { UsageRecord } from '@aws-sdk/client-marketplace-metering';
 import { expect, test } from 'vitest';
 import {
+  batchCalls,
   MAX_RECORDS_PER_CALL,
   MAX_REQUEST_BYTES,
-  planCalls,
   serializedBytes,
+  type PlannedCall,
   type PlannedRecord,
 } from '../../lambdas/core/metering/batch-plan.ts';
 import type { MeteringIdentity } from '../../lambdas/core/metering/usage-record.ts';
@@ -30,13 +31,25 @@ function planned(identity: MeteringIdentity, order: number, extra: Partial<Usage
   return {
     record: { ...customer, Dimension: 'users', Timestamp: hour, Quantity: order, ...extra },
     identity,
-    order: String(order).padStart(6, '0'),
     source: order,
   };
 }
 
-test('one product and one identity model per call; legacy calls name their product, license calls none', () => {
-  const { calls } = planCalls([
+/** The calls the batcher makes of `entries` as they stream in, and the records it set aside as too large. */
+async function planCalls(entries: readonly PlannedRecord<number>[]) {
+  async function* stream() {
+    await Promise.resolve();
+    yield* entries;
+  }
+  const oversized: PlannedRecord<number>[] = [];
+  const calls: PlannedCall<number>[] = [];
+  for await (const call of batchCalls(stream(), (entry) => Promise.resolve(void oversized.push(entry))))
+    calls.push(call);
+  return { calls, oversized };
+}
+
+test('one product and one identity model per call; legacy calls name their product, license calls none', async () => {
+  const { calls } = await planCalls([
     planned(license('p1', 1), 1),
     planned(legacy('p2', 2), 2),
     planned(license('p3', 3), 3),
@@ -52,16 +65,23 @@ test('one product and one identity model per call; legacy calls name their produ
   ]);
 });
 
-test('at most 25 records per call, in an order that does not depend on the input order', () => {
+test('at most 25 records per call; a full call goes out as soon as its last record comes, the rest at the end', async () => {
   const entries = Array.from({ length: 60 }, (_, index) => planned(license('p', index), index));
-  const forward = planCalls(entries);
-  const backward = planCalls([...entries].reverse());
+  const { calls } = await planCalls(entries);
+  expect(calls.map((call) => call.records.length)).toEqual([MAX_RECORDS_PER_CALL, MAX_RECORDS_PER_CALL, 10]);
+  expect(calls.flatMap((call) => call.records.map((entry) => entry.source))).toEqual(entries.map((_, index) => index));
 
-  expect(forward.calls.map((call) => call.records.length)).toEqual([MAX_RECORDS_PER_CALL, MAX_RECORDS_PER_CALL, 10]);
-  expect(backward).toEqual(forward);
+  async function* slow() {
+    yield* entries.slice(0, MAX_RECORDS_PER_CALL);
+    // Nothing more comes for now: the first call must not wait for it.
+    await new Promise<never>(() => {});
+  }
+  const stream = batchCalls(slow(), () => Promise.resolve());
+  const first = (await stream.next()) as IteratorYieldResult<PlannedCall<number>>;
+  expect(first.value.records).toHaveLength(MAX_RECORDS_PER_CALL);
 });
 
-test('a call stays under 1 MB: large records (many tagged allocations) are spread over more calls', () => {
+test('a call stays under 1 MB: large records (many tagged allocations) are spread over more calls', async () => {
   const allocations = Array.from({ length: 800 }, (_, index) => ({
     AllocatedUsageQuantity: 1,
     Tags: [{ Key: 'cost-centre', Value: `team-${index}-${'x'.repeat(200)}` }],
@@ -72,7 +92,7 @@ test('a call stays under 1 MB: large records (many tagged allocations) are sprea
   const size = serializedBytes(entries[0]!.record);
   expect(size).toBeGreaterThan(MAX_REQUEST_BYTES / 6);
 
-  const { calls, oversized } = planCalls(entries);
+  const { calls, oversized } = await planCalls(entries);
 
   expect(oversized).toEqual([]);
   expect(calls.length).toBeGreaterThan(1);
@@ -87,7 +107,7 @@ test('a call stays under 1 MB: large records (many tagged allocations) are sprea
   }
 });
 
-test('a record that alone exceeds a request is set aside, not sent', () => {
+test('a record that alone exceeds a request is set aside, not sent', async () => {
   const huge = planned(license('p', 1), 1, {
     UsageAllocations: Array.from({ length: 2500 }, (_, index) => ({
       AllocatedUsageQuantity: 0,
@@ -97,7 +117,7 @@ test('a record that alone exceeds a request is set aside, not sent', () => {
       ],
     })),
   });
-  const { calls, oversized } = planCalls([huge, planned(license('p', 2), 2)]);
+  const { calls, oversized } = await planCalls([huge, planned(license('p', 2), 2)]);
   expect(oversized.map((entry) => entry.source)).toEqual([1]);
   expect(calls.map((call) => call.records.map((entry) => entry.source))).toEqual([[2]]);
 });

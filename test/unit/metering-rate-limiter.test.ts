@@ -2,44 +2,83 @@ import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { RateLimiter } from '../../lambdas/core/metering/rate-limiter.ts';
 
-/** A clock that moves only when someone sleeps on it, and a log of when each call went out. */
+/**
+ * Virtual time: `sleep` resolves when `run` moves the clock to its deadline (plus `lateBy`, for timers that fire late on
+ * a busy event loop), the earliest timer first. `run` drives callers until every one has gone out.
+ */
 function virtualTime() {
   let now = 0;
-  const sleeps: number[] = [];
+  let lateBy = 0;
+  const timers: { at: number; resolve: () => void }[] = [];
   return {
     now: () => now,
-    advance: (ms: number) => {
-      now += ms;
+    set lateBy(ms: number) {
+      lateBy = ms;
     },
-    sleeps,
-    sleep: (ms: number) => {
-      sleeps.push(ms);
-      return Promise.resolve();
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        timers.push({ at: now + ms + lateBy, resolve });
+      }),
+    async run<T>(work: Promise<T>): Promise<T> {
+      let settled = false;
+      const result = work.finally(() => {
+        settled = true;
+      });
+      while (!settled) {
+        // Let every caller that can run do so before time moves.
+        for (let turn = 0; turn < 10; turn++) await Promise.resolve();
+        timers.sort((a, b) => a.at - b.at);
+        const next = timers.shift();
+        if (next === undefined) continue;
+        now = Math.max(now, next.at);
+        next.resolve();
+      }
+      return result;
     },
   };
+}
+
+/** `count` callers arriving together, each noting when it went out. */
+async function releases(limiter: RateLimiter, time: ReturnType<typeof virtualTime>, count: number) {
+  const wentOut: number[] = [];
+  await time.run(
+    Promise.all(
+      Array.from({ length: count }, async (_, index) => {
+        await limiter.acquire();
+        wentOut[index] = time.now();
+      }),
+    ),
+  );
+  return wentOut;
 }
 
 test('the first call goes out at once; callers arriving together are spaced at the rate, in arrival order', async () => {
   const time = virtualTime();
   const limiter = new RateLimiter({ callsPerSecond: 10, now: time.now, sleep: time.sleep });
-
-  await Promise.all(Array.from({ length: 5 }, () => limiter.acquire()));
-
-  expect(time.sleeps).toEqual([100, 200, 300, 400]);
+  expect(await releases(limiter, time, 5)).toEqual([0, 100, 200, 300, 400]);
 });
 
-test('after a quiet spell a call goes out at once, and no more than the burst does', async () => {
+test('timers that fire late never let calls out closer together than the interval', async () => {
   const time = virtualTime();
-  const limiter = new RateLimiter({ callsPerSecond: 10, burst: 3, now: time.now, sleep: time.sleep });
-  await limiter.acquire();
-  time.advance(10_000);
-
-  await Promise.all(Array.from({ length: 4 }, () => limiter.acquire()));
-
-  expect(time.sleeps).toEqual([100]);
+  time.lateBy = 250;
+  const limiter = new RateLimiter({ callsPerSecond: 10, now: time.now, sleep: time.sleep });
+  const wentOut = await releases(limiter, time, 8);
+  for (let index = 1; index < wentOut.length; index++) {
+    expect(wentOut[index]! - wentOut[index - 1]!).toBeGreaterThanOrEqual(100);
+  }
 });
 
-test('in no window of one second do more calls go out than the rate (burst 1)', async () => {
+test('a throttle slows it by a tenth, down to half the rate; calls that go through bring it back', () => {
+  const limiter = new RateLimiter({ callsPerSecond: 10 });
+  limiter.throttled();
+  expect(limiter.callsPerSecond).toBeCloseTo(9);
+  for (let count = 0; count < 20; count++) limiter.throttled();
+  expect(limiter.callsPerSecond).toBeCloseTo(5);
+  for (let count = 0; count < 200; count++) limiter.succeeded();
+  expect(limiter.callsPerSecond).toBeCloseTo(10);
+});
+
+test('in no window of one second do more calls go out than the rate', async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.integer({ min: 1, max: 20 }),

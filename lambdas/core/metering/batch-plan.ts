@@ -1,7 +1,10 @@
 /**
- * Which records go out in which `BatchMeterUsage` call: one product per call (legacy calls name it in `ProductCode`;
- * license calls carry no `ProductCode` but Marketplace still takes one product per request), at most 25 records and
- * a request under 1 MB. The order is fixed by the buckets, so a dry run plans exactly the calls a real run makes.
+ * Which records go out in which `BatchMeterUsage` call, as the records stream in: one product per call (legacy calls
+ * name it in `ProductCode`; license calls carry no `ProductCode` but Marketplace still takes one product per request),
+ * at most 25 records and a request under 1 MB. A call goes out as soon as it is full; what is left of each product
+ * goes out when the stream ends, so a run makes ceil(records / 25) calls per product, at most one more when sizes cut
+ * a call short. The calls depend only on the order of the records, so a dry run plans exactly the calls a real run
+ * makes.
  */
 import type { UsageRecord } from '@aws-sdk/client-marketplace-metering';
 import type { MeteringIdentity } from './usage-record.ts';
@@ -20,8 +23,6 @@ const ENVELOPE_BYTES = 64;
 export interface PlannedRecord<T> {
   readonly record: UsageRecord;
   readonly identity: MeteringIdentity;
-  /** Sorts the records of one product, so that the plan does not depend on the order the table returned them. */
-  readonly order: string;
   readonly source: T;
 }
 
@@ -31,46 +32,57 @@ export interface PlannedCall<T> {
   readonly records: readonly PlannedRecord<T>[];
 }
 
-export interface CallPlan<T> {
-  readonly calls: readonly PlannedCall<T>[];
-  /** Records that alone exceed a request's size: no call can carry them. */
-  readonly oversized: readonly PlannedRecord<T>[];
+interface OpenCall<T> {
+  readonly productCode: string | undefined;
+  readonly budget: number;
+  records: PlannedRecord<T>[];
+  bytes: number;
 }
 
-export function planCalls<T>(records: readonly PlannedRecord<T>[]): CallPlan<T> {
-  const groups = new Map<string, PlannedRecord<T>[]>();
-  for (const entry of records) {
+/**
+ * The calls for `records`, each as soon as it is full. A record that alone exceeds a request's size goes to
+ * `oversized`: no call can carry it.
+ */
+export async function* batchCalls<T>(
+  records: AsyncIterable<PlannedRecord<T>>,
+  oversized: (entry: PlannedRecord<T>) => Promise<void>,
+): AsyncGenerator<PlannedCall<T>> {
+  const open = new Map<string, OpenCall<T>>();
+  for await (const entry of records) {
     const group = `${entry.identity.model}:${entry.identity.productCode}`;
-    const members = groups.get(group) ?? [];
-    members.push(entry);
-    groups.set(group, members);
-  }
-  const calls: PlannedCall<T>[] = [];
-  const oversized: PlannedRecord<T>[] = [];
-  for (const group of [...groups.keys()].sort()) {
-    const members = groups.get(group)!.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
-    const identity = members[0]!.identity;
-    const productCode = identity.model === 'legacy' ? identity.productCode : undefined;
-    const budget = MAX_REQUEST_BYTES - ENVELOPE_BYTES - (productCode?.length ?? 0);
-    let current: PlannedRecord<T>[] = [];
-    let bytes = 0;
-    for (const entry of members) {
-      const size = serializedBytes(entry.record) + 1;
-      if (size > budget) {
-        oversized.push(entry);
-        continue;
-      }
-      if (current.length === MAX_RECORDS_PER_CALL || bytes + size > budget) {
-        calls.push({ productCode, records: current });
-        current = [];
-        bytes = 0;
-      }
-      current.push(entry);
-      bytes += size;
+    let call = open.get(group);
+    if (call === undefined) {
+      const productCode = entry.identity.model === 'legacy' ? entry.identity.productCode : undefined;
+      call = {
+        productCode,
+        budget: MAX_REQUEST_BYTES - ENVELOPE_BYTES - (productCode?.length ?? 0),
+        records: [],
+        bytes: 0,
+      };
+      open.set(group, call);
     }
-    if (current.length > 0) calls.push({ productCode, records: current });
+    const size = serializedBytes(entry.record) + 1;
+    if (size > call.budget) {
+      await oversized(entry);
+      continue;
+    }
+    if (call.bytes + size > call.budget) yield close(call);
+    call.records.push(entry);
+    call.bytes += size;
+    if (call.records.length === MAX_RECORDS_PER_CALL) yield close(call);
   }
-  return { calls, oversized };
+  for (const group of [...open.keys()].sort()) {
+    const { productCode, records: rest } = open.get(group)!;
+    if (rest.length > 0) yield { productCode, records: rest };
+  }
+}
+
+/** The call as it stands, the open call emptied for the next records. */
+function close<T>(call: OpenCall<T>): PlannedCall<T> {
+  const closed = { productCode: call.productCode, records: call.records };
+  call.records = [];
+  call.bytes = 0;
+  return closed;
 }
 
 /** The record's size on the wire (awsJson1_1 sends timestamps as epoch seconds). */

@@ -130,11 +130,15 @@ export class BatchSubmitter {
         const failure = classifyFailure(error);
         if (failure.requestId !== undefined) this.counters.requestIds.add(failure.requestId);
         lastFailure = failure.reason;
-        if (failure.kind === 'throttled') this.counters.throttles++;
+        if (failure.kind === 'throttled') {
+          this.counters.throttles++;
+          this.options.limiter.throttled();
+        }
         if (failure.kind === 'record-rejected') return { records: remaining, ...failure };
         if (failure.kind === 'caller-refused') this.refusal = failure.reason;
         continue;
       }
+      this.options.limiter.succeeded();
       const { requestId } = answer.$metadata;
       if (requestId !== undefined) this.counters.requestIds.add(requestId);
       const unanswered = new Map(remaining.map((entry) => [recordKey(entry.record), entry]));

@@ -1,68 +1,80 @@
 /**
- * Which buckets a run meters: every unsettled bucket of an hour before `dueBefore`, from every shard of the `pending`
- * index and every page of each (or, for the final flush, from the subscriber's own partition), plus the zero-usage
- * buckets it made sure of. The latter are kept even if the index does not list them yet: it lags behind the table.
+ * The buckets a run looks at, as a stream that reads a page only when the run is ready for more: every unsettled
+ * bucket of an hour before `dueBefore` from the `pending` index, oldest hour first across its shards, then the
+ * zero-usage buckets it creates for the hour just closed (each one as soon as it is made, since the index lags behind
+ * the table); or, for final metering, every unsettled bucket of the subscribers in scope, from their own partitions.
+ * Whether each is sent now is the run's decision (`bucket-timing.ts`).
  */
 import type { ItemKey } from '../table-keys.ts';
-import { bucketItemOf, type BucketItem } from './bucket-item.ts';
+import { bucketItemOf } from './bucket-item.ts';
 import type { BucketLedger } from './bucket-ledger.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
-import { bucketKey, HOUR_MS } from './usage-bucket.ts';
-import { ensureZeroUsage, type ProductDimensions, type ZeroUsageBucket } from './zero-usage.ts';
+import { bucketCoordinatesOf, bucketKey, HOUR_MS, type BucketState } from './usage-bucket.ts';
+import { zeroUsageBuckets, type ProductDimensions, type ZeroUsageBucket } from './zero-usage.ts';
+
+/**
+ * Which buckets a run looks at: every closed hour's (absent), one subscriber's (its final metering, when it is
+ * ending), or every ending subscriber's.
+ */
+export type MeteringScope = { readonly subscriberId: string } | 'ending' | undefined;
 
 export interface DueBucket {
   readonly key: ItemKey;
-  /** The bucket as the query found it: it may be out of date (an index lags), never trusted for a quantity. */
-  readonly found?: BucketItem | undefined;
-  /** Set when the run made sure of this bucket as a zero-usage record. */
-  readonly zero?: ZeroUsageBucket | undefined;
+  /** Whose bucket, of which hour and dimension, read from its key; `undefined` for a key no bucket has. */
+  readonly coordinates: ZeroUsageBucket | undefined;
+  /** Its state when a consistent read of the table found it; unknown from the index (which also lags). */
+  readonly state?: BucketState | undefined;
+  /** Set when the run created this bucket as a zero-usage record. */
+  readonly zero?: true;
 }
 
-export interface DueBuckets {
-  readonly buckets: readonly DueBucket[];
-  readonly zeroUsage: number;
-  readonly zeroUsageFailures: number;
+export interface DueBucketSources {
+  readonly ledger: BucketLedger;
+  readonly subscribers: MeteringSubscribers;
+  readonly products: readonly ProductDimensions[];
+  readonly zeroUsageRecords: boolean;
+  readonly onZeroUsage: (outcome: 'made' | 'failed', bucket: ZeroUsageBucket, error?: unknown) => void;
+  readonly finalMeteringGraceSeconds: number;
 }
 
-export async function findDueBuckets(
-  dependencies: {
-    readonly ledger: BucketLedger;
-    readonly subscribers: MeteringSubscribers;
-    readonly products: readonly ProductDimensions[];
-    readonly zeroUsageRecords: boolean;
-    readonly onZeroUsageFailure: (bucket: ZeroUsageBucket, error: unknown) => void;
-  },
+export async function* dueBuckets(
+  sources: DueBucketSources,
   scope: {
     readonly dueBefore: Date;
     readonly now: Date;
-    readonly subscriberId?: string | undefined;
+    readonly scope: MeteringScope;
     readonly dryRun: boolean;
   },
-): Promise<DueBuckets> {
-  const { ledger, subscribers } = dependencies;
-  const due = new Map<string, DueBucket>();
-  const identify = (key: ItemKey) => JSON.stringify([key.pk, key.sk]);
-  let zeroUsage = { buckets: [] as readonly ZeroUsageBucket[], failures: 0 };
-  // The final flush meters what the subscriber recorded; zero-usage records are the hourly runs' business.
-  if (dependencies.zeroUsageRecords && scope.subscriberId === undefined) {
-    const lastClosedHour = new Date(scope.dueBefore.getTime() - HOUR_MS);
-    zeroUsage = await ensureZeroUsage(
-      { subscribers, ledger, products: dependencies.products, onFailure: dependencies.onZeroUsageFailure },
-      lastClosedHour,
-      scope.dryRun,
-    );
-    for (const zero of zeroUsage.buckets) {
-      const key = bucketKey(zero.subscriberId, zero.hour, zero.dimension);
-      due.set(identify(key), { key, zero });
-    }
-  }
+): AsyncGenerator<DueBucket> {
+  const { ledger, subscribers } = sources;
   const items =
-    scope.subscriberId === undefined
+    scope.scope === undefined
       ? ledger.pendingBefore(scope.dueBefore)
-      : ledger.unsettledOf(scope.subscriberId, scope.now);
+      : scope.scope === 'ending'
+        ? endingSubscribersBuckets(ledger, subscribers, scope.now)
+        : ledger.unsettledOf(scope.scope.subscriberId, scope.now);
   for await (const item of items) {
     const key = { pk: String(item.pk), sk: String(item.sk) };
-    due.set(identify(key), { ...due.get(identify(key)), key, found: bucketItemOf(item) });
+    yield { key, coordinates: bucketCoordinatesOf(key), state: bucketItemOf(item)?.state };
   }
-  return { buckets: [...due.values()], zeroUsage: zeroUsage.buckets.length, zeroUsageFailures: zeroUsage.failures };
+  // Final metering sends what the subscribers recorded; zero-usage records are the hourly runs' business.
+  if (sources.zeroUsageRecords && scope.scope === undefined) {
+    const lastClosedHour = new Date(scope.dueBefore.getTime() - HOUR_MS);
+    for await (const zero of zeroUsageBuckets(sources, lastClosedHour, scope.now, scope.dryRun)) {
+      yield {
+        key: bucketKey(zero.subscriberId, zero.hour, zero.dimension),
+        coordinates: zero,
+        state: 'open',
+        zero: true,
+      };
+    }
+  }
+}
+
+async function* endingSubscribersBuckets(
+  ledger: BucketLedger,
+  subscribers: MeteringSubscribers,
+  now: Date,
+): AsyncGenerator<Record<string, unknown>> {
+  for await (const subscriberId of subscribers.ending()) yield* ledger.unsettledOf(subscriberId, now);
 }

@@ -16,7 +16,7 @@ export interface PlannedBatch {
 
 export interface MeteringRunSummary {
   readonly dryRun: boolean;
-  /** Buckets of hours before this one were due (the final flush: through the current hour). */
+  /** A live subscriber's buckets of hours before this one were due. */
   readonly dueBefore: string;
   /** Unsettled buckets found due, zero-usage ones included. */
   readonly due: number;
@@ -29,6 +29,22 @@ export interface MeteringRunSummary {
   readonly rejected: Readonly<Record<string, number>>;
   /** Buckets Marketplace would no longer accept, settled without being sent. */
   readonly expired: number;
+  /**
+   * Of the rejected and expired, buckets an earlier run froze and may have sent without learning the answer:
+   * Marketplace may have billed them then. Marked `unconfirmedSend` on the bucket; CloudTrail tells.
+   */
+  readonly unconfirmedSends: number;
+  /** Buckets with usage that expired because an ending subscriber's final-metering deadline passed before they billed. */
+  readonly finalDeadlineMissed: { readonly records: number; readonly units: number };
+  /** Buckets found but not due yet: open hours, and ending subscribers' final hours before their send time. */
+  readonly waiting: number;
+  /** The time budget ran out before every due bucket was found: the next run carries on (oldest first). */
+  readonly handOver: boolean;
+  /** How long the run took, in milliseconds. */
+  readonly durationMs: number;
+  /** Records billed per second of the run, and what share that is of the quota's records per second. */
+  readonly recordsPerSecond: number;
+  readonly quotaUsed: number;
   /** Due buckets this run left unsettled (a dry run: every one it would have sent). */
   readonly pending: number;
   /** Buckets another run settled while this one was at them. */
@@ -50,7 +66,11 @@ export class RunTally {
   zeroUsageFailures = 0;
   billed = 0;
   expired = 0;
+  unconfirmedSends = 0;
+  waiting = 0;
+  handOver = false;
   settledElsewhere = 0;
+  private readonly missed = { records: 0, units: 0 };
   batches: readonly PlannedBatch[] | undefined;
   private readonly rejected = new Map<string, number>();
   private readonly pendingHours: Date[] = [];
@@ -65,11 +85,20 @@ export class RunTally {
     this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
   }
 
+  missFinalDeadline(units: number): void {
+    this.missed.records++;
+    this.missed.units += units;
+  }
+
   leavePending(hour: Date): void {
     this.pendingHours.push(hour);
   }
 
-  summary(counters: SubmissionCounters | undefined): MeteringRunSummary {
+  summary(
+    counters: SubmissionCounters | undefined,
+    pace: { readonly durationMs: number; readonly quotaRecordsPerSecond: number },
+  ): MeteringRunSummary {
+    const recordsPerSecond = pace.durationMs > 0 ? (this.billed * 1000) / pace.durationMs : 0;
     const oldest = this.pendingHours.reduce<Date | undefined>(
       (earliest, hour) => (earliest === undefined || hour < earliest ? hour : earliest),
       undefined,
@@ -83,6 +112,13 @@ export class RunTally {
       billed: this.billed,
       rejected: Object.fromEntries([...this.rejected].sort(([a], [b]) => (a < b ? -1 : 1))),
       expired: this.expired,
+      unconfirmedSends: this.unconfirmedSends,
+      finalDeadlineMissed: { ...this.missed },
+      waiting: this.waiting,
+      handOver: this.handOver,
+      durationMs: Math.round(pace.durationMs),
+      recordsPerSecond: Math.round(recordsPerSecond * 10) / 10,
+      quotaUsed: Math.round((recordsPerSecond / pace.quotaRecordsPerSecond) * 1000) / 1000,
       pending: this.pendingHours.length,
       settledElsewhere: this.settledElsewhere,
       ...(oldest === undefined

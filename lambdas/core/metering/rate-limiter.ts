@@ -1,8 +1,12 @@
 /**
- * A token bucket in front of `BatchMeterUsage`: AWS allows 10 calls per second per account and region, and throttles
- * the rest. Tokens may go negative: a caller takes its token at once and waits until the bucket would have refilled
- * it, so callers that arrive together go out one after another at the configured rate, in arrival order, without
- * polling. Time and sleeping are injected, so a test can run it without waiting.
+ * A pacer in front of `BatchMeterUsage`: AWS allows 10 calls per second per account and region, counted over a sliding
+ * second, and throttles the rest. Each caller reserves the next slot, one interval after the one before, and waits
+ * for it, so callers that arrive together go out one after another at the rate, in arrival order, without polling.
+ * A timer that fires late (a busy event loop) would wake several callers at once: each checks again when it wakes,
+ * so that calls never go out closer together than the interval. It adapts rather than provokes: each throttle slows
+ * it by a tenth (down to half the rate), and each call that goes through brings it back by a hundredth, so that another
+ * caller sharing the quota (the other metering function, a seller's own tool) costs a few throttles, not a stream of
+ * them. Time and sleeping are injected, so a test can run it without waiting.
  */
 import { setTimeout as realSleep } from 'node:timers/promises';
 
@@ -10,40 +14,63 @@ export type Sleep = (ms: number) => Promise<void>;
 
 export interface RateLimiterOptions {
   readonly callsPerSecond: number;
-  /**
-   * Calls that may go out back to back after a quiet spell. 1 by default: AWS counts calls per second over a sliding
-   * window, in which a burst followed by the steady rate would exceed the quota.
-   */
-  readonly burst?: number;
   /** Milliseconds on a monotonic clock. */
   readonly now?: () => number;
   readonly sleep?: Sleep;
 }
 
+/** How much a throttle slows the limiter, and how much a call that went through speeds it up again. */
+const SLOWDOWN = 0.9;
+const RECOVERY = 1.01;
+/** The slowest the limiter gets, as a share of its rate. */
+const FLOOR = 0.5;
+
 export class RateLimiter {
-  private readonly callsPerMs: number;
-  private readonly burst: number;
+  private readonly maxCallsPerMs: number;
+  private callsPerMs: number;
   private readonly now: () => number;
   private readonly sleep: Sleep;
-  private tokens: number;
-  private refilledAt: number;
+  /** The slot the last caller reserved, and when the last call actually went out. */
+  private lastSlot = Number.NEGATIVE_INFINITY;
+  private lastRelease = Number.NEGATIVE_INFINITY;
 
   constructor(options: RateLimiterOptions) {
     if (!(options.callsPerSecond > 0)) throw new RangeError('callsPerSecond must be positive');
-    this.callsPerMs = options.callsPerSecond / 1000;
-    this.burst = Math.max(1, options.burst ?? 1);
+    this.maxCallsPerMs = options.callsPerSecond / 1000;
+    this.callsPerMs = this.maxCallsPerMs;
     this.now = options.now ?? (() => performance.now());
     this.sleep = options.sleep ?? ((ms) => realSleep(ms));
-    this.tokens = this.burst;
-    this.refilledAt = this.now();
   }
 
   /** Resolves when the caller may make its call. */
   async acquire(): Promise<void> {
     const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledAt) * this.callsPerMs);
-    this.refilledAt = now;
-    this.tokens -= 1;
-    if (this.tokens < 0) await this.sleep(-this.tokens / this.callsPerMs);
+    const slot = Math.max(now, this.lastSlot + this.interval());
+    this.lastSlot = slot;
+    if (slot > now) await this.sleep(slot - now);
+    for (let wait = this.lastRelease + this.interval() - this.now(); wait > 0;) {
+      await this.sleep(wait);
+      wait = this.lastRelease + this.interval() - this.now();
+    }
+    this.lastRelease = this.now();
+  }
+
+  /** The service throttled a call: a tenth slower, down to half the rate. */
+  throttled(): void {
+    this.callsPerMs = Math.max(this.maxCallsPerMs * FLOOR, this.callsPerMs * SLOWDOWN);
+  }
+
+  /** A call went through: back towards the rate, a hundredth at a time. */
+  succeeded(): void {
+    this.callsPerMs = Math.min(this.maxCallsPerMs, this.callsPerMs * RECOVERY);
+  }
+
+  /** Calls per second it paces at now. */
+  get callsPerSecond(): number {
+    return this.callsPerMs * 1000;
+  }
+
+  private interval(): number {
+    return 1 / this.callsPerMs;
   }
 }

@@ -1,9 +1,9 @@
 /**
  * Usage metering through the local stack, as a seller sees it: the app records usage with `POST /usage`, the
- * scheduled run bills each hour once the simulator's clock has closed it, and a cancellation on the buyer page bills
- * what is left at once (the final flush), all visible in the simulator's billed records.
+ * scheduled run bills each hour once the simulator's clock has closed it, and after a cancellation on the buyer page
+ * final metering bills the final hour before the deadline, all visible in the simulator's billed records.
  */
-import { expect, test, vi } from 'vitest';
+import { expect, test } from 'vitest';
 import { hourOf } from '../../../lambdas/core/metering/usage-bucket.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { settleLifecycle } from '../../support/lifecycle.ts';
@@ -12,8 +12,9 @@ import { useLocalStack } from '../../support/local-stack.ts';
 const local = useLocalStack({
   marketplaceNotifications: true,
   queueRetries: { visibilityTimeoutMs: 100, maxReceiveCount: 3 },
-  // Runs only when a test asks (`stack.meter()`), so that what each one bills is its own doing.
+  // Runs only when a test asks (`stack.meter()`, `stack.meterFinal()`), so that what each one bills is its own doing.
   meteringEveryMs: 3_600_000,
+  finalMeteringEveryMs: 3_600_000,
 });
 
 async function liveSubscriber() {
@@ -66,38 +67,44 @@ test('usage posted for an hour is billed once that hour has closed, exactly once
   await local.stack.meter();
   const { records } = await local.control.billed({ licenseId });
   expect(records).toEqual([
-    expect.objectContaining({
-      dimension: 'requests',
-      hour: hourOf(at).toISOString(),
-      timestamp: hourOf(at).toISOString(),
-      quantity: 12,
-    }),
+    expect.objectContaining({ dimension: 'requests', hour: hourOf(at).toISOString(), quantity: 12 }),
   ]);
+  // Inside the hour, and not before the subscription started in it (Marketplace may refuse a timestamp before that):
+  // the whole second after the one it started in.
+  const { activatedAt } = await local.control.license(licenseId);
+  expect(records[0]!.timestamp).toBe(new Date(Math.floor(Date.parse(activatedAt!) / 1000) * 1000 + 1000).toISOString());
   expect((await local.control.results({ licenseId, status: 'DuplicateRecord' })).results).toEqual([]);
 });
 
-test('a cancellation bills the open hour at once: the final flush does not wait for the hour to close', async () => {
+test('after a cancellation, late usage up to the end is taken, and the final hour is billed before the deadline', async () => {
   const { licenseId, subscriberId } = await liveSubscriber();
   const at = await simulatorNow();
-  expect(
-    (
-      await postUsage({
-        events: [{ subscriberId, dimension: 'storage_gb', quantity: 3, timestamp: at.toISOString() }],
-      })
-    ).body.results,
-  ).toEqual([expect.objectContaining({ status: 'accepted' })]);
+  const usage = (quantity: number, timestamp: Date) => ({
+    subscriberId,
+    dimension: 'storage_gb',
+    quantity,
+    timestamp: timestamp.toISOString(),
+  });
+  expect((await postUsage({ events: [usage(3, at)] })).body.results).toEqual([
+    expect.objectContaining({ status: 'accepted' }),
+  ]);
 
   await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
   await settleLifecycle(local.stack);
+  await local.control.advanceClock({ minutes: 2 });
+  // The app's batch of usage from before the cancellation arrives late: taken. Usage after the end is not.
+  expect((await postUsage({ events: [usage(4, at), usage(1, await simulatorNow())] })).body.results).toEqual([
+    expect.objectContaining({ status: 'accepted', hour: hourOf(at).toISOString() }),
+    expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }),
+  ]);
+  expect(await local.stack.meterFinal()).toEqual(expect.objectContaining({ billed: 0, waiting: 1 }));
 
-  await vi.waitFor(
-    async () => {
-      expect((await local.control.billed({ licenseId })).records).toEqual([
-        expect.objectContaining({ dimension: 'storage_gb', hour: hourOf(at).toISOString(), quantity: 3 }),
-      ]);
-    },
-    { timeout: 10_000, interval: 100 },
-  );
+  // The final hour goes out 15 minutes before the deadline, an hour after the cancellation.
+  await local.control.advanceClock({ minutes: 44 });
+  expect(await local.stack.meterFinal()).toEqual(expect.objectContaining({ billed: 1 }));
+  expect((await local.control.billed({ licenseId })).records).toEqual([
+    expect.objectContaining({ dimension: 'storage_gb', hour: hourOf(at).toISOString(), quantity: 7 }),
+  ]);
 });
 
 test('usage for a subscriber nobody knows is refused with its reason, and nothing is billed for it', async () => {

@@ -9,7 +9,7 @@ import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import { createMeteringHandler, METERING_METRICS } from '../../../lambdas/metering/metering-handler.ts';
 import { meteringMetricNames } from '../../../lib/metering-metrics.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
-import { addUsage, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
+import { addUsage, cancelSubscription, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
 import { freshTables, meteringHarness } from '../../support/metering-run.ts';
 import { meteredProduct, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
@@ -56,8 +56,9 @@ async function setup() {
     clock: { now: () => now },
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'SaasMarketplace/test', serviceName: 'metering' }),
+    scheduled: 'closed-hours',
   });
-  return { tables, client, buyer, handler };
+  return { tables, client, buyer, handler, harness };
 }
 
 test('the metric names the stack alarms on are the ones the handler publishes', () => {
@@ -92,26 +93,64 @@ test('a scheduled run bills the closed hours and publishes its figures, rejectio
   );
 });
 
-test('a Subscriber Ending event flushes that subscriber alone, its open hour included', async () => {
+test('a Subscriber Ending event meters that subscriber alone: its closed hours at once, not yet its final hour', async () => {
   const { tables, client, buyer, handler } = await setup();
   const other = await subscribeBuyer(
     { control: sim.control, client, subscribersTable: tables.subscribers },
     buyer.license.productCode,
     now,
   );
+  // The buyer cancels at :10, just after its previous hour closed: that hour is still inside the grace for late usage.
+  const cancelled = new Date(hoursBefore(now, 0).getTime() + 10 * 60_000);
   for (const subscriberId of [buyer.subscriberId, other.subscriberId]) {
+    await addUsage(client, tables.usage, { subscriberId, hour: hoursBefore(now, 1), dimension: 'users', quantity: 4 });
     await addUsage(client, tables.usage, { subscriberId, hour: hoursBefore(now, 0), dimension: 'gb', quantity: 9 });
   }
+  await cancelSubscription({ control: sim.control, client, subscribersTable: tables.subscribers }, buyer, cancelled);
 
   const summary = await handler({
     'detail-type': 'Subscriber Ending',
     source: 'saas-marketplace',
     detail: { subscriberId: buyer.subscriberId, status: 'ending' },
   });
-  expect(summary).toEqual(expect.objectContaining({ billed: 1 }));
+  expect(summary).toEqual(expect.objectContaining({ billed: 1, waiting: 1 }));
   const { records } = await sim.control.billed({ productCode: buyer.license.productCode });
   expect(records).toEqual([
-    expect.objectContaining({ licenseArn: buyer.license.licenseArn, dimension: 'gb', quantity: 9 }),
+    expect.objectContaining({ licenseArn: buyer.license.licenseArn, dimension: 'users', quantity: 4 }),
+  ]);
+});
+
+test('the final-metering schedule sends every ending subscriber its final hour once its send time has come', async () => {
+  const { tables, client, buyer, harness } = await setup();
+  const cancelled = new Date(hoursBefore(now, 0).getTime() + 10 * 60_000);
+  await addUsage(client, tables.usage, {
+    subscriberId: buyer.subscriberId,
+    hour: hoursBefore(now, 0),
+    dimension: 'gb',
+    quantity: 9,
+  });
+  await cancelSubscription({ control: sim.control, client, subscribersTable: tables.subscribers }, buyer, cancelled);
+  let clock = cancelled;
+  const finalMetering = createMeteringHandler({
+    run: harness.dependencies,
+    clock: { now: () => clock },
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'SaasMarketplace/test', serviceName: 'metering' }),
+    scheduled: 'ending',
+  });
+  const tick = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+
+  expect(await finalMetering(tick)).toEqual(expect.objectContaining({ billed: 0, waiting: 1 }));
+  // The send time: the deadline (an hour after the cancellation) less the margin (15 minutes).
+  clock = new Date(cancelled.getTime() + 44 * 60_000);
+  await sim.control.setClock(clock, false);
+  expect(await finalMetering(tick)).toEqual(expect.objectContaining({ billed: 0, waiting: 1 }));
+  clock = new Date(cancelled.getTime() + 45 * 60_000);
+  await sim.control.setClock(clock, false);
+  expect(await finalMetering(tick)).toEqual(expect.objectContaining({ billed: 1, waiting: 0 }));
+  const { records } = await sim.control.billed({ productCode: buyer.license.productCode });
+  expect(records).toEqual([
+    expect.objectContaining({ dimension: 'gb', quantity: 9, hour: hoursBefore(now, 0).toISOString() }),
   ]);
 });
 

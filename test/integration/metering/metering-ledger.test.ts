@@ -32,9 +32,14 @@ describe('freezing', () => {
   test('happens once: a second freeze (a rerun, a concurrent run) reads the quantity the first one froze', async () => {
     const { ledger, record } = await ledgerWithBucket(5);
 
-    expect(await ledger.freeze(key, now)).toMatchObject({ state: 'frozen', frozenAt: now.toISOString(), quantity: 5 });
+    expect(await ledger.freeze(key, { now, recordTimestamp: hour })).toMatchObject({
+      state: 'frozen',
+      frozenAt: now.toISOString(),
+      recordTimestamp: hour.toISOString(),
+      quantity: 5,
+    });
     expect(await record(3)).toBe(false);
-    expect(await ledger.freeze(key, later)).toMatchObject({
+    expect(await ledger.freeze(key, { now: later, recordTimestamp: hour })).toMatchObject({
       state: 'frozen',
       frozenAt: now.toISOString(),
       quantity: 5,
@@ -44,7 +49,7 @@ describe('freezing', () => {
   test('never creates a bucket that is not there', async () => {
     const { ledger } = await ledgerWithBucket();
     const missing = bucketKey(subscriberId, hour, 'gb');
-    expect(await ledger.freeze(missing, now)).toBeUndefined();
+    expect(await ledger.freeze(missing, { now, recordTimestamp: hour })).toBeUndefined();
     expect(await ledger.read(missing)).toBeUndefined();
   });
 });
@@ -52,11 +57,17 @@ describe('freezing', () => {
 describe('settling', () => {
   test('happens once, from frozen; the loser of a race is told so', async () => {
     const { ledger } = await ledgerWithBucket();
-    await ledger.freeze(key, now);
+    await ledger.freeze(key, { now, recordTimestamp: hour });
 
     expect(await ledger.settleBilled(key, { meteringRecordId: 'id-1', requestId: 'r-1' }, now)).toBe(true);
     expect(await ledger.settleBilled(key, { meteringRecordId: 'id-1', requestId: 'r-2' }, later)).toBe(false);
-    expect(await ledger.settleRejected(key, 'CustomerNotSubscribed', 'r-3', later)).toBe(false);
+    expect(
+      await ledger.settleRejected(
+        key,
+        { reason: 'CustomerNotSubscribed', requestId: 'r-3', unconfirmedSend: false },
+        later,
+      ),
+    ).toBe(false);
     expect(await ledger.expire(key, 'acceptance-window-passed', later)).toEqual({
       expired: false,
       frozenEarlier: false,
@@ -74,27 +85,45 @@ describe('settling', () => {
   test('an open bucket cannot be settled before it is frozen (its quantity could still change)', async () => {
     const { ledger } = await ledgerWithBucket();
     expect(await ledger.settleBilled(key, { meteringRecordId: 'id', requestId: 'r' }, now)).toBe(false);
-    expect(await ledger.settleRejected(key, 'unknown-subscriber', undefined, now)).toBe(false);
+    expect(
+      await ledger.settleRejected(
+        key,
+        { reason: 'unknown-subscriber', requestId: undefined, unconfirmedSend: false },
+        now,
+      ),
+    ).toBe(false);
     expect(await ledger.read(key)).toMatchObject({ state: 'open' });
   });
 
   test('Success stands over a DuplicateRecord answer to a concurrent identical send, and over a concurrent expiry', async () => {
     const { ledger } = await ledgerWithBucket();
-    await ledger.freeze(key, now);
-    expect(await ledger.settleRejected(key, 'DuplicateRecord', 'r-1', now)).toBe(true);
+    await ledger.freeze(key, { now, recordTimestamp: hour });
+    expect(
+      await ledger.settleRejected(key, { reason: 'DuplicateRecord', requestId: 'r-1', unconfirmedSend: false }, now),
+    ).toBe(true);
     expect(await ledger.settleBilled(key, { meteringRecordId: 'id', requestId: 'r-2' }, now)).toBe(true);
     const billed = await ledger.read(key);
     expect(billed).toMatchObject({ state: 'billed', requestId: 'r-2' });
     expect(billed).not.toHaveProperty('reason');
 
     const other = await ledgerWithBucket();
-    await other.ledger.freeze(key, now);
+    await other.ledger.freeze(key, { now, recordTimestamp: hour });
     expect(await other.ledger.expire(key, 'acceptance-window-passed', later)).toEqual({
       expired: true,
       frozenEarlier: true,
     });
+    expect(await other.ledger.read(key)).toMatchObject({ state: 'expired', unconfirmedSend: true });
     expect(await other.ledger.settleBilled(key, { meteringRecordId: 'id', requestId: 'r' }, later)).toBe(true);
     expect(await other.ledger.read(key)).toMatchObject({ state: 'billed' });
+    expect(await other.ledger.read(key)).not.toHaveProperty('unconfirmedSend');
+  });
+
+  test('a rejection after an unconfirmed send is marked on the bucket, for the report', async () => {
+    const { ledger } = await ledgerWithBucket();
+    await ledger.freeze(key, { now, recordTimestamp: hour });
+    const rejected = { reason: 'InvalidLicenseException', requestId: 'r-1', unconfirmedSend: true };
+    expect(await ledger.settleRejected(key, rejected, later)).toBe(true);
+    expect(await ledger.read(key)).toMatchObject({ state: 'rejected', unconfirmedSend: true, requestId: 'r-1' });
   });
 
   test('expiry freezes an open bucket too, so that later usage is carried into an open hour', async () => {
@@ -107,15 +136,19 @@ describe('settling', () => {
       quantity: 4,
       frozenAt: now.toISOString(),
     });
+    expect(await ledger.read(key)).not.toHaveProperty('unconfirmedSend');
   });
 });
 
 describe('zero-usage buckets', () => {
-  test('add nothing to a bucket with usage, and are not made for a frozen one', async () => {
+  test('are made only where the hour has no bucket: one with usage, frozen or not, is left as it is', async () => {
     const { ledger } = await ledgerWithBucket(5);
-    expect(await ledger.ensureBucket(subscriberId, hour, 'users')).toBe(true);
+    expect(await ledger.createZeroBucket(subscriberId, hour, 'users')).toBe(false);
     expect(await ledger.read(key)).toMatchObject({ quantity: 5, state: 'open' });
-    await ledger.freeze(key, now);
-    expect(await ledger.ensureBucket(subscriberId, hour, 'users')).toBe(false);
+    await ledger.freeze(key, { now, recordTimestamp: hour });
+    expect(await ledger.createZeroBucket(subscriberId, hour, 'users')).toBe(false);
+    const empty = bucketKey(subscriberId, hour, 'gb');
+    expect(await ledger.createZeroBucket(subscriberId, hour, 'gb')).toBe(true);
+    expect(await ledger.read(empty)).toMatchObject({ quantity: 0, state: 'open', pendingHour: hour.toISOString() });
   });
 });

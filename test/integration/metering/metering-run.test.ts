@@ -14,6 +14,7 @@ import { useDynamoDb } from '../../support/dynamodb.ts';
 import {
   addUsage,
   bucketsOf,
+  cancelSubscription,
   hoursBefore,
   subscribeBuyer,
   type BuyerOptions,
@@ -329,7 +330,10 @@ describe('batches', () => {
     expect(firstPage.Items!.length).toBeLessThan(40);
     const recorded = (2 * (20 * 21)) / 2;
 
-    expect(await metering.run({ now, subscriberId: bob.subscriberId })).toMatchObject({ due: 40, billed: 40 });
+    expect(await metering.run({ now, scope: { subscriberId: bob.subscriberId } })).toMatchObject({
+      due: 40,
+      billed: 40,
+    });
     expect((await sim.control.billed({ licenseId: bob.license.id })).totalQuantity).toBe(recorded);
 
     expect(await metering.run({ now })).toMatchObject({ due: 40, billed: 40, pending: 0 });
@@ -551,36 +555,120 @@ describe('zero-usage records', () => {
   });
 });
 
-describe('the final flush', () => {
-  test("meters one subscriber's unsettled buckets, the open hour included, and nobody else's", async () => {
-    const { usage, buyer, buckets, metering: harness } = await fixtures();
+describe('final metering', () => {
+  /**
+   * Alice cancels at 12:10 unless told otherwise (`now` is 12:30): her deadline is then 13:10, and her final hour
+   * (12:00) goes out from 12:55.
+   */
+  async function cancelled(endMinute = 10) {
+    const context = await fixtures();
     const listing = await product();
-    const alice = await buyer(listing.code);
-    const bob = await buyer(listing.code);
-    const metering = harness({ products: [listing], zeroUsageRecords: true });
+    const alice = await context.buyer(listing.code);
+    const bob = await context.buyer(listing.code);
+    const end = minutesFrom(hoursBefore(now, 0), endMinute);
     for (const hours of [0, 1, 2]) {
-      await usage({
+      await context.usage({
         subscriberId: alice.subscriberId,
         hour: hoursBefore(now, hours),
         dimension: 'users',
         quantity: 10 + hours,
       });
     }
-    await usage({ subscriberId: bob.subscriberId, hour: hoursBefore(now, 1), dimension: 'users', quantity: 5 });
+    await context.usage({ subscriberId: bob.subscriberId, hour: hoursBefore(now, 1), dimension: 'users', quantity: 5 });
+    await cancelSubscription(
+      { control: sim.control, client: context.client, subscribersTable: context.tables.subscribers },
+      alice,
+      end,
+    );
+    const metering = context.metering({ products: [listing], zeroUsageRecords: true });
+    const at = async (instant: Date) => {
+      await sim.control.setClock(instant, false);
+      return instant;
+    };
+    return { ...context, listing, alice, bob, end, metering, at };
+  }
 
-    const summary = await metering.run({ now, subscriberId: alice.subscriberId });
+  test("meters an ending subscriber's closed hours at once and nobody else's; its final hour waits", async () => {
+    const { alice, bob, buckets, metering, at, end } = await cancelled();
+    const summary = await metering.run({
+      now: await at(minutesFrom(end, 1)),
+      scope: { subscriberId: alice.subscriberId },
+    });
 
-    expect(summary).toMatchObject({ due: 3, billed: 3, zeroUsage: 0 });
-    expect(summary.dueBefore).toBe(hoursBefore(now, -1).toISOString());
+    expect(summary).toMatchObject({ due: 3, billed: 2, waiting: 1, zeroUsage: 0 });
     const billed = await sim.control.billed({ licenseId: alice.license.id });
     expect(billed.records.map((record) => [record.timestamp, record.quantity]).sort()).toEqual(
-      [0, 1, 2].map((hours) => [hoursBefore(now, hours).toISOString(), 10 + hours]).sort(),
+      [1, 2].map((hours) => [hoursBefore(now, hours).toISOString(), 10 + hours]).sort(),
     );
     expect((await buckets(bob.subscriberId))[0]).toMatchObject({ state: 'open' });
-    // Later usage of the flushed open hour is refused there, to be carried into a later hour.
+    // The final hour is still open: usage of it (and of the earlier hours, carried into it) is still taken.
+    const final = (await buckets(alice.subscriberId)).find(
+      (bucket) => bucket.hour === hoursBefore(now, 0).toISOString(),
+    );
+    expect(final).toMatchObject({ state: 'open', quantity: 10 });
+  });
+
+  test('sends the final hour from its send time (deadline less the margin), on every ending subscriber', async () => {
+    const { alice, metering, at, end, usage } = await cancelled();
+    await metering.run({ now: await at(minutesFrom(end, 1)), scope: 'ending' });
+    expect(await metering.run({ now: await at(minutesFrom(end, 44)), scope: 'ending' })).toMatchObject({
+      billed: 0,
+      waiting: 1,
+    });
+    expect(
+      await usage({ subscriberId: alice.subscriberId, hour: hoursBefore(now, 0), dimension: 'users', quantity: 1 }),
+    ).toBe(true);
+    expect(await metering.run({ now: await at(minutesFrom(end, 45)), scope: 'ending' })).toMatchObject({
+      billed: 1,
+      waiting: 0,
+    });
+    const billed = await sim.control.billed({ licenseId: alice.license.id });
+    expect(billed.records.find((record) => record.hour === hoursBefore(now, 0).toISOString())?.quantity).toBe(11);
+    // Frozen now: late usage of that hour has no open hour left (the recorder says so, and refuses it).
     expect(
       await usage({ subscriberId: alice.subscriberId, hour: hoursBefore(now, 0), dimension: 'users', quantity: 1 }),
     ).toBe(false);
+  });
+
+  test("the hourly run holds an ending subscriber's final hour back too, and meters its closed ones", async () => {
+    // Cancelled at 12:50: the 13:06 hourly run finds the 12:00 hour closed, but it is the final one, due from 13:35.
+    const { alice, metering, at } = await cancelled(50);
+    // Alice's two closed hours, Bob's, and Bob's zero-usage record of the 12:00 hour.
+    expect(await metering.run({ now: await at(minutesFrom(hoursBefore(now, -1), 6)) })).toMatchObject({
+      billed: 4,
+      waiting: 1,
+    });
+    const billed = await sim.control.billed({ licenseId: alice.license.id });
+    expect(billed.records.map((record) => record.hour).sort()).toEqual(
+      [2, 1].map((hours) => hoursBefore(now, hours).toISOString()),
+    );
+  });
+
+  test('past the deadline nothing is sent: the final hour expires, counted as missed, and usage after the end is refused unsent', async () => {
+    const { alice, metering, at, end, usage, buckets } = await cancelled();
+    // Usage of an hour after the end, accepted before the end was known: never billable.
+    await usage({ subscriberId: alice.subscriberId, hour: hoursBefore(now, -1), dimension: 'gb', quantity: 3 });
+    expect(await metering.run({ now: await at(minutesFrom(end, 1)), scope: 'ending' })).toMatchObject({ billed: 2 });
+    const summary = await metering.run({
+      now: await at(minutesFrom(end, 61)),
+      scope: { subscriberId: alice.subscriberId },
+    });
+    expect(summary).toMatchObject({
+      billed: 0,
+      expired: 1,
+      rejected: { 'after-subscription-end': 1 },
+      finalDeadlineMissed: { records: 1, units: 10 },
+    });
+    const byHour = new Map((await buckets(alice.subscriberId)).map((bucket) => [bucket.hour, bucket]));
+    expect(byHour.get(hoursBefore(now, 0).toISOString())).toMatchObject({
+      state: 'expired',
+      reason: 'final-window-passed',
+    });
+    expect(byHour.get(hoursBefore(now, -1).toISOString())).toMatchObject({
+      state: 'rejected',
+      reason: 'after-subscription-end',
+    });
+    expect((await sim.control.results({ licenseId: alice.license.id })).results).toHaveLength(2);
   });
 });
 
@@ -627,7 +715,8 @@ describe('a dry run', () => {
     expect(metering.requests).toEqual([]);
     expect((await sim.control.stats()).operations.BatchMeterUsage.requests).toBe(0);
     expect(dry).toMatchObject({ dryRun: true, expired: 1, rejected: { 'unknown-subscriber': 1 }, billed: 0, calls: 0 });
-    expect(dry.batches?.map((batch) => batch.records.length)).toEqual([2, 25, 4]);
+    // Full calls as soon as they fill (alice's 28 records of 14 hours), then what is left of each product.
+    expect(dry.batches?.map((batch) => batch.records.length)).toEqual([25, 2, 4]);
 
     const real = await metering.run({ now });
 

@@ -1,0 +1,44 @@
+/**
+ * The wiring both metering functions share (the hourly run and final metering): the run's dependencies from the
+ * function's environment, its logger and metrics, Powertools' context. See `metering-handler.ts` for what each does.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import { documentClient, meteringClient } from '../core/aws-clients.ts';
+import { lambdaClock } from '../core/clock.ts';
+import { meteredProducts, meteringEnvironment, readEnvironment } from '../core/environment.ts';
+import { createMeteringHandler, type MeteringHandlerDependencies } from './metering-handler.ts';
+
+export function meteringFunction(serviceName: string, scheduled: MeteringHandlerDependencies['scheduled']) {
+  const environment = readEnvironment(meteringEnvironment);
+  const logger = new Logger({ serviceName });
+  // One `service` dimension for both functions' metrics, so that each alarm watches all of the usage.
+  const metrics = new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: 'metering' });
+  const settings = environment.METERING;
+  return middy(
+    createMeteringHandler({
+      run: {
+        client: documentClient(environment.DYNAMODB_ENDPOINT),
+        usageTable: environment.USAGE_TABLE,
+        subscribersTable: environment.SUBSCRIBERS_TABLE,
+        metering: meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT, 1),
+        closedHourGraceMinutes: settings.closedHourGraceMinutes,
+        acceptanceWindowHours: settings.acceptanceWindowHours,
+        finalMetering: {
+          graceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
+          finalHourMarginMinutes: settings.finalHourMarginMinutes,
+        },
+        callsPerSecond: settings.callsPerSecond,
+        zeroUsageRecords: settings.zeroUsageRecords,
+        products: meteredProducts(environment.PRODUCTS, environment.METERED_DIMENSIONS),
+        logger,
+      },
+      clock: lambdaClock,
+      logger,
+      metrics,
+      scheduled,
+    }),
+  ).use(injectLambdaContext(logger, { logEvent: false }));
+}
