@@ -37,6 +37,7 @@ const summary = await meterUsage(
     metering,
     closedHourGraceMinutes: 5,
     acceptanceWindowHours: 24,
+    finalMetering: { graceSeconds: 3600, finalHourMarginMinutes: 15 },
     callsPerSecond: settings.callsPerSecond,
     zeroUsageRecords: false,
     products: settings.products,

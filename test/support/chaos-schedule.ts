@@ -1,15 +1,21 @@
 /**
- * Seeded schedules for the metering chaos suite: a few subscribers of both identity models and a list of steps
- * (usage recorded, late, duplicated, too old or in the future; faults set and cleared; the clock moved a few minutes,
- * across an hour boundary or across the acceptance window; runs, runs killed at some point, two runs at once, a run with
- * usage arriving during it; a license ended, with or without a final flush). Generating is pure: the same seed gives
- * the same schedule, so a failing seed replays (see `chaos-world.ts` for how a schedule is played).
+ * Seeded schedules for the metering chaos suite: a few subscribers of both identity models, each starting at its own
+ * time, and a list of steps (usage recorded, late, early, duplicated, under a reused event id, too old or in the
+ * future; faults set and cleared; the clock moved a few minutes, across an hour boundary or across the acceptance
+ * window; runs, runs cut short by their time budget, runs killed at some point, two runs at once, a run with usage
+ * arriving during it; a license ended at
+ * any point of an hour, with usage around the end, final-metering runs (killed, alongside a run or usage), and, for
+ * most ends, a fault-free final-metering run inside the final window). Generating is pure: the same seed gives the
+ * same schedule, so a failing seed replays (see `chaos-world.ts` for how a schedule is played).
  */
 import type { FaultPlanInput } from '../../local/simulator/control-client.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 export const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
+
+/** How long after a cancellation final metering sends the final hour: the hour's grace less the 15-minute margin. */
+export const FINAL_SEND_AFTER_END_MS = 45 * MINUTE_MS;
 
 /** The license product's metered dimensions, and the legacy product's. */
 export const LICENSE_DIMENSIONS = ['users', 'gb'] as const;
@@ -74,7 +80,13 @@ export type ChaosStep =
   | { readonly kind: 'faults'; readonly plan: FaultPlanInput }
   | { readonly kind: 'clear-faults' }
   | { readonly kind: 'advance'; readonly minutes: number; readonly why: string }
-  | { readonly kind: 'run'; readonly kill?: KillPlan; readonly flakyTable?: FlakyTable }
+  | {
+      readonly kind: 'run';
+      readonly kill?: KillPlan;
+      readonly flakyTable?: FlakyTable;
+      /** The run's time budget, in buckets it takes before it stops and hands over. */
+      readonly budget?: number;
+    }
   | {
       readonly kind: 'two-runs';
       readonly offsetSeconds: number;
@@ -84,14 +96,26 @@ export type ChaosStep =
   | { readonly kind: 'run-while-recording'; readonly events: readonly ChaosEvent[] }
   | { readonly kind: 'end-license'; readonly subscriber: number }
   | {
-      readonly kind: 'final-flush';
-      readonly subscriber: number;
+      /** Final metering of every ending subscriber, as its every-minute schedule runs it. */
+      readonly kind: 'final-run';
       readonly kill?: KillPlan;
-      /** At the same time: an hourly run, or usage (the subscriber's own, still inside its final-metering hour). */
+      readonly flakyTable?: FlakyTable;
+      /** At the same time: an hourly run, or usage (the ending subscribers' own, some of it late). */
       readonly alongside?: { readonly run: true } | { readonly events: readonly ChaosEvent[] };
+      /** The run inside a final window that nothing disturbs: Marketplace is reachable there. */
+      readonly guaranteed?: true;
     };
 
 export interface ChaosSettings {
+  /**
+   * The simulator's reading of what AWS leaves uncertain: whether a record may be stamped before the activation
+   * instant in its hour, and how long after a cancellation Marketplace takes final records (this project assumes an
+   * hour and sends the final hour 15 minutes early: a window up to 15 minutes shorter still takes it).
+   */
+  readonly marketplace: {
+    readonly licensePeriodStart: 'activation-hour' | 'instant';
+    readonly finalMeteringGraceSeconds: number;
+  };
   /** `BatchMeterUsage` calls per batch, the first included. */
   readonly maxAttempts: number;
   /** 1 sends one call at a time (a replay sees the same order of calls); more lets calls overlap. */
@@ -105,7 +129,8 @@ export interface ChaosSchedule {
   readonly seed: number;
   /** ISO 8601: the clock when the schedule starts. */
   readonly start: string;
-  readonly subscribers: readonly { readonly model: IdentityModel }[];
+  /** Each subscriber's identity model, and how long before the schedule's start it subscribed. */
+  readonly subscribers: readonly { readonly model: IdentityModel; readonly minutesBeforeStart: number }[];
   readonly settings: ChaosSettings;
   readonly steps: readonly ChaosStep[];
 }
@@ -131,8 +156,13 @@ export function generateSchedule(seed: number): ChaosSchedule {
   // At least one of each model.
   const subscribers = Array.from({ length: subscriberCount }, (_, index) => ({
     model: index < models.length ? models[index]! : random.pick(models),
+    // Often within the last hours, so that early usage (before the subscription started) comes up.
+    minutesBeforeStart: random.chance(0.5) ? random.int(1, 180) : random.int(181, 3 * 24 * 60),
   }));
   const settings: ChaosSettings = {
+    marketplace: random.chance(0.5)
+      ? { licensePeriodStart: 'activation-hour', finalMeteringGraceSeconds: 3600 }
+      : { licensePeriodStart: 'instant', finalMeteringGraceSeconds: 3000 },
     maxAttempts: random.int(1, 6),
     callsPerSecond: random.pick([1, 1, 1, 4]),
     zeroUsageRecords: random.chance(0.4),
@@ -140,7 +170,10 @@ export function generateSchedule(seed: number): ChaosSchedule {
     acceptanceWindowHours: 24,
   };
 
-  const ended = new Set<number>();
+  /** Ended subscribers, with the time of the end. */
+  const ended = new Map<number, number>();
+  /** Ends whose final window still awaits its guaranteed run: the time it is due from. */
+  const awaitingGuaranteedRun = new Set<number>();
   const steps: ChaosStep[] = [];
   /** Event ids used so far, with the event that first carried each. */
   const sentWithId: ChaosEvent[] = [];
@@ -166,8 +199,8 @@ export function generateSchedule(seed: number): ChaosSchedule {
   const eventOf = (): ChaosEvent => {
     const roll = random.next();
     if (roll < 0.14 && sentWithId.length > 0) {
-      // The same event again (a retry by the seller's app), the same id with other contents (a caller's bug), or the
-      // same id for another subscriber (another event: ids are per subscriber).
+      // The same event again (a retry by the seller's app), the same id with other contents or for another
+      // subscriber (a caller's bug: a conflict, never counted).
       const earlier = random.pick(sentWithId);
       const variant = random.next();
       if (variant < 0.65) return earlier;
@@ -197,15 +230,21 @@ export function generateSchedule(seed: number): ChaosSchedule {
     return event;
   };
 
-  /** An event of one subscriber's, this hour or the last. */
+  /**
+   * An event of one subscriber's around its end: this hour or the last, mostly before the end (late usage the app
+   * sends after the cancellation), sometimes after it (to be refused).
+   */
   const eventFor = (subscriber: number): ChaosEvent => {
     const hourStart = Math.floor(now / HOUR_MS) * HOUR_MS;
+    const end = ended.get(subscriber) ?? now;
+    const at = random.chance(0.8) ? random.int(hourStart - HOUR_MS, Math.min(end, now)) : random.int(end, now + 1);
     return {
       subscriber,
       dimension: random.pick(dimensionsOf(subscriber)),
       quantity: random.int(1, 100),
-      timestamp: new Date(random.int(hourStart - HOUR_MS, now)).toISOString(),
+      timestamp: new Date(at).toISOString(),
       ...(random.chance(0.5) ? { eventId: `evt-${seed}-${nextEventId++}` } : {}),
+      ...(random.chance(0.2) ? { tags: random.pick(TAG_SETS) } : {}),
     };
   };
 
@@ -253,9 +292,44 @@ export function generateSchedule(seed: number): ChaosSchedule {
     return { seed: random.int(1, 2 ** 31 - 1), rules };
   };
 
-  const advance = (minutes: number, why: string) => {
+  const advanceBy = (minutes: number, why: string) => {
     steps.push({ kind: 'advance', minutes, why });
     now += minutes * MINUTE_MS;
+  };
+
+  /**
+   * Moves the clock on, stopping inside each final window the move would pass, for a final-metering run nothing
+   * disturbs: in AWS one runs every minute, so a window in which none gets through means Marketplace was unreachable
+   * for all of it. Early in the window, so that it falls inside Marketplace's even when that is shorter than assumed.
+   */
+  const advance = (minutes: number, why: string) => {
+    const target = now + minutes * MINUTE_MS;
+    const due = [...awaitingGuaranteedRun]
+      .map((subscriber) => ({ subscriber, sendFrom: ended.get(subscriber)! + FINAL_SEND_AFTER_END_MS }))
+      .filter(({ sendFrom }) => sendFrom <= target)
+      .sort((a, b) => a.sendFrom - b.sendFrom);
+    for (const { subscriber, sendFrom } of due) {
+      awaitingGuaranteedRun.delete(subscriber);
+      const stop = Math.min(target, Math.max(now, sendFrom + random.int(0, 3) * MINUTE_MS));
+      if (stop > now) advanceBy(Math.ceil((stop - now) / MINUTE_MS), 'into a final window');
+      steps.push({ kind: 'clear-faults' }, { kind: 'final-run', guaranteed: true });
+    }
+    if (target > now) advanceBy(Math.ceil((target - now) / MINUTE_MS), why);
+  };
+
+  /** A final-metering run, now and then killed, alongside an hourly run or usage around a subscriber's end. */
+  const finalRun = (subscriber: number): ChaosStep => {
+    const alongside = random.next();
+    return {
+      kind: 'final-run',
+      ...optional('kill', random.chance(0.3) ? killOf() : undefined),
+      ...optional('flakyTable', flakyTableOf()),
+      ...(alongside < 0.2
+        ? { alongside: { run: true } }
+        : alongside < 0.5
+          ? { alongside: { events: Array.from({ length: random.int(1, 4) }, () => eventFor(subscriber)) } }
+          : {}),
+    };
   };
 
   if (random.chance(0.4)) steps.push({ kind: 'faults', plan: faultPlanOf() });
@@ -296,7 +370,11 @@ export function generateSchedule(seed: number): ChaosSchedule {
       } else if (choice < 0.92) advance(random.int(2, 8) * 60 + random.int(0, 59), 'several hours');
       else advance(random.int(23, 26) * 60 + random.int(0, 59), 'across the acceptance window');
     } else if (roll < 0.68) {
-      steps.push({ kind: 'run', ...optional('flakyTable', flakyTableOf()) });
+      steps.push({
+        kind: 'run',
+        ...optional('flakyTable', flakyTableOf()),
+        ...optional('budget', random.chance(0.3) ? random.int(0, 12) : undefined),
+      });
     } else if (roll < 0.76) {
       steps.push({ kind: 'run', kill: killOf(), ...optional('flakyTable', flakyTableOf()) });
     } else if (roll < 0.81) {
@@ -314,26 +392,18 @@ export function generateSchedule(seed: number): ChaosSchedule {
       steps.push({ kind: 'faults', plan: faultPlanOf() });
     } else if (roll < 0.96) {
       steps.push({ kind: 'clear-faults' });
-    } else {
+    } else if (roll < 0.985) {
       const live = subscribers.map((_, position) => position).filter((position) => !ended.has(position));
       // Keep at least one subscriber live, so that the rest of the schedule has usage to meter.
       if (live.length <= 1) continue;
       const subscriber = random.pick(live);
-      ended.add(subscriber);
+      ended.set(subscriber, now);
+      // Most final windows get a run that nothing disturbs; the others may pass with every run failing.
+      if (random.chance(0.85)) awaitingGuaranteedRun.add(subscriber);
       steps.push({ kind: 'end-license', subscriber });
-      if (random.chance(0.7)) {
-        const alongside = random.next();
-        steps.push({
-          kind: 'final-flush',
-          subscriber,
-          ...optional('kill', random.chance(0.3) ? killOf() : undefined),
-          ...(alongside < 0.2
-            ? { alongside: { run: true } }
-            : alongside < 0.4
-              ? { alongside: { events: Array.from({ length: random.int(1, 4) }, () => eventFor(subscriber)) } }
-              : {}),
-        });
-      }
+      if (random.chance(0.7)) steps.push(finalRun(subscriber));
+    } else if (ended.size > 0) {
+      steps.push(finalRun(random.pick([...ended.keys()])));
     }
   }
   return { seed, start: startsAt, subscribers, settings, steps };
