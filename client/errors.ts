@@ -1,0 +1,108 @@
+/** Every error the usage client throws, reports to `onError`, or rejects with; `instanceof` tells them apart. */
+import type { AggregatedUsageEvent } from './usage-events.ts';
+
+export class UsageClientError extends Error {
+  override readonly name: string = 'UsageClientError';
+}
+
+/** The options cannot make a client: a URL that is not one, plain HTTP to another machine, no region to sign for. */
+export class UsageClientConfigError extends UsageClientError {
+  override readonly name = 'UsageClientConfigError';
+}
+
+/** Thrown by `record()` for an event its caller got wrong: nothing of it was buffered. */
+export class InvalidUsageEvent extends UsageClientError {
+  override readonly name = 'InvalidUsageEvent';
+}
+
+/** Thrown by `record()` once `close()` was called: a closed client sends nothing more. */
+export class UsageClientClosed extends UsageClientError {
+  override readonly name = 'UsageClientClosed';
+
+  constructor() {
+    super('The usage client is closed: record() after close() would never be sent');
+  }
+}
+
+/**
+ * To `onError`: a call was tried until its attempts ran out (503, 429, other 5xx, network errors, unreadable answers;
+ * the last failure is the `cause`). Nothing is lost: its events, and any the flush had not sent yet, are kept, and the
+ * next flush sends them again with the same ids and contents, so whatever of them the API did record is answered
+ * `duplicate` and counted once.
+ */
+export class UsageCallFailed extends UsageClientError {
+  override readonly name = 'UsageCallFailed';
+
+  constructor(
+    /** The events of the call that failed (kept). */
+    readonly events: readonly AggregatedUsageEvent[],
+    readonly attempts: number,
+    /** The last attempt's HTTP status, when it had an answer. */
+    readonly status: number | undefined,
+    /** App events kept for the next flush, these and others. */
+    readonly pendingAppEvents: number,
+    cause: unknown,
+  ) {
+    super(
+      `POST /usage failed ${attempts} times (${status === undefined ? describe(cause) : `last answer ${status}`}); ` +
+        `${pendingAppEvents} app events are kept for the next flush`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * To `onError`: the API refused a whole call with a 4xx (other than 429): 400 malformed, 403 not allowed (credentials,
+ * IAM policy), 413 too large... Sent again it would be refused again, so it is not: its events are dropped from the
+ * client, and here they are, app events included, for the app to log, keep or fix.
+ */
+export class UsageCallRefused extends UsageClientError {
+  override readonly name = 'UsageCallRefused';
+
+  constructor(
+    readonly status: number,
+    /** What the API said (its `message`, or the start of the body). */
+    readonly apiMessage: string,
+    readonly events: readonly AggregatedUsageEvent[],
+  ) {
+    super(`POST /usage refused a call of ${events.length} events with ${status}: ${apiMessage}`);
+  }
+}
+
+/**
+ * `close()` rejects with it when its last flush could not deliver everything: these events were never answered (the
+ * API may have recorded some of them). Sending them again with their ids, from another client or process, is safe.
+ */
+export class UsageNotDelivered extends UsageClientError {
+  override readonly name = 'UsageNotDelivered';
+
+  constructor(
+    readonly events: readonly AggregatedUsageEvent[],
+    options: { cause?: unknown } = {},
+  ) {
+    super(`${events.length} usage events were not delivered when the client closed`, options);
+  }
+}
+
+/** The cause of a failed attempt: a 200 whose body is not the API's answer. */
+export class UnreadableUsageAnswer extends UsageClientError {
+  override readonly name = 'UnreadableUsageAnswer';
+}
+
+/** The cause of a failed attempt: an answer that says to try again (503 with `Retry-After`, 429, another 5xx). */
+export class RetryableUsageAnswer extends UsageClientError {
+  override readonly name = 'RetryableUsageAnswer';
+
+  constructor(
+    readonly status: number,
+    readonly apiMessage: string,
+  ) {
+    super(`POST /usage answered ${status}: ${apiMessage}`);
+  }
+}
+
+function describe(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  // fetch's own error says only "fetch failed"; what failed is its cause.
+  return cause.cause instanceof Error ? `${cause.message}: ${cause.cause.message}` : cause.message;
+}

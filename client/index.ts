@@ -1,0 +1,19 @@
+/**
+ * The usage client for the seller's app: record usage as it happens, and the client sums it per subscriber,
+ * dimension, hour and tag set and sends it to `POST /usage`, SigV4-signed, retried, counted once. See
+ * `docs/usage-client.md`.
+ */
+export { UsageClient, type FlushReport, type UsageClientOptions, type UsageRefusal } from './usage-client.ts';
+export type { AggregatedUsageEvent, RecordedUsageEvent, UsageEvent } from './usage-events.ts';
+export type { AwsCredentials, AwsCredentialsProvider, RetryOptions, UsageResult } from './usage-transport.ts';
+export {
+  InvalidUsageEvent,
+  RetryableUsageAnswer,
+  UnreadableUsageAnswer,
+  UsageCallFailed,
+  UsageCallRefused,
+  UsageClientClosed,
+  UsageClientConfigError,
+  UsageClientError,
+  UsageNotDelivered,
+} from './errors.ts';

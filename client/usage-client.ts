@@ -1,0 +1,297 @@
+/**
+ * The usage client: the seller's app records usage as it happens (`record()`, synchronous and cheap), and the client
+ * sends it to `POST /usage` summed, every `flushIntervalMs`, in calls of at most 50 events, SigV4-signed.
+ *
+ * Delivery: every app event ends in exactly one of three places. Delivered (the API answered `accepted` or
+ * `duplicate`); refused, and handed to `onRefused` (`rejected`, `conflict`) or `onError` (a call refused whole with a
+ * 4xx); or still pending in the client, which sends it again at the next flush. Each aggregated event gets its id when
+ * it is sealed and keeps it, with its contents, until it is answered, so sending a call again after a lost answer
+ * counts it once. `close()` flushes a last time and rejects with what it could not deliver.
+ *
+ * @example
+ * const usage = new UsageClient({ usageUrl: process.env.USAGE_URL! });
+ * usage.record({ subscriberId, dimension: 'requests', quantity: 1 });
+ * process.once('SIGTERM', () => void usage.close().finally(() => process.exit(0)));
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  UsageCallFailed,
+  UsageCallRefused,
+  UsageClientClosed,
+  UsageClientConfigError,
+  UsageNotDelivered,
+} from './errors.ts';
+import {
+  appEventCount,
+  MAX_EVENTS_PER_CALL,
+  recordedEvent,
+  UsageAggregator,
+  wireEvent,
+  type AggregatedUsageEvent,
+  type UsageEvent,
+} from './usage-events.ts';
+import {
+  UsageTransport,
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  type RetryOptions,
+  type UsageResult,
+} from './usage-transport.ts';
+
+export interface UsageClientOptions {
+  /** The stack's `UsageUrl` output: `https://<api>.execute-api.<region>.amazonaws.com/prod/usage`. */
+  readonly usageUrl: string;
+  /** The region to sign for; read from an `execute-api` host name when left out (needed for a custom domain). */
+  readonly region?: string;
+  /** What to sign with; by default the AWS SDK's Node.js chain (environment, SSO, web identity, files, ECS, EC2). */
+  readonly credentials?: AwsCredentials | AwsCredentialsProvider;
+  /** How long app events are summed before they are sent (default 5,000 ms), counted from the first one buffered. */
+  readonly flushIntervalMs?: number;
+  readonly retry?: Partial<RetryOptions>;
+  /** An aggregated event the API refused (`rejected`, `conflict`): it will not be sent again. */
+  readonly onRefused?: (refusal: UsageRefusal) => void;
+  /** A call that failed after its retries (its events kept) or was refused whole (its events dropped, here). */
+  readonly onError?: (error: UsageCallFailed | UsageCallRefused) => void;
+  /** After every flush, the interval's included: what it did, for the app's logs or metrics. */
+  readonly onFlush?: (report: FlushReport) => void;
+  /** Where the client learns the time: default timestamps, the hours events are summed in, the signature's date. */
+  readonly clock?: { now(): Date };
+  /** How the client waits: between flushes (aborted when a flush starts sooner) and before a retry. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** What `onRefused` gets: the API's answer for one aggregated event, and that event with its app events. */
+export type UsageRefusal = Extract<UsageResult, { status: 'rejected' | 'conflict' }> & {
+  readonly event: AggregatedUsageEvent;
+};
+
+/** What one flush did, counted in app events (what `record()` took). */
+export interface FlushReport {
+  /** HTTP requests sent, retries included. */
+  readonly requests: number;
+  /** Answered `accepted` or `duplicate`. */
+  readonly delivered: number;
+  /** Refused, each one reported to `onRefused` or `onError`. */
+  readonly refused: number;
+  /** Still in the client when the flush ended: unanswered (reported to `onError`), or recorded while it ran. */
+  readonly pending: number;
+}
+
+const DEFAULT_FLUSH_INTERVAL_MS = 5_000;
+
+/**
+ * Five attempts with up to 0.25, 0.5, 1 and 2 s between them (plus any `Retry-After`): a flush rides out a brief
+ * outage in some seconds, and what still fails waits for the next flush rather than holding this one up.
+ */
+const DEFAULT_RETRY: RetryOptions = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 8_000, requestTimeoutMs: 10_000 };
+
+/** Plain HTTP carries a session token in the clear: it is taken only to this machine (the local stack). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+const EXECUTE_API_HOST = /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/;
+
+export class UsageClient {
+  private readonly transport: UsageTransport;
+  private readonly flushIntervalMs: number;
+  private readonly clock: { now(): Date };
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly onRefused: (refusal: UsageRefusal) => void;
+  private readonly onError: (error: UsageCallFailed | UsageCallRefused) => void;
+  private readonly onFlush: (report: FlushReport) => void;
+
+  private readonly aggregator = new UsageAggregator();
+  /** Sealed and not yet answered, oldest first: always sent before newer events, with the ids and contents sealed. */
+  private readonly unanswered: AggregatedUsageEvent[] = [];
+  /** Makes event ids unique across clients: with the seal number and the position, one id per aggregated event. */
+  private readonly instanceId = randomUUID();
+  private seals = 0;
+  /** The last flush, so that the next one starts after it: one flush at a time, in order. */
+  private flushing: Promise<unknown> = Promise.resolve();
+  /** The pending wait for the next flush, when one is armed. */
+  private interval: AbortController | undefined;
+  private lastFailure: UsageCallFailed | undefined;
+  private closed = false;
+  private closing: Promise<FlushReport> | undefined;
+
+  constructor(options: UsageClientOptions) {
+    const usageUrl = checkedUrl(options.usageUrl);
+    const retry = { ...DEFAULT_RETRY, ...options.retry };
+    if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+      throw new UsageClientConfigError('retry.maxAttempts must be a whole number of 1 or more');
+    }
+    this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    if (!(this.flushIntervalMs >= 0)) throw new UsageClientConfigError('flushIntervalMs must be 0 or more');
+    this.clock = options.clock ?? { now: () => new Date() };
+    this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
+    this.onRefused = options.onRefused ?? logRefusal;
+    this.onError = options.onError ?? ((error) => console.error(`usage client: ${error.message}`));
+    this.onFlush = options.onFlush ?? (() => undefined);
+    this.transport = new UsageTransport({
+      usageUrl,
+      region: regionOf(usageUrl, options.region),
+      credentials: options.credentials,
+      retry,
+      clock: this.clock,
+      sleep: (ms) => this.sleep(ms),
+    });
+  }
+
+  /** App events recorded and not yet delivered or refused: buffered, or sent and unanswered. */
+  get pendingAppEvents(): number {
+    return this.aggregator.size + appEventCount(this.unanswered);
+  }
+
+  /**
+   * Buffers the event (a copy) to be summed and sent with the next flush. Throws {@link InvalidUsageEvent} for an
+   * event that cannot be summed (not a whole quantity of 1 to 2,147,483,647, no subscriber or dimension, an invalid
+   * date), and {@link UsageClientClosed} after `close()`.
+   */
+  record(event: UsageEvent): void {
+    if (this.closed) throw new UsageClientClosed();
+    this.aggregator.add(recordedEvent(event, this.clock.now()));
+    this.armInterval();
+  }
+
+  /**
+   * Sends everything recorded so far (after any flush under way), and resolves once each call is answered or out of
+   * attempts. Never rejects for delivery: what failed stays pending (and was reported to `onError`).
+   */
+  flush(): Promise<FlushReport> {
+    const report = this.flushing.then(() => this.flushNow());
+    this.flushing = report.catch(() => undefined);
+    return report;
+  }
+
+  /**
+   * Flushes a last time and closes the client (`record()` throws from now on). Rejects with
+   * {@link UsageNotDelivered}, carrying the events, when something could still not be delivered. Calling it again
+   * answers the same promise.
+   */
+  close(): Promise<FlushReport> {
+    this.closed = true;
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<FlushReport> {
+    this.disarmInterval();
+    const report = await this.flush();
+    if (this.unanswered.length > 0) {
+      throw new UsageNotDelivered(this.unanswered.splice(0), { cause: this.lastFailure });
+    }
+    return report;
+  }
+
+  private async flushNow(): Promise<FlushReport> {
+    this.disarmInterval();
+    this.seal();
+    let requests = 0;
+    let delivered = 0;
+    let refused = 0;
+    while (this.unanswered.length > 0) {
+      const call = this.unanswered.slice(0, MAX_EVENTS_PER_CALL);
+      const outcome = await this.transport.send(call.map(wireEvent));
+      requests += outcome.requests;
+      if (outcome.kind === 'failed') {
+        // The API is unreachable or overloaded: the later calls of this flush would fail alike; all of them wait.
+        this.lastFailure = new UsageCallFailed(
+          call,
+          outcome.requests,
+          outcome.status,
+          this.pendingAppEvents,
+          outcome.cause,
+        );
+        notify(this.onError, this.lastFailure);
+        break;
+      }
+      this.unanswered.splice(0, call.length);
+      if (outcome.kind === 'refused') {
+        refused += appEventCount(call);
+        notify(this.onError, new UsageCallRefused(outcome.status, outcome.message, call));
+        continue;
+      }
+      call.forEach((event, index) => {
+        const result = outcome.results[index]!;
+        if (result.status === 'accepted' || result.status === 'duplicate') {
+          delivered += event.appEvents.length;
+        } else {
+          refused += event.appEvents.length;
+          notify(this.onRefused, { ...result, event });
+        }
+      });
+    }
+    this.armInterval();
+    const report = { requests, delivered, refused, pending: this.pendingAppEvents };
+    notify(this.onFlush, report);
+    return report;
+  }
+
+  /** Turns the buffer into aggregated events with their ids, queued behind any still unanswered. */
+  private seal(): void {
+    if (this.aggregator.size === 0) return;
+    const seal = ++this.seals;
+    for (const event of this.aggregator.seal((index) => `${this.instanceId}-${seal}-${index}`)) {
+      this.unanswered.push(event);
+    }
+  }
+
+  /** Starts the wait for the next flush, unless one is armed, nothing waits, or the client is closing. */
+  private armInterval(): void {
+    if (this.interval !== undefined || this.closed) return;
+    if (this.aggregator.size === 0 && this.unanswered.length === 0) return;
+    const interval = new AbortController();
+    this.interval = interval;
+    this.sleep(this.flushIntervalMs, interval.signal).then(
+      () => {
+        if (this.interval !== interval) return;
+        this.interval = undefined;
+        void this.flush();
+      },
+      // Aborted: a flush started sooner and arms the next wait itself.
+      () => undefined,
+    );
+  }
+
+  private disarmInterval(): void {
+    this.interval?.abort();
+    this.interval = undefined;
+  }
+}
+
+/** A callback that throws must not stop the flush, nor lose the events after it. */
+function notify<T>(callback: (value: T) => void, value: T): void {
+  try {
+    callback(value);
+  } catch (error) {
+    console.error('usage client: a callback threw; the flush goes on', error);
+  }
+}
+
+function logRefusal(refusal: UsageRefusal): void {
+  const { event } = refusal;
+  const reason = refusal.status === 'rejected' ? `rejected (${refusal.reason})` : 'conflict';
+  console.warn(
+    `usage client: ${reason}: ${event.quantity} ${event.dimension} of ${event.subscriberId} in the hour ` +
+      `${event.hour} (${event.appEvents.length} app events): ${refusal.message}`,
+  );
+}
+
+function checkedUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageClientConfigError(`usageUrl is not a URL: ${text}`);
+  }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return url;
+  throw new UsageClientConfigError(`usageUrl must be https (http only to this machine, for the local stack): ${text}`);
+}
+
+function regionOf(url: URL, region: string | undefined): string {
+  const chosen = region ?? EXECUTE_API_HOST.exec(url.hostname)?.[1];
+  if (chosen === undefined) {
+    throw new UsageClientConfigError(`region is needed: ${url.hostname} is not an execute-api host that names one`);
+  }
+  return chosen;
+}

@@ -1,0 +1,180 @@
+/**
+ * The events of the usage client: what the app records, and the aggregated events it sends to `POST /usage` in their
+ * place, one per subscriber, dimension, hour and tag set, each carrying the app events summed into it.
+ */
+import { InvalidUsageEvent } from './errors.ts';
+
+/** Usage as the app records it: this many units of a dimension, for a subscriber, at a time. */
+export interface UsageEvent {
+  /** `license:<LicenseArn>` or `legacy:<ProductCode>:<CustomerIdentifier>`, as the seller events name the buyer. */
+  readonly subscriberId: string;
+  /** A metered dimension of the subscriber's product. */
+  readonly dimension: string;
+  /** Whole units, 1 to 2,147,483,647. */
+  readonly quantity: number;
+  /** When the usage happened; the client's clock when left out. */
+  readonly timestamp?: Date;
+  /** The cost allocation the units belong to: 1-5 tags (Marketplace's rules for keys and values). */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** An app event as the client keeps it: a copy, its time filled in. */
+export interface RecordedUsageEvent extends UsageEvent {
+  readonly timestamp: Date;
+}
+
+/** One event of a call: the app events of one subscriber, dimension, hour and tag set, summed. */
+export interface AggregatedUsageEvent {
+  /** Stable from the first attempt on: every call that carries this event carries it with this id and these contents. */
+  readonly eventId: string;
+  readonly subscriberId: string;
+  readonly dimension: string;
+  /** The sum of the app events' quantities. */
+  readonly quantity: number;
+  /** The latest time among the app events: inside their hour, as ISO 8601. */
+  readonly timestamp: string;
+  /** The start of the UTC hour of the app events, as ISO 8601. */
+  readonly hour: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  /** The app events summed into this one. */
+  readonly appEvents: readonly RecordedUsageEvent[];
+}
+
+/** Marketplace's largest quantity, for one event and for an hour's total. */
+const MAX_QUANTITY = 2_147_483_647;
+
+/** The API's most events in one call. */
+export const MAX_EVENTS_PER_CALL = 50;
+
+const HOUR_MS = 3_600_000;
+
+/** A copy of `event` that later changes to the app's object cannot reach, its time filled in with `now`. */
+export function recordedEvent(event: UsageEvent, now: Date): RecordedUsageEvent {
+  const problem = eventProblem(event);
+  if (problem !== undefined) throw new InvalidUsageEvent(problem);
+  return {
+    subscriberId: event.subscriberId,
+    dimension: event.dimension,
+    quantity: event.quantity,
+    timestamp: new Date(event.timestamp ?? now),
+    ...(event.tags === undefined ? {} : { tags: { ...event.tags } }),
+  };
+}
+
+/**
+ * What makes the event impossible to sum: the API checks everything else (subscriber, dimension, tag rules, time) and
+ * answers each aggregated event on its own, so those problems reach the `onRefused` callback instead.
+ */
+function eventProblem(event: UsageEvent): string | undefined {
+  if (typeof event.subscriberId !== 'string' || event.subscriberId === '') return 'subscriberId must be a string';
+  if (typeof event.dimension !== 'string' || event.dimension === '') return 'dimension must be a string';
+  if (!Number.isInteger(event.quantity) || event.quantity < 1 || event.quantity > MAX_QUANTITY) {
+    return `quantity must be a whole number from 1 to ${MAX_QUANTITY}, not ${String(event.quantity)}`;
+  }
+  if (
+    event.timestamp !== undefined &&
+    !(event.timestamp instanceof Date && Number.isFinite(event.timestamp.getTime()))
+  ) {
+    return 'timestamp must be a valid Date';
+  }
+  if (event.tags !== undefined) {
+    const tags: unknown = event.tags;
+    if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) return 'tags must be an object';
+    if (Object.values(tags).some((value) => typeof value !== 'string')) return 'every tag value must be a string';
+  }
+  return undefined;
+}
+
+/** App events being summed into one aggregated event. */
+interface Aggregate {
+  readonly subscriberId: string;
+  readonly dimension: string;
+  readonly hourMs: number;
+  readonly tags: Readonly<Record<string, string>> | undefined;
+  quantity: number;
+  latestMs: number;
+  readonly appEvents: RecordedUsageEvent[];
+}
+
+/**
+ * Sums app events per subscriber, dimension, UTC hour and tag set until they are sealed into aggregated events. An
+ * aggregate that one more event would take past {@link MAX_QUANTITY} is closed and a new one opened beside it.
+ */
+export class UsageAggregator {
+  private readonly open = new Map<string, Aggregate>();
+  private readonly full: Aggregate[] = [];
+  private recorded = 0;
+
+  /** App events added since the last seal. */
+  get size(): number {
+    return this.recorded;
+  }
+
+  add(event: RecordedUsageEvent): void {
+    const at = event.timestamp.getTime();
+    const hourMs = Math.floor(at / HOUR_MS) * HOUR_MS;
+    const tags = event.tags === undefined ? undefined : sortedTags(event.tags);
+    const key = JSON.stringify([event.subscriberId, event.dimension, hourMs, tags ?? null]);
+    let aggregate = this.open.get(key);
+    if (aggregate !== undefined && aggregate.quantity + event.quantity > MAX_QUANTITY) {
+      this.full.push(aggregate);
+      aggregate = undefined;
+    }
+    if (aggregate === undefined) {
+      aggregate = {
+        subscriberId: event.subscriberId,
+        dimension: event.dimension,
+        hourMs,
+        tags,
+        quantity: 0,
+        latestMs: at,
+        appEvents: [],
+      };
+      this.open.set(key, aggregate);
+    }
+    aggregate.quantity += event.quantity;
+    aggregate.latestMs = Math.max(aggregate.latestMs, at);
+    aggregate.appEvents.push(event);
+    this.recorded++;
+  }
+
+  /** Takes every aggregate out as an aggregated event, the `index`-th named by `eventIdOf(index)`. */
+  seal(eventIdOf: (index: number) => string): AggregatedUsageEvent[] {
+    const aggregates = [...this.full, ...this.open.values()];
+    this.full.length = 0;
+    this.open.clear();
+    this.recorded = 0;
+    return aggregates.map((aggregate, index) => ({
+      eventId: eventIdOf(index),
+      subscriberId: aggregate.subscriberId,
+      dimension: aggregate.dimension,
+      quantity: aggregate.quantity,
+      timestamp: new Date(aggregate.latestMs).toISOString(),
+      hour: new Date(aggregate.hourMs).toISOString(),
+      ...(aggregate.tags === undefined ? {} : { tags: aggregate.tags }),
+      appEvents: aggregate.appEvents,
+    }));
+  }
+}
+
+/** One spelling per tag set, so that `{a, b}` and `{b, a}` are summed together. */
+function sortedTags(tags: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The event as the API takes it. */
+export function wireEvent(event: AggregatedUsageEvent): Record<string, unknown> {
+  return {
+    eventId: event.eventId,
+    subscriberId: event.subscriberId,
+    dimension: event.dimension,
+    quantity: event.quantity,
+    timestamp: event.timestamp,
+    ...(event.tags === undefined ? {} : { tags: event.tags }),
+  };
+}
+
+/** How many app events `events` carry. */
+export function appEventCount(events: readonly AggregatedUsageEvent[]): number {
+  return events.reduce((sum, event) => sum + event.appEvents.length, 0);
+}

@@ -1,0 +1,204 @@
+/**
+ * One call of `POST /usage`, SigV4-signed for `execute-api`, retried while retrying can help: a 503 or 429 (after its
+ * `Retry-After`), any other 5xx, a network error or timeout, an answer that cannot be read. The events carry their
+ * ids, so a call sent again after an answer that was lost is counted once (`duplicate`). Any other 4xx is the API
+ * refusing the call itself: it would refuse it again, so it is not retried.
+ */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { RetryableUsageAnswer, UnreadableUsageAnswer } from './errors.ts';
+
+export interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+/** Asked before every attempt, so that it may refresh credentials as they expire (the SDK's providers cache them). */
+export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
+
+/** How long a call is tried: attempts, the pause between them, and how long one attempt may take. */
+export interface RetryOptions {
+  /** Attempts per call, the first one included. */
+  readonly maxAttempts: number;
+  /** The backoff ceiling before the first retry; it doubles for each retry after that, up to `maxDelayMs`. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** How long one attempt may take before it is given up as failed (and retried). */
+  readonly requestTimeoutMs: number;
+}
+
+/** The API's answer for one event. */
+export type UsageResult =
+  | { readonly status: 'accepted'; readonly hour: string; readonly carriedFrom?: string }
+  | { readonly status: 'duplicate' }
+  | { readonly status: 'conflict'; readonly message: string }
+  | { readonly status: 'rejected'; readonly reason: string; readonly message: string };
+
+/** What became of a call, after its retries. `requests`: the attempts it took. */
+export type CallOutcome =
+  | { readonly kind: 'answered'; readonly requests: number; readonly results: readonly UsageResult[] }
+  /** A 4xx other than 429: the call itself is refused. */
+  | { readonly kind: 'refused'; readonly requests: number; readonly status: number; readonly message: string }
+  /** Every attempt failed in a way another could fix; `status` is the last one's, when it had an answer. */
+  | { readonly kind: 'failed'; readonly requests: number; readonly status?: number; readonly cause: unknown };
+
+/** What one attempt came to. */
+type AttemptResult =
+  | { readonly kind: 'answered'; readonly results: readonly UsageResult[] }
+  | { readonly kind: 'refused'; readonly status: number; readonly message: string }
+  | { readonly kind: 'retryable'; readonly status?: number; readonly retryAfterMs?: number; readonly cause: unknown };
+
+export interface UsageTransportOptions {
+  readonly usageUrl: URL;
+  readonly region: string;
+  readonly credentials: AwsCredentials | AwsCredentialsProvider | undefined;
+  readonly retry: RetryOptions;
+  /** Signs with its time, so that the signature's date and the events' hours come from one clock. */
+  readonly clock: { now(): Date };
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** A `Retry-After` longer than this is read as this: the flush should not stall behind one header. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+export class UsageTransport {
+  private readonly signer: SignatureV4;
+
+  constructor(private readonly options: UsageTransportOptions) {
+    this.signer = new SignatureV4({
+      service: 'execute-api',
+      region: options.region,
+      credentials: options.credentials ?? defaultProvider(),
+      sha256: Sha256,
+    });
+  }
+
+  /** Sends `events` (as the API takes them) until answered, refused, or out of attempts. */
+  async send(events: readonly Record<string, unknown>[]): Promise<CallOutcome> {
+    const body = JSON.stringify({ events });
+    const { maxAttempts } = this.options.retry;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.attempt(body, events.length);
+      if (result.kind !== 'retryable') return { ...result, requests: attempt };
+      if (attempt >= maxAttempts) {
+        return { kind: 'failed', requests: attempt, status: result.status, cause: result.cause };
+      }
+      await this.options.sleep(this.pauseBefore(attempt, result.retryAfterMs));
+    }
+  }
+
+  private async attempt(body: string, eventCount: number): Promise<AttemptResult> {
+    let status: number;
+    let text: string;
+    let retryAfter: string | null;
+    try {
+      const { headers } = await this.sign(body);
+      const response = await fetch(this.options.usageUrl, {
+        method: 'POST',
+        // fetch sets `host` from the URL itself (the value that was signed) and ignores one passed to it.
+        headers: Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'host')),
+        body,
+        // A signed call is for this URL only: a redirect is a misconfigured URL, answered as a refusal below.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.retry.requestTimeoutMs),
+      });
+      status = response.status;
+      retryAfter = response.headers.get('retry-after');
+      text = await response.text();
+    } catch (cause) {
+      return { kind: 'retryable', cause };
+    }
+    if (status === 200) {
+      const results = resultsOf(text, eventCount);
+      if (results !== undefined) return { kind: 'answered', results };
+      return { kind: 'retryable', status, cause: new UnreadableUsageAnswer(excerpt(text)) };
+    }
+    if (status === 429 || status >= 500) {
+      return {
+        kind: 'retryable',
+        status,
+        retryAfterMs: retryAfterMs(retryAfter),
+        cause: new RetryableUsageAnswer(status, messageOf(text)),
+      };
+    }
+    return { kind: 'refused', status, message: messageOf(text) };
+  }
+
+  private async sign(body: string) {
+    const url = this.options.usageUrl;
+    return this.signer.sign(
+      {
+        method: 'POST',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port === '' ? undefined : Number(url.port),
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: { host: url.host, 'content-type': 'application/json' },
+        body,
+      },
+      { signingDate: this.options.clock.now() },
+    );
+  }
+
+  /**
+   * "Equal jitter": half of the exponential step fixed, half random, so that clients failing together spread out
+   * yet none retries at once; after the API's `Retry-After` when it gave one.
+   */
+  private pauseBefore(attempt: number, retryAfter: number | undefined): number {
+    const { baseDelayMs, maxDelayMs } = this.options.retry;
+    const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+    return (retryAfter ?? 0) + step / 2 + Math.random() * (step / 2);
+  }
+}
+
+/** `Retry-After` in seconds (what the API sends); an HTTP date or nonsense is left to the backoff. */
+function retryAfterMs(header: string | null): number | undefined {
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Number(header.trim()) * 1000);
+}
+
+const STATUSES = new Set(['accepted', 'duplicate', 'conflict', 'rejected']);
+
+/** The results of a 200 answer, one per event sent, or `undefined` when the body is not such an answer. */
+function resultsOf(text: string, eventCount: number): UsageResult[] | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const results = isObject(body) ? body.results : undefined;
+  if (!Array.isArray(results) || results.length !== eventCount) return undefined;
+  return results.every(isUsageResult) ? results : undefined;
+}
+
+function isUsageResult(value: unknown): value is UsageResult {
+  if (!isObject(value) || typeof value.status !== 'string' || !STATUSES.has(value.status)) return false;
+  if (value.status === 'accepted') return typeof value.hour === 'string';
+  if (value.status === 'conflict') return typeof value.message === 'string';
+  if (value.status === 'rejected') return typeof value.reason === 'string' && typeof value.message === 'string';
+  return true;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The API's `{"message"}`, or the start of whatever else answered (API Gateway's own pages, a proxy's). */
+function messageOf(text: string): string {
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isObject(body) && typeof body.message === 'string') return body.message;
+  } catch {
+    // Not JSON: said as it is, below.
+  }
+  return excerpt(text);
+}
+
+function excerpt(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}

@@ -1,0 +1,697 @@
+/**
+ * The usage client against the real local stack, through a front of our own that stands where API Gateway would:
+ * it checks every request's SigV4 signature with the signing library, passes it to the stack, and, when a test plans
+ * it, fails it instead (a 503 or 429 without passing it on, a 400, a connection dropped before or after the stack
+ * recorded the call). What reached the books is read from the Usage table, and once from Marketplace's billed records.
+ *
+ * Deterministic: the client's clock is the stack's (the simulator's, frozen), and its waits are handed to the test,
+ * which wakes each one when it means to; nothing waits on real time.
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import {
+  InvalidUsageEvent,
+  UsageCallFailed,
+  UsageCallRefused,
+  UsageClient,
+  UsageClientClosed,
+  UsageClientConfigError,
+  UsageNotDelivered,
+  type AwsCredentials,
+  type FlushReport,
+  type UsageClientOptions,
+  type UsageRefusal,
+} from '../../../client/index.ts';
+import { bucketKey } from '../../../lambdas/core/metering/usage-bucket.ts';
+import { subscribeOnBuyerPage } from '../../support/buyer-page.ts';
+import { settleLifecycle } from '../../support/lifecycle.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const local = useLocalStack({
+  marketplaceNotifications: true,
+  // Runs only when a test asks (`stack.meter()`), so that what each one bills is its own doing.
+  meteringEveryMs: 3_600_000,
+  finalMeteringEveryMs: 3_600_000,
+});
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const INTERVAL_MS = 5_000;
+/** The region of the stack (`AWS_REGION` of the local stack). */
+const API_REGION = 'us-east-1';
+const CREDENTIALS: AwsCredentials = {
+  accessKeyId: 'AKIDUSAGECLIENTTEST',
+  secretAccessKey: 'usage-client-test-secret',
+  sessionToken: 'usage-client-test-session',
+};
+const NOBODY = 'license:arn:aws:license-manager::999999999999:license:l-nobody';
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Waits the test wakes
+
+interface PendingSleep {
+  readonly ms: number;
+  wake(): void;
+}
+
+/** The client's `sleep`: each wait stays pending until the test wakes it (or the client aborts it). */
+class ManualSleeps {
+  private readonly pending: PendingSleep[] = [];
+  private readonly waiters: { match: (ms: number) => boolean; found: (sleep: PendingSleep) => void }[] = [];
+
+  readonly sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const entry: PendingSleep = {
+        ms,
+        wake: () => {
+          this.remove(entry);
+          resolve();
+        },
+      };
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.remove(entry);
+          reject(signal.reason as Error);
+        },
+        { once: true },
+      );
+      this.pending.push(entry);
+      this.offer();
+    });
+
+  /** The first wait `match` takes, now or once the client starts it. */
+  next(match: (ms: number) => boolean): Promise<PendingSleep> {
+    return new Promise((found) => {
+      this.waiters.push({ match, found });
+      this.offer();
+    });
+  }
+
+  /** The waits other than the flush interval (backoffs) pending now. */
+  backoffs(): readonly PendingSleep[] {
+    return this.pending.filter((sleep) => sleep.ms !== INTERVAL_MS);
+  }
+
+  private offer(): void {
+    for (const waiter of [...this.waiters]) {
+      const sleep = this.pending.find((candidate) => waiter.match(candidate.ms));
+      if (sleep === undefined) continue;
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.found(sleep);
+    }
+  }
+
+  private remove(entry: PendingSleep): void {
+    const index = this.pending.indexOf(entry);
+    if (index >= 0) this.pending.splice(index, 1);
+  }
+}
+
+const isInterval = (ms: number) => ms === INTERVAL_MS;
+const isBackoff = (ms: number) => ms !== INTERVAL_MS;
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The front: signature check, pass-through, planned faults
+
+/** What the front does with a request: pass it on, or one of the faults. */
+type Fault =
+  | 'pass'
+  /** Passes it on, waits for the stack's answer (so the call is recorded), then drops the connection. */
+  | 'drop-answer'
+  /** Drops the connection without passing it on. */
+  | 'drop-connection'
+  /** Answers this itself, without passing it on. */
+  | { readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body: string };
+
+interface SeenRequest {
+  readonly body: string;
+  readonly events: readonly Record<string, unknown>[];
+  /** `valid`, or what is wrong with the signature. */
+  readonly signature: string;
+  readonly signedHeaders: readonly string[];
+  readonly signedAt: Date;
+  readonly fault: Fault;
+  /** The stack's answer, when the request reached it. */
+  answer?: { readonly status: number; readonly body: { results?: { status: string }[] } };
+}
+
+class FaultyFront {
+  readonly requests: SeenRequest[] = [];
+  private faults: Fault[] = [];
+  private credentials: AwsCredentials = CREDENTIALS;
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    private readonly stackOrigin: string,
+  ) {}
+
+  static async start(stackApiUrl: string): Promise<FaultyFront> {
+    const server = createServer();
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const { port } = server.address() as AddressInfo;
+    const stack = new URL(stackApiUrl);
+    const front = new FaultyFront(server, `http://127.0.0.1:${port}${stack.pathname}`, stack.origin);
+    server.on('request', (request: IncomingMessage, response) => {
+      front.handle(request, response).catch((error: unknown) => {
+        console.error('the front failed', error);
+        response.destroy();
+      });
+    });
+    return front;
+  }
+
+  /** The faults of the next requests, in order; the ones after them pass. */
+  plan(...faults: Fault[]): void {
+    this.faults = faults;
+  }
+
+  /** The credentials signatures are checked against from now on. */
+  expectCredentials(credentials: AwsCredentials): void {
+    this.credentials = credentials;
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.faults = [];
+    this.credentials = CREDENTIALS;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((closed) => this.server.close(closed));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const fault = this.faults.shift() ?? 'pass';
+    const seen: SeenRequest = {
+      body,
+      events: (JSON.parse(body) as { events: Record<string, unknown>[] }).events,
+      ...(await checkSignature(request, body, this.credentials)),
+      fault,
+    };
+    this.requests.push(seen);
+    if (fault === 'drop-connection') return void request.socket.destroy();
+    if (typeof fault === 'object') return void response.writeHead(fault.status, fault.headers).end(fault.body);
+    const answer = await fetch(`${this.stackOrigin}${request.url}`, {
+      method: 'POST',
+      headers: { 'content-type': String(request.headers['content-type']) },
+      body,
+    });
+    const text = await answer.text();
+    seen.answer = { status: answer.status, body: JSON.parse(text) as NonNullable<SeenRequest['answer']>['body'] };
+    if (fault === 'drop-answer') return void request.socket.destroy();
+    const retryAfter = answer.headers.get('retry-after');
+    response
+      .writeHead(answer.status, {
+        'content-type': answer.headers.get('content-type') ?? 'application/json',
+        ...(retryAfter === null ? {} : { 'retry-after': retryAfter }),
+      })
+      .end(text);
+  }
+}
+
+/**
+ * Signs the request again with the signing library, from what it says it signed (its `SignedHeaders`, its date), and
+ * compares: `valid` when the signatures are equal.
+ */
+async function checkSignature(
+  request: IncomingMessage,
+  body: string,
+  credentials: AwsCredentials,
+): Promise<Pick<SeenRequest, 'signature' | 'signedHeaders' | 'signedAt'>> {
+  const authorization = request.headers.authorization ?? '';
+  const signedHeaderList =
+    /^AWS4-HMAC-SHA256 Credential=[^,]+, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/.exec(authorization)?.[1];
+  const signedAt = new Date(
+    String(request.headers['x-amz-date']).replace(
+      /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/,
+      '$1-$2-$3T$4:$5:$6Z',
+    ),
+  );
+  if (signedHeaderList === undefined || Number.isNaN(signedAt.getTime())) {
+    return { signature: `not a SigV4 request: ${authorization}`, signedHeaders: [], signedAt };
+  }
+  const signedHeaders = signedHeaderList.split(';');
+  const url = new URL(request.url ?? '/', `http://${request.headers.host}`);
+  // The API's service and region, not the ones the request names: a request signed for others is refused.
+  const again = await new SignatureV4({ service: 'execute-api', region: API_REGION, credentials, sha256: Sha256 }).sign(
+    {
+      method: request.method ?? '',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      query: {},
+      headers: Object.fromEntries(signedHeaders.map((name) => [name, String(request.headers[name])])),
+      body,
+    },
+    { signingDate: signedAt },
+  );
+  const signature =
+    again.headers.authorization === authorization
+      ? 'valid'
+      : `signed ${authorization}, the library signs ${again.headers.authorization}`;
+  return { signature, signedHeaders, signedAt };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The stack, its time, its books
+
+let front: FaultyFront;
+
+beforeAll(async () => {
+  front = await FaultyFront.start(local.stack.apiUrl);
+});
+afterEach(() => {
+  const requests = front.requests.splice(0);
+  front.reset();
+  // Every request of every test was signed, and the signature is the one the library makes.
+  expect(requests.map((request) => request.signature)).toEqual(requests.map(() => 'valid'));
+  for (const request of requests) expect(request.signedHeaders).toEqual(expect.arrayContaining(['host']));
+});
+afterAll(() => front.close());
+
+/** Each test gets hours of its own: a day after the last test's, the stack's clock frozen 10 minutes into it. */
+let testDay = 0;
+async function testHour(): Promise<Date> {
+  const hour = new Date(Date.UTC(2030, 2, 2, 10) + testDay++ * 24 * HOUR_MS);
+  await setTime(hour, 10 * MINUTE_MS);
+  return hour;
+}
+
+async function setTime(hour: Date, offsetMs: number): Promise<Date> {
+  const at = new Date(hour.getTime() + offsetMs);
+  await local.control.setClock(at, false);
+  return at;
+}
+
+/** A buyer subscribed through the simulator's buyer page, activated at the stack's current time. */
+async function liveSubscriber(): Promise<{ licenseId: string; subscriberId: string }> {
+  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
+  await settleLifecycle(local.stack);
+  const { licenseArn } = await local.control.license(licenseId);
+  return { licenseId, subscriberId: `license:${licenseArn}` };
+}
+
+async function bucketQuantity(subscriberId: string, hour: Date, dimension: string): Promise<unknown> {
+  const { Item } = await local.documents.send(
+    new GetCommand({
+      TableName: local.stack.tables.Usage,
+      Key: bucketKey(subscriberId, hour, dimension),
+      ConsistentRead: true,
+    }),
+  );
+  return Item?.quantity;
+}
+
+interface ClientUnderTest {
+  readonly client: UsageClient;
+  readonly sleeps: ManualSleeps;
+  readonly refusals: UsageRefusal[];
+  readonly errors: (UsageCallFailed | UsageCallRefused)[];
+  /** The report of the next flush to end, the interval's included. */
+  readonly nextFlush: () => Promise<FlushReport>;
+}
+
+function usageClient(options: Partial<UsageClientOptions> = {}): ClientUnderTest {
+  const manual = new ManualSleeps();
+  const refusals: UsageRefusal[] = [];
+  const errors: (UsageCallFailed | UsageCallRefused)[] = [];
+  const flushWaiters: ((report: FlushReport) => void)[] = [];
+  const client = new UsageClient({
+    usageUrl: `${front.url}/usage`,
+    region: API_REGION,
+    credentials: CREDENTIALS,
+    flushIntervalMs: INTERVAL_MS,
+    clock: local.stack.simulator.simulator.clock,
+    sleep: manual.sleep,
+    onRefused: (refusal) => refusals.push(refusal),
+    onError: (error) => errors.push(error),
+    onFlush: (report) => flushWaiters.splice(0).forEach((waiter) => waiter(report)),
+    ...options,
+  });
+  return {
+    client,
+    sleeps: manual,
+    refusals,
+    errors,
+    nextFlush: () => new Promise((ended) => flushWaiters.push(ended)),
+  };
+}
+
+const sum = (quantities: readonly number[]) => quantities.reduce((total, quantity) => total + quantity, 0);
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Tests
+
+test('app events are summed per subscriber, dimension and hour, sent in one call when the interval ends, and billed', async () => {
+  const hour = await testHour();
+  const [first, second] = [await liveSubscriber(), await liveSubscriber()];
+  const now = await setTime(hour, HOUR_MS + 20 * MINUTE_MS);
+  const { client, sleeps, nextFlush } = usageClient();
+  const lastOfHour = new Date(hour.getTime() + HOUR_MS - 1);
+  const nextHour = new Date(hour.getTime() + HOUR_MS);
+  const recorded = new Map<string, number[]>();
+  const record = (subscriberId: string, dimension: string, quantity: number, timestamp: Date) => {
+    client.record({ subscriberId, dimension, quantity, timestamp });
+    const key = `${subscriberId} ${dimension} ${timestamp.getTime() < nextHour.getTime() ? 'hour' : 'next hour'}`;
+    recorded.set(key, [...(recorded.get(key) ?? []), quantity]);
+  };
+  for (let index = 0; index < 200; index++) {
+    const subscriber = index % 2 === 0 ? first : second;
+    const dimension = index % 4 < 2 ? 'requests' : 'storage_gb';
+    // Spread over the hour since the subscriptions started (10 minutes in), its very last millisecond included.
+    const at = index === 0 ? lastOfHour : new Date(hour.getTime() + 10 * MINUTE_MS + index * 10_000);
+    record(subscriber.subscriberId, dimension, 1 + (index % 7), at);
+  }
+  record(first.subscriberId, 'requests', 5, nextHour);
+  record(first.subscriberId, 'requests', 6, now);
+
+  // Nothing goes out before the interval ends.
+  const interval = await sleeps.next(isInterval);
+  expect(front.requests).toEqual([]);
+  const flushed = nextFlush();
+  interval.wake();
+  expect(await flushed).toEqual({ requests: 1, delivered: 202, refused: 0, pending: 0 });
+
+  expect(front.requests).toHaveLength(1);
+  const events = front.requests[0]!.events;
+  expect(events).toHaveLength(5);
+  expect(front.requests[0]!.answer?.body.results?.map((result) => result.status)).toEqual(Array(5).fill('accepted'));
+  expect(new Set(events.map((event) => event.eventId)).size).toBe(5);
+  const sentFor = (subscriberId: string, dimension: string, inHour: Date) =>
+    events.filter(
+      (event) =>
+        event.subscriberId === subscriberId &&
+        event.dimension === dimension &&
+        Math.floor(Date.parse(String(event.timestamp)) / HOUR_MS) * HOUR_MS === inHour.getTime(),
+    );
+  // Each aggregated event is stamped with the latest time of its app events: inside their hour.
+  expect(sentFor(first.subscriberId, 'requests', hour)).toEqual([
+    expect.objectContaining({
+      quantity: sum(recorded.get(`${first.subscriberId} requests hour`)!),
+      timestamp: lastOfHour.toISOString(),
+    }),
+  ]);
+  expect(sentFor(first.subscriberId, 'requests', nextHour)).toEqual([
+    expect.objectContaining({ quantity: 11, timestamp: now.toISOString() }),
+  ]);
+  expect(sentFor(second.subscriberId, 'storage_gb', hour)).toEqual([
+    expect.objectContaining({ quantity: sum(recorded.get(`${second.subscriberId} storage_gb hour`)!) }),
+  ]);
+  // Signed with the client's clock, the stack's.
+  expect(front.requests[0]!.signedAt.getTime()).toBe(Math.floor(now.getTime() / 1000) * 1000);
+
+  for (const subscriber of [first, second]) {
+    for (const dimension of ['requests', 'storage_gb']) {
+      expect(await bucketQuantity(subscriber.subscriberId, hour, dimension)).toBe(
+        sum(recorded.get(`${subscriber.subscriberId} ${dimension} hour`)!),
+      );
+    }
+  }
+  // Both hours closed: each is billed with the sums, once.
+  await setTime(hour, 2 * HOUR_MS + 10 * MINUTE_MS);
+  await local.stack.meter();
+  const { records } = await local.control.billed({ licenseId: first.licenseId });
+  expect(records).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        dimension: 'requests',
+        hour: hour.toISOString(),
+        quantity: sum(recorded.get(`${first.subscriberId} requests hour`)!),
+      }),
+      expect.objectContaining({ dimension: 'requests', hour: nextHour.toISOString(), quantity: 11 }),
+    ]),
+  );
+  await client.close();
+});
+
+test('a call whose answer was lost is sent again, identical, and counted once', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  const now = await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps } = usageClient();
+  for (const quantity of [3, 4, 5]) client.record({ subscriberId, dimension: 'requests', quantity });
+  client.record({ subscriberId, dimension: 'storage_gb', quantity: 7, timestamp: new Date(now.getTime() - 60_000) });
+  front.plan('drop-answer');
+
+  const flushed = client.flush();
+  (await sleeps.next(isBackoff)).wake();
+  expect(await flushed).toEqual({ requests: 2, delivered: 4, refused: 0, pending: 0 });
+
+  const [lost, again] = front.requests as [SeenRequest, SeenRequest];
+  expect(front.requests).toHaveLength(2);
+  expect(again.body).toBe(lost.body);
+  expect(lost.answer?.body.results?.map((result) => result.status)).toEqual(['accepted', 'accepted']);
+  expect(again.answer?.body.results).toEqual([{ status: 'duplicate' }, { status: 'duplicate' }]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(12);
+  expect(await bucketQuantity(subscriberId, hour, 'storage_gb')).toBe(7);
+  await client.close();
+});
+
+test('a 503, a 429 and an unreadable 200 are retried, after their Retry-After, and the call then goes through once', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 9 });
+  front.plan(
+    {
+      status: 503,
+      headers: { 'retry-after': '2', 'content-type': 'application/json' },
+      body: '{"message":"Try again"}',
+    },
+    { status: 429, headers: { 'retry-after': '3', 'content-type': 'text/html' }, body: '<html>Slow down</html>' },
+    { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>A captive portal</html>' },
+  );
+
+  const flushed = client.flush();
+  const afterUnavailable = await sleeps.next(isBackoff);
+  expect(afterUnavailable.ms).toBeGreaterThanOrEqual(2_000);
+  afterUnavailable.wake();
+  const afterThrottled = await sleeps.next(isBackoff);
+  expect(afterThrottled.ms).toBeGreaterThanOrEqual(3_000);
+  afterThrottled.wake();
+  const afterUnreadable = await sleeps.next(isBackoff);
+  expect(afterUnreadable.ms).toBeLessThan(2_000);
+  afterUnreadable.wake();
+  expect(await flushed).toEqual({ requests: 4, delivered: 1, refused: 0, pending: 0 });
+
+  expect(front.requests.map((request) => request.body)).toEqual(Array(4).fill(front.requests[0]!.body));
+  expect(front.requests[3]!.answer?.body.results).toEqual([expect.objectContaining({ status: 'accepted' })]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(9);
+  expect(errors).toEqual([]);
+  await client.close();
+});
+
+test('calls that keep failing keep their events, and a later flush sends them with the same ids and contents', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors, nextFlush } = usageClient({ retry: { maxAttempts: 2 } });
+  client.record({ subscriberId, dimension: 'requests', quantity: 2 });
+  client.record({ subscriberId, dimension: 'requests', quantity: 3 });
+  front.plan('drop-connection', 'drop-answer');
+
+  const failing = client.flush();
+  (await sleeps.next(isBackoff)).wake();
+  expect(await failing).toEqual({ requests: 2, delivered: 0, refused: 0, pending: 2 });
+  expect(errors).toEqual([expect.any(UsageCallFailed)]);
+  const failure = errors[0] as UsageCallFailed;
+  expect(failure).toMatchObject({ attempts: 2, status: undefined, pendingAppEvents: 2 });
+  expect(failure.events).toEqual([
+    expect.objectContaining({ quantity: 5, appEvents: [expect.anything(), expect.anything()] }),
+  ]);
+  // The second attempt was recorded, though its answer was lost: the same event goes again, and is a duplicate.
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(5);
+
+  // Usage of the same bucket recorded since is another event: the first one's contents never change.
+  client.record({ subscriberId, dimension: 'requests', quantity: 4 });
+  const nextOne = nextFlush();
+  (await sleeps.next(isInterval)).wake();
+  expect(await nextOne).toEqual({ requests: 1, delivered: 3, refused: 0, pending: 0 });
+  const [firstTry, , later] = front.requests as [SeenRequest, SeenRequest, SeenRequest];
+  expect(later.events).toEqual([firstTry.events[0], expect.objectContaining({ quantity: 4 })]);
+  expect(later.answer?.body.results).toEqual([
+    { status: 'duplicate' },
+    expect.objectContaining({ status: 'accepted' }),
+  ]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(9);
+  await client.close();
+});
+
+test('refused events reach onRefused with the app events summed into them; the rest is delivered', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, refusals } = usageClient();
+  for (const quantity of [1, 2, 3]) client.record({ subscriberId: NOBODY, dimension: 'requests', quantity });
+  for (const quantity of [4, 5]) client.record({ subscriberId, dimension: 'gpu_hours', quantity });
+  client.record({ subscriberId, dimension: 'requests', quantity: 6, tags: { team: 'a=b' } });
+  client.record({ subscriberId, dimension: 'requests', quantity: 7, tags: { 'team~': 'x' } });
+
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 1, refused: 6, pending: 0 });
+  expect(refusals).toMatchObject([
+    {
+      status: 'rejected',
+      reason: 'unknown-subscriber',
+      message: expect.any(String) as string,
+      event: {
+        subscriberId: NOBODY,
+        dimension: 'requests',
+        quantity: 6,
+        hour: hour.toISOString(),
+        appEvents: [1, 2, 3].map((quantity) => ({ subscriberId: NOBODY, quantity })),
+      },
+    },
+    {
+      status: 'rejected',
+      reason: 'unknown-dimension',
+      event: { quantity: 9, appEvents: [{ quantity: 4 }, { quantity: 5 }] },
+    },
+    { status: 'rejected', reason: 'bad-tags', event: { quantity: 7, tags: { 'team~': 'x' } } },
+  ]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(6);
+  await client.close();
+});
+
+test("an hour's sum past the largest quantity is split in two events, and the API refuses what no longer fits", async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, refusals } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 2_000_000_000 });
+  client.record({ subscriberId, dimension: 'requests', quantity: 2_000_000_000 });
+
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 1, refused: 1, pending: 0 });
+  expect(front.requests[0]!.events.map((event) => event.quantity)).toEqual([2_000_000_000, 2_000_000_000]);
+  expect(refusals).toEqual([expect.objectContaining({ status: 'rejected', reason: 'bad-quantity' })]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(2_000_000_000);
+  await client.close();
+});
+
+test('a call refused whole (400) is not retried: its events go to onError', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 8 });
+  front.plan({
+    status: 400,
+    headers: { 'content-type': 'application/json' },
+    body: '{"message":"The body is not valid JSON"}',
+  });
+
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 1, pending: 0 });
+  expect(sleeps.backoffs()).toEqual([]);
+  expect(errors).toEqual([expect.any(UsageCallRefused)]);
+  expect(errors[0]).toMatchObject({
+    status: 400,
+    apiMessage: 'The body is not valid JSON',
+    events: [expect.objectContaining({ quantity: 8, appEvents: [expect.objectContaining({ quantity: 8 })] })],
+  });
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBeUndefined();
+  await client.close();
+});
+
+test('a conflict is reported to onRefused like a rejection, and not sent again', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, refusals } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 2 });
+  // What the API answers an id it counted for another event (which this client's ids never are).
+  const message = 'eventId "x" was already used for another event (its quantity differed)';
+  front.plan({
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ results: [{ status: 'conflict', message }] }),
+  });
+
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 1, pending: 0 });
+  expect(refusals).toMatchObject([
+    { status: 'conflict', message, event: { quantity: 2, appEvents: [{ quantity: 2 }] } },
+  ]);
+  expect(await client.flush()).toEqual({ requests: 0, delivered: 0, refused: 0, pending: 0 });
+  await client.close();
+});
+
+test('more aggregated events than one call takes go in calls of at most 50', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client } = usageClient();
+  for (let project = 0; project < 60; project++) {
+    for (const quantity of [1, 2])
+      client.record({ subscriberId, dimension: 'requests', quantity, tags: { project: `p${project}` } });
+  }
+
+  expect(await client.flush()).toEqual({ requests: 2, delivered: 120, refused: 0, pending: 0 });
+  expect(front.requests.map((request) => request.events.length)).toEqual([50, 10]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(180);
+  await client.close();
+});
+
+test('close() sends what is buffered, and the client takes nothing after it', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  // No credentials given: the SDK's default chain finds the environment's (the local stack's dummy ones).
+  const { client } = usageClient({ credentials: undefined });
+  front.expectCredentials({ accessKeyId: 'local', secretAccessKey: 'local' });
+  client.record({ subscriberId, dimension: 'storage_gb', quantity: 30 });
+
+  expect(await client.close()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
+  expect(await bucketQuantity(subscriberId, hour, 'storage_gb')).toBe(30);
+  expect(() => client.record({ subscriberId, dimension: 'storage_gb', quantity: 1 })).toThrow(UsageClientClosed);
+  expect(await client.close()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
+});
+
+test('close() while the API cannot be reached rejects with the events it could not deliver', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient({ retry: { maxAttempts: 2 } });
+  client.record({ subscriberId, dimension: 'requests', quantity: 1 });
+  client.record({ subscriberId, dimension: 'storage_gb', quantity: 2 });
+  front.plan('drop-connection', 'drop-connection');
+
+  const closed = client.close();
+  (await sleeps.next(isBackoff)).wake();
+  const error: unknown = await closed.catch((reason: unknown) => reason);
+  expect(error).toBeInstanceOf(UsageNotDelivered);
+  expect((error as UsageNotDelivered).events.map((event) => [event.dimension, event.quantity])).toEqual([
+    ['requests', 1],
+    ['storage_gb', 2],
+  ]);
+  expect((error as UsageNotDelivered).cause).toBe(errors[0]);
+  expect(client.pendingAppEvents).toBe(0);
+});
+
+test('record() refuses what cannot be summed, and the client refuses options it cannot sign with', () => {
+  const { client } = usageClient();
+  const event = { subscriberId: NOBODY, dimension: 'requests' };
+  for (const quantity of [0, 1.5, -1, 2_147_483_648, Number.NaN]) {
+    expect(() => client.record({ ...event, quantity })).toThrow(InvalidUsageEvent);
+  }
+  expect(() => client.record({ ...event, quantity: 1, timestamp: new Date(Number.NaN) })).toThrow(InvalidUsageEvent);
+  expect(() => client.record({ ...event, dimension: '', quantity: 1 })).toThrow(InvalidUsageEvent);
+  expect(client.pendingAppEvents).toBe(0);
+
+  expect(() => new UsageClient({ usageUrl: 'https://usage.example.com/usage' })).toThrow(UsageClientConfigError);
+  expect(() => new UsageClient({ usageUrl: 'http://usage.example.com/usage', region: 'us-east-1' })).toThrow(
+    UsageClientConfigError,
+  );
+  expect(
+    () => new UsageClient({ usageUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/usage' }),
+  ).not.toThrow();
+});
