@@ -345,7 +345,7 @@ export function licenseSubscriberOf(license: LicenseView): LicenseSubscriber {
 export function activeSubscriberItem(subscriber: LicenseSubscriber, since: Date): Record<string, unknown> {
   return {
     ...subscriberKey(subscriber.subscriberId),
-    lifecycle: { activatedAt: since.toISOString() },
+    lifecycle: { startedAt: since.toISOString(), activatedAt: since.toISOString() },
     lifecycleVersion: 1,
     subscriptionStatus: 'active',
     statusChangedAt: since.toISOString(),

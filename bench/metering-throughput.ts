@@ -165,6 +165,7 @@ try {
       // The configuration defaults (lib/config.ts); `callsPerSecond` left out, so the run's own default (10) applies.
       closedHourGraceMinutes: 5,
       acceptanceWindowHours: 24,
+      finalMetering: { graceSeconds: 3600, finalHourMarginMinutes: 15 },
       zeroUsageRecords: true,
       products,
       logger,
@@ -367,7 +368,7 @@ async function checkItemShapes(
       products,
       acceptanceWindowHours: 24,
       eventIdRetentionDays: 35,
-      finalMeteringGraceSeconds: 3600,
+      finalMetering: { graceSeconds: 3600, finalHourMarginMinutes: 15 },
     },
     [{ subscriberId: subscriber.subscriberId, dimension: DIMENSIONS[0], quantity, timestamp: RECORDED_AT }],
     RECORDED_AT,

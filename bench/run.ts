@@ -12,6 +12,7 @@ const benchmarks = [
   'function-bundles.ts',
   'usage-recording-cost.ts',
   'metering-throughput.ts',
+  'metering-backlog.ts',
 ];
 
 let failures = 0;

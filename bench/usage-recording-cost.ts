@@ -197,9 +197,7 @@ try {
     bucket: itemSizeBytes(
       await getItem(setupClient, tables.Usage, bucketKey(costSubscribers[0]!.subscriberId, HOUR, 'requests')),
     ),
-    eventKey: itemSizeBytes(
-      await getItem(setupClient, tables.Usage, eventKeyOf(costSubscribers[0]!.subscriberId, 'cost-0')),
-    ),
+    eventKey: itemSizeBytes(await getItem(setupClient, tables.Usage, eventKeyOf('cost-0'))),
     subscriber: itemSizeBytes(
       await getItem(setupClient, tables.Subscribers, subscriberKey(costSubscribers[0]!.subscriberId)),
     ),
@@ -261,6 +259,7 @@ try {
       metering,
       closedHourGraceMinutes: 5,
       acceptanceWindowHours: 24,
+      finalMetering: { graceSeconds: 3600, finalHourMarginMinutes: 15 },
       zeroUsageRecords: true,
       products: PRODUCTS,
     },
@@ -416,7 +415,7 @@ function recorderOf(
     products: PRODUCTS,
     acceptanceWindowHours: 24,
     eventIdRetentionDays: 35,
-    finalMeteringGraceSeconds: 3600,
+    finalMetering: { graceSeconds: 3600, finalHourMarginMinutes: 15 },
   };
 }
 
