@@ -91,6 +91,7 @@ export class BuyerPage {
         form: matched.method === 'POST' ? await readForm(request) : new URLSearchParams(),
         origin: `http://${request.headers.host ?? '127.0.0.1'}`,
       });
+      await this.simulator.saveState();
       if (answer instanceof SafeHtml) sendPage(response, 200, answer);
       else seeOther(response, answer.seeOther);
     } catch (error) {

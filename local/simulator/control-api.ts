@@ -1,7 +1,8 @@
 /**
  * The simulator's own HTTP API under `/control`: what a test, the local stack or a seller uses to set the scene
  * (products, licenses, entitlements, clock, settings, faults) and to read back what happened (billed records,
- * per-record results, lifecycle events, statistics). JSON in, JSON out; every failure is a 4xx with a JSON body.
+ * per-record results, double billing, lifecycle events, statistics). JSON in, JSON out; every failure is a 4xx with a
+ * JSON body. See docs/simulator.md.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -171,7 +172,12 @@ export class ControlApi {
       route('GET', '/results', ({ query }) => ({
         results: sim.ledger.results().filter(matching(query, resultFilters)),
       })),
-      route('GET', '/stats', () => ({ operations: sim.stats, eventDeliveries: sim.events.deliveries })),
+      route('GET', '/stats', () => ({
+        operations: sim.stats,
+        eventDeliveries: sim.events.deliveries,
+        doubleBilled: sim.ledger.doubleBillings().length,
+      })),
+      route('GET', '/warnings', () => ({ warnings: sim.ledger.doubleBillings() })),
 
       route('GET', '/events', ({ query }) => {
         sim.releaseDueEvents();
@@ -209,7 +215,10 @@ export class ControlApi {
       }
       const body = await readJson(request);
       const params = decodeParams(matched.path.exec(path)?.groups ?? {});
-      sendJson(response, 200, matched.handle({ params, query: url.searchParams, body }));
+      const answer = matched.handle({ params, query: url.searchParams, body });
+      // Even a GET may change the state (reading events publishes those due): what is answered is saved first.
+      await this.simulator.saveState();
+      sendJson(response, 200, answer);
     } catch (error) {
       const { status, code, message } = describeError(error);
       sendJson(response, status, { error: code, message });

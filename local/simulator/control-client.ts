@@ -108,6 +108,25 @@ export interface BilledRecordView {
     readonly tags: readonly { key: string; value: string }[];
   }[];
   readonly freeTrial: boolean;
+  /** Billed under both `ProductCode` and `LicenseArn` (see {@link DoubleBillingView}). */
+  readonly doubleBilled: boolean;
+}
+
+/** A record sent with `ProductCode` and `LicenseArn`, billed twice as AWS would bill it. */
+export interface DoubleBillingView {
+  readonly kind: 'double-billing';
+  readonly requestId: string;
+  readonly receivedAt: Iso;
+  readonly recordPosition: number;
+  readonly productCode: string;
+  readonly licenseId: string;
+  readonly licenseArn: string;
+  readonly customerAWSAccountId: string;
+  readonly dimension: string;
+  readonly hour: Iso;
+  /** Under the `ProductCode`, then under the `LicenseArn`. */
+  readonly meteringRecordIds: readonly [string, string];
+  readonly message: string;
 }
 
 export interface RecordResultView {
@@ -202,7 +221,10 @@ export class SimulatorControl {
     this.call<{
       operations: Record<Operation, OperationStats>;
       eventDeliveries: { delivered: number; failed: number };
+      /** How many records have been billed twice. */
+      doubleBilled: number;
     }>('GET', '/stats');
+  warnings = () => this.call<{ warnings: DoubleBillingView[] }>('GET', '/warnings');
 
   events = (after = 0, format?: EventFormat) =>
     this.call<{ events: PublishedEventView[]; lastSequence: number }>(
@@ -211,6 +233,8 @@ export class SimulatorControl {
     );
   subscribeEvents = (url: string, format: EventFormat = 'eventbridge') =>
     this.call<{ id: string; url: string; format: EventFormat }>('POST', '/event-subscriptions', { url, format });
+  eventSubscriptions = () =>
+    this.call<{ subscriptions: { id: string; url: string; format: EventFormat }[] }>('GET', '/event-subscriptions');
   unsubscribeEvents = (id: string) =>
     this.call<{ deleted: string }>('DELETE', `/event-subscriptions/${encodeURIComponent(id)}`);
 

@@ -70,6 +70,16 @@ export function emptyStats(): OperationStats {
   return { requests: 0, throttled: 0, internalErrors: 0, dropped: 0, delayed: 0, unprocessedRecords: 0 };
 }
 
+/**
+ * How far a plan has got: where its random sequence is and how often each rule has matched and been applied. Saved
+ * with the simulator's state, so that a restart goes on with the plan rather than replaying it.
+ */
+export interface FaultProgress {
+  readonly randomPosition: number;
+  readonly matched: readonly number[];
+  readonly applied: readonly number[];
+}
+
 export class FaultInjector {
   private readonly random: SeededRandom;
   private readonly matched: number[];
@@ -79,10 +89,15 @@ export class FaultInjector {
   constructor(
     readonly plan: FaultPlan,
     private readonly monotonicMs: () => number = () => performance.now(),
+    progress?: FaultProgress,
   ) {
-    this.random = new SeededRandom(plan.seed);
-    this.matched = plan.rules.map(() => 0);
-    this.applied = plan.rules.map(() => 0);
+    this.random = new SeededRandom(progress?.randomPosition ?? plan.seed);
+    this.matched = plan.rules.map((_rule, index) => progress?.matched[index] ?? 0);
+    this.applied = plan.rules.map((_rule, index) => progress?.applied[index] ?? 0);
+  }
+
+  progress(): FaultProgress {
+    return { randomPosition: this.random.position(), matched: [...this.matched], applied: [...this.applied] };
   }
 
   decide(operation: Operation): FaultDecision {

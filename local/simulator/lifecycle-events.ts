@@ -40,6 +40,17 @@ interface ScheduledEvent {
   readonly body: Record<string, unknown>;
 }
 
+/**
+ * Everything the events hold, for saving the simulator's state and restoring it. Deliveries in flight are not part of
+ * it: an event being pushed when the simulator stops is not pushed again after a restart (it stays in the feed).
+ */
+export interface LifecycleEventsState {
+  readonly scheduled: readonly ScheduledEvent[];
+  readonly published: readonly PublishedEvent[];
+  readonly subscriptions: readonly EventSubscription[];
+  readonly deliveries: DeliveryStats;
+}
+
 /** The account that owns the Marketplace SNS topics, as in the topic ARNs AWS hands to sellers. */
 const MARKETPLACE_SNS_ACCOUNT_ID = '287250355862';
 const MARKETPLACE_REGION = 'us-east-1';
@@ -103,12 +114,11 @@ export class LifecycleEvents {
     }
   }
 
-  /** Publishes every scheduled event whose time has come, in time order. */
-  release(now: Date): void {
+  /** Publishes every scheduled event whose time has come, in time order; answers how many. */
+  release(now: Date): number {
     const due = this.scheduled
       .filter((event) => event.dueAt <= now.getTime())
       .sort((left, right) => left.dueAt - right.dueAt);
-    if (due.length === 0) return;
     for (const event of due) {
       this.scheduled.splice(this.scheduled.indexOf(event), 1);
       const published: PublishedEvent = {
@@ -124,6 +134,7 @@ export class LifecycleEvents {
         }
       }
     }
+    return due.length;
   }
 
   /** Published events after `afterSequence`, optionally of one format. */
@@ -145,6 +156,25 @@ export class LifecycleEvents {
 
   listSubscriptions(): EventSubscription[] {
     return [...this.subscriptions.values()].map(({ id, url, format }) => ({ id, url, format }));
+  }
+
+  state(): LifecycleEventsState {
+    return {
+      scheduled: this.scheduled,
+      published: this.published,
+      subscriptions: this.listSubscriptions(),
+      deliveries: { ...this.deliveries },
+    };
+  }
+
+  /** Takes up `state` in place of what these (new, empty) events hold. */
+  restore(state: LifecycleEventsState): void {
+    for (const event of state.scheduled) this.scheduled.push(event);
+    for (const event of state.published) this.published.push(event);
+    for (const { id, url, format } of state.subscriptions) {
+      this.subscriptions.set(id, { id, url, format, queue: Promise.resolve() });
+    }
+    Object.assign(this.deliveries, state.deliveries);
   }
 
   /** Resolves once every delivery queued so far has succeeded or given up. */

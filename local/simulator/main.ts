@@ -1,6 +1,7 @@
 /**
  * `npm run simulator`: the Marketplace simulator alone, with the products of `cdk.json`, for a seller testing their own
- * integration. Listens on 127.0.0.1:4010 unless `SIMULATOR_PORT` says otherwise.
+ * integration. Listens on 127.0.0.1:4010 unless `SIMULATOR_PORT` says otherwise; keeps its state in
+ * `SIMULATOR_DATA_DIR` across restarts when that is set, in memory otherwise.
  */
 import './../sdk-environment.ts';
 import { configureSimulator, loadLocalConfig, portFromEnvironment } from '../config.ts';
@@ -11,7 +12,11 @@ const DEFAULT_PORT = 4010;
 
 try {
   const config = loadLocalConfig();
-  const simulator = await startSimulator({ port: portFromEnvironment('SIMULATOR_PORT', DEFAULT_PORT) });
+  const dataDir = process.env.SIMULATOR_DATA_DIR || undefined;
+  const simulator = await startSimulator({
+    port: portFromEnvironment('SIMULATOR_PORT', DEFAULT_PORT),
+    ...(dataDir === undefined ? {} : { dataDir }),
+  });
   await configureSimulator(new SimulatorControl(simulator.url), config);
   console.log(`AWS Marketplace simulator listening on ${simulator.url}
 
@@ -24,10 +29,11 @@ Point an AWS SDK v3 client at it (any credentials; the region must be us-east-1 
   (MarketplaceEntitlementServiceClient takes the same settings.)
 
 Buyer page:  ${simulator.url}/buyer  (subscribe as a buyer; set the fulfillmentUrl setting to go on to your site)
-Control API: ${simulator.url}/control  (products, licenses, clock, faults, billed records; see the README)
+Control API: ${simulator.url}/control  (products, licenses, clock, faults, billed records; see docs/simulator.md)
   curl -s -X POST ${simulator.url}/control/licenses -H 'content-type: application/json' -d '{"productCode":"${config.products[0]?.code ?? 'my-product'}"}'
 
 Products: ${config.products.map((product) => `${product.code} (${product.identityModel} identity)`).join(', ')}
+State:    ${dataDir === undefined ? 'in memory (set SIMULATOR_DATA_DIR to keep it across restarts)' : `kept in ${dataDir}`}
 Press Ctrl-C to stop.`);
 
   const stop = () => {

@@ -96,6 +96,13 @@ interface RegistrationToken {
   resolvedAt?: Date;
 }
 
+/** Everything the catalogue holds, for saving the simulator's state and restoring it. */
+export interface MarketplaceState {
+  readonly products: readonly Product[];
+  readonly licenses: readonly License[];
+  readonly registrationTokens: readonly (RegistrationToken & { readonly token: string })[];
+}
+
 export type TokenResolution =
   | { readonly outcome: 'resolved'; readonly license: License }
   | { readonly outcome: 'unknown' }
@@ -258,6 +265,24 @@ export class Marketplace {
     if (expired || (singleUseRegistrationTokens && entry.resolvedAt !== undefined)) return { outcome: 'expired' };
     entry.resolvedAt = now;
     return { outcome: 'resolved', license };
+  }
+
+  state(): MarketplaceState {
+    return {
+      products: this.listProducts(),
+      licenses: this.listLicenses(),
+      registrationTokens: [...this.tokens].map(([token, entry]) => ({ token, ...entry })),
+    };
+  }
+
+  /** Takes up `state` in place of what this (new, empty) catalogue holds. */
+  restore(state: MarketplaceState): void {
+    for (const product of state.products) this.products.set(product.code, product);
+    for (const license of state.licenses) {
+      this.licenses.set(license.id, license);
+      if (license.licenseArn !== undefined) this.licensesByArn.set(license.licenseArn, license);
+    }
+    for (const { token, ...entry } of state.registrationTokens) this.tokens.set(token, entry);
   }
 
   /** A legacy buyer keeps one CustomerIdentifier per product, across subscriptions. */

@@ -1,8 +1,10 @@
 /**
  * What the simulated Marketplace has billed. One entry per dedup key (customer, dimension, hour, and the identity
  * the record was sent under), plus a log of every per-record result, so a test can check that each unit was billed
- * once and see every `DuplicateRecord` and `CustomerNotSubscribed` the caller was told.
+ * once and see every `DuplicateRecord` and `CustomerNotSubscribed` the caller was told, and the customer-hours billed
+ * twice.
  */
+import type { DoubleBillingWarning } from './double-billing.ts';
 import { ids } from './random.ts';
 
 export type RecordStatus = 'Success' | 'CustomerNotSubscribed' | 'DuplicateRecord';
@@ -44,6 +46,22 @@ export interface RecordResult {
   readonly quantity: number;
 }
 
+/** A billed record as the control API lists it: flagged when its customer-hour was billed under two identities. */
+export interface BilledRecordView extends BilledRecord {
+  readonly doubleBilled: boolean;
+}
+
+/** Everything the ledger holds, for saving the simulator's state and restoring it. */
+export interface LedgerState {
+  readonly billed: readonly {
+    readonly dedupKey: string;
+    readonly fingerprint: string;
+    readonly record: BilledRecord;
+  }[];
+  readonly results: readonly RecordResult[];
+  readonly doubleBillings: readonly DoubleBillingWarning[];
+}
+
 export interface MeteringOutcome {
   readonly outcome: 'billed' | 'identical' | 'different';
   /** The record billed under the key: the new one, or the one billed before. */
@@ -53,6 +71,10 @@ export interface MeteringOutcome {
 export class MeteringLedger {
   private readonly billed = new Map<string, { record: BilledRecord; fingerprint: string }>();
   private readonly resultLog: RecordResult[] = [];
+  private readonly doubleBillingLog: DoubleBillingWarning[] = [];
+
+  /** `onDoubleBilling` hears of each customer-hour billed twice, as it happens (the simulator logs it). */
+  constructor(private readonly onDoubleBilling: (warning: DoubleBillingWarning) => void = () => undefined) {}
 
   /**
    * Bills `candidate` under `dedupKey` unless that key was billed before: then it is `identical` (same quantity and
@@ -73,12 +95,43 @@ export class MeteringLedger {
     this.resultLog.push(result);
   }
 
-  billedRecords(): BilledRecord[] {
-    return [...this.billed.values()].map((entry) => entry.record);
+  flagDoubleBilling(warning: DoubleBillingWarning): void {
+    this.doubleBillingLog.push(warning);
+    this.onDoubleBilling(warning);
+  }
+
+  billedRecords(): BilledRecordView[] {
+    const doubleBilled = new Set(this.doubleBillingLog.flatMap((warning) => warning.meteringRecordIds));
+    return [...this.billed.values()].map(({ record }) => ({
+      ...record,
+      doubleBilled: doubleBilled.has(record.meteringRecordId),
+    }));
   }
 
   results(): readonly RecordResult[] {
     return this.resultLog;
+  }
+
+  doubleBillings(): readonly DoubleBillingWarning[] {
+    return this.doubleBillingLog;
+  }
+
+  state(): LedgerState {
+    return {
+      billed: [...this.billed].map(([dedupKey, { record, fingerprint }]) => ({ dedupKey, fingerprint, record })),
+      results: this.resultLog,
+      doubleBillings: this.doubleBillingLog,
+    };
+  }
+
+  /** Takes up `state` in place of what this (new, empty) ledger holds. */
+  restore(state: LedgerState): void {
+    this.billed.clear();
+    for (const { dedupKey, fingerprint, record } of state.billed) this.billed.set(dedupKey, { record, fingerprint });
+    this.resultLog.length = 0;
+    for (const result of state.results) this.resultLog.push(result);
+    this.doubleBillingLog.length = 0;
+    for (const warning of state.doubleBillings) this.doubleBillingLog.push(warning);
   }
 }
 

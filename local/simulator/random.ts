@@ -11,6 +11,11 @@ export class SeededRandom {
     this.state = seed >>> 0;
   }
 
+  /** Where the sequence is: a generator seeded with this continues it. */
+  position(): number {
+    return this.state;
+  }
+
   /** A float in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

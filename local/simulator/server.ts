@@ -19,14 +19,21 @@ import { ControlApi } from './control-api.ts';
 import { ids } from './random.ts';
 import type { SettingsPatch } from './settings.ts';
 import { Simulator } from './simulator.ts';
+import { SimulatorStateFile } from './state-file.ts';
 
 export interface SimulatorOptions {
   /** TCP port; 0 (the default) picks a free one. */
   readonly port?: number;
   readonly host?: string;
+  /** Settings over the defaults, and over the saved ones when the state is restored. */
   readonly settings?: SettingsPatch;
-  /** Where the clock starts (default: now) and whether it runs (default) or stands still. */
+  /** Where the clock starts (default: now) and whether it runs (default) or stands still, unless state is restored. */
   readonly clock?: { readonly now?: Date; readonly running?: boolean };
+  /**
+   * A directory to keep the state in (`marketplace-simulator.json`), saved on every change and taken up again by the
+   * next start on the same directory. Without one, the state lives in memory and goes with the process.
+   */
+  readonly dataDir?: string;
 }
 
 export interface RunningSimulator {
@@ -42,8 +49,11 @@ export interface RunningSimulator {
 const EVENT_RELEASE_INTERVAL_MS = 1000;
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const simulator = new Simulator(options.settings);
-  simulator.clock.set(options.clock?.now ?? new Date(), options.clock?.running ?? true);
+  const stateFile = options.dataDir === undefined ? undefined : new SimulatorStateFile(options.dataDir);
+  const saved = stateFile?.load();
+  const simulator = new Simulator(options.settings, stateFile);
+  if (saved === undefined) simulator.clock.set(options.clock?.now ?? new Date(), options.clock?.running ?? true);
+  else simulator.restore(saved, options.settings);
   const control = new ControlApi(simulator);
   const buyerPage = new BuyerPage(simulator);
   const server = createServer((request, response) => {
@@ -79,6 +89,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
       await simulator.events.drained();
+      await simulator.saveState();
     },
   };
 }
@@ -91,7 +102,8 @@ function describe(response: ServerResponse): void {
   const body = JSON.stringify({
     service: 'AWS Marketplace simulator',
     protocol: 'awsJson1_1: POST / with X-Amz-Target AWSMPMeteringService.* or AWSMPEntitlementService.GetEntitlements',
-    control: '/control (see the README, "Marketplace simulator")',
+    rpcV2Cbor: 'POST /service/AWSMPEntitlementService/operation/GetEntitlements with smithy-protocol: rpc-v2-cbor',
+    control: '/control (see docs/simulator.md)',
     buyer: '/buyer (a web page: subscribe to a product and go on to the fulfillment URL)',
   });
   response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });

@@ -50,8 +50,12 @@ export const settingsSchema = z.strictObject({
   identicalResendStatus: z.enum(['Success', 'DuplicateRecord']),
   /** The error for a record carrying both `CustomerIdentifier` and `CustomerAWSAccountId` (undocumented). */
   bothCustomerIdentifiersError: z.enum(['ValidationException', 'InvalidCustomerIdentifierException']),
-  /** Reject a request with `ProductCode` whose records carry `LicenseArn` (AWS says never to mix them: it bills twice). */
-  rejectProductCodeWithLicenseArn: z.boolean(),
+  /**
+   * What a `BatchMeterUsage` with `ProductCode` whose records carry `LicenseArn` gets. AWS accepts it and bills the
+   * customer-hour twice, once per identity: `bill-twice` does the same and flags it (a log line, `/control/warnings`);
+   * `refuse` answers a `ValidationException`, to catch the mistake before it costs a buyer.
+   */
+  doubleBilling: z.enum(['bill-twice', 'refuse']),
   /** Reject license records of several products in one request ("each request covers one product only"). */
   rejectSeveralProductsPerRequest: z.boolean(),
   /** How an unknown legacy customer is answered: per record, or the whole batch with the modeled exception. */
@@ -87,7 +91,7 @@ export const defaultSettings: Settings = {
   maxAllocationsPerRecord: 2500,
   identicalResendStatus: 'Success',
   bothCustomerIdentifiersError: 'ValidationException',
-  rejectProductCodeWithLicenseArn: true,
+  doubleBilling: 'bill-twice',
   rejectSeveralProductsPerRequest: true,
   unknownLegacyCustomer: 'CustomerNotSubscribed',
   legacyResolveIncludesLicenseArn: false,

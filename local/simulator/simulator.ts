@@ -1,23 +1,15 @@
 /**
  * The simulator's state and its AWS-protocol front door: one object holding the clock, settings, catalogue, ledger,
- * lifecycle events and fault plan, and the request pipeline every AWS call goes through (read, route, authenticate,
- * inject faults, validate, run the operation, answer).
+ * lifecycle events and fault plan, and the request pipeline every AWS call goes through in either wire protocol (read,
+ * route, authenticate, inject faults, validate, run the operation, save the state when it is kept on disk, answer).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  AwsError,
-  parseJsonBody,
-  readAwsJsonBody,
-  sendAwsError,
-  sendAwsJson,
-  serializationError,
-} from '../aws-json.ts';
+import { AwsError, readAwsJsonBody } from '../aws-json.ts';
 import {
   callerFromAuthorization,
   MAX_REQUEST_BYTES,
   meteringError,
-  operationForTarget,
   serviceError,
   wrongRegionError,
   type Operation,
@@ -35,7 +27,15 @@ import { registerUsage } from './operations/register-usage.ts';
 import { resolveCustomer } from './operations/resolve-customer.ts';
 import { ids } from './random.ts';
 import { defaultSettings, type Settings, type SettingsPatch } from './settings.ts';
+import type { SimulatorStateFile } from './state-file.ts';
+import {
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_VERSION,
+  type SimulatorSnapshot,
+  type SimulatorSnapshotToSave,
+} from './state-snapshot.ts';
 import { UsageSigner } from './usage-signer.ts';
+import { protocolFor } from './wire-protocols.ts';
 
 const handlers: Record<Operation, OperationHandler> = {
   BatchMeterUsage: batchMeterUsage,
@@ -62,7 +62,11 @@ export class Simulator {
   stats!: Record<Operation, OperationStats>;
   private clientTokens!: OperationContext['clientTokens'];
 
-  constructor(settings: SettingsPatch = {}) {
+  /** With a `stateFile`, every change is saved to it before it is answered; without one, state lives in memory. */
+  constructor(
+    settings: SettingsPatch = {},
+    private readonly stateFile?: SimulatorStateFile,
+  ) {
     this.reset(settings);
   }
 
@@ -71,7 +75,7 @@ export class Simulator {
     this.events?.close();
     this.settings = { ...defaultSettings, ...settings };
     this.marketplace = new Marketplace(this.clock, () => this.settings);
-    this.ledger = new MeteringLedger();
+    this.ledger = new MeteringLedger((warning) => console.warn(`simulator: WARNING ${warning.message}`));
     this.events = new LifecycleEvents(
       () => this.settings.sellerAccountId,
       () => this.settings.finalMeteringGraceSeconds * 1000,
@@ -84,6 +88,47 @@ export class Simulator {
     this.clientTokens = new Map();
   }
 
+  /** The whole state, as the state file keeps it. */
+  snapshot(): SimulatorSnapshotToSave {
+    return {
+      format: SNAPSHOT_FORMAT,
+      version: SNAPSHOT_VERSION,
+      savedAt: new Date(),
+      settings: this.settings,
+      clock: this.clock.state(),
+      marketplace: this.marketplace.state(),
+      ledger: this.ledger.state(),
+      events: this.events.state(),
+      faults: { plan: this.faults.plan, progress: this.faults.progress() },
+      stats: this.stats,
+      clientTokens: [...this.clientTokens].map(([token, entry]) => ({ token, ...entry })),
+      signingKeyPem: this.signer.privateKeyPem() ?? null,
+    };
+  }
+
+  /**
+   * Takes up a saved state, with `settings` over the saved ones. A running clock goes on by the wall-clock time since
+   * the save, as if the simulator had run on; a stopped one stays where it stood.
+   */
+  restore(snapshot: SimulatorSnapshot, settings: SettingsPatch = {}): void {
+    this.reset({ ...snapshot.settings, ...settings });
+    const { now, running } = snapshot.clock;
+    const stoppedForMs = running ? Math.max(0, Date.now() - snapshot.savedAt.getTime()) : 0;
+    this.clock.set(new Date(now.getTime() + stoppedForMs), running);
+    this.marketplace.restore(snapshot.marketplace);
+    this.ledger.restore(snapshot.ledger);
+    this.events.restore(snapshot.events);
+    this.faults = new FaultInjector(snapshot.faults.plan, undefined, snapshot.faults.progress);
+    this.stats = snapshot.stats;
+    this.clientTokens = new Map(snapshot.clientTokens.map(({ token, ...entry }) => [token, entry]));
+    if (snapshot.signingKeyPem !== null) this.signer.restore(snapshot.signingKeyPem);
+  }
+
+  /** Saves the state to the state file, if there is one; settles once it is on disk. */
+  saveState(): Promise<void> {
+    return this.stateFile?.save(() => this.snapshot()) ?? Promise.resolve();
+  }
+
   /** Records a lifecycle change and publishes whatever is due by now. */
   notify(change: LifecycleChange, license: License): void {
     const product = this.marketplace.product(license.productCode)!;
@@ -92,19 +137,17 @@ export class Simulator {
   }
 
   releaseDueEvents(): void {
-    this.events.release(this.clock.now());
+    if (this.events.release(this.clock.now()) > 0) this.saveState().catch(logSaveFailure);
   }
 
   async handleAws(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = ids.requestId();
+    const path = URL.parse(request.url ?? '/', 'http://simulator')?.pathname ?? '/';
+    const protocol = protocolFor(path);
     let operation: Operation | undefined;
     try {
       const body = await readAwsJsonBody(request, MAX_REQUEST_BYTES);
-      operation = operationForTarget(header(request, 'x-amz-target'));
-      const contentType = header(request, 'content-type') ?? '';
-      if (!/^application\/(x-amz-json-1\.[01]|json)\b/.test(contentType)) {
-        throw serializationError(`Content-Type must be application/x-amz-json-1.1, not '${contentType}'`);
-      }
+      operation = protocol.operation(request, path, body);
       const caller = callerFromAuthorization(header(request, 'authorization'), this.settings.requireSignature);
       this.releaseDueEvents();
       const stats = this.stats[operation];
@@ -117,6 +160,7 @@ export class Simulator {
       }
       if (faults.drop === 'before-processing') {
         stats.dropped++;
+        await this.saveState();
         request.socket.destroy();
         return;
       }
@@ -135,7 +179,7 @@ export class Simulator {
         throw wrongRegionError(caller.region);
       }
 
-      const result = handlers[operation](parseJsonBody(body), {
+      const result = handlers[operation](protocol.input(body), {
         requestId,
         caller,
         now: this.clock.now(),
@@ -150,17 +194,22 @@ export class Simulator {
           return picked;
         },
       });
-      if (faults.drop === 'after-processing') {
-        stats.dropped++;
+      const dropAnswer = faults.drop === 'after-processing';
+      if (dropAnswer) stats.dropped++;
+      // What is answered is on disk first: a restart never forgets a record the caller was told is billed.
+      await this.saveState();
+      if (dropAnswer) {
         request.socket.destroy();
         return;
       }
-      sendAwsJson(response, 200, result, requestId);
+      protocol.send(response, result, requestId);
     } catch (error) {
       // A caller that hung up mid-request is owed no answer.
       if (request.destroyed && !request.complete) return;
       if (error instanceof AwsError) {
-        sendAwsError(response, error, requestId);
+        // Statistics and the fault plan's progress moved even though the call failed.
+        if (operation !== undefined) await this.saveState().catch(logSaveFailure);
+        protocol.sendError(response, error, requestId);
         return;
       }
       console.error(`simulator: unexpected error in request ${requestId}`, error);
@@ -169,9 +218,13 @@ export class Simulator {
         'InternalServiceErrorException',
         'Unexpected simulator error',
       );
-      sendAwsError(response, unexpected, requestId);
+      protocol.sendError(response, unexpected, requestId);
     }
   }
+}
+
+function logSaveFailure(error: unknown): void {
+  console.error('simulator: could not save its state', error);
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

@@ -2,7 +2,7 @@
  * Signs `RegisterUsage` answers the way Marketplace does: a JWT signed with PS256 by a key whose public half the
  * caller can fetch (here from the control API) to verify it. The key pair is made on first use.
  */
-import { constants, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 
 export const PUBLIC_KEY_VERSION = 1;
 
@@ -22,6 +22,17 @@ export class UsageSigner {
 
   publicKeyPem(): string {
     return this.keyPair().publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /** The private key (PKCS#8 PEM) once one is made, kept with the simulator's state so that a restart keeps it. */
+  privateKeyPem(): string | undefined {
+    return this.keys?.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+
+  /** Signs with a key saved before, instead of making a new one. */
+  restore(privateKeyPem: string): void {
+    const privateKey = createPrivateKey(privateKeyPem);
+    this.keys = { privateKey, publicKey: createPublicKey(privateKey) };
   }
 
   private keyPair() {

@@ -5,12 +5,17 @@
  * A request passes the batch rules in order (any failure rejects the whole batch, as AWS does); then each record gets
  * its own status: `CustomerNotSubscribed`, `DuplicateRecord`, or `Success` with a `MeteringRecordId` that an identical
  * resend gets again.
+ *
+ * A record that carries a `LicenseArn` in a request with a `ProductCode` is, as AWS documents, billed twice: once under
+ * the product and once under the license (the `doubleBilling` setting can refuse it instead). Its answer is that of
+ * the `ProductCode` billing, the identity the request was sent under.
  */
 import { z } from 'zod';
 import { validationError, type AwsError } from '../../aws-json.ts';
 import { meteringError } from '../marketplace-protocol.ts';
+import { doubleBillingWarning } from '../double-billing.ts';
 import type { License, Product } from '../marketplace.ts';
-import { hourOf, type RecordStatus } from '../metering-ledger.ts';
+import { hourOf, type MeteringOutcome, type RecordStatus } from '../metering-ledger.ts';
 import { instantOf, integerMember, listMember, parseInput, stringMember, timestampMember } from '../validation.ts';
 import type { Settings } from '../settings.ts';
 import type { OperationContext } from './context.ts';
@@ -82,6 +87,10 @@ const firstViolation = (
 
 const isLegacyRequest = (batch: Batch) => batch.request.ProductCode !== undefined;
 
+/** A record sent with `ProductCode` that also names a license: AWS bills it under both. */
+const isDoubleBilled = (record: BatchRecord, batch: Batch) =>
+  isLegacyRequest(batch) && record.input.LicenseArn !== undefined;
+
 /** The batch rules, in the order AWS applies them. */
 export const batchRules: readonly BatchRule[] = [
   {
@@ -117,14 +126,18 @@ export const batchRules: readonly BatchRule[] = [
       firstViolation(
         batch,
         ({ input }) => {
-          if (isLegacyRequest(batch)) {
-            return input.LicenseArn !== undefined && batch.context.settings.rejectProductCodeWithLicenseArn
-              ? 'LicenseArn must not be sent with a ProductCode (a customer-hour metered both ways is billed twice)'
-              : undefined;
+          if (isLegacyRequest(batch) && input.LicenseArn !== undefined) {
+            if (batch.context.settings.doubleBilling === 'refuse') {
+              return 'LicenseArn must not be sent with a ProductCode (a customer-hour metered both ways is billed twice)';
+            }
+          } else if (isLegacyRequest(batch)) {
+            return undefined;
+          } else if (input.LicenseArn === undefined) {
+            return 'LicenseArn is required when the request has no ProductCode';
           }
-          if (input.LicenseArn === undefined) return 'LicenseArn is required when the request has no ProductCode';
-          if (input.CustomerAWSAccountId === undefined) return 'a record with a LicenseArn needs CustomerAWSAccountId';
-          return undefined;
+          return input.CustomerAWSAccountId === undefined
+            ? 'a record with a LicenseArn needs CustomerAWSAccountId'
+            : undefined;
         },
         validationError,
       ),
@@ -196,30 +209,33 @@ export const batchRules: readonly BatchRule[] = [
   {
     id: 'license-belongs-to-customer',
     check: (batch) =>
-      isLegacyRequest(batch)
-        ? undefined
-        : firstViolation(
-            batch,
-            ({ input, license }) => {
-              if (license === undefined) return `LicenseArn ${input.LicenseArn} is not a license of this seller`;
-              return license.customerAWSAccountId === input.CustomerAWSAccountId
-                ? undefined
-                : `LicenseArn ${input.LicenseArn} does not belong to account ${input.CustomerAWSAccountId}`;
-            },
-            (message) => meteringError('InvalidLicenseException', message),
-          ),
+      firstViolation(
+        batch,
+        ({ input, license }) => {
+          if (input.LicenseArn === undefined) return undefined;
+          if (license === undefined) return `LicenseArn ${input.LicenseArn} is not a license of this seller`;
+          const { ProductCode } = batch.request;
+          if (ProductCode !== undefined && license.productCode !== ProductCode) {
+            return `LicenseArn ${input.LicenseArn} is a license of product ${license.productCode}, not ${ProductCode}`;
+          }
+          return license.customerAWSAccountId === input.CustomerAWSAccountId
+            ? undefined
+            : `LicenseArn ${input.LicenseArn} does not belong to account ${input.CustomerAWSAccountId}`;
+        },
+        (message) => meteringError('InvalidLicenseException', message),
+      ),
   },
   {
     id: 'license-active-period',
     check: (batch) =>
-      isLegacyRequest(batch)
-        ? undefined
-        : firstViolation(
-            batch,
-            ({ license, at }) =>
-              license === undefined ? undefined : activePeriodViolation(license, at, batch.context.settings),
-            (message) => meteringError('InvalidLicenseException', message),
-          ),
+      firstViolation(
+        batch,
+        ({ input, license, at }) =>
+          input.LicenseArn === undefined || license === undefined
+            ? undefined
+            : activePeriodViolation(license, at, batch.context.settings),
+        (message) => meteringError('InvalidLicenseException', message),
+      ),
   },
   {
     id: 'known-legacy-customer',
@@ -275,10 +291,12 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
       const license =
         product === undefined
           ? undefined
-          : marketplace.legacyCustomer(product.code, {
-              ...(input.CustomerIdentifier !== undefined ? { customerIdentifier: input.CustomerIdentifier } : {}),
-              ...(input.CustomerAWSAccountId !== undefined ? { accountId: input.CustomerAWSAccountId } : {}),
-            });
+          : input.LicenseArn !== undefined
+            ? marketplace.licenseByArn(input.LicenseArn)
+            : marketplace.legacyCustomer(product.code, {
+                ...(input.CustomerIdentifier !== undefined ? { customerIdentifier: input.CustomerIdentifier } : {}),
+                ...(input.CustomerAWSAccountId !== undefined ? { accountId: input.CustomerAWSAccountId } : {}),
+              });
       return { position: index + 1, input, at, product, license };
     }
     const license = input.LicenseArn === undefined ? undefined : marketplace.licenseByArn(input.LicenseArn);
@@ -311,10 +329,11 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
     return log('CustomerNotSubscribed');
   }
   const hour = hourOf(at);
-  const identity = isLegacyRequest(batch) ? `product:${product.code}` : `license:${license.licenseArn ?? ''}`;
-  const { outcome, record: billed } = context.ledger.meter(
-    [identity, license.id, input.Dimension, hour.toISOString()].join('|'),
-    {
+  const identities = isLegacyRequest(batch)
+    ? [`product:${product.code}`, ...(isDoubleBilled(record, batch) ? [`license:${input.LicenseArn}`] : [])]
+    : [`license:${license.licenseArn ?? ''}`];
+  const outcomes = identities.map((identity) =>
+    context.ledger.meter([identity, license.id, input.Dimension, hour.toISOString()].join('|'), {
       operation: 'BatchMeterUsage',
       requestId: context.requestId,
       receivedAt: context.now,
@@ -329,8 +348,26 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
       quantity,
       allocations: canonical(quantity, input.UsageAllocations),
       freeTrial: license.offerType === 'free-trial',
-    },
+    }),
   );
+  const [answered, byLicenseArn] = outcomes as [MeteringOutcome, MeteringOutcome | undefined];
+  if (byLicenseArn !== undefined && input.LicenseArn !== undefined && outcomes.some((o) => o.outcome === 'billed')) {
+    context.ledger.flagDoubleBilling(
+      doubleBillingWarning({
+        requestId: context.requestId,
+        receivedAt: context.now,
+        recordPosition: record.position,
+        productCode: product.code,
+        licenseId: license.id,
+        licenseArn: input.LicenseArn,
+        customerAWSAccountId: license.customerAWSAccountId,
+        dimension: input.Dimension,
+        hour,
+        meteringRecordIds: [answered.record.meteringRecordId, byLicenseArn.record.meteringRecordId],
+      }),
+    );
+  }
+  const { outcome, record: billed } = answered;
   if (outcome === 'different') return log('DuplicateRecord');
   if (outcome === 'identical' && context.settings.identicalResendStatus === 'DuplicateRecord') {
     return log('DuplicateRecord');

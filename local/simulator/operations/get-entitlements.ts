@@ -67,9 +67,7 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
           CustomerAWSAccountId: license.customerAWSAccountId,
           ...(license.licenseArn === undefined ? {} : { LicenseArn: license.licenseArn }),
           Value: entitlement.value,
-          ...(entitlement.expirationDate === undefined
-            ? {}
-            : { ExpirationDate: entitlement.expirationDate.getTime() / 1000 }),
+          ...(entitlement.expirationDate === undefined ? {} : { ExpirationDate: entitlement.expirationDate }),
         })),
     );
 

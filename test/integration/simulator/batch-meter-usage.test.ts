@@ -138,6 +138,8 @@ describe('batch rules (a violation rejects the whole batch)', () => {
     expect(noArn.name).toBe('ValidationException');
     expect(noArn.message).toContain('LicenseArn is required when the request has no ProductCode');
 
+    // By default such a record is billed twice, as AWS bills it (double-billing.test.ts); strictly, it is refused.
+    await sim.control.updateSettings({ doubleBilling: 'refuse' });
     const mixed = await rejectionOf(send([licenseRecord(license)], license.productCode));
     expect(mixed.name).toBe('ValidationException');
     expect(mixed.message).toContain('billed twice');

@@ -1,0 +1,108 @@
+/**
+ * Where a simulator with a data directory keeps its state: one JSON file, `marketplace-simulator.json`, replaced
+ * whole on every save (written to a temporary file, flushed, then renamed over the old one), so that a crash leaves
+ * the previous state or the new one, never half of either. A file that cannot be read as this format and version
+ * stops the start with a message naming it: starting empty would silently forget what the seller's own stores
+ * (DynamoDB Local in the same directory) still remember.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import {
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_VERSION,
+  snapshotSchema,
+  type SimulatorSnapshot,
+  type SimulatorSnapshotToSave,
+} from './state-snapshot.ts';
+
+export const STATE_FILE_NAME = 'marketplace-simulator.json';
+
+/** The state file exists but is not a state this simulator can take up. */
+export class SimulatorStateFileError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`The simulator state file ${path} ${reason}. Move it away (or delete it) to start with an empty simulator.`);
+    this.name = 'SimulatorStateFileError';
+  }
+}
+
+export class SimulatorStateFile {
+  readonly path: string;
+  private inFlight: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.path = join(dataDir, STATE_FILE_NAME);
+  }
+
+  /** The saved state, or `undefined` when nothing was saved yet. */
+  load(): SimulatorSnapshot | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new SimulatorStateFileError(this.path, `cannot be read (${(error as Error).message})`);
+    }
+    let document: unknown;
+    try {
+      document = JSON.parse(text);
+    } catch {
+      throw new SimulatorStateFileError(this.path, 'is not valid JSON');
+    }
+    const { format, version } = (typeof document === 'object' && document !== null ? document : {}) as {
+      format?: unknown;
+      version?: unknown;
+    };
+    if (format !== SNAPSHOT_FORMAT) {
+      throw new SimulatorStateFileError(this.path, `is not a simulator state (format ${JSON.stringify(format)})`);
+    }
+    if (version !== SNAPSHOT_VERSION) {
+      throw new SimulatorStateFileError(
+        this.path,
+        `has format version ${JSON.stringify(version)}; this simulator reads version ${SNAPSHOT_VERSION}`,
+      );
+    }
+    const parsed = snapshotSchema.safeParse(document);
+    if (!parsed.success) {
+      throw new SimulatorStateFileError(this.path, `does not hold a valid state:\n${z.prettifyError(parsed.error)}`);
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Saves the state `snapshot` gives, taken after this call: the promise settles once it is on disk. Calls that
+   * arrive while a save is being written share the one save after it, so a burst of changes costs two writes.
+   */
+  save(snapshot: () => SimulatorSnapshotToSave): Promise<void> {
+    this.queued ??= this.inFlight.then(() => {
+      this.queued = undefined;
+      const write = this.write(JSON.stringify(snapshot()));
+      this.inFlight = write.catch(() => undefined);
+      return write;
+    });
+    return this.queued;
+  }
+
+  private async write(text: string): Promise<void> {
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    const file = await open(temporary, 'w');
+    try {
+      await file.writeFile(text, 'utf8');
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    try {
+      await rename(temporary, this.path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `npm start` twice on one `DYNAMODB_DATA_DIR`: usage recorded before the restart and not yet metered is billed after
+ * it, because the simulator kept the license it is billed against (as DynamoDB Local kept the subscriber and usage).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { fetchSigned } from '../../../local/http/signed-fetch.ts';
+import { SimulatorControl } from '../../../local/simulator/control-client.ts';
+import { meter, summaryOf } from '../../support/blackbox/metering-commands.ts';
+import { pollUntil } from '../../support/blackbox/polling.ts';
+import { startStackProcess, type StackProcess } from '../../support/blackbox/stack-process.ts';
+
+const PRODUCT = 'analytics-pro-example';
+let dataDir: string;
+const stacks: StackProcess[] = [];
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'npm-start-state-'));
+});
+afterEach(async () => {
+  await Promise.all(stacks.splice(0).map((stack) => stack.stop()));
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** `npm start` with the data directory, as a seller starts it with `DYNAMODB_DATA_DIR=...`. */
+async function start(): Promise<StackProcess> {
+  const previous = process.env.DYNAMODB_DATA_DIR;
+  process.env.DYNAMODB_DATA_DIR = dataDir;
+  try {
+    const stack = await startStackProcess();
+    stacks.push(stack);
+    return stack;
+  } finally {
+    if (previous === undefined) delete process.env.DYNAMODB_DATA_DIR;
+    else process.env.DYNAMODB_DATA_DIR = previous;
+  }
+}
+
+async function accessOf(apiUrl: string, subscriberId: string): Promise<{ status: string } | undefined> {
+  const response = await fetchSigned(`${apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
+  return response.status === 200 ? ((await response.json()) as { status: string }) : undefined;
+}
+
+test('usage pending at a restart is billed after it', { timeout: 240_000 }, async () => {
+  const first = await start();
+  const control = new SimulatorControl(first.simulatorUrl);
+  const { license, registrationToken } = await control.createLicense({ productCode: PRODUCT });
+  const arrival = await fetch(first.fulfillmentUrl, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ 'x-amzn-marketplace-token': registrationToken }).toString(),
+  });
+  expect(arrival.status).toBe(303);
+  const subscriberId = `license:${license.licenseArn}`;
+  await pollUntil('an active subscriber', async () =>
+    (await accessOf(first.apiUrl, subscriberId))?.status === 'active' ? true : undefined,
+  );
+  const { now } = await control.clock();
+  const recorded = await fetchSigned(`${first.apiUrl}/usage`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ events: [{ subscriberId, dimension: 'requests', quantity: 3, timestamp: now }] }),
+  });
+  expect(recorded.status).toBe(200);
+  await first.stop();
+  stacks.splice(stacks.indexOf(first), 1);
+
+  const second = await start();
+  const restarted = new SimulatorControl(second.simulatorUrl);
+  expect((await restarted.license(license.id)).status).toBe('active');
+  await restarted.advanceClock({ hours: 1 });
+  const run = summaryOf(await meter(second.commandEnvironment, []));
+  expect(run.billed).toBe(1);
+  expect(run.rejected).toBe('0');
+  const { records } = await restarted.billed({ licenseId: license.id });
+  expect(records.map((record) => [record.dimension, record.quantity])).toEqual([['requests', 3]]);
+});

@@ -1,0 +1,155 @@
+/**
+ * A simulator started on a data directory keeps its whole state there: stopped and started again on the same
+ * directory, it has the products, licenses, tokens, billed records, results, clock, settings, event feed and
+ * subscriptions it had, and it deduplicates against records billed before the restart. A state file it cannot read
+ * stops the start with a message naming the file.
+ */
+import { BatchMeterUsageCommand, ResolveCustomerCommand, type UsageRecord } from '@aws-sdk/client-marketplace-metering';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { SimulatorControl } from '../../../local/simulator/control-client.ts';
+import { startSimulator, type RunningSimulator } from '../../../local/simulator/server.ts';
+import { STATE_FILE_NAME } from '../../../local/simulator/state-file.ts';
+import { meteredProduct, meteringClient, minutesFrom, SIMULATOR_NOW } from '../../support/simulator.ts';
+
+let dataDir: string;
+const running: RunningSimulator[] = [];
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'simulator-state-'));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((simulator) => simulator.close()));
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function start(): Promise<{ simulator: RunningSimulator; control: SimulatorControl }> {
+  const simulator = await startSimulator({ dataDir });
+  running.push(simulator);
+  return { simulator, control: new SimulatorControl(simulator.url) };
+}
+
+async function stop(simulator: RunningSimulator): Promise<void> {
+  running.splice(running.indexOf(simulator), 1);
+  await simulator.close();
+}
+
+/** Everything the control API shows of the state. */
+async function everything(control: SimulatorControl) {
+  const { operations, eventDeliveries, doubleBilled } = await control.stats();
+  return {
+    settings: await control.settings(),
+    clock: await control.clock(),
+    products: await control.products(),
+    licenses: await control.licenses(),
+    billed: await control.billed(),
+    results: await control.results(),
+    warnings: await control.warnings(),
+    events: await control.events(),
+    subscriptions: await control.eventSubscriptions(),
+    stats: { operations, eventDeliveries, doubleBilled },
+    publicKey: await control.registerUsagePublicKey(),
+  };
+}
+
+test('stopped and started again on the same directory, the simulator has everything it had', async () => {
+  const first = await start();
+  await first.control.setClock(minutesFrom(SIMULATOR_NOW, -120), false);
+  await first.control.updateSettings({ identicalResendStatus: 'DuplicateRecord', timestampWindowHours: 6 });
+  const product = await first.control.createProduct(meteredProduct());
+  const contracts = await first.control.createProduct(
+    meteredProduct({ pricingModel: 'contracts', dimensions: [{ name: 'seats', kind: 'contract' }] }),
+  );
+  const { license } = await first.control.createLicense({ productCode: product.code });
+  const { registrationToken } = await first.control.createLicense({
+    productCode: contracts.code,
+    entitlements: [{ dimension: 'seats', value: { IntegerValue: 10 }, expirationDate: '2027-11-18T00:00:00Z' }],
+  });
+  await first.control.setClock(SIMULATOR_NOW, false);
+  const record: UsageRecord = {
+    Timestamp: minutesFrom(SIMULATOR_NOW, -60),
+    Dimension: 'users',
+    Quantity: 7,
+    CustomerAWSAccountId: license.customerAWSAccountId,
+    LicenseArn: license.licenseArn,
+  };
+  const metering = meteringClient(first.simulator.url);
+  const billed = await metering.send(new BatchMeterUsageCommand({ UsageRecords: [record] }));
+  // The same hour again with ProductCode: billed twice, so that the double-billing warning is part of the state.
+  await metering.send(new BatchMeterUsageCommand({ UsageRecords: [record], ProductCode: product.code }));
+  await first.control.advanceClock({ minutes: 20 });
+  await first.control.subscribeEvents('http://127.0.0.1:9/events', 'eventbridge');
+  const before = await everything(first.control);
+  expect(before.billed.records).toHaveLength(2);
+  await stop(first.simulator);
+
+  const second = await start();
+  expect(await everything(second.control)).toEqual(before);
+
+  const again = meteringClient(second.simulator.url);
+  const identical = await again.send(new BatchMeterUsageCommand({ UsageRecords: [record] }));
+  expect(identical.Results?.[0]?.Status).toBe('DuplicateRecord');
+  await second.control.updateSettings({ identicalResendStatus: 'Success' });
+  const resent = await again.send(new BatchMeterUsageCommand({ UsageRecords: [record] }));
+  expect(resent.Results?.[0]?.MeteringRecordId).toBe(billed.Results?.[0]?.MeteringRecordId);
+  const different = await again.send(new BatchMeterUsageCommand({ UsageRecords: [{ ...record, Quantity: 8 }] }));
+  expect(different.Results?.[0]?.Status).toBe('DuplicateRecord');
+  expect((await second.control.billed()).totalQuantity).toBe(14);
+  const resolved = await again.send(new ResolveCustomerCommand({ RegistrationToken: registrationToken }));
+  expect(resolved.ProductCode).toBe(contracts.code);
+  metering.destroy();
+  again.destroy();
+
+  expect(await readdir(dataDir)).toEqual([STATE_FILE_NAME]);
+});
+
+test('a running clock goes on by the time the simulator was stopped, as if it had run on', async () => {
+  const first = await start();
+  await first.control.setClock(SIMULATOR_NOW, true);
+  await stop(first.simulator);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+
+  const second = await start();
+  const { now, running: isRunning } = await second.control.clock();
+  expect(isRunning).toBe(true);
+  expect(Date.parse(now) - SIMULATOR_NOW.getTime()).toBeGreaterThanOrEqual(300);
+});
+
+test('a reset is saved too: the next start is empty', async () => {
+  const first = await start();
+  await first.control.createProduct(meteredProduct());
+  await first.control.reset();
+  await stop(first.simulator);
+
+  const second = await start();
+  expect((await second.control.products()).products).toEqual([]);
+});
+
+test('a state file that is not JSON stops the start with a message naming the file', async () => {
+  const path = join(dataDir, STATE_FILE_NAME);
+  await writeFile(path, '{"format": "aws-marketplace-simulator-state", "version": 1, "set');
+  await expect(startSimulator({ dataDir })).rejects.toThrow(`The simulator state file ${path} is not valid JSON`);
+});
+
+test('a state file of another format version stops the start with a message naming the file and the version', async () => {
+  const path = join(dataDir, STATE_FILE_NAME);
+  await writeFile(path, JSON.stringify({ format: 'aws-marketplace-simulator-state', version: 99 }));
+  await expect(startSimulator({ dataDir })).rejects.toThrow(
+    `The simulator state file ${path} has format version 99; this simulator reads version 1`,
+  );
+});
+
+test('a state file whose content is damaged stops the start with a message naming the file and the fault', async () => {
+  const first = await start();
+  await first.control.createProduct(meteredProduct());
+  await stop(first.simulator);
+  const path = join(dataDir, STATE_FILE_NAME);
+  const saved = JSON.parse(await readFile(path, 'utf8')) as { clock: { now: string } };
+  saved.clock.now = 'yesterday';
+  await writeFile(path, JSON.stringify(saved));
+  const failure = startSimulator({ dataDir });
+  await expect(failure).rejects.toThrow(`The simulator state file ${path} does not hold a valid state`);
+  await expect(failure).rejects.toThrow('clock.now');
+});
