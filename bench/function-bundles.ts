@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readFileSync, statSync } from 'node:fs';
 import { buildApp } from '../lib/app.ts';
+import { exampleProductsAllowed } from '../lib/example-products.ts';
 import { cdkJsonContext } from '../local/config.ts';
 import { summarize } from './stats.ts';
 
@@ -24,6 +25,7 @@ interface LambdaResource {
 // The CDK CLI asks for asset and path metadata; they are how a function's bundle is found in the cloud assembly.
 const assembly = buildApp({
   ...cdkJsonContext(),
+  ...exampleProductsAllowed,
   'aws:cdk:enable-asset-metadata': true,
   'aws:cdk:enable-path-metadata': true,
 }).app.synth();

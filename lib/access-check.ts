@@ -31,6 +31,10 @@ export class AccessCheck extends Construct {
       // The seller's app asks while its user waits to be let in: memory buys CPU, and CPU a shorter cold start.
       memorySize: 512,
       timeout: Duration.seconds(10),
+      tracing: config.observability.tracing,
+      failuresGo:
+        "API Gateway invokes it synchronously: a failure is the seller app's error answer (alarmed as " +
+        'subscriber-access-crashed), not an event to keep.',
       environment: {
         SUBSCRIBERS_TABLE: subscribers.tableName,
         ...finalMeteringGraceVariable(config),

@@ -1,15 +1,19 @@
 /**
  * The stack's alarms: few, each one a state an operator must look at, named after what went wrong and described with
- * what to do. None has an action: the seller points whatever they are woken by (an SNS topic, a chat channel) at the
- * ones they care about. No data is not trouble: a queue, function or stream with nothing to report is a healthy one.
+ * what to do, ending with the runbook entry that answers it. Every one notifies the stack's alarm topic when it goes
+ * off and when it clears (`alarm-topic.ts` adds that to every alarm). No data is not trouble: a queue, function or
+ * stream with nothing to report is a healthy one.
  */
 import { Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import type { ProjectFunction } from './functions.ts';
 
+/** The operator's runbook, in the repository: one entry per alarm, its anchor the alarm's name in the stack. */
+export const RUNBOOK = 'docs/operations.md';
+
 export interface AlarmAboveProps {
-  /** Unique in the stack; the alarm is called `<stack name>-<name>`. */
+  /** Unique in the stack; the alarm is called `<stack name>-<name>`, and its runbook entry `#<name>`. */
   readonly name: string;
   /** What the alarm means and what to do about it. */
   readonly description: string;
@@ -24,7 +28,7 @@ export interface AlarmAboveProps {
 export function alarmWhenAbove(scope: Construct, id: string, props: AlarmAboveProps): Alarm {
   return new Alarm(scope, id, {
     alarmName: `${Stack.of(scope).stackName}-${props.name}`,
-    alarmDescription: props.description,
+    alarmDescription: `${props.description} Runbook: ${RUNBOOK}#${props.name}`,
     metric: props.metric,
     threshold: props.threshold,
     comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

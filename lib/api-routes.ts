@@ -4,9 +4,18 @@
  * Every route takes `ANY` method: a handler answers the methods it does not serve with a page a buyer understands
  * (API Gateway itself would answer a bare 403 JSON).
  */
+import type { Config } from './config.ts';
+
+/** Which of `api.throttling`'s limits a route gets. */
+export type RouteThrottling = keyof Config['api']['throttling'];
+
 export interface ApiRoute {
   readonly path: string;
-  /** `iam`: callers sign with SigV4 and need `execute-api:Invoke` (locally not enforced); `none`: public. */
+  readonly throttling: RouteThrottling;
+  /**
+   * `iam`: callers sign with SigV4 and need `execute-api:Invoke` (locally the signature is checked, not policies);
+   * `none`: public.
+   */
   readonly authorization: 'none' | 'iam';
   /** The Lambda entry module, relative to the project root. */
   readonly entry: string;
@@ -15,6 +24,7 @@ export interface ApiRoute {
 
 export const fulfillmentRoute: ApiRoute = {
   path: '/fulfillment',
+  throttling: 'buyerPages',
   authorization: 'none',
   entry: 'lambdas/registration/fulfillment.ts',
   functionName: 'fulfillment',
@@ -22,6 +32,7 @@ export const fulfillmentRoute: ApiRoute = {
 
 export const registrationPageRoute: ApiRoute = {
   path: '/register',
+  throttling: 'buyerPages',
   authorization: 'none',
   entry: 'lambdas/registration/registration-page.ts',
   functionName: 'registration-page',
@@ -30,6 +41,7 @@ export const registrationPageRoute: ApiRoute = {
 /** The access check for the seller's app. */
 export const subscriberAccessRoute: ApiRoute = {
   path: '/subscribers/{id}',
+  throttling: 'accessCheck',
   authorization: 'iam',
   entry: 'lambdas/access/subscriber-access.ts',
   functionName: 'subscriber-access',
@@ -38,6 +50,7 @@ export const subscriberAccessRoute: ApiRoute = {
 /** Usage recording for the seller's app: batches of usage events, counted into hourly buckets. */
 export const usageRoute: ApiRoute = {
   path: '/usage',
+  throttling: 'usage',
   authorization: 'iam',
   entry: 'lambdas/metering/usage.ts',
   functionName: 'usage',

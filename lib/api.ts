@@ -1,8 +1,8 @@
 /**
  * The project's REST API: every route of `api-routes.ts`, each served by the function the capability that owns it
  * supplies. Public routes are for buyers' browsers, IAM routes for the seller's app (SigV4, `execute-api:Invoke`).
- * The stage throttles, logs without request data, answers its own failures with a page, and is optionally behind a
- * web firewall and on the seller's own domain.
+ * The stage throttles each route by its own limits, logs without request data, is traced (unless tracing is off),
+ * answers its own failures with a page, and is optionally behind a web firewall and on the seller's own domain.
  */
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import {
@@ -14,6 +14,7 @@ import {
   LogGroupLogDestination,
   MethodLoggingLevel,
   RestApi,
+  type MethodDeploymentOptions,
 } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -27,6 +28,8 @@ import { WebFirewall } from './web-firewall.ts';
 
 export interface ApiProps {
   readonly settings: Config['api'];
+  /** X-Ray tracing of the stage (`observability.tracing`). */
+  readonly tracing: boolean;
   /** The function behind each route of `api-routes.ts`, from the capabilities that own them: every route needs one. */
   readonly routeFunctions: ReadonlyMap<ApiRoute, ProjectFunction>;
 }
@@ -56,6 +59,43 @@ const accessLogFormat = AccessLogFormat.custom(
   }),
 );
 
+/**
+ * Errors only. Data tracing logs whole requests, so the buyer's Marketplace token and session cookie would land in the
+ * execution log; the functions log what they need themselves. Repeated on each route's own settings, which replace the
+ * stage's whole for that route rather than adding to them.
+ */
+const executionLogging = { loggingLevel: MethodLoggingLevel.ERROR, dataTraceEnabled: false } as const;
+
+type Throttle = Config['api']['throttling'][keyof Config['api']['throttling']];
+
+function throttlingOf(
+  throttle: Throttle,
+): Pick<MethodDeploymentOptions, 'throttlingRateLimit' | 'throttlingBurstLimit'> {
+  return { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit };
+}
+
+/** A route added without limits of its own gets the strictest there are, until it is given its own. */
+function strictestOf(throttling: Config['api']['throttling']): Throttle {
+  const throttles = Object.values(throttling);
+  return {
+    rateLimit: Math.min(...throttles.map((throttle) => throttle.rateLimit)),
+    burstLimit: Math.min(...throttles.map((throttle) => throttle.burstLimit)),
+  };
+}
+
+/**
+ * Each route's own limits, for all its methods (`/<path>/*`): API Gateway keeps one token bucket per method, so a flood
+ * on one route never uses up another's.
+ */
+function routeThrottling(throttling: Config['api']['throttling']): Record<string, MethodDeploymentOptions> {
+  return Object.fromEntries(
+    apiRoutes.map((route) => [
+      `${route.path}/*`,
+      { ...executionLogging, ...throttlingOf(throttling[route.throttling]) },
+    ]),
+  );
+}
+
 export class Api extends Construct {
   readonly restApi: RestApi;
   /** Where the stage is reached: the custom domain when configured, the execute-api address otherwise. */
@@ -64,7 +104,7 @@ export class Api extends Construct {
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
     const { settings } = props;
-    this.restApi = this.stage(settings);
+    this.restApi = this.stage(settings, props.tracing);
     answerGatewayErrorsWithPages(this.restApi);
     this.addRoutes(props.routeFunctions);
     if (settings.waf.enabled) {
@@ -76,8 +116,8 @@ export class Api extends Construct {
       Validations.of(this.restApi.deploymentStage).acknowledge({
         id: 'AwsSolutions-APIG3',
         reason:
-          'WAF is off in this configuration (marketplace.api.waf.enabled = false); the stage throttling caps the ' +
-          'request rate instead. Turn it on for a per-IP rate-based rule.',
+          "WAF is off in this configuration (marketplace.api.waf.enabled = false); each route's throttling " +
+          '(marketplace.api.throttling) caps its request rate instead. Turn it on for a per-IP rate-based rule.',
       });
     }
     this.baseUrl =
@@ -99,7 +139,7 @@ export class Api extends Construct {
     return this.restApi.arnForExecuteApi(method, route.path.replace(/\{[^}]+\}/g, '*'), STAGE_NAME);
   }
 
-  private stage(settings: Config['api']): RestApi {
+  private stage(settings: Config['api'], tracing: boolean): RestApi {
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: LOG_RETENTION });
     const api = new RestApi(this, 'RestApi', {
       description: 'AWS Marketplace fulfillment URL, buyer registration page and subscriber access check',
@@ -114,16 +154,20 @@ export class Api extends Construct {
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: STAGE_NAME,
-        throttlingRateLimit: settings.throttling.rateLimit,
-        throttlingBurstLimit: settings.throttling.burstLimit,
+        ...executionLogging,
+        ...throttlingOf(strictestOf(settings.throttling)),
+        methodOptions: routeThrottling(settings.throttling),
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat,
-        loggingLevel: MethodLoggingLevel.ERROR,
-        // Data tracing logs whole requests, so the buyer's Marketplace token and session cookie would land in the
-        // execution log. Errors are logged without it; the functions log what they need themselves.
-        dataTraceEnabled: false,
+        tracingEnabled: tracing,
       },
     });
+    if (!tracing) {
+      Validations.of(api.deploymentStage).acknowledge({
+        id: 'Serverless-APIGWXrayEnabled',
+        reason: 'Tracing is off in this configuration (marketplace.observability.tracing = false).',
+      });
+    }
     // API Gateway would create the execution log group itself, without an expiry.
     const executionLogs = new LogGroup(this, 'ExecutionLogs', {
       logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/${STAGE_NAME}`,

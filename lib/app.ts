@@ -1,10 +1,11 @@
 /**
  * Assembles the CDK app: configuration, stacks and cdk-nag. `bin/app.ts` and the infra tests both call
- * {@link buildApp}, so the tests check the very app that `cdk synth` produces, with the same rule pack.
+ * {@link buildApp}, so the tests check the very app that `cdk synth` produces, with the same rule packs.
  */
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { configFromContext, parseConfig } from './config.ts';
+import { refuseExampleProducts } from './example-products.ts';
 import { MarketplaceEventForwarder } from './marketplace-event-forwarder.ts';
 import {
   MARKETPLACE_EVENTS_REGION,
@@ -19,17 +20,20 @@ export const FORWARDER_STACK_ID = 'SaasMarketplaceEventForwarder';
 export interface MarketplaceApp {
   readonly app: App;
   readonly stack: SaasMarketplaceStack;
-  /** Only when the stack is deployed outside us-east-1 and receives Marketplace's EventBridge notifications. */
+  /** Only when the stack is deployed outside us-east-1, where Marketplace's notifications start. */
   readonly forwarder?: MarketplaceEventForwarder;
 }
 
 /**
  * Builds the app from CDK context: the given object (tests), or what the CDK CLI passes in (`cdk.json` and `-c`).
- * Throws `ConfigError` (from `config.ts`) when the configuration does not validate.
+ * Throws `ConfigError` (from `config.ts`) when the configuration does not validate, or sells the example products
+ * without `allowExampleProducts` (`example-products.ts`).
  */
 export function buildApp(context?: Record<string, unknown>): MarketplaceApp {
   const app = new App(context === undefined ? {} : { context });
-  const config = parseConfig(configFromContext(app.node.getAllContext() as Record<string, unknown>));
+  const allContext = app.node.getAllContext() as Record<string, unknown>;
+  const config = parseConfig(configFromContext(allContext));
+  refuseExampleProducts(config, allContext);
   // Without a configured region the stack stays environment-agnostic: it deploys wherever the credentials point,
   // and refuses any region but us-east-1 if it needs Marketplace's events there (see marketplace-events.ts).
   const stack = new SaasMarketplaceStack(app, STACK_ID, {
@@ -38,15 +42,19 @@ export function buildApp(context?: Record<string, unknown>): MarketplaceApp {
     description: 'Serverless backend for an AWS Marketplace SaaS listing',
   });
   const forwarder =
-    config.region !== undefined && config.region !== MARKETPLACE_EVENTS_REGION && receivesMarketplaceEvents(config)
+    config.region !== undefined && config.region !== MARKETPLACE_EVENTS_REGION
       ? new MarketplaceEventForwarder(app, FORWARDER_STACK_ID, {
           destinationRegion: config.region,
-          selections: marketplaceEventPatterns(config),
+          selections: receivesMarketplaceEvents(config) ? marketplaceEventPatterns(config) : [],
+          ...(stack.lifecycle.remoteSubscriptions === undefined
+            ? {}
+            : { legacySubscriptions: stack.lifecycle.remoteSubscriptions }),
+          alarmRecipients: config.observability,
           description: `Forwards AWS Marketplace notifications from ${MARKETPLACE_EVENTS_REGION} to ${config.region}`,
         })
       : undefined;
-  // The main stack's rules first: an event forwarded before they exist would match nothing and be lost.
-  forwarder?.addStackDependency(stack, 'the lifecycle rules must exist before events are forwarded to them');
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  // The main stack's rules and queue first: a notification forwarded before they exist would be lost.
+  forwarder?.addStackDependency(stack, 'the lifecycle rules and queue must exist before notifications are sent on');
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return { app, stack, ...(forwarder === undefined ? {} : { forwarder }) };
 }

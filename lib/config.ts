@@ -9,12 +9,18 @@ export const CONFIG_CONTEXT_KEY = 'marketplace';
 
 const productCodePattern = /^[-a-zA-Z0-9/=:_.@]{1,255}$/;
 
+const snsTopicArn = z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN');
+
 const dimensionSchema = z.strictObject({
-  /** The dimension's API name as listed in the Marketplace product (what `BatchMeterUsage` sends). */
-  name: z.string().min(1).max(255),
-  description: z.string().max(500).optional(),
-  /** `metered`: billed from usage records; `contract`: bought up front, read with `GetEntitlements`. */
-  kind: z.enum(['metered', 'contract']),
+  name: z
+    .string()
+    .min(1)
+    .max(255)
+    .describe("The dimension's API name as listed in the Marketplace product (what BatchMeterUsage sends)."),
+  description: z.string().max(500).optional().describe('What the dimension counts, for people reading usage reports.'),
+  kind: z
+    .enum(['metered', 'contract'])
+    .describe('`metered`: billed from usage records; `contract`: bought up front, read with GetEntitlements.'),
 });
 
 /** A Marketplace product as the seller lists it. The simulator's control API takes the same shape. */
@@ -22,25 +28,37 @@ export const productSchema = z
   .strictObject({
     code: z
       .string()
-      .regex(productCodePattern, 'must be a Marketplace product code (1-255 of A-Z a-z 0-9 - / = : _ . @)'),
-    name: z.string().min(1).max(200),
-    pricingModel: z.enum(['subscriptions', 'contracts', 'contracts-with-consumption']),
-    /**
-     * How buyers of this product are identified. `license` (Concurrent Agreements, every product listed since June
-     * 2026): `CustomerAWSAccountId` + `LicenseArn`. `legacy`: `CustomerIdentifier` + `ProductCode`.
-     */
-    identityModel: z.enum(['license', 'legacy']).default('license'),
-    dimensions: z.array(dimensionSchema).min(1).max(200),
-    /**
-     * The product's SNS topics (legacy products). By default the ARNs AWS Marketplace uses for every product:
-     * `arn:aws:sns:us-east-1:287250355862:aws-mp-{subscription,entitlement}-notification-<code>`.
-     */
+      .regex(productCodePattern, 'must be a Marketplace product code (1-255 of A-Z a-z 0-9 - / = : _ . @)')
+      .describe(
+        'The product code from the AWS Marketplace Management Portal. Codes ending in `-example` are refused by ' +
+          '`cdk synth` and `cdk deploy` unless `-c allowExampleProducts=true`.',
+      ),
+    name: z.string().min(1).max(200).describe('The product name buyers see on the registration page.'),
+    pricingModel: z
+      .enum(['subscriptions', 'contracts', 'contracts-with-consumption'])
+      .describe('The pricing model the product is listed with.'),
+    identityModel: z
+      .enum(['license', 'legacy'])
+      .default('license')
+      .describe(
+        'How buyers of this product are identified. `license` (Concurrent Agreements, every product listed since ' +
+          'June 2026): CustomerAWSAccountId + LicenseArn. `legacy`: CustomerIdentifier + ProductCode.',
+      ),
+    dimensions: z
+      .array(dimensionSchema)
+      .min(1)
+      .max(200)
+      .describe('The pricing dimensions, exactly as listed in the product.'),
     snsTopicArns: z
       .strictObject({
-        subscription: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN'),
-        entitlement: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN'),
+        subscription: snsTopicArn.describe("The product's subscription notification topic."),
+        entitlement: snsTopicArn.describe("The product's entitlement notification topic."),
       })
-      .optional(),
+      .optional()
+      .describe(
+        "The product's SNS topics (legacy products). By default the ARNs AWS Marketplace uses for every product: " +
+          '`arn:aws:sns:us-east-1:287250355862:aws-mp-{subscription,entitlement}-notification-<code>`.',
+      ),
   })
   .superRefine((product, ctx) => {
     const names = product.dimensions.map((dimension) => dimension.name);
@@ -69,136 +87,215 @@ const registrationFields = ['company', 'contactName', 'email', 'phone'] as const
 
 const registrationSchema = z
   .strictObject({
-    /** Where registered buyers sign in to the seller's app. */
-    appUrl: webUrl,
-    supportEmail: z.email().optional(),
-    supportUrl: webUrl.optional(),
-    /** Shown at the top of every page; only images from this URL's origin are allowed by the pages' policy. */
-    logoUrl: webUrl.optional(),
-    /** Which of the registration form's fields a buyer must fill in. */
+    appUrl: webUrl.describe("Where registered buyers sign in to the seller's app."),
+    supportEmail: z.email().optional().describe('The support address shown on the registration page.'),
+    supportUrl: webUrl.optional().describe('The support page linked from the registration page.'),
+    logoUrl: webUrl
+      .optional()
+      .describe("Shown at the top of every page; only images from this URL's origin are allowed by the pages' policy."),
     requiredFields: z
       .array(z.enum(registrationFields))
       .refine((fields) => new Set(fields).size === fields.length, 'lists a field twice')
-      .default(['company', 'contactName', 'email']),
-    /** Where free-trial buyers go once registered (default: `appUrl`). */
-    freeTrialLandingUrl: webUrl.optional(),
-    /** How long the link from the fulfillment URL to the registration page stays valid. */
+      .default(['company', 'contactName', 'email'])
+      .describe("Which of the registration form's fields a buyer must fill in."),
+    freeTrialLandingUrl: webUrl.optional().describe('Where free-trial buyers go once registered (default: `appUrl`).'),
     sessionMinutes: z
       .number()
       .int()
       .min(5)
       .max(24 * 60)
-      .default(60),
+      .default(60)
+      .describe('How long the link from the fulfillment URL to the registration page stays valid.'),
   })
   .refine((registration) => registration.supportEmail !== undefined || registration.supportUrl !== undefined, {
     message: 'give supportEmail or supportUrl: AWS Marketplace requires a support contact on the registration page',
-  });
+  })
+  .describe('The registration page buyers land on after subscribing. Give supportEmail or supportUrl.');
+
+/** A route's limits: requests a second on average, and how many may arrive at once above that average. */
+const routeThrottleSchema = (rateLimit: number, burstLimit: number, description: string) =>
+  z
+    .strictObject({
+      rateLimit: z.number().positive().default(rateLimit).describe('Requests a second, on average.'),
+      burstLimit: z
+        .number()
+        .int()
+        .positive()
+        .default(burstLimit)
+        .describe('Requests that may arrive at once above the average.'),
+    })
+    .prefault({})
+    .describe(description);
 
 const apiSchema = z
   .strictObject({
-    /** Stage-wide limits: the fulfillment URL sees a handful of buyers a minute, not thousands. */
     throttling: z
       .strictObject({
-        rateLimit: z.number().positive().default(10),
-        burstLimit: z.number().int().positive().default(20),
+        // Buyers arrive a few a minute: 50 a second absorbs a launch-day rush and caps a client flooding the public
+        // pages long before it reaches the account quota.
+        buyerPages: routeThrottleSchema(50, 100, 'The fulfillment URL and the registration page, each.'),
+        accessCheck: routeThrottleSchema(
+          200,
+          400,
+          "`GET /subscribers/{id}`: the seller's app asks when its users sign in (cache the answer for a minute).",
+        ),
+        usage: routeThrottleSchema(
+          500,
+          1000,
+          '`POST /usage`: up to 50 events a call, so 500 calls a second record 25,000 usage events a second.',
+        ),
       })
-      .prefault({}),
-    /** An optional WAF web ACL with a per-IP rate-based rule in front of the API. */
+      .prefault({})
+      .describe(
+        "API Gateway's throttling, per method: each kind of route gets its own allowance, so that a flood on one " +
+          "never takes another's. The defaults together (800 requests a second) stay well inside the account's API " +
+          'Gateway quota in a region (10,000 a second by default, shared by every API of the account).',
+      ),
     waf: z
       .strictObject({
-        enabled: z.boolean().default(false),
-        requestsPerFiveMinutes: z.number().int().min(10).max(2_000_000_000).default(300),
+        enabled: z.boolean().default(false).describe('Put the web ACL in front of the API.'),
+        requestsPerFiveMinutes: z
+          .number()
+          .int()
+          .min(10)
+          .max(2_000_000_000)
+          .default(300)
+          .describe('Requests one IP address may send in five minutes before it is answered 429.'),
       })
-      .prefault({}),
-    /** Serve the API on your own domain (an ACM certificate in the stack's region); optionally add a Route 53 alias. */
+      .prefault({})
+      .describe('An optional WAF web ACL with a per-IP rate-based rule in front of the API.'),
     customDomain: z
       .strictObject({
         domainName: z
           .string()
-          .regex(/^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/, 'must be a domain name'),
+          .regex(/^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/, 'must be a domain name')
+          .describe('The domain the API is served on, such as buy.example.com.'),
         certificateArn: z
           .string()
-          .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/, 'must be an ACM certificate ARN'),
-        hostedZoneId: z.string().optional(),
-        hostedZoneName: z.string().optional(),
+          .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/, 'must be an ACM certificate ARN')
+          .describe("An ACM certificate for the domain, in the stack's region."),
+        hostedZoneId: z.string().optional().describe('The Route 53 hosted zone to add the alias record to.'),
+        hostedZoneName: z.string().optional().describe("That hosted zone's name."),
       })
       .refine((domain) => (domain.hostedZoneId === undefined) === (domain.hostedZoneName === undefined), {
         message: 'give both hostedZoneId and hostedZoneName, or neither',
       })
-      .optional(),
+      .optional()
+      .describe(
+        "Serve the API on your own domain (an ACM certificate in the stack's region); optionally add a Route 53 alias.",
+      ),
   })
-  .prefault({});
+  .prefault({})
+  .describe('The REST API: its limits, an optional web firewall and an optional domain of your own.');
 
 export const configSchema = z
   .strictObject({
-    products: z.array(productSchema).min(1),
-    /** Where the Marketplace metering and entitlement APIs are called. us-east-1 unless Seller Ops enabled another. */
+    products: z.array(productSchema).min(1).describe('The products this deployment sells.'),
     marketplaceRegion: z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as us-east-1')
-      .default('us-east-1'),
+      .default('us-east-1')
+      .describe(
+        'Where the Marketplace metering and entitlement APIs are called. us-east-1 unless Seller Ops enabled another.',
+      ),
     registration: registrationSchema,
-    /** The seller's own event bus: where this backend tells the seller's app what happened. */
     events: z
       .strictObject({
-        /** `source` of the events this backend publishes. */
         source: z
           .string()
           .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be 1-256 letters, digits, dots, dashes or underscores')
           .refine((source) => !source.startsWith('aws.'), 'must not start with "aws." (reserved by AWS)')
-          .default('saas-marketplace'),
+          .default('saas-marketplace')
+          .describe('`source` of the events this backend publishes.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe("The seller's own event bus: where this backend tells the seller's app what happened."),
     notifications: z
       .strictObject({
-        /** Gets an email (through SNS) for every buyer who registers. */
-        adminEmail: z.email().optional(),
-        /** Your app's HTTPS endpoint for signed webhook calls with every event on your bus. */
-        webhookUrl: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
+        adminEmail: z.email().optional().describe('Gets an email (through SNS) for every buyer who registers.'),
+        webhookUrl: z
+          .url({ protocol: /^https$/, error: 'must be an https URL' })
+          .optional()
+          .describe("Your app's HTTPS endpoint for signed webhook calls with every event on your bus."),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Who else hears of subscribers: an admin by email, your app by webhook.'),
     lifecycle: z
       .strictObject({
-        /**
-         * Which of Marketplace's notification families to receive: EventBridge (for `license` products) and the
-         * legacy SNS topics (for `legacy` products). By default, what the products need: `both` when they are mixed.
-         */
-        eventSources: z.enum(['eventbridge', 'sns', 'both']).optional(),
-        /** How long after a cancellation final usage is accepted (AWS: about an hour). */
+        eventSources: z
+          .enum(['eventbridge', 'sns', 'both'])
+          .optional()
+          .describe(
+            "Which of Marketplace's notification families to receive: EventBridge (for `license` products) and the " +
+              'legacy SNS topics (for `legacy` products). By default, what the products need: `both` when they are mixed.',
+          ),
         finalMeteringGraceMinutes: z
           .number()
           .int()
           .min(1)
           .max(24 * 60)
-          .default(60),
+          .default(60)
+          .describe('How long after a cancellation final usage is accepted (AWS: about an hour).'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe("How subscribers' state follows Marketplace's notifications."),
     metering: z
       .strictObject({
-        /** The minute of each hour the metering run starts (AWS's own example runs at minute 10). */
-        scheduleMinute: z.number().int().min(0).max(59).default(10),
-        /**
-         * How long after an hour has ended its bucket still takes late usage before a run freezes and meters it.
-         * Usage arriving later still is carried into the current hour, never lost.
-         */
-        closedHourGraceMinutes: z.number().int().min(0).max(50).default(5),
-        /**
-         * How long after its hour Marketplace accepts a record: 24 h today (older documents say 6 h). At least 3: usage
-         * is taken only for hours a run can still bill, and a run reaches an hour up to two hours after its start.
-         */
-        acceptanceWindowHours: z.number().int().min(3).max(24).default(24),
-        /**
-         * How long before an ending subscriber's final-metering deadline its final (partial) hour is frozen and sent:
-         * until then late usage of that hour is still taken, and within it a failed send is retried every minute.
-         * Less than `lifecycle.finalMeteringGraceMinutes`.
-         */
-        finalHourMarginMinutes: z.number().int().min(1).max(60).default(15),
-        /** Send a zero-quantity record every hour for live subscribers without usage, as AWS asks. */
-        zeroUsageRecords: z.boolean().default(true),
-        /** `BatchMeterUsage` calls per second at most: AWS's quota is 10 per account and region. */
-        callsPerSecond: z.number().positive().max(100).default(10),
-        /** How long a usage event's id is remembered, so that sending the event again counts it once. */
-        eventIdRetentionDays: z.number().int().min(2).max(365).default(35),
+        scheduleMinute: z
+          .number()
+          .int()
+          .min(0)
+          .max(59)
+          .default(10)
+          .describe("The minute of each hour the metering run starts (AWS's own example runs at minute 10)."),
+        closedHourGraceMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(50)
+          .default(5)
+          .describe(
+            'How long after an hour has ended its bucket still takes late usage before a run freezes and meters it. ' +
+              'Usage arriving later still is carried into the current hour, never lost.',
+          ),
+        acceptanceWindowHours: z
+          .number()
+          .int()
+          .min(3)
+          .max(24)
+          .default(24)
+          .describe(
+            'How long after its hour Marketplace accepts a record: 24 h today (older documents say 6 h). At least 3: ' +
+              'usage is taken only for hours a run can still bill, and a run reaches an hour up to two hours after its start.',
+          ),
+        finalHourMarginMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(60)
+          .default(15)
+          .describe(
+            "How long before an ending subscriber's final-metering deadline its final (partial) hour is frozen and " +
+              'sent: until then late usage of that hour is still taken, and within it a failed send is retried every ' +
+              'minute. Less than `lifecycle.finalMeteringGraceMinutes`.',
+          ),
+        zeroUsageRecords: z
+          .boolean()
+          .default(true)
+          .describe('Send a zero-quantity record every hour for live subscribers without usage, as AWS asks.'),
+        callsPerSecond: z
+          .number()
+          .positive()
+          .max(100)
+          .default(10)
+          .describe("BatchMeterUsage calls per second at most: AWS's quota is 10 per account and region."),
+        eventIdRetentionDays: z
+          .number()
+          .int()
+          .min(2)
+          .max(365)
+          .default(35)
+          .describe("How long a usage event's id is remembered, so that sending the event again counts it once."),
       })
       .prefault({})
       .superRefine((metering, ctx) => {
@@ -211,25 +308,53 @@ export const configSchema = z
               'it an hour late',
           });
         }
-      }),
-    /**
-     * The region the stack deploys to, when it is not us-east-1. Marketplace sends its notifications to us-east-1
-     * only: with another region here, the app also deploys a small stack there that forwards them.
-     */
+      })
+      .describe('How usage is billed: the hourly run, its windows and its pace.'),
     region: z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1')
-      .optional(),
+      .optional()
+      .describe(
+        'The region the stack deploys to, when it is not us-east-1. Marketplace sends its notifications to us-east-1 ' +
+          'only: with another region here, the app also deploys a small stack there that forwards them.',
+      ),
     api: apiSchema,
+    observability: z
+      .strictObject({
+        alarmEmail: z
+          .email()
+          .optional()
+          .describe(
+            'Gets every alarm when it goes off and when it clears. SNS sends the address a confirmation link after ' +
+              'the first deployment: nothing arrives until it is followed.',
+          ),
+        alarmTopicArn: snsTopicArn
+          .optional()
+          .describe(
+            'An SNS topic of yours that every alarm notifies too, to reach PagerDuty, Slack (AWS Chatbot) or anything ' +
+              "else SNS delivers to. In the stack's region (CloudWatch notifies topics of its own region only); its " +
+              'policy must let CloudWatch publish, and its key, if it has one, let CloudWatch use it.',
+          ),
+        tracing: z
+          .boolean()
+          .default(true)
+          .describe('X-Ray traces of the API, every function and the metering run. Off: nothing is sent to X-Ray.'),
+      })
+      .prefault({})
+      .describe('Who hears of trouble, and what is traced.'),
     tables: z
       .strictObject({
-        /** What `cdk destroy` does with the tables: keep them (default) or delete them with the stack. */
-        removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
-        /**
-         * Refuse `DeleteTable` until turned off: the tables hold what buyers owe. Defaults to on for retained tables
-         * and off for tables the stack may destroy (a protected table would make `cdk destroy` fail).
-         */
-        deletionProtection: z.boolean().optional(),
+        removalPolicy: z
+          .enum(['retain', 'destroy'])
+          .default('retain')
+          .describe('What `cdk destroy` does with the tables: keep them (default) or delete them with the stack.'),
+        deletionProtection: z
+          .boolean()
+          .optional()
+          .describe(
+            'Refuse DeleteTable until turned off: the tables hold what buyers owe. Defaults to on for retained ' +
+              'tables and off for tables the stack may destroy (a protected table would make `cdk destroy` fail).',
+          ),
       })
       .prefault({})
       .superRefine((tables, ctx) => {
@@ -244,7 +369,8 @@ export const configSchema = z
       .transform((tables) => ({
         removalPolicy: tables.removalPolicy,
         deletionProtection: tables.deletionProtection ?? tables.removalPolicy === 'retain',
-      })),
+      }))
+      .describe('The DynamoDB tables: what happens to them when the stack goes.'),
   })
   .superRefine((config, ctx) => {
     if (config.metering.finalHourMarginMinutes >= config.lifecycle.finalMeteringGraceMinutes) {
@@ -254,6 +380,14 @@ export const configSchema = z
         message:
           'must be less than lifecycle.finalMeteringGraceMinutes: the final hour is sent this long before the ' +
           'final-metering deadline, which falls that long after a cancellation',
+      });
+    }
+    const alarmTopicRegion = config.observability.alarmTopicArn?.split(':')[3];
+    if (config.region !== undefined && alarmTopicRegion !== undefined && alarmTopicRegion !== config.region) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['observability', 'alarmTopicArn'],
+        message: `must be a topic in ${config.region} (marketplace.region): CloudWatch notifies topics of the alarm's own region only`,
       });
     }
     const codes = config.products.map((product) => product.code);
@@ -305,13 +439,29 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/**
+ * Fields that earlier versions took, by their path under `marketplace`, and what replaced each: a configuration that
+ * still has one is told what to write instead, not just that the field is unknown.
+ */
+const retiredFields: ReadonlyMap<string, string> = new Map(
+  ['rateLimit', 'burstLimit'].map((field) => [
+    `api.throttling.${field}`,
+    'stage-wide limits are replaced by one for each kind of route: set { rateLimit, burstLimit } under ' +
+      'api.throttling.buyerPages, api.throttling.accessCheck and api.throttling.usage instead',
+  ]),
+);
+
+function unknownFieldMessage(path: readonly PropertyKey[]): string {
+  return retiredFields.get(path.map(String).join('.')) ?? 'unknown field (check its spelling)';
+}
+
 /** Validates a raw configuration object; throws {@link ConfigError} naming each bad field. */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: unknown field (check its spelling)`)
+      ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: ${unknownFieldMessage([...issue.path, key])}`)
       : [`  ${formatPath(issue.path)}: ${issue.message}`],
   );
   throw new ConfigError(`Invalid configuration (context "${CONFIG_CONTEXT_KEY}"):\n${lines.join('\n')}`);

@@ -1,8 +1,8 @@
 /**
  * Where messages that could not be delivered wait: encrypted, TLS only, kept 14 days (SQS's longest), so an operator
  * has two weeks to look, and an alarm the moment one arrives, so that someone does. A dead-letter queue has no
- * dead-letter queue of its own; where cdk-nag cannot tell that the queue is one (an on-failure destination of Lambda or
- * EventBridge, rather than the target of a queue's redrive policy), its finding says so, naming what the queue catches.
+ * dead-letter queue of its own; where cdk-nag cannot tell that the queue is one (always for the Serverless pack; for
+ * AwsSolutions, unless it is the target of a queue's redrive policy), its finding says so, naming what it catches.
  */
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -10,11 +10,10 @@ import type { Construct } from 'constructs';
 import { alarmWhenAbove } from './alarms.ts';
 
 export interface DeadLetterQueueProps {
-  /**
-   * For an on-failure destination of Lambda or EventBridge, whose: "the <sender> (its on-failure destination)".
-   * Left out for the target of another queue's redrive policy, which cdk-nag recognizes as a dead-letter queue itself.
-   */
-  readonly catches?: string;
+  /** Whose undeliverable messages wait here, and how they come: "the <sender> (its on-failure destination)". */
+  readonly catches: string;
+  /** The target of another queue's redrive policy, which AwsSolutions recognizes as a dead-letter queue itself. */
+  readonly redriveTarget?: boolean;
   /** The alarm's name in the stack (see `alarms.ts`). */
   readonly alarmName: string;
   /** What a message waiting here means and what to do about it. */
@@ -27,12 +26,9 @@ export function newDeadLetterQueue(scope: Construct, id: string, props: DeadLett
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
-  if (props.catches !== undefined) {
-    Validations.of(queue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: `This queue is itself the dead-letter queue of ${props.catches}; a dead-letter queue of its own would only move the same messages once more.`,
-    });
-  }
+  const reason = `This queue is itself the dead-letter queue of ${props.catches}; a dead-letter queue of its own would only move the same messages once more.`;
+  if (props.redriveTarget !== true) Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason });
+  Validations.of(queue).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason });
   alarmWhenAbove(queue, 'MessagesWaitingAlarm', {
     name: props.alarmName,
     description: props.alarmDescription,

@@ -5,6 +5,14 @@
  */
 import type { Config } from './config.ts';
 
+/**
+ * `POWERTOOLS_TRACE_ENABLED`: whether the function sends X-Ray traces. Every deployed function has it; a function
+ * without it (the local stack's) traces nothing.
+ */
+export function tracingVariable(enabled: boolean): { POWERTOOLS_TRACE_ENABLED: string } {
+  return { POWERTOOLS_TRACE_ENABLED: String(enabled) };
+}
+
 /** `PRODUCTS`: the products this deployment sells, for every function that meets a product code. */
 export function productsVariable(config: Config): { PRODUCTS: string } {
   return {

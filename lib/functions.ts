@@ -1,15 +1,16 @@
 /**
- * How every project function is made: the same runtime, architecture, bundling and logging for all of them, and a role
- * that may do nothing but write the function's own logs. Whoever creates a function grants it what it needs, one
- * permission at a time, on the function itself (it is the grantee).
+ * How every project function is made: the same runtime, architecture, bundling, logging and tracing for all of them,
+ * and a role that may do nothing but write the function's own logs (and, traced, send its traces). Whoever creates a
+ * function grants it what it needs, one permission at a time, on the function itself (it is the grantee).
  */
-import type { Duration } from 'aws-cdk-lib';
+import { Validations, type Duration } from 'aws-cdk-lib';
 import { Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
+import { tracingVariable } from './function-environment.ts';
 import { LOG_RETENTION } from './log-retention.ts';
 
 /** The project root: where `package-lock.json` pins every bundled dependency, the AWS SDK included. */
@@ -31,6 +32,13 @@ export interface ProjectFunctionProps {
   readonly environment: Readonly<Record<string, string>>;
   /** Caps (and reserves) the function's concurrency; by default it shares the account's unreserved pool. */
   readonly reservedConcurrentExecutions?: number;
+  /** X-Ray (`observability.tracing`): the function traces each invocation and its AWS calls, or sends nothing. */
+  readonly tracing: boolean;
+  /**
+   * Why the function has no dead-letter queue of Lambda's own (which takes only failed asynchronous invocations): how
+   * it is invoked, and where what fails goes instead.
+   */
+  readonly failuresGo: string;
 }
 
 export class ProjectFunction extends Construct implements IGrantable {
@@ -61,8 +69,10 @@ export class ProjectFunction extends Construct implements IGrantable {
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role,
       logGroup,
+      tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment: {
         ...props.environment,
+        ...tracingVariable(props.tracing),
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         // Stack traces of a minified bundle are unreadable without its source map.
         NODE_OPTIONS: '--enable-source-maps',
@@ -83,5 +93,21 @@ export class ProjectFunction extends Construct implements IGrantable {
         forceDockerBundling: false,
       },
     });
+    Validations.of(this).acknowledge({ id: 'Serverless-LambdaDLQ', reason: props.failuresGo });
+    if (props.tracing) {
+      // Lambda adds PutTraceSegments and PutTelemetryRecords to the role; the acknowledgement sits on the role, as
+      // other grants on "*" (Marketplace's actions) are acknowledged where they are made.
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, ' +
+          'so "*" is the only resource they can be granted on.',
+      });
+    } else {
+      Validations.of(this).acknowledge({
+        id: 'Serverless-LambdaTracing',
+        reason: 'Tracing is off in this configuration (marketplace.observability.tracing = false).',
+      });
+    }
   }
 }

@@ -10,12 +10,10 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Topic } from 'aws-cdk-lib/aws-sns';
-import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { alarmWhenAbove } from './alarms.ts';
-import type { Config, ProductConfig } from './config.ts';
+import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { finalMeteringGraceVariable, productsVariable } from './function-environment.ts';
 import { ProjectFunction } from './functions.ts';
@@ -25,6 +23,15 @@ import {
   receivesMarketplaceEvents,
   requireMarketplaceEventsRegion,
 } from './marketplace-events.ts';
+import {
+  allowLegacyTopicsToSend,
+  legacyTopicsOf,
+  mainStackSubscribesToLegacyTopics,
+  newUndeliveredNotificationsQueue,
+  receivesLegacyNotifications,
+  subscribeQueueToLegacyTopics,
+  type RemoteSubscriptions,
+} from './marketplace-topics.ts';
 import { QUEUE_CONSUMERS } from './queue-consumers.ts';
 import { newWorkQueue } from './work-queue.ts';
 
@@ -33,27 +40,12 @@ export interface LifecycleProps {
   readonly subscribers: TableV2;
 }
 
-/** The account that owns every product's Marketplace SNS topics (in us-east-1). */
-const MARKETPLACE_SNS_ACCOUNT = '287250355862';
-
 /** The Subscribers table's sparse index of subscribers in their final-metering window (`lib/tables.ts`). */
 const ENDING_INDEX = 'ending';
 
 /** A batch is handled one message after another; each may read entitlements from Marketplace (with retries). */
 const CONSUMER = QUEUE_CONSUMERS.lifecycle;
 const LIFECYCLE_TIMEOUT = Duration.seconds(CONSUMER.functionTimeoutSeconds);
-
-/** The product's two SNS topics, as configured or as Marketplace names them for every product. */
-function legacyTopicArns(product: ProductConfig): { subscription: string; entitlement: string } {
-  const marketplaceTopic = (kind: string) =>
-    `arn:aws:sns:us-east-1:${MARKETPLACE_SNS_ACCOUNT}:aws-mp-${kind}-notification-${product.code}`;
-  return (
-    product.snsTopicArns ?? {
-      subscription: marketplaceTopic('subscription'),
-      entitlement: marketplaceTopic('entitlement'),
-    }
-  );
-}
 
 export class Lifecycle extends Construct {
   /** Where every Marketplace notification waits for the lifecycle function. */
@@ -62,15 +54,31 @@ export class Lifecycle extends Construct {
   readonly deadLetterQueue: Queue;
   /** EventBridge notifications that could not be put in the queue; only with the EventBridge source. */
   readonly undeliveredEventsQueue?: Queue;
+  /** Legacy SNS notifications that could not be delivered to the queue; only when this stack subscribes to them. */
+  readonly undeliveredNotificationsQueue?: Queue;
+  /** Scheduled sweeps EventBridge could not start. */
+  readonly undeliveredSweepsQueue: Queue;
+  /**
+   * The legacy topics the forwarder stack subscribes the queue to, when this stack is outside us-east-1; the queue is
+   * then named, so that a stack in another region can address it.
+   */
+  readonly remoteSubscriptions?: RemoteSubscriptions;
 
   constructor(scope: Construct, id: string, props: LifecycleProps) {
     super(scope, id);
     const { config } = props;
+    const legacyTopics = receivesLegacyNotifications(config) ? legacyTopicsOf(config) : [];
+    const subscribesHere = mainStackSubscribesToLegacyTopics(config);
+    if (legacyTopics.length > 0 && !subscribesHere) {
+      this.remoteSubscriptions = { topics: legacyTopics, queueName: `${Stack.of(this).stackName}-lifecycle` };
+    }
     const { queue, deadLetterQueue } = newWorkQueue(this, 'Queue', {
+      queueName: this.remoteSubscriptions?.queueName,
       consumerTimeout: LIFECYCLE_TIMEOUT,
       // A failed message comes back after the visibility timeout (six minutes): ten attempts span about an hour.
       maxReceiveCount: CONSUMER.maxReceiveCount,
       deadLetters: {
+        catches: 'the lifecycle queue (its redrive policy, after ten receives)',
         alarmName: 'lifecycle-dead-letters',
         alarmDescription:
           'A Marketplace notification failed in the lifecycle function ten times over about an hour, so a ' +
@@ -83,9 +91,18 @@ export class Lifecycle extends Construct {
     this.deadLetterQueue = deadLetterQueue;
     this.lifecycleFunction(props);
 
+    const subscribesToTopicsHere = legacyTopics.length > 0 && subscribesHere;
+    if ((receivesMarketplaceEvents(config) || subscribesToTopicsHere) && Token.isUnresolved(Stack.of(this).region)) {
+      requireMarketplaceEventsRegion(this);
+    }
     if (receivesMarketplaceEvents(config)) this.undeliveredEventsQueue = this.receiveMarketplaceEvents(config);
-    if (config.lifecycle.eventSources !== 'eventbridge') this.subscribeToLegacyTopics(config.products);
-    this.sweepFinalMeteringWindows(props);
+    if (subscribesToTopicsHere) {
+      this.undeliveredNotificationsQueue = newUndeliveredNotificationsQueue(this);
+      subscribeQueueToLegacyTopics(this, this.queue, legacyTopics, this.undeliveredNotificationsQueue);
+    } else if (this.remoteSubscriptions !== undefined) {
+      allowLegacyTopicsToSend(this.queue, this.remoteSubscriptions.topics);
+    }
+    this.undeliveredSweepsQueue = this.sweepFinalMeteringWindows(props);
   }
 
   private lifecycleFunction({ config, subscribers }: LifecycleProps): void {
@@ -95,6 +112,10 @@ export class Lifecycle extends Construct {
       description: "Applies Marketplace's lifecycle notifications to the subscribers and reads their entitlements",
       memorySize: 256,
       timeout: LIFECYCLE_TIMEOUT,
+      tracing: config.observability.tracing,
+      failuresGo:
+        'It consumes the lifecycle queue: a notification it fails ten times moves to the lifecycle dead-letter ' +
+        "queue by the queue's redrive policy.",
       environment: {
         SUBSCRIBERS_TABLE: subscribers.tableName,
         ...productsVariable(config),
@@ -126,6 +147,12 @@ export class Lifecycle extends Construct {
         maxConcurrency: CONSUMER.maxConcurrency,
       }),
     );
+    Validations.of(lifecycle).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        'Lambda takes no on-failure destination for an SQS event source: the lifecycle queue redrive policy moves a ' +
+        'notification the function failed ten times to the lifecycle dead-letter queue.',
+    });
     alarmWhenAbove(this.queue, 'BehindAlarm', {
       name: 'lifecycle-behind',
       description:
@@ -142,7 +169,6 @@ export class Lifecycle extends Construct {
    * stack sends on from us-east-1, which arrive unchanged.
    */
   private receiveMarketplaceEvents(config: Config): Queue {
-    if (Token.isUnresolved(Stack.of(this).region)) requireMarketplaceEventsRegion(this);
     const undeliveredEventsQueue = newDeadLetterQueue(this, 'UndeliveredEventsQueue', {
       catches: 'the Marketplace event rule targets',
       alarmName: 'marketplace-events-undelivered',
@@ -169,32 +195,21 @@ export class Lifecycle extends Construct {
   }
 
   /**
-   * Each legacy product's two topics, in Marketplace's account and in us-east-1 (the subscription names the topic's
-   * region, wherever the stack is). The queue owner subscribing needs no confirmation. No dead-letter queue on the
-   * subscriptions: SNS would need one in the topic's region, and it retries delivery to SQS for days on its own.
+   * Every five minutes. A failed run goes nowhere: it carries no data that could be lost, the next run, five minutes
+   * later, does whatever it did not, and an alarm tells when runs fail. A run EventBridge could not start at all waits
+   * in a dead-letter queue, so that a sweep that never runs does not go unnoticed.
    */
-  private subscribeToLegacyTopics(products: readonly ProductConfig[]): void {
-    for (const product of products.filter((candidate) => candidate.identityModel === 'legacy')) {
-      for (const [kind, arn] of Object.entries(legacyTopicArns(product))) {
-        Topic.fromTopicArn(this, `${kind}-topic-${encodeURIComponent(product.code)}`, arn).addSubscription(
-          // The lifecycle function reads the SNS envelope, whose Timestamp dates the notification.
-          new SqsSubscription(this.queue, { rawMessageDelivery: false }),
-        );
-      }
-    }
-  }
-
-  /**
-   * Every five minutes. No dead-letter queue: a run carries no data that could be lost, and the next run, five
-   * minutes later, does whatever a failed one did not; an alarm tells when runs fail.
-   */
-  private sweepFinalMeteringWindows({ config, subscribers }: LifecycleProps): void {
+  private sweepFinalMeteringWindows({ config, subscribers }: LifecycleProps): Queue {
     const sweep = new ProjectFunction(this, 'FinalMeteringWindows', {
       entry: 'lambdas/lifecycle/final-metering-windows.ts',
       serviceName: 'final-metering-windows',
       description: 'Ends the subscriptions whose final-metering window has passed',
       memorySize: 256,
       timeout: Duration.minutes(2),
+      tracing: config.observability.tracing,
+      failuresGo:
+        'Its schedule invokes it: a failed run carries no data (the next run redoes it; alarmed as ' +
+        'final-metering-windows-failed), and a run EventBridge cannot start waits in the rule target dead-letter queue.',
       environment: {
         SUBSCRIBERS_TABLE: subscribers.tableName,
         ...finalMeteringGraceVariable(config),
@@ -208,10 +223,32 @@ export class Lifecycle extends Construct {
     grantOnItems(sweep, subscribers, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [subscribersItemPrefixes.subscriber]);
     // Lambda's own retries of a failed run would overlap the next scheduled one.
     sweep.lambda.configureAsyncInvoke({ retryAttempts: 0 });
+    Validations.of(sweep).acknowledge({
+      id: 'Serverless-LambdaAsyncFailureDestination',
+      reason:
+        'A failed sweep carries no data to keep: the next scheduled run, five minutes later, does the same work, and ' +
+        'the final-metering-windows-failed alarm watches the errors. A failure destination would hold copies of an ' +
+        'empty schedule event.',
+    });
+    const undeliveredSweeps = newDeadLetterQueue(this, 'UndeliveredSweepsQueue', {
+      catches: 'the final-metering window sweep schedule target',
+      alarmName: 'final-metering-windows-not-started',
+      alarmDescription:
+        'EventBridge could not start the final-metering window sweep for five minutes (the error is in the ' +
+        "message's attributes): most likely the function's permission for EventBridge, or Lambda throttling it. " +
+        'Cancelled subscriptions stay "ending" until a sweep runs; the messages themselves need no redrive.',
+    });
     new Rule(this, 'FinalMeteringWindowsSchedule', {
       description: 'Ends the subscriptions whose final-metering window has passed',
       schedule: Schedule.rate(Duration.minutes(5)),
-      targets: [new LambdaFunction(sweep.lambda)],
+      // A sweep started later than the next one is worth nothing: give up when that one is due.
+      targets: [
+        new LambdaFunction(sweep.lambda, {
+          deadLetterQueue: undeliveredSweeps,
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(5),
+        }),
+      ],
     });
     alarmWhenAbove(sweep, 'FailedAlarm', {
       name: 'final-metering-windows-failed',
@@ -222,5 +259,6 @@ export class Lifecycle extends Construct {
       metric: sweep.lambda.metricErrors({ statistic: 'Sum' }),
       threshold: 0,
     });
+    return undeliveredSweeps;
   }
 }

@@ -1,26 +1,60 @@
 /**
- * A small stack in us-east-1 for a deployment in another region: Marketplace puts its EventBridge notifications on the
- * default bus of us-east-1 only, and these rules send the ones the lifecycle acts on, unchanged, to the default bus of
- * the deployment's region (same account), where the lifecycle's own rules match them.
+ * A small stack in us-east-1 for a deployment in another region, where Marketplace's notifications start. Its rules
+ * send the EventBridge notifications the lifecycle acts on (Marketplace puts them on the default bus of us-east-1
+ * only), unchanged, to the default bus of the deployment's region (same account), where the lifecycle's own rules match
+ * them. It subscribes the lifecycle queue to the legacy products' SNS topics, so that the subscriptions' dead-letter
+ * queue can be in the topics' region, as SNS requires. Its alarms notify a topic of its own: CloudWatch notifies topics
+ * of the alarm's region only.
  */
 import { Arn, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { EventBus as EventBusTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { AlarmTopic, type AlarmRecipients } from './alarm-topic.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { MARKETPLACE_EVENTS_REGION, type MarketplaceEventSelection } from './marketplace-events.ts';
+import {
+  newUndeliveredNotificationsQueue,
+  subscribeRemoteQueueToLegacyTopics,
+  type RemoteSubscriptions,
+} from './marketplace-topics.ts';
 
 export interface MarketplaceEventForwarderProps extends StackProps {
   /** The region the main stack, and its lifecycle, is deployed to. */
   readonly destinationRegion: string;
+  /** The EventBridge notifications to forward; none when the lifecycle receives the legacy SNS notifications only. */
   readonly selections: readonly MarketplaceEventSelection[];
+  /** The legacy products' topics to subscribe the main stack's lifecycle queue to, if it receives them. */
+  readonly legacySubscriptions?: RemoteSubscriptions;
+  readonly alarmRecipients: AlarmRecipients;
 }
 
 export class MarketplaceEventForwarder extends Stack {
+  readonly alarmTopic: AlarmTopic;
+
   constructor(scope: Construct, id: string, props: MarketplaceEventForwarderProps) {
-    const { destinationRegion, selections, ...stackProps } = props;
+    const { destinationRegion, selections, legacySubscriptions, alarmRecipients, ...stackProps } = props;
     super(scope, id, { ...stackProps, env: { ...stackProps.env, region: MARKETPLACE_EVENTS_REGION } });
+    this.alarmTopic = new AlarmTopic(this, 'Alarms', alarmRecipients);
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description:
+        `The topic the alarms of this stack notify. CloudWatch notifies topics of the alarm's region only: an ` +
+        `alarmTopicArn outside ${MARKETPLACE_EVENTS_REGION} is not notified, subscribe its endpoint here too`,
+      value: this.alarmTopic.topic.topicArn,
+    });
+    if (selections.length > 0) this.forwardEvents(destinationRegion, selections);
+    if (legacySubscriptions !== undefined) {
+      const undelivered = newUndeliveredNotificationsQueue(this);
+      subscribeRemoteQueueToLegacyTopics(this, destinationRegion, legacySubscriptions, undelivered);
+      new CfnOutput(this, 'UndeliveredNotificationsQueueUrl', {
+        description: `Notifications from Marketplace's legacy SNS topics that could not be delivered to the lifecycle queue in ${destinationRegion}`,
+        value: undelivered.queueUrl,
+      });
+    }
+  }
+
+  private forwardEvents(destinationRegion: string, selections: readonly MarketplaceEventSelection[]): void {
     const destination = EventBus.fromEventBusArn(
       this,
       'DestinationDefaultBus',

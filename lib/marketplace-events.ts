@@ -57,8 +57,9 @@ export function marketplaceEventPatterns(config: Config): MarketplaceEventSelect
 }
 
 /**
- * For a stack whose region is known only at deployment: refuse to deploy anywhere but us-east-1, where the events
- * arrive. A deployment elsewhere would succeed and then never hear from Marketplace.
+ * For a stack whose region is known only at deployment: refuse to deploy anywhere but us-east-1, where Marketplace's
+ * EventBridge events arrive and its legacy SNS topics (whose subscriptions' dead-letter queue must be in their region)
+ * are. A deployment elsewhere would succeed and then never hear from Marketplace, or fail at the subscriptions.
  */
 export function requireMarketplaceEventsRegion(scope: Construct): CfnRule {
   return new CfnRule(scope, 'MarketplaceEventsRegion', {
@@ -66,10 +67,10 @@ export function requireMarketplaceEventsRegion(scope: Construct): CfnRule {
       {
         assert: Fn.conditionEquals(Aws.REGION, MARKETPLACE_EVENTS_REGION),
         assertDescription:
-          `AWS Marketplace sends its EventBridge notifications to ${MARKETPLACE_EVENTS_REGION} only. Deploy this ` +
-          `stack to ${MARKETPLACE_EVENTS_REGION}, or set marketplace.region in cdk.json (or -c ` +
-          'marketplace.region=<region>) to the region you deploy to: the app then adds a stack in ' +
-          `${MARKETPLACE_EVENTS_REGION} that forwards the notifications there.`,
+          `AWS Marketplace sends its notifications (EventBridge events and the legacy SNS topics) from ` +
+          `${MARKETPLACE_EVENTS_REGION} only. Deploy this stack to ${MARKETPLACE_EVENTS_REGION}, or set ` +
+          'marketplace.region in cdk.json (or -c marketplace.region=<region>) to the region you deploy to: the app ' +
+          `then adds a stack in ${MARKETPLACE_EVENTS_REGION} that forwards the notifications there.`,
       },
     ],
   });

@@ -118,6 +118,10 @@ export class Metering extends Construct {
       description: "Records the seller app's usage events into hourly buckets",
       memorySize: 512,
       timeout: Duration.seconds(10),
+      tracing: props.config.observability.tracing,
+      failuresGo:
+        "API Gateway invokes it synchronously: a failure is the seller app's error answer (alarmed as usage-crashed), " +
+        'and the app sends the batch again.',
       environment: this.environment(props),
     });
     grantOnItems(recorder, subscribers, ['dynamodb:BatchGetItem'], [subscribersItemPrefixes.subscriber]);
@@ -162,6 +166,10 @@ export class Metering extends Construct {
       // One run at a time: Marketplace's quota (10 calls a second) is per account, so two runs would only throttle
       // each other.
       reservedConcurrentExecutions: 1,
+      tracing: config.observability.tracing,
+      failuresGo:
+        'The MeteringRun state machine invokes it synchronously and retries a failed run; an execution that still ' +
+        'fails is alarmed (metering-failed) and its usage stays pending for the next run.',
       environment: this.meteringEnvironment(props),
     });
     this.grantMetering(metering, props, [
@@ -170,7 +178,7 @@ export class Metering extends Construct {
     ]);
     // Which live subscribers have no bucket for the hour yet (a hundred keys a read), for their zero-usage records.
     grantOnItems(metering, usage, ['dynamodb:BatchGetItem'], [usageItemPrefixes.bucket]);
-    const stateMachine = this.meteringStateMachine(metering);
+    const stateMachine = this.meteringStateMachine(metering, config.observability.tracing);
     new Rule(this, 'Schedule', {
       description: `Meters every closed hour of usage, at minute ${config.metering.scheduleMinute} of each hour`,
       schedule: Schedule.cron({ minute: String(config.metering.scheduleMinute) }),
@@ -198,7 +206,7 @@ export class Metering extends Construct {
    * throttled-event queue behind its own reserved concurrency) and over a work queue (whose consumers Lambda starts two
    * at a time at least): each hand-over and each retry shows in the execution's history.
    */
-  private meteringStateMachine(metering: ProjectFunction): StateMachine {
+  private meteringStateMachine(metering: ProjectFunction, tracing: boolean): StateMachine {
     const run = new LambdaInvoke(this, 'Run', {
       lambdaFunction: metering.lambda,
       // Every run gets the schedule's event, as the function would from the rule itself.
@@ -226,7 +234,7 @@ export class Metering extends Construct {
     );
     const stateMachine = new StateMachine(this, 'MeteringRun', {
       definitionBody: DefinitionBody.fromChainable(definition),
-      tracingEnabled: true,
+      tracingEnabled: tracing,
       logs: {
         destination: new LogGroup(this, 'MeteringRunLogs', { retention: LOG_RETENTION }),
         level: LogLevel.ALL,
@@ -234,20 +242,28 @@ export class Metering extends Construct {
       },
     });
     const functionId = Stack.of(this).getLogicalId(metering.lambda.node.defaultChild as CfnFunction);
-    Validations.of(stateMachine).acknowledge(
-      {
-        id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
-        reason:
-          "Step Functions' Lambda task is granted the metering function and its versions (<arn>:*); the state " +
-          'machine invokes the one function, unqualified, and nothing else.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray tracing of the state machine: xray:PutTraceSegments, PutTelemetryRecords and GetSampling* support no ' +
-          'resource-level permissions, so "*" is the only resource they can be granted on.',
-      },
-    );
+    Validations.of(stateMachine).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+      reason:
+        "Step Functions' Lambda task is granted the metering function and its versions (<arn>:*); the state " +
+        'machine invokes the one function, unqualified, and nothing else.',
+    });
+    Validations.of(stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        "The state machine's execution logging (CloudWatch Logs' log delivery actions, DescribeLogGroups, " +
+        'DescribeResourcePolicies, PutResourcePolicy)' +
+        (tracing ? ' and its X-Ray tracing (PutTraceSegments, PutTelemetryRecords, GetSampling*)' : '') +
+        ': Step Functions grants them on "*", the only resource log delivery and X-Ray accept.',
+    });
+    if (!tracing) {
+      for (const id of ['AwsSolutions-SF2', 'Serverless-StepFunctionStateMachineXray']) {
+        Validations.of(stateMachine).acknowledge({
+          id,
+          reason: 'Tracing is off in this configuration (marketplace.observability.tracing = false).',
+        });
+      }
+    }
     return stateMachine;
   }
 
@@ -266,6 +282,10 @@ export class Metering extends Construct {
       timeout: FINAL_METERING_TIMEOUT,
       // Runs every minute; one at a time, as they would only repeat each other's sends.
       reservedConcurrentExecutions: 1,
+      tracing: config.observability.tracing,
+      failuresGo:
+        'A failed asynchronous run goes to the metering dead-letter queue through its on-failure destination, which ' +
+        "keeps the error and the event (Lambda's dead-letter queue would keep the event only).",
       environment: this.meteringEnvironment(props),
     });
     this.grantMetering(finalMetering, props, [`${subscribers.tableArn}/index/${ENDING_INDEX}`]);

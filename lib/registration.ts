@@ -33,6 +33,10 @@ export class Registration extends Construct {
       memorySize: 512,
       // ResolveCustomer gives up after 10 s (see fulfillment.ts); API Gateway gives up on the function after 29 s.
       timeout: Duration.seconds(20),
+      tracing: config.observability.tracing,
+      failuresGo:
+        "API Gateway invokes it synchronously: a failure is the buyer's error page (alarmed as fulfillment-crashed), " +
+        'not an event to keep.',
       environment: {
         SUBSCRIBERS_TABLE: subscribers.tableName,
         MARKETPLACE_REGION: config.marketplaceRegion,
@@ -60,6 +64,10 @@ export class Registration extends Construct {
       description: 'Registration page: shows the subscription and stores the buyer contact details once',
       memorySize: 512,
       timeout: Duration.seconds(10),
+      tracing: config.observability.tracing,
+      failuresGo:
+        "API Gateway invokes it synchronously: a failure is the buyer's error page (alarmed as " +
+        'registration-page-crashed), not an event to keep.',
       environment: {
         SUBSCRIBERS_TABLE: subscribers.tableName,
         ...registrationVariables(config),

@@ -69,17 +69,17 @@ export class SellerEvents extends Construct {
       masterKey: key,
       enforceSSL: true,
     });
-    topic.addSubscription(new EmailSubscription(adminEmail));
-
-    // Undeliverable notifications wait here (the buyer's registration itself is safe in the Subscribers table).
+    // Undeliverable notifications wait here, whether EventBridge could not publish them or SNS could not deliver the
+    // email (the buyer's registration itself is safe in the Subscribers table).
     const deadLetterQueue = newDeadLetterQueue(this, 'AdminNotificationsDeadLetterQueue', {
-      catches: 'the admin email rule target',
+      catches: 'the admin email rule target and the admin email subscription (its redrive policy)',
       alarmName: 'admin-email-dead-letters',
       alarmDescription:
-        'A registration email to the seller admin was not sent: EventBridge could not publish it to the SNS topic, ' +
-        'after every retry. The message holds the event, and the error in its attributes; the registration itself ' +
-        'is safe in the Subscribers table.',
+        'A registration email to the seller admin was not sent: EventBridge could not publish it to the SNS topic ' +
+        'after every retry, or SNS could not deliver it to the address (it bounced, or the subscription was never ' +
+        'confirmed). The message holds the event; the registration itself is safe in the Subscribers table.',
     });
+    topic.addSubscription(new EmailSubscription(adminEmail, { deadLetterQueue }));
 
     const rule = new Rule(this, 'SubscriberRegisteredToAdmin', {
       description: `Emails the seller admin about every ${SUBSCRIBER_REGISTERED} event`,

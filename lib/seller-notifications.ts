@@ -42,6 +42,7 @@ export class SellerNotifications extends Construct {
         url: webhookUrl,
         sellerBus: props.sellerBus,
         source: props.config.events.source,
+        tracing: props.config.observability.tracing,
       });
     }
   }
@@ -54,6 +55,10 @@ export class SellerNotifications extends Construct {
         'Publishes an event on the seller bus for every change of a subscriber stored in the Subscribers table',
       memorySize: 256,
       timeout: Duration.seconds(30),
+      tracing: config.observability.tracing,
+      failuresGo:
+        'It reads the Subscribers table stream: records it fails on for 12 hours go to the seller notifier ' +
+        'dead-letter queue through the event source mapping on-failure destination.',
       environment: {
         EVENT_BUS_NAME: sellerBus.eventBusName,
         EVENT_SOURCE: config.events.source,

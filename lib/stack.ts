@@ -2,6 +2,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AccessCheck } from './access-check.ts';
+import { AlarmTopic } from './alarm-topic.ts';
 import { Api } from './api.ts';
 import { fulfillmentRoute, registrationPageRoute, subscriberAccessRoute, usageRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
@@ -17,6 +18,7 @@ export interface SaasMarketplaceStackProps extends StackProps {
 }
 
 export class SaasMarketplaceStack extends Stack {
+  readonly alarmTopic: AlarmTopic;
   readonly storage: Storage;
   readonly sellerEvents: SellerEvents;
   readonly registration: Registration;
@@ -29,6 +31,7 @@ export class SaasMarketplaceStack extends Stack {
   constructor(scope: Construct, id: string, props: SaasMarketplaceStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.alarmTopic = new AlarmTopic(this, 'Alarms', config.observability);
     this.storage = new Storage(this, 'Storage', { tables: config.tables });
     const subscribers = this.storage.subscribers;
     this.sellerEvents = new SellerEvents(this, 'SellerEvents', {
@@ -45,6 +48,7 @@ export class SaasMarketplaceStack extends Stack {
     });
     this.api = new Api(this, 'Api', {
       settings: config.api,
+      tracing: config.observability.tracing,
       routeFunctions: new Map([
         ...this.registration.routeFunctions,
         ...this.accessCheck.routeFunctions,
@@ -62,6 +66,11 @@ export class SaasMarketplaceStack extends Stack {
 
   private outputs(): void {
     const output = (id: string, description: string, value: string) => new CfnOutput(this, id, { description, value });
+    output(
+      'AlarmTopicArn',
+      'SNS topic every alarm of the stack notifies when it goes off and when it clears: subscribe your pager or chat',
+      this.alarmTopic.topic.topicArn,
+    );
     output(
       'SubscribersTableName',
       'DynamoDB table holding one item per subscriber (license)',
@@ -152,6 +161,18 @@ export class SaasMarketplaceStack extends Stack {
       'Marketplace notifications the lifecycle function failed on ten times',
       this.lifecycle.deadLetterQueue.queueUrl,
     );
+    output(
+      'UndeliveredSweepsQueueUrl',
+      'Scheduled final-metering window sweeps EventBridge could not start',
+      this.lifecycle.undeliveredSweepsQueue.queueUrl,
+    );
+    if (this.lifecycle.undeliveredNotificationsQueue !== undefined) {
+      output(
+        'UndeliveredNotificationsQueueUrl',
+        "Notifications from Marketplace's legacy SNS topics that could not be delivered to the lifecycle queue",
+        this.lifecycle.undeliveredNotificationsQueue.queueUrl,
+      );
+    }
     if (this.lifecycle.undeliveredEventsQueue !== undefined) {
       output(
         'MarketplaceEventsUndeliveredQueueUrl',

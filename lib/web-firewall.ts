@@ -1,7 +1,7 @@
 /**
  * An optional WAF web ACL in front of the API stage: one rate-based rule that blocks an IP address sending more than
- * the configured number of requests in five minutes. The stage's own throttling caps all callers together; this stops
- * one caller from using that whole allowance and locking real buyers out.
+ * the configured number of requests in five minutes. Each route's throttling caps all its callers together; this stops
+ * one caller from using a route's whole allowance and locking real buyers out.
  */
 import { Names } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';

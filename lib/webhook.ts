@@ -23,6 +23,8 @@ export interface WebhookProps {
   readonly sellerBus: IEventBus;
   /** The `source` of the events this backend publishes on the seller's bus. */
   readonly source: string;
+  /** X-Ray tracing of the caller function (`observability.tracing`). */
+  readonly tracing: boolean;
 }
 
 /** Each call waits 10 s at most (see `webhook-handler.ts`) and a batch is delivered one call after another. */
@@ -57,6 +59,7 @@ export class Webhook extends Construct {
       // The function defers each retry (30 s, doubling, at most an hour): ten attempts span about three hours.
       maxReceiveCount: CONSUMER.maxReceiveCount,
       deadLetters: {
+        catches: 'the webhook queue (its redrive policy, after ten receives)',
         alarmName: 'webhook-dead-letters',
         alarmDescription:
           "An event on the seller bus did not reach the seller's webhook after ten attempts over about three hours: " +
@@ -93,6 +96,10 @@ export class Webhook extends Construct {
       description: "Calls the seller app's webhook, signed, with every event on the seller bus",
       memorySize: 256,
       timeout: TIMEOUT,
+      tracing: props.tracing,
+      failuresGo:
+        'It consumes the webhook queue: an event it fails ten times moves to the webhook dead-letter queue by the ' +
+        "queue's redrive policy.",
       environment: {
         WEBHOOK_URL: props.url,
         WEBHOOK_SECRET_ARN: this.signingSecret.secretArn,
@@ -114,5 +121,11 @@ export class Webhook extends Construct {
         maxConcurrency: CONSUMER.maxConcurrency,
       }),
     );
+    Validations.of(caller).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        'Lambda takes no on-failure destination for an SQS event source: the webhook queue redrive policy moves an ' +
+        'event the function failed ten times to the webhook dead-letter queue.',
+    });
   }
 }

@@ -10,11 +10,13 @@ import type { Construct } from 'constructs';
 import { newDeadLetterQueue, type DeadLetterQueueProps } from './dead-letter-queue.ts';
 
 export interface WorkQueueProps {
+  /** By default CloudFormation names the queue. */
+  readonly queueName?: string;
   /** The timeout of the function that consumes the queue. */
   readonly consumerTimeout: Duration;
   /** How many times the function may fail a message before it goes to the dead-letter queue. */
   readonly maxReceiveCount: number;
-  readonly deadLetters: Omit<DeadLetterQueueProps, 'catches'>;
+  readonly deadLetters: Omit<DeadLetterQueueProps, 'redriveTarget'>;
 }
 
 export interface WorkQueue {
@@ -23,8 +25,12 @@ export interface WorkQueue {
 }
 
 export function newWorkQueue(scope: Construct, id: string, props: WorkQueueProps): WorkQueue {
-  const deadLetterQueue = newDeadLetterQueue(scope, `${id}DeadLetterQueue`, props.deadLetters);
+  const deadLetterQueue = newDeadLetterQueue(scope, `${id}DeadLetterQueue`, {
+    ...props.deadLetters,
+    redriveTarget: true,
+  });
   const queue = new Queue(scope, id, {
+    queueName: props.queueName,
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),

@@ -49,8 +49,20 @@ export const registrationSettingsVariable = json(
 export type RegistrationSettings = z.output<typeof registrationSettingsVariable>;
 export type ProductListing = z.output<typeof productsVariable>[number];
 
+/**
+ * `POWERTOOLS_TRACE_ENABLED`: whether the function sends X-Ray traces. The stack sets it on every function, from
+ * `observability.tracing`; where it is not set (the local stack, the tests) nothing is traced.
+ */
+const tracing = {
+  POWERTOOLS_TRACE_ENABLED: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+};
+
 /** Variables every function has. The endpoints are set only locally, to reach DynamoDB Local and the simulator. */
 const common = {
+  ...tracing,
   SUBSCRIBERS_TABLE: z.string().min(1),
   DYNAMODB_ENDPOINT: optionalUrl,
 };
@@ -70,6 +82,7 @@ export const registrationPageEnvironment = z.object({
 });
 
 export const sellerNotifierEnvironment = z.object({
+  ...tracing,
   EVENT_BUS_NAME: z.string().min(1),
   EVENT_SOURCE: z.string().min(1),
   EVENTS_ENDPOINT: optionalUrl,
@@ -92,6 +105,7 @@ export const finalMeteringWindowsEnvironment = z.object({
 });
 
 export const webhookEnvironment = z.object({
+  ...tracing,
   /** The seller's HTTPS endpoint. */
   WEBHOOK_URL: webUrl(),
   /** The Secrets Manager secret holding the signing key. */

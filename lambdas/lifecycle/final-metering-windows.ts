@@ -4,6 +4,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
 import { lambdaClock } from '../core/clock.ts';
@@ -12,8 +14,9 @@ import { FinalMeteringSweepIncomplete, LifecycleRepository } from '../core/lifec
 
 const environment = readEnvironment(finalMeteringWindowsEnvironment);
 const logger = new Logger({ serviceName: 'final-metering-windows' });
+const tracer = new Tracer({ serviceName: 'final-metering-windows', enabled: environment.POWERTOOLS_TRACE_ENABLED });
 const lifecycle = new LifecycleRepository(
-  documentClient(environment.DYNAMODB_ENDPOINT),
+  tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT)),
   environment.SUBSCRIBERS_TABLE,
   environment.FINAL_METERING_GRACE_SECONDS,
 );
@@ -30,4 +33,6 @@ export const handler = middy(async () => {
     // The run fails, so the alarm on the sweep's errors fires; the next run tries the rest again.
     throw error;
   }
-}).use(injectLambdaContext(logger, { logEvent: false }));
+})
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { logEvent: false }));

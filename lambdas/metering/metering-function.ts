@@ -5,6 +5,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { documentClient, meteringClient } from '../core/aws-clients.ts';
 import { lambdaClock } from '../core/clock.ts';
@@ -14,31 +16,39 @@ import { createMeteringHandler, type MeteringHandlerDependencies } from './meter
 export function meteringFunction(serviceName: string, scheduled: MeteringHandlerDependencies['scheduled']) {
   const environment = readEnvironment(meteringEnvironment);
   const logger = new Logger({ serviceName });
+  const tracer = new Tracer({ serviceName, enabled: environment.POWERTOOLS_TRACE_ENABLED });
   // One `service` dimension for both functions' metrics, so that each alarm watches all of the usage.
   const metrics = new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: 'metering' });
   const settings = environment.METERING;
-  return middy(
-    createMeteringHandler({
-      run: {
-        client: documentClient(environment.DYNAMODB_ENDPOINT),
-        usageTable: environment.USAGE_TABLE,
-        subscribersTable: environment.SUBSCRIBERS_TABLE,
-        metering: meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT, 1),
-        closedHourGraceMinutes: settings.closedHourGraceMinutes,
-        acceptanceWindowHours: settings.acceptanceWindowHours,
-        finalMetering: {
-          graceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
-          finalHourMarginMinutes: settings.finalHourMarginMinutes,
+  return (
+    middy(
+      createMeteringHandler({
+        run: {
+          client: tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT)),
+          usageTable: environment.USAGE_TABLE,
+          subscribersTable: environment.SUBSCRIBERS_TABLE,
+          metering: tracer.captureAWSv3Client(
+            meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT, 1),
+          ),
+          closedHourGraceMinutes: settings.closedHourGraceMinutes,
+          acceptanceWindowHours: settings.acceptanceWindowHours,
+          finalMetering: {
+            graceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
+            finalHourMarginMinutes: settings.finalHourMarginMinutes,
+          },
+          callsPerSecond: settings.callsPerSecond,
+          zeroUsageRecords: settings.zeroUsageRecords,
+          products: meteredProducts(environment.PRODUCTS, environment.METERED_DIMENSIONS),
+          logger,
         },
-        callsPerSecond: settings.callsPerSecond,
-        zeroUsageRecords: settings.zeroUsageRecords,
-        products: meteredProducts(environment.PRODUCTS, environment.METERED_DIMENSIONS),
+        clock: lambdaClock,
         logger,
-      },
-      clock: lambdaClock,
-      logger,
-      metrics,
-      scheduled,
-    }),
-  ).use(injectLambdaContext(logger, { logEvent: false }));
+        metrics,
+        scheduled,
+      }),
+    )
+      // The run's summary is in its log line and metrics; traced, it would name subscribers.
+      .use(captureLambdaHandler(tracer, { captureResponse: false }))
+      .use(injectLambdaContext(logger, { logEvent: false }))
+  );
 }

@@ -1,7 +1,7 @@
 /** The access check's function: told the table and the grace period, allowed to read subscriber items only. */
 import { describe, expect, test } from 'vitest';
 import { agreementKey, sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
-import { mayOnItem, on, partsOf, permissionsOf, writesOwnLogs } from './iam.ts';
+import { mayOnItem, on, partsOf, permissionsOf, sendsTraces, writesOwnLogs } from './iam.ts';
 import { getAtt, logicalIdOf, projectFunction, resourceNamed, synthesize } from './synthesis.ts';
 
 const { stack, template } = synthesize({ 'marketplace.lifecycle.finalMeteringGraceMinutes': 75 });
@@ -18,6 +18,7 @@ test('the function gets the table and the final-metering grace in seconds', () =
     FINAL_METERING_GRACE_SECONDS: String(75 * 60),
     POWERTOOLS_SERVICE_NAME: 'subscriber-access',
     NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_TRACE_ENABLED: 'true',
   });
 });
 
@@ -26,6 +27,7 @@ describe('IAM', () => {
     expect(permissionsOf(template, roleId)).toEqual(
       [
         ...writesOwnLogs(access),
+        ...sendsTraces,
         `dynamodb:GetItem on ${on(getAtt(subscribersTableId, 'Arn'))} for items SUBSCRIBER#*`,
       ].sort(),
     );

@@ -51,15 +51,21 @@ describe('with an admin email and a webhook', () => {
   const { adminEmailDeadLetterQueue } = stack.sellerEvents;
   const { webhook, notifierDeadLetterQueue } = stack.sellerNotifications;
   const { lifecycle, metering } = stack;
-  const { undeliveredEventsQueue } = lifecycle;
+  const { undeliveredEventsQueue, undeliveredNotificationsQueue, undeliveredSweepsQueue } = lifecycle;
   /** The metering run's own metrics: in the stack's namespace, under the `service` dimension Powertools adds. */
   const meteringMetrics = `SaasMarketplace/${stack.stackName} service=metering`;
-  if (adminEmailDeadLetterQueue === undefined || webhook === undefined || undeliveredEventsQueue === undefined) {
+  if (
+    adminEmailDeadLetterQueue === undefined ||
+    webhook === undefined ||
+    undeliveredEventsQueue === undefined ||
+    undeliveredNotificationsQueue === undefined
+  ) {
     throw new Error('a queue this configuration should have is missing');
   }
   const messagesIn = (queue: IConstruct) => `Maximum ApproximateNumberOfMessagesVisible of ${logicalIdOf(queue)} > 0`;
 
   test('watch the dead-letter queues, the crashes of the API functions, the sweep, metering and work falling behind', () => {
+    expect(alarms).toHaveLength(22);
     expect(alarms.map(watches).sort()).toEqual(
       [
         `SaasMarketplace-seller-notifier-dead-letters: ${messagesIn(notifierDeadLetterQueue)}`,
@@ -69,6 +75,8 @@ describe('with an admin email and a webhook', () => {
         `SaasMarketplace-lifecycle-dead-letters: ${messagesIn(lifecycle.deadLetterQueue)}`,
         `SaasMarketplace-metering-dead-letters: ${messagesIn(metering.deadLetterQueue)}`,
         `SaasMarketplace-marketplace-events-undelivered: ${messagesIn(undeliveredEventsQueue)}`,
+        `SaasMarketplace-legacy-notifications-undelivered: ${messagesIn(undeliveredNotificationsQueue)}`,
+        `SaasMarketplace-final-metering-windows-not-started: ${messagesIn(undeliveredSweepsQueue)}`,
         `SaasMarketplace-fulfillment-crashed: Sum Errors of ${functionId('Fulfillment')} > 0`,
         `SaasMarketplace-registration-page-crashed: Sum Errors of ${functionId('RegistrationPage')} > 0`,
         `SaasMarketplace-subscriber-access-crashed: Sum Errors of ${functionId('SubscriberAccess')} > 0`,
@@ -96,16 +104,24 @@ describe('with an admin email and a webhook', () => {
     }
   });
 
-  test('each say what went wrong and where to look', () => {
-    for (const alarm of alarms) expect(alarm.AlarmDescription.length, alarm.AlarmName).toBeGreaterThan(80);
+  test('each say what went wrong and where to look, and end with their runbook entry', () => {
+    for (const alarm of alarms) {
+      expect(alarm.AlarmDescription.length, alarm.AlarmName).toBeGreaterThan(80);
+      // CloudWatch's limit for a description.
+      expect(alarm.AlarmDescription.length, alarm.AlarmName).toBeLessThanOrEqual(1024);
+      const entry = alarm.AlarmName.slice(`${stack.stackName}-`.length);
+      expect(alarm.AlarmDescription, alarm.AlarmName).toMatch(
+        new RegExp(`\\. Runbook: docs/operations\\.md#${entry}$`),
+      );
+    }
   });
 });
 
 test('without an admin email or a webhook, no alarm watches a queue that does not exist', () => {
   const { template } = synthesize();
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  // The 20 with an admin email and a webhook but the 3 below: the metering alarms are always there.
-  expect(names).toHaveLength(17);
+  // The 22 with an admin email and a webhook but the 3 below: the metering alarms are always there.
+  expect(names).toHaveLength(19);
   for (const absent of ['admin-email-dead-letters', 'webhook-dead-letters', 'webhook-events-undelivered']) {
     expect(names).not.toContain(`SaasMarketplace-${absent}`);
   }
@@ -114,6 +130,6 @@ test('without an admin email or a webhook, no alarm watches a queue that does no
 test('with SNS notifications only, no alarm watches the queue for undelivered EventBridge events', () => {
   const { template } = synthesize(snsOnly);
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  expect(names).toHaveLength(16);
+  expect(names).toHaveLength(18);
   expect(names).not.toContain('SaasMarketplace-marketplace-events-undelivered');
 });

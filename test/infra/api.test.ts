@@ -19,7 +19,13 @@ import {
   type CfnResource,
 } from './synthesis.ts';
 
-const { stack, template } = synthesize({ 'marketplace.api.throttling': { rateLimit: 7, burstLimit: 13 } });
+/** Distinct limits for each kind of route, none the default, so that each must be read from its own setting. */
+const throttling = {
+  buyerPages: { rateLimit: 7, burstLimit: 13 },
+  accessCheck: { rateLimit: 70, burstLimit: 130 },
+  usage: { rateLimit: 700, burstLimit: 1300 },
+};
+const { stack, template } = synthesize({ 'marketplace.api.throttling': throttling });
 const apiId = logicalIdOf(stack.api.restApi);
 const stageId = logicalIdOf(stack.api.restApi.deploymentStage);
 
@@ -87,17 +93,32 @@ describe('the REST API', () => {
 describe('the API stage', () => {
   const stage = resourceNamed(template, stageId);
 
-  test('throttles every method with the configured limits and logs errors without request data', () => {
+  test("throttles each route's methods with the limits of its kind, the strictest for any other, and logs errors without request data", () => {
+    const setting = (ResourcePath: string, { rateLimit, burstLimit }: { rateLimit: number; burstLimit: number }) => ({
+      HttpMethod: '*',
+      ResourcePath,
+      ThrottlingRateLimit: rateLimit,
+      ThrottlingBurstLimit: burstLimit,
+      LoggingLevel: 'ERROR',
+      DataTraceEnabled: false,
+    });
     expect(stage.Properties['MethodSettings']).toEqual([
-      {
-        HttpMethod: '*',
-        ResourcePath: '/*',
-        ThrottlingRateLimit: 7,
-        ThrottlingBurstLimit: 13,
-        LoggingLevel: 'ERROR',
-        DataTraceEnabled: false,
-      },
+      setting('/*', throttling.buyerPages),
+      setting('/~1fulfillment', throttling.buyerPages),
+      setting('/~1register', throttling.buyerPages),
+      setting('/~1subscribers~1{id}', throttling.accessCheck),
+      setting('/~1usage', throttling.usage),
     ]);
+    expect(apiRoutes.map((route) => `${route.path} ${route.throttling}`)).toEqual([
+      '/fulfillment buyerPages',
+      '/register buyerPages',
+      '/subscribers/{id} accessCheck',
+      '/usage usage',
+    ]);
+  });
+
+  test('is traced with X-Ray', () => {
+    expect(stage.Properties['TracingEnabled']).toBe(true);
   });
 
   describe('access log', () => {

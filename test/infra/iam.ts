@@ -97,3 +97,6 @@ export function writesOwnLogs(projectFunction: ProjectFunction): string[] {
   const logGroup = on(getAtt(partsOf(projectFunction).logGroupId, 'Arn'));
   return [`logs:CreateLogStream on ${logGroup}`, `logs:PutLogEvents on ${logGroup}`];
 }
+
+/** What a traced function may do besides (the default, `observability.tracing`): send its traces, on "*" (X-Ray). */
+export const sendsTraces: readonly string[] = ['xray:PutTelemetryRecords on "*"', 'xray:PutTraceSegments on "*"'];

@@ -11,7 +11,7 @@ import { agreementKey, rejectedNotificationKey, sessionKey, subscriberKey } from
 import { FORWARDER_STACK_ID } from '../../lib/app.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
 import { cdkJsonContext } from '../../local/config.ts';
-import { mayOnItem, on, partsOf, permissionsOf, writesOwnLogs } from './iam.ts';
+import { mayOnItem, on, partsOf, permissionsOf, sendsTraces, writesOwnLogs } from './iam.ts';
 import {
   getAtt,
   logicalIdOf,
@@ -190,6 +190,7 @@ describe('with the cdk.json configuration (both notification families, no region
         FINAL_METERING_GRACE_SECONDS: String(75 * 60),
         POWERTOOLS_SERVICE_NAME: 'lifecycle',
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_TRACE_ENABLED: 'true',
       });
     });
 
@@ -199,6 +200,7 @@ describe('with the cdk.json configuration (both notification families, no region
       expect(permissionsOf(template, roleId)).toEqual(
         [
           ...writesOwnLogs(lifecycleFunction),
+          ...sendsTraces,
           `dynamodb:GetItem on ${table} for items SUBSCRIBER#*`,
           `dynamodb:UpdateItem on ${table} for items SUBSCRIBER#* or AGREEMENT#*`,
           `dynamodb:PutItem on ${table} for items REJECTED#*`,
@@ -337,12 +339,27 @@ describe('with the cdk.json configuration (both notification families, no region
       });
     });
 
+    test('dead-letters a run EventBridge could not start before the next is due, with an alarm and an output', () => {
+      const [, schedule] = schedules[0] as [string, CfnResource];
+      const undeliveredId = logicalIdOf(lifecycle.undeliveredSweepsQueue);
+      expect((schedule.Properties['Targets'] as Record<string, unknown>[])[0]).toMatchObject({
+        DeadLetterConfig: { Arn: getAtt(undeliveredId, 'Arn') },
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 5 * 60 },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'SaasMarketplace-final-metering-windows-not-started',
+        Dimensions: [{ Name: 'QueueName', Value: getAtt(undeliveredId, 'QueueName') }],
+      });
+      template.hasOutput('UndeliveredSweepsQueueUrl', { Value: { Ref: undeliveredId } });
+    });
+
     test('gets the table and the final-metering grace in seconds', () => {
       expect(variables(sweepIds.functionId)).toEqual({
         SUBSCRIBERS_TABLE: { Ref: subscribersTableId },
         FINAL_METERING_GRACE_SECONDS: String(75 * 60),
         POWERTOOLS_SERVICE_NAME: 'final-metering-windows',
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_TRACE_ENABLED: 'true',
       });
     });
 
@@ -351,6 +368,7 @@ describe('with the cdk.json configuration (both notification families, no region
       expect(permissionsOf(template, sweepIds.roleId)).toEqual(
         [
           ...writesOwnLogs(sweep),
+          ...sendsTraces,
           `dynamodb:Query on ${on({ 'Fn::Join': ['', [table, '/index/ending']] })}`,
           `dynamodb:GetItem on ${on(table)} for items SUBSCRIBER#*`,
           `dynamodb:UpdateItem on ${on(table)} for items SUBSCRIBER#*`,
@@ -373,7 +391,8 @@ describe.each([
   const topicArn = (kind: string, code: string) =>
     `arn:aws:sns:us-east-1:287250355862:aws-mp-${kind}-notification-${code}`;
 
-  test("subscribes the lifecycle queue to each legacy product's two topics in us-east-1, enveloped", () => {
+  test("subscribes the lifecycle queue to each legacy product's two topics in us-east-1, enveloped, dead-lettered", () => {
+    const undeliveredId = logicalIdOf(stack.lifecycle.undeliveredNotificationsQueue ?? stack.lifecycle);
     expect(
       subscriptions
         .map((subscription) => subscription.Properties)
@@ -385,7 +404,26 @@ describe.each([
         Endpoint: getAtt(queueId, 'Arn'),
         Region: 'us-east-1',
         RawMessageDelivery: false,
+        RedrivePolicy: { deadLetterTargetArn: getAtt(undeliveredId, 'Arn') },
       })),
+    );
+    template.hasOutput('UndeliveredNotificationsQueueUrl', { Value: { Ref: undeliveredId } });
+  });
+
+  test('lets those topics, and no other, send to their dead-letter queue', () => {
+    const undeliveredId = logicalIdOf(stack.lifecycle.undeliveredNotificationsQueue ?? stack.lifecycle);
+    const statements = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy'))
+      .filter((policy) => JSON.stringify(policy.Properties['Queues']) === JSON.stringify([{ Ref: undeliveredId }]))
+      .flatMap((policy) => (policy.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
+      .filter((statement) => statement['Effect'] === 'Allow');
+    const conditions = statements.map((statement) => statement['Condition']);
+    expect(conditions).toHaveLength(2);
+    expect(conditions).toEqual(
+      expect.arrayContaining(
+        ['entitlement', 'subscription'].map((kind) => ({
+          ArnEquals: { 'aws:SourceArn': topicArn(kind, legacyProduct.code) },
+        })),
+      ),
     );
   });
 
@@ -408,10 +446,9 @@ describe.each([
     expect(statements).toHaveLength(2);
   });
 
-  test(`has ${marketplaceRuleCount} rules for Marketplace's EventBridge events, and a region guard only with them`, () => {
+  test(`has ${marketplaceRuleCount} rules for Marketplace's EventBridge events, and a region guard: its topics are in us-east-1`, () => {
     expect(marketplaceRules(template)).toHaveLength(marketplaceRuleCount);
-    const guarded = JSON.stringify(template.toJSON()['Rules']).includes('AWS::Region');
-    expect(guarded).toBe(marketplaceRuleCount > 0);
+    expect(JSON.stringify(template.toJSON()['Rules'])).toContain('AWS::Region');
     expect(stack.lifecycle.undeliveredEventsQueue === undefined).toBe(marketplaceRuleCount === 0);
   });
 });
@@ -490,7 +527,7 @@ describe('with the region eu-west-1', () => {
   });
 
   test('dead-letters what it could not forward into an encrypted queue with an alarm, and outputs its URL', () => {
-    const [queueId] = Object.keys(resourcesOfType(forwarderTemplate, 'AWS::SQS::Queue')) as [string];
+    const queueId = logicalIdOf(forwarder.node.findChild('UnforwardedEventsQueue'));
     for (const [, rule] of forwardingRules) {
       expect((rule.Properties['Targets'] as Record<string, unknown>[])[0]?.['DeadLetterConfig']).toEqual({
         Arn: getAtt(queueId, 'Arn'),
@@ -505,11 +542,56 @@ describe('with the region eu-west-1', () => {
   });
 });
 
-test.each([
-  ['the region us-east-1', { 'marketplace.region': 'us-east-1' }],
-  ['the region eu-west-1 and SNS notifications only', { ...snsOnly, 'marketplace.region': 'eu-west-1' }],
-])('with %s, needs no forwarder and no region guard', (_, overrides) => {
-  const { forwarder, template } = synthesize(overrides);
+test('with the region us-east-1, needs no forwarder and no region guard', () => {
+  const { forwarder, template } = synthesize({ 'marketplace.region': 'us-east-1' });
   expect(forwarder).toBeUndefined();
   expect(JSON.stringify(template.toJSON()['Rules'])).not.toContain('AWS::Region');
+});
+
+describe.each([
+  ['both notification families', { 'marketplace.region': 'eu-west-1' }],
+  ['SNS notifications only', { ...snsOnly, 'marketplace.region': 'eu-west-1' }],
+])('with the region eu-west-1 and %s, the legacy topics', (_, overrides) => {
+  const { stack, forwarder, template } = synthesize(overrides);
+  if (forwarder === undefined) throw new Error('no forwarder stack');
+  const forwarderTemplate = Template.fromStack(forwarder);
+  const queueName = 'SaasMarketplace-lifecycle';
+  const topicArn = (kind: string) =>
+    `arn:aws:sns:us-east-1:287250355862:aws-mp-${kind}-notification-${legacyProduct.code}`;
+
+  test('are subscribed from the forwarder stack in us-east-1, where their dead-letter queue must be', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const undeliveredId = logicalIdOf(forwarder.node.findChild('UndeliveredNotificationsQueue'));
+    const subscriptions = Object.values(resourcesOfType(forwarderTemplate, 'AWS::SNS::Subscription'))
+      .map((subscription) => subscription.Properties)
+      .sort((a, b) => String(a['TopicArn']).localeCompare(String(b['TopicArn'])));
+    expect(subscriptions).toEqual(
+      ['entitlement', 'subscription'].map((kind) => ({
+        TopicArn: topicArn(kind),
+        Protocol: 'sqs',
+        Endpoint: {
+          'Fn::Join': ['', ['arn:aws:sqs:eu-west-1:', { Ref: 'AWS::AccountId' }, `:${queueName}`]],
+        },
+        RawMessageDelivery: false,
+        RedrivePolicy: { deadLetterTargetArn: getAtt(undeliveredId, 'Arn') },
+      })),
+    );
+    forwarderTemplate.hasOutput('UndeliveredNotificationsQueueUrl', { Value: { Ref: undeliveredId } });
+  });
+
+  test('may send to the lifecycle queue, named so that the forwarder can address it', () => {
+    const queueId = logicalIdOf(stack.lifecycle.queue);
+    expect(resourceNamed(template, queueId).Properties['QueueName']).toBe(queueName);
+    const statements = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy'))
+      .filter((policy) => JSON.stringify(policy.Properties['Queues']) === JSON.stringify([{ Ref: queueId }]))
+      .flatMap((policy) => (policy.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement)
+      .filter((statement) => JSON.stringify(statement['Principal']).includes('sns.amazonaws.com'));
+    expect(statements.map((statement) => statement['Condition'])).toEqual(
+      ['subscription', 'entitlement'].map((kind) => ({ ArnEquals: { 'aws:SourceArn': topicArn(kind) } })),
+    );
+  });
+
+  test('need no region guard in the main stack, deployed to eu-west-1', () => {
+    expect(JSON.stringify(template.toJSON()['Rules'])).not.toContain('AWS::Region');
+  });
 });

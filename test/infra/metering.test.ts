@@ -14,7 +14,7 @@ import { METERING_METRICS } from '../../lambdas/metering/metering-handler.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
 import { meteringMetricNames } from '../../lib/metering-metrics.ts';
 import { cdkJsonContext } from '../../local/config.ts';
-import { mayOnItem, on, partsOf, permissionsOf, statementsOf, writesOwnLogs } from './iam.ts';
+import { mayOnItem, on, partsOf, permissionsOf, statementsOf, sendsTraces, writesOwnLogs } from './iam.ts';
 import { publishedEntries, subscriptionEnding } from './subscribers-stream.ts';
 import {
   getAtt,
@@ -183,6 +183,7 @@ describe('the usage function', () => {
     expect(permissionsOf(template, usageIds.roleId)).toEqual(
       [
         ...writesOwnLogs(usage),
+        ...sendsTraces,
         `dynamodb:BatchGetItem on ${on(subscribers)} for items SUBSCRIBER#*`,
         `dynamodb:UpdateItem on ${on(usageTable)} for items USAGE#*`,
         `dynamodb:PutItem on ${on(usageTable)} for items EVENT#*`,
@@ -254,6 +255,7 @@ describe('the metering function', () => {
     expect(permissionsOf(template, meteringIds.roleId)).toEqual(
       [
         ...writesOwnLogs(metering),
+        ...sendsTraces,
         `dynamodb:Query on ${index(usageTable, 'pending')}`,
         `dynamodb:Query on ${index(subscribers, 'live')}`,
         `dynamodb:BatchGetItem on ${on(usageTable)} for items USAGE#*`,
@@ -442,6 +444,7 @@ describe('the final-metering function', () => {
     expect(permissionsOf(template, finalMeteringIds.roleId)).toEqual(
       [
         ...writesOwnLogs(finalMetering),
+        ...sendsTraces,
         `dynamodb:Query on ${on({ 'Fn::Join': ['', [subscribers, '/index/ending']] })}`,
         `dynamodb:Query on ${on(usageTable)} for items USAGE#*`,
         `dynamodb:GetItem on ${on(usageTable)} for items USAGE#*`,

@@ -1,16 +1,23 @@
 import { App, Stack, Validations, type PolicyViolation } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks, type NagPack } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, test } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
-import { cdkJsonContext } from '../../local/config.ts';
-import { configurationVariants, logicalIdOf, projectFunction, synthesize } from './synthesis.ts';
+import { configurationVariants, exampleContext, logicalIdOf, projectFunction, synthesize } from './synthesis.ts';
 
 interface RecordedAcknowledgement {
   readonly path: string;
   readonly id: string;
   readonly reason: string;
+}
+
+/** The rule packs the app runs (`lib/app.ts`), each made afresh: a pack keeps no state between scopes it checks. */
+const rulePacks = (): NagPack[] => [new AwsSolutionsChecks(), new ServerlessChecks()];
+
+/** The findings of every rule pack under scope that no acknowledgement covers. */
+function unacknowledgedFindings(scope: IConstruct): PolicyViolation[] {
+  return rulePacks().flatMap((pack) => pack.validateScope(scope).violations);
 }
 
 /** The AwsSolutions findings under scope that no acknowledgement covers. */
@@ -42,28 +49,29 @@ function acknowledgementsUnder(scope: IConstruct): RecordedAcknowledgement[] {
 }
 
 /**
- * The acknowledged findings under scope: which acknowledgement (by rule id) silenced a finding on which resource.
- * cdk-nag reports no such list, so this wraps its (private) acknowledgement lookup for one run.
+ * The acknowledged findings under scope, of every rule pack: which acknowledgement (by rule id) silenced a finding on
+ * which resource. cdk-nag reports no such list, so this wraps its (private) acknowledgement lookup for one run.
  */
 function acknowledgedFindings(scope: IConstruct): { resourcePath: string; ruleId: string }[] {
-  const checks = new AwsSolutionsChecks();
-  const lookup: unknown = Reflect.get(checks, 'isAcknowledged');
-  if (typeof lookup !== 'function') throw new Error('cdk-nag no longer has isAcknowledged: update this probe');
   const acknowledged: { resourcePath: string; ruleId: string }[] = [];
-  Reflect.set(checks, 'isAcknowledged', (resource: IConstruct, ruleId: string): boolean => {
-    const silenced = Boolean(lookup.call(checks, resource, ruleId));
-    if (silenced) acknowledged.push({ resourcePath: resource.node.path, ruleId });
-    return silenced;
-  });
-  checks.validateScope(scope);
+  for (const checks of rulePacks()) {
+    const lookup: unknown = Reflect.get(checks, 'isAcknowledged');
+    if (typeof lookup !== 'function') throw new Error('cdk-nag no longer has isAcknowledged: update this probe');
+    Reflect.set(checks, 'isAcknowledged', (resource: IConstruct, ruleId: string): boolean => {
+      const silenced = Boolean(lookup.call(checks, resource, ruleId));
+      if (silenced) acknowledged.push({ resourcePath: resource.node.path, ruleId });
+      return silenced;
+    });
+    checks.validateScope(scope);
+  }
   return acknowledged;
 }
 
 describe.each(Object.entries(configurationVariants))('the app that cdk synth builds, with %s', (_, overrides) => {
   const { app } = synthesize(overrides);
 
-  test('has no unacknowledged AwsSolutions finding, error or warning', () => {
-    const findings = awsSolutionsFindings(app);
+  test('has no unacknowledged AwsSolutions or Serverless finding, error or warning', () => {
+    const findings = unacknowledgedFindings(app);
     expect(findings, describeFindings(findings)).toEqual([]);
   });
 
@@ -73,7 +81,7 @@ describe.each(Object.entries(configurationVariants))('the app that cdk synth bui
       expect(acknowledgement.reason.trim().length, where).toBeGreaterThanOrEqual(20);
       // `cdk synth` honours both `AwsSolutions-X` and `AwsSolutions::AwsSolutions-X`, but cdk-nag's validateScope
       // (what this file runs) only the plain form, which CDK records as `Annotation::AwsSolutions-X`.
-      expect(acknowledgement.id, where).toMatch(/^Annotation::AwsSolutions-/);
+      expect(acknowledgement.id, where).toMatch(/^Annotation::(AwsSolutions|Serverless)-/);
     }
   });
 
@@ -101,15 +109,20 @@ describe('the usage-metering part, checked with the rest of the app', () => {
       .map((finding) => `${finding.ruleId} on ${finding.resourcePath.slice(stack.node.path.length + 1)}`)
       .sort();
 
-  test('has its findings silenced only for BatchMeterUsage and X-Ray on *, the function its state machine invokes, and its dead-letter queue', () => {
+  test('has its findings silenced only for BatchMeterUsage, X-Ray and log delivery on *, the function its state machine invokes, where failures go, and its dead-letter queue', () => {
     // Each would be an error: their being silenced shows that the checks reached these resources.
     const functionId = logicalIdOf(projectFunction(stack, 'Metering').lambda);
     expect(under(stack.metering.node.id)).toEqual([
       'AwsSolutions-IAM5[Resource::*] on Metering/FinalMetering/Role/DefaultPolicy/Resource',
       'AwsSolutions-IAM5[Resource::*] on Metering/Metering/Role/DefaultPolicy/Resource',
       'AwsSolutions-IAM5[Resource::*] on Metering/MeteringRun/Role/DefaultPolicy/Resource',
+      'AwsSolutions-IAM5[Resource::*] on Metering/Usage/Role/DefaultPolicy/Resource',
       `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*] on Metering/MeteringRun/Role/DefaultPolicy/Resource`,
       'AwsSolutions-SQS3 on Metering/DeadLetterQueue/Resource',
+      'Serverless-LambdaDLQ on Metering/FinalMetering/Function/Resource',
+      'Serverless-LambdaDLQ on Metering/Metering/Function/Resource',
+      'Serverless-LambdaDLQ on Metering/Usage/Function/Resource',
+      'Serverless-SQSRedrivePolicy on Metering/DeadLetterQueue/Resource',
     ]);
   });
 
@@ -119,10 +132,10 @@ describe('the usage-metering part, checked with the rest of the app', () => {
 });
 
 describe('synthesis', () => {
-  test('runs the AwsSolutions checks and refuses an error-level finding', () => {
-    const { app: probedApp, stack } = buildApp({ ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] });
+  test('runs the AwsSolutions and Serverless checks and refuses an error-level finding of each', () => {
+    const { app: probedApp, stack } = buildApp(exampleContext());
     new Queue(stack, 'QueueWithoutDeadLetterQueue');
-    expect(() => probedApp.synth()).toThrow(/AwsSolutions-SQS3/);
+    expect(() => probedApp.synth()).toThrow(/AwsSolutions-SQS3[\s\S]*Serverless-SQSRedrivePolicy/);
   });
 });
 

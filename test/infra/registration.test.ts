@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
 import { cdkJsonContext } from '../../local/config.ts';
-import { mayOnItem, on, partsOf, permissionsOf, writesOwnLogs } from './iam.ts';
+import { mayOnItem, on, partsOf, permissionsOf, sendsTraces, writesOwnLogs } from './iam.ts';
 import { getAtt, logicalIdOf, projectFunction, resourceNamed, synthesize } from './synthesis.ts';
 
 /** Values unlike the defaults, so that a test can tell the configuration's value from a hard-coded one. */
@@ -22,6 +22,7 @@ describe('environment variables', () => {
   const platform = (serviceName: string) => ({
     POWERTOOLS_SERVICE_NAME: serviceName,
     NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_TRACE_ENABLED: 'true',
   });
 
   test('the fulfillment function gets the table, the Marketplace region, the products and the page settings', () => {
@@ -57,6 +58,7 @@ describe('IAM', () => {
     expect(permissionsOf(template, fulfillmentRole)).toEqual(
       [
         ...writesOwnLogs(fulfillment),
+        ...sendsTraces,
         `dynamodb:UpdateItem on ${table} for items SUBSCRIBER#*`,
         `dynamodb:PutItem on ${table} for items SESSION#*`,
         'aws-marketplace:ResolveCustomer on "*"',
@@ -76,6 +78,7 @@ describe('IAM', () => {
     expect(permissionsOf(template, pageRole)).toEqual(
       [
         ...writesOwnLogs(registrationPage),
+        ...sendsTraces,
         `dynamodb:GetItem on ${table} for items SUBSCRIBER#* or SESSION#*`,
         `dynamodb:UpdateItem on ${table} for items SUBSCRIBER#*`,
       ].sort(),

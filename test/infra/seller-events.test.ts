@@ -52,9 +52,10 @@ describe('without an admin email', () => {
     template.hasOutput('SellerEventBusArn', { Value: getAtt(busId, 'Arn') });
   });
 
-  test('sends no email: no topic, no key, no rule on the seller bus but the one starting final metering, no admin email queue or output', () => {
-    template.resourceCountIs('AWS::SNS::Topic', 0);
-    template.resourceCountIs('AWS::KMS::Key', 0);
+  test("sends no email: no topic or key but the alarms', no rule on the seller bus but the one starting final metering, no admin email queue or output", () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    expect(stack.sellerEvents.node.tryFindChild('AdminNotifications')).toBeUndefined();
     // The Subscriber Ending rule that starts final metering (see metering.test.ts) is the one rule on the bus.
     const [[, rule] = ['', undefined], ...others] = rulesOnBus(template, busId);
     expect(others).toEqual([]);
@@ -86,7 +87,8 @@ describe('with an admin email', () => {
     'marketplace.events.source': eventSource,
   });
   const busId = logicalIdOf(stack.sellerEvents.bus);
-  const [topicId, topic] = single(resourcesOfType(template, 'AWS::SNS::Topic'));
+  const topicId = logicalIdOf(stack.sellerEvents.node.findChild('AdminNotifications'));
+  const topic = resourceNamed(template, topicId);
   const finalMeteringArn = getAtt(partsOf(projectFunction(stack, 'FinalMetering')).functionId, 'Arn');
   // The bus has the admin email rule and the rule that starts final metering: the one that emails targets the topic.
   const [ruleId, rule] = single(
@@ -107,11 +109,13 @@ describe('with an admin email', () => {
     expect(finalFlush?.Properties['Targets']).toEqual([expect.objectContaining({ Arn: finalMeteringArn })]);
   });
 
-  test('subscribes the admin email to a topic', () => {
+  test('subscribes the admin email to a topic, with the rule target dead-letter queue for emails SNS cannot deliver', () => {
+    const queueArn = (target['DeadLetterConfig'] as { Arn: unknown }).Arn;
     template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: adminEmail,
       TopicArn: { Ref: topicId },
+      RedrivePolicy: { deadLetterTargetArn: queueArn },
     });
   });
 
@@ -188,7 +192,7 @@ describe('with an admin email', () => {
     expect(JSON.stringify(resourcesOfType(template, 'AWS::SNS::TopicPolicy'))).not.toContain('events.amazonaws.com');
   });
 
-  test('dead-letters into an encrypted, TLS-only queue only this rule may send to', () => {
+  test('dead-letters into an encrypted, TLS-only queue only this rule and the topic may send to', () => {
     const queueArn = (target['DeadLetterConfig'] as { Arn: { 'Fn::GetAtt': [string, string] } }).Arn;
     const queueId = queueArn['Fn::GetAtt'][0];
     expect(resourceNamed(template, queueId).Properties).toMatchObject({ SqsManagedSseEnabled: true });
@@ -197,6 +201,12 @@ describe('with an admin email', () => {
       PolicyDocument: {
         Statement: [
           { Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+          {
+            Effect: 'Allow',
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': { Ref: topicId } } },
+          },
           {
             Effect: 'Allow',
             Action: 'sqs:SendMessage',

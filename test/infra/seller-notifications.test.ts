@@ -3,7 +3,7 @@
  * optional webhook that calls the seller's endpoint with every event on that bus.
  */
 import { describe, expect, test } from 'vitest';
-import { mayOnItem, on, partsOf, permissionsOf, writesOwnLogs } from './iam.ts';
+import { mayOnItem, on, partsOf, permissionsOf, sendsTraces, writesOwnLogs } from './iam.ts';
 import { filterMatches, publishedEntries, subscribersStream, subscriptionEnding } from './subscribers-stream.ts';
 import {
   getAtt,
@@ -22,6 +22,7 @@ const eventSource = 'acme.saas-marketplace';
 const platform = (serviceName: string) => ({
   POWERTOOLS_SERVICE_NAME: serviceName,
   NODE_OPTIONS: '--enable-source-maps',
+  POWERTOOLS_TRACE_ENABLED: 'true',
 });
 const variablesOf = (template: ReturnType<typeof synthesize>['template'], functionId: string) =>
   (resourceNamed(template, functionId).Properties['Environment'] as { Variables: Record<string, unknown> }).Variables;
@@ -57,6 +58,7 @@ describe('the seller notifier', () => {
     expect(permissionsOf(template, roleId)).toEqual(
       [
         ...writesOwnLogs(notifier),
+        ...sendsTraces,
         `dynamodb:DescribeStream on ${stream}`,
         `dynamodb:GetRecords on ${stream}`,
         `dynamodb:GetShardIterator on ${stream}`,
@@ -293,6 +295,7 @@ describe('with a webhook URL', () => {
     expect(permissionsOf(template, roleId)).toEqual(
       [
         ...writesOwnLogs(caller),
+        ...sendsTraces,
         `secretsmanager:GetSecretValue on ${on({ Ref: secretId })}`,
         ...['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueAttributes', 'GetQueueUrl', 'ReceiveMessage'].map(
           (action) => `sqs:${action} on ${queueArn}`,

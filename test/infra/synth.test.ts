@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { FORWARDER_STACK_ID, STACK_ID } from '../../lib/app.ts';
+import { ALLOW_EXAMPLE_PRODUCTS } from '../../lib/example-products.ts';
 import { tableDefinitions } from '../../lib/tables.ts';
 import { projectRoot } from '../../local/config.ts';
 
@@ -29,6 +30,9 @@ const outputDirs: string[] = [];
 function environmentWithoutAws(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
 }
+
+/** What a seller adds to synthesize the example products of `cdk.json` on purpose. */
+const allowExamples = ['-c', `${ALLOW_EXAMPLE_PRODUCTS}=true`];
 
 async function cdkSynth(...extraArgs: string[]): Promise<SynthRun> {
   const outputDir = await mkdtemp(join(tmpdir(), 'saas-marketplace-synth-'));
@@ -58,7 +62,7 @@ async function readTemplate(run: SynthRun): Promise<SynthesizedTemplate> {
 describe.concurrent('npx cdk synth, run as a seller would', () => {
   let withCdkJson: Promise<SynthRun> | undefined;
   /** One run with the cdk.json configuration, shared by the tests that read its output. */
-  const synthWithCdkJson = () => (withCdkJson ??= cdkSynth());
+  const synthWithCdkJson = () => (withCdkJson ??= cdkSynth(...allowExamples));
 
   // Each run takes about 5 s; the infra project's 120 s test timeout leaves room for a slow, cold machine.
   test('succeeds without AWS credentials and writes a template with both tables', async () => {
@@ -117,7 +121,7 @@ describe.concurrent('npx cdk synth, run as a seller would', () => {
   });
 
   test('with a region other than us-east-1, writes the stack for it and the forwarder for us-east-1', async () => {
-    const run = await cdkSynth('-c', 'marketplace.region=eu-west-1');
+    const run = await cdkSynth(...allowExamples, '-c', 'marketplace.region=eu-west-1');
     expect(run.exitCode, run.stderr).toBe(0);
     const manifest = JSON.parse(await readFile(join(run.outputDir, 'manifest.json'), 'utf8')) as {
       artifacts: Record<string, { type: string; environment?: string; dependencies?: string[] }>;
@@ -132,8 +136,29 @@ describe.concurrent('npx cdk synth, run as a seller would', () => {
     expect(manifest.artifacts[FORWARDER_STACK_ID]?.dependencies).toContain(STACK_ID);
   });
 
+  test('refuses the example product codes of cdk.json, naming each field and how to allow them', async () => {
+    const run = await cdkSynth();
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toContain(
+      'marketplace.products[0].code: "analytics-pro-example" is an example, not a product of yours on AWS Marketplace',
+    );
+    expect(run.stderr).toContain('marketplace.products[1].code: "data-suite-legacy-example" is an example');
+    expect(run.stderr).toContain('-c allowExampleProducts=true');
+    expect(run.stderr).not.toMatch(/^ {4}at /m);
+  });
+
+  test('takes real product codes without the allowance', async () => {
+    const run = await cdkSynth(
+      '-c',
+      'marketplace.products.0.code=prod-abcdefghijklmnopqrstuvwxy',
+      '-c',
+      'marketplace.products.1.code=prod-zyxwvutsrqponmlkjihgfedcb',
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+  });
+
   test('fails on a bad configuration value, naming the field, without a stack trace', async () => {
-    const run = await cdkSynth('-c', 'marketplace.products.0.code=bad!code');
+    const run = await cdkSynth(...allowExamples, '-c', 'marketplace.products.0.code=bad!code');
     expect(run.exitCode).not.toBe(0);
     expect(run.stderr).toContain('marketplace.products[0].code');
     expect(run.stderr).not.toMatch(/^ {4}at /m);

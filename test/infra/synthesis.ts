@@ -7,6 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { buildApp } from '../../lib/app.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
+import { exampleProductsAllowed } from '../../lib/example-products.ts';
 import { ProjectFunction } from '../../lib/functions.ts';
 import type { SaasMarketplaceStack } from '../../lib/stack.ts';
 import { cdkJsonContext } from '../../local/config.ts';
@@ -24,8 +25,13 @@ export interface CfnResource {
  */
 const withoutBundling = { 'aws:cdk:bundling-stacks': [] };
 
+/** The context `cdk synth` gets from `cdk.json`, its example products allowed (the tests are about them). */
+export function exampleContext(): Record<string, unknown> {
+  return { ...cdkJsonContext(), ...exampleProductsAllowed, ...withoutBundling };
+}
+
 export function synthesize(overrides: Record<string, unknown> = {}) {
-  const { app, stack, forwarder } = buildApp({ ...cdkJsonContext(), ...withoutBundling, ...overrides });
+  const { app, stack, forwarder } = buildApp({ ...exampleContext(), ...overrides });
   return { app, stack, forwarder, template: Template.fromStack(stack) };
 }
 
@@ -37,6 +43,12 @@ export const customDomain = {
 export const hostedZone = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' } as const;
 
 export const webhookUrl = 'https://hooks.example.com/marketplace';
+
+/** Where the alarms go: an address, and a topic of the seller's in the region of `everyOption`. */
+export const alarmRecipients = {
+  'marketplace.observability.alarmEmail': 'oncall@example.com',
+  'marketplace.observability.alarmTopicArn': 'arn:aws:sns:eu-west-1:123456789012:pager',
+} as const;
 
 /** SNS alone serves only legacy products: the cdk.json configuration without its license products. */
 export const snsOnly = {
@@ -74,7 +86,14 @@ export const configurationVariants: Record<string, Record<string, unknown>> = {
   'SNS notifications only': snsOnly,
   'a webhook': { 'marketplace.notifications.webhookUrl': webhookUrl },
   'the region eu-west-1 (with the us-east-1 forwarder)': { 'marketplace.region': 'eu-west-1' },
+  'SNS notifications only, in eu-west-1': { ...snsOnly, 'marketplace.region': 'eu-west-1' },
+  'an alarm email and topic': {
+    'marketplace.observability.alarmEmail': 'oncall@example.com',
+    'marketplace.observability.alarmTopicArn': 'arn:aws:sns:us-east-1:123456789012:pager',
+  },
+  'tracing off': { 'marketplace.observability.tracing': false },
   'every option at once': {
+    ...alarmRecipients,
     'marketplace.api.waf.enabled': true,
     'marketplace.notifications.adminEmail': 'admin@example.com',
     'marketplace.notifications.webhookUrl': webhookUrl,

@@ -7,6 +7,7 @@ import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { expect, test } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
+import { exampleProductsAllowed } from '../../lib/example-products.ts';
 import { tableDefinitions } from '../../lib/tables.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 import { useDynamoDb } from '../support/dynamodb.ts';
@@ -43,7 +44,7 @@ test.each(tableDefinitions.map((definition) => definition.id))(
   '%s is the same in CloudFormation and locally',
   async (id) => {
     // Function bundles play no part in the tables: skip bundling them.
-    const { stack } = buildApp({ ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] });
+    const { stack } = buildApp({ ...cdkJsonContext(), ...exampleProductsAllowed, 'aws:cdk:bundling-stacks': [] });
     const cloud = cloudTable(stack, id);
     const local = await localTable(dynamoDb.tables[id]);
     expect(local).toEqual(cloud);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { CONFIG_CONTEXT_KEY, ConfigError, configFromContext, parseConfig, type Config } from '../../lib/config.ts';
+import { isExampleProductCode, refuseExampleProducts } from '../../lib/example-products.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 
 interface RawDimension {
@@ -93,9 +94,62 @@ describe('the example configuration in cdk.json', () => {
       eventIdRetentionDays: 35,
     });
     expect(config.api).toEqual({
-      throttling: { rateLimit: 10, burstLimit: 20 },
+      throttling: {
+        buyerPages: { rateLimit: 50, burstLimit: 100 },
+        accessCheck: { rateLimit: 200, burstLimit: 400 },
+        usage: { rateLimit: 500, burstLimit: 1000 },
+      },
       waf: { enabled: false, requestsPerFiveMinutes: 300 },
     });
+    expect(config.observability).toEqual({ tracing: true });
+  });
+
+  test('states the default limits, so that a seller sees what to change', () => {
+    expect(exampleConfig().api['throttling']).toEqual(parseConfig(exampleConfig()).api.throttling);
+  });
+
+  test('lets POST /usage record 25,000 events a second (50 a call) within the 10,000 requests a second of the account', () => {
+    const { throttling } = parseConfig(exampleConfig()).api;
+    expect(throttling.usage.rateLimit * 50).toBe(25_000);
+    const routes = [throttling.buyerPages, throttling.buyerPages, throttling.accessCheck, throttling.usage];
+    expect(routes.reduce((sum, route) => sum + route.rateLimit, 0)).toBeLessThan(10_000);
+  });
+});
+
+describe('the example product codes', () => {
+  const allowedByNothing = {};
+
+  test('are marked as examples, every one of them', () => {
+    const codes = parseConfig(exampleConfig()).products.map((each) => each.code);
+    expect(codes.map(isExampleProductCode)).toEqual(codes.map(() => true));
+    expect(isExampleProductCode('prod-abc123example')).toBe(false);
+  });
+
+  test('are refused for a deployable stack, each field named, with how to allow them', () => {
+    const config = parseConfig(exampleConfig());
+    const refusal = (() => {
+      try {
+        refuseExampleProducts(config, allowedByNothing);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(refusal).toBeInstanceOf(ConfigError);
+    const message = (refusal as ConfigError).message;
+    expect(message).toContain('marketplace.products[0].code: "analytics-pro-example" is an example');
+    expect(message).toContain('marketplace.products[1].code: "data-suite-legacy-example" is an example');
+    expect(message).toContain('-c allowExampleProducts=true');
+  });
+
+  test.each([true, 'true'])('are let through with allowExampleProducts = %j (a context object, or -c)', (allowed) => {
+    expect(() => refuseExampleProducts(parseConfig(exampleConfig()), { allowExampleProducts: allowed })).not.toThrow();
+  });
+
+  test('leave real codes alone', () => {
+    const config = exampleConfig();
+    config.products = config.products.map((each, index) => ({ ...each, code: `prod-real${index}` }));
+    expect(() => refuseExampleProducts(parseConfig(config), allowedByNothing)).not.toThrow();
   });
 });
 
@@ -212,6 +266,39 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       breakIt: (config) => (config.tables = { removalPolicy: 'destroy', deletionProtection: true }),
       path: 'marketplace.tables.deletionProtection',
       says: 'must be false when removalPolicy is "destroy"',
+    },
+    {
+      what: 'the stage-wide throttling of earlier versions (told what replaced it)',
+      breakIt: (config) => (config.api['throttling'] = { rateLimit: 10 }),
+      path: 'marketplace.api.throttling.rateLimit',
+      says: 'set { rateLimit, burstLimit } under api.throttling.buyerPages, api.throttling.accessCheck and',
+    },
+    {
+      what: 'a route throttle with a burst that is not a whole number',
+      breakIt: (config) => (config.api['throttling'] = { usage: { burstLimit: 10.5 } }),
+      path: 'marketplace.api.throttling.usage.burstLimit',
+      says: 'int',
+    },
+    {
+      what: 'an alarm email that is not an address',
+      breakIt: (config) => (config['observability'] = { alarmEmail: 'on call' }),
+      path: 'marketplace.observability.alarmEmail',
+      says: 'email',
+    },
+    {
+      what: 'an alarm topic that is not an SNS topic ARN',
+      breakIt: (config) => (config['observability'] = { alarmTopicArn: 'arn:aws:sqs:us-east-1:123456789012:q' }),
+      path: 'marketplace.observability.alarmTopicArn',
+      says: 'must be an SNS topic ARN',
+    },
+    {
+      what: "an alarm topic outside the stack's region, which CloudWatch cannot notify",
+      breakIt: (config) => {
+        config['region'] = 'eu-west-1';
+        config['observability'] = { alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:pager' };
+      },
+      path: 'marketplace.observability.alarmTopicArn',
+      says: 'must be a topic in eu-west-1',
     },
     {
       what: 'a duplicate product code',
