@@ -25,11 +25,13 @@ export function loadLocalConfig(): Config {
 
 /**
  * Sets the simulator up as the seller's Marketplace account: the configured products listed, and the configured
- * Marketplace region enabled for the metering APIs (us-east-1 always is).
+ * Marketplace region enabled for the metering APIs (us-east-1 always is). A simulator that restored its state already
+ * lists some: those stay as they are (their licenses refer to them), and only the products it lacks are added.
  */
 export async function configureSimulator(control: SimulatorControl, config: Config): Promise<void> {
   await control.updateSettings({ enabledRegions: [...new Set(['us-east-1', config.marketplaceRegion])] });
-  for (const product of config.products) {
+  const listed = new Set((await control.products()).products.map((product) => product.code));
+  for (const product of config.products.filter((candidate) => !listed.has(candidate.code))) {
     await control.createProduct({
       code: product.code,
       name: product.name,
@@ -49,4 +51,27 @@ export function portFromEnvironment(variable: string, fallback: number): number 
     throw new Error(`${variable} must be a TCP port number (0-65535), not "${text}"`);
   }
   return port;
+}
+
+/**
+ * The configuration as the local stack serves it: the seller's app URLs that are still `cdk.json`'s examples (on
+ * example.com, which leads nowhere) point at the local stand-in for the app, keeping their path and query, so a buyer
+ * who signs in or starts a trial locally lands on a page of the stack rather than on a browser error.
+ */
+export function withLocalAppUrls(config: Config, standInAppUrl: string): Config {
+  const local = (url: string) => {
+    const { hostname, pathname, search } = new URL(url);
+    return hostname === 'example.com' || hostname.endsWith('.example.com')
+      ? `${standInAppUrl}${pathname}${search}`
+      : url;
+  };
+  const { appUrl, freeTrialLandingUrl } = config.registration;
+  return {
+    ...config,
+    registration: {
+      ...config.registration,
+      appUrl: local(appUrl),
+      ...(freeTrialLandingUrl === undefined ? {} : { freeTrialLandingUrl: local(freeTrialLandingUrl) }),
+    },
+  };
 }

@@ -26,14 +26,16 @@ import type { Config } from '../lib/config.ts';
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
 import { finalMeteringGraceVariable, meteringVariables, registrationVariables } from '../lib/function-environment.ts';
 import { QUEUE_CONSUMERS } from '../lib/queue-consumers.ts';
-import { configureSimulator } from './config.ts';
+import { configureSimulator, withLocalAppUrls } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
 import { createLambdaContext } from './lambda-context.ts';
+import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startNotificationRelay } from './notification-relay.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
+import { startSqsEndpoint } from './sqs-endpoint.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { SimulatorControl } from './simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from './simulator/server.ts';
@@ -50,6 +52,13 @@ export interface LocalStackOptions {
   readonly simulatorPort?: number;
   readonly eventBusPort?: number;
   readonly webhookReceiverPort?: number;
+  /**
+   * Where the simulator keeps its state across restarts. By default `DYNAMODB_DATA_DIR`, where `npm start` keeps the
+   * tables: the local state survives a restart as a whole or not at all. Unset, the simulator's state is in memory.
+   */
+  readonly simulatorDataDir?: string;
+  /** The queues' SQS-shaped endpoint (`sqs-endpoint.ts`), for `npm run redrive`. */
+  readonly sqsPort?: number;
   /**
    * How the lifecycle and webhook queues retry. Defaults: 10 receives and real time, as deployed, but a 30 s visibility
    * timeout (SQS's default) rather than the deployed six times the function's timeout, so a retry shows within a minute.
@@ -90,6 +99,8 @@ export interface LocalStack {
   /** Where the webhook function calls: `notifications.webhookUrl`, or the local receiver's URL. */
   readonly webhookUrl: string;
   readonly webhookReceiver: WebhookReceiver;
+  /** The URL of the queues' SQS-shaped endpoint. */
+  readonly sqsEndpoint: string;
   /** What the scheduled sweep does, as of `now`: answers the subscribers whose final-metering window it closed. */
   closeFinalMeteringWindows(now: Date): Promise<string[]>;
   /** One scheduled metering run, now by the simulator's clock, as the schedule invokes it; answers its summary. */
@@ -118,13 +129,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const started: { close(): Promise<void> }[] = [];
   try {
     const tables = await createTables(dynamoDb.client, { prefix: options.tablePrefix ?? '' });
-    const simulator = await startSimulator({ port: options.simulatorPort ?? 0 });
+    const simulatorDataDir = options.simulatorDataDir ?? (process.env.DYNAMODB_DATA_DIR || undefined);
+    const simulator = await startSimulator({
+      port: options.simulatorPort ?? 0,
+      ...(simulatorDataDir === undefined ? {} : { dataDir: simulatorDataDir }),
+    });
     started.push(simulator);
     // One time for Marketplace and the handlers, as in AWS: moving the simulator's clock moves the whole stack.
     runLambdasOn(simulator.simulator.clock);
     started.push({ close: () => Promise.resolve(runLambdasOn(systemClock)) });
     const control = new SimulatorControl(simulator.url);
     await configureSimulator(control, config);
+    // A restored simulator would still push to the previous run's notification relay, which went with that run.
+    for (const { id } of (await control.eventSubscriptions()).subscriptions) await control.unsubscribeEvents(id);
     const eventBus = await startLocalEventBus({ busName: LOCAL_BUS_NAME, port: options.eventBusPort ?? 0 });
     started.push(eventBus);
     // Shared with the local receiver only: in AWS the secret lives in Secrets Manager and the seller's app.
@@ -137,8 +154,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     Object.assign(process.env, {
       // Any credentials sign requests to the local endpoints; real ones must never be sent there.
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_REGION: 'us-east-1',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
       SUBSCRIBERS_TABLE: tables.Subscribers,
@@ -150,7 +167,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       EVENT_SOURCE: config.events.source,
       EVENTS_ENDPOINT: eventBus.url,
       ENTITLEMENT_ENDPOINT: simulator.url,
-      ...registrationVariables(config),
+      ...registrationVariables(withLocalAppUrls(config, webhookReceiver.appUrl)),
       ...finalMeteringGraceVariable(config),
       ...meteringVariables(config),
       METRICS_NAMESPACE: 'SaasMarketplace/local',
@@ -224,6 +241,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...options.queueRetries,
     });
     started.push({ close: () => webhookQueue.stop() });
+    const sqsEndpoint = await startSqsEndpoint({ queues: [lifecycleQueue, webhookQueue], port: options.sqsPort ?? 0 });
+    started.push(sqsEndpoint);
     eventBus.addRule({ source: config.events.source }, (event) => webhookQueue.send(JSON.stringify(event)));
     // As the deployed rule does, every Subscriber Ending event starts final metering of that subscriber at once.
     eventBus.addRule({ source: config.events.source, detailType: SELLER_EVENT.ending }, (event) => {
@@ -253,12 +272,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
       // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
       serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
+      // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time.
+      iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [systemClock, lambdaClock] },
       routes: await Promise.all(
         apiRoutes.map(async (route) => ({
           method: 'ANY',
           path: route.path,
           handler: ((await import(/* @vite-ignore */ `../${route.entry}`)) as { handler: ProxyHandler }).handler,
           functionName: route.functionName,
+          authorization: route.authorization,
         })),
       ),
     });
@@ -277,6 +299,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       webhookQueue,
       webhookUrl,
       webhookReceiver,
+      sqsEndpoint: sqsEndpoint.url,
       closeFinalMeteringWindows: (now) => lifecycleRepository.closeFinalMeteringWindows(now),
       meter: async () => {
         const summary = await metering.handler(

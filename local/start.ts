@@ -8,16 +8,22 @@
  * Environment (a port of 0 picks a free one): PORT (the API, default 3000), SIMULATOR_PORT (default 4010),
  * EVENT_BUS_PORT (default 4020), WEBHOOK_RECEIVER_PORT (default 4030), DYNAMODB_PORT (default 8000),
  * DYNAMODB_DATA_DIR (default: in memory), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60),
- * FINAL_METERING_INTERVAL_SECONDS (how often final metering goes, default 60).
+ * FINAL_METERING_INTERVAL_SECONDS (how often final metering goes, default 60), SQS_PORT (the queues' SQS endpoint,
+ * default a free port), LOCAL_STACK_STATE (the state file the `npm run` commands find the stack by; see
+ * `stack-state.ts`), LOG_FORMAT (`summary`, the default: a line per thing that happened; `json`: the functions' own
+ * JSON log lines, as CloudWatch has them; see `log-format.ts`).
  */
 import './sdk-environment.ts';
-import { loadLocalConfig, portFromEnvironment } from './config.ts';
+import { loadLocalConfig, portFromEnvironment, withLocalAppUrls } from './config.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb/launcher.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
+import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
+import { forgetStackState, recordStackState, stackStatePath } from './stack-state.ts';
 
 const running: { dynamoDb?: DynamoDbLocal; stack?: LocalStack } = {};
 
 async function stopAll(): Promise<void> {
+  await forgetStackState(process.pid);
   await running.stack?.close();
   await running.dynamoDb?.stop();
 }
@@ -46,6 +52,8 @@ function intervalSeconds(variable: string): number {
 
 try {
   const config = loadLocalConfig();
+  const logFormat = logFormatFromEnvironment();
+  if (logFormat === 'summary') summarizeFunctionLogs();
   const dynamoDbPort = portFromEnvironment('DYNAMODB_PORT', 8000);
   const dataDir = process.env.DYNAMODB_DATA_DIR || undefined;
   running.dynamoDb = await startDynamoDbLocal({
@@ -59,16 +67,33 @@ try {
     simulatorPort: portFromEnvironment('SIMULATOR_PORT', 4010),
     eventBusPort: portFromEnvironment('EVENT_BUS_PORT', 4020),
     webhookReceiverPort: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030),
+    sqsPort: portFromEnvironment('SQS_PORT', 0),
     meteringEveryMs: intervalSeconds('METERING_INTERVAL_SECONDS') * 1000,
     finalMeteringEveryMs: intervalSeconds('FINAL_METERING_INTERVAL_SECONDS') * 1000,
   });
   running.stack = stack;
+  const stateOwner = await recordStackState({
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    apiUrl: stack.apiUrl,
+    dynamoDbEndpoint: running.dynamoDb.endpoint,
+    marketplaceEndpoint: stack.simulator.url,
+    sqsEndpoint: stack.sqsEndpoint,
+    eventBusUrl: stack.eventBus.url,
+    tables: { subscribers: stack.tables.Subscribers, usage: stack.tables.Usage },
+  });
   const simulatorUrl = stack.simulator.url;
   const { webhookReceiver } = stack;
   const webhookCalls =
     stack.webhookUrl === webhookReceiver.url
       ? `${webhookReceiver.url}  calls received at ${webhookReceiver.eventsUrl}`
       : `${stack.webhookUrl}  (notifications.webhookUrl; the local receiver ${webhookReceiver.url} gets nothing)`;
+  const { registration } = config;
+  const servedRegistration = withLocalAppUrls(config, webhookReceiver.appUrl).registration;
+  const standInFor = [registration.appUrl, registration.freeTrialLandingUrl].filter(
+    (url, index) =>
+      url !== undefined && url !== [servedRegistration.appUrl, servedRegistration.freeTrialLandingUrl][index],
+  );
 
   console.log(`Local stack ready (Ctrl-C stops everything)
 
@@ -76,12 +101,21 @@ try {
   Fulfillment URL         ${stack.fulfillmentUrl}
   Seller events           ${stack.eventBus.url}/events
   Webhook                 ${webhookCalls}
-  Access check            ${stack.apiUrl}/subscribers/<url-encoded subscriber id>, e.g.
-                          ${stack.apiUrl}/subscribers/${encodeURIComponent('license:arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef')}
+  Access check            ${stack.apiUrl}/subscribers/<url-encoded subscriber id>  (GET; ids are in the webhook calls)
+  Signing                 the access check and usage take SigV4-signed calls only, as IAM makes them in AWS: service
+                          execute-api, any region and access key id, secret access key "local"; unsigned ones get 403
   Marketplace simulator   ${simulatorUrl}  control API ${simulatorUrl}/control
   DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(stack.tables).join(', ')}
   Usage (POST)            ${stack.apiUrl}/usage  metered every ${intervalSeconds('METERING_INTERVAL_SECONDS')} s by the simulator's clock; npm run sample-usage, npm run meter, npm run report
+  Queues (SQS API)        ${stack.sqsEndpoint}  npm run redrive -- --list
+${standInFor.length === 0 ? '' : `  Your app (stand-in)     ${webhookReceiver.appUrl}  where ${standInFor.join(' and ')} lead locally\n`}  Logs                    ${logFormat === 'summary' ? "a line per thing that happened (LOG_FORMAT=json: the functions' JSON logs)" : "the functions' JSON logs (LOG_FORMAT=summary: a line per thing that happened)"}
   Products                ${config.products.map((product) => `${product.code} (${product.identityModel})`).join(', ')}`);
+  if (stateOwner !== undefined) {
+    console.warn(
+      `Another npm start (pid ${stateOwner}) is recorded in ${stackStatePath()}: the npm run commands reach that one. ` +
+        'To reach this one, start it and run them with LOCAL_STACK_STATE naming another file.',
+    );
+  }
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);
   exitAfterStopping(1);

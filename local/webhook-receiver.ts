@@ -3,7 +3,8 @@
  * event on the seller's bus and checks each signature as the seller's app should (`verifyWebhookSignature`: the shared
  * secret, over the exact body, with a recent timestamp). It answers 401 to a forged or stale call and 204 otherwise,
  * and keeps every call with its verdict: `GET /events` lists them, oldest first. `PUT /faults {"calls": n}` makes the
- * next n calls fail with 503, as an app that is down would, to watch the webhook's retries.
+ * next n calls fail with 503, as an app that is down would, to watch the webhook's retries. `GET /app/...` is the
+ * seller's app itself, standing in for the example app URLs (`stand-in-app-page.ts`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { z } from 'zod';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from '../lambdas/core/webhook-signature.ts';
 import { listen } from './http/listen.ts';
 import { readBody, RequestTooLargeError } from './http/read-body.ts';
+import { standInAppPage } from './stand-in-app-page.ts';
 
 /** `valid`; `stale`: signed with the secret, but not recently (a replay, or a clock far off); `invalid`: forged. */
 export type SignatureVerdict = 'valid' | 'stale' | 'invalid';
@@ -38,6 +40,8 @@ export interface WebhookReceiver {
   readonly url: string;
   /** The address of its listing, `GET /events`. */
   readonly eventsUrl: string;
+  /** Where the stand-in for the seller's app answers (`GET /app/<any path>`): `http://127.0.0.1:4030/app`. */
+  readonly appUrl: string;
   calls(): readonly WebhookCall[];
   /** The next `calls` calls are answered 503, whatever their signature. */
   failNext(calls: number): void;
@@ -45,6 +49,7 @@ export interface WebhookReceiver {
 }
 
 const WEBHOOK_PATH = '/webhook';
+const APP_PATH = '/app';
 /** EventBridge's largest event. */
 const MAX_BODY_BYTES = 256 * 1024;
 const faultsInput = z.strictObject({ calls: z.number().int().min(0) });
@@ -75,6 +80,14 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? '/').split('?')[0];
     const route = `${request.method ?? ''} ${path}`;
+    if (path === APP_PATH || path?.startsWith(`${APP_PATH}/`)) {
+      if (request.method !== 'GET')
+        return send(response, 405, { message: `${request.method ?? ''} is not allowed on ${path}` });
+      response
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end(standInAppPage(request.url ?? APP_PATH, received));
+      return;
+    }
     if (path !== WEBHOOK_PATH && path !== '/events' && path !== '/faults')
       return send(response, 404, { message: `Nothing at ${path}` });
     let body: string;
@@ -107,6 +120,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   return {
     url: `${origin}${WEBHOOK_PATH}`,
     eventsUrl: `${origin}/events`,
+    appUrl: `${origin}${APP_PATH}`,
     calls: () => received,
     failNext: (calls) => {
       failuresToInject = calls;

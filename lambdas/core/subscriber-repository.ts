@@ -37,6 +37,8 @@ const storedBase = {
   registration: storedRegistration.optional(),
   // Owned by the lifecycle: a value this code does not know yet reads as unknown rather than breaking the pages.
   subscriptionStatus: subscriptionStatuses.optional().catch(undefined),
+  statusChangedAt: z.string().optional().catch(undefined),
+  finalMeteringDeadline: z.string().optional().catch(undefined),
   customerIdentifier: z.string().optional(),
   licenseArn: z.string().optional(),
   customerAWSAccountId: z.string().optional(),
@@ -167,5 +169,7 @@ function toSubscriber(item: Record<string, unknown> | undefined): Subscriber {
     resolvedLastAt: stored.resolvedLastAt,
     registration: stored.registration,
     subscriptionStatus: stored.subscriptionStatus,
+    statusChangedAt: stored.statusChangedAt,
+    finalMeteringDeadline: stored.finalMeteringDeadline,
   };
 }

@@ -67,4 +67,8 @@ export interface Subscriber {
   readonly resolvedLastAt: string;
   readonly registration?: Registration | undefined;
   readonly subscriptionStatus?: SubscriptionStatus | undefined;
+  /** When the lifecycle last changed the status (for an ended subscription: when it ended). */
+  readonly statusChangedAt?: string | undefined;
+  /** While ending: until when the buyer may use the product and final usage is accepted. */
+  readonly finalMeteringDeadline?: string | undefined;
 }

@@ -10,6 +10,7 @@ import { acceptBuyer, IdentityMismatch, UnknownProduct, type ArrivalDependencies
 import { MarketplaceUnavailable, RegistrationTokenRejected } from '../core/marketplace-customers.ts';
 import { BadRequest, correlateWithApiRequest, formFields, sessionCookie } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
+import { registrationPageLocation } from './page-location.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
 /** Marketplace's tokens are a few hundred characters; a much longer one is not from Marketplace. */
@@ -24,7 +25,8 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
   const { pages, logger } = dependencies;
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     correlateWithApiRequest(logger, event);
-    if (event.httpMethod !== 'POST') return pages.problem('fulfillment-method', undefined, { allow: 'POST' });
+    if (event.httpMethod !== 'POST')
+      return pages.problem('fulfillment-method', undefined, { headers: { allow: 'POST' } });
     let fields: URLSearchParams;
     try {
       fields = formFields(event);
@@ -47,7 +49,7 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
         offerType: subscriber.offerType,
       });
       const maxAge = Math.round((session.expiresAt.getTime() - dependencies.clock.now().getTime()) / 1000);
-      return pages.seeOther('register', [sessionCookie(event, session.sessionId, maxAge)]);
+      return pages.seeOther(registrationPageLocation(event), [sessionCookie(event, session.sessionId, maxAge)]);
     } catch (error) {
       if (error instanceof RegistrationTokenRejected) {
         logger.warn('Marketplace rejected a registration token', { reason: error.reason, requestId: error.requestId });

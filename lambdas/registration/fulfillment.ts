@@ -1,6 +1,8 @@
 /** Lambda entry point of the fulfillment URL (`POST /fulfillment`): wiring only, see `fulfillment-handler.ts`. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { documentClient, meteringClient } from '../core/aws-clients.ts';
 import { lambdaClock } from '../core/clock.ts';
@@ -16,8 +18,11 @@ const RESOLVE_DEADLINE_MS = 10_000;
 
 const environment = readEnvironment(fulfillmentEnvironment);
 const logger = new Logger({ serviceName: 'fulfillment' });
-const database = documentClient(environment.DYNAMODB_ENDPOINT);
-const marketplace = meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT);
+const tracer = new Tracer({ serviceName: 'fulfillment', enabled: environment.POWERTOOLS_TRACE_ENABLED });
+const database = tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT));
+const marketplace = tracer.captureAWSv3Client(
+  meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT),
+);
 
 export const handler = middy(
   createFulfillmentHandler({
@@ -33,5 +38,8 @@ export const handler = middy(
     pages: new PageResponses(environment.REGISTRATION, environment.PRODUCTS),
     logger,
   }),
-  // Never log the event (its body carries the Marketplace token), whatever POWERTOOLS_LOGGER_LOG_EVENT says.
-).use(injectLambdaContext(logger, { logEvent: false }));
+  // Never log the event (its body carries the Marketplace token), whatever POWERTOOLS_LOGGER_LOG_EVENT says; never
+  // trace the response (it sets the session cookie).
+)
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(injectLambdaContext(logger, { logEvent: false }));

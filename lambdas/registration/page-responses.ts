@@ -37,12 +37,17 @@ export class PageResponses {
     return htmlResponse(statusCode, page, this.headers, cookies);
   }
 
-  problem(problem: Problem, productCode?: string, extraHeaders: Record<string, string> = {}): APIGatewayProxyResult {
-    const { status, page } = problemPage(problem, this.branding(productCode));
+  /** `registerHref`: the registration page relative to the request's address, for the pages that link to it. */
+  problem(
+    problem: Problem,
+    productCode?: string,
+    options: { readonly headers?: Record<string, string>; readonly registerHref?: string } = {},
+  ): APIGatewayProxyResult {
+    const { status, page } = problemPage(problem, this.branding(productCode), options.registerHref);
     const headers = {
       ...this.headers,
       ...(status === 503 ? { 'retry-after': RETRY_AFTER_SECONDS } : {}),
-      ...extraHeaders,
+      ...options.headers,
     };
     return htmlResponse(status, page, headers);
   }

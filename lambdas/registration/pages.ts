@@ -90,7 +90,8 @@ function startAgain(productName: string | undefined): SafeHtml {
 interface ProblemPage {
   readonly status: number;
   readonly title: string;
-  readonly body: (productName: string | undefined) => SafeHtml;
+  /** `registerHref`: the registration page, relative to the address the page is served at. */
+  readonly body: (productName: string | undefined, registerHref: string) => SafeHtml;
 }
 
 /** Every way the journey can fail: its HTTP status, and a page that says what happened and what to do next. */
@@ -143,7 +144,8 @@ const problems = {
   'form-expired': {
     status: 403,
     title: 'This form has expired',
-    body: () => html`<p>Please <a href="register">reload the registration page</a> and submit it again.</p>`,
+    body: (_, registerHref) =>
+      html`<p>Please <a href="${registerHref}">reload the registration page</a> and submit it again.</p>`,
   },
   'unknown-product': {
     status: 404,
@@ -163,7 +165,8 @@ const problems = {
   'registration-method': {
     status: 405,
     title: 'This page cannot do that',
-    body: () => html`<p>Please <a href="register">open the registration page</a> and use its form.</p>`,
+    body: (_, registerHref) =>
+      html`<p>Please <a href="${registerHref}">open the registration page</a> and use its form.</p>`,
   },
   'subscription-closed': {
     status: 409,
@@ -213,9 +216,13 @@ const problems = {
 
 export type Problem = keyof typeof problems;
 
-export function problemPage(problem: Problem, branding: Branding): { status: number; page: SafeHtml } {
+export function problemPage(
+  problem: Problem,
+  branding: Branding,
+  registerHref = 'register',
+): { status: number; page: SafeHtml } {
   const { status, title, body } = problems[problem];
-  return { status, page: layout(branding, title, body(branding.productName)) };
+  return { status, page: layout(branding, title, body(branding.productName, registerHref)) };
 }
 
 const statusText: Record<SubscriptionStatus | 'unknown', string> = {
@@ -246,6 +253,8 @@ const autocomplete: Record<RegistrationField, { type: string; autocomplete: stri
 };
 
 export interface FormPage {
+  /** Where the form posts: the registration page, relative to the address it is served at. */
+  readonly action: string;
   readonly status: SubscriptionStatus | undefined;
   readonly customerAWSAccountId: string | undefined;
   readonly signInUrl: string;
@@ -293,7 +302,7 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
             </div>`
           : ''
       }
-      <form method="post" action="register" novalidate>
+      <form method="post" action="${form.action}" novalidate>
         <input type="hidden" name="formToken" value="${form.formToken}" />
         ${fields}
         <button type="submit">Complete registration</button>
@@ -301,18 +310,87 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
   );
 }
 
-/** After registration: when to sign in depends on whether Marketplace has confirmed the subscription yet. */
+/** A cancelled subscription: ending (usable until `at`, when known) or ended (at `at`, when known). */
+export interface SubscriptionEnd {
+  readonly status: 'ending' | 'ended';
+  readonly at: string | undefined;
+}
+
+/** A time as a buyer anywhere reads it, in UTC: `26 November 2026 at 13:34 UTC`. */
+const readableUtc = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'UTC',
+  day: 'numeric',
+  month: 'long',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+});
+
+function endTime(at: string): SafeHtml {
+  return html`<strong><time datetime="${at}">${readableUtc.format(new Date(at))} UTC</time></strong>`;
+}
+
+/**
+ * After a cancellation, whether or not the buyer registered: when the subscription ends (or ended) and what happens
+ * next, in place of the registration page. There is nothing left to set up.
+ */
+export function subscriptionEndPage(
+  branding: Branding,
+  end: SubscriptionEnd,
+  registered: boolean,
+  signInUrl: string,
+): SafeHtml {
+  const product = branding.productName ?? 'the product';
+  const subscribeAgain = html`<a href="https://console.aws.amazon.com/marketplace/home#/subscriptions"
+    >AWS Marketplace</a
+  >`;
+  if (end.status === 'ended') {
+    return layout(
+      branding,
+      'Your subscription has ended',
+      html`<p class="status">${subscriptionStatusText('ended')}</p>
+        ${end.at === undefined ? '' : html`<p>It ended on ${endTime(end.at)}.</p>`}
+        <h2>What happens next</h2>
+        <ul>
+          <li>You can no longer use ${product} with this subscription, and nothing more is charged for it.</li>
+          <li>To use ${product} again, subscribe again in ${subscribeAgain}.</li>
+        </ul>`,
+    );
+  }
+  return layout(
+    branding,
+    'Your subscription is ending',
+    html`<p class="status">${subscriptionStatusText('ending')}</p>
+      <p>
+        ${
+          end.at === undefined
+            ? html`You can keep using ${product} until AWS Marketplace ends the subscription, usually within the hour.`
+            : html`You can keep using ${product} until ${endTime(end.at)}.`
+        }
+      </p>
+      <h2>What happens next</h2>
+      <ul>
+        ${registered ? html`<li>Until then, sign in at <a href="${signInUrl}">${signInUrl}</a> as usual.</li>` : ''}
+        <li>Your use up to the end is charged on your AWS bill, through AWS Marketplace; after it, nothing more is.</li>
+        <li>Changed your mind? Subscribe again in ${subscribeAgain}.</li>
+      </ul>`,
+  );
+}
+
+/**
+ * After registration, while the subscription is pending or active (a cancelled one has `subscriptionEndPage`): when to
+ * sign in depends on whether Marketplace has confirmed the subscription yet.
+ */
 export function registeredPage(
   branding: Branding,
-  status: SubscriptionStatus | undefined,
+  status: 'pending' | 'active' | undefined,
   signInUrl: string,
 ): SafeHtml {
   const next =
-    status === 'active' || status === 'ending'
+    status === 'active'
       ? html`<p>Sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`
-      : status === 'ended' || status === 'failed'
-        ? html`<p>There is nothing to sign in to while the subscription is not active.</p>`
-        : html`<p>You can sign in at <a href="${signInUrl}">${signInUrl}</a> as soon as AWS Marketplace confirms your
+      : html`<p>You can sign in at <a href="${signInUrl}">${signInUrl}</a> as soon as AWS Marketplace confirms your
               subscription, usually within minutes.</p>`;
   return layout(
     branding,

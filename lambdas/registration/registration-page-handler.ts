@@ -18,11 +18,24 @@ import type { RegistrationDetails, Subscriber } from '../core/subscriber.ts';
 import type { FieldErrors } from '../core/registration-form.ts';
 import { BadRequest, correlateWithApiRequest, formFields, sessionCookieValue } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
-import { registeredPage, registrationFormPage } from './pages.ts';
+import { registrationPageLocation } from './page-location.ts';
+import { registeredPage, registrationFormPage, subscriptionEndPage, type SubscriptionEnd } from './pages.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
 /** Statuses in which there is nothing to register for. */
 const CLOSED_STATUSES: ReadonlySet<Subscriber['subscriptionStatus']> = new Set(['failed', 'ended']);
+
+/**
+ * The subscription's end as of `now`: an ending one whose final-metering deadline has passed has ended then, even
+ * before the sweep writes it down (as the access check answers).
+ */
+function endOf(subscriber: Subscriber, status: 'ending' | 'ended', now: Date): SubscriptionEnd {
+  if (status === 'ended') return { status, at: subscriber.statusChangedAt };
+  const deadline = subscriber.finalMeteringDeadline;
+  return deadline !== undefined && Date.parse(deadline) <= now.getTime()
+    ? { status: 'ended', at: deadline }
+    : { status: 'ending', at: deadline };
+}
 
 export interface RegistrationPageDependencies {
   readonly subscribers: SubscriberRepository;
@@ -43,11 +56,13 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       : settings.appUrl;
 
   const formPage = (
+    event: APIGatewayProxyEvent,
     subscriber: Subscriber,
     session: RegistrationSession,
     validation?: { values: RegistrationDetails; errors: FieldErrors },
   ) =>
     registrationFormPage(pages.branding(subscriber.identity.productCode), {
+      action: registrationPageLocation(event),
       status: subscriber.subscriptionStatus,
       customerAWSAccountId: subscriber.identity.customerAWSAccountId,
       signInUrl: settings.appUrl,
@@ -56,23 +71,33 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       ...validation,
     });
 
-  const show = (subscriber: Subscriber, session: RegistrationSession): APIGatewayProxyResult => {
+  const show = (
+    event: APIGatewayProxyEvent,
+    subscriber: Subscriber,
+    session: RegistrationSession,
+  ): APIGatewayProxyResult => {
     const branding = pages.branding(subscriber.identity.productCode);
+    const status = subscriber.subscriptionStatus;
+    if (status === 'ending' || status === 'ended') {
+      const end = endOf(subscriber, status, dependencies.clock.now());
+      return pages.page(
+        200,
+        subscriptionEndPage(branding, end, subscriber.registration !== undefined, settings.appUrl),
+      );
+    }
+    if (status === 'failed') return pages.problem('subscription-closed', subscriber.identity.productCode);
     if (subscriber.registration !== undefined) {
-      return pages.page(200, registeredPage(branding, subscriber.subscriptionStatus, signInUrl(subscriber)));
+      return pages.page(200, registeredPage(branding, status, signInUrl(subscriber)));
     }
-    if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) {
-      return pages.problem('subscription-closed', subscriber.identity.productCode);
-    }
-    return pages.page(200, formPage(subscriber, session));
+    return pages.page(200, formPage(event, subscriber, session));
   };
 
   /** After registration (this submission's or an earlier one's): a free-trial buyer goes to the trial landing page. */
-  const afterRegistration = (subscriber: Subscriber) =>
+  const afterRegistration = (event: APIGatewayProxyEvent, subscriber: Subscriber) =>
     pages.seeOther(
       subscriber.offerType === 'free-trial' && settings.freeTrialLandingUrl !== undefined
         ? settings.freeTrialLandingUrl
-        : 'register',
+        : registrationPageLocation(event),
     );
 
   const submit = async (
@@ -84,13 +109,16 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     const fields = formFields(event);
     if (!formTokenMatches(session, fields.get('formToken') ?? undefined)) {
       logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
-      return pages.problem('form-expired', productCode);
+      return pages.problem('form-expired', productCode, { registerHref: registrationPageLocation(event) });
     }
-    if (subscriber.registration !== undefined) return afterRegistration(subscriber);
+    if (subscriber.registration !== undefined) return afterRegistration(event, subscriber);
     if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) return pages.problem('subscription-closed', productCode);
     const validation = validateRegistration(Object.fromEntries(fields), settings.requiredFields);
     if (!validation.valid) {
-      return pages.page(400, formPage(subscriber, session, { values: validation.values, errors: validation.errors }));
+      return pages.page(
+        400,
+        formPage(event, subscriber, session, { values: validation.values, errors: validation.errors }),
+      );
     }
     const outcome = await dependencies.subscribers.completeRegistration(
       subscriber.id,
@@ -98,13 +126,16 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       dependencies.clock.now(),
     );
     logger.info('Buyer registered', { subscriberId: subscriber.id, productCode, outcome });
-    return afterRegistration(subscriber);
+    return afterRegistration(event, subscriber);
   };
 
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     correlateWithApiRequest(logger, event);
     if (event.httpMethod !== 'GET' && event.httpMethod !== 'POST') {
-      return pages.problem('registration-method', undefined, { allow: 'GET, POST' });
+      return pages.problem('registration-method', undefined, {
+        headers: { allow: 'GET, POST' },
+        registerHref: registrationPageLocation(event),
+      });
     }
     try {
       const cookie = sessionCookieValue(event);
@@ -113,7 +144,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       const session = cookie.state === 'present' ? await dependencies.sessions.find(cookie.value, now) : undefined;
       const subscriber = session === undefined ? undefined : await dependencies.subscribers.get(session.subscriberId);
       if (session === undefined || subscriber === undefined) return pages.problem('session-expired');
-      return event.httpMethod === 'GET' ? show(subscriber, session) : await submit(event, subscriber, session);
+      return event.httpMethod === 'GET' ? show(event, subscriber, session) : await submit(event, subscriber, session);
     } catch (error) {
       if (error instanceof BadRequest) return pages.problem(problemForBadRequest(error));
       return problemForUnexpectedError(error, pages, logger);

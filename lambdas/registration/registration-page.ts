@@ -1,6 +1,8 @@
 /** Lambda entry point of the registration page (`GET|POST /register`): wiring only, see `registration-page-handler.ts`. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
 import { lambdaClock } from '../core/clock.ts';
@@ -12,7 +14,8 @@ import { createRegistrationPageHandler } from './registration-page-handler.ts';
 
 const environment = readEnvironment(registrationPageEnvironment);
 const logger = new Logger({ serviceName: 'registration-page' });
-const database = documentClient(environment.DYNAMODB_ENDPOINT);
+const tracer = new Tracer({ serviceName: 'registration-page', enabled: environment.POWERTOOLS_TRACE_ENABLED });
+const database = tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT));
 
 export const handler = middy(
   createRegistrationPageHandler({
@@ -26,5 +29,8 @@ export const handler = middy(
     clock: lambdaClock,
     logger,
   }),
-  // Never log the event (it carries the session cookie and the buyer's details), whatever POWERTOOLS_LOGGER_LOG_EVENT says.
-).use(injectLambdaContext(logger, { logEvent: false }));
+  // Never log the event (it carries the session cookie and the buyer's details), whatever POWERTOOLS_LOGGER_LOG_EVENT says;
+  // never trace the response (the page shows the buyer's details).
+)
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(injectLambdaContext(logger, { logEvent: false }));

@@ -12,6 +12,13 @@
  *   502 and 500 `{"message": "Internal server error"}` (36) with InternalServerErrorException;
  *   504 `{"message": "Endpoint request timed out"}` (41) with InternalServerErrorException;
  *   413 `HTTP content length exceeded 10485760 bytes.` as plain text, for a body over 10 MB (several captures agree).
+ * - IAM authorization's refusals (all 403; `x-amzn-ErrorType` IncompleteSignatureException or
+ *   InvalidSignatureException; `{"message":...}` bodies): as captured from deployed APIs in public issue threads,
+ *   e.g. "Signature expired: 20201027T123008Z is now earlier than 20201027T125507Z (20201027T130007Z - 5 min.)"
+ *   (mhart/aws4#118), "Signature not yet current: ... is still later than ... (... + 5 min.)", and the mismatch with
+ *   "The Canonical String for this request should have been" and "The String-to-Sign should have been"
+ *   (mhart/aws4#33, aws/aws-sdk-js#2372). The incomplete-header message lists what is missing as API Gateway does,
+ *   but its wording for headers that are not SigV4 at all (a `Bearer` token) is not reproduced.
  * - Not verified: the 413 `{"message":"Request Too Long"}` for an event over Lambda's 6 MB invocation limit is the
  *   REQUEST_TOO_LARGE default as reported by users; its headers beyond the status are a guess.
  */
@@ -26,6 +33,25 @@ function gatewayResponse(statusCode: number, errorType: string | undefined, body
 /** No resource matches the path, or the resource has no method for the request's (nor `ANY`). */
 export function missingAuthenticationToken(): HttpAnswer {
   return gatewayResponse(403, 'MissingAuthenticationTokenException', '{"message":"Missing Authentication Token"}');
+}
+
+/** IAM authorization: an `Authorization` header that is not a whole SigV4 one, or no signing date. */
+export function incompleteSignature(message: string): HttpAnswer {
+  return gatewayResponse(403, 'IncompleteSignatureException', JSON.stringify({ message }));
+}
+
+/** IAM authorization: a SigV4 header for the wrong service or date, or dated more than 5 minutes from now. */
+export function invalidSignature(message: string): HttpAnswer {
+  return gatewayResponse(403, 'InvalidSignatureException', JSON.stringify({ message }));
+}
+
+/** IAM authorization: the signature is not the one the secret access key makes for this request. */
+export function signatureMismatch(canonicalRequest: string, stringToSign: string): HttpAnswer {
+  return invalidSignature(
+    'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access ' +
+      'Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this ' +
+      `request should have been\n'${canonicalRequest}'\n\nThe String-to-Sign should have been\n'${stringToSign}'\n`,
+  );
 }
 
 /** The function failed, or returned something that is not a Lambda proxy result. */

@@ -39,6 +39,13 @@ export interface RequestFacts {
   readonly ids: RequestIds;
   readonly receivedAt: Date;
   readonly bodyEncoding: BodyEncoding;
+  /** Who signed the request, on a method with IAM authorization. */
+  readonly caller?: Caller | undefined;
+}
+
+/** An IAM-authorized caller, as far as the local gateway knows one: by its access key id. */
+export interface Caller {
+  readonly accessKey: string;
 }
 
 export function buildProxyEvent(facts: RequestFacts): APIGatewayProxyEvent {
@@ -66,8 +73,8 @@ export function buildProxyEvent(facts: RequestFacts): APIGatewayProxyEvent {
       extendedRequestId: ids.extendedRequestId,
       httpMethod: method,
       identity: {
-        accessKey: null,
-        accountId: null,
+        accessKey: facts.caller?.accessKey ?? null,
+        accountId: facts.caller === undefined ? null : LOCAL_ACCOUNT_ID,
         apiKey: null,
         apiKeyId: null,
         caller: null,

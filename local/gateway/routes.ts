@@ -25,7 +25,11 @@ export interface Route {
   readonly handler: ProxyHandler;
   /** `context.functionName`; by default made from the methods and the path, e.g. `GET-subscribers-id`. */
   readonly functionName?: string;
+  /** `iam`: callers must sign with SigV4 (the method's `AWS_IAM` authorization); `none` (the default): public. */
+  readonly authorization?: Authorization;
 }
+
+export type Authorization = 'none' | 'iam';
 
 /** A request that reached a method: what the event and the context need to know about it. */
 export interface MatchedRoute {
@@ -34,6 +38,7 @@ export interface MatchedRoute {
   /** The resource path template, the event's `resource` and `requestContext.resourcePath`. */
   readonly resourcePath: string;
   readonly resourceId: string;
+  readonly authorization: Authorization;
   /** Decoded, as API Gateway passes them; null when the resource has no variables. */
   readonly pathParameters: Record<string, string> | null;
 }
@@ -56,7 +61,10 @@ interface Resource {
   readonly path: string;
   readonly id: string;
   readonly segments: readonly Segment[];
-  readonly methods: Map<string, { readonly handler: ProxyHandler; readonly functionName: string }>;
+  readonly methods: Map<
+    string,
+    { readonly handler: ProxyHandler; readonly functionName: string; readonly authorization: Authorization }
+  >;
 }
 
 export type RouteMatch =
@@ -89,7 +97,11 @@ export class RouteTable {
       }
       for (const method of methods) {
         if (resource.methods.has(method)) throw new GatewayConfigError(`${method} ${route.path} is defined twice`);
-        resource.methods.set(method, { handler: route.handler, functionName });
+        resource.methods.set(method, {
+          handler: route.handler,
+          functionName,
+          authorization: route.authorization ?? 'none',
+        });
       }
     }
   }

@@ -31,13 +31,15 @@ import {
   invokeFunction,
   ResultTooLargeError,
 } from './lambda-invoke.ts';
-import { buildProxyEvent, type BodyEncoding } from './proxy-event.ts';
+import { buildProxyEvent, type BodyEncoding, type Caller } from './proxy-event.ts';
 import { answerFromProxyResult, Base64BodyError, MalformedProxyResultError } from './proxy-result.ts';
 import { newRequestIds, requestIdHeaders, type RequestIds } from './request-ids.ts';
 import { RouteTable, type MatchedRoute, type Route } from './routes.ts';
+import { verifySignature, type IamAuthorization } from './sigv4-verification.ts';
 
 export type { BodyEncoding } from './proxy-event.ts';
-export type { ProxyHandler, Route } from './routes.ts';
+export type { Authorization, ProxyHandler, Route } from './routes.ts';
+export type { IamAuthorization } from './sigv4-verification.ts';
 
 export interface LocalGatewayOptions {
   /** TCP port; 0 (the default) picks a free one. */
@@ -55,6 +57,8 @@ export interface LocalGatewayOptions {
    * them: this body and these headers replace API Gateway's JSON, with `Retry-After` on a timeout.
    */
   readonly serverErrorPage?: ServerErrorPage;
+  /** How the routes with `authorization: 'iam'` check signatures; required when there are such routes. */
+  readonly iam?: IamAuthorization;
 }
 
 export interface ServerErrorPage {
@@ -83,6 +87,7 @@ interface Gateway {
   readonly bodyEncoding: BodyEncoding;
   readonly integrationTimeoutMs: number;
   readonly serverErrorPage: ServerErrorPage | undefined;
+  readonly iam: IamAuthorization | undefined;
 }
 
 /** @throws {GatewayConfigError} for a route or stage API Gateway would refuse, before anything listens. */
@@ -95,12 +100,16 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
   if (!Number.isInteger(integrationTimeoutMs) || integrationTimeoutMs <= 0) {
     throw new GatewayConfigError(`integrationTimeoutMs must be a positive whole number, not ${integrationTimeoutMs}`);
   }
+  if (options.iam === undefined && options.routes.some((route) => route.authorization === 'iam')) {
+    throw new GatewayConfigError('Routes with IAM authorization need the `iam` option: how to check signatures');
+  }
   const gateway: Gateway = {
     routes: new RouteTable(options.routes),
     stage,
     bodyEncoding: options.base64Bodies ?? 'binary',
     integrationTimeoutMs,
     serverErrorPage: options.serverErrorPage,
+    iam: options.iam,
   };
   const server = createServer((request, response) => {
     serve(gateway, request, response).catch((error: unknown) => {
@@ -153,6 +162,12 @@ async function answerRequest(
   const match = gateway.routes.match(request.method ?? '', target.path);
   if (match.kind !== 'matched') return missingAuthenticationToken();
   const route = match.route;
+  let caller: Caller | undefined;
+  if (route.authorization === 'iam') {
+    const verdict = verifySignature(request, body, gateway.iam!);
+    if (verdict.kind === 'refused') return verdict.answer;
+    caller = { accessKey: verdict.accessKeyId };
+  }
   const event = buildProxyEvent({
     request,
     body,
@@ -163,6 +178,7 @@ async function answerRequest(
     ids,
     receivedAt,
     bodyEncoding: gateway.bodyEncoding,
+    caller,
   });
   const context = createLambdaContext(route.functionName, gateway.integrationTimeoutMs, receivedAt);
   try {

@@ -94,10 +94,10 @@ describe('a subscription, as the buyer and the seller see it', () => {
       `Your subscription to ${PRODUCT} (license ${licenseId}) is cancelled.`,
     );
 
-    // The registration page (which shows no deadline) says it is ending.
+    // The registration page says it is ending (no longer "You are set up"), and until when.
     await page.goto(stack.registerUrl);
-    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('You are set up');
     await reloadUntilStatus(page, ENDING);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Your subscription is ending');
 
     // The seller's app may use it until the final-metering deadline: the grace period after Marketplace's end, which
     // its events carry in whole seconds.
@@ -105,6 +105,7 @@ describe('a subscription, as the buyer and the seller see it', () => {
     if (endedAt === undefined) throw new Error(`the simulator has no end for ${licenseId} after its cancellation`);
     const endRequestedAt = Math.floor(Date.parse(endedAt) / 1000) * 1000;
     const deadline = new Date(endRequestedAt + lifecycle.finalMeteringGraceMinutes * 60_000).toISOString();
+    expect(await page.locator('main time').getAttribute('datetime')).toBe(deadline);
     expect(await checkAccess(stack, subscriberId)).toEqual({
       status: 200,
       body: expect.objectContaining({

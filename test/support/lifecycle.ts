@@ -5,6 +5,7 @@
 import type { SubscriberAccess } from '../../lambdas/core/subscriber-access.ts';
 import type { BusEvent } from '../../local/event-bus.ts';
 import type { LocalStack } from '../../local/local-stack.ts';
+import { fetchSigned } from '../../local/http/signed-fetch.ts';
 
 /**
  * Resolves once everything set off so far has run its course, in the order it flows: the simulator's pushes, the
@@ -24,7 +25,7 @@ export interface AccessAnswer {
 
 /** `GET /subscribers/{id}`, as the seller's app calls it (locally, unsigned): of a local stack, or of `npm start`. */
 export async function checkAccess(stack: Pick<LocalStack, 'apiUrl'>, subscriberId: string): Promise<AccessAnswer> {
-  const response = await fetch(`${stack.apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
+  const response = await fetchSigned(`${stack.apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
   return { status: response.status, body: (await response.json()) as AccessAnswer['body'] };
 }
 

@@ -4,6 +4,9 @@
  * or as the bare node process npm runs (to kill the very process that owns java).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { projectRoot } from '../../local/config.ts';
 import { javaProcessesOnPort } from './processes.ts';
 
@@ -19,6 +22,8 @@ export interface NpmStart {
   readonly apiUrl: string;
   /** The local webhook receiver's list of the calls it has had (`GET /events`); none if a webhook URL is configured. */
   readonly webhookEventsUrl: string | undefined;
+  /** The stand-in for the seller's app, where cdk.json's example app URLs lead locally; none if they are real. */
+  readonly standInAppUrl: string | undefined;
   readonly dynamoDbEndpoint: string;
   readonly tableNames: readonly string[];
   /** The java process of DynamoDB Local, which must not outlive the stack. */
@@ -34,16 +39,27 @@ export interface NpmStart {
 /** The last line of the banner `local/start.ts` prints when everything is up. */
 const READY_LINE = /^\s*Products\s.*\n/m;
 
-export async function startNpmStart(via: 'npm' | 'node' = 'node'): Promise<NpmStart> {
+/**
+ * `environment` is added to the stack's. Its logs are the functions' JSON lines (`LOG_FORMAT=json`) unless it says
+ * otherwise: what the tests read them for (a token leaked, a line logged) needs every line whole.
+ */
+export async function startNpmStart(
+  via: 'npm' | 'node' = 'node',
+  environment: Readonly<Record<string, string>> = {},
+): Promise<NpmStart> {
   const env = {
     ...process.env,
+    LOG_FORMAT: 'json',
     PORT: '0',
     SIMULATOR_PORT: '0',
     EVENT_BUS_PORT: '0',
     WEBHOOK_RECEIVER_PORT: '0',
     DYNAMODB_PORT: '0',
+    // Its own state file: a test's stack must not take the place of the one a developer is running.
+    LOCAL_STACK_STATE: join(tmpdir(), `local-stack-${randomUUID()}.json`),
     // The switch someone debugging might turn on: the handlers must still log no event (so, no token).
     POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+    ...environment,
   };
   const child =
     via === 'npm'
@@ -89,6 +105,7 @@ async function parse(text: string, logs: () => string, child: ChildProcess): Pro
     eventsUrl: printed('Seller events'),
     apiUrl: printed('Access check', /(http:\/\/\S+?)\/subscribers\//),
     webhookEventsUrl: /^\s*Webhook\s.*calls received at (http:\/\/\S+)/m.exec(text)?.[1],
+    standInAppUrl: /^\s*Your app \(stand-in\)\s+(http:\/\/\S+)/m.exec(text)?.[1],
     dynamoDbEndpoint,
     tableNames: printed('tables', /(.+)/).split(', '),
     javaPid,

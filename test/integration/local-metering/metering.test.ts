@@ -8,6 +8,7 @@ import { hourOf } from '../../../lambdas/core/metering/usage-bucket.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
+import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
 const local = useLocalStack({
   marketplaceNotifications: true,
@@ -25,7 +26,7 @@ async function liveSubscriber() {
 }
 
 async function postUsage(body: unknown) {
-  const response = await fetch(`${local.stack.apiUrl}/usage`, {
+  const response = await fetchSigned(`${local.stack.apiUrl}/usage`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

@@ -9,7 +9,7 @@ import { relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { beforeAll, expect, test } from 'vitest';
 import type { RegistrationDetails } from '../../../lambdas/core/subscriber.ts';
-import { loadLocalConfig, projectRoot } from '../../../local/config.ts';
+import { loadLocalConfig, projectRoot, withLocalAppUrls } from '../../../local/config.ts';
 import {
   contentLengthExceeded,
   missingAuthenticationToken,
@@ -67,6 +67,11 @@ async function arrive(productCode: string, offerType: 'standard' | 'free-trial')
 }
 
 const registerUrl = () => `${local.stack.apiUrl}/register`;
+/** Where a registered free-trial buyer goes, as the local stack serves it (the stand-in app for cdk.json's example). */
+const trialLandingUrl = () => {
+  const { registration } = withLocalAppUrls(config, local.stack.webhookReceiver.appUrl);
+  return registration.freeTrialLandingUrl ?? registration.appUrl;
+};
 
 beforeAll(async () => {
   for (let index = 0; index < OPEN_BUYERS; index++) {
@@ -95,7 +100,7 @@ test(`hostile requests get pages: no 5xx, no stack trace, no unescaped echo (see
     registerPath: new URL(registerUrl()).pathname,
     stage: new URL(local.stack.apiUrl).pathname.slice(1),
     requiredFields: config.registration.requiredFields,
-    freeTrialLandingUrl: config.registration.freeTrialLandingUrl ?? config.registration.appUrl,
+    freeTrialLandingUrl: trialLandingUrl(),
     open,
     registered,
   });
@@ -197,7 +202,7 @@ function isPage(method: string, answer: RawAnswer): boolean {
  * registered free-trial buyer to the trial landing page).
  */
 function isRedirect(answer: RawAnswer): boolean {
-  const trialLanding = config.registration.freeTrialLandingUrl ?? config.registration.appUrl;
+  const trialLanding = trialLandingUrl();
   return (
     answer.status === 303 &&
     ['register', trialLanding].includes(String(answer.headers.location)) &&

@@ -19,6 +19,8 @@ import { useLocalStack } from '../../support/local-stack.ts';
 
 const local = useLocalStack();
 const registerUrl = () => `${local.stack.apiUrl}/register`;
+/** cdk.json's example sign-in address (https://app.example.com/sign-in), as the local stand-in app serves it. */
+const signInUrl = () => `${local.stack.webhookReceiver.appUrl}/sign-in`;
 
 /** A buyer who subscribed and arrived from Marketplace: answers the session cookie. */
 async function arrivedBuyer(offerType: 'standard' | 'free-trial' = 'standard') {
@@ -88,7 +90,7 @@ describe('the form', () => {
     expect(page.body).toContain(`AWS account ending in`);
     expect(page.body).toContain(`<strong>${license.customerAWSAccountId.slice(-4)}</strong>`);
     expect(page.body).not.toContain(license.customerAWSAccountId);
-    expect(page.body).toMatch(/Already have an account\? <a href="https:\/\/app\.example\.com\/sign-in">Sign in<\/a>/);
+    expect(page.body).toContain(`Already have an account? <a href="${signInUrl()}">Sign in</a>`);
   });
 
   test('refuses bad input field by field, keeps what was typed, escaped, and stores nothing', async () => {
@@ -131,7 +133,7 @@ describe('completing registration', () => {
 
     const after = await getRegistration(registerUrl(), cookie);
     expect(after.body).toContain('You are set up');
-    expect(after.body).toContain('href="https://app.example.com/sign-in"');
+    expect(after.body).toContain(`href="${signInUrl()}"`);
     expect(after.body).not.toContain('<form');
   });
 
@@ -192,9 +194,11 @@ describe('completing registration', () => {
     const { cookie } = await arrivedBuyer('free-trial');
     const answer = await submit(cookie, complete);
     expect(answer.status).toBe(303);
-    expect(answer.headers.get('location')).toBe('https://app.example.com/trial');
-    expect(answer.headers.get('content-security-policy')).toContain("form-action 'self' https://app.example.com");
-    expect((await getRegistration(registerUrl(), cookie)).body).toContain('href="https://app.example.com/trial"');
+    // cdk.json's example landing page (https://app.example.com/trial) is served locally by the stand-in app.
+    const trialUrl = `${local.stack.webhookReceiver.appUrl}/trial`;
+    expect(answer.headers.get('location')).toBe(trialUrl);
+    expect(answer.headers.get('content-security-policy')).toContain(`form-action 'self' ${new URL(trialUrl).origin}`);
+    expect((await getRegistration(registerUrl(), cookie)).body).toContain(`href="${trialUrl}"`);
   });
 });
 

@@ -30,6 +30,7 @@ import { bucketKey } from '../../../lambdas/core/metering/usage-bucket.ts';
 import { subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
+import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
 const local = useLocalStack({
   marketplaceNotifications: true,
@@ -201,7 +202,8 @@ class FaultyFront {
     this.requests.push(seen);
     if (fault === 'drop-connection') return void request.socket.destroy();
     if (typeof fault === 'object') return void response.writeHead(fault.status, fault.headers).end(fault.body);
-    const answer = await fetch(`${this.stackOrigin}${request.url}`, {
+    // Passed on as a client of the stack's own: signed again, with the local secret, for the stack's address.
+    const answer = await fetchSigned(`${this.stackOrigin}${request.url}`, {
       method: 'POST',
       headers: { 'content-type': String(request.headers['content-type']) },
       body,

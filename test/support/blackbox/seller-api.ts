@@ -1,8 +1,9 @@
 /**
- * The backend's API as the seller's app calls it: `POST /usage` and the access check. Every request goes through
- * `sendToApi`, the one place where the deployed API's IAM (SigV4) signing will go; locally nothing is signed.
+ * The backend's API as the seller's app calls it: `POST /usage` and the access check, SigV4-signed as IAM requires
+ * (locally, with the local stack's secret).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
 export interface UsageEvent {
   readonly subscriberId: string;
@@ -29,14 +30,10 @@ export interface SubscriberAccess {
 /** A 503 recorded nothing; the call is sent again this many times before the test gives up. */
 const UNAVAILABLE_RESENDS = 10;
 
-async function sendToApi(url: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(url, init);
-}
-
 /** Records `events` (at most 50), resending the call while the API answers 503; one result per event, in order. */
 export async function postUsage(apiUrl: string, events: readonly UsageEvent[]): Promise<UsageResult[]> {
   for (let attempt = 0; ; attempt++) {
-    const response = await sendToApi(`${apiUrl}/usage`, {
+    const response = await fetchSigned(`${apiUrl}/usage`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
@@ -57,7 +54,7 @@ export async function postUsage(apiUrl: string, events: readonly UsageEvent[]): 
 
 /** The access check; `undefined` while the backend does not know the subscriber (404). */
 export async function subscriberAccess(apiUrl: string, subscriberId: string): Promise<SubscriberAccess | undefined> {
-  const response = await sendToApi(`${apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
+  const response = await fetchSigned(`${apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
   if (response.status === 404) return undefined;
   if (response.status !== 200)
     throw new Error(`the access check answered ${response.status}: ${await response.text()}`);

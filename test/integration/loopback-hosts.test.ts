@@ -1,0 +1,89 @@
+/**
+ * Every server of the local stack answers only requests addressed to this machine: a web page that re-points its own
+ * host name at 127.0.0.1 (DNS rebinding) gets a 403 that says why, whatever the path, while loopback names (with any
+ * port) are served as before.
+ */
+import { Agent } from 'node:http';
+import { afterAll, expect, test } from 'vitest';
+import { isLoopbackHost } from '../../local/http/loopback-host.ts';
+import { useLocalStack } from '../support/local-stack.ts';
+import { sendRaw } from '../support/raw-http.ts';
+
+const local = useLocalStack();
+const agent = new Agent();
+afterAll(() => agent.destroy());
+
+/** Each server, by a GET it serves (any status but the refusal is "served"). */
+const servers = () => ({
+  gateway: `${local.stack.apiUrl}/register`,
+  simulatorControl: `${local.stack.simulator.url}/control/clock`,
+  simulatorBuyerPage: `${local.stack.simulator.url}/buyer`,
+  eventBus: local.stack.eventBus.url + '/events',
+  webhookReceiver: local.stack.webhookReceiver.eventsUrl,
+  standInApp: `${local.stack.webhookReceiver.appUrl}/sign-in`,
+  sqsEndpoint: local.stack.sqsEndpoint,
+});
+
+async function getWithHost(url: string, host: string) {
+  const { origin, pathname, search } = new URL(url);
+  const answer = await sendRaw(origin, { method: 'GET', path: `${pathname}${search}`, headers: { host } }, agent);
+  return { status: answer.status, body: answer.body.toString('utf8') };
+}
+
+test('each server refuses a request addressed to another host name', async () => {
+  for (const [server, url] of Object.entries(servers())) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${new URL(url).port}`,
+      'localhost.evil.example',
+      '127.0.0.1.nip.io',
+    ]) {
+      const answer = await getWithHost(url, host);
+      expect({ server, host, status: answer.status }).toEqual({ server, host, status: 403 });
+      expect(answer.body).toContain('answers only requests addressed to localhost, 127.0.0.1 or [::1]');
+      expect(answer.body).toContain('DNS rebinding');
+    }
+  }
+});
+
+test('each server serves requests addressed to it by a loopback name, with its port', async () => {
+  for (const [server, url] of Object.entries(servers())) {
+    const { port } = new URL(url);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`]) {
+      const answer = await getWithHost(url, host);
+      expect({ server, host, refused: answer.status === 403 && answer.body.includes('DNS rebinding') }).toEqual({
+        server,
+        host,
+        refused: false,
+      });
+    }
+  }
+});
+
+test('loopback names are told from the rest', () => {
+  for (const host of [
+    'localhost',
+    'LOCALHOST:3000',
+    'a.b.localhost:1',
+    '127.0.0.1',
+    '127.1.2.3:80',
+    '[::1]',
+    '[::1]:4010',
+  ]) {
+    expect(isLoopbackHost(host), host).toBe(true);
+  }
+  for (const host of [
+    undefined,
+    '',
+    'evil.example',
+    'localhost.',
+    'localhost:port',
+    '127.0.0.1.evil',
+    '128.0.0.1',
+    '[::2]',
+    '0.0.0.0',
+    'xlocalhost',
+  ]) {
+    expect(isLoopbackHost(host), String(host)).toBe(false);
+  }
+});

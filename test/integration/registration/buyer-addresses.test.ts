@@ -1,0 +1,156 @@
+/**
+ * Where the buyer's browser is sent, followed as a browser follows it, through the local stack: the fulfillment URL
+ * and the registration page with and without a trailing slash (API Gateway routes both alike), the registration page
+ * of a cancelled subscription, and the stand-in seller app that the example app URLs of `cdk.json` lead to locally.
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, test } from 'vitest';
+import {
+  formTokenOf,
+  getRegistration,
+  postFulfillment,
+  postRegistration,
+  sessionCookieOf,
+} from '../../support/buyer.ts';
+import { settleLifecycle } from '../../support/lifecycle.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+
+const local = useLocalStack();
+const PRODUCT = 'analytics-pro-example';
+const complete = { company: 'Acme Ltd', contactName: 'Ada Lovelace', email: 'ada@example.com' };
+
+async function licenseToken(offerType: 'standard' | 'free-trial' = 'standard') {
+  const { license, registrationToken } = await local.control.createLicense({ productCode: PRODUCT, offerType });
+  return { subscriberId: `license:${license.licenseArn}`, registrationToken };
+}
+
+/** Where a browser at `from` goes for `location`. */
+const resolved = (location: string | null, from: string) => new URL(location ?? '', from).href;
+
+describe('a fulfillment URL with or without a trailing slash', () => {
+  test.each(['', '/'])('("%s") sends the buyer to the registration page, whose form works', async (slash) => {
+    const fulfillmentUrl = `${local.stack.fulfillmentUrl}${slash}`;
+    const { subscriberId, registrationToken } = await licenseToken();
+    const arrival = await postFulfillment(fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+    expect(arrival.status).toBe(303);
+    const registerUrl = resolved(arrival.headers.get('location'), fulfillmentUrl);
+    expect(registerUrl).toBe(`${local.stack.apiUrl}/register`);
+
+    const cookie = sessionCookieOf(arrival);
+    const page = await getRegistration(registerUrl, cookie);
+    expect(page.status).toBe(200);
+    const action = /<form method="post" action="([^"]+)"/.exec(page.body)?.[1] ?? null;
+    const registered = await postRegistration(resolved(action, registerUrl), cookie, {
+      formToken: formTokenOf(page.body),
+      ...complete,
+    });
+    expect(registered.status).toBe(303);
+    expect(
+      (await local.subscriberItems()).find((item) => item.sk === 'SUBSCRIBER' && item.subscriberId === subscriberId)
+        ?.registration,
+    ).toEqual(expect.objectContaining({ details: expect.objectContaining(complete) as unknown }));
+  });
+
+  test('the registration page at /register/ posts its form, and sends the buyer on, to the page itself', async () => {
+    const { registrationToken } = await licenseToken();
+    const cookie = sessionCookieOf(
+      await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken }),
+    );
+    const slashUrl = `${local.stack.apiUrl}/register/`;
+    const page = await getRegistration(slashUrl, cookie);
+    expect(page.status).toBe(200);
+    const action = /<form method="post" action="([^"]+)"/.exec(page.body)?.[1] ?? null;
+    expect(resolved(action, slashUrl)).toBe(`${local.stack.apiUrl}/register`);
+    const answer = await postRegistration(slashUrl, cookie, { formToken: formTokenOf(page.body), ...complete });
+    expect(resolved(answer.headers.get('location'), slashUrl)).toBe(`${local.stack.apiUrl}/register`);
+  });
+});
+
+describe('the registration page of a cancelled subscription', () => {
+  async function registeredBuyerWith(lifecycle: Record<string, string>) {
+    const { subscriberId, registrationToken } = await licenseToken();
+    const cookie = sessionCookieOf(
+      await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken }),
+    );
+    const registerUrl = `${local.stack.apiUrl}/register`;
+    const form = await getRegistration(registerUrl, cookie);
+    await postRegistration(registerUrl, cookie, { formToken: formTokenOf(form.body), ...complete });
+    // As the lifecycle function writes it (these tests run without Marketplace's notifications).
+    const names = Object.keys(lifecycle);
+    await local.documents.send(
+      new UpdateCommand({
+        TableName: local.stack.tables.Subscribers,
+        Key: { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' },
+        UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
+        ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
+        ExpressionAttributeValues: Object.fromEntries(names.map((name) => [`:${name}`, lifecycle[name]])),
+      }),
+    );
+    return (await getRegistration(registerUrl, cookie)).body;
+  }
+
+  const simulatorNow = async () => new Date((await local.control.clock()).now);
+
+  test('while ending: says until when it can be used, in UTC, and what happens next; not "You are set up"', async () => {
+    const deadline = new Date((await simulatorNow()).getTime() + 3_600_000);
+    deadline.setUTCSeconds(0, 0);
+    const page = await registeredBuyerWith({
+      subscriptionStatus: 'ending',
+      finalMeteringDeadline: deadline.toISOString(),
+    });
+    const readable = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'UTC',
+      dateStyle: 'long',
+      timeStyle: 'short',
+    }).format(deadline);
+    expect(page).not.toContain('You are set up');
+    expect(page).toContain('<h1>Your subscription is ending</h1>');
+    expect(page).toContain('<p class="status">Your subscription has been cancelled and is ending.</p>');
+    expect(page).toContain(`<time datetime="${deadline.toISOString()}">${readable} UTC</time>`);
+    expect(page).toContain('What happens next');
+    expect(page).toContain(`href="${local.stack.webhookReceiver.appUrl}/sign-in"`);
+    expect(page).not.toContain('<form');
+  });
+
+  test('once its deadline has passed or it ended: says when it ended, and how to subscribe again', async () => {
+    const past = new Date((await simulatorNow()).getTime() - 60_000).toISOString();
+    for (const page of [
+      await registeredBuyerWith({ subscriptionStatus: 'ending', finalMeteringDeadline: past }),
+      await registeredBuyerWith({ subscriptionStatus: 'ended', statusChangedAt: past }),
+    ]) {
+      expect(page).not.toContain('You are set up');
+      expect(page).toContain('<h1>Your subscription has ended</h1>');
+      expect(page).toContain('<p class="status">Your subscription has ended.</p>');
+      expect(page).toContain(`It ended on <strong><time datetime="${past}">`);
+      expect(page).toContain('subscribe again');
+    }
+  });
+});
+
+describe('the example app URLs of cdk.json, locally', () => {
+  test('a registered free-trial buyer lands on the stand-in app, which shows the request and who registered', async () => {
+    const { subscriberId, registrationToken } = await licenseToken('free-trial');
+    const arrival = await postFulfillment(local.stack.fulfillmentUrl, {
+      'x-amzn-marketplace-token': registrationToken,
+      'x-amzn-marketplace-offer-type': 'free-trial',
+    });
+    const cookie = sessionCookieOf(arrival);
+    const registerUrl = `${local.stack.apiUrl}/register`;
+    const form = await getRegistration(registerUrl, cookie);
+    const registered = await postRegistration(registerUrl, cookie, { formToken: formTokenOf(form.body), ...complete });
+    const landing = registered.headers.get('location') ?? '';
+    expect(landing).toBe(`${local.stack.webhookReceiver.appUrl}/trial`);
+
+    await settleLifecycle(local.stack);
+    const page = await fetch(`${landing}?plan=starter`);
+    expect(page.status).toBe(200);
+    const text = await page.text();
+    expect(text).toContain('<title>Your app (local stand-in)</title>');
+    expect(text).toContain('<th scope="row">Path</th><td>/trial</td>');
+    expect(text).toContain('<th scope="row">Query plan</th><td>starter</td>');
+    expect(text).toContain(`<th scope="row">Subscriber id</th><td>${subscriberId}</td>`);
+    expect(text).toContain(`<th scope="row">Product</th><td>${PRODUCT}</td>`);
+    expect(text).toContain('<th scope="row">Offer</th><td>free-trial</td>');
+    expect(text).toContain('<th scope="row">Contact company</th><td>Acme Ltd</td>');
+  });
+});
