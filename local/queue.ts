@@ -4,7 +4,8 @@
  * `batch-invocation.ts`): a message that succeeded is deleted, a failed one becomes visible again after the visibility
  * timeout (or the deferral the handler asked for, as with `ChangeMessageVisibility`) and is received again, and a
  * message received `maxReceiveCount` times that is visible again is moved aside as a dead letter, as SQS's redrive
- * policy moves it to the dead-letter queue.
+ * policy moves it to the dead-letter queue. Dead letters can be moved back (SQS's `StartMessageMoveTask`): each is sent
+ * again as a new message and received from its first receive, as a redriven message is.
  *
  * Batches are handed over one at a time, and a visibility timeout runs from the end of the invocation, as if the
  * queue's timeout were long enough for the function's (AWS's advice): no message is ever in two invocations at once.
@@ -38,11 +39,18 @@ export interface LocalQueueOptions {
 }
 
 export interface LocalQueue {
+  readonly name: string;
   readonly arn: string;
+  /** The redrive policy's receives before a message is set aside. */
+  readonly maxReceiveCount: number;
   /** Messages received `maxReceiveCount` times that kept failing, as the dead-letter queue would hold them. */
   readonly deadLetters: readonly SQSRecord[];
   /** Enqueues a message (SQS `SendMessage`); answers its message id. */
   send(body: string): string;
+  /** Messages neither deleted nor set aside yet, visible or not. */
+  messageCount(): number;
+  /** Sends every dead letter again, oldest first, and forgets it as a dead letter; answers how many moved. */
+  redriveDeadLetters(): number;
   /**
    * Makes the message received with `receiptHandle` visible again only after `seconds` (SQS
    * `ChangeMessageVisibility`, which a function calls while it holds the message).
@@ -176,24 +184,35 @@ export function startLocalQueue(options: LocalQueueOptions): LocalQueue {
     }
   })();
 
+  const send = (body: string): string => {
+    if (stopped) throw new Error(`queue ${name} is stopped`);
+    const messageId = randomUUID();
+    const sentAt = Date.now();
+    messages.set(messageId, {
+      messageId,
+      body,
+      sentAt,
+      receiveCount: 0,
+      visibleAt: sentAt,
+      receiptHandle: '',
+      inFlight: false,
+    });
+    wake?.();
+    return messageId;
+  };
+
   return {
+    name,
     arn,
+    maxReceiveCount,
     deadLetters,
-    send(body) {
+    send,
+    messageCount: () => messages.size,
+    redriveDeadLetters() {
       if (stopped) throw new Error(`queue ${name} is stopped`);
-      const messageId = randomUUID();
-      const sentAt = Date.now();
-      messages.set(messageId, {
-        messageId,
-        body,
-        sentAt,
-        receiveCount: 0,
-        visibleAt: sentAt,
-        receiptHandle: '',
-        inFlight: false,
-      });
-      wake?.();
-      return messageId;
+      const moving = deadLetters.splice(0);
+      for (const record of moving) send(record.body);
+      return moving.length;
     },
     defer(receiptHandle, seconds) {
       if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_VISIBILITY_SECONDS) {

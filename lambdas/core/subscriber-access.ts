@@ -9,7 +9,7 @@
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SubscriberEntitlement } from './lifecycle/entitlements.ts';
-import { effectiveStatus, isMeterable, type LifecycleFacts } from './lifecycle/subscription-state.ts';
+import { effectiveStatus, isMeterable } from './lifecycle/subscription-state.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
 
@@ -43,13 +43,25 @@ export async function subscriberAccess(
   const { Item } = await client.send(
     new GetCommand({ TableName: tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
   );
-  if (Item?.productCode === undefined) return undefined;
-  const status = effectiveStatus((Item.lifecycle ?? {}) as LifecycleFacts, now, finalMeteringGraceSeconds);
-  const optional = (name: string) => (typeof Item[name] === 'string' ? { [name]: Item[name] } : {});
+  return Item === undefined ? undefined : subscriberAccessOf({ ...Item, subscriberId }, now, finalMeteringGraceSeconds);
+}
+
+/**
+ * What a Subscribers item says about access as of `now`; `undefined` for an item that names no product (no subscriber
+ * item). For readers of many items at once, such as the operators' listing (`npm run subscribers`).
+ */
+export function subscriberAccessOf(
+  item: Record<string, unknown>,
+  now: Date,
+  finalMeteringGraceSeconds = DEFAULT_GRACE_SECONDS,
+): SubscriberAccess | undefined {
+  if (item.productCode === undefined || typeof item.subscriberId !== 'string') return undefined;
+  const status = effectiveStatus(item.lifecycle ?? {}, now, finalMeteringGraceSeconds);
+  const optional = (name: string) => (typeof item[name] === 'string' ? { [name]: item[name] } : {});
   return {
-    subscriberId,
-    productCode: Item.productCode as string,
-    identityModel: Item.identityModel as 'license' | 'legacy',
+    subscriberId: item.subscriberId,
+    productCode: item.productCode as string,
+    identityModel: item.identityModel as 'license' | 'legacy',
     ...optional('licenseArn'),
     ...optional('customerIdentifier'),
     ...optional('customerAWSAccountId'),
@@ -58,9 +70,9 @@ export async function subscriberAccess(
     ...optional('statusChangedAt'),
     ...(status === 'ending' ? optional('finalMeteringDeadline') : {}),
     ...optional('offerType'),
-    entitlements: (Item.entitlements ?? []) as SubscriberEntitlement[],
-    ...(Item.registration === undefined
+    entitlements: (item.entitlements ?? []) as SubscriberEntitlement[],
+    ...(item.registration === undefined
       ? {}
-      : { registration: Item.registration as SubscriberAccess['registration'] & object }),
+      : { registration: item.registration as SubscriberAccess['registration'] & object }),
   };
 }

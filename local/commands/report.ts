@@ -17,7 +17,6 @@
  * printed all the same, and a line on stderr says what is wrong) or the table cannot be read; 2 for bad arguments.
  */
 import '../sdk-environment.ts';
-import { parseArgs } from 'node:util';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import {
   usageReport,
@@ -25,20 +24,11 @@ import {
   type UsageFigures,
   type UsageReport,
 } from '../../lambdas/core/metering/usage-report.ts';
+import { ArgumentError, CommandFailure, messageOf, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 
 const USAGE = 'npm run report -- [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--subscriber <id>]... [--json]';
 const DAY_MS = 86_400_000;
-
-/** The command line cannot be run: exit status 2. */
-class ArgumentError extends Error {
-  override readonly name = 'ArgumentError';
-}
-
-/** Something the command needs failed: exit status 1. */
-class CommandFailure extends Error {
-  override readonly name = 'CommandFailure';
-}
 
 interface Arguments {
   readonly from: Date | undefined;
@@ -49,24 +39,13 @@ interface Arguments {
 }
 
 function parseArguments(args: readonly string[]): Arguments {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        subscriber: { type: 'string', multiple: true },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    // parseArgs says what is wrong (an unknown option, a missing value, an argument it takes none of).
-    throw new ArgumentError(messageOf(error));
-  }
+  const { values } = parseCommandLine(args, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    subscriber: { type: 'string', multiple: true },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.subscriber?.some((id) => id === '')) throw new ArgumentError('--subscriber must not be empty');
   return {
     from: values.from === undefined ? undefined : dayArgument('--from', values.from),
@@ -92,9 +71,7 @@ async function main(args: readonly string[]): Promise<number> {
     console.log(`usage: ${USAGE}`);
     return 0;
   }
-  const targets = await commandTargets().catch((error: unknown) => {
-    throw new CommandFailure(`cannot find the targets (see local/commands/targets.ts): ${messageOf(error)}`);
-  });
+  const targets = await commandTargets();
   const to = options.to ?? targets.clock.now();
   const from = options.from ?? new Date(to.getTime() - DAY_MS);
   const client = documentClient(targets.dynamoDbEndpoint);
@@ -214,25 +191,4 @@ function counted(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
 }
 
-/** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */
-function messageOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const message = error.message || error.name;
-  const cause = error.cause === undefined ? '' : ` (${messageOf(error.cause)})`;
-  return `${message}${cause}`.replace(/\s+/g, ' ');
-}
-
-main(process.argv.slice(2)).then(
-  (status) => {
-    process.exitCode = status;
-  },
-  (error: unknown) => {
-    if (error instanceof ArgumentError) {
-      console.error(`npm run report: ${error.message}\nusage: ${USAGE}`);
-      process.exitCode = 2;
-    } else {
-      console.error(`npm run report: ${messageOf(error)}`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCommand('report', USAGE, main);

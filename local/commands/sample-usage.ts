@@ -11,18 +11,17 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
-import { portFromEnvironment } from '../config.ts';
-import { commandTargets } from './targets.ts';
-
-const { values } = parseArgs({ options: { events: { type: 'string', default: '3' } }, strict: true });
-const eventsPerDimension = Number(values.events);
+import { fetchSigned } from '../http/signed-fetch.ts';
+import { commandTargets, localApiUrl } from './targets.ts';
 
 try {
+  const { values } = parseArgs({ options: { events: { type: 'string', default: '3' } }, strict: true });
+  const eventsPerDimension = Number(values.events);
   if (!Number.isInteger(eventsPerDimension) || eventsPerDimension < 1 || eventsPerDimension > 10) {
     throw new Error('--events must be a whole number from 1 to 10');
   }
   const targets = await commandTargets();
-  const apiUrl = process.env.API_URL || `http://127.0.0.1:${portFromEnvironment('PORT', 3000)}/local`;
+  const apiUrl = await localApiUrl();
   const documents = documentClient(targets.dynamoDbEndpoint);
   const subscribers: { subscriberId: string; productCode: string }[] = [];
   let startKey: Record<string, unknown> | undefined;
@@ -57,7 +56,8 @@ try {
       })),
     );
     if (events.length === 0) continue;
-    const response = await fetch(`${apiUrl}/usage`, {
+    // Signed as the seller's app signs it: the local gateway, like API Gateway, refuses unsigned calls.
+    const response = await fetchSigned(`${apiUrl}/usage`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events }),

@@ -1,21 +1,35 @@
 /**
- * Where `npm run meter` and `npm run report` work: the tables and Marketplace that the environment names, the running
- * `npm start` by default. With endpoints set to the empty string they reach AWS itself, with the credentials and
- * region of the usual AWS environment variables or profile, so the same commands serve a deployed stack:
+ * Where the operator commands work: the running `npm start` by default, found through the state file it writes
+ * (`local/stack-state.ts`), whatever ports it was given. Variables name other places and win over the file:
+ *
+ * - an endpoint variable (`DYNAMODB_ENDPOINT`, `MARKETPLACE_ENDPOINT`, `SQS_ENDPOINT`, `API_URL`) gives a URL;
+ * - a port variable (`DYNAMODB_PORT`, `SIMULATOR_PORT`, `SQS_PORT`, `PORT`) the local port, as `npm start` takes it;
+ * - an endpoint variable set to the empty string means AWS itself, with the credentials and region of the usual AWS
+ *   environment variables or profile; then the other services are AWS's too unless named, and the tables must be
+ *   named (`SUBSCRIBERS_TABLE`, `USAGE_TABLE`: the stack's outputs). So the same commands serve a deployed stack:
  *
  * ```sh
  * npm run meter -- --dry-run                                    # the local stack
- * DYNAMODB_ENDPOINT= MARKETPLACE_ENDPOINT= AWS_REGION=us-east-1 \
+ * DYNAMODB_ENDPOINT= AWS_REGION=us-east-1 \
  *   SUBSCRIBERS_TABLE=<SubscribersTableName> USAGE_TABLE=<UsageTableName> npm run meter -- --dry-run
  * ```
  *
- * Against the simulator the time is the simulator's (the local stack runs on it), against AWS the machine's.
+ * Every local address is tried before a command starts; one that does not answer stops it with a message naming the
+ * address and the variable to set. Against the simulator the time is the simulator's (the local stack runs on it),
+ * against AWS the machine's.
  */
+import { connect } from 'node:net';
 import type { Clock } from '../../lambdas/core/clock.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
 import { loadLocalConfig, portFromEnvironment } from '../config.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';
+import { lookUpStack, STACK_STATE_VARIABLE, type StackLookup, type StackState } from '../stack-state.ts';
 import type { Config } from '../../lib/config.ts';
+
+/** No running stack answers where a command looked, or AWS mode lacks a name it needs. */
+class TargetNotFound extends Error {
+  override readonly name = 'TargetNotFound';
+}
 
 export interface CommandTargets {
   readonly config: Config;
@@ -28,36 +42,181 @@ export interface CommandTargets {
   readonly clock: Clock;
 }
 
-/** The variable's value; the empty string means "AWS's own endpoint". */
-function endpoint(variable: string, local: string): string | undefined {
-  const value = process.env[variable];
-  if (value === undefined) return local;
-  return value === '' ? undefined : value;
+interface Service {
+  readonly label: string;
+  readonly endpointVariable: string;
+  readonly portVariable: string;
+  /** `npm start`'s own default port, when it has one. */
+  readonly defaultPort?: number;
+  /** Whether the empty endpoint variable (AWS) makes sense for it. */
+  readonly inAws: boolean;
+  readonly fromState: (state: StackState) => string;
+  readonly urlOf: (port: number) => string;
+}
+
+const local = (port: number) => `http://127.0.0.1:${port}`;
+
+const SERVICES = {
+  dynamoDb: {
+    label: 'DynamoDB',
+    endpointVariable: 'DYNAMODB_ENDPOINT',
+    portVariable: 'DYNAMODB_PORT',
+    defaultPort: 8000,
+    inAws: true,
+    fromState: (state) => state.dynamoDbEndpoint,
+    urlOf: local,
+  },
+  marketplace: {
+    label: 'the Marketplace simulator',
+    endpointVariable: 'MARKETPLACE_ENDPOINT',
+    portVariable: 'SIMULATOR_PORT',
+    defaultPort: 4010,
+    inAws: true,
+    fromState: (state) => state.marketplaceEndpoint,
+    urlOf: local,
+  },
+  sqs: {
+    label: "the local queues' SQS endpoint",
+    endpointVariable: 'SQS_ENDPOINT',
+    portVariable: 'SQS_PORT',
+    inAws: true,
+    fromState: (state) => state.sqsEndpoint,
+    urlOf: local,
+  },
+  api: {
+    label: 'the local API',
+    endpointVariable: 'API_URL',
+    portVariable: 'PORT',
+    defaultPort: 3000,
+    inAws: false,
+    fromState: (state) => state.apiUrl,
+    urlOf: (port) => `${local(port)}/local`,
+  },
+} satisfies Record<string, Service>;
+
+/** Whether any endpoint variable says "AWS" (is set to the empty string). */
+function awsMode(): boolean {
+  return Object.values(SERVICES).some((service) => service.inAws && process.env[service.endpointVariable] === '');
+}
+
+let stackLookup: Promise<StackLookup> | undefined;
+const runningStack = () => (stackLookup ??= lookUpStack());
+
+/**
+ * The URL of a service, or `undefined` for AWS's own endpoint; a local one has answered a connection.
+ *
+ * @throws {TargetNotFound} when nothing answers where it looked
+ */
+export async function endpointOf(name: 'dynamoDb' | 'marketplace' | 'sqs'): Promise<string | undefined> {
+  const service: Service = SERVICES[name];
+  const variable = process.env[service.endpointVariable];
+  if (variable === '' || (variable === undefined && awsMode())) return undefined;
+  return localEndpointOf(service);
+}
+
+/** The running stack's API stage (`http://127.0.0.1:3000/local`), which has answered a connection. */
+export function localApiUrl(): Promise<string> {
+  return localEndpointOf(SERVICES.api);
+}
+
+async function localEndpointOf(service: Service): Promise<string> {
+  const variable = process.env[service.endpointVariable];
+  if (variable) {
+    await mustAnswer(variable, service, `${service.endpointVariable}=${variable} names it`);
+    return variable;
+  }
+  if (process.env[service.portVariable]) {
+    const url = service.urlOf(portFromEnvironment(service.portVariable, 0));
+    await mustAnswer(url, service, `${service.portVariable}=${process.env[service.portVariable]} names it`);
+    return url;
+  }
+  const stack = await runningStack();
+  if (stack.found) {
+    const url = service.fromState(stack.state);
+    await mustAnswer(url, service, `the npm start recorded in ${stack.path} (pid ${stack.state.pid}) gave it`);
+    return url;
+  }
+  if (service.defaultPort === undefined) throw new TargetNotFound(`${stack.reason}. ${remedy(service)}`);
+  const url = service.urlOf(service.defaultPort);
+  await mustAnswer(url, service, `${stack.reason}, so the default address was tried`);
+  return url;
 }
 
 export async function commandTargets(): Promise<CommandTargets> {
-  const dynamoDbEndpoint = endpoint(
-    'DYNAMODB_ENDPOINT',
-    `http://127.0.0.1:${portFromEnvironment('DYNAMODB_PORT', 8000)}`,
-  );
-  const marketplaceEndpoint = endpoint(
-    'MARKETPLACE_ENDPOINT',
-    `http://127.0.0.1:${portFromEnvironment('SIMULATOR_PORT', 4010)}`,
-  );
-  if (dynamoDbEndpoint !== undefined || marketplaceEndpoint !== undefined) {
-    // Any credentials sign requests to local endpoints; real ones must never be sent there.
-    process.env.AWS_ACCESS_KEY_ID ??= 'local';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    process.env.AWS_REGION ??= 'us-east-1';
-  }
+  const dynamoDbEndpoint = await endpointOf('dynamoDb');
+  const marketplaceEndpoint = await endpointOf('marketplace');
+  if (dynamoDbEndpoint !== undefined || marketplaceEndpoint !== undefined) useLocalCredentials();
   return {
     config: loadLocalConfig(),
     ...(dynamoDbEndpoint === undefined ? {} : { dynamoDbEndpoint }),
     ...(marketplaceEndpoint === undefined ? {} : { marketplaceEndpoint }),
-    subscribersTable: process.env.SUBSCRIBERS_TABLE || 'Subscribers',
-    usageTable: process.env.USAGE_TABLE || 'Usage',
+    subscribersTable: await tableName('SUBSCRIBERS_TABLE', 'SubscribersTableName', dynamoDbEndpoint, 'subscribers'),
+    usageTable: await tableName('USAGE_TABLE', 'UsageTableName', dynamoDbEndpoint, 'usage'),
     clock: marketplaceEndpoint === undefined ? systemClock : await simulatorClock(marketplaceEndpoint),
   };
+}
+
+/** Any credentials sign requests to local endpoints; real ones must never be sent there. */
+export function useLocalCredentials(): void {
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  process.env.AWS_REGION ??= 'us-east-1';
+}
+
+async function tableName(
+  variable: string,
+  output: string,
+  dynamoDbEndpoint: string | undefined,
+  kind: keyof StackState['tables'],
+): Promise<string> {
+  const named = process.env[variable];
+  if (named) return named;
+  if (dynamoDbEndpoint === undefined) {
+    throw new TargetNotFound(`set ${variable} to the stack's ${output} output: in AWS the table names are the stack's`);
+  }
+  const stack = await runningStack();
+  return stack.found && dynamoDbEndpoint === stack.state.dynamoDbEndpoint
+    ? stack.state.tables[kind]
+    : kind === 'subscribers'
+      ? 'Subscribers'
+      : 'Usage';
+}
+
+function remedy(service: Service): string {
+  const aws = service.inAws ? ` (or ${service.endpointVariable}= for AWS)` : '';
+  return (
+    `Start the local stack with npm start, or set ${service.endpointVariable} to the URL of ${service.label}${aws}; ` +
+    `${STACK_STATE_VARIABLE} names another state file`
+  );
+}
+
+async function mustAnswer(url: string, service: Service, why: string): Promise<void> {
+  const problem = await connectionProblem(url);
+  if (problem === undefined) return;
+  throw new TargetNotFound(`nothing answers at ${url} for ${service.label} (${problem}; ${why}). ${remedy(service)}`);
+}
+
+/** Why a TCP connection to the URL's host and port fails, or `undefined` when it opens. */
+function connectionProblem(url: string): Promise<string | undefined> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return Promise.resolve('not a URL');
+  }
+  const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+  return new Promise((resolve) => {
+    const socket = connect({ host: parsed.hostname.replace(/^\[|\]$/g, ''), port });
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve('no answer within 2 s');
+    });
+    socket.once('connect', () => {
+      socket.end();
+      resolve(undefined);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
 }
 
 /** The simulator's time, read once and then carried forward with real time as its clock does (unless frozen). */

@@ -4,7 +4,10 @@
  * `Subscriber Ending`). Only what the banner prints is known about it: its URLs and ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { projectRoot } from '../../../local/config.ts';
 
 export interface StackProcess {
@@ -25,6 +28,7 @@ const READY_LINE = /^\s*Products\s.*\n/m;
 const STARTUP_TIMEOUT_MS = 90_000;
 
 export async function startStackProcess(): Promise<StackProcess> {
+  const statePath = join(tmpdir(), `local-stack-${randomUUID()}.json`);
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: projectRoot,
     env: {
@@ -34,6 +38,7 @@ export async function startStackProcess(): Promise<StackProcess> {
       EVENT_BUS_PORT: '0',
       WEBHOOK_RECEIVER_PORT: '0',
       DYNAMODB_PORT: '0',
+      LOCAL_STACK_STATE: statePath,
       METERING_INTERVAL_SECONDS: '3600',
       FINAL_METERING_INTERVAL_SECONDS: '3600',
     },
@@ -44,7 +49,7 @@ export async function startStackProcess(): Promise<StackProcess> {
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   try {
     await untilReady(child, logs);
-    return fromBanner(child, logs);
+    return fromBanner(child, logs, statePath);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -69,7 +74,7 @@ function untilReady(child: ChildProcess, logs: () => string): Promise<void> {
   });
 }
 
-function fromBanner(child: ChildProcess, logs: () => string): StackProcess {
+function fromBanner(child: ChildProcess, logs: () => string, statePath: string): StackProcess {
   const banner = logs();
   const printed = (label: string, pattern = /(http:\/\/\S+)/) => {
     const value = new RegExp(`${label}\\s+${pattern.source}`).exec(banner)?.[1];
@@ -81,10 +86,7 @@ function fromBanner(child: ChildProcess, logs: () => string): StackProcess {
     apiUrl: printed('Access check', /(http:\/\/\S+?)\/subscribers\//),
     fulfillmentUrl: printed('Fulfillment URL'),
     simulatorUrl,
-    commandEnvironment: {
-      DYNAMODB_PORT: new URL(printed('DynamoDB Local')).port,
-      SIMULATOR_PORT: new URL(simulatorUrl).port,
-    },
+    commandEnvironment: { LOCAL_STACK_STATE: statePath },
     logs,
     stop: (graceMs = 30_000) => stop(child, graceMs),
   };

@@ -1,0 +1,71 @@
+/**
+ * What the operator commands share about their command line: options parsed strictly, and one convention for the end:
+ * exit status 0 when done, 1 when something the command needs failed (one line on stderr says what), 2 when the
+ * command line cannot be run (the line says what is wrong, then the usage line).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** The command line cannot be run: exit status 2. */
+export class ArgumentError extends Error {
+  override readonly name = 'ArgumentError';
+}
+
+/** Something the command needs failed: exit status 1. */
+export class CommandFailure extends Error {
+  override readonly name = 'CommandFailure';
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** `parseArgs`, strict, with what it refuses (an unknown option, a missing value) as an {@link ArgumentError}. */
+export function parseCommandLine<T extends Options>(args: readonly string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new ArgumentError(messageOf(error));
+  }
+}
+
+/** Runs a command's `main` (which answers its exit status) and ends the process by the convention above. */
+export function runCommand(name: string, usage: string, main: (args: string[]) => Promise<number>): void {
+  main(process.argv.slice(2)).then(
+    (status) => {
+      process.exitCode = status;
+    },
+    (error: unknown) => {
+      if (error instanceof ArgumentError) {
+        console.error(`npm run ${name}: ${error.message}\nusage: ${usage}`);
+        process.exitCode = 2;
+      } else {
+        console.error(`npm run ${name}: ${messageOf(error)}`);
+        process.exitCode = 1;
+      }
+    },
+  );
+}
+
+/** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */
+export function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const message = error.message || error.name;
+  const cause = error.cause === undefined ? '' : ` (${messageOf(error.cause)})`;
+  return `${message}${cause}`.replace(/\s+/g, ' ');
+}
+
+/** Rows under a header, each column as wide as its widest cell; the columns `rightAligned` names are numbers. */
+export function alignedTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: ReadonlySet<number> = new Set(),
+): string[] {
+  const lines = [header, ...rows];
+  const widths = header.map((_, column) => Math.max(...lines.map((line) => line[column]?.length ?? 0)));
+  return lines.map((line) =>
+    line
+      .map((cell, column) =>
+        rightAligned.has(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
+      )
+      .join('  ')
+      .trimEnd(),
+  );
+}

@@ -1,0 +1,288 @@
+/**
+ * What `npm run preflight` checks before a first `cdk deploy`, each with read-only calls (or none): each answers
+ * PASS, FAIL with the fix, or SKIP when it does not apply. An endpoint the check could not reach is a FAIL that names
+ * it, as a network that keeps the seller from AWS would keep the deploy from it too.
+ *
+ * Each service is AWS's own unless its variable names another endpoint (for tests: the simulator for Marketplace):
+ * `STS_ENDPOINT`, `ENTITLEMENT_ENDPOINT`, `MARKETPLACE_ENDPOINT` (metering), `SNS_ENDPOINT`, `SSM_ENDPOINT`.
+ */
+import { BatchMeterUsageCommand } from '@aws-sdk/client-marketplace-metering';
+import { GetEntitlementsCommand } from '@aws-sdk/client-marketplace-entitlement-service';
+import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
+import type { Config, ProductConfig } from '../../lib/config.ts';
+import { isExampleProductCode } from '../../lib/example-products.ts';
+import { MARKETPLACE_EVENTS_REGION, receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
+import {
+  legacyTopicsOf,
+  mainStackSubscribesToLegacyTopics,
+  receivesLegacyNotifications,
+  type LegacyTopic,
+} from '../../lib/marketplace-topics.ts';
+import { messageOf } from './command-line.ts';
+
+export interface CheckResult {
+  readonly outcome: 'PASS' | 'FAIL' | 'SKIP';
+  readonly check: string;
+  readonly detail: string;
+  /** What to do about a FAIL. */
+  readonly fix?: string;
+}
+
+/** The `/cdk-bootstrap/<qualifier>/version` parameter of the default qualifier, which the CDK reads. */
+const BOOTSTRAP_VERSION_PARAMETER = '/cdk-bootstrap/hnb659fds/version';
+/** The bootstrap version the synthesized templates' `CheckBootstrapVersion` rule asks for. */
+const MIN_BOOTSTRAP_VERSION = 6;
+/** An account id no buyer has: the filter matches nothing, so the answer says only whether the product is readable. */
+const NO_BUYER_ACCOUNT = '000000000000';
+/** Once, then once more: enough for a blip, short when nothing answers. */
+const MAX_ATTEMPTS = 2;
+
+const PERMISSIONS_FIX =
+  'Run preflight (and cdk deploy) with credentials of the AWS account registered as the Marketplace seller of the ' +
+  'product; check their IAM policy allows it.';
+const PRODUCT_FIX =
+  "Use the product's code from the AWS Marketplace Management Portal (Products > SaaS > your product), in the " +
+  'seller account that owns the product.';
+
+/** An endpoint variable: unset or empty means AWS's own endpoint. */
+function endpointFromEnvironment(variable: string): string | undefined {
+  return process.env[variable] || undefined;
+}
+
+const endpoint = (variable: string) => {
+  const url = endpointFromEnvironment(variable);
+  return url === undefined ? {} : { endpoint: url };
+};
+
+export function exampleCodeChecks(config: Config): CheckResult[] {
+  return config.products.map((product) =>
+    isExampleProductCode(product.code)
+      ? {
+          outcome: 'FAIL',
+          check: 'product code',
+          detail: `${product.code} is an example code that shipped with cdk.json, not a product of yours`,
+          fix: `Replace it in cdk.json (marketplace.products[].code). ${PRODUCT_FIX}`,
+        }
+      : { outcome: 'PASS', check: 'product code', detail: `${product.code} is not an example code` },
+  );
+}
+
+/** Who the credentials are, and the region the stack goes to; answers the account and region it could tell. */
+export async function identityCheck(
+  config: Config,
+): Promise<{ result: CheckResult; stackRegion?: string; account?: string }> {
+  const client = new STSClient({ maxAttempts: MAX_ATTEMPTS, ...endpoint('STS_ENDPOINT') });
+  try {
+    const region = config.region ?? (await client.config.region().catch(() => undefined));
+    if (region === undefined) {
+      return {
+        result: {
+          outcome: 'FAIL',
+          check: 'account and region',
+          detail: 'no region: neither marketplace.region nor the AWS environment (AWS_REGION, profile) names one',
+          fix: 'Set AWS_REGION (or the profile region), or marketplace.region in cdk.json.',
+        },
+      };
+    }
+    const where =
+      config.region === undefined ? `region ${region} (the credentials')` : `region ${region} (marketplace.region)`;
+    try {
+      const identity = await client.send(new GetCallerIdentityCommand({}));
+      return {
+        result: {
+          outcome: 'PASS',
+          check: 'account and region',
+          detail: `account ${identity.Account} as ${identity.Arn}; the stack deploys to ${where}`,
+        },
+        stackRegion: region,
+        ...(identity.Account === undefined ? {} : { account: identity.Account }),
+      };
+    } catch (error) {
+      return {
+        result: failure('account and region', error, 'STS', 'STS_ENDPOINT', {
+          default: 'Sign in with the seller account (aws sso login, AWS_PROFILE, or aws configure).',
+        }),
+        stackRegion: region,
+      };
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function entitlementChecks(config: Config): Promise<CheckResult[]> {
+  const client = entitlementClient(endpointFromEnvironment('ENTITLEMENT_ENDPOINT'));
+  try {
+    const results: CheckResult[] = [];
+    for (const product of config.products) {
+      const check = `entitlements ${product.code}`;
+      try {
+        await client.send(
+          new GetEntitlementsCommand({
+            ProductCode: product.code,
+            Filter: { CUSTOMER_AWS_ACCOUNT_ID: [NO_BUYER_ACCOUNT] },
+            MaxResults: 1,
+          }),
+        );
+        results.push({ outcome: 'PASS', check, detail: 'GetEntitlements answers for the product' });
+      } catch (error) {
+        results.push(
+          failure(check, error, 'the Entitlement Service (us-east-1)', 'ENTITLEMENT_ENDPOINT', {
+            InvalidParameterException: PRODUCT_FIX,
+            AccessDeniedException: `${PERMISSIONS_FIX} (aws-marketplace:GetEntitlements)`,
+            default: PERMISSIONS_FIX,
+          }),
+        );
+      }
+    }
+    return results;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** A `BatchMeterUsage` of no records: it bills nothing, and still says whether the product and region are usable. */
+export async function meteringChecks(config: Config): Promise<CheckResult[]> {
+  const client = meteringClient(
+    config.marketplaceRegion,
+    endpointFromEnvironment('MARKETPLACE_ENDPOINT'),
+    MAX_ATTEMPTS,
+  );
+  try {
+    const results: CheckResult[] = [];
+    for (const product of config.products) {
+      const check = `metering ${product.code}`;
+      if (!isMetered(product)) {
+        results.push({ outcome: 'SKIP', check, detail: 'the product has no metered dimension' });
+        continue;
+      }
+      try {
+        await client.send(new BatchMeterUsageCommand({ ProductCode: product.code, UsageRecords: [] }));
+        results.push({
+          outcome: 'PASS',
+          check,
+          detail: `BatchMeterUsage (of no records) answers in ${config.marketplaceRegion}`,
+        });
+      } catch (error) {
+        results.push(
+          failure(check, error, `the Metering Service (${config.marketplaceRegion})`, 'MARKETPLACE_ENDPOINT', {
+            InvalidProductCodeException: PRODUCT_FIX,
+            DisabledApiException:
+              `The metering API is not enabled in ${config.marketplaceRegion}: set marketplace.marketplaceRegion ` +
+              'to us-east-1, or ask AWS Marketplace Seller Operations to enable the region.',
+            AccessDeniedException: `${PERMISSIONS_FIX} (aws-marketplace:BatchMeterUsage)`,
+            default: PERMISSIONS_FIX,
+          }),
+        );
+      }
+    }
+    return results;
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function legacyTopicChecks(config: Config): Promise<CheckResult[]> {
+  const topics = receivesLegacyNotifications(config) ? legacyTopicsOf(config) : [];
+  if (topics.length === 0) {
+    return [
+      { outcome: 'SKIP', check: 'SNS topics', detail: 'no legacy product: its notifications come by EventBridge' },
+    ];
+  }
+  const results: CheckResult[] = [];
+  for (const topic of topics) results.push(await topicCheck(topic));
+  return results;
+}
+
+async function topicCheck(topic: LegacyTopic): Promise<CheckResult> {
+  const check = `SNS topic ${topic.productCode} ${topic.kind}`;
+  const region = topic.arn.split(':')[3];
+  const client = new SNSClient({
+    maxAttempts: MAX_ATTEMPTS,
+    ...(region ? { region } : {}),
+    ...endpoint('SNS_ENDPOINT'),
+  });
+  try {
+    await client.send(new GetTopicAttributesCommand({ TopicArn: topic.arn }));
+    return { outcome: 'PASS', check, detail: `${topic.arn} exists` };
+  } catch (error) {
+    return failure(check, error, `SNS (${region})`, 'SNS_ENDPOINT', {
+      NotFoundException:
+        `${topic.arn} does not exist, so subscribing to it would roll the deploy back. Marketplace makes these ` +
+        'topics for a published legacy product: check the code, and whether the product is a legacy one at all ' +
+        '(identityModel "license" takes EventBridge instead), or set snsTopicArns to the ARNs Marketplace gave you.',
+      AuthorizationErrorException: `The topic exists but this account may not use it. ${PERMISSIONS_FIX}`,
+      default: PERMISSIONS_FIX,
+    });
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The regions `cdk deploy` deploys to: the stack's, and us-east-1 for the forwarder of Marketplace's notifications. */
+export function regionsToBootstrap(config: Config, stackRegion: string): string[] {
+  const forwarded =
+    config.region !== undefined &&
+    config.region !== MARKETPLACE_EVENTS_REGION &&
+    (receivesMarketplaceEvents(config) ||
+      (receivesLegacyNotifications(config) && !mainStackSubscribesToLegacyTopics(config)));
+  return forwarded ? [stackRegion, MARKETPLACE_EVENTS_REGION] : [stackRegion];
+}
+
+export async function bootstrapCheck(region: string, account: string | undefined): Promise<CheckResult> {
+  const check = `CDK bootstrap ${region}`;
+  const bootstrap = `npx cdk bootstrap aws://${account ?? '<account id>'}/${region}, with the same -c options as the deploy`;
+  const client = new SSMClient({ region, maxAttempts: MAX_ATTEMPTS, ...endpoint('SSM_ENDPOINT') });
+  try {
+    const { Parameter } = await client.send(new GetParameterCommand({ Name: BOOTSTRAP_VERSION_PARAMETER }));
+    const version = Number(Parameter?.Value);
+    if (version >= MIN_BOOTSTRAP_VERSION) {
+      return { outcome: 'PASS', check, detail: `bootstrap version ${version}` };
+    }
+    return {
+      outcome: 'FAIL',
+      check,
+      detail: `bootstrap version ${Parameter?.Value}, older than the ${MIN_BOOTSTRAP_VERSION} the templates need`,
+      fix: `Bootstrap again with this project's CDK: ${bootstrap}.`,
+    };
+  } catch (error) {
+    return failure(check, error, `SSM (${region})`, 'SSM_ENDPOINT', {
+      ParameterNotFound: `The region is not bootstrapped for the CDK: ${bootstrap}.`,
+      default: PERMISSIONS_FIX,
+    });
+  } finally {
+    client.destroy();
+  }
+}
+
+function isMetered(product: ProductConfig): boolean {
+  return product.dimensions.some((dimension) => dimension.kind === 'metered');
+}
+
+/**
+ * A FAIL for an error: an answer of the service, with the fix for its error name (or the default one); or no answer
+ * at all, naming where the check looked.
+ */
+function failure(
+  check: string,
+  error: unknown,
+  service: string,
+  variable: string,
+  fixes: Readonly<Record<string, string>> & { readonly default: string },
+): CheckResult {
+  const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
+  if (!answered) {
+    const where = endpointFromEnvironment(variable) ?? "AWS's endpoint";
+    return {
+      outcome: 'FAIL',
+      check,
+      detail: `cannot reach ${service} at ${where}: ${messageOf(error)}`,
+      fix: `Check the network (proxy, VPN), or ${variable} if it is set.`,
+    };
+  }
+  const name = error instanceof Error ? error.name : 'Error';
+  return { outcome: 'FAIL', check, detail: `${name}: ${messageOf(error)}`, fix: fixes[name] ?? fixes.default };
+}

@@ -1,0 +1,100 @@
+/**
+ * The operator commands find the running `npm start` through the state file it writes, whatever ports it was given,
+ * without any port variable; with no stack to find, they name the address they tried and the variable to set.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { getFreePort } from '../../../local/free-port.ts';
+import { subscribeOnBuyerPage } from '../../support/buyer-page.ts';
+import { runNodeCommand } from '../../support/node-command.ts';
+import { startNpmStart, type NpmStart } from '../../support/npm-start.ts';
+
+/** What would point the commands elsewhere than the state file. */
+const LOCATING_VARIABLES = [
+  ...['DYNAMODB', 'MARKETPLACE', 'SQS'].map((service) => `${service}_ENDPOINT`),
+  ...['DYNAMODB_PORT', 'SIMULATOR_PORT', 'SQS_PORT', 'PORT', 'API_URL', 'SUBSCRIBERS_TABLE', 'USAGE_TABLE'],
+];
+LOCATING_VARIABLES.forEach((variable) => delete process.env[variable]);
+
+let folder = '';
+let stack: NpmStart | undefined;
+const statePath = () => join(folder, 'stack.json');
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), 'stack-state-'));
+  // npm start on free ports (see startNpmStart), recording itself where the commands below look.
+  stack = await startNpmStart('node', { LOCAL_STACK_STATE: statePath() });
+}, 90_000);
+afterAll(() => {
+  stack?.process.kill('SIGKILL');
+});
+
+const command = (name: string, ...args: string[]) =>
+  runNodeCommand([`local/commands/${name}.ts`, ...args], { LOCAL_STACK_STATE: statePath() });
+
+test('npm start records where it listens; each command works there with no port variable', async () => {
+  const running = stack!;
+  const state = JSON.parse(await readFile(statePath(), 'utf8')) as Record<string, unknown>;
+  expect(state).toEqual(
+    expect.objectContaining({
+      pid: running.process.pid,
+      apiUrl: running.apiUrl,
+      dynamoDbEndpoint: running.dynamoDbEndpoint,
+      marketplaceEndpoint: running.simulatorUrl,
+      sqsEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as unknown,
+    }),
+  );
+  const { licenseId } = await subscribeOnBuyerPage(running.simulatorUrl, 'analytics-pro-example');
+  await expect
+    .poll(async () => (await command('subscribers', '--status', 'active')).stdout, { timeout: 15_000 })
+    .toContain(licenseId);
+
+  const sample = await command('sample-usage');
+  expect(sample.status, sample.stderr).toBe(0);
+  expect(sample.stdout).toMatch(/200: .*requests \d+ accepted/);
+  const listed = await command('subscribers', '--json');
+  expect(listed.status, listed.stderr).toBe(0);
+  expect(listed.stdout).toContain('"dimension": "requests"');
+  const meter = await command('meter', '--dry-run');
+  expect(meter.status, meter.stderr).toBe(0);
+  expect(meter.stdout).toContain('Dry run: nothing written, nothing sent.');
+  const report = await command('report');
+  expect(report.status, report.stderr).toBe(0);
+  expect(report.stdout).toContain('Every row balances');
+  const queues = await command('redrive', '--list');
+  expect(queues.status, queues.stderr).toBe(0);
+  expect(queues.stdout).toMatch(/^webhook-dead-letters +0 +webhook$/m);
+}, 90_000);
+
+test('with no stack recorded, a command names the address it tried and the variable to set', async () => {
+  const nowhere = { LOCAL_STACK_STATE: join(folder, 'none.json') };
+  const redrive = await runNodeCommand(['local/commands/redrive.ts', '--list'], nowhere);
+  expect(redrive.status).toBe(1);
+  expect(redrive.stderr).toContain(
+    `npm run redrive: no npm start has recorded itself in ${nowhere.LOCAL_STACK_STATE}.`,
+  );
+  expect(redrive.stderr).toContain('Start the local stack with npm start, or set SQS_ENDPOINT');
+
+  const closedPort = await getFreePort();
+  const meter = await runNodeCommand(['local/commands/meter.ts'], { ...nowhere, DYNAMODB_PORT: String(closedPort) });
+  expect(meter.status).toBe(1);
+  expect(meter.stderr).toContain(`nothing answers at http://127.0.0.1:${closedPort} for DynamoDB (ECONNREFUSED`);
+  expect(meter.stderr).toContain('set DYNAMODB_ENDPOINT to the URL of DynamoDB (or DYNAMODB_ENDPOINT= for AWS)');
+  expect(meter.stderr).not.toContain('fetch failed');
+});
+
+test("a state file whose npm start is gone is no stack; a clean stop removes the stack's own file", async () => {
+  const gone = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => gone.once('exit', resolve));
+  const stale = join(folder, 'stale.json');
+  await writeFile(stale, (await readFile(statePath(), 'utf8')).replace(/"pid": \d+/, `"pid": ${gone.pid}`));
+  const run = await runNodeCommand(['local/commands/redrive.ts', '--list'], { LOCAL_STACK_STATE: stale });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain(`the npm start recorded in ${stale} (pid ${gone.pid}) is gone`);
+
+  expect(await stack!.stop('SIGTERM')).toBe(0);
+  await expect(readFile(statePath(), 'utf8')).rejects.toThrow(/ENOENT/);
+}, 30_000);
