@@ -338,6 +338,17 @@ export function licenseSubscriberOf(license: LicenseView): LicenseSubscriber {
   };
 }
 
+/** A license subscriber the simulator need not know, for benchmarks that record usage but never call Marketplace. */
+export function localLicenseSubscriber(productCode: string, index: number): LicenseSubscriber {
+  const licenseArn = `arn:aws:license-manager::999999999999:license:l-${String(index).padStart(32, '0')}`;
+  return {
+    subscriberId: subscriberIdOf({ model: 'license', licenseArn }),
+    productCode,
+    licenseArn,
+    customerAWSAccountId: String(100_000_000_000 + index),
+  };
+}
+
 /**
  * The Subscribers item `LifecycleRepository.applyToSubscriber` leaves for a license subscriber activated at `since`
  * (its first notification, so version 1), live: it carries the `live` index shard.

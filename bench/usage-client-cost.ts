@@ -17,7 +17,6 @@ import { UsageClient, type UsageEvent } from '../client/index.ts';
 import { UsageTransport } from '../client/usage-transport.ts';
 import type { MeteredProduct } from '../lambdas/core/environment.ts';
 import { bucketKey, HOUR_MS } from '../lambdas/core/metering/usage-bucket.ts';
-import { subscriberIdOf } from '../lambdas/core/subscriber.ts';
 import { createUsageHandler } from '../lambdas/metering/usage-handler.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { createTables } from '../local/dynamodb/tables.ts';
@@ -32,6 +31,7 @@ import {
   READ_COMMANDS,
   tallyDynamoDb,
   thousands,
+  localLicenseSubscriber,
   type LicenseSubscriber,
 } from './metering-bench-support.ts';
 
@@ -86,17 +86,6 @@ interface Cost {
   readonly indexWriteUnits: number;
 }
 
-/** A license subscriber the simulator need not know (recording never calls Marketplace). */
-function localSubscriber(index: number): LicenseSubscriber {
-  const licenseArn = `arn:aws:license-manager::999999999999:license:l-client${String(index).padStart(26, '0')}`;
-  return {
-    subscriberId: subscriberIdOf({ model: 'license', licenseArn }),
-    productCode: PRODUCT_CODE,
-    licenseArn,
-    customerAWSAccountId: String(100_000_000_000 + index),
-  };
-}
-
 let dynamoDb: DynamoDbLocal | undefined;
 let gateway: RunningGateway | undefined;
 const failures: string[] = [];
@@ -106,7 +95,9 @@ try {
   const documents = documentClientOn(lowLevel);
   const tables = await createTables(lowLevel);
   const subscriberCount = SCENARIOS.reduce((sum, scenario) => sum + scenario.subscribers, 0);
-  const subscribers = Array.from({ length: subscriberCount }, (_, index) => localSubscriber(index));
+  const subscribers = Array.from({ length: subscriberCount }, (_, index) =>
+    localLicenseSubscriber(PRODUCT_CODE, index),
+  );
   await batchPut(
     documents,
     tables.Subscribers,

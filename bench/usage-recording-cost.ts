@@ -28,7 +28,6 @@ import { bucketKey, HOUR_MS } from '../lambdas/core/metering/usage-bucket.ts';
 import type { UsageEventInput, UsageEventResult } from '../lambdas/core/metering/usage-event.ts';
 import { recordUsage, type UsageRecorderDependencies } from '../lambdas/core/metering/usage-recorder.ts';
 import { eventKeyOf } from '../lambdas/core/metering/usage-write-plan.ts';
-import { subscriberIdOf } from '../lambdas/core/subscriber.ts';
 import { subscriberKey, type ItemKey } from '../lambdas/core/table-keys.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { createTables } from '../local/dynamodb/tables.ts';
@@ -52,6 +51,7 @@ import {
   thousands,
   type BenchSimulator,
   type DynamoDbTally,
+  localLicenseSubscriber,
   type LicenseSubscriber,
   type OperationTally,
 } from './metering-bench-support.ts';
@@ -81,15 +81,6 @@ const SINCE = new Date(HOUR.getTime() - 48 * HOUR_MS);
 const RUN_AT = new Date(HOUR.getTime() + HOUR_MS + 10 * 60_000);
 
 /** A license subscriber the simulator need not know (the recorder never calls Marketplace). */
-function localSubscriber(index: number): LicenseSubscriber {
-  const licenseArn = `arn:aws:license-manager::999999999999:license:l-bench${String(index).padStart(27, '0')}`;
-  return {
-    subscriberId: subscriberIdOf({ model: 'license', licenseArn }),
-    productCode: PRODUCT_CODE,
-    licenseArn,
-    customerAWSAccountId: String(100_000_000_000 + index),
-  };
-}
 
 let dynamoDb: DynamoDbLocal | undefined;
 let simulator: BenchSimulator | undefined;
@@ -104,7 +95,9 @@ try {
   const tables = await createTables(lowLevel);
 
   // Subscribers 0-49 for the cost scenarios, then 50 per concurrent caller.
-  const subscribers = Array.from({ length: BATCH * (1 + CALLERS) }, (_, index) => localSubscriber(index));
+  const subscribers = Array.from({ length: BATCH * (1 + CALLERS) }, (_, index) =>
+    localLicenseSubscriber(PRODUCT_CODE, index),
+  );
   await batchPut(
     setupClient,
     tables.Subscribers,
