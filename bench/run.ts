@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, one after the other, each in its own process so that none warms the JIT or the
- * caches of the next. Each prints its own figures; the README records them with the machine they came from.
+ * caches of the next. Each prints its own figures; docs/benchmarks.md records them with the machine they came from.
  */
 import { spawnSync } from 'node:child_process';
 import { projectRoot } from '../local/config.ts';

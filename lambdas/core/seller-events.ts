@@ -1,7 +1,7 @@
 /**
- * What the seller's app is told, version 1 of the schema (documented in the README): one event on the seller's bus
- * for each change of a subscriber that matters to the app, derived from the item before and after a write to the
- * Subscribers table.
+ * What the seller's app is told, version 1 of the schema (documented in docs/architecture/seller-events.md): one
+ * event on the seller's bus for each change of a subscriber that matters to the app, derived from the item before and
+ * after a write to the Subscribers table.
  *
  * - `Subscriber Registered`: the buyer completed the registration form.
  * - `Subscriber Activated`: Marketplace confirmed the subscription; the buyer may use the product.

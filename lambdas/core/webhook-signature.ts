@@ -1,7 +1,7 @@
 /**
  * Signatures of the webhook calls to the seller's app: HMAC-SHA256 with the shared secret over the timestamp and the
  * exact body, sent as `x-marketplace-signature: t=<unix seconds>,v1=<hex>`. A receiver that checks the signature and
- * that the timestamp is recent rejects forgeries and replays (see the README for the receiving side).
+ * that the timestamp is recent rejects forgeries and replays (see docs/architecture/webhook.md for the receiving side).
  *
  * @example
  * const ok = verifyWebhookSignature(secret, request.headers['x-marketplace-signature'], rawBody, new Date());

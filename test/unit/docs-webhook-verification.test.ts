@@ -7,8 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { signWebhook, verifyWebhookSignature } from '../../lambdas/core/webhook-signature.ts';
 
-// The README tells sellers how to verify the webhook's calls with a snippet of plain JavaScript. This runs that very
-// snippet, taken from the README at test time, against the signatures the webhook makes, so that the two cannot drift.
+// The webhook page tells sellers how to verify the webhook's calls with a snippet of plain JavaScript. This runs that
+// very snippet, taken from the page at test time, against the signatures the webhook makes, so that the two cannot drift.
 
 const START = '<!-- webhook-verification:start -->';
 const END = '<!-- webhook-verification:end -->';
@@ -28,12 +28,13 @@ function webhookVerificationSnippet(markdown: string): string {
   const end = lines.findIndex((line, index) => index > start && line.trim() === END);
   if (start === -1 || end === -1) {
     throw new Error(
-      `README.md must hold the webhook verification snippet between the lines "${START}" and "${END}"; ` +
+      `docs/architecture/webhook.md must hold the webhook verification snippet between the lines "${START}" and "${END}"; ` +
         `${start === -1 ? 'the start marker' : 'the end marker after it'} is missing`,
     );
   }
   const block = /^```js\n([\s\S]*?)\n```$/m.exec(lines.slice(start + 1, end).join('\n'));
-  if (block === null) throw new Error(`README.md has no \`\`\`js fenced block between "${START}" and "${END}"`);
+  if (block === null)
+    throw new Error(`docs/architecture/webhook.md has no \`\`\`js fenced block between "${START}" and "${END}"`);
   return block[1]!;
 }
 
@@ -54,7 +55,7 @@ describe('finding the snippet', () => {
   });
 });
 
-describe('the README webhook verification snippet', () => {
+describe('the webhook verification snippet of the docs', () => {
   const SECRET = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817065f4e';
   const BODY = '{"id":"evt-1","detail-type":"Subscriber Active","detail":{"status":"active","note":"héllo ✓"}}';
   const SIGNED_AT = new Date('2026-11-26T10:00:00.000Z');
@@ -66,13 +67,15 @@ describe('the README webhook verification snippet', () => {
   let isGenuineWebhookCall: IsGenuineWebhookCall;
 
   beforeAll(async () => {
-    const snippet = webhookVerificationSnippet(await readFile(new URL('../../README.md', import.meta.url), 'utf8'));
+    const snippet = webhookVerificationSnippet(
+      await readFile(new URL('../../docs/architecture/webhook.md', import.meta.url), 'utf8'),
+    );
     directory = await mkdtemp(join(tmpdir(), 'readme-webhook-verification-'));
     const file = join(directory, 'verify.mjs');
     await writeFile(file, snippet);
     const module = (await import(pathToFileURL(file).href)) as { isGenuineWebhookCall?: unknown };
     if (typeof module.isGenuineWebhookCall !== 'function') {
-      throw new Error('The README snippet must export a function isGenuineWebhookCall');
+      throw new Error('The snippet must export a function isGenuineWebhookCall');
     }
     isGenuineWebhookCall = module.isGenuineWebhookCall as IsGenuineWebhookCall;
   });
@@ -84,7 +87,7 @@ describe('the README webhook verification snippet', () => {
   /** The snippet's verdict, checked to equal the project's own. */
   function verdict(header: string | undefined, body: string, now: Date, secret = SECRET, tolerance = 300): boolean {
     const readme = isGenuineWebhookCall(secret, header, body, now.getTime(), tolerance);
-    expect(readme, 'the README snippet and verifyWebhookSignature disagree').toBe(
+    expect(readme, 'the snippet and verifyWebhookSignature disagree').toBe(
       verifyWebhookSignature(secret, header, body, now, tolerance),
     );
     return readme;

@@ -1,6 +1,7 @@
 /**
- * The Marketplace simulator's control API (`<simulatorUrl>/control`, README "Control API") over plain `fetch`: what
- * Marketplace and its buyers do (licenses bought and cancelled, time passing, faults), and what it billed.
+ * The Marketplace simulator's control API (`<simulatorUrl>/control`, docs/simulator.md, "Control API") over plain
+ * `fetch`: what Marketplace and its buyers do (licenses bought and cancelled, time passing, faults), and what it
+ * billed.
  */
 
 export type IdentityModel = 'license' | 'legacy';

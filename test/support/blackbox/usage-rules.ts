@@ -1,7 +1,7 @@
 /**
- * What `POST /usage` must answer an event, from the documented rules alone (README "Usage metering" and "The end of a
- * subscription"): the same event id again is `duplicate` (or `conflict` with other contents) before anything else;
- * then a time more than 5 minutes ahead is `in-the-future`, an hour that can no longer reach Marketplace `too-old`; then
+ * What `POST /usage` must answer an event, from the documented rules alone (docs/architecture/metering.md and its
+ * section "The end of a subscription"): the same event id again is `duplicate` (or `conflict` with other contents)
+ * before anything else; then a time more than 5 minutes ahead is `in-the-future`, an hour that can no longer reach Marketplace `too-old`; then
  * `not-subscribed` for an ended subscription, an ending one whose final usage has been sent (from F on), or a time
  * outside the subscription (before it started, after the license's end); then `unknown-dimension` for a dimension its
  * product does not meter. Everything else is billable, and accepted: into its own hour, or (that one frozen) carried
