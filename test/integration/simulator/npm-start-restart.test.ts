@@ -13,6 +13,7 @@ import { pollUntil } from '../../support/blackbox/polling.ts';
 import { startStackProcess, type StackProcess } from '../../support/blackbox/stack-process.ts';
 
 const PRODUCT = 'analytics-pro-example';
+const HOUR_MS = 3_600_000;
 let dataDir: string;
 const stacks: StackProcess[] = [];
 
@@ -46,6 +47,10 @@ async function accessOf(apiUrl: string, subscriberId: string): Promise<{ status:
 test('usage pending at a restart is billed after it', { timeout: 240_000 }, async () => {
   const first = await start();
   const control = new SimulatorControl(first.simulatorUrl);
+  // Twenty past an hour, whatever the machine's time: fifty minutes later that hour is closed and past its grace,
+  // and the next one is still open, so the run after the restart has exactly that usage to bill.
+  const startedAt = Date.parse((await control.clock()).now);
+  await control.setClock(new Date(Math.floor(startedAt / HOUR_MS) * HOUR_MS + HOUR_MS + 20 * 60_000));
   const { license, registrationToken } = await control.createLicense({ productCode: PRODUCT });
   const arrival = await fetch(first.fulfillmentUrl, {
     method: 'POST',
@@ -71,7 +76,7 @@ test('usage pending at a restart is billed after it', { timeout: 240_000 }, asyn
   const second = await start();
   const restarted = new SimulatorControl(second.simulatorUrl);
   expect((await restarted.license(license.id)).status).toBe('active');
-  await restarted.advanceClock({ hours: 1 });
+  await restarted.advanceClock({ minutes: 50 });
   const run = summaryOf(await meter(second.commandEnvironment, []));
   expect(run.billed).toBe(1);
   expect(run.rejected).toBe('0');
