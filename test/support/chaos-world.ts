@@ -36,7 +36,7 @@ import {
   type KillPlan,
 } from './chaos-schedule.ts';
 import type { DynamoDbForTests } from './dynamodb.ts';
-import { subscribeBuyer } from './metering-fixtures.ts';
+import { identityOf, subscribeBuyer } from './metering-fixtures.ts';
 import { freshTables, type MeteringTables } from './metering-run.ts';
 import { meteredProduct, meteringClient, minutesFrom } from './simulator.ts';
 
@@ -510,17 +510,6 @@ function recordIdsOf(request: BatchMeterUsageRequest): string[] {
       record.Timestamp ?? new Date(0),
     ),
   );
-}
-
-function identityOf(license: LicenseView): SubscriberIdentity {
-  return license.identityModel === 'license'
-    ? {
-        model: 'license',
-        productCode: license.productCode,
-        licenseArn: license.licenseArn!,
-        customerAWSAccountId: license.customerAWSAccountId,
-      }
-    : { model: 'legacy', productCode: license.productCode, customerIdentifier: license.customerIdentifier! };
 }
 
 const metered = (name: string) => ({ name, kind: 'metered' as const });

@@ -75,7 +75,8 @@ export async function cancelSubscription(
   );
 }
 
-function identityOf(license: LicenseView): SubscriberIdentity {
+/** The identity a simulator license gives its subscriber, in either identity model. */
+export function identityOf(license: LicenseView): SubscriberIdentity {
   return license.identityModel === 'license'
     ? {
         model: 'license',
