@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { lambdaClock, runLambdasOn, systemClock } from '../lambdas/core/clock.ts';
 import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
 import type { MeteringRunSummary } from '../lambdas/core/metering/metering-run.ts';
+import type { meteringFunction } from '../lambdas/metering/metering-function.ts';
 import { SELLER_EVENT } from '../lambdas/core/seller-events.ts';
 import { createWebhookHandler } from '../lambdas/notifications/webhook-handler.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
@@ -301,22 +302,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       webhookReceiver,
       sqsEndpoint: sqsEndpoint.url,
       closeFinalMeteringWindows: (now) => lifecycleRepository.closeFinalMeteringWindows(now),
-      meter: async () => {
-        const summary = await metering.handler(
-          scheduledEvent('metering', lambdaClock.now()),
-          createLambdaContext('metering', METERING_TIMEOUT_MS, lambdaClock.now()),
-        );
-        if (summary === undefined) throw new Error('The metering function did not run');
-        return summary;
-      },
-      meterFinal: async () => {
-        const summary = await finalMetering.handler(
-          scheduledEvent('final-metering', lambdaClock.now()),
-          createLambdaContext('final-metering', FINAL_METERING_TIMEOUT_MS, lambdaClock.now()),
-        );
-        if (summary === undefined) throw new Error('The final-metering function did not run');
-        return summary;
-      },
+      meter: () => invokeScheduled('metering', metering.handler, METERING_TIMEOUT_MS),
+      meterFinal: () => invokeScheduled('final-metering', finalMetering.handler, FINAL_METERING_TIMEOUT_MS),
       close: () => closeAll(started),
     };
   } catch (error) {
@@ -327,4 +314,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 async function closeAll(started: readonly { close(): Promise<void> }[]): Promise<void> {
   await Promise.allSettled([...started].reverse().map((part) => part.close()));
+}
+
+/** One invocation of a scheduled metering function now, as its schedule would invoke it. */
+async function invokeScheduled(
+  functionName: string,
+  handler: ReturnType<typeof meteringFunction>,
+  timeoutMs: number,
+): Promise<MeteringRunSummary> {
+  const summary = await handler(
+    scheduledEvent(functionName, lambdaClock.now()),
+    createLambdaContext(functionName, timeoutMs, lambdaClock.now()),
+  );
+  if (summary === undefined) throw new Error(`The ${functionName} function did not run`);
+  return summary;
 }
