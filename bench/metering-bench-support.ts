@@ -16,6 +16,7 @@ import { fastStartJvmFlags } from '../local/dynamodb/launcher.ts';
 import type { LicenseView, SimulatorControl } from '../local/simulator/control-client.ts';
 import { startSimulator } from '../local/simulator/server.ts';
 import { startLocalSimulatorProcess } from './simulator-process.ts';
+import { PENDING_INDEX } from '../contracts/index.ts';
 
 /** The 1-minute load average: other work on the machine skews every figure here, DynamoDB Local's most. */
 export function loadLine(): string {
@@ -80,9 +81,6 @@ const emptyTally = (): OperationTally => ({
   itemsFound: 0,
 });
 
-/** The sparse index every unsettled usage bucket is in (its key attribute). */
-const PENDING_INDEX_KEY = 'pendingShard';
-
 /**
  * What a `TransactWriteItems` of small items (under 1 KB each, which the benchmark checks) costs by DynamoDB's rule
  * for transactional writes, 2 WCU per item-KB, plus for an item that is in the `pending` index the index write, 2 as
@@ -98,7 +96,7 @@ export function transactionCapacity(input: Record<string, unknown>): { table: nu
     table += 2;
     const names = Object.values((Update?.ExpressionAttributeNames ?? {}) as Record<string, string>);
     const putItem = (Put?.Item ?? {}) as Record<string, unknown>;
-    if (names.includes(PENDING_INDEX_KEY) || putItem[PENDING_INDEX_KEY] !== undefined) index += 2;
+    if (names.includes(PENDING_INDEX.partitionKey) || putItem[PENDING_INDEX.partitionKey] !== undefined) index += 2;
   }
   return { table, index };
 }

@@ -75,7 +75,8 @@ const PRODUCTS: readonly MeteredProduct[] = [
 const HOUR = new Date('2026-11-18T12:00:00.000Z');
 /** The recorder's clock: half past, events a quarter past. */
 const NOW = new Date(HOUR.getTime() + 30 * 60_000);
-const EVENT_AT = new Date(HOUR.getTime() + 15 * 60_000).toISOString();
+const QUARTER_HOUR_MS = 15 * 60_000;
+const EVENT_AT = new Date(HOUR.getTime() + QUARTER_HOUR_MS).toISOString();
 const SINCE = new Date(HOUR.getTime() - 48 * HOUR_MS);
 /** The metering run: minute 10 of the next hour. */
 const RUN_AT = new Date(HOUR.getTime() + HOUR_MS + 10 * 60_000);

@@ -11,7 +11,8 @@ import { subscriberAccessRoute, type ApiRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
 import { finalMeteringGraceVariable } from './function-environment.ts';
 import { ProjectFunction } from './functions.ts';
-import { grantOnItems, subscribersItemPrefixes } from './item-grants.ts';
+import { grantOnItems } from './item-grants.ts';
+import { subscribersItemPrefixes } from '../contracts/index.ts';
 
 export interface AccessCheckProps {
   readonly config: Config;

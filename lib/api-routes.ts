@@ -4,12 +4,13 @@
  * Every route takes `ANY` method: a handler answers the methods it does not serve with a page a buyer understands
  * (API Gateway itself would answer a bare 403 JSON).
  */
+import type { FunctionName } from '../contracts/index.ts';
 import type { Config } from './config.ts';
 
 /** Which of `api.throttling`'s limits a route gets. */
 export type RouteThrottling = keyof Config['api']['throttling'];
 
-export interface ApiRoute {
+export interface ApiRoute<Name extends FunctionName = FunctionName> {
   readonly path: string;
   readonly throttling: RouteThrottling;
   /**
@@ -19,10 +20,10 @@ export interface ApiRoute {
   readonly authorization: 'none' | 'iam';
   /** The Lambda entry module, relative to the project root. */
   readonly entry: string;
-  readonly functionName: string;
+  readonly functionName: Name;
 }
 
-export const fulfillmentRoute: ApiRoute = {
+export const fulfillmentRoute: ApiRoute<'fulfillment'> = {
   path: '/fulfillment',
   throttling: 'buyerPages',
   authorization: 'none',
@@ -30,7 +31,7 @@ export const fulfillmentRoute: ApiRoute = {
   functionName: 'fulfillment',
 };
 
-export const registrationPageRoute: ApiRoute = {
+export const registrationPageRoute: ApiRoute<'registration-page'> = {
   path: '/register',
   throttling: 'buyerPages',
   authorization: 'none',
@@ -39,7 +40,7 @@ export const registrationPageRoute: ApiRoute = {
 };
 
 /** The access check for the seller's app. */
-export const subscriberAccessRoute: ApiRoute = {
+export const subscriberAccessRoute: ApiRoute<'subscriber-access'> = {
   path: '/subscribers/{id}',
   throttling: 'accessCheck',
   authorization: 'iam',
@@ -48,7 +49,7 @@ export const subscriberAccessRoute: ApiRoute = {
 };
 
 /** Usage recording for the seller's app: batches of usage events, counted into hourly buckets. */
-export const usageRoute: ApiRoute = {
+export const usageRoute: ApiRoute<'usage'> = {
   path: '/usage',
   throttling: 'usage',
   authorization: 'iam',

@@ -10,6 +10,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
+import type { FunctionEnvironment, FunctionName } from '../contracts/index.ts';
 import { tracingVariable } from './function-environment.ts';
 import { LOG_RETENTION } from './log-retention.ts';
 
@@ -20,16 +21,16 @@ const projectRoot = join(import.meta.dirname, '..');
 const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
-export interface ProjectFunctionProps {
+export interface ProjectFunctionProps<Name extends FunctionName> {
   /** A file under `lambdas/` that exports `handler`, relative to the project root. */
   readonly entry: string;
   /** The function's name in its log lines and metrics (`POWERTOOLS_SERVICE_NAME`). */
-  readonly serviceName: string;
+  readonly serviceName: Name;
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
-  /** What the function reads at cold start: exactly its contract in `lambdas/core/environment.ts`. */
-  readonly environment: Readonly<Record<string, string>>;
+  /** What the function reads at cold start: only variables its contract (`contracts/function-environment.ts`) names. */
+  readonly environment: FunctionEnvironment<Name>;
   /** Caps (and reserves) the function's concurrency; by default it shares the account's unreserved pool. */
   readonly reservedConcurrentExecutions?: number;
   /** X-Ray (`observability.tracing`): the function traces each invocation and its AWS calls, or sends nothing. */
@@ -41,12 +42,12 @@ export interface ProjectFunctionProps {
   readonly failuresGo: string;
 }
 
-export class ProjectFunction extends Construct implements IGrantable {
+export class ProjectFunction<Name extends FunctionName = FunctionName> extends Construct implements IGrantable {
   readonly lambda: NodejsFunction;
   readonly grantPrincipal: IPrincipal;
-  readonly serviceName: string;
+  readonly serviceName: Name;
 
-  constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
+  constructor(scope: Construct, id: string, props: ProjectFunctionProps<Name>) {
     super(scope, id);
     this.serviceName = props.serviceName;
     const logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });

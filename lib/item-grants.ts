@@ -2,26 +2,10 @@
  * Grants on single items of a table, limited by the start of their partition key (IAM's `dynamodb:LeadingKeys`), so
  * that a function may touch only the kinds of item its code reads or writes: a bug, or a key built from what a buyer
  * sent, cannot reach another kind of item (a session, or whatever the table holds later) through a grant meant for one.
+ * The prefixes are the tables' contract (`contracts/item-keys.ts`).
  */
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
-
-/**
- * The partition key prefixes of the Subscribers table's items, as `lambdas/core/table-keys.ts` writes them (`lib/`
- * and `lambdas/` never import each other; the infra tests hold the two equal).
- */
-export const subscribersItemPrefixes = {
-  subscriber: 'SUBSCRIBER#',
-  session: 'SESSION#',
-  agreement: 'AGREEMENT#',
-  rejectedNotification: 'REJECTED#',
-} as const;
-
-/** The partition key prefixes of the Usage table's items, as `lambdas/core/metering/usage-bucket.ts` writes them. */
-export const usageItemPrefixes = {
-  bucket: 'USAGE#',
-  usageEvent: 'EVENT#',
-} as const;
 
 /**
  * Actions on items named by their partition keys: one item, several (`BatchGetItem`, each key checked), or one

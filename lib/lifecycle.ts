@@ -17,7 +17,7 @@ import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { finalMeteringGraceVariable, productsVariable } from './function-environment.ts';
 import { ProjectFunction } from './functions.ts';
-import { grantOnItems, subscribersItemPrefixes } from './item-grants.ts';
+import { grantOnItems } from './item-grants.ts';
 import {
   marketplaceEventPatterns,
   receivesMarketplaceEvents,
@@ -32,16 +32,13 @@ import {
   subscribeQueueToLegacyTopics,
   type RemoteSubscriptions,
 } from './marketplace-topics.ts';
-import { QUEUE_CONSUMERS } from './queue-consumers.ts';
 import { newWorkQueue } from './work-queue.ts';
+import { ENDING_INDEX, QUEUE_CONSUMERS, subscribersItemPrefixes } from '../contracts/index.ts';
 
 export interface LifecycleProps {
   readonly config: Config;
   readonly subscribers: TableV2;
 }
-
-/** The Subscribers table's sparse index of subscribers in their final-metering window (`lib/tables.ts`). */
-const ENDING_INDEX = 'ending';
 
 /** A batch is handled one message after another; each may read entitlements from Marketplace (with retries). */
 const CONSUMER = QUEUE_CONSUMERS.lifecycle;
@@ -122,12 +119,12 @@ export class Lifecycle extends Construct {
         ...finalMeteringGraceVariable(config),
       },
     });
-    const { subscriber, agreement, rejectedNotification } = subscribersItemPrefixes;
+    const { subscriber, agreement, rejectedMarketplaceMessage } = subscribersItemPrefixes;
     // Reads and updates the subscriber; records each agreement (and its subscriber) by update; sets aside, as a new
     // item, a notification it cannot use.
     grantOnItems(lifecycle, subscribers, ['dynamodb:GetItem'], [subscriber]);
     grantOnItems(lifecycle, subscribers, ['dynamodb:UpdateItem'], [subscriber, agreement]);
-    grantOnItems(lifecycle, subscribers, ['dynamodb:PutItem'], [rejectedNotification]);
+    grantOnItems(lifecycle, subscribers, ['dynamodb:PutItem'], [rejectedMarketplaceMessage]);
     Grant.addToPrincipal({
       grantee: lifecycle,
       actions: ['aws-marketplace:GetEntitlements'],
@@ -218,7 +215,7 @@ export class Lifecycle extends Construct {
     Grant.addToPrincipal({
       grantee: sweep,
       actions: ['dynamodb:Query'],
-      resourceArns: [`${subscribers.tableArn}/index/${ENDING_INDEX}`],
+      resourceArns: [`${subscribers.tableArn}/index/${ENDING_INDEX.indexName}`],
     });
     grantOnItems(sweep, subscribers, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [subscribersItemPrefixes.subscriber]);
     // Lambda's own retries of a failed run would overlap the next scheduled one.

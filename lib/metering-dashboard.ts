@@ -13,8 +13,8 @@ import {
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ProjectFunction } from './functions.ts';
-import { meteringMetricNames as names } from './metering-metrics.ts';
 import type { Metering } from './metering.ts';
+import { METERING_METRICS as names } from '../contracts/index.ts';
 
 export interface MeteringDashboardProps {
   readonly metering: Metering;

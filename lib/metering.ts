@@ -35,9 +35,18 @@ import { finalMeteringGraceVariable, meteringVariables, productsVariable } from 
 import { ProjectFunction } from './functions.ts';
 import { LOG_RETENTION } from './log-retention.ts';
 import { MeteringDashboard } from './metering-dashboard.ts';
-import { meteringMetricNames } from './metering-metrics.ts';
-import { grantOnItems, subscribersItemPrefixes, usageItemPrefixes } from './item-grants.ts';
+import { grantOnItems } from './item-grants.ts';
 import type { SellerEvents } from './seller-events.ts';
+import {
+  ENDING_INDEX,
+  LIVE_INDEX,
+  METERING_FUNCTION_TIMEOUT_SECONDS,
+  METERING_METRICS,
+  METERING_METRICS_SERVICE,
+  PENDING_INDEX,
+  subscribersItemPrefixes,
+  usageItemPrefixes,
+} from '../contracts/index.ts';
 
 export interface MeteringProps {
   readonly config: Config;
@@ -47,21 +56,12 @@ export interface MeteringProps {
 }
 
 /**
- * The sparse indexes the metering runs read (`lib/tables.ts`): unsettled buckets, subscribers that may be billed, and
- * subscribers inside their final-metering window.
+ * Fifteen minutes, Lambda's longest: a run works to a time budget inside it, and hands over what it did not reach.
  */
-const PENDING_INDEX = 'pending';
-const LIVE_INDEX = 'live';
-const ENDING_INDEX = 'ending';
+const METERING_TIMEOUT = Duration.seconds(METERING_FUNCTION_TIMEOUT_SECONDS.hourly);
 
-/**
- * Fifteen minutes, Lambda's longest: at the quota's 250 records a second a run meters some 200,000 buckets, and
- * whatever a run does not reach stays pending for the next one.
- */
-const METERING_TIMEOUT = Duration.minutes(15);
-
-/** A final-metering run sends the few records of the subscribers ending now: seconds, well inside its minute. */
-const FINAL_METERING_TIMEOUT = Duration.minutes(3);
+/** A final-metering run sends the few records of the subscribers ending now: seconds, well inside its minutes. */
+const FINAL_METERING_TIMEOUT = Duration.seconds(METERING_FUNCTION_TIMEOUT_SECONDS.final);
 
 export class Metering extends Construct {
   /** The function behind `POST /usage`. */
@@ -100,7 +100,7 @@ export class Metering extends Construct {
     }).dashboard;
   }
 
-  private environment({ config, subscribers, usage }: MeteringProps): Record<string, string> {
+  private environment({ config, subscribers, usage }: MeteringProps) {
     return {
       SUBSCRIBERS_TABLE: subscribers.tableName,
       USAGE_TABLE: usage.tableName,
@@ -173,8 +173,8 @@ export class Metering extends Construct {
       environment: this.meteringEnvironment(props),
     });
     this.grantMetering(metering, props, [
-      `${usage.tableArn}/index/${PENDING_INDEX}`,
-      `${subscribers.tableArn}/index/${LIVE_INDEX}`,
+      `${usage.tableArn}/index/${PENDING_INDEX.indexName}`,
+      `${subscribers.tableArn}/index/${LIVE_INDEX.indexName}`,
     ]);
     // Which live subscribers have no bucket for the hour yet (a hundred keys a read), for their zero-usage records.
     grantOnItems(metering, usage, ['dynamodb:BatchGetItem'], [usageItemPrefixes.bucket]);
@@ -288,7 +288,7 @@ export class Metering extends Construct {
         "keeps the error and the event (Lambda's dead-letter queue would keep the event only).",
       environment: this.meteringEnvironment(props),
     });
-    this.grantMetering(finalMetering, props, [`${subscribers.tableArn}/index/${ENDING_INDEX}`]);
+    this.grantMetering(finalMetering, props, [`${subscribers.tableArn}/index/${ENDING_INDEX.indexName}`]);
     finalMetering.lambda.configureAsyncInvoke({
       onFailure: new SqsDestination(deadLetterQueue),
       // A failed run is not retried: the next minute's run does the same work, as of its own time.
@@ -334,7 +334,7 @@ export class Metering extends Construct {
         'Marketplace refused usage records (or a bucket named an unknown subscriber): that usage will not be ' +
         'billed as it stands. The reason is on each bucket (npm run report, or the RecordsRejected metric by Reason ' +
         'on the metering dashboard); CustomerNotSubscribed means the buyer was not subscribed for that hour.',
-      metric: this.metric(meteringMetricNames.rejected, 'Sum'),
+      metric: this.metric(METERING_METRICS.rejected, 'Sum'),
       threshold: 0,
     });
     const halfWindowHours = config.metering.acceptanceWindowHours / 2;
@@ -344,7 +344,7 @@ export class Metering extends Construct {
         `Usage has waited more than ${halfWindowHours} hours to be billed: runs keep failing to send it (see the ` +
         'metering log group: throttling, Marketplace errors, a missing permission). Marketplace accepts a record ' +
         `for ${config.metering.acceptanceWindowHours} hours after its hour; after that the usage expires unbilled.`,
-      metric: this.metric(meteringMetricNames.oldestPendingAge, 'Maximum'),
+      metric: this.metric(METERING_METRICS.oldestPendingAge, 'Maximum'),
       threshold: Duration.hours(halfWindowHours).toSeconds(),
     });
     alarmWhenAbove(scope, 'FinalMeteringMissedAlarm', {
@@ -354,7 +354,7 @@ export class Metering extends Construct {
         'expired unbilled. The final-metering log group names the subscriber, hour and units ("Final metering ' +
         'missed its deadline"); look there for why the sends failed (Marketplace unreachable, throttling, ' +
         'permissions).',
-      metric: this.metric(meteringMetricNames.finalDeadlineMissed, 'Sum'),
+      metric: this.metric(METERING_METRICS.finalDeadlineMissed, 'Sum'),
       threshold: 0,
     });
     alarmWhenAbove(scope, 'UnconfirmedSendAlarm', {
@@ -364,7 +364,7 @@ export class Metering extends Construct {
         'connection, a run that died): Marketplace may have billed it then. npm run report lists it as ' +
         '"unconfirmed send"; find the earlier call in CloudTrail (BatchMeterUsage, same customer, dimension and ' +
         'hour) to settle whether it was billed.',
-      metric: this.metric(meteringMetricNames.unconfirmedSends, 'Sum'),
+      metric: this.metric(METERING_METRICS.unconfirmedSends, 'Sum'),
       threshold: 0,
     });
   }
@@ -374,7 +374,7 @@ export class Metering extends Construct {
     return new Metric({
       namespace: this.metricsNamespace,
       metricName: name,
-      dimensionsMap: { service: 'metering' },
+      dimensionsMap: { service: METERING_METRICS_SERVICE },
       statistic,
       period: Duration.hours(1),
     });

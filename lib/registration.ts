@@ -11,7 +11,8 @@ import { fulfillmentRoute, registrationPageRoute, type ApiRoute } from './api-ro
 import type { Config } from './config.ts';
 import { registrationVariables } from './function-environment.ts';
 import { ProjectFunction } from './functions.ts';
-import { grantOnItems, subscribersItemPrefixes } from './item-grants.ts';
+import { grantOnItems } from './item-grants.ts';
+import { subscribersItemPrefixes } from '../contracts/index.ts';
 
 export interface RegistrationProps {
   readonly config: Config;
@@ -79,7 +80,7 @@ export class Registration extends Construct {
 
     crashAlarm(fulfillment, 'a buyer');
     crashAlarm(registrationPage, 'a buyer');
-    this.routeFunctions = new Map([
+    this.routeFunctions = new Map<ApiRoute, ProjectFunction>([
       [fulfillmentRoute, fulfillment],
       [registrationPageRoute, registrationPage],
     ]);

@@ -10,13 +10,9 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SELLER_EVENT } from '../contracts/index.ts';
 import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
-
-/** The `detail-type` the seller notifier publishes for a registration (`lambdas/core/seller-events.ts`). */
-export const SUBSCRIBER_REGISTERED = 'Subscriber Registered';
-/** The `detail-type` published when a subscription's final-metering window opens. */
-export const SUBSCRIBER_ENDING = 'Subscriber Ending';
 
 export interface SellerEventsProps {
   readonly events: Config['events'];
@@ -51,9 +47,9 @@ export class SellerEvents extends Construct {
    */
   onSubscriberEnding(id: string, target: IRuleTarget): Rule {
     return new Rule(this, id, {
-      description: `Starts the final metering of every subscriber in a ${SUBSCRIBER_ENDING} event`,
+      description: `Starts the final metering of every subscriber in a ${SELLER_EVENT.ending} event`,
       eventBus: this.bus,
-      eventPattern: { source: [this.source], detailType: [SUBSCRIBER_ENDING] },
+      eventPattern: { source: [this.source], detailType: [SELLER_EVENT.ending] },
       targets: [target],
     });
   }
@@ -82,9 +78,9 @@ export class SellerEvents extends Construct {
     topic.addSubscription(new EmailSubscription(adminEmail, { deadLetterQueue }));
 
     const rule = new Rule(this, 'SubscriberRegisteredToAdmin', {
-      description: `Emails the seller admin about every ${SUBSCRIBER_REGISTERED} event`,
+      description: `Emails the seller admin about every ${SELLER_EVENT.registered} event`,
       eventBus: this.bus,
-      eventPattern: { source: [source], detailType: [SUBSCRIBER_REGISTERED] },
+      eventPattern: { source: [source], detailType: [SELLER_EVENT.registered] },
       targets: [
         new SnsTopic(topic, {
           // The event's detail as it is, JSON: EventBridge pastes values into an input template unescaped, so a

@@ -1,5 +1,5 @@
 /**
- * The project's DynamoDB tables, built from the shared definitions in `tables.ts` so the deployed tables and the
+ * The project's DynamoDB tables, built from the shared definitions in `contracts/tables.ts` so the deployed tables and the
  * local ones cannot drift apart.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
@@ -14,7 +14,7 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import type { Config } from './config.ts';
-import { subscribersTable, usageTable, type KeyAttribute, type TableDefinition } from './tables.ts';
+import { subscribersTable, usageTable, type KeyAttribute, type TableDefinition } from '../contracts/index.ts';
 
 export interface StorageProps {
   readonly tables: Config['tables'];

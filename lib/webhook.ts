@@ -14,8 +14,8 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { ProjectFunction } from './functions.ts';
-import { QUEUE_CONSUMERS } from './queue-consumers.ts';
 import { newWorkQueue } from './work-queue.ts';
+import { QUEUE_CONSUMERS } from '../contracts/index.ts';
 
 export interface WebhookProps {
   /** The seller's HTTPS endpoint. */

@@ -20,13 +20,12 @@ import { lambdaClock, runLambdasOn, systemClock } from '../lambdas/core/clock.ts
 import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
 import type { MeteringRunSummary } from '../lambdas/core/metering/metering-run.ts';
 import type { meteringFunction } from '../lambdas/metering/metering-function.ts';
-import { SELLER_EVENT } from '../lambdas/core/seller-events.ts';
+import { METERING_FUNCTION_TIMEOUT_SECONDS, QUEUE_CONSUMERS, SELLER_EVENT } from '../contracts/index.ts';
 import { createWebhookHandler } from '../lambdas/notifications/webhook-handler.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
 import { finalMeteringGraceVariable, meteringVariables, registrationVariables } from '../lib/function-environment.ts';
-import { QUEUE_CONSUMERS } from '../lib/queue-consumers.ts';
 import { configureSimulator, withLocalAppUrls } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
@@ -111,9 +110,9 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-/** As deployed (`lib/metering.ts`). */
-const METERING_TIMEOUT_MS = 15 * 60_000;
-const FINAL_METERING_TIMEOUT_MS = 3 * 60_000;
+/** As deployed. */
+const METERING_TIMEOUT_MS = METERING_FUNCTION_TIMEOUT_SECONDS.hourly * 1000;
+const FINAL_METERING_TIMEOUT_MS = METERING_FUNCTION_TIMEOUT_SECONDS.final * 1000;
 
 /** The name of the seller's event bus locally (in AWS the stack names it). */
 const LOCAL_BUS_NAME = 'saas-marketplace-local';

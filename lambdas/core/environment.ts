@@ -1,9 +1,19 @@
 /**
- * The contract between the CDK stack and the functions: the environment variables a function reads at cold start,
- * validated once. `lib/` writes them (`lib/function-environment.ts`); `test/infra` checks that what the stack writes
- * parses here. A missing or malformed variable fails the cold start loudly rather than a buyer's request quietly.
+ * The functions' side of the environment contract (`contracts/function-environment.ts`): each function's variables,
+ * validated once at cold start. Each schema has exactly the variables the contract names for its function, and parses
+ * the JSON ones into the contract's shapes. A missing or malformed variable fails the cold start loudly rather than a
+ * buyer's request quietly.
  */
 import * as z from 'zod';
+import {
+  REGISTRATION_FIELDS,
+  type FUNCTION_ENVIRONMENT,
+  type FunctionName,
+  type MeteredDimensionsVariable,
+  type MeteringVariable,
+  type ProductsVariable,
+  type RegistrationVariable,
+} from '../../contracts/index.ts';
 
 const json = <T extends z.ZodType>(schema: T) =>
   z.string().transform((text, context): z.output<T> => {
@@ -26,13 +36,12 @@ export const productsVariable = json(
         code: z.string().min(1),
         name: z.string().min(1),
         identityModel: z.enum(['license', 'legacy']),
-      }),
+      }) satisfies z.ZodType<ProductsVariable>,
     )
     .min(1),
 );
 
-export const registrationFields = ['company', 'contactName', 'email', 'phone'] as const;
-export type RegistrationField = (typeof registrationFields)[number];
+export type { RegistrationField } from '../../contracts/index.ts';
 
 export const registrationSettingsVariable = json(
   z.strictObject({
@@ -40,14 +49,24 @@ export const registrationSettingsVariable = json(
     supportEmail: z.email().optional(),
     supportUrl: optionalUrl,
     logoUrl: optionalUrl,
-    requiredFields: z.array(z.enum(registrationFields)),
+    requiredFields: z.array(z.enum(REGISTRATION_FIELDS)),
     freeTrialLandingUrl: optionalUrl,
     sessionMinutes: z.number().int().positive(),
-  }),
+  }) satisfies z.ZodType<RegistrationVariable>,
 );
 
 export type RegistrationSettings = z.output<typeof registrationSettingsVariable>;
 export type ProductListing = z.output<typeof productsVariable>[number];
+
+type ShapeOf<Name extends FunctionName> = Record<(typeof FUNCTION_ENVIRONMENT)[Name][number], z.ZodType>;
+
+/** A function's schema: the compiler holds its variables to exactly those the contract names for the function. */
+function environmentOf<Name extends FunctionName, Shape extends ShapeOf<Name>>(
+  _name: Name,
+  shape: Shape & Record<Exclude<keyof Shape, keyof ShapeOf<Name>>, never>,
+) {
+  return z.object(shape);
+}
 
 /**
  * `POWERTOOLS_TRACE_ENABLED`: whether the function sends X-Ray traces. The stack sets it on every function, from
@@ -67,7 +86,7 @@ const common = {
   DYNAMODB_ENDPOINT: optionalUrl,
 };
 
-export const fulfillmentEnvironment = z.object({
+export const fulfillmentEnvironment = environmentOf('fulfillment', {
   ...common,
   MARKETPLACE_REGION: z.string().min(1).default('us-east-1'),
   MARKETPLACE_ENDPOINT: optionalUrl,
@@ -75,13 +94,13 @@ export const fulfillmentEnvironment = z.object({
   REGISTRATION: registrationSettingsVariable,
 });
 
-export const registrationPageEnvironment = z.object({
+export const registrationPageEnvironment = environmentOf('registration-page', {
   ...common,
   PRODUCTS: productsVariable,
   REGISTRATION: registrationSettingsVariable,
 });
 
-export const sellerNotifierEnvironment = z.object({
+export const sellerNotifierEnvironment = environmentOf('seller-notifier', {
   ...tracing,
   EVENT_BUS_NAME: z.string().min(1),
   EVENT_SOURCE: z.string().min(1),
@@ -91,7 +110,7 @@ export const sellerNotifierEnvironment = z.object({
 /** How long after an end request final usage is still accepted: the state machine's `ending` lasts this long. */
 const finalMeteringGraceSeconds = z.coerce.number().int().positive().default(3600);
 
-export const lifecycleEnvironment = z.object({
+export const lifecycleEnvironment = environmentOf('lifecycle', {
   ...common,
   PRODUCTS: productsVariable,
   /** The Entitlement Service exists in us-east-1 only; set only locally, to reach the simulator. */
@@ -99,12 +118,12 @@ export const lifecycleEnvironment = z.object({
   FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
 });
 
-export const finalMeteringWindowsEnvironment = z.object({
+export const finalMeteringWindowsEnvironment = environmentOf('final-metering-windows', {
   ...common,
   FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
 });
 
-export const webhookEnvironment = z.object({
+export const webhookEnvironment = environmentOf('webhook', {
   ...tracing,
   /** The seller's HTTPS endpoint. */
   WEBHOOK_URL: webUrl(),
@@ -114,13 +133,15 @@ export const webhookEnvironment = z.object({
   WEBHOOK_QUEUE_URL: z.url(),
 });
 
-export const subscriberAccessEnvironment = z.object({
+export const subscriberAccessEnvironment = environmentOf('subscriber-access', {
   ...common,
   FINAL_METERING_GRACE_SECONDS: finalMeteringGraceSeconds,
 });
 
 /** `METERED_DIMENSIONS`: product code -> the API names of its metered dimensions (what usage may be recorded for). */
-export const meteredDimensionsVariable = json(z.record(z.string().min(1), z.array(z.string().min(1))));
+export const meteredDimensionsVariable = json(
+  z.record(z.string().min(1), z.array(z.string().min(1))) satisfies z.ZodType<MeteredDimensionsVariable>,
+);
 
 /** `METERING`: the `metering` section of the configuration that the functions act on. */
 export const meteringSettingsVariable = json(
@@ -131,10 +152,8 @@ export const meteringSettingsVariable = json(
     zeroUsageRecords: z.boolean(),
     callsPerSecond: z.number().positive(),
     eventIdRetentionDays: z.number().int().positive(),
-  }),
+  }) satisfies z.ZodType<MeteringVariable>,
 );
-
-export type MeteringSettings = z.output<typeof meteringSettingsVariable>;
 
 /** A product as metering sees it: how its buyers are identified and what usage it bills. */
 export interface MeteredProduct {
@@ -164,10 +183,10 @@ const meteringCommon = {
 };
 
 /** `POST /usage`: records the seller app's usage events into hourly buckets. */
-export const usageEnvironment = z.object(meteringCommon);
+export const usageEnvironment = environmentOf('usage', meteringCommon);
 
 /** The metering runs: hourly, and final metering of ending subscribers. */
-export const meteringEnvironment = z.object({
+export const meteringEnvironment = environmentOf('metering', {
   ...meteringCommon,
   MARKETPLACE_REGION: z.string().min(1).default('us-east-1'),
   MARKETPLACE_ENDPOINT: optionalUrl,

@@ -2,7 +2,7 @@
  * The registration form's rules: what each field accepts and which are required (from configuration). No email
  * domain is refused: Marketplace requires sellers to accept webmail addresses.
  */
-import { registrationFields, type RegistrationField } from './environment.ts';
+import { REGISTRATION_FIELDS, type RegistrationField } from '../../contracts/index.ts';
 import type { RegistrationDetails } from './subscriber.ts';
 
 export type FieldErrors = Partial<Record<RegistrationField, string>>;
@@ -53,7 +53,7 @@ export function validateRegistration(
 ): FormValidation {
   const values: RegistrationDetails = {};
   const errors: FieldErrors = {};
-  for (const field of registrationFields) {
+  for (const field of REGISTRATION_FIELDS) {
     const value = (submitted[field] ?? '').trim();
     const rule = fieldRules[field];
     values[field] = value.slice(0, rule.maxLength * 2);

@@ -1,28 +1,17 @@
 /**
- * What the seller's app is told, version 1 of the schema (documented in docs/architecture/seller-events.md): one
- * event on the seller's bus for each change of a subscriber that matters to the app, derived from the item before and
- * after a write to the Subscribers table.
- *
- * - `Subscriber Registered`: the buyer completed the registration form.
- * - `Subscriber Activated`: Marketplace confirmed the subscription; the buyer may use the product.
- * - `Subscriber Entitlements Changed`: what a contract buyer is entitled to changed.
- * - `Subscriber Ending`: the subscription was cancelled; final usage is accepted until `finalMeteringDeadline`.
- * - `Subscriber Ended`, `Subscriber Failed`: the buyer may no longer use the product.
+ * What the seller's app is told (the event types are in `contracts/seller-events.ts`): one event on the seller's bus
+ * for each change of a subscriber that matters to the app, derived from the item before and after a write to the
+ * Subscribers table.
  *
  * Delivery is at least once: deduplicate on `detail.subscriberId` + `detail-type` + `detail.version`.
  */
+import {
+  SELLER_EVENT,
+  SELLER_EVENT_SCHEMA_VERSION,
+  SUBSCRIBER_SORT_KEY,
+  type SellerEventType,
+} from '../../contracts/index.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
-
-export const SELLER_EVENT = {
-  registered: 'Subscriber Registered',
-  activated: 'Subscriber Activated',
-  entitlementsChanged: 'Subscriber Entitlements Changed',
-  ending: 'Subscriber Ending',
-  ended: 'Subscriber Ended',
-  failed: 'Subscriber Failed',
-} as const;
-
-export type SellerEventType = (typeof SELLER_EVENT)[keyof typeof SELLER_EVENT];
 
 export interface SellerEvent {
   readonly detailType: SellerEventType;
@@ -40,7 +29,7 @@ type Item = Record<string, unknown>;
 
 /** The events a write to a subscriber item calls for: none for anything but a subscriber, or no change that matters. */
 export function sellerEventsFor(before: Item | undefined, after: Item | undefined): SellerEvent[] {
-  if (after === undefined || after.sk !== 'SUBSCRIBER') return [];
+  if (after === undefined || after.sk !== SUBSCRIBER_SORT_KEY) return [];
   const events: SellerEvent[] = [];
   const registration = after.registration as { details: RegistrationDetails; registeredAt: string } | undefined;
   if (registration !== undefined && before?.registration === undefined) {
@@ -91,7 +80,7 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
 function subscriberOf(item: Item, version: string): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries({
-      schemaVersion: '1',
+      schemaVersion: SELLER_EVENT_SCHEMA_VERSION,
       subscriberId: item.subscriberId,
       productCode: item.productCode,
       identityModel: item.identityModel,

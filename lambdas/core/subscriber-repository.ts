@@ -7,7 +7,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { registrationFields } from './environment.ts';
+import { REGISTRATION_FIELDS } from '../../contracts/index.ts';
 import {
   subscriberIdOf,
   subscriptionStatuses,
@@ -24,7 +24,7 @@ export class SubscriberNotFound extends Error {
 }
 
 const storedRegistration = z.object({
-  details: z.partialRecord(z.enum(registrationFields), z.string()),
+  details: z.partialRecord(z.enum(REGISTRATION_FIELDS), z.string()),
   registeredAt: z.string(),
 });
 

@@ -1,23 +1,6 @@
-/**
- * How runtime code addresses the Subscribers table. The attribute names must equal the table definitions in
- * `lib/tables.ts`, which `lambdas/` may not import; `test/unit/table-keys.test.ts` keeps the two equal.
- */
+/** The keys of the Subscribers table's items, built from the table's contract (`contracts/`). */
 import { createHash } from 'node:crypto';
-
-export const SUBSCRIBERS_KEY = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' } as const;
-
-/** The sparse index of subscribers that may be metered, and its partition key attribute. */
-export const LIVE_INDEX = { indexName: 'live', partitionKey: 'liveShard' } as const;
-
-/** Live subscribers are spread over this many index partitions, so that no one partition takes every write. */
-export const LIVE_SHARDS = 8;
-
-/** The sparse index of subscribers inside their final-metering window, by deadline (same shards as `live`). */
-export const ENDING_INDEX = {
-  indexName: 'ending',
-  partitionKey: 'endingShard',
-  sortKey: 'finalMeteringDeadline',
-} as const;
+import { LIVE_SHARDS, SUBSCRIBER_SORT_KEY, subscribersItemPrefixes } from '../../contracts/index.ts';
 
 export interface ItemKey {
   readonly pk: string;
@@ -30,12 +13,12 @@ export function itemId(key: ItemKey): string {
 }
 
 export function subscriberKey(subscriberId: string): ItemKey {
-  return { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' };
+  return { pk: `${subscribersItemPrefixes.subscriber}${subscriberId}`, sk: SUBSCRIBER_SORT_KEY };
 }
 
 /** Sessions are stored under a hash of the cookie value, so that reading the table yields no usable session. */
 export function sessionKey(sessionDigest: string): ItemKey {
-  return { pk: `SESSION#${sessionDigest}`, sk: 'SESSION' };
+  return { pk: `${subscribersItemPrefixes.session}${sessionDigest}`, sk: 'SESSION' };
 }
 
 /** The `live` index partition a subscriber belongs to while it may be metered: stable, from its id. */
@@ -53,10 +36,13 @@ function shardNumberOf(subscriberId: string): number {
 }
 
 export function agreementKey(agreementId: string): ItemKey {
-  return { pk: `AGREEMENT#${agreementId}`, sk: 'AGREEMENT' };
+  return { pk: `${subscribersItemPrefixes.agreement}${agreementId}`, sk: 'AGREEMENT' };
 }
 
-/** Notifications that were set aside, by day, so that an operator can list a day's in one query. */
-export function rejectedNotificationKey(receivedAt: Date, messageId: string): ItemKey {
-  return { pk: `REJECTED#${receivedAt.toISOString().slice(0, 10)}`, sk: `${receivedAt.toISOString()}#${messageId}` };
+/** Marketplace messages that were set aside, by day, so that an operator can list a day's in one query. */
+export function rejectedMarketplaceMessageKey(receivedAt: Date, messageId: string): ItemKey {
+  return {
+    pk: `${subscribersItemPrefixes.rejectedMarketplaceMessage}${receivedAt.toISOString().slice(0, 10)}`,
+    sk: `${receivedAt.toISOString()}#${messageId}`,
+  };
 }

@@ -12,13 +12,14 @@ import { documentClient, meteringClient } from '../core/aws-clients.ts';
 import { lambdaClock } from '../core/clock.ts';
 import { meteredProducts, meteringEnvironment, readEnvironment } from '../core/environment.ts';
 import { createMeteringHandler, type MeteringHandlerDependencies } from './metering-handler.ts';
+import { METERING_METRICS_SERVICE } from '../../contracts/index.ts';
 
 export function meteringFunction(serviceName: string, scheduled: MeteringHandlerDependencies['scheduled']) {
   const environment = readEnvironment(meteringEnvironment);
   const logger = new Logger({ serviceName });
   const tracer = new Tracer({ serviceName, enabled: environment.POWERTOOLS_TRACE_ENABLED });
   // One `service` dimension for both functions' metrics, so that each alarm watches all of the usage.
-  const metrics = new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: 'metering' });
+  const metrics = new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: METERING_METRICS_SERVICE });
   const settings = environment.METERING;
   return (
     middy(

@@ -11,7 +11,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
 import { meterUsage, type MeteringDependencies, type MeteringRunSummary } from '../core/metering/metering-run.ts';
-import { SELLER_EVENT } from '../core/seller-events.ts';
+import { METERING_METRICS, SELLER_EVENT } from '../../contracts/index.ts';
 
 export interface MeteringHandlerDependencies {
   readonly run: MeteringDependencies;
@@ -21,19 +21,6 @@ export interface MeteringHandlerDependencies {
   /** What the function's schedule meters: every closed hour (the hourly run), or every ending subscriber's usage. */
   readonly scheduled: 'closed-hours' | 'ending';
 }
-
-/** The metric names, for the stack's alarms and dashboard (`lib/metering.ts` names them too; a test holds them equal). */
-export const METERING_METRICS = {
-  billed: 'RecordsBilled',
-  rejected: 'RecordsRejected',
-  expired: 'RecordsExpired',
-  pending: 'RecordsPending',
-  retries: 'MeteringRetries',
-  throttles: 'MeteringThrottles',
-  oldestPendingAge: 'OldestPendingAge',
-  unconfirmedSends: 'UnconfirmedSends',
-  finalDeadlineMissed: 'FinalMeteringMissed',
-} as const;
 
 /**
  * How long before its timeout a run stops taking buckets: enough to send the calls it has prepared (two dozen at most,

@@ -6,8 +6,12 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeDefinition, DynamoDBClient, KeySchemaElement } from '@aws-sdk/client-dynamodb';
-import { tableDefinitions } from '../../lib/tables.ts';
-import type { AttributeType, KeyAttribute, TableDefinition } from '../../lib/tables.ts';
+import {
+  type AttributeType,
+  type KeyAttribute,
+  type TableDefinition,
+  tableDefinitions,
+} from '../../contracts/index.ts';
 
 export type TableNames = Record<TableDefinition['id'], string>;
 
@@ -21,7 +25,7 @@ export class TableDefinitionError extends Error {
 }
 
 /**
- * Creates every table in `lib/tables.ts` (keys, indexes and TTL exactly as defined) and waits until each is ACTIVE.
+ * Creates every table in `contracts/tables.ts` (keys, indexes and TTL exactly as defined) and waits until each is ACTIVE.
  * A table that already exists, say in a reused data directory, is left as it is; only a TTL that was never switched
  * on is switched on.
  */

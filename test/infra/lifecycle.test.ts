@@ -7,7 +7,12 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { parseNotification } from '../../lambdas/core/lifecycle/notifications.ts';
-import { agreementKey, rejectedNotificationKey, sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
+import {
+  agreementKey,
+  rejectedMarketplaceMessageKey,
+  sessionKey,
+  subscriberKey,
+} from '../../lambdas/core/table-keys.ts';
 import { FORWARDER_STACK_ID } from '../../lib/app.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
 import { cdkJsonContext } from '../../local/config.ts';
@@ -217,7 +222,7 @@ describe('with the cdk.json configuration (both notification families, no region
         mayOnItem(template, roleId, subscribersTableId, action, partitionKey);
       const subscriber = subscriberKey('legacy:data-suite-legacy-example:customer-1').pk;
       const agreement = agreementKey('agmt-0123456789abcdef').pk;
-      const rejected = rejectedNotificationKey(new Date('2026-12-01T10:00:00Z'), 'message-1').pk;
+      const rejected = rejectedMarketplaceMessageKey(new Date('2026-12-01T10:00:00Z'), 'message-1').pk;
       expect(may('dynamodb:GetItem', subscriber)).toBe(true);
       expect(may('dynamodb:UpdateItem', subscriber)).toBe(true);
       expect(may('dynamodb:UpdateItem', agreement)).toBe(true);

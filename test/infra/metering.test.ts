@@ -8,11 +8,9 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { meteringEnvironment, usageEnvironment } from '../../lambdas/core/environment.ts';
 import { bucketKey, usageEventKey } from '../../lambdas/core/metering/usage-bucket.ts';
-import { SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
+import { SELLER_EVENT } from '../../contracts/index.ts';
 import { agreementKey, sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
-import { METERING_METRICS } from '../../lambdas/metering/metering-handler.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
-import { meteringMetricNames } from '../../lib/metering-metrics.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 import { mayOnItem, on, partsOf, permissionsOf, statementsOf, sendsTraces, writesOwnLogs } from './iam.ts';
 import { publishedEntries, subscriptionEnding } from './subscribers-stream.ts';
@@ -26,6 +24,7 @@ import {
   synthesize,
   type CfnResource,
 } from './synthesis.ts';
+import { METERING_METRICS } from '../../contracts/index.ts';
 
 /** Not the default, so that the final-flush rule must take the source from the configuration. */
 const eventSource = 'acme.saas-marketplace';
@@ -686,12 +685,6 @@ describe('the alarms', () => {
         { Name: 'service', Value: meteringVariables['POWERTOOLS_SERVICE_NAME'] },
       ]);
     }
-  });
-});
-
-describe('the metric names', () => {
-  test("the stack's alarms and dashboard read are the ones the metering handler publishes", () => {
-    expect(meteringMetricNames).toEqual(METERING_METRICS);
   });
 });
 

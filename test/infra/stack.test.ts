@@ -2,14 +2,14 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import type { CfnElement } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
 import type { SaasMarketplaceStack } from '../../lib/stack.ts';
+import { synthesize } from './synthesis.ts';
 import {
+  type KeyAttribute,
   subscribersTable,
+  type TableDefinition,
   tableDefinitions,
   usageTable,
-  type KeyAttribute,
-  type TableDefinition,
-} from '../../lib/tables.ts';
-import { synthesize } from './synthesis.ts';
+} from '../../contracts/index.ts';
 
 const globalTable = 'AWS::DynamoDB::GlobalTable';
 
@@ -92,7 +92,7 @@ describe('with the cdk.json configuration', () => {
     });
   });
 
-  // Written out literally so that a change to lib/tables.ts shows up here as a decision, not as a silent pass.
+  // Written out literally so that a change to contracts/tables.ts shows up here as a decision, not as a silent pass.
   test('the Subscribers table has the literal key schema, live and ending indexes and TTL the code relies on', () => {
     template.hasResourceProperties(globalTable, {
       KeySchema: [

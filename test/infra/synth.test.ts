@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { FORWARDER_STACK_ID, STACK_ID } from '../../lib/app.ts';
 import { ALLOW_EXAMPLE_PRODUCTS } from '../../lib/example-products.ts';
-import { tableDefinitions } from '../../lib/tables.ts';
 import { projectRoot } from '../../local/config.ts';
+import { tableDefinitions } from '../../contracts/index.ts';
 
 interface SynthRun {
   readonly exitCode: number | null;

@@ -16,14 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { tableDefinitions } from '../../lib/tables.ts';
-import type { KeyAttribute, TableDefinition } from '../../lib/tables.ts';
 import { getFreePort } from '../../local/free-port.ts';
 import { createDynamoDbClient, DynamoDbLocalStartError, startDynamoDbLocal } from '../../local/dynamodb/launcher.ts';
 import type { DynamoDbLocal } from '../../local/dynamodb/launcher.ts';
 import { createTables } from '../../local/dynamodb/tables.ts';
 import { useDynamoDb } from '../support/dynamodb.ts';
 import { expectGone, isRunning, javaProcessesOnPort, waitUntilGone } from '../support/processes.ts';
+import { type KeyAttribute, type TableDefinition, tableDefinitions } from '../../contracts/index.ts';
 
 const shared = useDynamoDb();
 
@@ -237,7 +236,7 @@ describe('createTables', () => {
   it('leaves existing tables and their items alone when run again', async () => {
     const [first] = tableDefinitions;
     if (!first) {
-      throw new Error('lib/tables.ts defines no tables');
+      throw new Error('contracts/tables.ts defines no tables');
     }
     const tableName = shared.tables[first.id];
     const key = {

@@ -5,12 +5,12 @@
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, test } from 'vitest';
-import { tableDefinitions } from '../../lib/tables.ts';
 import { loadLocalConfig, projectRoot } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
 import { SimulatorControl } from '../../local/simulator/control-client.ts';
 import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
 import { expectGone, waitUntilGone } from '../support/processes.ts';
+import { tableDefinitions } from '../../contracts/index.ts';
 
 const stacks: NpmStart[] = [];
 afterAll(() => stacks.forEach((stack) => stack.process.kill('SIGKILL')));

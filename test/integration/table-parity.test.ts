@@ -8,9 +8,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { expect, test } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
 import { exampleProductsAllowed } from '../../lib/example-products.ts';
-import { tableDefinitions } from '../../lib/tables.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 import { useDynamoDb } from '../support/dynamodb.ts';
+import { tableDefinitions } from '../../contracts/index.ts';
 
 const dynamoDb = useDynamoDb();
 

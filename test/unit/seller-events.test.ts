@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
-import { sellerEventsFor, SELLER_EVENT } from '../../lambdas/core/seller-events.ts';
+import { SELLER_EVENT } from '../../contracts/index.ts';
+import { sellerEventsFor } from '../../lambdas/core/seller-events.ts';
 
 const subscriber = {
   pk: 'SUBSCRIBER#license:arn:l-1',

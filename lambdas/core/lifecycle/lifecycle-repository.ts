@@ -17,17 +17,16 @@ import {
 import { subscriberIdOf } from '../subscriber.ts';
 import {
   agreementKey,
-  ENDING_INDEX,
   endingShardOf,
-  LIVE_SHARDS,
   liveShardOf,
-  rejectedNotificationKey,
+  rejectedMarketplaceMessageKey,
   subscriberKey,
 } from '../table-keys.ts';
 import type { SubscriberEntitlement } from './entitlements.ts';
 import type { AgreementNotification, SubscriberNotification, SubscriberReference } from './notifications.ts';
 import type { SubscriptionStatus } from '../subscriber.ts';
 import { finalMeteringDeadline, isMeterable, statusAsOf, withFact, type LifecycleFacts } from './subscription-state.ts';
+import { ENDING_INDEX, LIVE_INDEX, LIVE_SHARDS } from '../../../contracts/index.ts';
 
 /** Entitlements as read from Marketplace, and when. */
 export interface FetchedEntitlements {
@@ -160,10 +159,13 @@ export class LifecycleRepository {
       lifecycleVersion: version + 1,
       subscriptionStatus: status,
       ...(since === undefined ? {} : { statusChangedAt: since }),
-      ...(isMeterable(status) ? { liveShard: liveShardOf(subscriberId) } : {}),
+      ...(isMeterable(status) ? { [LIVE_INDEX.partitionKey]: liveShardOf(subscriberId) } : {}),
       ...(deadline === undefined
         ? {}
-        : { finalMeteringDeadline: deadline.toISOString(), endingShard: endingShardOf(subscriberId) }),
+        : {
+            [ENDING_INDEX.sortKey]: deadline.toISOString(),
+            [ENDING_INDEX.partitionKey]: endingShardOf(subscriberId),
+          }),
       ...(entitlements === undefined
         ? {}
         : { entitlements: entitlements.entitlements, entitlementsFetchedAt: entitlements.fetchedAt.toISOString() }),
@@ -181,8 +183,8 @@ export class LifecycleRepository {
       }).filter((entry): entry is [string, string] => entry[1] !== undefined),
     );
     const remove = [
-      ...(isMeterable(status) ? [] : ['liveShard']),
-      ...(deadline === undefined ? ['finalMeteringDeadline', 'endingShard'] : []),
+      ...(isMeterable(status) ? [] : [LIVE_INDEX.partitionKey]),
+      ...(deadline === undefined ? [ENDING_INDEX.sortKey, ENDING_INDEX.partitionKey] : []),
     ];
     const names = [...Object.keys(set), ...Object.keys(identity), ...remove];
     await this.client.send(
@@ -273,7 +275,7 @@ export class LifecycleRepository {
       new PutCommand({
         TableName: this.tableName,
         Item: {
-          ...rejectedNotificationKey(rejected.receivedAt, rejected.messageId),
+          ...rejectedMarketplaceMessageKey(rejected.receivedAt, rejected.messageId),
           reason: rejected.reason,
           ...(rejected.name === undefined ? {} : { name: rejected.name }),
           body: rejected.body.slice(0, REJECTED_BODY_CHARACTERS),

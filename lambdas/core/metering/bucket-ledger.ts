@@ -17,20 +17,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { itemId, type ItemKey } from '../table-keys.ts';
-import {
-  bucketKey,
-  bucketSortPrefix,
-  HOUR_MS,
-  PENDING_INDEX,
-  PENDING_SHARDS,
-  pendingShardOf,
-  USAGE_KEY,
-  usagePartition,
-} from './usage-bucket.ts';
+import { bucketKey, bucketSortPrefix, HOUR_MS, pendingShardOf, usagePartition } from './usage-bucket.ts';
+import { PENDING_INDEX, PENDING_SHARDS, TABLE_KEY } from '../../../contracts/index.ts';
 
 type Item = Record<string, unknown>;
 
-const KEY_NAMES = { '#pk': USAGE_KEY.partitionKey, '#sk': USAGE_KEY.sortKey };
+const KEY_NAMES = { '#pk': TABLE_KEY.partitionKey, '#sk': TABLE_KEY.sortKey };
 
 /** Set on a bucket rejected or expired after an earlier run froze it: Marketplace may have billed an unanswered send. */
 export const UNCONFIRMED_SEND = 'unconfirmedSend';
@@ -71,8 +63,8 @@ export class BucketLedger {
       KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :first AND :last',
       FilterExpression: 'attribute_exists(#shard)',
       ExpressionAttributeNames: {
-        '#pk': USAGE_KEY.partitionKey,
-        '#sk': USAGE_KEY.sortKey,
+        '#pk': TABLE_KEY.partitionKey,
+        '#sk': TABLE_KEY.sortKey,
         '#shard': PENDING_INDEX.partitionKey,
       },
       ExpressionAttributeValues: {
@@ -151,7 +143,7 @@ export class BucketLedger {
           UpdateExpression: 'SET #frozenAt = :now, #state = :frozen, #recordTimestamp = :recordTimestamp',
           ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#frozenAt)',
           ExpressionAttributeNames: {
-            '#pk': USAGE_KEY.partitionKey,
+            '#pk': TABLE_KEY.partitionKey,
             '#frozenAt': 'frozenAt',
             '#state': 'state',
             '#recordTimestamp': 'recordTimestamp',
@@ -252,7 +244,7 @@ export class BucketLedger {
         ExpressionAttributeNames: {
           ...namesOf(set),
           '#pendingShard': PENDING_INDEX.partitionKey,
-          ...(frozenEarlier ? {} : { '#pk': USAGE_KEY.partitionKey }),
+          ...(frozenEarlier ? {} : { '#pk': TABLE_KEY.partitionKey }),
         },
         ExpressionAttributeValues: {
           ...valuesOf(set),
@@ -286,7 +278,7 @@ export class BucketLedger {
           Key: bucketKey(subscriberId, hour, dimension),
           UpdateExpression: setExpression(item),
           ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { ...namesOf(item), '#pk': USAGE_KEY.partitionKey },
+          ExpressionAttributeNames: { ...namesOf(item), '#pk': TABLE_KEY.partitionKey },
           ExpressionAttributeValues: valuesOf(item),
         }),
       );

@@ -6,8 +6,9 @@
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { LifecycleFacts } from '../lifecycle/subscription-state.ts';
-import { ENDING_INDEX, LIVE_INDEX, LIVE_SHARDS, subscriberKey } from '../table-keys.ts';
+import { subscriberKey } from '../table-keys.ts';
 import type { MeteringIdentity } from './usage-record.ts';
+import { ENDING_INDEX, LIVE_INDEX, LIVE_SHARDS } from '../../../contracts/index.ts';
 
 export type IdentityLookup =
   | { readonly kind: 'known'; readonly identity: MeteringIdentity; readonly lifecycle: LifecycleFacts }

@@ -7,18 +7,10 @@
  * hour is carried into a later open hour from then on) -> `billed` | `rejected` | `expired`. Until it is settled it
  * carries `pendingShard`/`pendingHour`, the sparse `pending` index a run reads instead of scanning the table.
  *
- * The attribute names must equal `lib/tables.ts` (`test/unit/table-keys.test.ts` keeps them equal).
  */
 import { createHash } from 'node:crypto';
+import { PENDING_SHARDS, usageItemPrefixes } from '../../../contracts/index.ts';
 import type { ItemKey } from '../table-keys.ts';
-
-export const USAGE_KEY = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' } as const;
-
-/** The sparse index of buckets not yet settled, by hour. */
-export const PENDING_INDEX = { indexName: 'pending', partitionKey: 'pendingShard', sortKey: 'pendingHour' } as const;
-
-/** Pending buckets are spread over this many index partitions, so that no one partition takes every write. */
-export const PENDING_SHARDS = 8;
 
 export const HOUR_MS = 3_600_000;
 
@@ -26,27 +18,6 @@ export type BucketState = 'open' | 'frozen' | 'billed' | 'rejected' | 'expired';
 
 /** A tag set of an allocation: 1-5 tags, kept sorted by key so that one set has one spelling. */
 export type AllocationTags = Readonly<Record<string, string>>;
-
-/** The bucket item's attributes (beside `pk`/`sk`). Quantities are whole units. */
-export interface UsageBucket {
-  readonly subscriberId: string;
-  readonly dimension: string;
-  /** The hour's start, ISO 8601 (`2026-11-26T10:00:00.000Z`): the record's `Timestamp`. */
-  readonly hour: string;
-  /** Every unit added to this bucket, tagged or not. */
-  readonly quantity: number;
-  readonly state: BucketState;
-  /** Set when the run froze it: from then on `quantity` never changes. */
-  readonly frozenAt?: string;
-  /** Tagged quantities: `allocationAttribute(tags)` -> units; the rest of `quantity` is the untagged allocation. */
-  readonly allocations?: readonly { readonly tags: AllocationTags; readonly quantity: number }[];
-  readonly meteringRecordId?: string;
-  /** The `x-amzn-RequestId` of the call that billed or rejected it, to match against CloudTrail. */
-  readonly requestId?: string;
-  readonly settledAt?: string;
-  /** Why it was not billed: `CustomerNotSubscribed`, `DuplicateRecord`, an exception name, `expired`. */
-  readonly reason?: string;
-}
 
 /** The start of the UTC hour that `at` falls in. */
 export function hourOf(at: Date): Date {
@@ -75,7 +46,7 @@ export function bucketCoordinatesOf(
 }
 
 export function usagePartition(subscriberId: string): string {
-  return `USAGE#${subscriberId}`;
+  return `${usageItemPrefixes.bucket}${subscriberId}`;
 }
 
 /** The sort-key prefix of every bucket of one hour (`begins_with` for an hour's buckets). */
@@ -90,7 +61,7 @@ export function pendingShardOf(subscriberId: string): string {
 
 /** Idempotency keys of recorded usage events: one per event id (escaped by the caller), expiring by TTL. */
 export function usageEventKey(escapedEventId: string): ItemKey {
-  return { pk: `EVENT#${escapedEventId}`, sk: 'EVENT' };
+  return { pk: `${usageItemPrefixes.usageEvent}${escapedEventId}`, sk: 'EVENT' };
 }
 
 /** A tag set in one canonical spelling: keys sorted. */

@@ -9,7 +9,8 @@
 import type { ItemKey } from '../table-keys.ts';
 import { bucketItemOf, SETTLED_STATES } from './bucket-item.ts';
 import { UNCONFIRMED_SEND } from './bucket-ledger.ts';
-import { bucketKey, hourOf, PENDING_INDEX } from './usage-bucket.ts';
+import { bucketKey, hourOf } from './usage-bucket.ts';
+import { PENDING_INDEX } from '../../../contracts/index.ts';
 
 /** Where a bucket's units are reported. */
 export interface ReportPlace {

@@ -10,7 +10,8 @@
  * a metering run shows every bucket as that run left it, to match against the run's summary and CloudTrail.
  */
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { bucketSortPrefix, USAGE_KEY, usagePartition } from './usage-bucket.ts';
+import { bucketSortPrefix, usagePartition } from './usage-bucket.ts';
+import { TABLE_KEY } from '../../../contracts/index.ts';
 
 type Item = Record<string, unknown>;
 
@@ -30,7 +31,7 @@ export async function* bucketItemsIn(
   tableName: string,
   scope: ReadScope,
 ): AsyncGenerator<Item> {
-  const names = { '#pk': USAGE_KEY.partitionKey, '#sk': USAGE_KEY.sortKey };
+  const names = { '#pk': TABLE_KEY.partitionKey, '#sk': TABLE_KEY.sortKey };
   const range = { ':first': bucketSortPrefix(scope.first), ':last': bucketSortPrefix(scope.end) };
   const common = {
     TableName: tableName,

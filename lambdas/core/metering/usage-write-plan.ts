@@ -21,11 +21,11 @@ import {
   hourOf,
   pendingShardOf,
   usageEventKey,
-  USAGE_KEY,
   type AllocationTags,
 } from './usage-bucket.ts';
 import { MAX_QUANTITY, rejection, type UsageEvent, type UsageEventResult } from './usage-event.ts';
 import { itemId, type ItemKey } from '../table-keys.ts';
+import { PENDING_INDEX, TABLE_KEY } from '../../../contracts/index.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -342,8 +342,8 @@ function bucketUpdate(tableName: string, bucket: PlannedBucket): TransactItem {
     '#dimension': 'dimension',
     '#hour': 'hour',
     '#state': 'state',
-    '#pendingShard': 'pendingShard',
-    '#pendingHour': 'pendingHour',
+    '#pendingShard': PENDING_INDEX.partitionKey,
+    '#pendingHour': PENDING_INDEX.sortKey,
   };
   const hour = bucket.hour.toISOString();
   const values: Record<string, unknown> = {
@@ -432,10 +432,10 @@ function eventKeyPut(settings: PlanSettings, planned: PlannedEventKey): Transact
         eventId: event.eventId,
         hour: planned.hour.toISOString(),
         recordedAt: settings.now.toISOString(),
-        [USAGE_KEY.timeToLive]: Math.ceil(settings.now.getTime() / 1000) + settings.eventIdRetentionDays * 86_400,
+        [TABLE_KEY.timeToLive]: Math.ceil(settings.now.getTime() / 1000) + settings.eventIdRetentionDays * 86_400,
       },
       ConditionExpression: 'attribute_not_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': USAGE_KEY.partitionKey },
+      ExpressionAttributeNames: { '#pk': TABLE_KEY.partitionKey },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };

@@ -6,12 +6,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import { createMeteringHandler, METERING_METRICS } from '../../../lambdas/metering/metering-handler.ts';
-import { meteringMetricNames } from '../../../lib/metering-metrics.ts';
+import { createMeteringHandler } from '../../../lambdas/metering/metering-handler.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage, cancelSubscription, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
 import { freshTables, meteringHarness } from '../../support/metering-run.ts';
 import { meteredProduct, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+import { METERING_METRICS } from '../../../contracts/index.ts';
 
 const dynamoDb = useDynamoDb();
 const sim = useSimulator();
@@ -60,10 +60,6 @@ async function setup() {
   });
   return { tables, client, buyer, handler, harness };
 }
-
-test('the metric names the stack alarms on are the ones the handler publishes', () => {
-  expect(METERING_METRICS).toEqual(meteringMetricNames);
-});
 
 test('a scheduled run bills the closed hours and publishes its figures, rejections also by reason', async () => {
   const { tables, client, buyer, handler } = await setup();

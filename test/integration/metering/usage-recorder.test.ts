@@ -7,12 +7,7 @@ import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import {
-  allocationAttributes,
-  bucketKey,
-  PENDING_INDEX,
-  pendingShardOf,
-} from '../../../lambdas/core/metering/usage-bucket.ts';
+import { allocationAttributes, bucketKey, pendingShardOf } from '../../../lambdas/core/metering/usage-bucket.ts';
 import { MAX_QUANTITY, type UsageEventInput } from '../../../lambdas/core/metering/usage-event.ts';
 import {
   recordUsage,
@@ -39,6 +34,7 @@ import {
   UNSOLD_PRODUCT,
   type History,
 } from '../../support/usage.ts';
+import { PENDING_INDEX } from '../../../contracts/index.ts';
 
 const dynamoDb = useDynamoDb();
 const documents = documentClient(dynamoDb.endpoint);

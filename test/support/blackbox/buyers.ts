@@ -6,6 +6,7 @@
 import type { IdentityModel, License, MarketplaceControl } from './marketplace-control.ts';
 import { pollUntil } from './polling.ts';
 import { subscriberAccess } from './seller-api.ts';
+import { loadLocalConfig } from '../../../local/config.ts';
 
 /** The products `cdk.json` sells, by identity model, with their metered dimensions. */
 const PRODUCTS: Readonly<Record<IdentityModel, { code: string; dimensions: readonly string[] }>> = {
@@ -32,9 +33,10 @@ export interface FinalWindow {
   readonly sendFrom: Date;
 }
 
-/** `lifecycle.finalMeteringGraceMinutes` and `metering.finalHourMarginMinutes` of `cdk.json`. */
-const FINAL_METERING_GRACE_MS = 60 * 60_000;
-const FINAL_HOUR_MARGIN_MS = 15 * 60_000;
+/** `lifecycle.finalMeteringGraceMinutes` and `metering.finalHourMarginMinutes`, as the stack under test reads them. */
+const { lifecycle, metering } = loadLocalConfig();
+const FINAL_METERING_GRACE_MS = lifecycle.finalMeteringGraceMinutes * 60_000;
+const FINAL_HOUR_MARGIN_MS = metering.finalHourMarginMinutes * 60_000;
 
 export interface BuyerServices {
   readonly marketplace: MarketplaceControl;

@@ -1,8 +1,13 @@
-/** The partition key prefixes the stack's item grants name are the ones the runtime code writes. */
+/** Each kind of item's keys, as the runtime builds them, start with its prefix in the tables' contract, and no other's. */
 import { expect, test } from 'vitest';
 import { bucketKey, usageEventKey } from '../../lambdas/core/metering/usage-bucket.ts';
-import { agreementKey, rejectedNotificationKey, sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
-import { subscribersItemPrefixes, usageItemPrefixes } from '../../lib/item-grants.ts';
+import {
+  agreementKey,
+  rejectedMarketplaceMessageKey,
+  sessionKey,
+  subscriberKey,
+} from '../../lambdas/core/table-keys.ts';
+import { subscribersItemPrefixes, usageItemPrefixes } from '../../contracts/index.ts';
 
 const SUBSCRIBER_ID = 'license:arn:aws:license-manager::111122223333:license:l-0123';
 
@@ -15,7 +20,7 @@ const tables: { table: string; prefixes: Record<string, string>; keys: Record<st
       subscriber: subscriberKey(SUBSCRIBER_ID).pk,
       session: sessionKey('digest').pk,
       agreement: agreementKey('agmt-0123').pk,
-      rejectedNotification: rejectedNotificationKey(new Date('2026-12-01T10:00:00Z'), 'message-1').pk,
+      rejectedMarketplaceMessage: rejectedMarketplaceMessageKey(new Date('2026-12-01T10:00:00Z'), 'message-1').pk,
     },
   },
   {

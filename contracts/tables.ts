@@ -1,9 +1,7 @@
 /**
- * The project's DynamoDB tables, described once as plain data.
- *
- * The CDK stack (`lib/storage.ts`) and the local DynamoDB Local launcher (`local/dynamodb/tables.ts`) both build their
- * tables from these definitions, so the key schema, indexes and TTL attribute cannot drift between the cloud and the
- * local stack. Keep this file free of CDK and SDK imports: it is data both sides read.
+ * The project's DynamoDB tables, described once as plain data: the key and index attribute names the functions address
+ * items by, and the definitions the CDK stack (`lib/storage.ts`) and DynamoDB Local (`local/dynamodb/tables.ts`) build
+ * the tables from. Nothing can drift between the cloud, the local stack and the code that reads and writes the items.
  */
 
 export type AttributeType = 'S' | 'N';
@@ -37,8 +35,31 @@ export interface TableDefinition {
   readonly stream?: 'NEW_AND_OLD_IMAGES';
 }
 
-const pk: KeyAttribute = { name: 'pk', type: 'S' };
-const sk: KeyAttribute = { name: 'sk', type: 'S' };
+/** Both tables' primary key and expiry attributes. */
+export const TABLE_KEY = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' } as const;
+
+/** The sparse index of subscribers that may be metered, and its partition key attribute. */
+export const LIVE_INDEX = { indexName: 'live', partitionKey: 'liveShard' } as const;
+
+/** The sparse index of subscribers inside their final-metering window, by deadline (same shards as `live`). */
+export const ENDING_INDEX = {
+  indexName: 'ending',
+  partitionKey: 'endingShard',
+  sortKey: 'finalMeteringDeadline',
+} as const;
+
+/** The sparse index of usage buckets not yet settled, by hour. */
+export const PENDING_INDEX = { indexName: 'pending', partitionKey: 'pendingShard', sortKey: 'pendingHour' } as const;
+
+/** Live (and ending) subscribers are spread over this many index partitions, so that no one takes every write. */
+export const LIVE_SHARDS = 8;
+
+/** Pending buckets are spread over this many index partitions, so that no one partition takes every write. */
+export const PENDING_SHARDS = 8;
+
+const pk: KeyAttribute = { name: TABLE_KEY.partitionKey, type: 'S' };
+const sk: KeyAttribute = { name: TABLE_KEY.sortKey, type: 'S' };
+const stringKey = (name: string): KeyAttribute => ({ name, type: 'S' });
 
 /**
  * One item per subscriber (a license, or a legacy product code + customer identifier), plus registration sessions
@@ -54,15 +75,20 @@ export const subscribersTable: TableDefinition = {
   partitionKey: pk,
   sortKey: sk,
   globalSecondaryIndexes: [
-    { indexName: 'live', partitionKey: { name: 'liveShard', type: 'S' }, sortKey: pk, projection: 'all' },
     {
-      indexName: 'ending',
-      partitionKey: { name: 'endingShard', type: 'S' },
-      sortKey: { name: 'finalMeteringDeadline', type: 'S' },
+      indexName: LIVE_INDEX.indexName,
+      partitionKey: stringKey(LIVE_INDEX.partitionKey),
+      sortKey: pk,
+      projection: 'all',
+    },
+    {
+      indexName: ENDING_INDEX.indexName,
+      partitionKey: stringKey(ENDING_INDEX.partitionKey),
+      sortKey: stringKey(ENDING_INDEX.sortKey),
       projection: 'all',
     },
   ],
-  timeToLiveAttribute: 'expiresAt',
+  timeToLiveAttribute: TABLE_KEY.timeToLive,
   stream: 'NEW_AND_OLD_IMAGES',
 };
 
@@ -81,13 +107,13 @@ export const usageTable: TableDefinition = {
   sortKey: sk,
   globalSecondaryIndexes: [
     {
-      indexName: 'pending',
-      partitionKey: { name: 'pendingShard', type: 'S' },
-      sortKey: { name: 'pendingHour', type: 'S' },
+      indexName: PENDING_INDEX.indexName,
+      partitionKey: stringKey(PENDING_INDEX.partitionKey),
+      sortKey: stringKey(PENDING_INDEX.sortKey),
       projection: 'keys-only',
     },
   ],
-  timeToLiveAttribute: 'expiresAt',
+  timeToLiveAttribute: TABLE_KEY.timeToLive,
 };
 
 export const tableDefinitions: readonly TableDefinition[] = [subscribersTable, usageTable];

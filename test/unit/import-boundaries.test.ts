@@ -1,0 +1,70 @@
+/**
+ * The architecture's boundaries, read from the import graph: the stack (`lib/`) and the functions (`lambdas/`) never
+ * import each other and share names only through `contracts/`, which imports nothing from outside itself; the usage
+ * client (`client/`), which a seller copies into their app, stands alone.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { projectRoot } from '../../local/config.ts';
+
+interface Import {
+  readonly file: string;
+  readonly specifier: string;
+  /** The project folder a relative import lands in (`lib`, `contracts`, ...), or `undefined` for a package. */
+  readonly folder: string | undefined;
+}
+
+async function sourceFiles(folder: string): Promise<string[]> {
+  const entries = await readdir(join(projectRoot, folder), { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .map((entry) => relative(projectRoot, join(entry.parentPath, entry.name)));
+}
+
+/** Every static import, re-export and dynamic import of a file. */
+async function importsOf(file: string): Promise<Import[]> {
+  const source = await readFile(join(projectRoot, file), 'utf8');
+  const specifiers = [
+    ...source.matchAll(
+      /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|(?:^|\n)import\s*'([^']+)'/g,
+    ),
+  ].map((match) => (match[1] ?? match[2] ?? match[3])!);
+  return specifiers.map((specifier) => ({
+    file,
+    specifier,
+    folder: specifier.startsWith('.')
+      ? relative(projectRoot, resolve(projectRoot, dirname(file), specifier)).split('/')[0]
+      : undefined,
+  }));
+}
+
+async function importsFrom(folder: string): Promise<Import[]> {
+  return (await Promise.all((await sourceFiles(folder)).map(importsOf))).flat();
+}
+
+const describeImport = ({ file, specifier }: Import) => `${file} imports ${specifier}`;
+
+describe('the import graph', () => {
+  test('contracts/ imports nothing but its own files: no package, no Node built-in', async () => {
+    const imports = await importsFrom('contracts');
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((entry) => entry.folder !== 'contracts').map(describeImport)).toEqual([]);
+  });
+
+  test.each([
+    ['lambdas', ['lambdas', 'contracts']],
+    ['lib', ['lib', 'contracts']],
+    ['client', ['client']],
+  ])('%s/ imports from the project only %j', async (folder, allowed) => {
+    const imports = await importsFrom(folder);
+    expect(imports.some((entry) => entry.folder === folder)).toBe(true);
+    const crossing = imports.filter((entry) => entry.folder !== undefined && !allowed.includes(entry.folder));
+    expect(crossing.map(describeImport)).toEqual([]);
+  });
+
+  test('the reader sees every kind of import, so the checks above cannot pass by missing one', async () => {
+    const imports = await importsOf('lambdas/metering/metering.ts');
+    expect(imports.map((entry) => entry.specifier)).toContain('./metering-function.ts');
+  });
+});
