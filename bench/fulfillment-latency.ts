@@ -11,7 +11,7 @@ import { loadLocalConfig } from '../local/config.ts';
 import { createDynamoDbClient, startDynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { startLocalGateway } from '../local/gateway/server.ts';
 import { startLocalStack } from '../local/local-stack.ts';
-import { SimulatorControl } from '../local/simulator/control-client.ts';
+import { SimulatorControl } from '../simulator/control-client.ts';
 import { percentile, summarize } from './stats.ts';
 
 const requests = Number(process.argv[2] ?? 1000);

@@ -8,13 +8,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { forEachConcurrently } from '../lambdas/core/metering/concurrently.ts';
-import { bucketKey, pendingShardOf } from '../lambdas/core/metering/usage-bucket.ts';
+import { forEachConcurrently } from '../lambdas/core/metering/run/concurrently.ts';
+import { bucketKey, pendingShardOf } from '../lambdas/core/metering/bucket/usage-bucket.ts';
 import { subscriberIdOf } from '../lambdas/core/subscriber.ts';
 import { liveShardOf, subscriberKey } from '../lambdas/core/table-keys.ts';
 import { fastStartJvmFlags } from '../local/dynamodb/launcher.ts';
-import type { LicenseView, SimulatorControl } from '../local/simulator/control-client.ts';
-import { startSimulator } from '../local/simulator/server.ts';
+import type { LicenseView, SimulatorControl } from '../simulator/control-client.ts';
+import { startSimulator } from '../simulator/server.ts';
 import { startLocalSimulatorProcess } from './simulator-process.ts';
 import { PENDING_INDEX } from '../contracts/index.ts';
 

@@ -18,13 +18,13 @@ import '../local/sdk-environment.ts';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
-import { meterUsage, type MeteringLogger, type MeteringRunSummary } from '../lambdas/core/metering/metering-run.ts';
-import { bucketKey, HOUR_MS } from '../lambdas/core/metering/usage-bucket.ts';
-import { recordUsage } from '../lambdas/core/metering/usage-recorder.ts';
+import { meterUsage, type MeteringLogger, type MeteringRunSummary } from '../lambdas/core/metering/run/metering-run.ts';
+import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/usage-bucket.ts';
+import { recordUsage } from '../lambdas/core/metering/recording/usage-recorder.ts';
 import { subscriberKey } from '../lambdas/core/table-keys.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { createTables } from '../local/dynamodb/tables.ts';
-import { SimulatorControl } from '../local/simulator/control-client.ts';
+import { SimulatorControl } from '../simulator/control-client.ts';
 import {
   activeSubscriberItem,
   assertSameItem,

@@ -10,7 +10,7 @@ import {
   MarketplaceMeteringClient,
   type UsageRecord,
 } from '@aws-sdk/client-marketplace-metering';
-import { SimulatorControl, type LicenseView } from '../local/simulator/control-client.ts';
+import { SimulatorControl, type LicenseView } from '../simulator/control-client.ts';
 import { startLocalSimulatorProcess } from './simulator-process.ts';
 import { percentile, summarize } from './stats.ts';
 

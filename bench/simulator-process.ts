@@ -14,7 +14,7 @@ export interface SimulatorProcess {
 export async function startLocalSimulatorProcess(): Promise<SimulatorProcess> {
   const simulator = await startSupervisedProcess({
     command: process.execPath,
-    args: ['--import', 'tsx', 'local/simulator/main.ts'],
+    args: ['--import', 'tsx', 'simulator/main.ts'],
     cwd: projectRoot,
     env: { SIMULATOR_PORT: '0' },
   });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFromContext, parseConfig, type Config } from '../lib/config.ts';
-import type { SimulatorControl } from './simulator/control-client.ts';
+import type { SimulatorControl } from '../simulator/control-client.ts';
 
 /** The project's root folder, where `cdk.json` and `package.json` are. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));

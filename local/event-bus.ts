@@ -18,7 +18,7 @@ import {
   sendAwsJson,
   unknownOperationError,
   validationError,
-} from './aws-json.ts';
+} from './http/aws-json.ts';
 
 /** PutEvents' limits: 10 entries and 256 KB a call. */
 const MAX_ENTRIES = 10;

@@ -11,8 +11,8 @@ import type { Config } from '../lib/config.ts';
 import { listen } from './http/listen.ts';
 import { readBody, RequestTooLargeError } from './http/read-body.ts';
 import type { LocalQueue } from './queue.ts';
-import type { SimulatorControl } from './simulator/control-client.ts';
-import type { EventFormat } from './simulator/lifecycle-events.ts';
+import type { SimulatorControl } from '../simulator/control-client.ts';
+import type { EventFormat } from '../simulator/lifecycle-events.ts';
 
 export interface NotificationRelayOptions {
   readonly control: SimulatorControl;

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { AwsError, parseJsonBody, readAwsJsonBody, unknownOperationError, validationError } from './aws-json.ts';
+import { AwsError, parseJsonBody, readAwsJsonBody, unknownOperationError, validationError } from './http/aws-json.ts';
 import { listen } from './http/listen.ts';
 import { loopbackOnly } from './http/loopback-host.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';

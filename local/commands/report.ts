@@ -1,5 +1,5 @@
 /**
- * `npm run report`: the usage report (`lambdas/core/metering/usage-report.ts`) of the Usage table `targets.ts` names,
+ * `npm run report`: the usage report (`lambdas/core/metering/report/usage-report.ts`) of the Usage table `targets.ts` names,
  * to reconcile usage with billing. Per subscriber, dimension and UTC day, the units recorded, billed, rejected by
  * reason, pending and expired, and the totals; then the request ids of the `BatchMeterUsage` calls that settled them,
  * each the `requestID` of a CloudTrail event.
@@ -23,7 +23,7 @@ import {
   UsageReportOptionsError,
   type UsageFigures,
   type UsageReport,
-} from '../../lambdas/core/metering/usage-report.ts';
+} from '../../lambdas/core/metering/report/usage-report.ts';
 import { ArgumentError, CommandFailure, messageOf, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 

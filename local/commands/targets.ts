@@ -22,7 +22,7 @@ import { connect } from 'node:net';
 import type { Clock } from '../../lambdas/core/clock.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
 import { loadLocalConfig, portFromEnvironment } from '../config.ts';
-import { SimulatorControl } from '../simulator/control-client.ts';
+import { SimulatorControl } from '../../simulator/control-client.ts';
 import { lookUpStack, STACK_STATE_VARIABLE, type StackLookup, type StackState } from '../stack-state.ts';
 import type { Config } from '../../lib/config.ts';
 

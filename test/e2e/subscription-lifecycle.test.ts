@@ -9,7 +9,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
 import { loadLocalConfig } from '../../local/config.ts';
-import { SimulatorControl } from '../../local/simulator/control-client.ts';
+import { SimulatorControl } from '../../simulator/control-client.ts';
 import type { WebhookCall } from '../../local/webhook-receiver.ts';
 import { recordBrowsing } from '../support/browsing-record.ts';
 import { useBrowserAndStack } from '../support/browser-and-stack.ts';

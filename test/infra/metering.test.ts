@@ -7,7 +7,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { meteringEnvironment, usageEnvironment } from '../../lambdas/core/environment.ts';
-import { bucketKey, usageEventKey } from '../../lambdas/core/metering/usage-bucket.ts';
+import { bucketKey, usageEventKey } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { SELLER_EVENT } from '../../contracts/index.ts';
 import { agreementKey, sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadLocalConfig, projectRoot } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
-import { SimulatorControl } from '../../local/simulator/control-client.ts';
+import { SimulatorControl } from '../../simulator/control-client.ts';
 import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
 import { expectGone, waitUntilGone } from '../support/processes.ts';
 import { tableDefinitions } from '../../contracts/index.ts';

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { fetchSigned } from '../../local/http/signed-fetch.ts';
-import { SimulatorControl } from '../../local/simulator/control-client.ts';
+import { SimulatorControl } from '../../simulator/control-client.ts';
 import { subscribeOnBuyerPage } from '../support/buyer-page.ts';
 import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
 

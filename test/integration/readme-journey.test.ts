@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { projectRoot } from '../../local/config.ts';
-import { SimulatorControl } from '../../local/simulator/control-client.ts';
+import { SimulatorControl } from '../../simulator/control-client.ts';
 import { commandsOf } from '../support/docs-commands.ts';
 import { postFulfillment } from '../support/buyer.ts';
 import { startNpmStart, type NpmStart } from '../support/npm-start.ts';

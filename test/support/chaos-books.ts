@@ -8,11 +8,11 @@
  * of a valid record. What is billed carries the bucket's own quantity, allocations and record id; nothing is billed
  * that no bucket accounts for, and Marketplace never answers `DuplicateRecord`.
  */
-import { eventFingerprint } from '../../lambdas/core/metering/usage-write-plan.ts';
-import { bucketItemOf, type BucketItem } from '../../lambdas/core/metering/bucket-item.ts';
-import { canonicalTags, hourOf } from '../../lambdas/core/metering/usage-bucket.ts';
-import type { UsageEventResult } from '../../lambdas/core/metering/usage-event.ts';
-import type { BilledRecordView } from '../../local/simulator/control-client.ts';
+import { eventFingerprint } from '../../lambdas/core/metering/recording/usage-write-plan.ts';
+import { bucketItemOf, type BucketItem } from '../../lambdas/core/metering/bucket/bucket-item.ts';
+import { canonicalTags, hourOf } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import type { UsageEventResult } from '../../lambdas/core/metering/recording/usage-event.ts';
+import type { BilledRecordView } from '../../simulator/control-client.ts';
 
 const MINUTE_MS = 60_000;
 

@@ -8,7 +8,7 @@
 import '../../local/sdk-environment.ts';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
-import { meterUsage, type ProductDimensions } from '../../lambdas/core/metering/metering-run.ts';
+import { meterUsage, type ProductDimensions } from '../../lambdas/core/metering/run/metering-run.ts';
 
 export interface ChildRunSettings {
   readonly endpoint: string;

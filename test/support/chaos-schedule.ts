@@ -8,7 +8,7 @@
  * most ends, a fault-free final-metering run inside the final window). Generating is pure: the same seed gives the
  * same schedule, so a failing seed replays (see `chaos-world.ts` for how a schedule is played).
  */
-import type { FaultPlanInput } from '../../local/simulator/control-client.ts';
+import type { FaultPlanInput } from '../../simulator/control-client.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 export const HOUR_MS = 3_600_000;

@@ -7,13 +7,17 @@
 import { MarketplaceMeteringServiceException, type BatchMeterUsageRequest } from '@aws-sdk/client-marketplace-metering';
 import { ScanCommand, type DynamoDBDocumentClient as DocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LifecycleRepository } from '../../lambdas/core/lifecycle/lifecycle-repository.ts';
-import type { MeteringScope } from '../../lambdas/core/metering/due-buckets.ts';
+import type { MeteringScope } from '../../lambdas/core/metering/run/due-buckets.ts';
 import type { MeteredProduct } from '../../lambdas/core/environment.ts';
-import { meterUsage, type MeteringLogger, type MeteringRunSummary } from '../../lambdas/core/metering/metering-run.ts';
-import { hourOf } from '../../lambdas/core/metering/usage-bucket.ts';
-import { recordUsage, type UsageRecorderDependencies } from '../../lambdas/core/metering/usage-recorder.ts';
+import {
+  meterUsage,
+  type MeteringLogger,
+  type MeteringRunSummary,
+} from '../../lambdas/core/metering/run/metering-run.ts';
+import { hourOf } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { recordUsage, type UsageRecorderDependencies } from '../../lambdas/core/metering/recording/usage-recorder.ts';
 import type { SubscriberIdentity } from '../../lambdas/core/subscriber.ts';
-import type { LicenseView, SimulatorControl } from '../../local/simulator/control-client.ts';
+import type { LicenseView, SimulatorControl } from '../../simulator/control-client.ts';
 import {
   bump,
   checkBooks,

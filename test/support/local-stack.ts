@@ -11,7 +11,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { loadLocalConfig } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/local-stack.ts';
-import { SimulatorControl } from '../../local/simulator/control-client.ts';
+import { SimulatorControl } from '../../simulator/control-client.ts';
 
 export interface LocalStackHarness {
   readonly stack: LocalStack;

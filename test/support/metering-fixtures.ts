@@ -14,8 +14,8 @@ import {
   pendingShardOf,
   usagePartition,
   type AllocationTags,
-} from '../../lambdas/core/metering/usage-bucket.ts';
-import type { LicenseView, SimulatorControl } from '../../local/simulator/control-client.ts';
+} from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import type { LicenseView, SimulatorControl } from '../../simulator/control-client.ts';
 import { minutesFrom } from './simulator.ts';
 
 export interface Buyer {

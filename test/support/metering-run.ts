@@ -10,7 +10,7 @@ import {
   meterUsage,
   type MeteringDependencies,
   type MeteringRunOptions,
-} from '../../lambdas/core/metering/metering-run.ts';
+} from '../../lambdas/core/metering/run/metering-run.ts';
 import { createTables } from '../../local/dynamodb/tables.ts';
 import type { DynamoDbForTests } from './dynamodb.ts';
 import { meteringClient } from './simulator.ts';

@@ -3,7 +3,7 @@
  * that a fuzz run that fails can be replayed exactly by giving it the same seed.
  */
 import { randomInt } from 'node:crypto';
-import { SeededRandom as Mulberry32 } from '../../local/simulator/random.ts';
+import { SeededRandom as Mulberry32 } from '../../simulator/random.ts';
 
 export class SeededRandom extends Mulberry32 {
   constructor(readonly seed: number) {

@@ -7,9 +7,9 @@ import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { SimulatorControl, type ProductInput } from '../../local/simulator/control-client.ts';
-import { startSimulator, type RunningSimulator } from '../../local/simulator/server.ts';
-import type { SettingsPatch } from '../../local/simulator/settings.ts';
+import { SimulatorControl, type ProductInput } from '../../simulator/control-client.ts';
+import { startSimulator, type RunningSimulator } from '../../simulator/server.ts';
+import type { SettingsPatch } from '../../simulator/settings.ts';
 
 /** Mid-month and mid-hour, so that neither the month-end rule nor an hour boundary is crossed by accident. */
 export const SIMULATOR_NOW = new Date('2026-11-18T12:30:00Z');

@@ -12,10 +12,10 @@ import {
 import { randomUUID } from 'node:crypto';
 import { LifecycleRepository } from '../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import type { LifecycleFact } from '../../lambdas/core/lifecycle/subscription-state.ts';
-import { bucketKey, pendingShardOf, usagePartition } from '../../lambdas/core/metering/usage-bucket.ts';
+import { bucketKey, pendingShardOf, usagePartition } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
 import type { MeteredProduct } from '../../lambdas/core/environment.ts';
-import type { UsageRecorderDependencies } from '../../lambdas/core/metering/usage-recorder.ts';
-import { eventKeyOf } from '../../lambdas/core/metering/usage-write-plan.ts';
+import type { UsageRecorderDependencies } from '../../lambdas/core/metering/recording/usage-recorder.ts';
+import { eventKeyOf } from '../../lambdas/core/metering/recording/usage-write-plan.ts';
 import { SubscriberRepository } from '../../lambdas/core/subscriber-repository.ts';
 import type { DynamoDbForTests } from './dynamodb.ts';
 

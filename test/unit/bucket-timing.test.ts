@@ -1,5 +1,9 @@
 import { expect, test } from 'vitest';
-import { bucketTiming, finalHourSendTime, recordTimestampOf } from '../../lambdas/core/metering/bucket-timing.ts';
+import {
+  bucketTiming,
+  finalHourSendTime,
+  recordTimestampOf,
+} from '../../lambdas/core/metering/bucket/bucket-timing.ts';
 import type { LifecycleFacts } from '../../lambdas/core/lifecycle/subscription-state.ts';
 
 const SETTINGS = { graceSeconds: 3600, finalHourMarginMinutes: 15 };

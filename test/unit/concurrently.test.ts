@@ -4,7 +4,7 @@ import {
   mapConcurrently,
   prefetched,
   takeUntil,
-} from '../../lambdas/core/metering/concurrently.ts';
+} from '../../lambdas/core/metering/run/concurrently.ts';
 
 /** A stream of `count` numbers that notes how many it has handed out. */
 function counting(count: number) {

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { FaultInjector, faultPlanSchema } from '../../local/simulator/faults.ts';
+import { FaultInjector, faultPlanSchema } from '../../simulator/faults.ts';
 
 const injector = (plan: unknown, monotonic?: () => number) => new FaultInjector(faultPlanSchema.parse(plan), monotonic);
 

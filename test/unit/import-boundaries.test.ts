@@ -1,7 +1,8 @@
 /**
  * The architecture's boundaries, read from the import graph: the stack (`lib/`) and the functions (`lambdas/`) never
  * import each other and share names only through `contracts/`, which imports nothing from outside itself; the usage
- * client (`client/`), which a seller copies into their app, stands alone.
+ * client (`client/`), which a seller copies into their app, stands alone; the simulator, which sellers run on its own,
+ * takes from the local stack only the HTTP plumbing every local server shares.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -13,6 +14,8 @@ interface Import {
   readonly specifier: string;
   /** The project folder a relative import lands in (`lib`, `contracts`, ...), or `undefined` for a package. */
   readonly folder: string | undefined;
+  /** The file a relative import lands in, from the project root; the specifier itself for a package. */
+  readonly target: string;
 }
 
 async function sourceFiles(folder: string): Promise<string[]> {
@@ -30,13 +33,12 @@ async function importsOf(file: string): Promise<Import[]> {
       /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|(?:^|\n)import\s*'([^']+)'/g,
     ),
   ].map((match) => (match[1] ?? match[2] ?? match[3])!);
-  return specifiers.map((specifier) => ({
-    file,
-    specifier,
-    folder: specifier.startsWith('.')
-      ? relative(projectRoot, resolve(projectRoot, dirname(file), specifier)).split('/')[0]
-      : undefined,
-  }));
+  return specifiers.map((specifier) => {
+    const target = specifier.startsWith('.')
+      ? relative(projectRoot, resolve(projectRoot, dirname(file), specifier))
+      : specifier;
+    return { file, specifier, target, folder: specifier.startsWith('.') ? target.split('/')[0] : undefined };
+  });
 }
 
 async function importsFrom(folder: string): Promise<Import[]> {
@@ -61,6 +63,18 @@ describe('the import graph', () => {
     expect(imports.some((entry) => entry.folder === folder)).toBe(true);
     const crossing = imports.filter((entry) => entry.folder !== undefined && !allowed.includes(entry.folder));
     expect(crossing.map(describeImport)).toEqual([]);
+  });
+
+  test('simulator/ stands apart from the local stack: only the HTTP plumbing every local server shares', async () => {
+    const imports = await importsFrom('simulator');
+    const intoLocal = imports.filter(
+      (entry) =>
+        entry.folder === 'local' &&
+        !entry.target.startsWith('local/http/') &&
+        // The entry point reads the seller's configuration, as `npm start` does.
+        !(entry.file === 'simulator/main.ts' && ['local/config.ts', 'local/sdk-environment.ts'].includes(entry.target)),
+    );
+    expect(intoLocal.map(describeImport)).toEqual([]);
   });
 
   test('the reader sees every kind of import, so the checks above cannot pass by missing one', async () => {

@@ -1,6 +1,6 @@
 /** Each kind of item's keys, as the runtime builds them, start with its prefix in the tables' contract, and no other's. */
 import { expect, test } from 'vitest';
-import { bucketKey, usageEventKey } from '../../lambdas/core/metering/usage-bucket.ts';
+import { bucketKey, usageEventKey } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
 import {
   agreementKey,
   rejectedMarketplaceMessageKey,

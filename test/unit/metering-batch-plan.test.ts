@@ -7,8 +7,8 @@ import {
   serializedBytes,
   type PlannedCall,
   type PlannedRecord,
-} from '../../lambdas/core/metering/batch-plan.ts';
-import type { MeteringIdentity } from '../../lambdas/core/metering/usage-record.ts';
+} from '../../lambdas/core/metering/run/batch-plan.ts';
+import type { MeteringIdentity } from '../../lambdas/core/metering/run/usage-record.ts';
 
 const hour = new Date('2026-11-18T10:00:00Z');
 const license = (productCode: string, n: number): MeteringIdentity => ({

@@ -12,9 +12,9 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { BatchSubmitter, type MeteringCall } from '../../lambdas/core/metering/batch-submitter.ts';
-import { RateLimiter } from '../../lambdas/core/metering/rate-limiter.ts';
-import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/metering/retry-policy.ts';
+import { BatchSubmitter, type MeteringCall } from '../../lambdas/core/metering/run/batch-submitter.ts';
+import { RateLimiter } from '../../lambdas/core/metering/run/rate-limiter.ts';
+import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/metering/run/retry-policy.ts';
 
 const hour = new Date('2026-11-18T10:00:00Z');
 

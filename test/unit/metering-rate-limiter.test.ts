@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { RateLimiter } from '../../lambdas/core/metering/rate-limiter.ts';
+import { RateLimiter } from '../../lambdas/core/metering/run/rate-limiter.ts';
 
 /**
  * Virtual time: `sleep` resolves when `run` moves the clock to its deadline (plus `lateBy`, for timers that fire late on

@@ -9,10 +9,10 @@ import {
   TimestampOutOfBoundsException,
 } from '@aws-sdk/client-marketplace-metering';
 import { describe, expect, test } from 'vitest';
-import { bucketItemOf } from '../../lambdas/core/metering/bucket-item.ts';
-import { classifyFailure } from '../../lambdas/core/metering/call-failure.ts';
-import { allocationAttributes, bucketKey } from '../../lambdas/core/metering/usage-bucket.ts';
-import { recordKey, usageRecordOf, type MeteringIdentity } from '../../lambdas/core/metering/usage-record.ts';
+import { bucketItemOf } from '../../lambdas/core/metering/bucket/bucket-item.ts';
+import { classifyFailure } from '../../lambdas/core/metering/run/call-failure.ts';
+import { allocationAttributes, bucketKey } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { recordKey, usageRecordOf, type MeteringIdentity } from '../../lambdas/core/metering/run/usage-record.ts';
 
 const hour = new Date('2026-11-18T10:00:00Z');
 const licensed: MeteringIdentity = {

@@ -3,13 +3,13 @@
  * how long a retry waits, which index shards a run reads, and how its work runs side by side.
  */
 import { describe, expect, test } from 'vitest';
-import { expiryOf } from '../../lambdas/core/metering/acceptance-window.ts';
-import { PENDING_SHARD_NAMES } from '../../lambdas/core/metering/bucket-ledger.ts';
-import { forEachConcurrently } from '../../lambdas/core/metering/concurrently.ts';
-import { LIVE_SHARD_NAMES } from '../../lambdas/core/metering/metering-subscribers.ts';
-import { backoffDelay, DEFAULT_RETRY_POLICY } from '../../lambdas/core/metering/retry-policy.ts';
-import { bucketCoordinatesOf, bucketKey, pendingShardOf } from '../../lambdas/core/metering/usage-bucket.ts';
-import { subscribedDuring } from '../../lambdas/core/metering/zero-usage.ts';
+import { expiryOf } from '../../lambdas/core/metering/bucket/acceptance-window.ts';
+import { PENDING_SHARD_NAMES } from '../../lambdas/core/metering/run/bucket-ledger.ts';
+import { forEachConcurrently } from '../../lambdas/core/metering/run/concurrently.ts';
+import { LIVE_SHARD_NAMES } from '../../lambdas/core/metering/run/metering-subscribers.ts';
+import { backoffDelay, DEFAULT_RETRY_POLICY } from '../../lambdas/core/metering/run/retry-policy.ts';
+import { bucketCoordinatesOf, bucketKey, pendingShardOf } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { subscribedDuring } from '../../lambdas/core/metering/run/zero-usage.ts';
 import { liveShardOf } from '../../lambdas/core/table-keys.ts';
 
 const at = (iso: string) => new Date(iso);

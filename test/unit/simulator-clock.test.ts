@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { SimulatorClock } from '../../local/simulator/clock.ts';
+import { SimulatorClock } from '../../simulator/clock.ts';
 
 function fakeMonotonic() {
   const time = { ms: 1_000 };

@@ -1,12 +1,12 @@
 import { expect, test } from 'vitest';
-import { acceptanceDeadline } from '../../lambdas/core/metering/acceptance-window.ts';
+import { acceptanceDeadline } from '../../lambdas/core/metering/bucket/acceptance-window.ts';
 import {
   MAX_QUANTITY,
   MAX_SUBSCRIBER_ID_LENGTH,
   parseUsageEvent,
   timingRejection,
   type UsageRejectionReason,
-} from '../../lambdas/core/metering/usage-event.ts';
+} from '../../lambdas/core/metering/recording/usage-event.ts';
 
 const SUBSCRIBER = 'license:arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef';
 const VALID = { subscriberId: SUBSCRIBER, dimension: 'requests', quantity: 3, timestamp: '2026-11-26T10:15:00Z' };

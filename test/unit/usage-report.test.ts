@@ -11,9 +11,9 @@ import {
   bucketKey,
   pendingShardOf,
   type BucketState,
-} from '../../lambdas/core/metering/usage-bucket.ts';
-import { usageReport, UsageReportOptionsError } from '../../lambdas/core/metering/usage-report.ts';
-import { UsageTally, type UsageReport } from '../../lambdas/core/metering/usage-report-tally.ts';
+} from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { usageReport, UsageReportOptionsError } from '../../lambdas/core/metering/report/usage-report.ts';
+import { UsageTally, type UsageReport } from '../../lambdas/core/metering/report/usage-report-tally.ts';
 
 const FIRST = new Date('2026-11-17T00:00:00.000Z');
 const END = new Date('2026-11-19T00:00:00.000Z');

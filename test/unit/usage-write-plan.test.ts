@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
-import { allocationAttributes, bucketKey } from '../../lambdas/core/metering/usage-bucket.ts';
+import { allocationAttributes, bucketKey } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { itemId } from '../../lambdas/core/table-keys.ts';
-import { MAX_USAGE_EVENTS_PER_CALL, type UsageEvent } from '../../lambdas/core/metering/usage-event.ts';
+import { MAX_USAGE_EVENTS_PER_CALL, type UsageEvent } from '../../lambdas/core/metering/recording/usage-event.ts';
 import {
   candidateHours,
   eventFingerprint,
@@ -13,7 +13,7 @@ import {
   type Candidate,
   type KnownBucket,
   type TableKnowledge,
-} from '../../lambdas/core/metering/usage-write-plan.ts';
+} from '../../lambdas/core/metering/recording/usage-write-plan.ts';
 
 const NOW = new Date('2026-11-26T12:34:56.000Z');
 const SETTINGS = { usageTable: 'Usage-unit', now: NOW, eventIdRetentionDays: 35 };

@@ -14,7 +14,7 @@ import type { ProductListing } from '../../../lambdas/core/environment.ts';
 import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import { agreementKey, subscriberKey } from '../../../lambdas/core/table-keys.ts';
 import { createLifecycleHandler, TIME_NEEDED_PER_RECORD_MS } from '../../../lambdas/lifecycle/lifecycle-handler.ts';
-import type { LicenseView, PublishedEventView } from '../../../local/simulator/control-client.ts';
+import type { LicenseView, PublishedEventView } from '../../../simulator/control-client.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import {
   localCredentials,

@@ -4,7 +4,7 @@
  * final metering bills the final hour before the deadline, all visible in the simulator's billed records.
  */
 import { expect, test } from 'vitest';
-import { hourOf } from '../../../lambdas/core/metering/usage-bucket.ts';
+import { hourOf } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import type { FaultPlanInput } from '../../../local/simulator/control-client.ts';
+import type { FaultPlanInput } from '../../../simulator/control-client.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage, bucketsOf, hoursBefore, subscribeBuyer, type Buyer } from '../../support/metering-fixtures.ts';
 import { freshTables, meteringHarness } from '../../support/metering-run.ts';

@@ -4,8 +4,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import { BucketLedger } from '../../../lambdas/core/metering/bucket-ledger.ts';
-import { bucketKey } from '../../../lambdas/core/metering/usage-bucket.ts';
+import { BucketLedger } from '../../../lambdas/core/metering/run/bucket-ledger.ts';
+import { bucketKey } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage } from '../../support/metering-fixtures.ts';
 import { freshTables } from '../../support/metering-run.ts';

@@ -7,7 +7,7 @@ import { PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/l
 import { describe, expect, test, vi } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
-import { bucketKey, pendingShardOf } from '../../../lambdas/core/metering/usage-bucket.ts';
+import { bucketKey, pendingShardOf } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { subscriberIdOf } from '../../../lambdas/core/subscriber.ts';
 import { subscriberKey } from '../../../lambdas/core/table-keys.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';

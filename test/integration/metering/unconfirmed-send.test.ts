@@ -7,8 +7,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import type { MeteringLogger } from '../../../lambdas/core/metering/metering-run.ts';
-import { usageReport } from '../../../lambdas/core/metering/usage-report.ts';
+import type { MeteringLogger } from '../../../lambdas/core/metering/run/metering-run.ts';
+import { usageReport } from '../../../lambdas/core/metering/report/usage-report.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import {
   addUsage,

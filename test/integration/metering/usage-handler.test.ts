@@ -8,7 +8,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import type { UsageRecorderDependencies } from '../../../lambdas/core/metering/usage-recorder.ts';
+import type { UsageRecorderDependencies } from '../../../lambdas/core/metering/recording/usage-recorder.ts';
 import { createUsageHandler, MAX_USAGE_BODY_BYTES } from '../../../lambdas/metering/usage-handler.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import {

@@ -7,13 +7,13 @@ import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import { allocationAttributes, bucketKey, pendingShardOf } from '../../../lambdas/core/metering/usage-bucket.ts';
-import { MAX_QUANTITY, type UsageEventInput } from '../../../lambdas/core/metering/usage-event.ts';
+import { allocationAttributes, bucketKey, pendingShardOf } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { MAX_QUANTITY, type UsageEventInput } from '../../../lambdas/core/metering/recording/usage-event.ts';
 import {
   recordUsage,
   UsageBatchTooLarge,
   type UsageRecorderDependencies,
-} from '../../../lambdas/core/metering/usage-recorder.ts';
+} from '../../../lambdas/core/metering/recording/usage-recorder.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import {
   ACTIVE,

@@ -10,10 +10,10 @@ import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import type { MeteredProduct } from '../../../lambdas/core/environment.ts';
-import { bucketKey, pendingShardOf } from '../../../lambdas/core/metering/usage-bucket.ts';
-import type { UsageEventInput } from '../../../lambdas/core/metering/usage-event.ts';
-import { recordUsage } from '../../../lambdas/core/metering/usage-recorder.ts';
-import { usageReport, type UsageReport } from '../../../lambdas/core/metering/usage-report.ts';
+import { bucketKey, pendingShardOf } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
+import type { UsageEventInput } from '../../../lambdas/core/metering/recording/usage-event.ts';
+import { recordUsage } from '../../../lambdas/core/metering/recording/usage-recorder.ts';
+import { usageReport, type UsageReport } from '../../../lambdas/core/metering/report/usage-report.ts';
 import { subscriberIdOf } from '../../../lambdas/core/subscriber.ts';
 import { runNodeCommand, type CommandRun } from '../../support/node-command.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
@@ -402,7 +402,10 @@ describe('anomalies', () => {
 describe('the @example in the doc comment', () => {
   test('runs as written and prints what it says it prints', async () => {
     const { tables } = await meteredDays();
-    const source = await readFile(new URL('../../../lambdas/core/metering/usage-report.ts', import.meta.url), 'utf8');
+    const source = await readFile(
+      new URL('../../../lambdas/core/metering/report/usage-report.ts', import.meta.url),
+      'utf8',
+    );
     const example = /@example\n([\s\S]*?)\n \*\//.exec(source)![1]!.replace(/^ \* ?/gm, '');
     const printed = example
       .split('\n')

@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import type { LicenseView, ProductInput } from '../../../local/simulator/control-client.ts';
-import { batchRules } from '../../../local/simulator/operations/batch-meter-usage.ts';
+import type { LicenseView, ProductInput } from '../../../simulator/control-client.ts';
+import { batchRules } from '../../../simulator/operations/batch-meter-usage.ts';
 import { rejectionOf } from '../../support/errors.ts';
 import { meteredProduct, meteringClient, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 

@@ -7,7 +7,7 @@ import { ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import type { PublishedEventView } from '../../../local/simulator/control-client.ts';
+import type { PublishedEventView } from '../../../simulator/control-client.ts';
 import { meteredProduct, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();

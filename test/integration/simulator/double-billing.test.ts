@@ -6,8 +6,8 @@
  */
 import { BatchMeterUsageCommand, type UsageRecord } from '@aws-sdk/client-marketplace-metering';
 import { afterEach, expect, test, vi } from 'vitest';
-import { SimulatorControl, type LicenseView } from '../../../local/simulator/control-client.ts';
-import { startSimulator } from '../../../local/simulator/server.ts';
+import { SimulatorControl, type LicenseView } from '../../../simulator/control-client.ts';
+import { startSimulator } from '../../../simulator/server.ts';
 import { rejectionOf } from '../../support/errors.ts';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 

@@ -7,7 +7,7 @@ import {
   type UsageRecord,
 } from '@aws-sdk/client-marketplace-metering';
 import { beforeEach, expect, test } from 'vitest';
-import type { LicenseView } from '../../../local/simulator/control-client.ts';
+import type { LicenseView } from '../../../simulator/control-client.ts';
 import { meteredProduct, meteringClient, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();

@@ -6,7 +6,7 @@ import {
   type GetEntitlementsRequest,
 } from '@aws-sdk/client-marketplace-entitlement-service';
 import { beforeEach, expect, test } from 'vitest';
-import type { LicenseView } from '../../../local/simulator/control-client.ts';
+import type { LicenseView } from '../../../simulator/control-client.ts';
 import { meteredProduct, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();

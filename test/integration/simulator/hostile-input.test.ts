@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/client-marketplace-entitlement-service';
 import { connect } from 'node:net';
 import { expect, test } from 'vitest';
-import { operations } from '../../../local/simulator/marketplace-protocol.ts';
-import { SeededRandom } from '../../../local/simulator/random.ts';
+import { operations } from '../../../simulator/marketplace-protocol.ts';
+import { SeededRandom } from '../../../simulator/random.ts';
 import { rejectionOf } from '../../support/errors.ts';
 import { localCredentials, useSimulator } from '../../support/simulator.ts';
 

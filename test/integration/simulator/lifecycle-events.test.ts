@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import type { PublishedEventView } from '../../../local/simulator/control-client.ts';
+import type { PublishedEventView } from '../../../simulator/control-client.ts';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();

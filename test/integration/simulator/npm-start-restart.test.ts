@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { fetchSigned } from '../../../local/http/signed-fetch.ts';
-import { SimulatorControl } from '../../../local/simulator/control-client.ts';
+import { SimulatorControl } from '../../../simulator/control-client.ts';
 import { meter, summaryOf } from '../../support/blackbox/metering-commands.ts';
 import { pollUntil } from '../../support/blackbox/polling.ts';
 import { startStackProcess, type StackProcess } from '../../support/blackbox/stack-process.ts';

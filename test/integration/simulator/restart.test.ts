@@ -9,9 +9,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { SimulatorControl } from '../../../local/simulator/control-client.ts';
-import { startSimulator, type RunningSimulator } from '../../../local/simulator/server.ts';
-import { STATE_FILE_NAME } from '../../../local/simulator/state-file.ts';
+import { SimulatorControl } from '../../../simulator/control-client.ts';
+import { startSimulator, type RunningSimulator } from '../../../simulator/server.ts';
+import { STATE_FILE_NAME } from '../../../simulator/state-file.ts';
 import { meteredProduct, meteringClient, minutesFrom, SIMULATOR_NOW } from '../../support/simulator.ts';
 
 let dataDir: string;

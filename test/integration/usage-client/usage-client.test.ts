@@ -26,7 +26,7 @@ import {
   type UsageClientOptions,
   type UsageRefusal,
 } from '../../../client/index.ts';
-import { bucketKey } from '../../../lambdas/core/metering/usage-bucket.ts';
+import { bucketKey } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';

@@ -1,0 +1,88 @@
+/**
+ * When a usage bucket is sent, as the subscription's life decides it. Marketplace bills a license only for usage inside
+ * its activation period, and after an end request (`License Deprovisioned`, `unsubscribe-pending`) takes final records
+ * for about an hour, then none. So:
+ *
+ * - a live subscriber's hour is sent once it has closed (past the grace for late usage);
+ * - an ending subscriber's hours before its final one are sent at once, and its final (partial) hour, the one the end
+ *   falls in, a margin before the final-metering deadline: late usage of that hour (and of earlier ones, carried into
+ *   it) has until then to arrive, and the retries of a failed send have the margin to fit in;
+ * - an hour that starts after the end can never be billed, and nothing of an ending subscriber can be once its
+ *   deadline has passed: such buckets are settled without being sent.
+ *
+ * @example
+ * const timing = bucketTiming(hour, subscriber.lifecycle, now, dueBefore, { graceSeconds: 3600, finalHourMarginMinutes: 15 });
+ * if (timing.kind === 'due') await send(bucket);
+ */
+import {
+  billablePeriod,
+  finalMeteringDeadline,
+  statusAsOf,
+  type LifecycleFacts,
+} from '../../lifecycle/subscription-state.ts';
+import { HOUR_MS, hourOf } from './usage-bucket.ts';
+
+export interface FinalMeteringSettings {
+  /** How long after an end request Marketplace takes final records (`lifecycle.finalMeteringGraceMinutes`). */
+  readonly graceSeconds: number;
+  /** How long before that deadline the final hour is frozen and sent: the time its retries have. */
+  readonly finalHourMarginMinutes: number;
+}
+
+export type BucketTiming =
+  | { readonly kind: 'due' }
+  /** An open hour of a live subscriber, or an ending one's final hour before its send time. */
+  | { readonly kind: 'not-yet'; readonly sendAt?: Date }
+  /** An hour that starts after the subscription ended: Marketplace would refuse its record. */
+  | { readonly kind: 'after-end'; readonly end: Date }
+  /** The final-metering deadline passed before the bucket was billed: Marketplace takes nothing more. */
+  | { readonly kind: 'final-window-passed'; readonly deadline: Date };
+
+/**
+ * When an ending subscriber's final hour is frozen and sent: `finalHourMarginMinutes` before its final-metering
+ * deadline, or `undefined` when the subscription is not ending.
+ */
+export function finalHourSendTime(facts: LifecycleFacts, now: Date, settings: FinalMeteringSettings): Date | undefined {
+  if (statusAsOf(facts, now, settings.graceSeconds).status !== 'ending') return undefined;
+  const deadline = finalMeteringDeadline(facts, settings.graceSeconds);
+  return deadline === undefined ? undefined : new Date(deadline.getTime() - settings.finalHourMarginMinutes * 60_000);
+}
+
+/** Whether the bucket of `hour` is to be sent now (`dueBefore`: the first hour not yet closed for a live subscriber). */
+export function bucketTiming(
+  hour: Date,
+  facts: LifecycleFacts,
+  now: Date,
+  dueBefore: Date,
+  settings: FinalMeteringSettings,
+): BucketTiming {
+  const { status } = statusAsOf(facts, now, settings.graceSeconds);
+  const { end } = billablePeriod(facts);
+  if (end !== undefined && hour > end) return { kind: 'after-end', end };
+  if (status === 'ended' && end !== undefined) {
+    return { kind: 'final-window-passed', deadline: finalMeteringDeadline(facts, settings.graceSeconds) ?? end };
+  }
+  if (status === 'ending' && end !== undefined) {
+    if (hour < hourOf(end)) return { kind: 'due' };
+    const sendAt = finalHourSendTime(facts, now, settings)!;
+    return now >= sendAt ? { kind: 'due' } : { kind: 'not-yet', sendAt };
+  }
+  return hour < dueBefore ? { kind: 'due' } : { kind: 'not-yet' };
+}
+
+/**
+ * The `Timestamp` of the bucket's record: the start of its hour, or, for the hour the subscription started in, the
+ * whole second after the one the start was notified in (Marketplace may refuse a timestamp before a license's
+ * activation; notifications give their time to the second, and the SDK sends whole seconds), but never after the end.
+ * Either way inside the hour, which is what Marketplace deduplicates by. Fixed when the bucket is frozen, so that every
+ * send is the identical record.
+ */
+export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
+  const { start, end } = billablePeriod(facts);
+  if (start === undefined || start <= hour) return hour;
+  const lastSecond = hour.getTime() + HOUR_MS - 1000;
+  const afterStart = Math.min(wholeSecond(start) + 1000, lastSecond);
+  return new Date(end === undefined ? afterStart : Math.min(afterStart, Math.max(hour.getTime(), wholeSecond(end))));
+}
+
+const wholeSecond = (at: Date) => Math.floor(at.getTime() / 1000) * 1000;

@@ -1,0 +1,294 @@
+/**
+ * The simulator's own HTTP API under `/control`: what a test, the local stack or a seller uses to set the scene
+ * (products, licenses, entitlements, clock, settings, faults) and to read back what happened (billed records,
+ * per-record results, double billing, lifecycle events, statistics). JSON in, JSON out; every failure is a 4xx with a
+ * JSON body. See docs/simulator.md.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { productSchema } from '../lib/config.ts';
+import { readBody, RequestTooLargeError } from '../local/http/read-body.ts';
+import { ControlError } from './control-error.ts';
+import { faultPlanSchema, FaultInjector } from './faults.ts';
+import { activateLicense, endLicense, failLicense, setEntitlements, subscribe } from './license-lifecycle.ts';
+import type { BilledRecord, RecordResult } from './metering-ledger.ts';
+import type { License } from './marketplace.ts';
+import { settingsPatchSchema } from './settings.ts';
+import { PUBLIC_KEY_VERSION } from './usage-signer.ts';
+import type { Simulator } from './simulator.ts';
+
+const MAX_CONTROL_BODY_BYTES = 1024 * 1024;
+
+/** Ten thousand years either side of 1970: far beyond any test, well inside what a date can hold. */
+const MAX_EPOCH_SECONDS = 10_000 * 365 * 86_400;
+
+/** An instant as an ISO-8601 string or epoch seconds. */
+const instant = z.union([
+  z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
+  z
+    .number()
+    .min(-MAX_EPOCH_SECONDS)
+    .max(MAX_EPOCH_SECONDS)
+    .transform((seconds) => new Date(seconds * 1000)),
+]);
+
+const entitlementValue = z.union([
+  z.strictObject({ IntegerValue: z.number().int() }),
+  z.strictObject({ DoubleValue: z.number() }),
+  z.strictObject({ BooleanValue: z.boolean() }),
+  z.strictObject({ StringValue: z.string() }),
+]);
+
+const entitlementsInput = z.array(
+  z.strictObject({ dimension: z.string().min(1), value: entitlementValue, expirationDate: instant.optional() }),
+);
+
+const licenseInput = z.strictObject({
+  productCode: z.string().min(1),
+  customerAWSAccountId: z
+    .string()
+    .regex(/^\d{12}$/)
+    .optional(),
+  offerType: z.enum(['standard', 'free-trial']).default('standard'),
+  activate: z.boolean().default(true),
+  entitlements: entitlementsInput.optional(),
+});
+
+const clockInput = z.strictObject({ now: instant, running: z.boolean().optional() });
+const advanceInput = z
+  .strictObject({
+    seconds: z.number().min(-MAX_EPOCH_SECONDS).max(MAX_EPOCH_SECONDS).optional(),
+    minutes: z
+      .number()
+      .min(-MAX_EPOCH_SECONDS / 60)
+      .max(MAX_EPOCH_SECONDS / 60)
+      .optional(),
+    hours: z
+      .number()
+      .min(-MAX_EPOCH_SECONDS / 3600)
+      .max(MAX_EPOCH_SECONDS / 3600)
+      .optional(),
+  })
+  .refine((input) => Object.keys(input).length > 0, 'give seconds, minutes or hours')
+  .transform((input) => ((input.hours ?? 0) * 3600 + (input.minutes ?? 0) * 60 + (input.seconds ?? 0)) * 1000);
+const endInput = z.strictObject({ reason: z.enum(['CANCELLED', 'EXPIRED', 'TERMINATED']).default('CANCELLED') });
+const subscriptionInput = z.strictObject({
+  url: z.url(),
+  format: z.enum(['eventbridge', 'sns']).default('eventbridge'),
+});
+const eventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  format: z.enum(['eventbridge', 'sns']).optional(),
+});
+
+interface Route {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly handle: (call: ControlCall) => unknown;
+}
+
+interface ControlCall {
+  readonly params: Record<string, string>;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+}
+
+export class ControlApi {
+  private readonly routes: readonly Route[];
+
+  constructor(private readonly simulator: Simulator) {
+    const sim = simulator;
+    this.routes = [
+      route('GET', '/settings', () => sim.settings),
+      route('PATCH', '/settings', ({ body }) => {
+        sim.settings = { ...sim.settings, ...settingsPatchSchema.parse(body) };
+        return sim.settings;
+      }),
+      route('POST', '/reset', () => {
+        sim.reset();
+        sim.clock.set(new Date(), true);
+        return { reset: true };
+      }),
+
+      route('GET', '/clock', () => sim.clock.state()),
+      route('PUT', '/clock', ({ body }) => {
+        const input = clockInput.parse(body);
+        sim.clock.set(input.now, input.running);
+        sim.releaseDueEvents();
+        return sim.clock.state();
+      }),
+      route('POST', '/clock/advance', ({ body }) => {
+        const milliseconds = advanceInput.parse(body);
+        if (Math.abs(sim.clock.nowMs() + milliseconds) > MAX_EPOCH_SECONDS * 1000) {
+          throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond ten thousand years from 1970');
+        }
+        sim.clock.advance(milliseconds);
+        sim.releaseDueEvents();
+        return sim.clock.state();
+      }),
+
+      route('POST', '/products', ({ body }) => sim.marketplace.createProduct(productSchema.parse(body))),
+      route('GET', '/products', () => ({ products: sim.marketplace.listProducts() })),
+      route('GET', '/products/(?<code>[^/]+)', ({ params }) => {
+        const product = sim.marketplace.product(params.code!);
+        if (product === undefined) throw new ControlError(404, 'ProductNotFound', `No product ${params.code}`);
+        return product;
+      }),
+
+      route('POST', '/licenses', ({ body }) => {
+        const { license, registrationToken } = subscribe(sim, licenseInput.parse(body));
+        return { license: this.view(license), registrationToken };
+      }),
+      route('GET', '/licenses', ({ query }) => ({
+        licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
+      })),
+      route('GET', '/licenses/(?<id>[^/]+)', ({ params }) => this.view(sim.marketplace.requireLicense(params.id!))),
+      route('POST', '/licenses/(?<id>[^/]+)/registration-tokens', ({ params }) => ({
+        registrationToken: sim.marketplace.issueRegistrationToken(params.id!),
+      })),
+      route('POST', '/licenses/(?<id>[^/]+)/activate', ({ params }) => this.view(activateLicense(sim, params.id!))),
+      route('POST', '/licenses/(?<id>[^/]+)/fail', ({ params }) => this.view(failLicense(sim, params.id!))),
+      route('POST', '/licenses/(?<id>[^/]+)/end', ({ params, body }) =>
+        this.view(endLicense(sim, params.id!, endInput.parse(body ?? {}).reason)),
+      ),
+      route('PUT', '/licenses/(?<id>[^/]+)/entitlements', ({ params, body }) =>
+        this.view(setEntitlements(sim, params.id!, entitlementsInput.parse(body))),
+      ),
+
+      route('GET', '/faults', () => sim.faults.plan),
+      route('PUT', '/faults', ({ body }) => {
+        sim.faults = new FaultInjector(faultPlanSchema.parse(body));
+        return sim.faults.plan;
+      }),
+      route('DELETE', '/faults', () => {
+        sim.faults = new FaultInjector(faultPlanSchema.parse({}));
+        return sim.faults.plan;
+      }),
+
+      route('GET', '/billed', ({ query }) => {
+        const records = sim.ledger.billedRecords().filter(matching(query, billedFilters));
+        return { records, totalQuantity: records.reduce((sum, record) => sum + record.quantity, 0) };
+      }),
+      route('GET', '/results', ({ query }) => ({
+        results: sim.ledger.results().filter(matching(query, resultFilters)),
+      })),
+      route('GET', '/stats', () => ({
+        operations: sim.stats,
+        eventDeliveries: sim.events.deliveries,
+        doubleBilled: sim.ledger.doubleBillings().length,
+      })),
+      route('GET', '/warnings', () => ({ warnings: sim.ledger.doubleBillings() })),
+
+      route('GET', '/events', ({ query }) => {
+        sim.releaseDueEvents();
+        const { after, format } = eventsQuery.parse(Object.fromEntries(query));
+        const events = sim.events.feed(after, format);
+        return { events, lastSequence: events.at(-1)?.sequence ?? after };
+      }),
+      route('GET', '/event-subscriptions', () => ({ subscriptions: sim.events.listSubscriptions() })),
+      route('POST', '/event-subscriptions', ({ body }) => {
+        const input = subscriptionInput.parse(body);
+        return sim.events.subscribe(input.url, input.format);
+      }),
+      route('DELETE', '/event-subscriptions/(?<id>[^/]+)', ({ params }) => {
+        if (!sim.events.unsubscribe(params.id!)) {
+          throw new ControlError(404, 'SubscriptionNotFound', `No event subscription ${params.id}`);
+        }
+        return { deleted: params.id };
+      }),
+
+      route('GET', '/register-usage/public-key', () => ({
+        publicKeyPem: sim.signer.publicKeyPem(),
+        version: PUBLIC_KEY_VERSION,
+      })),
+    ];
+  }
+
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    try {
+      const path = url.pathname.slice('/control'.length) || '/';
+      const candidates = this.routes.filter((candidate) => candidate.path.test(path));
+      if (candidates.length === 0) throw new ControlError(404, 'NotFound', `No control endpoint ${url.pathname}`);
+      const matched = candidates.find((candidate) => candidate.method === request.method);
+      if (matched === undefined) {
+        throw new ControlError(405, 'MethodNotAllowed', `${request.method ?? ''} is not allowed on ${url.pathname}`);
+      }
+      const body = await readJson(request);
+      const params = decodeParams(matched.path.exec(path)?.groups ?? {});
+      const answer = matched.handle({ params, query: url.searchParams, body });
+      // Even a GET may change the state (reading events publishes those due): what is answered is saved first.
+      await this.simulator.saveState();
+      sendJson(response, 200, answer);
+    } catch (error) {
+      const { status, code, message } = describeError(error);
+      sendJson(response, status, { error: code, message });
+    }
+  }
+
+  private view(license: License) {
+    return { ...license, status: this.simulator.marketplace.status(license) };
+  }
+}
+
+function route(method: string, path: string, handle: (call: ControlCall) => unknown): Route {
+  return { method, path: new RegExp(`^${path}/?$`), handle };
+}
+
+function decodeParams(groups: Record<string, string>): Record<string, string> {
+  try {
+    return Object.fromEntries(Object.entries(groups).map(([name, value]) => [name, decodeURIComponent(value)]));
+  } catch {
+    throw new ControlError(400, 'InvalidPath', 'The path holds a malformed %-escape');
+  }
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const body = await readBody(request, MAX_CONTROL_BODY_BYTES);
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ControlError(400, 'InvalidJson', 'The request body is not valid JSON');
+  }
+}
+
+const billedFilters = [
+  'productCode',
+  'licenseId',
+  'licenseArn',
+  'customerIdentifier',
+  'customerAWSAccountId',
+  'dimension',
+] as const satisfies readonly (keyof BilledRecord)[];
+const resultFilters = [
+  'productCode',
+  'licenseId',
+  'dimension',
+  'status',
+] as const satisfies readonly (keyof RecordResult)[];
+
+/** A predicate keeping the records whose fields equal the query's; a query naming another field is refused. */
+function matching<T extends object>(query: URLSearchParams, filters: readonly (keyof T & string)[]) {
+  const unknown = [...query.keys()].filter((name) => !(filters as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new ControlError(400, 'InvalidFilter', `Unknown filter ${unknown.join(', ')}; use ${filters.join(', ')}`);
+  }
+  return (record: T) => filters.every((name) => !query.has(name) || record[name] === query.get(name));
+}
+
+function describeError(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof ControlError) return { status: error.status, code: error.code, message: error.message };
+  if (error instanceof z.ZodError) return { status: 400, code: 'InvalidRequest', message: z.prettifyError(error) };
+  if (error instanceof RequestTooLargeError) return { status: 413, code: 'RequestTooLarge', message: error.message };
+  console.error('simulator: unexpected control API error', error);
+  return { status: 500, code: 'InternalError', message: 'Unexpected simulator error' };
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  response.end(payload);
+}

@@ -1,0 +1,111 @@
+/**
+ * The simulator as an HTTP server: AWS-protocol calls (`POST /` with `X-Amz-Target`) for the unmodified AWS SDK
+ * clients, the control API under `/control`, and the buyer page under `/buyer`.
+ *
+ * @example
+ * const simulator = await startSimulator({ port: 4010 });
+ * const metering = new MarketplaceMeteringClient({
+ *   endpoint: simulator.url,
+ *   region: 'us-east-1',
+ *   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+ * });
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { listen } from '../local/http/listen.ts';
+import { sendAwsError, serializationError } from '../local/http/aws-json.ts';
+import { BuyerPage } from './buyer-page.ts';
+import { ControlApi } from './control-api.ts';
+import { ids } from './random.ts';
+import type { SettingsPatch } from './settings.ts';
+import { Simulator } from './simulator.ts';
+import { SimulatorStateFile } from './state-file.ts';
+
+export interface SimulatorOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  readonly port?: number;
+  readonly host?: string;
+  /** Settings over the defaults, and over the saved ones when the state is restored. */
+  readonly settings?: SettingsPatch;
+  /** Where the clock starts (default: now) and whether it runs (default) or stands still, unless state is restored. */
+  readonly clock?: { readonly now?: Date; readonly running?: boolean };
+  /**
+   * A directory to keep the state in (`marketplace-simulator.json`), saved on every change and taken up again by the
+   * next start on the same directory. Without one, the state lives in memory and goes with the process.
+   */
+  readonly dataDir?: string;
+}
+
+export interface RunningSimulator {
+  /** The endpoint for SDK clients, e.g. `http://127.0.0.1:4010`. */
+  readonly url: string;
+  readonly port: number;
+  /** The in-process state, for code that embeds the simulator (the HTTP control API is the public way in). */
+  readonly simulator: Simulator;
+  close(): Promise<void>;
+}
+
+/** How often a running clock is checked for lifecycle events that have come due (the end of a grace period). */
+const EVENT_RELEASE_INTERVAL_MS = 1000;
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const stateFile = options.dataDir === undefined ? undefined : new SimulatorStateFile(options.dataDir);
+  const saved = stateFile?.load();
+  const simulator = new Simulator(options.settings, stateFile);
+  if (saved === undefined) simulator.clock.set(options.clock?.now ?? new Date(), options.clock?.running ?? true);
+  else simulator.restore(saved, options.settings);
+  const control = new ControlApi(simulator);
+  const buyerPage = new BuyerPage(simulator);
+  const server = createServer((request, response) => {
+    const url = URL.parse(request.url ?? '/', 'http://simulator');
+    if (url === null) {
+      sendAwsError(response, serializationError('The request target is not a valid path'), ids.requestId());
+      return;
+    }
+    const handled = within(url, '/control')
+      ? control.handle(request, response, url)
+      : within(url, '/buyer')
+        ? buyerPage.handle(request, response, url)
+        : request.method === 'POST'
+          ? simulator.handleAws(request, response)
+          : Promise.resolve(describe(response));
+    handled.catch((error: unknown) => {
+      console.error('simulator: request failed', error);
+      response.destroy();
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  await listen(server, options.port ?? 0, host);
+  const { port } = server.address() as AddressInfo;
+  const releaseTimer = setInterval(() => simulator.releaseDueEvents(), EVENT_RELEASE_INTERVAL_MS);
+  releaseTimer.unref();
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    simulator,
+    close: async () => {
+      clearInterval(releaseTimer);
+      simulator.events.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await simulator.events.drained();
+      await simulator.saveState();
+    },
+  };
+}
+
+function within(url: URL, prefix: string): boolean {
+  return url.pathname === prefix || url.pathname.startsWith(`${prefix}/`);
+}
+
+function describe(response: ServerResponse): void {
+  const body = JSON.stringify({
+    service: 'AWS Marketplace simulator',
+    protocol: 'awsJson1_1: POST / with X-Amz-Target AWSMPMeteringService.* or AWSMPEntitlementService.GetEntitlements',
+    rpcV2Cbor: 'POST /service/AWSMPEntitlementService/operation/GetEntitlements with smithy-protocol: rpc-v2-cbor',
+    control: '/control (see docs/simulator.md)',
+    buyer: '/buyer (a web page: subscribe to a product and go on to the fulfillment URL)',
+  });
+  response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  response.end(body);
+}

@@ -1,0 +1,233 @@
+/**
+ * The simulator's state and its AWS-protocol front door: one object holding the clock, settings, catalogue, ledger,
+ * lifecycle events and fault plan, and the request pipeline every AWS call goes through in either wire protocol (read,
+ * route, authenticate, inject faults, validate, run the operation, save the state when it is kept on disk, answer).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AwsError, readAwsJsonBody } from '../local/http/aws-json.ts';
+import {
+  callerFromAuthorization,
+  MAX_REQUEST_BYTES,
+  meteringError,
+  serviceError,
+  wrongRegionError,
+  type Operation,
+} from './marketplace-protocol.ts';
+import { SimulatorClock } from './clock.ts';
+import { emptyStats, FaultInjector, faultPlanSchema, type OperationStats } from './faults.ts';
+import { LifecycleEvents, type LifecycleChange } from './lifecycle-events.ts';
+import { Marketplace, type License } from './marketplace.ts';
+import { MeteringLedger } from './metering-ledger.ts';
+import { batchMeterUsage } from './operations/batch-meter-usage.ts';
+import type { OperationContext, OperationHandler } from './operations/context.ts';
+import { getEntitlements } from './operations/get-entitlements.ts';
+import { meterUsage } from './operations/meter-usage.ts';
+import { registerUsage } from './operations/register-usage.ts';
+import { resolveCustomer } from './operations/resolve-customer.ts';
+import { ids } from './random.ts';
+import { defaultSettings, type Settings, type SettingsPatch } from './settings.ts';
+import type { SimulatorStateFile } from './state-file.ts';
+import {
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_VERSION,
+  type SimulatorSnapshot,
+  type SimulatorSnapshotToSave,
+} from './state-snapshot.ts';
+import { UsageSigner } from './usage-signer.ts';
+import { protocolFor } from './wire-protocols.ts';
+
+const handlers: Record<Operation, OperationHandler> = {
+  BatchMeterUsage: batchMeterUsage,
+  MeterUsage: meterUsage,
+  ResolveCustomer: resolveCustomer,
+  RegisterUsage: registerUsage,
+  GetEntitlements: getEntitlements,
+};
+
+/** The only region the Marketplace Entitlement Service exists in. */
+const ENTITLEMENT_SERVICE_REGION = 'us-east-1';
+
+/** Operations whose model lists `DisabledApiException`: they refuse regions not enabled for the seller. */
+const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage', 'ResolveCustomer', 'RegisterUsage']);
+
+export class Simulator {
+  readonly clock = new SimulatorClock();
+  readonly signer = new UsageSigner();
+  settings: Settings = defaultSettings;
+  marketplace!: Marketplace;
+  ledger!: MeteringLedger;
+  events!: LifecycleEvents;
+  faults!: FaultInjector;
+  stats!: Record<Operation, OperationStats>;
+  private clientTokens!: OperationContext['clientTokens'];
+
+  /** With a `stateFile`, every change is saved to it before it is answered; without one, state lives in memory. */
+  constructor(
+    settings: SettingsPatch = {},
+    private readonly stateFile?: SimulatorStateFile,
+  ) {
+    this.reset(settings);
+  }
+
+  /** Forgets everything: catalogue, billing, events, faults, statistics; settings back to defaults plus `settings`. */
+  reset(settings: SettingsPatch = {}): void {
+    this.events?.close();
+    this.settings = { ...defaultSettings, ...settings };
+    this.marketplace = new Marketplace(this.clock, () => this.settings);
+    this.ledger = new MeteringLedger((warning) => console.warn(`simulator: WARNING ${warning.message}`));
+    this.events = new LifecycleEvents(
+      () => this.settings.sellerAccountId,
+      () => this.settings.finalMeteringGraceSeconds * 1000,
+    );
+    this.faults = new FaultInjector(faultPlanSchema.parse({}));
+    this.stats = Object.fromEntries(Object.keys(handlers).map((operation) => [operation, emptyStats()])) as Record<
+      Operation,
+      OperationStats
+    >;
+    this.clientTokens = new Map();
+  }
+
+  /** The whole state, as the state file keeps it. */
+  snapshot(): SimulatorSnapshotToSave {
+    return {
+      format: SNAPSHOT_FORMAT,
+      version: SNAPSHOT_VERSION,
+      savedAt: new Date(),
+      settings: this.settings,
+      clock: this.clock.state(),
+      marketplace: this.marketplace.state(),
+      ledger: this.ledger.state(),
+      events: this.events.state(),
+      faults: { plan: this.faults.plan, progress: this.faults.progress() },
+      stats: this.stats,
+      clientTokens: [...this.clientTokens].map(([token, entry]) => ({ token, ...entry })),
+      signingKeyPem: this.signer.privateKeyPem() ?? null,
+    };
+  }
+
+  /**
+   * Takes up a saved state, with `settings` over the saved ones. A running clock goes on by the wall-clock time since
+   * the save, as if the simulator had run on; a stopped one stays where it stood.
+   */
+  restore(snapshot: SimulatorSnapshot, settings: SettingsPatch = {}): void {
+    this.reset({ ...snapshot.settings, ...settings });
+    const { now, running } = snapshot.clock;
+    const stoppedForMs = running ? Math.max(0, Date.now() - snapshot.savedAt.getTime()) : 0;
+    this.clock.set(new Date(now.getTime() + stoppedForMs), running);
+    this.marketplace.restore(snapshot.marketplace);
+    this.ledger.restore(snapshot.ledger);
+    this.events.restore(snapshot.events);
+    this.faults = new FaultInjector(snapshot.faults.plan, undefined, snapshot.faults.progress);
+    this.stats = snapshot.stats;
+    this.clientTokens = new Map(snapshot.clientTokens.map(({ token, ...entry }) => [token, entry]));
+    if (snapshot.signingKeyPem !== null) this.signer.restore(snapshot.signingKeyPem);
+  }
+
+  /** Saves the state to the state file, if there is one; settles once it is on disk. */
+  saveState(): Promise<void> {
+    return this.stateFile?.save(() => this.snapshot()) ?? Promise.resolve();
+  }
+
+  /** Records a lifecycle change and publishes whatever is due by now. */
+  notify(change: LifecycleChange, license: License): void {
+    const product = this.marketplace.product(license.productCode)!;
+    this.events.record(change, license, product, this.clock.now());
+    this.releaseDueEvents();
+  }
+
+  releaseDueEvents(): void {
+    if (this.events.release(this.clock.now()) > 0) this.saveState().catch(logSaveFailure);
+  }
+
+  async handleAws(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const requestId = ids.requestId();
+    const path = URL.parse(request.url ?? '/', 'http://simulator')?.pathname ?? '/';
+    const protocol = protocolFor(path);
+    let operation: Operation | undefined;
+    try {
+      const body = await readAwsJsonBody(request, MAX_REQUEST_BYTES);
+      operation = protocol.operation(request, path, body);
+      const caller = callerFromAuthorization(header(request, 'authorization'), this.settings.requireSignature);
+      this.releaseDueEvents();
+      const stats = this.stats[operation];
+      stats.requests++;
+
+      const faults = this.faults.decide(operation);
+      if (faults.latencyMs > 0) {
+        stats.delayed++;
+        await sleep(faults.latencyMs);
+      }
+      if (faults.drop === 'before-processing') {
+        stats.dropped++;
+        await this.saveState();
+        request.socket.destroy();
+        return;
+      }
+      if (faults.throttle) {
+        stats.throttled++;
+        throw serviceError(operation, 'ThrottlingException', 'Rate exceeded');
+      }
+      if (faults.internalError) {
+        stats.internalErrors++;
+        throw serviceError(operation, 'InternalServiceErrorException', 'An internal error occurred; retry');
+      }
+      if (regionGatedOperations.has(operation) && !this.settings.enabledRegions.includes(caller.region)) {
+        throw meteringError('DisabledApiException', `The API is not enabled in ${caller.region} for this seller`);
+      }
+      if (operation === 'GetEntitlements' && caller.region !== ENTITLEMENT_SERVICE_REGION) {
+        throw wrongRegionError(caller.region);
+      }
+
+      const result = handlers[operation](protocol.input(body), {
+        requestId,
+        caller,
+        now: this.clock.now(),
+        settings: this.settings,
+        marketplace: this.marketplace,
+        ledger: this.ledger,
+        signer: this.signer,
+        clientTokens: this.clientTokens,
+        pickUnprocessed: (count) => {
+          const picked = this.faults.pickUnprocessed(count, faults.unprocessedFraction);
+          stats.unprocessedRecords += picked.filter(Boolean).length;
+          return picked;
+        },
+      });
+      const dropAnswer = faults.drop === 'after-processing';
+      if (dropAnswer) stats.dropped++;
+      // What is answered is on disk first: a restart never forgets a record the caller was told is billed.
+      await this.saveState();
+      if (dropAnswer) {
+        request.socket.destroy();
+        return;
+      }
+      protocol.send(response, result, requestId);
+    } catch (error) {
+      // A caller that hung up mid-request is owed no answer.
+      if (request.destroyed && !request.complete) return;
+      if (error instanceof AwsError) {
+        // Statistics and the fault plan's progress moved even though the call failed.
+        if (operation !== undefined) await this.saveState().catch(logSaveFailure);
+        protocol.sendError(response, error, requestId);
+        return;
+      }
+      console.error(`simulator: unexpected error in request ${requestId}`, error);
+      const unexpected = serviceError(
+        operation ?? 'BatchMeterUsage',
+        'InternalServiceErrorException',
+        'Unexpected simulator error',
+      );
+      protocol.sendError(response, unexpected, requestId);
+    }
+  }
+}
+
+function logSaveFailure(error: unknown): void {
+  console.error('simulator: could not save its state', error);
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
