@@ -71,6 +71,7 @@ describe('settling', () => {
     expect(await ledger.expire(key, 'acceptance-window-passed', later)).toEqual({
       expired: false,
       frozenEarlier: false,
+      units: undefined,
     });
     const bucket = await ledger.read(key);
     expect(bucket).toMatchObject({
@@ -111,6 +112,7 @@ describe('settling', () => {
     expect(await other.ledger.expire(key, 'acceptance-window-passed', later)).toEqual({
       expired: true,
       frozenEarlier: true,
+      units: 5,
     });
     expect(await other.ledger.read(key)).toMatchObject({ state: 'expired', unconfirmedSend: true });
     expect(await other.ledger.settleBilled(key, { meteringRecordId: 'id', requestId: 'r' }, later)).toBe(true);
@@ -128,7 +130,7 @@ describe('settling', () => {
 
   test('expiry freezes an open bucket too, so that later usage is carried into an open hour', async () => {
     const { ledger, record } = await ledgerWithBucket(4);
-    expect(await ledger.expire(key, 'month-closed', now)).toEqual({ expired: true, frozenEarlier: false });
+    expect(await ledger.expire(key, 'month-closed', now)).toEqual({ expired: true, frozenEarlier: false, units: 4 });
     expect(await record(1)).toBe(false);
     expect(await ledger.read(key)).toMatchObject({
       state: 'expired',

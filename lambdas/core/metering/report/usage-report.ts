@@ -21,8 +21,8 @@
  *
  * @example
  * // From the project root, with `node --import tsx --input-type=module`: `npm start`'s table, or the one named.
- * import { documentClient } from '../lambdas/core/aws-clients.ts';
- * import { usageReport } from '../lambdas/core/metering/usage-report.ts';
+ * import { documentClient } from './lambdas/core/aws-clients.ts';
+ * import { usageReport } from './lambdas/core/metering/report/usage-report.ts';
  *
  * const client = documentClient(process.env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000'); // in AWS: documentClient()
  * const report = await usageReport(client, process.env.USAGE_TABLE ?? 'Usage', {

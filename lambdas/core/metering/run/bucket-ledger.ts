@@ -177,7 +177,7 @@ export class BucketLedger {
       meteringRecordId: billed.meteringRecordId,
       requestId: billed.requestId,
     });
-    return this.settle(key, {
+    return this.isSettled(key, {
       UpdateExpression: `${setExpression(set)} REMOVE #pendingShard, #reason, #unconfirmedSend`,
       ConditionExpression: '#state IN (:frozen, :expired) OR (#state = :rejected AND #reason = :duplicate)',
       ExpressionAttributeNames: {
@@ -214,7 +214,7 @@ export class BucketLedger {
       }),
       ...(rejected.unconfirmedSend ? { [UNCONFIRMED_SEND]: true } : {}),
     };
-    return this.settle(key, {
+    return this.isSettled(key, {
       UpdateExpression: `${setExpression(set)} REMOVE #pendingShard`,
       ConditionExpression: '#state = :frozen',
       ExpressionAttributeNames: { ...namesOf(set), '#pendingShard': PENDING_INDEX.partitionKey },
@@ -226,9 +226,9 @@ export class BucketLedger {
    * Settles a bucket Marketplace would no longer accept. It is frozen at the same time (unless a run froze it before),
    * so that usage arriving for its hour from now on is carried into an open hour, where it can still be billed. One an
    * earlier run froze may have been sent without the answer being learned: it is marked `unconfirmedSend`, and the
-   * answer says so.
+   * answer says so. The answer also says how many units expired (when this call expired the bucket).
    */
-  async expire(key: ItemKey, reason: string, now: Date): Promise<{ expired: boolean; frozenEarlier: boolean }> {
+  async expire(key: ItemKey, reason: string, now: Date): Promise<Expiry> {
     for (const frozenEarlier of [true, false]) {
       const set: Record<string, unknown> = {
         state: 'expired',
@@ -236,7 +236,7 @@ export class BucketLedger {
         settledAt: now.toISOString(),
         ...(frozenEarlier ? { [UNCONFIRMED_SEND]: true } : { frozenAt: now.toISOString() }),
       };
-      const expired = await this.settle(key, {
+      const settled = await this.settle(key, {
         UpdateExpression: `${setExpression(set)} REMOVE #pendingShard`,
         ConditionExpression: frozenEarlier ? '#state = :frozen' : 'attribute_exists(#pk) AND #state = :open',
         ExpressionAttributeNames: {
@@ -249,9 +249,12 @@ export class BucketLedger {
           ...(frozenEarlier ? { ':frozen': 'frozen' } : { ':open': 'open' }),
         },
       });
-      if (expired) return { expired, frozenEarlier };
+      if (settled !== undefined) {
+        const units = settled.quantity;
+        return { expired: true, frozenEarlier, units: typeof units === 'number' ? units : undefined };
+      }
     }
-    return { expired: false, frozenEarlier: false };
+    return { expired: false, frozenEarlier: false, units: undefined };
   }
 
   /**
@@ -259,15 +262,7 @@ export class BucketLedger {
    * or settled: the hour has, or had, a record of its own). Answers whether it created it.
    */
   async createZeroBucket(subscriberId: string, hour: Date, dimension: string): Promise<boolean> {
-    const item = {
-      subscriberId,
-      dimension,
-      hour: hour.toISOString(),
-      quantity: 0,
-      state: 'open',
-      [PENDING_INDEX.partitionKey]: pendingShardOf(subscriberId),
-      [PENDING_INDEX.sortKey]: hour.toISOString(),
-    };
+    const item = zeroBucketAttributes(subscriberId, hour, dimension);
     try {
       // An update that creates, rather than a put: the functions that meter may update buckets, not put them.
       await this.client.send(
@@ -287,22 +282,48 @@ export class BucketLedger {
     }
   }
 
-  private async settle(
-    key: ItemKey,
-    update: Pick<
-      ConstructorParameters<typeof UpdateCommand>[0],
-      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
-    >,
-  ): Promise<boolean> {
+  private async isSettled(key: ItemKey, update: SettleUpdate): Promise<boolean> {
+    return (await this.settle(key, update)) !== undefined;
+  }
+
+  /** The bucket as this call settled it, or `undefined` when it was settled already. */
+  private async settle(key: ItemKey, update: SettleUpdate): Promise<Item | undefined> {
     try {
-      await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: key, ...update }));
-      return true;
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({ TableName: this.tableName, Key: key, ...update, ReturnValues: 'ALL_NEW' }),
+      );
+      return Attributes ?? {};
     } catch (error) {
       // Settled already: by an earlier attempt of this run's outcome, or by a run sending the same record at once.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return false;
+      return undefined;
     }
   }
+}
+
+type SettleUpdate = Pick<
+  ConstructorParameters<typeof UpdateCommand>[0],
+  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+>;
+
+/** What `expire` did: whether this call expired the bucket, whether a run froze it earlier, and its units. */
+export interface Expiry {
+  readonly expired: boolean;
+  readonly frozenEarlier: boolean;
+  readonly units: number | undefined;
+}
+
+/** A zero-usage bucket's attributes (beside its key), as the recorder would create the bucket. */
+export function zeroBucketAttributes(subscriberId: string, hour: Date, dimension: string): Item {
+  return {
+    subscriberId,
+    dimension,
+    hour: hour.toISOString(),
+    quantity: 0,
+    state: 'open',
+    [PENDING_INDEX.partitionKey]: pendingShardOf(subscriberId),
+    [PENDING_INDEX.sortKey]: hour.toISOString(),
+  };
 }
 
 function definedOf(attributes: Record<string, string | undefined>): Record<string, string> {

@@ -7,7 +7,7 @@
  */
 import type { ItemKey } from '../../table-keys.ts';
 import { bucketItemOf } from '../bucket/bucket-item.ts';
-import type { BucketLedger } from './bucket-ledger.ts';
+import type { RunLedger } from './run-ledger.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import { bucketCoordinatesOf, bucketKey, HOUR_MS, type BucketState } from '../bucket/usage-bucket.ts';
 import { zeroUsageBuckets, type ProductDimensions, type ZeroUsageBucket } from './zero-usage.ts';
@@ -29,7 +29,7 @@ export interface DueBucket {
 }
 
 export interface DueBucketSources {
-  readonly ledger: BucketLedger;
+  readonly ledger: RunLedger;
   readonly subscribers: MeteringSubscribers;
   readonly products: readonly ProductDimensions[];
   readonly zeroUsageRecords: boolean;
@@ -43,7 +43,6 @@ export async function* dueBuckets(
     readonly dueBefore: Date;
     readonly now: Date;
     readonly scope: MeteringScope;
-    readonly dryRun: boolean;
   },
 ): AsyncGenerator<DueBucket> {
   const { ledger, subscribers } = sources;
@@ -60,7 +59,7 @@ export async function* dueBuckets(
   // Final metering sends what the subscribers recorded; zero-usage records are the hourly runs' business.
   if (sources.zeroUsageRecords && scope.scope === undefined) {
     const lastClosedHour = new Date(scope.dueBefore.getTime() - HOUR_MS);
-    for await (const zero of zeroUsageBuckets(sources, lastClosedHour, scope.now, scope.dryRun)) {
+    for await (const zero of zeroUsageBuckets(sources, lastClosedHour, scope.now)) {
       yield {
         key: bucketKey(zero.subscriberId, zero.hour, zero.dimension),
         coordinates: zero,
@@ -72,7 +71,7 @@ export async function* dueBuckets(
 }
 
 async function* endingSubscribersBuckets(
-  ledger: BucketLedger,
+  ledger: RunLedger,
   subscribers: MeteringSubscribers,
   now: Date,
 ): AsyncGenerator<Record<string, unknown>> {

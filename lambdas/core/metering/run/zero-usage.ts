@@ -4,7 +4,7 @@
  * bucket for the hour just closed an empty one (of its first metered dimension), and meters it like any other.
  */
 import { effectiveStatus, statusOf, type LifecycleFacts } from '../../lifecycle/subscription-state.ts';
-import type { BucketLedger } from './bucket-ledger.ts';
+import type { RunLedger } from './run-ledger.ts';
 import { mapConcurrently } from './concurrently.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import { itemId } from '../../table-keys.ts';
@@ -37,7 +37,7 @@ export interface ZeroUsageBucket {
 export async function* zeroUsageBuckets(
   dependencies: {
     readonly subscribers: MeteringSubscribers;
-    readonly ledger: BucketLedger;
+    readonly ledger: RunLedger;
     readonly products: readonly ProductDimensions[];
     readonly onZeroUsage: (outcome: 'made' | 'failed', bucket: ZeroUsageBucket, error?: unknown) => void;
     /** How long an ending subscription stays billable: one past its deadline gets no more records. */
@@ -45,7 +45,6 @@ export async function* zeroUsageBuckets(
   },
   hour: Date,
   now: Date,
-  dryRun: boolean,
 ): AsyncGenerator<ZeroUsageBucket> {
   const dimensions = new Map(dependencies.products.map((product) => [product.code, product.meteredDimensions[0]]));
   const owed = async function* () {
@@ -69,8 +68,7 @@ export async function* zeroUsageBuckets(
     }
     const made = mapConcurrently(missing, CONCURRENT_WRITES, async (bucket) => {
       try {
-        const created =
-          dryRun || (await dependencies.ledger.createZeroBucket(bucket.subscriberId, hour, bucket.dimension));
+        const created = await dependencies.ledger.createZeroBucket(bucket.subscriberId, hour, bucket.dimension);
         if (created) dependencies.onZeroUsage('made', bucket);
         return created ? bucket : undefined;
       } catch (error) {

@@ -1,0 +1,102 @@
+/**
+ * The run's last stage, and every earlier stage's way out: a bucket settled `billed`, `rejected` (with its reason) or
+ * `expired`, or left pending for the next run. Each settlement is conditional on the bucket being unsettled, so one
+ * that another run settled meanwhile is counted as settled elsewhere, never twice.
+ */
+import type { ItemKey } from '../../table-keys.ts';
+import type { BucketItem } from '../bucket/bucket-item.ts';
+import type { RecordOutcome } from './batch-submitter.ts';
+import type { RunContext } from './run-context.ts';
+
+/** An ending subscriber's bucket whose final-metering deadline passed: the caller is alarmed about its units. */
+export interface MissedFinalDeadline {
+  readonly subscriberId: string;
+  readonly hour: Date;
+  readonly deadline: string;
+}
+
+export class Settler {
+  constructor(private readonly run: RunContext) {}
+
+  /** A sent record's outcome, on its bucket. */
+  async settle(bucket: BucketItem, outcome: RecordOutcome): Promise<void> {
+    const { ledger, tally, logger, now } = this.run;
+    try {
+      switch (outcome.kind) {
+        case 'billed':
+          if (await ledger.settleBilled(bucket.key, outcome, now)) tally.billed++;
+          else tally.settledElsewhere++;
+          return;
+        case 'rejected':
+          if (outcome.reason === 'DuplicateRecord') {
+            // Another quantity was billed for this customer-hour: the freeze is meant to make that impossible.
+            logger.error('Marketplace answered DuplicateRecord', { key: bucket.key, requestId: outcome.requestId });
+          }
+          await this.reject(bucket, outcome.reason, outcome.requestId);
+          return;
+        case 'unsent':
+          tally.leavePending(bucket.hour);
+          return;
+      }
+    } catch (error) {
+      // The record went out; the next run sends it again, identical, and settles it then.
+      this.leavePending(bucket.hour, 'outcome could not be recorded', { key: bucket.key, error: String(error) });
+    }
+  }
+
+  /** Settles a bucket rejected, marking it when an earlier run froze it (and may have sent it unanswered). */
+  async reject(bucket: BucketItem, reason: string, requestId: string | undefined): Promise<void> {
+    const { ledger, tally, logger, now } = this.run;
+    const unconfirmedSend = bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime();
+    if (unconfirmedSend && reason !== 'DuplicateRecord') {
+      // Marketplace may have billed the first send and refuse the resend now (the license ended, the hour aged).
+      tally.unconfirmedSends++;
+      logger.error('Usage bucket rejected after an unconfirmed send', { key: bucket.key, reason, requestId });
+    }
+    if (await ledger.settleRejected(bucket.key, { reason, requestId, unconfirmedSend }, now)) tally.reject(reason);
+    else tally.settledElsewhere++;
+  }
+
+  /** A bucket that is not one: nothing to send, nothing to learn from its freeze. */
+  async rejectKey(key: ItemKey, reason: string): Promise<void> {
+    const { ledger, tally, now } = this.run;
+    const rejected = { reason, requestId: undefined, unconfirmedSend: false };
+    if (await ledger.settleRejected(key, rejected, now)) tally.reject(reason);
+    else tally.settledElsewhere++;
+  }
+
+  /** A bucket too large for any request (no call can carry it). */
+  async rejectTooLarge(bucket: BucketItem): Promise<void> {
+    this.run.logger.error('Usage bucket too large for any request rejected', { key: bucket.key });
+    await this.reject(bucket, 'record-too-large', undefined);
+  }
+
+  async expire(key: ItemKey, reason: string, missed?: MissedFinalDeadline): Promise<void> {
+    const { ledger, tally, logger, now } = this.run;
+    const { expired, frozenEarlier, units } = await ledger.expire(key, reason, now);
+    if (!expired) {
+      tally.settledElsewhere++;
+      return;
+    }
+    tally.expired++;
+    if (frozenEarlier) {
+      // An earlier run froze it and may have sent it without learning the answer: CloudTrail tells whether it billed.
+      tally.unconfirmedSends++;
+      logger.error('Usage bucket expired after an unconfirmed send', { key, reason });
+    }
+    if (missed !== undefined && units !== undefined && units > 0) {
+      tally.missFinalDeadline(units);
+      logger.error('Final metering missed its deadline: usage expired unbilled', {
+        ...missed,
+        hour: missed.hour.toISOString(),
+        key,
+        units,
+      });
+    }
+  }
+
+  leavePending(hour: Date, message: string, details: Record<string, unknown>): void {
+    this.run.tally.leavePending(hour);
+    this.run.logger.warn(`Usage left pending: ${message}`, details);
+  }
+}
