@@ -9,36 +9,51 @@
  * whose final-metering window has passed. The seller's events on the bus go through the webhook queue to the seller's
  * webhook (`notifications.webhookUrl`), or to the local webhook receiver when none is configured.
  *
- * The handlers read their configuration from the environment at import, exactly as in Lambda, so one process holds
- * one local stack: its environment is set before the handler modules are first imported.
+ * Each function is made from the same wiring its Lambda entry runs (the `*-function.ts` beside each entry), given a runtime of
+ * this stack's own: its variables (as the stack would set them), the simulator's clock (moving it moves the whole
+ * stack, as Marketplace and AWS share one time when deployed) and local credentials. Nothing is process-wide, so
+ * several local stacks can run in one process, each on its own tables, simulator and ports.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { lambdaClock, runLambdasOn, systemClock } from '../lambdas/core/clock.ts';
+import {
+  METERING_FUNCTION_TIMEOUT_SECONDS,
+  QUEUE_CONSUMERS,
+  SELLER_EVENT,
+  type FunctionName,
+} from '../contracts/index.ts';
+import { systemClock, type Clock } from '../lambdas/core/clock.ts';
+import { loggerOf, type FunctionRuntime } from '../lambdas/core/function-runtime.ts';
 import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
 import type { MeteringRunSummary } from '../lambdas/core/metering/run/metering-run.ts';
-import type { meteringFunction } from '../lambdas/metering/metering-function.ts';
-import { METERING_FUNCTION_TIMEOUT_SECONDS, QUEUE_CONSUMERS, SELLER_EVENT } from '../contracts/index.ts';
+import { subscriberAccessFunction } from '../lambdas/access/subscriber-access-function.ts';
+import { finalMeteringWindowsFunction } from '../lambdas/lifecycle/final-metering-windows-function.ts';
+import { lifecycleFunction } from '../lambdas/lifecycle/lifecycle-function.ts';
+import { meteringFunction } from '../lambdas/metering/metering-function.ts';
+import { usageFunction } from '../lambdas/metering/usage-function.ts';
+import { sellerNotifierFunction } from '../lambdas/notifications/seller-notifier-function.ts';
 import { createWebhookHandler } from '../lambdas/notifications/webhook-handler.ts';
+import { fulfillmentFunction } from '../lambdas/registration/fulfillment-function.ts';
+import { registrationPageFunction } from '../lambdas/registration/registration-page-function.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
-import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
 import { finalMeteringGraceVariable, meteringVariables, registrationVariables } from '../lib/function-environment.ts';
+import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
+import { SimulatorControl } from '../simulator/control-client.ts';
+import { startSimulator, type RunningSimulator } from '../simulator/server.ts';
 import { configureSimulator, withLocalAppUrls } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
-import { createLambdaContext } from './lambda-context.ts';
-import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
+import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
+import { createLambdaContext } from './lambda-context.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startNotificationRelay } from './notification-relay.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
-import { startSqsEndpoint } from './sqs-endpoint.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
-import { SimulatorControl } from '../simulator/control-client.ts';
-import { startSimulator, type RunningSimulator } from '../simulator/server.ts';
+import { startSqsEndpoint } from './sqs-endpoint.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
@@ -53,8 +68,8 @@ export interface LocalStackOptions {
   readonly eventBusPort?: number;
   readonly webhookReceiverPort?: number;
   /**
-   * Where the simulator keeps its state across restarts. By default `DYNAMODB_DATA_DIR`, where `npm start` keeps the
-   * tables: the local state survives a restart as a whole or not at all. Unset, the simulator's state is in memory.
+   * Where the simulator keeps its state across restarts (`npm start` gives the tables' data directory: the local state
+   * survives a restart as a whole or not at all). Unset, the simulator's state is in memory.
    */
   readonly simulatorDataDir?: string;
   /** The queues' SQS-shaped endpoint (`sqs-endpoint.ts`), for `npm run redrive`. */
@@ -80,8 +95,8 @@ export interface LocalStackOptions {
   readonly finalMeteringEveryMs?: number;
   /** How the gateway hands bodies to the handlers (API Gateway may do either). */
   readonly bodyEncoding?: BodyEncoding;
-  /** Powertools log level of the handlers (`SILENT` in tests that do not read logs). */
-  readonly logLevel?: string;
+  /** Powertools log level of the handlers (`SILENT` in tests that do not read logs); default `INFO`. */
+  readonly logLevel?: LogLevel;
 }
 
 export interface LocalStack {
@@ -116,6 +131,8 @@ const FINAL_METERING_TIMEOUT_MS = METERING_FUNCTION_TIMEOUT_SECONDS.final * 1000
 
 /** The name of the seller's event bus locally (in AWS the stack names it). */
 const LOCAL_BUS_NAME = 'saas-marketplace-local';
+/** The stream poller's invocations, as the deployed event source mapping's function timeout. */
+const SELLER_NOTIFIER_TIMEOUT_MS = 30_000;
 /** The queue consumers as the stack deploys them (one batch at a time locally). */
 const consumerOf = (functionName: keyof typeof QUEUE_CONSUMERS) => {
   const { functionTimeoutSeconds, batchSize, maxReceiveCount } = QUEUE_CONSUMERS[functionName];
@@ -124,170 +141,118 @@ const consumerOf = (functionName: keyof typeof QUEUE_CONSUMERS) => {
 const lifecycleConsumer = consumerOf('lifecycle');
 const webhookConsumer = consumerOf('webhook');
 
+interface Closeable {
+  close(): Promise<void>;
+}
+
+/** What a stack has started, to stop in reverse order, whether the stack stops or fails to start. */
+class StartedParts {
+  private readonly parts: Closeable[] = [];
+
+  add<T extends Closeable>(part: T): T {
+    this.parts.push(part);
+    return part;
+  }
+
+  /** A part that stops rather than closes (a queue, a poller, a schedule). */
+  stopping<T extends { stop(): Promise<void> }>(part: T): T {
+    this.parts.push({ close: () => part.stop() });
+    return part;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.allSettled([...this.parts].reverse().map((part) => part.close()));
+  }
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config, dynamoDb } = options;
-  const started: { close(): Promise<void> }[] = [];
+  const parts = new StartedParts();
   try {
     const tables = await createTables(dynamoDb.client, { prefix: options.tablePrefix ?? '' });
-    const simulatorDataDir = options.simulatorDataDir ?? (process.env.DYNAMODB_DATA_DIR || undefined);
-    const simulator = await startSimulator({
-      port: options.simulatorPort ?? 0,
-      ...(simulatorDataDir === undefined ? {} : { dataDir: simulatorDataDir }),
-    });
-    started.push(simulator);
-    // One time for Marketplace and the handlers, as in AWS: moving the simulator's clock moves the whole stack.
-    runLambdasOn(simulator.simulator.clock);
-    started.push({ close: () => Promise.resolve(runLambdasOn(systemClock)) });
-    const control = new SimulatorControl(simulator.url);
-    await configureSimulator(control, config);
-    // A restored simulator would still push to the previous run's notification relay, which went with that run.
-    for (const { id } of (await control.eventSubscriptions()).subscriptions) await control.unsubscribeEvents(id);
-    const eventBus = await startLocalEventBus({ busName: LOCAL_BUS_NAME, port: options.eventBusPort ?? 0 });
-    started.push(eventBus);
+    const { simulator, control } = await startMarketplace(options, parts);
+    const eventBus = parts.add(await startLocalEventBus({ busName: LOCAL_BUS_NAME, port: options.eventBusPort ?? 0 }));
     // Shared with the local receiver only: in AWS the secret lives in Secrets Manager and the seller's app.
     const webhookSecret = randomBytes(32).toString('base64url');
-    const webhookReceiver = await startWebhookReceiver({
-      secret: webhookSecret,
-      port: options.webhookReceiverPort ?? 0,
-    });
-    started.push(webhookReceiver);
-
-    Object.assign(process.env, {
+    const webhookReceiver = parts.add(
+      await startWebhookReceiver({ secret: webhookSecret, port: options.webhookReceiverPort ?? 0 }),
+    );
+    // One time for Marketplace and the functions, as in AWS: moving the simulator's clock moves the whole stack.
+    const clock = simulator.simulator.clock;
+    const runtime: FunctionRuntime = {
+      variables: {
+        SUBSCRIBERS_TABLE: tables.Subscribers,
+        USAGE_TABLE: tables.Usage,
+        DYNAMODB_ENDPOINT: dynamoDb.endpoint,
+        MARKETPLACE_REGION: config.marketplaceRegion,
+        MARKETPLACE_ENDPOINT: simulator.url,
+        EVENT_BUS_NAME: eventBus.busName,
+        EVENT_SOURCE: config.events.source,
+        EVENTS_ENDPOINT: eventBus.url,
+        ENTITLEMENT_ENDPOINT: simulator.url,
+        ...registrationVariables(withLocalAppUrls(config, webhookReceiver.appUrl)),
+        ...finalMeteringGraceVariable(config),
+        ...meteringVariables(config),
+        METRICS_NAMESPACE: 'SaasMarketplace/local',
+      },
+      clock,
+      logLevel: options.logLevel ?? 'INFO',
       // Any credentials sign requests to the local endpoints; real ones must never be sent there.
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
-      SUBSCRIBERS_TABLE: tables.Subscribers,
-      USAGE_TABLE: tables.Usage,
-      DYNAMODB_ENDPOINT: dynamoDb.endpoint,
-      MARKETPLACE_REGION: config.marketplaceRegion,
-      MARKETPLACE_ENDPOINT: simulator.url,
-      EVENT_BUS_NAME: eventBus.busName,
-      EVENT_SOURCE: config.events.source,
-      EVENTS_ENDPOINT: eventBus.url,
-      ENTITLEMENT_ENDPOINT: simulator.url,
-      ...registrationVariables(withLocalAppUrls(config, webhookReceiver.appUrl)),
-      ...finalMeteringGraceVariable(config),
-      ...meteringVariables(config),
-      METRICS_NAMESPACE: 'SaasMarketplace/local',
+      aws: { region: 'us-east-1', credentials: LOCAL_CREDENTIALS },
       // Locally the run's summary is in its log line; EMF metrics would only repeat it on stdout.
-      POWERTOOLS_METRICS_DISABLED: 'true',
-    });
-    const sellerNotifier = await import('../lambdas/notifications/seller-notifier.ts');
-    const lifecycle = await import('../lambdas/lifecycle/lifecycle.ts');
-    const finalMeteringWindows = await import('../lambdas/lifecycle/final-metering-windows.ts');
-    const metering = await import('../lambdas/metering/metering.ts');
-    const finalMetering = await import('../lambdas/metering/final-metering.ts');
+      metrics: false,
+    };
+    const metering = meteringFunction('metering', 'closed-hours', runtime);
+    const finalMetering = meteringFunction('final-metering', 'ending', runtime);
 
-    const lifecycleQueue = startLocalQueue({
-      name: 'lifecycle',
-      handler: lifecycle.handler,
-      ...lifecycleConsumer,
-      ...options.queueRetries,
+    const lifecycleQueue = parts.stopping(
+      startLocalQueue({
+        name: 'lifecycle',
+        handler: lifecycleFunction(runtime),
+        ...lifecycleConsumer,
+        ...options.queueRetries,
+      }),
+    );
+    startSchedules(options, runtime, { metering, finalMetering }, parts);
+    const webhookUrl = config.notifications.webhookUrl ?? webhookReceiver.url;
+    const webhookQueue = parts.stopping(startWebhookQueue(options, runtime, webhookUrl, webhookSecret));
+    const sqsEndpoint = parts.add(
+      await startSqsEndpoint({ queues: [lifecycleQueue, webhookQueue], port: options.sqsPort ?? 0 }),
+    );
+    eventBus.addRule({ source: config.events.source }, (event) => webhookQueue.send(JSON.stringify(event)));
+    // As the deployed rule does, every Subscriber Ending event starts final metering of that subscriber at once.
+    eventBus.addRule({ source: config.events.source, detailType: SELLER_EVENT.ending }, (event) => {
+      finalMetering(event, createLambdaContext('final-metering', FINAL_METERING_TIMEOUT_MS, clock.now())).catch(
+        (error: unknown) => console.error('final-metering: the run failed', error),
+      );
     });
-    started.push({ close: () => lifecycleQueue.stop() });
-    const sweep = startLocalSchedule({
-      ruleName: 'final-metering-windows',
-      everyMs: options.finalMeteringSweepEveryMs ?? 60_000,
-      handler: finalMeteringWindows.handler,
-      functionName: 'final-metering-windows',
-      clock: lambdaClock,
-    });
-    started.push({ close: () => sweep.stop() });
-    const meteringSchedule = startLocalSchedule({
-      ruleName: 'metering',
-      everyMs: options.meteringEveryMs ?? 60_000,
-      handler: (event) =>
-        runMeteringStateMachine(
-          { handler: metering.handler, functionName: 'metering', timeoutMs: METERING_TIMEOUT_MS, clock: lambdaClock },
-          event,
-        ),
-      functionName: 'metering-state-machine',
-      functionTimeoutMs: METERING_TIMEOUT_MS,
-      clock: lambdaClock,
-    });
-    started.push({ close: () => meteringSchedule.stop() });
-    const finalMeteringSchedule = startLocalSchedule({
-      ruleName: 'final-metering',
-      everyMs: options.finalMeteringEveryMs ?? 60_000,
-      handler: finalMetering.handler,
-      functionName: 'final-metering',
-      functionTimeoutMs: FINAL_METERING_TIMEOUT_MS,
-      clock: lambdaClock,
-    });
-    started.push({ close: () => finalMeteringSchedule.stop() });
+
+    // The stream is read before the API answers anyone, so no registration can slip past it.
+    const subscriberStream = parts.stopping(
+      await startStreamPoller({
+        dynamoDb: dynamoDb.client,
+        endpoint: dynamoDb.endpoint,
+        tableName: tables.Subscribers,
+        handler: sellerNotifierFunction(runtime),
+        context: () => createLambdaContext('seller-notifier', SELLER_NOTIFIER_TIMEOUT_MS, new Date()),
+      }),
+    );
+    // Only now is the simulator told where to push: the queue is consumed and its writes reach the stream poller.
+    if (options.marketplaceNotifications ?? true) {
+      parts.add(
+        await startNotificationRelay({ control, eventSources: config.lifecycle.eventSources, queue: lifecycleQueue }),
+      );
+    }
+
+    const gateway = parts.add(await startGateway(options, runtime));
+    const fulfillmentUrl = `${gateway.url}${fulfillmentRoute.path}`;
+    await control.updateSettings({ fulfillmentUrl });
+
     const lifecycleRepository = new LifecycleRepository(
       DynamoDBDocumentClient.from(dynamoDb.client, { marshallOptions: { removeUndefinedValues: true } }),
       tables.Subscribers,
       Number(finalMeteringGraceVariable(config).FINAL_METERING_GRACE_SECONDS),
     );
-
-    // The webhook function's Lambda entry reads its secret from Secrets Manager; locally it is wired here instead.
-    const webhookUrl = config.notifications.webhookUrl ?? webhookReceiver.url;
-    const webhookQueue: LocalQueue = startLocalQueue({
-      name: 'webhook',
-      handler: createWebhookHandler({
-        url: webhookUrl,
-        secret: () => Promise.resolve(webhookSecret),
-        // A deferral the queue refuses rejects, as the SDK's ChangeMessageVisibility call would.
-        retryLater: (record, seconds) =>
-          Promise.resolve().then(() => webhookQueue.defer(record.receiptHandle, seconds)),
-        // As deployed: the receiver checks the timestamp against its own wall clock, not the simulator's.
-        clock: systemClock,
-        logger: new Logger({ serviceName: 'webhook' }),
-      }),
-      ...webhookConsumer,
-      ...options.queueRetries,
-    });
-    started.push({ close: () => webhookQueue.stop() });
-    const sqsEndpoint = await startSqsEndpoint({ queues: [lifecycleQueue, webhookQueue], port: options.sqsPort ?? 0 });
-    started.push(sqsEndpoint);
-    eventBus.addRule({ source: config.events.source }, (event) => webhookQueue.send(JSON.stringify(event)));
-    // As the deployed rule does, every Subscriber Ending event starts final metering of that subscriber at once.
-    eventBus.addRule({ source: config.events.source, detailType: SELLER_EVENT.ending }, (event) => {
-      finalMetering
-        .handler(event, createLambdaContext('final-metering', FINAL_METERING_TIMEOUT_MS, lambdaClock.now()))
-        .catch((error: unknown) => console.error('final-metering: the run failed', error));
-    });
-
-    // The stream is read before the API answers anyone, so no registration can slip past it.
-    const subscriberStream = await startStreamPoller({
-      dynamoDb: dynamoDb.client,
-      endpoint: dynamoDb.endpoint,
-      tableName: tables.Subscribers,
-      handler: sellerNotifier.handler,
-      context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
-    });
-    started.push({ close: () => subscriberStream.stop() });
-    // Only now is the simulator told where to push: the queue is consumed and its writes reach the stream poller.
-    if (options.marketplaceNotifications ?? true) {
-      started.push(
-        await startNotificationRelay({ control, eventSources: config.lifecycle.eventSources, queue: lifecycleQueue }),
-      );
-    }
-
-    const gateway: RunningGateway = await startLocalGateway({
-      port: options.apiPort ?? 0,
-      ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
-      // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
-      serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
-      // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time.
-      iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [systemClock, lambdaClock] },
-      routes: await Promise.all(
-        apiRoutes.map(async (route) => ({
-          method: 'ANY',
-          path: route.path,
-          handler: ((await import(/* @vite-ignore */ `../${route.entry}`)) as { handler: ProxyHandler }).handler,
-          functionName: route.functionName,
-          authorization: route.authorization,
-        })),
-      ),
-    });
-    started.push(gateway);
-    const fulfillmentUrl = `${gateway.url}${fulfillmentRoute.path}`;
-    await control.updateSettings({ fulfillmentUrl });
-
     return {
       apiUrl: gateway.url,
       fulfillmentUrl,
@@ -301,29 +266,141 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       webhookReceiver,
       sqsEndpoint: sqsEndpoint.url,
       closeFinalMeteringWindows: (now) => lifecycleRepository.closeFinalMeteringWindows(now),
-      meter: () => invokeScheduled('metering', metering.handler, METERING_TIMEOUT_MS),
-      meterFinal: () => invokeScheduled('final-metering', finalMetering.handler, FINAL_METERING_TIMEOUT_MS),
-      close: () => closeAll(started),
+      meter: () => invokeScheduled('metering', metering, METERING_TIMEOUT_MS, clock),
+      meterFinal: () => invokeScheduled('final-metering', finalMetering, FINAL_METERING_TIMEOUT_MS, clock),
+      close: () => parts.closeAll(),
     };
   } catch (error) {
-    await closeAll(started);
+    await parts.closeAll();
     throw error;
   }
 }
 
-async function closeAll(started: readonly { close(): Promise<void> }[]): Promise<void> {
-  await Promise.allSettled([...started].reverse().map((part) => part.close()));
+/** The simulator, configured with the products, and no longer pushing to a relay that went with a previous run. */
+async function startMarketplace(
+  options: LocalStackOptions,
+  parts: StartedParts,
+): Promise<{ simulator: RunningSimulator; control: SimulatorControl }> {
+  const simulator = parts.add(
+    await startSimulator({
+      port: options.simulatorPort ?? 0,
+      ...(options.simulatorDataDir === undefined ? {} : { dataDir: options.simulatorDataDir }),
+    }),
+  );
+  const control = new SimulatorControl(simulator.url);
+  await configureSimulator(control, options.config);
+  for (const { id } of (await control.eventSubscriptions()).subscriptions) await control.unsubscribeEvents(id);
+  return { simulator, control };
+}
+
+type MeteringHandler = ReturnType<typeof meteringFunction>;
+
+/** The schedules the stack deploys: the final-metering sweep, the metering run (a state machine), final metering. */
+function startSchedules(
+  options: LocalStackOptions,
+  runtime: FunctionRuntime,
+  functions: { readonly metering: MeteringHandler; readonly finalMetering: MeteringHandler },
+  parts: StartedParts,
+): void {
+  const { clock } = runtime;
+  parts.stopping(
+    startLocalSchedule({
+      ruleName: 'final-metering-windows',
+      everyMs: options.finalMeteringSweepEveryMs ?? 60_000,
+      handler: finalMeteringWindowsFunction(runtime),
+      functionName: 'final-metering-windows',
+      clock,
+    }),
+  );
+  parts.stopping(
+    startLocalSchedule({
+      ruleName: 'metering',
+      everyMs: options.meteringEveryMs ?? 60_000,
+      handler: (event) =>
+        runMeteringStateMachine(
+          { handler: functions.metering, functionName: 'metering', timeoutMs: METERING_TIMEOUT_MS, clock },
+          event,
+        ),
+      functionName: 'metering-state-machine',
+      functionTimeoutMs: METERING_TIMEOUT_MS,
+      clock,
+    }),
+  );
+  parts.stopping(
+    startLocalSchedule({
+      ruleName: 'final-metering',
+      everyMs: options.finalMeteringEveryMs ?? 60_000,
+      handler: functions.finalMetering,
+      functionName: 'final-metering',
+      functionTimeoutMs: FINAL_METERING_TIMEOUT_MS,
+      clock,
+    }),
+  );
+}
+
+/** The seller's events, called into the webhook. Its Lambda entry reads the secret from Secrets Manager; not here. */
+function startWebhookQueue(
+  options: LocalStackOptions,
+  runtime: FunctionRuntime,
+  url: string,
+  secret: string,
+): LocalQueue {
+  const queue: LocalQueue = startLocalQueue({
+    name: 'webhook',
+    handler: createWebhookHandler({
+      url,
+      secret: () => Promise.resolve(secret),
+      // A deferral the queue refuses rejects, as the SDK's ChangeMessageVisibility call would.
+      retryLater: (record, seconds) => Promise.resolve().then(() => queue.defer(record.receiptHandle, seconds)),
+      // As deployed: the receiver checks the timestamp against its own wall clock, not the simulator's.
+      clock: systemClock,
+      logger: loggerOf('webhook', runtime),
+    }),
+    ...webhookConsumer,
+    ...options.queueRetries,
+  });
+  return queue;
+}
+
+/** The API's routes, each to its function, with the deployed API's own failure pages and IAM authorization. */
+function startGateway(options: LocalStackOptions, runtime: FunctionRuntime): Promise<RunningGateway> {
+  const routeFunctions: Partial<Record<FunctionName, ProxyHandler>> = {
+    fulfillment: fulfillmentFunction(runtime),
+    'registration-page': registrationPageFunction(runtime),
+    'subscriber-access': subscriberAccessFunction(runtime),
+    usage: usageFunction(runtime),
+  };
+  return startLocalGateway({
+    port: options.apiPort ?? 0,
+    ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
+    // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
+    serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
+    // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time.
+    iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [systemClock, runtime.clock] },
+    routes: apiRoutes.map((route) => {
+      const handler = routeFunctions[route.functionName];
+      if (handler === undefined) throw new Error(`No local function serves ${route.path} (${route.functionName})`);
+      return {
+        method: 'ANY',
+        path: route.path,
+        handler,
+        functionName: route.functionName,
+        authorization: route.authorization,
+      };
+    }),
+  });
 }
 
 /** One invocation of a scheduled metering function now, as its schedule would invoke it. */
 async function invokeScheduled(
   functionName: string,
-  handler: ReturnType<typeof meteringFunction>,
+  handler: MeteringHandler,
   timeoutMs: number,
+  clock: Clock,
 ): Promise<MeteringRunSummary> {
   const summary = await handler(
-    scheduledEvent(functionName, lambdaClock.now()),
-    createLambdaContext(functionName, timeoutMs, lambdaClock.now()),
+    scheduledEvent(functionName, clock.now()),
+    createLambdaContext(functionName, timeoutMs, clock.now()),
   );
   if (summary === undefined) throw new Error(`The ${functionName} function did not run`);
   return summary;

@@ -10,6 +10,7 @@ import {
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  TrimmedDataAccessException,
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -59,6 +60,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
 
   const deadLetters: DynamoDBRecord[] = [];
   const iterators = new Map<string, string | undefined>();
+  /** The last record read of each shard, to read on from after it. */
+  const lastRead = new Map<string, string>();
+  // DynamoDB Local stamps stream records with its own wall clock, to the minute: not a time the stack runs on.
+  const startedAtMinute = Math.floor(Date.now() / 60_000) * 60_000;
   let stopped = false;
 
   // Only what is written from now on: a local stack on a reused data directory does not announce old registrations
@@ -76,20 +81,49 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     }
   }
 
+  /**
+   * DynamoDB Local may refuse an iterator taken at `LATEST` of an empty stream once another table is created (the suite
+   * shares one DynamoDB Local): read on after the last record read, or from the start, skipping what was written before
+   * the minute this poller started in, as `LATEST` would have (records carry only the minute they were written in).
+   */
+  async function readOnAfterTrim(shardId: string): Promise<string | undefined> {
+    const last = lastRead.get(shardId);
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ...(last === undefined
+          ? { ShardIteratorType: 'TRIM_HORIZON' }
+          : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last }),
+      }),
+    );
+    return ShardIterator;
+  }
+
   /** One pass over every open shard; answers whether it found records. */
   async function pollOnce(): Promise<boolean> {
     await discoverShards('TRIM_HORIZON');
     let found = false;
     for (const [shardId, iterator] of iterators) {
       if (iterator === undefined) continue;
-      const { Records = [], NextShardIterator } = await streams.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }),
-      );
-      iterators.set(shardId, NextShardIterator);
-      if (Records.length > 0) {
+      let page;
+      try {
+        page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }));
+      } catch (error) {
+        if (!(error instanceof TrimmedDataAccessException)) throw error;
+        iterators.set(shardId, await readOnAfterTrim(shardId));
         found = true;
-        await deliver(Records.map((record) => toLambdaRecord(record, streamArn!)));
+        continue;
       }
+      const { Records = [], NextShardIterator } = page;
+      iterators.set(shardId, NextShardIterator);
+      const lastRecord = Records.at(-1)?.dynamodb?.SequenceNumber;
+      if (lastRecord !== undefined) lastRead.set(shardId, lastRecord);
+      const written = Records.filter(
+        (record) => (record.dynamodb?.ApproximateCreationDateTime?.getTime() ?? Infinity) >= startedAtMinute,
+      );
+      if (Records.length > 0) found = true;
+      if (written.length > 0) await deliver(written.map((record) => toLambdaRecord(record, streamArn!)));
     }
     return found;
   }

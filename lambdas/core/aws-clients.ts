@@ -1,17 +1,22 @@
 /**
  * The AWS SDK clients the functions use, made once per cold start. An endpoint is given only locally (DynamoDB Local,
- * the Marketplace simulator, the local event bus); in AWS the SDK's own endpoint resolution applies.
+ * the Marketplace simulator, the local event bus), with the local stack's region and credentials (`settings`); in AWS
+ * the SDK's own endpoint, region and credential resolution applies.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsClientSettings } from './function-runtime.ts';
 
-const endpoint = (url: string | undefined) => (url === undefined ? {} : { endpoint: url });
+const endpoint = (url: string | undefined, settings: AwsClientSettings | undefined) => ({
+  ...(url === undefined ? {} : { endpoint: url }),
+  ...settings,
+});
 
-export function documentClient(endpointUrl?: string): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint(endpointUrl)), {
+export function documentClient(endpointUrl?: string, settings?: AwsClientSettings): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint(endpointUrl, settings)), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }
@@ -20,15 +25,27 @@ export function documentClient(endpointUrl?: string): DynamoDBDocumentClient {
  * Marketplace calls go to the configured Marketplace region, whatever region the function runs in. The metering run
  * asks for one attempt: it retries under its own rate limiter, and counts what it retried.
  */
-export function meteringClient(region: string, endpointUrl?: string, maxAttempts = 4): MarketplaceMeteringClient {
-  return new MarketplaceMeteringClient({ region, maxAttempts, ...endpoint(endpointUrl) });
+export function meteringClient(
+  region: string,
+  endpointUrl?: string,
+  maxAttempts = 4,
+  settings?: AwsClientSettings,
+): MarketplaceMeteringClient {
+  return new MarketplaceMeteringClient({ ...endpoint(endpointUrl, settings), region, maxAttempts });
 }
 
-export function eventBridgeClient(endpointUrl?: string): EventBridgeClient {
-  return new EventBridgeClient(endpoint(endpointUrl));
+export function eventBridgeClient(endpointUrl?: string, settings?: AwsClientSettings): EventBridgeClient {
+  return new EventBridgeClient(endpoint(endpointUrl, settings));
 }
 
 /** The Entitlement Service exists in us-east-1 only, wherever the function runs. */
-export function entitlementClient(endpointUrl?: string): MarketplaceEntitlementServiceClient {
-  return new MarketplaceEntitlementServiceClient({ region: 'us-east-1', maxAttempts: 5, ...endpoint(endpointUrl) });
+export function entitlementClient(
+  endpointUrl?: string,
+  settings?: AwsClientSettings,
+): MarketplaceEntitlementServiceClient {
+  return new MarketplaceEntitlementServiceClient({
+    ...endpoint(endpointUrl, settings),
+    region: 'us-east-1',
+    maxAttempts: 5,
+  });
 }

@@ -2,37 +2,7 @@
  * Lambda entry point of the scheduled sweep that ends subscriptions whose final-metering window has passed:
  * EventBridge notifications open the window (`License Deprovisioned`) but never say it closed.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
-import { documentClient } from '../core/aws-clients.ts';
-import { lambdaClock } from '../core/clock.ts';
-import { finalMeteringWindowsEnvironment, readEnvironment } from '../core/environment.ts';
-import { FinalMeteringSweepIncomplete, LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
+import { lambdaRuntime } from '../core/function-runtime.ts';
+import { finalMeteringWindowsFunction } from './final-metering-windows-function.ts';
 
-const environment = readEnvironment(finalMeteringWindowsEnvironment);
-const logger = new Logger({ serviceName: 'final-metering-windows' });
-const tracer = new Tracer({ serviceName: 'final-metering-windows', enabled: environment.POWERTOOLS_TRACE_ENABLED });
-const lifecycle = new LifecycleRepository(
-  tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT)),
-  environment.SUBSCRIBERS_TABLE,
-  environment.FINAL_METERING_GRACE_SECONDS,
-);
-
-export const handler = middy(async () => {
-  try {
-    const closed = await lifecycle.closeFinalMeteringWindows(lambdaClock.now());
-    logger.info('Final-metering windows closed', { count: closed.length, subscriberIds: closed });
-    return { closed: closed.length };
-  } catch (error) {
-    if (error instanceof FinalMeteringSweepIncomplete) {
-      logger.error('Final-metering windows left open', { closed: error.closed, failures: error.failures });
-    }
-    // The run fails, so the alarm on the sweep's errors fires; the next run tries the rest again.
-    throw error;
-  }
-})
-  .use(captureLambdaHandler(tracer))
-  .use(injectLambdaContext(logger, { logEvent: false }));
+export const handler = finalMeteringWindowsFunction(lambdaRuntime);

@@ -2,34 +2,40 @@
  * The wiring both metering functions share (the hourly run and final metering): the run's dependencies from the
  * function's environment, its logger and metrics, Powertools' context. See `metering-handler.ts` for what each does.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { documentClient, meteringClient } from '../core/aws-clients.ts';
-import { lambdaClock } from '../core/clock.ts';
 import { meteredProducts, meteringEnvironment, readEnvironment } from '../core/environment.ts';
-import { createMeteringHandler, type MeteringHandlerDependencies } from './metering-handler.ts';
+import { loggerOf, type FunctionRuntime } from '../core/function-runtime.ts';
+import { createMeteringHandler, emfMetrics, noMetrics, type MeteringHandlerDependencies } from './metering-handler.ts';
 import { METERING_METRICS_SERVICE } from '../../contracts/index.ts';
 
-export function meteringFunction(serviceName: string, scheduled: MeteringHandlerDependencies['scheduled']) {
-  const environment = readEnvironment(meteringEnvironment);
-  const logger = new Logger({ serviceName });
+export function meteringFunction(
+  serviceName: string,
+  scheduled: MeteringHandlerDependencies['scheduled'],
+  runtime: FunctionRuntime,
+) {
+  const environment = readEnvironment(meteringEnvironment, runtime.variables);
+  const logger = loggerOf(serviceName, runtime);
   const tracer = new Tracer({ serviceName, enabled: environment.POWERTOOLS_TRACE_ENABLED });
-  // One `service` dimension for both functions' metrics, so that each alarm watches all of the usage.
-  const metrics = new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: METERING_METRICS_SERVICE });
+  const metrics =
+    runtime.metrics === false
+      ? noMetrics
+      : // One `service` dimension for both functions' metrics, so that each alarm watches all of the usage.
+        emfMetrics(new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: METERING_METRICS_SERVICE }));
   const settings = environment.METERING;
   return (
     middy(
       createMeteringHandler({
         run: {
-          client: tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT)),
+          client: tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws)),
           usageTable: environment.USAGE_TABLE,
           subscribersTable: environment.SUBSCRIBERS_TABLE,
           metering: tracer.captureAWSv3Client(
-            meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT, 1),
+            meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT, 1, runtime.aws),
           ),
           closedHourGraceMinutes: settings.closedHourGraceMinutes,
           acceptanceWindowHours: settings.acceptanceWindowHours,
@@ -42,7 +48,7 @@ export function meteringFunction(serviceName: string, scheduled: MeteringHandler
           products: meteredProducts(environment.PRODUCTS, environment.METERED_DIMENSIONS),
           logger,
         },
-        clock: lambdaClock,
+        clock: runtime.clock,
         logger,
         metrics,
         scheduled,

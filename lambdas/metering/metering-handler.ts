@@ -17,7 +17,7 @@ export interface MeteringHandlerDependencies {
   readonly run: MeteringDependencies;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: MeteringMetrics;
   /** What the function's schedule meters: every closed hour (the hourly run), or every ending subscriber's usage. */
   readonly scheduled: 'closed-hours' | 'ending';
 }
@@ -36,33 +36,45 @@ const trigger = z.union([
   }),
 ]);
 
+/** Where a run's figures go: CloudWatch in AWS, which the alarms and dashboard read; locally its log line is enough. */
+export interface MeteringMetrics {
+  publish(summary: MeteringRunSummary): void;
+}
+
+export const noMetrics: MeteringMetrics = { publish: () => {} };
+
+/** The run's figures as CloudWatch metrics, in the embedded metric format Powertools writes to the log. */
+export function emfMetrics(metrics: Metrics): MeteringMetrics {
+  return {
+    publish(summary) {
+      metrics.addMetric(METERING_METRICS.billed, MetricUnit.Count, summary.billed);
+      const rejected = Object.values(summary.rejected).reduce((sum, count) => sum + count, 0);
+      metrics.addMetric(METERING_METRICS.rejected, MetricUnit.Count, rejected);
+      metrics.addMetric(METERING_METRICS.expired, MetricUnit.Count, summary.expired);
+      metrics.addMetric(METERING_METRICS.pending, MetricUnit.Count, summary.pending);
+      metrics.addMetric(METERING_METRICS.retries, MetricUnit.Count, summary.retries);
+      metrics.addMetric(METERING_METRICS.throttles, MetricUnit.Count, summary.throttles);
+      metrics.addMetric(METERING_METRICS.unconfirmedSends, MetricUnit.Count, summary.unconfirmedSends);
+      metrics.addMetric(METERING_METRICS.finalDeadlineMissed, MetricUnit.Count, summary.finalDeadlineMissed.records);
+      // Zero when nothing is left: the alarm on it must see a value every run, not stay in INSUFFICIENT_DATA.
+      metrics.addMetric(
+        METERING_METRICS.oldestPendingAge,
+        MetricUnit.Seconds,
+        (summary.oldestPending?.ageMinutes ?? 0) * 60,
+      );
+      metrics.publishStoredMetrics();
+      // Per reason, for the dashboard: one metric each, dimensioned by the reason.
+      for (const [reason, count] of Object.entries(summary.rejected)) {
+        const byReason = metrics.singleMetric();
+        byReason.addDimension('Reason', reason);
+        byReason.addMetric(METERING_METRICS.rejected, MetricUnit.Count, count);
+      }
+    },
+  };
+}
+
 export function createMeteringHandler(dependencies: MeteringHandlerDependencies) {
   const { logger, metrics } = dependencies;
-
-  function publish(summary: MeteringRunSummary): void {
-    metrics.addMetric(METERING_METRICS.billed, MetricUnit.Count, summary.billed);
-    const rejected = Object.values(summary.rejected).reduce((sum, count) => sum + count, 0);
-    metrics.addMetric(METERING_METRICS.rejected, MetricUnit.Count, rejected);
-    metrics.addMetric(METERING_METRICS.expired, MetricUnit.Count, summary.expired);
-    metrics.addMetric(METERING_METRICS.pending, MetricUnit.Count, summary.pending);
-    metrics.addMetric(METERING_METRICS.retries, MetricUnit.Count, summary.retries);
-    metrics.addMetric(METERING_METRICS.throttles, MetricUnit.Count, summary.throttles);
-    metrics.addMetric(METERING_METRICS.unconfirmedSends, MetricUnit.Count, summary.unconfirmedSends);
-    metrics.addMetric(METERING_METRICS.finalDeadlineMissed, MetricUnit.Count, summary.finalDeadlineMissed.records);
-    // Zero when nothing is left: the alarm on it must see a value every run, not stay in INSUFFICIENT_DATA.
-    metrics.addMetric(
-      METERING_METRICS.oldestPendingAge,
-      MetricUnit.Seconds,
-      (summary.oldestPending?.ageMinutes ?? 0) * 60,
-    );
-    metrics.publishStoredMetrics();
-    // Per reason, for the dashboard: one metric each, dimensioned by the reason.
-    for (const [reason, count] of Object.entries(summary.rejected)) {
-      const byReason = metrics.singleMetric();
-      byReason.addDimension('Reason', reason);
-      byReason.addMetric(METERING_METRICS.rejected, MetricUnit.Count, count);
-    }
-  }
 
   return async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
     const parsed = trigger.safeParse(event);
@@ -88,7 +100,7 @@ export function createMeteringHandler(dependencies: MeteringHandlerDependencies)
       scope,
       ...(remaining === undefined ? {} : { timeBudgetMs: Math.max(0, remaining - HAND_OVER_RESERVE_MS) }),
     });
-    publish(summary);
+    metrics.publish(summary);
     logger.info(scope === undefined ? 'Metering run finished' : 'Final metering finished', {
       ...(subscriberId === undefined ? {} : { subscriberId }),
       summary,

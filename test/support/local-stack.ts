@@ -1,9 +1,8 @@
 /**
- * The local stack for a test file: the deployed handler modules behind the local gateway, the stream poller and the
- * event bus, on the shared DynamoDB Local (tables under this file's own prefix) and an in-process simulator. One per
- * test file: the handlers read their environment when first imported, as in Lambda. Marketplace's lifecycle
- * notifications reach the stack only when a file asks for them (`marketplaceNotifications: true`): without them a
- * subscriber stays as the buyer's arrival left it, which the registration tests rely on.
+ * The local stack for a test file: the deployed functions' wiring behind the local gateway, the stream poller and the
+ * event bus, on the shared DynamoDB Local (tables under this file's own prefix) and an in-process simulator.
+ * Marketplace's lifecycle notifications reach the stack only when a file asks for them (`marketplaceNotifications:
+ * true`): without them a subscriber stays as the buyer's arrival left it, which the registration tests rely on.
  */
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';

@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import { createMeteringHandler } from '../../../lambdas/metering/metering-handler.ts';
+import { createMeteringHandler, emfMetrics } from '../../../lambdas/metering/metering-handler.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage, cancelSubscription, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
 import { freshTables, meteringHarness } from '../../support/metering-run.ts';
@@ -55,7 +55,7 @@ async function setup() {
     run: harness.dependencies,
     clock: { now: () => now },
     logger: new Logger({ logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'SaasMarketplace/test', serviceName: 'metering' }),
+    metrics: emfMetrics(new Metrics({ namespace: 'SaasMarketplace/test', serviceName: 'metering' })),
     scheduled: 'closed-hours',
   });
   return { tables, client, buyer, handler, harness };
@@ -131,7 +131,7 @@ test('the final-metering schedule sends every ending subscriber its final hour o
     run: harness.dependencies,
     clock: { now: () => clock },
     logger: new Logger({ logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'SaasMarketplace/test', serviceName: 'metering' }),
+    metrics: emfMetrics(new Metrics({ namespace: 'SaasMarketplace/test', serviceName: 'metering' })),
     scheduled: 'ending',
   });
   const tick = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
