@@ -1,4 +1,7 @@
-/** Every error the usage client throws, reports to `onError`, or rejects with; `instanceof` tells them apart. */
+/**
+ * Every error the usage client throws, reports to `onError`, or rejects with: a `UsageClientError`, named with the
+ * `Error` suffix; `instanceof` tells them apart.
+ */
 import type { AggregatedUsageEvent } from './usage-events.ts';
 
 export class UsageClientError extends Error {
@@ -11,13 +14,13 @@ export class UsageClientConfigError extends UsageClientError {
 }
 
 /** Thrown by `record()` for an event its caller got wrong: nothing of it was buffered. */
-export class InvalidUsageEvent extends UsageClientError {
-  override readonly name = 'InvalidUsageEvent';
+export class InvalidUsageEventError extends UsageClientError {
+  override readonly name = 'InvalidUsageEventError';
 }
 
 /** Thrown by `record()` once `close()` was called: a closed client sends nothing more. */
-export class UsageClientClosed extends UsageClientError {
-  override readonly name = 'UsageClientClosed';
+export class UsageClientClosedError extends UsageClientError {
+  override readonly name = 'UsageClientClosedError';
 
   constructor() {
     super('The usage client is closed: record() after close() would never be sent');
@@ -30,8 +33,8 @@ export class UsageClientClosed extends UsageClientError {
  * next flush sends them again with the same ids and contents, so whatever of them the API did record is answered
  * `duplicate` and counted once.
  */
-export class UsageCallFailed extends UsageClientError {
-  override readonly name = 'UsageCallFailed';
+export class UsageCallFailedError extends UsageClientError {
+  override readonly name = 'UsageCallFailedError';
 
   constructor(
     /** The events of the call that failed (kept). */
@@ -56,8 +59,8 @@ export class UsageCallFailed extends UsageClientError {
  * IAM policy), 413 too large... Sent again it would be refused again, so it is not: its events are dropped from the
  * client, and here they are, app events included, for the app to log, keep or fix.
  */
-export class UsageCallRefused extends UsageClientError {
-  override readonly name = 'UsageCallRefused';
+export class UsageCallRefusedError extends UsageClientError {
+  override readonly name = 'UsageCallRefusedError';
 
   constructor(
     readonly status: number,
@@ -73,8 +76,8 @@ export class UsageCallRefused extends UsageClientError {
  * `close()` rejects with it when its last flush could not deliver everything: these events were never answered (the
  * API may have recorded some of them). Sending them again with their ids, from another client or process, is safe.
  */
-export class UsageNotDelivered extends UsageClientError {
-  override readonly name = 'UsageNotDelivered';
+export class UsageNotDeliveredError extends UsageClientError {
+  override readonly name = 'UsageNotDeliveredError';
 
   constructor(
     readonly events: readonly AggregatedUsageEvent[],
@@ -85,13 +88,13 @@ export class UsageNotDelivered extends UsageClientError {
 }
 
 /** The cause of a failed attempt: a 200 whose body is not the API's answer. */
-export class UnreadableUsageAnswer extends UsageClientError {
-  override readonly name = 'UnreadableUsageAnswer';
+export class UnreadableUsageAnswerError extends UsageClientError {
+  override readonly name = 'UnreadableUsageAnswerError';
 }
 
 /** The cause of a failed attempt: an answer that says to try again (503 with `Retry-After`, 429, another 5xx). */
-export class RetryableUsageAnswer extends UsageClientError {
-  override readonly name = 'RetryableUsageAnswer';
+export class RetryableUsageAnswerError extends UsageClientError {
+  override readonly name = 'RetryableUsageAnswerError';
 
   constructor(
     readonly status: number,
@@ -106,3 +109,18 @@ function describe(cause: unknown): string {
   // fetch's own error says only "fetch failed"; what failed is its cause.
   return cause.cause instanceof Error ? `${cause.message}: ${cause.cause.message}` : cause.message;
 }
+
+/**
+ * The names these errors had before they took the `Error` suffix, for apps written against them; they go in the next
+ * release that may break an app.
+ */
+/** @deprecated Use `InvalidUsageEventError`. */
+export const InvalidUsageEvent = InvalidUsageEventError;
+/** @deprecated Use `UsageClientClosedError`. */
+export const UsageClientClosed = UsageClientClosedError;
+/** @deprecated Use `UsageCallFailedError`. */
+export const UsageCallFailed = UsageCallFailedError;
+/** @deprecated Use `UsageCallRefusedError`. */
+export const UsageCallRefused = UsageCallRefusedError;
+/** @deprecated Use `UsageNotDeliveredError`. */
+export const UsageNotDelivered = UsageNotDeliveredError;

@@ -7,13 +7,19 @@ export { UsageClient, type FlushReport, type UsageClientOptions, type UsageRefus
 export type { AggregatedUsageEvent, RecordedUsageEvent, UsageEvent } from './usage-events.ts';
 export type { AwsCredentials, AwsCredentialsProvider, RetryOptions, UsageResult } from './usage-transport.ts';
 export {
+  InvalidUsageEventError,
+  RetryableUsageAnswerError,
+  UnreadableUsageAnswerError,
+  UsageCallFailedError,
+  UsageCallRefusedError,
+  UsageClientClosedError,
+  UsageClientConfigError,
+  UsageClientError,
+  UsageNotDeliveredError,
+  // The names before the `Error` suffix (deprecated).
   InvalidUsageEvent,
-  RetryableUsageAnswer,
-  UnreadableUsageAnswer,
   UsageCallFailed,
   UsageCallRefused,
   UsageClientClosed,
-  UsageClientConfigError,
-  UsageClientError,
   UsageNotDelivered,
 } from './errors.ts';

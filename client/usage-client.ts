@@ -16,11 +16,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  UsageCallFailed,
-  UsageCallRefused,
-  UsageClientClosed,
+  UsageCallFailedError,
+  UsageCallRefusedError,
+  UsageClientClosedError,
   UsageClientConfigError,
-  UsageNotDelivered,
+  UsageNotDeliveredError,
 } from './errors.ts';
 import {
   appEventCount,
@@ -52,7 +52,7 @@ export interface UsageClientOptions {
   /** An aggregated event the API refused (`rejected`, `conflict`): it will not be sent again. */
   readonly onRefused?: (refusal: UsageRefusal) => void;
   /** A call that failed after its retries (its events kept) or was refused whole (its events dropped, here). */
-  readonly onError?: (error: UsageCallFailed | UsageCallRefused) => void;
+  readonly onError?: (error: UsageCallFailedError | UsageCallRefusedError) => void;
   /** After every flush, the interval's included: what it did, for the app's logs or metrics. */
   readonly onFlush?: (report: FlushReport) => void;
   /** Where the client learns the time: default timestamps, the hours events are summed in, the signature's date. */
@@ -97,7 +97,7 @@ export class UsageClient {
   private readonly clock: { now(): Date };
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly onRefused: (refusal: UsageRefusal) => void;
-  private readonly onError: (error: UsageCallFailed | UsageCallRefused) => void;
+  private readonly onError: (error: UsageCallFailedError | UsageCallRefusedError) => void;
   private readonly onFlush: (report: FlushReport) => void;
 
   private readonly aggregator = new UsageAggregator();
@@ -110,7 +110,7 @@ export class UsageClient {
   private flushing: Promise<unknown> = Promise.resolve();
   /** The pending wait for the next flush, when one is armed. */
   private interval: AbortController | undefined;
-  private lastFailure: UsageCallFailed | undefined;
+  private lastFailure: UsageCallFailedError | undefined;
   private closed = false;
   private closing: Promise<FlushReport> | undefined;
 
@@ -143,12 +143,12 @@ export class UsageClient {
   }
 
   /**
-   * Buffers the event (a copy) to be summed and sent with the next flush. Throws {@link InvalidUsageEvent} for an
+   * Buffers the event (a copy) to be summed and sent with the next flush. Throws {@link InvalidUsageEventError} for an
    * event that cannot be summed (not a whole quantity of 1 to 2,147,483,647, no subscriber or dimension, an invalid
-   * date), and {@link UsageClientClosed} after `close()`.
+   * date), and {@link UsageClientClosedError} after `close()`.
    */
   record(event: UsageEvent): void {
-    if (this.closed) throw new UsageClientClosed();
+    if (this.closed) throw new UsageClientClosedError();
     this.aggregator.add(recordedEvent(event, this.clock.now()));
     this.armInterval();
   }
@@ -165,7 +165,7 @@ export class UsageClient {
 
   /**
    * Flushes a last time and closes the client (`record()` throws from now on). Rejects with
-   * {@link UsageNotDelivered}, carrying the events, when something could still not be delivered. Calling it again
+   * {@link UsageNotDeliveredError}, carrying the events, when something could still not be delivered. Calling it again
    * answers the same promise.
    */
   close(): Promise<FlushReport> {
@@ -178,7 +178,7 @@ export class UsageClient {
     this.disarmInterval();
     const report = await this.flush();
     if (this.unanswered.length > 0) {
-      throw new UsageNotDelivered(this.unanswered.splice(0), { cause: this.lastFailure });
+      throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause: this.lastFailure });
     }
     return report;
   }
@@ -195,7 +195,7 @@ export class UsageClient {
       requests += outcome.requests;
       if (outcome.kind === 'failed') {
         // The API is unreachable or overloaded: the later calls of this flush would fail alike; all of them wait.
-        this.lastFailure = new UsageCallFailed(
+        this.lastFailure = new UsageCallFailedError(
           call,
           outcome.requests,
           outcome.status,
@@ -208,7 +208,7 @@ export class UsageClient {
       this.unanswered.splice(0, call.length);
       if (outcome.kind === 'refused') {
         refused += appEventCount(call);
-        notify(this.onError, new UsageCallRefused(outcome.status, outcome.message, call));
+        notify(this.onError, new UsageCallRefusedError(outcome.status, outcome.message, call));
         continue;
       }
       call.forEach((event, index) => {
@@ -281,8 +281,8 @@ function checkedUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
-  } catch {
-    throw new UsageClientConfigError(`usageUrl is not a URL: ${text}`);
+  } catch (error) {
+    throw new UsageClientConfigError(`usageUrl is not a URL: ${text}`, { cause: error });
   }
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return url;
   throw new UsageClientConfigError(`usageUrl must be https (http only to this machine, for the local stack): ${text}`);

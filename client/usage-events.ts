@@ -2,7 +2,7 @@
  * The events of the usage client: what the app records, and the aggregated events it sends to `POST /usage` in their
  * place, one per subscriber, dimension, hour and tag set, each carrying the app events summed into it.
  */
-import { InvalidUsageEvent } from './errors.ts';
+import { InvalidUsageEventError } from './errors.ts';
 
 /** Usage as the app records it: this many units of a dimension, for a subscriber, at a time. */
 export interface UsageEvent {
@@ -51,7 +51,7 @@ const HOUR_MS = 3_600_000;
 /** A copy of `event` that later changes to the app's object cannot reach, its time filled in with `now`. */
 export function recordedEvent(event: UsageEvent, now: Date): RecordedUsageEvent {
   const problem = eventProblem(event);
-  if (problem !== undefined) throw new InvalidUsageEvent(problem);
+  if (problem !== undefined) throw new InvalidUsageEventError(problem);
   return {
     subscriberId: event.subscriberId,
     dimension: event.dimension,

@@ -7,7 +7,7 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { RetryableUsageAnswer, UnreadableUsageAnswer } from './errors.ts';
+import { RetryableUsageAnswerError, UnreadableUsageAnswerError } from './errors.ts';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -114,14 +114,14 @@ export class UsageTransport {
     if (status === 200) {
       const results = resultsOf(text, eventCount);
       if (results !== undefined) return { kind: 'answered', results };
-      return { kind: 'retryable', status, cause: new UnreadableUsageAnswer(excerpt(text)) };
+      return { kind: 'retryable', status, cause: new UnreadableUsageAnswerError(excerpt(text)) };
     }
     if (status === 429 || status >= 500) {
       return {
         kind: 'retryable',
         status,
         retryAfterMs: retryAfterMs(retryAfter),
-        cause: new RetryableUsageAnswer(status, messageOf(text)),
+        cause: new RetryableUsageAnswerError(status, messageOf(text)),
       };
     }
     return { kind: 'refused', status, message: messageOf(text) };

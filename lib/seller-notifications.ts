@@ -49,7 +49,7 @@ export class SellerNotifications extends Construct {
 
   private sellerNotifier({ config, subscribers, sellerBus }: SellerNotificationsProps): Queue {
     const notifier = new ProjectFunction(this, 'SellerNotifier', {
-      entry: 'lambdas/notifications/seller-notifier.ts',
+      entry: 'lambdas/seller-notifications/seller-notifier.ts',
       serviceName: 'seller-notifier',
       description:
         'Publishes an event on the seller bus for every change of a subscriber stored in the Subscribers table',

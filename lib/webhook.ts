@@ -91,7 +91,7 @@ export class Webhook extends Construct {
     });
 
     const caller = new ProjectFunction(this, 'WebhookCaller', {
-      entry: 'lambdas/notifications/webhook.ts',
+      entry: 'lambdas/seller-notifications/webhook.ts',
       serviceName: 'webhook',
       description: "Calls the seller app's webhook, signed, with every event on the seller bus",
       memorySize: 256,

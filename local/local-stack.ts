@@ -33,8 +33,8 @@ import { finalMeteringWindowsFunction } from '../lambdas/lifecycle/final-meterin
 import { lifecycleFunction } from '../lambdas/lifecycle/lifecycle-function.ts';
 import { meteringFunction } from '../lambdas/metering/metering-function.ts';
 import { usageFunction } from '../lambdas/metering/usage-function.ts';
-import { sellerNotifierFunction } from '../lambdas/notifications/seller-notifier-function.ts';
-import { createWebhookHandler } from '../lambdas/notifications/webhook-handler.ts';
+import { sellerNotifierFunction } from '../lambdas/seller-notifications/seller-notifier-function.ts';
+import { createWebhookHandler } from '../lambdas/seller-notifications/webhook-handler.ts';
 import { fulfillmentFunction } from '../lambdas/registration/fulfillment-function.ts';
 import { registrationPageFunction } from '../lambdas/registration/registration-page-function.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
@@ -50,7 +50,7 @@ import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGa
 import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
 import { createLambdaContext } from './lambda-context.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
-import { startNotificationRelay } from './notification-relay.ts';
+import { startMarketplaceMessageRelay } from './marketplace-message-relay.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { startSqsEndpoint } from './sqs-endpoint.ts';
@@ -240,7 +240,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Only now is the simulator told where to push: the queue is consumed and its writes reach the stream poller.
     if (options.marketplaceNotifications ?? true) {
       parts.add(
-        await startNotificationRelay({ control, eventSources: config.lifecycle.eventSources, queue: lifecycleQueue }),
+        await startMarketplaceMessageRelay({
+          control,
+          eventSources: config.lifecycle.eventSources,
+          queue: lifecycleQueue,
+        }),
       );
     }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { LocalStackError } from './errors.ts';
 
 /**
  * Runs a command so that it cannot outlive the Node process that started it.
@@ -48,7 +49,7 @@ export interface SupervisedProcess {
   stop(): Promise<ProcessExit>;
 }
 
-export class ProcessStartError extends Error {
+export class ProcessStartError extends LocalStackError {
   override readonly name = 'ProcessStartError';
 }
 

@@ -14,6 +14,7 @@ import { html, SafeHtml } from '../lambdas/registration/html.ts';
 import { endLicense, subscribe } from './license-lifecycle.ts';
 import type { License, OfferType, Product } from './marketplace.ts';
 import type { Simulator } from './simulator.ts';
+import { SimulatorError } from './errors.ts';
 
 /** A form here holds a product code, an offer type and an account id; anything near this size is not one. */
 const MAX_FORM_BYTES = 16 * 1024;
@@ -53,13 +54,14 @@ interface Route {
 }
 
 /** A request the buyer page refuses, answered as an HTML page with this status. */
-class PageError extends Error {
+class PageError extends SimulatorError {
+  override readonly name = 'PageError';
+
   constructor(
     readonly status: 400 | 404 | 405 | 409 | 413 | 415,
     message: string,
   ) {
     super(message);
-    this.name = 'PageError';
   }
 }
 

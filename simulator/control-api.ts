@@ -237,8 +237,8 @@ function route(method: string, path: string, handle: (call: ControlCall) => unkn
 function decodeParams(groups: Record<string, string>): Record<string, string> {
   try {
     return Object.fromEntries(Object.entries(groups).map(([name, value]) => [name, decodeURIComponent(value)]));
-  } catch {
-    throw new ControlError(400, 'InvalidPath', 'The path holds a malformed %-escape');
+  } catch (error) {
+    throw new ControlError(400, 'InvalidPath', 'The path holds a malformed %-escape', { cause: error });
   }
 }
 
@@ -247,8 +247,8 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   if (body.length === 0) return undefined;
   try {
     return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ControlError(400, 'InvalidJson', 'The request body is not valid JSON');
+  } catch (error) {
+    throw new ControlError(400, 'InvalidJson', 'The request body is not valid JSON', { cause: error });
   }
 }
 

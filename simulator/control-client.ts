@@ -23,6 +23,7 @@ import type { Operation } from './marketplace-protocol.ts';
 import type { OperationStats } from './faults.ts';
 import type { RecordStatus } from './metering-ledger.ts';
 import type { Settings, SettingsPatch } from './settings.ts';
+import { SimulatorError } from './errors.ts';
 
 /** Dates travel as ISO-8601 strings. */
 type Iso = string;
@@ -165,14 +166,15 @@ export interface PublishedEventView {
 }
 
 /** A control API call the simulator refused. */
-export class SimulatorControlError extends Error {
+export class SimulatorControlError extends SimulatorError {
+  override readonly name = 'SimulatorControlError';
+
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
   ) {
     super(`${code} (${status}): ${message}`);
-    this.name = 'SimulatorControlError';
   }
 }
 

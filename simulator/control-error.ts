@@ -1,11 +1,15 @@
 /** A control-API request the simulator refuses: answered with this status and `{ "error": code, "message" }`. */
-export class ControlError extends Error {
+import { SimulatorError } from './errors.ts';
+
+export class ControlError extends SimulatorError {
+  override readonly name = 'ControlError';
+
   constructor(
     readonly status: 400 | 404 | 405 | 409 | 413,
     readonly code: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
-    this.name = 'ControlError';
+    super(message, options);
   }
 }

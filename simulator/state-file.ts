@@ -16,17 +16,23 @@ import {
   type SimulatorSnapshot,
   type SimulatorSnapshotToSave,
 } from './state-snapshot.ts';
+import { SimulatorError } from './errors.ts';
 
 export const STATE_FILE_NAME = 'marketplace-simulator.json';
 
 /** The state file exists but is not a state this simulator can take up. */
-export class SimulatorStateFileError extends Error {
+export class SimulatorStateFileError extends SimulatorError {
+  override readonly name = 'SimulatorStateFileError';
+
   constructor(
     readonly path: string,
     reason: string,
+    options?: ErrorOptions,
   ) {
-    super(`The simulator state file ${path} ${reason}. Move it away (or delete it) to start with an empty simulator.`);
-    this.name = 'SimulatorStateFileError';
+    super(
+      `The simulator state file ${path} ${reason}. Move it away (or delete it) to start with an empty simulator.`,
+      options,
+    );
   }
 }
 
@@ -47,13 +53,13 @@ export class SimulatorStateFile {
       text = readFileSync(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new SimulatorStateFileError(this.path, `cannot be read (${(error as Error).message})`);
+      throw new SimulatorStateFileError(this.path, `cannot be read (${(error as Error).message})`, { cause: error });
     }
     let document: unknown;
     try {
       document = JSON.parse(text);
-    } catch {
-      throw new SimulatorStateFileError(this.path, 'is not valid JSON');
+    } catch (error) {
+      throw new SimulatorStateFileError(this.path, 'is not valid JSON', { cause: error });
     }
     const { format, version } = (typeof document === 'object' && document !== null ? document : {}) as {
       format?: unknown;

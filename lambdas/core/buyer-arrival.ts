@@ -9,10 +9,11 @@ import type { ResolvedCustomer } from './marketplace-customers.ts';
 import type { NewSession, RegistrationSessions } from './registration-sessions.ts';
 import type { SubscriberRepository } from './subscriber-repository.ts';
 import type { OfferType, Subscriber, SubscriberIdentity } from './subscriber.ts';
+import { BackendError } from './errors.ts';
 
 /** The token resolved to a product this deployment does not sell (a listing pointing at the wrong backend). */
-export class UnknownProduct extends Error {
-  override readonly name = 'UnknownProduct';
+export class UnknownProductError extends BackendError {
+  override readonly name = 'UnknownProductError';
 
   constructor(readonly productCode: string) {
     super(`Product ${productCode} is not configured here`);
@@ -23,8 +24,8 @@ export class UnknownProduct extends Error {
  * Marketplace did not give the identifier the product's identity model keys on (a legacy product configured as a
  * license one, or the reverse).
  */
-export class IdentityMismatch extends Error {
-  override readonly name = 'IdentityMismatch';
+export class IdentityMismatchError extends BackendError {
+  override readonly name = 'IdentityMismatchError';
 
   constructor(
     readonly productCode: string,
@@ -53,7 +54,7 @@ export function identityOf(resolved: ResolvedCustomer, product: ProductListing):
   if (product.identityModel === 'legacy' && customerIdentifier !== undefined) {
     return { model: 'legacy', productCode, customerIdentifier, customerAWSAccountId, licenseArn };
   }
-  throw new IdentityMismatch(productCode, product.identityModel);
+  throw new IdentityMismatchError(productCode, product.identityModel);
 }
 
 export async function acceptBuyer(
@@ -63,7 +64,7 @@ export async function acceptBuyer(
 ): Promise<{ subscriber: Subscriber; session: NewSession }> {
   const resolved = await dependencies.resolve(registrationToken);
   const product = dependencies.products.find((candidate) => candidate.code === resolved.productCode);
-  if (product === undefined) throw new UnknownProduct(resolved.productCode);
+  if (product === undefined) throw new UnknownProductError(resolved.productCode);
   const identity = identityOf(resolved, product);
   const now = dependencies.clock.now();
   const subscriber = await dependencies.subscribers.recordResolution(identity, offerType, now);

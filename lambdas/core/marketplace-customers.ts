@@ -1,7 +1,7 @@
 /**
  * Resolving a buyer's registration token with Marketplace's `ResolveCustomer`. Throttling, 5xx and network errors are
  * retried by the SDK with jittered backoff (up to `maxAttempts`); what is still failing after that, or after the
- * deadline, is `MarketplaceUnavailable`, which the buyer sees as "try again shortly". The token appears in no error
+ * deadline, is `MarketplaceUnavailableError`, which the buyer sees as "try again shortly". The token appears in no error
  * message and no log line: callers get typed errors that do not carry it.
  */
 import {
@@ -10,28 +10,31 @@ import {
   ResolveCustomerCommand,
   type MarketplaceMeteringClient,
 } from '@aws-sdk/client-marketplace-metering';
+import { BackendError } from './errors.ts';
 
 /** Marketplace refused the token: `invalid`, or `expired` (too old, or already used). */
-export class RegistrationTokenRejected extends Error {
-  override readonly name = 'RegistrationTokenRejected';
+export class RegistrationTokenRejectedError extends BackendError {
+  override readonly name = 'RegistrationTokenRejectedError';
 
   constructor(
     readonly reason: 'invalid' | 'expired',
     readonly requestId: string | undefined,
+    options?: ErrorOptions,
   ) {
-    super(`Marketplace rejected the registration token as ${reason}`);
+    super(`Marketplace rejected the registration token as ${reason}`, options);
   }
 }
 
 /** Marketplace could not answer (throttled, failing, unreachable, too slow, or not enabled for this region). */
-export class MarketplaceUnavailable extends Error {
-  override readonly name = 'MarketplaceUnavailable';
+export class MarketplaceUnavailableError extends BackendError {
+  override readonly name = 'MarketplaceUnavailableError';
 
   constructor(
     readonly failure: string,
     readonly requestId: string | undefined,
+    options?: ErrorOptions,
   ) {
-    super(`Marketplace could not resolve the token: ${failure}`);
+    super(`Marketplace could not resolve the token: ${failure}`, options);
   }
 }
 
@@ -44,7 +47,7 @@ export interface ResolvedCustomer {
 }
 
 export interface ResolveOptions {
-  /** Give up (and answer `MarketplaceUnavailable`) after this long, retries included. */
+  /** Give up (and answer `MarketplaceUnavailableError`) after this long, retries included. */
   readonly deadlineMs: number;
 }
 
@@ -60,13 +63,14 @@ export async function resolveCustomer(
     });
   } catch (error) {
     const requestId = (error as { $metadata?: { requestId?: string } }).$metadata?.requestId;
-    if (error instanceof InvalidTokenException) throw new RegistrationTokenRejected('invalid', requestId);
-    if (error instanceof ExpiredTokenException) throw new RegistrationTokenRejected('expired', requestId);
-    throw new MarketplaceUnavailable(error instanceof Error ? error.name : 'unknown error', requestId);
+    const cause = { cause: error };
+    if (error instanceof InvalidTokenException) throw new RegistrationTokenRejectedError('invalid', requestId, cause);
+    if (error instanceof ExpiredTokenException) throw new RegistrationTokenRejectedError('expired', requestId, cause);
+    throw new MarketplaceUnavailableError(error instanceof Error ? error.name : 'unknown error', requestId, cause);
   }
   const { ProductCode, LicenseArn, CustomerAWSAccountId, CustomerIdentifier } = output;
   if (!ProductCode) {
-    throw new MarketplaceUnavailable('ResolveCustomer answered no product code', output.$metadata.requestId);
+    throw new MarketplaceUnavailableError('ResolveCustomer answered no product code', output.$metadata.requestId);
   }
   // Empty strings mean "not given" (a license-model answer may carry an empty CustomerIdentifier).
   return {

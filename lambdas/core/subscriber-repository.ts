@@ -17,10 +17,11 @@ import {
   type SubscriberIdentity,
 } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
+import { BackendError } from './errors.ts';
 
 /** Registration was asked for a subscriber that has no item (it was never resolved). */
-export class SubscriberNotFound extends Error {
-  override readonly name = 'SubscriberNotFound';
+export class SubscriberNotFoundError extends BackendError {
+  override readonly name = 'SubscriberNotFoundError';
 }
 
 const storedRegistration = z.object({
@@ -136,7 +137,7 @@ export class SubscriberRepository {
       return 'completed';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if ((await this.get(subscriberId)) === undefined) throw new SubscriberNotFound(subscriberId);
+      if ((await this.get(subscriberId)) === undefined) throw new SubscriberNotFoundError(subscriberId);
       return 'already-registered';
     }
   }

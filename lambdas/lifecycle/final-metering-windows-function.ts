@@ -9,7 +9,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
 import { finalMeteringWindowsEnvironment, readEnvironment } from '../core/environment.ts';
-import { FinalMeteringSweepIncomplete, LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
+import { FinalMeteringSweepIncompleteError, LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
 import { loggerOf, type FunctionRuntime } from '../core/function-runtime.ts';
 
 export function finalMeteringWindowsFunction(runtime: FunctionRuntime) {
@@ -28,7 +28,7 @@ export function finalMeteringWindowsFunction(runtime: FunctionRuntime) {
       logger.info('Final-metering windows closed', { count: closed.length, subscriberIds: closed });
       return { closed: closed.length };
     } catch (error) {
-      if (error instanceof FinalMeteringSweepIncomplete) {
+      if (error instanceof FinalMeteringSweepIncompleteError) {
         logger.error('Final-metering windows left open', { closed: error.closed, failures: error.failures });
       }
       // The run fails, so the alarm on the sweep's errors fires; the next run tries the rest again.

@@ -13,7 +13,7 @@ import type { Clock } from '../core/clock.ts';
 import type { ProductListing } from '../core/environment.ts';
 import { fetchEntitlements } from '../core/lifecycle/entitlements.ts';
 import type { FetchedEntitlements, LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
-import { parseNotification, type Notification } from '../core/lifecycle/notifications.ts';
+import { parseMarketplaceMessage, type MarketplaceMessage } from '../core/lifecycle/marketplace-messages.ts';
 import { subscriberIdOf } from '../core/subscriber.ts';
 
 export interface LifecycleDependencies {
@@ -34,7 +34,7 @@ export const TIME_NEEDED_PER_RECORD_MS = 15_000;
 export function createLifecycleHandler(dependencies: LifecycleDependencies) {
   const { lifecycle, logger } = dependencies;
 
-  async function apply(notification: Notification): Promise<void> {
+  async function apply(notification: MarketplaceMessage): Promise<void> {
     if (notification.kind === 'agreement') {
       await lifecycle.recordAgreement(notification);
       return;
@@ -68,7 +68,7 @@ export function createLifecycleHandler(dependencies: LifecycleDependencies) {
 
   async function handleRecord(record: SQSRecord): Promise<void> {
     const receivedAt = new Date(Number(record.attributes.SentTimestamp));
-    const parsed = parseNotification(record.body, receivedAt, dependencies.products);
+    const parsed = parseMarketplaceMessage(record.body, receivedAt, dependencies.products);
     if (parsed.outcome === 'ignored') {
       logger.info('Lifecycle notification ignored', {
         messageId: record.messageId,

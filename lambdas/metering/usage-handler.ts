@@ -11,7 +11,7 @@ import type { Clock } from '../core/clock.ts';
 import type { UsageEventResult } from '../core/metering/recording/usage-event.ts';
 import {
   recordUsage,
-  UsageBatchTooLarge,
+  UsageBatchTooLargeError,
   type UsageRecorderDependencies,
 } from '../core/metering/recording/usage-recorder.ts';
 
@@ -114,7 +114,7 @@ export function createUsageHandler(dependencies: UsageHandlerDependencies) {
       logger.info('Usage recorded', { events: results.length, outcomes: outcomes(results) });
       return json(200, { results });
     } catch (error) {
-      if (error instanceof UsageBatchTooLarge) return json(400, { message: error.message });
+      if (error instanceof UsageBatchTooLargeError) return json(400, { message: error.message });
       logger.error('Usage could not be recorded', {
         errorName: error instanceof Error ? error.name : 'unknown',
         events: request.events.length,

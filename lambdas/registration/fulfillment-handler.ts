@@ -6,9 +6,14 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { acceptBuyer, IdentityMismatch, UnknownProduct, type ArrivalDependencies } from '../core/buyer-arrival.ts';
-import { MarketplaceUnavailable, RegistrationTokenRejected } from '../core/marketplace-customers.ts';
-import { BadRequest, correlateWithApiRequest, formFields, sessionCookie } from './http.ts';
+import {
+  acceptBuyer,
+  IdentityMismatchError,
+  UnknownProductError,
+  type ArrivalDependencies,
+} from '../core/buyer-arrival.ts';
+import { MarketplaceUnavailableError, RegistrationTokenRejectedError } from '../core/marketplace-customers.ts';
+import { BadRequestError, correlateWithApiRequest, formFields, sessionCookie } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
 import { registrationPageLocation } from './page-location.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
@@ -31,7 +36,7 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
     try {
       fields = formFields(event);
     } catch (error) {
-      if (error instanceof BadRequest) return pages.problem(problemForBadRequest(error));
+      if (error instanceof BadRequestError) return pages.problem(problemForBadRequest(error));
       throw error;
     }
     const token = fields.get('x-amzn-marketplace-token')?.trim() ?? '';
@@ -51,19 +56,19 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
       const maxAge = Math.round((session.expiresAt.getTime() - dependencies.clock.now().getTime()) / 1000);
       return pages.seeOther(registrationPageLocation(event), [sessionCookie(event, session.sessionId, maxAge)]);
     } catch (error) {
-      if (error instanceof RegistrationTokenRejected) {
+      if (error instanceof RegistrationTokenRejectedError) {
         logger.warn('Marketplace rejected a registration token', { reason: error.reason, requestId: error.requestId });
         return pages.problem(error.reason === 'expired' ? 'expired-token' : 'invalid-token');
       }
-      if (error instanceof MarketplaceUnavailable) {
+      if (error instanceof MarketplaceUnavailableError) {
         logger.error('ResolveCustomer failed after retries', { failure: error.failure, requestId: error.requestId });
         return pages.problem('marketplace-unavailable');
       }
-      if (error instanceof UnknownProduct) {
+      if (error instanceof UnknownProductError) {
         logger.error('A buyer arrived for a product this deployment does not sell', { productCode: error.productCode });
         return pages.problem('unknown-product');
       }
-      if (error instanceof IdentityMismatch) {
+      if (error instanceof IdentityMismatchError) {
         logger.error('ResolveCustomer did not identify the buyer the way the product is configured', {
           productCode: error.productCode,
           identityModel: error.identityModel,

@@ -7,6 +7,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { SafeHtml } from './html.ts';
+import { BackendError } from '../core/errors.ts';
 
 /**
  * The session cookie's name. Over HTTPS (always, behind API Gateway) it carries the `__Host-` prefix, so that no
@@ -21,14 +22,15 @@ export function sessionCookieName(event: APIGatewayProxyEvent): string {
 export const MAX_FORM_BYTES = 16 * 1024;
 
 /** A request the handler refuses before doing anything with it. */
-export class BadRequest extends Error {
-  override readonly name = 'BadRequest';
+export class BadRequestError extends BackendError {
+  override readonly name = 'BadRequestError';
 
   constructor(
     readonly status: 400 | 413 | 415,
     readonly reason: 'content-type' | 'too-large' | 'encoding',
+    options?: ErrorOptions,
   ) {
-    super(`Bad request: ${reason}`);
+    super(`Bad request: ${reason}`, options);
   }
 }
 
@@ -44,16 +46,16 @@ export function header(event: APIGatewayProxyEvent, name: string): string | unde
 export function formFields(event: APIGatewayProxyEvent, maxBytes = MAX_FORM_BYTES): URLSearchParams {
   const contentType = header(event, 'content-type') ?? '';
   if (contentType.split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
-    throw new BadRequest(415, 'content-type');
+    throw new BadRequestError(415, 'content-type');
   }
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
-  if (body.length > maxBytes) throw new BadRequest(413, 'too-large');
+  if (body.length > maxBytes) throw new BadRequestError(413, 'too-large');
   const text = new TextDecoder('utf-8', { fatal: true });
   try {
     return new URLSearchParams(text.decode(body));
-  } catch {
-    throw new BadRequest(400, 'encoding');
+  } catch (error) {
+    throw new BadRequestError(400, 'encoding', { cause: error });
   }
 }
 

@@ -1,11 +1,11 @@
 /** Mapping failures that both registration functions meet to the page the buyer gets. */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { BadRequest } from './http.ts';
+import type { BadRequestError } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
 import type { Problem } from './pages.ts';
 
-export function problemForBadRequest(error: BadRequest): Problem {
+export function problemForBadRequest(error: BadRequestError): Problem {
   switch (error.reason) {
     case 'content-type':
       return 'wrong-content-type';

@@ -16,7 +16,7 @@ import {
 import type { SubscriberRepository } from '../core/subscriber-repository.ts';
 import type { RegistrationDetails, Subscriber } from '../core/subscriber.ts';
 import type { FieldErrors } from '../core/registration-form.ts';
-import { BadRequest, correlateWithApiRequest, formFields, sessionCookieValue } from './http.ts';
+import { BadRequestError, correlateWithApiRequest, formFields, sessionCookieValue } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
 import { registrationPageLocation } from './page-location.ts';
 import { registeredPage, registrationFormPage, subscriptionEndPage, type SubscriptionEnd } from './pages.ts';
@@ -146,7 +146,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       if (session === undefined || subscriber === undefined) return pages.problem('session-expired');
       return event.httpMethod === 'GET' ? show(event, subscriber, session) : await submit(event, subscriber, session);
     } catch (error) {
-      if (error instanceof BadRequest) return pages.problem(problemForBadRequest(error));
+      if (error instanceof BadRequestError) return pages.problem(problemForBadRequest(error));
       return problemForUnexpectedError(error, pages, logger);
     }
   };

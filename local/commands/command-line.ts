@@ -4,15 +4,16 @@
  * command line cannot be run (the line says what is wrong, then the usage line).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { LocalStackError } from '../errors.ts';
 
 /** The command line cannot be run: exit status 2. */
-export class ArgumentError extends Error {
+export class ArgumentError extends LocalStackError {
   override readonly name = 'ArgumentError';
 }
 
 /** Something the command needs failed: exit status 1. */
-export class CommandFailure extends Error {
-  override readonly name = 'CommandFailure';
+export class CommandFailureError extends LocalStackError {
+  override readonly name = 'CommandFailureError';
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -22,7 +23,7 @@ export function parseCommandLine<T extends Options>(args: readonly string[], opt
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals });
   } catch (error) {
-    throw new ArgumentError(messageOf(error));
+    throw new ArgumentError(messageOf(error), { cause: error });
   }
 }
 

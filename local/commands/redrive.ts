@@ -28,7 +28,7 @@ import {
   type ListMessageMoveTasksResultEntry,
 } from '@aws-sdk/client-sqs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alignedTable, ArgumentError, CommandFailure, parseCommandLine, runCommand } from './command-line.ts';
+import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 import { endpointOf, useLocalCredentials } from './targets.ts';
 
 const USAGE = 'npm run redrive -- <dead-letter queue: name, part of a name, URL or ARN> | --list';
@@ -58,7 +58,7 @@ async function main(args: string[]): Promise<number> {
     // then is it read.
     const namePrefix = endpoint === undefined ? (await import('../../lib/app.ts')).STACK_ID : undefined;
     const queues = await deadLetterQueues(client, namePrefix).catch((error: unknown) => {
-      throw new CommandFailure(`cannot list the queues of ${where}`, { cause: error });
+      throw new CommandFailureError(`cannot list the queues of ${where}`, { cause: error });
     });
     if (values.list) {
       console.log(listing(queues, where));
@@ -144,7 +144,7 @@ async function redrive(client: SQSClient, queue: DeadLetterQueue): Promise<numbe
 async function latestTask(client: SQSClient, sourceArn: string): Promise<ListMessageMoveTasksResultEntry> {
   const { Results = [] } = await client.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }));
   const [task] = Results;
-  if (task === undefined) throw new CommandFailure(`SQS lists no message move task of ${sourceArn}`);
+  if (task === undefined) throw new CommandFailureError(`SQS lists no message move task of ${sourceArn}`);
   return task;
 }
 

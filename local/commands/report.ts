@@ -24,7 +24,7 @@ import {
   type UsageFigures,
   type UsageReport,
 } from '../../lambdas/core/metering/report/usage-report.ts';
-import { ArgumentError, CommandFailure, messageOf, parseCommandLine, runCommand } from './command-line.ts';
+import { ArgumentError, CommandFailureError, messageOf, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 
 const USAGE = 'npm run report -- [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--subscriber <id>]... [--json]';
@@ -83,10 +83,11 @@ async function main(args: readonly string[]): Promise<number> {
       ...(options.subscriberIds === undefined ? {} : { subscriberIds: options.subscriberIds }),
     });
   } catch (error) {
-    if (error instanceof UsageReportOptionsError) throw new ArgumentError(error.message);
-    throw new CommandFailure(
+    if (error instanceof UsageReportOptionsError) throw new ArgumentError(error.message, { cause: error });
+    throw new CommandFailureError(
       `cannot read the Usage table ${targets.usageTable} at ${targets.dynamoDbEndpoint ?? "AWS's endpoint"}: ` +
         messageOf(error),
+      { cause: error },
     );
   } finally {
     client.destroy();

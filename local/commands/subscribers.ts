@@ -24,7 +24,7 @@ import { BucketLedger } from '../../lambdas/core/metering/run/bucket-ledger.ts';
 import { subscriberAccess, subscriberAccessOf, type SubscriberAccess } from '../../lambdas/core/subscriber-access.ts';
 import { subscriptionStatuses, type SubscriptionStatus } from '../../lambdas/core/subscriber.ts';
 import { finalMeteringGraceVariable } from '../../lib/function-environment.ts';
-import { alignedTable, ArgumentError, CommandFailure, parseCommandLine, runCommand } from './command-line.ts';
+import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 
 const USAGE = `npm run subscribers -- [--id <subscriberId>] [--status ${subscriptionStatuses.options.join('|')}] [--json]`;
@@ -89,7 +89,8 @@ async function oneSubscriber(
   grace: number,
 ): Promise<SubscriberAccess> {
   const found = await subscriberAccess(client, targets.subscribersTable, subscriberId, now, grace);
-  if (found === undefined) throw new CommandFailure(`no subscriber ${subscriberId} in ${targets.subscribersTable}`);
+  if (found === undefined)
+    throw new CommandFailureError(`no subscriber ${subscriberId} in ${targets.subscribersTable}`);
   return found;
 }
 

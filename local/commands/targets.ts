@@ -25,10 +25,11 @@ import { loadLocalConfig, portFromEnvironment } from '../config.ts';
 import { SimulatorControl } from '../../simulator/control-client.ts';
 import { lookUpStack, STACK_STATE_VARIABLE, type StackLookup, type StackState } from '../stack-state.ts';
 import type { Config } from '../../lib/config.ts';
+import { LocalStackError } from '../errors.ts';
 
 /** No running stack answers where a command looked, or AWS mode lacks a name it needs. */
-class TargetNotFound extends Error {
-  override readonly name = 'TargetNotFound';
+class TargetNotFoundError extends LocalStackError {
+  override readonly name = 'TargetNotFoundError';
 }
 
 export interface CommandTargets {
@@ -105,7 +106,7 @@ const runningStack = () => (stackLookup ??= lookUpStack());
 /**
  * The URL of a service, or `undefined` for AWS's own endpoint; a local one has answered a connection.
  *
- * @throws {TargetNotFound} when nothing answers where it looked
+ * @throws {TargetNotFoundError} when nothing answers where it looked
  */
 export async function endpointOf(name: 'dynamoDb' | 'marketplace' | 'sqs'): Promise<string | undefined> {
   const service: Service = SERVICES[name];
@@ -136,7 +137,7 @@ async function localEndpointOf(service: Service): Promise<string> {
     await mustAnswer(url, service, `the npm start recorded in ${stack.path} (pid ${stack.state.pid}) gave it`);
     return url;
   }
-  if (service.defaultPort === undefined) throw new TargetNotFound(`${stack.reason}. ${remedy(service)}`);
+  if (service.defaultPort === undefined) throw new TargetNotFoundError(`${stack.reason}. ${remedy(service)}`);
   const url = service.urlOf(service.defaultPort);
   await mustAnswer(url, service, `${stack.reason}, so the default address was tried`);
   return url;
@@ -172,7 +173,9 @@ async function tableName(
   const named = process.env[variable];
   if (named) return named;
   if (dynamoDbEndpoint === undefined) {
-    throw new TargetNotFound(`set ${variable} to the stack's ${output} output: in AWS the table names are the stack's`);
+    throw new TargetNotFoundError(
+      `set ${variable} to the stack's ${output} output: in AWS the table names are the stack's`,
+    );
   }
   const stack = await runningStack();
   return stack.found && dynamoDbEndpoint === stack.state.dynamoDbEndpoint
@@ -193,7 +196,9 @@ function remedy(service: Service): string {
 async function mustAnswer(url: string, service: Service, why: string): Promise<void> {
   const problem = await connectionProblem(url);
   if (problem === undefined) return;
-  throw new TargetNotFound(`nothing answers at ${url} for ${service.label} (${problem}; ${why}). ${remedy(service)}`);
+  throw new TargetNotFoundError(
+    `nothing answers at ${url} for ${service.label} (${problem}; ${why}). ${remedy(service)}`,
+  );
 }
 
 /** Why a TCP connection to the URL's host and port fails, or `undefined` when it opens. */
@@ -207,9 +212,11 @@ function connectionProblem(url: string): Promise<string | undefined> {
   const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
   return new Promise((resolve) => {
     const socket = connect({ host: parsed.hostname.replace(/^\[|\]$/g, ''), port });
-    socket.setTimeout(2000, () => {
+    // A refused connection fails at once; the limit is for a host that never answers. It is generous because the
+    // command, or the stack it looks for, may be stalled for seconds on a busy machine while the stack is there.
+    socket.setTimeout(15_000, () => {
       socket.destroy();
-      resolve('no answer within 2 s');
+      resolve('no answer within 15 s');
     });
     socket.once('connect', () => {
       socket.end();

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getFreePort, isPortFree } from '../free-port.ts';
 import { startSupervisedProcess } from '../supervised-process.ts';
 import type { ProcessExit, SupervisedProcess } from '../supervised-process.ts';
+import { LocalStackError } from '../errors.ts';
 
 /**
  * C1-only JIT and the serial collector: a short-lived, lightly loaded server gains nothing from C2 or a parallel
@@ -46,7 +47,7 @@ export interface DynamoDbLocal {
 
 export type DynamoDbLocalStartFailure = 'jar-missing' | 'java-missing' | 'port-in-use' | 'exited' | 'timed-out';
 
-export class DynamoDbLocalStartError extends Error {
+export class DynamoDbLocalStartError extends LocalStackError {
   override readonly name = 'DynamoDbLocalStartError';
 
   constructor(

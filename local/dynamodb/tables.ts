@@ -12,6 +12,7 @@ import {
   type TableDefinition,
   tableDefinitions,
 } from '../../contracts/index.ts';
+import { LocalStackError } from '../errors.ts';
 
 export type TableNames = Record<TableDefinition['id'], string>;
 
@@ -20,7 +21,7 @@ export interface CreateTablesOptions {
   readonly prefix?: string;
 }
 
-export class TableDefinitionError extends Error {
+export class TableDefinitionError extends LocalStackError {
   override readonly name = 'TableDefinitionError';
 }
 

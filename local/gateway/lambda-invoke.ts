@@ -6,42 +6,47 @@
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { ProxyHandler } from './routes.ts';
+import { LocalStackError } from '../errors.ts';
 
 /** Lambda's synchronous invocation quotas: 6 MB for the request, and (as measured) 100 bytes more for the response. */
 const MAX_EVENT_BYTES = 6 * 1024 * 1024;
 const MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100;
 
 /** The function threw, rejected, or returned something that cannot travel back as JSON. */
-export class FunctionError extends Error {
+export class FunctionError extends LocalStackError {
+  override readonly name = 'FunctionError';
+
   constructor(cause: unknown) {
     super(cause instanceof Error ? `${cause.name}: ${cause.message}` : `the function failed with ${String(cause)}`, {
       cause,
     });
-    this.name = 'FunctionError';
   }
 }
 
 /** The function did not answer within the integration timeout. It may still be running (in AWS too). */
-export class IntegrationTimeoutError extends Error {
+export class IntegrationTimeoutError extends LocalStackError {
+  override readonly name = 'IntegrationTimeoutError';
+
   constructor(readonly timeoutMs: number) {
     super(`the function did not answer within ${timeoutMs} ms`);
-    this.name = 'IntegrationTimeoutError';
   }
 }
 
 /** Lambda's RequestEntityTooLargeException: the event built from the request is over the invocation limit. */
-export class EventTooLargeError extends Error {
+export class EventTooLargeError extends LocalStackError {
+  override readonly name = 'EventTooLargeError';
+
   constructor(readonly bytes: number) {
     super(`the event is ${bytes} bytes, over Lambda's ${MAX_EVENT_BYTES}-byte invocation limit`);
-    this.name = 'EventTooLargeError';
   }
 }
 
 /** The result is over Lambda's response limit: Lambda reports a function error instead. */
-export class ResultTooLargeError extends Error {
+export class ResultTooLargeError extends LocalStackError {
+  override readonly name = 'ResultTooLargeError';
+
   constructor(readonly bytes: number) {
     super(`the result is ${bytes} bytes, over Lambda's ${MAX_RESULT_BYTES}-byte response limit`);
-    this.name = 'ResultTooLargeError';
   }
 }
 

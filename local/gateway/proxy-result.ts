@@ -15,19 +15,22 @@
  */
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { HeaderLine, HttpAnswer } from './http-answer.ts';
+import { LocalStackError } from '../errors.ts';
 
-export class MalformedProxyResultError extends Error {
-  constructor(reason: string) {
-    super(`Malformed Lambda proxy response: ${reason}`);
-    this.name = 'MalformedProxyResultError';
+export class MalformedProxyResultError extends LocalStackError {
+  override readonly name = 'MalformedProxyResultError';
+
+  constructor(reason: string, options?: ErrorOptions) {
+    super(`Malformed Lambda proxy response: ${reason}`, options);
   }
 }
 
 /** API_CONFIGURATION_ERROR: the result says its body is base64, and it is not. */
-export class Base64BodyError extends Error {
+export class Base64BodyError extends LocalStackError {
+  override readonly name = 'Base64BodyError';
+
   constructor() {
     super('the result has isBase64Encoded: true, but its body is not base64');
-    this.name = 'Base64BodyError';
   }
 }
 
@@ -111,8 +114,8 @@ function headerValue(name: string, value: unknown): string | null {
   try {
     validateHeaderName(name);
     validateHeaderValue(name, String(value));
-  } catch {
-    throw new MalformedProxyResultError(`header "${name}" is not a valid HTTP header`);
+  } catch (error) {
+    throw new MalformedProxyResultError(`header "${name}" is not a valid HTTP header`, { cause: error });
   }
   return String(value);
 }

@@ -1,8 +1,9 @@
 /** Reading a request body with a size limit, for every local server. */
 import type { IncomingMessage } from 'node:http';
+import { LocalStackError } from '../errors.ts';
 
 /** The body is larger than the server accepts. */
-export class RequestTooLargeError extends Error {
+export class RequestTooLargeError extends LocalStackError {
   override readonly name = 'RequestTooLargeError';
 
   constructor(readonly limit: number) {

@@ -6,7 +6,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { parseNotification } from '../../lambdas/core/lifecycle/notifications.ts';
+import { parseMarketplaceMessage } from '../../lambdas/core/lifecycle/marketplace-messages.ts';
 import {
   agreementKey,
   rejectedMarketplaceMessageKey,
@@ -268,10 +268,10 @@ describe('with the cdk.json configuration (both notification families, no region
       'let %s through exactly when the lifecycle function acts on it',
       (_, event) => {
         const matched = rules.some(([, rule]) => eventMatches(rule.Properties['EventPattern'], event));
-        const parsed = parseNotification(
+        const parsed = parseMarketplaceMessage(
           JSON.stringify(event),
           new Date(event.time),
-          JSON.parse(variables(functionId)['PRODUCTS'] as string) as Parameters<typeof parseNotification>[2],
+          JSON.parse(variables(functionId)['PRODUCTS'] as string) as Parameters<typeof parseMarketplaceMessage>[2],
         );
         expect(matched).toBe(parsed.outcome === 'notification');
       },

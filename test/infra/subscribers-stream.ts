@@ -12,7 +12,7 @@ import { LifecycleRepository } from '../../lambdas/core/lifecycle/lifecycle-repo
 import { RegistrationSessions } from '../../lambdas/core/registration-sessions.ts';
 import { SubscriberRepository } from '../../lambdas/core/subscriber-repository.ts';
 import { subscriberKey } from '../../lambdas/core/table-keys.ts';
-import { createSellerNotifier } from '../../lambdas/notifications/seller-notifier-handler.ts';
+import { createSellerNotifier } from '../../lambdas/seller-notifications/seller-notifier-handler.ts';
 
 const at = new Date('2026-12-01T10:00:00.000Z');
 const licenseArn = 'arn:aws:license-manager::111122223333:license:l-0123456789abcdef0123456789abcdef';

@@ -6,7 +6,7 @@ import {
   signWebhook,
   verifyWebhookSignature,
 } from '../../lambdas/core/webhook-signature.ts';
-import { retryDelaySeconds } from '../../lambdas/notifications/webhook-handler.ts';
+import { retryDelaySeconds } from '../../lambdas/seller-notifications/webhook-handler.ts';
 
 const SECRET = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817065f4e';
 const BODY = '{"id":"evt-1","detail-type":"Subscriber Active","detail":{"subscriberId":"legacy:prod-abc123:CUST1"}}';

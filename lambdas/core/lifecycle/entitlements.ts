@@ -8,7 +8,7 @@ import {
   type Entitlement,
   type MarketplaceEntitlementServiceClient,
 } from '@aws-sdk/client-marketplace-entitlement-service';
-import type { SubscriberReference } from './notifications.ts';
+import type { SubscriberReference } from './marketplace-messages.ts';
 
 export interface SubscriberEntitlement {
   readonly dimension: string;

@@ -23,10 +23,11 @@ import {
   subscriberKey,
 } from '../table-keys.ts';
 import type { SubscriberEntitlement } from './entitlements.ts';
-import type { AgreementNotification, SubscriberNotification, SubscriberReference } from './notifications.ts';
+import type { AgreementMessage, SubscriberMessage, SubscriberReference } from './marketplace-messages.ts';
 import type { SubscriptionStatus } from '../subscriber.ts';
 import { finalMeteringDeadline, isMeterable, statusAsOf, withFact, type LifecycleFacts } from './subscription-state.ts';
 import { ENDING_INDEX, LIVE_INDEX, LIVE_SHARDS } from '../../../contracts/index.ts';
+import { BackendError } from '../errors.ts';
 
 /** Entitlements as read from Marketplace, and when. */
 export interface FetchedEntitlements {
@@ -35,8 +36,8 @@ export interface FetchedEntitlements {
 }
 
 /** Another writer kept winning the race for the same subscriber; the notification is retried from the queue. */
-export class LifecycleContention extends Error {
-  override readonly name = 'LifecycleContention';
+export class LifecycleContentionError extends BackendError {
+  override readonly name = 'LifecycleContentionError';
 }
 
 /** A subscriber the sweep could not end, and why. */
@@ -46,8 +47,8 @@ export interface SweepFailure {
 }
 
 /** Some subscribers past their final-metering deadline could not be ended; every other one was. */
-export class FinalMeteringSweepIncomplete extends Error {
-  override readonly name = 'FinalMeteringSweepIncomplete';
+export class FinalMeteringSweepIncompleteError extends BackendError {
+  override readonly name = 'FinalMeteringSweepIncompleteError';
 
   constructor(
     readonly closed: readonly string[],
@@ -89,7 +90,7 @@ export class LifecycleRepository {
    * whether anything changed.
    */
   async applyToSubscriber(
-    notification: Pick<SubscriberNotification, 'subscriber' | 'facts' | 'at'>,
+    notification: Pick<SubscriberMessage, 'subscriber' | 'facts' | 'at'>,
     now: Date,
     fetched?: FetchedEntitlements,
   ): Promise<'changed' | 'unchanged'> {
@@ -137,7 +138,7 @@ export class LifecycleRepository {
         await retryPause(attempt);
       }
     }
-    throw new LifecycleContention(`Could not update ${subscriberId} in ${WRITE_ATTEMPTS} attempts`);
+    throw new LifecycleContentionError(`Could not update ${subscriberId} in ${WRITE_ATTEMPTS} attempts`);
   }
 
   private async write(
@@ -213,7 +214,7 @@ export class LifecycleRepository {
    * Records what an agreement event says, the latest by event time, and which subscriber the agreement belongs to
    * once a license event has named it. Agreement events name no license, so they change no subscriber's state.
    */
-  async recordAgreement(notification: AgreementNotification): Promise<void> {
+  async recordAgreement(notification: AgreementMessage): Promise<void> {
     const at = notification.at.toISOString();
     const attributes = Object.fromEntries(
       Object.entries({
@@ -288,7 +289,7 @@ export class LifecycleRepository {
   /**
    * Ends every subscription whose final-metering window has passed by `now` (EventBridge sends no notification when
    * it closes; the legacy `unsubscribe-success` may come late or not at all). Answers the subscribers it ended; one
-   * that fails does not stop the others, and {@link FinalMeteringSweepIncomplete} names them all at the end.
+   * that fails does not stop the others, and {@link FinalMeteringSweepIncompleteError} names them all at the end.
    */
   async closeFinalMeteringWindows(now: Date): Promise<string[]> {
     const closed: string[] = [];
@@ -324,7 +325,7 @@ export class LifecycleRepository {
         startKey = page.LastEvaluatedKey;
       } while (startKey !== undefined);
     }
-    if (failures.length > 0) throw new FinalMeteringSweepIncomplete(closed, failures);
+    if (failures.length > 0) throw new FinalMeteringSweepIncompleteError(closed, failures);
     return closed;
   }
 }

@@ -11,7 +11,7 @@ import { allocationAttributes, bucketKey, pendingShardOf } from '../../../lambda
 import { MAX_QUANTITY, type UsageEventInput } from '../../../lambdas/core/metering/recording/usage-event.ts';
 import {
   recordUsage,
-  UsageBatchTooLarge,
+  UsageBatchTooLargeError,
   type UsageRecorderDependencies,
 } from '../../../lambdas/core/metering/recording/usage-recorder.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
@@ -187,7 +187,7 @@ describe('recording', () => {
     const { client, commands } = observedClient();
     const events = Array.from({ length: 51 }, () => usage(subscriberId));
     await expect(recordUsage(recorderDependencies(dynamoDb, client), events, NOW)).rejects.toBeInstanceOf(
-      UsageBatchTooLarge,
+      UsageBatchTooLargeError,
     );
     expect(commands).toEqual([]);
     expect(await buckets(subscriberId)).toEqual([]);

@@ -1,7 +1,7 @@
 /** The subscriber repository against DynamoDB Local: the writes that the pages rely on being safe to repeat or race. */
 import { expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
-import { SubscriberNotFound, SubscriberRepository } from '../../../lambdas/core/subscriber-repository.ts';
+import { SubscriberNotFoundError, SubscriberRepository } from '../../../lambdas/core/subscriber-repository.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 
 const dynamoDb = useDynamoDb();
@@ -31,7 +31,7 @@ test('registration is stored once, whoever gets there first; the loser is told i
 test('registering a subscriber that was never resolved is an error, not a new item', async () => {
   const subscribers = repository();
   await expect(subscribers.completeRegistration('license:nobody', { company: 'X' }, new Date())).rejects.toBeInstanceOf(
-    SubscriberNotFound,
+    SubscriberNotFoundError,
   );
   expect(await subscribers.get('license:nobody')).toBeUndefined();
 });

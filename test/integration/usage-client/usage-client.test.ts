@@ -14,13 +14,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import {
-  InvalidUsageEvent,
-  UsageCallFailed,
-  UsageCallRefused,
+  InvalidUsageEventError,
+  UsageCallFailedError,
+  UsageCallRefusedError,
   UsageClient,
-  UsageClientClosed,
+  UsageClientClosedError,
   UsageClientConfigError,
-  UsageNotDelivered,
+  UsageNotDeliveredError,
   type AwsCredentials,
   type FlushReport,
   type UsageClientOptions,
@@ -319,7 +319,7 @@ interface ClientUnderTest {
   readonly client: UsageClient;
   readonly sleeps: ManualSleeps;
   readonly refusals: UsageRefusal[];
-  readonly errors: (UsageCallFailed | UsageCallRefused)[];
+  readonly errors: (UsageCallFailedError | UsageCallRefusedError)[];
   /** The report of the next flush to end, the interval's included. */
   readonly nextFlush: () => Promise<FlushReport>;
 }
@@ -327,7 +327,7 @@ interface ClientUnderTest {
 function usageClient(options: Partial<UsageClientOptions> = {}): ClientUnderTest {
   const manual = new ManualSleeps();
   const refusals: UsageRefusal[] = [];
-  const errors: (UsageCallFailed | UsageCallRefused)[] = [];
+  const errors: (UsageCallFailedError | UsageCallRefusedError)[] = [];
   const flushWaiters: ((report: FlushReport) => void)[] = [];
   const client = new UsageClient({
     usageUrl: `${front.url}/usage`,
@@ -507,8 +507,8 @@ test('calls that keep failing keep their events, and a later flush sends them wi
   const failing = client.flush();
   (await sleeps.next(isBackoff)).wake();
   expect(await failing).toEqual({ requests: 2, delivered: 0, refused: 0, pending: 2 });
-  expect(errors).toEqual([expect.any(UsageCallFailed)]);
-  const failure = errors[0] as UsageCallFailed;
+  expect(errors).toEqual([expect.any(UsageCallFailedError)]);
+  const failure = errors[0] as UsageCallFailedError;
   expect(failure).toMatchObject({ attempts: 2, status: undefined, pendingAppEvents: 2 });
   expect(failure.events).toEqual([
     expect.objectContaining({ quantity: 5, appEvents: [expect.anything(), expect.anything()] }),
@@ -595,7 +595,7 @@ test('a call refused whole (400) is not retried: its events go to onError', asyn
 
   expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 1, pending: 0 });
   expect(sleeps.backoffs()).toEqual([]);
-  expect(errors).toEqual([expect.any(UsageCallRefused)]);
+  expect(errors).toEqual([expect.any(UsageCallRefusedError)]);
   expect(errors[0]).toMatchObject({
     status: 400,
     apiMessage: 'The body is not valid JSON',
@@ -654,7 +654,7 @@ test('close() sends what is buffered, and the client takes nothing after it', as
 
   expect(await client.close()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
   expect(await bucketQuantity(subscriberId, hour, 'storage_gb')).toBe(30);
-  expect(() => client.record({ subscriberId, dimension: 'storage_gb', quantity: 1 })).toThrow(UsageClientClosed);
+  expect(() => client.record({ subscriberId, dimension: 'storage_gb', quantity: 1 })).toThrow(UsageClientClosedError);
   expect(await client.close()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
 });
 
@@ -670,12 +670,12 @@ test('close() while the API cannot be reached rejects with the events it could n
   const closed = client.close();
   (await sleeps.next(isBackoff)).wake();
   const error: unknown = await closed.catch((reason: unknown) => reason);
-  expect(error).toBeInstanceOf(UsageNotDelivered);
-  expect((error as UsageNotDelivered).events.map((event) => [event.dimension, event.quantity])).toEqual([
+  expect(error).toBeInstanceOf(UsageNotDeliveredError);
+  expect((error as UsageNotDeliveredError).events.map((event) => [event.dimension, event.quantity])).toEqual([
     ['requests', 1],
     ['storage_gb', 2],
   ]);
-  expect((error as UsageNotDelivered).cause).toBe(errors[0]);
+  expect((error as UsageNotDeliveredError).cause).toBe(errors[0]);
   expect(client.pendingAppEvents).toBe(0);
 });
 
@@ -683,10 +683,12 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   const { client } = usageClient();
   const event = { subscriberId: NOBODY, dimension: 'requests' };
   for (const quantity of [0, 1.5, -1, 2_147_483_648, Number.NaN]) {
-    expect(() => client.record({ ...event, quantity })).toThrow(InvalidUsageEvent);
+    expect(() => client.record({ ...event, quantity })).toThrow(InvalidUsageEventError);
   }
-  expect(() => client.record({ ...event, quantity: 1, timestamp: new Date(Number.NaN) })).toThrow(InvalidUsageEvent);
-  expect(() => client.record({ ...event, dimension: '', quantity: 1 })).toThrow(InvalidUsageEvent);
+  expect(() => client.record({ ...event, quantity: 1, timestamp: new Date(Number.NaN) })).toThrow(
+    InvalidUsageEventError,
+  );
+  expect(() => client.record({ ...event, dimension: '', quantity: 1 })).toThrow(InvalidUsageEventError);
   expect(client.pendingAppEvents).toBe(0);
 
   expect(() => new UsageClient({ usageUrl: 'https://usage.example.com/usage' })).toThrow(UsageClientConfigError);

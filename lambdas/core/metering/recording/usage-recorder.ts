@@ -63,6 +63,7 @@ import {
   type TableKnowledge,
   type TransactItem,
 } from './usage-write-plan.ts';
+import { BackendError } from '../../errors.ts';
 
 export interface UsageRecorderDependencies {
   readonly client: DynamoDBDocumentClient;
@@ -81,8 +82,8 @@ export interface UsageRecorderDependencies {
 }
 
 /** The caller sent more events than one call takes; nothing was recorded. */
-export class UsageBatchTooLarge extends Error {
-  override readonly name = 'UsageBatchTooLarge';
+export class UsageBatchTooLargeError extends BackendError {
+  override readonly name = 'UsageBatchTooLargeError';
 
   constructor(readonly count: number) {
     super(`At most ${MAX_USAGE_EVENTS_PER_CALL} events per call; this one has ${count}`);
@@ -90,8 +91,8 @@ export class UsageBatchTooLarge extends Error {
 }
 
 /** DynamoDB did not let the call through in the attempts it has; nothing was recorded, and the call may be retried. */
-export class UsageRecordingIncomplete extends Error {
-  override readonly name = 'UsageRecordingIncomplete';
+export class UsageRecordingIncompleteError extends BackendError {
+  override readonly name = 'UsageRecordingIncompleteError';
 }
 
 /** Attempts at the transaction: each one after a failed condition has learned something the last one did not know. */
@@ -110,8 +111,8 @@ interface StoredSubscriber {
 }
 
 /**
- * Records `events` as of `now` and answers one result per event, in their order. Throws {@link UsageBatchTooLarge}
- * for more than 50 events, and {@link UsageRecordingIncomplete} or DynamoDB's own error when the call could not be
+ * Records `events` as of `now` and answers one result per event, in their order. Throws {@link UsageBatchTooLargeError}
+ * for more than 50 events, and {@link UsageRecordingIncompleteError} or DynamoDB's own error when the call could not be
  * written; then nothing of it was.
  */
 export async function recordUsage(
@@ -119,7 +120,7 @@ export async function recordUsage(
   events: readonly unknown[],
   now: Date,
 ): Promise<UsageEventResult[]> {
-  if (events.length > MAX_USAGE_EVENTS_PER_CALL) throw new UsageBatchTooLarge(events.length);
+  if (events.length > MAX_USAGE_EVENTS_PER_CALL) throw new UsageBatchTooLargeError(events.length);
   const results = new Map<number, UsageEventResult>();
   const parsed: Candidate[] = [];
   events.forEach((input, index) => {
@@ -272,7 +273,9 @@ async function readState(
     requested = UnprocessedKeys;
     await retryPause(attempt);
   }
-  throw new UsageRecordingIncomplete(`DynamoDB left subscribers or event ids unread after ${READ_ATTEMPTS} attempts`);
+  throw new UsageRecordingIncompleteError(
+    `DynamoDB left subscribers or event ids unread after ${READ_ATTEMPTS} attempts`,
+  );
 }
 
 function uniqueKeys(keys: readonly ItemKey[]): ItemKey[] {
@@ -352,5 +355,7 @@ async function writeAtomically(
     if (permanent !== undefined) throw refused.error;
     if (!learned) await retryPause(attempt);
   }
-  throw new UsageRecordingIncomplete(`The usage transaction did not go through in ${TRANSACTION_ATTEMPTS} attempts`);
+  throw new UsageRecordingIncompleteError(
+    `The usage transaction did not go through in ${TRANSACTION_ATTEMPTS} attempts`,
+  );
 }

@@ -36,6 +36,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bucketItemsIn, type ReadScope } from './usage-report-reader.ts';
 import { UsageTally, type UsageReport } from './usage-report-tally.ts';
+import { BackendError } from '../../errors.ts';
 
 export type {
   BucketAnomaly,
@@ -60,7 +61,7 @@ export interface UsageReportOptions {
 }
 
 /** The options cannot make a report; nothing was read. */
-export class UsageReportOptionsError extends Error {
+export class UsageReportOptionsError extends BackendError {
   override readonly name = 'UsageReportOptionsError';
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { ProductListing } from '../../lambdas/core/environment.ts';
-import { parseNotification } from '../../lambdas/core/lifecycle/notifications.ts';
+import { parseMarketplaceMessage } from '../../lambdas/core/lifecycle/marketplace-messages.ts';
 
 const products: ProductListing[] = [
   { code: 'licensed', name: 'Licensed', identityModel: 'license' },
@@ -8,7 +8,7 @@ const products: ProductListing[] = [
 ];
 const receivedAt = new Date('2026-11-26T12:00:00Z');
 const parse = (message: unknown) =>
-  parseNotification(typeof message === 'string' ? message : JSON.stringify(message), receivedAt, products);
+  parseMarketplaceMessage(typeof message === 'string' ? message : JSON.stringify(message), receivedAt, products);
 
 /** AWS's documented `License Updated - Manufacturer` example, with this test's product. */
 function licenseEvent(detailType: string, productCode = 'licensed') {

@@ -1,5 +1,6 @@
 /**
- * Marketplace's lifecycle notifications into the lifecycle queue, locally, as AWS delivers them. In AWS an EventBridge
+ * Marketplace messages (its lifecycle events and legacy SNS notifications) into the lifecycle queue, locally, as AWS
+ * delivers them. In AWS an EventBridge
  * rule on the default bus sends the `aws.agreement-marketplace` events to the queue (the message body is the event),
  * and the queue is subscribed to the legacy products' SNS topics with raw message delivery off (the body is the SNS
  * envelope). Here the simulator pushes those same bodies to a small in-process HTTP endpoint, with one push
@@ -14,14 +15,14 @@ import type { LocalQueue } from './queue.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
 import type { EventFormat } from '../simulator/lifecycle-events.ts';
 
-export interface NotificationRelayOptions {
+export interface MarketplaceMessageRelayOptions {
   readonly control: SimulatorControl;
   /** Which families to receive, as configured (`lifecycle.eventSources`). */
   readonly eventSources: Config['lifecycle']['eventSources'];
   readonly queue: Pick<LocalQueue, 'send'>;
 }
 
-export interface NotificationRelay {
+export interface MarketplaceMessageRelay {
   /** The endpoint the simulator pushes to. */
   readonly url: string;
   close(): Promise<void>;
@@ -30,7 +31,9 @@ export interface NotificationRelay {
 /** SQS's largest message: a larger notification could not be queued in AWS either. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
 
-export async function startNotificationRelay(options: NotificationRelayOptions): Promise<NotificationRelay> {
+export async function startMarketplaceMessageRelay(
+  options: MarketplaceMessageRelayOptions,
+): Promise<MarketplaceMessageRelay> {
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (request.method !== 'POST') return answer(response, 405);
     let body: string;

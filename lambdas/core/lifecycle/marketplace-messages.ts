@@ -1,6 +1,7 @@
 /**
- * Marketplace's lifecycle notifications, as they reach the lifecycle queue, turned into what they say about a
- * subscriber. Two families, in their documented shapes:
+ * Marketplace messages: what Marketplace tells this backend about a subscription (its EventBridge events and legacy SNS
+ * notifications; what this backend tells the seller are seller notifications, `lambdas/seller-notifications/`), as they
+ * reach the lifecycle queue, turned into what they say about a subscriber. Two families, in their documented shapes:
  *
  * - EventBridge (`source: aws.agreement-marketplace`, every product): `License Updated - Manufacturer` (granted or
  *   changed: active, entitlements to refresh), `License Deprovisioned - Manufacturer` (the final-metering window
@@ -27,7 +28,7 @@ export type SubscriberReference =
     }
   | { readonly model: 'legacy'; readonly productCode: string; readonly customerIdentifier: string };
 
-export interface SubscriberNotification {
+export interface SubscriberMessage {
   readonly kind: 'subscriber';
   readonly subscriber: SubscriberReference;
   /** The facts it establishes, at `at`. */
@@ -39,7 +40,7 @@ export interface SubscriberNotification {
   readonly name: string;
 }
 
-export interface AgreementNotification {
+export interface AgreementMessage {
   readonly kind: 'agreement';
   readonly agreementId: string;
   readonly status?: string | undefined;
@@ -50,10 +51,10 @@ export interface AgreementNotification {
   readonly name: string;
 }
 
-export type Notification = SubscriberNotification | AgreementNotification;
+export type MarketplaceMessage = SubscriberMessage | AgreementMessage;
 
 export type Parsed =
-  | { readonly outcome: 'notification'; readonly notification: Notification }
+  | { readonly outcome: 'notification'; readonly notification: MarketplaceMessage }
   | { readonly outcome: 'rejected'; readonly reason: string; readonly name?: string | undefined }
   | { readonly outcome: 'ignored'; readonly reason: string; readonly name: string };
 
@@ -117,7 +118,7 @@ const snsActions: Readonly<Record<string, { facts: readonly LifecycleFact[]; ent
  * What one queued message says. `receivedAt` (the queue's sent time) dates SNS messages delivered raw, which carry
  * no timestamp of their own.
  */
-export function parseNotification(body: string, receivedAt: Date, products: readonly ProductListing[]): Parsed {
+export function parseMarketplaceMessage(body: string, receivedAt: Date, products: readonly ProductListing[]): Parsed {
   let message: unknown;
   try {
     message = JSON.parse(body);
