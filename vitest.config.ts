@@ -18,7 +18,15 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
-      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      {
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          testTimeout: 120_000,
+          // Some files import the handlers cold in beforeAll, which on a loaded machine takes far over the default 10 s.
+          hookTimeout: 120_000,
+        },
+      },
       {
         test: {
           name: 'e2e',

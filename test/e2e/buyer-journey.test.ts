@@ -170,7 +170,10 @@ describe('a buyer subscribing on AWS Marketplace', () => {
     expect(tokens, 'both journeys posted a token to the fulfillment URL').toHaveLength(2);
     // The handlers log before they answer, but their output reaches us through a pipe, in its own time.
     await expect
-      .poll(() => stack.logs().match(/"Buyer registered"/g)?.length, { message: 'both journeys logged a registration' })
+      .poll(() => stack.logs().match(/"Buyer registered"/g)?.length, {
+        timeout: 30_000,
+        message: 'both journeys logged a registration',
+      })
       .toBe(2);
 
     const urls = journeys.flatMap(({ record }) => record.urls);

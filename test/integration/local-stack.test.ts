@@ -28,49 +28,66 @@ function exitOf(child: ChildProcess): Promise<number | null> {
   });
 }
 
+// Each test starts a whole npm start, and the four start at once: on a loaded machine that alone can take most of the
+// integration default of 30 s.
+const STACK_TEST_TIMEOUT_MS = 180_000;
+
 describe.concurrent('npm start', () => {
-  test('serves the tables, the simulator with its buyer page, and the API; Ctrl-C (SIGINT) stops everything', async () => {
-    const stack = await start('npm');
-    const dynamoDb = createDynamoDbClient(stack.dynamoDbEndpoint);
-    const { TableNames } = await dynamoDb.send(new ListTablesCommand({}));
-    dynamoDb.destroy();
-    expect(TableNames?.sort()).toEqual(tableDefinitions.map((definition) => definition.id).sort());
-    const control = new SimulatorControl(stack.simulatorUrl);
-    const config = loadLocalConfig();
-    expect((await control.products()).products.map((product) => product.code)).toEqual(
-      config.products.map((product) => product.code),
-    );
-    expect((await control.settings()).enabledRegions).toContain(config.marketplaceRegion);
-    expect((await control.settings()).fulfillmentUrl).toBe(stack.fulfillmentUrl);
-    expect((await fetch(stack.fulfillmentUrl)).status).toBe(405);
-    expect((await fetch(`${stack.simulatorUrl}/buyer`)).status).toBe(200);
+  test(
+    'serves the tables, the simulator with its buyer page, and the API; Ctrl-C (SIGINT) stops everything',
+    { timeout: STACK_TEST_TIMEOUT_MS },
+    async () => {
+      const stack = await start('npm');
+      const dynamoDb = createDynamoDbClient(stack.dynamoDbEndpoint);
+      const { TableNames } = await dynamoDb.send(new ListTablesCommand({}));
+      dynamoDb.destroy();
+      expect(TableNames?.sort()).toEqual(tableDefinitions.map((definition) => definition.id).sort());
+      const control = new SimulatorControl(stack.simulatorUrl);
+      const config = loadLocalConfig();
+      expect((await control.products()).products.map((product) => product.code)).toEqual(
+        config.products.map((product) => product.code),
+      );
+      expect((await control.settings()).enabledRegions).toContain(config.marketplaceRegion);
+      expect((await control.settings()).fulfillmentUrl).toBe(stack.fulfillmentUrl);
+      expect((await fetch(stack.fulfillmentUrl)).status).toBe(405);
+      expect((await fetch(`${stack.simulatorUrl}/buyer`)).status).toBe(200);
 
-    stack.process.kill('SIGINT');
-    expect(await exitOf(stack.process)).toBe(0);
-    await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
-    await expect(fetch(`${stack.simulatorUrl}/control/clock`)).rejects.toThrow();
-  });
+      stack.process.kill('SIGINT');
+      expect(await exitOf(stack.process)).toBe(0);
+      await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
+      await expect(fetch(`${stack.simulatorUrl}/control/clock`)).rejects.toThrow();
+    },
+  );
 
-  test('SIGTERM stops everything', async () => {
+  test('SIGTERM stops everything', { timeout: STACK_TEST_TIMEOUT_MS }, async () => {
     const stack = await start('npm');
     stack.process.kill('SIGTERM');
     expect(await exitOf(stack.process)).toBe(0);
     await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
   });
 
-  test('a SIGKILL of the process that owns java still leaves no java behind', async () => {
-    const stack = await start('node');
-    stack.process.kill('SIGKILL');
-    await waitUntilGone(stack.javaPid, 7_000);
-    await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
-  });
+  test(
+    'a SIGKILL of the process that owns java still leaves no java behind',
+    { timeout: STACK_TEST_TIMEOUT_MS },
+    async () => {
+      const stack = await start('node');
+      stack.process.kill('SIGKILL');
+      // Returns as soon as java is gone; the limit only bounds the wait for a loaded machine to reap it.
+      await waitUntilGone(stack.javaPid, 30_000);
+      await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
+    },
+  );
 
-  test('a bad setting stops it with a message that names the variable', async () => {
-    const child = spawn('npm', ['start'], { cwd: projectRoot, env: { ...process.env, SIMULATOR_PORT: 'http' } });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    expect(await exitOf(child)).toBe(1);
-    expect(stderr).toContain('SIMULATOR_PORT must be a TCP port number');
-    expect(stderr).not.toMatch(/\n\s+at /);
-  });
+  test(
+    'a bad setting stops it with a message that names the variable',
+    { timeout: STACK_TEST_TIMEOUT_MS },
+    async () => {
+      const child = spawn('npm', ['start'], { cwd: projectRoot, env: { ...process.env, SIMULATOR_PORT: 'http' } });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      expect(await exitOf(child)).toBe(1);
+      expect(stderr).toContain('SIMULATOR_PORT must be a TCP port number');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    },
+  );
 });

@@ -38,6 +38,12 @@ export interface NpmStart {
 
 /** The last line of the banner `local/start.ts` prints when everything is up. */
 const READY_LINE = /^\s*Products\s.*\n/m;
+/**
+ * How long the stack may take to print its banner before the start is given up, with what it printed so far: long
+ * enough for several stacks starting at once on a loaded machine, and an error that says why rather than a bare test
+ * timeout.
+ */
+const STARTUP_TIMEOUT_MS = 120_000;
 
 /**
  * `environment` is added to the stack's. Its logs are the functions' JSON lines (`LOG_FORMAT=json`) unless it says
@@ -69,22 +75,37 @@ export async function startNpmStart(
   const logs = () => output.join('');
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
-  const text = await new Promise<string>((resolve, reject) => {
-    const untilReady = () => {
-      if (!READY_LINE.test(logs())) return;
-      child.stdout.off('data', untilReady);
-      resolve(logs());
-    };
-    child.stdout.on('data', untilReady);
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`npm start exited (${code}) before it was ready:\n${logs()}`)));
-  });
   try {
-    return await parse(text, logs, child);
+    return await parse(await untilReady(child, logs), logs, child);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
+}
+
+/** Answers the logs once the banner is complete; rejects, with the logs so far, if the stack exits or takes too long. */
+function untilReady(child: ChildProcess, logs: () => string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`npm start was not ready in ${STARTUP_TIMEOUT_MS} ms:\n${logs()}`)),
+      STARTUP_TIMEOUT_MS,
+    );
+    const check = () => {
+      if (!READY_LINE.test(logs())) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      resolve(logs());
+    };
+    child.stdout?.on('data', check);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited (${code}) before it was ready:\n${logs()}`));
+    });
+  });
 }
 
 async function parse(text: string, logs: () => string, child: ChildProcess): Promise<NpmStart> {

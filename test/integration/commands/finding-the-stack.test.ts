@@ -27,7 +27,8 @@ beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), 'stack-state-'));
   // npm start on free ports (see startNpmStart), recording itself where the commands below look.
   stack = await startNpmStart('node', { LOCAL_STACK_STATE: statePath() });
-}, 90_000);
+  // Longer than startNpmStart's own limit, so that a stack slow to start fails with what it printed.
+}, 150_000);
 afterAll(() => {
   stack?.process.kill('SIGKILL');
 });
@@ -48,8 +49,9 @@ test('npm start records where it listens; each command works there with no port 
     }),
   );
   const { licenseId } = await subscribeOnBuyerPage(running.simulatorUrl, 'analytics-pro-example');
+  // Each poll spawns a command (a cold `node --import tsx`), which alone takes seconds on a loaded machine.
   await expect
-    .poll(async () => (await command('subscribers', '--status', 'active')).stdout, { timeout: 15_000 })
+    .poll(async () => (await command('subscribers', '--status', 'active')).stdout, { timeout: 60_000 })
     .toContain(licenseId);
 
   const sample = await command('sample-usage');
@@ -67,24 +69,30 @@ test('npm start records where it listens; each command works there with no port 
   const queues = await command('redrive', '--list');
   expect(queues.status, queues.stderr).toBe(0);
   expect(queues.stdout).toMatch(/^webhook-dead-letters +0 +webhook$/m);
-}, 90_000);
+  // Up to a minute of polling, then five more commands, each its own `node --import tsx`.
+}, 180_000);
 
-test('with no stack recorded, a command names the address it tried and the variable to set', async () => {
-  const nowhere = { LOCAL_STACK_STATE: join(folder, 'none.json') };
-  const redrive = await runNodeCommand(['local/commands/redrive.ts', '--list'], nowhere);
-  expect(redrive.status).toBe(1);
-  expect(redrive.stderr).toContain(
-    `npm run redrive: no npm start has recorded itself in ${nowhere.LOCAL_STACK_STATE}.`,
-  );
-  expect(redrive.stderr).toContain('Start the local stack with npm start, or set SQS_ENDPOINT');
+// Each command is its own `node --import tsx`: seconds apiece on a loaded machine.
+test(
+  'with no stack recorded, a command names the address it tried and the variable to set',
+  { timeout: 120_000 },
+  async () => {
+    const nowhere = { LOCAL_STACK_STATE: join(folder, 'none.json') };
+    const redrive = await runNodeCommand(['local/commands/redrive.ts', '--list'], nowhere);
+    expect(redrive.status).toBe(1);
+    expect(redrive.stderr).toContain(
+      `npm run redrive: no npm start has recorded itself in ${nowhere.LOCAL_STACK_STATE}.`,
+    );
+    expect(redrive.stderr).toContain('Start the local stack with npm start, or set SQS_ENDPOINT');
 
-  const closedPort = await getFreePort();
-  const meter = await runNodeCommand(['local/commands/meter.ts'], { ...nowhere, DYNAMODB_PORT: String(closedPort) });
-  expect(meter.status).toBe(1);
-  expect(meter.stderr).toContain(`nothing answers at http://127.0.0.1:${closedPort} for DynamoDB (ECONNREFUSED`);
-  expect(meter.stderr).toContain('set DYNAMODB_ENDPOINT to the URL of DynamoDB (or DYNAMODB_ENDPOINT= for AWS)');
-  expect(meter.stderr).not.toContain('fetch failed');
-});
+    const closedPort = await getFreePort();
+    const meter = await runNodeCommand(['local/commands/meter.ts'], { ...nowhere, DYNAMODB_PORT: String(closedPort) });
+    expect(meter.status).toBe(1);
+    expect(meter.stderr).toContain(`nothing answers at http://127.0.0.1:${closedPort} for DynamoDB (ECONNREFUSED`);
+    expect(meter.stderr).toContain('set DYNAMODB_ENDPOINT to the URL of DynamoDB (or DYNAMODB_ENDPOINT= for AWS)');
+    expect(meter.stderr).not.toContain('fetch failed');
+  },
+);
 
 test("a state file whose npm start is gone is no stack; a clean stop removes the stack's own file", async () => {
   const gone = spawn(process.execPath, ['-e', '']);
@@ -97,4 +105,4 @@ test("a state file whose npm start is gone is no stack; a clean stop removes the
 
   expect(await stack!.stop('SIGTERM')).toBe(0);
   await expect(readFile(statePath(), 'utf8')).rejects.toThrow(/ENOENT/);
-}, 30_000);
+}, 120_000);

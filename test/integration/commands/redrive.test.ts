@@ -17,61 +17,76 @@ const local = useLocalStack({
   queueRetries: { visibilityTimeoutMs: 50, maxReceiveCount: MAX_RECEIVE_COUNT, deferralSecondMs: 1 },
 });
 
+/** Each test runs the command in processes of its own (`node --import tsx`): seconds apiece on a loaded machine. */
+const COMMAND_TEST_TIMEOUT_MS = 120_000;
+
 const redrive = (...args: string[]) =>
   runNodeCommand(['local/commands/redrive.ts', ...args], { SQS_ENDPOINT: local.stack.sqsEndpoint });
 
-test('dead letters are listed, moved back by name, and delivered by their consumer', async () => {
-  local.stack.webhookReceiver.failNext(1_000);
-  const before = local.stack.eventBus.events().length;
-  await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
-  await settleLifecycle(local.stack);
-  const events: BusEvent[] = local.stack.eventBus.events().slice(before);
-  expect(events.length).toBeGreaterThan(0);
-  expect(local.stack.webhookQueue.deadLetters).toHaveLength(events.length);
+test(
+  'dead letters are listed, moved back by name, and delivered by their consumer',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    local.stack.webhookReceiver.failNext(1_000);
+    const before = local.stack.eventBus.events().length;
+    await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
+    await settleLifecycle(local.stack);
+    const events: BusEvent[] = local.stack.eventBus.events().slice(before);
+    expect(events.length).toBeGreaterThan(0);
+    expect(local.stack.webhookQueue.deadLetters).toHaveLength(events.length);
 
-  const listed = await redrive('--list');
-  expect(listed.status, listed.stderr).toBe(0);
-  expect(listed.stdout).toContain(`Dead-letter queues of ${local.stack.sqsEndpoint}`);
-  expect(listed.stdout).toMatch(/^lifecycle-dead-letters +0 +lifecycle$/m);
-  expect(listed.stdout).toMatch(new RegExp(`^webhook-dead-letters +${events.length} +webhook$`, 'm'));
+    const listed = await redrive('--list');
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(`Dead-letter queues of ${local.stack.sqsEndpoint}`);
+    expect(listed.stdout).toMatch(/^lifecycle-dead-letters +0 +lifecycle$/m);
+    expect(listed.stdout).toMatch(new RegExp(`^webhook-dead-letters +${events.length} +webhook$`, 'm'));
 
-  local.stack.webhookReceiver.failNext(0);
-  const moved = await redrive('webhook');
-  expect(moved.status, moved.stderr).toBe(0);
-  expect(moved.stdout).toContain(`Moved ${events.length} messages from webhook-dead-letters back to webhook`);
-  await settleLifecycle(local.stack);
+    local.stack.webhookReceiver.failNext(0);
+    const moved = await redrive('webhook');
+    expect(moved.status, moved.stderr).toBe(0);
+    expect(moved.stdout).toContain(`Moved ${events.length} messages from webhook-dead-letters back to webhook`);
+    await settleLifecycle(local.stack);
 
-  expect(local.stack.webhookQueue.deadLetters).toEqual([]);
-  for (const event of events) {
-    const calls = local.stack.webhookReceiver.calls().filter((call) => call.eventId === event.id);
-    expect(calls.map((call) => call.status)).toEqual([...Array<number>(MAX_RECEIVE_COUNT).fill(503), 204]);
-  }
-  expect((await redrive('--list')).stdout).toMatch(/^webhook-dead-letters +0 +webhook$/m);
-});
+    expect(local.stack.webhookQueue.deadLetters).toEqual([]);
+    for (const event of events) {
+      const calls = local.stack.webhookReceiver.calls().filter((call) => call.eventId === event.id);
+      expect(calls.map((call) => call.status)).toEqual([...Array<number>(MAX_RECEIVE_COUNT).fill(503), 204]);
+    }
+    expect((await redrive('--list')).stdout).toMatch(/^webhook-dead-letters +0 +webhook$/m);
+  },
+);
 
-test('a queue by its URL or ARN; with no message there is nothing to move', async () => {
-  const byUrl = await redrive(`${local.stack.sqsEndpoint}/123456789012/lifecycle-dead-letters`);
-  expect(byUrl.status, byUrl.stderr).toBe(0);
-  expect(byUrl.stdout).toContain('lifecycle-dead-letters holds no message: nothing to move back to lifecycle.');
-  const byArn = await redrive('arn:aws:sqs:us-east-1:123456789012:webhook-dead-letters');
-  expect(byArn.status, byArn.stderr).toBe(0);
-  expect(byArn.stdout).toContain('webhook-dead-letters holds no message');
-});
+test(
+  'a queue by its URL or ARN; with no message there is nothing to move',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const byUrl = await redrive(`${local.stack.sqsEndpoint}/123456789012/lifecycle-dead-letters`);
+    expect(byUrl.status, byUrl.stderr).toBe(0);
+    expect(byUrl.stdout).toContain('lifecycle-dead-letters holds no message: nothing to move back to lifecycle.');
+    const byArn = await redrive('arn:aws:sqs:us-east-1:123456789012:webhook-dead-letters');
+    expect(byArn.status, byArn.stderr).toBe(0);
+    expect(byArn.stdout).toContain('webhook-dead-letters holds no message');
+  },
+);
 
-test('a queue that names no dead-letter queue, or more than one, is refused with the ones there are', async () => {
-  for (const [given, problem] of [
-    ['billing', 'no dead-letter queue'],
-    ['dead-letters', 'more than one dead-letter queue'],
-    ['arn:aws:sqs:us-east-1:123456789012:lifecycle', 'no dead-letter queue'],
-  ] as const) {
-    const refused = await redrive(given);
-    expect(refused.status).toBe(2);
-    expect(refused.stderr).toContain(
-      `npm run redrive: ${problem} of ${local.stack.sqsEndpoint} matches "${given}"; they are: ` +
-        'lifecycle-dead-letters, webhook-dead-letters',
-    );
-  }
-  const neither = await redrive();
-  expect(neither.status).toBe(2);
-  expect(neither.stderr).toContain('give one dead-letter queue, or --list');
-});
+test(
+  'a queue that names no dead-letter queue, or more than one, is refused with the ones there are',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    for (const [given, problem] of [
+      ['billing', 'no dead-letter queue'],
+      ['dead-letters', 'more than one dead-letter queue'],
+      ['arn:aws:sqs:us-east-1:123456789012:lifecycle', 'no dead-letter queue'],
+    ] as const) {
+      const refused = await redrive(given);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain(
+        `npm run redrive: ${problem} of ${local.stack.sqsEndpoint} matches "${given}"; they are: ` +
+          'lifecycle-dead-letters, webhook-dead-letters',
+      );
+    }
+    const neither = await redrive();
+    expect(neither.status).toBe(2);
+    expect(neither.stderr).toContain('give one dead-letter queue, or --list');
+  },
+);

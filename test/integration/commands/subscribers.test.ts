@@ -49,6 +49,9 @@ beforeAll(async () => {
   expect(recorded.status, await recorded.text()).toBe(200);
 });
 
+/** Each test runs the command in processes of its own (`node --import tsx`): seconds apiece on a loaded machine. */
+const COMMAND_TEST_TIMEOUT_MS = 120_000;
+
 const subscribers = (...args: string[]) =>
   runNodeCommand(['local/commands/subscribers.ts', ...args], {
     DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
@@ -57,72 +60,84 @@ const subscribers = (...args: string[]) =>
     MARKETPLACE_ENDPOINT: local.stack.simulator.url,
   });
 
-test('--json lists every subscriber with its state, identity, product, entitlements and usage pending', async () => {
-  const run = await subscribers('--json');
-  expect(run.status, run.stderr).toBe(0);
-  const listed = JSON.parse(run.stdout) as Record<string, unknown>[];
-  expect(listed.map((subscriber) => subscriber.subscriberId).sort()).toEqual([buyers.legacy, buyers.license].sort());
-  const license = listed.find((subscriber) => subscriber.subscriberId === buyers.license);
-  expect(license).toEqual(
-    expect.objectContaining({
-      productCode: LICENSE_PRODUCT,
-      identityModel: 'license',
-      licenseArn: buyers.license.slice('license:'.length),
-      customerAWSAccountId: expect.stringMatching(/^\d{12}$/) as unknown,
-      status: 'active',
-      allowed: true,
-      entitlements: [],
-      pendingUsage: [
-        { dimension: 'requests', buckets: 1, units: 42, oldestHour: expect.any(String) as unknown },
-        { dimension: 'storage_gb', buckets: 1, units: 7, oldestHour: expect.any(String) as unknown },
-      ],
-    }),
-  );
-  const legacy = listed.find((subscriber) => subscriber.subscriberId === buyers.legacy);
-  expect(legacy).toEqual(
-    expect.objectContaining({
-      productCode: LEGACY_PRODUCT,
-      identityModel: 'legacy',
-      customerIdentifier: expect.any(String) as unknown,
-      status: 'active',
-      entitlements: [expect.objectContaining({ dimension: 'seats', value: 12 })],
-      pendingUsage: [],
-    }),
-  );
-});
+test(
+  '--json lists every subscriber with its state, identity, product, entitlements and usage pending',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const run = await subscribers('--json');
+    expect(run.status, run.stderr).toBe(0);
+    const listed = JSON.parse(run.stdout) as Record<string, unknown>[];
+    expect(listed.map((subscriber) => subscriber.subscriberId).sort()).toEqual([buyers.legacy, buyers.license].sort());
+    const license = listed.find((subscriber) => subscriber.subscriberId === buyers.license);
+    expect(license).toEqual(
+      expect.objectContaining({
+        productCode: LICENSE_PRODUCT,
+        identityModel: 'license',
+        licenseArn: buyers.license.slice('license:'.length),
+        customerAWSAccountId: expect.stringMatching(/^\d{12}$/) as unknown,
+        status: 'active',
+        allowed: true,
+        entitlements: [],
+        pendingUsage: [
+          { dimension: 'requests', buckets: 1, units: 42, oldestHour: expect.any(String) as unknown },
+          { dimension: 'storage_gb', buckets: 1, units: 7, oldestHour: expect.any(String) as unknown },
+        ],
+      }),
+    );
+    const legacy = listed.find((subscriber) => subscriber.subscriberId === buyers.legacy);
+    expect(legacy).toEqual(
+      expect.objectContaining({
+        productCode: LEGACY_PRODUCT,
+        identityModel: 'legacy',
+        customerIdentifier: expect.any(String) as unknown,
+        status: 'active',
+        entitlements: [expect.objectContaining({ dimension: 'seats', value: 12 })],
+        pendingUsage: [],
+      }),
+    );
+  },
+);
 
-test('the table shows one line a subscriber; --id and --status narrow it', async () => {
-  const all = await subscribers();
-  expect(all.status, all.stderr).toBe(0);
-  expect(all.stdout).toContain(`Subscribers in ${local.stack.tables.Subscribers}`);
-  const line = all.stdout.split('\n').find((row) => row.startsWith(buyers.license));
-  expect(line).toMatch(
-    / active .*analytics-pro-example .*account \d{12}, not registered .*requests 42 \(1\), storage_gb 7 \(1\)$/,
-  );
-  expect(all.stdout.split('\n').find((row) => row.startsWith(buyers.legacy))).toContain('seats=12');
+test(
+  'the table shows one line a subscriber; --id and --status narrow it',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const all = await subscribers();
+    expect(all.status, all.stderr).toBe(0);
+    expect(all.stdout).toContain(`Subscribers in ${local.stack.tables.Subscribers}`);
+    const line = all.stdout.split('\n').find((row) => row.startsWith(buyers.license));
+    expect(line).toMatch(
+      / active .*analytics-pro-example .*account \d{12}, not registered .*requests 42 \(1\), storage_gb 7 \(1\)$/,
+    );
+    expect(all.stdout.split('\n').find((row) => row.startsWith(buyers.legacy))).toContain('seats=12');
 
-  const one = await subscribers('--id', buyers.legacy, '--json');
-  expect((JSON.parse(one.stdout) as { subscriberId: string }[]).map((subscriber) => subscriber.subscriberId)).toEqual([
-    buyers.legacy,
-  ]);
-  const ending = await subscribers('--status', 'ending');
-  expect(ending.status, ending.stderr).toBe(0);
-  expect(ending.stdout).toContain(': 0');
-  expect(ending.stdout).not.toContain(buyers.license);
-});
+    const one = await subscribers('--id', buyers.legacy, '--json');
+    expect((JSON.parse(one.stdout) as { subscriberId: string }[]).map((subscriber) => subscriber.subscriberId)).toEqual(
+      [buyers.legacy],
+    );
+    const ending = await subscribers('--status', 'ending');
+    expect(ending.status, ending.stderr).toBe(0);
+    expect(ending.stdout).toContain(': 0');
+    expect(ending.stdout).not.toContain(buyers.license);
+  },
+);
 
-test('an unknown subscriber fails naming it; an unknown option or status shows the usage line, exit 2', async () => {
-  const unknown = await subscribers('--id', 'license:arn:aws:license-manager::123456789012:license:l-nobody');
-  expect(unknown.status).toBe(1);
-  expect(unknown.stderr).toContain('no subscriber license:arn:aws:license-manager::123456789012:license:l-nobody in');
+test(
+  'an unknown subscriber fails naming it; an unknown option or status shows the usage line, exit 2',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const unknown = await subscribers('--id', 'license:arn:aws:license-manager::123456789012:license:l-nobody');
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('no subscriber license:arn:aws:license-manager::123456789012:license:l-nobody in');
 
-  for (const args of [
-    ['--state', 'active'],
-    ['--status', 'gone'],
-  ]) {
-    const refused = await subscribers(...args);
-    expect(refused.status).toBe(2);
-    expect(refused.stderr).toContain('usage: npm run subscribers -- [--id <subscriberId>] [--status ');
-    expect(refused.stdout).toBe('');
-  }
-});
+    for (const args of [
+      ['--state', 'active'],
+      ['--status', 'gone'],
+    ]) {
+      const refused = await subscribers(...args);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain('usage: npm run subscribers -- [--id <subscriberId>] [--status ');
+      expect(refused.stdout).toBe('');
+    }
+  },
+);

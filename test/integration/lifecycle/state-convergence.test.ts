@@ -122,10 +122,11 @@ async function play(documents: DynamoDBDocumentClient, licenseArn: string, steps
   return { ...state, live: Item?.liveShard !== undefined, ending: Item?.endingShard !== undefined };
 }
 
-// 2,000 replays against a real DynamoDB Local take about 25 s on an idle machine; the suite's default would flake.
+// 2,000 replays against a real DynamoDB Local took 44-46 s at a load average of 2-5 on two cores, and the suite must
+// pass on a machine several times busier: the limit is there only to end a run that hangs.
 test(
   'every permutation and duplication of a history converges on the same subscriber item',
-  { timeout: 180_000 },
+  { timeout: 600_000 },
   async () => {
     const documents = documentClient(dynamoDb.endpoint);
     let run = 0;

@@ -38,6 +38,11 @@ const local = useLocalStack({
   marketplaceNotifications: true,
   // A message that fails for good is set aside within a second, so that settling never waits on a broken lifecycle.
   queueRetries: { visibilityTimeoutMs: 100, maxReceiveCount: 3 },
+  // The test closes the final-metering window itself, on either side of the deadline: a scheduled sweep (every minute
+  // by default, of real time, however far the clock has been set) could close it first. Nothing here meters either.
+  finalMeteringSweepEveryMs: 3_600_000,
+  meteringEveryMs: 3_600_000,
+  finalMeteringEveryMs: 3_600_000,
 });
 const registerUrl = () => `${local.stack.apiUrl}/register`;
 const graceMs = config.lifecycle.finalMeteringGraceMinutes * 60_000;

@@ -35,8 +35,13 @@ async function postUsage(body: unknown) {
 }
 
 const simulatorNow = async () => new Date((await local.control.clock()).now);
+const HOUR_MS = 3_600_000;
 
 test('usage posted for an hour is billed once that hour has closed, exactly once, however often the run goes', async () => {
+  // Twenty past the next hour, whatever the machine's time, and still running: the subscription starts in the hour its
+  // usage is for however long the steps below take (with the wall clock, an hour could turn between the two).
+  const startedAt = Date.parse((await local.control.clock()).now);
+  await local.control.setClock(new Date(Math.floor(startedAt / HOUR_MS) * HOUR_MS + HOUR_MS + 20 * 60_000), true);
   const { licenseId, subscriberId } = await liveSubscriber();
   const at = await simulatorNow();
   const usage = (quantity: number, eventId: string) => ({

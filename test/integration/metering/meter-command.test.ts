@@ -16,6 +16,9 @@ const sim = useSimulator();
 /** `cdk.json`'s license product, which the command reads its products from. */
 const PRODUCT = 'analytics-pro-example';
 
+/** Each test runs the command in a process of its own (`node --import tsx`): seconds on a loaded machine. */
+const COMMAND_TEST_TIMEOUT_MS = 120_000;
+
 async function setup() {
   const tables = await freshTables(dynamoDb);
   const client = documentClient(tables.endpoint);
@@ -50,36 +53,52 @@ async function setup() {
   return { client, tables, buyer, meter };
 }
 
-test('--dry-run prints the BatchMeterUsage call a run would make, and neither writes nor sends anything', async () => {
-  const { client, tables, buyer, meter } = await setup();
-  const run = await meter('--dry-run');
-  expect(run.status, run.stderr).toBe(0);
-  expect(run.stdout).toContain('Dry run: nothing written, nothing sent.');
-  expect(run.stdout).toContain('BatchMeterUsage call 1:');
-  expect(run.stdout).toContain(`"LicenseArn": "${buyer.license.licenseArn}"`);
-  expect(run.stdout).toContain('"Quantity": 42');
-  expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
-  const [bucket, ...others] = await bucketsOf(client, tables.usage, buyer.subscriberId);
-  expect(others).toEqual([]);
-  expect(bucket).toEqual(expect.objectContaining({ state: 'open', quantity: 42 }));
-  expect(bucket?.frozenAt).toBeUndefined();
-});
+test(
+  '--dry-run prints the BatchMeterUsage call a run would make, and neither writes nor sends anything',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const { client, tables, buyer, meter } = await setup();
+    const run = await meter('--dry-run');
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Dry run: nothing written, nothing sent.');
+    expect(run.stdout).toContain('BatchMeterUsage call 1:');
+    expect(run.stdout).toContain(`"LicenseArn": "${buyer.license.licenseArn}"`);
+    expect(run.stdout).toContain('"Quantity": 42');
+    expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
+    const [bucket, ...others] = await bucketsOf(client, tables.usage, buyer.subscriberId);
+    expect(others).toEqual([]);
+    expect(bucket).toEqual(expect.objectContaining({ state: 'open', quantity: 42 }));
+    expect(bucket?.frozenAt).toBeUndefined();
+  },
+);
 
-test('a run bills the closed hour, by the simulator clock, and says so', async () => {
-  const { buyer, meter } = await setup();
-  const run = await meter();
-  expect(run.status, run.stderr).toBe(0);
-  expect(run.stdout).toMatch(/billed\s+1\n/);
-  expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([
-    expect.objectContaining({ dimension: 'requests', quantity: 42, hour: hoursBefore(SIMULATOR_NOW, 1).toISOString() }),
-  ]);
-});
+test(
+  'a run bills the closed hour, by the simulator clock, and says so',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const { buyer, meter } = await setup();
+    const run = await meter();
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/billed\s+1\n/);
+    expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([
+      expect.objectContaining({
+        dimension: 'requests',
+        quantity: 42,
+        hour: hoursBefore(SIMULATOR_NOW, 1).toISOString(),
+      }),
+    ]);
+  },
+);
 
-test('an unknown option is refused with the usage line, and nothing runs', async () => {
-  const { buyer, meter } = await setup();
-  const run = await meter('--dryrun');
-  expect(run.status).toBe(1);
-  expect(run.stderr).toContain("npm run meter: Unknown option '--dryrun'");
-  expect(run.stderr).toContain('Usage: npm run meter -- [--dry-run] [--final | --subscriber <id>]');
-  expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
-});
+test(
+  'an unknown option is refused with the usage line, and nothing runs',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const { buyer, meter } = await setup();
+    const run = await meter('--dryrun');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("npm run meter: Unknown option '--dryrun'");
+    expect(run.stderr).toContain('Usage: npm run meter -- [--dry-run] [--final | --subscriber <id>]');
+    expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
+  },
+);

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage, bucketsOf, hoursBefore, subscribeBuyer, type Buyer } from '../../support/metering-fixtures.ts';
-import { freshTables, meteringHarness } from '../../support/metering-run.ts';
+import { freshTables, meteringHarness, type MeteringHarness } from '../../support/metering-run.ts';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const dynamoDb = useDynamoDb();
@@ -108,6 +108,32 @@ describe('a run that dies', () => {
   });
 });
 
+/**
+ * Holds each harness's first `BatchMeterUsage` call until every one has reached its own, so that the runs overlap
+ * whatever the machine's timing: the buckets of a held call stay pending, for the other run to find. `release` lets
+ * them all go: called when a run ends, so that one that never makes a call fails the test instead of hanging it.
+ */
+function holdFirstCallsTogether(harnesses: readonly MeteringHarness[]): { release: () => void } {
+  let notYetReached = harnesses.length;
+  let release = () => {};
+  const together = new Promise<void>((resolve) => (release = resolve));
+  for (const harness of harnesses) {
+    let reached = false;
+    harness.dependencies.metering.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchMeterUsageCommand' && !reached) {
+          reached = true;
+          if (--notYetReached === 0) release();
+          await together;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdFirstBatchMeterUsage' },
+    );
+  }
+  return { release };
+}
+
 describe('two runs at once', () => {
   test('bill each bucket once and settle it once', async () => {
     const { tables, listing, recorded, buckets, client } = await buyersWithUsage(2, 15);
@@ -116,12 +142,17 @@ describe('two runs at once', () => {
       listing.code,
       now,
     );
-    // Answers a little late now and then, so that the two runs interleave.
+    // Answers a little late now and then, so that the two runs' later calls interleave in varied ways.
     await sim.control.setFaults({ seed: 11, rules: [{ kind: 'latency', latencyMs: 15, probability: 0.5 }] });
     const first = meteringHarness(tables, sim.url, { products: [listing], zeroUsageRecords: true });
     const second = meteringHarness(tables, sim.url, { products: [listing], zeroUsageRecords: true });
+    // Each run's first call waits for the other's: the two overlap for certain, and both make calls.
+    const held = holdFirstCallsTogether([first, second]);
 
-    const summaries = await Promise.all([first.run({ now }), second.run({ now: minutesFrom(now, 0.5) })]);
+    const summaries = await Promise.all([
+      first.run({ now }).finally(held.release),
+      second.run({ now: minutesFrom(now, 0.5) }).finally(held.release),
+    ]);
 
     // Both sent records; exactly one settled each bucket.
     expect(summaries.every((summary) => summary.calls > 0)).toBe(true);

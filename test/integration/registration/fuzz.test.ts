@@ -94,6 +94,7 @@ beforeAll(async () => {
   }
 });
 
+// 3,300 requests took 19 s at light load; the limit only ends a run that hangs, on a machine many times busier.
 test(`hostile requests get pages: no 5xx, no stack trace, no unescaped echo (seed ${seed})`, async () => {
   const requests = new HostileRequests(random, {
     fulfillmentPath: new URL(local.stack.fulfillmentUrl).pathname,
@@ -128,7 +129,7 @@ test(`hostile requests get pages: no 5xx, no stack trace, no unescaped echo (see
   }
   expect(cases.length).toBeGreaterThanOrEqual(3_000);
   expect(problems.slice(0, 30), `${problems.length} of ${cases.length} answers broke a rule; ${replay}`).toEqual([]);
-}, 120_000);
+}, 600_000);
 
 test(`nothing is stored but these buyers, their sessions and the registrations they completed (seed ${seed})`, async () => {
   const ours = new Set([...open, ...registered].map((buyer) => buyer.subscriberId));

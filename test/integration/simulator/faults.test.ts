@@ -78,9 +78,16 @@ test('a TPS limit throttles calls beyond the limit within one second of real tim
       ),
     ),
   );
-  expect(outcomes.filter((outcome) => outcome === 'ok')).toHaveLength(3);
-  expect(outcomes.filter((outcome) => outcome === 'ThrottlingException')).toHaveLength(3);
-  expect((await sim.control.stats()).operations.BatchMeterUsage.throttled).toBe(3);
+  // The exact window (3 in any one second, throttled calls not counted) is unit-tested with a fake clock in
+  // test/unit/fault-injector.test.ts. Here, real requests on a machine that may be busy: how many of the six land in one
+  // second is not certain, so this checks the wiring: the first three always pass, at least one is throttled as the SDK
+  // sees it, and the simulator's stats count exactly the calls that were throttled.
+  const ok = outcomes.filter((outcome) => outcome === 'ok').length;
+  const throttled = outcomes.filter((outcome) => outcome === 'ThrottlingException').length;
+  expect(ok + throttled, `outcomes: ${outcomes.join(', ')}`).toBe(6);
+  expect(ok).toBeGreaterThanOrEqual(3);
+  expect(throttled).toBeGreaterThanOrEqual(1);
+  expect((await sim.control.stats()).operations.BatchMeterUsage.throttled).toBe(throttled);
 });
 
 test('internal errors are 500 InternalServiceErrorException, which the SDK retries', async () => {
