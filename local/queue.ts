@@ -84,56 +84,106 @@ interface StoredMessage {
 }
 
 export function startLocalQueue(options: LocalQueueOptions): LocalQueue {
-  const { name } = options;
-  const batchSize = options.batchSize ?? 10;
-  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
-  const maxReceiveCount = options.maxReceiveCount ?? 5;
-  const deferralSecondMs = options.deferralSecondMs ?? 1000;
-  const arn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${name}`;
+  return new InMemoryQueue(options);
+}
 
+/** The queue's messages, and the loop that hands them to the function one batch at a time. */
+class InMemoryQueue implements LocalQueue {
+  readonly name: string;
+  readonly arn: string;
+  readonly maxReceiveCount: number;
+  readonly deadLetters: SQSRecord[] = [];
+  private readonly batchSize: number;
+  private readonly visibilityTimeoutMs: number;
+  private readonly deferralSecondMs: number;
   /** In the order sent, which is the order SQS tends to (but need not) hand messages out. */
-  const messages = new Map<string, StoredMessage>();
-  const deadLetters: SQSRecord[] = [];
-  const emptyWaiters: (() => void)[] = [];
-  let stopped = false;
-  let wake: (() => void) | undefined;
+  private readonly messages = new Map<string, StoredMessage>();
+  private readonly emptyWaiters: (() => void)[] = [];
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private readonly loop: Promise<void>;
 
-  const remove = (message: StoredMessage) => {
-    messages.delete(message.messageId);
-    if (messages.size === 0) emptyWaiters.splice(0).forEach((resolve) => resolve());
-  };
+  constructor(private readonly options: LocalQueueOptions) {
+    this.name = options.name;
+    this.arn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${options.name}`;
+    this.maxReceiveCount = options.maxReceiveCount ?? 5;
+    this.batchSize = options.batchSize ?? 10;
+    this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
+    this.deferralSecondMs = options.deferralSecondMs ?? 1000;
+    this.loop = this.consume();
+  }
 
-  const toRecord = (message: StoredMessage): SQSRecord => ({
-    messageId: message.messageId,
-    receiptHandle: message.receiptHandle,
-    body: message.body,
-    attributes: {
-      ApproximateReceiveCount: String(message.receiveCount),
-      SentTimestamp: String(message.sentAt),
-      SenderId: LOCAL_SENDER_ID,
-      ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
-    },
-    messageAttributes: {},
-    md5OfBody: createHash('md5').update(message.body).digest('hex'),
-    eventSource: 'aws:sqs',
-    eventSourceARN: arn,
-    awsRegion: LOCAL_REGION,
-  });
+  send(body: string): string {
+    if (this.stopped) throw new Error(`queue ${this.name} is stopped`);
+    const messageId = randomUUID();
+    const sentAt = Date.now();
+    this.messages.set(messageId, {
+      messageId,
+      body,
+      sentAt,
+      receiveCount: 0,
+      visibleAt: sentAt,
+      receiptHandle: '',
+      inFlight: false,
+    });
+    this.wake?.();
+    return messageId;
+  }
+
+  messageCount(): number {
+    return this.messages.size;
+  }
+
+  redriveDeadLetters(): number {
+    if (this.stopped) throw new Error(`queue ${this.name} is stopped`);
+    const moving = this.deadLetters.splice(0);
+    for (const record of moving) this.send(record.body);
+    return moving.length;
+  }
+
+  defer(receiptHandle: string, seconds: number): void {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_VISIBILITY_SECONDS) {
+      throw new Error(`A visibility timeout is 0-${MAX_VISIBILITY_SECONDS} seconds, not ${seconds}`);
+    }
+    const message = [...this.messages.values()].find(
+      (candidate) => candidate.inFlight && candidate.receiptHandle === receiptHandle,
+    );
+    if (message === undefined) throw new Error(`queue ${this.name}: no message in flight has this receipt handle`);
+    message.visibleAt = Date.now() + seconds * this.deferralSecondMs;
+  }
+
+  settled(): Promise<void> {
+    return this.messages.size === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    [...this.messages.values()].forEach((message) => this.remove(message));
+  }
+
+  private async consume(): Promise<void> {
+    while (!this.stopped) {
+      const now = Date.now();
+      const batch = this.receiveBatch(now);
+      if (batch.length > 0) await this.deliver(batch);
+      else await this.idle(now);
+    }
+  }
 
   /** Sets aside what has used up its receives; answers the next batch of visible messages, received. */
-  function receiveBatch(now: number): StoredMessage[] {
+  private receiveBatch(now: number): StoredMessage[] {
     const batch: StoredMessage[] = [];
-    for (const message of messages.values()) {
+    for (const message of this.messages.values()) {
       if (message.visibleAt === undefined || message.visibleAt > now) continue;
-      if (message.receiveCount >= maxReceiveCount) {
-        deadLetters.push(toRecord(message));
-        console.error(
-          `queue ${name}: message ${message.messageId} was received ${message.receiveCount} times; set aside`,
-        );
-        remove(message);
+      if (message.receiveCount >= this.maxReceiveCount) {
+        this.setAside(message);
         continue;
       }
-      if (batch.length < batchSize) batch.push(message);
+      if (batch.length < this.batchSize) batch.push(message);
     }
     for (const message of batch) {
       message.receiveCount++;
@@ -145,92 +195,66 @@ export function startLocalQueue(options: LocalQueueOptions): LocalQueue {
     return batch;
   }
 
-  async function deliver(batch: readonly StoredMessage[]): Promise<void> {
+  /** As SQS's redrive policy moves a message to the dead-letter queue. */
+  private setAside(message: StoredMessage): void {
+    this.deadLetters.push(this.toRecord(message));
+    console.error(
+      `queue ${this.name}: message ${message.messageId} was received ${message.receiveCount} times; set aside`,
+    );
+    this.remove(message);
+  }
+
+  private async deliver(batch: readonly StoredMessage[]): Promise<void> {
     const failed = await invokeBatchHandler({
-      handler: options.handler,
-      event: { Records: batch.map(toRecord) },
+      handler: this.options.handler,
+      event: { Records: batch.map((message) => this.toRecord(message)) },
       itemIds: batch.map((message) => message.messageId),
-      context: createLambdaContext(options.functionName, options.functionTimeoutMs ?? 30_000, new Date()),
-      source: `queue ${name}`,
+      context: createLambdaContext(this.options.functionName, this.options.functionTimeoutMs ?? 30_000, new Date()),
+      source: `queue ${this.name}`,
     });
     const finishedAt = Date.now();
     for (const message of batch) {
       message.inFlight = false;
-      if (failed.has(message.messageId)) message.visibleAt ??= finishedAt + visibilityTimeoutMs;
-      else remove(message);
+      if (failed.has(message.messageId)) message.visibleAt ??= finishedAt + this.visibilityTimeoutMs;
+      else this.remove(message);
     }
   }
 
   /** Until `stop()` or the next message, or until the earliest invisible message becomes visible again. */
-  async function idle(now: number): Promise<void> {
-    const times = [...messages.values()].flatMap((message) =>
+  private async idle(now: number): Promise<void> {
+    const times = [...this.messages.values()].flatMap((message) =>
       message.visibleAt === undefined ? [] : [message.visibleAt],
     );
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
-      wake = resolve;
+      this.wake = resolve;
       if (times.length > 0) timer = setTimeout(resolve, Math.max(0, Math.min(...times) - now));
     });
     clearTimeout(timer);
-    wake = undefined;
+    this.wake = undefined;
   }
 
-  const loop = (async () => {
-    while (!stopped) {
-      const now = Date.now();
-      const batch = receiveBatch(now);
-      if (batch.length > 0) await deliver(batch);
-      else await idle(now);
-    }
-  })();
+  private remove(message: StoredMessage): void {
+    this.messages.delete(message.messageId);
+    if (this.messages.size === 0) this.emptyWaiters.splice(0).forEach((resolve) => resolve());
+  }
 
-  const send = (body: string): string => {
-    if (stopped) throw new Error(`queue ${name} is stopped`);
-    const messageId = randomUUID();
-    const sentAt = Date.now();
-    messages.set(messageId, {
-      messageId,
-      body,
-      sentAt,
-      receiveCount: 0,
-      visibleAt: sentAt,
-      receiptHandle: '',
-      inFlight: false,
-    });
-    wake?.();
-    return messageId;
-  };
-
-  return {
-    name,
-    arn,
-    maxReceiveCount,
-    deadLetters,
-    send,
-    messageCount: () => messages.size,
-    redriveDeadLetters() {
-      if (stopped) throw new Error(`queue ${name} is stopped`);
-      const moving = deadLetters.splice(0);
-      for (const record of moving) send(record.body);
-      return moving.length;
-    },
-    defer(receiptHandle, seconds) {
-      if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_VISIBILITY_SECONDS) {
-        throw new Error(`A visibility timeout is 0-${MAX_VISIBILITY_SECONDS} seconds, not ${seconds}`);
-      }
-      const message = [...messages.values()].find(
-        (candidate) => candidate.inFlight && candidate.receiptHandle === receiptHandle,
-      );
-      if (message === undefined) throw new Error(`queue ${name}: no message in flight has this receipt handle`);
-      message.visibleAt = Date.now() + seconds * deferralSecondMs;
-    },
-    settled: () =>
-      messages.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => emptyWaiters.push(resolve)),
-    stop: async () => {
-      stopped = true;
-      wake?.();
-      await loop;
-      [...messages.values()].forEach(remove);
-    },
-  };
+  private toRecord(message: StoredMessage): SQSRecord {
+    return {
+      messageId: message.messageId,
+      receiptHandle: message.receiptHandle,
+      body: message.body,
+      attributes: {
+        ApproximateReceiveCount: String(message.receiveCount),
+        SentTimestamp: String(message.sentAt),
+        SenderId: LOCAL_SENDER_ID,
+        ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
+      },
+      messageAttributes: {},
+      md5OfBody: createHash('md5').update(message.body).digest('hex'),
+      eventSource: 'aws:sqs',
+      eventSourceARN: this.arn,
+      awsRegion: LOCAL_REGION,
+    };
+  }
 }
