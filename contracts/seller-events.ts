@@ -21,3 +21,51 @@ export type SellerEventType = (typeof SELLER_EVENT)[keyof typeof SELLER_EVENT];
 
 /** `detail.schemaVersion` of every event: a change an app would have to adapt to gets a new version. */
 export const SELLER_EVENT_SCHEMA_VERSION = '1';
+
+/** Who an event is about, in every event's `detail`. */
+export interface SubscriberEventDetail {
+  readonly schemaVersion: typeof SELLER_EVENT_SCHEMA_VERSION;
+  readonly subscriberId: string;
+  readonly productCode: string;
+  readonly identityModel: 'license' | 'legacy';
+  /** License-model subscribers; legacy ones too when Marketplace gave one. */
+  readonly licenseArn?: string;
+  /** Legacy subscribers. */
+  readonly customerIdentifier?: string;
+  readonly customerAWSAccountId?: string;
+  /** The subscriber's status when the change was stored. */
+  readonly status: 'pending' | 'active' | 'ending' | 'ended' | 'failed';
+  /** With `subscriberId` and the `detail-type`, tells a repeated delivery from a new event. */
+  readonly version: string;
+}
+
+/** One entitlement, as `GetEntitlements` gave it. */
+export interface SellerEventEntitlement {
+  readonly dimension: string;
+  readonly value: number | boolean | string;
+  readonly valueType: 'integer' | 'double' | 'boolean' | 'string';
+  readonly expiresAt?: string;
+}
+
+interface StatusChange {
+  readonly statusChangedAt: string;
+}
+
+/** Each event's `detail`, by its `detail-type` (schema version 1). */
+export interface SellerEventDetails {
+  readonly 'Subscriber Registered': SubscriberEventDetail & {
+    readonly offerType: 'standard' | 'free-trial';
+    readonly registeredAt: string;
+    /** The fields the buyer filled in, validated but otherwise raw: escape them wherever they are shown. */
+    readonly contact: Readonly<Record<string, string>>;
+  };
+  readonly 'Subscriber Activated': SubscriberEventDetail &
+    StatusChange & { readonly entitlements: readonly SellerEventEntitlement[] };
+  readonly 'Subscriber Entitlements Changed': SubscriberEventDetail & {
+    readonly entitlements: readonly SellerEventEntitlement[];
+    readonly entitlementsFetchedAt: string;
+  };
+  readonly 'Subscriber Ending': SubscriberEventDetail & StatusChange & { readonly finalMeteringDeadline: string };
+  readonly 'Subscriber Ended': SubscriberEventDetail & StatusChange;
+  readonly 'Subscriber Failed': SubscriberEventDetail & StatusChange;
+}

@@ -9,21 +9,17 @@ import {
   SELLER_EVENT,
   SELLER_EVENT_SCHEMA_VERSION,
   SUBSCRIBER_SORT_KEY,
+  type SellerEventDetails,
+  type SellerEventEntitlement,
   type SellerEventType,
+  type SubscriberEventDetail,
 } from '../../contracts/index.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 
-export interface SellerEvent {
-  readonly detailType: SellerEventType;
-  readonly detail: Record<string, unknown>;
-}
-
-const statusEvents: Partial<Record<SubscriptionStatus, SellerEventType>> = {
-  active: SELLER_EVENT.activated,
-  ending: SELLER_EVENT.ending,
-  ended: SELLER_EVENT.ended,
-  failed: SELLER_EVENT.failed,
-};
+/** An event for the seller's bus: its `detail-type`, and the `detail` that type carries (`contracts/seller-events.ts`). */
+export type SellerEvent = {
+  readonly [Type in SellerEventType]: { readonly detailType: Type; readonly detail: SellerEventDetails[Type] };
+}[SellerEventType];
 
 type Item = Record<string, unknown>;
 
@@ -37,29 +33,18 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
       detailType: SELLER_EVENT.registered,
       detail: {
         ...subscriberOf(after, registration.registeredAt),
-        offerType: after.offerType ?? 'standard',
+        offerType: (after.offerType ?? 'standard') as 'standard' | 'free-trial',
         registeredAt: registration.registeredAt,
         contact: registration.details,
       },
     });
   }
   const status = after.subscriptionStatus as SubscriptionStatus | undefined;
-  const statusEvent = status === undefined ? undefined : statusEvents[status];
-  const statusChanged = statusEvent !== undefined && status !== before?.subscriptionStatus;
-  if (statusChanged) {
-    events.push({
-      detailType: statusEvent,
-      detail: {
-        ...subscriberOf(after, after.statusChangedAt as string),
-        statusChangedAt: after.statusChangedAt,
-        ...(status === 'ending' ? { finalMeteringDeadline: after.finalMeteringDeadline } : {}),
-        ...(status === 'active' ? { entitlements: after.entitlements ?? [] } : {}),
-      },
-    });
-  }
+  const statusEvent = status === before?.subscriptionStatus ? undefined : statusEventOf(status, after);
+  if (statusEvent !== undefined) events.push(statusEvent);
   // Never-fetched entitlements count as none, so the first empty fetch of a subscriptions product says nothing; an
   // activation carries its entitlements, so the same write needs no second event for them.
-  const activatedNow = statusChanged && status === 'active';
+  const activatedNow = statusEvent?.detailType === SELLER_EVENT.activated;
   const entitlementsChanged =
     after.entitlements !== undefined &&
     JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements ?? []);
@@ -68,16 +53,41 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
       detailType: SELLER_EVENT.entitlementsChanged,
       detail: {
         ...subscriberOf(after, after.entitlementsFetchedAt as string),
-        entitlements: after.entitlements,
-        entitlementsFetchedAt: after.entitlementsFetchedAt,
+        entitlements: after.entitlements as SellerEventEntitlement[],
+        entitlementsFetchedAt: after.entitlementsFetchedAt as string,
       },
     });
   }
   return events;
 }
 
+/** The event a subscriber's new status calls for: none for `pending`. */
+function statusEventOf(status: SubscriptionStatus | undefined, after: Item): SellerEvent | undefined {
+  const statusChangedAt = after.statusChangedAt as string;
+  const changed = { ...subscriberOf(after, statusChangedAt), statusChangedAt };
+  switch (status) {
+    case 'active':
+      return {
+        detailType: SELLER_EVENT.activated,
+        detail: { ...changed, entitlements: (after.entitlements ?? []) as SellerEventEntitlement[] },
+      };
+    case 'ending':
+      return {
+        detailType: SELLER_EVENT.ending,
+        detail: { ...changed, finalMeteringDeadline: after.finalMeteringDeadline as string },
+      };
+    case 'ended':
+      return { detailType: SELLER_EVENT.ended, detail: changed };
+    case 'failed':
+      return { detailType: SELLER_EVENT.failed, detail: changed };
+    default:
+      return undefined;
+  }
+}
+
 /** Who the event is about, its status, and the version that tells a repeat delivery from a new event. */
-function subscriberOf(item: Item, version: string): Record<string, unknown> {
+function subscriberOf(item: Item, version: string): SubscriberEventDetail {
+  // Read from the stored item: the attributes it lacks are left out of the event, not sent as null.
   return Object.fromEntries(
     Object.entries({
       schemaVersion: SELLER_EVENT_SCHEMA_VERSION,
@@ -90,5 +100,5 @@ function subscriberOf(item: Item, version: string): Record<string, unknown> {
       status: item.subscriptionStatus ?? 'pending',
       version,
     }).filter(([, value]) => value !== undefined),
-  );
+  ) as unknown as SubscriberEventDetail;
 }
