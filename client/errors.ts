@@ -111,16 +111,34 @@ function describe(cause: unknown): string {
 }
 
 /**
- * The names these errors had before they took the `Error` suffix, for apps written against them; they go in the next
- * release that may break an app.
+ * The names these errors had before they took the `Error` suffix, as values and types, for apps written against them;
+ * they go in the next release that may break an app. (`error.name` is the new name.)
  */
 /** @deprecated Use `InvalidUsageEventError`. */
 export const InvalidUsageEvent = InvalidUsageEventError;
+/** @deprecated Use `InvalidUsageEventError`. */
+export type InvalidUsageEvent = InvalidUsageEventError;
 /** @deprecated Use `UsageClientClosedError`. */
 export const UsageClientClosed = UsageClientClosedError;
+/** @deprecated Use `UsageClientClosedError`. */
+export type UsageClientClosed = UsageClientClosedError;
 /** @deprecated Use `UsageCallFailedError`. */
 export const UsageCallFailed = UsageCallFailedError;
+/** @deprecated Use `UsageCallFailedError`. */
+export type UsageCallFailed = UsageCallFailedError;
 /** @deprecated Use `UsageCallRefusedError`. */
 export const UsageCallRefused = UsageCallRefusedError;
+/** @deprecated Use `UsageCallRefusedError`. */
+export type UsageCallRefused = UsageCallRefusedError;
 /** @deprecated Use `UsageNotDeliveredError`. */
 export const UsageNotDelivered = UsageNotDeliveredError;
+/** @deprecated Use `UsageNotDeliveredError`. */
+export type UsageNotDelivered = UsageNotDeliveredError;
+/** @deprecated Use `UnreadableUsageAnswerError`. */
+export const UnreadableUsageAnswer = UnreadableUsageAnswerError;
+/** @deprecated Use `UnreadableUsageAnswerError`. */
+export type UnreadableUsageAnswer = UnreadableUsageAnswerError;
+/** @deprecated Use `RetryableUsageAnswerError`. */
+export const RetryableUsageAnswer = RetryableUsageAnswerError;
+/** @deprecated Use `RetryableUsageAnswerError`. */
+export type RetryableUsageAnswer = RetryableUsageAnswerError;

@@ -18,6 +18,8 @@ export {
   UsageNotDeliveredError,
   // The names before the `Error` suffix (deprecated).
   InvalidUsageEvent,
+  RetryableUsageAnswer,
+  UnreadableUsageAnswer,
   UsageCallFailed,
   UsageCallRefused,
   UsageClientClosed,

@@ -67,8 +67,8 @@ const stringKey = (name: string): KeyAttribute => ({ name, type: 'S' });
  *
  * `live` is sparse: only subscribers that may be metered carry `liveShard`, spread over a few shard values so that no
  * single index partition takes every write. `ending` is sparser still: only subscribers inside their final-metering
- * window carry `endingShard`, sorted by deadline, so the sweep (and the final flush) reads just those past it. The stream (old and new images) tells the registration notifier when a
- * buyer completes registration.
+ * window carry `endingShard`, sorted by deadline, so the sweep (and the final flush) reads just those past it. The
+ * stream (old and new images) tells the seller notifier what changed.
  */
 export const subscribersTable: TableDefinition = {
   id: 'Subscribers',

@@ -3,6 +3,7 @@
  * (`cdk.json`, overridable with `-c`). `npm start` reads the same object, so the local stack sells the same products.
  */
 import { z } from 'zod';
+import { REGISTRATION_FIELDS } from '../contracts/index.ts';
 
 /** The context key that holds the configuration in `cdk.json`. */
 export const CONFIG_CONTEXT_KEY = 'marketplace';
@@ -83,8 +84,6 @@ export const productSchema = z
 /** Links a buyer follows: web addresses only (a `javascript:` URL in a link would run in the buyer's page). */
 const webUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
-const registrationFields = ['company', 'contactName', 'email', 'phone'] as const;
-
 const registrationSchema = z
   .strictObject({
     appUrl: webUrl.describe("Where registered buyers sign in to the seller's app."),
@@ -94,7 +93,7 @@ const registrationSchema = z
       .optional()
       .describe("Shown at the top of every page; only images from this URL's origin are allowed by the pages' policy."),
     requiredFields: z
-      .array(z.enum(registrationFields))
+      .array(z.enum(REGISTRATION_FIELDS))
       .refine((fields) => new Set(fields).size === fields.length, 'lists a field twice')
       .default(['company', 'contactName', 'email'])
       .describe("Which of the registration form's fields a buyer must fill in."),

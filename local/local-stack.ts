@@ -1,5 +1,5 @@
 /**
- * The backend on one machine: the very Lambda handler modules the CDK stack deploys, run behind the local API gateway
+ * The backend on one machine: the very handlers the CDK stack deploys, wired as in Lambda, behind the local API gateway
  * (API Gateway proxy events), the local DynamoDB stream poller (stream events), the local queues (SQS events), a local
  * schedule and the local event bus, against DynamoDB Local and the Marketplace simulator. `npm start` and the
  * integration tests both build it here.
@@ -107,7 +107,7 @@ export interface LocalStack {
   readonly eventBus: LocalEventBus;
   readonly tables: TableNames;
   readonly subscriberStream: StreamPoller;
-  /** Marketplace's notifications, consumed by the lifecycle function. */
+  /** Marketplace messages, consumed by the lifecycle function. */
   readonly lifecycleQueue: LocalQueue;
   /** The seller's events, consumed by the webhook function. */
   readonly webhookQueue: LocalQueue;

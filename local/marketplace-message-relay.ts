@@ -1,7 +1,6 @@
 /**
  * Marketplace messages (its lifecycle events and legacy SNS notifications) into the lifecycle queue, locally, as AWS
- * delivers them. In AWS an EventBridge
- * rule on the default bus sends the `aws.agreement-marketplace` events to the queue (the message body is the event),
+ * delivers them. In AWS an EventBridge rule on the default bus sends the `aws.agreement-marketplace` events to the queue (the message body is the event),
  * and the queue is subscribed to the legacy products' SNS topics with raw message delivery off (the body is the SNS
  * envelope). Here the simulator pushes those same bodies to a small in-process HTTP endpoint, with one push
  * subscription per family the configuration receives, and each body enters the queue exactly as it was pushed.
@@ -47,7 +46,7 @@ export async function startMarketplaceMessageRelay(
       options.queue.send(body);
     } catch (error) {
       // The queue has stopped: the simulator keeps the notification and retries, as SNS and EventBridge do.
-      console.error('notification relay: could not queue a notification', error);
+      console.error('Marketplace message relay: could not queue a message', error);
       return answer(response, 503);
     }
     answer(response, 200);
@@ -55,7 +54,7 @@ export async function startMarketplaceMessageRelay(
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      console.error('notification relay: request failed', error);
+      console.error('Marketplace message relay: request failed', error);
       response.destroy();
     });
   });

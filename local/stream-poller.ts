@@ -62,6 +62,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const iterators = new Map<string, string | undefined>();
   /** The last record read of each shard, to read on from after it. */
   const lastRead = new Map<string, string>();
+  /** Shards read again from their start, after a refused iterator, whose records from before this poller are skipped. */
+  const rereadFromStart = new Set<string>();
+  /** Shards whose iterator was refused and replaced, not read from since: refused again, the poller gives up. */
+  const replaced = new Set<string>();
   // DynamoDB Local stamps stream records with its own wall clock, to the minute: not a time the stack runs on.
   const startedAtMinute = Math.floor(Date.now() / 60_000) * 60_000;
   let stopped = false;
@@ -88,6 +92,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
    */
   async function readOnAfterTrim(shardId: string): Promise<string | undefined> {
     const last = lastRead.get(shardId);
+    if (last === undefined) rereadFromStart.add(shardId);
     const { ShardIterator } = await streams.send(
       new GetShardIteratorCommand({
         StreamArn: streamArn,
@@ -110,18 +115,27 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       try {
         page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }));
       } catch (error) {
-        if (!(error instanceof TrimmedDataAccessException)) throw error;
+        if (!(error instanceof TrimmedDataAccessException) || replaced.has(shardId)) throw error;
         iterators.set(shardId, await readOnAfterTrim(shardId));
+        replaced.add(shardId);
         found = true;
         continue;
       }
+      replaced.delete(shardId);
       const { Records = [], NextShardIterator } = page;
       iterators.set(shardId, NextShardIterator);
       const lastRecord = Records.at(-1)?.dynamodb?.SequenceNumber;
       if (lastRecord !== undefined) lastRead.set(shardId, lastRecord);
-      const written = Records.filter(
-        (record) => (record.dynamodb?.ApproximateCreationDateTime?.getTime() ?? Infinity) >= startedAtMinute,
-      );
+      const written = rereadFromStart.has(shardId)
+        ? Records.filter(
+            (record) => (record.dynamodb?.ApproximateCreationDateTime?.getTime() ?? Infinity) >= startedAtMinute,
+          )
+        : Records;
+      if (written.length < Records.length) {
+        console.error(
+          `stream ${tableName}: ${Records.length - written.length} record(s) from before the start skipped`,
+        );
+      }
       if (Records.length > 0) found = true;
       if (written.length > 0) await deliver(written.map((record) => toLambdaRecord(record, streamArn!)));
     }

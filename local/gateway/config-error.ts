@@ -3,10 +3,7 @@
  * by `startLocalGateway`, before anything listens, so a mistake shows at `npm start` rather than on the first request.
  */
 import { LocalStackError } from '../errors.ts';
+
 export class GatewayConfigError extends LocalStackError {
   override readonly name = 'GatewayConfigError';
-
-  constructor(message: string) {
-    super(message);
-  }
 }

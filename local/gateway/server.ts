@@ -1,7 +1,7 @@
 /**
  * The local API gateway: a real HTTP server that runs Lambda handlers written for API Gateway's REST API (v1) proxy
  * integration the way API Gateway does (the events it builds, the results it accepts, its own error answers and
- * limits), so the very handler modules that are deployed answer locally.
+ * limits), so the very handlers that are deployed answer locally.
  *
  * @example
  * const gateway = await startLocalGateway({

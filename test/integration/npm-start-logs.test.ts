@@ -4,7 +4,7 @@
  * stacks meter every second, and the test waits on what each prints, never on the clock. (That idle runs print
  * nothing, run by run, is `idle-logs.test.ts`.)
  */
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, test, type ExpectStatic } from 'vitest';
 import { fetchSigned } from '../../local/http/signed-fetch.ts';
 import { SimulatorControl } from '../../simulator/control-client.ts';
 import { subscribeOnBuyerPage } from '../support/buyer-page.ts';
@@ -34,7 +34,11 @@ function afterBanner(stack: NpmStart): string[] {
     .filter((line) => line !== '');
 }
 
-async function until(condition: () => boolean, what: string, stack: NpmStart): Promise<void> {
+/**
+ * Polls with the test's own `expect`: the tests run concurrently, and the global one cannot tell which test a poll
+ * belongs to once the other has finished ("expect.poll() must be called inside a test").
+ */
+async function until(expect: ExpectStatic, condition: () => boolean, what: string, stack: NpmStart): Promise<void> {
   await expect
     .poll(condition, { timeout: 60_000, interval: 200, message: `${what}; it printed:\n${stack.logs()}` })
     .toBe(true);
@@ -44,7 +48,7 @@ describe.concurrent('npm start', () => {
   test(
     'prints nothing for idle runs, then one line for each thing that happened, and no JSON',
     { timeout: STACK_TEST_TIMEOUT_MS },
-    async () => {
+    async ({ expect }) => {
       // Empty is unset: the default.
       const stack = await start({ LOG_FORMAT: '' });
       expect(stack.logs()).toMatch(/^\s*Logs\s+a line per thing that happened \(LOG_FORMAT=json/m);
@@ -54,7 +58,12 @@ describe.concurrent('npm start', () => {
       await control.setClock(new Date(Math.floor(startedAt / HOUR_MS) * HOUR_MS + HOUR_MS + 20 * 60_000));
       // Something happens: a buyer subscribes, the seller's app records usage, and the hour closes.
       const { licenseId } = await subscribeOnBuyerPage(stack.simulatorUrl, PRODUCT);
-      await until(() => afterBanner(stack).some((line) => line.includes('lifecycle: ')), 'the activation', stack);
+      await until(
+        expect,
+        () => afterBanner(stack).some((line) => line.includes('lifecycle: ')),
+        'the activation',
+        stack,
+      );
       const { licenseArn } = await control.license(licenseId);
       const subscriberId = `license:${licenseArn}`;
       const { now } = await control.clock();
@@ -66,6 +75,7 @@ describe.concurrent('npm start', () => {
       expect(usage.status).toBe(200);
       await control.advanceClock({ minutes: 50 });
       await until(
+        expect,
         () => afterBanner(stack).some((line) => /metering: metering run finished: .*\b1 billed\b/.test(line)),
         'the billing run',
         stack,
@@ -88,10 +98,11 @@ describe.concurrent('npm start', () => {
   test(
     'with LOG_FORMAT=json, prints the functions JSON log lines, idle runs included',
     { timeout: STACK_TEST_TIMEOUT_MS },
-    async () => {
+    async ({ expect }) => {
       const stack = await start({ LOG_FORMAT: 'json' });
       expect(stack.logs()).toMatch(/^\s*Logs\s+the functions' JSON logs/m);
       await until(
+        expect,
         () =>
           afterBanner(stack).some((line) => {
             const record = JSON.parse(line.startsWith('{') ? line : '{}') as {

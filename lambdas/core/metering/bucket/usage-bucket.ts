@@ -6,7 +6,6 @@
  * An item's life: `open` (usage is added atomically) -> `frozen` (the metering run fixed its quantity; usage for its
  * hour is carried into a later open hour from then on) -> `billed` | `rejected` | `expired`. Until it is settled it
  * carries `pendingShard`/`pendingHour`, the sparse `pending` index a run reads instead of scanning the table.
- *
  */
 import { createHash } from 'node:crypto';
 import { PENDING_SHARDS, usageItemPrefixes } from '../../../../contracts/index.ts';

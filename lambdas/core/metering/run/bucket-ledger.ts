@@ -283,14 +283,18 @@ export class BucketLedger {
   }
 
   private async isSettled(key: ItemKey, update: SettleUpdate): Promise<boolean> {
-    return (await this.settle(key, update)) !== undefined;
+    return (await this.settle(key, update, 'NONE')) !== undefined;
   }
 
-  /** The bucket as this call settled it, or `undefined` when it was settled already. */
-  private async settle(key: ItemKey, update: SettleUpdate): Promise<Item | undefined> {
+  /** The bucket as this call settled it (with `ALL_NEW`), or `undefined` when it was settled already. */
+  private async settle(
+    key: ItemKey,
+    update: SettleUpdate,
+    returnValues: 'NONE' | 'ALL_NEW' = 'ALL_NEW',
+  ): Promise<Item | undefined> {
     try {
       const { Attributes } = await this.client.send(
-        new UpdateCommand({ TableName: this.tableName, Key: key, ...update, ReturnValues: 'ALL_NEW' }),
+        new UpdateCommand({ TableName: this.tableName, Key: key, ...update, ReturnValues: returnValues }),
       );
       return Attributes ?? {};
     } catch (error) {

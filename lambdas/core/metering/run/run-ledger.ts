@@ -1,7 +1,8 @@
 /**
  * The ledger as a run uses it, and a dry run's stand-in for it, which reads as the real one and writes nothing: each
- * write answers as if it took. A dry run then finds, decides and plans exactly as a real run would, with no branch of
- * its own in any stage; only its last stage differs (it lists the calls instead of sending them).
+ * write answers as if it took, and a freeze answers the bucket as the real freeze would leave it. A dry run then finds,
+ * decides and plans as a real run would (but for what another run changes meanwhile), with no branch of its own in any
+ * stage; only its last stage differs (it lists the calls instead of sending them).
  */
 import { itemId, type ItemKey } from '../../table-keys.ts';
 import { bucketKey } from '../bucket/usage-bucket.ts';
@@ -14,7 +15,6 @@ export type RunLedger = Pick<
   | 'pendingBefore'
   | 'unsettledOf'
   | 'existing'
-  | 'read'
   | 'freeze'
   | 'settleBilled'
   | 'settleRejected'
@@ -40,15 +40,15 @@ export class DryRunLedger implements RunLedger {
     return this.ledger.existing(keys);
   }
 
-  read(key: ItemKey): Promise<Item | undefined> {
-    return this.ledger.read(key);
-  }
-
-  /** The bucket as it stands (or as a real run would have created it), with the record's timestamp a freeze fixes. */
+  /**
+   * The bucket as the real freeze would answer it: as it stands, with the record's timestamp fixed unless a run froze
+   * it before (then its own); a zero-usage bucket this run would have created, as created.
+   */
   async freeze(key: ItemKey, freeze: { readonly recordTimestamp: Date }): Promise<Item | undefined> {
-    const zero = this.zeroBuckets.get(itemId(key));
-    if (zero !== undefined) return { ...zero, recordTimestamp: freeze.recordTimestamp.toISOString() };
-    return this.ledger.read(key);
+    const item = (await this.ledger.read(key)) ?? this.zeroBuckets.get(itemId(key));
+    this.zeroBuckets.delete(itemId(key));
+    if (item === undefined || item.frozenAt !== undefined) return item;
+    return { ...item, recordTimestamp: freeze.recordTimestamp.toISOString() };
   }
 
   settleBilled(): Promise<boolean> {
