@@ -84,11 +84,11 @@ export async function startNpmStart(
 }
 
 /** Answers the logs once the banner is complete; rejects, with the logs so far, if the stack exits or takes too long. */
-function untilReady(child: ChildProcess, logs: () => string): Promise<string> {
+export function untilReady(child: ChildProcess, logs: () => string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`npm start was not ready in ${STARTUP_TIMEOUT_MS} ms:\n${logs()}`)),
-      STARTUP_TIMEOUT_MS,
+      () => reject(new Error(`npm start was not ready in ${timeoutMs} ms:\n${logs()}`)),
+      timeoutMs,
     );
     const check = () => {
       if (!READY_LINE.test(logs())) return;

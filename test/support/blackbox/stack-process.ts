@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../local/config.ts';
+import { untilReady } from '../npm-start.ts';
 
 export interface StackProcess {
   /** The API stage: `POST <apiUrl>/usage`, `GET <apiUrl>/subscribers/<id>`. */
@@ -24,7 +25,6 @@ export interface StackProcess {
 }
 
 /** The last line of the banner `local/start.ts` prints once everything is up. */
-const READY_LINE = /^\s*Products\s.*\n/m;
 const STARTUP_TIMEOUT_MS = 90_000;
 
 export async function startStackProcess(): Promise<StackProcess> {
@@ -48,30 +48,12 @@ export async function startStackProcess(): Promise<StackProcess> {
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   try {
-    await untilReady(child, logs);
+    await untilReady(child, logs, STARTUP_TIMEOUT_MS);
     return fromBanner(child, logs, statePath);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
-}
-
-function untilReady(child: ChildProcess, logs: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`npm start was not ready in ${STARTUP_TIMEOUT_MS} ms:\n${logs()}`)),
-      STARTUP_TIMEOUT_MS,
-    );
-    const check = () => {
-      if (!READY_LINE.test(logs())) return;
-      clearTimeout(timer);
-      child.stdout?.off('data', check);
-      resolve();
-    };
-    child.stdout?.on('data', check);
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`npm start exited (${code}) before it was ready:\n${logs()}`)));
-  });
 }
 
 function fromBanner(child: ChildProcess, logs: () => string, statePath: string): StackProcess {
