@@ -16,7 +16,7 @@ import { fastStartJvmFlags } from '../local/dynamodb/launcher.ts';
 import type { LicenseView, SimulatorControl } from '../simulator/control-client.ts';
 import { startSimulator } from '../simulator/server.ts';
 import { startLocalSimulatorProcess } from './simulator-process.ts';
-import { PENDING_INDEX } from '../contracts/index.ts';
+import { PENDING_INDEX, TABLE_KEY } from '../contracts/index.ts';
 
 /** The 1-minute load average: other work on the machine skews every figure here, DynamoDB Local's most. */
 export function loadLine(): string {
@@ -83,11 +83,18 @@ const emptyTally = (): OperationTally => ({
 
 /**
  * What a `TransactWriteItems` of small items (under 1 KB each, which the benchmark checks) costs by DynamoDB's rule
- * for transactional writes, 2 WCU per item-KB, plus for an item that is in the `pending` index the index write, 2 as
- * DynamoDB Local reports for a one-item transaction. DynamoDB Local reports the cost of one item per table, however
- * many the transaction writes (a 10-item transaction reports what a 1-item one does), so its figure is not used.
+ * for transactional writes, 2 WCU per item-KB, plus, for an item that enters the `pending` index with this write, the
+ * index write, 2 as DynamoDB Local reports for a one-item transaction. An item already in the index whose index keys
+ * the write leaves as they are costs the index nothing (DynamoDB Local reports no index capacity then, for plain and
+ * transactional writes alike). DynamoDB Local reports the cost of one item per table, however many the transaction
+ * writes (a 10-item transaction reports what a 1-item one does), so its figure is not used, except to tell whether any
+ * item entered the index: which ones did is told by `indexed`, the keys this tally has seen written with index keys.
  */
-export function transactionCapacity(input: Record<string, unknown>): { table: number; index: number } {
+export function transactionCapacity(
+  input: Record<string, unknown>,
+  reportedIndexCapacity: number,
+  indexed: Set<string>,
+): { table: number; index: number } {
   let table = 0;
   let index = 0;
   for (const item of (input.TransactItems ?? []) as Record<string, Record<string, unknown>>[]) {
@@ -96,7 +103,10 @@ export function transactionCapacity(input: Record<string, unknown>): { table: nu
     table += 2;
     const names = Object.values((Update?.ExpressionAttributeNames ?? {}) as Record<string, string>);
     const putItem = (Put?.Item ?? {}) as Record<string, unknown>;
-    if (names.includes(PENDING_INDEX.partitionKey) || putItem[PENDING_INDEX.partitionKey] !== undefined) index += 2;
+    if (!names.includes(PENDING_INDEX.partitionKey) && putItem[PENDING_INDEX.partitionKey] === undefined) continue;
+    const key = JSON.stringify(Update?.Key ?? [putItem[TABLE_KEY.partitionKey], putItem[TABLE_KEY.sortKey]]);
+    if (reportedIndexCapacity > 0 && !indexed.has(key)) index += 2;
+    indexed.add(key);
   }
   return { table, index };
 }
@@ -151,6 +161,7 @@ export function tallyDynamoDb(
 ): DynamoDbTally {
   const byOperation = new Map<string, OperationTally>();
   const timeline = new Map<string, number[]>();
+  const indexed = new Set<string>();
   const entry = (operation: string): OperationTally => {
     let tally = byOperation.get(operation);
     if (tally === undefined) {
@@ -204,7 +215,7 @@ export function tallyDynamoDb(
           index += indexCapacity.CapacityUnits ?? 0;
         }
       }
-      if (command === 'TransactWriteItemsCommand') ({ table, index } = transactionCapacity(input));
+      if (command === 'TransactWriteItemsCommand') ({ table, index } = transactionCapacity(input, index, indexed));
       tally.tableCapacity += table;
       tally.indexCapacity += index;
       tally.capacity += table + index;

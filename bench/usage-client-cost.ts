@@ -187,7 +187,7 @@ try {
     '\n    calls: POST /usage requests the usage function answered; events sent: events in their bodies (aggregated\n' +
       '    by the client, or the app events themselves). RCU/WCU: what the usage function consumed, measured as in\n' +
       '    bench/usage-recording-cost.ts (reads as DynamoDB Local reports them, TransactWriteItems counted from its\n' +
-      '    items: 2 per item, 2 more per bucket for the pending index). An event with an id writes its bucket and its\n' +
+      '    items: 2 per item, 2 more per bucket entering the pending index). An event with an id writes its bucket and its\n' +
       '    event-id key in one transaction; one without, alone in its call, is a plain UpdateItem of its bucket, and\n' +
       '    counts again if it is ever resent. "keys not found": event-id keys the BatchGetItem found missing, which\n' +
       '    DynamoDB Local bills 0 RCU and AWS likely bills 1 each. The books are checked: each bucket holds the sum\n' +

@@ -15,7 +15,7 @@
  * Capacity is measured by SDK middleware on the document client that sets `ReturnConsumedCapacity: 'INDEXES'` on
  * every data-plane request (neither function asks for it) and sums the `ConsumedCapacity` DynamoDB Local answers,
  * except for `TransactWriteItems`, whose reported figure DynamoDB Local does not grow with the items written: those
- * are counted from the transaction's items (2 WCU per item under 1 KB, 2 more for a bucket's pending-index entry).
+ * are counted from the transaction's items (2 WCU per item under 1 KB, 2 more for a bucket entering the pending index).
  * The output says which is which, and checks the item sizes the per-item rules assume.
  */
 import '../local/sdk-environment.ts';
