@@ -46,10 +46,13 @@ export class ProjectFunction<Name extends FunctionName = FunctionName> extends C
   readonly lambda: NodejsFunction;
   readonly grantPrincipal: IPrincipal;
   readonly serviceName: Name;
+  /** The Lambda entry module it bundles, relative to the project root. */
+  readonly entry: string;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps<Name>) {
     super(scope, id);
     this.serviceName = props.serviceName;
+    this.entry = props.entry;
     const logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
     // Not the AWSLambdaBasicExecutionRole managed policy: that one may create and write any log group in the account.
     const role = new Role(this, 'Role', {
