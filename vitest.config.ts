@@ -6,7 +6,15 @@ import './local/sdk-environment.ts';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // Not the default 5 s: the property-based tests are CPU-bound, and on a machine loaded ~10x a few of them
+          // took longer. A timeout here catches a hang, never a slow machine.
+          testTimeout: 60_000,
+        },
+      },
       {
         test: {
           name: 'integration',
