@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFromContext, parseConfig, type Config } from '../lib/config.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
+import { LocalStackError } from './errors.ts';
 
 /** The project's root folder, where `cdk.json` and `package.json` are. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -48,7 +49,7 @@ export function portFromEnvironment(variable: string, fallback: number): number 
   if (text === undefined || text === '') return fallback;
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new Error(`${variable} must be a TCP port number (0-65535), not "${text}"`);
+    throw new LocalStackError(`${variable} must be a TCP port number (0-65535), not "${text}"`);
   }
   return port;
 }

@@ -7,6 +7,7 @@
 import type { Context } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { LocalStackError } from './errors.ts';
 
 /** The account every local ARN and event names (API Gateway's and Lambda's documentation examples use it too). */
 export const LOCAL_ACCOUNT_ID = '123456789012';
@@ -19,7 +20,9 @@ export function createLambdaContext(functionName: string, timeoutMs: number, sta
   const day = startedAt.toISOString().slice(0, 10).replaceAll('-', '/');
   const unsupported = (method: string) => () => {
     // The Node.js 24 runtime dropped callback-style handlers; the handlers here are async and return or throw.
-    throw new Error(`context.${method}() is not supported: return the result or throw from the async handler`);
+    throw new LocalStackError(
+      `context.${method}() is not supported: return the result or throw from the async handler`,
+    );
   };
   return {
     callbackWaitsForEmptyEventLoop: true,

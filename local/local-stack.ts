@@ -56,6 +56,7 @@ import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { startSqsEndpoint } from './sqs-endpoint.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
+import { LocalStackError } from './errors.ts';
 
 export interface LocalStackOptions {
   readonly config: Config;
@@ -383,7 +384,8 @@ function startGateway(options: LocalStackOptions, runtime: FunctionRuntime): Pro
     iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [systemClock, runtime.clock] },
     routes: apiRoutes.map((route) => {
       const handler = routeFunctions[route.functionName];
-      if (handler === undefined) throw new Error(`No local function serves ${route.path} (${route.functionName})`);
+      if (handler === undefined)
+        throw new LocalStackError(`No local function serves ${route.path} (${route.functionName})`);
       return {
         method: 'ANY',
         path: route.path,
@@ -406,6 +408,6 @@ async function invokeScheduled(
     scheduledEvent(functionName, clock.now()),
     createLambdaContext(functionName, timeoutMs, clock.now()),
   );
-  if (summary === undefined) throw new Error(`The ${functionName} function did not run`);
+  if (summary === undefined) throw new LocalStackError(`The ${functionName} function did not run`);
   return summary;
 }

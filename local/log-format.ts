@@ -5,6 +5,7 @@
  * (a run with nothing due, a sweep that closed nothing); warnings and errors are always shown. `LOG_FORMAT=json` prints
  * the JSON lines unchanged, as CloudWatch would have them.
  */
+import { LocalStackError } from './errors.ts';
 
 export type LogFormat = 'summary' | 'json';
 
@@ -14,7 +15,7 @@ export function logFormatFromEnvironment(): LogFormat {
   const text = process.env.LOG_FORMAT;
   if (text === undefined || text === '') return 'summary';
   if (!(LOG_FORMATS as readonly string[]).includes(text)) {
-    throw new Error(`LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, not "${text}"`);
+    throw new LocalStackError(`LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, not "${text}"`);
   }
   return text as LogFormat;
 }

@@ -14,6 +14,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { invokeBatchHandler } from './batch-invocation.ts';
 import { createLambdaContext, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
+import { LocalStackError } from './errors.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -114,7 +115,7 @@ class InMemoryQueue implements LocalQueue {
   }
 
   send(body: string): string {
-    if (this.stopped) throw new Error(`queue ${this.name} is stopped`);
+    if (this.stopped) throw new LocalStackError(`queue ${this.name} is stopped`);
     const messageId = randomUUID();
     const sentAt = Date.now();
     this.messages.set(messageId, {
@@ -135,7 +136,7 @@ class InMemoryQueue implements LocalQueue {
   }
 
   redriveDeadLetters(): number {
-    if (this.stopped) throw new Error(`queue ${this.name} is stopped`);
+    if (this.stopped) throw new LocalStackError(`queue ${this.name} is stopped`);
     const moving = this.deadLetters.splice(0);
     for (const record of moving) this.send(record.body);
     return moving.length;
@@ -143,12 +144,13 @@ class InMemoryQueue implements LocalQueue {
 
   defer(receiptHandle: string, seconds: number): void {
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_VISIBILITY_SECONDS) {
-      throw new Error(`A visibility timeout is 0-${MAX_VISIBILITY_SECONDS} seconds, not ${seconds}`);
+      throw new LocalStackError(`A visibility timeout is 0-${MAX_VISIBILITY_SECONDS} seconds, not ${seconds}`);
     }
     const message = [...this.messages.values()].find(
       (candidate) => candidate.inFlight && candidate.receiptHandle === receiptHandle,
     );
-    if (message === undefined) throw new Error(`queue ${this.name}: no message in flight has this receipt handle`);
+    if (message === undefined)
+      throw new LocalStackError(`queue ${this.name}: no message in flight has this receipt handle`);
     message.visibleAt = Date.now() + seconds * this.deferralSecondMs;
   }
 

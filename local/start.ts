@@ -19,6 +19,7 @@ import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
 import { forgetStackState, recordStackState, stackStatePath } from './stack-state.ts';
+import { LocalStackError } from './errors.ts';
 
 const running: { dynamoDb?: DynamoDbLocal; stack?: LocalStack } = {};
 
@@ -45,7 +46,7 @@ function intervalSeconds(variable: string): number {
   if (text === undefined || text === '') return 60;
   const seconds = Number(text);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
-    throw new Error(`${variable} must be a whole number of seconds from 1 to 3600, not "${text}"`);
+    throw new LocalStackError(`${variable} must be a whole number of seconds from 1 to 3600, not "${text}"`);
   }
   return seconds;
 }

@@ -16,6 +16,7 @@ import {
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invokeBatchHandler } from './batch-invocation.ts';
+import { LocalStackError } from './errors.ts';
 
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
 
@@ -56,7 +57,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   });
   const { Table } = await dynamoDb.send(new DescribeTableCommand({ TableName: tableName }));
   const streamArn = Table?.LatestStreamArn;
-  if (streamArn === undefined) throw new Error(`Table ${tableName} has no stream`);
+  if (streamArn === undefined) throw new LocalStackError(`Table ${tableName} has no stream`);
 
   const deadLetters: DynamoDBRecord[] = [];
   const iterators = new Map<string, string | undefined>();

@@ -14,6 +14,7 @@ import {
   type ProductsVariable,
   type RegistrationVariable,
 } from '../../contracts/index.ts';
+import { BackendError } from './errors.ts';
 
 const json = <T extends z.ZodType>(schema: T) =>
   z.string().transform((text, context): z.output<T> => {
@@ -194,6 +195,11 @@ export const meteringEnvironment = environmentOf('metering', {
   METRICS_NAMESPACE: z.string().min(1),
 });
 
+/** A function's environment lacks a variable, or holds one it cannot read: the function cannot start. */
+export class FunctionEnvironmentError extends BackendError {
+  override readonly name = 'FunctionEnvironmentError';
+}
+
 /** Parses a function's environment, naming every missing or malformed variable. */
 export function readEnvironment<T extends z.ZodType>(
   schema: T,
@@ -202,5 +208,5 @@ export function readEnvironment<T extends z.ZodType>(
   const result = schema.safeParse(environment);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-  throw new Error(`Invalid function environment:\n  ${problems.join('\n  ')}`);
+  throw new FunctionEnvironmentError(`Invalid function environment:\n  ${problems.join('\n  ')}`);
 }

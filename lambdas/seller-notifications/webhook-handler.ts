@@ -7,7 +7,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
+import { BackendError } from '../core/errors.ts';
 import { SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.ts';
+
+/** A webhook call that did not deliver its event: the message is tried again later. */
+export class WebhookCallError extends BackendError {
+  override readonly name = 'WebhookCallError';
+}
 
 /** The wait before the next attempt of a delivery that failed `receiveCount` times: 30 s, doubling, at most 1 h. */
 export function retryDelaySeconds(receiveCount: number): number {
@@ -42,7 +48,7 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
       signal: AbortSignal.timeout(dependencies.timeoutMs ?? 10_000),
     });
     await response.body?.cancel();
-    if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
+    if (!response.ok) throw new WebhookCallError(`the webhook answered ${response.status}`);
   }
 
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {

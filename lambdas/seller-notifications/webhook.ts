@@ -9,7 +9,7 @@ import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import { systemClock } from '../core/clock.ts';
 import { readEnvironment, webhookEnvironment } from '../core/environment.ts';
-import { createWebhookHandler } from './webhook-handler.ts';
+import { createWebhookHandler, WebhookCallError } from './webhook-handler.ts';
 
 const environment = readEnvironment(webhookEnvironment);
 const logger = new Logger({ serviceName: 'webhook' });
@@ -26,7 +26,7 @@ export const handler = middy(
     // takes effect without a deployment, as the runbook says, without a Secrets Manager call per webhook call.
     secret: async () => {
       const secret = await secrets.get(environment.WEBHOOK_SECRET_ARN, { maxAge: WEBHOOK_SECRET_CACHE_SECONDS });
-      if (typeof secret !== 'string' || secret === '') throw new Error('The webhook secret is empty');
+      if (typeof secret !== 'string' || secret === '') throw new WebhookCallError('The webhook secret is empty');
       return secret;
     },
     retryLater: async (record, seconds) => {

@@ -23,6 +23,7 @@ import {
   productsVariable as productsVariableOf,
 } from '../../lib/function-environment.ts';
 import { commandTargets } from './targets.ts';
+import { ArgumentError } from './command-line.ts';
 
 function options() {
   try {
@@ -36,7 +37,7 @@ function options() {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, { cause: error });
+    throw new ArgumentError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, { cause: error });
   }
 }
 
@@ -62,7 +63,8 @@ function print(summary: MeteringRunSummary): void {
 
 try {
   const { 'dry-run': dryRun, final, subscriber } = options();
-  if (final && subscriber !== undefined) throw new Error(`--final and --subscriber exclude each other\n${USAGE}`);
+  if (final && subscriber !== undefined)
+    throw new ArgumentError(`--final and --subscriber exclude each other\n${USAGE}`);
   const targets = await commandTargets();
   const { config } = targets;
   // The configuration reaches the run as it reaches the deployed function: through its environment variables.

@@ -13,12 +13,13 @@ import { parseArgs } from 'node:util';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import { fetchSigned } from '../http/signed-fetch.ts';
 import { commandTargets, localApiUrl } from './targets.ts';
+import { ArgumentError, CommandFailureError } from './command-line.ts';
 
 try {
   const { values } = parseArgs({ options: { events: { type: 'string', default: '3' } }, strict: true });
   const eventsPerDimension = Number(values.events);
   if (!Number.isInteger(eventsPerDimension) || eventsPerDimension < 1 || eventsPerDimension > 10) {
-    throw new Error('--events must be a whole number from 1 to 10');
+    throw new ArgumentError('--events must be a whole number from 1 to 10');
   }
   const targets = await commandTargets();
   const apiUrl = await localApiUrl();
@@ -40,7 +41,7 @@ try {
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   if (subscribers.length === 0) {
-    throw new Error('no active subscriber: subscribe on the buyer page of npm start first');
+    throw new CommandFailureError('no active subscriber: subscribe on the buyer page of npm start first');
   }
 
   const now = targets.clock.now().toISOString();

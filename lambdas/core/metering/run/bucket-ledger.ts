@@ -20,6 +20,7 @@ import { itemId, type ItemKey } from '../../table-keys.ts';
 import { UNCONFIRMED_SEND } from '../bucket/bucket-item.ts';
 import { bucketKey, bucketSortPrefix, HOUR_MS, pendingShardOf, usagePartition } from '../bucket/usage-bucket.ts';
 import { PENDING_INDEX, PENDING_SHARDS, TABLE_KEY } from '../../../../contracts/index.ts';
+import { BackendError } from '../../errors.ts';
 
 type Item = Record<string, unknown>;
 
@@ -96,7 +97,7 @@ export class BucketLedger {
         [this.tableName]: { Keys: keys.slice(start, start + 100).map((key) => ({ ...key })) },
       };
       for (let attempt = 1; requested !== undefined && Object.keys(requested).length > 0; attempt++) {
-        if (attempt > 10) throw new Error('DynamoDB left bucket keys unread 10 times');
+        if (attempt > 10) throw new BackendError('DynamoDB left bucket keys unread 10 times');
         const { Responses, UnprocessedKeys }: BatchGetCommandOutput = await this.client.send(
           new BatchGetCommand({
             RequestItems: Object.fromEntries(
