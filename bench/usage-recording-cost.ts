@@ -204,8 +204,8 @@ try {
       `    TransactWriteItems (one update per bucket, one conditional put per event id). Item sizes: bucket\n` +
       `    ${sizes.bucket} B, event-id key ${sizes.eventKey} B, subscriber ${sizes.subscriber} B, so each item write is 1 KB and each\n` +
       '    item read 4 KB or less. RCU as DynamoDB Local reports them. WCU of TransactWriteItems counted from\n' +
-      '    its items: 2 per item written (DynamoDB bills transactional writes double) + 2 per bucket for the\n' +
-      "    pending index, as DynamoDB Local reports for a one-item transaction; DynamoDB Local's own figure for a\n" +
+      '    its items: 2 per item written (DynamoDB bills transactional writes double) + 2 per bucket entering\n' +
+      "    the pending index, as DynamoDB Local reports for a one-item transaction; DynamoDB Local's own figure for a\n" +
       '    transaction (last column) stays at one item\'s cost however many items it writes. "keys not found":\n' +
       '    DynamoDB Local bills 0 RCU for a key BatchGetItem does not find (every new event id is one), though 1\n' +
       "    for a GetItem that finds nothing; DynamoDB's documentation says a read of a missing item still costs,\n" +
