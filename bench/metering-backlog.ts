@@ -14,8 +14,8 @@
 import '../local/sdk-environment.ts';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { meterUsage, type MeteringRunSummary } from '../lambdas/core/metering/run/metering-run.ts';
-import { HOUR_MS } from '../lambdas/core/metering/bucket/usage-bucket.ts';
+import { meterUsage, type MeteringRunSummary } from '../lambdas/core/metering/run/index.ts';
+import { HOUR_MS } from '../lambdas/core/metering/bucket/index.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { createTables } from '../local/dynamodb/tables.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';

@@ -16,7 +16,7 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UsageClient, type UsageEvent } from '../client/index.ts';
 import { UsageTransport } from '../client/usage-transport.ts';
 import type { MeteredProduct } from '../lambdas/core/environment.ts';
-import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/usage-bucket.ts';
+import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/index.ts';
 import { createUsageHandler } from '../lambdas/metering/usage-handler.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { createTables } from '../local/dynamodb/tables.ts';

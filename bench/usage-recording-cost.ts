@@ -22,12 +22,15 @@ import '../local/sdk-environment.ts';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MeteredProduct } from '../lambdas/core/environment.ts';
-import { forEachConcurrently } from '../lambdas/core/metering/run/concurrently.ts';
-import { meterUsage } from '../lambdas/core/metering/run/metering-run.ts';
-import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/usage-bucket.ts';
-import type { UsageEventInput, UsageEventResult } from '../lambdas/core/metering/recording/usage-event.ts';
-import { recordUsage, type UsageRecorderDependencies } from '../lambdas/core/metering/recording/usage-recorder.ts';
-import { eventKeyOf } from '../lambdas/core/metering/recording/usage-write-plan.ts';
+import { forEachConcurrently, meterUsage } from '../lambdas/core/metering/run/index.ts';
+import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/index.ts';
+import {
+  type UsageEventInput,
+  type UsageEventResult,
+  recordUsage,
+  type UsageRecorderDependencies,
+  eventKeyOf,
+} from '../lambdas/core/metering/recording/index.ts';
 import { subscriberKey, type ItemKey } from '../lambdas/core/table-keys.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { createTables } from '../local/dynamodb/tables.ts';

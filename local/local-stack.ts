@@ -27,7 +27,7 @@ import {
 import { systemClock, type Clock } from '../lambdas/core/clock.ts';
 import { loggerOf, type FunctionRuntime } from '../lambdas/core/function-runtime.ts';
 import { LifecycleRepository } from '../lambdas/core/lifecycle/lifecycle-repository.ts';
-import type { MeteringRunSummary } from '../lambdas/core/metering/run/metering-run.ts';
+import type { MeteringRunSummary } from '../lambdas/core/metering/run/index.ts';
 import { subscriberAccessFunction } from '../lambdas/access/subscriber-access-function.ts';
 import { finalMeteringWindowsFunction } from '../lambdas/lifecycle/final-metering-windows-function.ts';
 import { lifecycleFunction } from '../lambdas/lifecycle/lifecycle-function.ts';

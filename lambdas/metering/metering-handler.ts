@@ -10,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
-import { meterUsage, type MeteringDependencies, type MeteringRunSummary } from '../core/metering/run/metering-run.ts';
+import { meterUsage, type MeteringDependencies, type MeteringRunSummary } from '../core/metering/run/index.ts';
 import { METERING_METRICS, SELLER_EVENT } from '../../contracts/index.ts';
 
 export interface MeteringHandlerDependencies {

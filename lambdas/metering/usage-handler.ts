@@ -8,12 +8,12 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
-import type { UsageEventResult } from '../core/metering/recording/usage-event.ts';
 import {
+  type UsageEventResult,
   recordUsage,
   UsageBatchTooLargeError,
   type UsageRecorderDependencies,
-} from '../core/metering/recording/usage-recorder.ts';
+} from '../core/metering/recording/index.ts';
 
 export interface UsageHandlerDependencies extends UsageRecorderDependencies {
   readonly clock: Clock;

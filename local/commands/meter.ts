@@ -16,7 +16,7 @@ import {
   meteringSettingsVariable,
   productsVariable,
 } from '../../lambdas/core/environment.ts';
-import { meterUsage, type MeteringRunSummary } from '../../lambdas/core/metering/run/metering-run.ts';
+import { meterUsage, type MeteringRunSummary } from '../../lambdas/core/metering/run/index.ts';
 import {
   finalMeteringGraceVariable,
   meteringVariables,

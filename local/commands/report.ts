@@ -23,7 +23,7 @@ import {
   UsageReportOptionsError,
   type UsageFigures,
   type UsageReport,
-} from '../../lambdas/core/metering/report/usage-report.ts';
+} from '../../lambdas/core/metering/report/index.ts';
 import { ArgumentError, CommandFailureError, messageOf, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 

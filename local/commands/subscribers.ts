@@ -19,8 +19,8 @@
 import '../sdk-environment.ts';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
-import { bucketItemOf } from '../../lambdas/core/metering/bucket/bucket-item.ts';
-import { BucketLedger } from '../../lambdas/core/metering/run/bucket-ledger.ts';
+import { bucketItemOf } from '../../lambdas/core/metering/bucket/index.ts';
+import { BucketLedger } from '../../lambdas/core/metering/run/index.ts';
 import { subscriberAccess, subscriberAccessOf, type SubscriberAccess } from '../../lambdas/core/subscriber-access.ts';
 import { subscriptionStatuses, type SubscriptionStatus } from '../../lambdas/core/subscriber.ts';
 import { finalMeteringGraceVariable } from '../../lib/function-environment.ts';

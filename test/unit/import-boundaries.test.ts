@@ -2,7 +2,8 @@
  * The architecture's boundaries, read from the import graph: the stack (`lib/`) and the functions (`lambdas/`) never
  * import each other and share names only through `contracts/`, which imports nothing from outside itself; the usage
  * client (`client/`), which a seller copies into their app, stands alone; the simulator, which sellers run on its own,
- * takes from the local stack only the HTTP plumbing every local server shares.
+ * takes from the local stack only the HTTP plumbing every local server shares. The parts of metering show their public
+ * surface in an `index.ts` each, and only that is imported from outside the part (tests may reach inside).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -75,6 +76,18 @@ describe('the import graph', () => {
         !(entry.file === 'simulator/main.ts' && ['local/config.ts', 'local/sdk-environment.ts'].includes(entry.target)),
     );
     expect(intoLocal.map(describeImport)).toEqual([]);
+  });
+
+  test('the metering parts (bucket, recording, run, report) are imported from outside only through their index.ts', async () => {
+    const parts = ['bucket', 'recording', 'run', 'report'].map((part) => `lambdas/core/metering/${part}/`);
+    const imports = (
+      await Promise.all(['lambdas', 'local', 'lib', 'simulator', 'tools', 'bench'].map(importsFrom))
+    ).flat();
+    const intoAPart = imports.filter((entry) =>
+      parts.some((part) => entry.target.startsWith(part) && !entry.file.startsWith(part)),
+    );
+    expect(intoAPart.length).toBeGreaterThan(0);
+    expect(intoAPart.filter((entry) => !entry.target.endsWith('/index.ts')).map(describeImport)).toEqual([]);
   });
 
   test('the reader sees every kind of import, so the checks above cannot pass by missing one', async () => {

@@ -15,8 +15,7 @@
  */
 import * as z from 'zod';
 import { SUBSCRIBER_ID_PATTERN } from '../../subscriber.ts';
-import { acceptanceDeadline } from '../bucket/acceptance-window.ts';
-import { canonicalTags, HOUR_MS, hourOf, type AllocationTags } from '../bucket/usage-bucket.ts';
+import { acceptanceDeadline, canonicalTags, HOUR_MS, hourOf, type AllocationTags } from '../bucket/index.ts';
 
 /** At most this many events per call: with their event ids, one transaction (100 items) holds every write. */
 export const MAX_USAGE_EVENTS_PER_CALL = 50;

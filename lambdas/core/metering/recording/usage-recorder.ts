@@ -42,8 +42,7 @@ import {
   type LifecycleFacts,
 } from '../../lifecycle/subscription-state.ts';
 import { itemId, subscriberKey, type ItemKey } from '../../table-keys.ts';
-import { finalHourSendTime, type FinalMeteringSettings } from '../bucket/bucket-timing.ts';
-import { hourOf } from '../bucket/usage-bucket.ts';
+import { finalHourSendTime, type FinalMeteringSettings, hourOf } from '../bucket/index.ts';
 import {
   MAX_USAGE_EVENTS_PER_CALL,
   parseUsageEvent,

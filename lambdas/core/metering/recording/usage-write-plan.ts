@@ -22,7 +22,7 @@ import {
   pendingShardOf,
   usageEventKey,
   type AllocationTags,
-} from '../bucket/usage-bucket.ts';
+} from '../bucket/index.ts';
 import { MAX_QUANTITY, rejection, type UsageEvent, type UsageEventResult } from './usage-event.ts';
 import { itemId, type ItemKey } from '../../table-keys.ts';
 import { PENDING_INDEX, TABLE_KEY } from '../../../../contracts/index.ts';

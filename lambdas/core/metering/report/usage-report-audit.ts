@@ -7,8 +7,7 @@
  * rule here is one that the recorder and the run never break; an anomaly means a bug or a hand-edited item.
  */
 import type { ItemKey } from '../../table-keys.ts';
-import { bucketItemOf, SETTLED_STATES, UNCONFIRMED_SEND } from '../bucket/bucket-item.ts';
-import { bucketKey, hourOf } from '../bucket/usage-bucket.ts';
+import { bucketItemOf, SETTLED_STATES, UNCONFIRMED_SEND, bucketKey, hourOf } from '../bucket/index.ts';
 import { PENDING_INDEX } from '../../../../contracts/index.ts';
 
 /** Where a bucket's units are reported. */

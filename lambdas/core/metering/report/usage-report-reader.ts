@@ -10,7 +10,7 @@
  * a metering run shows every bucket as that run left it, to match against the run's summary and CloudTrail.
  */
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { bucketSortPrefix, usagePartition } from '../bucket/usage-bucket.ts';
+import { bucketSortPrefix, usagePartition } from '../bucket/index.ts';
 import { TABLE_KEY } from '../../../../contracts/index.ts';
 
 type Item = Record<string, unknown>;

@@ -17,8 +17,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { itemId, type ItemKey } from '../../table-keys.ts';
-import { UNCONFIRMED_SEND } from '../bucket/bucket-item.ts';
-import { bucketKey, bucketSortPrefix, HOUR_MS, pendingShardOf, usagePartition } from '../bucket/usage-bucket.ts';
+import {
+  UNCONFIRMED_SEND,
+  bucketKey,
+  bucketSortPrefix,
+  HOUR_MS,
+  pendingShardOf,
+  usagePartition,
+} from '../bucket/index.ts';
 import { PENDING_INDEX, PENDING_SHARDS, TABLE_KEY } from '../../../../contracts/index.ts';
 import { BackendError } from '../../errors.ts';
 

@@ -6,10 +6,9 @@
  * Whether each is sent now is the run's decision (`bucket-timing.ts`).
  */
 import type { ItemKey } from '../../table-keys.ts';
-import { bucketItemOf } from '../bucket/bucket-item.ts';
+import { bucketItemOf, bucketCoordinatesOf, bucketKey, HOUR_MS, type BucketState } from '../bucket/index.ts';
 import type { RunLedger } from './run-ledger.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
-import { bucketCoordinatesOf, bucketKey, HOUR_MS, type BucketState } from '../bucket/usage-bucket.ts';
 import { zeroUsageBuckets, type ProductDimensions, type ZeroUsageBucket } from './zero-usage.ts';
 
 /**

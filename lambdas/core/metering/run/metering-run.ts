@@ -27,8 +27,7 @@
  */
 import { BatchMeterUsageCommand } from '@aws-sdk/client-marketplace-metering';
 import { setTimeout as realSleep } from 'node:timers/promises';
-import type { BucketItem } from '../bucket/bucket-item.ts';
-import { hourOf } from '../bucket/usage-bucket.ts';
+import { type BucketItem, hourOf } from '../bucket/index.ts';
 import { batchCalls, MAX_RECORDS_PER_CALL, type PlannedCall, type PlannedRecord } from './batch-plan.ts';
 import { BatchSubmitter, type SubmissionCounters } from './batch-submitter.ts';
 import { BucketLedger } from './bucket-ledger.ts';

@@ -5,7 +5,7 @@
  */
 import type { UsageRecord } from '@aws-sdk/client-marketplace-metering';
 import type { SubmissionCounters } from './batch-submitter.ts';
-import { HOUR_MS } from '../bucket/usage-bucket.ts';
+import { HOUR_MS } from '../bucket/index.ts';
 
 /** One `BatchMeterUsage` call as planned: what a dry run would have sent. */
 export interface PlannedBatch {

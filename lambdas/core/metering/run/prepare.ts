@@ -4,9 +4,14 @@
  * deadline, malformed, of an unknown subscriber), or is left for later (not due yet, identity incomplete).
  */
 import type { PlannedRecord } from './batch-plan.ts';
-import { expiryOf } from '../bucket/acceptance-window.ts';
-import { bucketItemOf, SETTLED_STATES, type BucketItem } from '../bucket/bucket-item.ts';
-import { bucketTiming, recordTimestampOf } from '../bucket/bucket-timing.ts';
+import {
+  expiryOf,
+  bucketItemOf,
+  SETTLED_STATES,
+  type BucketItem,
+  bucketTiming,
+  recordTimestampOf,
+} from '../bucket/index.ts';
 import type { DueBucket } from './due-buckets.ts';
 import type { IdentityLookup } from './metering-subscribers.ts';
 import type { RunContext } from './run-context.ts';

@@ -4,7 +4,7 @@
  */
 import type { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { FinalMeteringSettings } from '../bucket/bucket-timing.ts';
+import type { FinalMeteringSettings } from '../bucket/index.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import type { RunTally } from './metering-summary.ts';
 import type { Sleep } from './rate-limiter.ts';

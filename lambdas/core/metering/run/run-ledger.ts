@@ -5,7 +5,7 @@
  * stage; only its last stage differs (it lists the calls instead of sending them).
  */
 import { itemId, type ItemKey } from '../../table-keys.ts';
-import { bucketKey } from '../bucket/usage-bucket.ts';
+import { bucketKey } from '../bucket/index.ts';
 import { zeroBucketAttributes, type BucketLedger, type Expiry } from './bucket-ledger.ts';
 
 type Item = Record<string, unknown>;

@@ -4,7 +4,7 @@
  * that another run settled meanwhile is counted as settled elsewhere, never twice.
  */
 import type { ItemKey } from '../../table-keys.ts';
-import type { BucketItem } from '../bucket/bucket-item.ts';
+import type { BucketItem } from '../bucket/index.ts';
 import type { RecordOutcome } from './batch-submitter.ts';
 import type { RunContext } from './run-context.ts';
 

@@ -4,7 +4,7 @@
  * run at the same time) is the identical record, which Marketplace bills once.
  */
 import type { UsageAllocation, UsageRecord } from '@aws-sdk/client-marketplace-metering';
-import type { BucketItem } from '../bucket/bucket-item.ts';
+import type { BucketItem } from '../bucket/index.ts';
 
 /**
  * Who a record is for. A license (Concurrent Agreements) is named by `LicenseArn` + `CustomerAWSAccountId` in a call

@@ -8,7 +8,7 @@ import type { RunLedger } from './run-ledger.ts';
 import { mapConcurrently } from './concurrently.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import { itemId } from '../../table-keys.ts';
-import { bucketKey, hourOf } from '../bucket/usage-bucket.ts';
+import { bucketKey, hourOf } from '../bucket/index.ts';
 
 /** Writes in flight at once, so that thousands of subscribers take seconds, not minutes. */
 const CONCURRENT_WRITES = 16;
