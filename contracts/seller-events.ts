@@ -22,9 +22,8 @@ export type SellerEventType = (typeof SELLER_EVENT)[keyof typeof SELLER_EVENT];
 /** `detail.schemaVersion` of every event: a change an app would have to adapt to gets a new version. */
 export const SELLER_EVENT_SCHEMA_VERSION = '1';
 
-/** Who an event is about, in every event's `detail`. */
-export interface SubscriberEventDetail {
-  readonly schemaVersion: typeof SELLER_EVENT_SCHEMA_VERSION;
+/** Who a subscriber is, as the seller's app is told (in seller events and by the access check). */
+export interface SubscriberIdentity {
   readonly subscriberId: string;
   readonly productCode: string;
   readonly identityModel: 'license' | 'legacy';
@@ -33,6 +32,11 @@ export interface SubscriberEventDetail {
   /** Legacy subscribers. */
   readonly customerIdentifier?: string;
   readonly customerAWSAccountId?: string;
+}
+
+/** Who an event is about, in every event's `detail`. */
+export interface SubscriberEventDetail extends SubscriberIdentity {
+  readonly schemaVersion: typeof SELLER_EVENT_SCHEMA_VERSION;
   /** The subscriber's status when the change was stored. */
   readonly status: 'pending' | 'active' | 'ending' | 'ended' | 'failed';
   /** With `subscriberId` and the `detail-type`, tells a repeated delivery from a new event. */

@@ -12,14 +12,9 @@ import type { SubscriberEntitlement } from './lifecycle/entitlements.ts';
 import { effectiveStatus, isMeterable } from './lifecycle/subscription-state.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
+import type { SubscriberIdentity } from '../../contracts/index.ts';
 
-export interface SubscriberAccess {
-  readonly subscriberId: string;
-  readonly productCode: string;
-  readonly identityModel: 'license' | 'legacy';
-  readonly licenseArn?: string;
-  readonly customerIdentifier?: string;
-  readonly customerAWSAccountId?: string;
+export interface SubscriberAccess extends SubscriberIdentity {
   readonly status: SubscriptionStatus;
   /** Whether the buyer may use the product now: the subscription is active, or ending but not yet ended. */
   readonly allowed: boolean;

@@ -10,19 +10,9 @@
 import type { Context } from 'aws-lambda';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, vi } from 'vitest';
+import type { FakeAws, SentCommand } from './fake-aws.ts';
 import { mayOnItem, on, partsOf, statementsOf } from './iam.ts';
 import { getAtt, logicalIdOf, projectFunction, resourceNamed, type FunctionId, type synthesize } from './synthesis.ts';
-
-export interface SentCommand {
-  readonly name: string;
-  readonly input: Record<string, unknown>;
-}
-
-/** What the test's fake clients were sent, and what its fake DynamoDB answers, by command name (nothing otherwise). */
-export interface FakeAws {
-  readonly sent: SentCommand[];
-  readonly answers: Map<string, (input: Record<string, unknown>) => unknown>;
-}
 
 /** One authorization IAM makes for a DynamoDB request: an action on a table (or index), for a partition key. */
 export interface Authorization {

@@ -13,17 +13,7 @@ import { partsOf, statementsOf, on } from './iam.ts';
 import { subscribersStream } from './subscribers-stream.ts';
 import { getAtt, logicalIdOf, projectFunction, synthesize, webhookUrl } from './synthesis.ts';
 
-const fakes = vi.hoisted(() => {
-  const sent: { name: string; input: Record<string, unknown> }[] = [];
-  const answers = new Map<string, (input: Record<string, unknown>) => unknown>();
-  const client = {
-    send: (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      sent.push({ name: command.constructor.name, input: structuredClone(command.input) });
-      return Promise.resolve(answers.get(command.constructor.name)?.(command.input) ?? {});
-    },
-  };
-  return { sent, answers, client };
-});
+const fakes = await vi.hoisted(async () => (await import('./fake-aws.ts')).fakeAws());
 
 vi.mock('../../lambdas/core/aws-clients.ts', () => ({
   documentClient: () => fakes.client,

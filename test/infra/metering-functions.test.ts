@@ -12,20 +12,10 @@ import { apiGatewayEvent, eventBridgeEvent, type HttpHandler } from './events.ts
 import { publishedEntries, subscriptionEnding } from './subscribers-stream.ts';
 import { resourcesOfType, synthesize } from './synthesis.ts';
 
-const fakes = vi.hoisted(() => {
-  const sent: { name: string; input: Record<string, unknown> }[] = [];
-  const answers = new Map<string, (input: Record<string, unknown>) => unknown>();
-  const documentClient = {
-    send: (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      sent.push({ name: command.constructor.name, input: structuredClone(command.input) });
-      return Promise.resolve(answers.get(command.constructor.name)?.(command.input) ?? {});
-    },
-  };
-  return { sent, answers, documentClient };
-});
+const fakes = await vi.hoisted(async () => (await import('./fake-aws.ts')).fakeAws());
 
 vi.mock('../../lambdas/core/aws-clients.ts', () => ({
-  documentClient: () => fakes.documentClient,
+  documentClient: () => fakes.client,
   // Nothing here is due for Marketplace: a call would be a surprise, and fails the run.
   meteringClient: () => ({ send: () => Promise.reject(new Error('this test expects no BatchMeterUsage call')) }),
 }));
