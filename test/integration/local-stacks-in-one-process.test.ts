@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import { hourOf } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { HOUR_MS, hourOf } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
 import { fetchSigned } from '../../local/http/signed-fetch.ts';
@@ -63,11 +63,14 @@ test('two stacks in one process keep their own tables, clocks and bills, and lea
 
   const a = await liveSubscriber(first);
   const b = await liveSubscriber(second);
-  // Only the first stack's time moves: its functions run on its own simulator's clock.
-  await a.control.advanceClock({ hours: 5 });
-  const aNow = new Date((await a.control.clock()).now);
-  const bNow = new Date((await b.control.clock()).now);
-  expect(aNow.getTime() - bNow.getTime()).toBeGreaterThanOrEqual(5 * 3_600_000 - 60_000);
+  // Each stack's functions run on its own simulator's clock: the first's is set five hours after the second's. Both are
+  // pinned at twenty past an hour, so that the run below finds exactly the usage's hour closed, whatever the wall clock.
+  const bNow = new Date(hourOf(new Date((await b.control.clock()).now)).getTime() + HOUR_MS + 20 * 60_000);
+  const aNow = new Date(bNow.getTime() + 5 * HOUR_MS);
+  await a.control.setClock(aNow, false);
+  await b.control.setClock(bNow, false);
+  expect(new Date((await a.control.clock()).now)).toEqual(aNow);
+  expect(new Date((await b.control.clock()).now)).toEqual(bNow);
 
   expect((await postUsage(first, a.subscriberId, 3, aNow)).results).toEqual([
     expect.objectContaining({ status: 'accepted' }),
