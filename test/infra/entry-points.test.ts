@@ -8,7 +8,8 @@ import type { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Context, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { describe, expect, test, vi } from 'vitest';
 import { contextOf, deployedFunctions } from './deployed-functions.ts';
-import { apiGatewayEvent, eventBridgeEvent, sqsEvent, type HttpHandler } from './events.ts';
+import { scheduledEvent } from '../../local/schedule.ts';
+import { apiGatewayEvent, sqsEvent, type HttpHandler } from '../support/lambda-events.ts';
 import { partsOf, statementsOf, on } from './iam.ts';
 import { subscribersStream } from './subscribers-stream.ts';
 import { getAtt, logicalIdOf, projectFunction, synthesize, webhookUrl } from './synthesis.ts';
@@ -83,7 +84,7 @@ describe('the lifecycle function', () => {
   test('sets a message it cannot read aside in the Subscribers table, as its role allows, and reports no failure', async () => {
     const handler = await start<(event: SQSEvent, context: Context) => Promise<SQSBatchResponse>>('Lifecycle');
     const { result, sent } = await invoke(() =>
-      handler(sqsEvent(JSON.stringify({ Type: 'Notification', Message: '{"action":' })), contextOf('lifecycle')),
+      handler(sqsEvent([JSON.stringify({ Type: 'Notification', Message: '{"action":' })]), contextOf('lifecycle')),
     );
     expect(result).toEqual({ batchItemFailures: [] });
     expect(sent.map((command) => `${command.name} ${String(command.input['TableName'])}`)).toEqual([
@@ -104,7 +105,7 @@ describe('the final-metering windows sweep', () => {
       return { Items: items };
     });
     const { result, sent } = await invoke(() =>
-      handler(eventBridgeEvent('aws.events', 'Scheduled Event', {}), contextOf('final-metering-windows')),
+      handler(scheduledEvent('schedule', new Date()), contextOf('final-metering-windows')),
     );
     fakes.answers.clear();
     expect(result).toEqual({ closed: 0 });

@@ -8,7 +8,8 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { liveShardOf, subscriberKey } from '../../lambdas/core/table-keys.ts';
 import { authorizationsOf, contextOf, deployedFunctions, type Invocation } from './deployed-functions.ts';
-import { apiGatewayEvent, eventBridgeEvent, type HttpHandler } from './events.ts';
+import { scheduledEvent } from '../../local/schedule.ts';
+import { apiGatewayEvent, eventBridgeEvent, type HttpHandler } from '../support/lambda-events.ts';
 import { publishedEntries, subscriptionEnding } from './subscribers-stream.ts';
 import { resourcesOfType, synthesize } from './synthesis.ts';
 
@@ -126,7 +127,7 @@ describe('the metering function', () => {
         live = [];
         return { Items: items };
       });
-      run = await invoke(() => handler(eventBridgeEvent('aws.events', 'Scheduled Event', {}), context));
+      run = await invoke(() => handler(scheduledEvent('schedule', new Date()), context));
       fakes.answers.clear();
     });
 
@@ -201,7 +202,7 @@ describe('the final-metering function', () => {
       ending = [];
       return { Items: items };
     });
-    const run = await invoke(() => handler(eventBridgeEvent('aws.events', 'Scheduled Event', {}), context));
+    const run = await invoke(() => handler(scheduledEvent('schedule', new Date()), context));
     fakes.answers.clear();
     expect(run.result).toBeDefined();
     const indexes = run.sent.flatMap((command) =>

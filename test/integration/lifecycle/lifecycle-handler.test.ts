@@ -6,8 +6,7 @@
 import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { randomUUID } from 'node:crypto';
+import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import type { ProductListing } from '../../../lambdas/core/environment.ts';
@@ -23,6 +22,7 @@ import {
   uniqueProductCode,
   useSimulator,
 } from '../../support/simulator.ts';
+import { sqsEvent } from '../../support/lambda-events.ts';
 
 const dynamoDb = useDynamoDb();
 const sim = useSimulator({ entitlementEmptyPages: true });
@@ -50,27 +50,8 @@ function handlerFor(products: ProductListing[], attempts = 5) {
   return { handle, lifecycle, documents };
 }
 
-/** What SQS hands the function for these bodies. */
-function sqsEvent(bodies: readonly string[]): SQSEvent {
-  return {
-    Records: bodies.map((body): SQSRecord => ({
-      messageId: randomUUID(),
-      receiptHandle: 'local',
-      body,
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: String(SIMULATOR_NOW.getTime()),
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: String(SIMULATOR_NOW.getTime()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:lifecycle',
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
+/** What SQS hands the function for these bodies, sent at the simulator's time. */
+const queued = (messageBodies: readonly string[]) => sqsEvent(messageBodies, SIMULATOR_NOW);
 
 const bodies = (events: readonly PublishedEventView[]) => events.map((event) => JSON.stringify(event.body));
 
@@ -104,7 +85,7 @@ describe('EventBridge notifications', () => {
     });
     const { handle } = handlerFor([listing]);
     const { events } = await sim.control.events(0, 'eventbridge');
-    expect(await handle(sqsEvent(bodies(events)))).toEqual({ batchItemFailures: [] });
+    expect(await handle(queued(bodies(events)))).toEqual({ batchItemFailures: [] });
 
     expect(await subscriberItem(licenseId(license))).toEqual(
       expect.objectContaining({
@@ -132,7 +113,7 @@ describe('EventBridge notifications', () => {
     await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 30), false);
     await sim.control.end(license.id);
     const { handle, lifecycle } = handlerFor([listing]);
-    await handle(sqsEvent(bodies((await sim.control.events(0, 'eventbridge')).events)));
+    await handle(queued(bodies((await sim.control.events(0, 'eventbridge')).events)));
 
     const deadline = minutesFrom(SIMULATOR_NOW, 90).toISOString();
     expect(await subscriberItem(licenseId(license))).toEqual(
@@ -169,8 +150,8 @@ describe('EventBridge notifications', () => {
     await sim.control.end(license.id);
     const { handle } = handlerFor([listing]);
     const history = bodies((await sim.control.events(0, 'eventbridge')).events);
-    await handle(sqsEvent([...history].reverse()));
-    await handle(sqsEvent([...history, ...history].reverse()));
+    await handle(queued([...history].reverse()));
+    await handle(queued([...history, ...history].reverse()));
     expect(await subscriberItem(licenseId(license))).toEqual(
       expect.objectContaining({
         subscriptionStatus: 'ending',
@@ -189,7 +170,7 @@ describe('SNS notifications (legacy products)', () => {
     });
     const { handle } = handlerFor([listing]);
     const subscriberId = `legacy:${product.code}:${license.customerIdentifier}`;
-    await handle(sqsEvent(bodies((await sim.control.events(0, 'sns')).events)));
+    await handle(queued(bodies((await sim.control.events(0, 'sns')).events)));
     expect(await subscriberItem(subscriberId)).toEqual(
       expect.objectContaining({
         subscriptionStatus: 'active',
@@ -201,7 +182,7 @@ describe('SNS notifications (legacy products)', () => {
     const { lastSequence } = await sim.control.events(0, 'sns');
     await sim.control.end(license.id);
     await sim.control.advanceClock({ hours: 1 });
-    await handle(sqsEvent(bodies((await sim.control.events(lastSequence, 'sns')).events)));
+    await handle(queued(bodies((await sim.control.events(lastSequence, 'sns')).events)));
     expect((await subscriberItem(subscriberId))?.subscriptionStatus).toBe('ended');
   });
 });
@@ -218,7 +199,7 @@ describe('entitlements', () => {
     });
     await sim.control.setFaults({ rules: [{ kind: 'throttle', operations: ['GetEntitlements'], times: 2 }] });
     const { handle } = handlerFor([listing]);
-    expect(await handle(sqsEvent(bodies((await sim.control.events(0, 'eventbridge')).events)))).toEqual({
+    expect(await handle(queued(bodies((await sim.control.events(0, 'eventbridge')).events)))).toEqual({
       batchItemFailures: [],
     });
     expect(((await subscriberItem(licenseId(license)))?.entitlements as unknown[]).length).toBe(60);
@@ -231,7 +212,7 @@ describe('entitlements', () => {
     const { handle } = handlerFor([listing], 2);
     const history = bodies((await sim.control.events(0, 'eventbridge')).events);
     await sim.control.setFaults({ rules: [{ kind: 'throttle', operations: ['GetEntitlements'] }] });
-    const event = sqsEvent(history);
+    const event = queued(history);
     const licenseUpdated = event.Records.find((record) => record.body.includes('License Updated'))!;
     expect(await handle(event)).toEqual({ batchItemFailures: [{ itemIdentifier: licenseUpdated.messageId }] });
   });
@@ -241,7 +222,7 @@ test('a record is not started with too little time left: it goes back to the que
   const { product, listing } = await contractProduct('license');
   const { license } = await sim.control.createLicense({ productCode: product.code });
   const { handle, documents } = handlerFor([listing]);
-  const event = sqsEvent(bodies((await sim.control.events(0, 'eventbridge')).events));
+  const event = queued(bodies((await sim.control.events(0, 'eventbridge')).events));
 
   expect(await handle(event, TIME_NEEDED_PER_RECORD_MS - 1)).toEqual({
     batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })),
@@ -268,7 +249,7 @@ test('what is not a Marketplace notification for this deployment is set aside wi
     '{"detail-type":"License Updated - Manufacturer","source":"aws.agreement-marketplace"}',
     foreign,
   ];
-  expect(await handle(sqsEvent(junk))).toEqual({ batchItemFailures: [] });
+  expect(await handle(queued(junk))).toEqual({ batchItemFailures: [] });
 
   const day = `REJECTED#${SIMULATOR_NOW.toISOString().slice(0, 10)}`;
   const { Items = [] } = await documentClient(dynamoDb.endpoint).send(

@@ -1,5 +1,6 @@
-/** What the functions' triggers deliver, as Lambda hands it to a handler: the shapes the deployed-function tests send. */
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SQSEvent } from 'aws-lambda';
+/** What the functions' triggers deliver, as Lambda hands it to a handler (for tests that call a handler directly). */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
 
 /** A handler behind API Gateway's REST proxy integration, as this project's HTTP functions are. */
 export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -45,26 +46,24 @@ export function eventBridgeEvent(source: string, detailType: string, detail: unk
   };
 }
 
-/** One message of an SQS queue, as an event source mapping delivers it. */
-export function sqsEvent(body: string): SQSEvent {
+/** Messages of an SQS queue, as an event source mapping delivers them: one record per body, each its first receipt. */
+export function sqsEvent(bodies: readonly string[], sentAt = new Date()): SQSEvent {
   return {
-    Records: [
-      {
-        messageId: 'message-1',
-        receiptHandle: 'receipt-1',
-        body,
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: String(Date.now()),
-          SenderId: 'AIDAEXAMPLE',
-          ApproximateFirstReceiveTimestamp: String(Date.now()),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:lifecycle',
-        awsRegion: 'us-east-1',
+    Records: bodies.map((body): SQSRecord => ({
+      messageId: randomUUID(),
+      receiptHandle: 'local',
+      body,
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(sentAt.getTime()),
+        SenderId: 'local',
+        ApproximateFirstReceiveTimestamp: String(sentAt.getTime()),
       },
-    ],
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:lifecycle',
+      awsRegion: 'us-east-1',
+    })),
   };
 }
