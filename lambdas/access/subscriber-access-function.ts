@@ -3,21 +3,18 @@
  * AWS settings, see `subscriber-access-handler.ts`. The Lambda entry runs it in Lambda's runtime; the local stack, in
  * its own.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
 import { readEnvironment, subscriberAccessEnvironment } from '../core/environment.ts';
 import { createSubscriberAccessHandler } from './subscriber-access-handler.ts';
-import { loggerOf, type FunctionRuntime } from '../core/function-runtime.ts';
+import type { FunctionRuntime } from '../core/function-runtime.ts';
+import { observabilityOf, observed } from '../core/observed-handler.ts';
 
 export function subscriberAccessFunction(runtime: FunctionRuntime) {
   const environment = readEnvironment(subscriberAccessEnvironment, runtime.variables);
-  const logger = loggerOf('subscriber-access', runtime);
-  const tracer = new Tracer({ serviceName: 'subscriber-access', enabled: environment.POWERTOOLS_TRACE_ENABLED });
+  const observability = observabilityOf('subscriber-access', runtime, environment.POWERTOOLS_TRACE_ENABLED);
+  const { logger, tracer } = observability;
 
-  return middy(
+  return observed(
     createSubscriberAccessHandler({
       client: tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws)),
       tableName: environment.SUBSCRIBERS_TABLE,
@@ -25,8 +22,6 @@ export function subscriberAccessFunction(runtime: FunctionRuntime) {
       clock: runtime.clock,
       logger,
     }),
-    // Never trace the response: it carries the buyer's registration details.
-  )
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { logEvent: false }));
+    observability,
+  );
 }

@@ -3,26 +3,23 @@
  * from the runtime's variables, clock and AWS settings. The Lambda entry runs it in Lambda's runtime; the local stack,
  * in its own.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { documentClient } from '../core/aws-clients.ts';
 import { finalMeteringWindowsEnvironment, readEnvironment } from '../core/environment.ts';
 import { FinalMeteringSweepIncompleteError, LifecycleRepository } from '../core/lifecycle/lifecycle-repository.ts';
-import { loggerOf, type FunctionRuntime } from '../core/function-runtime.ts';
+import type { FunctionRuntime } from '../core/function-runtime.ts';
+import { observabilityOf, observed } from '../core/observed-handler.ts';
 
 export function finalMeteringWindowsFunction(runtime: FunctionRuntime) {
   const environment = readEnvironment(finalMeteringWindowsEnvironment, runtime.variables);
-  const logger = loggerOf('final-metering-windows', runtime);
-  const tracer = new Tracer({ serviceName: 'final-metering-windows', enabled: environment.POWERTOOLS_TRACE_ENABLED });
+  const observability = observabilityOf('final-metering-windows', runtime, environment.POWERTOOLS_TRACE_ENABLED);
+  const { logger, tracer } = observability;
   const lifecycle = new LifecycleRepository(
     tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws)),
     environment.SUBSCRIBERS_TABLE,
     environment.FINAL_METERING_GRACE_SECONDS,
   );
 
-  return middy(async () => {
+  return observed(async () => {
     try {
       const closed = await lifecycle.closeFinalMeteringWindows(runtime.clock.now());
       logger.info('Final-metering windows closed', { count: closed.length, subscriberIds: closed });
@@ -34,7 +31,5 @@ export function finalMeteringWindowsFunction(runtime: FunctionRuntime) {
       // The run fails, so the alarm on the sweep's errors fires; the next run tries the rest again.
       throw error;
     }
-  })
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger, { logEvent: false }));
+  }, observability);
 }

@@ -2,10 +2,6 @@
  * The wiring of the fulfillment URL (`POST /fulfillment`): its dependencies from the runtime's variables, clock and AWS
  * settings, see `fulfillment-handler.ts`. The Lambda entry runs it in Lambda's runtime; the local stack, in its own.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { documentClient, meteringClient } from '../core/aws-clients.ts';
 import { fulfillmentEnvironment, readEnvironment } from '../core/environment.ts';
 import { resolveCustomer } from '../core/marketplace-customers.ts';
@@ -13,21 +9,22 @@ import { RegistrationSessions } from '../core/registration-sessions.ts';
 import { SubscriberRepository } from '../core/subscriber-repository.ts';
 import { createFulfillmentHandler } from './fulfillment-handler.ts';
 import { PageResponses } from './page-responses.ts';
-import { loggerOf, type FunctionRuntime } from '../core/function-runtime.ts';
+import type { FunctionRuntime } from '../core/function-runtime.ts';
+import { observabilityOf, observed } from '../core/observed-handler.ts';
 
 /** ResolveCustomer, retries included, must answer well inside API Gateway's 29 s integration timeout. */
 const RESOLVE_DEADLINE_MS = 10_000;
 
 export function fulfillmentFunction(runtime: FunctionRuntime) {
   const environment = readEnvironment(fulfillmentEnvironment, runtime.variables);
-  const logger = loggerOf('fulfillment', runtime);
-  const tracer = new Tracer({ serviceName: 'fulfillment', enabled: environment.POWERTOOLS_TRACE_ENABLED });
+  const observability = observabilityOf('fulfillment', runtime, environment.POWERTOOLS_TRACE_ENABLED);
+  const { logger, tracer } = observability;
   const database = tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws));
   const marketplace = tracer.captureAWSv3Client(
     meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT, undefined, runtime.aws),
   );
 
-  return middy(
+  return observed(
     createFulfillmentHandler({
       resolve: (token) => resolveCustomer(marketplace, token, { deadlineMs: RESOLVE_DEADLINE_MS }),
       subscribers: new SubscriberRepository(database, environment.SUBSCRIBERS_TABLE),
@@ -41,9 +38,6 @@ export function fulfillmentFunction(runtime: FunctionRuntime) {
       pages: new PageResponses(environment.REGISTRATION, environment.PRODUCTS),
       logger,
     }),
-    // Never log the event (its body carries the Marketplace token), whatever POWERTOOLS_LOGGER_LOG_EVENT says; never
-    // trace the response (it sets the session cookie).
-  )
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { logEvent: false }));
+    observability,
+  );
 }

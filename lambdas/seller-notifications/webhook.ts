@@ -1,25 +1,22 @@
 /** Lambda entry point of the webhook caller (queue of seller-bus events): wiring only, see `webhook-handler.ts`. */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
-import middy from '@middy/core';
 import { systemClock } from '../core/clock.ts';
 import { readEnvironment, webhookEnvironment } from '../core/environment.ts';
+import { lambdaRuntime } from '../core/function-runtime.ts';
+import { observabilityOf, observed } from '../core/observed-handler.ts';
 import { createWebhookHandler, WebhookCallError } from './webhook-handler.ts';
 
 const environment = readEnvironment(webhookEnvironment);
-const logger = new Logger({ serviceName: 'webhook' });
-const tracer = new Tracer({ serviceName: 'webhook', enabled: environment.POWERTOOLS_TRACE_ENABLED });
+const observability = observabilityOf('webhook', lambdaRuntime, environment.POWERTOOLS_TRACE_ENABLED);
+const { logger, tracer } = observability;
 const sqs = tracer.captureAWSv3Client(new SQSClient({}));
 // Powertools' own provider, as getSecret uses, on a client of ours so that its calls are traced.
 const WEBHOOK_SECRET_CACHE_SECONDS = 300;
 const secrets = new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SecretsManagerClient({})) });
 
-export const handler = middy(
+export const handler = observed(
   createWebhookHandler({
     url: environment.WEBHOOK_URL,
     // Read once, then from Powertools' cache for five minutes (its default is five seconds), so a rotated secret
@@ -42,7 +39,5 @@ export const handler = middy(
     clock: systemClock,
     logger,
   }),
-  // Never log the event, nor trace the response: they carry buyers' contact details.
-)
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(injectLambdaContext(logger, { logEvent: false }));
+  observability,
+);
