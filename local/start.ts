@@ -29,12 +29,23 @@ async function stopAll(): Promise<void> {
   await running.dynamoDb?.stop();
 }
 
+/** How long stopping may take before the process exits anyway. */
+const STOP_TIMEOUT_MS = 15_000;
+let stopping = false;
+
+/**
+ * Stops everything once, then exits. Ctrl-C reaches us twice (from the terminal, and forwarded by npm): the second
+ * signal must not kill the process halfway through stopping, which would leave the state file behind.
+ */
 function exitAfterStopping(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  setTimeout(() => process.exit(code), STOP_TIMEOUT_MS);
   void stopAll().finally(() => process.exit(code));
 }
 
-process.once('SIGINT', () => exitAfterStopping(0));
-process.once('SIGTERM', () => exitAfterStopping(0));
+process.on('SIGINT', () => exitAfterStopping(0));
+process.on('SIGTERM', () => exitAfterStopping(0));
 // If whatever started us (npm) is killed outright, we are re-parented: stop rather than run on unowned.
 const parentAtStart = process.ppid;
 setInterval(() => {

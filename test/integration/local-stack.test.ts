@@ -4,6 +4,10 @@
  */
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadLocalConfig, projectRoot } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
@@ -34,10 +38,12 @@ const STACK_TEST_TIMEOUT_MS = 180_000;
 
 describe.concurrent('npm start', () => {
   test(
-    'serves the tables, the simulator with its buyer page, and the API; Ctrl-C (SIGINT) stops everything',
+    'serves the tables, the simulator with its buyer page, and the API; Ctrl-C stops everything',
     { timeout: STACK_TEST_TIMEOUT_MS },
     async () => {
-      const stack = await start('npm');
+      const statePath = join(await mkdtemp(join(tmpdir(), 'ctrl-c-')), 'stack.json');
+      const stack = await startNpmStart('npm', { LOCAL_STACK_STATE: statePath }, { ownProcessGroup: true });
+      stacks.push(stack);
       const dynamoDb = createDynamoDbClient(stack.dynamoDbEndpoint);
       const { TableNames } = await dynamoDb.send(new ListTablesCommand({}));
       dynamoDb.destroy();
@@ -52,10 +58,14 @@ describe.concurrent('npm start', () => {
       expect((await fetch(stack.fulfillmentUrl)).status).toBe(405);
       expect((await fetch(`${stack.simulatorUrl}/buyer`)).status).toBe(200);
 
-      stack.process.kill('SIGINT');
+      expect(existsSync(statePath)).toBe(true);
+
+      // Ctrl-C in a terminal signals the whole process group: npm, which passes SIGINT on, and node at once.
+      process.kill(-stack.process.pid!, 'SIGINT');
       expect(await exitOf(stack.process)).toBe(0);
       await expectGone(stack.javaPid, Number(new URL(stack.dynamoDbEndpoint).port));
       await expect(fetch(`${stack.simulatorUrl}/control/clock`)).rejects.toThrow();
+      expect(existsSync(statePath), 'the state file outlived npm start').toBe(false);
     },
   );
 

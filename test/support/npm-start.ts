@@ -47,11 +47,13 @@ const STARTUP_TIMEOUT_MS = 120_000;
 
 /**
  * `environment` is added to the stack's. Its logs are the functions' JSON lines (`LOG_FORMAT=json`) unless it says
- * otherwise: what the tests read them for (a token leaked, a line logged) needs every line whole.
+ * otherwise: what the tests read them for (a token leaked, a line logged) needs every line whole. With
+ * `ownProcessGroup`, the stack leads a process group of its own, as in a terminal, where Ctrl-C signals the whole group.
  */
 export async function startNpmStart(
   via: 'npm' | 'node' = 'node',
   environment: Readonly<Record<string, string>> = {},
+  { ownProcessGroup = false } = {},
 ): Promise<NpmStart> {
   const env = {
     ...process.env,
@@ -69,8 +71,12 @@ export async function startNpmStart(
   };
   const child =
     via === 'npm'
-      ? spawn('npm', ['start'], { cwd: projectRoot, env })
-      : spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], { cwd: projectRoot, env });
+      ? spawn('npm', ['start'], { cwd: projectRoot, env, detached: ownProcessGroup })
+      : spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+          cwd: projectRoot,
+          env,
+          detached: ownProcessGroup,
+        });
   const output: string[] = [];
   const logs = () => output.join('');
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
