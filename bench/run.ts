@@ -11,6 +11,7 @@ const benchmarks = [
   'fulfillment-latency.ts',
   'function-bundles.ts',
   'usage-recording-cost.ts',
+  'usage-client-cost.ts',
   'metering-throughput.ts',
   'metering-backlog.ts',
 ];

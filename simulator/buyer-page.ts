@@ -292,7 +292,7 @@ function setupForm(fulfillmentUrl: string, registrationToken: string, offerType:
 function missingFulfillmentUrl(origin: string): SafeHtml {
   const command =
     `curl -s -X PATCH ${origin}/control/settings -H 'content-type: application/json' ` +
-    `-d '{"fulfillmentUrl":"http://127.0.0.1:3000/fulfillment"}'`;
+    `-d '{"fulfillmentUrl":"http://127.0.0.1:8080/your-fulfillment-url"}'`;
   return html`<h2>No fulfillment URL is set</h2>
     <p>
       The simulator does not know the seller's fulfillment URL, so it cannot send you there. Set the

@@ -53,6 +53,11 @@ export function subscriberAccessOf(
   if (item.productCode === undefined || typeof item.subscriberId !== 'string') return undefined;
   const status = effectiveStatus(item.lifecycle ?? {}, now, finalMeteringGraceSeconds);
   const optional = (name: string) => (typeof item[name] === 'string' ? { [name]: item[name] } : {});
+  // Ended by its deadline passing before the sweep wrote it down: it ended at the deadline, as the sweep will record.
+  const statusChangedAt =
+    status === 'ended' && item.subscriptionStatus === 'ending' && typeof item.finalMeteringDeadline === 'string'
+      ? item.finalMeteringDeadline
+      : item.statusChangedAt;
   return {
     subscriberId: item.subscriberId,
     productCode: item.productCode as string,
@@ -62,7 +67,7 @@ export function subscriberAccessOf(
     ...optional('customerAWSAccountId'),
     status,
     allowed: isMeterable(status),
-    ...optional('statusChangedAt'),
+    ...(typeof statusChangedAt === 'string' ? { statusChangedAt } : {}),
     ...(status === 'ending' ? optional('finalMeteringDeadline') : {}),
     ...optional('offerType'),
     entitlements: (item.entitlements ?? []) as SubscriberEntitlement[],
