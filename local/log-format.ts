@@ -94,7 +94,7 @@ function infoSummary(message: string, record: LogRecord): string | undefined {
     case 'Buyer registered':
       return `buyer registered: ${String(record.subscriberId)} (${String(record.outcome)})`;
     case 'Usage recorded':
-      return `usage recorded: ${String(record.events)} event(s), ${counts(record.outcomes)}`;
+      return `usage recorded: ${String(record.events)} event(s)${record.events === 0 ? '' : `, ${counts(record.outcomes)}`}`;
     default:
       return `${message}${details(record)}`;
   }

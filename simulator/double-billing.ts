@@ -22,8 +22,8 @@ export interface DoubleBillingWarning {
 
 export function doubleBillingWarning(facts: Omit<DoubleBillingWarning, 'kind' | 'message'>): DoubleBillingWarning {
   const message =
-    `double billing: usage record ${facts.recordPosition} of request ${facts.requestId} (license ${facts.licenseArn}, ` +
-    `${facts.licenseId}; dimension ${facts.dimension}; hour ${facts.hour.toISOString()}) was sent with ProductCode ` +
+    `double billing: usage record ${facts.recordPosition} of request ${facts.requestId} (license ${facts.licenseId}, ` +
+    `${facts.licenseArn}; dimension ${facts.dimension}; hour ${facts.hour.toISOString()}) was sent with ProductCode ` +
     `${facts.productCode} and a LicenseArn, so it is billed twice, as AWS would bill it (metering records ` +
     `${facts.meteringRecordIds.join(' and ')}). Leave ProductCode out of requests whose records carry LicenseArn.`;
   return { kind: 'double-billing', ...facts, message };

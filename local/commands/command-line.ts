@@ -1,7 +1,8 @@
 /**
- * What the operator commands share about their command line: options parsed strictly, and one convention for the end:
+ * What the operator commands share about their command line: options parsed strictly, one convention for the end:
  * exit status 0 when done, 1 when something the command needs failed (one line on stderr says what), 2 when the
- * command line cannot be run (the line says what is wrong, then the usage line).
+ * command line cannot be run (the line says what is wrong, then the usage line); and a quiet end when the reader of its
+ * output goes away.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LocalStackError } from '../errors.ts';
@@ -15,6 +16,13 @@ export class ArgumentError extends LocalStackError {
 export class CommandFailureError extends LocalStackError {
   override readonly name = 'CommandFailureError';
 }
+
+// A reader that stops early (`npm run meter | head`) closes the pipe: stop quietly then, as Unix tools do, rather than
+// with an EPIPE stack trace. Every command imports this module, so every command behaves so.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -71,7 +71,7 @@ try {
           (result, index) =>
             `${events[index]!.dimension} ${events[index]!.quantity} ${result.status}${result.reason === undefined ? '' : ` (${result.reason})`}`,
         )
-        .join(', ')}\n  ${counted} units in all, hour of ${now}`,
+        .join(', ')}\n  ${counted} units in all, at ${now}`,
     );
   }
 } catch (error) {

@@ -40,8 +40,9 @@ export function loopbackOnly(listener: RequestListener): RequestListener {
     response
       .writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
       .end(
-        `Forbidden: this local server answers only requests addressed to localhost, 127.0.0.1 or [::1], not to ` +
-          `${JSON.stringify(request.headers.host ?? '')}, so that no web page can reach it by DNS rebinding.\n`,
+        `Forbidden: this local server answers only requests addressed to localhost (or a name below it), ` +
+          `127.x.x.x or [::1], not to ${JSON.stringify(request.headers.host ?? '')}, so that no web page can reach ` +
+          'it by DNS rebinding.\n',
       );
   };
 }
