@@ -73,7 +73,7 @@ const advanceInput = z
   .transform((input) => ((input.hours ?? 0) * 3600 + (input.minutes ?? 0) * 60 + (input.seconds ?? 0)) * 1000);
 const endInput = z.strictObject({ reason: z.enum(['CANCELLED', 'EXPIRED', 'TERMINATED']).default('CANCELLED') });
 const subscriptionInput = z.strictObject({
-  url: z.url(),
+  url: z.url({ protocol: /^https?$/ }),
   format: z.enum(['eventbridge', 'sns']).default('eventbridge'),
 });
 const eventsQuery = z.object({

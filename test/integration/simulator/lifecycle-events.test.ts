@@ -219,3 +219,10 @@ test('an unsubscribed URL receives nothing more, while another subscriber still 
   await until(() => control.received.length === 3);
   expect(stopped.received).toEqual([]);
 });
+
+test('only an http(s) URL can be subscribed: anything else is answered 400 and subscribes nothing', async () => {
+  for (const url of ['ftp://127.0.0.1/events', 'file:///etc/passwd', 'not a url']) {
+    await expect(sim.control.subscribeEvents(url, 'eventbridge')).rejects.toThrow(/400/);
+  }
+  expect((await sim.control.eventSubscriptions()).subscriptions).toEqual([]);
+});
