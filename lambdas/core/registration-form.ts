@@ -47,16 +47,26 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
 // field pose as two lines.
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
+/**
+ * Checks a submitted form (each field's values, as `URLSearchParams.getAll` gives them, or one value): a field sent
+ * more than once is refused rather than one of its values picked, since the form itself sends each field once.
+ */
 export function validateRegistration(
-  submitted: Readonly<Record<string, string | undefined>>,
+  submitted: Readonly<Record<string, string | readonly string[] | undefined>>,
   required: readonly RegistrationField[],
 ): FormValidation {
   const values: RegistrationDetails = {};
   const errors: FieldErrors = {};
   for (const field of REGISTRATION_FIELDS) {
-    const value = (submitted[field] ?? '').trim();
+    const given = submitted[field];
+    const all = given === undefined ? [] : typeof given === 'string' ? [given] : given;
+    const value = (all[0] ?? '').trim();
     const rule = fieldRules[field];
     values[field] = value.slice(0, rule.maxLength * 2);
+    if (all.length > 1) {
+      errors[field] = `Enter this once: the form sent it ${all.length} times`;
+      continue;
+    }
     if (value === '') {
       if (required.includes(field)) errors[field] = rule.missing;
       continue;

@@ -8,6 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
 import { validateRegistration } from '../core/registration-form.ts';
+import { REGISTRATION_FIELDS } from '../../contracts/index.ts';
 import {
   formTokenMatches,
   type RegistrationSession,
@@ -113,7 +114,10 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     }
     if (subscriber.registration !== undefined) return afterRegistration(event, subscriber);
     if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) return pages.problem('subscription-closed', productCode);
-    const validation = validateRegistration(Object.fromEntries(fields), settings.requiredFields);
+    const validation = validateRegistration(
+      Object.fromEntries(REGISTRATION_FIELDS.map((field) => [field, fields.getAll(field)])),
+      settings.requiredFields,
+    );
     if (!validation.valid) {
       return pages.page(
         400,

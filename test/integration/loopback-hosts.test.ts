@@ -40,7 +40,9 @@ test('each server refuses a request addressed to another host name', async () =>
     ]) {
       const answer = await getWithHost(url, host);
       expect({ server, host, status: answer.status }).toEqual({ server, host, status: 403 });
-      expect(answer.body).toContain('answers only requests addressed to localhost (or a name below it), 127.x.x.x or [::1]');
+      expect(answer.body).toContain(
+        'answers only requests addressed to localhost (or a name below it), 127.x.x.x or [::1]',
+      );
       expect(answer.body).toContain('DNS rebinding');
     }
   }

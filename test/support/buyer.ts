@@ -41,7 +41,7 @@ export async function getRegistration(registerUrl: string, cookie?: string): Pro
 export async function postRegistration(
   registerUrl: string,
   cookie: string | undefined,
-  fields: Record<string, string>,
+  fields: Record<string, string> | readonly [string, string][],
 ): Promise<Answer> {
   return answer(
     await fetch(registerUrl, {

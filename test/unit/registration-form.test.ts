@@ -39,3 +39,10 @@ test('required fields come from configuration; optional ones may be empty and ar
     email: 'Enter an email address',
   });
 });
+
+test('a field given more than once is refused, whichever of its values would pass', () => {
+  expect(validateRegistration({ ...valid, company: ['Acme', 'Acme'] }, required)).toEqual(
+    expect.objectContaining({ valid: false, errors: { company: 'Enter this once: the form sent it 2 times' } }),
+  );
+  expect(validateRegistration({ ...valid, company: ['Acme'] }, required).valid).toBe(true);
+});

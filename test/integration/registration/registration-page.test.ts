@@ -111,6 +111,19 @@ describe('the form', () => {
     expect(await registrationOf(subscriberId)).toBeUndefined();
   });
 
+  test('refuses a field sent twice rather than pick one of its values, and stores nothing', async () => {
+    const { cookie, subscriberId } = await arrivedBuyer();
+    const page = await getRegistration(registerUrl(), cookie);
+    const answer = await postRegistration(registerUrl(), cookie, [
+      ['formToken', formTokenOf(page.body)],
+      ...Object.entries(complete),
+      ['company', 'Another Ltd'],
+    ]);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain('Enter this once: the form sent it 2 times');
+    expect(await registrationOf(subscriberId)).toBeUndefined();
+  });
+
   test('accepts any email domain, webmail included', async () => {
     const { cookie, subscriberId } = await arrivedBuyer();
     expect((await submit(cookie, { ...complete, email: 'someone@yahoo.co.uk' })).status).toBe(303);
