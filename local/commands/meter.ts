@@ -8,7 +8,6 @@
  *   npm run meter -- --dry-run             with any of the above: print the BatchMeterUsage calls; write, send nothing
  */
 import '../sdk-environment.ts';
-import { parseArgs } from 'node:util';
 import { documentClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
 import {
   meteredDimensionsVariable,
@@ -22,26 +21,11 @@ import {
   meteringVariables,
   productsVariable as productsVariableOf,
 } from '../../lib/function-environment.ts';
+import { subscriberAccess } from '../../lambdas/core/subscriber-access.ts';
 import { commandTargets } from './targets.ts';
-import { ArgumentError } from './command-line.ts';
+import { ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 
-function options() {
-  try {
-    return parseArgs({
-      options: {
-        'dry-run': { type: 'boolean', default: false },
-        final: { type: 'boolean', default: false },
-        subscriber: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new ArgumentError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, { cause: error });
-  }
-}
-
-const USAGE = 'Usage: npm run meter -- [--dry-run] [--final | --subscriber <id>]';
+const USAGE = 'npm run meter -- [--dry-run] [--final | --subscriber <id>]';
 
 function print(summary: MeteringRunSummary): void {
   const rejected = Object.entries(summary.rejected).map(([reason, count]) => `${reason} ${count}`);
@@ -61,18 +45,33 @@ function print(summary: MeteringRunSummary): void {
   }
 }
 
-try {
-  const { 'dry-run': dryRun, final, subscriber } = options();
-  if (final && subscriber !== undefined)
-    throw new ArgumentError(`--final and --subscriber exclude each other\n${USAGE}`);
+runCommand('meter', USAGE, async (args) => {
+  const { values } = parseCommandLine(args, {
+    'dry-run': { type: 'boolean', default: false },
+    final: { type: 'boolean', default: false },
+    subscriber: { type: 'string' },
+  });
+  const { 'dry-run': dryRun, final, subscriber } = values;
+  if (final && subscriber !== undefined) throw new ArgumentError('--final and --subscriber exclude each other');
+  if (subscriber === '') throw new ArgumentError('--subscriber must not be empty');
   const targets = await commandTargets();
   const { config } = targets;
+  const client = documentClient(targets.dynamoDbEndpoint);
+  const now = targets.clock.now();
+  if (
+    subscriber !== undefined &&
+    (await subscriberAccess(client, targets.subscribersTable, subscriber, now)) === undefined
+  ) {
+    throw new CommandFailureError(
+      `no subscriber has the id ${JSON.stringify(subscriber)} (npm run subscribers lists them)`,
+    );
+  }
   // The configuration reaches the run as it reaches the deployed function: through its environment variables.
   const variables = meteringVariables(config);
   const settings = meteringSettingsVariable.parse(variables.METERING);
   const summary = await meterUsage(
     {
-      client: documentClient(targets.dynamoDbEndpoint),
+      client,
       usageTable: targets.usageTable,
       subscribersTable: targets.subscribersTable,
       metering: meteringClient(config.marketplaceRegion, targets.marketplaceEndpoint, 1),
@@ -95,13 +94,11 @@ try {
       },
     },
     {
-      now: targets.clock.now(),
+      now,
       dryRun,
       scope: subscriber !== undefined ? { subscriberId: subscriber } : final ? 'ending' : undefined,
     },
   );
   print(summary);
-} catch (error) {
-  console.error(`npm run meter: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-}
+  return 0;
+});

@@ -9,14 +9,15 @@
 import '../sdk-environment.ts';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomInt } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import { fetchSigned } from '../http/signed-fetch.ts';
 import { commandTargets, localApiUrl } from './targets.ts';
-import { ArgumentError, CommandFailureError } from './command-line.ts';
+import { ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 
-try {
-  const { values } = parseArgs({ options: { events: { type: 'string', default: '3' } }, strict: true });
+const USAGE = 'npm run sample-usage -- [--events <1-10>]';
+
+runCommand('sample-usage', USAGE, async (args) => {
+  const { values } = parseCommandLine(args, { events: { type: 'string', default: '3' } });
   const eventsPerDimension = Number(values.events);
   if (!Number.isInteger(eventsPerDimension) || eventsPerDimension < 1 || eventsPerDimension > 10) {
     throw new ArgumentError('--events must be a whole number from 1 to 10');
@@ -74,7 +75,5 @@ try {
         .join(', ')}\n  ${counted} units in all, at ${now}`,
     );
   }
-} catch (error) {
-  console.error(`npm run sample-usage: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-}
+  return 0;
+});

@@ -96,9 +96,23 @@ test(
   async () => {
     const { buyer, meter } = await setup();
     const run = await meter('--dryrun');
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stderr).toContain("npm run meter: Unknown option '--dryrun'");
-    expect(run.stderr).toContain('Usage: npm run meter -- [--dry-run] [--final | --subscriber <id>]');
+    expect(run.stderr).toContain('usage: npm run meter -- [--dry-run] [--final | --subscriber <id>]');
     expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
+  },
+);
+
+test(
+  'a --subscriber that names no subscriber is refused with status 1, and nothing runs',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const { buyer, meter } = await setup();
+    const run = await meter('--subscriber', 'license:arn:aws:license-manager::123456789012:license:l-nobody');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('npm run meter: no subscriber has the id "license:arn:aws:license-manager::');
+    expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toEqual([]);
+    expect((await meter('--subscriber', buyer.subscriberId)).status).toBe(0);
+    expect((await sim.control.billed({ licenseId: buyer.license.id })).records).toHaveLength(1);
   },
 );
