@@ -74,15 +74,62 @@ test('the billable period runs from the first activation to the end request, wha
     start: at(10),
     end: endOf(30),
   });
-  // Resubscribed before the end: no end.
+  // Resubscribed before the end: no end, and a new start.
   expect(billablePeriod(withFact(withFact(facts, 'endRequestedAt', at(30)), 'activatedAt', at(40)))).toEqual({
-    start: at(10),
+    start: at(40),
   });
   // The end is notified to the second: usage within that second is not after it.
   expect(isAfterEnd(new Date(at(30).getTime() + 999), at(30))).toBe(false);
   expect(isAfterEnd(new Date(at(30).getTime() + 1000), at(30))).toBe(true);
   // Stored before the start was kept apart: the one activation is the start.
   expect(billablePeriod({ activatedAt: at(10).toISOString() })).toEqual({ start: at(10) });
+});
+
+test('a subscription that starts again after an end bills from the restart, however often it ends since', () => {
+  const again = fold([
+    ['activatedAt', 10],
+    ['endRequestedAt', 30],
+    ['endedAt', 90],
+    ['activatedAt', 100],
+  ]);
+  expect(statusOf(again).status).toBe('active');
+  expect(billablePeriod(again)).toEqual({ start: at(100) });
+  // The new subscription ends too: its span still starts at the restart, not at the first start.
+  const endedAgain = fold([
+    ['activatedAt', 10],
+    ['endRequestedAt', 30],
+    ['endedAt', 90],
+    ['activatedAt', 100],
+    ['endRequestedAt', 110],
+  ]);
+  expect(billablePeriod(endedAgain)).toEqual({ start: at(100), end: at(110) });
+  // A subscription that only ever had one start keeps it, whatever activations came later.
+  expect(
+    billablePeriod(
+      fold([
+        ['activatedAt', 10],
+        ['activatedAt', 50],
+        ['endRequestedAt', 60],
+      ]),
+    ),
+  ).toEqual({
+    start: at(10),
+    end: at(60),
+  });
+});
+
+test('the end of a request the buyer withdrew by subscribing again ends nothing', () => {
+  // unsubscribe-pending at 30, subscribe-success at 50, the old request's unsubscribe-success at 90.
+  const facts = fold([
+    ['activatedAt', 10],
+    ['endRequestedAt', 30],
+    ['activatedAt', 50],
+    ['endedAt', 90],
+  ]);
+  expect(statusOf(facts)).toEqual({ status: 'active', since: at(50).toISOString() });
+  expect(billablePeriod(facts)).toEqual({ start: at(50) });
+  // An end after an end request made since the restart does end it.
+  expect(statusOf(withFact(withFact(facts, 'endRequestedAt', at(100)), 'endedAt', at(160))).status).toBe('ended');
 });
 
 test('at the same instant the later stage wins', () => {

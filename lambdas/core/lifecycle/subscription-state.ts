@@ -11,7 +11,12 @@
  *      +--failed--> failed   +------activated again-----+   (a buyer who resubscribes before the end)
  * ```
  *
- * The latest fact wins; at the same instant, the later stage (ended > ending > failed > active) does.
+ * The latest fact wins; at the same instant, the later stage (ended > ending > failed > active) does. One exception: an
+ * end that concludes an end request the buyer has since withdrawn by subscribing again (a legacy `unsubscribe-success`
+ * an hour after the `unsubscribe-pending`, arriving after the new `subscribe-success`) ends nothing.
+ *
+ * A subscription that starts again after an end is a new one for billing: Marketplace bills the new license from its
+ * activation, never the time between the two, so usage is billable from the restart on (see `startOf`).
  */
 import type { SubscriptionStatus } from '../subscriber.ts';
 
@@ -26,9 +31,14 @@ export interface LifecycleFacts {
    * upgrade, a renewal), so the start of the subscription is kept beside it, folded the other way (the earlier wins).
    */
   readonly startedAt?: string | undefined;
+  /**
+   * The earliest end request or end, folded like `startedAt` (the earlier wins): with the latest ones, it tells a
+   * subscription that started again after an end (`startOf`) however many times it has ended since.
+   */
+  readonly firstEndAt?: string | undefined;
 }
 
-export type LifecycleFact = Exclude<keyof LifecycleFacts, 'startedAt'>;
+export type LifecycleFact = Exclude<keyof LifecycleFacts, 'startedAt' | 'firstEndAt'>;
 
 /** A fact, by the kind of notification that establishes it. */
 export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
@@ -42,21 +52,41 @@ export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> =
 const precedence: readonly LifecycleFact[] = ['endedAt', 'endRequestedAt', 'failedAt', 'activatedAt'];
 
 /**
- * The facts with one more fact folded in: the later of the two times of its kind (and, for an activation, the earlier
- * of the two starts).
+ * The facts with one more fact folded in: the later of the two times of its kind (and the earlier of the two starts,
+ * for an activation, or of the two first ends, for an end request or end).
  */
 export function withFact(facts: LifecycleFacts, fact: LifecycleFact, at: Date): LifecycleFacts {
   const time = at.toISOString();
   const current = facts[fact];
   const latest = current !== undefined && current >= time ? facts : { ...facts, [fact]: time };
+  if (fact === 'endRequestedAt' || fact === 'endedAt') {
+    return latest.firstEndAt !== undefined && latest.firstEndAt <= time ? latest : { ...latest, firstEndAt: time };
+  }
   if (fact !== 'activatedAt') return latest;
-  const started = startOf(facts);
+  const started = firstStartOf(facts);
   return started !== undefined && started <= time ? latest : { ...latest, startedAt: time };
 }
 
-/** When the subscription started: its earliest activation (stored before `startedAt` was: its only one). */
-function startOf(facts: LifecycleFacts): string | undefined {
+/** When the subscription first started: its earliest activation (stored before `startedAt` was: its only one). */
+function firstStartOf(facts: LifecycleFacts): string | undefined {
   return facts.startedAt ?? facts.activatedAt;
+}
+
+/**
+ * When the subscription in force started: its first activation, or, when it started again after an end (request) that
+ * came after that, its latest activation. Derived, so that it keeps the facts' independence of order. A legacy
+ * subscription is activated once each time it starts (`subscribe-success`), so that is exactly its restart; a license
+ * whose `License Updated` came again after a restart would start later than it did, which refuses usage rather than
+ * accept what Marketplace might not bill.
+ */
+function startOf(facts: LifecycleFacts): string | undefined {
+  const first = firstStartOf(facts);
+  const { activatedAt } = facts;
+  if (first === undefined || activatedAt === undefined) return first;
+  const restarted = [facts.firstEndAt, facts.endRequestedAt, facts.endedAt].some(
+    (end) => end !== undefined && end >= first && end < activatedAt,
+  );
+  return restarted ? activatedAt : first;
 }
 
 /** The status the facts establish, and the time of the fact that set it. */
@@ -64,9 +94,24 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
   let winner: LifecycleFact | undefined;
   for (const fact of precedence) {
     const time = facts[fact];
+    if (fact === 'endedAt' && concludesWithdrawnRequest(facts)) continue;
     if (time !== undefined && (winner === undefined || time > facts[winner]!)) winner = fact;
   }
   return winner === undefined ? { status: 'pending' } : { status: statusOfFact[winner], since: facts[winner] };
+}
+
+/**
+ * Whether the end concludes an end request the buyer withdrew by subscribing again before it (the activation falls
+ * between the request and the end): the old subscription's window closing, not the new one ending.
+ */
+function concludesWithdrawnRequest({ activatedAt, endRequestedAt, endedAt }: LifecycleFacts): boolean {
+  return (
+    activatedAt !== undefined &&
+    endRequestedAt !== undefined &&
+    endedAt !== undefined &&
+    endRequestedAt < activatedAt &&
+    activatedAt < endedAt
+  );
 }
 
 /** Until when final usage is accepted after an end was requested (AWS: about an hour). */

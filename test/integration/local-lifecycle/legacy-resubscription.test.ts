@@ -1,0 +1,113 @@
+/**
+ * A legacy buyer who subscribes again keeps their subscriber id (product code + `CustomerIdentifier`), but the new
+ * subscription is billed from its own start: usage of the time between the two is refused when it is posted (it was
+ * accepted, then refused by Marketplace), and the old subscription's `unsubscribe-success`, arriving after the buyer
+ * subscribed again inside its final-metering hour, does not end the new one (it did, and its usage was lost).
+ */
+import { expect, test } from 'vitest';
+import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
+import { checkAccess, settleLifecycle } from '../../support/lifecycle.ts';
+import { useLocalStack } from '../../support/local-stack.ts';
+import { fetchSigned } from '../../../local/http/signed-fetch.ts';
+
+const LEGACY_PRODUCT = 'data-suite-legacy-example';
+const HOUR_MS = 3_600_000;
+
+const local = useLocalStack({
+  marketplaceNotifications: true,
+  queueRetries: { visibilityTimeoutMs: 100, maxReceiveCount: 3 },
+  // Runs only when a test asks, so that what each one bills is its own doing.
+  meteringEveryMs: 3_600_000,
+  finalMeteringEveryMs: 3_600_000,
+});
+
+const simulatorNow = async () => new Date((await local.control.clock()).now);
+
+/** Ten past the next hour, the clock stopped: every step below stays in the hours it names. */
+async function tenPastTheHour(): Promise<void> {
+  const now = (await simulatorNow()).getTime();
+  await local.control.setClock(new Date(Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS + 10 * 60_000), false);
+}
+
+async function postUsage(subscriberId: string, quantity: number, at: Date) {
+  const response = await fetchSigned(`${local.stack.apiUrl}/usage`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      events: [{ subscriberId, dimension: 'overage_requests', quantity, timestamp: at.toISOString() }],
+    }),
+  });
+  const body = (await response.json()) as { results: { status: string; reason?: string }[] };
+  return body.results[0];
+}
+
+async function legacyBuyer() {
+  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, LEGACY_PRODUCT);
+  const { customerIdentifier, customerAWSAccountId } = await local.control.license(licenseId);
+  await settleLifecycle(local.stack);
+  return { licenseId, customerAWSAccountId, subscriberId: `legacy:${LEGACY_PRODUCT}:${customerIdentifier}` };
+}
+
+async function subscribeAgain(customerAWSAccountId: string) {
+  const { license } = await local.control.createLicense({ productCode: LEGACY_PRODUCT, customerAWSAccountId });
+  await settleLifecycle(local.stack);
+  return license;
+}
+
+test('after the old subscription ended, usage of the gap is refused and the new one is billed from its start', async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
+  await settleLifecycle(local.stack);
+  await local.control.advanceClock({ hours: 1, minutes: 1 });
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'ended' }),
+  );
+
+  await local.control.advanceClock({ hours: 2 });
+  const inTheGap = new Date((await simulatorNow()).getTime() - 30 * 60_000);
+  const again = await subscribeAgain(buyer.customerAWSAccountId);
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'active', allowed: true }),
+  );
+  expect(await postUsage(buyer.subscriberId, 37, inTheGap)).toEqual(
+    expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }),
+  );
+  const afterTheStart = await simulatorNow();
+  expect(await postUsage(buyer.subscriberId, 31, afterTheStart)).toEqual(
+    expect.objectContaining({ status: 'accepted' }),
+  );
+
+  await local.control.advanceClock({ hours: 1, minutes: 6 });
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ billed: 1, rejected: {} }));
+  const billed = (await local.control.billed({ licenseId: again.id })).records;
+  expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 31 })]);
+  expect(Date.parse(billed[0]!.timestamp)).toBeGreaterThan(Date.parse(again.activatedAt!));
+});
+
+test('subscribed again inside the old final-metering hour: the old end ends nothing, and the usage is billed', async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
+  await settleLifecycle(local.stack);
+  await local.control.advanceClock({ minutes: 20 });
+  const again = await subscribeAgain(buyer.customerAWSAccountId);
+  const usedAt = await simulatorNow();
+  expect(await postUsage(buyer.subscriberId, 311, usedAt)).toEqual(expect.objectContaining({ status: 'accepted' }));
+
+  // The old subscription's final-metering hour passes: Marketplace sends its unsubscribe-success.
+  await local.control.advanceClock({ minutes: 45 });
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'active', allowed: true }),
+  );
+
+  await local.control.advanceClock({ hours: 1 });
+  await local.stack.meter();
+  const billed = (await local.control.billed({ licenseId: again.id })).records.filter((record) => record.quantity > 0);
+  expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 311 })]);
+  // Stamped inside the new subscription (the buyer subscribed and cancelled the old one in the same second).
+  expect(Date.parse(billed[0]!.timestamp)).toBeGreaterThan(Date.parse(again.activatedAt!));
+  expect((await local.control.billed({ licenseId: buyer.licenseId })).records).toEqual([]);
+});
