@@ -39,6 +39,9 @@ describe('zero-usage records', () => {
     expect(subscribedDuring({ activatedAt: '2026-11-18T11:59:00.000Z' }, hour)).toBe(true);
     expect(subscribedDuring({ activatedAt: '2026-11-18T12:00:00.000Z' }, hour)).toBe(false);
     expect(subscribedDuring({}, hour)).toBe(false);
+    // Started in the hour's last second: no record of that hour can be stamped after the start.
+    expect(subscribedDuring({ activatedAt: '2026-11-18T11:59:59.000Z' }, hour)).toBe(false);
+    expect(subscribedDuring({ activatedAt: '2026-11-18T11:59:58.900Z' }, hour)).toBe(true);
   });
 
   test('are owed for the hour an end was asked for in, not for hours after it', () => {

@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
 import { allocationAttributes, bucketKey } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { firstBillableHour } from '../../lambdas/core/metering/bucket/bucket-timing.ts';
 import { itemId } from '../../lambdas/core/table-keys.ts';
 import { MAX_USAGE_EVENTS_PER_CALL, type UsageEvent } from '../../lambdas/core/metering/recording/usage-event.ts';
 import {
@@ -60,6 +61,24 @@ test("an ending subscription's late usage goes into its final hour, even once th
     '2026-11-26T10:00:00.000Z',
     '2026-11-26T11:00:00.000Z',
   ]);
+});
+
+test('usage of the hour a subscription started in, in its last second, goes into the next hour', () => {
+  const startedInLastSecond = new Date('2026-11-26T10:59:59.300Z');
+  const firstHour = firstBillableHour({ activatedAt: startedInLastSecond.toISOString() })!;
+  expect(firstHour.toISOString()).toBe('2026-11-26T11:00:00.000Z');
+  const at = new Date('2026-11-26T10:59:59.800Z');
+  const plan = planWrites([{ index: 0, event: event({ at, hour: HOUR }), firstHour }], nothingKnown(), {
+    ...SETTINGS,
+    now: at,
+  });
+  expect(plan.results.get(0)).toEqual({
+    status: 'accepted',
+    hour: '2026-11-26T11:00:00.000Z',
+    carriedFrom: HOUR.toISOString(),
+  });
+  // Started a second earlier: its own hour takes it.
+  expect(firstBillableHour({ activatedAt: '2026-11-26T10:59:58.999Z' })?.toISOString()).toBe(HOUR.toISOString());
 });
 
 test('a full call of events with ids, each to its own bucket, fits one transaction and touches each item once', () => {

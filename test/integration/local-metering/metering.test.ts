@@ -113,6 +113,30 @@ test('after a cancellation, late usage up to the end is taken, and the final hou
   ]);
 });
 
+test('a subscription that starts in the last second of an hour has that usage billed in the next hour', async () => {
+  // Marketplace refusing any timestamp before the activation itself (the strict reading of "the start of usage").
+  await local.control.updateSettings({ licensePeriodStart: 'instant' });
+  try {
+    const now = Date.parse((await local.control.clock()).now);
+    const lastSecond = Math.floor(now / HOUR_MS) * HOUR_MS + 2 * HOUR_MS - 500;
+    await local.control.setClock(new Date(lastSecond), false);
+    const { licenseId, subscriberId } = await liveSubscriber();
+    const at = new Date(lastSecond + 300);
+    const usage = { subscriberId, dimension: 'requests', quantity: 59, timestamp: at.toISOString() };
+    expect((await postUsage({ events: [usage] })).body.results).toEqual([
+      { status: 'accepted', hour: new Date(lastSecond + 500).toISOString(), carriedFrom: hourOf(at).toISOString() },
+    ]);
+
+    await local.control.advanceClock({ hours: 1, minutes: 6 });
+    expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {} }));
+    expect((await local.control.billed({ licenseId })).records.filter((record) => record.quantity > 0)).toEqual([
+      expect.objectContaining({ quantity: 59, hour: new Date(lastSecond + 500).toISOString() }),
+    ]);
+  } finally {
+    await local.control.updateSettings({ licensePeriodStart: 'activation-hour' });
+  }
+});
+
 test('usage for a subscriber nobody knows is refused with its reason, and nothing is billed for it', async () => {
   const subscriberId = 'license:arn:aws:license-manager::999999999999:license:l-nobody';
   const answer = await postUsage({

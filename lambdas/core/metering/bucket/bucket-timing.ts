@@ -85,4 +85,14 @@ export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
   return new Date(end === undefined ? afterStart : Math.min(afterStart, Math.max(hour.getTime(), wholeSecond(end))));
 }
 
+/**
+ * The first hour a record of the subscription can be stamped in: the one holding the whole second after the one its
+ * start was notified in (see {@link recordTimestampOf}). That is the start's own hour, unless it started in the hour's
+ * last second: no record of that hour could then be stamped after the start, and its usage goes into the next one.
+ */
+export function firstBillableHour(facts: LifecycleFacts): Date | undefined {
+  const { start } = billablePeriod(facts);
+  return start === undefined ? undefined : hourOf(new Date(wholeSecond(start) + 1000));
+}
+
 const wholeSecond = (at: Date) => Math.floor(at.getTime() / 1000) * 1000;

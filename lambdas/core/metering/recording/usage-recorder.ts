@@ -42,7 +42,7 @@ import {
   type LifecycleFacts,
 } from '../../lifecycle/subscription-state.ts';
 import { itemId, subscriberKey, type ItemKey } from '../../table-keys.ts';
-import { finalHourSendTime, type FinalMeteringSettings, hourOf } from '../bucket/index.ts';
+import { finalHourSendTime, firstBillableHour, type FinalMeteringSettings, hourOf } from '../bucket/index.ts';
 import {
   MAX_USAGE_EVENTS_PER_CALL,
   parseUsageEvent,
@@ -152,7 +152,11 @@ export async function recordUsage(
       continue;
     }
     const { end } = billablePeriod(subscriber?.lifecycle ?? {});
-    candidates.push({ ...candidate, lastHour: end === undefined ? undefined : hourOf(end) });
+    candidates.push({
+      ...candidate,
+      lastHour: end === undefined ? undefined : hourOf(end),
+      firstHour: firstBillableHour(subscriber?.lifecycle ?? {}),
+    });
   }
   const written = await writeAtomically(dependencies, candidates, { buckets: new Map(), countedEvents }, now);
   for (const [index, result] of written) results.set(index, result);
