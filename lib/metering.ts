@@ -351,9 +351,9 @@ export class Metering extends Construct {
       name: 'final-metering-missed',
       description:
         "An ending subscriber's final-metering deadline passed before all of its usage was billed: those records " +
-        'expired unbilled. The final-metering log group names the subscriber, hour and units ("Final metering ' +
-        'missed its deadline"); look there for why the sends failed (Marketplace unreachable, throttling, ' +
-        'permissions).',
+        'expired unbilled. The log group of the run that found it (final metering, or the hourly metering run) ' +
+        'names the subscriber, hour and units ("Final metering missed its deadline"); look there for why the sends ' +
+        'failed (Marketplace unreachable, throttling, permissions).',
       metric: this.metric(METERING_METRICS.finalDeadlineMissed, 'Sum'),
       threshold: 0,
     });
