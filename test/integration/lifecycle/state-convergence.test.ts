@@ -156,7 +156,7 @@ test('notifications applied concurrently to one subscriber lose nothing', async 
     customerAWSAccountId: ACCOUNT,
   };
   const facts: LifecycleFact[] = ['activatedAt', 'failedAt', 'endRequestedAt', 'endedAt'];
-  // Each kind's latest time must win while 40 writers race (and the earliest activation, as the start). One that
+  // Each kind's latest time must win while 40 writers race (and the earliest activation and end). One that
   // keeps losing the race gives up, and its
   // notification comes back from the queue: here, applied again afterwards.
   const notifications = Array.from({ length: 40 }, (_, index) => ({
@@ -177,6 +177,7 @@ test('notifications applied concurrently to one subscriber lose nothing', async 
     failedAt: minute(37).toISOString(),
     endRequestedAt: minute(38).toISOString(),
     endedAt: minute(39).toISOString(),
+    firstEndAt: minute(2).toISOString(),
   });
   expect(Item?.subscriptionStatus).toBe('ended');
 });
