@@ -5,6 +5,7 @@
 import type { SimulatorClock } from './clock.ts';
 import { ControlError } from './control-error.ts';
 import { ids } from './random.ts';
+import { hourOf } from './metering-ledger.ts';
 import type { Settings } from './settings.ts';
 
 export type PricingModel = 'subscriptions' | 'contracts' | 'contracts-with-consumption';
@@ -181,11 +182,13 @@ export class Marketplace {
 
   /**
    * The license of a legacy buyer of `productCode`, named by CustomerIdentifier or by account id. A buyer who
-   * subscribed again after an end has several; the live one (else the latest) is the one that counts.
+   * subscribed again after an end has several; a live one (else the latest) is the one that counts: for usage at `at`,
+   * the live one active then (an old subscription in its final-metering hour, or the new one), else the first live one.
    */
   legacyCustomer(
     productCode: string,
     customer: { customerIdentifier?: string; accountId?: string },
+    at?: Date,
   ): License | undefined {
     const candidates = this.listLicenses(productCode).filter(
       (license) =>
@@ -194,7 +197,17 @@ export class Marketplace {
           ? license.customerIdentifier === customer.customerIdentifier
           : license.customerAWSAccountId === customer.accountId),
     );
-    return candidates.find((license) => this.isLive(license)) ?? candidates.at(-1);
+    const live = candidates.filter((license) => this.isLive(license));
+    const activeThen =
+      at === undefined
+        ? undefined
+        : live.find(
+            (license) =>
+              license.activatedAt !== undefined &&
+              hourOf(license.activatedAt) <= at &&
+              (license.endedAt === undefined || at < license.endedAt),
+          );
+    return activeThen ?? live[0] ?? candidates.at(-1);
   }
 
   /** The account's license on `productCode` that is active now, if any. */

@@ -293,10 +293,14 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
           ? undefined
           : input.LicenseArn !== undefined
             ? marketplace.licenseByArn(input.LicenseArn)
-            : marketplace.legacyCustomer(product.code, {
-                ...(input.CustomerIdentifier !== undefined ? { customerIdentifier: input.CustomerIdentifier } : {}),
-                ...(input.CustomerAWSAccountId !== undefined ? { accountId: input.CustomerAWSAccountId } : {}),
-              });
+            : marketplace.legacyCustomer(
+                product.code,
+                {
+                  ...(input.CustomerIdentifier !== undefined ? { customerIdentifier: input.CustomerIdentifier } : {}),
+                  ...(input.CustomerAWSAccountId !== undefined ? { accountId: input.CustomerAWSAccountId } : {}),
+                },
+                at,
+              );
       return { position: index + 1, input, at, product, license };
     }
     const license = input.LicenseArn === undefined ? undefined : marketplace.licenseByArn(input.LicenseArn);

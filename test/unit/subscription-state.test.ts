@@ -4,6 +4,8 @@ import {
   billablePeriod,
   effectiveStatus,
   isAfterEnd,
+  isInRestartGap,
+  restartOf,
   statusOf,
   withFact,
   type LifecycleFact,
@@ -74,9 +76,9 @@ test('the billable period runs from the first activation to the end request, wha
     start: at(10),
     end: endOf(30),
   });
-  // Resubscribed before the end: no end, and a new start.
+  // Resubscribed before the end: no end (and a gap, `restartOf`).
   expect(billablePeriod(withFact(withFact(facts, 'endRequestedAt', at(30)), 'activatedAt', at(40)))).toEqual({
-    start: at(40),
+    start: at(10),
   });
   // The end is notified to the second: usage within that second is not after it.
   expect(isAfterEnd(new Date(at(30).getTime() + 999), at(30))).toBe(false);
@@ -85,7 +87,7 @@ test('the billable period runs from the first activation to the end request, wha
   expect(billablePeriod({ activatedAt: at(10).toISOString() })).toEqual({ start: at(10) });
 });
 
-test('a subscription that starts again after an end bills from the restart, however often it ends since', () => {
+test('a subscription that starts again after an end has a gap, from the earliest end to the restart', () => {
   const again = fold([
     ['activatedAt', 10],
     ['endRequestedAt', 30],
@@ -93,32 +95,30 @@ test('a subscription that starts again after an end bills from the restart, howe
     ['activatedAt', 100],
   ]);
   expect(statusOf(again).status).toBe('active');
-  expect(billablePeriod(again)).toEqual({ start: at(100) });
-  // The new subscription ends too: its span still starts at the restart, not at the first start.
-  const endedAgain = fold([
-    ['activatedAt', 10],
-    ['endRequestedAt', 30],
-    ['endedAt', 90],
-    ['activatedAt', 100],
-    ['endRequestedAt', 110],
-  ]);
-  expect(billablePeriod(endedAgain)).toEqual({ start: at(100), end: at(110) });
-  // A subscription that only ever had one start keeps it, whatever activations came later.
+  expect(restartOf(again)).toEqual({ endedAt: at(30), restartedAt: at(100) });
+  expect(isInRestartGap(new Date(at(30).getTime() + 999), again)).toBe(false);
+  expect(isInRestartGap(at(31), again)).toBe(true);
+  expect(isInRestartGap(at(99), again)).toBe(true);
+  expect(isInRestartGap(at(100), again)).toBe(false);
+  // The new subscription ends too: the gap is still known, from the earliest end.
+  const endedAgain = withFact(withFact(again, 'endRequestedAt', at(110)), 'endedAt', at(170));
+  expect(restartOf(endedAgain)).toEqual({ endedAt: at(30), restartedAt: at(100) });
+  expect(billablePeriod(endedAgain)).toEqual({ start: at(10), end: at(110) });
+  // Facts stored before the earliest end was kept: the ends there are still seen.
+  expect(restartOf({ ...again, firstEndAt: undefined })).toEqual({ endedAt: at(30), restartedAt: at(100) });
+  // A subscription that only ever started once has no gap, whatever activations came later.
   expect(
-    billablePeriod(
+    restartOf(
       fold([
         ['activatedAt', 10],
         ['activatedAt', 50],
         ['endRequestedAt', 60],
       ]),
     ),
-  ).toEqual({
-    start: at(10),
-    end: at(60),
-  });
+  ).toBeUndefined();
 });
 
-test('the end of a request the buyer withdrew by subscribing again ends nothing', () => {
+test('the end of a request the buyer withdrew by subscribing again ends nothing; a later end does', () => {
   // unsubscribe-pending at 30, subscribe-success at 50, the old request's unsubscribe-success at 90.
   const facts = fold([
     ['activatedAt', 10],
@@ -127,9 +127,10 @@ test('the end of a request the buyer withdrew by subscribing again ends nothing'
     ['endedAt', 90],
   ]);
   expect(statusOf(facts)).toEqual({ status: 'active', since: at(50).toISOString() });
-  expect(billablePeriod(facts)).toEqual({ start: at(50) });
   // An end after an end request made since the restart does end it.
   expect(statusOf(withFact(withFact(facts, 'endRequestedAt', at(100)), 'endedAt', at(160))).status).toBe('ended');
+  // An end long after the withdrawn request is not its end (the new subscription's own request was not heard yet).
+  expect(statusOf(withFact(facts, 'endedAt', at(30 + 121))).status).toBe('ended');
 });
 
 test('at the same instant the later stage wins', () => {

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { allocationAttributes, bucketKey } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
-import { firstBillableHour } from '../../lambdas/core/metering/bucket/bucket-timing.ts';
+import { isRecordableHour } from '../../lambdas/core/metering/bucket/bucket-timing.ts';
 import { itemId } from '../../lambdas/core/table-keys.ts';
 import { MAX_USAGE_EVENTS_PER_CALL, type UsageEvent } from '../../lambdas/core/metering/recording/usage-event.ts';
 import {
@@ -64,11 +64,12 @@ test("an ending subscription's late usage goes into its final hour, even once th
 });
 
 test('usage of the hour a subscription started in, in its last second, goes into the next hour', () => {
-  const startedInLastSecond = new Date('2026-11-26T10:59:59.300Z');
-  const firstHour = firstBillableHour({ activatedAt: startedInLastSecond.toISOString() })!;
-  expect(firstHour.toISOString()).toBe('2026-11-26T11:00:00.000Z');
+  const facts = { activatedAt: '2026-11-26T10:59:59.300Z' };
+  const recordable = (hour: Date) => isRecordableHour(hour, facts);
+  expect(recordable(HOUR)).toBe(false);
+  expect(recordable(new Date('2026-11-26T11:00:00.000Z'))).toBe(true);
   const at = new Date('2026-11-26T10:59:59.800Z');
-  const plan = planWrites([{ index: 0, event: event({ at, hour: HOUR }), firstHour }], nothingKnown(), {
+  const plan = planWrites([{ index: 0, event: event({ at, hour: HOUR }), recordable }], nothingKnown(), {
     ...SETTINGS,
     now: at,
   });
@@ -78,7 +79,19 @@ test('usage of the hour a subscription started in, in its last second, goes into
     carriedFrom: HOUR.toISOString(),
   });
   // Started a second earlier: its own hour takes it.
-  expect(firstBillableHour({ activatedAt: '2026-11-26T10:59:58.999Z' })?.toISOString()).toBe(HOUR.toISOString());
+  expect(isRecordableHour(HOUR, { activatedAt: '2026-11-26T10:59:58.999Z' })).toBe(true);
+});
+
+test('after a restart, the hours of the gap take no usage; the old hours and the new ones do', () => {
+  // Subscribed at 08:05, asked to end at 10:30, subscribed again at 13:05.
+  const facts = {
+    startedAt: '2026-11-26T08:05:00.000Z',
+    activatedAt: '2026-11-26T13:05:00.000Z',
+    endRequestedAt: '2026-11-26T10:30:00.000Z',
+    firstEndAt: '2026-11-26T10:30:00.000Z',
+  };
+  const recordable = (hour: string) => isRecordableHour(new Date(`2026-11-26T${hour}:00:00.000Z`), facts);
+  expect(['08', '10', '11', '12', '13', '14'].map(recordable)).toEqual([true, true, false, false, true, true]);
 });
 
 test('a full call of events with ids, each to its own bucket, fits one transaction and touches each item once', () => {

@@ -15,8 +15,8 @@
  * end that concludes an end request the buyer has since withdrawn by subscribing again (a legacy `unsubscribe-success`
  * an hour after the `unsubscribe-pending`, arriving after the new `subscribe-success`) ends nothing.
  *
- * A subscription that starts again after an end is a new one for billing: Marketplace bills the new license from its
- * activation, never the time between the two, so usage is billable from the restart on (see `startOf`).
+ * A subscription that starts again after an end is billed as two: the old one's usage up to its end, the new one's from
+ * its activation, never the time between the two (`restartOf`).
  */
 import type { SubscriptionStatus } from '../subscriber.ts';
 
@@ -32,8 +32,8 @@ export interface LifecycleFacts {
    */
   readonly startedAt?: string | undefined;
   /**
-   * The earliest end request or end, folded like `startedAt` (the earlier wins): with the latest ones, it tells a
-   * subscription that started again after an end (`startOf`) however many times it has ended since.
+   * The earliest end request or end, folded like `startedAt` (the earlier wins): with the latest ones, it tells where
+   * the gap before a restart begins (`restartOf`) however many times the subscription has ended since.
    */
   readonly firstEndAt?: string | undefined;
 }
@@ -72,22 +72,40 @@ function firstStartOf(facts: LifecycleFacts): string | undefined {
   return facts.startedAt ?? facts.activatedAt;
 }
 
+/** A subscription that started again after it had ended (or been asked to): no usage is billable in between. */
+export interface Restart {
+  /** The end (request) the gap begins with: the earliest one known after the first start. */
+  readonly endedAt: Date;
+  /** The activation it ends with: the latest one. */
+  readonly restartedAt: Date;
+}
+
 /**
- * When the subscription in force started: its first activation, or, when it started again after an end (request) that
- * came after that, its latest activation. Derived, so that it keeps the facts' independence of order. A legacy
- * subscription is activated once each time it starts (`subscribe-success`), so that is exactly its restart; a license
- * whose `License Updated` came again after a restart would start later than it did, which refuses usage rather than
- * accept what Marketplace might not bill.
+ * The gap before a restart, if the subscription started again after an end (request) that came after its first start.
+ * Derived, so that it keeps the facts' independence of order. A legacy subscription is activated once each time it
+ * starts (`subscribe-success`), so the latest activation is exactly its restart; of the ends before it, the earliest
+ * known is taken, so that a history of several restarts refuses too much rather than accept what Marketplace would not
+ * bill (only the latest and earliest of each kind are kept).
  */
-function startOf(facts: LifecycleFacts): string | undefined {
+export function restartOf(facts: LifecycleFacts): Restart | undefined {
   const first = firstStartOf(facts);
   const { activatedAt } = facts;
-  if (first === undefined || activatedAt === undefined) return first;
-  const restarted = [facts.firstEndAt, facts.endRequestedAt, facts.endedAt].some(
-    (end) => end !== undefined && end >= first && end < activatedAt,
-  );
-  return restarted ? activatedAt : first;
+  if (first === undefined || activatedAt === undefined) return undefined;
+  const ends = [facts.firstEndAt, facts.endRequestedAt, facts.endedAt]
+    .filter((end): end is string => end !== undefined && end >= first && end < activatedAt)
+    .sort();
+  const [earliest] = ends;
+  return earliest === undefined ? undefined : { endedAt: new Date(earliest), restartedAt: new Date(activatedAt) };
 }
+
+/** Whether usage at `at` falls between an end and the restart after it (`restartOf`). */
+export function isInRestartGap(at: Date, facts: LifecycleFacts): boolean {
+  const restart = restartOf(facts);
+  return restart !== undefined && isAfterEnd(at, restart.endedAt) && at < restart.restartedAt;
+}
+
+/** How long after an end request its end may come and still be that request's: Marketplace's hour, twice over. */
+const END_AFTER_REQUEST_MS = 2 * 3_600_000;
 
 /** The status the facts establish, and the time of the fact that set it. */
 export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; since?: string } {
@@ -101,8 +119,9 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
 }
 
 /**
- * Whether the end concludes an end request the buyer withdrew by subscribing again before it (the activation falls
- * between the request and the end): the old subscription's window closing, not the new one ending.
+ * Whether the end concludes an end request the buyer withdrew by subscribing again before it: the activation falls
+ * between the request and the end, which comes within the request's window (a legacy `unsubscribe-success`, about an
+ * hour after its `unsubscribe-pending`). The old subscription's window closing, not the new one ending.
  */
 function concludesWithdrawnRequest({ activatedAt, endRequestedAt, endedAt }: LifecycleFacts): boolean {
   return (
@@ -110,7 +129,8 @@ function concludesWithdrawnRequest({ activatedAt, endRequestedAt, endedAt }: Lif
     endRequestedAt !== undefined &&
     endedAt !== undefined &&
     endRequestedAt < activatedAt &&
-    activatedAt < endedAt
+    activatedAt < endedAt &&
+    Date.parse(endedAt) - Date.parse(endRequestedAt) <= END_AFTER_REQUEST_MS
   );
 }
 
@@ -148,7 +168,7 @@ export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: 
  * activation or after its end, so usage outside the span can never be billed.
  */
 export function billablePeriod(facts: LifecycleFacts): { readonly start?: Date; readonly end?: Date } {
-  const start = startOf(facts);
+  const start = firstStartOf(facts);
   const { status } = statusOf(facts);
   const end = status === 'ending' || status === 'ended' ? (facts.endRequestedAt ?? facts.endedAt) : undefined;
   return {

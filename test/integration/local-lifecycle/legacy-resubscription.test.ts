@@ -111,3 +111,41 @@ test('subscribed again inside the old final-metering hour: the old end ends noth
   expect(Date.parse(billed[0]!.timestamp)).toBeGreaterThan(Date.parse(again.activatedAt!));
   expect((await local.control.billed({ licenseId: buyer.licenseId })).records).toEqual([]);
 });
+
+test('subscribed again in the hour after the cancellation: the old final hour, its late usage and the new usage are all billed', async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  const firstHour = await simulatorNow();
+  await local.control.advanceClock({ minutes: 5 });
+  expect(await postUsage(buyer.subscriberId, 100, await simulatorNow())).toEqual(
+    expect.objectContaining({ status: 'accepted' }),
+  );
+  await local.control.advanceClock({ minutes: 15 });
+  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
+  await settleLifecycle(local.stack);
+
+  // 55 minutes after the cancellation, inside its final-metering hour, before the final hour went out.
+  await local.control.advanceClock({ minutes: 55 });
+  const again = await subscribeAgain(buyer.customerAWSAccountId);
+  const beforeTheEnd = new Date(firstHour.getTime() + 15 * 60_000);
+  expect(await postUsage(buyer.subscriberId, 20, beforeTheEnd)).toEqual(
+    expect.objectContaining({ status: 'accepted' }),
+  );
+  expect(await postUsage(buyer.subscriberId, 5, new Date(firstHour.getTime() + 25 * 60_000))).toEqual(
+    expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }),
+  );
+  expect(await postUsage(buyer.subscriberId, 7, await simulatorNow())).toEqual(
+    expect.objectContaining({ status: 'accepted' }),
+  );
+
+  // Metered while the old subscription is still in its final-metering hour, then once the new hour has closed.
+  await local.control.advanceClock({ minutes: 2 });
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {} }));
+  await local.control.advanceClock({ hours: 1 });
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {}, pending: 0 }));
+  const billed = [
+    ...(await local.control.billed({ licenseId: buyer.licenseId })).records,
+    ...(await local.control.billed({ licenseId: again.id })).records,
+  ].filter((record) => record.quantity > 0);
+  expect(billed.map((record) => record.quantity).sort((a, b) => a - b)).toEqual([7, 120]);
+});

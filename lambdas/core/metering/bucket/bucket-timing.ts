@@ -17,6 +17,7 @@
 import {
   billablePeriod,
   finalMeteringDeadline,
+  restartOf,
   statusAsOf,
   type LifecycleFacts,
 } from '../../lifecycle/subscription-state.ts';
@@ -71,14 +72,15 @@ export function bucketTiming(
 }
 
 /**
- * The `Timestamp` of the bucket's record: the start of its hour, or, for the hour the subscription started in, the
- * whole second after the one the start was notified in (Marketplace may refuse a timestamp before a license's
- * activation; notifications give their time to the second, and the SDK sends whole seconds), but never after the end.
- * Either way inside the hour, which is what Marketplace deduplicates by. Fixed when the bucket is frozen, so that every
- * send is the identical record.
+ * The `Timestamp` of the bucket's record: the start of its hour, or, for the hour the subscription started in (or
+ * started again in, after a gap: `restartOf`), the whole second after the one the start was notified in (Marketplace
+ * may refuse a timestamp before a license's activation; notifications give their time to the second, and the SDK sends
+ * whole seconds), but never after the end. Either way inside the hour, which is what Marketplace deduplicates by.
+ * Fixed when the bucket is frozen, so that every send is the identical record.
  */
 export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
-  const { start, end } = billablePeriod(facts);
+  const { end } = billablePeriod(facts);
+  const start = startGoverning(hour, facts);
   if (start === undefined || start <= hour) return hour;
   const lastSecond = hour.getTime() + HOUR_MS - 1000;
   const afterStart = Math.min(wholeSecond(start) + 1000, lastSecond);
@@ -86,13 +88,32 @@ export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
 }
 
 /**
- * The first hour a record of the subscription can be stamped in: the one holding the whole second after the one its
- * start was notified in (see {@link recordTimestampOf}). That is the start's own hour, unless it started in the hour's
- * last second: no record of that hour could then be stamped after the start, and its usage goes into the next one.
+ * Whether a record of `hour` can be stamped inside the subscription: from the hour holding the whole second after its
+ * start (not the start's own hour when it started in the hour's last second: no second of it is left after the start),
+ * and after a restart, not in the hours of the gap (`restartOf`). Usage of an hour that cannot goes into a later one.
  */
-export function firstBillableHour(facts: LifecycleFacts): Date | undefined {
+export function isRecordableHour(hour: Date, facts: LifecycleFacts): boolean {
+  const start = startGoverning(hour, facts);
+  if (start === undefined) return false;
+  const restart = restartOf(facts);
+  if (restart !== undefined && hour > hourOf(restart.endedAt) && hour < hourOf(restart.restartedAt)) return false;
+  return hour >= hourOf(new Date(wholeSecond(start) + 1000));
+}
+
+/**
+ * The start a record of `hour` is held against: the restart's, for the hours from the one it started again in; else
+ * the first start. When the gap begins and ends in one hour, that hour's record is the old subscription's, stamped as
+ * it would have been (a legacy buyer's two subscriptions are one customer to Marketplace), unless the old subscription
+ * has no whole second in the hour to stamp it with.
+ */
+function startGoverning(hour: Date, facts: LifecycleFacts): Date | undefined {
   const { start } = billablePeriod(facts);
-  return start === undefined ? undefined : hourOf(new Date(wholeSecond(start) + 1000));
+  const restart = restartOf(facts);
+  if (start === undefined || restart === undefined || hour < hourOf(restart.restartedAt)) return start;
+  const oldStamp = Math.max(hour.getTime(), wholeSecond(start) + 1000);
+  const oldHasTheHour =
+    hourOf(restart.endedAt).getTime() === hour.getTime() && oldStamp <= wholeSecond(restart.endedAt);
+  return oldHasTheHour ? start : restart.restartedAt;
 }
 
 const wholeSecond = (at: Date) => Math.floor(at.getTime() / 1000) * 1000;

@@ -38,11 +38,13 @@ import {
   billablePeriod,
   effectiveStatus,
   isAfterEnd,
+  isInRestartGap,
   isMeterable,
+  restartOf,
   type LifecycleFacts,
 } from '../../lifecycle/subscription-state.ts';
 import { itemId, subscriberKey, type ItemKey } from '../../table-keys.ts';
-import { finalHourSendTime, firstBillableHour, type FinalMeteringSettings, hourOf } from '../bucket/index.ts';
+import { finalHourSendTime, isRecordableHour, type FinalMeteringSettings, hourOf } from '../bucket/index.ts';
 import {
   MAX_USAGE_EVENTS_PER_CALL,
   parseUsageEvent,
@@ -152,10 +154,11 @@ export async function recordUsage(
       continue;
     }
     const { end } = billablePeriod(subscriber?.lifecycle ?? {});
+    const facts = subscriber?.lifecycle ?? {};
     candidates.push({
       ...candidate,
       lastHour: end === undefined ? undefined : hourOf(end),
-      firstHour: firstBillableHour(subscriber?.lifecycle ?? {}),
+      recordable: (hour) => isRecordableHour(hour, facts),
     });
   }
   const written = await writeAtomically(dependencies, candidates, { buckets: new Map(), countedEvents }, now);
@@ -195,6 +198,14 @@ function subscriberRejection(
     return rejection(
       'not-subscribed',
       `usage at ${event.at.toISOString()} is before the subscription started (${start.toISOString()})`,
+    );
+  }
+  const restart = restartOf(facts);
+  if (restart !== undefined && isInRestartGap(event.at, facts)) {
+    return rejection(
+      'not-subscribed',
+      `usage at ${event.at.toISOString()} is between the end of the earlier subscription ` +
+        `(${restart.endedAt.toISOString()}) and its start again (${restart.restartedAt.toISOString()})`,
     );
   }
   if (end !== undefined && isAfterEnd(event.at, end)) {

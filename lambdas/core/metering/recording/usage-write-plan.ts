@@ -53,8 +53,8 @@ export interface Candidate {
   readonly event: UsageEvent;
   /** The last hour its units may go into (the hour an ending subscription ends in); any hour when absent. */
   readonly lastHour?: Date | undefined;
-  /** The first hour its units may go into (`firstBillableHour`); any hour when absent. */
-  readonly firstHour?: Date | undefined;
+  /** Whether its units may go into an hour (`isRecordableHour`: a record of it can be stamped inside the subscription). */
+  readonly recordable?: ((hour: Date) => boolean) | undefined;
 }
 
 /** What an event key says of the event it was counted for. */
@@ -165,13 +165,16 @@ export function conflictOf(event: UsageEvent, counted: CountedEvent): string | u
  * of the current or a later hour, the hour after its own), which a final flush may have frozen too; then the hour after
  * that. Always later, so a record's timestamp is never before the usage (invariant 5). An ending subscription's usage
  * goes into no hour after `lastHour`, the one it ended in, and into that one even once the clock has moved past it; no
- * usage goes into an hour before `firstHour`, the first its subscription's records can be stamped in.
+ * usage goes into an hour that is not `recordable`.
  */
-export function candidateHours(hour: Date, now: Date, lastHour?: Date, firstHour?: Date): readonly Date[] {
+export function candidateHours(
+  hour: Date,
+  now: Date,
+  lastHour?: Date,
+  recordable: (hour: Date) => boolean = () => true,
+): readonly Date[] {
   const carried = new Date(Math.max(hourOf(now).getTime(), hour.getTime() + HOUR_MS));
-  const hours = [hour, carried, new Date(carried.getTime() + HOUR_MS)].filter(
-    (candidate) => firstHour === undefined || candidate >= firstHour,
-  );
+  const hours = [hour, carried, new Date(carried.getTime() + HOUR_MS)].filter(recordable);
   if (lastHour === undefined) return hours;
   const within = hours.filter((candidate) => candidate <= lastHour);
   if (lastHour > hour && !within.some((candidate) => candidate.getTime() === lastHour.getTime())) within.push(lastHour);
@@ -191,7 +194,7 @@ export function planWrites(
   const results = new Map<number, UsageEventResult>();
   const buckets = new Map<string, PlannedBucket>();
   const eventKeys = new Map<string, PlannedEventKey>();
-  for (const { index, event, lastHour, firstHour } of candidates) {
+  for (const { index, event, lastHour, recordable } of candidates) {
     const eventKey = event.eventId === undefined ? undefined : eventKeyOf(event.eventId);
     const counted =
       eventKey === undefined
@@ -201,7 +204,7 @@ export function planWrites(
       results.set(index, answerToCounted(event, counted));
       continue;
     }
-    const hours = candidateHours(event.hour, settings.now, lastHour, firstHour);
+    const hours = candidateHours(event.hour, settings.now, lastHour, recordable);
     const hour = hours.find(
       (candidate) =>
         knowledge.buckets.get(itemId(bucketKey(event.subscriberId, candidate, event.dimension)))?.frozen !== true,

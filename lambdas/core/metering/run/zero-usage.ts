@@ -8,7 +8,7 @@ import type { RunLedger } from './run-ledger.ts';
 import { mapConcurrently } from './concurrently.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import { itemId } from '../../table-keys.ts';
-import { bucketKey, firstBillableHour } from '../bucket/index.ts';
+import { bucketKey, isRecordableHour } from '../bucket/index.ts';
 
 /** Writes in flight at once, so that thousands of subscribers take seconds, not minutes. */
 const CONCURRENT_WRITES = 16;
@@ -98,13 +98,12 @@ async function* chunked<T>(items: AsyncIterable<T>, size: number): AsyncGenerato
 /**
  * Whether the subscription was live during (part of) the hour. Marketplace refuses a record before the license started
  * or after it ended (`InvalidLicenseException`, which would take its whole batch down), so a subscriber that started
- * after the hour (or in its last second: `firstBillableHour`), or had asked to end before it began, gets no zero-usage
- * record for it.
+ * after the hour (or in its last second, or was between two subscriptions: `isRecordableHour`), or had asked to end
+ * before it began, gets no zero-usage record for it.
  */
 export function subscribedDuring(facts: LifecycleFacts, hour: Date): boolean {
   const { status, since } = statusOf(facts);
-  const first = firstBillableHour(facts);
-  if (first === undefined || first > hour) return false;
+  if (!isRecordableHour(hour, facts)) return false;
   if (status === 'active') return true;
   return status === 'ending' && since !== undefined && hour.getTime() < Date.parse(since);
 }
