@@ -80,6 +80,17 @@ test('usage of the hour a subscription started in, in its last second, goes into
   });
   // Started a second earlier: its own hour takes it.
   expect(isRecordableHour(HOUR, { activatedAt: '2026-11-26T10:59:58.999Z' })).toBe(true);
+  // Ended in that same last second: no hour can take it, and the answer says why.
+  const ended = planWrites(
+    [{ index: 0, event: event({ at, hour: HOUR }), recordable, lastHour: HOUR }],
+    nothingKnown(),
+    {
+      ...SETTINGS,
+      now: at,
+    },
+  );
+  expect(ended.results.get(0)).toEqual(expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }));
+  expect(ended.items).toEqual([]);
 });
 
 test('after a restart, the hours of the gap take no usage; the old hours and the new ones do', () => {

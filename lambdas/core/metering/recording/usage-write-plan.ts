@@ -262,6 +262,13 @@ function answerToCounted(event: UsageEvent, counted: CountedEvent): UsageEventRe
 }
 
 function noOpenHour(event: UsageEvent, hours: readonly Date[], lastHour: Date | undefined): UsageEventResult {
+  if (hours.length === 0) {
+    return rejection(
+      'not-subscribed',
+      `no hour from ${event.hour.toISOString()} to the subscription's end can carry a record of it: the subscription ` +
+        'started in the last second of its hour and ended before the next',
+    );
+  }
   const metered = `the hours ${hours.map((frozen) => frozen.toISOString()).join(', ')} of ${event.dimension} are already metered`;
   return rejection(
     'no-open-hour',
