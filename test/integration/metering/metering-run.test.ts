@@ -671,6 +671,26 @@ describe('final metering', () => {
     });
     expect((await sim.control.results({ licenseId: alice.license.id })).results).toHaveLength(2);
   });
+
+  test("a final record refused once Marketplace's window (shorter than the hour assumed) closed is a missed deadline", async () => {
+    await sim.control.updateSettings({ finalMeteringGraceSeconds: 50 * 60 });
+    const { alice, metering, at, end, buckets } = await cancelled();
+    await metering.run({ now: await at(minutesFrom(end, 1)), scope: 'ending' });
+    // No final run between the send time (45 minutes after the end) and Marketplace's 50: the first one comes at 55.
+    const summary = await metering.run({ now: await at(minutesFrom(end, 55)), scope: 'ending' });
+    expect(summary).toMatchObject({
+      billed: 0,
+      expired: 1,
+      rejected: {},
+      finalDeadlineMissed: { records: 1, units: 10 },
+      unconfirmedSends: 0,
+    });
+    const final = (await buckets(alice.subscriberId)).find(
+      (bucket) => bucket.hour === hoursBefore(now, 0).toISOString(),
+    );
+    expect(final).toMatchObject({ state: 'expired', reason: 'final-window-passed' });
+    expect(final?.unconfirmedSend).toBeUndefined();
+  });
 });
 
 describe('a dry run', () => {

@@ -233,15 +233,16 @@ export class BucketLedger {
    * Settles a bucket Marketplace would no longer accept. It is frozen at the same time (unless a run froze it before),
    * so that usage arriving for its hour from now on is carried into an open hour, where it can still be billed. One an
    * earlier run froze may have been sent without the answer being learned: it is marked `unconfirmedSend`, and the
-   * answer says so. The answer also says how many units expired (when this call expired the bucket).
+   * answer says so, unless the caller knows better (`unconfirmedSend: false`: this run froze it and heard every answer).
+   * The answer also says how many units expired (when this call expired the bucket).
    */
-  async expire(key: ItemKey, reason: string, now: Date): Promise<Expiry> {
+  async expire(key: ItemKey, reason: string, now: Date, { unconfirmedSend = true } = {}): Promise<Expiry> {
     for (const frozenEarlier of [true, false]) {
       const set: Record<string, unknown> = {
         state: 'expired',
         reason,
         settledAt: now.toISOString(),
-        ...(frozenEarlier ? { [UNCONFIRMED_SEND]: true } : { frozenAt: now.toISOString() }),
+        ...(frozenEarlier ? (unconfirmedSend ? { [UNCONFIRMED_SEND]: true } : {}) : { frozenAt: now.toISOString() }),
       };
       const settled = await this.settle(key, {
         UpdateExpression: `${setExpression(set)} REMOVE #pendingShard`,
@@ -258,7 +259,11 @@ export class BucketLedger {
       });
       if (settled !== undefined) {
         const units = settled.quantity;
-        return { expired: true, frozenEarlier, units: typeof units === 'number' ? units : undefined };
+        return {
+          expired: true,
+          frozenEarlier: frozenEarlier && unconfirmedSend,
+          units: typeof units === 'number' ? units : undefined,
+        };
       }
     }
     return { expired: false, frozenEarlier: false, units: undefined };

@@ -4,7 +4,8 @@
  * that another run settled meanwhile is counted as settled elsewhere, never twice.
  */
 import type { ItemKey } from '../../table-keys.ts';
-import type { BucketItem } from '../bucket/index.ts';
+import { finalMeteringDeadline } from '../../lifecycle/subscription-state.ts';
+import { finalHourSendTime, type BucketItem } from '../bucket/index.ts';
 import type { RecordOutcome } from './batch-submitter.ts';
 import type { RunContext } from './run-context.ts';
 
@@ -14,6 +15,9 @@ export interface MissedFinalDeadline {
   readonly hour: Date;
   readonly deadline: string;
 }
+
+/** Marketplace's refusals of a record for a customer it takes no usage from (legacy, license). */
+const NOT_SUBSCRIBED_REFUSALS: ReadonlySet<string> = new Set(['CustomerNotSubscribed', 'InvalidLicenseException']);
 
 export class Settler {
   constructor(private readonly run: RunContext) {}
@@ -27,13 +31,25 @@ export class Settler {
           if (await ledger.settleBilled(bucket.key, outcome, now)) tally.billed++;
           else tally.settledElsewhere++;
           return;
-        case 'rejected':
+        case 'rejected': {
+          const missed = await this.closedFinalWindow(bucket, outcome.reason);
+          if (missed !== undefined) {
+            logger.error('Marketplace refused a final record: its final-metering window closed before ours', {
+              key: bucket.key,
+              reason: outcome.reason,
+              requestId: outcome.requestId,
+            });
+            const unconfirmedSend = Date.parse(bucket.frozenAt ?? now.toISOString()) < now.getTime();
+            await this.expire(bucket.key, 'final-window-passed', missed, unconfirmedSend);
+            return;
+          }
           if (outcome.reason === 'DuplicateRecord') {
             // Another quantity was billed for this customer-hour: the freeze is meant to make that impossible.
             logger.error('Marketplace answered DuplicateRecord', { key: bucket.key, requestId: outcome.requestId });
           }
           await this.reject(bucket, outcome.reason, outcome.requestId);
           return;
+        }
         case 'unsent':
           tally.leavePending(bucket.hour);
           return;
@@ -71,9 +87,9 @@ export class Settler {
     await this.reject(bucket, 'record-too-large', undefined);
   }
 
-  async expire(key: ItemKey, reason: string, missed?: MissedFinalDeadline): Promise<void> {
+  async expire(key: ItemKey, reason: string, missed?: MissedFinalDeadline, unconfirmedSend = true): Promise<void> {
     const { ledger, tally, logger, now } = this.run;
-    const { expired, frozenEarlier, units } = await ledger.expire(key, reason, now);
+    const { expired, frozenEarlier, units } = await ledger.expire(key, reason, now, { unconfirmedSend });
     if (!expired) {
       tally.settledElsewhere++;
       return;
@@ -93,6 +109,22 @@ export class Settler {
         units,
       });
     }
+  }
+
+  /**
+   * The missed deadline a refusal means, if it does: an ending subscriber's record refused as not subscribed once its
+   * final send time has passed. Marketplace's window may be shorter than the hour assumed (`finalMeteringGraceMinutes`);
+   * a record it refuses then was not refused for what it is, but because the window closed: the final deadline missed.
+   */
+  private async closedFinalWindow(bucket: BucketItem, reason: string): Promise<MissedFinalDeadline | undefined> {
+    if (!NOT_SUBSCRIBED_REFUSALS.has(reason)) return undefined;
+    const { subscribers, now, dependencies } = this.run;
+    const lookup = await subscribers.identityOf(bucket.subscriberId);
+    if (lookup.kind === 'unknown') return undefined;
+    const sendAt = finalHourSendTime(lookup.lifecycle, now, dependencies.finalMetering);
+    const deadline = finalMeteringDeadline(lookup.lifecycle, dependencies.finalMetering.graceSeconds);
+    if (sendAt === undefined || deadline === undefined || now < sendAt) return undefined;
+    return { subscriberId: bucket.subscriberId, hour: bucket.hour, deadline: deadline.toISOString() };
   }
 
   leavePending(hour: Date, message: string, details: Record<string, unknown>): void {
