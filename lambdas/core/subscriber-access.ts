@@ -9,7 +9,7 @@
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SubscriberEntitlement } from './lifecycle/entitlements.ts';
-import { effectiveStatus, isMeterable } from './lifecycle/subscription-state.ts';
+import { isMeterable, statusAsOf } from './lifecycle/subscription-state.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
 import type { SubscriberIdentity } from '../../contracts/index.ts';
@@ -51,13 +51,10 @@ export function subscriberAccessOf(
   finalMeteringGraceSeconds = DEFAULT_GRACE_SECONDS,
 ): SubscriberAccess | undefined {
   if (item.productCode === undefined || typeof item.subscriberId !== 'string') return undefined;
-  const status = effectiveStatus(item.lifecycle ?? {}, now, finalMeteringGraceSeconds);
+  const { status, since } = statusAsOf(item.lifecycle ?? {}, now, finalMeteringGraceSeconds);
   const optional = (name: string) => (typeof item[name] === 'string' ? { [name]: item[name] } : {});
-  // Ended by its deadline passing before the sweep wrote it down: it ended at the deadline, as the sweep will record.
-  const statusChangedAt =
-    status === 'ended' && item.subscriptionStatus === 'ending' && typeof item.finalMeteringDeadline === 'string'
-      ? item.finalMeteringDeadline
-      : item.statusChangedAt;
+  // Ended by its deadline passing before the sweep wrote it down: ended since the deadline, as the sweep will record.
+  const statusChangedAt = status === 'ended' && item.subscriptionStatus === 'ending' ? since : item.statusChangedAt;
   return {
     subscriberId: item.subscriberId,
     productCode: item.productCode as string,

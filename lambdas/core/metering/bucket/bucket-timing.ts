@@ -20,6 +20,7 @@ import {
   restartOf,
   statusAsOf,
   type LifecycleFacts,
+  type Restart,
 } from '../../lifecycle/subscription-state.ts';
 import { HOUR_MS, hourOf } from './usage-bucket.ts';
 
@@ -79,8 +80,8 @@ export function bucketTiming(
  * Fixed when the bucket is frozen, so that every send is the identical record.
  */
 export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
-  const { end } = billablePeriod(facts);
-  const start = startGoverning(hour, facts);
+  const { start: firstStart, end } = billablePeriod(facts);
+  const start = startGoverning(hour, firstStart, restartOf(facts));
   if (start === undefined || start <= hour) return hour;
   const lastSecond = hour.getTime() + HOUR_MS - 1000;
   const afterStart = Math.min(wholeSecond(start) + 1000, lastSecond);
@@ -93,11 +94,10 @@ export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
  * and after a restart, not in the hours of the gap (`restartOf`). Usage of an hour that cannot goes into a later one.
  */
 export function isRecordableHour(hour: Date, facts: LifecycleFacts): boolean {
-  const start = startGoverning(hour, facts);
-  if (start === undefined) return false;
   const restart = restartOf(facts);
   if (restart !== undefined && hour > hourOf(restart.endedAt) && hour < hourOf(restart.restartedAt)) return false;
-  return hour >= hourOf(new Date(wholeSecond(start) + 1000));
+  const start = startGoverning(hour, billablePeriod(facts).start, restart);
+  return start !== undefined && hour >= hourOf(new Date(wholeSecond(start) + 1000));
 }
 
 /**
@@ -106,9 +106,7 @@ export function isRecordableHour(hour: Date, facts: LifecycleFacts): boolean {
  * it would have been (a legacy buyer's two subscriptions are one customer to Marketplace), unless the old subscription
  * has no whole second in the hour to stamp it with.
  */
-function startGoverning(hour: Date, facts: LifecycleFacts): Date | undefined {
-  const { start } = billablePeriod(facts);
-  const restart = restartOf(facts);
+function startGoverning(hour: Date, start: Date | undefined, restart: Restart | undefined): Date | undefined {
   if (start === undefined || restart === undefined || hour < hourOf(restart.restartedAt)) return start;
   const oldStamp = Math.max(hour.getTime(), wholeSecond(start) + 1000);
   const oldHasTheHour =
