@@ -131,6 +131,14 @@ test('the end of a request the buyer withdrew by subscribing again ends nothing;
   expect(statusOf(withFact(withFact(facts, 'endRequestedAt', at(100)), 'endedAt', at(160))).status).toBe('ended');
   // An end long after the withdrawn request is not its end (the new subscription's own request was not heard yet).
   expect(statusOf(withFact(facts, 'endedAt', at(30 + 121))).status).toBe('ended');
+  // Asked to end the new subscription too (at 70) before the old request's end came: ending, until the new deadline.
+  const cancelledAgain = withFact(facts, 'endRequestedAt', at(70));
+  expect(statusOf(cancelledAgain)).toEqual({ status: 'ending', since: at(70).toISOString() });
+  expect(billablePeriod(cancelledAgain)).toEqual({ start: at(10), end: at(70) });
+  expect(effectiveStatus(cancelledAgain, at(129), 3600)).toBe('ending');
+  expect(effectiveStatus(cancelledAgain, at(130), 3600)).toBe('ended');
+  // The new request's own end, when it comes long after the old request, ends it.
+  expect(statusOf(withFact(cancelledAgain, 'endedAt', at(30 + 121))).status).toBe('ended');
 });
 
 test('at the same instant the later stage wins', () => {

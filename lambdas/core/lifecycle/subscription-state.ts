@@ -13,7 +13,8 @@
  *
  * The latest fact wins; at the same instant, the later stage (ended > ending > failed > active) does. One exception: an
  * end that concludes an end request the buyer has since withdrawn by subscribing again (a legacy `unsubscribe-success`
- * an hour after the `unsubscribe-pending`, arriving after the new `subscribe-success`) ends nothing.
+ * an hour after the `unsubscribe-pending`, arriving after the new `subscribe-success`, even when the buyer has asked to
+ * end the new subscription too) ends nothing.
  *
  * A subscription that starts again after an end is billed as two: the old one's usage up to its end, the new one's from
  * its activation, never the time between the two (`restartOf`).
@@ -119,19 +120,17 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
 }
 
 /**
- * Whether the end concludes an end request the buyer withdrew by subscribing again before it: the activation falls
- * between the request and the end, which comes within the request's window (a legacy `unsubscribe-success`, about an
- * hour after its `unsubscribe-pending`). The old subscription's window closing, not the new one ending.
+ * Whether the end concludes an end request the buyer withdrew by subscribing again before it: an end request came
+ * before the activation, and the end after it, within the request's window (a legacy `unsubscribe-success`, about an
+ * hour after its `unsubscribe-pending`). The old subscription's window closing, not the new one ending. The withdrawn
+ * request is the latest one when it came before the activation; when the buyer has since asked to end the new
+ * subscription too, it is the earliest one (`firstEndAt`), and the new request keeps the subscription `ending` until
+ * its own deadline: were the end the new request's own, it would come at about that deadline anyway.
  */
-function concludesWithdrawnRequest({ activatedAt, endRequestedAt, endedAt }: LifecycleFacts): boolean {
-  return (
-    activatedAt !== undefined &&
-    endRequestedAt !== undefined &&
-    endedAt !== undefined &&
-    endRequestedAt < activatedAt &&
-    activatedAt < endedAt &&
-    Date.parse(endedAt) - Date.parse(endRequestedAt) <= END_AFTER_REQUEST_MS
-  );
+function concludesWithdrawnRequest({ activatedAt, endRequestedAt, endedAt, firstEndAt }: LifecycleFacts): boolean {
+  if (activatedAt === undefined || endedAt === undefined || endedAt <= activatedAt) return false;
+  const withdrawn = [endRequestedAt, firstEndAt].find((request) => request !== undefined && request < activatedAt);
+  return withdrawn !== undefined && Date.parse(endedAt) - Date.parse(withdrawn) <= END_AFTER_REQUEST_MS;
 }
 
 /** Until when final usage is accepted after an end was requested (AWS: about an hour). */

@@ -149,3 +149,32 @@ test('subscribed again in the hour after the cancellation: the old final hour, i
   ].filter((record) => record.quantity > 0);
   expect(billed.map((record) => record.quantity).sort((a, b) => a - b)).toEqual([7, 120]);
 });
+
+test('subscribed again and cancelled again inside the old final-metering hour: the old end ends nothing, the new final hour is billed', async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
+  await settleLifecycle(local.stack);
+  await local.control.advanceClock({ minutes: 20 });
+  const again = await subscribeAgain(buyer.customerAWSAccountId);
+  await local.control.advanceClock({ minutes: 1 });
+  expect(await postUsage(buyer.subscriberId, 311, await simulatorNow())).toEqual(
+    expect.objectContaining({ status: 'accepted' }),
+  );
+  await local.control.advanceClock({ minutes: 9 });
+  await cancelOnBuyerPage(local.stack.simulator.url, again.id);
+  await settleLifecycle(local.stack);
+
+  // The old subscription's unsubscribe-success (an hour after its request) comes while the new one is still ending.
+  await local.control.advanceClock({ minutes: 35 });
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'ending', allowed: true }),
+  );
+
+  // Past the new final hour's send time, before its deadline.
+  await local.control.advanceClock({ minutes: 11 });
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {}, expired: 0 }));
+  const billed = (await local.control.billed({ licenseId: again.id })).records.filter((record) => record.quantity > 0);
+  expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 311 })]);
+});
