@@ -52,6 +52,7 @@ import { createLambdaContext } from './lambda-context.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startMarketplaceMessageRelay } from './marketplace-message-relay.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
+import { LocalQueueStore } from './queue-store.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { startSqsEndpoint } from './sqs-endpoint.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
@@ -69,10 +70,10 @@ export interface LocalStackOptions {
   readonly eventBusPort?: number;
   readonly webhookReceiverPort?: number;
   /**
-   * Where the simulator keeps its state across restarts (`npm start` gives the tables' data directory: the local state
-   * survives a restart as a whole or not at all). Unset, the simulator's state is in memory.
+   * Where the simulator and the queues keep their state across restarts (`npm start` gives the tables' data directory:
+   * the local state survives a restart as a whole or not at all). Unset, both are in memory.
    */
-  readonly simulatorDataDir?: string;
+  readonly stateDir?: string;
   /** The queues' SQS-shaped endpoint (`sqs-endpoint.ts`), for `npm run redrive`. */
   readonly sqsPort?: number;
   /**
@@ -206,19 +207,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const metering = meteringFunction('metering', 'closed-hours', runtime);
     const finalMetering = meteringFunction('final-metering', 'ending', runtime);
 
-    const lifecycleQueue = parts.stopping(
-      startLocalQueue({
-        name: 'lifecycle',
-        handler: lifecycleFunction(runtime),
-        ...lifecycleConsumer,
-        ...options.queueRetries,
-      }),
-    );
-    startSchedules(options, runtime, { metering, finalMetering }, parts);
+    const queueStore = options.stateDir === undefined ? undefined : { store: new LocalQueueStore(options.stateDir) };
     const webhookUrl = config.notifications.webhookUrl ?? webhookReceiver.url;
-    const webhookQueue = parts.stopping(startWebhookQueue(options, runtime, webhookUrl, webhookSecret));
-    const sqsEndpoint = parts.add(
-      await startSqsEndpoint({ queues: [lifecycleQueue, webhookQueue], port: options.sqsPort ?? 0 }),
+    const webhookQueue = parts.stopping(
+      startWebhookQueue({ ...options.queueRetries, ...queueStore }, runtime, webhookUrl, webhookSecret),
     );
     eventBus.addRule({ source: config.events.source }, (event) => webhookQueue.send(JSON.stringify(event)));
     // As the deployed rule does, every Subscriber Ending event starts final metering of that subscriber at once.
@@ -228,7 +220,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     });
 
-    // The stream is read before the API answers anyone, so no registration can slip past it.
+    // The stream is read before the lifecycle queue is consumed (it may hold messages kept from the last run) and
+    // before the API answers anyone, so no change to a subscriber can slip past it.
     const subscriberStream = parts.stopping(
       await startStreamPoller({
         dynamoDb: dynamoDb.client,
@@ -237,6 +230,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         handler: sellerNotifierFunction(runtime),
         context: () => createLambdaContext('seller-notifier', SELLER_NOTIFIER_TIMEOUT_MS, new Date()),
       }),
+    );
+    const lifecycleQueue = parts.stopping(
+      startLocalQueue({
+        name: 'lifecycle',
+        handler: lifecycleFunction(runtime),
+        ...lifecycleConsumer,
+        ...options.queueRetries,
+        ...queueStore,
+      }),
+    );
+    startSchedules(options, runtime, { metering, finalMetering }, parts);
+    const sqsEndpoint = parts.add(
+      await startSqsEndpoint({ queues: [lifecycleQueue, webhookQueue], port: options.sqsPort ?? 0 }),
     );
     // Only now is the simulator told where to push: the queue is consumed and its writes reach the stream poller.
     if (options.marketplaceNotifications ?? true) {
@@ -289,7 +295,7 @@ async function startMarketplace(
   const simulator = parts.add(
     await startSimulator({
       port: options.simulatorPort ?? 0,
-      ...(options.simulatorDataDir === undefined ? {} : { dataDir: options.simulatorDataDir }),
+      ...(options.stateDir === undefined ? {} : { dataDir: options.stateDir }),
     }),
   );
   const control = new SimulatorControl(simulator.url);
@@ -345,7 +351,7 @@ function startSchedules(
 
 /** The seller's events, called into the webhook. Its Lambda entry reads the secret from Secrets Manager; not here. */
 function startWebhookQueue(
-  options: LocalStackOptions,
+  queueOptions: Pick<LocalQueueOptions, 'visibilityTimeoutMs' | 'maxReceiveCount' | 'deferralSecondMs' | 'store'>,
   runtime: FunctionRuntime,
   url: string,
   secret: string,
@@ -362,7 +368,7 @@ function startWebhookQueue(
       logger: loggerOf('webhook', runtime),
     }),
     ...webhookConsumer,
-    ...options.queueRetries,
+    ...queueOptions,
   });
   return queue;
 }

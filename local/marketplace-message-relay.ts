@@ -18,7 +18,7 @@ export interface MarketplaceMessageRelayOptions {
   readonly control: SimulatorControl;
   /** Which families to receive, as configured (`lifecycle.eventSources`). */
   readonly eventSources: Config['lifecycle']['eventSources'];
-  readonly queue: Pick<LocalQueue, 'send'>;
+  readonly queue: Pick<LocalQueue, 'send' | 'flushed'>;
 }
 
 export interface MarketplaceMessageRelay {
@@ -49,6 +49,8 @@ export async function startMarketplaceMessageRelay(
       console.error('Marketplace message relay: could not queue a message', error);
       return answer(response, 503);
     }
+    // Answered once the message is as safe as in SQS: a stack killed now still delivers it after a restart.
+    await options.queue.flushed();
     answer(response, 200);
   }
 

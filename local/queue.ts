@@ -9,12 +9,16 @@
  *
  * Batches are handed over one at a time, and a visibility timeout runs from the end of the invocation, as if the
  * queue's timeout were long enough for the function's (AWS's advice): no message is ever in two invocations at once.
+ *
+ * With a store, every change is saved and a queue started again takes up what was saved: the messages (each visible
+ * at once, as a message whose invocation was cut short becomes visible again) and the dead letters.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { invokeBatchHandler } from './batch-invocation.ts';
 import { createLambdaContext, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
 import { LocalStackError } from './errors.ts';
+import type { LocalQueueStore, SavedMessage } from './queue-store.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -37,6 +41,8 @@ export interface LocalQueueOptions {
    * AWS retries in minutes.
    */
   readonly deferralSecondMs?: number;
+  /** Where the messages are kept across restarts; unset, they are in memory only. */
+  readonly store?: LocalQueueStore;
 }
 
 export interface LocalQueue {
@@ -50,6 +56,8 @@ export interface LocalQueue {
   send(body: string): string;
   /** Messages neither deleted nor set aside yet, visible or not. */
   messageCount(): number;
+  /** Settles once every change so far is saved in the store (at once without one). */
+  flushed(): Promise<void>;
   /** Sends every dead letter again, oldest first, and forgets it as a dead letter; answers how many moved. */
   redriveDeadLetters(): number;
   /**
@@ -61,7 +69,10 @@ export interface LocalQueue {
   defer(receiptHandle: string, seconds: number): void;
   /** Resolves once the queue is empty: every message sent so far deleted or set aside, none visible or in flight. */
   settled(): Promise<void>;
-  /** Stops handing messages over, once the current invocation has returned; what is left in the queue is dropped. */
+  /**
+   * Stops handing messages over, once the current invocation has returned; what is left in the queue is dropped, or,
+   * with a store, kept there for the next start.
+   */
   stop(): Promise<void>;
 }
 
@@ -101,6 +112,8 @@ class InMemoryQueue implements LocalQueue {
   private readonly messages = new Map<string, StoredMessage>();
   private readonly emptyWaiters: (() => void)[] = [];
   private stopped = false;
+  /** Set once the last invocation has returned: from then on, nothing the queue drops is saved as handled. */
+  private closed = false;
   private wake: (() => void) | undefined;
   private readonly loop: Promise<void>;
 
@@ -111,6 +124,7 @@ class InMemoryQueue implements LocalQueue {
     this.batchSize = options.batchSize ?? 10;
     this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.deferralSecondMs = options.deferralSecondMs ?? 1000;
+    this.restore();
     this.loop = this.consume();
   }
 
@@ -127,6 +141,7 @@ class InMemoryQueue implements LocalQueue {
       receiptHandle: '',
       inFlight: false,
     });
+    this.persist();
     this.wake?.();
     return messageId;
   }
@@ -135,10 +150,15 @@ class InMemoryQueue implements LocalQueue {
     return this.messages.size;
   }
 
+  async flushed(): Promise<void> {
+    await this.options.store?.flushed();
+  }
+
   redriveDeadLetters(): number {
     if (this.stopped) throw new LocalStackError(`queue ${this.name} is stopped`);
     const moving = this.deadLetters.splice(0);
     for (const record of moving) this.send(record.body);
+    this.persist();
     return moving.length;
   }
 
@@ -164,6 +184,8 @@ class InMemoryQueue implements LocalQueue {
     this.stopped = true;
     this.wake?.();
     await this.loop;
+    this.closed = true;
+    await this.options.store?.flushed();
     [...this.messages.values()].forEach((message) => this.remove(message));
   }
 
@@ -194,6 +216,7 @@ class InMemoryQueue implements LocalQueue {
       message.receiptHandle = randomBytes(24).toString('base64');
       message.inFlight = true;
     }
+    if (batch.length > 0) this.persist();
     return batch;
   }
 
@@ -238,7 +261,37 @@ class InMemoryQueue implements LocalQueue {
 
   private remove(message: StoredMessage): void {
     this.messages.delete(message.messageId);
+    this.persist();
     if (this.messages.size === 0) this.emptyWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  /** Takes up what the store kept of this queue. */
+  private restore(): void {
+    const saved = this.options.store?.contentsOf(this.name);
+    if (saved === undefined) return;
+    const now = Date.now();
+    for (const message of saved.messages) {
+      this.messages.set(message.messageId, { ...message, visibleAt: now, receiptHandle: '', inFlight: false });
+    }
+    this.deadLetters.push(...saved.deadLetters);
+  }
+
+  /** Saves what the queue holds now, when it has a store and has not been stopped. */
+  private persist(): void {
+    const { store } = this.options;
+    if (store === undefined || this.closed) return;
+    const messages = [...this.messages.values()].map(
+      ({ messageId, body, sentAt, receiveCount, firstReceivedAt }): SavedMessage => ({
+        messageId,
+        body,
+        sentAt,
+        receiveCount,
+        firstReceivedAt,
+      }),
+    );
+    store.save(this.name, { messages, deadLetters: [...this.deadLetters] }).catch((error: unknown) => {
+      console.error(`queue ${this.name}: its messages could not be saved to ${store.path}`, error);
+    });
   }
 
   private toRecord(message: StoredMessage): SQSRecord {

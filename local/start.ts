@@ -80,7 +80,7 @@ try {
     eventBusPort: portFromEnvironment('EVENT_BUS_PORT', 4020),
     webhookReceiverPort: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030),
     sqsPort: portFromEnvironment('SQS_PORT', 0),
-    ...(dataDir === undefined ? {} : { simulatorDataDir: dataDir }),
+    ...(dataDir === undefined ? {} : { stateDir: dataDir }),
     meteringEveryMs: intervalSeconds('METERING_INTERVAL_SECONDS') * 1000,
     finalMeteringEveryMs: intervalSeconds('FINAL_METERING_INTERVAL_SECONDS') * 1000,
   });

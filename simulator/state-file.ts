@@ -1,12 +1,10 @@
 /**
  * Where a simulator with a data directory keeps its state: one JSON file, `marketplace-simulator.json`, replaced
- * whole on every save (written to a temporary file, flushed, then renamed over the old one), so that a crash leaves
- * the previous state or the new one, never half of either. A file that cannot be read as this format and version
+ * whole on every save (`ReplacedFile`), so that a crash leaves the previous state or the new one, never half of either. A file that cannot be read as this format and version
  * stops the start with a message naming it: starting empty would silently forget what the seller's own stores
  * (DynamoDB Local in the same directory) still remember.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -17,6 +15,7 @@ import {
   type SimulatorSnapshotToSave,
 } from './state-snapshot.ts';
 import { SimulatorError } from './errors.ts';
+import { ReplacedFile } from './replaced-file.ts';
 
 export const STATE_FILE_NAME = 'marketplace-simulator.json';
 
@@ -38,14 +37,13 @@ export class SimulatorStateFileError extends SimulatorError {
 
 export class SimulatorStateFile {
   readonly path: string;
-  private inFlight: Promise<void> = Promise.resolve();
-  private queued: Promise<void> | undefined;
+  private readonly file: ReplacedFile;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, STATE_FILE_NAME);
+    this.file = new ReplacedFile(this.path);
   }
-
   /** The saved state, or `undefined` when nothing was saved yet. */
   load(): SimulatorSnapshot | undefined {
     let text: string;
@@ -86,29 +84,6 @@ export class SimulatorStateFile {
    * arrive while a save is being written share the one save after it, so a burst of changes costs two writes.
    */
   save(snapshot: () => SimulatorSnapshotToSave): Promise<void> {
-    this.queued ??= this.inFlight.then(() => {
-      this.queued = undefined;
-      const write = this.write(JSON.stringify(snapshot()));
-      this.inFlight = write.catch(() => undefined);
-      return write;
-    });
-    return this.queued;
-  }
-
-  private async write(text: string): Promise<void> {
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    const file = await open(temporary, 'w');
-    try {
-      await file.writeFile(text, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    try {
-      await rename(temporary, this.path);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+    return this.file.save(() => JSON.stringify(snapshot()));
   }
 }

@@ -2,12 +2,16 @@
  * The local SQS queue and its event source mapping, against what Lambda documents for SQS: the `SQSEvent` it builds,
  * batch sizes, partial batch responses (only the named messages are retried; a throw, or an answer naming no message
  * of the batch, retries the whole batch), the visibility timeout, `ChangeMessageVisibility`, the redrive to the
- * dead-letter queue, `settled()` and `stop()`.
+ * dead-letter queue, `settled()` and `stop()`, and what a queue with a store keeps across restarts.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createHash } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from '../../../local/queue.ts';
+import { LocalQueueStore, QUEUES_FILE_NAME } from '../../../local/queue-store.ts';
 
 interface Invocation {
   readonly records: readonly SQSRecord[];
@@ -264,5 +268,80 @@ describe('settled() and stop()', () => {
 
     expect(invocations).toHaveLength(1);
     expect(() => queue.send('late')).toThrow('stopped');
+  });
+});
+
+describe('with a store', () => {
+  const directories: string[] = [];
+  afterEach(async () => {
+    await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
+  });
+  async function storeDirectory(): Promise<string> {
+    const directory = await mkdtemp(join(tmpdir(), 'local-queues-'));
+    directories.push(directory);
+    return directory;
+  }
+
+  test('a message not yet handled, and a dead letter, are taken up by the queue started again on the same store', async () => {
+    const directory = await storeDirectory();
+    let release: () => void = () => undefined;
+    const first = queueWith(
+      (records) =>
+        records.some((record) => record.body === 'held')
+          ? new Promise<void>((resolve) => (release = resolve))
+          : failAll(records),
+      { store: new LocalQueueStore(directory), maxReceiveCount: 1, batchSize: 1 },
+    );
+    first.queue.send('poison');
+    await vi.waitFor(() => expect(first.queue.deadLetters).toHaveLength(1), { timeout: 30_000 });
+    first.queue.send('held');
+    first.queue.send('waiting');
+    await vi.waitFor(() => expect(first.receivesOf('held')).toHaveLength(1), { timeout: 30_000 });
+
+    // The process is killed while 'held' is in an invocation: what the file says then is all that is left.
+    const file = join(directory, QUEUES_FILE_NAME);
+    await vi.waitFor(
+      async () => {
+        const saved = JSON.parse(await readFile(file, 'utf8')) as {
+          queues: Record<string, { messages: { body: string; receiveCount: number }[]; deadLetters: SQSRecord[] }>;
+        };
+        expect(saved.queues['test-queue']!.messages.map((message) => [message.body, message.receiveCount])).toEqual([
+          ['held', 1],
+          ['waiting', 0],
+        ]);
+        expect(saved.queues['test-queue']!.deadLetters.map((record) => record.body)).toEqual(['poison']);
+      },
+      { timeout: 30_000 },
+    );
+    const restarted = await storeDirectory();
+    await copyFile(file, join(restarted, QUEUES_FILE_NAME));
+    release();
+
+    const second = queueWith(() => undefined, { store: new LocalQueueStore(restarted) });
+    await second.queue.settled();
+    expect(second.invocations.flatMap((invocation) => invocation.records).map((record) => record.body)).toEqual([
+      'held',
+      'waiting',
+    ]);
+    expect(second.receivesOf('held')[0]!.attributes.ApproximateReceiveCount).toBe('2');
+    expect(second.queue.deadLetters.map((record) => record.body)).toEqual(['poison']);
+
+    // What the second queue handled is gone from the store; the redriven dead letter is handled too.
+    expect(second.queue.redriveDeadLetters()).toBe(1);
+    await second.queue.settled();
+    expect(second.receivesOf('poison')).toHaveLength(1);
+    await second.queue.stop();
+    const third = queueWith(() => undefined, { store: new LocalQueueStore(restarted) });
+    await third.queue.settled();
+    expect(third.invocations).toEqual([]);
+    expect(third.queue.deadLetters).toEqual([]);
+  });
+
+  test('a store file that is not one stops the start, naming the file', async () => {
+    const directory = await storeDirectory();
+    await writeFile(join(directory, QUEUES_FILE_NAME), '{"format":"something-else"}');
+    expect(() => new LocalQueueStore(directory)).toThrow(
+      `The local queues file ${join(directory, QUEUES_FILE_NAME)} does not hold local queues`,
+    );
   });
 });

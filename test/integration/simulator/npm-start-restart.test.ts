@@ -1,8 +1,9 @@
 /**
  * `npm start` twice on one `DYNAMODB_DATA_DIR`: usage recorded before the restart and not yet metered is billed after
- * it, because the simulator kept the license it is billed against (as DynamoDB Local kept the subscriber and usage).
+ * it, because the simulator kept the license it is billed against (as DynamoDB Local kept the subscriber and usage);
+ * and a webhook call still queued when the stack is killed is made after the restart, as SQS would have kept it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
@@ -11,6 +12,9 @@ import { SimulatorControl } from '../../../simulator/control-client.ts';
 import { meter, summaryOf } from '../../support/blackbox/metering-commands.ts';
 import { pollUntil } from '../../support/blackbox/polling.ts';
 import { startStackProcess, type StackProcess } from '../../support/blackbox/stack-process.ts';
+import { startNpmStart, type NpmStart } from '../../support/npm-start.ts';
+import { waitUntilGone } from '../../support/processes.ts';
+import { QUEUES_FILE_NAME } from '../../../local/queue-store.ts';
 
 const PRODUCT = 'analytics-pro-example';
 const HOUR_MS = 3_600_000;
@@ -82,4 +86,58 @@ test('usage pending at a restart is billed after it', { timeout: 240_000 }, asyn
   expect(run.rejected).toBe('0');
   const { records } = await restarted.billed({ licenseId: license.id });
   expect(records.map((record) => [record.dimension, record.quantity])).toEqual([['requests', 3]]);
+});
+
+test('a webhook call queued when the stack is killed is made after the restart', { timeout: 240_000 }, async () => {
+  const killed: NpmStart[] = [];
+  try {
+    const first = await startNpmStart('node', { DYNAMODB_DATA_DIR: dataDir });
+    killed.push(first);
+    const receiver = new URL(first.webhookEventsUrl!).origin;
+    // The seller's app is down: every call fails, and the message waits in the queue for its next try.
+    expect((await fetch(`${receiver}/faults`, { method: 'PUT', body: JSON.stringify({ calls: 1000 }) })).status).toBe(
+      200,
+    );
+    const control = new SimulatorControl(first.simulatorUrl);
+    const { license, registrationToken } = await control.createLicense({ productCode: PRODUCT });
+    const arrival = await fetch(first.fulfillmentUrl, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ 'x-amzn-marketplace-token': registrationToken }).toString(),
+    });
+    expect(arrival.status).toBe(303);
+    const subscriberId = `license:${license.licenseArn}`;
+    const queuedCalls = async () => {
+      const file = JSON.parse(await readFile(join(dataDir, QUEUES_FILE_NAME), 'utf8').catch(() => '{}')) as {
+        queues?: { webhook?: { messages: { body: string; receiveCount: number }[] } };
+      };
+      return (file.queues?.webhook?.messages ?? []).filter(
+        (message) => message.receiveCount > 0 && message.body.includes('Subscriber Activated'),
+      );
+    };
+    await pollUntil('a failed webhook call kept in the queues file', async () =>
+      (await queuedCalls()).length > 0 ? true : undefined,
+    );
+    first.process.kill('SIGKILL');
+    await waitUntilGone(first.javaPid, 30_000);
+
+    const second = await startNpmStart('node', { DYNAMODB_DATA_DIR: dataDir });
+    killed.push(second);
+    const delivered = await pollUntil('the queued call, made after the restart', async () => {
+      const { calls } = (await (await fetch(second.webhookEventsUrl!)).json()) as {
+        calls: {
+          signature: string;
+          status: number;
+          body: { 'detail-type': string; detail: { subscriberId: string } };
+        }[];
+      };
+      return calls.find(
+        (call) => call.body['detail-type'] === 'Subscriber Activated' && call.body.detail.subscriberId === subscriberId,
+      );
+    });
+    expect(delivered).toEqual(expect.objectContaining({ signature: 'valid', status: 204 }));
+  } finally {
+    killed.forEach((stack) => stack.process.kill('SIGKILL'));
+  }
 });
