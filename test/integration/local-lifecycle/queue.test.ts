@@ -303,13 +303,13 @@ describe('with a store', () => {
     await vi.waitFor(
       async () => {
         const saved = JSON.parse(await readFile(file, 'utf8')) as {
-          queues: Record<string, { messages: { body: string; receiveCount: number }[]; deadLetters: SQSRecord[] }>;
+          state: Record<string, { messages: { body: string; receiveCount: number }[]; deadLetters: SQSRecord[] }>;
         };
-        expect(saved.queues['test-queue']!.messages.map((message) => [message.body, message.receiveCount])).toEqual([
+        expect(saved.state['test-queue']!.messages.map((message) => [message.body, message.receiveCount])).toEqual([
           ['held', 1],
           ['waiting', 0],
         ]);
-        expect(saved.queues['test-queue']!.deadLetters.map((record) => record.body)).toEqual(['poison']);
+        expect(saved.state['test-queue']!.deadLetters.map((record) => record.body)).toEqual(['poison']);
       },
       { timeout: 30_000 },
     );
@@ -341,7 +341,7 @@ describe('with a store', () => {
     const directory = await storeDirectory();
     await writeFile(join(directory, QUEUES_FILE_NAME), '{"format":"something-else"}');
     expect(() => new LocalQueueStore(directory)).toThrow(
-      `The local queues file ${join(directory, QUEUES_FILE_NAME)} does not hold local queues`,
+      `The local state file ${join(directory, QUEUES_FILE_NAME)} does not hold local-queues/1`,
     );
   });
 });

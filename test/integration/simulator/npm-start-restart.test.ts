@@ -110,9 +110,9 @@ test('a webhook call queued when the stack is killed is made after the restart',
     const subscriberId = `license:${license.licenseArn}`;
     const queuedCalls = async () => {
       const file = JSON.parse(await readFile(join(dataDir, QUEUES_FILE_NAME), 'utf8').catch(() => '{}')) as {
-        queues?: { webhook?: { messages: { body: string; receiveCount: number }[] } };
+        state?: { webhook?: { messages: { body: string; receiveCount: number }[] } };
       };
-      return (file.queues?.webhook?.messages ?? []).filter(
+      return (file.state?.webhook?.messages ?? []).filter(
         (message) => message.receiveCount > 0 && message.body.includes('Subscriber Activated'),
       );
     };
