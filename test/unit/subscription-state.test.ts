@@ -137,6 +137,11 @@ test('the end of a request the buyer withdrew by subscribing again ends nothing;
   expect(billablePeriod(cancelledAgain)).toEqual({ start: at(10), end: at(70) });
   expect(effectiveStatus(cancelledAgain, at(129), 3600)).toBe('ending');
   expect(effectiveStatus(cancelledAgain, at(130), 3600)).toBe('ended');
+  // The old request's end at the very instant the buyer asks to end the new subscription: still the old one's.
+  expect(statusOf(withFact(withFact(facts, 'endRequestedAt', at(90)), 'endedAt', at(90)))).toEqual({
+    status: 'ending',
+    since: at(90).toISOString(),
+  });
   // The new request's own end, when it comes long after the old request, ends it.
   expect(statusOf(withFact(cancelledAgain, 'endedAt', at(30 + 121))).status).toBe('ended');
 });

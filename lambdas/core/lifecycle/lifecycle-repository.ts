@@ -106,12 +106,7 @@ export class LifecycleRepository {
         stored.lifecycle ?? {},
       );
       const state = statusAsOf(facts, now, this.finalMeteringGraceSeconds);
-      // The latest read wins, even when it reads the same: an older read finishing late must not undo it.
-      const entitlements =
-        fetched !== undefined &&
-        (stored.entitlementsFetchedAt === undefined || stored.entitlementsFetchedAt < fetched.fetchedAt.toISOString())
-          ? fetched
-          : undefined;
+      const entitlements = fetched !== undefined && isNewerRead(fetched, stored) ? fetched : undefined;
       // The agreement named by the latest license event, by event time: a stale event cannot re-point it.
       const agreement =
         subscriber.model === 'license' &&
@@ -344,4 +339,18 @@ function referenceOf(item: Record<string, unknown>): SubscriberReference | undef
     return { model: 'legacy', productCode, customerIdentifier };
   }
   return undefined;
+}
+
+/**
+ * Whether a read of the entitlements is to replace the stored one. The latest read wins, even when it reads the same:
+ * an older read finishing late must not undo it. Of two reads at the same instant (a clock's resolution; two changes
+ * in one second of a stopped simulator clock), the one that reads something else was made after the change it shows.
+ */
+function isNewerRead(fetched: FetchedEntitlements, stored: StoredLifecycle): boolean {
+  const fetchedAt = fetched.fetchedAt.toISOString();
+  if (stored.entitlementsFetchedAt === undefined || stored.entitlementsFetchedAt < fetchedAt) return true;
+  return (
+    stored.entitlementsFetchedAt === fetchedAt &&
+    JSON.stringify(stored.entitlements ?? []) !== JSON.stringify(fetched.entitlements)
+  );
 }

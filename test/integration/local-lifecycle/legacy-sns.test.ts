@@ -34,6 +34,15 @@ test('subscribe-success activates, entitlement-updated refreshes, unsubscribe-pe
   expect((await checkAccess(local.stack, subscriberId)).body.entitlements).toEqual([
     { dimension: 'seats', value: 10, valueType: 'integer' },
   ]);
+  // Two changes in one second (the clock stopped): the second read, which sees the second change, is kept.
+  await local.control.setClock(new Date((await local.control.clock()).now), false);
+  for (const seats of [40, 41]) {
+    await local.control.setEntitlements(licenseId, [{ dimension: 'seats', value: { IntegerValue: seats } }]);
+    await settleLifecycle(local.stack);
+  }
+  expect((await checkAccess(local.stack, subscriberId)).body.entitlements).toEqual([
+    { dimension: 'seats', value: 41, valueType: 'integer' },
+  ]);
 
   await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
   await settleLifecycle(local.stack);
