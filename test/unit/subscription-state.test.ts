@@ -146,6 +146,47 @@ test('the end of a request the buyer withdrew by subscribing again ends nothing;
   expect(statusOf(withFact(cancelledAgain, 'endedAt', at(30 + 121))).status).toBe('ended');
 });
 
+test('a resubscription at the very instant of an end (request) follows it: the buyer holds a live subscription', () => {
+  const legacy = (signals: Parameters<typeof fold>[0]): LifecycleFacts => ({ ...fold(signals), resubscribable: true });
+  // The old subscription cancelled, and the buyer subscribed again, in one second (either order).
+  const cancelledAndResubscribed = legacy([
+    ['activatedAt', 10],
+    ['endRequestedAt', 30],
+    ['activatedAt', 30],
+  ]);
+  expect(statusOf(cancelledAndResubscribed)).toEqual({ status: 'active', since: at(30).toISOString() });
+  expect(restartOf(cancelledAndResubscribed)).toBeUndefined();
+  // The old request's end, an hour later, ends nothing.
+  expect(statusOf(withFact(cancelledAndResubscribed, 'endedAt', at(90))).status).toBe('active');
+  // Subscribed again in the very second the old subscription's end came.
+  const endedAndResubscribed = legacy([
+    ['activatedAt', 10],
+    ['endRequestedAt', 30],
+    ['endedAt', 90],
+    ['activatedAt', 90],
+  ]);
+  expect(statusOf(endedAndResubscribed)).toEqual({ status: 'active', since: at(90).toISOString() });
+  expect(restartOf(endedAndResubscribed)).toEqual({ endedAt: at(30), restartedAt: at(90) });
+  // A first start that ends in its own second has ended; and a license's update does not outrank its end.
+  expect(
+    statusOf(
+      legacy([
+        ['activatedAt', 10],
+        ['endRequestedAt', 10],
+      ]),
+    ).status,
+  ).toBe('ending');
+  expect(
+    statusOf(
+      fold([
+        ['activatedAt', 10],
+        ['endRequestedAt', 30],
+        ['activatedAt', 30],
+      ]),
+    ).status,
+  ).toBe('ending');
+});
+
 test('at the same instant the later stage wins', () => {
   expect(
     statusOf(

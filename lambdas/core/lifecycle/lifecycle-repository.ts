@@ -101,10 +101,12 @@ export class LifecycleRepository {
         new GetCommand({ TableName: this.tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
       );
       const stored = (Item ?? {}) as StoredLifecycle;
-      const facts = notification.facts.reduce(
+      const folded = notification.facts.reduce(
         (merged, fact) => withFact(merged, fact, notification.at),
         stored.lifecycle ?? {},
       );
+      const facts: LifecycleFacts =
+        subscriber.model === 'legacy' && notification.facts.length > 0 ? { ...folded, resubscribable: true } : folded;
       const state = statusAsOf(facts, now, this.finalMeteringGraceSeconds);
       const entitlements = fetched !== undefined && isNewerRead(fetched, stored) ? fetched : undefined;
       // The agreement named by the latest license event, by event time: a stale event cannot re-point it.

@@ -11,10 +11,11 @@
  *      +--failed--> failed   +------activated again-----+   (a buyer who resubscribes before the end)
  * ```
  *
- * The latest fact wins; at the same instant, the later stage (ended > ending > failed > active) does. One exception: an
- * end that concludes an end request the buyer has since withdrawn by subscribing again (a legacy `unsubscribe-success`
- * an hour after the `unsubscribe-pending`, arriving after the new `subscribe-success`, even when the buyer has asked to
- * end the new subscription too) ends nothing.
+ * The latest fact wins; at the same instant, the later stage (ended > ending > failed > active) does, unless the
+ * activation is a resubscription, which follows the end it ties with. And an end that concludes an end request the
+ * buyer has since withdrawn by subscribing again (a legacy `unsubscribe-success` an hour after the
+ * `unsubscribe-pending`, arriving after the new `subscribe-success`, even when the buyer has asked to end the new
+ * subscription too) ends nothing.
  *
  * A subscription that starts again after an end is billed as two: the old one's usage up to its end, the new one's from
  * its activation, never the time between the two (`restartOf`).
@@ -37,9 +38,15 @@ export interface LifecycleFacts {
    * the gap before a restart begins (`restartOf`) however many times the subscription has ended since.
    */
   readonly firstEndAt?: string | undefined;
+  /**
+   * Whether the buyer may subscribe again under this subscriber id (a legacy product's subscriber is its product code
+   * and customer identifier), so that an activation after the first is always a new subscription: at the very instant
+   * of an end (request), it comes after it. A license's activations after the first are updates, and its end is final.
+   */
+  readonly resubscribable?: true | undefined;
 }
 
-export type LifecycleFact = Exclude<keyof LifecycleFacts, 'startedAt' | 'firstEndAt'>;
+export type LifecycleFact = Exclude<keyof LifecycleFacts, 'startedAt' | 'firstEndAt' | 'resubscribable'>;
 
 /** A fact, by the kind of notification that establishes it. */
 export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
@@ -111,10 +118,15 @@ const END_AFTER_REQUEST_MS = 2 * 3_600_000;
 /** The status the facts establish, and the time of the fact that set it. */
 export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; since?: string } {
   let winner: LifecycleFact | undefined;
+  const resubscribed = isResubscription(facts);
   for (const fact of precedence) {
     const time = facts[fact];
     if (fact === 'endedAt' && concludesWithdrawnRequest(facts)) continue;
-    if (time !== undefined && (winner === undefined || time > facts[winner]!)) winner = fact;
+    if (time === undefined) continue;
+    const current = winner === undefined ? undefined : facts[winner]!;
+    if (current === undefined || time > current || (time === current && fact === 'activatedAt' && resubscribed)) {
+      winner = fact;
+    }
   }
   return winner === undefined ? { status: 'pending' } : { status: statusOfFact[winner], since: facts[winner] };
 }
@@ -127,10 +139,22 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
  * subscription too, it is the earliest one (`firstEndAt`), and the new request keeps the subscription `ending` until
  * its own deadline: were the end the new request's own, it would come at about that deadline anyway.
  */
-function concludesWithdrawnRequest({ activatedAt, endRequestedAt, endedAt, firstEndAt }: LifecycleFacts): boolean {
-  if (activatedAt === undefined || endedAt === undefined || endedAt <= activatedAt) return false;
-  const withdrawn = [endRequestedAt, firstEndAt].find((request) => request !== undefined && request < activatedAt);
+function concludesWithdrawnRequest(facts: LifecycleFacts): boolean {
+  const { activatedAt, endRequestedAt, endedAt, firstEndAt } = facts;
+  if (activatedAt === undefined || endedAt === undefined || endedAt < activatedAt) return false;
+  const resubscribed = isResubscription(facts);
+  const withdrawn = [endRequestedAt, firstEndAt].find(
+    (request) => request !== undefined && (request < activatedAt || (request === activatedAt && resubscribed)),
+  );
   return withdrawn !== undefined && Date.parse(endedAt) - Date.parse(withdrawn) <= END_AFTER_REQUEST_MS;
+}
+
+/** Whether the latest activation is a buyer subscribing again (`resubscribable`), not the first start. */
+function isResubscription(facts: LifecycleFacts): boolean {
+  const first = firstStartOf(facts);
+  return (
+    facts.resubscribable === true && first !== undefined && facts.activatedAt !== undefined && first < facts.activatedAt
+  );
 }
 
 /** Until when final usage is accepted after an end was requested (AWS: about an hour). */

@@ -178,3 +178,28 @@ test('subscribed again and cancelled again inside the old final-metering hour: t
   const billed = (await local.control.billed({ licenseId: again.id })).records.filter((record) => record.quantity > 0);
   expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 311 })]);
 });
+
+test('cancelled and subscribed again in one second: the buyer stays active, and the usage is billed', async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  await local.control.advanceClock({ minutes: 10 });
+  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
+  const again = await subscribeAgain(buyer.customerAWSAccountId);
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'active', allowed: true }),
+  );
+  await local.control.advanceClock({ minutes: 1 });
+  expect(await postUsage(buyer.subscriberId, 17, await simulatorNow())).toEqual(
+    expect.objectContaining({ status: 'accepted' }),
+  );
+
+  // The old subscription's unsubscribe-success, an hour after its cancellation, ends nothing.
+  await local.control.advanceClock({ hours: 1 });
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'active', allowed: true }),
+  );
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {}, expired: 0 }));
+  const billed = (await local.control.billed({ licenseId: again.id })).records.filter((record) => record.quantity > 0);
+  expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 17 })]);
+});
