@@ -61,10 +61,8 @@ export function portFromEnvironment(variable: string, fallback: number): number 
  */
 export function withLocalAppUrls(config: Config, standInAppUrl: string): Config {
   const local = (url: string) => {
-    const { hostname, pathname, search } = new URL(url);
-    return hostname === 'example.com' || hostname.endsWith('.example.com')
-      ? `${standInAppUrl}${pathname}${search}`
-      : url;
+    const standIn = standInPathOf(url);
+    return standIn === undefined ? url : `${standInAppUrl}${standIn}${new URL(url).search}`;
   };
   const { appUrl, freeTrialLandingUrl } = config.registration;
   return {
@@ -75,4 +73,10 @@ export function withLocalAppUrls(config: Config, standInAppUrl: string): Config 
       ...(freeTrialLandingUrl === undefined ? {} : { freeTrialLandingUrl: local(freeTrialLandingUrl) }),
     },
   };
+}
+
+/** The path under the stand-in app an example URL (on example.com) leads to locally; `undefined` for a real one. */
+export function standInPathOf(url: string): string | undefined {
+  const { hostname, pathname } = new URL(url);
+  return hostname === 'example.com' || hostname.endsWith('.example.com') ? pathname : undefined;
 }

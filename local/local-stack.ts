@@ -43,7 +43,7 @@ import { finalMeteringGraceVariable, meteringVariables, registrationVariables } 
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../simulator/server.ts';
-import { configureSimulator, withLocalAppUrls } from './config.ts';
+import { configureSimulator, standInPathOf, withLocalAppUrls } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
@@ -56,7 +56,7 @@ import { LocalQueueStore } from './queue-store.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { startSqsEndpoint } from './sqs-endpoint.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
+import { STAND_IN_APP_PATH, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 import { LocalStackError } from './errors.ts';
 
 export interface LocalStackOptions {
@@ -177,7 +177,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Shared with the local receiver only: in AWS the secret lives in Secrets Manager and the seller's app.
     const webhookSecret = randomBytes(32).toString('base64url');
     const webhookReceiver = parts.add(
-      await startWebhookReceiver({ secret: webhookSecret, port: options.webhookReceiverPort ?? 0 }),
+      await startWebhookReceiver({
+        secret: webhookSecret,
+        port: options.webhookReceiverPort ?? 0,
+        registrationLandingPaths: registrationLandingPaths(config),
+      }),
     );
     // One time for Marketplace and the functions, as in AWS: moving the simulator's clock moves the whole stack.
     const clock = simulator.simulator.clock;
@@ -285,6 +289,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await parts.closeAll();
     throw error;
   }
+}
+
+/** Where the stand-in app's free-trial landing page is, when the configured one is an example: a buyer lands there. */
+function registrationLandingPaths(config: Config): string[] {
+  const { freeTrialLandingUrl } = config.registration;
+  const path = freeTrialLandingUrl === undefined ? undefined : standInPathOf(freeTrialLandingUrl);
+  return path === undefined ? [] : [`${STAND_IN_APP_PATH}${path}`];
 }
 
 /** The simulator, configured with the products, and no longer pushing to a relay that went with a previous run. */

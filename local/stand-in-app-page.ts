@@ -69,9 +69,12 @@ export function standInAppPage(requestTarget: string, calls: readonly WebhookCal
 }
 
 function latestRegistration(calls: readonly WebhookCall[]): RegisteredDetail | undefined {
-  for (const call of [...calls].reverse()) {
-    const body = call.body as { 'detail-type'?: string; detail?: RegisteredDetail } | undefined;
-    if (call.signature === 'valid' && body?.['detail-type'] === 'Subscriber Registered') return body.detail;
-  }
-  return undefined;
+  const latest = [...calls].reverse().find(isRegistration);
+  return (latest?.body as { detail?: RegisteredDetail } | undefined)?.detail;
+}
+
+/** A genuine `Subscriber Registered` call: how the app learns who registered. */
+export function isRegistration(call: WebhookCall): boolean {
+  const body = call.body as { 'detail-type'?: string } | undefined;
+  return call.signature === 'valid' && body?.['detail-type'] === 'Subscriber Registered';
 }

@@ -8,11 +8,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from '../lambdas/core/webhook-signature.ts';
 import { listen } from './http/listen.ts';
 import { readBody, RequestTooLargeError } from './http/read-body.ts';
-import { standInAppPage } from './stand-in-app-page.ts';
+import { isRegistration, standInAppPage } from './stand-in-app-page.ts';
 
 /** `valid`; `stale`: signed with the secret, but not recently (a replay, or a clock far off); `invalid`: forged. */
 export type SignatureVerdict = 'valid' | 'stale' | 'invalid';
@@ -33,6 +34,12 @@ export interface WebhookReceiverOptions {
   readonly secret: string;
   readonly port?: number;
   readonly host?: string;
+  /**
+   * Paths of the stand-in app (`/app/...`) a buyer is sent to right after registering (the free-trial landing page).
+   * The browser gets there before the `Subscriber Registered` call does, so these wait for it (a few seconds at most)
+   * before showing who just registered, rather than show the buyer before.
+   */
+  readonly registrationLandingPaths?: readonly string[];
 }
 
 export interface WebhookReceiver {
@@ -49,14 +56,28 @@ export interface WebhookReceiver {
 }
 
 const WEBHOOK_PATH = '/webhook';
-const APP_PATH = '/app';
+/** Where the stand-in for the seller's app answers. */
+export const STAND_IN_APP_PATH = '/app';
 /** EventBridge's largest event. */
 const MAX_BODY_BYTES = 256 * 1024;
 const faultsInput = z.strictObject({ calls: z.number().int().min(0) });
+/**
+ * How long a landing page waits for the registration's webhook call. Only a call made after the page was asked for
+ * counts (one made before may be the previous buyer's); in the rare case the call beat the browser, the page shows it
+ * after the wait.
+ */
+const REGISTRATION_WAIT_MS = 5_000;
 
 export async function startWebhookReceiver(options: WebhookReceiverOptions): Promise<WebhookReceiver> {
   const received: WebhookCall[] = [];
   let failuresToInject = 0;
+
+  /** Resolves once a `Subscriber Registered` call received since `since` is there, or after the wait. */
+  async function registrationSince(since: number): Promise<void> {
+    const giveUpAt = Date.now() + REGISTRATION_WAIT_MS;
+    const arrived = () => received.some((call) => Date.parse(call.receivedAt) >= since && isRegistration(call));
+    while (!arrived() && Date.now() < giveUpAt) await sleep(50);
+  }
 
   function receive(request: IncomingMessage, body: string): number {
     const header = request.headers[SIGNATURE_HEADER];
@@ -80,12 +101,13 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? '/').split('?')[0];
     const route = `${request.method ?? ''} ${path}`;
-    if (path === APP_PATH || path?.startsWith(`${APP_PATH}/`)) {
+    if (path === STAND_IN_APP_PATH || path?.startsWith(`${STAND_IN_APP_PATH}/`)) {
       if (request.method !== 'GET')
         return send(response, 405, { message: `${request.method ?? ''} is not allowed on ${path}` });
+      if (options.registrationLandingPaths?.includes(path)) await registrationSince(Date.now());
       response
         .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-        .end(standInAppPage(request.url ?? APP_PATH, received));
+        .end(standInAppPage(request.url ?? STAND_IN_APP_PATH, received));
       return;
     }
     if (path !== WEBHOOK_PATH && path !== '/events' && path !== '/faults')
@@ -120,7 +142,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   return {
     url: `${origin}${WEBHOOK_PATH}`,
     eventsUrl: `${origin}/events`,
-    appUrl: `${origin}${APP_PATH}`,
+    appUrl: `${origin}${STAND_IN_APP_PATH}`,
     calls: () => received,
     failNext: (calls) => {
       failuresToInject = calls;
