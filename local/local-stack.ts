@@ -70,6 +70,11 @@ export interface LocalStackOptions {
   readonly eventBusPort?: number;
   readonly webhookReceiverPort?: number;
   /**
+   * The secret webhook calls are signed with (the Secrets Manager secret, in AWS), for an app of your own at
+   * `notifications.webhookUrl` to check them with. Default: one made up at start, shared with the local receiver.
+   */
+  readonly webhookSecret?: string;
+  /**
    * Where the simulator and the queues keep their state across restarts (`npm start` gives the tables' data directory:
    * the local state survives a restart as a whole or not at all). Unset, both are in memory.
    */
@@ -175,7 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const { simulator, control } = await startMarketplace(options, parts);
     const eventBus = parts.add(await startLocalEventBus({ busName: LOCAL_BUS_NAME, port: options.eventBusPort ?? 0 }));
     // Shared with the local receiver only: in AWS the secret lives in Secrets Manager and the seller's app.
-    const webhookSecret = randomBytes(32).toString('base64url');
+    const webhookSecret = options.webhookSecret ?? randomBytes(32).toString('base64url');
     const webhookReceiver = parts.add(
       await startWebhookReceiver({
         secret: webhookSecret,

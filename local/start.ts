@@ -7,7 +7,8 @@
  *
  * Environment (a port of 0 picks a free one): PORT (the API, default 3000), SIMULATOR_PORT (default 4010),
  * EVENT_BUS_PORT (default 4020), WEBHOOK_RECEIVER_PORT (default 4030), DYNAMODB_PORT (default 8000),
- * DYNAMODB_DATA_DIR (default: in memory), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60),
+ * DYNAMODB_DATA_DIR (default: in memory), WEBHOOK_SECRET (what webhook calls are signed with; default: made up at
+ * start), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60),
  * FINAL_METERING_INTERVAL_SECONDS (how often final metering goes, default 60), SQS_PORT (the queues' SQS endpoint,
  * default a free port), LOCAL_STACK_STATE (the state file the `npm run` commands find the stack by; see
  * `stack-state.ts`), LOG_FORMAT (`summary`, the default: a line per thing that happened; `json`: the functions' own
@@ -68,6 +69,7 @@ try {
   if (logFormat === 'summary') summarizeFunctionLogs();
   const dynamoDbPort = portFromEnvironment('DYNAMODB_PORT', 8000);
   const dataDir = process.env.DYNAMODB_DATA_DIR || undefined;
+  const webhookSecret = process.env.WEBHOOK_SECRET || undefined;
   running.dynamoDb = await startDynamoDbLocal({
     ...(dynamoDbPort === 0 ? {} : { port: dynamoDbPort }),
     ...(dataDir === undefined ? {} : { dataDir }),
@@ -81,6 +83,7 @@ try {
     webhookReceiverPort: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030),
     sqsPort: portFromEnvironment('SQS_PORT', 0),
     ...(dataDir === undefined ? {} : { stateDir: dataDir }),
+    ...(webhookSecret === undefined ? {} : { webhookSecret }),
     meteringEveryMs: intervalSeconds('METERING_INTERVAL_SECONDS') * 1000,
     finalMeteringEveryMs: intervalSeconds('FINAL_METERING_INTERVAL_SECONDS') * 1000,
   });
@@ -100,7 +103,7 @@ try {
   const webhookCalls =
     stack.webhookUrl === webhookReceiver.url
       ? `${webhookReceiver.url}  calls received at ${webhookReceiver.eventsUrl}`
-      : `${stack.webhookUrl}  (notifications.webhookUrl; the local receiver ${webhookReceiver.url} gets nothing)`;
+      : `${stack.webhookUrl}  (notifications.webhookUrl, signed with ${webhookSecret === undefined ? 'a secret made up at start: set WEBHOOK_SECRET to choose it' : 'WEBHOOK_SECRET'}; the local receiver ${webhookReceiver.url} gets nothing)`;
   const { registration } = config;
   const servedRegistration = withLocalAppUrls(config, webhookReceiver.appUrl).registration;
   const standInFor = [registration.appUrl, registration.freeTrialLandingUrl].filter(
