@@ -21,8 +21,11 @@ import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
 import { forgetStackState, recordStackState, stackStatePath } from './stack-state.ts';
 import { LocalStackError } from './errors.ts';
+import { PortInUseError, portInUseMessage } from './http/listen.ts';
 
 const running: { dynamoDb?: DynamoDbLocal; stack?: LocalStack } = {};
+/** The ports asked for, by the variable that asked: what a port in use is told by. */
+let portSettings: Parameters<typeof portInUseMessage>[1] = {};
 
 async function stopAll(): Promise<void> {
   await forgetStackState(process.pid);
@@ -68,6 +71,14 @@ try {
   const logFormat = logFormatFromEnvironment();
   if (logFormat === 'summary') summarizeFunctionLogs();
   const dynamoDbPort = portFromEnvironment('DYNAMODB_PORT', 8000);
+  const ports = {
+    PORT: { port: portFromEnvironment('PORT', 3000), what: 'the API' },
+    SIMULATOR_PORT: { port: portFromEnvironment('SIMULATOR_PORT', 4010), what: 'the Marketplace simulator' },
+    EVENT_BUS_PORT: { port: portFromEnvironment('EVENT_BUS_PORT', 4020), what: 'the event bus' },
+    WEBHOOK_RECEIVER_PORT: { port: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030), what: 'the webhook receiver' },
+    SQS_PORT: { port: portFromEnvironment('SQS_PORT', 0), what: "the queues' SQS API" },
+  };
+  portSettings = ports;
   const dataDir = process.env.DYNAMODB_DATA_DIR || undefined;
   const webhookSecret = process.env.WEBHOOK_SECRET || undefined;
   running.dynamoDb = await startDynamoDbLocal({
@@ -77,11 +88,11 @@ try {
   const stack = await startLocalStack({
     config,
     dynamoDb: { endpoint: running.dynamoDb.endpoint, client: createDynamoDbClient(running.dynamoDb.endpoint) },
-    apiPort: portFromEnvironment('PORT', 3000),
-    simulatorPort: portFromEnvironment('SIMULATOR_PORT', 4010),
-    eventBusPort: portFromEnvironment('EVENT_BUS_PORT', 4020),
-    webhookReceiverPort: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030),
-    sqsPort: portFromEnvironment('SQS_PORT', 0),
+    apiPort: ports.PORT.port,
+    simulatorPort: ports.SIMULATOR_PORT.port,
+    eventBusPort: ports.EVENT_BUS_PORT.port,
+    webhookReceiverPort: ports.WEBHOOK_RECEIVER_PORT.port,
+    sqsPort: ports.SQS_PORT.port,
     ...(dataDir === undefined ? {} : { stateDir: dataDir }),
     ...(webhookSecret === undefined ? {} : { webhookSecret }),
     meteringEveryMs: intervalSeconds('METERING_INTERVAL_SECONDS') * 1000,
@@ -133,6 +144,12 @@ ${standInFor.length === 0 ? '' : `  Your app (stand-in)     ${webhookReceiver.ap
     );
   }
 } catch (error) {
-  console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);
+  const message =
+    error instanceof PortInUseError
+      ? portInUseMessage(error, portSettings)
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  console.error(`npm start: ${message}`);
   exitAfterStopping(1);
 }

@@ -5,16 +5,19 @@
  */
 import '../local/sdk-environment.ts';
 import { configureSimulator, loadLocalConfig, portFromEnvironment } from '../local/config.ts';
+import { PortInUseError, portInUseMessage } from '../local/http/listen.ts';
 import { SimulatorControl } from './control-client.ts';
 import { startSimulator } from './server.ts';
 
 const DEFAULT_PORT = 4010;
 
+let port = DEFAULT_PORT;
 try {
   const config = loadLocalConfig();
   const dataDir = process.env.SIMULATOR_DATA_DIR || undefined;
+  port = portFromEnvironment('SIMULATOR_PORT', DEFAULT_PORT);
   const simulator = await startSimulator({
-    port: portFromEnvironment('SIMULATOR_PORT', DEFAULT_PORT),
+    port,
     ...(dataDir === undefined ? {} : { dataDir }),
   });
   await configureSimulator(new SimulatorControl(simulator.url), config);
@@ -42,6 +45,12 @@ Press Ctrl-C to stop.`);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 } catch (error) {
-  console.error(`simulator: ${error instanceof Error ? error.message : String(error)}`);
+  const message =
+    error instanceof PortInUseError
+      ? portInUseMessage(error, { SIMULATOR_PORT: { port, what: 'the simulator' } })
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  console.error(`simulator: ${message}`);
   process.exit(1);
 }

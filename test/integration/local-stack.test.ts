@@ -5,6 +5,8 @@
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +100,38 @@ describe.concurrent('npm start', () => {
       expect(await exitOf(child)).toBe(1);
       expect(stderr).toContain('SIMULATOR_PORT must be a TCP port number');
       expect(stderr).not.toMatch(/\n\s+at /);
+    },
+  );
+
+  test(
+    'a port in use stops it, or the simulator alone, with a message that names the variable to change',
+    { timeout: STACK_TEST_TIMEOUT_MS },
+    async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const port = String((taken.address() as AddressInfo).port);
+      try {
+        const freePorts = { DYNAMODB_PORT: '0', EVENT_BUS_PORT: '0', WEBHOOK_RECEIVER_PORT: '0', SQS_PORT: '0' };
+        const runs = [
+          { script: 'start', env: { ...freePorts, SIMULATOR_PORT: '0', PORT: port }, variable: 'PORT, the API' },
+          { script: 'start', env: { ...freePorts, PORT: '0', SIMULATOR_PORT: port }, variable: 'SIMULATOR_PORT' },
+          { script: 'simulator', env: { SIMULATOR_PORT: port }, variable: 'SIMULATOR_PORT, the simulator' },
+        ];
+        for (const run of runs) {
+          const child = spawn('npm', ['run', '--silent', run.script], {
+            cwd: projectRoot,
+            env: { ...process.env, LOCAL_STACK_STATE: join(tmpdir(), `port-in-use-${port}.json`), ...run.env },
+          });
+          let stderr = '';
+          child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+          expect(await exitOf(child)).toBe(1);
+          expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use (${run.variable}`);
+          expect(stderr).toContain('to another port (0 picks a free one)');
+          expect(stderr).not.toMatch(/\n\s+at /);
+        }
+      } finally {
+        taken.close();
+      }
     },
   );
 });
