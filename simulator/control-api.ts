@@ -54,7 +54,9 @@ const licenseInput = z.strictObject({
   entitlements: entitlementsInput.optional(),
 });
 
-const clockInput = z.strictObject({ now: instant, running: z.boolean().optional() });
+const clockInput = z
+  .strictObject({ now: instant.optional(), running: z.boolean().optional() })
+  .refine((input) => input.now !== undefined || input.running !== undefined, 'give now, running, or both');
 const advanceInput = z
   .strictObject({
     seconds: z.number().min(-MAX_EPOCH_SECONDS).max(MAX_EPOCH_SECONDS).optional(),
@@ -83,6 +85,8 @@ const eventsQuery = z.object({
 
 interface Route {
   readonly method: string;
+  /** As listed at `GET /control`: `/licenses/{id}/end`. */
+  readonly pattern: string;
   readonly path: RegExp;
   readonly handle: (call: ControlCall) => unknown;
 }
@@ -99,6 +103,10 @@ export class ControlApi {
   constructor(private readonly simulator: Simulator) {
     const sim = simulator;
     this.routes = [
+      route('GET', '', () => ({
+        endpoints: this.routes.map(({ method, pattern }) => `${method} ${pattern}`),
+        documentation: 'docs/simulator.md, "The control API"',
+      })),
       route('GET', '/settings', () => sim.settings),
       route('PATCH', '/settings', ({ body }) => {
         sim.settings = { ...sim.settings, ...settingsPatchSchema.parse(body) };
@@ -113,7 +121,7 @@ export class ControlApi {
       route('GET', '/clock', () => sim.clock.state()),
       route('PUT', '/clock', ({ body }) => {
         const input = clockInput.parse(body);
-        sim.clock.set(input.now, input.running);
+        sim.clock.set(input.now ?? sim.clock.now(), input.running);
         sim.releaseDueEvents();
         return sim.clock.state();
       }),
@@ -231,7 +239,8 @@ export class ControlApi {
 }
 
 function route(method: string, path: string, handle: (call: ControlCall) => unknown): Route {
-  return { method, path: new RegExp(`^${path}/?$`), handle };
+  const pattern = `/control${path.replace(/\(\?<(\w+)>[^)]*\)/g, '{$1}')}`;
+  return { method, pattern, path: new RegExp(`^${path}/?$`), handle };
 }
 
 function decodeParams(groups: Record<string, string>): Record<string, string> {

@@ -6,6 +6,11 @@ import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../
 
 const sim = useSimulator();
 
+interface ClockView {
+  readonly now: string;
+  readonly running: boolean;
+}
+
 async function controlCall(method: string, path: string, body?: string) {
   const response = await fetch(`${sim.url}/control${path}`, {
     method,
@@ -58,6 +63,16 @@ test('the clock is set, frozen or running, and advanced', async () => {
   expect(Date.parse(running.now)).toBeGreaterThan(Date.parse('2027-01-01T00:00:00.020Z'));
   expect((await controlCall('PUT', '/clock', '{"now":"yesterday"}')).status).toBe(400);
   expect((await controlCall('POST', '/clock/advance', '{}')).status).toBe(400);
+  // Frozen where it is, then running on from there, without naming a time.
+  const frozen = (await controlCall('PUT', '/clock', '{"running":false}')).body as unknown as ClockView;
+  expect(await sim.control.clock()).toEqual({ now: frozen.now, running: false });
+  const resumed = (await controlCall('PUT', '/clock', '{"running":true}')).body as unknown as ClockView;
+  expect(resumed.running).toBe(true);
+  expect(Date.parse(resumed.now)).toBeGreaterThanOrEqual(Date.parse(frozen.now));
+  expect((await controlCall('PUT', '/clock', '{}')).status).toBe(400);
+  // A negative advance moves it back.
+  await sim.control.setClock(new Date('2027-01-01T00:00:00Z'), false);
+  expect((await sim.control.advanceClock({ hours: -1 })).now).toBe('2026-12-31T23:00:00.000Z');
 });
 
 test('settings are read, patched and validated', async () => {
@@ -151,6 +166,17 @@ test('a malformed %-escape in a path is a 400', async () => {
     status: 400,
     body: { error: 'InvalidPath', message: 'The path holds a malformed %-escape' },
   });
+});
+
+test('GET /control lists the endpoints', async () => {
+  const { status, body } = await controlCall('GET', '');
+  expect(status).toBe(200);
+  expect(body).toEqual(
+    expect.objectContaining({
+      endpoints: expect.arrayContaining(['GET /control/clock', 'POST /control/licenses/{id}/end']) as unknown,
+    }),
+  );
+  expect((await controlCall('GET', '/')).status).toBe(200);
 });
 
 test('unknown endpoints, wrong methods and malformed JSON get JSON 4xx answers', async () => {
