@@ -66,8 +66,9 @@ export function recordedEvent(event: UsageEvent, now: Date): RecordedUsageEvent 
  * answers each aggregated event on its own, so those problems reach the `onRefused` callback instead.
  */
 function eventProblem(event: UsageEvent): string | undefined {
-  if (typeof event.subscriberId !== 'string' || event.subscriberId === '') return 'subscriberId must be a string';
-  if (typeof event.dimension !== 'string' || event.dimension === '') return 'dimension must be a string';
+  if (typeof event.subscriberId !== 'string' || event.subscriberId === '')
+    return 'subscriberId must be a non-empty string';
+  if (typeof event.dimension !== 'string' || event.dimension === '') return 'dimension must be a non-empty string';
   if (!Number.isInteger(event.quantity) || event.quantity < 1 || event.quantity > MAX_QUANTITY) {
     return `quantity must be a whole number from 1 to ${MAX_QUANTITY}, not ${String(event.quantity)}`;
   }

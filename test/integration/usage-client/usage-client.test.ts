@@ -688,7 +688,10 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   expect(() => client.record({ ...event, quantity: 1, timestamp: new Date(Number.NaN) })).toThrow(
     InvalidUsageEventError,
   );
-  expect(() => client.record({ ...event, dimension: '', quantity: 1 })).toThrow(InvalidUsageEventError);
+  expect(() => client.record({ ...event, dimension: '', quantity: 1 })).toThrow('dimension must be a non-empty string');
+  expect(() => client.record({ ...event, subscriberId: '', quantity: 1 })).toThrow(
+    'subscriberId must be a non-empty string',
+  );
   expect(client.pendingAppEvents).toBe(0);
 
   expect(() => new UsageClient({ usageUrl: 'https://usage.example.com/usage' })).toThrow(UsageClientConfigError);
