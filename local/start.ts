@@ -15,6 +15,7 @@
  * JSON log lines, as CloudWatch has them; see `log-format.ts`).
  */
 import './sdk-environment.ts';
+import { existsSync, statSync } from 'node:fs';
 import { loadLocalConfig, portFromEnvironment, withLocalAppUrls } from './config.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb/launcher.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
@@ -66,6 +67,15 @@ function intervalSeconds(variable: string): number {
   return seconds;
 }
 
+/** `DYNAMODB_DATA_DIR`: a folder (created when missing), never a file. */
+function dataDirFromEnvironment(): string | undefined {
+  const dataDir = process.env.DYNAMODB_DATA_DIR || undefined;
+  if (dataDir !== undefined && existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+    throw new LocalStackError(`DYNAMODB_DATA_DIR must name a folder (or where to make one), not the file ${dataDir}`);
+  }
+  return dataDir;
+}
+
 try {
   const config = loadLocalConfig();
   const logFormat = logFormatFromEnvironment();
@@ -79,7 +89,7 @@ try {
     SQS_PORT: { port: portFromEnvironment('SQS_PORT', 0), what: "the queues' SQS API" },
   };
   portSettings = ports;
-  const dataDir = process.env.DYNAMODB_DATA_DIR || undefined;
+  const dataDir = dataDirFromEnvironment();
   const webhookSecret = process.env.WEBHOOK_SECRET || undefined;
   running.dynamoDb = await startDynamoDbLocal({
     ...(dynamoDbPort === 0 ? {} : { port: dynamoDbPort }),

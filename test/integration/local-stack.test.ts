@@ -100,6 +100,14 @@ describe.concurrent('npm start', () => {
       expect(await exitOf(child)).toBe(1);
       expect(stderr).toContain('SIMULATOR_PORT must be a TCP port number');
       expect(stderr).not.toMatch(/\n\s+at /);
+      const file = join(projectRoot, 'package.json');
+      const onAFile = spawn('npm', ['start'], { cwd: projectRoot, env: { ...process.env, DYNAMODB_DATA_DIR: file } });
+      let onAFileStderr = '';
+      onAFile.stderr.setEncoding('utf8').on('data', (chunk: string) => (onAFileStderr += chunk));
+      expect(await exitOf(onAFile)).toBe(1);
+      expect(onAFileStderr).toContain(
+        `DYNAMODB_DATA_DIR must name a folder (or where to make one), not the file ${file}`,
+      );
     },
   );
 
