@@ -2,6 +2,7 @@ import { expect, test } from 'vitest';
 import {
   bucketTiming,
   finalHourSendTime,
+  isRecordableHourAt,
   recordTimestampOf,
 } from '../../lambdas/core/metering/bucket/bucket-timing.ts';
 import type { LifecycleFacts } from '../../lambdas/core/lifecycle/subscription-state.ts';
@@ -56,4 +57,42 @@ test("a record's timestamp is its hour's start, or the second after the start in
   // Ended in the same second it started: never after the end.
   const blink = { ...started, endRequestedAt: '2026-11-26T10:20:30.900Z' };
   expect(recordTimestampOf(at('10:00:00'), blink)).toEqual(at('10:20:30'));
+});
+
+/** A legacy buyer who cancelled at 11:50 (deadline 12:50, send time 12:35) and subscribed again at 12:10. */
+const RESUBSCRIBED: LifecycleFacts = {
+  startedAt: '2026-11-01T00:00:00.000Z',
+  activatedAt: '2026-11-26T12:10:00.000Z',
+  endRequestedAt: '2026-11-26T11:50:00.000Z',
+  firstEndAt: '2026-11-26T11:50:00.000Z',
+  resubscribable: true,
+};
+
+test("the old subscription's hours are due at once after a resubscription, until its own deadline", () => {
+  const hourlyDueBefore = at('12:00:00');
+  expect(bucketTiming(at('11:00:00'), RESUBSCRIBED, at('12:11:00'), at('11:00:00'), SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('10:00:00'), RESUBSCRIBED, at('12:49:59'), hourlyDueBefore, SETTINGS)).toEqual({
+    kind: 'due',
+  });
+  expect(bucketTiming(at('11:00:00'), RESUBSCRIBED, at('12:50:00'), hourlyDueBefore, SETTINGS)).toEqual({
+    kind: 'final-window-passed',
+    deadline: at('12:50:00'),
+  });
+  // The new subscription's hours are a live subscriber's.
+  expect(bucketTiming(at('12:00:00'), RESUBSCRIBED, at('12:51:00'), hourlyDueBefore, SETTINGS)).toEqual({
+    kind: 'not-yet',
+  });
+  // Stamped as the new subscription's from the hour it started again in.
+  expect(recordTimestampOf(at('12:00:00'), RESUBSCRIBED)).toEqual(at('12:10:01'));
+  expect(recordTimestampOf(at('11:00:00'), RESUBSCRIBED)).toEqual(at('11:00:00'));
+  // A licence's facts never make a superseded subscription.
+  const license = { ...RESUBSCRIBED, resubscribable: undefined };
+  expect(bucketTiming(at('11:00:00'), license, at('12:50:00'), hourlyDueBefore, SETTINGS)).toEqual({ kind: 'due' });
+});
+
+test("usage of the old subscription's hours goes into them until its send time, then into a later hour", () => {
+  expect(isRecordableHourAt(at('11:00:00'), RESUBSCRIBED, at('12:34:59'), SETTINGS)).toBe(true);
+  expect(isRecordableHourAt(at('11:00:00'), RESUBSCRIBED, at('12:35:00'), SETTINGS)).toBe(false);
+  expect(isRecordableHourAt(at('12:00:00'), RESUBSCRIBED, at('12:35:00'), SETTINGS)).toBe(true);
+  expect(isRecordableHourAt(at('11:00:00'), ACTIVE, at('12:35:00'), SETTINGS)).toBe(true);
 });

@@ -119,13 +119,16 @@ test('a subscription that starts again after an end has a gap, from the earliest
 });
 
 test('the end of a request the buyer withdrew by subscribing again ends nothing; a later end does', () => {
-  // unsubscribe-pending at 30, subscribe-success at 50, the old request's unsubscribe-success at 90.
-  const facts = fold([
-    ['activatedAt', 10],
-    ['endRequestedAt', 30],
-    ['activatedAt', 50],
-    ['endedAt', 90],
-  ]);
+  // unsubscribe-pending at 30, subscribe-success at 50, the old request's unsubscribe-success at 90 (a legacy buyer).
+  const facts: LifecycleFacts = {
+    ...fold([
+      ['activatedAt', 10],
+      ['endRequestedAt', 30],
+      ['activatedAt', 50],
+      ['endedAt', 90],
+    ]),
+    resubscribable: true,
+  };
   expect(statusOf(facts)).toEqual({ status: 'active', since: at(50).toISOString() });
   // An end after an end request made since the restart does end it.
   expect(statusOf(withFact(withFact(facts, 'endRequestedAt', at(100)), 'endedAt', at(160))).status).toBe('ended');
@@ -144,6 +147,8 @@ test('the end of a request the buyer withdrew by subscribing again ends nothing;
   });
   // The new request's own end, when it comes long after the old request, ends it.
   expect(statusOf(withFact(cancelledAgain, 'endedAt', at(30 + 121))).status).toBe('ended');
+  // A license's updates are no resubscription: an end after its latest end request ends it.
+  expect(statusOf({ ...withFact(cancelledAgain, 'endedAt', at(80)), resubscribable: undefined }).status).toBe('ended');
 });
 
 test('a resubscription at the very instant of an end (request) follows it: the buyer holds a live subscription', () => {

@@ -25,7 +25,14 @@ import {
 import type { SubscriberEntitlement } from './entitlements.ts';
 import type { AgreementMessage, SubscriberMessage, SubscriberReference } from './marketplace-messages.ts';
 import type { SubscriptionStatus } from '../subscriber.ts';
-import { finalMeteringDeadline, isMeterable, statusAsOf, withFact, type LifecycleFacts } from './subscription-state.ts';
+import {
+  finalMeteringDeadline,
+  isMeterable,
+  statusAsOf,
+  supersededSubscription,
+  withFact,
+  type LifecycleFacts,
+} from './subscription-state.ts';
 import { ENDING_INDEX, LIVE_INDEX, LIVE_SHARDS } from '../../../contracts/index.ts';
 import { BackendError } from '../errors.ts';
 
@@ -76,6 +83,7 @@ interface StoredLifecycle {
   readonly entitlementsFetchedAt?: string;
   readonly agreementId?: string;
   readonly agreementAt?: string;
+  readonly [ENDING_INDEX.sortKey]?: string;
 }
 
 export class LifecycleRepository {
@@ -119,16 +127,18 @@ export class LifecycleRepository {
       const unchanged =
         JSON.stringify(facts) === JSON.stringify(stored.lifecycle ?? {}) &&
         state.status === (stored.subscriptionStatus ?? 'pending') &&
+        this.finalMeteringUntil(facts, state.status, now)?.toISOString() === stored[ENDING_INDEX.sortKey] &&
         entitlements === undefined &&
         agreement === undefined;
       if (unchanged) return 'unchanged';
       try {
-        await this.write(subscriberId, subscriber, stored.lifecycleVersion ?? 0, {
-          facts,
-          state,
-          entitlements,
-          agreement,
-        });
+        await this.write(
+          subscriberId,
+          subscriber,
+          stored.lifecycleVersion ?? 0,
+          { facts, state, entitlements, agreement },
+          now,
+        );
         return 'changed';
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -136,6 +146,18 @@ export class LifecycleRepository {
       }
     }
     throw new LifecycleContentionError(`Could not update ${subscriberId} in ${WRITE_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Until when final metering has the subscriber to see to (the `ending` index's key): an ending subscription's
+   * deadline, or, for a buyer who subscribed again, the deadline of the subscription before, while it is ahead.
+   */
+  private finalMeteringUntil(facts: LifecycleFacts, status: SubscriptionStatus, now: Date): Date | undefined {
+    if (status === 'ending') return finalMeteringDeadline(facts, this.finalMeteringGraceSeconds);
+    const superseded = supersededSubscription(facts, this.finalMeteringGraceSeconds);
+    return isMeterable(status) && superseded !== undefined && now < superseded.deadline
+      ? superseded.deadline
+      : undefined;
   }
 
   private async write(
@@ -148,10 +170,11 @@ export class LifecycleRepository {
       readonly entitlements: FetchedEntitlements | undefined;
       readonly agreement: { agreementId: string; agreementAt: string } | undefined;
     },
+    now: Date,
   ): Promise<void> {
     const { facts, state, entitlements, agreement } = changes;
     const { status, since } = state;
-    const deadline = status === 'ending' ? finalMeteringDeadline(facts, this.finalMeteringGraceSeconds) : undefined;
+    const deadline = this.finalMeteringUntil(facts, status, now);
     const set: Record<string, unknown> = {
       lifecycle: facts,
       lifecycleVersion: version + 1,

@@ -140,13 +140,51 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
  * its own deadline: were the end the new request's own, it would come at about that deadline anyway.
  */
 function concludesWithdrawnRequest(facts: LifecycleFacts): boolean {
-  const { activatedAt, endRequestedAt, endedAt, firstEndAt } = facts;
+  const { activatedAt, endedAt } = facts;
   if (activatedAt === undefined || endedAt === undefined || endedAt < activatedAt) return false;
+  const withdrawn = withdrawnRequestOf(facts);
+  return withdrawn !== undefined && Date.parse(endedAt) - Date.parse(withdrawn) <= END_AFTER_REQUEST_MS;
+}
+
+/**
+ * The end request the latest activation withdrew: the latest one before it (at its very instant, for a
+ * resubscription); when a buyer who subscribed again has since asked to end the new subscription too, the earliest
+ * one known.
+ */
+function withdrawnRequestOf(facts: LifecycleFacts): string | undefined {
+  const { activatedAt, endRequestedAt, firstEndAt } = facts;
+  if (activatedAt === undefined) return undefined;
   const resubscribed = isResubscription(facts);
-  const withdrawn = [endRequestedAt, firstEndAt].find(
+  const requests = resubscribed ? [endRequestedAt, firstEndAt] : [endRequestedAt];
+  return requests.find(
     (request) => request !== undefined && (request < activatedAt || (request === activatedAt && resubscribed)),
   );
-  return withdrawn !== undefined && Date.parse(endedAt) - Date.parse(withdrawn) <= END_AFTER_REQUEST_MS;
+}
+
+/** The subscription a buyer's resubscription superseded: its end request, and the deadline of its final metering. */
+export interface SupersededSubscription {
+  readonly endRequestedAt: Date;
+  readonly deadline: Date;
+  /** When the subscription after it started. */
+  readonly restartedAt: Date;
+}
+
+/**
+ * The subscription before a resubscription (`resubscribable`), as Marketplace still bills it: its records are taken
+ * until its own final-metering deadline, however long the new subscription lives, and not after.
+ */
+export function supersededSubscription(
+  facts: LifecycleFacts,
+  graceSeconds: number,
+): SupersededSubscription | undefined {
+  if (!isResubscription(facts)) return undefined;
+  const request = withdrawnRequestOf(facts);
+  if (request === undefined) return undefined;
+  return {
+    endRequestedAt: new Date(request),
+    deadline: new Date(Date.parse(request) + graceSeconds * 1000),
+    restartedAt: new Date(facts.activatedAt!),
+  };
 }
 
 /** Whether the latest activation is a buyer subscribing again (`resubscribable`), not the first start. */

@@ -181,3 +181,25 @@ test('notifications applied concurrently to one subscriber lose nothing', async 
   });
   expect(Item?.subscriptionStatus).toBe('ended');
 });
+
+test('a legacy buyer who subscribed again stays with final metering until the old deadline, then the sweep lets go', async () => {
+  const documents = documentClient(dynamoDb.endpoint);
+  const lifecycle = new LifecycleRepository(documents, dynamoDb.tables.Subscribers, 3600);
+  const subscriber = { model: 'legacy' as const, productCode: PRODUCT, customerIdentifier: 'resubscribed-buyer' };
+  const key = subscriberKey(`legacy:${PRODUCT}:resubscribed-buyer`);
+  const read = async () =>
+    (await documents.send(new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: key }))).Item;
+  await lifecycle.applyToSubscriber({ subscriber, facts: ['activatedAt'], at: minute(0) }, minute(0));
+  await lifecycle.applyToSubscriber({ subscriber, facts: ['endRequestedAt'], at: minute(10) }, minute(10));
+  await lifecycle.applyToSubscriber({ subscriber, facts: ['activatedAt'], at: minute(30) }, minute(30));
+  expect(await read()).toEqual(
+    expect.objectContaining({ subscriptionStatus: 'active', finalMeteringDeadline: minute(70).toISOString() }),
+  );
+
+  expect(await lifecycle.closeFinalMeteringWindows(minute(69))).toEqual([]);
+  expect(await lifecycle.closeFinalMeteringWindows(minute(70))).toEqual([`legacy:${PRODUCT}:resubscribed-buyer`]);
+  const after = await read();
+  expect(after).toEqual(expect.objectContaining({ subscriptionStatus: 'active' }));
+  expect(after).not.toHaveProperty('finalMeteringDeadline');
+  expect(await lifecycle.closeFinalMeteringWindows(minute(80))).toEqual([]);
+});

@@ -124,12 +124,16 @@ test('subscribed again in the hour after the cancellation: the old final hour, i
   await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
   await settleLifecycle(local.stack);
 
-  // 55 minutes after the cancellation, inside its final-metering hour, before the final hour went out.
+  // 55 minutes after the cancellation, inside its final-metering hour but past its final send time: late usage of the
+  // old subscription goes into the new one's hour.
   await local.control.advanceClock({ minutes: 55 });
   const again = await subscribeAgain(buyer.customerAWSAccountId);
   const beforeTheEnd = new Date(firstHour.getTime() + 15 * 60_000);
   expect(await postUsage(buyer.subscriberId, 20, beforeTheEnd)).toEqual(
-    expect.objectContaining({ status: 'accepted' }),
+    expect.objectContaining({
+      status: 'accepted',
+      carriedFrom: new Date(firstHour.getTime() - 10 * 60_000).toISOString(),
+    }),
   );
   expect(await postUsage(buyer.subscriberId, 5, new Date(firstHour.getTime() + 25 * 60_000))).toEqual(
     expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }),
@@ -143,11 +147,10 @@ test('subscribed again in the hour after the cancellation: the old final hour, i
   expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {} }));
   await local.control.advanceClock({ hours: 1 });
   expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {}, pending: 0 }));
-  const billed = [
-    ...(await local.control.billed({ licenseId: buyer.licenseId })).records,
-    ...(await local.control.billed({ licenseId: again.id })).records,
-  ].filter((record) => record.quantity > 0);
-  expect(billed.map((record) => record.quantity).sort((a, b) => a - b)).toEqual([7, 120]);
+  const positive = (records: readonly { quantity: number }[]) =>
+    records.map((record) => record.quantity).filter(Boolean);
+  expect(positive((await local.control.billed({ licenseId: buyer.licenseId })).records)).toEqual([100]);
+  expect(positive((await local.control.billed({ licenseId: again.id })).records)).toEqual([27]);
 });
 
 test('subscribed again and cancelled again inside the old final-metering hour: the old end ends nothing, the new final hour is billed', async () => {
@@ -202,4 +205,55 @@ test('cancelled and subscribed again in one second: the buyer stays active, and 
   expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {}, expired: 0 }));
   const billed = (await local.control.billed({ licenseId: again.id })).records.filter((record) => record.quantity > 0);
   expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 17 })]);
+});
+
+test('subscribed again in the hour after the cancellation: the old hours go within the old window, later old usage is carried', async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  const firstHour = await simulatorNow();
+  const minute = (minutes: number) => new Date(firstHour.getTime() - 10 * 60_000 + minutes * 60_000);
+  await local.control.advanceClock({ minutes: 20 });
+  expect(await postUsage(buyer.subscriberId, 100, await simulatorNow())).toEqual(
+    expect.objectContaining({ status: 'accepted' }),
+  );
+  await local.control.advanceClock({ minutes: 20 });
+  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
+  await settleLifecycle(local.stack);
+
+  // Twenty minutes later, in the next hour, inside the old subscription's final-metering window.
+  await local.control.advanceClock({ minutes: 20 });
+  const again = await subscribeAgain(buyer.customerAWSAccountId);
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'active', allowed: true }),
+  );
+  // Final metering (every minute in AWS; the hourly run may come after the old window closes) sends the old hour.
+  await local.control.advanceClock({ minutes: 1 });
+  expect(await local.stack.meterFinal()).toEqual(expect.objectContaining({ billed: 1, rejected: {} }));
+  const oldRecords = (await local.control.billed({ licenseId: buyer.licenseId })).records;
+  expect(oldRecords).toEqual([expect.objectContaining({ quantity: 100 })]);
+  expect(Date.parse(oldRecords[0]!.timestamp)).toBeLessThan(minute(60).getTime());
+
+  // Past the old subscription's send time, its late usage goes into the new subscription's hour.
+  await local.control.advanceClock({ minutes: 30 });
+  expect(await postUsage(buyer.subscriberId, 7, minute(45))).toEqual(
+    expect.objectContaining({
+      status: 'accepted',
+      hour: minute(60).toISOString(),
+      carriedFrom: minute(0).toISOString(),
+    }),
+  );
+  // Past its deadline (and the old subscription's unsubscribe-success), final metering has nothing more to see to,
+  // and the subscriber stays active.
+  await local.control.advanceClock({ minutes: 10 });
+  await settleLifecycle(local.stack);
+  await local.stack.closeFinalMeteringWindows(await simulatorNow());
+  const item = (await local.subscriberItems()).find((each) => each.subscriberId === buyer.subscriberId);
+  expect(item).toEqual(expect.objectContaining({ subscriptionStatus: 'active' }));
+  expect(item).not.toHaveProperty('finalMeteringDeadline');
+  await local.control.advanceClock({ hours: 1 });
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {}, expired: 0 }));
+  const newRecords = (await local.control.billed({ licenseId: again.id })).records.filter(
+    (record) => record.quantity > 0,
+  );
+  expect(newRecords).toEqual([expect.objectContaining({ quantity: 7 })]);
 });

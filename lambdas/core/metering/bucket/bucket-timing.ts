@@ -8,7 +8,9 @@
  *   falls in, a margin before the final-metering deadline: late usage of that hour (and of earlier ones, carried into
  *   it) has until then to arrive, and the retries of a failed send have the margin to fit in;
  * - an hour that starts after the end can never be billed, and nothing of an ending subscriber can be once its
- *   deadline has passed: such buckets are settled without being sent.
+ *   deadline has passed: such buckets are settled without being sent;
+ * - a buyer who subscribed again is billed for the hours of the subscription before as that subscription: at once,
+ *   within its own final-metering window, and not after (`supersededSubscription`).
  *
  * @example
  * const timing = bucketTiming(hour, subscriber.lifecycle, now, dueBefore, { graceSeconds: 3600, finalHourMarginMinutes: 15 });
@@ -19,8 +21,10 @@ import {
   finalMeteringDeadline,
   restartOf,
   statusAsOf,
+  supersededSubscription,
   type LifecycleFacts,
   type Restart,
+  type SupersededSubscription,
 } from '../../lifecycle/subscription-state.ts';
 import { HOUR_MS, hourOf } from './usage-bucket.ts';
 
@@ -61,6 +65,12 @@ export function bucketTiming(
   const { status } = statusAsOf(facts, now, settings.graceSeconds);
   const { end } = billablePeriod(facts);
   if (end !== undefined && hour > end) return { kind: 'after-end', end };
+  const superseded = supersededSubscription(facts, settings.graceSeconds);
+  if (superseded !== undefined && isSupersededHour(hour, superseded)) {
+    return now >= superseded.deadline
+      ? { kind: 'final-window-passed', deadline: superseded.deadline }
+      : { kind: 'due' };
+  }
   if (status === 'ended' && end !== undefined) {
     return { kind: 'final-window-passed', deadline: finalMeteringDeadline(facts, settings.graceSeconds) ?? end };
   }
@@ -89,6 +99,29 @@ export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
 }
 
 /**
+ * Whether usage may go into `hour`'s bucket now: a record of it can be stamped inside the subscription
+ * (`isRecordableHour`), and, for an hour of a subscription the buyer has since subscribed again after, that
+ * subscription's final records are not yet sent (its send time: `finalHourMarginMinutes` before its deadline).
+ * Usage of an hour that may not goes into a later one, of the subscription now.
+ */
+export function isRecordableHourAt(
+  hour: Date,
+  facts: LifecycleFacts,
+  now: Date,
+  settings: FinalMeteringSettings,
+): boolean {
+  if (!isRecordableHour(hour, facts)) return false;
+  const superseded = supersededSubscription(facts, settings.graceSeconds);
+  if (superseded === undefined || !isSupersededHour(hour, superseded)) return true;
+  return now.getTime() < superseded.deadline.getTime() - settings.finalHourMarginMinutes * 60_000;
+}
+
+/** Whether `hour` is the superseded subscription's: before the first hour the new one has a whole second of. */
+function isSupersededHour(hour: Date, superseded: SupersededSubscription): boolean {
+  return hour < hourOf(new Date(wholeSecond(superseded.restartedAt) + 1000));
+}
+
+/**
  * Whether a record of `hour` can be stamped inside the subscription: from the hour holding the whole second after its
  * start (not the start's own hour when it started in the hour's last second: no second of it is left after the start),
  * and after a restart, not in the hours of the gap (`restartOf`). Usage of an hour that cannot goes into a later one.
@@ -102,16 +135,20 @@ export function isRecordableHour(hour: Date, facts: LifecycleFacts): boolean {
 
 /**
  * The start a record of `hour` is held against: the restart's, for the hours from the one it started again in; else
- * the first start. When the gap begins and ends in one hour, that hour's record is the old subscription's, stamped as
- * it would have been (a legacy buyer's two subscriptions are one customer to Marketplace), unless the old subscription
- * has no whole second in the hour to stamp it with.
+ * the first start. The hour it started again in is the new subscription's when it has a whole second of it (its
+ * records are taken as long as it lives), else the old one's when the gap began in it and the old subscription has a
+ * whole second of it to stamp the record with (a legacy buyer's two subscriptions are one customer to Marketplace).
  */
 function startGoverning(hour: Date, start: Date | undefined, restart: Restart | undefined): Date | undefined {
   if (start === undefined || restart === undefined || hour < hourOf(restart.restartedAt)) return start;
-  const oldStamp = Math.max(hour.getTime(), wholeSecond(start) + 1000);
-  const oldHasTheHour =
-    hourOf(restart.endedAt).getTime() === hour.getTime() && oldStamp <= wholeSecond(restart.endedAt);
-  return oldHasTheHour ? start : restart.restartedAt;
+  if (hour.getTime() === hourOf(restart.restartedAt).getTime()) {
+    const newHasTheHour = wholeSecond(restart.restartedAt) + 1000 < hour.getTime() + HOUR_MS;
+    const oldStamp = Math.max(hour.getTime(), wholeSecond(start) + 1000);
+    const oldHasTheHour =
+      hourOf(restart.endedAt).getTime() === hour.getTime() && oldStamp <= wholeSecond(restart.endedAt);
+    if (!newHasTheHour && oldHasTheHour) return start;
+  }
+  return restart.restartedAt;
 }
 
 const wholeSecond = (at: Date) => Math.floor(at.getTime() / 1000) * 1000;

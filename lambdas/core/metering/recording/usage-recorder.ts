@@ -44,7 +44,7 @@ import {
   type LifecycleFacts,
 } from '../../lifecycle/subscription-state.ts';
 import { itemId, subscriberKey, type ItemKey } from '../../table-keys.ts';
-import { finalHourSendTime, isRecordableHour, type FinalMeteringSettings, hourOf } from '../bucket/index.ts';
+import { finalHourSendTime, isRecordableHourAt, type FinalMeteringSettings, hourOf } from '../bucket/index.ts';
 import {
   MAX_USAGE_EVENTS_PER_CALL,
   parseUsageEvent,
@@ -158,7 +158,7 @@ export async function recordUsage(
     candidates.push({
       ...candidate,
       lastHour: end === undefined ? undefined : hourOf(end),
-      recordable: (hour) => isRecordableHour(hour, facts),
+      recordable: (hour) => isRecordableHourAt(hour, facts, now, dependencies.finalMetering),
     });
   }
   const written = await writeAtomically(dependencies, candidates, { buckets: new Map(), countedEvents }, now);
