@@ -596,7 +596,7 @@ describe('final metering', () => {
       scope: { subscriberId: alice.subscriberId },
     });
 
-    expect(summary).toMatchObject({ due: 3, billed: 2, waiting: 1, zeroUsage: 0 });
+    expect(summary).toMatchObject({ due: 2, billed: 2, waiting: 1, zeroUsage: 0 });
     const billed = await sim.control.billed({ licenseId: alice.license.id });
     expect(billed.records.map((record) => [record.timestamp, record.quantity]).sort()).toEqual(
       [1, 2].map((hours) => [hoursBefore(now, hours).toISOString(), 10 + hours]).sort(),

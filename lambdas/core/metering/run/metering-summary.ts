@@ -90,6 +90,12 @@ export class RunTally {
     this.missed.units += units;
   }
 
+  /** A bucket found that is not due yet (an open hour, a final hour before its send time): not counted due. */
+  holdBack(): void {
+    this.due--;
+    this.waiting++;
+  }
+
   leavePending(hour: Date): void {
     this.pendingHours.push(hour);
   }

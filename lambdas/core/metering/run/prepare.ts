@@ -58,7 +58,7 @@ export class Preparer {
         case 'not-yet':
           // A bucket frozen already takes no more usage: holding it back would only delay its answer.
           if (candidate.state !== 'frozen') {
-            tally.waiting++;
+            tally.holdBack();
             return undefined;
           }
           break;
