@@ -21,37 +21,11 @@ import {
   meteringVariables,
   productsVariable as productsVariableOf,
 } from '../../lib/function-environment.ts';
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { subscriberKey } from '../../lambdas/core/table-keys.ts';
-import { commandTargets, type CommandTargets } from './targets.ts';
-import { usagePartition } from '../../lambdas/core/metering/bucket/index.ts';
-import { TABLE_KEY } from '../../contracts/index.ts';
-import { ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
+import { commandTargets } from './targets.ts';
+import { ArgumentError, parseCommandLine, runCommand } from './command-line.ts';
+import { mustBeKnownSubscribers } from './known-subscribers.ts';
 
 const USAGE = 'npm run meter -- [--dry-run] [--final | --subscriber <id>]';
-
-/** Whether the id names a subscriber item, or a subscriber whose item is gone but whose usage is still there. */
-async function isKnown(
-  client: DynamoDBDocumentClient,
-  targets: CommandTargets,
-  subscriberId: string,
-): Promise<boolean> {
-  const { Item } = await client.send(
-    new GetCommand({ TableName: targets.subscribersTable, Key: subscriberKey(subscriberId) }),
-  );
-  if (Item !== undefined) return true;
-  const { Count = 0 } = await client.send(
-    new QueryCommand({
-      TableName: targets.usageTable,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': TABLE_KEY.partitionKey },
-      ExpressionAttributeValues: { ':pk': usagePartition(subscriberId) },
-      Limit: 1,
-      Select: 'COUNT',
-    }),
-  );
-  return Count > 0;
-}
 
 function print(summary: MeteringRunSummary): void {
   const rejected = Object.entries(summary.rejected).map(([reason, count]) => `${reason} ${count}`);
@@ -84,11 +58,7 @@ runCommand('meter', USAGE, async (args) => {
   const { config } = targets;
   const client = documentClient(targets.dynamoDbEndpoint);
   const now = targets.clock.now();
-  if (subscriber !== undefined && !(await isKnown(client, targets, subscriber))) {
-    throw new CommandFailureError(
-      `no subscriber has the id ${JSON.stringify(subscriber)} (npm run subscribers lists them)`,
-    );
-  }
+  if (subscriber !== undefined) await mustBeKnownSubscribers(client, targets, [subscriber]);
   // The configuration reaches the run as it reaches the deployed function: through its environment variables.
   const variables = meteringVariables(config);
   const settings = meteringSettingsVariable.parse(variables.METERING);

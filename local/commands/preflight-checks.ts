@@ -1,7 +1,8 @@
 /**
  * What `npm run preflight` checks before a first `cdk deploy`, each with read-only calls (or none): each answers
  * PASS, FAIL with the fix, or SKIP when it does not apply. An endpoint the check could not reach is a FAIL that names
- * it, as a network that keeps the seller from AWS would keep the deploy from it too.
+ * it, as a network that keeps the seller from AWS would keep the deploy from it too; a call that could not be made for
+ * want of credentials is a FAIL that says how to give them.
  *
  * Each service is AWS's own unless its variable names another endpoint (for tests: the simulator for Marketplace):
  * `STS_ENDPOINT`, `ENTITLEMENT_ENDPOINT`, `MARKETPLACE_ENDPOINT` (metering), `SNS_ENDPOINT`, `SSM_ENDPOINT`.
@@ -11,6 +12,7 @@ import { GetEntitlementsCommand } from '@aws-sdk/client-marketplace-entitlement-
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier } from '@smithy/core/endpoints';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
 import type { Config, ProductConfig } from '../../lib/config.ts';
 import { isExampleProductCode } from '../../lib/example-products.ts';
@@ -43,6 +45,11 @@ const MAX_ATTEMPTS = 2;
 const PERMISSIONS_FIX =
   'Run preflight (and cdk deploy) with credentials of the AWS account registered as the Marketplace seller of the ' +
   'product; check their IAM policy allows it.';
+const CREDENTIALS_FIX =
+  "Give preflight the seller account's credentials, those you will deploy with: AWS_PROFILE=<profile> for a " +
+  'profile made with aws configure (or aws configure sso, then aws sso login --profile <profile>), or the ' +
+  'environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones).';
+const REGION_FIX = 'Set AWS_REGION (or the profile region), or marketplace.region in cdk.json.';
 const PRODUCT_FIX =
   "Use the product's code from the AWS Marketplace Management Portal (Products > SaaS > your product), in the " +
   'seller account that owns the product.';
@@ -78,13 +85,22 @@ export async function identityCheck(
   try {
     const region = config.region ?? (await client.config.region().catch(() => undefined));
     if (region === undefined) {
+      // STS cannot be called without a region, but the credentials can still be looked for: say all that is missing.
+      const noRegion = 'no region: neither marketplace.region nor the AWS environment (AWS_REGION, profile) names one';
+      const credentialsProblem = await client.config.credentials().then(
+        () => undefined,
+        (error: unknown) => (isMissingCredentials(error) ? messageOf(error) : undefined),
+      );
       return {
-        result: {
-          outcome: 'FAIL',
-          check: 'account and region',
-          detail: 'no region: neither marketplace.region nor the AWS environment (AWS_REGION, profile) names one',
-          fix: 'Set AWS_REGION (or the profile region), or marketplace.region in cdk.json.',
-        },
+        result:
+          credentialsProblem === undefined
+            ? { outcome: 'FAIL', check: 'account and region', detail: noRegion, fix: REGION_FIX }
+            : {
+                outcome: 'FAIL',
+                check: 'account and region',
+                detail: `no AWS credentials (${credentialsProblem}), and ${noRegion}`,
+                fix: `${CREDENTIALS_FIX} ${REGION_FIX}`,
+              },
       };
     }
     const where =
@@ -102,9 +118,14 @@ export async function identityCheck(
       };
     } catch (error) {
       return {
-        result: failure('account and region', error, 'STS', 'STS_ENDPOINT', {
-          default: 'Sign in with the seller account (aws sso login, AWS_PROFILE, or aws configure).',
-        }),
+        result: failure(
+          'account and region',
+          error,
+          await target(client, GetCallerIdentityCommand, {}, 'STS', 'STS_ENDPOINT'),
+          {
+            default: 'Sign in with the seller account (aws sso login, AWS_PROFILE, or aws configure).',
+          },
+        ),
         stackRegion: region,
       };
     }
@@ -119,18 +140,24 @@ export async function entitlementChecks(config: Config): Promise<CheckResult[]> 
     const results: CheckResult[] = [];
     for (const product of config.products) {
       const check = `entitlements ${product.code}`;
+      const input = {
+        ProductCode: product.code,
+        Filter: { CUSTOMER_AWS_ACCOUNT_ID: [NO_BUYER_ACCOUNT] },
+        MaxResults: 1,
+      };
       try {
-        await client.send(
-          new GetEntitlementsCommand({
-            ProductCode: product.code,
-            Filter: { CUSTOMER_AWS_ACCOUNT_ID: [NO_BUYER_ACCOUNT] },
-            MaxResults: 1,
-          }),
-        );
+        await client.send(new GetEntitlementsCommand(input));
         results.push({ outcome: 'PASS', check, detail: 'GetEntitlements answers for the product' });
       } catch (error) {
+        const where = await target(
+          client,
+          GetEntitlementsCommand,
+          input,
+          'the Entitlement Service (us-east-1)',
+          'ENTITLEMENT_ENDPOINT',
+        );
         results.push(
-          failure(check, error, 'the Entitlement Service (us-east-1)', 'ENTITLEMENT_ENDPOINT', {
+          failure(check, error, where, {
             InvalidParameterException: PRODUCT_FIX,
             AccessDeniedException: `${PERMISSIONS_FIX} (aws-marketplace:GetEntitlements)`,
             default: PERMISSIONS_FIX,
@@ -159,16 +186,24 @@ export async function meteringChecks(config: Config): Promise<CheckResult[]> {
         results.push({ outcome: 'SKIP', check, detail: 'the product has no metered dimension' });
         continue;
       }
+      const input = { ProductCode: product.code, UsageRecords: [] };
       try {
-        await client.send(new BatchMeterUsageCommand({ ProductCode: product.code, UsageRecords: [] }));
+        await client.send(new BatchMeterUsageCommand(input));
         results.push({
           outcome: 'PASS',
           check,
           detail: `BatchMeterUsage (of no records) answers in ${config.marketplaceRegion}`,
         });
       } catch (error) {
+        const where = await target(
+          client,
+          BatchMeterUsageCommand,
+          input,
+          `the Metering Service (${config.marketplaceRegion})`,
+          'MARKETPLACE_ENDPOINT',
+        );
         results.push(
-          failure(check, error, `the Metering Service (${config.marketplaceRegion})`, 'MARKETPLACE_ENDPOINT', {
+          failure(check, error, where, {
             InvalidProductCodeException: PRODUCT_FIX,
             DisabledApiException:
               `The metering API is not enabled in ${config.marketplaceRegion}: set marketplace.marketplaceRegion ` +
@@ -205,11 +240,13 @@ async function topicCheck(topic: LegacyTopic): Promise<CheckResult> {
     ...(region ? { region } : {}),
     ...endpoint('SNS_ENDPOINT'),
   });
+  const input = { TopicArn: topic.arn };
   try {
-    await client.send(new GetTopicAttributesCommand({ TopicArn: topic.arn }));
+    await client.send(new GetTopicAttributesCommand(input));
     return { outcome: 'PASS', check, detail: `${topic.arn} exists` };
   } catch (error) {
-    return failure(check, error, `SNS (${region})`, 'SNS_ENDPOINT', {
+    const where = await target(client, GetTopicAttributesCommand, input, `SNS (${region})`, 'SNS_ENDPOINT');
+    return failure(check, error, where, {
       NotFoundException:
         `${topic.arn} does not exist, so subscribing to it would roll the deploy back. Marketplace makes these ` +
         'topics for a published legacy product: check the code, and whether the product is a legacy one at all ' +
@@ -236,8 +273,9 @@ export async function bootstrapCheck(region: string, account: string | undefined
   const check = `CDK bootstrap ${region}`;
   const bootstrap = `npx cdk bootstrap aws://${account ?? '<account id>'}/${region}, with the same -c options as the deploy`;
   const client = new SSMClient({ region, maxAttempts: MAX_ATTEMPTS, ...endpoint('SSM_ENDPOINT') });
+  const input = { Name: BOOTSTRAP_VERSION_PARAMETER };
   try {
-    const { Parameter } = await client.send(new GetParameterCommand({ Name: BOOTSTRAP_VERSION_PARAMETER }));
+    const { Parameter } = await client.send(new GetParameterCommand(input));
     const version = Number(Parameter?.Value);
     if (version >= MIN_BOOTSTRAP_VERSION) {
       return { outcome: 'PASS', check, detail: `bootstrap version ${version}` };
@@ -249,7 +287,8 @@ export async function bootstrapCheck(region: string, account: string | undefined
       fix: `Bootstrap again with this project's CDK: ${bootstrap}.`,
     };
   } catch (error) {
-    return failure(check, error, `SSM (${region})`, 'SSM_ENDPOINT', {
+    const where = await target(client, GetParameterCommand, input, `SSM (${region})`, 'SSM_ENDPOINT');
+    return failure(check, error, where, {
       ParameterNotFound: `The region is not bootstrapped for the CDK: ${bootstrap}.`,
       default: PERMISSIONS_FIX,
     });
@@ -262,24 +301,68 @@ function isMetered(product: ProductConfig): boolean {
   return product.dimensions.some((dimension) => dimension.kind === 'metered');
 }
 
+/** Where a check's call goes: the service, the variable that names another endpoint, and the address tried. */
+interface Target {
+  readonly service: string;
+  readonly variable: string;
+  readonly address: string;
+}
+
 /**
- * A FAIL for an error: an answer of the service, with the fix for its error name (or the default one); or no answer
- * at all, naming where the check looked.
+ * The target of a call of the command, its address as the client resolves it: the endpoint variable's, or AWS's own
+ * for the client's region (`https://entitlement.marketplace.us-east-1.amazonaws.com`).
+ */
+async function target(
+  client: { readonly config: object },
+  command: EndpointParameterInstructionsSupplier,
+  input: object,
+  service: string,
+  variable: string,
+): Promise<Target> {
+  let address: string;
+  try {
+    const { url } = await getEndpointFromInstructions(input, command, client.config);
+    address = `${url.origin}${url.pathname === '/' ? '' : url.pathname}`;
+  } catch (error) {
+    address = endpointFromEnvironment(variable) ?? `AWS's endpoint (not resolved: ${messageOf(error)})`;
+  }
+  return { service, variable, address };
+}
+
+/** The SDK found no credentials (`CredentialsProviderError`), or none it could use (an expired SSO session). */
+function isMissingCredentials(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'CredentialsProviderError' ||
+    error.name === 'TokenProviderError' ||
+    /could not load credentials/i.test(error.message)
+  );
+}
+
+/**
+ * A FAIL for an error: an answer of the service, with the fix for its error name (or the default one); no credentials
+ * to sign the call with, with how to give them; or no answer at all, naming the address the check tried.
  */
 function failure(
   check: string,
   error: unknown,
-  service: string,
-  variable: string,
+  { service, variable, address }: Target,
   fixes: Readonly<Record<string, string>> & { readonly default: string },
 ): CheckResult {
-  const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
-  if (!answered) {
-    const where = endpointFromEnvironment(variable) ?? "AWS's endpoint";
+  if (isMissingCredentials(error)) {
     return {
       outcome: 'FAIL',
       check,
-      detail: `cannot reach ${service} at ${where}: ${messageOf(error)}`,
+      detail: `no AWS credentials to call ${service} at ${address}: ${messageOf(error)}`,
+      fix: CREDENTIALS_FIX,
+    };
+  }
+  const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
+  if (!answered) {
+    return {
+      outcome: 'FAIL',
+      check,
+      detail: `cannot reach ${service} at ${address}: ${messageOf(error)}`,
       fix: `Check the network (proxy, VPN), or ${variable} if it is set.`,
     };
   }

@@ -10,11 +10,13 @@
  * ```
  *
  * `--to` is today unless given and `--from` the day before `--to`, by the targets' clock (the simulator's, locally).
- * Without `--subscriber` (which may be repeated) the whole Usage table is scanned. `--json` prints the report as JSON
- * and nothing else on stdout.
+ * Without `--subscriber` (which may be repeated) the whole Usage table is scanned; a `--subscriber` that names no
+ * subscriber (no subscriber item and no usage partition, as for `npm run meter`) is refused. `--json` prints the
+ * report as JSON and nothing else on stdout.
  *
  * Exit status: 0 when every row and the totals balance and no bucket is an anomaly; 1 when they do not (the report is
- * printed all the same, and a line on stderr says what is wrong) or the table cannot be read; 2 for bad arguments.
+ * printed all the same, and a line on stderr says what is wrong), a `--subscriber` names nobody (nothing is printed),
+ * or a table cannot be read; 2 for bad arguments.
  */
 import '../sdk-environment.ts';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
@@ -24,7 +26,15 @@ import {
   type UsageFigures,
   type UsageReport,
 } from '../../lambdas/core/metering/report/index.ts';
-import { ArgumentError, CommandFailureError, messageOf, parseCommandLine, runCommand } from './command-line.ts';
+import {
+  alignedTable,
+  ArgumentError,
+  CommandFailureError,
+  messageOf,
+  parseCommandLine,
+  runCommand,
+} from './command-line.ts';
+import { mustBeKnownSubscribers } from './known-subscribers.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 
 const USAGE = 'npm run report -- [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--subscriber <id>]... [--json]';
@@ -77,18 +87,22 @@ async function main(args: readonly string[]): Promise<number> {
   const client = documentClient(targets.dynamoDbEndpoint);
   let report: UsageReport;
   try {
-    report = await usageReport(client, targets.usageTable, {
-      from,
-      to,
-      ...(options.subscriberIds === undefined ? {} : { subscriberIds: options.subscriberIds }),
-    });
-  } catch (error) {
-    if (error instanceof UsageReportOptionsError) throw new ArgumentError(error.message, { cause: error });
-    throw new CommandFailureError(
-      `cannot read the Usage table ${targets.usageTable} at ${targets.dynamoDbEndpoint ?? "AWS's endpoint"}: ` +
-        messageOf(error),
-      { cause: error },
-    );
+    try {
+      report = await usageReport(client, targets.usageTable, {
+        from,
+        to,
+        ...(options.subscriberIds === undefined ? {} : { subscriberIds: options.subscriberIds }),
+      });
+    } catch (error) {
+      if (error instanceof UsageReportOptionsError) throw new ArgumentError(error.message, { cause: error });
+      throw new CommandFailureError(
+        `cannot read the Usage table ${targets.usageTable} at ${targets.dynamoDbEndpoint ?? "AWS's endpoint"}: ` +
+          messageOf(error),
+        { cause: error },
+      );
+    }
+    // After the report, so that bad dates are refused first (exit status 2), as they are without --subscriber.
+    await mustBeKnownSubscribers(client, targets, options.subscriberIds ?? []);
   } finally {
     client.destroy();
   }
@@ -114,25 +128,13 @@ function problemsOf(report: UsageReport): string | undefined {
 
 function readable(report: UsageReport, targets: CommandTargets): string {
   const header = ['subscriber', 'dimension', 'day', 'buckets', 'recorded', 'billed', 'rejected', 'pending', 'expired'];
-  const lines = [
-    header,
+  const rows = [
     ...report.rows.map((row) => [row.subscriberId, row.dimension, row.day, ...figures(row, row.anomalies)]),
     ['total', '', '', ...figures(report.totals, report.anomalies.length)],
   ];
-  const numeric = new Set(['buckets', 'recorded', 'billed', 'pending', 'expired']);
-  const widths = header.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
-  const table = lines.map((line) =>
-    line
-      .map((cell, column) =>
-        column >= header.length
-          ? cell
-          : numeric.has(header[column]!)
-            ? cell.padStart(widths[column]!)
-            : cell.padEnd(widths[column]!),
-      )
-      .join('  ')
-      .trimEnd(),
-  );
+  // The figures, `rejected` too (`0`, or `CustomerNotSubscribed 7`), end under the end of their header.
+  const figureColumns = new Set(header.flatMap((name, column) => (column >= 3 ? [column] : [])));
+  const table = alignedTable(header, rows, figureColumns);
   return [
     `Usage of ${report.from} to ${report.to} (UTC days) in ${targets.usageTable}: each unit counts on the day of the ` +
       'hour whose bucket holds it, usage carried from a frozen hour in the later one.',

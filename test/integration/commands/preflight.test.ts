@@ -1,8 +1,12 @@
 /**
  * `npm run preflight` as far as it can be run without AWS: the Marketplace checks against the simulator (a product it
  * sells passes; one it does not know fails with the fix), and STS, SNS and SSM, which have no local stand-in, at an
- * address where nothing listens: each of their checks fails, naming where it looked.
+ * address where nothing listens: each of their checks fails, naming where it looked. With no AWS credentials at all,
+ * every check that needs them says so and how to give them, naming AWS's address it would have called.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, beforeEach, expect, test } from 'vitest';
 import { getFreePort } from '../../../local/free-port.ts';
 import { runNodeCommand } from '../../support/node-command.ts';
@@ -95,4 +99,107 @@ test('-c overrides cdk.json as for cdk deploy: an own license product passes, an
   const malformed = await preflight('-c', 'marketplace.region');
   expect(malformed.status).toBe(2);
   expect(malformed.stderr).toContain('-c takes key=value, not "marketplace.region"\nusage: npm run preflight');
+});
+
+/**
+ * Preflight as a seller runs it who has no credentials at all: no variables, no profile, no config files, no instance
+ * metadata; every service AWS's own (nothing is sent: the SDK stops before a request for want of credentials).
+ */
+async function withoutCredentials(environment: Record<string, string>, ...args: string[]) {
+  const home = await mkdtemp(join(tmpdir(), 'no-aws-'));
+  return runNodeCommand(['local/commands/preflight.ts', ...args], {
+    HOME: home,
+    AWS_CONFIG_FILE: join(home, 'config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+    AWS_PROFILE: '',
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_SESSION_TOKEN: '',
+    AWS_WEB_IDENTITY_TOKEN_FILE: '',
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_REGION: '',
+    AWS_DEFAULT_REGION: '',
+    ...Object.fromEntries(
+      ['ENTITLEMENT', 'MARKETPLACE', 'STS', 'SNS', 'SSM'].map((service) => [`${service}_ENDPOINT`, '']),
+    ),
+    ...environment,
+  });
+}
+
+/** What the fix of a missing-credentials FAIL must name: the ways to give credentials, not the network. */
+function expectCredentialsFix(fix: string | undefined) {
+  expect(fix).toBeDefined();
+  for (const way of ['AWS_PROFILE', 'aws configure', 'aws sso login', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+    expect(fix).toContain(way);
+  }
+  expect(fix).not.toMatch(/network/i);
+}
+
+/** Each FAIL line of the output with the fix line under it. */
+function failures(stdout: string): Map<string, { detail: string; fix?: string }> {
+  const found = new Map<string, { detail: string; fix?: string }>();
+  const lines = stdout.split('\n');
+  lines.forEach((line, index) => {
+    const failed = /^FAIL {2}([^:]+): (.*)$/.exec(line);
+    if (failed === null) return;
+    const fix = /^ {6}fix: (.*)$/.exec(lines[index + 1] ?? '')?.[1];
+    found.set(failed[1]!, { detail: failed[2]!, ...(fix === undefined ? {} : { fix }) });
+  });
+  return found;
+}
+
+test('no credentials and no region: each check that calls AWS says the credentials are missing, at the address of AWS, and how to give them', async () => {
+  const run = await withoutCredentials({});
+  expect(run.status).toBe(1);
+  const failed = failures(run.stdout);
+
+  const identity = failed.get('account and region');
+  expect(identity?.detail).toMatch(
+    /^no AWS credentials \(Could not load credentials from any providers\), and no region/,
+  );
+  expectCredentialsFix(identity?.fix);
+  expect(identity?.fix).toContain('AWS_REGION');
+
+  const expected = {
+    'entitlements analytics-pro-example':
+      'the Entitlement Service (us-east-1) at https://entitlement.marketplace.us-east-1.amazonaws.com',
+    'entitlements data-suite-legacy-example':
+      'the Entitlement Service (us-east-1) at https://entitlement.marketplace.us-east-1.amazonaws.com',
+    'metering analytics-pro-example':
+      'the Metering Service (us-east-1) at https://metering.marketplace.us-east-1.amazonaws.com',
+    'metering data-suite-legacy-example':
+      'the Metering Service (us-east-1) at https://metering.marketplace.us-east-1.amazonaws.com',
+    'SNS topic data-suite-legacy-example subscription': 'SNS (us-east-1) at https://sns.us-east-1.amazonaws.com',
+    'SNS topic data-suite-legacy-example entitlement': 'SNS (us-east-1) at https://sns.us-east-1.amazonaws.com',
+  };
+  for (const [check, where] of Object.entries(expected)) {
+    expect(failed.get(check)?.detail, check).toBe(
+      `no AWS credentials to call ${where}: Could not load credentials from any providers`,
+    );
+    expectCredentialsFix(failed.get(check)?.fix);
+  }
+  expect(run.stdout).not.toContain("AWS's endpoint");
+  expect(run.stdout).not.toContain('cannot reach');
+});
+
+test('no credentials in a region: STS and the bootstrap check say so too, naming the address of that region', async () => {
+  const run = await withoutCredentials({ AWS_REGION: 'eu-west-1' });
+  expect(run.status).toBe(1);
+  const failed = failures(run.stdout);
+  expect(failed.get('account and region')?.detail).toBe(
+    'no AWS credentials to call STS at https://sts.eu-west-1.amazonaws.com: Could not load credentials from any providers',
+  );
+  expectCredentialsFix(failed.get('account and region')?.fix);
+  expect(failed.get('CDK bootstrap eu-west-1')?.detail).toBe(
+    'no AWS credentials to call SSM (eu-west-1) at https://ssm.eu-west-1.amazonaws.com: Could not load credentials from any providers',
+  );
+  expectCredentialsFix(failed.get('CDK bootstrap eu-west-1')?.fix);
+
+  // An endpoint variable names the address tried instead of AWS's.
+  const simulated = await withoutCredentials({ ENTITLEMENT_ENDPOINT: sim.url });
+  expect(failures(simulated.stdout).get('entitlements analytics-pro-example')?.detail).toBe(
+    `no AWS credentials to call the Entitlement Service (us-east-1) at ${sim.url}: Could not load credentials from any providers`,
+  );
 });
