@@ -9,11 +9,20 @@ export interface CommandRun {
 }
 
 export function runNodeCommand(args: readonly string[], env: Record<string, string>): Promise<CommandRun> {
+  return runProcess(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+  });
+}
+
+/** Any command, with exactly the given folder and environment; answers its exit status and output. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv },
+): Promise<CommandRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-      cwd: projectRoot,
-      env: { ...process.env, ...env },
-    });
+    const child = spawn(command, args, options);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

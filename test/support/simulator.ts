@@ -7,6 +7,7 @@ import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { loadLocalConfig } from '../../local/config.ts';
 import { SimulatorControl, type ProductInput } from '../../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts';
 import type { SettingsPatch } from '../../simulator/settings.ts';
@@ -81,6 +82,14 @@ export function meteredProduct(overrides: Partial<ProductInput> = {}): ProductIn
     ],
     ...overrides,
   };
+}
+
+/** A product of `cdk.json`, as the local stack lists it in the simulator: for tests of commands that read it there. */
+export function configuredProduct(code: string): ProductInput {
+  const product = loadLocalConfig().products.find((candidate) => candidate.code === code);
+  if (product === undefined) throw new Error(`cdk.json sells no product ${code}`);
+  const { name, pricingModel, identityModel, dimensions } = product;
+  return { code, name, pricingModel, identityModel, dimensions };
 }
 
 /** Epoch-free arithmetic for tests: `minutesFrom(SIMULATOR_NOW, -90)`. */

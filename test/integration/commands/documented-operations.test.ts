@@ -3,7 +3,7 @@
  * local queues runs as written (with AWS CLI v1 too, which reads only `AWS_DEFAULT_REGION`), and the table of the
  * services each command needs names every command that stops for want of the simulator when no state file is there.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,7 @@ import { projectRoot } from '../../../local/config.ts';
 import { getFreePort } from '../../../local/free-port.ts';
 import { commandsOf } from '../../support/docs-commands.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
-import { runNodeCommand } from '../../support/node-command.ts';
+import { runNodeCommand, runProcess } from '../../support/node-command.ts';
 
 /** What would point the commands elsewhere than where each test says. */
 const LOCATING_VARIABLES = [
@@ -56,17 +56,9 @@ test.skipIf(awsCli.status !== 0)(
     // no profile, no region, no credentials but those the command sets.
     const folder = await mkdtemp(join(tmpdir(), 'documented-aws-'));
     await writeFile(join(folder, '.local-stack.json'), JSON.stringify({ sqsEndpoint: local.stack.sqsEndpoint }));
-    const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn('sh', ['-c', listing!.command], {
-        cwd: folder,
-        env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: folder },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.once('error', reject);
-      child.once('close', (status) => resolve({ status, stdout, stderr }));
+    const run = await runProcess('sh', ['-c', listing!.command], {
+      cwd: folder,
+      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: folder },
     });
     expect(run.status, `${awsCli.stdout}${awsCli.stderr}: ${run.stderr}`).toBe(0);
     const { QueueUrls } = JSON.parse(run.stdout) as { QueueUrls: string[] };

@@ -8,7 +8,7 @@ import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage, bucketsOf, hoursBefore, subscribeBuyer } from '../../support/metering-fixtures.ts';
 import { freshTables } from '../../support/metering-run.ts';
 import { runNodeCommand } from '../../support/node-command.ts';
-import { SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
+import { configuredProduct, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const dynamoDb = useDynamoDb();
 const sim = useSimulator();
@@ -22,16 +22,7 @@ const COMMAND_TEST_TIMEOUT_MS = 120_000;
 async function setup() {
   const tables = await freshTables(dynamoDb);
   const client = documentClient(tables.endpoint);
-  await sim.control.createProduct({
-    code: PRODUCT,
-    name: 'Analytics Pro',
-    pricingModel: 'subscriptions',
-    identityModel: 'license',
-    dimensions: [
-      { name: 'requests', kind: 'metered' },
-      { name: 'storage_gb', kind: 'metered' },
-    ],
-  });
+  await sim.control.createProduct(configuredProduct(PRODUCT));
   const buyer = await subscribeBuyer(
     { control: sim.control, client, subscribersTable: tables.subscribers },
     PRODUCT,

@@ -43,6 +43,22 @@ async function start(): Promise<StackProcess> {
   }
 }
 
+/** A buyer subscribes and arrives at the fulfillment URL; answers their license and subscriber id. */
+async function arriveAsBuyer(
+  control: SimulatorControl,
+  fulfillmentUrl: string,
+): Promise<{ licenseId: string; subscriberId: string }> {
+  const { license, registrationToken } = await control.createLicense({ productCode: PRODUCT });
+  const arrival = await fetch(fulfillmentUrl, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ 'x-amzn-marketplace-token': registrationToken }).toString(),
+  });
+  expect(arrival.status).toBe(303);
+  return { licenseId: license.id, subscriberId: `license:${license.licenseArn}` };
+}
+
 async function accessOf(apiUrl: string, subscriberId: string): Promise<{ status: string } | undefined> {
   const response = await fetchSigned(`${apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
   return response.status === 200 ? ((await response.json()) as { status: string }) : undefined;
@@ -55,15 +71,7 @@ test('usage pending at a restart is billed after it', { timeout: 240_000 }, asyn
   // and the next one is still open, so the run after the restart has exactly that usage to bill.
   const startedAt = Date.parse((await control.clock()).now);
   await control.setClock(new Date(Math.floor(startedAt / HOUR_MS) * HOUR_MS + HOUR_MS + 20 * 60_000));
-  const { license, registrationToken } = await control.createLicense({ productCode: PRODUCT });
-  const arrival = await fetch(first.fulfillmentUrl, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ 'x-amzn-marketplace-token': registrationToken }).toString(),
-  });
-  expect(arrival.status).toBe(303);
-  const subscriberId = `license:${license.licenseArn}`;
+  const { licenseId, subscriberId } = await arriveAsBuyer(control, first.fulfillmentUrl);
   await pollUntil('an active subscriber', async () =>
     (await accessOf(first.apiUrl, subscriberId))?.status === 'active' ? true : undefined,
   );
@@ -79,12 +87,12 @@ test('usage pending at a restart is billed after it', { timeout: 240_000 }, asyn
 
   const second = await start();
   const restarted = new SimulatorControl(second.simulatorUrl);
-  expect((await restarted.license(license.id)).status).toBe('active');
+  expect((await restarted.license(licenseId)).status).toBe('active');
   await restarted.advanceClock({ minutes: 50 });
   const run = summaryOf(await meter(second.commandEnvironment, []));
   expect(run.billed).toBe(1);
   expect(run.rejected).toBe('0');
-  const { records } = await restarted.billed({ licenseId: license.id });
+  const { records } = await restarted.billed({ licenseId });
   expect(records.map((record) => [record.dimension, record.quantity])).toEqual([['requests', 3]]);
 });
 
@@ -99,15 +107,7 @@ test('a webhook call queued when the stack is killed is made after the restart',
       200,
     );
     const control = new SimulatorControl(first.simulatorUrl);
-    const { license, registrationToken } = await control.createLicense({ productCode: PRODUCT });
-    const arrival = await fetch(first.fulfillmentUrl, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ 'x-amzn-marketplace-token': registrationToken }).toString(),
-    });
-    expect(arrival.status).toBe(303);
-    const subscriberId = `license:${license.licenseArn}`;
+    const { subscriberId } = await arriveAsBuyer(control, first.fulfillmentUrl);
     const queuedCalls = async () => {
       const file = JSON.parse(await readFile(join(dataDir, QUEUES_FILE_NAME), 'utf8').catch(() => '{}')) as {
         state?: { webhook?: { messages: { body: string; receiveCount: number }[] } };
