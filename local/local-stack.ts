@@ -56,6 +56,7 @@ import { LocalQueueStore } from './queue-store.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { startSqsEndpoint } from './sqs-endpoint.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
+import { StreamPositions } from './stream-positions.ts';
 import { STAND_IN_APP_PATH, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 import { LocalStackError } from './errors.ts';
 
@@ -75,8 +76,8 @@ export interface LocalStackOptions {
    */
   readonly webhookSecret?: string;
   /**
-   * Where the simulator and the queues keep their state across restarts (`npm start` gives the tables' data directory:
-   * the local state survives a restart as a whole or not at all). Unset, both are in memory.
+   * Where the simulator, the queues and the stream poller keep their state across restarts (`npm start` gives the
+   * tables' data directory: the local state survives a restart as a whole or not at all). Unset, all are in memory.
    */
   readonly stateDir?: string;
   /** The queues' SQS-shaped endpoint (`sqs-endpoint.ts`), for `npm run redrive`. */
@@ -238,6 +239,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         tableName: tables.Subscribers,
         handler: sellerNotifierFunction(runtime),
         context: () => createLambdaContext('seller-notifier', SELLER_NOTIFIER_TIMEOUT_MS, new Date()),
+        ...(options.stateDir === undefined ? {} : { positions: new StreamPositions(options.stateDir) }),
       }),
     );
     const lifecycleQueue = parts.stopping(

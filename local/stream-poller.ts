@@ -2,7 +2,8 @@
  * A DynamoDB stream event source, locally: reads a DynamoDB Local table's stream and invokes a stream handler with
  * the `DynamoDBStreamEvent` Lambda would give it, honouring partial batch responses as Lambda does (see
  * `batch-invocation.ts`; a stream batch is retried from its first failed record) and, after the last retry, setting the
- * failed records aside as Lambda's on-failure destination would.
+ * failed records aside as Lambda's on-failure destination would. With `positions`, it reads on after the last record
+ * handled before a restart, rather than from the stream's end.
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -17,6 +18,7 @@ import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEven
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invokeBatchHandler } from './batch-invocation.ts';
 import { LocalStackError } from './errors.ts';
+import type { StreamPositions } from './stream-positions.ts';
 
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
 
@@ -34,6 +36,8 @@ export interface StreamPollerOptions {
   readonly batchSize?: number;
   readonly pollIntervalMs?: number;
   readonly retryDelayMs?: number;
+  /** Where the poller has read up to, kept across restarts; unset, a start reads from the stream's end. */
+  readonly positions?: StreamPositions;
 }
 
 export interface StreamPoller {
@@ -71,19 +75,42 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const startedAtMinute = Math.floor(Date.now() / 60_000) * 60_000;
   let stopped = false;
 
-  // Only what is written from now on: a local stack on a reused data directory does not announce old registrations
-  // again (the deployed mapping starts at TRIM_HORIZON, as it starts together with the table).
+  // After what was handled before a restart, or else only what is written from now on: a local stack on a reused data
+  // directory does not announce old registrations again (the deployed mapping starts at TRIM_HORIZON, as it starts
+  // together with the table).
   await discoverShards('LATEST');
 
   async function discoverShards(position: 'LATEST' | 'TRIM_HORIZON'): Promise<void> {
     const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
     for (const shard of StreamDescription?.Shards ?? []) {
       if (shard.ShardId === undefined || iterators.has(shard.ShardId)) continue;
-      const { ShardIterator } = await streams.send(
-        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: position }),
-      );
-      iterators.set(shard.ShardId, ShardIterator);
+      iterators.set(shard.ShardId, await firstIterator(shard.ShardId, position));
     }
+  }
+
+  /** Where a shard is first read from: after its last record handled before a restart, if it still has it. */
+  async function firstIterator(shardId: string, position: 'LATEST' | 'TRIM_HORIZON'): Promise<string | undefined> {
+    const handled = options.positions?.of(tableName, shardId);
+    if (handled !== undefined) {
+      try {
+        const { ShardIterator } = await streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: streamArn,
+            ShardId: shardId,
+            ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+            SequenceNumber: handled,
+          }),
+        );
+        lastRead.set(shardId, handled);
+        return ShardIterator;
+      } catch (error) {
+        console.error(`stream ${tableName}: cannot read on after record ${handled}; reading from ${position}`, error);
+      }
+    }
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: position }),
+    );
+    return ShardIterator;
   }
 
   /**
@@ -139,6 +166,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       }
       if (Records.length > 0) found = true;
       if (written.length > 0) await deliver(written.map((record) => toLambdaRecord(record, streamArn!)));
+      if (lastRecord !== undefined) await options.positions?.handled(tableName, shardId, lastRecord);
     }
     return found;
   }

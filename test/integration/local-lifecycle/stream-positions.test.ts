@@ -1,0 +1,66 @@
+/**
+ * The local stream poller with a data directory reads on, after a restart, from the last record it handed over before
+ * it: a subscriber written while no poller ran (as in the instant before `npm start` is killed) is announced after the
+ * restart, and nothing handed over before it is handed over again.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { createLambdaContext } from '../../../local/lambda-context.ts';
+import { startStreamPoller, type StreamPoller } from '../../../local/stream-poller.ts';
+import { StreamPositions } from '../../../local/stream-positions.ts';
+import { useDynamoDb } from '../../support/dynamodb.ts';
+
+const dynamoDb = useDynamoDb();
+const directory = await mkdtemp(join(tmpdir(), 'stream-positions-'));
+afterAll(() => rm(directory, { recursive: true, force: true }));
+
+async function poller(handled: string[], positions: StreamPositions | undefined): Promise<StreamPoller> {
+  return startStreamPoller({
+    dynamoDb: dynamoDb.client,
+    endpoint: dynamoDb.endpoint,
+    tableName: dynamoDb.tables.Subscribers,
+    handler: (event: DynamoDBStreamEvent) => {
+      handled.push(...event.Records.map((record) => String(record.dynamodb?.Keys?.pk?.S)));
+      return Promise.resolve();
+    },
+    context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
+    pollIntervalMs: 20,
+    ...(positions === undefined ? {} : { positions }),
+  });
+}
+
+const write = (pk: string) =>
+  dynamoDb.client.send(
+    new PutItemCommand({ TableName: dynamoDb.tables.Subscribers, Item: { pk: { S: pk }, sk: { S: 'subscriber' } } }),
+  );
+
+test('a record written between two runs is handed over by the second; none is handed over twice', async () => {
+  const first: string[] = [];
+  const before = await poller(first, new StreamPositions(directory));
+  await write('SUBSCRIBER#one');
+  await write('SUBSCRIBER#two');
+  await before.settled();
+  await before.stop();
+  expect(first).toEqual(['SUBSCRIBER#one', 'SUBSCRIBER#two']);
+
+  await write('SUBSCRIBER#three');
+  const second: string[] = [];
+  const after = await poller(second, new StreamPositions(directory));
+  await write('SUBSCRIBER#four');
+  await after.settled();
+  await after.stop();
+  expect(second).toEqual(['SUBSCRIBER#three', 'SUBSCRIBER#four']);
+
+  // Without the positions, a start reads from the stream's end: what was written before it is never handed over.
+  await write('SUBSCRIBER#five');
+  const unpositioned: string[] = [];
+  const blind = await poller(unpositioned, undefined);
+  await write('SUBSCRIBER#six');
+  await blind.settled();
+  await blind.stop();
+  expect(unpositioned).toEqual(['SUBSCRIBER#six']);
+});
