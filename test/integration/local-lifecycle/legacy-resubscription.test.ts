@@ -4,7 +4,10 @@
  * accepted, then refused by Marketplace), and the old subscription's `unsubscribe-success`, arriving after the buyer
  * subscribed again inside its final-metering hour, does not end the new one (it did, and its usage was lost).
  */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect, test } from 'vitest';
+import { TABLE_KEY } from '../../../contracts/index.ts';
+import { usagePartition } from '../../../lambdas/core/metering/bucket/index.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { checkAccess, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
@@ -256,4 +259,27 @@ test('subscribed again in the hour after the cancellation: the old hours go with
     (record) => record.quantity > 0,
   );
   expect(newRecords).toEqual([expect.objectContaining({ quantity: 7 })]);
+});
+
+test("no zero-usage record is made for the old subscription's last hour once the buyer has subscribed again", async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  await local.control.advanceClock({ minutes: 40 });
+  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
+  await settleLifecycle(local.stack);
+  await local.control.advanceClock({ minutes: 20 });
+  await subscribeAgain(buyer.customerAWSAccountId);
+  // The hourly run comes late, after the old subscription's final-metering deadline: it makes no bucket (which could
+  // only expire) for the old subscription's last hour.
+  await local.control.advanceClock({ minutes: 45 });
+  await local.stack.meter();
+  const { Items = [] } = await local.documents.send(
+    new QueryCommand({
+      TableName: local.stack.tables.Usage,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': TABLE_KEY.partitionKey },
+      ExpressionAttributeValues: { ':pk': usagePartition(buyer.subscriberId) },
+    }),
+  );
+  expect(Items).toEqual([]);
 });

@@ -8,7 +8,7 @@ import type { RunLedger } from './run-ledger.ts';
 import { mapConcurrently } from './concurrently.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import { itemId } from '../../table-keys.ts';
-import { bucketKey, isRecordableHour } from '../bucket/index.ts';
+import { bucketKey, isHourOfSupersededSubscription, isRecordableHour } from '../bucket/index.ts';
 
 /** Writes in flight at once, so that thousands of subscribers take seconds, not minutes. */
 const CONCURRENT_WRITES = 16;
@@ -50,7 +50,11 @@ export async function* zeroUsageBuckets(
   const owed = async function* () {
     for await (const subscriber of dependencies.subscribers.live()) {
       const dimension = dimensions.get(subscriber.productCode);
-      const billable = effectiveStatus(subscriber.lifecycle, now, dependencies.finalMeteringGraceSeconds) !== 'ended';
+      const grace = dependencies.finalMeteringGraceSeconds;
+      // The hour of a subscription the buyer has subscribed again after is that one's final metering's business.
+      const billable =
+        effectiveStatus(subscriber.lifecycle, now, grace) !== 'ended' &&
+        !isHourOfSupersededSubscription(hour, subscriber.lifecycle, grace);
       if (dimension !== undefined && billable && subscribedDuring(subscriber.lifecycle, hour)) {
         yield { subscriberId: subscriber.subscriberId, hour, dimension };
       }
