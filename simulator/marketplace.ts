@@ -205,7 +205,7 @@ export class Marketplace {
             (license) =>
               license.activatedAt !== undefined &&
               hourOf(license.activatedAt) <= at &&
-              (license.endedAt === undefined || at < license.endedAt),
+              (license.endedAt === undefined || at <= license.endedAt),
           );
     return activeThen ?? live[0] ?? candidates.at(-1);
   }

@@ -96,3 +96,26 @@ test("usage of the old subscription's hours goes into them until its send time, 
   expect(isRecordableHourAt(at('12:00:00'), RESUBSCRIBED, at('12:35:00'), SETTINGS)).toBe(true);
   expect(isRecordableHourAt(at('11:00:00'), ACTIVE, at('12:35:00'), SETTINGS)).toBe(true);
 });
+
+test("after several resubscriptions, the first subscription's hours go by its own deadline, later ones by theirs", () => {
+  // First subscription cancelled at 09:30 (deadline 10:30); another from 10:00 to 11:20 (deadline 12:20); again at 11:40.
+  const twice: LifecycleFacts = {
+    startedAt: '2026-11-26T08:00:00.000Z',
+    firstEndAt: '2026-11-26T09:30:00.000Z',
+    endRequestedAt: '2026-11-26T11:20:00.000Z',
+    activatedAt: '2026-11-26T11:40:00.000Z',
+    resubscribable: true,
+  };
+  expect(bucketTiming(at('09:00:00'), twice, at('11:45:00'), at('11:00:00'), SETTINGS)).toEqual({
+    kind: 'final-window-passed',
+    deadline: at('10:30:00'),
+  });
+  expect(bucketTiming(at('10:00:00'), twice, at('11:45:00'), at('11:00:00'), SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('10:00:00'), twice, at('12:20:00'), at('12:00:00'), SETTINGS)).toEqual({
+    kind: 'final-window-passed',
+    deadline: at('12:20:00'),
+  });
+  // Late usage of the first subscription's hours is carried into the new one's, not put where it would be refused.
+  expect(isRecordableHourAt(at('09:00:00'), twice, at('11:45:00'), SETTINGS)).toBe(false);
+  expect(isRecordableHourAt(at('08:00:00'), twice, at('10:14:59'), SETTINGS)).toBe(true);
+});

@@ -172,6 +172,20 @@ test('a resubscription at the very instant of an end (request) follows it: the b
   ]);
   expect(statusOf(endedAndResubscribed)).toEqual({ status: 'active', since: at(90).toISOString() });
   expect(restartOf(endedAndResubscribed)).toEqual({ endedAt: at(30), restartedAt: at(90) });
+  // Subscribed again and asked to end the new subscription in one second, after an earlier end: ending, and the old
+  // request's end an hour later ends nothing before the new deadline.
+  const resubscribedAndCancelled = legacy([
+    ['activatedAt', 0],
+    ['endRequestedAt', 10],
+    ['activatedAt', 20],
+    ['endRequestedAt', 20],
+  ]);
+  expect(statusOf(resubscribedAndCancelled)).toEqual({ status: 'ending', since: at(20).toISOString() });
+  expect(statusOf(withFact(resubscribedAndCancelled, 'endedAt', at(70)))).toEqual({
+    status: 'ending',
+    since: at(20).toISOString(),
+  });
+  expect(effectiveStatus(withFact(resubscribedAndCancelled, 'endedAt', at(70)), at(80), 3600)).toBe('ended');
   // A first start that ends in its own second has ended; and a license's update does not outrank its end.
   expect(
     statusOf(

@@ -12,7 +12,7 @@
  * ```
  *
  * The latest fact wins; at the same instant, the later stage (ended > ending > failed > active) does, unless the
- * activation is a resubscription, which follows the end it ties with. And an end that concludes an end request the
+ * activation is a resubscription following the end it ties with (`resubscribedAtItsRequest`). And an end that concludes an end request the
  * buyer has since withdrawn by subscribing again (a legacy `unsubscribe-success` an hour after the
  * `unsubscribe-pending`, arriving after the new `subscribe-success`, even when the buyer has asked to end the new
  * subscription too) ends nothing.
@@ -118,15 +118,16 @@ const END_AFTER_REQUEST_MS = 2 * 3_600_000;
 /** The status the facts establish, and the time of the fact that set it. */
 export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; since?: string } {
   let winner: LifecycleFact | undefined;
-  const resubscribed = isResubscription(facts);
   for (const fact of precedence) {
     const time = facts[fact];
     if (fact === 'endedAt' && concludesWithdrawnRequest(facts)) continue;
     if (time === undefined) continue;
     const current = winner === undefined ? undefined : facts[winner]!;
-    if (current === undefined || time > current || (time === current && fact === 'activatedAt' && resubscribed)) {
-      winner = fact;
-    }
+    const tieWon =
+      time === current &&
+      fact === 'activatedAt' &&
+      (winner === 'endRequestedAt' ? resubscribedAtItsRequest(facts) : isResubscription(facts));
+    if (current === undefined || time > current || tieWon) winner = fact;
   }
   return winner === undefined ? { status: 'pending' } : { status: statusOfFact[winner], since: facts[winner] };
 }
@@ -154,11 +155,20 @@ function concludesWithdrawnRequest(facts: LifecycleFacts): boolean {
 function withdrawnRequestOf(facts: LifecycleFacts): string | undefined {
   const { activatedAt, endRequestedAt, firstEndAt } = facts;
   if (activatedAt === undefined) return undefined;
-  const resubscribed = isResubscription(facts);
-  const requests = resubscribed ? [endRequestedAt, firstEndAt] : [endRequestedAt];
+  const requests = isResubscription(facts) ? [endRequestedAt, firstEndAt] : [endRequestedAt];
+  const atItsInstant = resubscribedAtItsRequest(facts);
   return requests.find(
-    (request) => request !== undefined && (request < activatedAt || (request === activatedAt && resubscribed)),
+    (request) => request !== undefined && (request < activatedAt || (request === activatedAt && atItsInstant)),
   );
+}
+
+/**
+ * Whether the buyer subscribed again in the very second of the end request it withdrew. Told apart from a buyer who
+ * subscribed again and asked to end the new subscription in one second (which ends it) only when that request is the
+ * first end the subscriber ever had; otherwise the later stage wins, as it must not be taken for a live subscription.
+ */
+function resubscribedAtItsRequest(facts: LifecycleFacts): boolean {
+  return isResubscription(facts) && facts.firstEndAt === facts.activatedAt;
 }
 
 /** The subscription a buyer's resubscription superseded: its end request, and the deadline of its final metering. */
@@ -167,6 +177,13 @@ export interface SupersededSubscription {
   readonly deadline: Date;
   /** When the subscription after it started. */
   readonly restartedAt: Date;
+  /**
+   * The first subscription's end (request) and deadline: after several resubscriptions, its hours are the only ones
+   * before the latest start that take usage still (those between are a gap, `restartOf`), and they are billable until
+   * its own deadline. After one, the same as the superseded subscription's.
+   */
+  readonly firstEndRequestedAt: Date;
+  readonly firstDeadline: Date;
 }
 
 /**
@@ -180,10 +197,13 @@ export function supersededSubscription(
   if (!isResubscription(facts)) return undefined;
   const request = withdrawnRequestOf(facts);
   if (request === undefined) return undefined;
+  const firstEnd = facts.firstEndAt !== undefined && facts.firstEndAt < request ? facts.firstEndAt : request;
   return {
     endRequestedAt: new Date(request),
     deadline: new Date(Date.parse(request) + graceSeconds * 1000),
     restartedAt: new Date(facts.activatedAt!),
+    firstEndRequestedAt: new Date(firstEnd),
+    firstDeadline: new Date(Date.parse(firstEnd) + graceSeconds * 1000),
   };
 }
 

@@ -429,6 +429,27 @@ describe('per-record statuses', () => {
     expect((await sim.control.billed({ licenseId: renewed.id })).records).toHaveLength(2);
   });
 
+  test("a legacy record stamped at the very instant a live license ended is that license's", async () => {
+    const product = await sim.control.createProduct(meteredProduct({ identityModel: 'legacy' }));
+    const first = await licenseOf(product.code);
+    await sim.control.setClock(minutesFrom(SUBSCRIBED_AT, 5), false);
+    await sim.control.end(first.id);
+    const resubscribedAt = minutesFrom(SUBSCRIBED_AT, 10);
+    await sim.control.setClock(resubscribedAt, false);
+    const { license: second } = await sim.control.createLicense({
+      productCode: product.code,
+      customerAWSAccountId: first.customerAWSAccountId,
+    });
+    const endedAt = new Date(resubscribedAt.getTime() + 1000);
+    await sim.control.setClock(endedAt, false);
+    await sim.control.end(second.id);
+    await sim.control.setClock(minutesFrom(SUBSCRIBED_AT, 50), false);
+
+    const output = await send([legacyRecord(first, { Timestamp: endedAt })], product.code);
+    expect(output.Results?.[0]?.Status).toBe('Success');
+    expect((await sim.control.billed({ licenseId: second.id })).records).toHaveLength(1);
+  });
+
   test('identical resends answer DuplicateRecord when so set', async () => {
     await sim.control.updateSettings({ identicalResendStatus: 'DuplicateRecord' });
     const license = await subscribedLicense();

@@ -67,9 +67,8 @@ export function bucketTiming(
   if (end !== undefined && hour > end) return { kind: 'after-end', end };
   const superseded = supersededSubscription(facts, settings.graceSeconds);
   if (superseded !== undefined && isSupersededHour(hour, superseded)) {
-    return now >= superseded.deadline
-      ? { kind: 'final-window-passed', deadline: superseded.deadline }
-      : { kind: 'due' };
+    const deadline = supersededDeadlineOf(hour, superseded);
+    return now >= deadline ? { kind: 'final-window-passed', deadline } : { kind: 'due' };
   }
   if (status === 'ended' && end !== undefined) {
     return { kind: 'final-window-passed', deadline: finalMeteringDeadline(facts, settings.graceSeconds) ?? end };
@@ -113,7 +112,15 @@ export function isRecordableHourAt(
   if (!isRecordableHour(hour, facts)) return false;
   const superseded = supersededSubscription(facts, settings.graceSeconds);
   if (superseded === undefined || !isSupersededHour(hour, superseded)) return true;
-  return now.getTime() < superseded.deadline.getTime() - settings.finalHourMarginMinutes * 60_000;
+  return now.getTime() < supersededDeadlineOf(hour, superseded).getTime() - settings.finalHourMarginMinutes * 60_000;
+}
+
+/**
+ * Until when Marketplace takes a record of a superseded subscription's hour: the first subscription's deadline for its
+ * hours, the latest superseded one's for the others (usage it took while it was live).
+ */
+function supersededDeadlineOf(hour: Date, superseded: SupersededSubscription): Date {
+  return hour <= hourOf(superseded.firstEndRequestedAt) ? superseded.firstDeadline : superseded.deadline;
 }
 
 /** Whether `hour` is the superseded subscription's: before the first hour the new one has a whole second of. */
