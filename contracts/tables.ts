@@ -41,7 +41,10 @@ export const TABLE_KEY = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expir
 /** The sparse index of subscribers that may be metered, and its partition key attribute. */
 export const LIVE_INDEX = { indexName: 'live', partitionKey: 'liveShard' } as const;
 
-/** The sparse index of subscribers inside their final-metering window, by deadline (same shards as `live`). */
+/**
+ * The sparse index of subscribers inside a final-metering window, by deadline (same shards as `live`): ending ones,
+ * and buyers who subscribed again while the old subscription's window is open.
+ */
 export const ENDING_INDEX = {
   indexName: 'ending',
   partitionKey: 'endingShard',

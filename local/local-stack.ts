@@ -168,8 +168,9 @@ class StartedParts {
     return part;
   }
 
+  /** One after another, the latest first: a part stops before those it hands work to (a queue before its source). */
   async closeAll(): Promise<void> {
-    await Promise.allSettled([...this.parts].reverse().map((part) => part.close()));
+    for (const part of [...this.parts].reverse()) await part.close().catch(() => undefined);
   }
 }
 
@@ -186,7 +187,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await startWebhookReceiver({
         secret: webhookSecret,
         port: options.webhookReceiverPort ?? 0,
-        registrationLandingPaths: registrationLandingPaths(config),
+        // It hears of registrations only when it is the webhook.
+        registrationLandingPaths: config.notifications.webhookUrl === undefined ? registrationLandingPaths(config) : [],
       }),
     );
     // One time for Marketplace and the functions, as in AWS: moving the simulator's clock moves the whole stack.
@@ -240,6 +242,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         handler: sellerNotifierFunction(runtime),
         context: () => createLambdaContext('seller-notifier', SELLER_NOTIFIER_TIMEOUT_MS, new Date()),
         ...(options.stateDir === undefined ? {} : { positions: new StreamPositions(options.stateDir) }),
+        // A record counts as handled once what it sent on is as safe as the position saved past it.
+        downstreamFlushed: () => webhookQueue.flushed(),
       }),
     );
     const lifecycleQueue = parts.stopping(

@@ -158,7 +158,6 @@ class InMemoryQueue implements LocalQueue {
     if (this.stopped) throw new LocalStackError(`queue ${this.name} is stopped`);
     const moving = this.deadLetters.splice(0);
     for (const record of moving) this.send(record.body);
-    this.persist();
     return moving.length;
   }
 

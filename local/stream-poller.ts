@@ -38,6 +38,8 @@ export interface StreamPollerOptions {
   readonly retryDelayMs?: number;
   /** Where the poller has read up to, kept across restarts; unset, a start reads from the stream's end. */
   readonly positions?: StreamPositions;
+  /** Settles once what the handler sent on is kept (a queue's store): a position is saved only after that. */
+  readonly downstreamFlushed?: () => Promise<void>;
 }
 
 export interface StreamPoller {
@@ -101,7 +103,6 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
             SequenceNumber: handled,
           }),
         );
-        lastRead.set(shardId, handled);
         return ShardIterator;
       } catch (error) {
         console.error(`stream ${tableName}: cannot read on after record ${handled}; reading from ${position}`, error);
@@ -166,7 +167,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       }
       if (Records.length > 0) found = true;
       if (written.length > 0) await deliver(written.map((record) => toLambdaRecord(record, streamArn!)));
-      if (lastRecord !== undefined) await options.positions?.handled(tableName, shardId, lastRecord);
+      if (lastRecord !== undefined && options.positions !== undefined) {
+        await options.downstreamFlushed?.();
+        await options.positions.handled(tableName, shardId, lastRecord);
+      }
     }
     return found;
   }

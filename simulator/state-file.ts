@@ -1,8 +1,8 @@
 /**
  * Where a simulator with a data directory keeps its state: one JSON file, `marketplace-simulator.json`, replaced
- * whole on every save (`ReplacedFile`), so that a crash leaves the previous state or the new one, never half of either. A file that cannot be read as this format and version
- * stops the start with a message naming it: starting empty would silently forget what the seller's own stores
- * (DynamoDB Local in the same directory) still remember.
+ * whole on every save (`ReplacedFile`), so that a crash leaves the previous state or the new one, never half of
+ * either. A file that cannot be read as this format and version stops the start with a message naming it: starting
+ * empty would silently forget what the seller's own stores (DynamoDB Local in the same directory) still remember.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,6 +44,7 @@ export class SimulatorStateFile {
     this.path = join(dataDir, STATE_FILE_NAME);
     this.file = new ReplacedFile(this.path);
   }
+
   /** The saved state, or `undefined` when nothing was saved yet. */
   load(): SimulatorSnapshot | undefined {
     let text: string;

@@ -119,3 +119,20 @@ test("after several resubscriptions, the first subscription's hours go by its ow
   expect(isRecordableHourAt(at('09:00:00'), twice, at('11:45:00'), SETTINGS)).toBe(false);
   expect(isRecordableHourAt(at('08:00:00'), twice, at('10:14:59'), SETTINGS)).toBe(true);
 });
+
+test('a cancellation after the latest resubscription does not bring the deadline of the hours before it forward', () => {
+  // Cancelled at 10:00, subscribed again at 10:10, cancelled at 11:40 (forgotten once 12:15 is kept), again at 12:10,
+  // cancelled at 12:15: the middle subscription's 11:00 hour stays due until the latest its deadline can be.
+  const thrice: LifecycleFacts = {
+    startedAt: '2026-11-26T09:00:00.000Z',
+    firstEndAt: '2026-11-26T10:00:00.000Z',
+    activatedAt: '2026-11-26T12:10:00.000Z',
+    endRequestedAt: '2026-11-26T12:15:00.000Z',
+    resubscribable: true,
+  };
+  expect(bucketTiming(at('11:00:00'), thrice, at('12:20:00'), at('12:00:00'), SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('09:00:00'), thrice, at('12:20:00'), at('12:00:00'), SETTINGS)).toEqual({
+    kind: 'final-window-passed',
+    deadline: at('11:00:00'),
+  });
+});

@@ -308,8 +308,9 @@ export class LifecycleRepository {
 
   /**
    * Ends every subscription whose final-metering window has passed by `now` (EventBridge sends no notification when
-   * it closes; the legacy `unsubscribe-success` may come late or not at all). Answers the subscribers it ended; one
-   * that fails does not stop the others, and {@link FinalMeteringSweepIncompleteError} names them all at the end.
+   * it closes; the legacy `unsubscribe-success` may come late or not at all), and lets go of a buyer who subscribed
+   * again once the old subscription's window has passed. Answers the subscribers whose window it closed; one that
+   * fails does not stop the others, and {@link FinalMeteringSweepIncompleteError} names them all at the end.
    */
   async closeFinalMeteringWindows(now: Date): Promise<string[]> {
     const closed: string[] = [];
@@ -369,7 +370,8 @@ function referenceOf(item: Record<string, unknown>): SubscriberReference | undef
 /**
  * Whether a read of the entitlements is to replace the stored one. The latest read wins, even when it reads the same:
  * an older read finishing late must not undo it. Of two reads at the same instant (a clock's resolution; two changes
- * in one second of a stopped simulator clock), the one that reads something else was made after the change it shows.
+ * in one second of a stopped simulator clock), the one applied last that reads something else is kept: usually the
+ * later change, as a queue mostly hands notifications over in the order they came.
  */
 function isNewerRead(fetched: FetchedEntitlements, stored: StoredLifecycle): boolean {
   const fetchedAt = fetched.fetchedAt.toISOString();

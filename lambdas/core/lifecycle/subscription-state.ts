@@ -12,10 +12,10 @@
  * ```
  *
  * The latest fact wins; at the same instant, the later stage (ended > ending > failed > active) does, unless the
- * activation is a resubscription following the end it ties with (`resubscribedAtItsRequest`). And an end that concludes an end request the
- * buyer has since withdrawn by subscribing again (a legacy `unsubscribe-success` an hour after the
- * `unsubscribe-pending`, arriving after the new `subscribe-success`, even when the buyer has asked to end the new
- * subscription too) ends nothing.
+ * activation is a resubscription, which follows an end at its instant, and the first end request at its instant
+ * (`resubscribedAtItsRequest`). And an end that concludes an end request the buyer has since withdrawn by subscribing
+ * again (a legacy `unsubscribe-success` an hour after the `unsubscribe-pending`, arriving after the new
+ * `subscribe-success`, even when the buyer has asked to end the new subscription too) ends nothing.
  *
  * A subscription that starts again after an end is billed as two: the old one's usage up to its end, the new one's from
  * its activation, never the time between the two (`restartOf`).
@@ -40,8 +40,8 @@ export interface LifecycleFacts {
   readonly firstEndAt?: string | undefined;
   /**
    * Whether the buyer may subscribe again under this subscriber id (a legacy product's subscriber is its product code
-   * and customer identifier), so that an activation after the first is always a new subscription: at the very instant
-   * of an end (request), it comes after it. A license's activations after the first are updates, and its end is final.
+   * and customer identifier), so that an activation after the first is always a new subscription (which may follow an
+   * end at its very instant: `statusOf`). A license's activations after the first are updates, and its end is final.
    */
   readonly resubscribable?: true | undefined;
 }
@@ -171,9 +171,12 @@ function resubscribedAtItsRequest(facts: LifecycleFacts): boolean {
   return isResubscription(facts) && facts.firstEndAt === facts.activatedAt;
 }
 
-/** The subscription a buyer's resubscription superseded: its end request, and the deadline of its final metering. */
+/** The subscription a buyer's resubscription superseded, and the deadline of its final metering. */
 export interface SupersededSubscription {
-  readonly endRequestedAt: Date;
+  /**
+   * Its deadline: its end request's, or, once the buyer has asked to end the new subscription too (which replaces the
+   * latest end request kept), the latest it can be: the new start's (the request came before it).
+   */
   readonly deadline: Date;
   /** When the subscription after it started. */
   readonly restartedAt: Date;
@@ -198,9 +201,9 @@ export function supersededSubscription(
   const request = withdrawnRequestOf(facts);
   if (request === undefined) return undefined;
   const firstEnd = facts.firstEndAt !== undefined && facts.firstEndAt < request ? facts.firstEndAt : request;
+  const latestKnown = request === facts.endRequestedAt ? request : facts.activatedAt!;
   return {
-    endRequestedAt: new Date(request),
-    deadline: new Date(Date.parse(request) + graceSeconds * 1000),
+    deadline: new Date(Date.parse(latestKnown) + graceSeconds * 1000),
     restartedAt: new Date(facts.activatedAt!),
     firstEndRequestedAt: new Date(firstEnd),
     firstDeadline: new Date(Date.parse(firstEnd) + graceSeconds * 1000),

@@ -128,12 +128,6 @@ function isSupersededHour(hour: Date, superseded: SupersededSubscription): boole
   return hour < hourOf(new Date(wholeSecond(superseded.restartedAt) + 1000));
 }
 
-/** Whether `hour` belongs to a subscription the buyer has since subscribed again after (`supersededSubscription`). */
-export function isHourOfSupersededSubscription(hour: Date, facts: LifecycleFacts, graceSeconds: number): boolean {
-  const superseded = supersededSubscription(facts, graceSeconds);
-  return superseded !== undefined && isSupersededHour(hour, superseded);
-}
-
 /**
  * Whether a record of `hour` can be stamped inside the subscription: from the hour holding the whole second after its
  * start (not the start's own hour when it started in the hour's last second: no second of it is left after the start),

@@ -6,7 +6,14 @@
  * Whether each is sent now is the run's decision (`bucket-timing.ts`).
  */
 import type { ItemKey } from '../../table-keys.ts';
-import { bucketItemOf, bucketCoordinatesOf, bucketKey, HOUR_MS, type BucketState } from '../bucket/index.ts';
+import {
+  bucketItemOf,
+  bucketCoordinatesOf,
+  bucketKey,
+  HOUR_MS,
+  type BucketState,
+  type FinalMeteringSettings,
+} from '../bucket/index.ts';
 import type { RunLedger } from './run-ledger.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import { zeroUsageBuckets, type ProductDimensions, type ZeroUsageBucket } from './zero-usage.ts';
@@ -33,7 +40,7 @@ export interface DueBucketSources {
   readonly products: readonly ProductDimensions[];
   readonly zeroUsageRecords: boolean;
   readonly onZeroUsage: (outcome: 'made' | 'failed', bucket: ZeroUsageBucket, error?: unknown) => void;
-  readonly finalMeteringGraceSeconds: number;
+  readonly finalMetering: FinalMeteringSettings;
 }
 
 export async function* dueBuckets(

@@ -122,7 +122,7 @@ function findDue(run: RunContext, scope: MeteringScope): AsyncGenerator<DueBucke
       subscribers: run.subscribers,
       products: dependencies.products,
       zeroUsageRecords: dependencies.zeroUsageRecords,
-      finalMeteringGraceSeconds: dependencies.finalMetering.graceSeconds,
+      finalMetering: dependencies.finalMetering,
       onZeroUsage: (outcome, bucket, error) => {
         if (outcome === 'made') tally.zeroUsage++;
         else {

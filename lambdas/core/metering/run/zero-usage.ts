@@ -8,7 +8,7 @@ import type { RunLedger } from './run-ledger.ts';
 import { mapConcurrently } from './concurrently.ts';
 import type { MeteringSubscribers } from './metering-subscribers.ts';
 import { itemId } from '../../table-keys.ts';
-import { bucketKey, isHourOfSupersededSubscription, isRecordableHour } from '../bucket/index.ts';
+import { bucketKey, isRecordableHour, isRecordableHourAt, type FinalMeteringSettings } from '../bucket/index.ts';
 
 /** Writes in flight at once, so that thousands of subscribers take seconds, not minutes. */
 const CONCURRENT_WRITES = 16;
@@ -41,7 +41,7 @@ export async function* zeroUsageBuckets(
     readonly products: readonly ProductDimensions[];
     readonly onZeroUsage: (outcome: 'made' | 'failed', bucket: ZeroUsageBucket, error?: unknown) => void;
     /** How long an ending subscription stays billable: one past its deadline gets no more records. */
-    readonly finalMeteringGraceSeconds: number;
+    readonly finalMetering: FinalMeteringSettings;
   },
   hour: Date,
   now: Date,
@@ -50,11 +50,11 @@ export async function* zeroUsageBuckets(
   const owed = async function* () {
     for await (const subscriber of dependencies.subscribers.live()) {
       const dimension = dimensions.get(subscriber.productCode);
-      const grace = dependencies.finalMeteringGraceSeconds;
-      // The hour of a subscription the buyer has subscribed again after is that one's final metering's business.
+      const { finalMetering } = dependencies;
+      // Nor, once its final records are sent, for the hour of a subscription the buyer has subscribed again after.
       const billable =
-        effectiveStatus(subscriber.lifecycle, now, grace) !== 'ended' &&
-        !isHourOfSupersededSubscription(hour, subscriber.lifecycle, grace);
+        effectiveStatus(subscriber.lifecycle, now, finalMetering.graceSeconds) !== 'ended' &&
+        isRecordableHourAt(hour, subscriber.lifecycle, now, finalMetering);
       if (dimension !== undefined && billable && subscribedDuring(subscriber.lifecycle, hour)) {
         yield { subscriberId: subscriber.subscriberId, hour, dimension };
       }
