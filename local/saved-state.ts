@@ -4,7 +4,7 @@
  * read as what it should be stops the start with a message naming it: starting empty would silently forget what the
  * tables beside it still remember.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ReplacedFile } from '../simulator/replaced-file.ts';
@@ -40,19 +40,8 @@ export class SavedState<T> {
 
   /** What was saved, or `undefined` when nothing was yet. */
   load(): T | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new LocalStateFileError(this.path, `cannot be read (${(error as Error).message})`, { cause: error });
-    }
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch (error) {
-      throw new LocalStateFileError(this.path, 'is not valid JSON', { cause: error });
-    }
+    const document = this.file.readJson((reason, cause) => new LocalStateFileError(this.path, reason, { cause }));
+    if (document === undefined) return undefined;
     const parsed = z.object({ format: z.literal(this.format), state: this.schema }).safeParse(document);
     if (!parsed.success) {
       throw new LocalStateFileError(this.path, `does not hold ${this.format}:\n${z.prettifyError(parsed.error)}`);

@@ -3,6 +3,7 @@
  * crash leaves the previous content or the new one, never half of either. Saves that arrive while one is being written
  * share the one save after it, so a burst of changes costs two writes.
  */
+import { readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 
 export class ReplacedFile {
@@ -20,6 +21,25 @@ export class ReplacedFile {
       return write;
     });
     return this.queued;
+  }
+
+  /**
+   * The JSON document saved, or `undefined` when there is none yet; `refuse` makes the error for a file that cannot
+   * be read or parsed (the reason, and the failure as its cause).
+   */
+  readJson(refuse: (reason: string, cause: unknown) => Error): unknown {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw refuse(`cannot be read (${(error as Error).message})`, error);
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw refuse('is not valid JSON', error);
+    }
   }
 
   /** Settles once every save asked for so far is on disk (or has failed). */

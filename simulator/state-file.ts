@@ -4,7 +4,7 @@
  * either. A file that cannot be read as this format and version stops the start with a message naming it: starting
  * empty would silently forget what the seller's own stores (DynamoDB Local in the same directory) still remember.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -47,19 +47,8 @@ export class SimulatorStateFile {
 
   /** The saved state, or `undefined` when nothing was saved yet. */
   load(): SimulatorSnapshot | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new SimulatorStateFileError(this.path, `cannot be read (${(error as Error).message})`, { cause: error });
-    }
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch (error) {
-      throw new SimulatorStateFileError(this.path, 'is not valid JSON', { cause: error });
-    }
+    const document = this.file.readJson((reason, cause) => new SimulatorStateFileError(this.path, reason, { cause }));
+    if (document === undefined) return undefined;
     const { format, version } = (typeof document === 'object' && document !== null ? document : {}) as {
       format?: unknown;
       version?: unknown;
