@@ -51,6 +51,16 @@ async function legacyBuyer() {
   return { licenseId, customerAWSAccountId, subscriberId: `legacy:${LEGACY_PRODUCT}:${customerIdentifier}` };
 }
 
+/** The buyer cancels on the buyer page, and the stack has heard of it. */
+async function cancel(licenseId: string): Promise<void> {
+  await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
+  await settleLifecycle(local.stack);
+}
+
+async function expectAccepted(subscriberId: string, quantity: number, at: Date): Promise<void> {
+  expect(await postUsage(subscriberId, quantity, at)).toEqual(expect.objectContaining({ status: 'accepted' }));
+}
+
 async function subscribeAgain(customerAWSAccountId: string) {
   const { license } = await local.control.createLicense({ productCode: LEGACY_PRODUCT, customerAWSAccountId });
   await settleLifecycle(local.stack);
@@ -60,8 +70,7 @@ async function subscribeAgain(customerAWSAccountId: string) {
 test('after the old subscription ended, usage of the gap is refused and the new one is billed from its start', async () => {
   await tenPastTheHour();
   const buyer = await legacyBuyer();
-  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
-  await settleLifecycle(local.stack);
+  await cancel(buyer.licenseId);
   await local.control.advanceClock({ hours: 1, minutes: 1 });
   await settleLifecycle(local.stack);
   expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
@@ -78,9 +87,7 @@ test('after the old subscription ended, usage of the gap is refused and the new 
     expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }),
   );
   const afterTheStart = await simulatorNow();
-  expect(await postUsage(buyer.subscriberId, 31, afterTheStart)).toEqual(
-    expect.objectContaining({ status: 'accepted' }),
-  );
+  await expectAccepted(buyer.subscriberId, 31, afterTheStart);
 
   await local.control.advanceClock({ hours: 1, minutes: 6 });
   expect(await local.stack.meter()).toEqual(expect.objectContaining({ billed: 1, rejected: {} }));
@@ -92,12 +99,11 @@ test('after the old subscription ended, usage of the gap is refused and the new 
 test('subscribed again inside the old final-metering hour: the old end ends nothing, and the usage is billed', async () => {
   await tenPastTheHour();
   const buyer = await legacyBuyer();
-  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
-  await settleLifecycle(local.stack);
+  await cancel(buyer.licenseId);
   await local.control.advanceClock({ minutes: 20 });
   const again = await subscribeAgain(buyer.customerAWSAccountId);
   const usedAt = await simulatorNow();
-  expect(await postUsage(buyer.subscriberId, 311, usedAt)).toEqual(expect.objectContaining({ status: 'accepted' }));
+  await expectAccepted(buyer.subscriberId, 311, usedAt);
 
   // The old subscription's final-metering hour passes: Marketplace sends its unsubscribe-success.
   await local.control.advanceClock({ minutes: 45 });
@@ -120,12 +126,9 @@ test('subscribed again in the hour after the cancellation: the old final hour, i
   const buyer = await legacyBuyer();
   const firstHour = await simulatorNow();
   await local.control.advanceClock({ minutes: 5 });
-  expect(await postUsage(buyer.subscriberId, 100, await simulatorNow())).toEqual(
-    expect.objectContaining({ status: 'accepted' }),
-  );
+  await expectAccepted(buyer.subscriberId, 100, await simulatorNow());
   await local.control.advanceClock({ minutes: 15 });
-  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
-  await settleLifecycle(local.stack);
+  await cancel(buyer.licenseId);
 
   // 55 minutes after the cancellation, inside its final-metering hour but past its final send time: late usage of the
   // old subscription goes into the new one's hour.
@@ -141,9 +144,7 @@ test('subscribed again in the hour after the cancellation: the old final hour, i
   expect(await postUsage(buyer.subscriberId, 5, new Date(firstHour.getTime() + 25 * 60_000))).toEqual(
     expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }),
   );
-  expect(await postUsage(buyer.subscriberId, 7, await simulatorNow())).toEqual(
-    expect.objectContaining({ status: 'accepted' }),
-  );
+  await expectAccepted(buyer.subscriberId, 7, await simulatorNow());
 
   // Metered while the old subscription is still in its final-metering hour, then once the new hour has closed.
   await local.control.advanceClock({ minutes: 2 });
@@ -159,17 +160,13 @@ test('subscribed again in the hour after the cancellation: the old final hour, i
 test('subscribed again and cancelled again inside the old final-metering hour: the old end ends nothing, the new final hour is billed', async () => {
   await tenPastTheHour();
   const buyer = await legacyBuyer();
-  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
-  await settleLifecycle(local.stack);
+  await cancel(buyer.licenseId);
   await local.control.advanceClock({ minutes: 20 });
   const again = await subscribeAgain(buyer.customerAWSAccountId);
   await local.control.advanceClock({ minutes: 1 });
-  expect(await postUsage(buyer.subscriberId, 311, await simulatorNow())).toEqual(
-    expect.objectContaining({ status: 'accepted' }),
-  );
+  await expectAccepted(buyer.subscriberId, 311, await simulatorNow());
   await local.control.advanceClock({ minutes: 9 });
-  await cancelOnBuyerPage(local.stack.simulator.url, again.id);
-  await settleLifecycle(local.stack);
+  await cancel(again.id);
 
   // The old subscription's unsubscribe-success (an hour after its request) comes while the new one is still ending.
   await local.control.advanceClock({ minutes: 35 });
@@ -195,9 +192,7 @@ test('cancelled and subscribed again in one second: the buyer stays active, and 
     expect.objectContaining({ status: 'active', allowed: true }),
   );
   await local.control.advanceClock({ minutes: 1 });
-  expect(await postUsage(buyer.subscriberId, 17, await simulatorNow())).toEqual(
-    expect.objectContaining({ status: 'accepted' }),
-  );
+  await expectAccepted(buyer.subscriberId, 17, await simulatorNow());
 
   // The old subscription's unsubscribe-success, an hour after its cancellation, ends nothing.
   await local.control.advanceClock({ hours: 1 });
@@ -216,12 +211,9 @@ test('subscribed again in the hour after the cancellation: the old hours go with
   const firstHour = await simulatorNow();
   const minute = (minutes: number) => new Date(firstHour.getTime() - 10 * 60_000 + minutes * 60_000);
   await local.control.advanceClock({ minutes: 20 });
-  expect(await postUsage(buyer.subscriberId, 100, await simulatorNow())).toEqual(
-    expect.objectContaining({ status: 'accepted' }),
-  );
+  await expectAccepted(buyer.subscriberId, 100, await simulatorNow());
   await local.control.advanceClock({ minutes: 20 });
-  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
-  await settleLifecycle(local.stack);
+  await cancel(buyer.licenseId);
 
   // Twenty minutes later, in the next hour, inside the old subscription's final-metering window.
   await local.control.advanceClock({ minutes: 20 });
@@ -265,8 +257,7 @@ test("no zero-usage record is made for the old subscription's last hour once the
   await tenPastTheHour();
   const buyer = await legacyBuyer();
   await local.control.advanceClock({ minutes: 40 });
-  await cancelOnBuyerPage(local.stack.simulator.url, buyer.licenseId);
-  await settleLifecycle(local.stack);
+  await cancel(buyer.licenseId);
   await local.control.advanceClock({ minutes: 20 });
   await subscribeAgain(buyer.customerAWSAccountId);
   // The hourly run comes late, after the old subscription's final-metering deadline: it makes no bucket (which could
