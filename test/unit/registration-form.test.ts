@@ -24,10 +24,23 @@ test('an email with markup or quoting characters is refused', () => {
 });
 
 test('control and invisible format characters are refused in any field', () => {
-  for (const company of ['Acme\u0000', 'Ac\u202Eme', 'Acme\u200B', 'Acme\u2028Ltd']) {
+  for (const company of ['Acme\u0000', 'Ac\u202Eme', 'Acme\u200B', 'Acme\u2028Ltd', 'Ac\u2066me', 'Ac\uFEFFme']) {
     const validation = validateRegistration({ ...valid, company }, required);
     expect(validation.valid ? undefined : validation.errors.company, JSON.stringify(company)).toContain('Remove');
   }
+});
+
+test('the format characters that spell names and emoji are kept', () => {
+  const spelled = {
+    company: 'می\u200Cخواهم',
+    contactName: 'क्\u200Dष \u{1F468}\u200D\u{1F469}\u200D\u{1F467}',
+    email: 'ada@example.com',
+  };
+  for (const details of [spelled, { ...valid, company: 'Acme\u00ADWidgets' }]) {
+    expect(validateRegistration(details, required)).toEqual({ valid: true, details });
+  }
+  const england = '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}';
+  expect(validateRegistration({ ...valid, company: `Acme ${england}` }, required).valid).toBe(true);
 });
 
 test('required fields come from configuration; optional ones may be empty and are not stored', () => {
