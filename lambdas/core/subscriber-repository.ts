@@ -68,7 +68,9 @@ export class SubscriberRepository {
 
   /**
    * Records that Marketplace resolved a buyer's token: creates the subscriber or refreshes it, touching only what the
-   * fulfillment URL owns. A free trial is recorded as such; a later visit without the trial field does not undo it.
+   * fulfillment URL owns. A free trial is recorded as such; a later visit without the trial field does not undo it,
+   * unless the subscription had ended (or been asked to) by then: that visit is the buyer subscribing again (a legacy
+   * subscriber keeps its id), and Marketplace gives an account one trial per product, so the new subscription is not one.
    */
   async recordResolution(identity: SubscriberIdentity, offerType: OfferType, at: Date): Promise<Subscriber> {
     const id = subscriberIdOf(identity);
@@ -104,7 +106,43 @@ export class SubscriberRepository {
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return toSubscriber(Attributes);
+    const firstEndAt = (Attributes?.lifecycle as { firstEndAt?: string } | undefined)?.firstEndAt;
+    const subscribedAgain =
+      offerType === 'standard' &&
+      Attributes?.offerType === 'free-trial' &&
+      firstEndAt !== undefined &&
+      firstEndAt <= at.toISOString();
+    return subscribedAgain ? await this.recordOfferAfterEnd(id, offerType, at) : toSubscriber(Attributes);
+  }
+
+  /**
+   * The offer of a subscription that followed an end (`recordResolution`). The condition holds unless the item's
+   * lifecycle was rewritten in between, which only an operator does: the offer is then left as it was.
+   */
+  private async recordOfferAfterEnd(id: string, offerType: OfferType, at: Date): Promise<Subscriber> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: subscriberKey(id),
+          UpdateExpression: 'SET #offerType = :offerType',
+          ConditionExpression: '#lifecycle.#firstEndAt <= :at',
+          ExpressionAttributeNames: {
+            '#offerType': 'offerType',
+            '#lifecycle': 'lifecycle',
+            '#firstEndAt': 'firstEndAt',
+          },
+          ExpressionAttributeValues: { ':offerType': offerType, ':at': at.toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toSubscriber(Attributes);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.get(id);
+      if (current === undefined) throw new SubscriberNotFoundError(id, { cause: error });
+      return current;
+    }
   }
 
   async get(subscriberId: string): Promise<Subscriber | undefined> {

@@ -8,6 +8,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect, test } from 'vitest';
 import { TABLE_KEY } from '../../../contracts/index.ts';
 import { usagePartition } from '../../../lambdas/core/metering/bucket/index.ts';
+import { postFulfillment } from '../../support/buyer.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { checkAccess, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
@@ -273,4 +274,27 @@ test("no zero-usage record is made for the old subscription's last hour once the
     }),
   );
   expect(Items).toEqual([]);
+});
+
+test('a buyer who cancelled a free trial and subscribes again to the paid offer is no longer on a free trial', async () => {
+  const trial = await subscribeOnBuyerPage(local.stack.simulator.url, LEGACY_PRODUCT, 'free-trial');
+  const { customerIdentifier, customerAWSAccountId } = await local.control.license(trial.licenseId);
+  const subscriberId = `legacy:${LEGACY_PRODUCT}:${customerIdentifier}`;
+  const arrive = async (fields: Record<string, string>) =>
+    expect((await postFulfillment(local.stack.fulfillmentUrl, fields)).status).toBe(303);
+  const offerType = async () =>
+    ((await checkAccess(local.stack, subscriberId)).body as { offerType?: string }).offerType;
+
+  await arrive({ 'x-amzn-marketplace-token': trial.registrationToken, 'x-amzn-marketplace-offer-type': 'free-trial' });
+  await settleLifecycle(local.stack);
+  // A visit during the trial without the trial field does not undo it.
+  await arrive({ 'x-amzn-marketplace-token': trial.registrationToken });
+  expect(await offerType()).toBe('free-trial');
+
+  await cancel(trial.licenseId);
+  await local.control.advanceClock({ hours: 1, minutes: 1 });
+  const paid = await subscribeAgain(customerAWSAccountId);
+  await arrive({ 'x-amzn-marketplace-token': (await local.control.issueRegistrationToken(paid.id)).registrationToken });
+  expect(await offerType()).toBe('standard');
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(expect.objectContaining({ status: 'active' }));
 });
