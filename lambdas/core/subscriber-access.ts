@@ -1,14 +1,14 @@
 /**
  * What the seller's app asks before letting a buyer in: may this subscriber use the product, with which entitlements,
- * and who registered. The status is as of now: an ending subscription whose final-metering window has passed reads as
- * ended, even before the sweep has written that down.
+ * and who registered. The answer is as of now: an ending subscription whose final-metering window has passed reads as
+ * ended, even before the sweep has written that down, and an entitlement past its expiry is left out.
  *
  * @example
  * const access = await subscriberAccess(documents, 'SaasMarketplace-Subscribers...', subscriberId, new Date());
  * if (access?.allowed) grantAccess(access.entitlements);
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SubscriberEntitlement } from './lifecycle/entitlements.ts';
+import { entitlementsInForce, type SubscriberEntitlement } from './lifecycle/entitlements.ts';
 import { isMeterable, statusAsOf } from './lifecycle/subscription-state.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
@@ -67,7 +67,7 @@ export function subscriberAccessOf(
     ...(typeof statusChangedAt === 'string' ? { statusChangedAt } : {}),
     ...(status === 'ending' ? optional('finalMeteringDeadline') : {}),
     ...optional('offerType'),
-    entitlements: (item.entitlements ?? []) as SubscriberEntitlement[],
+    entitlements: entitlementsInForce((item.entitlements ?? []) as SubscriberEntitlement[], now),
     ...(item.registration === undefined
       ? {}
       : { registration: item.registration as SubscriberAccess['registration'] & object }),

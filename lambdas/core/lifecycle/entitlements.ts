@@ -17,6 +17,16 @@ export interface SubscriberEntitlement {
   readonly expiresAt?: string | undefined;
 }
 
+/** The entitlements in force at `now`: those past their expiry are left out, though Marketplace has not said so yet. */
+export function entitlementsInForce(
+  entitlements: readonly SubscriberEntitlement[],
+  now: Date,
+): SubscriberEntitlement[] {
+  return entitlements.filter(
+    (entitlement) => entitlement.expiresAt === undefined || Date.parse(entitlement.expiresAt) > now.getTime(),
+  );
+}
+
 export async function fetchEntitlements(
   client: MarketplaceEntitlementServiceClient,
   subscriber: SubscriberReference,

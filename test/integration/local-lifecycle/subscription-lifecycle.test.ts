@@ -97,6 +97,25 @@ describe('subscribing', () => {
       expect.objectContaining({ status: 'active', entitlements: seats }),
     );
   });
+
+  test('an entitlement past its expiry is no longer listed by the access check', async () => {
+    const { licenseId, subscriberId } = await subscribedBuyer(contractProduct.code);
+    await settleLifecycle(local.stack);
+    const expiresAt = new Date(Date.parse((await local.control.clock()).now) + 10 * 60_000).toISOString();
+    await local.control.setEntitlements(licenseId, [
+      { dimension: 'seats', value: { IntegerValue: 3 }, expirationDate: expiresAt },
+    ]);
+    await settleLifecycle(local.stack);
+    const seats = [{ dimension: 'seats', value: 3, valueType: 'integer', expiresAt }];
+    expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+      expect.objectContaining({ entitlements: seats }),
+    );
+
+    await local.control.advanceClock({ minutes: 10 });
+    expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+      expect.objectContaining({ status: 'active', allowed: true, entitlements: [] }),
+    );
+  });
 });
 
 describe('cancelling on the buyer page', () => {
