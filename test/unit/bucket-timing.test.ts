@@ -41,10 +41,23 @@ test('an hour after the end is never billable, and nothing is once the deadline 
       deadline: at('13:10:00'),
     });
   }
-  // Resubscribed inside the window: live again, its hours metered as any live subscriber's.
-  const resubscribed = { ...ENDING, activatedAt: '2026-11-26T12:20:00.000Z' };
+  // A legacy buyer who subscribed again inside the window: live again, its hours metered as any live subscriber's.
+  const resubscribed = { ...ENDING, activatedAt: '2026-11-26T12:20:00.000Z', resubscribable: true as const };
   expect(bucketTiming(at('12:00:00'), resubscribed, at('13:30:00'), at('13:00:00'), SETTINGS)).toEqual({
     kind: 'due',
+  });
+  // A license's end is final: a later License Updated does not make it live again.
+  expect(
+    bucketTiming(
+      at('12:00:00'),
+      { ...resubscribed, resubscribable: undefined },
+      at('13:30:00'),
+      at('13:00:00'),
+      SETTINGS,
+    ),
+  ).toEqual({
+    kind: 'final-window-passed',
+    deadline: at('13:10:00'),
   });
 });
 
@@ -85,9 +98,13 @@ test("the old subscription's hours are due at once after a resubscription, until
   // Stamped as the new subscription's from the hour it started again in.
   expect(recordTimestampOf(at('12:00:00'), RESUBSCRIBED)).toEqual(at('12:10:01'));
   expect(recordTimestampOf(at('11:00:00'), RESUBSCRIBED)).toEqual(at('11:00:00'));
-  // A licence's facts never make a superseded subscription.
+  // A license's facts never make a superseded subscription: its end is final, and the later activation is not a start.
   const license = { ...RESUBSCRIBED, resubscribable: undefined };
-  expect(bucketTiming(at('11:00:00'), license, at('12:50:00'), hourlyDueBefore, SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('11:00:00'), license, at('12:35:00'), hourlyDueBefore, SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('12:00:00'), license, at('12:40:00'), hourlyDueBefore, SETTINGS)).toEqual({
+    kind: 'after-end',
+    end: at('11:50:00'),
+  });
 });
 
 test("usage of the old subscription's hours goes into them until its send time, then into a later hour", () => {

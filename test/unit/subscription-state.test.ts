@@ -39,19 +39,19 @@ test('the latest fact sets the status; before any, the subscription is pending',
   expect(statusOf(fold([['failedAt', 2]])).status).toBe('failed');
 });
 
-test('a buyer who resubscribes before the end is active again', () => {
-  expect(
-    statusOf(
-      fold([
-        ['activatedAt', 1],
-        ['endRequestedAt', 5],
-        ['activatedAt', 20],
-      ]),
-    ),
-  ).toEqual({
+test("a legacy buyer who resubscribes before the end is active again; a license's end is final", () => {
+  const resubscribed = fold([
+    ['activatedAt', 1],
+    ['endRequestedAt', 5],
+    ['activatedAt', 20],
+  ]);
+  expect(statusOf({ ...resubscribed, resubscribable: true })).toEqual({
     status: 'active',
     since: at(20).toISOString(),
   });
+  // A License Updated dated after License Deprovisioned (an amendment racing the cancellation) revives nothing.
+  expect(statusOf(resubscribed)).toEqual({ status: 'ending', since: at(5).toISOString() });
+  expect(billablePeriod(resubscribed)).toEqual({ start: at(1), end: at(5) });
 });
 
 test('a stale notification changes no status: an older activation after the end request only moves the start back', () => {
@@ -76,10 +76,13 @@ test('the billable period runs from the first activation to the end request, wha
     start: at(10),
     end: endOf(30),
   });
-  // Resubscribed before the end: no end (and a gap, `restartOf`).
-  expect(billablePeriod(withFact(withFact(facts, 'endRequestedAt', at(30)), 'activatedAt', at(40)))).toEqual({
-    start: at(10),
-  });
+  // A legacy buyer resubscribed before the end: no end (and a gap, `restartOf`).
+  expect(
+    billablePeriod({
+      ...withFact(withFact(facts, 'endRequestedAt', at(30)), 'activatedAt', at(40)),
+      resubscribable: true,
+    }),
+  ).toEqual({ start: at(10) });
   // The end is notified to the second: usage within that second is not after it.
   expect(isAfterEnd(new Date(at(30).getTime() + 999), at(30))).toBe(false);
   expect(isAfterEnd(new Date(at(30).getTime() + 1000), at(30))).toBe(true);
@@ -88,12 +91,15 @@ test('the billable period runs from the first activation to the end request, wha
 });
 
 test('a subscription that starts again after an end has a gap, from the earliest end to the restart', () => {
-  const again = fold([
-    ['activatedAt', 10],
-    ['endRequestedAt', 30],
-    ['endedAt', 90],
-    ['activatedAt', 100],
-  ]);
+  const again: LifecycleFacts = {
+    ...fold([
+      ['activatedAt', 10],
+      ['endRequestedAt', 30],
+      ['endedAt', 90],
+      ['activatedAt', 100],
+    ]),
+    resubscribable: true,
+  };
   expect(statusOf(again).status).toBe('active');
   expect(restartOf(again)).toEqual({ endedAt: at(30), restartedAt: at(100) });
   expect(isInRestartGap(new Date(at(30).getTime() + 999), again)).toBe(false);

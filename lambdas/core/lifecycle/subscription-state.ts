@@ -121,6 +121,7 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
   for (const fact of precedence) {
     const time = facts[fact];
     if (fact === 'endedAt' && concludesWithdrawnRequest(facts)) continue;
+    if (fact === 'activatedAt' && endIsFinal(facts)) continue;
     if (time === undefined) continue;
     const current = winner === undefined ? undefined : facts[winner]!;
     const tieWon =
@@ -130,6 +131,15 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
     if (current === undefined || time > current || tieWon) winner = fact;
   }
   return winner === undefined ? { status: 'pending' } : { status: statusOfFact[winner], since: facts[winner] };
+}
+
+/**
+ * Whether the subscription has ended (or been asked to) for good: a license that cannot be subscribed to again
+ * (`resubscribable`), whose later `License Updated` (an amendment racing the cancellation) does not bring it back, as
+ * Marketplace bills nothing on it after its end.
+ */
+function endIsFinal(facts: LifecycleFacts): boolean {
+  return facts.resubscribable !== true && (facts.endRequestedAt !== undefined || facts.endedAt !== undefined);
 }
 
 /**

@@ -159,6 +159,25 @@ describe('EventBridge notifications', () => {
       }),
     );
   });
+  test('a License Updated dated after the License Deprovisioned does not bring the license back', async () => {
+    const { product, listing } = await contractProduct('license');
+    const { license } = await sim.control.createLicense({ productCode: product.code });
+    await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 10), false);
+    await sim.control.end(license.id);
+    const { handle } = handlerFor([listing]);
+    const history = (await sim.control.events(0, 'eventbridge')).events.map((event) => event.body);
+    const updated = history.find((body) => body['detail-type'] === 'License Updated - Manufacturer')!;
+    // An amendment racing the cancellation: Marketplace bills nothing on the license after its end.
+    const raced = { ...updated, id: `${String(updated.id)}-raced`, time: minutesFrom(SIMULATOR_NOW, 11).toISOString() };
+    await handle(queued([...history, raced].map((body) => JSON.stringify(body))));
+    expect(await subscriberItem(licenseId(license))).toEqual(
+      expect.objectContaining({
+        subscriptionStatus: 'ending',
+        statusChangedAt: minutesFrom(SIMULATOR_NOW, 10).toISOString(),
+        finalMeteringDeadline: minutesFrom(SIMULATOR_NOW, 70).toISOString(),
+      }),
+    );
+  });
 });
 
 describe('SNS notifications (legacy products)', () => {
