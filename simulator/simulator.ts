@@ -179,21 +179,25 @@ export class Simulator {
         throw wrongRegionError(caller.region);
       }
 
-      const result = handlers[operation](protocol.input(body), {
-        requestId,
-        caller,
-        now: this.clock.now(),
-        settings: this.settings,
-        marketplace: this.marketplace,
-        ledger: this.ledger,
-        signer: this.signer,
-        clientTokens: this.clientTokens,
-        pickUnprocessed: (count) => {
-          const picked = this.faults.pickUnprocessed(count, faults.unprocessedFraction);
-          stats.unprocessedRecords += picked.filter(Boolean).length;
-          return picked;
-        },
-      });
+      const handler = handlers[operation];
+      const processed = attempt(() =>
+        handler(protocol.input(body), {
+          requestId,
+          caller,
+          now: this.clock.now(),
+          settings: this.settings,
+          marketplace: this.marketplace,
+          ledger: this.ledger,
+          signer: this.signer,
+          clientTokens: this.clientTokens,
+          pickUnprocessed: (count) => {
+            const picked = this.faults.pickUnprocessed(count, faults.unprocessedFraction);
+            stats.unprocessedRecords += picked.filter(Boolean).length;
+            return picked;
+          },
+        }),
+      );
+      // Dropped after processing, whatever it answered: a refusal goes unheard as a success does.
       const dropAnswer = faults.drop === 'after-processing';
       if (dropAnswer) stats.dropped++;
       // What is answered is on disk first: a restart never forgets a record the caller was told is billed.
@@ -202,7 +206,8 @@ export class Simulator {
         request.socket.destroy();
         return;
       }
-      protocol.send(response, result, requestId);
+      if (!processed.ok) throw processed.refusal;
+      protocol.send(response, processed.result, requestId);
     } catch (error) {
       // A caller that hung up mid-request is owed no answer.
       if (request.destroyed && !request.complete) return;
@@ -220,6 +225,16 @@ export class Simulator {
       );
       protocol.sendError(response, unexpected, requestId);
     }
+  }
+}
+
+/** An operation's answer, or the service error it refused the request with (anything else is thrown). */
+function attempt<T>(operation: () => T): { ok: true; result: T } | { ok: false; refusal: AwsError } {
+  try {
+    return { ok: true, result: operation() };
+  } catch (error) {
+    if (error instanceof AwsError) return { ok: false, refusal: error };
+    throw error;
   }
 }
 

@@ -148,6 +148,14 @@ test('a connection dropped after processing has billed: the identical resend get
   expect((await sim.control.stats()).operations.BatchMeterUsage.dropped).toBe(1);
 });
 
+test('a connection dropped after processing drops a refusal too: the caller hears neither', async () => {
+  await sim.control.setFaults({ rules: [{ kind: 'drop-connection', when: 'after-processing', times: 1 }] });
+  const resolve = () => rejectionOf(sim.metering.send(new ResolveCustomerCommand({ RegistrationToken: 'unknown' })));
+  expect((await resolve()).name).not.toBe('InvalidTokenException');
+  expect((await resolve()).name).toBe('InvalidTokenException');
+  expect((await sim.control.stats()).operations.ResolveCustomer.dropped).toBe(1);
+});
+
 test('a fault plan is validated', async () => {
   await expect(sim.control.setFaults({ rules: [{ kind: 'throttle', probability: 2 }] })).rejects.toMatchObject({
     status: 400,
