@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { projectRoot } from '../../local/config.ts';
+import { batchRules } from '../../simulator/operations/batch-meter-usage.ts';
 import { defaultSettings } from '../../simulator/settings.ts';
 
 const read = (path: string) => readFileSync(join(projectRoot, path), 'utf8');
@@ -75,5 +76,10 @@ describe('the documentation', () => {
     const reference = read('docs/simulator.md');
     const missing = Object.keys(defaultSettings).filter((name) => !reference.includes(`| \`${name}\``));
     expect(missing).toEqual([]);
+  });
+
+  test("the simulator's reference lists BatchMeterUsage's batch rules in the order they are applied", () => {
+    const listed = [...read('docs/simulator.md').matchAll(/^\| `([a-z-]+)` +\| `?[A-Z]\w+Exception/gm)].map(([, id]) => id);
+    expect(listed).toEqual(batchRules.map((rule) => rule.id));
   });
 });
