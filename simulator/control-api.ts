@@ -105,7 +105,7 @@ export class ControlApi {
     this.routes = [
       route('GET', '', () => ({
         endpoints: this.routes.map(({ method, pattern }) => `${method} ${pattern}`),
-        documentation: 'docs/simulator.md, "The control API"',
+        documentation: 'docs/simulator.md, "Control API"',
       })),
       route('GET', '/settings', () => sim.settings),
       route('PATCH', '/settings', ({ body }) => {
