@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { configFromContext, parseConfig, type Config } from '../lib/config.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
 import { LocalStackError } from './errors.ts';
+import { isLoopbackHost } from './http/loopback-host.ts';
 
 /** The project's root folder, where `cdk.json` and `package.json` are. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -52,6 +53,24 @@ export function portFromEnvironment(variable: string, fallback: number): number 
     throw new LocalStackError(`${variable} must be a TCP port number (0-65535), not "${text}"`);
   }
   return port;
+}
+
+/**
+ * `WEBHOOK_URL`: where `npm start` sends webhook calls, in place of `notifications.webhookUrl` (which must be https, as
+ * AWS calls it over the internet). Your app runs on this machine while you develop it, so an http URL is taken too, if
+ * it names this machine.
+ */
+export function webhookUrlFromEnvironment(): string | undefined {
+  const text = process.env.WEBHOOK_URL;
+  if (text === undefined || text === '') return undefined;
+  const url = URL.parse(text);
+  const local = url?.protocol === 'http:' && isLoopbackHost(url.host);
+  if (url === null || !(url.protocol === 'https:' || local)) {
+    throw new LocalStackError(
+      `WEBHOOK_URL must be an https URL, or an http one on this machine (localhost, 127.x.x.x or [::1]), not "${text}"`,
+    );
+  }
+  return url.href;
 }
 
 /**

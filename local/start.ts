@@ -7,8 +7,8 @@
  *
  * Environment (a port of 0 picks a free one): PORT (the API, default 3000), SIMULATOR_PORT (default 4010),
  * EVENT_BUS_PORT (default 4020), WEBHOOK_RECEIVER_PORT (default 4030), DYNAMODB_PORT (default 8000),
- * DYNAMODB_DATA_DIR (default: in memory), WEBHOOK_SECRET (what webhook calls are signed with; default: made up at
- * start), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60),
+ * DYNAMODB_DATA_DIR (default: in memory), WEBHOOK_URL (your app's webhook, in place of `notifications.webhookUrl`;
+ * http on this machine too), WEBHOOK_SECRET (what webhook calls are signed with; default: made up at start), METERING_INTERVAL_SECONDS (how often the metering run goes, default 60),
  * FINAL_METERING_INTERVAL_SECONDS (how often final metering goes, default 60), SQS_PORT (the queues' SQS endpoint,
  * default a free port), LOCAL_STACK_STATE (the state file the `npm run` commands find the stack by; see
  * `stack-state.ts`), LOG_FORMAT (`summary`, the default: a line per thing that happened; `json`: the functions' own
@@ -16,7 +16,7 @@
  */
 import './sdk-environment.ts';
 import { existsSync, statSync } from 'node:fs';
-import { loadLocalConfig, portFromEnvironment, withLocalAppUrls } from './config.ts';
+import { loadLocalConfig, portFromEnvironment, webhookUrlFromEnvironment, withLocalAppUrls } from './config.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb/launcher.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
@@ -77,7 +77,9 @@ function dataDirFromEnvironment(): string | undefined {
 }
 
 try {
-  const config = loadLocalConfig();
+  const cdkJsonConfig = loadLocalConfig();
+  const webhookUrl = webhookUrlFromEnvironment() ?? cdkJsonConfig.notifications.webhookUrl;
+  const config = { ...cdkJsonConfig, notifications: { ...cdkJsonConfig.notifications, webhookUrl } };
   const logFormat = logFormatFromEnvironment();
   if (logFormat === 'summary') summarizeFunctionLogs();
   const dynamoDbPort = portFromEnvironment('DYNAMODB_PORT', 8000);
@@ -124,7 +126,7 @@ try {
   const webhookCalls =
     stack.webhookUrl === webhookReceiver.url
       ? `${webhookReceiver.url}  calls received at ${webhookReceiver.eventsUrl}`
-      : `${stack.webhookUrl}  (notifications.webhookUrl, signed with ${webhookSecret === undefined ? 'a secret made up at start: set WEBHOOK_SECRET to choose it' : 'WEBHOOK_SECRET'}; the local receiver ${webhookReceiver.url} gets nothing)`;
+      : `${stack.webhookUrl}  (${process.env.WEBHOOK_URL ? 'WEBHOOK_URL' : 'notifications.webhookUrl'}, signed with ${webhookSecret === undefined ? 'a secret made up at start: set WEBHOOK_SECRET to choose it' : 'WEBHOOK_SECRET'}; the local receiver ${webhookReceiver.url} gets nothing)`;
   const { registration } = config;
   const servedRegistration = withLocalAppUrls(config, webhookReceiver.appUrl).registration;
   const standInFor = [registration.appUrl, registration.freeTrialLandingUrl].filter(

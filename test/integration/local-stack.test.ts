@@ -10,9 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { loadLocalConfig, projectRoot } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
+import { listen } from '../../local/http/listen.ts';
+import { SIGNATURE_HEADER, verifyWebhookSignature } from '../../lambdas/core/webhook-signature.ts';
+import { subscribeOnBuyerPage } from '../support/buyer-page.ts';
 import { SimulatorControl } from '../../simulator/control-client.ts';
 import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
 import { expectGone, waitUntilGone } from '../support/processes.ts';
@@ -108,6 +111,58 @@ describe.concurrent('npm start', () => {
       expect(onAFileStderr).toContain(
         `DYNAMODB_DATA_DIR must name a folder (or where to make one), not the file ${file}`,
       );
+      const remote = spawn('npm', ['start'], {
+        cwd: projectRoot,
+        env: { ...process.env, WEBHOOK_URL: 'http://app.example.com/hook' },
+      });
+      let remoteStderr = '';
+      remote.stderr.setEncoding('utf8').on('data', (chunk: string) => (remoteStderr += chunk));
+      expect(await exitOf(remote)).toBe(1);
+      expect(remoteStderr).toContain(
+        'WEBHOOK_URL must be an https URL, or an http one on this machine (localhost, 127.x.x.x or [::1]), not "http://app.example.com/hook"',
+      );
+    },
+  );
+
+  test(
+    "WEBHOOK_URL sends the webhook calls to the seller's app on this machine, signed with WEBHOOK_SECRET",
+    { timeout: STACK_TEST_TIMEOUT_MS },
+    async () => {
+      const secret = 'the-secret-the-app-checks-with-0123456789';
+      const calls: { type: string; valid: boolean }[] = [];
+      const app = createServer((request, response) => {
+        const chunks: Buffer[] = [];
+        request.on('data', (chunk: Buffer) => chunks.push(chunk));
+        request.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const signature = request.headers[SIGNATURE_HEADER];
+          calls.push({
+            type: (JSON.parse(body) as { 'detail-type': string })['detail-type'],
+            valid: verifyWebhookSignature(
+              secret,
+              typeof signature === 'string' ? signature : undefined,
+              body,
+              new Date(),
+            ),
+          });
+          response.writeHead(204).end();
+        });
+      });
+      await listen(app, 0, '127.0.0.1');
+      try {
+        const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/marketplace-events`;
+        const stack = await startNpmStart('node', { WEBHOOK_URL: url, WEBHOOK_SECRET: secret });
+        stacks.push(stack);
+        expect(stack.logs()).toContain(`${url}  (WEBHOOK_URL, signed with WEBHOOK_SECRET;`);
+        await subscribeOnBuyerPage(stack.simulatorUrl, 'analytics-pro-example');
+        await vi.waitFor(() => expect(calls).toContainEqual({ type: 'Subscriber Activated', valid: true }), {
+          timeout: 60_000,
+          interval: 200,
+        });
+        expect(calls.every((call) => call.valid)).toBe(true);
+      } finally {
+        app.close();
+      }
     },
   );
 
