@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { loadLocalConfig, projectRoot } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
-import { listen } from '../../local/http/listen.ts';
-import { SIGNATURE_HEADER, verifyWebhookSignature } from '../../lambdas/core/webhook-signature.ts';
 import { subscribeOnBuyerPage } from '../support/buyer-page.ts';
+import { startWebhookApp } from '../support/webhook-app.ts';
 import { SimulatorControl } from '../../simulator/control-client.ts';
 import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
 import { expectGone, waitUntilGone } from '../support/processes.ts';
@@ -129,28 +128,9 @@ describe.concurrent('npm start', () => {
     { timeout: STACK_TEST_TIMEOUT_MS },
     async () => {
       const secret = 'the-secret-the-app-checks-with-0123456789';
-      const calls: { type: string; valid: boolean }[] = [];
-      const app = createServer((request, response) => {
-        const chunks: Buffer[] = [];
-        request.on('data', (chunk: Buffer) => chunks.push(chunk));
-        request.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          const signature = request.headers[SIGNATURE_HEADER];
-          calls.push({
-            type: (JSON.parse(body) as { 'detail-type': string })['detail-type'],
-            valid: verifyWebhookSignature(
-              secret,
-              typeof signature === 'string' ? signature : undefined,
-              body,
-              new Date(),
-            ),
-          });
-          response.writeHead(204).end();
-        });
-      });
-      await listen(app, 0, '127.0.0.1');
+      const app = await startWebhookApp(secret, '/marketplace-events');
       try {
-        const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/marketplace-events`;
+        const { url, calls } = app;
         const stack = await startNpmStart('node', { WEBHOOK_URL: url, WEBHOOK_SECRET: secret });
         stacks.push(stack);
         expect(stack.logs()).toContain(`${url}  (WEBHOOK_URL, signed with WEBHOOK_SECRET;`);
@@ -161,7 +141,7 @@ describe.concurrent('npm start', () => {
         });
         expect(calls.every((call) => call.valid)).toBe(true);
       } finally {
-        app.close();
+        await app.close();
       }
     },
   );
