@@ -49,6 +49,7 @@ import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
 import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
 import { createLambdaContext } from './lambda-context.ts';
+import { clockCatchUp } from './clock-catch-up.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startMarketplaceMessageRelay } from './marketplace-message-relay.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
@@ -101,6 +102,11 @@ export interface LocalStackOptions {
   readonly meteringEveryMs?: number;
   /** How often final metering meters ending subscribers (default every minute of real time, as deployed). */
   readonly finalMeteringEveryMs?: number;
+  /**
+   * Whether moving the simulator's clock forward stops on the way to run final metering and the metering run as their
+   * schedules would have (`clock-catch-up.ts`): on for `npm start`; off by default, for tests that run them themselves.
+   */
+  readonly catchUpClockJumps?: boolean;
   /** How the gateway hands bodies to the handlers (API Gateway may do either). */
   readonly bodyEncoding?: BodyEncoding;
   /** Powertools log level of the handlers (`SILENT` in tests that do not read logs); default `INFO`. */
@@ -270,6 +276,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     }
 
+    if (options.catchUpClockJumps === true) {
+      simulator.simulator.clockJumpHandler = clockCatchUp({
+        finalHourMarginMinutes: config.metering.finalHourMarginMinutes,
+        scheduleMinute: config.metering.scheduleMinute,
+        settle: async () => {
+          await simulator.simulator.events.drained();
+          await settledWithin(lifecycleQueue, CATCH_UP_SETTLE_MS);
+        },
+        finalMetering: () => invokeScheduled('final-metering', finalMetering, FINAL_METERING_TIMEOUT_MS, clock),
+        metering: () =>
+          runMeteringStateMachine(
+            { handler: metering, functionName: 'metering', timeoutMs: METERING_TIMEOUT_MS, clock },
+            scheduledEvent('metering', clock.now()),
+          ),
+      });
+      parts.add({
+        close: () => {
+          simulator.simulator.clockJumpHandler = undefined;
+          return Promise.resolve();
+        },
+      });
+    }
+
     const gateway = parts.add(await startGateway(options, runtime));
     const fulfillmentUrl = `${gateway.url}${fulfillmentRoute.path}`;
     await control.updateSettings({ fulfillmentUrl });
@@ -422,6 +451,19 @@ function startGateway(options: LocalStackOptions, runtime: FunctionRuntime): Pro
         authorization: route.authorization,
       };
     }),
+  });
+}
+
+/**
+ * How long a stop of the clock's catch-up waits for the lifecycle queue: a message that keeps failing is retried for
+ * minutes of real time, and must not hold the clock (it is handled when it succeeds, as in AWS).
+ */
+const CATCH_UP_SETTLE_MS = 5_000;
+
+function settledWithin(queue: LocalQueue, milliseconds: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    setTimeout(resolve, milliseconds).unref();
+    void queue.settled().then(resolve);
   });
 }
 

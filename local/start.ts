@@ -107,6 +107,7 @@ try {
     sqsPort: ports.SQS_PORT.port,
     ...(dataDir === undefined ? {} : { stateDir: dataDir }),
     ...(webhookSecret === undefined ? {} : { webhookSecret }),
+    catchUpClockJumps: true,
     meteringEveryMs: intervalSeconds('METERING_INTERVAL_SECONDS') * 1000,
     finalMeteringEveryMs: intervalSeconds('FINAL_METERING_INTERVAL_SECONDS') * 1000,
   });

@@ -119,19 +119,17 @@ export class ControlApi {
       }),
 
       route('GET', '/clock', () => sim.clock.state()),
-      route('PUT', '/clock', ({ body }) => {
+      route('PUT', '/clock', async ({ body }) => {
         const input = clockInput.parse(body);
-        sim.clock.set(input.now ?? sim.clock.now(), input.running);
-        sim.releaseDueEvents();
+        await sim.moveClock(input.now ?? sim.clock.now(), input.running ?? sim.clock.state().running);
         return sim.clock.state();
       }),
-      route('POST', '/clock/advance', ({ body }) => {
+      route('POST', '/clock/advance', async ({ body }) => {
         const milliseconds = advanceInput.parse(body);
         if (Math.abs(sim.clock.nowMs() + milliseconds) > MAX_EPOCH_SECONDS * 1000) {
           throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond ten thousand years from 1970');
         }
-        sim.clock.advance(milliseconds);
-        sim.releaseDueEvents();
+        await sim.moveClock(new Date(sim.clock.nowMs() + milliseconds), sim.clock.state().running);
         return sim.clock.state();
       }),
 
@@ -223,7 +221,7 @@ export class ControlApi {
       }
       const body = await readJson(request);
       const params = decodeParams(matched.path.exec(path)?.groups ?? {});
-      const answer = matched.handle({ params, query: url.searchParams, body });
+      const answer = await matched.handle({ params, query: url.searchParams, body });
       // Even a GET may change the state (reading events publishes those due): what is answered is saved first.
       await this.simulator.saveState();
       sendJson(response, 200, answer);

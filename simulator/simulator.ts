@@ -51,8 +51,17 @@ const ENTITLEMENT_SERVICE_REGION = 'us-east-1';
 /** Operations whose model lists `DisabledApiException`: they refuse regions not enabled for the seller. */
 const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage', 'ResolveCustomer', 'RegisterUsage']);
 
+/**
+ * What an embedder runs while the clock is moved forward, before it reaches `to`: `stopAt` stops the clock at an
+ * instant on the way (and publishes the events due by then), so that what would have happened in between can happen.
+ */
+export type ClockJumpHandler = (from: Date, to: Date, stopAt: (instant: Date) => void) => Promise<void>;
+
 export class Simulator {
   readonly clock = new SimulatorClock();
+  /** Runs on every forward move of the clock through the control API (the local stack's catch-up); none by default. */
+  clockJumpHandler: ClockJumpHandler | undefined;
+  private clockMoves: Promise<void> = Promise.resolve();
   readonly signer = new UsageSigner();
   settings: Settings = defaultSettings;
   marketplace!: Marketplace;
@@ -122,6 +131,26 @@ export class Simulator {
     this.stats = snapshot.stats;
     this.clientTokens = new Map(snapshot.clientTokens.map(({ token, ...entry }) => [token, entry]));
     if (snapshot.signingKeyPem !== null) this.signer.restore(snapshot.signingKeyPem);
+  }
+
+  /**
+   * Moves the clock to `to`, then running or not, publishing the events due by then. Forward, the `clockJumpHandler`
+   * runs first; moves are taken one at a time, so two callers' stops never interleave.
+   */
+  moveClock(to: Date, running: boolean): Promise<void> {
+    const move = this.clockMoves.then(async () => {
+      const from = this.clock.now();
+      if (this.clockJumpHandler !== undefined && to > from) {
+        await this.clockJumpHandler(from, to, (instant) => {
+          this.clock.set(instant, false);
+          this.releaseDueEvents();
+        });
+      }
+      this.clock.set(to, running);
+      this.releaseDueEvents();
+    });
+    this.clockMoves = move.catch(() => undefined);
+    return move;
   }
 
   /** Saves the state to the state file, if there is one; settles once it is on disk. */

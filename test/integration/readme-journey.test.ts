@@ -23,7 +23,7 @@ let stack: NpmStart;
 beforeAll(async () => {
   stack = await startNpmStart('node', {
     LOCAL_STACK_STATE: statePath,
-    // The README's `npm run meter` bills the hour; the scheduled run must not do it first.
+    // The README's own commands bill the hour (the clock's move, then `npm run meter`): not the scheduled run.
     METERING_INTERVAL_SECONDS: '3600',
     LOG_FORMAT: '',
   });

@@ -88,9 +88,9 @@ test('usage pending at a restart is billed after it', { timeout: 240_000 }, asyn
   const second = await start();
   const restarted = new SimulatorControl(second.simulatorUrl);
   expect((await restarted.license(licenseId)).status).toBe('active');
+  // Whichever run bills it after the restart (the hourly run the clock's move stops for at :10, or this one), once.
   await restarted.advanceClock({ minutes: 50 });
   const run = summaryOf(await meter(second.commandEnvironment, []));
-  expect(run.billed).toBe(1);
   expect(run.rejected).toBe('0');
   const { records } = await restarted.billed({ licenseId });
   expect(records.map((record) => [record.dimension, record.quantity])).toEqual([['requests', 3]]);
