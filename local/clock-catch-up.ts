@@ -34,11 +34,20 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
     for (let stop = from.getTime(); stop < end; stop = (Math.floor(stop / stopIntervalMs) + 1) * stopIntervalMs) {
       stopAt(new Date(stop));
       await options.settle();
-      await options.finalMetering();
+      await runLoggingFailure('final-metering', stop, options.finalMetering);
       if (runHourOf(stop) > meteredInHour) {
         meteredInHour = runHourOf(stop);
-        await options.metering();
+        await runLoggingFailure('metering', stop, options.metering);
       }
     }
   };
+}
+
+/** A run that fails is logged, as a failed scheduled run is in AWS, and the clock goes on. */
+async function runLoggingFailure(name: string, stopMs: number, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    console.error(`clock catch-up: ${name} failed at ${new Date(stopMs).toISOString()}`, error);
+  }
 }

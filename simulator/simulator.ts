@@ -140,14 +140,17 @@ export class Simulator {
   moveClock(to: Date, running: boolean): Promise<void> {
     const move = this.clockMoves.then(async () => {
       const from = this.clock.now();
-      if (this.clockJumpHandler !== undefined && to > from) {
-        await this.clockJumpHandler(from, to, (instant) => {
-          this.clock.set(instant, false);
-          this.releaseDueEvents();
-        });
+      try {
+        if (this.clockJumpHandler !== undefined && to > from) {
+          await this.clockJumpHandler(from, to, (instant) => {
+            this.clock.set(instant, false);
+            this.releaseDueEvents();
+          });
+        }
+      } finally {
+        this.clock.set(to, running);
+        this.releaseDueEvents();
       }
-      this.clock.set(to, running);
-      this.releaseDueEvents();
     });
     this.clockMoves = move.catch(() => undefined);
     return move;
