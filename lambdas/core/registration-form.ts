@@ -46,7 +46,7 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
 // Control and format characters (bidirectional overrides, zero-width spaces), and the separators that would let one
 // field pose as two lines. Not the format characters that spell names and emoji: the zero-width non-joiner and joiner
 // (Persian, Indic scripts, emoji sequences), the soft hyphen, and the tags of subdivision flags.
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?![\u00AD\u200C\u200D\u{E0020}-\u{E007F}])\p{Cf}/u;
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?!\u00AD|\u200C|\u200D|[\u{E0020}-\u{E007F}])\p{Cf}/u;
 
 /**
  * Checks a submitted form (each field's values, as `URLSearchParams.getAll` gives them, or one value): a field sent

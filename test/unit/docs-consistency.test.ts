@@ -79,7 +79,9 @@ describe('the documentation', () => {
   });
 
   test("the simulator's reference lists BatchMeterUsage's batch rules in the order they are applied", () => {
-    const listed = [...read('docs/simulator.md').matchAll(/^\| `([a-z-]+)` +\| `?[A-Z]\w+Exception/gm)].map(([, id]) => id);
+    const listed = [...read('docs/simulator.md').matchAll(/^\| `([a-z-]+)` +\| `?[A-Z]\w+Exception/gm)].map(
+      ([, id]) => id,
+    );
     expect(listed).toEqual(batchRules.map((rule) => rule.id));
   });
 });
