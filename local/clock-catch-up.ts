@@ -3,8 +3,9 @@
  * subscriber's final hour is sent between its send time and its deadline, and every closed hour within the acceptance
  * window. Locally the simulator's clock can be moved forward an hour or a day at once, past all of those instants,
  * which would leave usage unbilled that AWS would have billed. So while the clock moves forward, it stops on the way as
- * the schedules would have run: every few minutes for final metering (at most the final hour's margin apart, so that
- * one stop falls between a send time and its deadline), and once an hour, at the run's minute, for the metering run.
+ * the schedules would have run: every minute from a final-metering window's send time to its deadline (as many tries
+ * as AWS gets), once an hour at the metering run's minute, and every 15 minutes besides (to see ends heard of on the
+ * way before their windows open).
  */
 import type { ClockJumpHandler } from '../simulator/simulator.ts';
 
@@ -15,30 +16,53 @@ export interface ClockCatchUpOptions {
   readonly scheduleMinute: number;
   /** What happened at the last stop, run to its end: the simulator's notifications handled. */
   readonly settle: () => Promise<void>;
+  /** The final-metering deadlines still ahead of an instant. */
+  readonly finalMeteringDeadlines: (after: Date) => Promise<readonly Date[]>;
   readonly finalMetering: () => Promise<unknown>;
   readonly metering: () => Promise<unknown>;
 }
 
-/** The longest a stop is apart from the next: final metering runs every minute in AWS, so this is already coarse. */
-const MAX_STOP_INTERVAL_MS = 5 * 60_000;
+/**
+ * How far apart stops are otherwise: often enough that a subscriber whose end is heard of on the way (a notification
+ * due then) is seen before its final-metering window opens (grace less margin: 45 minutes by default).
+ */
+const REGULAR_STOP_EVERY_MS = 15 * 60_000;
+/** How far apart they are inside a window: final metering's schedule in AWS. */
+const FINAL_METERING_EVERY_MS = 60_000;
 /** How far the catch-up goes: beyond a week, the clock jumps the rest at once (nothing is billable that late). */
 export const MAX_CATCH_UP_MS = 7 * 24 * 3_600_000;
 const HOUR_MS = 3_600_000;
 
 export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
-  const stopIntervalMs = Math.min(MAX_STOP_INTERVAL_MS, options.finalHourMarginMinutes * 60_000);
-  const runHourOf = (instantMs: number) => Math.floor((instantMs - options.scheduleMinute * 60_000) / HOUR_MS);
+  const marginMs = options.finalHourMarginMinutes * 60_000;
+  const regularMs = Math.min(REGULAR_STOP_EVERY_MS, marginMs);
+  const scheduleOffsetMs = options.scheduleMinute * 60_000;
+  const runHourOf = (instantMs: number) => Math.floor((instantMs - scheduleOffsetMs) / HOUR_MS);
+  /** The stop after `stop`: the next regular one, the metering run's next minute, or a final-metering window's. */
+  const nextStop = (stop: number, deadlines: readonly Date[]) => {
+    const windowStops = deadlines.flatMap((deadline) => {
+      const sendFrom = deadline.getTime() - marginMs;
+      const next = stop < sendFrom ? sendFrom : stop + FINAL_METERING_EVERY_MS;
+      return next < deadline.getTime() ? [next] : [];
+    });
+    const regular = (Math.floor(stop / regularMs) + 1) * regularMs;
+    const nextRun = (runHourOf(stop) + 1) * HOUR_MS + scheduleOffsetMs;
+    return Math.min(regular, nextRun, ...windowStops);
+  };
   return async (from, to, stopAt) => {
     const end = Math.min(to.getTime(), from.getTime() + MAX_CATCH_UP_MS);
     let meteredInHour = runHourOf(from.getTime());
-    for (let stop = from.getTime(); stop < end; stop = (Math.floor(stop / stopIntervalMs) + 1) * stopIntervalMs) {
+    for (let stop = from.getTime(); stop < end;) {
       stopAt(new Date(stop));
       await options.settle();
-      await runLoggingFailure('final-metering', stop, options.finalMetering);
+      const deadlines = await options.finalMeteringDeadlines(new Date(stop));
+      // Final metering has work only for a subscriber inside a window (an end heard of sends its closed hours at once).
+      if (deadlines.length > 0) await runLoggingFailure('final-metering', stop, options.finalMetering);
       if (runHourOf(stop) > meteredInHour) {
         meteredInHour = runHourOf(stop);
         await runLoggingFailure('metering', stop, options.metering);
       }
+      stop = nextStop(stop, deadlines);
     }
   };
 }

@@ -276,14 +276,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     }
 
+    const gateway = parts.add(await startGateway(options, runtime));
+    const fulfillmentUrl = `${gateway.url}${fulfillmentRoute.path}`;
+    await control.updateSettings({ fulfillmentUrl });
+
+    const lifecycleRepository = new LifecycleRepository(
+      DynamoDBDocumentClient.from(dynamoDb.client, { marshallOptions: { removeUndefinedValues: true } }),
+      tables.Subscribers,
+      Number(finalMeteringGraceVariable(config).FINAL_METERING_GRACE_SECONDS),
+    );
     if (options.catchUpClockJumps === true) {
       simulator.simulator.clockJumpHandler = clockCatchUp({
         finalHourMarginMinutes: config.metering.finalHourMarginMinutes,
         scheduleMinute: config.metering.scheduleMinute,
         settle: async () => {
           await simulator.simulator.events.drained();
-          await settledWithin(lifecycleQueue, CATCH_UP_SETTLE_MS);
+          await triedWithin(lifecycleQueue, CATCH_UP_SETTLE_MS);
         },
+        finalMeteringDeadlines: (after) => lifecycleRepository.finalMeteringDeadlinesAfter(after),
         finalMetering: () => invokeScheduled('final-metering', finalMetering, FINAL_METERING_TIMEOUT_MS, clock),
         metering: () =>
           runMeteringStateMachine(
@@ -299,15 +309,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     }
 
-    const gateway = parts.add(await startGateway(options, runtime));
-    const fulfillmentUrl = `${gateway.url}${fulfillmentRoute.path}`;
-    await control.updateSettings({ fulfillmentUrl });
-
-    const lifecycleRepository = new LifecycleRepository(
-      DynamoDBDocumentClient.from(dynamoDb.client, { marshallOptions: { removeUndefinedValues: true } }),
-      tables.Subscribers,
-      Number(finalMeteringGraceVariable(config).FINAL_METERING_GRACE_SECONDS),
-    );
     return {
       apiUrl: gateway.url,
       fulfillmentUrl,
@@ -455,15 +456,15 @@ function startGateway(options: LocalStackOptions, runtime: FunctionRuntime): Pro
 }
 
 /**
- * How long a stop of the clock's catch-up waits for the lifecycle queue: a message that keeps failing is retried for
- * minutes of real time, and must not hold the clock (it is handled when it succeeds, as in AWS).
+ * The longest a stop of the clock's catch-up waits for the lifecycle queue to have tried each of its messages once (a
+ * message that fails is retried later, as in AWS, and does not hold the clock): a bound for a function that hangs.
  */
-const CATCH_UP_SETTLE_MS = 5_000;
+const CATCH_UP_SETTLE_MS = 30_000;
 
-function settledWithin(queue: LocalQueue, milliseconds: number): Promise<void> {
+function triedWithin(queue: LocalQueue, milliseconds: number): Promise<void> {
   return new Promise<void>((resolve) => {
     setTimeout(resolve, milliseconds).unref();
-    void queue.settled().then(resolve);
+    void queue.tried().then(resolve);
   });
 }
 

@@ -70,6 +70,11 @@ export interface LocalQueue {
   /** Resolves once the queue is empty: every message sent so far deleted or set aside, none visible or in flight. */
   settled(): Promise<void>;
   /**
+   * Resolves once every message in the queue has been handed to the function at least once and that invocation has
+   * returned: what succeeds has been done, what fails waits for its retry.
+   */
+  tried(): Promise<void>;
+  /**
    * Stops handing messages over, once the current invocation has returned; what is left in the queue is dropped, or,
    * with a store, kept there for the next start.
    */
@@ -111,6 +116,7 @@ class InMemoryQueue implements LocalQueue {
   /** In the order sent, which is the order SQS tends to (but need not) hand messages out. */
   private readonly messages = new Map<string, StoredMessage>();
   private readonly emptyWaiters: (() => void)[] = [];
+  private readonly triedWaiters: (() => void)[] = [];
   private stopped = false;
   /** Set once the last invocation has returned: from then on, nothing the queue drops is saved as handled. */
   private closed = false;
@@ -179,6 +185,18 @@ class InMemoryQueue implements LocalQueue {
       : new Promise<void>((resolve) => this.emptyWaiters.push(resolve));
   }
 
+  tried(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.triedWaiters.push(resolve);
+      this.releaseTriedWaiters();
+    });
+  }
+
+  private releaseTriedWaiters(): void {
+    const untried = [...this.messages.values()].some((message) => message.receiveCount === 0 || message.inFlight);
+    if (!untried) this.triedWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
@@ -242,6 +260,7 @@ class InMemoryQueue implements LocalQueue {
       if (failed.has(message.messageId)) message.visibleAt ??= finishedAt + this.visibilityTimeoutMs;
       else this.remove(message);
     }
+    this.releaseTriedWaiters();
   }
 
   /** Until `stop()` or the next message, or until the earliest invisible message becomes visible again. */
@@ -262,6 +281,7 @@ class InMemoryQueue implements LocalQueue {
     this.messages.delete(message.messageId);
     this.persist();
     if (this.messages.size === 0) this.emptyWaiters.splice(0).forEach((resolve) => resolve());
+    this.releaseTriedWaiters();
   }
 
   /** Takes up what the store kept of this queue. */

@@ -119,18 +119,22 @@ export class ControlApi {
       }),
 
       route('GET', '/clock', () => sim.clock.state()),
-      route('PUT', '/clock', async ({ body }) => {
+      route('PUT', '/clock', ({ body }) => {
         const input = clockInput.parse(body);
-        await sim.moveClock(input.now ?? sim.clock.now(), input.running ?? sim.clock.state().running);
-        return sim.clock.state();
+        return sim.moveClock((current) => ({
+          now: input.now ?? current.now,
+          running: input.running ?? current.running,
+        }));
       }),
-      route('POST', '/clock/advance', async ({ body }) => {
+      route('POST', '/clock/advance', ({ body }) => {
         const milliseconds = advanceInput.parse(body);
-        if (Math.abs(sim.clock.nowMs() + milliseconds) > MAX_EPOCH_SECONDS * 1000) {
-          throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond ten thousand years from 1970');
-        }
-        await sim.moveClock(new Date(sim.clock.nowMs() + milliseconds), sim.clock.state().running);
-        return sim.clock.state();
+        return sim.moveClock((current) => {
+          const now = current.now.getTime() + milliseconds;
+          if (Math.abs(now) > MAX_EPOCH_SECONDS * 1000) {
+            throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond ten thousand years from 1970');
+          }
+          return { now: new Date(now), running: current.running };
+        });
       }),
 
       route('POST', '/products', ({ body }) => sim.marketplace.createProduct(productSchema.parse(body))),

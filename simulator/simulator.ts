@@ -14,7 +14,7 @@ import {
   wrongRegionError,
   type Operation,
 } from './marketplace-protocol.ts';
-import { SimulatorClock } from './clock.ts';
+import { SimulatorClock, type ClockState } from './clock.ts';
 import { emptyStats, FaultInjector, faultPlanSchema, type OperationStats } from './faults.ts';
 import { LifecycleEvents, type LifecycleChange } from './lifecycle-events.ts';
 import { Marketplace, type License } from './marketplace.ts';
@@ -57,11 +57,20 @@ const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage'
  */
 export type ClockJumpHandler = (from: Date, to: Date, stopAt: (instant: Date) => void) => Promise<void>;
 
+/** A move of the clock that a reset overtook. */
+class ClockMoveCancelled extends Error {
+  override readonly name = 'ClockMoveCancelled';
+}
+
 export class Simulator {
   readonly clock = new SimulatorClock();
   /** Runs on every forward move of the clock through the control API (the local stack's catch-up); none by default. */
   clockJumpHandler: ClockJumpHandler | undefined;
   private clockMoves: Promise<void> = Promise.resolve();
+  /** Counts resets: a move under way when the simulator is reset stops there. */
+  private clockGeneration = 0;
+  /** While a move stops the clock on the way: whether it will run at the end (what a snapshot taken meanwhile saves). */
+  private clockMoving: { readonly running: boolean } | undefined;
   readonly signer = new UsageSigner();
   settings: Settings = defaultSettings;
   marketplace!: Marketplace;
@@ -81,6 +90,7 @@ export class Simulator {
 
   /** Forgets everything: catalogue, billing, events, faults, statistics; settings back to defaults plus `settings`. */
   reset(settings: SettingsPatch = {}): void {
+    this.clockGeneration++;
     this.events?.close();
     this.settings = { ...defaultSettings, ...settings };
     this.marketplace = new Marketplace(this.clock, () => this.settings);
@@ -104,7 +114,8 @@ export class Simulator {
       version: SNAPSHOT_VERSION,
       savedAt: new Date(),
       settings: this.settings,
-      clock: this.clock.state(),
+      // Stopped on the way by a move: where it got to, running on if the move would have left it running.
+      clock: this.clockMoving === undefined ? this.clock.state() : { ...this.clock.state(), ...this.clockMoving },
       marketplace: this.marketplace.state(),
       ledger: this.ledger.state(),
       events: this.events.state(),
@@ -134,25 +145,40 @@ export class Simulator {
   }
 
   /**
-   * Moves the clock to `to`, then running or not, publishing the events due by then. Forward, the `clockJumpHandler`
-   * runs first; moves are taken one at a time, so two callers' stops never interleave.
+   * Moves the clock where `target` says, from where it stands once the moves before this one are done (so that two
+   * advances add up), then running or not, publishing the events due by then. Forward, the `clockJumpHandler` runs
+   * first, stopping the clock on the way; a reset meanwhile ends the move where the reset left the clock. Answers the
+   * clock as the move left it.
    */
-  moveClock(to: Date, running: boolean): Promise<void> {
+  moveClock(target: (current: ClockState) => ClockState): Promise<ClockState> {
     const move = this.clockMoves.then(async () => {
-      const from = this.clock.now();
+      const from = this.clock.state();
+      const { now: to, running } = target(from);
+      const generation = this.clockGeneration;
+      this.clockMoving = { running };
       try {
-        if (this.clockJumpHandler !== undefined && to > from) {
-          await this.clockJumpHandler(from, to, (instant) => {
+        if (this.clockJumpHandler !== undefined && to > from.now) {
+          await this.clockJumpHandler(from.now, to, (instant) => {
+            if (this.clockGeneration !== generation) throw new ClockMoveCancelled();
             this.clock.set(instant, false);
             this.releaseDueEvents();
           });
         }
+      } catch (error) {
+        if (!(error instanceof ClockMoveCancelled)) throw error;
       } finally {
-        this.clock.set(to, running);
-        this.releaseDueEvents();
+        this.clockMoving = undefined;
+        if (this.clockGeneration === generation) {
+          this.clock.set(to, running);
+          this.releaseDueEvents();
+        }
       }
+      return this.clock.state();
     });
-    this.clockMoves = move.catch(() => undefined);
+    this.clockMoves = move.then(
+      () => undefined,
+      () => undefined,
+    );
     return move;
   }
 

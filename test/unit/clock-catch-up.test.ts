@@ -3,8 +3,15 @@ import { clockCatchUp, MAX_CATCH_UP_MS } from '../../local/clock-catch-up.ts';
 
 const at = (time: string) => new Date(`2026-12-05T${time}Z`);
 
-/** Plays a jump from `from` to `to`, answering what ran at which instant of the clock. */
-async function play(from: Date, to: Date, margin = 15, failing?: 'final-metering' | 'metering') {
+/**
+ * Plays a jump from `from` to `to` with final-metering windows closing at `deadlines`: answers what ran at which
+ * instant of the clock (`name@HH:MM`).
+ */
+async function play(
+  from: Date,
+  to: Date,
+  { deadlines = [] as readonly Date[], margin = 15, failing = undefined as string | undefined } = {},
+) {
   let clock = from;
   const ran: string[] = [];
   const run = (name: string) => () => {
@@ -15,6 +22,7 @@ async function play(from: Date, to: Date, margin = 15, failing?: 'final-metering
     finalHourMarginMinutes: margin,
     scheduleMinute: 10,
     settle: () => Promise.resolve(),
+    finalMeteringDeadlines: (after) => Promise.resolve(deadlines.filter((deadline) => deadline > after)),
     finalMetering: run('final-metering'),
     metering: run('metering'),
   });
@@ -22,26 +30,63 @@ async function play(from: Date, to: Date, margin = 15, failing?: 'final-metering
   return ran;
 }
 
-test('a jump stops every 5 minutes for final metering, and once an hour at the run minute for the metering run', async () => {
-  const ran = await play(at('12:52:30'), at('14:12:00'));
-  const finals = ran.filter((entry) => entry.startsWith('final-metering')).map((entry) => entry.slice(-5));
-  expect(finals[0]).toBe('12:52');
-  expect(finals.slice(1, 4)).toEqual(['12:55', '13:00', '13:05']);
-  expect(finals.at(-1)).toBe('14:10');
-  expect(ran.filter((entry) => entry.startsWith('metering@'))).toEqual(['metering@13:10', 'metering@14:10']);
+const finalMeteringTimes = (ran: readonly string[]) =>
+  ran.filter((entry) => entry.startsWith('final-metering')).map((entry) => entry.slice(-5));
+
+test('with nobody ending, a jump runs only the metering run, once an hour at its minute', async () => {
+  expect(await play(at('12:52:30'), at('14:12:00'))).toEqual(['metering@13:10', 'metering@14:10']);
 });
 
-test('the stops are at most the final hour margin apart, so one falls between a send time and its deadline', async () => {
-  const ran = await play(at('12:00:00'), at('12:10:00'), 3);
-  expect(ran).toEqual(['final-metering@12:00', 'final-metering@12:03', 'final-metering@12:06', 'final-metering@12:09']);
+test('with a window ahead, it stops every 15 minutes and at the run minute, to see ends heard of on the way', async () => {
+  const ran = await play(at('12:52:30'), at('14:12:00'), { deadlines: [at('16:00:00')] });
+  expect(finalMeteringTimes(ran)).toEqual(['12:52', '13:00', '13:10', '13:15', '13:30', '13:45', '14:00', '14:10']);
+});
+
+test('inside a final-metering window it stops every minute, from the send time to the deadline', async () => {
+  const ran = await play(at('12:00:00'), at('13:30:00'), { deadlines: [at('13:07:30')] });
+  const times = finalMeteringTimes(ran);
+  expect(times.slice(times.indexOf('12:45'))).toEqual([
+    '12:45',
+    '12:52',
+    '12:53',
+    '12:54',
+    '12:55',
+    '12:56',
+    '12:57',
+    '12:58',
+    '12:59',
+    '13:00',
+    '13:01',
+    '13:02',
+    '13:03',
+    '13:04',
+    '13:05',
+    '13:06',
+    '13:07',
+  ]);
+  // A window narrower than the regular stops is still seen: they are never further apart than the margin (and the
+  // metering run's minute is a stop too).
+  const narrow = await play(at('12:00:00'), at('12:30:00'), { deadlines: [at('12:20:00')], margin: 3 });
+  expect(finalMeteringTimes(narrow)).toEqual([
+    '12:00',
+    '12:03',
+    '12:06',
+    '12:09',
+    '12:10',
+    '12:12',
+    '12:15',
+    '12:17',
+    '12:18',
+    '12:19',
+  ]);
 });
 
 test('a failing run is logged and the catch-up goes on', async () => {
   const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   try {
-    const ran = await play(at('12:00:00'), at('12:20:00'), 15, 'final-metering');
-    expect(ran).toHaveLength(5);
-    expect(logged).toHaveBeenCalledTimes(4);
+    const ran = await play(at('12:00:00'), at('12:20:00'), { deadlines: [at('14:00:00')], failing: 'final-metering' });
+    expect(ran).toEqual(['final-metering@12:00', 'final-metering@12:10', 'metering@12:10', 'final-metering@12:15']);
+    expect(logged).toHaveBeenCalledTimes(3);
     expect(String(logged.mock.calls[0]?.[0])).toBe('clock catch-up: final-metering failed at 2026-12-05T12:00:00.000Z');
   } finally {
     logged.mockRestore();
@@ -51,5 +96,5 @@ test('a failing run is logged and the catch-up goes on', async () => {
 test('the catch-up covers a week at most', async () => {
   const from = at('12:00:00');
   const ran = await play(from, new Date(from.getTime() + 30 * 86_400_000));
-  expect(ran.filter((entry) => entry.startsWith('metering@'))).toHaveLength(MAX_CATCH_UP_MS / 3_600_000);
+  expect(ran).toHaveLength(MAX_CATCH_UP_MS / 3_600_000);
 });

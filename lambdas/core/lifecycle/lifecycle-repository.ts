@@ -306,6 +306,30 @@ export class LifecycleRepository {
     );
   }
 
+  /** The final-metering deadlines still ahead of `after`, of every subscriber inside a final-metering window. */
+  async finalMeteringDeadlinesAfter(after: Date): Promise<Date[]> {
+    const deadlines: Date[] = [];
+    for (let shard = 0; shard < LIVE_SHARDS; shard++) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: ENDING_INDEX.indexName,
+            KeyConditionExpression: '#shard = :shard AND #deadline > :after',
+            ProjectionExpression: '#deadline',
+            ExpressionAttributeNames: { '#shard': ENDING_INDEX.partitionKey, '#deadline': ENDING_INDEX.sortKey },
+            ExpressionAttributeValues: { ':shard': `ending#${shard}`, ':after': after.toISOString() },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) deadlines.push(new Date(String(item[ENDING_INDEX.sortKey])));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    }
+    return deadlines;
+  }
+
   /**
    * Ends every subscription whose final-metering window has passed by `now` (EventBridge sends no notification when
    * it closes; the legacy `unsubscribe-success` may come late or not at all), and lets go of a buyer who subscribed

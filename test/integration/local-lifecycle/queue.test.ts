@@ -2,7 +2,7 @@
  * The local SQS queue and its event source mapping, against what Lambda documents for SQS: the `SQSEvent` it builds,
  * batch sizes, partial batch responses (only the named messages are retried; a throw, or an answer naming no message
  * of the batch, retries the whole batch), the visibility timeout, `ChangeMessageVisibility`, the redrive to the
- * dead-letter queue, `settled()` and `stop()`, and what a queue with a store keeps across restarts.
+ * dead-letter queue, `settled()`, `tried()` and `stop()`, and what a queue with a store keeps across restarts.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createHash } from 'node:crypto';
@@ -249,6 +249,22 @@ describe('settled() and stop()', () => {
 
     expect(invocations).toHaveLength(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+  });
+
+  test('tried() resolves once every message has been handed over once: a failed one waits for its retry, not tried()', async () => {
+    const { queue, invocations } = queueWith(failAll, { visibilityTimeoutMs: 3_600_000 });
+    await queue.tried();
+    queue.send('first');
+    queue.send('second');
+    await queue.tried();
+    expect(invocations.flatMap((invocation) => invocation.records.map((record) => record.body)).sort()).toEqual([
+      'first',
+      'second',
+    ]);
+    expect(queue.messageCount()).toBe(2);
+    queue.send('third');
+    await queue.tried();
+    expect(invocations.at(-1)?.records.map((record) => record.body)).toEqual(['third']);
   });
 
   test('stop() lets the invocation in progress finish, then hands nothing more over and takes no more messages', async () => {
