@@ -309,23 +309,8 @@ export class LifecycleRepository {
   /** The final-metering deadlines still ahead of `after`, of every subscriber inside a final-metering window. */
   async finalMeteringDeadlinesAfter(after: Date): Promise<Date[]> {
     const deadlines: Date[] = [];
-    for (let shard = 0; shard < LIVE_SHARDS; shard++) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: ENDING_INDEX.indexName,
-            KeyConditionExpression: '#shard = :shard AND #deadline > :after',
-            ProjectionExpression: '#deadline',
-            ExpressionAttributeNames: { '#shard': ENDING_INDEX.partitionKey, '#deadline': ENDING_INDEX.sortKey },
-            ExpressionAttributeValues: { ':shard': `ending#${shard}`, ':after': after.toISOString() },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) deadlines.push(new Date(String(item[ENDING_INDEX.sortKey])));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
+    for await (const item of this.inFinalMeteringWindows('>', after)) {
+      deadlines.push(new Date(String(item[ENDING_INDEX.sortKey])));
     }
     return deadlines;
   }
@@ -339,6 +324,30 @@ export class LifecycleRepository {
   async closeFinalMeteringWindows(now: Date): Promise<string[]> {
     const closed: string[] = [];
     const failures: SweepFailure[] = [];
+    for await (const item of this.inFinalMeteringWindows('<=', now)) {
+      const subscriber = referenceOf(item);
+      if (subscriber === undefined) {
+        failures.push({ pk: String(item.pk), reason: 'the item does not say who the subscriber is' });
+        continue;
+      }
+      try {
+        // No fact is recorded: the status is derived from the deadline, so a resubscription dated inside the
+        // window still wins if its notification arrives after this sweep.
+        const outcome = await this.applyToSubscriber({ subscriber, facts: [], at: now }, now);
+        if (outcome === 'changed') closed.push(subscriberIdOf(subscriber));
+      } catch (error) {
+        failures.push({ pk: String(item.pk), reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    if (failures.length > 0) throw new FinalMeteringSweepIncompleteError(closed, failures);
+    return closed;
+  }
+
+  /** The `ending` index's items whose deadline compares so with `instant`, shard by shard, page by page. */
+  private async *inFinalMeteringWindows(
+    comparison: '>' | '<=',
+    instant: Date,
+  ): AsyncGenerator<Record<string, unknown>> {
     for (let shard = 0; shard < LIVE_SHARDS; shard++) {
       let startKey: Record<string, unknown> | undefined;
       do {
@@ -346,32 +355,16 @@ export class LifecycleRepository {
           new QueryCommand({
             TableName: this.tableName,
             IndexName: ENDING_INDEX.indexName,
-            KeyConditionExpression: '#shard = :shard AND #deadline <= :now',
+            KeyConditionExpression: `#shard = :shard AND #deadline ${comparison} :instant`,
             ExpressionAttributeNames: { '#shard': ENDING_INDEX.partitionKey, '#deadline': ENDING_INDEX.sortKey },
-            ExpressionAttributeValues: { ':shard': `ending#${shard}`, ':now': now.toISOString() },
+            ExpressionAttributeValues: { ':shard': `ending#${shard}`, ':instant': instant.toISOString() },
             ExclusiveStartKey: startKey,
           }),
         );
-        for (const item of page.Items ?? []) {
-          const subscriber = referenceOf(item);
-          if (subscriber === undefined) {
-            failures.push({ pk: String(item.pk), reason: 'the item does not say who the subscriber is' });
-            continue;
-          }
-          try {
-            // No fact is recorded: the status is derived from the deadline, so a resubscription dated inside the
-            // window still wins if its notification arrives after this sweep.
-            const outcome = await this.applyToSubscriber({ subscriber, facts: [], at: now }, now);
-            if (outcome === 'changed') closed.push(subscriberIdOf(subscriber));
-          } catch (error) {
-            failures.push({ pk: String(item.pk), reason: error instanceof Error ? error.message : String(error) });
-          }
-        }
+        yield* page.Items ?? [];
         startKey = page.LastEvaluatedKey;
       } while (startKey !== undefined);
     }
-    if (failures.length > 0) throw new FinalMeteringSweepIncompleteError(closed, failures);
-    return closed;
   }
 }
 
