@@ -15,6 +15,7 @@ import {
   type Operation,
 } from './marketplace-protocol.ts';
 import { SimulatorClock, type ClockState } from './clock.ts';
+import { SimulatorError } from './errors.ts';
 import { emptyStats, FaultInjector, faultPlanSchema, type OperationStats } from './faults.ts';
 import { LifecycleEvents, type LifecycleChange } from './lifecycle-events.ts';
 import { Marketplace, type License } from './marketplace.ts';
@@ -58,8 +59,8 @@ const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage'
 export type ClockJumpHandler = (from: Date, to: Date, stopAt: (instant: Date) => void) => Promise<void>;
 
 /** A move of the clock that a reset overtook. */
-class ClockMoveCancelled extends Error {
-  override readonly name = 'ClockMoveCancelled';
+class ClockMoveCancelledError extends SimulatorError {
+  override readonly name = 'ClockMoveCancelledError';
 }
 
 export class Simulator {
@@ -159,13 +160,14 @@ export class Simulator {
       try {
         if (this.clockJumpHandler !== undefined && to > from.now) {
           await this.clockJumpHandler(from.now, to, (instant) => {
-            if (this.clockGeneration !== generation) throw new ClockMoveCancelled();
+            if (this.clockGeneration !== generation)
+              throw new ClockMoveCancelledError('A reset overtook the move of the clock');
             this.clock.set(instant, false);
             this.releaseDueEvents();
           });
         }
       } catch (error) {
-        if (!(error instanceof ClockMoveCancelled)) throw error;
+        if (!(error instanceof ClockMoveCancelledError)) throw error;
       } finally {
         this.clockMoving = undefined;
         if (this.clockGeneration === generation) {
