@@ -4,7 +4,7 @@
  * the final hour of a cancelled subscriber included. The schedules themselves are held back, so only the catch-up can
  * have billed it.
  */
-import { expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
@@ -52,10 +52,8 @@ async function expectAccepted(subscriberId: string, quantity: number, at: Date):
 
 const billedQuantity = async (licenseId: string) => (await local.control.billed({ licenseId })).totalQuantity;
 
-test(
-  'a jump of several hours bills every closed hour on the way, as the hourly run would have',
-  { timeout: JUMP_TEST_TIMEOUT_MS },
-  async () => {
+describe('moving the clock forward', { timeout: JUMP_TEST_TIMEOUT_MS }, () => {
+  test('a jump of several hours bills every closed hour on the way, as the hourly run would have', async () => {
     const start = await pastTheNextHour(20);
     const { licenseId, subscriberId } = await liveSubscriber();
     await expectAccepted(subscriberId, 4, start);
@@ -66,13 +64,9 @@ test(
     expect(await billedQuantity(licenseId)).toBe(10);
     const hours = (await local.control.billed({ licenseId })).records.filter((record) => record.quantity > 0);
     expect(hours.map((record) => record.quantity)).toEqual([4, 6]);
-  },
-);
+  });
 
-test(
-  "a jump past a cancelled subscriber's deadline bills its final hour, late usage included",
-  { timeout: JUMP_TEST_TIMEOUT_MS },
-  async () => {
+  test("a jump past a cancelled subscriber's deadline bills its final hour, late usage included", async () => {
     const start = await pastTheNextHour(10);
     const { licenseId, subscriberId } = await liveSubscriber();
     await expectAccepted(subscriberId, 100, start);
@@ -85,13 +79,9 @@ test(
     await local.control.advanceClock({ hours: 2 });
     expect(await billedQuantity(licenseId)).toBe(120);
     expect(await local.stack.meterFinal()).toEqual(expect.objectContaining({ expired: 0 }));
-  },
-);
+  });
 
-test(
-  'throttled from just before its send time, the final hour is billed by one jump as by a run every minute',
-  { timeout: JUMP_TEST_TIMEOUT_MS },
-  async () => {
+  test('throttled from just before its send time, the final hour is billed by one jump as by a run every minute', async () => {
     const start = await pastTheNextHour(20);
     const { licenseId, subscriberId } = await liveSubscriber();
     await local.control.advanceClock({ minutes: 20 });
@@ -112,13 +102,9 @@ test(
     }
     expect(await billedQuantity(licenseId)).toBe(10);
     expect((await local.control.stats()).operations.BatchMeterUsage.throttled).toBeGreaterThanOrEqual(40);
-  },
-);
+  });
 
-test(
-  'a clock set forward with PUT /control/clock catches up too; one moved back runs nothing',
-  { timeout: JUMP_TEST_TIMEOUT_MS },
-  async () => {
+  test('a clock set forward with PUT /control/clock catches up too; one moved back runs nothing', async () => {
     const start = await pastTheNextHour(30);
     const { licenseId, subscriberId } = await liveSubscriber();
     await expectAccepted(subscriberId, 9, start);
@@ -126,5 +112,5 @@ test(
     expect(await billedQuantity(licenseId)).toBe(0);
     await local.control.setClock(new Date(start.getTime() + 3 * HOUR_MS), false);
     expect(await billedQuantity(licenseId)).toBe(9);
-  },
-);
+  });
+});
