@@ -56,6 +56,13 @@ export interface MeteringProps {
 }
 
 /**
+ * The concurrency each metering function reserves: one run at a time. Lambda refuses a reservation that leaves the
+ * account less unreserved concurrency than its minimum (100, or the whole quota of a new account below it), which
+ * `npm run preflight` checks before a first deploy.
+ */
+export const METERING_RESERVED_CONCURRENCY = { hourly: 1, final: 1 } as const;
+
+/**
  * Fifteen minutes, Lambda's longest: a run works to a time budget inside it, and hands over what it did not reach.
  */
 const METERING_TIMEOUT = Duration.seconds(METERING_FUNCTION_TIMEOUT_SECONDS.hourly);
@@ -165,7 +172,7 @@ export class Metering extends Construct {
       timeout: METERING_TIMEOUT,
       // One run at a time: Marketplace's quota (10 calls a second) is per account, so two runs would only throttle
       // each other.
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: METERING_RESERVED_CONCURRENCY.hourly,
       tracing: config.observability.tracing,
       failuresGo:
         'The MeteringRun state machine invokes it synchronously and retries a failed run; an execution that still ' +
@@ -281,7 +288,7 @@ export class Metering extends Construct {
       memorySize: 512,
       timeout: FINAL_METERING_TIMEOUT,
       // Runs every minute; one at a time, as they would only repeat each other's sends.
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: METERING_RESERVED_CONCURRENCY.final,
       tracing: config.observability.tracing,
       failuresGo:
         'A failed asynchronous run goes to the metering dead-letter queue through its on-failure destination, which ' +

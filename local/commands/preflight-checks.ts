@@ -5,8 +5,10 @@
  * want of credentials is a FAIL that says how to give them.
  *
  * Each service is AWS's own unless its variable names another endpoint (for tests: the simulator for Marketplace):
- * `STS_ENDPOINT`, `ENTITLEMENT_ENDPOINT`, `MARKETPLACE_ENDPOINT` (metering), `SNS_ENDPOINT`, `SSM_ENDPOINT`.
+ * `STS_ENDPOINT`, `ENTITLEMENT_ENDPOINT`, `MARKETPLACE_ENDPOINT` (metering), `SNS_ENDPOINT`, `SSM_ENDPOINT`,
+ * `LAMBDA_ENDPOINT`.
  */
+import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { BatchMeterUsageCommand } from '@aws-sdk/client-marketplace-metering';
 import { GetEntitlementsCommand } from '@aws-sdk/client-marketplace-entitlement-service';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -17,6 +19,7 @@ import { entitlementClient, meteringClient } from '../../lambdas/core/aws-client
 import type { Config, ProductConfig } from '../../lib/config.ts';
 import { isExampleProductCode } from '../../lib/example-products.ts';
 import { MARKETPLACE_EVENTS_REGION, receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
+import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
 import {
   legacyTopicsOf,
   mainStackSubscribesToLegacyTopics,
@@ -39,6 +42,10 @@ const BOOTSTRAP_VERSION_PARAMETER = '/cdk-bootstrap/hnb659fds/version';
 const MIN_BOOTSTRAP_VERSION = 6;
 /** An account id no buyer has: the filter matches nothing, so the answer says only whether the product is readable. */
 const NO_BUYER_ACCOUNT = '000000000000';
+/** Lambda keeps this much of an account's concurrency unreserved, or all of a quota below it. */
+const MIN_UNRESERVED_CONCURRENCY = 100;
+/** Lambda's quota "Concurrent executions", 1,000 by default (new accounts may start far lower). */
+const CONCURRENCY_QUOTA_CODE = 'L-B99A9384';
 /** Once, then once more: enough for a blip, short when nothing answers. */
 const MAX_ATTEMPTS = 2;
 
@@ -295,6 +302,53 @@ export async function bootstrapCheck(region: string, account: string | undefined
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * Whether the account can give the stack's functions their reserved concurrency: Lambda refuses a reservation that
+ * leaves less than its minimum unreserved, and the deploy would roll back at the metering function. New accounts often
+ * have a quota of 10 or 50 concurrent executions, all of which must stay unreserved.
+ */
+export async function concurrencyCheck(region: string): Promise<CheckResult> {
+  const check = `Lambda concurrency ${region}`;
+  const client = new LambdaClient({ region, maxAttempts: MAX_ATTEMPTS, ...endpoint('LAMBDA_ENDPOINT') });
+  try {
+    const { AccountLimit } = await client.send(new GetAccountSettingsCommand({}));
+    return concurrencyVerdict(
+      check,
+      region,
+      AccountLimit?.ConcurrentExecutions ?? 0,
+      AccountLimit?.UnreservedConcurrentExecutions ?? 0,
+    );
+  } catch (error) {
+    const where = await target(client, GetAccountSettingsCommand, {}, `Lambda (${region})`, 'LAMBDA_ENDPOINT');
+    return failure(check, error, where, { default: `${PERMISSIONS_FIX} (lambda:GetAccountSettings)` });
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The verdict on an account's concurrency quota and what of it is unreserved. */
+export function concurrencyVerdict(check: string, region: string, quota: number, unreserved: number): CheckResult {
+  const reserving = Object.values(METERING_RESERVED_CONCURRENCY).reduce((sum, count) => sum + count, 0);
+  const minimum = Math.min(MIN_UNRESERVED_CONCURRENCY, quota);
+  const figures = `quota ${quota} concurrent executions, ${unreserved} unreserved`;
+  if (unreserved - reserving >= minimum) {
+    return { outcome: 'PASS', check, detail: `${figures}: room for the ${reserving} the metering functions reserve` };
+  }
+  const needed = quota - unreserved + reserving + MIN_UNRESERVED_CONCURRENCY;
+  return {
+    outcome: 'FAIL',
+    check,
+    detail:
+      `${figures}: the metering functions reserve ${reserving}, and Lambda keeps ${minimum} unreserved, so the ` +
+      'deploy would roll back (Specified ReservedConcurrentExecutions ... below its minimum value)',
+    fix:
+      `Ask for a Lambda quota of at least ${needed} concurrent executions in ${region} (1,000 is the usual ` +
+      `default): Service Quotas > AWS Lambda > Concurrent executions, or aws service-quotas ` +
+      `request-service-quota-increase --service-code lambda --quota-code ${CONCURRENCY_QUOTA_CODE} ` +
+      `--desired-value 1000 --region ${region}. Then run preflight again.`,
+  };
 }
 
 function isMetered(product: ProductConfig): boolean {

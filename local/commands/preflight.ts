@@ -2,8 +2,9 @@
  * `npm run preflight`: before a first `cdk deploy`, with the seller's AWS credentials, checks what can be checked
  * without changing anything (`preflight-checks.ts`): the configuration `cdk deploy` would read, that its product codes
  * are not the shipped examples, the account and region, that the Marketplace APIs answer for each product code, that
- * each legacy product's SNS topics exist, and that the CDK is bootstrapped in each region the app deploys to. Each
- * check prints PASS, FAIL with the fix, or SKIP when it does not apply.
+ * each legacy product's SNS topics exist, that the CDK is bootstrapped in each region the app deploys to, and that the
+ * account's Lambda quota leaves room for the concurrency the metering functions reserve. Each check prints PASS, FAIL
+ * with the fix, or SKIP when it does not apply.
  *
  * ```sh
  * AWS_PROFILE=seller npm run preflight
@@ -20,6 +21,7 @@ import { cdkJsonContext } from '../config.ts';
 import { ArgumentError, parseCommandLine, runCommand } from './command-line.ts';
 import {
   bootstrapCheck,
+  concurrencyCheck,
   entitlementChecks,
   exampleCodeChecks,
   identityCheck,
@@ -65,11 +67,14 @@ async function main(args: string[]): Promise<number> {
   (await meteringChecks(config)).forEach(report);
   (await legacyTopicChecks(config)).forEach(report);
   if (identity.stackRegion === undefined) {
-    report({ outcome: 'SKIP', check: 'CDK bootstrap', detail: 'no region to look in (see account and region)' });
+    const detail = 'no region to look in (see account and region)';
+    report({ outcome: 'SKIP', check: 'CDK bootstrap', detail });
+    report({ outcome: 'SKIP', check: 'Lambda concurrency', detail });
   } else {
     for (const region of regionsToBootstrap(config, identity.stackRegion)) {
       report(await bootstrapCheck(region, identity.account));
     }
+    report(await concurrencyCheck(identity.stackRegion));
   }
   const failed = results.filter((result) => result.outcome === 'FAIL').length;
   console.log(

@@ -1,5 +1,6 @@
 /** What every function of the stack has in common, however its capability uses it. */
 import { describe, expect, test } from 'vitest';
+import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
 import { partsOf } from './iam.ts';
 import {
   functionIds,
@@ -17,6 +18,15 @@ const { stack, template } = synthesize({ 'marketplace.notifications.webhookUrl':
 test('the stack has exactly these functions', () => {
   expect(Object.keys(resourcesOfType(template, 'AWS::Lambda::Function')).sort()).toEqual(
     functionIds.map((id) => partsOf(projectFunction(stack, id)).functionId).sort(),
+  );
+});
+
+test('the functions reserve in all the concurrency that npm run preflight looks for room for', () => {
+  const reserved = Object.values(resourcesOfType(template, 'AWS::Lambda::Function')).map(
+    (resource) => (resource.Properties['ReservedConcurrentExecutions'] as number | undefined) ?? 0,
+  );
+  expect(reserved.reduce((sum, count) => sum + count, 0)).toBe(
+    METERING_RESERVED_CONCURRENCY.hourly + METERING_RESERVED_CONCURRENCY.final,
   );
 });
 

@@ -1,19 +1,26 @@
 /**
  * `npm run preflight` as far as it can be run without AWS: the Marketplace checks against the simulator (a product it
  * sells passes; one it does not know fails with the fix), and STS, SNS and SSM, which have no local stand-in, at an
- * address where nothing listens: each of their checks fails, naming where it looked. With no AWS credentials at all,
- * every check that needs them says so and how to give them, naming AWS's address it would have called.
+ * address where nothing listens: each of their checks fails, naming where it looked. Lambda's account settings, one
+ * read-only answer, come from a stand-in that answers as Lambda would for the quota a test sets. With no AWS
+ * credentials at all, every check that needs them says so and how to give them, naming AWS's address it would have
+ * called.
  */
 import { mkdtemp } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, beforeEach, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { getFreePort } from '../../../local/free-port.ts';
 import { runNodeCommand } from '../../support/node-command.ts';
 import { useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();
 let nowhere = '';
+let lambda: { url: string; server: Server };
+/** The account's Lambda quota and what of it is unreserved, as `GetAccountSettings` answers them. */
+let accountLimit = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 };
 
 /** `cdk.json`'s license product; its legacy one (`data-suite-legacy-example`) stays unknown to the simulator. */
 const KNOWN = 'analytics-pro-example';
@@ -21,8 +28,11 @@ const OWN_PRODUCT = 'prod-7x3k9q2m1a';
 
 beforeAll(async () => {
   nowhere = `http://127.0.0.1:${await getFreePort()}`;
+  lambda = await lambdaAccountSettings();
 });
+afterAll(() => new Promise<void>((resolve) => lambda.server.close(() => resolve())));
 beforeEach(async () => {
+  accountLimit = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 };
   for (const code of [KNOWN, OWN_PRODUCT]) {
     await sim.control.createProduct({
       code,
@@ -41,7 +51,25 @@ const preflight = (...args: string[]) =>
     STS_ENDPOINT: nowhere,
     SNS_ENDPOINT: nowhere,
     SSM_ENDPOINT: nowhere,
+    LAMBDA_ENDPOINT: lambda.url,
   });
+
+/** Lambda's `GET /2016-08-19/account-settings`, answering `accountLimit`; anything else is a 404 as from Lambda. */
+async function lambdaAccountSettings(): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    const known = request.method === 'GET' && request.url === '/2016-08-19/account-settings';
+    response.writeHead(known ? 200 : 404, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify(
+        known
+          ? { AccountLimit: accountLimit, AccountUsage: { FunctionCount: 0 } }
+          : { Type: 'User', message: 'Unknown operation' },
+      ),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
 
 test('cdk.json as shipped: the Marketplace checks pass for a known product and fail with the fix for the other', async () => {
   const run = await preflight();
@@ -70,6 +98,28 @@ test('STS, SNS and SSM unreachable: their checks fail, naming the address and th
   }
   expect(stdout).toContain(`FAIL  CDK bootstrap us-east-1: cannot reach SSM (us-east-1) at ${nowhere}`);
   expect(stdout).toContain('fix: Check the network (proxy, VPN), or SSM_ENDPOINT if it is set.');
+  expect(stdout).toContain(
+    'PASS  Lambda concurrency us-east-1: quota 1000 concurrent executions, 1000 unreserved: room for the 2 the ' +
+      'metering functions reserve',
+  );
+});
+
+test("Lambda concurrency: a new account's quota, all of which Lambda keeps unreserved, fails with the quota to ask for", async () => {
+  accountLimit = { ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 };
+  const small = failures((await preflight()).stdout).get('Lambda concurrency us-east-1');
+  expect(small?.detail).toBe(
+    'quota 10 concurrent executions, 10 unreserved: the metering functions reserve 2, and Lambda keeps 10 ' +
+      'unreserved, so the deploy would roll back (Specified ReservedConcurrentExecutions ... below its minimum value)',
+  );
+  expect(small?.fix).toContain('Ask for a Lambda quota of at least 102 concurrent executions in us-east-1');
+  expect(small?.fix).toContain('--quota-code L-B99A9384 --desired-value 1000 --region us-east-1');
+
+  // A quota of 1,000 of which other functions reserve 899: 101 unreserved, one short of the 100 Lambda keeps.
+  accountLimit = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 101 };
+  const taken = failures((await preflight()).stdout).get('Lambda concurrency us-east-1');
+  expect(taken?.fix).toContain('at least 1001 concurrent executions');
+  accountLimit = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 102 };
+  expect((await preflight()).stdout).toContain('PASS  Lambda concurrency us-east-1: quota 1000 concurrent executions');
 });
 
 test('-c overrides cdk.json as for cdk deploy: an own license product passes, and no SNS topic applies', async () => {
@@ -122,7 +172,7 @@ async function withoutCredentials(environment: Record<string, string>, ...args: 
     AWS_REGION: '',
     AWS_DEFAULT_REGION: '',
     ...Object.fromEntries(
-      ['ENTITLEMENT', 'MARKETPLACE', 'STS', 'SNS', 'SSM'].map((service) => [`${service}_ENDPOINT`, '']),
+      ['ENTITLEMENT', 'MARKETPLACE', 'STS', 'SNS', 'SSM', 'LAMBDA'].map((service) => [`${service}_ENDPOINT`, '']),
     ),
     ...environment,
   });
@@ -180,6 +230,7 @@ test('no credentials and no region: each check that calls AWS says the credentia
     );
     expectCredentialsFix(failed.get(check)?.fix);
   }
+  expect(run.stdout).toContain('SKIP  Lambda concurrency: no region to look in (see account and region)');
   expect(run.stdout).not.toContain("AWS's endpoint");
   expect(run.stdout).not.toContain('cannot reach');
 });
@@ -196,6 +247,9 @@ test('no credentials in a region: STS and the bootstrap check say so too, naming
     'no AWS credentials to call SSM (eu-west-1) at https://ssm.eu-west-1.amazonaws.com: Could not load credentials from any providers',
   );
   expectCredentialsFix(failed.get('CDK bootstrap eu-west-1')?.fix);
+  expect(failed.get('Lambda concurrency eu-west-1')?.detail).toBe(
+    'no AWS credentials to call Lambda (eu-west-1) at https://lambda.eu-west-1.amazonaws.com: Could not load credentials from any providers',
+  );
 
   // An endpoint variable names the address tried instead of AWS's.
   const simulated = await withoutCredentials({ ENTITLEMENT_ENDPOINT: sim.url });
