@@ -47,6 +47,9 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
 // field pose as two lines. Not the format characters that spell names and emoji: the zero-width non-joiner and joiner
 // (Persian, Indic scripts, emoji sequences), the soft hyphen, and the tags of subdivision flags.
 const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?!\u00AD|\u200C|\u200D|[\u{E0020}-\u{E007F}])\p{Cf}/u;
+// The replacement character: what a browser or API Gateway makes of bytes that were not UTF-8 (or `%FF` decoded), so
+// the buyer's text did not arrive as typed, and storing it would keep the garbling.
+const GARBLED = /\uFFFD/u;
 
 /**
  * Checks a submitted form (each field's values, as `URLSearchParams.getAll` gives them, or one value): a field sent
@@ -77,7 +80,9 @@ export function validateRegistration(
         ? `Use at most ${rule.maxLength} characters`
         : UNPRINTABLE.test(value)
           ? 'Remove the line breaks or control characters'
-          : rule.check?.(value);
+          : GARBLED.test(value)
+            ? 'Type this again: some characters did not arrive intact (\uFFFD)'
+            : rule.check?.(value);
     if (problem !== undefined) errors[field] = problem;
   }
   if (Object.keys(errors).length > 0) return { valid: false, errors, values };

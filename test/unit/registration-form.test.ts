@@ -30,6 +30,16 @@ test('control and invisible format characters are refused in any field', () => {
   }
 });
 
+test('text that did not arrive as UTF-8 (the replacement character) is refused, to be typed again', () => {
+  // What new URLSearchParams('company=Acme%FF') gives, as API Gateway does for raw bytes that are not UTF-8.
+  const company = new URLSearchParams('company=Acme%FF').get('company')!;
+  const validation = validateRegistration({ ...valid, company }, required);
+  expect(validation.valid ? undefined : validation.errors.company).toBe(
+    'Type this again: some characters did not arrive intact (\uFFFD)',
+  );
+  expect(validateRegistration({ ...valid, company: 'Acme \u00E9\u4E2D' }, required).valid).toBe(true);
+});
+
 test('the format characters that spell names and emoji are kept', () => {
   const spelled = {
     company: 'می\u200Cخواهم',
