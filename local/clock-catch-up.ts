@@ -4,8 +4,8 @@
  * window. Locally the simulator's clock can be moved forward an hour or a day at once, past all of those instants,
  * which would leave usage unbilled that AWS would have billed. So while the clock moves forward, it stops on the way as
  * the schedules would have run: every minute from a final-metering window's send time to its deadline (as many tries
- * as AWS gets), once an hour at the metering run's minute, and every 15 minutes besides (to see ends heard of on the
- * way before their windows open).
+ * as AWS gets), at the deadline itself to end the subscription (the sweep, every 5 minutes in AWS), once an hour at the
+ * metering run's minute, and every 15 minutes besides (to see ends heard of on the way before their windows open).
  */
 import type { ClockJumpHandler } from '../simulator/simulator.ts';
 
@@ -20,6 +20,8 @@ export interface ClockCatchUpOptions {
   readonly finalMeteringDeadlines: (after: Date) => Promise<readonly Date[]>;
   readonly finalMetering: () => Promise<unknown>;
   readonly metering: () => Promise<unknown>;
+  /** The sweep that ends the subscriptions whose final-metering window has passed (`Subscriber Ended`). */
+  readonly closeFinalMeteringWindows: () => Promise<unknown>;
 }
 
 /**
@@ -38,12 +40,14 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
   const regularMs = Math.min(REGULAR_STOP_EVERY_MS, marginMs);
   const scheduleOffsetMs = options.scheduleMinute * 60_000;
   const runHourOf = (instantMs: number) => Math.floor((instantMs - scheduleOffsetMs) / HOUR_MS);
-  /** The stop after `stop`: the next regular one, the metering run's next minute, or a final-metering window's. */
+  /**
+   * The stop after `stop`: the next regular one, the metering run's next minute, or a final-metering window's (its
+   * send time, each minute up to its deadline, then the deadline).
+   */
   const nextStop = (stop: number, deadlines: readonly Date[]) => {
-    const windowStops = deadlines.flatMap((deadline) => {
+    const windowStops = deadlines.map((deadline) => {
       const sendFrom = deadline.getTime() - marginMs;
-      const next = stop < sendFrom ? sendFrom : stop + FINAL_METERING_EVERY_MS;
-      return next < deadline.getTime() ? [next] : [];
+      return Math.min(stop < sendFrom ? sendFrom : stop + FINAL_METERING_EVERY_MS, deadline.getTime());
     });
     const regular = (Math.floor(stop / regularMs) + 1) * regularMs;
     const nextRun = (runHourOf(stop) + 1) * HOUR_MS + scheduleOffsetMs;
@@ -52,16 +56,19 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
   return async (from, to, stopAt) => {
     const end = Math.min(to.getTime(), from.getTime() + MAX_CATCH_UP_MS);
     let meteredInHour = runHourOf(from.getTime());
+    let deadlines: readonly Date[] = [];
     for (let stop = from.getTime(); stop < end;) {
       stopAt(new Date(stop));
       await options.settle();
-      const deadlines = await options.finalMeteringDeadlines(new Date(stop));
+      const passed = deadlines.some((deadline) => deadline.getTime() <= stop);
+      deadlines = await options.finalMeteringDeadlines(new Date(stop));
       // Final metering has work only for a subscriber inside a window (an end heard of sends its closed hours at once).
       if (deadlines.length > 0) await runLoggingFailure('final-metering', stop, options.finalMetering);
       if (runHourOf(stop) > meteredInHour) {
         meteredInHour = runHourOf(stop);
         await runLoggingFailure('metering', stop, options.metering);
       }
+      if (passed) await runLoggingFailure('final-metering-windows', stop, options.closeFinalMeteringWindows);
       stop = nextStop(stop, deadlines);
     }
   };

@@ -142,6 +142,8 @@ export interface LocalStack {
 /** As deployed. */
 const METERING_TIMEOUT_MS = METERING_FUNCTION_TIMEOUT_SECONDS.hourly * 1000;
 const FINAL_METERING_TIMEOUT_MS = METERING_FUNCTION_TIMEOUT_SECONDS.final * 1000;
+/** The sweep's, as deployed (`lib/lifecycle.ts`). */
+const FINAL_METERING_WINDOWS_TIMEOUT_MS = 120_000;
 
 /** The name of the seller's event bus locally (in AWS the stack names it). */
 const LOCAL_BUS_NAME = 'saas-marketplace-local';
@@ -224,6 +226,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const metering = meteringFunction('metering', 'closed-hours', runtime);
     const finalMetering = meteringFunction('final-metering', 'ending', runtime);
+    const closeFinalMeteringWindows = finalMeteringWindowsFunction(runtime);
 
     const queueStore = options.stateDir === undefined ? undefined : { store: new LocalQueueStore(options.stateDir) };
     const webhookUrl = config.notifications.webhookUrl ?? webhookReceiver.url;
@@ -261,7 +264,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ...queueStore,
       }),
     );
-    startSchedules(options, runtime, { metering, finalMetering }, parts);
+    startSchedules(options, { metering, finalMetering, closeFinalMeteringWindows }, clock, parts);
     const sqsEndpoint = parts.add(
       await startSqsEndpoint({ queues: [lifecycleQueue, webhookQueue], port: options.sqsPort ?? 0 }),
     );
@@ -299,6 +302,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           runMeteringStateMachine(
             { handler: metering, functionName: 'metering', timeoutMs: METERING_TIMEOUT_MS, clock },
             scheduledEvent('metering', clock.now()),
+          ),
+        closeFinalMeteringWindows: () =>
+          closeFinalMeteringWindows(
+            scheduledEvent('final-metering-windows', clock.now()),
+            createLambdaContext('final-metering-windows', FINAL_METERING_WINDOWS_TIMEOUT_MS, clock.now()),
           ),
       });
       parts.add({
@@ -361,17 +369,21 @@ type MeteringHandler = ReturnType<typeof meteringFunction>;
 /** The schedules the stack deploys: the final-metering sweep, the metering run (a state machine), final metering. */
 function startSchedules(
   options: LocalStackOptions,
-  runtime: FunctionRuntime,
-  functions: { readonly metering: MeteringHandler; readonly finalMetering: MeteringHandler },
+  functions: {
+    readonly metering: MeteringHandler;
+    readonly finalMetering: MeteringHandler;
+    readonly closeFinalMeteringWindows: ReturnType<typeof finalMeteringWindowsFunction>;
+  },
+  clock: Clock,
   parts: StartedParts,
 ): void {
-  const { clock } = runtime;
   parts.stopping(
     startLocalSchedule({
       ruleName: 'final-metering-windows',
       everyMs: options.finalMeteringSweepEveryMs ?? 60_000,
-      handler: finalMeteringWindowsFunction(runtime),
+      handler: functions.closeFinalMeteringWindows,
       functionName: 'final-metering-windows',
+      functionTimeoutMs: FINAL_METERING_WINDOWS_TIMEOUT_MS,
       clock,
     }),
   );

@@ -25,6 +25,7 @@ async function play(
     finalMeteringDeadlines: (after) => Promise.resolve(deadlines.filter((deadline) => deadline > after)),
     finalMetering: run('final-metering'),
     metering: run('metering'),
+    closeFinalMeteringWindows: run('sweep'),
   });
   await handler(from, to, (instant) => (clock = instant));
   return ran;
@@ -79,6 +80,16 @@ test('inside a final-metering window it stops every minute, from the send time t
     '12:18',
     '12:19',
   ]);
+});
+
+test('at each deadline it stops to end the subscription (the sweep), once', async () => {
+  const ran = await play(at('12:00:00'), at('14:00:00'), { deadlines: [at('12:40:30'), at('13:20:00')] });
+  // 12:40:30 and 13:20:00 themselves: the windows' last sends were a minute before.
+  expect(ran.filter((entry) => entry.startsWith('sweep'))).toEqual(['sweep@12:40', 'sweep@13:20']);
+  // A jump that ends before a deadline ends nobody.
+  expect(await play(at('12:00:00'), at('12:40:00'), { deadlines: [at('12:40:30')] })).not.toContainEqual(
+    expect.stringMatching(/^sweep/),
+  );
 });
 
 test('a failing run is logged and the catch-up goes on', async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
-import { settleLifecycle } from '../../support/lifecycle.ts';
+import { sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
@@ -79,6 +79,11 @@ describe('moving the clock forward', { timeout: JUMP_TEST_TIMEOUT_MS }, () => {
     await local.control.advanceClock({ hours: 2 });
     expect(await billedQuantity(licenseId)).toBe(120);
     expect(await local.stack.meterFinal()).toEqual(expect.objectContaining({ expired: 0 }));
+    // The sweep ran at the deadline on the way (its own schedule is held back): the seller is told of the end.
+    await local.stack.subscriberStream.settled();
+    const ended = sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ended');
+    expect(ended).toHaveLength(1);
+    expect(Date.parse(ended[0]!.time)).toBeLessThan(start.getTime() + 2 * HOUR_MS);
   });
 
   test('throttled from just before its send time, the final hour is billed by one jump as by a run every minute', async () => {
