@@ -714,4 +714,20 @@ describe('allocations', () => {
     ).toEqual(['bad-tags', 'accepted']);
     expect((await bucket(subscriberId, EARLIER_HOUR))?.quantity).toBe(2);
   });
+
+  test("tags named as an object's own members (constructor, toString) are stored like any other", async () => {
+    const subscriberId = await subscriber();
+    const tags = JSON.parse('{"constructor":"x","toString":"y","valueOf":"z"}') as Record<string, string>;
+    expect((await record([usage(subscriberId, { quantity: 3, tags })])).map((result) => result.status)).toEqual([
+      'accepted',
+    ]);
+    const attributes = allocationAttributes(tags);
+    const stored = (await bucket(subscriberId, EARLIER_HOUR))!;
+    expect(stored[attributes.quantity]).toBe(3);
+    expect(Object.entries(stored[attributes.tags] as object).sort()).toEqual([
+      ['constructor', 'x'],
+      ['toString', 'y'],
+      ['valueOf', 'z'],
+    ]);
+  });
 });

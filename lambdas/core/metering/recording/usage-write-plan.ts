@@ -388,7 +388,9 @@ function bucketUpdate(tableName: string, bucket: PlannedBucket): TransactItem {
     values[`:allocation${position}`] = quantity;
     add.push(`#allocation${position} :allocation${position}`);
     if (isNew === true) {
-      values[`:allocationTags${position}`] = tags;
+      // As a Map: the marshaller takes a plain object by its constructor and toString, which tag keys of those names
+      // (valid Marketplace tags) would shadow.
+      values[`:allocationTags${position}`] = new Map(Object.entries(tags));
       set.push(`#allocationTags${position} = :allocationTags${position}`);
       conditions.push(`attribute_not_exists(#allocationTags${position})`);
     } else {
