@@ -51,6 +51,12 @@ const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?!\u00AD|\u200C|\u200D|[\u{E0020}-\u{
 // the buyer's text did not arrive as typed, and storing it would keep the garbling.
 const GARBLED = /\uFFFD/u;
 
+/** A value cut to at most `length` UTF-16 units to show again, never halving a character such as an emoji. */
+function shownAgain(value: string, length: number): string {
+  const cut = value.slice(0, length);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
 /**
  * Checks a submitted form (each field's values, as `URLSearchParams.getAll` gives them, or one value): a field sent
  * more than once is refused rather than one of its values picked, since the form itself sends each field once.
@@ -66,7 +72,7 @@ export function validateRegistration(
     const all = given === undefined ? [] : typeof given === 'string' ? [given] : given;
     const value = (all[0] ?? '').trim();
     const rule = fieldRules[field];
-    values[field] = value.slice(0, rule.maxLength * 2);
+    values[field] = shownAgain(value, rule.maxLength * 2);
     if (all.length > 1) {
       errors[field] = `Enter this once: the form sent it ${all.length} times`;
       continue;

@@ -40,6 +40,17 @@ test('text that did not arrive as UTF-8 (the replacement character) is refused, 
   expect(validateRegistration({ ...valid, company: 'Acme \u00E9\u4E2D' }, required).valid).toBe(true);
 });
 
+test('a value too long to keep is shown again cut short, never through the middle of an emoji', () => {
+  const company = `${'A'.repeat(399)}${'\u{1F600}'.repeat(5)}`;
+  const validation = validateRegistration({ ...valid, company }, required);
+  expect(validation.valid).toBe(false);
+  const shown = validation.valid ? '' : (validation.values.company ?? '');
+  // Shown up to twice the 200 allowed (400 UTF-16 units): the emoji that would straddle the cut is left out whole.
+  expect(shown).toBe('A'.repeat(399));
+  const fits = validateRegistration({ ...valid, company: `${'A'.repeat(398)}${'\u{1F600}'.repeat(5)}` }, required);
+  expect(fits.valid ? '' : fits.values.company).toBe(`${'A'.repeat(398)}\u{1F600}`);
+});
+
 test('the format characters that spell names and emoji are kept', () => {
   const spelled = {
     company: 'می\u200Cخواهم',
