@@ -9,14 +9,18 @@
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { entitlementsInForce, type SubscriberEntitlement } from './lifecycle/entitlements.ts';
-import { isMeterable, statusAsOf } from './lifecycle/subscription-state.ts';
+import { statusAsOf } from './lifecycle/subscription-state.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
 import type { SubscriberIdentity } from '../../contracts/index.ts';
 
 export interface SubscriberAccess extends SubscriberIdentity {
   readonly status: SubscriptionStatus;
-  /** Whether the buyer may use the product now: the subscription is active, or ending but not yet ended. */
+  /**
+   * Whether the buyer may use the product now: the subscription is active. Not while `ending`: the buyer has cancelled
+   * (or the license ended) at `statusChangedAt`, and no usage after it can be billed; the final-metering window that
+   * follows, until `finalMeteringDeadline`, is for usage up to then that the app sends late.
+   */
   readonly allowed: boolean;
   readonly statusChangedAt?: string;
   readonly finalMeteringDeadline?: string;
@@ -63,7 +67,7 @@ export function subscriberAccessOf(
     ...optional('customerIdentifier'),
     ...optional('customerAWSAccountId'),
     status,
-    allowed: isMeterable(status),
+    allowed: status === 'active',
     ...(typeof statusChangedAt === 'string' ? { statusChangedAt } : {}),
     ...(status === 'ending' ? optional('finalMeteringDeadline') : {}),
     ...optional('offerType'),

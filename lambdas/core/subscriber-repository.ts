@@ -18,6 +18,7 @@ import {
 } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
 import { BackendError } from './errors.ts';
+import { billablePeriod } from './lifecycle/subscription-state.ts';
 
 /** Registration was asked for a subscriber that has no item (it was never resolved). */
 export class SubscriberNotFoundError extends BackendError {
@@ -40,6 +41,18 @@ const storedBase = {
   subscriptionStatus: subscriptionStatuses.optional().catch(undefined),
   statusChangedAt: z.string().optional().catch(undefined),
   finalMeteringDeadline: z.string().optional().catch(undefined),
+  lifecycle: z
+    .object({
+      activatedAt: z.iso.datetime().optional(),
+      failedAt: z.iso.datetime().optional(),
+      endRequestedAt: z.iso.datetime().optional(),
+      endedAt: z.iso.datetime().optional(),
+      startedAt: z.iso.datetime().optional(),
+      firstEndAt: z.iso.datetime().optional(),
+      resubscribable: z.literal(true).optional(),
+    })
+    .optional()
+    .catch(undefined),
   customerIdentifier: z.string().optional(),
   licenseArn: z.string().optional(),
   customerAWSAccountId: z.string().optional(),
@@ -210,5 +223,6 @@ function toSubscriber(item: Record<string, unknown> | undefined): Subscriber {
     subscriptionStatus: stored.subscriptionStatus,
     statusChangedAt: stored.statusChangedAt,
     finalMeteringDeadline: stored.finalMeteringDeadline,
+    endedAt: billablePeriod(stored.lifecycle ?? {}).end?.toISOString(),
   };
 }

@@ -229,7 +229,7 @@ const statusText: Record<SubscriptionStatus | 'unknown', string> = {
   unknown: 'AWS Marketplace is confirming your subscription. You can complete your details now.',
   pending: 'AWS Marketplace is confirming your subscription. You can complete your details now.',
   active: 'Your subscription is active.',
-  ending: 'Your subscription has been cancelled and is ending.',
+  ending: 'Your subscription has been cancelled.',
   ended: 'Your subscription has ended.',
   failed: 'AWS Marketplace could not complete your subscription (for example, a payment problem).',
 };
@@ -310,10 +310,14 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
   );
 }
 
-/** A cancelled subscription: ending (usable until `at`, when known) or ended (at `at`, when known). */
+/**
+ * A cancelled subscription, over for the buyer since `at` (when known): `ending` while Marketplace still takes its final
+ * usage records, then `ended`.
+ */
 export interface SubscriptionEnd {
   readonly status: 'ending' | 'ended';
   readonly at: string | undefined;
+  readonly freeTrial: boolean;
 }
 
 /** A time as a buyer anywhere reads it, in UTC: `26 November 2026 at 13:34 UTC`. */
@@ -332,48 +336,36 @@ function endTime(at: string): SafeHtml {
 }
 
 /**
- * After a cancellation, whether or not the buyer registered: when the subscription ends (or ended) and what happens
- * next, in place of the registration page. There is nothing left to set up.
+ * After a cancellation, whether or not the buyer registered: when the subscription ended and what happens next, in
+ * place of the registration page. There is nothing left to set up, and nothing left to use: usage after the end
+ * cannot be billed, so access ends with it (the access check answers `allowed: false` from then on).
  */
-export function subscriptionEndPage(
-  branding: Branding,
-  end: SubscriptionEnd,
-  registered: boolean,
-  signInUrl: string,
-): SafeHtml {
+export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): SafeHtml {
   const product = branding.productName ?? 'the product';
   const subscribeAgain = html`<a href="https://console.aws.amazon.com/marketplace/home#/subscriptions"
     >AWS Marketplace</a
   >`;
-  if (end.status === 'ended') {
-    return layout(
-      branding,
-      'Your subscription has ended',
-      html`<p class="status">${subscriptionStatusText('ended')}</p>
-        ${end.at === undefined ? '' : html`<p>It ended on ${endTime(end.at)}.</p>`}
-        <h2>What happens next</h2>
-        <ul>
-          <li>You can no longer use ${product} with this subscription, and nothing more is charged for it.</li>
-          <li>To use ${product} again, subscribe again in ${subscribeAgain}.</li>
-        </ul>`,
-    );
-  }
+  const [title, status] = end.freeTrial
+    ? ['Your free trial has ended', 'Your free trial has ended.']
+    : end.status === 'ending'
+      ? ['Your subscription has been cancelled', subscriptionStatusText('ending')]
+      : ['Your subscription has ended', subscriptionStatusText('ended')];
   return layout(
     branding,
-    'Your subscription is ending',
-    html`<p class="status">${subscriptionStatusText('ending')}</p>
-      <p>
-        ${
-          end.at === undefined
-            ? html`You can keep using ${product} until AWS Marketplace ends the subscription, usually within the hour.`
-            : html`You can keep using ${product} until ${endTime(end.at)}.`
-        }
-      </p>
+    title,
+    html`<p class="status">${status}</p>
+      ${end.at === undefined ? '' : html`<p>It ended on ${endTime(end.at)}.</p>`}
       <h2>What happens next</h2>
       <ul>
-        ${registered ? html`<li>Until then, sign in at <a href="${signInUrl}">${signInUrl}</a> as usual.</li>` : ''}
-        <li>Your use up to the end is charged on your AWS bill, through AWS Marketplace; after it, nothing more is.</li>
-        <li>Changed your mind? Subscribe again in ${subscribeAgain}.</li>
+        <li>You can no longer use ${product} with this subscription.</li>
+        <li>
+          ${
+            end.freeTrial
+              ? html`Your use during the free trial is not charged.`
+              : html`Your use up to the end is charged on your AWS bill, through AWS Marketplace; nothing after it is.`
+          }
+        </li>
+        <li>To use ${product} again, subscribe again in ${subscribeAgain}.</li>
       </ul>`,
   );
 }

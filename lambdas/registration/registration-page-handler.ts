@@ -27,15 +27,18 @@ import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 const CLOSED_STATUSES: ReadonlySet<Subscriber['subscriptionStatus']> = new Set(['failed', 'ended']);
 
 /**
- * The subscription's end as of `now`: an ending one whose final-metering deadline has passed has ended then, even
- * before the sweep writes it down (as the access check answers).
+ * The subscription's end as of `now`: when it ended for the buyer (the cancellation), and whether Marketplace still
+ * takes its final records; an ending one whose final-metering deadline has passed has ended, even before the sweep
+ * writes it down (as the access check answers).
  */
 function endOf(subscriber: Subscriber, status: 'ending' | 'ended', now: Date): SubscriptionEnd {
-  if (status === 'ended') return { status, at: subscriber.statusChangedAt };
   const deadline = subscriber.finalMeteringDeadline;
-  return deadline !== undefined && Date.parse(deadline) <= now.getTime()
-    ? { status: 'ended', at: deadline }
-    : { status: 'ending', at: deadline };
+  const over = status === 'ended' || (deadline !== undefined && Date.parse(deadline) <= now.getTime());
+  return {
+    status: over ? 'ended' : 'ending',
+    at: subscriber.endedAt ?? subscriber.statusChangedAt,
+    freeTrial: subscriber.offerType === 'free-trial',
+  };
 }
 
 export interface RegistrationPageDependencies {
@@ -81,10 +84,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     const status = subscriber.subscriptionStatus;
     if (status === 'ending' || status === 'ended') {
       const end = endOf(subscriber, status, dependencies.clock.now());
-      return pages.page(
-        200,
-        subscriptionEndPage(branding, end, subscriber.registration !== undefined, settings.appUrl),
-      );
+      return pages.page(200, subscriptionEndPage(branding, end));
     }
     if (status === 'failed') return pages.problem('subscription-closed', subscriber.identity.productCode);
     if (subscriber.registration !== undefined) {

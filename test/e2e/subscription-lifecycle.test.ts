@@ -26,7 +26,7 @@ if (PRODUCT === undefined) {
 const SETTLED = { timeout: 20_000, interval: 100 };
 
 const ACTIVE = 'Your subscription is active.';
-const ENDING = 'Your subscription has been cancelled and is ending.';
+const ENDING = 'Your subscription has been cancelled.';
 
 const running = useBrowserAndStack();
 
@@ -94,24 +94,26 @@ describe('a subscription, as the buyer and the seller see it', () => {
       `Your subscription to ${PRODUCT} (license ${licenseId}) is cancelled.`,
     );
 
-    // The registration page says it is ending (no longer "You are set up"), and until when.
+    // The registration page says it has been cancelled (no longer "You are set up"), and when.
     await page.goto(stack.registerUrl);
     await reloadUntilStatus(page, ENDING);
-    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Your subscription is ending');
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe(
+      'Your subscription has been cancelled',
+    );
 
-    // The seller's app may use it until the final-metering deadline: the grace period after Marketplace's end, which
-    // its events carry in whole seconds.
+    // Access ends with the cancellation, which Marketplace's events carry in whole seconds: no use after it can be
+    // billed. Usage up to it is still taken until the final-metering deadline, the grace period after it.
     const { endedAt } = await marketplace.license(licenseId);
     if (endedAt === undefined) throw new Error(`the simulator has no end for ${licenseId} after its cancellation`);
     const endRequestedAt = Math.floor(Date.parse(endedAt) / 1000) * 1000;
     const deadline = new Date(endRequestedAt + lifecycle.finalMeteringGraceMinutes * 60_000).toISOString();
-    expect(await page.locator('main time').getAttribute('datetime')).toBe(deadline);
+    expect(await page.locator('main time').getAttribute('datetime')).toBe(new Date(endRequestedAt).toISOString());
     expect(await checkAccess(stack, subscriberId)).toEqual({
       status: 200,
       body: expect.objectContaining({
         subscriberId,
         status: 'ending',
-        allowed: true,
+        allowed: false,
         finalMeteringDeadline: deadline,
       }) as unknown,
     });

@@ -173,7 +173,7 @@ test('subscribed again and cancelled again inside the old final-metering hour: t
   await local.control.advanceClock({ minutes: 35 });
   await settleLifecycle(local.stack);
   expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
-    expect.objectContaining({ status: 'ending', allowed: true }),
+    expect.objectContaining({ status: 'ending', allowed: false }),
   );
 
   // Past the new final hour's send time, before its deadline.

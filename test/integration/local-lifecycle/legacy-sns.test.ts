@@ -47,7 +47,7 @@ test('subscribe-success activates, entitlement-updated refreshes, unsubscribe-pe
   await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
   await settleLifecycle(local.stack);
   expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
-    expect.objectContaining({ status: 'ending', allowed: true }),
+    expect.objectContaining({ status: 'ending', allowed: false }),
   );
   expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ending')).toHaveLength(1);
 

@@ -130,14 +130,20 @@ describe('cancelling on the buyer page', () => {
     const endRequestedAt = Math.floor(Date.parse((await local.control.license(licenseId)).endedAt!) / 1000) * 1000;
     const deadline = new Date(endRequestedAt + graceMs);
     expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
-      expect.objectContaining({ status: 'ending', allowed: true, finalMeteringDeadline: deadline.toISOString() }),
+      // Access ends with the cancellation: no use after it can be billed. The window is for usage up to it.
+      expect.objectContaining({
+        status: 'ending',
+        allowed: false,
+        statusChangedAt: new Date(endRequestedAt).toISOString(),
+        finalMeteringDeadline: deadline.toISOString(),
+      }),
     );
     expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ending')).toEqual([
       expect.objectContaining({
         detail: expect.objectContaining({ finalMeteringDeadline: deadline.toISOString() }) as unknown,
       }),
     ]);
-    expect(await statusOnPage(cookie)).toBe('Your subscription has been cancelled and is ending.');
+    expect(await statusOnPage(cookie)).toBe('Your subscription has been cancelled.');
 
     // The whole stack runs on the simulator's clock: a second before the deadline nothing closes, a second after it does.
     await local.control.setClock(new Date(deadline.getTime() - 1000), false);
@@ -145,7 +151,7 @@ describe('cancelling on the buyer page', () => {
       subscriberId,
     );
     expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
-      expect.objectContaining({ status: 'ending', allowed: true }),
+      expect.objectContaining({ status: 'ending', allowed: false }),
     );
     await local.control.setClock(new Date(deadline.getTime() + 1000), true);
     // Past the deadline, the access check answers ended before the sweep writes it down, and ended when: at the deadline.

@@ -67,23 +67,29 @@ describe('a fulfillment URL with or without a trailing slash', () => {
 });
 
 describe('the registration page of a cancelled subscription', () => {
-  async function registeredBuyerWith(lifecycle: Record<string, string>) {
-    const { subscriberId, registrationToken } = await licenseToken();
+  async function registeredBuyerWith(
+    attributes: Record<string, unknown>,
+    offerType: 'standard' | 'free-trial' = 'standard',
+  ) {
+    const { subscriberId, registrationToken } = await licenseToken(offerType);
     const cookie = sessionCookieOf(
-      await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken }),
+      await postFulfillment(local.stack.fulfillmentUrl, {
+        'x-amzn-marketplace-token': registrationToken,
+        'x-amzn-marketplace-offer-type': offerType,
+      }),
     );
     const registerUrl = `${local.stack.apiUrl}/register`;
     const form = await getRegistration(registerUrl, cookie);
     await postRegistration(registerUrl, cookie, { formToken: formTokenOf(form.body), ...complete });
     // As the lifecycle function writes it (these tests run without Marketplace's notifications).
-    const names = Object.keys(lifecycle);
+    const names = Object.keys(attributes);
     await local.documents.send(
       new UpdateCommand({
         TableName: local.stack.tables.Subscribers,
         Key: { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' },
         UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
         ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
-        ExpressionAttributeValues: Object.fromEntries(names.map((name) => [`:${name}`, lifecycle[name]])),
+        ExpressionAttributeValues: Object.fromEntries(names.map((name) => [`:${name}`, attributes[name]])),
       }),
     );
     return (await getRegistration(registerUrl, cookie)).body;
@@ -91,39 +97,66 @@ describe('the registration page of a cancelled subscription', () => {
 
   const simulatorNow = async () => new Date((await local.control.clock()).now);
 
-  test('while ending: says until when it can be used, in UTC, and what happens next; not "You are set up"', async () => {
-    const deadline = new Date((await simulatorNow()).getTime() + 3_600_000);
-    deadline.setUTCSeconds(0, 0);
+  test('while ending: says when it ended (the cancellation), in UTC, and that it can no longer be used; not "You are set up"', async () => {
+    const cancelled = new Date((await simulatorNow()).getTime() - 5 * 60_000);
+    cancelled.setUTCSeconds(0, 0);
     const page = await registeredBuyerWith({
       subscriptionStatus: 'ending',
-      finalMeteringDeadline: deadline.toISOString(),
+      statusChangedAt: cancelled.toISOString(),
+      finalMeteringDeadline: new Date(cancelled.getTime() + 3_600_000).toISOString(),
+      lifecycle: {
+        activatedAt: new Date(cancelled.getTime() - 3_600_000).toISOString(),
+        endRequestedAt: cancelled.toISOString(),
+      },
     });
     const readable = new Intl.DateTimeFormat('en-GB', {
       timeZone: 'UTC',
       dateStyle: 'long',
       timeStyle: 'short',
-    }).format(deadline);
+    }).format(cancelled);
     expect(page).not.toContain('You are set up');
-    expect(page).toContain('<h1>Your subscription is ending</h1>');
-    expect(page).toContain('<p class="status">Your subscription has been cancelled and is ending.</p>');
-    expect(page).toContain(`<time datetime="${deadline.toISOString()}">${readable} UTC</time>`);
-    expect(page).toContain('What happens next');
-    expect(page).toContain(`href="${local.stack.webhookReceiver.appUrl}/sign-in"`);
+    expect(page).toContain('<h1>Your subscription has been cancelled</h1>');
+    expect(page).toContain('<p class="status">Your subscription has been cancelled.</p>');
+    expect(page).toContain(`It ended on <strong><time datetime="${cancelled.toISOString()}">${readable} UTC</time>`);
+    expect(page).toContain('You can no longer use');
+    expect(page).toContain('Your use up to the end is charged on your AWS bill');
+    expect(page).not.toContain('sign-in');
     expect(page).not.toContain('<form');
   });
 
-  test('once its deadline has passed or it ended: says when it ended, and how to subscribe again', async () => {
-    const past = new Date((await simulatorNow()).getTime() - 60_000).toISOString();
+  test('once its deadline has passed or it ended: says when it ended (the cancellation, not the deadline), and how to subscribe again', async () => {
+    const now = (await simulatorNow()).getTime();
+    const cancelled = new Date(now - 3_660_000).toISOString();
+    const deadline = new Date(now - 60_000).toISOString();
+    const lifecycle = { activatedAt: new Date(now - 7_200_000).toISOString(), endRequestedAt: cancelled };
     for (const page of [
-      await registeredBuyerWith({ subscriptionStatus: 'ending', finalMeteringDeadline: past }),
-      await registeredBuyerWith({ subscriptionStatus: 'ended', statusChangedAt: past }),
+      await registeredBuyerWith({ subscriptionStatus: 'ending', finalMeteringDeadline: deadline, lifecycle }),
+      await registeredBuyerWith({ subscriptionStatus: 'ended', statusChangedAt: deadline, lifecycle }),
     ]) {
       expect(page).not.toContain('You are set up');
       expect(page).toContain('<h1>Your subscription has ended</h1>');
       expect(page).toContain('<p class="status">Your subscription has ended.</p>');
-      expect(page).toContain(`It ended on <strong><time datetime="${past}">`);
+      expect(page).toContain(`It ended on <strong><time datetime="${cancelled}">`);
       expect(page).toContain('subscribe again');
     }
+  });
+
+  test('of a free trial: says the trial ended, and that its use is not charged', async () => {
+    const now = (await simulatorNow()).getTime();
+    const ended = new Date(now - 60_000).toISOString();
+    const page = await registeredBuyerWith(
+      {
+        subscriptionStatus: 'ending',
+        statusChangedAt: ended,
+        finalMeteringDeadline: new Date(now + 3_540_000).toISOString(),
+        lifecycle: { activatedAt: new Date(now - 86_400_000).toISOString(), endRequestedAt: ended },
+      },
+      'free-trial',
+    );
+    expect(page).toContain('<h1>Your free trial has ended</h1>');
+    expect(page).toContain(`It ended on <strong><time datetime="${ended}">`);
+    expect(page).toContain('Your use during the free trial is not charged.');
+    expect(page).not.toContain('charged on your AWS bill');
   });
 });
 
