@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listen } from './http/listen.ts';
+import { handledRequests } from './http/request-handler.ts';
 import { z } from 'zod';
 import {
   AwsError,
@@ -67,7 +68,11 @@ const entryInput = z.object({
   Detail: z.string().optional(),
   EventBusName: z.string().optional(),
   Resources: z.array(z.string()).optional(),
-  Time: z.number().optional(),
+  // Epoch seconds, as the SDK sends a timestamp: refused whole, before any entry is stored, if no date can hold it.
+  Time: z
+    .number()
+    .refine((seconds) => !Number.isNaN(new Date(seconds * 1000).getTime()), { error: 'Time is out of range' })
+    .optional(),
 });
 const requestInput = z.object({ Entries: z.array(entryInput).min(1).max(MAX_ENTRIES) });
 const faultsInput = z.strictObject({
@@ -127,12 +132,7 @@ export async function startLocalEventBus(options: EventBusOptions): Promise<Loca
     return { FailedEntryCount: entries.filter((entry) => 'ErrorCode' in entry).length, Entries: entries };
   };
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      console.error('event bus: request failed', error);
-      response.destroy();
-    });
-  });
+  const server = createServer(handledRequests('event bus', handle));
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = randomUUID();

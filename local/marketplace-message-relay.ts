@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../lib/config.ts';
 import { listen } from './http/listen.ts';
+import { handledRequests } from './http/request-handler.ts';
 import { readBody, RequestTooLargeError } from './http/read-body.ts';
 import type { LocalQueue } from './queue.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
@@ -54,12 +55,7 @@ export async function startMarketplaceMessageRelay(
     answer(response, 200);
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      console.error('Marketplace message relay: request failed', error);
-      response.destroy();
-    });
-  });
+  const server = createServer(handledRequests('Marketplace message relay', handle));
   await listen(server, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const close = async () => {

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { AwsError, parseJsonBody, readAwsJsonBody, unknownOperationError, validationError } from './http/aws-json.ts';
 import { listen } from './http/listen.ts';
-import { loopbackOnly } from './http/loopback-host.ts';
+import { handledRequests } from './http/request-handler.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
 import type { LocalQueue } from './queue.ts';
 
@@ -162,7 +162,8 @@ export async function startSqsEndpoint(options: {
       const body = await readAwsJsonBody(request, MAX_REQUEST_BYTES);
       const target = String(request.headers['x-amz-target'] ?? '');
       const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-      if (request.method !== 'POST' || !(operation in inputs)) throw unknownOperationError();
+      // Own keys only: `constructor` or `toString` are in every object, not operations.
+      if (request.method !== 'POST' || !Object.hasOwn(inputs, operation)) throw unknownOperationError();
       const name = operation as keyof typeof inputs;
       const input = inputs[name].safeParse(parseJsonBody(body));
       if (!input.success) throw validationError(z.prettifyError(input.error));
@@ -173,14 +174,7 @@ export async function startSqsEndpoint(options: {
     }
   }
 
-  const server = createServer(
-    loopbackOnly((request, response) => {
-      handle(request, response).catch((error: unknown) => {
-        console.error('sqs endpoint: request failed', error);
-        response.destroy();
-      });
-    }),
-  );
+  const server = createServer(handledRequests('sqs endpoint', handle));
   await listen(server, options.port ?? 0, host);
   url = `http://${host}:${(server.address() as AddressInfo).port}`;
   return {

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from '../lambdas/core/webhook-signature.ts';
 import { listen } from './http/listen.ts';
+import { handledRequests } from './http/request-handler.ts';
 import { readBody, RequestTooLargeError } from './http/read-body.ts';
 import { isRegistration, standInAppPage } from './stand-in-app-page.ts';
 
@@ -130,12 +131,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     send(response, 405, { message: `${request.method ?? ''} is not allowed on ${path}` });
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      console.error('webhook receiver: request failed', error);
-      response.destroy();
-    });
-  });
+  const server = createServer(handledRequests('webhook receiver', handle));
   const host = options.host ?? '127.0.0.1';
   await listen(server, options.port ?? 0, host);
   const origin = `http://${host}:${(server.address() as AddressInfo).port}`;

@@ -13,6 +13,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listen } from '../local/http/listen.ts';
+import { handledRequests } from '../local/http/request-handler.ts';
 import { sendAwsError, serializationError } from '../local/http/aws-json.ts';
 import { BuyerPage } from './buyer-page.ts';
 import { ControlApi } from './control-api.ts';
@@ -56,24 +57,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   else simulator.restore(saved, options.settings);
   const control = new ControlApi(simulator);
   const buyerPage = new BuyerPage(simulator);
-  const server = createServer((request, response) => {
-    const url = URL.parse(request.url ?? '/', 'http://simulator');
-    if (url === null) {
-      sendAwsError(response, serializationError('The request target is not a valid path'), ids.requestId());
-      return;
-    }
-    const handled = within(url, '/control')
-      ? control.handle(request, response, url)
-      : within(url, '/buyer')
-        ? buyerPage.handle(request, response, url)
-        : request.method === 'POST'
-          ? simulator.handleAws(request, response)
-          : Promise.resolve(describe(response));
-    handled.catch((error: unknown) => {
-      console.error('simulator: request failed', error);
-      response.destroy();
-    });
-  });
+  const server = createServer(
+    handledRequests('simulator', (request, response) => {
+      const url = URL.parse(request.url ?? '/', 'http://simulator');
+      if (url === null) {
+        sendAwsError(response, serializationError('The request target is not a valid path'), ids.requestId());
+        return Promise.resolve();
+      }
+      if (within(url, '/control')) return control.handle(request, response, url);
+      if (within(url, '/buyer')) return buyerPage.handle(request, response, url);
+      if (request.method === 'POST') return simulator.handleAws(request, response);
+      describe(request.method, response);
+      return Promise.resolve();
+    }),
+  );
   const host = options.host ?? '127.0.0.1';
   await listen(server, options.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
@@ -98,7 +95,15 @@ function within(url: URL, prefix: string): boolean {
   return url.pathname === prefix || url.pathname.startsWith(`${prefix}/`);
 }
 
-function describe(response: ServerResponse): void {
+/** What a GET of anything else answers: the service and where its parts are; any other method, a 405. */
+function describe(method: string | undefined, response: ServerResponse): void {
+  if (method !== 'GET' && method !== 'HEAD') {
+    response.writeHead(405, { 'content-type': 'application/json; charset=utf-8', allow: 'GET, POST' });
+    response.end(
+      JSON.stringify({ message: `${method ?? ''} is not served here: GET describes the simulator, POST calls it` }),
+    );
+    return;
+  }
   const body = JSON.stringify({
     service: 'AWS Marketplace simulator',
     protocol: 'awsJson1_1: POST / with X-Amz-Target AWSMPMeteringService.* or AWSMPEntitlementService.GetEntitlements',

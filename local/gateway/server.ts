@@ -12,6 +12,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listen } from '../http/listen.ts';
+import { handledRequests } from '../http/request-handler.ts';
 import { readBody, RequestTooLargeError } from '../http/read-body.ts';
 import { GatewayConfigError } from './config-error.ts';
 import {
@@ -111,15 +112,12 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     serverErrorPage: options.serverErrorPage,
     iam: options.iam,
   };
-  const server = createServer((request, response) => {
-    serve(gateway, request, response).catch((error: unknown) => {
-      // A client that hung up mid-request is no failure of the gateway's.
-      if (!request.socket.destroyed) console.error('local gateway: request failed', error);
-      response.destroy();
-    });
-  });
+  const server = createServer(
+    handledRequests('local gateway', (request, response) => serve(gateway, request, response)),
+  );
   const host = options.host ?? '127.0.0.1';
-  await listen(server, options.port ?? 0, host);
+  // As API Gateway does: Marketplace's page posts the fulfillment form from its own site.
+  await listen(server, options.port ?? 0, host, { foreignOrigins: 'serve' });
   const { port } = server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {

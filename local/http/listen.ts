@@ -1,6 +1,6 @@
 import type { RequestListener, Server } from 'node:http';
 import { LocalStackError } from '../errors.ts';
-import { loopbackOnly } from './loopback-host.ts';
+import { loopbackOnly, type LoopbackOptions } from './loopback-host.ts';
 
 /** The port a server was to listen on is taken. */
 export class PortInUseError extends LocalStackError {
@@ -32,15 +32,16 @@ export function portInUseMessage(
 
 /**
  * Starts `server` listening; rejects (rather than crashing the process) when the port is taken. Every local server
- * starts here, so this is where each one is put behind the loopback `Host` check (`loopback-host.ts`): the request
- * handlers given to `createServer` run only for requests addressed to this machine.
+ * starts here, so this is where each one is put behind the loopback checks (`loopback-host.ts`): the request handlers
+ * given to `createServer` run only for requests addressed to this machine, and not sent by a page of another site
+ * unless `options` say so.
  */
-export function listen(server: Server, port: number, host: string): Promise<void> {
+export function listen(server: Server, port: number, host: string, options: LoopbackOptions = {}): Promise<void> {
   const handlers = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on(
     'request',
-    loopbackOnly((request, response) => handlers.forEach((handler) => handler(request, response))),
+    loopbackOnly((request, response) => handlers.forEach((handler) => handler(request, response)), options),
   );
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) =>

@@ -3,7 +3,9 @@
  * other machines out, but not a web page the developer opens while `npm start` runs: by DNS rebinding, its own host
  * name is re-pointed at 127.0.0.1, and the browser then sends that page's requests (and lets it read the answers) to
  * the local servers, with the page's name in `Host`. A name that is not a loopback one is refused before any handler
- * sees the request.
+ * sees the request. So is, unless the server takes them as its AWS counterpart does, a request a page of another site
+ * sent (its `Origin` is not a loopback one): a page cannot read the answer, but a blind form post would still move
+ * the clock, add a license or subscribe its own URL to Marketplace's notifications.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
@@ -29,20 +31,54 @@ function hostName(host: string): string | undefined {
   return /^:\d{1,5}$/.test(port) ? host.slice(0, portStart) : undefined;
 }
 
-/** `listener`, behind the check: a request whose `Host` is not a loopback name gets a 403 that says why. */
-export function loopbackOnly(listener: RequestListener): RequestListener {
+/**
+ * Whether a request's `Origin` is a page of another site than this machine: browsers send it with every request but a
+ * same-origin GET (and `null` from a sandboxed or `file:` page); a request without one did not come from a page.
+ */
+export function isForeignOrigin(origin: string | undefined): boolean {
+  if (origin === undefined) return false;
+  try {
+    return !isLoopbackHost(new URL(origin).host);
+  } catch {
+    return true;
+  }
+}
+
+export interface LoopbackOptions {
+  /** Whether requests from pages of other sites are served: only where AWS serves them (the API's routes). */
+  readonly foreignOrigins?: 'refuse' | 'serve';
+}
+
+/**
+ * `listener`, behind the checks: a request whose `Host` is not a loopback name, or (by default) whose `Origin` is a
+ * page of another site, gets a 403 that says why.
+ */
+export function loopbackOnly(listener: RequestListener, options: LoopbackOptions = {}): RequestListener {
   return (request: IncomingMessage, response: ServerResponse) => {
-    if (isLoopbackHost(request.headers.host)) {
-      listener(request, response);
-      return;
-    }
-    request.resume();
-    response
-      .writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
-      .end(
+    const { host, origin } = request.headers;
+    if (!isLoopbackHost(host)) {
+      refuse(
+        request,
+        response,
         `Forbidden: this local server answers only requests addressed to localhost (or a name below it), ` +
-          `127.x.x.x or [::1], not to ${JSON.stringify(request.headers.host ?? '')}, so that no web page can reach ` +
-          'it by DNS rebinding.\n',
+          `127.x.x.x or [::1], not to ${JSON.stringify(host ?? '')}, so that no web page can reach it by DNS ` +
+          'rebinding.\n',
       );
+    } else if (options.foreignOrigins !== 'serve' && isForeignOrigin(origin)) {
+      refuse(
+        request,
+        response,
+        `Forbidden: this local server answers no request a page of another site sends (Origin ` +
+          `${JSON.stringify(origin)}), so that no web page open while it runs can drive it. Call it from your ` +
+          'code, a terminal or a page it serves.\n',
+      );
+    } else {
+      listener(request, response);
+    }
   };
+}
+
+function refuse(request: IncomingMessage, response: ServerResponse, message: string): void {
+  request.resume();
+  response.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(message);
 }

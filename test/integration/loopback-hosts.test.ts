@@ -1,11 +1,12 @@
 /**
  * Every server of the local stack answers only requests addressed to this machine: a web page that re-points its own
  * host name at 127.0.0.1 (DNS rebinding) gets a 403 that says why, whatever the path, while loopback names (with any
- * port) are served as before.
+ * port) are served as before. Nor does any but the API (which, like API Gateway, takes Marketplace's form post from its
+ * own site) answer a request a page of another site sends: a blind cross-site form post cannot drive the simulator.
  */
 import { Agent } from 'node:http';
 import { afterAll, expect, test } from 'vitest';
-import { isLoopbackHost } from '../../local/http/loopback-host.ts';
+import { isForeignOrigin, isLoopbackHost } from '../../local/http/loopback-host.ts';
 import { useLocalStack } from '../support/local-stack.ts';
 import { sendRaw } from '../support/raw-http.ts';
 
@@ -24,9 +25,13 @@ const servers = () => ({
   sqsEndpoint: local.stack.sqsEndpoint,
 });
 
-async function getWithHost(url: string, host: string) {
+async function getWithHost(url: string, host: string, headers: Record<string, string> = {}) {
   const { origin, pathname, search } = new URL(url);
-  const answer = await sendRaw(origin, { method: 'GET', path: `${pathname}${search}`, headers: { host } }, agent);
+  const answer = await sendRaw(
+    origin,
+    { method: 'GET', path: `${pathname}${search}`, headers: { host, ...headers } },
+    agent,
+  );
   return { status: answer.status, body: answer.body.toString('utf8') };
 }
 
@@ -60,6 +65,39 @@ test('each server serves requests addressed to it by a loopback name, with its p
       });
     }
   }
+});
+
+test('each server but the API refuses a request sent by a page of another site, and serves its own pages', async () => {
+  for (const [server, url] of Object.entries(servers())) {
+    const { host } = new URL(url);
+    for (const origin of ['https://evil.example', 'null', `http://localhost.evil.example:${new URL(url).port}`]) {
+      const answer = await getWithHost(url, host, { origin });
+      const refused = answer.status === 403 && answer.body.includes('a page of another site');
+      expect({ server, origin, refused }).toEqual({ server, origin, refused: server !== 'gateway' });
+    }
+    for (const origin of [`http://${host}`, 'http://localhost:4010', 'http://[::1]:3000']) {
+      const answer = await getWithHost(url, host, { origin });
+      const refused = answer.status === 403 && answer.body.includes('a page of another site');
+      expect({ server, origin, refused }).toEqual({ server, origin, refused: false });
+    }
+  }
+  // The blind form post a page could send: the control API is not driven by it.
+  const { host } = new URL(local.stack.simulator.url);
+  const before = (await local.control.clock()).now;
+  const post = await sendRaw(
+    local.stack.simulator.url,
+    {
+      method: 'POST',
+      path: '/control/clock/advance',
+      headers: { host, origin: 'https://evil.example', 'content-type': 'text/plain' },
+      body: Buffer.from('{"hours":5}'),
+    },
+    agent,
+  );
+  expect(post.status).toBe(403);
+  // The clock runs on by itself, but not by the five hours asked.
+  expect(Date.parse((await local.control.clock()).now) - Date.parse(before)).toBeLessThan(3_600_000);
+  expect(isForeignOrigin(undefined)).toBe(false);
 });
 
 test('loopback names are told from the rest', () => {

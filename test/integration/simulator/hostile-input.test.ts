@@ -42,6 +42,18 @@ test('a request target that is not a path gets a 400, and the simulator lives on
   expect((await fetch(`${sim.url}/control/clock`)).status).toBe(200);
 });
 
+test('GET describes the simulator; another method at its root gets a 405 naming the allowed ones', async () => {
+  expect((await fetch(sim.url)).status).toBe(200);
+  for (const method of ['PUT', 'DELETE', 'OPTIONS', 'PATCH']) {
+    const response = await fetch(sim.url, { method });
+    expect({ method, status: response.status, allow: response.headers.get('allow') }).toEqual({
+      method,
+      status: 405,
+      allow: 'GET, POST',
+    });
+  }
+});
+
 test('operation names are not looked up on the prototype', async () => {
   for (const target of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
     const { status, body } = await post(target, '{}');
