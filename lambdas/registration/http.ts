@@ -34,6 +34,20 @@ export class BadRequestError extends BackendError {
   }
 }
 
+/**
+ * Every value of a header, however many lines (and spellings of its name) carried it: API Gateway keeps them all in
+ * `multiValueHeaders`, while `headers` holds only the last.
+ */
+function headerValues(event: APIGatewayProxyEvent, name: string): string[] {
+  const wanted = name.toLowerCase();
+  const all = Object.entries(event.multiValueHeaders ?? {})
+    .filter(([key]) => key.toLowerCase() === wanted)
+    .flatMap(([, values]) => values ?? []);
+  if (all.length > 0) return all;
+  const last = header(event, name);
+  return last === undefined ? [] : [last];
+}
+
 export function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(event.headers ?? {})) {
@@ -67,8 +81,10 @@ export function sessionCookieValue(
   event: APIGatewayProxyEvent,
 ): { readonly state: 'absent' | 'ambiguous' } | { readonly state: 'present'; readonly value: string } {
   const name = sessionCookieName(event);
-  const values = (header(event, 'cookie') ?? '')
-    .split(';')
+  // Browsers may send cookies in several header lines (HTTP/2 does): every line counts, or a second cookie of the name
+  // planted beside ours would go unseen in one of them.
+  const values = headerValues(event, 'cookie')
+    .flatMap((line) => line.split(';'))
     .map((part) => part.trim())
     .filter((part) => part.startsWith(`${name}=`))
     .map((part) => part.slice(name.length + 1));

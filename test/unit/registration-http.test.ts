@@ -36,3 +36,30 @@ test('two session cookies (one planted for a parent domain) are ambiguous, not "
   expect(sessionCookieValue(doubled)).toEqual({ state: 'ambiguous' });
   expect(sessionCookieValue(event({ 'x-forwarded-proto': 'https', cookie: 'other=1' }))).toEqual({ state: 'absent' });
 });
+
+test('session cookies in two header lines (or two spellings of its name) are ambiguous too, whichever comes last', () => {
+  const lines = (first: string, second: string) =>
+    ({
+      headers: { 'x-forwarded-proto': 'https', cookie: second },
+      multiValueHeaders: { 'x-forwarded-proto': ['https'], cookie: [first, second] },
+    }) as unknown as APIGatewayProxyEvent;
+  expect(sessionCookieValue(lines(`__Host-mp_registration=${SESSION}`, '__Host-mp_registration=planted'))).toEqual({
+    state: 'ambiguous',
+  });
+  expect(sessionCookieValue(lines('__Host-mp_registration=planted', `__Host-mp_registration=${SESSION}`))).toEqual({
+    state: 'ambiguous',
+  });
+  const spellings = {
+    headers: { 'x-forwarded-proto': 'https', Cookie: `__Host-mp_registration=${SESSION}` },
+    multiValueHeaders: {
+      Cookie: [`__Host-mp_registration=${SESSION}`],
+      cookie: ['__Host-mp_registration=planted'],
+    },
+  } as unknown as APIGatewayProxyEvent;
+  expect(sessionCookieValue(spellings)).toEqual({ state: 'ambiguous' });
+  // One line with one session cookie beside others is still the session.
+  expect(sessionCookieValue(lines('theme=dark', `__Host-mp_registration=${SESSION}`))).toEqual({
+    state: 'present',
+    value: SESSION,
+  });
+});
