@@ -372,17 +372,25 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
 
 /**
  * After registration, while the subscription is pending or active (a cancelled one has `subscriptionEndPage`): when to
- * sign in depends on whether Marketplace has confirmed the subscription yet.
+ * sign in depends on whether Marketplace has confirmed the subscription yet. Confirmation takes minutes; one still
+ * missing much later (`overdue`) most likely will not come (a payment that failed, which a license-model product hears
+ * of by no event at all), so the buyer is told where to look rather than to wait.
  */
 export function registeredPage(
   branding: Branding,
   status: 'pending' | 'active' | undefined,
   signInUrl: string,
+  overdue = false,
 ): SafeHtml {
   const next =
     status === 'active'
       ? html`<p>Sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`
-      : html`<p>You can sign in at <a href="${signInUrl}">${signInUrl}</a> as soon as AWS Marketplace confirms your
+      : overdue
+        ? html`<p>AWS Marketplace has still not confirmed your subscription, which usually takes minutes: it may not
+              have gone through (for example, a payment problem). Check it under Manage subscriptions in
+              <a href="https://console.aws.amazon.com/marketplace/home#/subscriptions">AWS Marketplace</a>. Once it is
+              confirmed, sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`
+        : html`<p>You can sign in at <a href="${signInUrl}">${signInUrl}</a> as soon as AWS Marketplace confirms your
               subscription, usually within minutes.</p>`;
   return layout(
     branding,

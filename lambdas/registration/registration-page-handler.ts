@@ -23,6 +23,9 @@ import { registrationPageLocation } from './page-location.ts';
 import { registeredPage, registrationFormPage, subscriptionEndPage, type SubscriptionEnd } from './pages.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
+/** How long after the buyer first arrived a subscription still unconfirmed is taken as not coming. */
+const CONFIRMATION_OVERDUE_MS = 3_600_000;
+
 /** Statuses in which there is nothing to register for. */
 const CLOSED_STATUSES: ReadonlySet<Subscriber['subscriptionStatus']> = new Set(['failed', 'ended']);
 
@@ -88,7 +91,10 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     }
     if (status === 'failed') return pages.problem('subscription-closed', subscriber.identity.productCode);
     if (subscriber.registration !== undefined) {
-      return pages.page(200, registeredPage(branding, status, signInUrl(subscriber)));
+      const overdue =
+        status !== 'active' &&
+        dependencies.clock.now().getTime() - Date.parse(subscriber.resolvedFirstAt) > CONFIRMATION_OVERDUE_MS;
+      return pages.page(200, registeredPage(branding, status, signInUrl(subscriber), overdue));
     }
     return pages.page(200, formPage(event, subscriber, session));
   };

@@ -156,6 +156,17 @@ describe('completing registration', () => {
     expect((await getRegistration(registerUrl(), pending.cookie)).body).toContain(
       'as soon as AWS Marketplace confirms',
     );
+    // An hour on, still unconfirmed: most likely it will not be (no event says so for a license); back from the
+    // console with a new token (the first session has expired), the buyer is told where to look.
+    await local.control.advanceClock({ minutes: 61 });
+    const { registrationToken } = await local.control.issueRegistrationToken(pending.license.id);
+    const again = sessionCookieOf(
+      await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken }),
+    );
+    const overdue = (await getRegistration(registerUrl(), again)).body;
+    expect(overdue).toContain('AWS Marketplace has still not confirmed your subscription');
+    expect(overdue).toContain('Manage subscriptions');
+    expect(overdue).not.toContain('as soon as AWS Marketplace confirms');
 
     const failed = await arrivedBuyer();
     await local.documents.send(
