@@ -163,10 +163,25 @@ describe('SNS (legacy products)', () => {
           entitlementsChanged: refresh,
           at: new Date('2026-11-26T10:20:00.000Z'),
           name: action,
+          // Marketplace's word on the trial, where it matters: the subscription it starts.
+          ...(action === 'subscribe-success' ? { freeTrial: false } : {}),
         },
       });
     },
   );
+
+  test('isFreeTrialTermPresent says whether the subscription is a free trial, as a string; anything else says nothing', () => {
+    const freeTrialOf = (isFreeTrialTermPresent: unknown) => {
+      const parsed = parse(snsEnvelope({ ...message('subscribe-success'), isFreeTrialTermPresent }));
+      return parsed.outcome === 'notification' && parsed.notification.kind === 'subscriber'
+        ? parsed.notification.freeTrial
+        : 'not a notification';
+    };
+    expect([' true', 'TRUE', 'false', 'False '].map(freeTrialOf)).toEqual([true, true, false, false]);
+    expect([true, 'yes', '', 'constructor', null, undefined].map(freeTrialOf)).toEqual(
+      Array.from({ length: 6 }, () => undefined),
+    );
+  });
 
   test('delivered raw, and with the older PascalCase keys, it is dated by the queue', () => {
     const raw = { action: 'subscribe-success', CustomerIdentifier: 'X01', ProductCode: 'legacy-product' };

@@ -24,7 +24,7 @@ import {
 } from '../table-keys.ts';
 import type { SubscriberEntitlement } from './entitlements.ts';
 import type { AgreementMessage, SubscriberMessage, SubscriberReference } from './marketplace-messages.ts';
-import type { SubscriptionStatus } from '../subscriber.ts';
+import type { OfferType, SubscriptionStatus } from '../subscriber.ts';
 import {
   finalMeteringDeadline,
   isMeterable,
@@ -83,6 +83,7 @@ interface StoredLifecycle {
   readonly entitlementsFetchedAt?: string;
   readonly agreementId?: string;
   readonly agreementAt?: string;
+  readonly offerType?: string;
   readonly [ENDING_INDEX.sortKey]?: string;
 }
 
@@ -98,7 +99,7 @@ export class LifecycleRepository {
    * whether anything changed.
    */
   async applyToSubscriber(
-    notification: Pick<SubscriberMessage, 'subscriber' | 'facts' | 'at'>,
+    notification: Pick<SubscriberMessage, 'subscriber' | 'facts' | 'at' | 'freeTrial'>,
     now: Date,
     fetched?: FetchedEntitlements,
   ): Promise<'changed' | 'unchanged'> {
@@ -124,19 +125,21 @@ export class LifecycleRepository {
         (stored.agreementAt === undefined || stored.agreementAt < notification.at.toISOString())
           ? { agreementId: subscriber.agreementId, agreementAt: notification.at.toISOString() }
           : undefined;
+      const offer = offerOf(notification, facts, stored);
       const unchanged =
         JSON.stringify(facts) === JSON.stringify(stored.lifecycle ?? {}) &&
         state.status === (stored.subscriptionStatus ?? 'pending') &&
         this.finalMeteringUntil(facts, state.status, now)?.toISOString() === stored[ENDING_INDEX.sortKey] &&
         entitlements === undefined &&
-        agreement === undefined;
+        agreement === undefined &&
+        offer === undefined;
       if (unchanged) return 'unchanged';
       try {
         await this.write(
           subscriberId,
           subscriber,
           stored.lifecycleVersion ?? 0,
-          { facts, state, entitlements, agreement },
+          { facts, state, entitlements, agreement, offer },
           now,
         );
         return 'changed';
@@ -169,10 +172,11 @@ export class LifecycleRepository {
       readonly state: { status: SubscriptionStatus; since?: string };
       readonly entitlements: FetchedEntitlements | undefined;
       readonly agreement: { agreementId: string; agreementAt: string } | undefined;
+      readonly offer: { offerType: OfferType } | undefined;
     },
     now: Date,
   ): Promise<void> {
-    const { facts, state, entitlements, agreement } = changes;
+    const { facts, state, entitlements, agreement, offer } = changes;
     const { status, since } = state;
     const deadline = this.finalMeteringUntil(facts, status, now);
     const set: Record<string, unknown> = {
@@ -191,6 +195,7 @@ export class LifecycleRepository {
         ? {}
         : { entitlements: entitlements.entitlements, entitlementsFetchedAt: entitlements.fetchedAt.toISOString() }),
       ...agreement,
+      ...offer,
     };
     // Who the subscriber is, for an item the lifecycle creates before the buyer arrives; never overwritten.
     const identity: Record<string, string> = Object.fromEntries(
@@ -366,6 +371,21 @@ export class LifecycleRepository {
       } while (startKey !== undefined);
     }
   }
+}
+
+/**
+ * The offer Marketplace says the subscription has, to record when it differs from the stored one: only from the
+ * notification that set the latest activation, so that a stale `subscribe-success` (a trial's, after the buyer
+ * subscribed again without one) changes nothing.
+ */
+function offerOf(
+  notification: Pick<SubscriberMessage, 'freeTrial' | 'at'>,
+  facts: LifecycleFacts,
+  stored: StoredLifecycle,
+): { offerType: OfferType } | undefined {
+  if (notification.freeTrial === undefined || facts.activatedAt !== notification.at.toISOString()) return undefined;
+  const offerType: OfferType = notification.freeTrial ? 'free-trial' : 'standard';
+  return offerType === stored.offerType ? undefined : { offerType };
 }
 
 /** The reference a stored subscriber item carries, as a notification would name it. */

@@ -38,6 +38,12 @@ export interface SubscriberMessage {
   readonly at: Date;
   /** The notification's own name, for logs: a detail-type or an SNS action. */
   readonly name: string;
+  /**
+   * Marketplace's own word on whether the subscription is a free trial, where it gives one: a legacy `subscribe-success`
+   * (`isFreeTrialTermPresent`). The buyer's browser says so only on its way to the fulfillment URL, and not at all
+   * when the buyer comes back from the console.
+   */
+  readonly freeTrial?: boolean | undefined;
 }
 
 export interface AgreementMessage {
@@ -92,12 +98,21 @@ const snsMessage = z
     CustomerIdentifier: z.string().optional(),
     'product-code': z.string().optional(),
     ProductCode: z.string().optional(),
+    // A string, "true" or "false"; anything else says nothing.
+    isFreeTrialTermPresent: z.unknown().optional(),
   })
   .transform((message) => ({
     action: message.action.trim(),
     customerIdentifier: (message['customer-identifier'] ?? message.CustomerIdentifier ?? '').trim(),
     productCode: (message['product-code'] ?? message.ProductCode ?? '').trim(),
+    freeTrial: booleanText(message.isFreeTrialTermPresent),
   }));
+
+/** `"true"` or `"false"` (any case, padded or not) as a boolean; anything else is no answer. */
+function booleanText(value: unknown): boolean | undefined {
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
 
 const licenseEvents: Readonly<Record<string, { facts: readonly LifecycleFact[]; entitlementsChanged: boolean }>> = {
   'License Updated - Manufacturer': { facts: ['activatedAt'], entitlementsChanged: true },
@@ -210,7 +225,7 @@ function fromEventBridge(message: object, products: readonly ProductListing[]): 
 function fromSns(message: unknown, at: Date, products: readonly ProductListing[]): Parsed {
   const parsed = snsMessage.safeParse(message);
   if (!parsed.success) return { outcome: 'rejected', reason: 'not a Marketplace SNS message' };
-  const { action, customerIdentifier, productCode } = parsed.data;
+  const { action, customerIdentifier, productCode, freeTrial } = parsed.data;
   const meaning = snsActions[action];
   if (meaning === undefined) return { outcome: 'rejected', reason: 'an unknown SNS action', name: action };
   if (customerIdentifier === '' || productCode === '') {
@@ -231,6 +246,7 @@ function fromSns(message: unknown, at: Date, products: readonly ProductListing[]
       ...meaning,
       at,
       name: action,
+      ...(action === 'subscribe-success' && freeTrial !== undefined ? { freeTrial } : {}),
     },
   };
 }

@@ -8,6 +8,7 @@
 import { expect, test } from 'vitest';
 import { loadLocalConfig } from '../../../local/config.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
+import { postFulfillment } from '../../support/buyer.ts';
 import { checkAccess, sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
@@ -61,4 +62,29 @@ test('subscribe-success activates, entitlement-updated refreshes, unsubscribe-pe
   expect(local.stack.lifecycleQueue.deadLetters).toEqual([]);
   const setAside = (await local.subscriberItems()).filter((item) => String(item.pk).startsWith('REJECTED#'));
   expect(setAside).toEqual([]);
+});
+
+test("the offer is Marketplace's word (isFreeTrialTermPresent) over the browser's, which says nothing on a return", async () => {
+  const account = '606060606060';
+  const trial = await local.control.createLicense({
+    productCode: LEGACY_PRODUCT,
+    offerType: 'free-trial',
+    customerAWSAccountId: account,
+  });
+  // Back from the console: the form carries no offer type.
+  await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': trial.registrationToken });
+  await settleLifecycle(local.stack);
+  const { customerIdentifier } = await local.control.license(trial.license.id);
+  const subscriberId = `legacy:${LEGACY_PRODUCT}:${customerIdentifier}`;
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'active', offerType: 'free-trial' }),
+  );
+
+  // The account subscribes to the paid offer: its subscribe-success says no trial.
+  await local.control.advanceClock({ minutes: 5 });
+  await local.control.createLicense({ productCode: LEGACY_PRODUCT, customerAWSAccountId: account });
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'active', offerType: 'standard' }),
+  );
 });
