@@ -70,11 +70,11 @@ describe('EventBridge', () => {
     });
   });
 
-  test('License Deprovisioned opens the final-metering window', () => {
+  test('License Deprovisioned opens the final-metering window, and has the entitlements read again (revoked)', () => {
     const parsed = parse(licenseEvent('License Deprovisioned - Manufacturer'));
     expect(parsed.outcome === 'notification' && parsed.notification).toMatchObject({
       facts: ['endRequestedAt'],
-      entitlementsChanged: false,
+      entitlementsChanged: true,
     });
   });
 
@@ -148,7 +148,7 @@ describe('SNS (legacy products)', () => {
   test.each([
     ['subscribe-success', ['activatedAt'], true],
     ['subscribe-fail', ['failedAt'], false],
-    ['unsubscribe-pending', ['endRequestedAt'], false],
+    ['unsubscribe-pending', ['endRequestedAt'], true],
     ['unsubscribe-success', ['endedAt'], false],
     ['entitlement-updated', [], true],
   ])(

@@ -114,9 +114,11 @@ function booleanText(value: unknown): boolean | undefined {
   return text === 'true' ? true : text === 'false' ? false : undefined;
 }
 
+// An end changes the entitlements too (Marketplace revokes them): read again then, the answer does not depend on
+// whether a duplicate of an earlier notification happens to come after it.
 const licenseEvents: Readonly<Record<string, { facts: readonly LifecycleFact[]; entitlementsChanged: boolean }>> = {
   'License Updated - Manufacturer': { facts: ['activatedAt'], entitlementsChanged: true },
-  'License Deprovisioned - Manufacturer': { facts: ['endRequestedAt'], entitlementsChanged: false },
+  'License Deprovisioned - Manufacturer': { facts: ['endRequestedAt'], entitlementsChanged: true },
 };
 
 const agreementEvent = /^Purchase Agreement (Created|Amended|Ended) - (Proposer|Manufacturer)$/;
@@ -124,7 +126,7 @@ const agreementEvent = /^Purchase Agreement (Created|Amended|Ended) - (Proposer|
 const snsActions: Readonly<Record<string, { facts: readonly LifecycleFact[]; entitlementsChanged: boolean }>> = {
   'subscribe-success': { facts: ['activatedAt'], entitlementsChanged: true },
   'subscribe-fail': { facts: ['failedAt'], entitlementsChanged: false },
-  'unsubscribe-pending': { facts: ['endRequestedAt'], entitlementsChanged: false },
+  'unsubscribe-pending': { facts: ['endRequestedAt'], entitlementsChanged: true },
   'unsubscribe-success': { facts: ['endedAt'], entitlementsChanged: false },
   'entitlement-updated': { facts: [], entitlementsChanged: true },
 };

@@ -47,8 +47,13 @@ test('subscribe-success activates, entitlement-updated refreshes, unsubscribe-pe
 
   await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
   await settleLifecycle(local.stack);
+  // The end has the entitlements read again: Marketplace has revoked them, duplicate notifications or not.
   expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
-    expect.objectContaining({ status: 'ending', allowed: false }),
+    expect.objectContaining({ status: 'ending', allowed: false, entitlements: [] }),
+  );
+  await local.stack.subscriberStream.settled();
+  expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Entitlements Changed').at(-1)?.detail).toEqual(
+    expect.objectContaining({ entitlements: [] }),
   );
   expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Ending')).toHaveLength(1);
 
