@@ -91,6 +91,7 @@ export class LifecycleEvents {
         eventBridge('License Updated - Manufacturer', licenseDetail);
         sns('subscribe-success', 'subscription');
         if (license.entitlements.length > 0) sns('entitlement-updated', 'entitlement');
+        for (const expiry of expiriesAfter(license, at)) sns('entitlement-updated', 'entitlement', expiry);
         return;
       case 'subscribe-failed':
         sns('subscribe-fail', 'subscription');
@@ -101,6 +102,7 @@ export class LifecycleEvents {
         }
         eventBridge('License Updated - Manufacturer', licenseDetail);
         sns('entitlement-updated', 'entitlement');
+        for (const expiry of expiriesAfter(license, at)) sns('entitlement-updated', 'entitlement', expiry);
         return;
       case 'ended': {
         // Ended events carry only the agreement's id and final status.
@@ -246,6 +248,18 @@ export class LifecycleEvents {
       ...this.parties(license),
     };
   }
+}
+
+/**
+ * When the license's entitlements expire, after `at`: AWS sends a legacy product's `entitlement-updated` for expiries
+ * too. One already scheduled by an earlier change is sent anyway; a seller reads the entitlements again and finds
+ * nothing new.
+ */
+function expiriesAfter(license: License, at: Date): Date[] {
+  const times = license.entitlements
+    .map((entitlement) => entitlement.expirationDate?.getTime())
+    .filter((time): time is number => time !== undefined && time > at.getTime());
+  return [...new Set(times)].map((time) => new Date(time));
 }
 
 function snsEnvelope(action: string, topic: 'subscription' | 'entitlement', license: License, at: Date) {

@@ -133,6 +133,23 @@ test('legacy products also get SNS messages in their envelope; unsubscribe-succe
   expect(snsActions((await sim.control.events(0, 'sns')).events).at(-1)).toBe('unsubscribe-success');
 });
 
+test("an entitlement's expiry sends a legacy product's entitlement-updated (AWS sends it for expiries too)", async () => {
+  const expiresAt = minutesFrom(SIMULATOR_NOW, 30);
+  const expiring = [{ dimension: 'seats', value: { IntegerValue: 2 }, expirationDate: expiresAt.toISOString() }];
+  const legacy = await sim.control.createLicense({ productCode: (await contractProduct('legacy')).code });
+  await sim.control.setEntitlements(legacy.license.id, expiring);
+  const licensed = await sim.control.createLicense({ productCode: (await contractProduct('license')).code });
+  await sim.control.setEntitlements(licensed.license.id, expiring);
+  const eventBridgeBefore = (await sim.control.events(0, 'eventbridge')).events.length;
+  expect(snsActions((await sim.control.events(0, 'sns')).events)).toEqual(['subscribe-success', 'entitlement-updated']);
+
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 31), false);
+  const sns = (await sim.control.events(0, 'sns')).events;
+  expect(snsActions(sns)).toEqual(['subscribe-success', 'entitlement-updated', 'entitlement-updated']);
+  expect(sns.at(-1)?.body.Timestamp).toBe(expiresAt.toISOString());
+  expect((await sim.control.events(0, 'eventbridge')).events).toHaveLength(eventBridgeBefore);
+});
+
 test('subscribe-fail is an SNS message', async () => {
   const product = await contractProduct('legacy');
   const { license } = await sim.control.createLicense({ productCode: product.code, activate: false });
