@@ -142,6 +142,14 @@ export class Marketplace {
     const id = ids.licenseId();
     const now = this.clock.now();
     const customerAWSAccountId = input.customerAWSAccountId ?? ids.accountId();
+    if (input.offerType === 'free-trial' && this.hadFreeTrial(product.code, customerAWSAccountId)) {
+      throw new ControlError(
+        409,
+        'FreeTrialUsed',
+        `Account ${customerAWSAccountId} has had a free trial of ${product.code}: Marketplace gives one per account ` +
+          'and product',
+      );
+    }
     const license: License = {
       id,
       productCode: product.code,
@@ -162,6 +170,12 @@ export class Marketplace {
     this.licenses.set(id, license);
     if (license.licenseArn !== undefined) this.licensesByArn.set(license.licenseArn, license);
     return license;
+  }
+
+  private hadFreeTrial(productCode: string, accountId: string): boolean {
+    return this.listLicenses(productCode).some(
+      (license) => license.customerAWSAccountId === accountId && license.offerType === 'free-trial',
+    );
   }
 
   requireLicense(id: string): License {
