@@ -371,6 +371,30 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
 }
 
 /**
+ * A form sent after the subscription was already set up with other details (a second tab, another person with the
+ * link): those details stand, and the buyer is told so rather than sent on as if theirs had been saved.
+ */
+export function alreadyRegisteredPage(
+  branding: Branding,
+  registered: RegistrationDetails,
+  signInUrl: string,
+): SafeHtml {
+  const shown = (['company', 'contactName', 'email'] as const)
+    .filter((field) => registered[field] !== undefined)
+    .map((field) => html`<li>${fieldRules[field].label}: ${registered[field]}</li>`);
+  return layout(
+    branding,
+    'Already set up',
+    html`<p>This subscription was already set up, with these details:</p>
+      <ul>
+        ${shown}
+      </ul>
+      <p>The details you just sent were not saved. To change them, contact us below. To use the product, sign in at
+        <a href="${signInUrl}">${signInUrl}</a>.</p>`,
+  );
+}
+
+/**
  * After registration, while the subscription is pending or active (a cancelled one has `subscriptionEndPage`): when to
  * sign in depends on whether Marketplace has confirmed the subscription yet. Confirmation takes minutes; one still
  * missing much later (`overdue`) most likely will not come (a payment that failed, which a license-model product hears

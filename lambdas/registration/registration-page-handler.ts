@@ -20,7 +20,13 @@ import type { FieldErrors } from '../core/registration-form.ts';
 import { BadRequestError, correlateWithApiRequest, formFields, sessionCookieValue } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
 import { registrationPageLocation } from './page-location.ts';
-import { registeredPage, registrationFormPage, subscriptionEndPage, type SubscriptionEnd } from './pages.ts';
+import {
+  alreadyRegisteredPage,
+  registeredPage,
+  registrationFormPage,
+  subscriptionEndPage,
+  type SubscriptionEnd,
+} from './pages.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
 /** How long after the buyer first arrived a subscription still unconfirmed is taken as not coming. */
@@ -118,12 +124,12 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
       return pages.problem('form-expired', productCode, { registerHref: registrationPageLocation(event) });
     }
-    if (subscriber.registration !== undefined) return afterRegistration(event, subscriber);
-    if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) return pages.problem('subscription-closed', productCode);
     const validation = validateRegistration(
       Object.fromEntries(REGISTRATION_FIELDS.map((field) => [field, fields.getAll(field)])),
       settings.requiredFields,
     );
+    if (subscriber.registration !== undefined) return afterEarlierRegistration(event, subscriber, validation);
+    if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) return pages.problem('subscription-closed', productCode);
     if (!validation.valid) {
       return pages.page(
         400,
@@ -136,7 +142,32 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       dependencies.clock.now(),
     );
     logger.info('Buyer registered', { subscriberId: subscriber.id, productCode, outcome });
+    if (outcome === 'already-registered') {
+      // Another submission got there first (a double click, or a second tab racing this one).
+      const current = await dependencies.subscribers.get(subscriber.id);
+      if (current !== undefined) return afterEarlierRegistration(event, current, validation);
+    }
     return afterRegistration(event, subscriber);
+  };
+
+  /**
+   * A form sent once the subscription is set up: the same details again (a resubmitted form, a double click) go on as
+   * the first did; other details are not saved, and the page says so and shows what stands.
+   */
+  const afterEarlierRegistration = (
+    event: APIGatewayProxyEvent,
+    subscriber: Subscriber,
+    validation: ReturnType<typeof validateRegistration>,
+  ): APIGatewayProxyResult => {
+    const registered = subscriber.registration?.details ?? {};
+    const same =
+      validation.valid && REGISTRATION_FIELDS.every((field) => validation.details[field] === registered[field]);
+    if (same) return afterRegistration(event, subscriber);
+    logger.info('Registration form sent after the subscription was set up; not saved', { subscriberId: subscriber.id });
+    return pages.page(
+      409,
+      alreadyRegisteredPage(pages.branding(subscriber.identity.productCode), registered, signInUrl(subscriber)),
+    );
   };
 
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {

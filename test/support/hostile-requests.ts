@@ -459,8 +459,8 @@ export class HostileRequests {
       kind: 'registered buyer posts again',
       request: this.post(this.targets.registerPath, form([['formToken', buyer.formToken], ...fields]), FORM, buyer),
       payloads,
-      // A replayed token may have marked the buyer a free-trial one (the offer type is the browser's claim).
-      expected: { status: 303, location: ['register', this.targets.freeTrialLandingUrl] },
+      // Never the details the buyer registered with (hostile ones): they are not saved, and the page says so.
+      expected: { status: 409, says: 'This subscription was already set up' },
     };
   }
 

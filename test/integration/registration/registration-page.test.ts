@@ -184,13 +184,19 @@ describe('completing registration', () => {
     expect(await registrationOf(failed.subscriberId)).toBeUndefined();
   });
 
-  test('a second submission (a double click, another tab) changes nothing', async () => {
+  test('a second submission changes nothing: the same details go on as the first (a double click), others are told they were not saved (another tab)', async () => {
     const { cookie, subscriberId } = await arrivedBuyer();
     const page = await getRegistration(registerUrl(), cookie);
     const formToken = formTokenOf(page.body);
     await postRegistration(registerUrl(), cookie, { formToken, ...complete });
-    const again = await postRegistration(registerUrl(), cookie, { formToken, ...complete, company: 'Other Inc' });
-    expect(again.status).toBe(303);
+    const same = await postRegistration(registerUrl(), cookie, { formToken, ...complete });
+    expect(same.status).toBe(303);
+    const other = await postRegistration(registerUrl(), cookie, { formToken, ...complete, company: 'Other <Inc>' });
+    expect(other.status).toBe(409);
+    expect(other.body).toContain('This subscription was already set up');
+    expect(other.body).toContain('Company: Acme Ltd');
+    expect(other.body).toContain('The details you just sent were not saved');
+    expect(other.body).not.toContain('Other <Inc>');
     expect(((await registrationOf(subscriberId)) as { details: { company: string } }).details.company).toBe('Acme Ltd');
   });
 
