@@ -7,6 +7,7 @@ import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
+import { bucketItemOf } from '../../../lambdas/core/metering/bucket/bucket-item.ts';
 import { allocationAttributes, bucketKey, pendingShardOf } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
 import { MAX_QUANTITY, type UsageEventInput } from '../../../lambdas/core/metering/recording/usage-event.ts';
 import {
@@ -729,5 +730,7 @@ describe('allocations', () => {
       ['toString', 'y'],
       ['valueOf', 'z'],
     ]);
+    // And the metering run reads it back as that allocation.
+    expect(bucketItemOf(stored)?.allocations).toEqual([{ tags, quantity: 3 }]);
   });
 });
