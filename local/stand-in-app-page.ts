@@ -33,6 +33,20 @@ export function standInAppPage(requestTarget: string, calls: readonly WebhookCal
         <title>Your app (local stand-in)</title>
         <!-- No icon to fetch: the receiver has none, and a browser would log the 404. -->
         <link rel="icon" href="data:," />
+        <!-- Long ids and addresses wrap, so that a phone's page does not scroll sideways. -->
+        <style>
+          body {
+            font-family: system-ui, sans-serif;
+            margin: 1rem;
+          }
+          th,
+          td,
+          code {
+            overflow-wrap: anywhere;
+            text-align: left;
+            vertical-align: top;
+          }
+        </style>
       </head>
       <body>
         <main>

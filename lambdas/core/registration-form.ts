@@ -82,7 +82,8 @@ export function validateRegistration(
       continue;
     }
     const problem =
-      value.length > rule.maxLength
+      // Characters as the buyer counts them (an emoji is one), not UTF-16 units.
+      [...value].length > rule.maxLength
         ? `Use at most ${rule.maxLength} characters`
         : UNPRINTABLE.test(value)
           ? 'Remove the line breaks or control characters'

@@ -82,7 +82,7 @@ export class SubscriberRepository {
   /**
    * Records that Marketplace resolved a buyer's token: creates the subscriber or refreshes it, touching only what the
    * fulfillment URL owns. A free trial is recorded as such; a later visit without the trial field does not undo it,
-   * unless the subscription had ended (or been asked to) by then: that visit is the buyer subscribing again (a legacy
+   * unless a legacy subscription had ended (or been asked to) by then: that visit is the buyer subscribing again (a legacy
    * subscriber keeps its id), and Marketplace gives an account one trial per product, so the new subscription is not one.
    */
   async recordResolution(identity: SubscriberIdentity, offerType: OfferType, at: Date): Promise<Subscriber> {
@@ -120,7 +120,10 @@ export class SubscriberRepository {
       }),
     );
     const firstEndAt = (Attributes?.lifecycle as { firstEndAt?: string } | undefined)?.firstEndAt;
+    // Only a legacy subscriber can be subscribed to again under its id: a license's visit after its end is the same
+    // license, whose trial stays a trial.
     const subscribedAgain =
+      identity.model === 'legacy' &&
       offerType === 'standard' &&
       Attributes?.offerType === 'free-trial' &&
       firstEndAt !== undefined &&

@@ -168,13 +168,15 @@ const problems = {
     body: (_, registerHref) =>
       html`<p>Please <a href="${registerHref}">open the registration page</a> and use its form.</p>`,
   },
-  'subscription-closed': {
+  'subscription-failed': {
     status: 409,
     title: 'This subscription cannot be set up',
-    body: (productName) =>
-      html`<p>AWS Marketplace reports that this subscription did not complete or has ended, so there is nothing to set
-          up.</p>
-        ${startAgain(productName)}`,
+    body: () =>
+      html`<p>AWS Marketplace could not complete this subscription (for example, a payment problem), so there is
+          nothing to set up.</p>
+        <p>Check your payment method in the
+          <a href="https://console.aws.amazon.com/billing/home#/paymentmethods">AWS Billing console</a>, then subscribe
+          again in <a href="https://console.aws.amazon.com/marketplace/home">AWS Marketplace</a>.</p>`,
   },
   'too-large': {
     status: 413,
@@ -182,6 +184,13 @@ const problems = {
     body: (productName) =>
       html`<p>Your browser sent more data than this form accepts.</p>
         ${startAgain(productName)}`,
+  },
+  'form-too-large': {
+    status: 413,
+    title: 'That form was too large',
+    body: (_, registerHref) =>
+      html`<p>What you entered is longer than this form accepts. Go back, shorten it and send it again, or
+          <a href="${registerHref}">open the registration page</a> again.</p>`,
   },
   'wrong-content-type': {
     status: 415,
@@ -229,7 +238,7 @@ const statusText: Record<SubscriptionStatus | 'unknown', string> = {
   unknown: 'AWS Marketplace is confirming your subscription. You can complete your details now.',
   pending: 'AWS Marketplace is confirming your subscription. You can complete your details now.',
   active: 'Your subscription is active.',
-  ending: 'Your subscription has been cancelled.',
+  ending: 'Your subscription has ended.',
   ended: 'Your subscription has ended.',
   failed: 'AWS Marketplace could not complete your subscription (for example, a payment problem).',
 };
@@ -315,7 +324,6 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
  * usage records, then `ended`.
  */
 export interface SubscriptionEnd {
-  readonly status: 'ending' | 'ended';
   readonly at: string | undefined;
   readonly freeTrial: boolean;
 }
@@ -345,11 +353,11 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
   const subscribeAgain = html`<a href="https://console.aws.amazon.com/marketplace/home#/subscriptions"
     >AWS Marketplace</a
   >`;
+  // Cancelled, expired or terminated, it is over for the buyer either way; Marketplace's closing of the books
+  // (`ending`) is no concern of theirs.
   const [title, status] = end.freeTrial
     ? ['Your free trial has ended', 'Your free trial has ended.']
-    : end.status === 'ending'
-      ? ['Your subscription has been cancelled', subscriptionStatusText('ending')]
-      : ['Your subscription has ended', subscriptionStatusText('ended')];
+    : ['Your subscription has ended', subscriptionStatusText('ended')];
   return layout(
     branding,
     title,
@@ -377,6 +385,7 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
 export function alreadyRegisteredPage(
   branding: Branding,
   registered: RegistrationDetails,
+  status: 'pending' | 'active' | undefined,
   signInUrl: string,
 ): SafeHtml {
   const shown = (['company', 'contactName', 'email'] as const)
@@ -389,8 +398,13 @@ export function alreadyRegisteredPage(
       <ul>
         ${shown}
       </ul>
-      <p>The details you just sent were not saved. To change them, contact us below. To use the product, sign in at
-        <a href="${signInUrl}">${signInUrl}</a>.</p>`,
+      <p>The details you just sent were not saved. To change them, contact us below.</p>
+      <p>${
+        status === 'active'
+          ? html`To use the product, sign in at <a href="${signInUrl}">${signInUrl}</a>.`
+          : html`You can sign in at <a href="${signInUrl}">${signInUrl}</a> once AWS Marketplace confirms your
+            subscription.`
+      }</p>`,
   );
 }
 
@@ -406,21 +420,32 @@ export function registeredPage(
   signInUrl: string,
   overdue = false,
 ): SafeHtml {
-  const next =
-    status === 'active'
-      ? html`<p>Sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`
-      : overdue
-        ? html`<p>AWS Marketplace has still not confirmed your subscription, which usually takes minutes: it may not
-              have gone through (for example, a payment problem). Check it under Manage subscriptions in
-              <a href="https://console.aws.amazon.com/marketplace/home#/subscriptions">AWS Marketplace</a>. Once it is
-              confirmed, sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`
-        : html`<p>You can sign in at <a href="${signInUrl}">${signInUrl}</a> as soon as AWS Marketplace confirms your
-              subscription, usually within minutes.</p>`;
+  if (status === 'active') {
+    return layout(
+      branding,
+      'You are set up',
+      html`<p class="status">${subscriptionStatusText(status)}</p>
+        <p>Your registration is complete.</p>
+        <p>Sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`,
+    );
+  }
+  if (overdue) {
+    return layout(
+      branding,
+      'Your subscription is not confirmed yet',
+      html`<p class="status">AWS Marketplace has not confirmed your subscription.</p>
+        <p>Your registration is complete, but confirmation, which usually takes minutes, has not come: the subscription
+          may not have gone through (for example, a payment problem). Check it under Manage subscriptions in
+          <a href="https://console.aws.amazon.com/marketplace/home#/subscriptions">AWS Marketplace</a>. Once it is
+          confirmed, sign in at <a href="${signInUrl}">${signInUrl}</a>.</p>`,
+    );
+  }
   return layout(
     branding,
     'You are set up',
-    html`<p class="status">${subscriptionStatusText(status)}</p>
+    html`<p class="status">AWS Marketplace is confirming your subscription.</p>
       <p>Your registration is complete.</p>
-      ${next}`,
+      <p>You can sign in at <a href="${signInUrl}">${signInUrl}</a> as soon as AWS Marketplace confirms your
+        subscription, usually within minutes.</p>`,
   );
 }

@@ -32,19 +32,14 @@ import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 /** How long after the buyer first arrived a subscription still unconfirmed is taken as not coming. */
 const CONFIRMATION_OVERDUE_MS = 3_600_000;
 
-/** Statuses in which there is nothing to register for. */
-const CLOSED_STATUSES: ReadonlySet<Subscriber['subscriptionStatus']> = new Set(['failed', 'ended']);
+/** Whether there is still something to set up: the subscription is confirmed or on its way (or not heard of yet). */
+function isOpen(status: Subscriber['subscriptionStatus']): status is 'pending' | 'active' | undefined {
+  return status === undefined || status === 'pending' || status === 'active';
+}
 
-/**
- * The subscription's end as of `now`: when it ended for the buyer (the cancellation), and whether Marketplace still
- * takes its final records; an ending one whose final-metering deadline has passed has ended, even before the sweep
- * writes it down (as the access check answers).
- */
-function endOf(subscriber: Subscriber, status: 'ending' | 'ended', now: Date): SubscriptionEnd {
-  const deadline = subscriber.finalMeteringDeadline;
-  const over = status === 'ended' || (deadline !== undefined && Date.parse(deadline) <= now.getTime());
+/** The subscription's end, as the buyer sees it: when it ended (the cancellation, not the final-metering deadline). */
+function endOf(subscriber: Subscriber): SubscriptionEnd {
   return {
-    status: over ? 'ended' : 'ending',
     at: subscriber.endedAt ?? subscriber.statusChangedAt,
     freeTrial: subscriber.offerType === 'free-trial',
   };
@@ -84,6 +79,21 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       ...validation,
     });
 
+  /**
+   * A subscription there is nothing left to set up or use in: ended (or cancelled: access ends with it) or failed.
+   * Shown for a GET (200) and for a form sent anyway (409: nothing is saved, and nobody is sent on to the app).
+   */
+  const closed = (
+    subscriber: Subscriber,
+    subscriptionStatus: 'ending' | 'ended' | 'failed',
+    status: number,
+  ): APIGatewayProxyResult => {
+    const productCode = subscriber.identity.productCode;
+    return subscriptionStatus === 'failed'
+      ? pages.problem('subscription-failed', productCode)
+      : pages.page(status, subscriptionEndPage(pages.branding(productCode), endOf(subscriber)));
+  };
+
   const show = (
     event: APIGatewayProxyEvent,
     subscriber: Subscriber,
@@ -91,11 +101,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
   ): APIGatewayProxyResult => {
     const branding = pages.branding(subscriber.identity.productCode);
     const status = subscriber.subscriptionStatus;
-    if (status === 'ending' || status === 'ended') {
-      const end = endOf(subscriber, status, dependencies.clock.now());
-      return pages.page(200, subscriptionEndPage(branding, end));
-    }
-    if (status === 'failed') return pages.problem('subscription-closed', subscriber.identity.productCode);
+    if (!isOpen(status)) return closed(subscriber, status, 200);
     if (subscriber.registration !== undefined) {
       const overdue =
         status !== 'active' &&
@@ -124,12 +130,19 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
       return pages.problem('form-expired', productCode, { registerHref: registrationPageLocation(event) });
     }
+    const status = subscriber.subscriptionStatus;
+    if (!isOpen(status)) {
+      logger.info('Registration form sent for a closed subscription; not saved', {
+        subscriberId: subscriber.id,
+        status,
+      });
+      return closed(subscriber, status, 409);
+    }
     const validation = validateRegistration(
       Object.fromEntries(REGISTRATION_FIELDS.map((field) => [field, fields.getAll(field)])),
       settings.requiredFields,
     );
     if (subscriber.registration !== undefined) return afterEarlierRegistration(event, subscriber, validation);
-    if (CLOSED_STATUSES.has(subscriber.subscriptionStatus)) return pages.problem('subscription-closed', productCode);
     if (!validation.valid) {
       return pages.page(
         400,
@@ -166,7 +179,12 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     logger.info('Registration form sent after the subscription was set up; not saved', { subscriberId: subscriber.id });
     return pages.page(
       409,
-      alreadyRegisteredPage(pages.branding(subscriber.identity.productCode), registered, signInUrl(subscriber)),
+      alreadyRegisteredPage(
+        pages.branding(subscriber.identity.productCode),
+        registered,
+        subscriber.subscriptionStatus === 'active' ? 'active' : 'pending',
+        signInUrl(subscriber),
+      ),
     );
   };
 
@@ -187,7 +205,11 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       if (session === undefined || subscriber === undefined) return pages.problem('session-expired');
       return event.httpMethod === 'GET' ? show(event, subscriber, session) : await submit(event, subscriber, session);
     } catch (error) {
-      if (error instanceof BadRequestError) return pages.problem(problemForBadRequest(error));
+      if (error instanceof BadRequestError) {
+        // Only a form posted here can be too large: the buyer can shorten it, not start again from Marketplace.
+        const problem = error.reason === 'too-large' ? 'form-too-large' : problemForBadRequest(error);
+        return pages.problem(problem, undefined, { registerHref: registrationPageLocation(event) });
+      }
       return problemForUnexpectedError(error, pages, logger);
     }
   };

@@ -26,7 +26,7 @@ if (PRODUCT === undefined) {
 const SETTLED = { timeout: 20_000, interval: 100 };
 
 const ACTIVE = 'Your subscription is active.';
-const ENDING = 'Your subscription has been cancelled.';
+const ENDING = 'Your subscription has ended.';
 
 const running = useBrowserAndStack();
 
@@ -94,12 +94,10 @@ describe('a subscription, as the buyer and the seller see it', () => {
       `Your subscription to ${PRODUCT} (license ${licenseId}) is cancelled.`,
     );
 
-    // The registration page says it has been cancelled (no longer "You are set up"), and when.
+    // The registration page says it has ended (no longer "You are set up"), and when.
     await page.goto(stack.registerUrl);
     await reloadUntilStatus(page, ENDING);
-    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe(
-      'Your subscription has been cancelled',
-    );
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Your subscription has ended');
 
     // Access ends with the cancellation, which Marketplace's events carry in whole seconds: no use after it can be
     // billed. Usage up to it is still taken until the final-metering deadline, the grace period after it.

@@ -599,11 +599,11 @@ export class HostileRequests {
     };
   }
 
-  /** 413 when the body is over the handlers' form limit. */
+  /** 413 when the body is over the handlers' form limit: the registration form's page says to shorten it. */
   private overLimit(request: RawRequest): Expected | undefined {
-    return (request.body?.length ?? 0) > MAX_FORM_BYTES
-      ? { status: 413, says: 'That request was too large' }
-      : undefined;
+    if ((request.body?.length ?? 0) <= MAX_FORM_BYTES) return undefined;
+    const form = request.path.split('?')[0] === this.targets.registerPath;
+    return { status: 413, says: form ? 'That form was too large' : 'That request was too large' };
   }
 }
 

@@ -51,6 +51,16 @@ test('a value too long to keep is shown again cut short, never through the middl
   expect(fits.valid ? '' : fits.values.company).toBe(`${'A'.repeat(398)}\u{1F600}`);
 });
 
+test('lengths count characters as the buyer does: an emoji is one', () => {
+  const company = `Acme ${'\u{1F600}'.repeat(150)}`;
+  expect(validateRegistration({ ...valid, company }, required)).toEqual({
+    valid: true,
+    details: { ...valid, company },
+  });
+  const tooLong = validateRegistration({ ...valid, company: '\u{1F600}'.repeat(201) }, required);
+  expect(tooLong.valid ? undefined : tooLong.errors.company).toBe('Use at most 200 characters');
+});
+
 test('the format characters that spell names and emoji are kept', () => {
   const spelled = {
     company: 'می\u200Cخواهم',

@@ -143,7 +143,7 @@ describe('cancelling on the buyer page', () => {
         detail: expect.objectContaining({ finalMeteringDeadline: deadline.toISOString() }) as unknown,
       }),
     ]);
-    expect(await statusOnPage(cookie)).toBe('Your subscription has been cancelled.');
+    expect(await statusOnPage(cookie)).toBe('Your subscription has ended.');
 
     // The whole stack runs on the simulator's clock: a second before the deadline nothing closes, a second after it does.
     await local.control.setClock(new Date(deadline.getTime() - 1000), false);

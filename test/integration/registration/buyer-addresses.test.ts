@@ -115,8 +115,9 @@ describe('the registration page of a cancelled subscription', () => {
       timeStyle: 'short',
     }).format(cancelled);
     expect(page).not.toContain('You are set up');
-    expect(page).toContain('<h1>Your subscription has been cancelled</h1>');
-    expect(page).toContain('<p class="status">Your subscription has been cancelled.</p>');
+    // Cancelled, expired or terminated: over for the buyer, in words that fit each.
+    expect(page).toContain('<h1>Your subscription has ended</h1>');
+    expect(page).toContain('<p class="status">Your subscription has ended.</p>');
     expect(page).toContain(`It ended on <strong><time datetime="${cancelled.toISOString()}">${readable} UTC</time>`);
     expect(page).toContain('You can no longer use');
     expect(page).toContain('Your use up to the end is charged on your AWS bill');

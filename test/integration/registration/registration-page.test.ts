@@ -153,9 +153,10 @@ describe('completing registration', () => {
   test('until Marketplace confirms, a registered buyer is told when they can sign in; a failed subscription takes no registration', async () => {
     const pending = await arrivedBuyer();
     await submit(pending.cookie, complete);
-    expect((await getRegistration(registerUrl(), pending.cookie)).body).toContain(
-      'as soon as AWS Marketplace confirms',
-    );
+    const waiting = (await getRegistration(registerUrl(), pending.cookie)).body;
+    expect(waiting).toContain('as soon as AWS Marketplace confirms');
+    expect(waiting).toContain('<p class="status">AWS Marketplace is confirming your subscription.</p>');
+    expect(waiting).not.toContain('You can complete your details now');
     // An hour on, still unconfirmed: most likely it will not be (no event says so for a license); back from the
     // console with a new token (the first session has expired), the buyer is told where to look.
     await local.control.advanceClock({ minutes: 61 });
@@ -164,8 +165,10 @@ describe('completing registration', () => {
       await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken }),
     );
     const overdue = (await getRegistration(registerUrl(), again)).body;
-    expect(overdue).toContain('AWS Marketplace has still not confirmed your subscription');
+    expect(overdue).toContain('<h1>Your subscription is not confirmed yet</h1>');
+    expect(overdue).toContain('may not have gone through');
     expect(overdue).toContain('Manage subscriptions');
+    expect(overdue).not.toContain('You are set up');
     expect(overdue).not.toContain('as soon as AWS Marketplace confirms');
 
     const failed = await arrivedBuyer();
@@ -180,6 +183,7 @@ describe('completing registration', () => {
     const page = await getRegistration(registerUrl(), failed.cookie);
     expect(page.status).toBe(409);
     expect(page.body).toContain('This subscription cannot be set up');
+    expect(page.body).toContain('could not complete this subscription (for example, a payment problem)');
     expect(page.body).not.toContain('<form');
     expect(await registrationOf(failed.subscriberId)).toBeUndefined();
   });
@@ -274,6 +278,45 @@ describe('sessions and forgery', () => {
       expect(answer.body).toContain('This form has expired');
     }
     expect(await registrationOf(first.subscriberId)).toBeUndefined();
+  });
+
+  test('a form sent after the subscription was cancelled saves nothing and sends nobody to the app: its end page, 409', async () => {
+    for (const offerType of ['standard', 'free-trial'] as const) {
+      const { cookie, subscriberId } = await arrivedBuyer(offerType);
+      const formToken = formTokenOf((await getRegistration(registerUrl(), cookie)).body);
+      // Cancelled while the form was open (as the lifecycle writes it; this stack hears no notifications).
+      const cancelled = new Date(Date.parse((await local.control.clock()).now) - 60_000).toISOString();
+      await local.documents.send(
+        new UpdateCommand({
+          TableName: local.stack.tables.Subscribers,
+          Key: { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' },
+          UpdateExpression: 'SET subscriptionStatus = :ending, statusChangedAt = :at',
+          ExpressionAttributeValues: { ':ending': 'ending', ':at': cancelled },
+        }),
+      );
+      const answer = await postRegistration(registerUrl(), cookie, { formToken, ...complete });
+      expect({ offerType, status: answer.status, location: answer.headers.get('location') }).toEqual({
+        offerType,
+        status: 409,
+        location: null,
+      });
+      expect(answer.body).toContain('ended');
+      expect(answer.body).toContain(`<time datetime="${cancelled}">`);
+      expect(await registrationOf(subscriberId)).toBeUndefined();
+    }
+  });
+
+  test('a form too large to take is a 413 page that says to shorten it, linking back to the form', async () => {
+    const { cookie } = await arrivedBuyer();
+    const formToken = formTokenOf((await getRegistration(registerUrl(), cookie)).body);
+    const answer = await postRegistration(registerUrl(), cookie, {
+      formToken,
+      ...complete,
+      company: 'x'.repeat(20_000),
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.body).toContain('Go back, shorten it and send it again');
+    expect(answer.body).toContain('href="register"');
   });
 
   test('other methods and content types get pages, not errors', async () => {
