@@ -9,7 +9,7 @@
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { entitlementsInForce, type SubscriberEntitlement } from './lifecycle/entitlements.ts';
-import { statusAsOf } from './lifecycle/subscription-state.ts';
+import { billablePeriod, statusAsOf, type LifecycleFacts } from './lifecycle/subscription-state.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
 import type { SubscriberIdentity } from '../../contracts/index.ts';
@@ -23,6 +23,11 @@ export interface SubscriberAccess extends SubscriberIdentity {
    */
   readonly allowed: boolean;
   readonly statusChangedAt?: string;
+  /**
+   * Once cancelled or ended: when the subscription ended for the buyer (the cancellation, or the end when none was
+   * heard of), the last instant usage is billable. `statusChangedAt` of an ended one is its final-metering deadline.
+   */
+  readonly endedAt?: string;
   readonly finalMeteringDeadline?: string;
   readonly offerType?: string;
   readonly entitlements: readonly SubscriberEntitlement[];
@@ -55,7 +60,9 @@ export function subscriberAccessOf(
   finalMeteringGraceSeconds = DEFAULT_GRACE_SECONDS,
 ): SubscriberAccess | undefined {
   if (item.productCode === undefined || typeof item.subscriberId !== 'string') return undefined;
-  const { status, since } = statusAsOf(item.lifecycle ?? {}, now, finalMeteringGraceSeconds);
+  const facts = (item.lifecycle ?? {}) as LifecycleFacts;
+  const { status, since } = statusAsOf(facts, now, finalMeteringGraceSeconds);
+  const end = status === 'ending' || status === 'ended' ? billablePeriod(facts).end : undefined;
   const optional = (name: string) => (typeof item[name] === 'string' ? { [name]: item[name] } : {});
   // Ended by its deadline passing before the sweep wrote it down: ended since the deadline, as the sweep will record.
   const statusChangedAt = status === 'ended' && item.subscriptionStatus === 'ending' ? since : item.statusChangedAt;
@@ -69,6 +76,7 @@ export function subscriberAccessOf(
     status,
     allowed: status === 'active',
     ...(typeof statusChangedAt === 'string' ? { statusChangedAt } : {}),
+    ...(end === undefined || Number.isNaN(end.getTime()) ? {} : { endedAt: end.toISOString() }),
     ...(status === 'ending' ? optional('finalMeteringDeadline') : {}),
     ...optional('offerType'),
     entitlements: entitlementsInForce((item.entitlements ?? []) as SubscriberEntitlement[], now),

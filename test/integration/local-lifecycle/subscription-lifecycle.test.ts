@@ -135,6 +135,7 @@ describe('cancelling on the buyer page', () => {
         status: 'ending',
         allowed: false,
         statusChangedAt: new Date(endRequestedAt).toISOString(),
+        endedAt: new Date(endRequestedAt).toISOString(),
         finalMeteringDeadline: deadline.toISOString(),
       }),
     );
@@ -159,6 +160,7 @@ describe('cancelling on the buyer page', () => {
       status: 'ended',
       allowed: false,
       statusChangedAt: deadline.toISOString(),
+      endedAt: new Date(endRequestedAt).toISOString(),
     }) as unknown;
     expect(await checkAccess(local.stack, subscriberId)).toEqual({ status: 200, body: ended });
     expect(await local.stack.closeFinalMeteringWindows(new Date(deadline.getTime() + 1000))).toContain(subscriberId);
