@@ -4,13 +4,14 @@
  * Marketplace's lifecycle notifications reach the stack only when a file asks for them (`marketplaceNotifications:
  * true`): without them a subscriber stays as the buyer's arrival left it, which the registration tests rely on.
  */
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { loadLocalConfig } from '../../local/config.ts';
 import { createDynamoDbClient } from '../../local/dynamodb/launcher.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/local-stack.ts';
 import { SimulatorControl } from '../../simulator/control-client.ts';
+import { subscriberKey } from '../../lambdas/core/table-keys.ts';
 
 export interface LocalStackHarness {
   readonly stack: LocalStack;
@@ -18,6 +19,11 @@ export interface LocalStackHarness {
   readonly documents: DynamoDBDocumentClient;
   /** Every item of the Subscribers table, for assertions on what was (and was not) stored. */
   subscriberItems(): Promise<Record<string, unknown>[]>;
+  /**
+   * Sets attributes of a subscriber item as the lifecycle function writes them (`subscriptionStatus`, `lifecycle`,
+   * ...), for tests of a stack that hears no Marketplace notifications.
+   */
+  writeSubscriber(subscriberId: string, attributes: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
 export function useLocalStack(options: Partial<Omit<LocalStackOptions, 'dynamoDb'>> = {}): LocalStackHarness {
@@ -58,6 +64,18 @@ export function useLocalStack(options: Partial<Omit<LocalStackOptions, 'dynamoDb
     async subscriberItems() {
       const { Items = [] } = await documents.send(new ScanCommand({ TableName: started(stack).tables.Subscribers }));
       return Items;
+    },
+    async writeSubscriber(subscriberId, attributes) {
+      const names = Object.keys(attributes);
+      await documents.send(
+        new UpdateCommand({
+          TableName: started(stack).tables.Subscribers,
+          Key: subscriberKey(subscriberId),
+          UpdateExpression: `SET ${names.map((name, index) => `#a${index} = :a${index}`).join(', ')}`,
+          ExpressionAttributeNames: Object.fromEntries(names.map((name, index) => [`#a${index}`, name])),
+          ExpressionAttributeValues: Object.fromEntries(names.map((name, index) => [`:a${index}`, attributes[name]])),
+        }),
+      );
     },
   };
 }

@@ -3,7 +3,6 @@
  * and the registration page with and without a trailing slash (API Gateway routes both alike), the registration page
  * of a cancelled subscription, and the stand-in seller app that the example app URLs of `cdk.json` lead to locally.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, test } from 'vitest';
 import {
   formTokenOf,
@@ -81,17 +80,7 @@ describe('the registration page of a cancelled subscription', () => {
     const registerUrl = `${local.stack.apiUrl}/register`;
     const form = await getRegistration(registerUrl, cookie);
     await postRegistration(registerUrl, cookie, { formToken: formTokenOf(form.body), ...complete });
-    // As the lifecycle function writes it (these tests run without Marketplace's notifications).
-    const names = Object.keys(attributes);
-    await local.documents.send(
-      new UpdateCommand({
-        TableName: local.stack.tables.Subscribers,
-        Key: { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' },
-        UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
-        ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
-        ExpressionAttributeValues: Object.fromEntries(names.map((name) => [`:${name}`, attributes[name]])),
-      }),
-    );
+    await local.writeSubscriber(subscriberId, attributes);
     return (await getRegistration(registerUrl, cookie)).body;
   }
 

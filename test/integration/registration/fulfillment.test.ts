@@ -2,7 +2,7 @@
  * The fulfillment URL through the local gateway, against DynamoDB Local and the simulator: the happy paths of both
  * identity models, every failure page, the ordering cases, and twenty parallel POSTs of one token.
  */
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { FORM, postFulfillment, sessionCookieOf } from '../../support/buyer.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
@@ -97,17 +97,10 @@ describe('a buyer arriving with a valid token', () => {
     const subscriberId = `license:${license.licenseArn}`;
     // Ended, as the lifecycle writes it (this stack hears no notifications).
     const ended = new Date(Date.parse((await local.control.clock()).now) - 60_000).toISOString();
-    await local.documents.send(
-      new UpdateCommand({
-        TableName: local.stack.tables.Subscribers,
-        Key: { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' },
-        UpdateExpression: 'SET lifecycle = :facts, subscriptionStatus = :ending',
-        ExpressionAttributeValues: {
-          ':facts': { activatedAt: ended, startedAt: ended, endRequestedAt: ended, firstEndAt: ended },
-          ':ending': 'ending',
-        },
-      }),
-    );
+    await local.writeSubscriber(subscriberId, {
+      lifecycle: { activatedAt: ended, startedAt: ended, endRequestedAt: ended, firstEndAt: ended },
+      subscriptionStatus: 'ending',
+    });
     await fulfill({ 'x-amzn-marketplace-token': registrationToken });
     const subscriber = (await subscribers()).find((item) => item.licenseArn === license.licenseArn);
     expect(subscriber?.offerType).toBe('free-trial');

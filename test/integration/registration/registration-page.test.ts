@@ -2,7 +2,6 @@
  * The registration page through the local gateway: the form, its validation, completion, repeat visits, sessions,
  * anti-forgery, free trials, security headers, and what is stored.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { RegistrationSessions } from '../../../lambdas/core/registration-sessions.ts';
@@ -172,14 +171,7 @@ describe('completing registration', () => {
     expect(overdue).not.toContain('as soon as AWS Marketplace confirms');
 
     const failed = await arrivedBuyer();
-    await local.documents.send(
-      new UpdateCommand({
-        TableName: local.stack.tables.Subscribers,
-        Key: { pk: `SUBSCRIBER#${failed.subscriberId}`, sk: 'SUBSCRIBER' },
-        UpdateExpression: 'SET subscriptionStatus = :failed',
-        ExpressionAttributeValues: { ':failed': 'failed' },
-      }),
-    );
+    await local.writeSubscriber(failed.subscriberId, { subscriptionStatus: 'failed' });
     const page = await getRegistration(registerUrl(), failed.cookie);
     expect(page.status).toBe(409);
     expect(page.body).toContain('This subscription cannot be set up');
@@ -286,14 +278,7 @@ describe('sessions and forgery', () => {
       const formToken = formTokenOf((await getRegistration(registerUrl(), cookie)).body);
       // Cancelled while the form was open (as the lifecycle writes it; this stack hears no notifications).
       const cancelled = new Date(Date.parse((await local.control.clock()).now) - 60_000).toISOString();
-      await local.documents.send(
-        new UpdateCommand({
-          TableName: local.stack.tables.Subscribers,
-          Key: { pk: `SUBSCRIBER#${subscriberId}`, sk: 'SUBSCRIBER' },
-          UpdateExpression: 'SET subscriptionStatus = :ending, statusChangedAt = :at',
-          ExpressionAttributeValues: { ':ending': 'ending', ':at': cancelled },
-        }),
-      );
+      await local.writeSubscriber(subscriberId, { subscriptionStatus: 'ending', statusChangedAt: cancelled });
       const answer = await postRegistration(registerUrl(), cookie, { formToken, ...complete });
       expect({ offerType, status: answer.status, location: answer.headers.get('location') }).toEqual({
         offerType,
