@@ -5,8 +5,10 @@
  * - `Subscriber Registered`: the buyer completed the registration form.
  * - `Subscriber Activated`: Marketplace confirmed the subscription; the buyer may use the product.
  * - `Subscriber Entitlements Changed`: what a contract buyer is entitled to changed.
- * - `Subscriber Ending`: the subscription was cancelled; final usage is accepted until `finalMeteringDeadline`.
- * - `Subscriber Ended`, `Subscriber Failed`: the buyer may no longer use the product.
+ * - `Subscriber Ending`: the subscription was cancelled at `statusChangedAt`: the buyer may no longer use the product;
+ *   usage up to then is accepted until `finalMeteringDeadline`.
+ * - `Subscriber Ended`: its final-metering window has closed.
+ * - `Subscriber Failed`: Marketplace could not complete it; the buyer may not use the product.
  */
 export const SELLER_EVENT = {
   registered: 'Subscriber Registered',
