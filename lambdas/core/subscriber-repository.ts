@@ -104,12 +104,22 @@ export class SubscriberRepository {
         Key: subscriberKey(id),
         UpdateExpression: [
           `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
-          offerType === 'free-trial' ? '#offerType = :offerType' : '#offerType = if_not_exists(#offerType, :offerType)',
+          // A trial claim stands unless Marketplace has said otherwise (marketplaceOfferType, which the lifecycle writes
+          // from a legacy subscribe-success): the browser's field can be added by anyone.
+          offerType === 'free-trial'
+            ? '#offerType = if_not_exists(#marketplaceOfferType, :offerType)'
+            : '#offerType = if_not_exists(#offerType, :offerType)',
           '#resolvedFirstAt = if_not_exists(#resolvedFirstAt, :at)',
           '#resolvedLastAt = :at',
         ].join(', '),
         ExpressionAttributeNames: Object.fromEntries(
-          [...names, 'offerType', 'resolvedFirstAt', 'resolvedLastAt'].map((name) => [`#${name}`, name]),
+          [
+            ...names,
+            'offerType',
+            'resolvedFirstAt',
+            'resolvedLastAt',
+            ...(offerType === 'free-trial' ? ['marketplaceOfferType'] : []),
+          ].map((name) => [`#${name}`, name]),
         ),
         ExpressionAttributeValues: {
           ...Object.fromEntries(names.map((name) => [`:${name}`, identityAttributes[name]])),

@@ -7,6 +7,7 @@ import type { RegistrationField, RegistrationSettings } from '../core/environmen
 import { fieldRules, type FieldErrors } from '../core/registration-form.ts';
 import type { RegistrationDetails, SubscriptionStatus } from '../core/subscriber.ts';
 import { html, SafeHtml } from './html.ts';
+import { REGISTRATION_FIELDS } from '../../contracts/index.ts';
 
 export interface Branding {
   /** The product the page is about; unknown on pages shown before the token is resolved. */
@@ -354,25 +355,21 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
     >AWS Marketplace</a
   >`;
   // Cancelled, expired or terminated, it is over for the buyer either way; Marketplace's closing of the books
-  // (`ending`) is no concern of theirs.
-  const [title, status] = end.freeTrial
-    ? ['Your free trial has ended', 'Your free trial has ended.']
-    : ['Your subscription has ended', subscriptionStatusText('ended')];
+  // (`ending`) is no concern of theirs. A free trial may have turned into a paid subscription before it ended, so what
+  // is charged is said for both.
+  const charged = end.freeTrial
+    ? html`Use during the free trial is not charged; any use after it, up to the end, is charged on your AWS bill,
+        through AWS Marketplace.`
+    : html`Your use up to the end is charged on your AWS bill, through AWS Marketplace; nothing after it is.`;
   return layout(
     branding,
-    title,
-    html`<p class="status">${status}</p>
+    'Your subscription has ended',
+    html`<p class="status">${subscriptionStatusText('ended')}</p>
       ${end.at === undefined ? '' : html`<p>It ended on ${endTime(end.at)}.</p>`}
       <h2>What happens next</h2>
       <ul>
         <li>You can no longer use ${product} with this subscription.</li>
-        <li>
-          ${
-            end.freeTrial
-              ? html`Your use during the free trial is not charged.`
-              : html`Your use up to the end is charged on your AWS bill, through AWS Marketplace; nothing after it is.`
-          }
-        </li>
+        <li>${charged}</li>
         <li>To use ${product} again, subscribe again in ${subscribeAgain}.</li>
       </ul>`,
   );
@@ -388,9 +385,9 @@ export function alreadyRegisteredPage(
   status: 'pending' | 'active' | undefined,
   signInUrl: string,
 ): SafeHtml {
-  const shown = (['company', 'contactName', 'email'] as const)
-    .filter((field) => registered[field] !== undefined)
-    .map((field) => html`<li>${fieldRules[field].label}: ${registered[field]}</li>`);
+  const shown = REGISTRATION_FIELDS.filter((field) => registered[field] !== undefined).map(
+    (field) => html`<li>${fieldRules[field].label}: ${registered[field]}</li>`,
+  );
   return layout(
     branding,
     'Already set up',

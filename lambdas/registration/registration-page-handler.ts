@@ -32,6 +32,21 @@ import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 /** How long after the buyer first arrived a subscription still unconfirmed is taken as not coming. */
 const CONFIRMATION_OVERDUE_MS = 3_600_000;
 
+/**
+ * The status the page goes by: the stored one, except for a legacy buyer who came back from Marketplace after the
+ * end. A legacy subscriber keeps its id when the buyer subscribes again, and the buyer's browser may arrive before
+ * the new `subscribe-success`: that buyer is on the way to a new subscription, not shut out of it.
+ */
+function pageStatus(subscriber: Subscriber): Subscriber['subscriptionStatus'] {
+  const status = subscriber.subscriptionStatus;
+  const backSinceTheEnd =
+    subscriber.identity.model === 'legacy' &&
+    (status === 'ending' || status === 'ended') &&
+    subscriber.endedAt !== undefined &&
+    subscriber.resolvedLastAt > subscriber.endedAt;
+  return backSinceTheEnd ? 'pending' : status;
+}
+
 /** Whether there is still something to set up: the subscription is confirmed or on its way (or not heard of yet). */
 function isOpen(status: Subscriber['subscriptionStatus']): status is 'pending' | 'active' | undefined {
   return status === undefined || status === 'pending' || status === 'active';
@@ -71,7 +86,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
   ) =>
     registrationFormPage(pages.branding(subscriber.identity.productCode), {
       action: registrationPageLocation(event),
-      status: subscriber.subscriptionStatus,
+      status: pageStatus(subscriber),
       customerAWSAccountId: subscriber.identity.customerAWSAccountId,
       signInUrl: settings.appUrl,
       formToken: session.formToken,
@@ -100,12 +115,14 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     session: RegistrationSession,
   ): APIGatewayProxyResult => {
     const branding = pages.branding(subscriber.identity.productCode);
-    const status = subscriber.subscriptionStatus;
+    const status = pageStatus(subscriber);
     if (!isOpen(status)) return closed(subscriber, status, 200);
     if (subscriber.registration !== undefined) {
+      // Waiting since the buyer first arrived, or, back to subscribe again, since this return.
+      const waitingSince =
+        status === subscriber.subscriptionStatus ? subscriber.resolvedFirstAt : subscriber.resolvedLastAt;
       const overdue =
-        status !== 'active' &&
-        dependencies.clock.now().getTime() - Date.parse(subscriber.resolvedFirstAt) > CONFIRMATION_OVERDUE_MS;
+        status !== 'active' && dependencies.clock.now().getTime() - Date.parse(waitingSince) > CONFIRMATION_OVERDUE_MS;
       return pages.page(200, registeredPage(branding, status, signInUrl(subscriber), overdue));
     }
     return pages.page(200, formPage(event, subscriber, session));
@@ -130,7 +147,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
       return pages.problem('form-expired', productCode, { registerHref: registrationPageLocation(event) });
     }
-    const status = subscriber.subscriptionStatus;
+    const status = pageStatus(subscriber);
     if (!isOpen(status)) {
       logger.info('Registration form sent for a closed subscription; not saved', {
         subscriberId: subscriber.id,
@@ -182,7 +199,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       alreadyRegisteredPage(
         pages.branding(subscriber.identity.productCode),
         registered,
-        subscriber.subscriptionStatus === 'active' ? 'active' : 'pending',
+        pageStatus(subscriber) === 'active' ? 'active' : 'pending',
         signInUrl(subscriber),
       ),
     );

@@ -314,12 +314,17 @@ export async function concurrencyCheck(region: string): Promise<CheckResult> {
   const client = new LambdaClient({ region, maxAttempts: MAX_ATTEMPTS, ...endpoint('LAMBDA_ENDPOINT') });
   try {
     const { AccountLimit } = await client.send(new GetAccountSettingsCommand({}));
-    return concurrencyVerdict(
-      check,
-      region,
-      AccountLimit?.ConcurrentExecutions ?? 0,
-      AccountLimit?.UnreservedConcurrentExecutions ?? 0,
-    );
+    const quota = AccountLimit?.ConcurrentExecutions;
+    const unreserved = AccountLimit?.UnreservedConcurrentExecutions;
+    if (quota === undefined || unreserved === undefined) {
+      return {
+        outcome: 'FAIL',
+        check,
+        detail: "Lambda's GetAccountSettings answered without the account's concurrency limits",
+        fix: 'Look them up in Service Quotas > AWS Lambda > Concurrent executions, and run preflight again.',
+      };
+    }
+    return concurrencyVerdict(check, region, quota, unreserved);
   } catch (error) {
     const where = await target(client, GetAccountSettingsCommand, {}, `Lambda (${region})`, 'LAMBDA_ENDPOINT');
     return failure(check, error, where, { default: `${PERMISSIONS_FIX} (lambda:GetAccountSettings)` });
@@ -347,7 +352,8 @@ export function concurrencyVerdict(check: string, region: string, quota: number,
       `Ask for a Lambda quota of at least ${needed} concurrent executions in ${region} (1,000 is the usual ` +
       `default): Service Quotas > AWS Lambda > Concurrent executions, or aws service-quotas ` +
       `request-service-quota-increase --service-code lambda --quota-code ${CONCURRENCY_QUOTA_CODE} ` +
-      `--desired-value 1000 --region ${region}. Then run preflight again.`,
+      `--desired-value 1000 --region ${region}. Then run preflight again. (If this stack is deployed already, its ` +
+      `own ${reserving} are reserved and counted here: a redeploy needs no more.)`,
   };
 }
 

@@ -177,8 +177,15 @@ describe('SNS (legacy products)', () => {
         ? parsed.notification.freeTrial
         : 'not a notification';
     };
-    expect([' true', 'TRUE', 'false', 'False '].map(freeTrialOf)).toEqual([true, true, false, false]);
-    expect([true, 'yes', '', 'constructor', null, undefined].map(freeTrialOf)).toEqual(
+    expect([' true', 'TRUE', 'false', 'False ', true, false].map(freeTrialOf)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      true,
+      false,
+    ]);
+    expect(['yes', '', 'constructor', null, undefined, 1].map(freeTrialOf)).toEqual(
       Array.from({ length: 6 }, () => undefined),
     );
   });

@@ -84,6 +84,7 @@ interface StoredLifecycle {
   readonly agreementId?: string;
   readonly agreementAt?: string;
   readonly offerType?: string;
+  readonly marketplaceOfferType?: string;
   readonly [ENDING_INDEX.sortKey]?: string;
 }
 
@@ -172,7 +173,7 @@ export class LifecycleRepository {
       readonly state: { status: SubscriptionStatus; since?: string };
       readonly entitlements: FetchedEntitlements | undefined;
       readonly agreement: { agreementId: string; agreementAt: string } | undefined;
-      readonly offer: { offerType: OfferType } | undefined;
+      readonly offer: { offerType: OfferType; marketplaceOfferType: OfferType } | undefined;
     },
     now: Date,
   ): Promise<void> {
@@ -376,16 +377,19 @@ export class LifecycleRepository {
 /**
  * The offer Marketplace says the subscription has, to record when it differs from the stored one: only from the
  * notification that set the latest activation, so that a stale `subscribe-success` (a trial's, after the buyer
- * subscribed again without one) changes nothing.
+ * subscribed again without one) changes nothing. Kept apart too (`marketplaceOfferType`), so that a later browser
+ * claiming a trial cannot overwrite Marketplace's word.
  */
 function offerOf(
   notification: Pick<SubscriberMessage, 'freeTrial' | 'at'>,
   facts: LifecycleFacts,
   stored: StoredLifecycle,
-): { offerType: OfferType } | undefined {
+): { offerType: OfferType; marketplaceOfferType: OfferType } | undefined {
   if (notification.freeTrial === undefined || facts.activatedAt !== notification.at.toISOString()) return undefined;
   const offerType: OfferType = notification.freeTrial ? 'free-trial' : 'standard';
-  return offerType === stored.offerType ? undefined : { offerType };
+  return offerType === stored.offerType && offerType === stored.marketplaceOfferType
+    ? undefined
+    : { offerType, marketplaceOfferType: offerType };
 }
 
 /** The reference a stored subscriber item carries, as a notification would name it. */

@@ -108,8 +108,9 @@ const snsMessage = z
     freeTrial: booleanText(message.isFreeTrialTermPresent),
   }));
 
-/** `"true"` or `"false"` (any case, padded or not) as a boolean; anything else is no answer. */
+/** `"true"` or `"false"` (any case, padded or not; AWS documents a string), or a JSON boolean; else no answer. */
 function booleanText(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
   const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
   return text === 'true' ? true : text === 'false' ? false : undefined;
 }

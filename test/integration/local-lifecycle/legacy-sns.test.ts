@@ -87,9 +87,17 @@ test("the offer is Marketplace's word (isFreeTrialTermPresent) over the browser'
 
   // The account subscribes to the paid offer: its subscribe-success says no trial.
   await local.control.advanceClock({ minutes: 5 });
-  await local.control.createLicense({ productCode: LEGACY_PRODUCT, customerAWSAccountId: account });
+  const paid = await local.control.createLicense({ productCode: LEGACY_PRODUCT, customerAWSAccountId: account });
   await settleLifecycle(local.stack);
   expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
     expect.objectContaining({ status: 'active', offerType: 'standard' }),
+  );
+  // A browser claiming a trial afterwards (anyone can add the field) does not overrule Marketplace.
+  await postFulfillment(local.stack.fulfillmentUrl, {
+    'x-amzn-marketplace-token': paid.registrationToken,
+    'x-amzn-marketplace-offer-type': 'free-trial',
+  });
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ offerType: 'standard' }),
   );
 });

@@ -291,6 +291,37 @@ describe('sessions and forgery', () => {
     }
   });
 
+  test('a legacy buyer back from Marketplace after the end (subscribing again under the same id) gets the form, not the end', async () => {
+    const { license, registrationToken } = await local.control.createLicense({
+      productCode: 'data-suite-legacy-example',
+    });
+    const arrive = async (token: string) =>
+      sessionCookieOf(await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': token }));
+    const first = await arrive(registrationToken);
+    const subscriberId = `legacy:data-suite-legacy-example:${license.customerIdentifier}`;
+    // Cancelled half a minute ago, after the buyer's first visit.
+    await local.control.advanceClock({ minutes: 1 });
+    const now = Date.parse((await local.control.clock()).now);
+    const cancelled = new Date(now - 30_000).toISOString();
+    await local.writeSubscriber(subscriberId, {
+      subscriptionStatus: 'ending',
+      statusChangedAt: cancelled,
+      lifecycle: { activatedAt: new Date(now - 3_600_000).toISOString(), endRequestedAt: cancelled },
+    });
+    expect((await getRegistration(registerUrl(), first)).body).toContain('Your subscription has ended');
+
+    // Subscribed again: the browser is back before Marketplace's subscribe-success.
+    await local.control.advanceClock({ seconds: 5 });
+    const again = await arrive((await local.control.issueRegistrationToken(license.id)).registrationToken);
+    const page = await getRegistration(registerUrl(), again);
+    expect(page.body).toContain('<form');
+    expect(page.body).toContain('AWS Marketplace is confirming your subscription');
+    expect(
+      (await postRegistration(registerUrl(), again, { formToken: formTokenOf(page.body), ...complete })).status,
+    ).toBe(303);
+    expect(await registrationOf(subscriberId)).toEqual(expect.objectContaining({ details: complete }));
+  });
+
   test('a form too large to take is a 413 page that says to shorten it, linking back to the form', async () => {
     const { cookie } = await arrivedBuyer();
     const formToken = formTokenOf((await getRegistration(registerUrl(), cookie)).body);
