@@ -143,13 +143,19 @@ describe('EventBridge notifications', () => {
     expect(ended?.expiresAt).toBeUndefined();
   });
 
-  test('delivered backwards and twice over, the notifications leave the same subscriber', async () => {
+  /** A license bought and cancelled 10 minutes on: its EventBridge events, and the handler of its product. */
+  async function cancelledLicense() {
     const { product, listing } = await contractProduct('license');
     const { license } = await sim.control.createLicense({ productCode: product.code });
     await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 10), false);
     await sim.control.end(license.id);
-    const { handle } = handlerFor([listing]);
-    const history = bodies((await sim.control.events(0, 'eventbridge')).events);
+    const { events } = await sim.control.events(0, 'eventbridge');
+    return { license, events, handle: handlerFor([listing]).handle };
+  }
+
+  test('delivered backwards and twice over, the notifications leave the same subscriber', async () => {
+    const { license, events, handle } = await cancelledLicense();
+    const history = bodies(events);
     await handle(queued([...history].reverse()));
     await handle(queued([...history, ...history].reverse()));
     expect(await subscriberItem(licenseId(license))).toEqual(
@@ -160,12 +166,8 @@ describe('EventBridge notifications', () => {
     );
   });
   test('a License Updated dated after the License Deprovisioned does not bring the license back', async () => {
-    const { product, listing } = await contractProduct('license');
-    const { license } = await sim.control.createLicense({ productCode: product.code });
-    await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 10), false);
-    await sim.control.end(license.id);
-    const { handle } = handlerFor([listing]);
-    const history = (await sim.control.events(0, 'eventbridge')).events.map((event) => event.body);
+    const { license, events, handle } = await cancelledLicense();
+    const history = events.map((event) => event.body);
     const updated = history.find((body) => body['detail-type'] === 'License Updated - Manufacturer')!;
     // An amendment racing the cancellation: Marketplace bills nothing on the license after its end.
     const raced = { ...updated, id: `${String(updated.id)}-raced`, time: minutesFrom(SIMULATOR_NOW, 11).toISOString() };
