@@ -40,7 +40,6 @@ const storedBase = {
   // Owned by the lifecycle: a value this code does not know yet reads as unknown rather than breaking the pages.
   subscriptionStatus: subscriptionStatuses.optional().catch(undefined),
   statusChangedAt: z.string().optional().catch(undefined),
-  finalMeteringDeadline: z.string().optional().catch(undefined),
   lifecycle: z
     .object({
       activatedAt: z.iso.datetime().optional(),
@@ -235,7 +234,6 @@ function toSubscriber(item: Record<string, unknown> | undefined): Subscriber {
     registration: stored.registration,
     subscriptionStatus: stored.subscriptionStatus,
     statusChangedAt: stored.statusChangedAt,
-    finalMeteringDeadline: stored.finalMeteringDeadline,
     endedAt: billablePeriod(stored.lifecycle ?? {}).end?.toISOString(),
   };
 }

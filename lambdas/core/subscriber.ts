@@ -69,8 +69,6 @@ export interface Subscriber {
   readonly subscriptionStatus?: SubscriptionStatus | undefined;
   /** When the lifecycle last changed the status (for an ended subscription: when it ended). */
   readonly statusChangedAt?: string | undefined;
-  /** While ending: until when usage up to the end (`endedAt`) is still accepted, for Marketplace's final records. */
-  readonly finalMeteringDeadline?: string | undefined;
   /** Once cancelled or ended: when the subscription ended for the buyer, and the last instant usage is billable. */
   readonly endedAt?: string | undefined;
 }

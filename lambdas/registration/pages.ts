@@ -321,8 +321,8 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
 }
 
 /**
- * A cancelled subscription, over for the buyer since `at` (when known): `ending` while Marketplace still takes its final
- * usage records, then `ended`.
+ * A subscription that is over for the buyer (cancelled, expired or terminated): since `at` (when known), and whether it
+ * was a free trial.
  */
 export interface SubscriptionEnd {
   readonly at: string | undefined;
