@@ -140,6 +140,8 @@ test('the end of a request the buyer withdrew by subscribing again ends nothing;
   expect(statusOf(withFact(withFact(facts, 'endRequestedAt', at(100)), 'endedAt', at(160))).status).toBe('ended');
   // An end long after the withdrawn request is not its end (the new subscription's own request was not heard yet).
   expect(statusOf(withFact(facts, 'endedAt', at(30 + 121))).status).toBe('ended');
+  // ... and it ends the new subscription then: the withdrawn request was the old one's.
+  expect(billablePeriod(withFact(facts, 'endedAt', at(30 + 121)))).toEqual({ start: at(10), end: at(30 + 121) });
   // Asked to end the new subscription too (at 70) before the old request's end came: ending, until the new deadline.
   const cancelledAgain = withFact(facts, 'endRequestedAt', at(70));
   expect(statusOf(cancelledAgain)).toEqual({ status: 'ending', since: at(70).toISOString() });

@@ -258,13 +258,16 @@ export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: 
 
 /**
  * The span usage is billable in: from the start of the subscription to its end (the end request, or the end itself
- * when no request was heard), either open when not known. Marketplace refuses a record for a license before its
- * activation or after its end, so usage outside the span can never be billed.
+ * when no request of the current subscription was heard: a legacy buyer's request before a resubscription is the old
+ * subscription's), either open when not known. Marketplace refuses a record for a license before its activation or
+ * after its end, so usage outside the span can never be billed.
  */
 export function billablePeriod(facts: LifecycleFacts): { readonly start?: Date; readonly end?: Date } {
   const start = firstStartOf(facts);
   const { status } = statusOf(facts);
-  const end = status === 'ending' || status === 'ended' ? (facts.endRequestedAt ?? facts.endedAt) : undefined;
+  const request =
+    isResubscription(facts) && facts.endRequestedAt === withdrawnRequestOf(facts) ? undefined : facts.endRequestedAt;
+  const end = status === 'ending' || status === 'ended' ? (request ?? facts.endedAt) : undefined;
   return {
     ...(start === undefined ? {} : { start: new Date(start) }),
     ...(end === undefined ? {} : { end: new Date(end) }),
