@@ -34,17 +34,18 @@ const CONFIRMATION_OVERDUE_MS = 3_600_000;
 
 /**
  * The status the page goes by: the stored one, except for a legacy buyer who came back from Marketplace after the
- * end. A legacy subscriber keeps its id when the buyer subscribes again, and the buyer's browser may arrive before
- * the new `subscribe-success`: that buyer is on the way to a new subscription, not shut out of it.
+ * end or a failed attempt. A legacy subscriber keeps its id when the buyer subscribes again, and the buyer's browser
+ * may arrive before the new `subscribe-success`: that buyer is on the way to a new subscription, not shut out of it.
  */
 function pageStatus(subscriber: Subscriber): Subscriber['subscriptionStatus'] {
   const status = subscriber.subscriptionStatus;
-  const backSinceTheEnd =
+  const closedAt = status === 'failed' ? subscriber.statusChangedAt : subscriber.endedAt;
+  const backSinceItClosed =
     subscriber.identity.model === 'legacy' &&
-    (status === 'ending' || status === 'ended') &&
-    subscriber.endedAt !== undefined &&
-    subscriber.resolvedLastAt > subscriber.endedAt;
-  return backSinceTheEnd ? 'pending' : status;
+    (status === 'ending' || status === 'ended' || status === 'failed') &&
+    closedAt !== undefined &&
+    subscriber.resolvedLastAt > closedAt;
+  return backSinceItClosed ? 'pending' : status;
 }
 
 /** Whether there is still something to set up: the subscription is confirmed or on its way (or not heard of yet). */

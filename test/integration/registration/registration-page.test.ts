@@ -322,6 +322,38 @@ describe('sessions and forgery', () => {
     expect(await registrationOf(subscriberId)).toEqual(expect.objectContaining({ details: complete }));
   });
 
+  test('a legacy buyer back from Marketplace after a failed attempt gets the form, and is not overdue at once', async () => {
+    const { license, registrationToken } = await local.control.createLicense({
+      productCode: 'data-suite-legacy-example',
+      activate: false,
+    });
+    const arrive = async (token: string) =>
+      sessionCookieOf(await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': token }));
+    const first = await arrive(registrationToken);
+    const subscriberId = `legacy:data-suite-legacy-example:${license.customerIdentifier}`;
+    // The payment failed a minute after the first visit (subscribe-fail); the buyer comes back two hours later.
+    await local.control.advanceClock({ minutes: 1 });
+    const failed = (await local.control.clock()).now;
+    await local.writeSubscriber(subscriberId, {
+      subscriptionStatus: 'failed',
+      statusChangedAt: failed,
+      lifecycle: { failedAt: failed },
+    });
+    expect((await getRegistration(registerUrl(), first)).body).toContain('This subscription cannot be set up');
+
+    await local.control.advanceClock({ hours: 2 });
+    const again = await arrive((await local.control.issueRegistrationToken(license.id)).registrationToken);
+    const page = await getRegistration(registerUrl(), again);
+    expect(page.body).toContain('<form');
+    expect(page.body).toContain('AWS Marketplace is confirming your subscription');
+    expect(
+      (await postRegistration(registerUrl(), again, { formToken: formTokenOf(page.body), ...complete })).status,
+    ).toBe(303);
+    const registered = (await getRegistration(registerUrl(), again)).body;
+    expect(registered).toContain('AWS Marketplace is confirming your subscription');
+    expect(registered).not.toContain('This subscription cannot be set up');
+  });
+
   test('a form too large to take is a 413 page that says to shorten it, linking back to the form', async () => {
     const { cookie } = await arrivedBuyer();
     const formToken = formTokenOf((await getRegistration(registerUrl(), cookie)).body);
