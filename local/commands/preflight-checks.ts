@@ -266,6 +266,37 @@ async function topicCheck(topic: LegacyTopic): Promise<CheckResult> {
   }
 }
 
+/**
+ * Whether the stack can go to the region it would deploy to: with `marketplace.region` unset, it has no region of its
+ * own, and its template refuses any but us-east-1, where Marketplace sends its notifications (a rule that fails the
+ * deploy only once CloudFormation runs it).
+ */
+export function stackRegionCheck(config: Config, stackRegion: string): CheckResult {
+  const check = 'stack region';
+  if (config.region !== undefined) {
+    const forwarded =
+      config.region === MARKETPLACE_EVENTS_REGION
+        ? ''
+        : `; a stack in ${MARKETPLACE_EVENTS_REGION} forwards Marketplace's notifications`;
+    return { outcome: 'PASS', check, detail: `${config.region} (marketplace.region)${forwarded}` };
+  }
+  const hearsFromMarketplace = receivesMarketplaceEvents(config) || legacyTopicsOf(config).length > 0;
+  if (stackRegion === MARKETPLACE_EVENTS_REGION || !hearsFromMarketplace) {
+    return { outcome: 'PASS', check, detail: `${stackRegion} (the credentials')` };
+  }
+  return {
+    outcome: 'FAIL',
+    check,
+    detail:
+      `the stack would deploy to ${stackRegion} (the credentials' region, as marketplace.region is unset), and its ` +
+      `template refuses any region but ${MARKETPLACE_EVENTS_REGION}, where Marketplace sends its notifications`,
+    fix:
+      `Set marketplace.region to ${stackRegion} (in cdk.json, or -c marketplace.region=${stackRegion} for preflight, ` +
+      `cdk bootstrap and cdk deploy alike): the app then adds a stack in ${MARKETPLACE_EVENTS_REGION} that forwards ` +
+      `the notifications. Or deploy to ${MARKETPLACE_EVENTS_REGION} (AWS_REGION=${MARKETPLACE_EVENTS_REGION}).`,
+  };
+}
+
 /** The regions `cdk deploy` deploys to: the stack's, and us-east-1 for the forwarder of Marketplace's notifications. */
 export function regionsToBootstrap(config: Config, stackRegion: string): string[] {
   const forwarded =

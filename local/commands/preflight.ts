@@ -1,7 +1,7 @@
 /**
  * `npm run preflight`: before a first `cdk deploy`, with the seller's AWS credentials, checks what can be checked
  * without changing anything (`preflight-checks.ts`): the configuration `cdk deploy` would read, that its product codes
- * are not the shipped examples, the account and region, that the Marketplace APIs answer for each product code, that
+ * are not the shipped examples, the account and region (and that the stack may deploy there), that the Marketplace APIs answer for each product code, that
  * each legacy product's SNS topics exist, that the CDK is bootstrapped in each region the app deploys to, and that the
  * account's Lambda quota leaves room for the concurrency the metering functions reserve. Each check prints PASS, FAIL
  * with the fix, or SKIP when it does not apply.
@@ -28,6 +28,7 @@ import {
   legacyTopicChecks,
   meteringChecks,
   regionsToBootstrap,
+  stackRegionCheck,
   type CheckResult,
 } from './preflight-checks.ts';
 
@@ -63,6 +64,11 @@ async function main(args: string[]): Promise<number> {
   exampleCodeChecks(config).forEach(report);
   const identity = await identityCheck(config);
   report(identity.result);
+  report(
+    identity.stackRegion === undefined
+      ? { outcome: 'SKIP', check: 'stack region', detail: 'no region to check (see account and region)' }
+      : stackRegionCheck(config, identity.stackRegion),
+  );
   (await entitlementChecks(config)).forEach(report);
   (await meteringChecks(config)).forEach(report);
   (await legacyTopicChecks(config)).forEach(report);

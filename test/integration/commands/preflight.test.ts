@@ -79,6 +79,7 @@ test('cdk.json as shipped: the Marketplace checks pass for a known product and f
   expect(out).toContain(`FAIL  product code: ${KNOWN} is an example code that shipped with cdk.json`);
   expect(out).toContain(`PASS  entitlements ${KNOWN}: GetEntitlements answers for the product`);
   expect(out).toContain(`PASS  metering ${KNOWN}: BatchMeterUsage (of no records) answers in us-east-1`);
+  expect(out).toContain("PASS  stack region: us-east-1 (the credentials')");
   expect(out).toMatch(
     /FAIL {2}entitlements data-suite-legacy-example: InvalidParameterException: .*\n {6}fix: Use the product's code from the AWS Marketplace Management Portal/,
   );
@@ -249,6 +250,19 @@ test('no credentials in a region: STS and the bootstrap check say so too, naming
   expectCredentialsFix(failed.get('CDK bootstrap eu-west-1')?.fix);
   expect(failed.get('Lambda concurrency eu-west-1')?.detail).toBe(
     'no AWS credentials to call Lambda (eu-west-1) at https://lambda.eu-west-1.amazonaws.com: Could not load credentials from any providers',
+  );
+
+  // The credentials' region, with marketplace.region unset: a region the template would refuse at deploy time.
+  expect(failed.get('stack region')?.detail).toBe(
+    "the stack would deploy to eu-west-1 (the credentials' region, as marketplace.region is unset), and its " +
+      'template refuses any region but us-east-1, where Marketplace sends its notifications',
+  );
+  expect(failed.get('stack region')?.fix).toContain(
+    'Set marketplace.region to eu-west-1 (in cdk.json, or -c marketplace.region=eu-west-1',
+  );
+  const placed = await withoutCredentials({ AWS_REGION: 'eu-west-1' }, '-c', 'marketplace.region=eu-west-1');
+  expect(placed.stdout).toContain(
+    "PASS  stack region: eu-west-1 (marketplace.region); a stack in us-east-1 forwards Marketplace's notifications",
   );
 
   // An endpoint variable names the address tried instead of AWS's.
