@@ -4,7 +4,19 @@
  * pager, their chat channel) notified beside it. An aspect adds both to every alarm in the stack when it is
  * synthesized, so that an alarm added later cannot be left out.
  */
-import { Arn, ArnFormat, Aspects, AspectPriority, Aws, CfnRule, Fn, Stack, Token, type IAspect } from 'aws-cdk-lib';
+import {
+  Arn,
+  ArnFormat,
+  Aspects,
+  AspectPriority,
+  Aws,
+  CfnOutput,
+  CfnRule,
+  Fn,
+  Stack,
+  Token,
+  type IAspect,
+} from 'aws-cdk-lib';
 import { Alarm, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -65,18 +77,19 @@ export class AlarmTopic extends Construct {
     );
 
     if (recipients.alarmEmail !== undefined) {
-      this.topic.addSubscription(
-        new EmailSubscription(recipients.alarmEmail, {
-          deadLetterQueue: newDeadLetterQueue(this, 'EmailDeadLetterQueue', {
-            catches: 'the alarm email subscription (its redrive policy)',
-            alarmName: 'alarm-email-undelivered',
-            alarmDescription:
-              'SNS could not deliver an alarm notification to the alarm email address (it bounced, or the ' +
-              'subscription was never confirmed or was removed): alarms reach no one by email. The message is the ' +
-              'notification. Check the address in marketplace.observability.alarmEmail and confirm the subscription.',
-          }),
-        }),
-      );
+      const deadLetterQueue = newDeadLetterQueue(this, 'EmailDeadLetterQueue', {
+        catches: 'the alarm email subscription (its redrive policy)',
+        alarmName: 'alarm-email-undelivered',
+        alarmDescription:
+          'SNS could not deliver an alarm notification to the alarm email address (it bounced, or the ' +
+          'subscription was never confirmed or was removed): alarms reach no one by email. The message is the ' +
+          'notification. Check the address in marketplace.observability.alarmEmail and confirm the subscription.',
+      });
+      this.topic.addSubscription(new EmailSubscription(recipients.alarmEmail, { deadLetterQueue }));
+      new CfnOutput(stack, 'AlarmEmailDeadLetterQueueUrl', {
+        description: 'Alarm notifications SNS could not deliver to the alarm email address',
+        value: deadLetterQueue.queueUrl,
+      });
     }
 
     const actions: IAlarmAction[] = [new SnsAction(this.topic)];

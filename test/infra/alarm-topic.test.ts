@@ -99,6 +99,7 @@ describe('with an alarm email and a topic of the seller in the region of the sta
       AlarmName: 'SaasMarketplace-alarm-email-undelivered',
       Dimensions: [{ Name: 'QueueName', Value: getAtt(deadLetterQueueId, 'QueueName') }],
     });
+    template.hasOutput('AlarmEmailDeadLetterQueueUrl', { Value: { Ref: deadLetterQueueId } });
   });
 
   test('encrypts the topic with a rotating key of its own and refuses publishing without TLS', () => {
@@ -192,6 +193,9 @@ describe("in eu-west-1, with the seller's topic there", () => {
       expect(alarm.OKActions, alarm.AlarmName).toEqual([{ Ref: forwarder?.topicId }]);
     }
     forwarder?.template.hasOutput('AlarmTopicArn', { Value: { Ref: forwarder.topicId } });
+    expect(Object.keys(forwarder?.template.findOutputs('AlarmEmailDeadLetterQueueUrl') ?? {})).toEqual([
+      'AlarmEmailDeadLetterQueueUrl',
+    ]);
   });
 });
 
