@@ -21,7 +21,9 @@ function problemOf({ command }: DocumentedCommand): string | undefined {
   const [program, first, second] = words;
   if (program === undefined) return undefined;
   if (program === 'npm') {
-    if (first === 'run') return second !== undefined && second in packageJson.scripts ? undefined : 'no such script';
+    // `npm run -s <script>`: silent, so that a command's --json output is all there is on stdout.
+    const script = second === '-s' ? words[3] : second;
+    if (first === 'run') return script !== undefined && script in packageJson.scripts ? undefined : 'no such script';
     return ['start', 'test', 'ci', 'install'].includes(first ?? '') ? undefined : `npm ${first} is not documented`;
   }
   if (program === 'npx') {
@@ -77,6 +79,8 @@ describe('the commands the documentation gives', () => {
 
   test('a script that does not exist is found', () => {
     expect(problemOf({ page: 'p', heading: 'h', command: 'npm run no-such-script' })).toBe('no such script');
+    expect(problemOf({ page: 'p', heading: 'h', command: 'npm run -s no-such-script' })).toBe('no such script');
+    expect(problemOf({ page: 'p', heading: 'h', command: 'npm run -s report -- --json' })).toBeUndefined();
     expect(problemOf({ page: 'p', heading: 'h', command: 'node --import tsx bench/missing.ts' })).toBe(
       'bench/missing.ts does not exist',
     );
