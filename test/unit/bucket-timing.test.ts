@@ -65,6 +65,8 @@ test("a record's timestamp is its hour's start, or the second after the start in
   const started = { activatedAt: '2026-11-26T10:20:30.400Z' };
   expect(recordTimestampOf(at('11:00:00'), started)).toEqual(at('11:00:00'));
   expect(recordTimestampOf(at('10:00:00'), started)).toEqual(at('10:20:31'));
+  // Notified as started at the hour's first second (a license's event time is whole seconds): the second after it.
+  expect(recordTimestampOf(at('10:00:00'), { activatedAt: '2026-11-26T10:00:00.000Z' })).toEqual(at('10:00:01'));
   // Started in the last second of its hour: the hour's last whole second.
   expect(recordTimestampOf(at('10:00:00'), { activatedAt: '2026-11-26T10:59:59.500Z' })).toEqual(at('10:59:59'));
   // Ended in the same second it started: never after the end.

@@ -91,7 +91,8 @@ export function bucketTiming(
 export function recordTimestampOf(hour: Date, facts: LifecycleFacts): Date {
   const { start: firstStart, end } = billablePeriod(facts);
   const start = startGoverning(hour, firstStart, restartOf(facts));
-  if (start === undefined || start <= hour) return hour;
+  // A start notified at the hour's very first second (EventBridge's `time`) may have come later in that second.
+  if (start === undefined || start < hour) return hour;
   const lastSecond = hour.getTime() + HOUR_MS - 1000;
   const afterStart = Math.min(wholeSecond(start) + 1000, lastSecond);
   return new Date(end === undefined ? afterStart : Math.min(afterStart, Math.max(hour.getTime(), wholeSecond(end))));
