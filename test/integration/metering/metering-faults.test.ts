@@ -190,6 +190,40 @@ describe('what still fails stays pending', () => {
     await expectBilledExactlyOnce(listing.code, recorded);
   });
 
+  test('a bucket whose acceptance window closes before the next hourly run is retried longer: this run is its last', async () => {
+    /** One bucket of the hour `hoursAgo` before now's, under twelve throttles in a row; what the run made of it. */
+    const throttledBucket = async (hoursAgo: number) => {
+      const tables = await freshTables(dynamoDb);
+      const client = documentClient(dynamoDb.endpoint);
+      const { code } = await sim.control.createProduct(meteredProduct());
+      const buyer = await subscribeBuyer(
+        { control: sim.control, client, subscribersTable: tables.subscribers },
+        code,
+        now,
+      );
+      await addUsage(client, tables.usage, {
+        subscriberId: buyer.subscriberId,
+        hour: hoursBefore(now, hoursAgo),
+        dimension: 'users',
+        quantity: 7,
+      });
+      const metering = meteringHarness(tables, sim.url, {
+        products: [{ code, meteredDimensions: ['users'] }],
+        retryPolicy: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+        lastChanceRetryPolicy: { maxAttempts: 20, baseDelayMs: 1, maxDelayMs: 1 },
+      });
+      await sim.control.setFaults({ rules: [{ kind: 'throttle', operations: ['BatchMeterUsage'], times: 12 }] });
+      const summary = await metering.run({ now });
+      await sim.control.clearFaults();
+      return { summary, billed: (await sim.control.billed({ productCode: code })).totalQuantity };
+    };
+
+    // 23 hours before 12:00, its window closes at 13:00, half an hour after this 12:30 run: retried until billed.
+    expect(await throttledBucket(23)).toMatchObject({ summary: { billed: 1, pending: 0, calls: 13 }, billed: 7 });
+    // 22 hours before, the window closes at 14:00, after the next run: the usual retries, then pending for that run.
+    expect(await throttledBucket(22)).toMatchObject({ summary: { billed: 0, pending: 1, calls: 3 }, billed: 0 });
+  });
+
   test('a caller Marketplace refuses (API disabled in the region) rejects no record and stops sending', async () => {
     const { tables, listing, buckets } = await sixtyBuckets();
     const metering = meteringHarness(tables, sim.url, {

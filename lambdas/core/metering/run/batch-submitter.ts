@@ -52,6 +52,11 @@ interface Indexed {
   readonly record: UsageRecord;
 }
 
+interface Attempts {
+  readonly policy: RetryPolicy;
+  readonly inTime: () => boolean;
+}
+
 interface BatchRejection {
   readonly records: readonly Indexed[];
   readonly reason: string;
@@ -70,13 +75,22 @@ export class BatchSubmitter {
     this.random = options.random ?? Math.random;
   }
 
-  /** The outcome of each record, in the order given. */
-  async submit(productCode: string | undefined, records: readonly UsageRecord[]): Promise<RecordOutcome[]> {
+  /**
+   * The outcome of each record, in the order given. `retries` replaces the submitter's policy for this call, and
+   * `inTime` (asked before each retry) ends its retries early when it answers false.
+   */
+  async submit(
+    productCode: string | undefined,
+    records: readonly UsageRecord[],
+    retries: { readonly policy?: RetryPolicy; readonly inTime?: () => boolean } = {},
+  ): Promise<RecordOutcome[]> {
     const outcomes = new Map<number, RecordOutcome>();
+    const attempts: Attempts = { policy: retries.policy ?? this.policy, inTime: retries.inTime ?? (() => true) };
     await this.bisect(
       productCode,
       records.map((record, index) => ({ index, record })),
       outcomes,
+      attempts,
     );
     return records.map((_, index) => outcomes.get(index) ?? { kind: 'unsent', reason: 'not sent' });
   }
@@ -85,8 +99,9 @@ export class BatchSubmitter {
     productCode: string | undefined,
     records: readonly Indexed[],
     outcomes: Map<number, RecordOutcome>,
+    attempts: Attempts,
   ): Promise<void> {
-    const rejection = await this.send(productCode, records, outcomes);
+    const rejection = await this.send(productCode, records, outcomes, attempts);
     if (rejection === undefined) return;
     const [only, ...others] = rejection.records;
     if (only !== undefined && others.length === 0) {
@@ -94,8 +109,8 @@ export class BatchSubmitter {
       return;
     }
     const middle = Math.ceil(rejection.records.length / 2);
-    await this.bisect(productCode, rejection.records.slice(0, middle), outcomes);
-    await this.bisect(productCode, rejection.records.slice(middle), outcomes);
+    await this.bisect(productCode, rejection.records.slice(0, middle), outcomes, attempts);
+    await this.bisect(productCode, rejection.records.slice(middle), outcomes, attempts);
   }
 
   /**
@@ -106,17 +121,19 @@ export class BatchSubmitter {
     productCode: string | undefined,
     records: readonly Indexed[],
     outcomes: Map<number, RecordOutcome>,
+    { policy, inTime }: Attempts,
   ): Promise<BatchRejection | undefined> {
     let remaining = records;
     let lastFailure = 'not sent';
-    for (let attempt = 1; attempt <= this.policy.maxAttempts && remaining.length > 0; attempt++) {
+    for (let attempt = 1; attempt <= policy.maxAttempts && remaining.length > 0; attempt++) {
       if (this.refusal !== undefined) {
         lastFailure = this.refusal;
         break;
       }
       if (attempt > 1) {
+        if (!inTime()) break;
         this.counters.retries++;
-        await this.options.sleep(backoffDelay(attempt - 1, this.policy, this.random));
+        await this.options.sleep(backoffDelay(attempt - 1, policy, this.random));
       }
       await this.options.limiter.acquire();
       this.counters.calls++;

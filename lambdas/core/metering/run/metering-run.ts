@@ -27,7 +27,7 @@
  */
 import { BatchMeterUsageCommand } from '@aws-sdk/client-marketplace-metering';
 import { setTimeout as realSleep } from 'node:timers/promises';
-import { type BucketItem, hourOf } from '../bucket/index.ts';
+import { acceptanceDeadline, type BucketItem, hourOf } from '../bucket/index.ts';
 import { batchCalls, MAX_RECORDS_PER_CALL, type PlannedCall, type PlannedRecord } from './batch-plan.ts';
 import { BatchSubmitter, type SubmissionCounters } from './batch-submitter.ts';
 import { BucketLedger } from './bucket-ledger.ts';
@@ -37,6 +37,7 @@ import { MeteringSubscribers } from './metering-subscribers.ts';
 import { RunTally, type MeteringRunSummary } from './metering-summary.ts';
 import { Preparer } from './prepare.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { LAST_CHANCE_RETRY_POLICY } from './retry-policy.ts';
 import type { MeteringDependencies, MeteringLogger, RunContext } from './run-context.ts';
 import { DryRunLedger } from './run-ledger.ts';
 import { Settler } from './settle.ts';
@@ -75,6 +76,11 @@ const AWS_CALLS_PER_SECOND = 10;
  * milliseconds, so pacing at exactly the quota gets some calls throttled.
  */
 const QUOTA_HEADROOM = 0.99;
+/**
+ * How long after this run the next hourly one may come to a bucket: within the hour, at its schedule minute, and after
+ * whatever older buckets it sends first. A bucket whose acceptance window closes sooner has this run only.
+ */
+const NEXT_RUN_WITHIN_MS = 70 * 60_000;
 /** How many subscribers' identities a run keeps at once: a bounded cache, whatever the number of subscribers. */
 const IDENTITY_CACHE_SIZE = 10_000;
 
@@ -106,7 +112,12 @@ export async function meterUsage(
   const prepared = mapConcurrently(found, PREPARE_CONCURRENCY, (candidate) => preparer.prepare(candidate));
   const calls = batchCalls(sendable(prepared), (entry) => settler.rejectTooLarge(entry.source));
   const callsPerSecond = dependencies.callsPerSecond ?? AWS_CALLS_PER_SECOND;
-  const counters = dryRun ? await listCalls(run, calls) : await sendCalls(run, settler, calls, callsPerSecond);
+  const spentMs = () => elapsed() - startedAt;
+  const runTime: RunTime = {
+    now: () => new Date(now.getTime() + spentMs()),
+    inBudget: () => options.timeBudgetMs === undefined || spentMs() < options.timeBudgetMs,
+  };
+  const counters = dryRun ? await listCalls(run, calls) : await sendCalls(run, settler, calls, callsPerSecond, runTime);
   return run.tally.summary(counters, {
     durationMs: elapsed() - startedAt,
     quotaRecordsPerSecond: callsPerSecond * MAX_RECORDS_PER_CALL,
@@ -170,12 +181,35 @@ async function listCalls(run: RunContext, calls: AsyncIterable<PlannedCall<Bucke
   return undefined;
 }
 
+/** The time as the run goes on, and whether its time budget still lasts. */
+interface RunTime {
+  readonly now: () => Date;
+  readonly inBudget: () => boolean;
+}
+
+/**
+ * How a call is retried: as usual, or, when it holds a record whose acceptance window closes before the next hourly
+ * run may come to it, for as long as the run's budget and that window last.
+ */
+function retriesOf(run: RunContext, call: PlannedCall<BucketItem>, runTime: RunTime) {
+  const { acceptanceWindowHours } = run.dependencies;
+  const closes = Math.min(
+    ...call.records.map(({ source }) => acceptanceDeadline(source.hour, acceptanceWindowHours).getTime()),
+  );
+  if (closes - run.now.getTime() >= NEXT_RUN_WITHIN_MS) return undefined;
+  return {
+    policy: run.dependencies.lastChanceRetryPolicy ?? LAST_CHANCE_RETRY_POLICY,
+    inTime: () => runTime.inBudget() && runTime.now().getTime() < closes,
+  };
+}
+
 /** Send and settle: each call paced under the quota and retried, then each of its records' outcomes on its bucket. */
 async function sendCalls(
   run: RunContext,
   settler: Settler,
   calls: AsyncIterable<PlannedCall<BucketItem>>,
   callsPerSecond: number,
+  runTime: RunTime,
 ): Promise<SubmissionCounters> {
   const { dependencies, logger } = run;
   const sleep = dependencies.sleep ?? ((ms: number) => realSleep(ms));
@@ -187,13 +221,19 @@ async function sendCalls(
   });
   const concurrentCalls = Math.max(1, Math.min(MAX_CONCURRENT_CALLS, Math.ceil(callsPerSecond)));
   await forEachConcurrently(prefetched(calls, 4 * concurrentCalls), concurrentCalls, async (call) => {
+    const lastChance = retriesOf(run, call, runTime);
     const outcomes = await submitter.submit(
       call.productCode,
       call.records.map((entry) => entry.record),
+      lastChance ?? {},
     );
     const unsent = outcomes.filter((outcome) => outcome.kind === 'unsent');
     if (unsent.length > 0) {
-      logger.warn('Usage left pending: not sent', { records: unsent.length, reason: unsent[0]!.reason });
+      logger.warn('Usage left pending: not sent', {
+        records: unsent.length,
+        reason: unsent[0]!.reason,
+        ...(lastChance === undefined ? {} : { lastChance: true }),
+      });
     }
     await forEachConcurrently(
       call.records.map((entry, index) => ({ bucket: entry.source, outcome: outcomes[index]! })),

@@ -19,6 +19,13 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 5_000 };
 
 /**
+ * For a call holding a record the next hourly run may come too late for (its acceptance window closes first): there is
+ * no next time, so it is retried for up to some 7 minutes (pauses doubling to 10 s), as long as the run's time budget
+ * and the record's window last.
+ */
+export const LAST_CHANCE_RETRY_POLICY: RetryPolicy = { maxAttempts: 60, baseDelayMs: 200, maxDelayMs: 10_000 };
+
+/**
  * The pause before retry number `retry` (1 for the first): "equal jitter", half of the exponential step fixed and half
  * random, so that batches failing together spread out (the random half) yet never hammer a throttled service with no
  * pause at all (the fixed half).

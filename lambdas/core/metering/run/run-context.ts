@@ -37,6 +37,8 @@ export interface MeteringDependencies {
   /** Backoff and rate-limit pauses; tests make them instant. */
   readonly sleep?: Sleep;
   readonly retryPolicy?: RetryPolicy;
+  /** For a call whose record the next hourly run may come too late for (`LAST_CHANCE_RETRY_POLICY` unless given). */
+  readonly lastChanceRetryPolicy?: RetryPolicy;
   /** Milliseconds on a monotonic clock, for the time budget and the run's pace. */
   readonly elapsed?: () => number;
 }
