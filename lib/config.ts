@@ -246,7 +246,10 @@ export const configSchema = z
           .min(0)
           .max(59)
           .default(10)
-          .describe("The minute of each hour the metering run starts (AWS's own example runs at minute 10)."),
+          .describe(
+            "The minute of each hour the metering run starts (AWS's own example runs at minute 10); not before " +
+              'closedHourGraceMinutes, or the run would find the previous hour still open.',
+          ),
         closedHourGraceMinutes: z
           .number()
           .int()
