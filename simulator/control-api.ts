@@ -149,9 +149,12 @@ export class ControlApi {
         const { license, registrationToken } = subscribe(sim, licenseInput.parse(body));
         return { license: this.view(license), registrationToken };
       }),
-      route('GET', '/licenses', ({ query }) => ({
-        licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
-      })),
+      route('GET', '/licenses', ({ query }) => {
+        requireKnownFilters(query, ['productCode']);
+        return {
+          licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
+        };
+      }),
       route('GET', '/licenses/(?<id>[^/]+)', ({ params }) => this.view(sim.marketplace.requireLicense(params.id!))),
       route('POST', '/licenses/(?<id>[^/]+)/registration-tokens', ({ params }) => ({
         registrationToken: sim.marketplace.issueRegistrationToken(params.id!),
@@ -279,11 +282,15 @@ const resultFilters = [
 ] as const satisfies readonly (keyof RecordResult)[];
 
 /** A predicate keeping the records whose fields equal the query's; a query naming another field is refused. */
-function matching<T extends object>(query: URLSearchParams, filters: readonly (keyof T & string)[]) {
-  const unknown = [...query.keys()].filter((name) => !(filters as readonly string[]).includes(name));
+function requireKnownFilters(query: URLSearchParams, filters: readonly string[]): void {
+  const unknown = [...query.keys()].filter((name) => !filters.includes(name));
   if (unknown.length > 0) {
     throw new ControlError(400, 'InvalidFilter', `Unknown filter ${unknown.join(', ')}; use ${filters.join(', ')}`);
   }
+}
+
+function matching<T extends object>(query: URLSearchParams, filters: readonly (keyof T & string)[]) {
+  requireKnownFilters(query, filters);
   return (record: T) => filters.every((name) => !query.has(name) || record[name] === query.get(name));
 }
 

@@ -64,6 +64,12 @@ test('a license reports its status as the clock moves: active, ending during the
   expect((await sim.control.license(license.id)).status).toBe('ending');
   await sim.control.advanceClock({ hours: 1 });
   expect((await sim.control.license(license.id)).status).toBe('ended');
+
+  // A pending license ended (the buyer cancelled before it went live): ended at once, and never activated after.
+  const pending = await sim.control.createLicense({ productCode: product.code, activate: false });
+  await sim.control.end(pending.license.id);
+  expect((await sim.control.license(pending.license.id)).status).toBe('ended');
+  await expect(sim.control.activate(pending.license.id)).rejects.toMatchObject({ status: 409 });
 });
 
 test('the clock is set, frozen or running, and advanced', async () => {
@@ -165,6 +171,8 @@ test('record queries name only fields the records have', async () => {
   expect(unknown.status).toBe(400);
   expect(unknown.body.error).toBe('InvalidFilter');
   expect((await controlCall('GET', '/results?customerAWSAccountId=1')).status).toBe(400);
+  const licenses = await controlCall('GET', '/licenses?status=active');
+  expect({ status: licenses.status, error: licenses.body.error }).toEqual({ status: 400, error: 'InvalidFilter' });
 });
 
 test('times and durations beyond what a date can hold are refused, leaving the clock as it was', async () => {
