@@ -102,12 +102,13 @@ export class Settler {
     }
     if (missed !== undefined && units !== undefined && units > 0) {
       tally.missFinalDeadline(units);
-      logger.error('Final metering missed its deadline: usage expired unbilled', {
-        ...missed,
-        hour: missed.hour.toISOString(),
-        key,
-        units,
-      });
+      // After an unconfirmed send Marketplace may have billed it after all (the report counts it `unconfirmed`).
+      logger.error(
+        frozenEarlier
+          ? 'Final metering missed its deadline: usage expired, unbilled unless its unconfirmed send was billed'
+          : 'Final metering missed its deadline: usage expired unbilled',
+        { ...missed, hour: missed.hour.toISOString(), key, units },
+      );
     }
   }
 
