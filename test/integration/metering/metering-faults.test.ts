@@ -47,6 +47,19 @@ async function sixtyBuckets() {
   return { tables, listing, recorded, buckets };
 }
 
+/** A product of its own with one buyer (subscribed two days before now) and one bucket of `users` in `hour`. */
+async function productWithOneBucket(
+  tables: Awaited<ReturnType<typeof freshTables>>,
+  client: ReturnType<typeof documentClient>,
+  hour: Date,
+  quantity: number,
+) {
+  const { code } = await sim.control.createProduct(meteredProduct());
+  const buyer = await subscribeBuyer({ control: sim.control, client, subscribersTable: tables.subscribers }, code, now);
+  await addUsage(client, tables.usage, { subscriberId: buyer.subscriberId, hour, dimension: 'users', quantity });
+  return { code, meteredDimensions: ['users'] };
+}
+
 /** What Marketplace billed for the product is what was recorded, each record once, and never `DuplicateRecord`. */
 async function expectBilledExactlyOnce(productCode: string, recorded: number) {
   const billed = await sim.control.billed({ productCode });
@@ -195,27 +208,16 @@ describe('what still fails stays pending', () => {
     const throttledBucket = async (hoursAgo: number) => {
       const tables = await freshTables(dynamoDb);
       const client = documentClient(dynamoDb.endpoint);
-      const { code } = await sim.control.createProduct(meteredProduct());
-      const buyer = await subscribeBuyer(
-        { control: sim.control, client, subscribersTable: tables.subscribers },
-        code,
-        now,
-      );
-      await addUsage(client, tables.usage, {
-        subscriberId: buyer.subscriberId,
-        hour: hoursBefore(now, hoursAgo),
-        dimension: 'users',
-        quantity: 7,
-      });
+      const product = await productWithOneBucket(tables, client, hoursBefore(now, hoursAgo), 7);
       const metering = meteringHarness(tables, sim.url, {
-        products: [{ code, meteredDimensions: ['users'] }],
+        products: [product],
         retryPolicy: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
         lastChanceRetryPolicy: { maxAttempts: 20, baseDelayMs: 1, maxDelayMs: 1 },
       });
       await sim.control.setFaults({ rules: [{ kind: 'throttle', operations: ['BatchMeterUsage'], times: 12 }] });
       const summary = await metering.run({ now });
       await sim.control.clearFaults();
-      return { summary, billed: (await sim.control.billed({ productCode: code })).totalQuantity };
+      return { summary, billed: (await sim.control.billed({ productCode: product.code })).totalQuantity };
     };
 
     // 23 hours before 12:00, its window closes at 13:00, half an hour after this 12:30 run: retried until billed.
@@ -247,19 +249,7 @@ describe('the rate limit', () => {
     const client = documentClient(dynamoDb.endpoint);
     const products = [];
     for (let index = 0; index < 12; index++) {
-      const { code } = await sim.control.createProduct(meteredProduct());
-      const buyer = await subscribeBuyer(
-        { control: sim.control, client, subscribersTable: tables.subscribers },
-        code,
-        now,
-      );
-      await addUsage(client, tables.usage, {
-        subscriberId: buyer.subscriberId,
-        hour: hoursBefore(now, 1),
-        dimension: 'users',
-        quantity: 1,
-      });
-      products.push({ code, meteredDimensions: ['users'] });
+      products.push(await productWithOneBucket(tables, client, hoursBefore(now, 1), 1));
     }
     return { tables, products };
   }

@@ -291,14 +291,32 @@ describe('sessions and forgery', () => {
     }
   });
 
-  test('a legacy buyer back from Marketplace after the end (subscribing again under the same id) gets the form, not the end', async () => {
+  /** A legacy buyer who has arrived from Marketplace once (`first`: the session), and can come back to subscribe again. */
+  async function legacyBuyer(activate: boolean) {
     const { license, registrationToken } = await local.control.createLicense({
       productCode: 'data-suite-legacy-example',
+      activate,
     });
     const arrive = async (token: string) =>
       sessionCookieOf(await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': token }));
-    const first = await arrive(registrationToken);
-    const subscriberId = `legacy:data-suite-legacy-example:${license.customerIdentifier}`;
+    return {
+      first: await arrive(registrationToken),
+      subscriberId: `legacy:data-suite-legacy-example:${license.customerIdentifier}`,
+      /** Back before Marketplace's subscribe-success: the form, as pending, and registered; answers the session. */
+      returnAndRegister: async () => {
+        const again = await arrive((await local.control.issueRegistrationToken(license.id)).registrationToken);
+        const page = await getRegistration(registerUrl(), again);
+        expect(page.body).toContain('<form');
+        expect(page.body).toContain('AWS Marketplace is confirming your subscription');
+        const posted = await postRegistration(registerUrl(), again, { formToken: formTokenOf(page.body), ...complete });
+        expect(posted.status).toBe(303);
+        return again;
+      },
+    };
+  }
+
+  test('a legacy buyer back from Marketplace after the end (subscribing again under the same id) gets the form, not the end', async () => {
+    const { first, subscriberId, returnAndRegister } = await legacyBuyer(true);
     // Cancelled half a minute ago, after the buyer's first visit.
     await local.control.advanceClock({ minutes: 1 });
     const now = Date.parse((await local.control.clock()).now);
@@ -310,27 +328,13 @@ describe('sessions and forgery', () => {
     });
     expect((await getRegistration(registerUrl(), first)).body).toContain('Your subscription has ended');
 
-    // Subscribed again: the browser is back before Marketplace's subscribe-success.
     await local.control.advanceClock({ seconds: 5 });
-    const again = await arrive((await local.control.issueRegistrationToken(license.id)).registrationToken);
-    const page = await getRegistration(registerUrl(), again);
-    expect(page.body).toContain('<form');
-    expect(page.body).toContain('AWS Marketplace is confirming your subscription');
-    expect(
-      (await postRegistration(registerUrl(), again, { formToken: formTokenOf(page.body), ...complete })).status,
-    ).toBe(303);
+    await returnAndRegister();
     expect(await registrationOf(subscriberId)).toEqual(expect.objectContaining({ details: complete }));
   });
 
   test('a legacy buyer back from Marketplace after a failed attempt gets the form, and is not overdue at once', async () => {
-    const { license, registrationToken } = await local.control.createLicense({
-      productCode: 'data-suite-legacy-example',
-      activate: false,
-    });
-    const arrive = async (token: string) =>
-      sessionCookieOf(await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': token }));
-    const first = await arrive(registrationToken);
-    const subscriberId = `legacy:data-suite-legacy-example:${license.customerIdentifier}`;
+    const { first, subscriberId, returnAndRegister } = await legacyBuyer(false);
     // The payment failed a minute after the first visit (subscribe-fail); the buyer comes back two hours later.
     await local.control.advanceClock({ minutes: 1 });
     const failed = (await local.control.clock()).now;
@@ -342,14 +346,7 @@ describe('sessions and forgery', () => {
     expect((await getRegistration(registerUrl(), first)).body).toContain('This subscription cannot be set up');
 
     await local.control.advanceClock({ hours: 2 });
-    const again = await arrive((await local.control.issueRegistrationToken(license.id)).registrationToken);
-    const page = await getRegistration(registerUrl(), again);
-    expect(page.body).toContain('<form');
-    expect(page.body).toContain('AWS Marketplace is confirming your subscription');
-    expect(
-      (await postRegistration(registerUrl(), again, { formToken: formTokenOf(page.body), ...complete })).status,
-    ).toBe(303);
-    const registered = (await getRegistration(registerUrl(), again)).body;
+    const registered = (await getRegistration(registerUrl(), await returnAndRegister())).body;
     expect(registered).toContain('AWS Marketplace is confirming your subscription');
     expect(registered).not.toContain('This subscription cannot be set up');
   });
