@@ -54,6 +54,20 @@ test("a legacy buyer who resubscribes before the end is active again; a license'
   expect(billablePeriod(resubscribed)).toEqual({ start: at(1), end: at(5) });
 });
 
+test("a license's later activations (License Updated) leave it active since its first; a legacy buyer's restart moves it", () => {
+  const updated = fold([
+    ['activatedAt', 10],
+    ['activatedAt', 20],
+  ]);
+  expect(statusOf(updated)).toEqual({ status: 'active', since: at(10).toISOString() });
+  expect(statusOf({ ...updated, resubscribable: true })).toEqual({ status: 'active', since: at(20).toISOString() });
+  // Active after a failure: since the activation that followed it.
+  expect(statusOf({ ...updated, failedAt: at(15).toISOString() })).toEqual({
+    status: 'active',
+    since: at(20).toISOString(),
+  });
+});
+
 test('a stale notification changes no status: an older activation after the end request only moves the start back', () => {
   const facts = fold([
     ['activatedAt', 10],

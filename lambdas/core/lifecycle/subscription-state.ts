@@ -130,7 +130,20 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
       (winner === 'endRequestedAt' ? resubscribedAtItsRequest(facts) : isResubscription(facts));
     if (current === undefined || time > current || tieWon) winner = fact;
   }
-  return winner === undefined ? { status: 'pending' } : { status: statusOfFact[winner], since: facts[winner] };
+  if (winner === undefined) return { status: 'pending' };
+  return { status: statusOfFact[winner], since: winner === 'activatedAt' ? activeSince(facts) : facts[winner] };
+}
+
+/**
+ * Since when an active subscription has been active: its latest activation for a buyer who may subscribe again (each
+ * one a new subscription), else its first, after any failure (a license's later `License Updated`, an upgrade or a
+ * renewal, changes nothing of its status).
+ */
+function activeSince(facts: LifecycleFacts): string | undefined {
+  const first = firstStartOf(facts);
+  const { activatedAt, failedAt } = facts;
+  if (facts.resubscribable === true || first === undefined) return activatedAt;
+  return failedAt !== undefined && first < failedAt ? activatedAt : first;
 }
 
 /**
