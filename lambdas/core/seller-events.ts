@@ -14,6 +14,8 @@ import {
   type SellerEventType,
   type SubscriberEventDetail,
 } from '../../contracts/index.ts';
+import { billablePeriod } from './lifecycle/subscription-state.ts';
+import { statusForReturningBuyer } from './returning-buyer.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 
 /** An event for the seller's bus: its `detail-type`, and the `detail` that type carries (`contracts/seller-events.ts`). */
@@ -33,6 +35,7 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
       detailType: SELLER_EVENT.registered,
       detail: {
         ...subscriberOf(after, registration.registeredAt),
+        status: registeringStatusOf(after),
         offerType: (after.offerType ?? 'standard') as 'standard' | 'free-trial',
         registeredAt: registration.registeredAt,
         contact: registration.details,
@@ -59,6 +62,21 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
     });
   }
   return events;
+}
+
+/** The status a registration is made in: `pending` for a legacy buyer back from Marketplace to subscribe again. */
+function registeringStatusOf(item: Item): SubscriptionStatus {
+  const status = item.subscriptionStatus as SubscriptionStatus | undefined;
+  const text = (name: string) => (typeof item[name] === 'string' ? item[name] : undefined);
+  return (
+    statusForReturningBuyer({
+      model: item.identityModel === 'legacy' ? 'legacy' : 'license',
+      status,
+      statusChangedAt: text('statusChangedAt'),
+      endedAt: billablePeriod(item.lifecycle ?? {}).end?.toISOString(),
+      resolvedLastAt: text('resolvedLastAt'),
+    }) ?? 'pending'
+  );
 }
 
 /** The event a subscriber's new status calls for: none for `pending`. */

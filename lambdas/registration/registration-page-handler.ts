@@ -14,6 +14,7 @@ import {
   type RegistrationSession,
   type RegistrationSessions,
 } from '../core/registration-sessions.ts';
+import { statusForReturningBuyer } from '../core/returning-buyer.ts';
 import type { SubscriberRepository } from '../core/subscriber-repository.ts';
 import type { RegistrationDetails, Subscriber } from '../core/subscriber.ts';
 import type { FieldErrors } from '../core/registration-form.ts';
@@ -32,20 +33,15 @@ import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 /** How long after the buyer first arrived a subscription still unconfirmed is taken as not coming. */
 const CONFIRMATION_OVERDUE_MS = 3_600_000;
 
-/**
- * The status the page goes by: the stored one, except for a legacy buyer who came back from Marketplace after the
- * end or a failed attempt. A legacy subscriber keeps its id when the buyer subscribes again, and the buyer's browser
- * may arrive before the new `subscribe-success`: that buyer is on the way to a new subscription, not shut out of it.
- */
+/** The status the page goes by: a legacy buyer back from Marketplace to subscribe again is pending. */
 function pageStatus(subscriber: Subscriber): Subscriber['subscriptionStatus'] {
-  const status = subscriber.subscriptionStatus;
-  const closedAt = status === 'failed' ? subscriber.statusChangedAt : subscriber.endedAt;
-  const backSinceItClosed =
-    subscriber.identity.model === 'legacy' &&
-    (status === 'ending' || status === 'ended' || status === 'failed') &&
-    closedAt !== undefined &&
-    subscriber.resolvedLastAt > closedAt;
-  return backSinceItClosed ? 'pending' : status;
+  return statusForReturningBuyer({
+    model: subscriber.identity.model,
+    status: subscriber.subscriptionStatus,
+    statusChangedAt: subscriber.statusChangedAt,
+    endedAt: subscriber.endedAt,
+    resolvedLastAt: subscriber.resolvedLastAt,
+  });
 }
 
 /** Whether there is still something to set up: the subscription is confirmed or on its way (or not heard of yet). */

@@ -53,3 +53,29 @@ test('a registration is announced when it appears, not on later writes; sessions
   expect(types(undefined, { pk: 'SESSION#x', sk: 'SESSION', subscriberId: 'x' })).toEqual([]);
   expect(types(subscriber, undefined)).toEqual([]);
 });
+
+test('a legacy buyer registering on the way back to a subscription that failed or ended is announced as pending', () => {
+  const legacy = {
+    ...subscriber,
+    pk: 'SUBSCRIBER#legacy:p:C1',
+    subscriberId: 'legacy:p:C1',
+    identityModel: 'legacy',
+    customerIdentifier: 'C1',
+    resolvedLastAt: '2026-11-26T12:00:00.000Z',
+  };
+  const registration = { details: { company: 'A' }, registeredAt: '2026-11-26T12:01:00.000Z' };
+  const statusOfRegistration = (before: Record<string, unknown>) =>
+    sellerEventsFor(before, { ...before, registration })[0]?.detail.status;
+  const failed = { ...legacy, subscriptionStatus: 'failed', statusChangedAt: '2026-11-26T10:00:00.000Z' };
+  const ended = {
+    ...legacy,
+    subscriptionStatus: 'ended',
+    statusChangedAt: '2026-11-26T11:00:00.000Z',
+    lifecycle: { activatedAt: '2026-11-26T09:00:00.000Z', endRequestedAt: '2026-11-26T10:00:00.000Z' },
+  };
+  expect(statusOfRegistration(failed)).toBe('pending');
+  expect(statusOfRegistration(ended)).toBe('pending');
+  // Not back since: the status stands; and a license's id is never subscribed to again.
+  expect(statusOfRegistration({ ...failed, resolvedLastAt: '2026-11-26T09:00:00.000Z' })).toBe('failed');
+  expect(statusOfRegistration({ ...failed, identityModel: 'license' })).toBe('failed');
+});

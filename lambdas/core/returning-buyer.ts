@@ -1,0 +1,28 @@
+/**
+ * A legacy buyer back from Marketplace after the subscription ended or failed. A legacy subscriber keeps its id when
+ * the buyer subscribes again, and the buyer's browser (and so the registration) may come before the new
+ * `subscribe-success`: that buyer is on the way to a new subscription, `pending` to the pages and to the seller's app
+ * alike, not shut out of it.
+ */
+import type { SubscriptionStatus } from './subscriber.ts';
+
+export interface ReturningBuyerFacts {
+  readonly model: 'license' | 'legacy';
+  readonly status: SubscriptionStatus | undefined;
+  /** When the status last changed: for a failed subscription, when it failed. */
+  readonly statusChangedAt: string | undefined;
+  /** For an ending or ended subscription, when it ended for the buyer. */
+  readonly endedAt: string | undefined;
+  /** When the buyer last arrived from Marketplace. */
+  readonly resolvedLastAt: string | undefined;
+}
+
+/** The status, or `pending` for a legacy buyer who came back from Marketplace since it ended or failed. */
+export function statusForReturningBuyer(facts: ReturningBuyerFacts): SubscriptionStatus | undefined {
+  const { status, resolvedLastAt } = facts;
+  const closedAt =
+    status === 'failed' ? facts.statusChangedAt : status === 'ending' || status === 'ended' ? facts.endedAt : undefined;
+  const back =
+    facts.model === 'legacy' && closedAt !== undefined && resolvedLastAt !== undefined && resolvedLastAt > closedAt;
+  return back ? 'pending' : status;
+}
