@@ -44,11 +44,15 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
         [SIGNATURE_HEADER]: signWebhook(await dependencies.secret(), body, dependencies.clock.now()),
       },
       body,
-      redirect: 'error',
+      // A redirect is not followed (the signed call would go where the seller did not say): it fails, with its status.
+      redirect: 'manual',
       signal: AbortSignal.timeout(dependencies.timeoutMs ?? 10_000),
     });
     await response.body?.cancel();
-    if (!response.ok) throw new WebhookCallError(`the webhook answered ${response.status}`);
+    if (!response.ok) {
+      const redirected = response.status >= 300 && response.status < 400 ? ' (a redirect, which is not followed)' : '';
+      throw new WebhookCallError(`the webhook answered ${response.status}${redirected}`);
+    }
   }
 
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {

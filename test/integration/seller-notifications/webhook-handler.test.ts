@@ -1,0 +1,51 @@
+/**
+ * The webhook function against a real HTTP endpoint: a redirect is not followed (the signed event would go where the
+ * seller did not say), and the failure says what the endpoint answered, as for any other status.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSEvent } from 'aws-lambda';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, expect, test } from 'vitest';
+import { createWebhookHandler } from '../../../lambdas/seller-notifications/webhook-handler.ts';
+
+const elsewhere: string[] = [];
+const server = createServer((request, response) => {
+  if (request.url === '/elsewhere') elsewhere.push(request.method ?? '');
+  response.writeHead(request.url === '/hook' ? 302 : 204, { location: '/elsewhere' }).end();
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+test('a redirect is a failed call, logged with its status, retried later and not followed', async () => {
+  const warnings: { message: string; details: Record<string, unknown> }[] = [];
+  const logger = {
+    warn: (message: string, details: Record<string, unknown>) => warnings.push({ message, details }),
+  } as unknown as Logger;
+  const deferred: number[] = [];
+  const handler = createWebhookHandler({
+    url: `${base}/hook`,
+    secret: () => Promise.resolve('secret'),
+    retryLater: (_record, seconds) => Promise.resolve(void deferred.push(seconds)),
+    clock: { now: () => new Date('2026-11-26T10:00:00Z') },
+    logger,
+  });
+  const event = {
+    Records: [{ messageId: 'm-1', body: JSON.stringify({ id: 'e-1' }), attributes: { ApproximateReceiveCount: '1' } }],
+  } as unknown as SQSEvent;
+
+  expect(await handler(event)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+  expect(warnings).toEqual([
+    {
+      message: 'Webhook delivery failed; it will be retried',
+      details: {
+        messageId: 'm-1',
+        attempt: 1,
+        errorMessage: 'the webhook answered 302 (a redirect, which is not followed)',
+      },
+    },
+  ]);
+  expect(deferred).toEqual([30]);
+  expect(elsewhere).toEqual([]);
+});
