@@ -253,6 +253,16 @@ describe('rejections', () => {
     expect((await record([usage(subscriberId)]))[0]).toMatchObject({ reason: 'not-subscribed' });
   });
 
+  test('a buyer who cancelled before any activation was heard is not-subscribed: it never started', async () => {
+    const subscriberId = await subscriber([['endRequestedAt', '2026-11-26T12:10:00.000Z']]);
+    expect((await record([usage(subscriberId, { timestamp: '2026-11-26T12:05:00.000Z' })]))[0]).toEqual({
+      status: 'rejected',
+      reason: 'not-subscribed',
+      message: expect.stringContaining('cancelled before Marketplace confirmed that it started') as unknown,
+    });
+    expect(await buckets(subscriberId)).toEqual([]);
+  });
+
   test('a subscriber of a product this deployment does not meter has no metered dimension', async () => {
     const subscriberId = await subscriber(ACTIVE, UNSOLD_PRODUCT);
     expect((await record([usage(subscriberId)]))[0]).toMatchObject({ reason: 'unknown-dimension' });

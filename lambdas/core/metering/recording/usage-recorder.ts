@@ -194,7 +194,14 @@ function subscriberRejection(
         `${finalSend.toISOString()}: usage arriving later can no longer be billed`,
     );
   }
-  if (start !== undefined && event.at < start) {
+  if (start === undefined) {
+    // Ending with no activation heard: cancelled while pending (an activation arriving late would start it).
+    return rejection(
+      'not-subscribed',
+      'the subscription was cancelled before Marketplace confirmed that it started: it has no usage to bill',
+    );
+  }
+  if (event.at < start) {
     return rejection(
       'not-subscribed',
       `usage at ${event.at.toISOString()} is before the subscription started (${start.toISOString()})`,
