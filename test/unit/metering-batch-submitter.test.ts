@@ -214,6 +214,42 @@ describe('retries', () => {
     ]);
   });
 
+  test('an extension retries past the usual attempts while it allows each retry, given the pause before it', async () => {
+    const failing = throwing(new InternalServiceErrorException({ message: 'down', ...metadataOf(500) }));
+    const extension = (allowed: number) => {
+      const asked: number[] = [];
+      return {
+        asked,
+        policy: { maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 1_000 },
+        mayRetry: (pauseMs: number) => asked.push(pauseMs) <= allowed,
+      };
+    };
+
+    // Allowed twice past the usual three attempts: five calls, then unsent; asked once more, with the pause it would take.
+    const twice = extension(2);
+    const { call, calls } = scripted(...Array.from({ length: 10 }, () => failing));
+    const outcomes = await submitter(call, { maxAttempts: 3 }).submitter.submit(undefined, records(1), twice);
+    expect(calls).toHaveLength(5);
+    expect(twice.asked).toEqual([300, 600, 750]); // three quarters of 400, 800 and 1,000 (the cap): random() is 0.5
+    expect(outcomes).toEqual([{ kind: 'unsent', reason: 'InternalServiceErrorException' }]);
+
+    // Never allowed: the usual three attempts all the same, not fewer.
+    const never = extension(0);
+    const again = scripted(...Array.from({ length: 10 }, () => failing));
+    await submitter(again.call, { maxAttempts: 3 }).submitter.submit(undefined, records(1), never);
+    expect(again.calls).toHaveLength(3);
+
+    // Allowed all along: the extension's attempts, and it goes through once Marketplace answers.
+    const always = scripted(failing, failing, failing, failing);
+    const billed = await submitter(always.call, { maxAttempts: 3 }).submitter.submit(
+      undefined,
+      records(1),
+      extension(9),
+    );
+    expect(always.calls).toHaveLength(5);
+    expect(billed[0]).toMatchObject({ kind: 'billed' });
+  });
+
   test('a caller Marketplace refuses is neither bisected nor retried, and nothing more is sent', async () => {
     const { call, calls } = scripted(
       throwing(

@@ -3,6 +3,7 @@ import { expect, test } from 'vitest';
 import {
   billablePeriod,
   effectiveStatus,
+  finalMeteringDeadline,
   isAfterEnd,
   isInRestartGap,
   restartOf,
@@ -61,11 +62,6 @@ test("a license's later activations (License Updated) leave it active since its 
   ]);
   expect(statusOf(updated)).toEqual({ status: 'active', since: at(10).toISOString() });
   expect(statusOf({ ...updated, resubscribable: true })).toEqual({ status: 'active', since: at(20).toISOString() });
-  // Active after a failure: since the activation that followed it.
-  expect(statusOf({ ...updated, failedAt: at(15).toISOString() })).toEqual({
-    status: 'active',
-    since: at(20).toISOString(),
-  });
 });
 
 test('a stale notification changes no status: an older activation after the end request only moves the start back', () => {
@@ -154,8 +150,9 @@ test('the end of a request the buyer withdrew by subscribing again ends nothing;
   expect(statusOf(withFact(withFact(facts, 'endRequestedAt', at(100)), 'endedAt', at(160))).status).toBe('ended');
   // An end long after the withdrawn request is not its end (the new subscription's own request was not heard yet).
   expect(statusOf(withFact(facts, 'endedAt', at(30 + 121))).status).toBe('ended');
-  // ... and it ends the new subscription then: the withdrawn request was the old one's.
+  // ... and it ends the new subscription then: the withdrawn request was the old one's, and so was its deadline.
   expect(billablePeriod(withFact(facts, 'endedAt', at(30 + 121)))).toEqual({ start: at(10), end: at(30 + 121) });
+  expect(finalMeteringDeadline(withFact(facts, 'endedAt', at(30 + 121)), 3600)).toBeUndefined();
   // Asked to end the new subscription too (at 70) before the old request's end came: ending, until the new deadline.
   const cancelledAgain = withFact(facts, 'endRequestedAt', at(70));
   expect(statusOf(cancelledAgain)).toEqual({ status: 'ending', since: at(70).toISOString() });

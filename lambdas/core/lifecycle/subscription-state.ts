@@ -136,14 +136,11 @@ export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; s
 
 /**
  * Since when an active subscription has been active: its latest activation for a buyer who may subscribe again (each
- * one a new subscription), else its first, after any failure (a license's later `License Updated`, an upgrade or a
- * renewal, changes nothing of its status).
+ * one a new subscription), else its first (a license's later `License Updated`, an upgrade or a renewal, changes
+ * nothing of its status).
  */
 function activeSince(facts: LifecycleFacts): string | undefined {
-  const first = firstStartOf(facts);
-  const { activatedAt, failedAt } = facts;
-  if (facts.resubscribable === true || first === undefined) return activatedAt;
-  return failedAt !== undefined && first < failedAt ? activatedAt : first;
+  return facts.resubscribable === true ? facts.activatedAt : firstStartOf(facts);
 }
 
 /**
@@ -241,11 +238,19 @@ function isResubscription(facts: LifecycleFacts): boolean {
   );
 }
 
-/** Until when final usage is accepted after an end was requested (AWS: about an hour). */
+/**
+ * The current subscription's end request: none when the only one known is the request a legacy buyer withdrew by
+ * subscribing again (the subscription before's, `supersededSubscription`).
+ */
+function endRequestOf(facts: LifecycleFacts): string | undefined {
+  const request = facts.endRequestedAt;
+  return isResubscription(facts) && request === withdrawnRequestOf(facts) ? undefined : request;
+}
+
+/** Until when final usage is accepted after the current subscription's end was requested (AWS: about an hour). */
 export function finalMeteringDeadline(facts: LifecycleFacts, graceSeconds: number): Date | undefined {
-  return facts.endRequestedAt === undefined
-    ? undefined
-    : new Date(Date.parse(facts.endRequestedAt) + graceSeconds * 1000);
+  const request = endRequestOf(facts);
+  return request === undefined ? undefined : new Date(Date.parse(request) + graceSeconds * 1000);
 }
 
 /**
@@ -278,9 +283,7 @@ export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: 
 export function billablePeriod(facts: LifecycleFacts): { readonly start?: Date; readonly end?: Date } {
   const start = firstStartOf(facts);
   const { status } = statusOf(facts);
-  const request =
-    isResubscription(facts) && facts.endRequestedAt === withdrawnRequestOf(facts) ? undefined : facts.endRequestedAt;
-  const end = status === 'ending' || status === 'ended' ? (request ?? facts.endedAt) : undefined;
+  const end = status === 'ending' || status === 'ended' ? (endRequestOf(facts) ?? facts.endedAt) : undefined;
   return {
     ...(start === undefined ? {} : { start: new Date(start) }),
     ...(end === undefined ? {} : { end: new Date(end) }),

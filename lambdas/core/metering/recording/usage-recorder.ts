@@ -186,19 +186,19 @@ function subscriberRejection(
     return rejection('not-subscribed', `the subscription is ${status}, so Marketplace would not bill its usage`);
   }
   const { start, end } = billablePeriod(facts);
+  if (start === undefined) {
+    // Ending with no activation heard: cancelled while pending (an activation arriving late would start it).
+    return rejection(
+      'not-subscribed',
+      'the subscription was cancelled before Marketplace confirmed that it started: it has no usage to bill',
+    );
+  }
   const finalSend = finalHourSendTime(facts, now, dependencies.finalMetering);
   if (end !== undefined && finalSend !== undefined && now >= finalSend) {
     return rejection(
       'not-subscribed',
       `the subscription ended at ${end.toISOString()} and its final usage was sent to Marketplace at ` +
         `${finalSend.toISOString()}: usage arriving later can no longer be billed`,
-    );
-  }
-  if (start === undefined) {
-    // Ending with no activation heard: cancelled while pending (an activation arriving late would start it).
-    return rejection(
-      'not-subscribed',
-      'the subscription was cancelled before Marketplace confirmed that it started: it has no usage to bill',
     );
   }
   if (event.at < start) {

@@ -52,10 +52,14 @@ interface Indexed {
   readonly record: UsageRecord;
 }
 
-interface Attempts {
+/** Retries for one call beyond the submitter's policy: its own, each one past the usual ones if `mayRetry` allows. */
+export interface RetryExtension {
   readonly policy: RetryPolicy;
-  readonly inTime: () => boolean;
+  /** Whether a retry past the usual ones may go, after a pause of `pauseMs`. */
+  readonly mayRetry: (pauseMs: number) => boolean;
 }
+
+type Attempts = RetryExtension;
 
 interface BatchRejection {
   readonly records: readonly Indexed[];
@@ -76,16 +80,16 @@ export class BatchSubmitter {
   }
 
   /**
-   * The outcome of each record, in the order given. `retries` replaces the submitter's policy for this call, and
-   * `inTime` (asked before each retry) ends its retries early when it answers false.
+   * The outcome of each record, in the order given. An `extension` lets this call retry beyond the submitter's policy,
+   * under its own, for as long as its `mayRetry` allows each retry past the usual ones, given the pause before it.
    */
   async submit(
     productCode: string | undefined,
     records: readonly UsageRecord[],
-    retries: { readonly policy?: RetryPolicy; readonly inTime?: () => boolean } = {},
+    extension?: RetryExtension,
   ): Promise<RecordOutcome[]> {
     const outcomes = new Map<number, RecordOutcome>();
-    const attempts: Attempts = { policy: retries.policy ?? this.policy, inTime: retries.inTime ?? (() => true) };
+    const attempts: Attempts = extension ?? { policy: this.policy, mayRetry: () => true };
     await this.bisect(
       productCode,
       records.map((record, index) => ({ index, record })),
@@ -121,7 +125,7 @@ export class BatchSubmitter {
     productCode: string | undefined,
     records: readonly Indexed[],
     outcomes: Map<number, RecordOutcome>,
-    { policy, inTime }: Attempts,
+    { policy, mayRetry }: Attempts,
   ): Promise<BatchRejection | undefined> {
     let remaining = records;
     let lastFailure = 'not sent';
@@ -131,9 +135,10 @@ export class BatchSubmitter {
         break;
       }
       if (attempt > 1) {
-        if (!inTime()) break;
+        const pauseMs = backoffDelay(attempt - 1, policy, this.random);
+        if (attempt > this.policy.maxAttempts && !mayRetry(pauseMs)) break;
         this.counters.retries++;
-        await this.options.sleep(backoffDelay(attempt - 1, policy, this.random));
+        await this.options.sleep(pauseMs);
       }
       await this.options.limiter.acquire();
       this.counters.calls++;

@@ -29,7 +29,7 @@ import { BatchMeterUsageCommand } from '@aws-sdk/client-marketplace-metering';
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { acceptanceDeadline, type BucketItem, hourOf } from '../bucket/index.ts';
 import { batchCalls, MAX_RECORDS_PER_CALL, type PlannedCall, type PlannedRecord } from './batch-plan.ts';
-import { BatchSubmitter, type SubmissionCounters } from './batch-submitter.ts';
+import { BatchSubmitter, type RetryExtension, type SubmissionCounters } from './batch-submitter.ts';
 import { BucketLedger } from './bucket-ledger.ts';
 import { forEachConcurrently, mapConcurrently, prefetched, takeUntil } from './concurrently.ts';
 import { dueBuckets, type DueBucket, type MeteringScope } from './due-buckets.ts';
@@ -117,7 +117,10 @@ export async function meterUsage(
     now: () => new Date(now.getTime() + spentMs()),
     inBudget: () => options.timeBudgetMs === undefined || spentMs() < options.timeBudgetMs,
   };
-  const counters = dryRun ? await listCalls(run, calls) : await sendCalls(run, settler, calls, callsPerSecond, runTime);
+  const lastChance = (call: PlannedCall<BucketItem>) => lastChanceOf(run, options.scope, call, runTime);
+  const counters = dryRun
+    ? await listCalls(run, calls)
+    : await sendCalls(run, settler, calls, callsPerSecond, lastChance);
   return run.tally.summary(counters, {
     durationMs: elapsed() - startedAt,
     quotaRecordsPerSecond: callsPerSecond * MAX_RECORDS_PER_CALL,
@@ -188,10 +191,17 @@ interface RunTime {
 }
 
 /**
- * How a call is retried: as usual, or, when it holds a record whose acceptance window closes before the next hourly
- * run may come to it, for as long as the run's budget and that window last.
+ * For the hourly run, a call holding a record whose acceptance window closes before the next hourly run may come to
+ * it: this run is its last chance, so it is retried for as long as the run's budget and that window last (final
+ * metering runs every minute and has retries of its own).
  */
-function retriesOf(run: RunContext, call: PlannedCall<BucketItem>, runTime: RunTime) {
+function lastChanceOf(
+  run: RunContext,
+  scope: MeteringScope,
+  call: PlannedCall<BucketItem>,
+  runTime: RunTime,
+): RetryExtension | undefined {
+  if (scope !== undefined) return undefined;
   const { acceptanceWindowHours } = run.dependencies;
   const closes = Math.min(
     ...call.records.map(({ source }) => acceptanceDeadline(source.hour, acceptanceWindowHours).getTime()),
@@ -199,7 +209,8 @@ function retriesOf(run: RunContext, call: PlannedCall<BucketItem>, runTime: RunT
   if (closes - run.now.getTime() >= NEXT_RUN_WITHIN_MS) return undefined;
   return {
     policy: run.dependencies.lastChanceRetryPolicy ?? LAST_CHANCE_RETRY_POLICY,
-    inTime: () => runTime.inBudget() && runTime.now().getTime() < closes,
+    // A send after the window closed would be refused (and its batch split): the pause must end inside it.
+    mayRetry: (pauseMs) => runTime.inBudget() && runTime.now().getTime() + pauseMs < closes,
   };
 }
 
@@ -209,7 +220,7 @@ async function sendCalls(
   settler: Settler,
   calls: AsyncIterable<PlannedCall<BucketItem>>,
   callsPerSecond: number,
-  runTime: RunTime,
+  lastChanceOfCall: (call: PlannedCall<BucketItem>) => RetryExtension | undefined,
 ): Promise<SubmissionCounters> {
   const { dependencies, logger } = run;
   const sleep = dependencies.sleep ?? ((ms: number) => realSleep(ms));
@@ -221,11 +232,11 @@ async function sendCalls(
   });
   const concurrentCalls = Math.max(1, Math.min(MAX_CONCURRENT_CALLS, Math.ceil(callsPerSecond)));
   await forEachConcurrently(prefetched(calls, 4 * concurrentCalls), concurrentCalls, async (call) => {
-    const lastChance = retriesOf(run, call, runTime);
+    const lastChance = lastChanceOfCall(call);
     const outcomes = await submitter.submit(
       call.productCode,
       call.records.map((entry) => entry.record),
-      lastChance ?? {},
+      lastChance,
     );
     const unsent = outcomes.filter((outcome) => outcome.kind === 'unsent');
     if (unsent.length > 0) {

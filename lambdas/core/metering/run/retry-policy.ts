@@ -20,8 +20,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 
 
 /**
  * For a call holding a record the next hourly run may come too late for (its acceptance window closes first): there is
- * no next time, so it is retried for up to some 7 minutes (pauses doubling to 10 s), as long as the run's time budget
- * and the record's window last.
+ * no next time, so it is retried as long as the run's time budget and the record's window last, for up to some 7
+ * minutes of pauses (9 at most: doubling to 10 s, jittered), and each half of a batch split again as long.
  */
 export const LAST_CHANCE_RETRY_POLICY: RetryPolicy = { maxAttempts: 60, baseDelayMs: 200, maxDelayMs: 10_000 };
 
