@@ -281,7 +281,7 @@ const resultFilters = [
   'status',
 ] as const satisfies readonly (keyof RecordResult)[];
 
-/** A predicate keeping the records whose fields equal the query's; a query naming another field is refused. */
+/** Refuses a query that names a field other than `filters`. */
 function requireKnownFilters(query: URLSearchParams, filters: readonly string[]): void {
   const unknown = [...query.keys()].filter((name) => !filters.includes(name));
   if (unknown.length > 0) {
@@ -289,6 +289,7 @@ function requireKnownFilters(query: URLSearchParams, filters: readonly string[])
   }
 }
 
+/** A predicate keeping the records whose fields equal the query's; a query naming another field is refused. */
 function matching<T extends object>(query: URLSearchParams, filters: readonly (keyof T & string)[]) {
   requireKnownFilters(query, filters);
   return (record: T) => filters.every((name) => !query.has(name) || record[name] === query.get(name));

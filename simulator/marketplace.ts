@@ -240,7 +240,9 @@ export class Marketplace {
   status(license: License, at: Date = this.clock.now()): LicenseStatus {
     if (license.failedAt !== undefined) return 'failed';
     // Ended before it was ever activated (the buyer cancelled a pending subscription): it never took usage.
-    if (license.activatedAt === undefined) return license.endedAt === undefined ? 'pending' : 'ended';
+    if (license.activatedAt === undefined) {
+      return license.endedAt === undefined || at < license.endedAt ? 'pending' : 'ended';
+    }
     if (at < license.activatedAt) return 'pending';
     if (license.endedAt === undefined || at < license.endedAt) return 'active';
     const graceEnd = license.endedAt.getTime() + this.settings().finalMeteringGraceSeconds * 1000;
