@@ -59,8 +59,6 @@ export interface RetryExtension {
   readonly mayRetry: (pauseMs: number) => boolean;
 }
 
-type Attempts = RetryExtension;
-
 interface BatchRejection {
   readonly records: readonly Indexed[];
   readonly reason: string;
@@ -89,7 +87,7 @@ export class BatchSubmitter {
     extension?: RetryExtension,
   ): Promise<RecordOutcome[]> {
     const outcomes = new Map<number, RecordOutcome>();
-    const attempts: Attempts = extension ?? { policy: this.policy, mayRetry: () => true };
+    const attempts: RetryExtension = extension ?? { policy: this.policy, mayRetry: () => true };
     await this.bisect(
       productCode,
       records.map((record, index) => ({ index, record })),
@@ -103,7 +101,7 @@ export class BatchSubmitter {
     productCode: string | undefined,
     records: readonly Indexed[],
     outcomes: Map<number, RecordOutcome>,
-    attempts: Attempts,
+    attempts: RetryExtension,
   ): Promise<void> {
     const rejection = await this.send(productCode, records, outcomes, attempts);
     if (rejection === undefined) return;
@@ -125,7 +123,7 @@ export class BatchSubmitter {
     productCode: string | undefined,
     records: readonly Indexed[],
     outcomes: Map<number, RecordOutcome>,
-    { policy, mayRetry }: Attempts,
+    { policy, mayRetry }: RetryExtension,
   ): Promise<BatchRejection | undefined> {
     let remaining = records;
     let lastFailure = 'not sent';

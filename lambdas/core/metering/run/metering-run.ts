@@ -108,11 +108,11 @@ export async function meterUsage(
   const settler = new Settler(run);
   const preparer = new Preparer(run, settler);
 
-  const found = withinBudget(run, findDue(run, options.scope), options.timeBudgetMs, () => elapsed() - startedAt);
+  const spentMs = () => elapsed() - startedAt;
+  const found = withinBudget(run, findDue(run, options.scope), options.timeBudgetMs, spentMs);
   const prepared = mapConcurrently(found, PREPARE_CONCURRENCY, (candidate) => preparer.prepare(candidate));
   const calls = batchCalls(sendable(prepared), (entry) => settler.rejectTooLarge(entry.source));
   const callsPerSecond = dependencies.callsPerSecond ?? AWS_CALLS_PER_SECOND;
-  const spentMs = () => elapsed() - startedAt;
   const runTime: RunTime = {
     now: () => new Date(now.getTime() + spentMs()),
     inBudget: () => options.timeBudgetMs === undefined || spentMs() < options.timeBudgetMs,
@@ -122,7 +122,7 @@ export async function meterUsage(
     ? await listCalls(run, calls)
     : await sendCalls(run, settler, calls, callsPerSecond, lastChance);
   return run.tally.summary(counters, {
-    durationMs: elapsed() - startedAt,
+    durationMs: spentMs(),
     quotaRecordsPerSecond: callsPerSecond * MAX_RECORDS_PER_CALL,
   });
 }
