@@ -1,8 +1,9 @@
 /**
  * A DynamoDB stream event source, locally: reads a DynamoDB Local table's stream and invokes a stream handler with
  * the `DynamoDBStreamEvent` Lambda would give it, honouring partial batch responses as Lambda does (see
- * `batch-invocation.ts`; a stream batch is retried from its first failed record) and, after the last retry, setting the
- * failed records aside as Lambda's on-failure destination would. With `positions`, it reads on after the last record
+ * `batch-invocation.ts`; a stream batch is retried from its first failed record), bisecting a batch that failed as a
+ * whole as the deployed mapping's `bisectBatchOnError` does, and, after the last retry, setting the failed records
+ * aside as Lambda's on-failure destination would. With `positions`, it reads on after the last record
  * handled before a restart, rather than from the stream's end.
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -181,6 +182,14 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       const failedFrom = await invoke(pending);
       if (failedFrom === undefined) return;
       const remaining = pending.slice(failedFrom);
+      if (failedFrom === 0 && remaining.length > 1) {
+        // Split in two and each half delivered on its own, until the record that fails is alone: the records around
+        // it are not held back by it, nor set aside with it.
+        const half = Math.ceil(remaining.length / 2);
+        await deliver(remaining.slice(0, half));
+        await deliver(remaining.slice(half));
+        return;
+      }
       if (attempt >= maxAttempts) {
         deadLetters.push(...remaining);
         console.error(`stream ${tableName}: ${remaining.length} record(s) failed ${maxAttempts} times; set aside`);
@@ -249,11 +258,30 @@ function toLambdaRecord(record: StreamRecord, streamArn: string): DynamoDBRecord
         ? {}
         : { ApproximateCreationDateTime: dynamodb.ApproximateCreationDateTime.getTime() / 1000 }),
       Keys: dynamodb?.Keys,
-      NewImage: dynamodb?.NewImage,
-      OldImage: dynamodb?.OldImage,
+      NewImage: dynamodb?.NewImage && withEmptyMaps(dynamodb.NewImage),
+      OldImage: dynamodb?.OldImage && withEmptyMaps(dynamodb.OldImage),
       SequenceNumber: dynamodb?.SequenceNumber,
       SizeBytes: dynamodb?.SizeBytes,
       StreamViewType: dynamodb?.StreamViewType,
     } as DynamoDBRecord['dynamodb'],
   };
+}
+
+type StreamImage = NonNullable<NonNullable<StreamRecord['dynamodb']>['NewImage']>;
+type StreamValue = StreamImage[string];
+
+/**
+ * DynamoDB Local 3.x writes an empty map into a stream image as `{}`, without its `M` (it keeps `L` of an empty
+ * list); DynamoDB's own streams, and so the records Lambda delivers in AWS, write `{"M":{}}`. Put the `M` back, so
+ * that a handler meets what AWS would give it (`unmarshall` throws on `{}`).
+ */
+function withEmptyMaps(image: StreamImage): StreamImage {
+  return Object.fromEntries(Object.entries(image).map(([name, value]) => [name, withEmptyMap(value)]));
+}
+
+function withEmptyMap(value: StreamValue): StreamValue {
+  if (Object.keys(value).length === 0) return { M: {} };
+  if (value.M !== undefined) return { M: withEmptyMaps(value.M) };
+  if (value.L !== undefined) return { L: value.L.map(withEmptyMap) };
+  return value;
 }

@@ -69,6 +69,31 @@ test('subscribe-success activates, entitlement-updated refreshes, unsubscribe-pe
   expect(setAside).toEqual([]);
 });
 
+test('entitlements changed before Marketplace confirms the subscription: the activation is still announced', async () => {
+  const { license, registrationToken } = await local.control.createLicense({
+    productCode: LEGACY_PRODUCT,
+    activate: false,
+    entitlements: [{ dimension: 'seats', value: { IntegerValue: 2 } }],
+  });
+  const subscriberId = `legacy:${LEGACY_PRODUCT}:${license.customerIdentifier}`;
+  await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+  // entitlement-updated while the subscriber is pending: the item gets its lifecycle as an empty map.
+  await local.control.setEntitlements(license.id, [{ dimension: 'seats', value: { IntegerValue: 3 } }]);
+  await settleLifecycle(local.stack);
+  await local.control.activate(license.id);
+  await settleLifecycle(local.stack);
+  await local.stack.subscriberStream.settled();
+
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({
+      status: 'active',
+      entitlements: [{ dimension: 'seats', value: 3, valueType: 'integer' }],
+    }),
+  );
+  expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Activated')).toHaveLength(1);
+  expect(local.stack.subscriberStream.deadLetters).toEqual([]);
+});
+
 test("the offer is Marketplace's word (isFreeTrialTermPresent) over the browser's, which says nothing on a return", async () => {
   const account = '606060606060';
   const trial = await local.control.createLicense({
