@@ -1,7 +1,8 @@
 /**
  * The local stream poller with a data directory reads on, after a restart, from the last record it handed over before
  * it: a subscriber written while no poller ran (as in the instant before `npm start` is killed) is announced after the
- * restart, and nothing handed over before it is handed over again.
+ * restart, and nothing handed over before it is handed over again. A batch that fails as a whole is bisected, as the
+ * deployed mapping's `bisectBatchOnError` does: only the record that keeps failing is set aside.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
@@ -18,15 +19,23 @@ const dynamoDb = useDynamoDb();
 const directory = await mkdtemp(join(tmpdir(), 'stream-positions-'));
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
-async function poller(handled: string[], positions: StreamPositions | undefined): Promise<StreamPoller> {
+const keyOf = (record: DynamoDBStreamEvent['Records'][number]) => String(record.dynamodb?.Keys?.pk?.S);
+
+async function poller(
+  handled: string[],
+  positions: StreamPositions | undefined,
+  poisoned = 'SUBSCRIBER#never',
+): Promise<StreamPoller> {
   return startStreamPoller({
     dynamoDb: dynamoDb.client,
     endpoint: dynamoDb.endpoint,
     tableName: dynamoDb.tables.Subscribers,
     handler: (event: DynamoDBStreamEvent) => {
-      handled.push(...event.Records.map((record) => String(record.dynamodb?.Keys?.pk?.S)));
+      if (event.Records.some((record) => keyOf(record) === poisoned)) throw new Error(`cannot handle ${poisoned}`);
+      handled.push(...event.Records.map(keyOf));
       return Promise.resolve();
     },
+    retryDelayMs: 10,
     context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
     pollIntervalMs: 20,
     ...(positions === undefined ? {} : { positions }),
@@ -63,4 +72,22 @@ test('a record written between two runs is handed over by the second; none is ha
   await blind.settled();
   await blind.stop();
   expect(unpositioned).toEqual(['SUBSCRIBER#six']);
+});
+
+test('a batch that fails as a whole is bisected: only the record that keeps failing is set aside', async () => {
+  const positions = new StreamPositions(await mkdtemp(join(directory, 'bisect-')));
+  const before = await poller([], positions);
+  await write('SUBSCRIBER#b0');
+  await before.settled();
+  await before.stop();
+  // Written while no poller runs, so that the next one reads them in one batch.
+  const keys = ['SUBSCRIBER#b1', 'SUBSCRIBER#b2', 'SUBSCRIBER#poisoned', 'SUBSCRIBER#b3', 'SUBSCRIBER#b4'];
+  for (const key of keys) await write(key);
+  const handled: string[] = [];
+  const after = await poller(handled, positions, 'SUBSCRIBER#poisoned');
+  await after.settled();
+  await after.stop();
+
+  expect(handled).toEqual(keys.filter((key) => key !== 'SUBSCRIBER#poisoned'));
+  expect(after.deadLetters.map(keyOf)).toEqual(['SUBSCRIBER#poisoned']);
 });
