@@ -88,7 +88,12 @@ export function exampleCodeChecks(config: Config): CheckResult[] {
 export async function identityCheck(
   config: Config,
 ): Promise<{ result: CheckResult; stackRegion?: string; account?: string }> {
-  const client = new STSClient({ maxAttempts: MAX_ATTEMPTS, ...endpoint('STS_ENDPOINT') });
+  // The configured region, when there is one, is the one STS is called in: the environment may name none.
+  const client = new STSClient({
+    maxAttempts: MAX_ATTEMPTS,
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...endpoint('STS_ENDPOINT'),
+  });
   try {
     const region = config.region ?? (await client.config.region().catch(() => undefined));
     if (region === undefined) {

@@ -1,10 +1,10 @@
 /**
  * `npm run preflight` as far as it can be run without AWS: the Marketplace checks against the simulator (a product it
- * sells passes; one it does not know fails with the fix), and STS, SNS and SSM, which have no local stand-in, at an
- * address where nothing listens: each of their checks fails, naming where it looked. Lambda's account settings, one
- * read-only answer, come from a stand-in that answers as Lambda would for the quota a test sets. With no AWS
- * credentials at all, every check that needs them says so and how to give them, naming AWS's address it would have
- * called.
+ * sells passes; one it does not know fails with the fix), and STS, SNS and SSM at an address where nothing listens:
+ * each of their checks fails, naming where it looked. Lambda's account settings, one read-only answer, come from a
+ * stand-in that answers as Lambda would for the quota a test sets; one test has stand-ins for STS and SSM too, to
+ * follow the account from STS's answer to the bootstrap fix. With no AWS credentials at all, every check that needs
+ * them says so and how to give them, naming AWS's address it would have called.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -25,6 +25,7 @@ let accountLimit = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions:
 /** `cdk.json`'s license product; its legacy one (`data-suite-legacy-example`) stays unknown to the simulator. */
 const KNOWN = 'analytics-pro-example';
 const OWN_PRODUCT = 'prod-7x3k9q2m1a';
+const SELLER_ACCOUNT = '210987654321';
 
 beforeAll(async () => {
   nowhere = `http://127.0.0.1:${await getFreePort()}`;
@@ -270,4 +271,60 @@ test('no credentials in a region: STS and the bootstrap check say so too, naming
   expect(failures(simulated.stdout).get('entitlements analytics-pro-example')?.detail).toBe(
     `no AWS credentials to call the Entitlement Service (us-east-1) at ${sim.url}: Could not load credentials from any providers`,
   );
+});
+
+/**
+ * STS and SSM as they answer a seller whose region is not yet bootstrapped: `GetCallerIdentity` names the account
+ * (AWS's query protocol, in XML), and `GetParameter` finds no bootstrap version (JSON 1.1).
+ */
+async function stsAndUnbootstrappedSsm(): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    if (request.headers['x-amz-target'] === 'AmazonSSM.GetParameter') {
+      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+      response.end(JSON.stringify({ __type: 'ParameterNotFound', message: 'ParameterNotFound' }));
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/xml' });
+    response.end(
+      '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>' +
+        `<Arn>arn:aws:iam::${SELLER_ACCOUNT}:user/seller</Arn><UserId>AIDAEXAMPLE</UserId>` +
+        `<Account>${SELLER_ACCOUNT}</Account></GetCallerIdentityResult>` +
+        '<ResponseMetadata><RequestId>sts-request</RequestId></ResponseMetadata></GetCallerIdentityResponse>',
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+test('marketplace.region and no region in the environment: STS is called in that region, and the account is named', async () => {
+  const noRegion = await withoutCredentials({}, '-c', 'marketplace.region=eu-west-1');
+  expect(failures(noRegion.stdout).get('account and region')?.detail).toBe(
+    'no AWS credentials to call STS at https://sts.eu-west-1.amazonaws.com: Could not load credentials from any providers',
+  );
+
+  const aws = await stsAndUnbootstrappedSsm();
+  try {
+    const run = await withoutCredentials(
+      {
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        STS_ENDPOINT: aws.url,
+        SSM_ENDPOINT: aws.url,
+        LAMBDA_ENDPOINT: lambda.url,
+      },
+      '-c',
+      'marketplace.region=eu-west-1',
+    );
+    expect(run.stdout).toContain(
+      `PASS  account and region: account ${SELLER_ACCOUNT} as arn:aws:iam::${SELLER_ACCOUNT}:user/seller; the ` +
+        'stack deploys to region eu-west-1 (marketplace.region)',
+    );
+    expect(failures(run.stdout).get('CDK bootstrap eu-west-1')?.fix).toBe(
+      `The region is not bootstrapped for the CDK: npx cdk bootstrap aws://${SELLER_ACCOUNT}/eu-west-1, with the ` +
+        'same -c options as the deploy.',
+    );
+    expect(run.stdout).toContain('PASS  Lambda concurrency eu-west-1');
+  } finally {
+    await new Promise<void>((resolve) => aws.server.close(() => resolve()));
+  }
 });
