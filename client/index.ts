@@ -8,6 +8,7 @@ export type { AggregatedUsageEvent, RecordedUsageEvent, UsageEvent } from './usa
 export type { AwsCredentials, AwsCredentialsProvider, RetryOptions, UsageResult } from './usage-transport.ts';
 export {
   InvalidUsageEventError,
+  RefusedAfterLostAnswerError,
   RetryableUsageAnswerError,
   UnreadableUsageAnswerError,
   UsageCallFailedError,

@@ -113,6 +113,8 @@ export class UsageClient {
   private lastFailure: UsageCallFailedError | undefined;
   private closed = false;
   private closing: Promise<FlushReport> | undefined;
+  /** What the flushes that ended after `close()` was called did: the one under way then, and its own. */
+  private sinceClose: FlushReport = { requests: 0, delivered: 0, refused: 0, pending: 0 };
 
   constructor(options: UsageClientOptions) {
     const usageUrl = checkedUrl(options.usageUrl);
@@ -164,9 +166,9 @@ export class UsageClient {
   }
 
   /**
-   * Flushes a last time and closes the client (`record()` throws from now on). Rejects with
-   * {@link UsageNotDeliveredError}, carrying the events, when something could still not be delivered. Calling it again
-   * answers the same promise.
+   * Flushes a last time and closes the client (`record()` throws from now on). Answers what the flushes that ended
+   * meanwhile did (a flush under way when it was called, and its own); rejects with {@link UsageNotDeliveredError},
+   * carrying the events, when something could still not be delivered. Calling it again answers the same promise.
    */
   close(): Promise<FlushReport> {
     this.closed = true;
@@ -176,11 +178,11 @@ export class UsageClient {
 
   private async closeNow(): Promise<FlushReport> {
     this.disarmInterval();
-    const report = await this.flush();
+    await this.flush();
     if (this.unanswered.length > 0) {
       throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause: this.lastFailure });
     }
-    return report;
+    return this.sinceClose;
   }
 
   private async flushNow(): Promise<FlushReport> {
@@ -223,6 +225,14 @@ export class UsageClient {
     }
     this.armInterval();
     const report = { requests, delivered, refused, pending: this.pendingAppEvents };
+    if (this.closed) {
+      this.sinceClose = {
+        requests: this.sinceClose.requests + requests,
+        delivered: this.sinceClose.delivered + delivered,
+        refused: this.sinceClose.refused + refused,
+        pending: report.pending,
+      };
+    }
     notify(this.onFlush, report);
     return report;
   }

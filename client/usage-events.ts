@@ -48,9 +48,12 @@ export const MAX_EVENTS_PER_CALL = 50;
 
 const HOUR_MS = 3_600_000;
 
+/** How far ahead of its clock the API takes usage. */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
 /** A copy of `event` that later changes to the app's object cannot reach, its time filled in with `now`. */
 export function recordedEvent(event: UsageEvent, now: Date): RecordedUsageEvent {
-  const problem = eventProblem(event);
+  const problem = eventProblem(event) ?? timeProblem(event, now);
   if (problem !== undefined) throw new InvalidUsageEventError(problem);
   return {
     subscriberId: event.subscriberId,
@@ -84,6 +87,17 @@ function eventProblem(event: UsageEvent): string | undefined {
     if (Object.values(tags).some((value) => typeof value !== 'string')) return 'every tag value must be a string';
   }
   return undefined;
+}
+
+/**
+ * Usage stamped further ahead than the API takes (5 minutes, for clock skew) is refused here, not summed: the API
+ * judges a sum by its latest time, so it would refuse the usage summed with it too.
+ */
+function timeProblem(event: UsageEvent, now: Date): string | undefined {
+  if (event.timestamp === undefined || event.timestamp.getTime() - now.getTime() <= FUTURE_TOLERANCE_MS) {
+    return undefined;
+  }
+  return `timestamp ${event.timestamp.toISOString()} is more than 5 minutes ahead of the client's clock (${now.toISOString()})`;
 }
 
 /** App events being summed into one aggregated event. */

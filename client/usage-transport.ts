@@ -2,12 +2,14 @@
  * One call of `POST /usage`, SigV4-signed for `execute-api`, retried while retrying can help: a 503 or 429 (after its
  * `Retry-After`), any other 5xx, a network error or timeout, an answer that cannot be read. The events carry their
  * ids, so a call sent again after an answer that was lost is counted once (`duplicate`). Any other 4xx is the API
- * refusing the call itself: it would refuse it again, so it is not retried.
+ * refusing the call itself: it would refuse it again, so it is not retried. A refusal that follows an attempt whose
+ * answer was lost says nothing of that attempt, which may have been counted: the call is then failed, not refused, so
+ * that its events stay pending with their ids.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { RetryableUsageAnswerError, UnreadableUsageAnswerError } from './errors.ts';
+import { RefusedAfterLostAnswerError, RetryableUsageAnswerError, UnreadableUsageAnswerError } from './errors.ts';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -49,7 +51,14 @@ export type CallOutcome =
 type AttemptResult =
   | { readonly kind: 'answered'; readonly results: readonly UsageResult[] }
   | { readonly kind: 'refused'; readonly status: number; readonly message: string }
-  | { readonly kind: 'retryable'; readonly status?: number; readonly retryAfterMs?: number; readonly cause: unknown };
+  | {
+      readonly kind: 'retryable';
+      readonly status?: number;
+      readonly retryAfterMs?: number;
+      readonly cause: unknown;
+      /** Whether the API may have counted the attempt: all but API Gateway's throttling (429) may have reached it. */
+      readonly mayHaveCounted: boolean;
+    };
 
 export interface UsageTransportOptions {
   readonly usageUrl: URL;
@@ -80,9 +89,15 @@ export class UsageTransport {
   async send(events: readonly Record<string, unknown>[]): Promise<CallOutcome> {
     const body = JSON.stringify({ events });
     const { maxAttempts } = this.options.retry;
+    let answerLost = false;
     for (let attempt = 1; ; attempt++) {
       const result = await this.attempt(body, events.length);
+      if (result.kind === 'refused' && answerLost) {
+        const cause = new RefusedAfterLostAnswerError(result.status, result.message);
+        return { kind: 'failed', requests: attempt, status: result.status, cause };
+      }
       if (result.kind !== 'retryable') return { ...result, requests: attempt };
+      answerLost ||= result.mayHaveCounted;
       if (attempt >= maxAttempts) {
         return { kind: 'failed', requests: attempt, status: result.status, cause: result.cause };
       }
@@ -109,12 +124,12 @@ export class UsageTransport {
       retryAfter = response.headers.get('retry-after');
       text = await response.text();
     } catch (cause) {
-      return { kind: 'retryable', cause };
+      return { kind: 'retryable', cause, mayHaveCounted: true };
     }
     if (status === 200) {
       const results = resultsOf(text, eventCount);
       if (results !== undefined) return { kind: 'answered', results };
-      return { kind: 'retryable', status, cause: new UnreadableUsageAnswerError(excerpt(text)) };
+      return { kind: 'retryable', status, cause: new UnreadableUsageAnswerError(excerpt(text)), mayHaveCounted: true };
     }
     if (status === 429 || status >= 500) {
       return {
@@ -122,6 +137,7 @@ export class UsageTransport {
         status,
         retryAfterMs: retryAfterMs(retryAfter),
         cause: new RetryableUsageAnswerError(status, messageOf(text)),
+        mayHaveCounted: status !== 429,
       };
     }
     return { kind: 'refused', status, message: messageOf(text) };

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import {
   InvalidUsageEventError,
+  RefusedAfterLostAnswerError,
   UsageCallFailedError,
   UsageCallRefusedError,
   UsageClient,
@@ -605,6 +606,30 @@ test('a call refused whole (400) is not retried: its events go to onError', asyn
   await client.close();
 });
 
+test('a refusal after an attempt whose answer was lost keeps the events pending: that attempt was counted', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 6 });
+  // Counted, its answer lost; then credentials that no longer sign (as when they expired).
+  front.plan('drop-answer', { status: 403, headers: { 'content-type': 'application/json' }, body: '{"message":"x"}' });
+
+  const flushed = client.flush();
+  (await sleeps.next(isBackoff)).wake();
+  expect(await flushed).toEqual({ requests: 2, delivered: 0, refused: 0, pending: 1 });
+  expect(errors).toEqual([expect.any(UsageCallFailedError)]);
+  expect(errors[0]).toMatchObject({ status: 403 });
+  expect(errors[0]?.cause).toBeInstanceOf(RefusedAfterLostAnswerError);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(6);
+
+  // Sent again as it was, it is answered `duplicate`: delivered, and counted once.
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
+  expect(front.requests.at(-1)?.answer?.body.results).toEqual([{ status: 'duplicate' }]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(6);
+  await client.close();
+});
+
 test('a conflict is reported to onRefused like a rejection, and not sent again', async () => {
   const hour = await testHour();
   const { subscriberId } = await liveSubscriber();
@@ -658,6 +683,22 @@ test('close() sends what is buffered, and the client takes nothing after it', as
   expect(await client.close()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
 });
 
+test('close() during a flush reports what that flush delivered, and its own', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 4 });
+  front.plan({ status: 503, headers: { 'retry-after': '0' }, body: '{"message":"busy"}' });
+
+  const flushed = client.flush();
+  const backoff = await sleeps.next(isBackoff);
+  const closed = client.close();
+  backoff.wake();
+  expect(await flushed).toEqual({ requests: 2, delivered: 1, refused: 0, pending: 0 });
+  expect(await closed).toEqual({ requests: 2, delivered: 1, refused: 0, pending: 0 });
+});
+
 test('close() while the API cannot be reached rejects with the events it could not deliver', async () => {
   const hour = await testHour();
   const { subscriberId } = await liveSubscriber();
@@ -693,6 +734,13 @@ test('record() refuses what cannot be summed, and the client refuses options it 
     'subscriberId must be a non-empty string',
   );
   expect(client.pendingAppEvents).toBe(0);
+  // The API takes usage up to 5 minutes ahead of its clock; beyond, the sum it joined would be refused with it.
+  const now = local.stack.simulator.simulator.clock.now().getTime();
+  expect(() => client.record({ ...event, quantity: 1, timestamp: new Date(now + 5 * MINUTE_MS + 1000) })).toThrow(
+    'more than 5 minutes ahead',
+  );
+  client.record({ ...event, quantity: 1, timestamp: new Date(now + 5 * MINUTE_MS) });
+  expect(client.pendingAppEvents).toBe(1);
 
   expect(() => new UsageClient({ usageUrl: 'https://usage.example.com/usage' })).toThrow(UsageClientConfigError);
   expect(() => new UsageClient({ usageUrl: 'http://usage.example.com/usage', region: 'us-east-1' })).toThrow(
