@@ -6,6 +6,11 @@
  *   npm run meter -- --final               final metering of every ending subscriber (the every-minute run)
  *   npm run meter -- --subscriber <id>     one subscriber's buckets that are due (its final metering if it is ending)
  *   npm run meter -- --dry-run             with any of the above: print the BatchMeterUsage calls; write, send nothing
+ *
+ * Exit status: 0 when every due bucket was settled (billed, or rejected or expired: final answers, which a second run
+ * would not change); 1 when the run failed, or left due usage pending (a call that failed after its retries, a write
+ * that failed, a subscriber whose identity is incomplete: each logged as "Usage left pending"), to run again once the
+ * cause is fixed; 2 for bad arguments.
  */
 import '../sdk-environment.ts';
 import { documentClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
@@ -93,5 +98,13 @@ runCommand('meter', USAGE, async (args) => {
     },
   );
   print(summary);
+  // A dry run leaves every due bucket pending by design; a real run leaves one pending only when its sends failed.
+  if (!dryRun && summary.pending > 0) {
+    console.error(
+      `npm run meter: ${summary.pending} due buckets left pending, not billed (the "Usage left pending" lines say ` +
+        'why): run it again once the cause is fixed',
+    );
+    return 1;
+  }
   return 0;
 });

@@ -1,7 +1,8 @@
 /**
  * `npm run meter` and `npm run report` as an operator runs them, in processes of their own, on one subscriber's
  * usage: `--subscriber` counts buckets as the whole run does (a bucket is due or not due yet, never both), an id that
- * names nobody is refused by both commands alike, and the report's figures sit under their headers.
+ * names nobody is refused by both commands alike, the report's figures sit under their headers, and `meter` exits 1
+ * while Marketplace's errors leave due usage pending.
  */
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { expect, test } from 'vitest';
@@ -181,5 +182,38 @@ test(
     // Marketplace refused the ended license's 7 units: the rejected column holds a reason, wider than its header.
     expect(table.join('\n')).toMatch(/ [A-Z]\w+ 7 /);
     expect(misaligned(table)).toEqual([]);
+  },
+);
+
+test(
+  'meter exits 1 when Marketplace errors leave due usage pending, and 0 once a second run bills it',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const { client, tables, buyer, meter } = await setup();
+    await addUsage(client, tables.usage, {
+      subscriberId: buyer.subscriberId,
+      hour: hoursBefore(SIMULATOR_NOW, 1),
+      dimension: 'requests',
+      quantity: 6,
+    });
+    await sim.control.setFaults({ rules: [{ kind: 'internal-error', operations: ['BatchMeterUsage'] }] });
+
+    const failed = await meter('--subscriber', buyer.subscriberId);
+    expect(failed.status, failed.stderr).toBe(1);
+    expect(failed.stdout).toMatch(/^ {2}billed {6}0$/m);
+    const pending = /^ {2}pending {5}(\d+)/m.exec(failed.stdout)?.[1];
+    expect(Number(pending)).toBeGreaterThan(0);
+    expect(failed.stderr).toContain(
+      `npm run meter: ${pending} due buckets left pending, not billed (the "Usage left pending" lines say why): ` +
+        'run it again once the cause is fixed',
+    );
+    // A dry run leaves every due bucket pending by design: no failure.
+    expect((await meter('--dry-run', '--subscriber', buyer.subscriberId)).status).toBe(0);
+
+    await sim.control.clearFaults();
+    const rerun = await meter('--subscriber', buyer.subscriberId);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toMatch(/^ {2}billed {6}[1-9]\d*$/m);
+    expect(rerun.stdout).toMatch(/^ {2}pending {5}0$/m);
   },
 );
