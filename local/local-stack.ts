@@ -41,6 +41,7 @@ import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
 import { finalMeteringGraceVariable, meteringVariables, registrationVariables } from '../lib/function-environment.ts';
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
+import type { SimulatorClock } from '../simulator/clock.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../simulator/server.ts';
 import { configureSimulator, standInPathOf, withLocalAppUrls } from './config.ts';
@@ -279,7 +280,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     }
 
-    const gateway = parts.add(await startGateway(options, runtime));
+    const gateway = parts.add(await startGateway(options, runtime, clock));
     const fulfillmentUrl = `${gateway.url}${fulfillmentRoute.path}`;
     await control.updateSettings({ fulfillmentUrl });
 
@@ -438,7 +439,11 @@ function startWebhookQueue(
 }
 
 /** The API's routes, each to its function, with the deployed API's own failure pages and IAM authorization. */
-function startGateway(options: LocalStackOptions, runtime: FunctionRuntime): Promise<RunningGateway> {
+function startGateway(
+  options: LocalStackOptions,
+  runtime: FunctionRuntime,
+  stackClock: SimulatorClock,
+): Promise<RunningGateway> {
   const routeFunctions: Partial<Record<FunctionName, ProxyHandler>> = {
     fulfillment: fulfillmentFunction(runtime),
     'registration-page': registrationPageFunction(runtime),
@@ -450,8 +455,9 @@ function startGateway(options: LocalStackOptions, runtime: FunctionRuntime): Pro
     ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
     // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
     serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
-    // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time.
-    iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [systemClock, runtime.clock] },
+    // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time
+    // (the stack's as it was while a move of the clock stepped it forward, too).
+    iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [systemClock, stackClock] },
     routes: apiRoutes.map((route) => {
       const handler = routeFunctions[route.functionName];
       if (handler === undefined)

@@ -26,7 +26,21 @@ export interface IamAuthorization {
    * The clocks a signature's date is checked against: within 5 minutes of any one of them is current. Locally the
    * stack's time (the simulator's, which tests move) and the machine's can differ; a caller may sign with either.
    */
-  readonly clocks: readonly { now(): Date }[];
+  readonly clocks: readonly SigningClock[];
+}
+
+/**
+ * A clock a signature's date is checked against. One that jumps (the simulator's, moved forward hours in a second)
+ * says what it showed lately: a date within 5 minutes of any of that is current too, as the caller read it just now.
+ */
+export interface SigningClock {
+  now(): Date;
+  recentlyShown?(): ShownSpan;
+}
+
+interface ShownSpan {
+  readonly earliest: Date;
+  readonly latest: Date;
 }
 
 export type SignatureVerdict =
@@ -134,9 +148,11 @@ function signingDate(request: IncomingMessage): string | undefined {
 /** API Gateway's message when the date is more than 5 minutes from every clock; undefined when it is current. */
 function skewProblem(amzDate: string, clocks: IamAuthorization['clocks']): string | undefined {
   const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-  const nows = clocks.map((clock) => clock.now().getTime());
-  if (nows.some((now) => Math.abs(signedAt - now) <= ALLOWED_SKEW_MS)) return undefined;
-  const now = nows[0] ?? Date.now();
+  const spans = clocks.map((clock) => clock.recentlyShown?.() ?? { earliest: clock.now(), latest: clock.now() });
+  const current = (span: ShownSpan) =>
+    signedAt >= span.earliest.getTime() - ALLOWED_SKEW_MS && signedAt <= span.latest.getTime() + ALLOWED_SKEW_MS;
+  if (spans.some(current)) return undefined;
+  const now = clocks[0]?.now().getTime() ?? Date.now();
   const time = (ms: number) => basicIsoTime(new Date(ms));
   return signedAt < now
     ? `Signature expired: ${amzDate} is now earlier than ${time(now - ALLOWED_SKEW_MS)} (${time(now)} - 5 min.)`

@@ -9,7 +9,9 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterEach, expect, onTestFinished, test } from 'vitest';
 import { GatewayConfigError } from '../../../local/gateway/config-error.ts';
 import { startLocalGateway, type Route, type RunningGateway } from '../../../local/gateway/server.ts';
+import type { SigningClock } from '../../../local/gateway/sigv4-verification.ts';
 import { fetchSigned, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/http/signed-fetch.ts';
+import { SimulatorClock } from '../../../simulator/clock.ts';
 
 const MINUTE_MS = 60_000;
 const invocations: APIGatewayProxyEvent[] = [];
@@ -25,7 +27,7 @@ const echo: Route['handler'] = (event) => {
 /** A clock of the stack's own, which a test may move away from the machine's, as tests move the simulator's. */
 const stackClock = { offsetMs: 0, now: () => new Date(Date.now() + stackClock.offsetMs) };
 
-async function startGateway(): Promise<RunningGateway> {
+async function startGateway(clocks: readonly SigningClock[] = [stackClock]): Promise<RunningGateway> {
   stackClock.offsetMs = 0;
   const gateway = await startLocalGateway({
     routes: [
@@ -33,7 +35,7 @@ async function startGateway(): Promise<RunningGateway> {
       { method: 'ANY', path: '/usage', handler: echo, authorization: 'iam' },
       { method: 'ANY', path: '/fulfillment', handler: echo },
     ],
-    iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [{ now: () => new Date() }, stackClock] },
+    iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [{ now: () => new Date() }, ...clocks] },
   });
   onTestFinished(() => gateway.close());
   return gateway;
@@ -124,6 +126,21 @@ test('a signature more than 5 minutes from both the machine and the stack clock 
   stackClock.offsetMs = 60 * MINUTE_MS;
   const byStackTime = await fetchSigned(`${gateway.url}/usage`, post, { signingDate: stackClock.now() });
   expect(byStackTime.status).toBe(200);
+});
+
+test('a signature dated by the stack clock just before it was moved on is still current', async () => {
+  const readBeforeTheMove = new Date(Date.UTC(2030, 0, 1, 10));
+  const clock = new SimulatorClock(readBeforeTheMove, false);
+  const gateway = await startGateway([clock]);
+  // The local stack moves the clock in steps: 25 hours on, in as many stops as a catch-up makes.
+  for (let stop = 1; stop <= 100; stop++) clock.set(new Date(readBeforeTheMove.getTime() + stop * 15 * MINUTE_MS));
+
+  const signedBeforeTheMove = await fetchSigned(`${gateway.url}/usage`, post, { signingDate: readBeforeTheMove });
+  expect(signedBeforeTheMove.status).toBe(200);
+  // Still no date the clock never showed, give or take 5 minutes.
+  const beforeAnyOfIt = new Date(readBeforeTheMove.getTime() - 6 * MINUTE_MS);
+  const refused = await fetchSigned(`${gateway.url}/usage`, post, { signingDate: beforeAnyOfIt });
+  expect(refused.status).toBe(403);
 });
 
 test('a header that is not a whole SigV4 one, or signed for another service, is refused', async () => {
