@@ -18,7 +18,7 @@ import {
 } from './subscriber.ts';
 import { subscriberKey } from './table-keys.ts';
 import { BackendError } from './errors.ts';
-import { billablePeriod } from './lifecycle/subscription-state.ts';
+import { billablePeriod, type LifecycleFacts } from './lifecycle/subscription-state.ts';
 
 /** Registration was asked for a subscriber that has no item (it was never resolved). */
 export class SubscriberNotFoundError extends BackendError {
@@ -234,6 +234,11 @@ function toSubscriber(item: Record<string, unknown> | undefined): Subscriber {
     registration: stored.registration,
     subscriptionStatus: stored.subscriptionStatus,
     statusChangedAt: stored.statusChangedAt,
-    endedAt: billablePeriod(stored.lifecycle ?? {}).end?.toISOString(),
+    ...periodOf(stored.lifecycle ?? {}),
   };
+}
+
+function periodOf(facts: LifecycleFacts): Pick<Subscriber, 'endedAt' | 'started'> {
+  const { start, end } = billablePeriod(facts);
+  return { endedAt: end?.toISOString(), started: start !== undefined };
 }

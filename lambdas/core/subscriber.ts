@@ -71,4 +71,6 @@ export interface Subscriber {
   readonly statusChangedAt?: string | undefined;
   /** Once cancelled or ended: when the subscription ended for the buyer, and the last instant usage is billable. */
   readonly endedAt?: string | undefined;
+  /** Whether Marketplace ever confirmed that the subscription started (usage was billable at some time). */
+  readonly started: boolean;
 }

@@ -37,13 +37,21 @@ export class PageResponses {
     return htmlResponse(statusCode, page, this.headers, cookies);
   }
 
-  /** `registerHref`: the registration page relative to the request's address, for the pages that link to it. */
+  /**
+   * `registerHref`: the registration page relative to the request's address, for the pages that link to it; `status`:
+   * in place of the problem's own, for a page that is an answer to a GET as well as a refusal of a form.
+   */
   problem(
     problem: Problem,
     productCode?: string,
-    options: { readonly headers?: Record<string, string>; readonly registerHref?: string } = {},
+    options: {
+      readonly headers?: Record<string, string>;
+      readonly registerHref?: string;
+      readonly status?: number;
+    } = {},
   ): APIGatewayProxyResult {
-    const { status, page } = problemPage(problem, this.branding(productCode), options.registerHref);
+    const { status: problemStatus, page } = problemPage(problem, this.branding(productCode), options.registerHref);
+    const status = options.status ?? problemStatus;
     const headers = {
       ...this.headers,
       ...(status === 503 ? { 'retry-after': RETRY_AFTER_SECONDS } : {}),

@@ -327,6 +327,8 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
 export interface SubscriptionEnd {
   readonly at: string | undefined;
   readonly freeTrial: boolean;
+  /** Whether Marketplace ever confirmed the start: cancelled before that, nothing was billable. */
+  readonly started: boolean;
 }
 
 /** A time as a buyer anywhere reads it, in UTC: `26 November 2026 at 13:34 UTC`. */
@@ -357,10 +359,12 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
   // Cancelled, expired or terminated, it is over for the buyer either way; Marketplace's closing of the books
   // (`ending`) is no concern of theirs. A free trial may have turned into a paid subscription before it ended, so what
   // is charged is said for both.
-  const charged = end.freeTrial
-    ? html`Use during the free trial is not charged; any use after it, up to the end, is charged on your AWS bill,
+  const charged = !end.started
+    ? html`Nothing is charged: AWS Marketplace had not confirmed the subscription when it was cancelled.`
+    : end.freeTrial
+      ? html`Use during the free trial is not charged; any use after it, up to the end, is charged on your AWS bill,
         through AWS Marketplace.`
-    : html`Your use up to the end is charged on your AWS bill, through AWS Marketplace; nothing after it is.`;
+      : html`Your use up to the end is charged on your AWS bill, through AWS Marketplace; nothing after it is.`;
   return layout(
     branding,
     'Your subscription has ended',

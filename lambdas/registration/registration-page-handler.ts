@@ -54,6 +54,7 @@ function endOf(subscriber: Subscriber): SubscriptionEnd {
   return {
     at: subscriber.endedAt ?? subscriber.statusChangedAt,
     freeTrial: subscriber.offerType === 'free-trial',
+    started: subscriber.started,
   };
 }
 
@@ -102,7 +103,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
   ): APIGatewayProxyResult => {
     const productCode = subscriber.identity.productCode;
     return subscriptionStatus === 'failed'
-      ? pages.problem('subscription-failed', productCode)
+      ? pages.problem('subscription-failed', productCode, { status })
       : pages.page(status, subscriptionEndPage(pages.branding(productCode), endOf(subscriber)));
   };
 

@@ -147,6 +147,22 @@ describe('the registration page of a cancelled subscription', () => {
     expect(page).toContain(`It ended on <strong><time datetime="${ended}">`);
     expect(page).toMatch(/Use during the free trial is not charged; any use after it, up to the end, is charged/);
   });
+
+  test('cancelled before Marketplace confirmed it: says nothing is charged', async () => {
+    const now = (await simulatorNow()).getTime();
+    const cancelled = new Date(now - 60_000).toISOString();
+    const page = await registeredBuyerWith({
+      subscriptionStatus: 'ending',
+      statusChangedAt: cancelled,
+      finalMeteringDeadline: new Date(now + 3_540_000).toISOString(),
+      lifecycle: { endRequestedAt: cancelled },
+    });
+    expect(page).toContain('<h1>Your subscription has ended</h1>');
+    expect(page).toContain(
+      'Nothing is charged: AWS Marketplace had not confirmed the subscription when it was cancelled.',
+    );
+    expect(page).not.toContain('is charged on your AWS bill');
+  });
 });
 
 describe('the example app URLs of cdk.json, locally', () => {
