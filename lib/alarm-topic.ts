@@ -5,6 +5,7 @@
  * synthesized, so that an alarm added later cannot be left out.
  */
 import {
+  Annotations,
   Arn,
   ArnFormat,
   Aspects,
@@ -95,7 +96,27 @@ export class AlarmTopic extends Construct {
     const actions: IAlarmAction[] = [new SnsAction(this.topic)];
     const sellerTopic = this.sellerTopic(recipients.alarmTopicArn);
     if (sellerTopic !== undefined) actions.push(sellerTopic);
+    else if (recipients.alarmEmail === undefined) this.warnThatNoOneHears(recipients.alarmTopicArn);
     Aspects.of(stack).add(new NotifyOnAlarmAndOk(actions), { priority: AspectPriority.MUTATING });
+  }
+
+  /**
+   * A topic with no subscriber deploys without complaint, and its alarms then go off unheard: say so at synth, where
+   * the seller still can name someone.
+   */
+  private warnThatNoOneHears(unreachableTopicArn: string | undefined): void {
+    const stack = Stack.of(this);
+    const why =
+      unreachableTopicArn === undefined
+        ? 'neither marketplace.observability.alarmEmail nor marketplace.observability.alarmTopicArn is set'
+        : `marketplace.observability.alarmEmail is not set, and alarmTopicArn (${unreachableTopicArn}) is in ` +
+          `another region than ${stack.region}, where CloudWatch cannot notify it`;
+    Annotations.of(this).addWarningV2(
+      'saas-marketplace:alarms-reach-no-one',
+      `The alarms of ${stack.stackName} reach no one: ${why}. Set alarmEmail (an address SNS emails) or ` +
+        'alarmTopicArn (an SNS topic of yours in the same region as the stack), or subscribe to the AlarmTopicArn ' +
+        'output after the deploy.',
+    );
   }
 
   /**

@@ -84,6 +84,30 @@ export function exampleCodeChecks(config: Config): CheckResult[] {
   );
 }
 
+/**
+ * Whether anyone hears the alarms: the stack deploys its alarms and their topic either way, but with no recipient they
+ * notify a topic no one reads (`cdk synth` warns the same).
+ */
+export function alarmRecipientsCheck(config: Config): CheckResult {
+  const check = 'alarm recipients';
+  const { alarmEmail, alarmTopicArn } = config.observability;
+  if (alarmEmail === undefined && alarmTopicArn === undefined) {
+    return {
+      outcome: 'FAIL',
+      check,
+      detail:
+        'neither marketplace.observability.alarmEmail nor marketplace.observability.alarmTopicArn is set: the ' +
+        "stack's alarms would notify a topic no one reads",
+      fix:
+        'Set marketplace.observability.alarmEmail to an address that SNS emails the alarms to (confirm its ' +
+        "subscription after the deploy), or alarmTopicArn to an SNS topic of yours in the stack's region (a pager, " +
+        'chat); in cdk.json, or -c marketplace.observability.alarmEmail=<address> here and for cdk deploy alike.',
+    };
+  }
+  const recipients = [alarmEmail, alarmTopicArn].filter((recipient) => recipient !== undefined);
+  return { outcome: 'PASS', check, detail: `the alarms notify ${recipients.join(' and ')}` };
+}
+
 /** Who the credentials are, and the region the stack goes to; answers the account and region it could tell. */
 export async function identityCheck(
   config: Config,

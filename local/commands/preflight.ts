@@ -1,10 +1,11 @@
 /**
  * `npm run preflight`: before a first `cdk deploy`, with the seller's AWS credentials, checks what can be checked
  * without changing anything (`preflight-checks.ts`): the configuration `cdk deploy` would read, that its product codes
- * are not the shipped examples, the account and region (and that the stack may deploy there), that the Marketplace APIs
- * answer for each product code, that each legacy product's SNS topics exist, that the CDK is bootstrapped in each
- * region the app deploys to, and that the account's Lambda quota leaves room for the concurrency the metering functions
- * reserve. Each check prints PASS, FAIL with the fix, or SKIP when it does not apply.
+ * are not the shipped examples, that someone hears the alarms, the account and region (and that the stack may deploy
+ * there), that the Marketplace APIs answer for each product code, that each legacy product's SNS topics exist, that the
+ * CDK is bootstrapped in each region the app deploys to, and that the account's Lambda quota leaves room for the
+ * concurrency the metering functions reserve. Each check prints PASS, FAIL with the fix, or SKIP when it does not
+ * apply.
  *
  * ```sh
  * AWS_PROFILE=seller npm run preflight
@@ -20,6 +21,7 @@ import { ConfigError, configFromContext, parseConfig, type Config } from '../../
 import { cdkJsonContext } from '../config.ts';
 import { ArgumentError, parseCommandLine, runCommand } from './command-line.ts';
 import {
+  alarmRecipientsCheck,
   bootstrapCheck,
   concurrencyCheck,
   entitlementChecks,
@@ -62,6 +64,7 @@ async function main(args: string[]): Promise<number> {
     detail: `${config.products.length} products; Marketplace APIs in ${config.marketplaceRegion}`,
   });
   exampleCodeChecks(config).forEach(report);
+  report(alarmRecipientsCheck(config));
   const identity = await identityCheck(config);
   report(identity.result);
   report(

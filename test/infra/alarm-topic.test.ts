@@ -4,7 +4,7 @@
  * CloudWatch can reach it; the seller's email is subscribed, with a dead-letter queue for what bounces.
  */
 import { Duration, type Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Alarm, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { describe, expect, test } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
@@ -210,4 +210,44 @@ test('an alarm added to the stack anywhere, later, notifies the alarm topic with
   const probe = alarmsOf(template).find((alarm) => alarm.AlarmName === undefined);
   expect(probe?.AlarmActions).toEqual([{ Ref: logicalIdOf(stack.alarmTopic.topic) }]);
   expect(probe?.OKActions).toEqual([{ Ref: logicalIdOf(stack.alarmTopic.topic) }]);
+});
+
+/** The synth warnings of a stack that say its alarms reach no one. */
+function unheardAlarmsWarnings(stack: Stack): string[] {
+  return Annotations.fromStack(stack)
+    .findWarning('*', Match.stringLikeRegexp('reach no one'))
+    .map((warning) => warning.entry.data as string);
+}
+
+describe('who hears the alarms: a synth warning when no one does', () => {
+  test('neither alarmEmail nor alarmTopicArn: each stack warns, naming both settings', () => {
+    const { stack, forwarder } = synthesize({ 'marketplace.region': 'eu-west-1' });
+    for (const each of [stack, forwarder!]) {
+      const warnings = unheardAlarmsWarnings(each);
+      expect(warnings, each.stackName).toHaveLength(1);
+      expect(warnings[0]).toContain(
+        `The alarms of ${each.stackName} reach no one: neither marketplace.observability.alarmEmail nor ` +
+          'marketplace.observability.alarmTopicArn is set',
+      );
+      expect(warnings[0]).toContain('[ack: saas-marketplace:alarms-reach-no-one]');
+    }
+  });
+
+  test('either one set: no warning', () => {
+    for (const recipient of Object.entries(alarmRecipients)) {
+      const { stack } = synthesize(Object.fromEntries([recipient]));
+      expect(unheardAlarmsWarnings(stack), recipient[0]).toEqual([]);
+    }
+  });
+
+  test("a topic the us-east-1 forwarder cannot notify and no email: the forwarder warns, the main stack doesn't", () => {
+    const { stack, forwarder } = synthesize({
+      'marketplace.region': 'eu-west-1',
+      'marketplace.observability.alarmTopicArn': alarmRecipients['marketplace.observability.alarmTopicArn'],
+    });
+    expect(unheardAlarmsWarnings(stack)).toEqual([]);
+    expect(unheardAlarmsWarnings(forwarder!).join()).toContain(
+      'alarmTopicArn (arn:aws:sns:eu-west-1:123456789012:pager) is in another region than us-east-1',
+    );
+  });
 });

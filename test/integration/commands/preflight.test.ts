@@ -88,6 +88,13 @@ test('cdk.json as shipped: the Marketplace checks pass for a known product and f
     /FAIL {2}metering data-suite-legacy-example: InvalidProductCodeException: .*\n {6}fix: Use the product's code/,
   );
   expect(out).toMatch(/failed: fix them before cdk deploy\.\n$/);
+  // cdk.json names no one to hear the alarms.
+  const alarms = failures(out).get('alarm recipients');
+  expect(alarms?.detail).toBe(
+    'neither marketplace.observability.alarmEmail nor marketplace.observability.alarmTopicArn is set: the ' +
+      "stack's alarms would notify a topic no one reads",
+  );
+  expect(alarms?.fix).toContain('-c marketplace.observability.alarmEmail=<address>');
 });
 
 test('STS, SNS and SSM unreachable: their checks fail, naming the address and the variable', async () => {
@@ -134,8 +141,14 @@ test('-c overrides cdk.json as for cdk deploy: an own license product passes, an
       dimensions: [{ name: 'requests', kind: 'metered' }],
     },
   ];
-  const run = await preflight('-c', `marketplace.products=${JSON.stringify(products)}`);
+  const run = await preflight(
+    '-c',
+    `marketplace.products=${JSON.stringify(products)}`,
+    '-c',
+    'marketplace.observability.alarmEmail=oncall@example.com',
+  );
   expect(run.stdout).toContain(`PASS  product code: ${OWN_PRODUCT} is not an example code`);
+  expect(run.stdout).toContain('PASS  alarm recipients: the alarms notify oncall@example.com');
   expect(run.stdout).toContain(`PASS  entitlements ${OWN_PRODUCT}`);
   expect(run.stdout).toContain(`PASS  metering ${OWN_PRODUCT}`);
   expect(run.stdout).toContain('SKIP  SNS topics: no legacy product');
