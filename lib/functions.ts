@@ -44,6 +44,8 @@ export interface ProjectFunctionProps<Name extends FunctionName> {
 
 export class ProjectFunction<Name extends FunctionName = FunctionName> extends Construct implements IGrantable {
   readonly lambda: NodejsFunction;
+  /** Where the function logs: a group of the stack's, with a generated name (not `/aws/lambda/<function name>`). */
+  readonly logGroup: LogGroup;
   readonly grantPrincipal: IPrincipal;
   readonly serviceName: Name;
   /** The Lambda entry module it bundles, relative to the project root. */
@@ -53,13 +55,13 @@ export class ProjectFunction<Name extends FunctionName = FunctionName> extends C
     super(scope, id);
     this.serviceName = props.serviceName;
     this.entry = props.entry;
-    const logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
+    this.logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
     // Not the AWSLambdaBasicExecutionRole managed policy: that one may create and write any log group in the account.
     const role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Runs the ${props.serviceName} function`,
     });
-    logGroup.grantWrite(role);
+    this.logGroup.grantWrite(role);
     this.grantPrincipal = role;
 
     this.lambda = new NodejsFunction(this, 'Function', {
@@ -72,7 +74,7 @@ export class ProjectFunction<Name extends FunctionName = FunctionName> extends C
       timeout: props.timeout,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role,
-      logGroup,
+      logGroup: this.logGroup,
       tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment: {
         ...props.environment,

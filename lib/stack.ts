@@ -3,6 +3,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AccessCheck } from './access-check.ts';
 import { AlarmTopic } from './alarm-topic.ts';
+import { ProjectFunction } from './functions.ts';
 import { Api } from './api.ts';
 import { fulfillmentRoute, registrationPageRoute, subscriberAccessRoute, usageRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
@@ -122,6 +123,11 @@ export class SaasMarketplaceStack extends Stack {
       this.api.invokeArnOf(usageRoute, 'POST'),
     );
     output(
+      'MeteringRunStateMachineArn',
+      'Step Functions state machine of the hourly metering run: its failed executions say why usage stayed pending',
+      this.metering.runStateMachine.stateMachineArn,
+    );
+    output(
       'MeteringDeadLetterQueueUrl',
       'Metering runs (hourly, or final flushes) that failed three times; their usage stays pending',
       this.metering.deadLetterQueue.queueUrl,
@@ -146,6 +152,11 @@ export class SaasMarketplaceStack extends Stack {
         webhook.signingSecret.secretArn,
       );
       output(
+        'WebhookQueueUrl',
+        'Seller events waiting for their webhook call (where undelivered ones are sent again)',
+        webhook.queue.queueUrl,
+      );
+      output(
         'WebhookDeadLetterQueueUrl',
         'Seller events the webhook endpoint did not take after ten attempts',
         webhook.deadLetterQueue.queueUrl,
@@ -156,6 +167,11 @@ export class SaasMarketplaceStack extends Stack {
         webhook.undeliveredEventsQueue.queueUrl,
       );
     }
+    output(
+      'LifecycleQueueUrl',
+      "Marketplace's notifications waiting for the lifecycle function (where undelivered ones are sent again)",
+      this.lifecycle.queue.queueUrl,
+    );
     output(
       'LifecycleDeadLetterQueueUrl',
       'Marketplace notifications the lifecycle function failed on ten times',
@@ -178,6 +194,14 @@ export class SaasMarketplaceStack extends Stack {
         'MarketplaceEventsUndeliveredQueueUrl',
         'Marketplace EventBridge notifications that could not be put in the lifecycle queue, after every retry',
         this.lifecycle.undeliveredEventsQueue.queueUrl,
+      );
+    }
+    // Every function, found rather than listed, so that a function added later has its output too.
+    for (const projectFunction of this.node.findAll().filter((node) => node instanceof ProjectFunction)) {
+      output(
+        `${projectFunction.node.id}LogGroupName`,
+        `Log group of the ${projectFunction.serviceName} function (aws logs tail <name>)`,
+        projectFunction.logGroup.logGroupName,
       );
     }
   }

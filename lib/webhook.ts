@@ -33,6 +33,8 @@ const TIMEOUT = Duration.seconds(CONSUMER.functionTimeoutSeconds);
 
 export class Webhook extends Construct {
   readonly signingSecret: Secret;
+  /** The seller events waiting for their call to the endpoint. */
+  readonly queue: Queue;
   /** Events the endpoint did not take after ten attempts. */
   readonly deadLetterQueue: Queue;
   /** Events EventBridge could not put in the webhook queue, after every retry. */
@@ -67,6 +69,7 @@ export class Webhook extends Construct {
           'message is the event; once the endpoint works, move the messages back to the webhook queue (SQS redrive).',
       },
     });
+    this.queue = queue;
     this.deadLetterQueue = deadLetterQueue;
     this.undeliveredEventsQueue = newDeadLetterQueue(this, 'UndeliveredEventsQueue', {
       catches: 'the webhook rule target',
