@@ -54,7 +54,10 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
         offerType: subscriber.offerType,
       });
       const maxAge = Math.round((session.expiresAt.getTime() - dependencies.clock.now().getTime()) / 1000);
-      return pages.seeOther(registrationPageLocation(event), [sessionCookie(event, session.sessionId, maxAge)]);
+      const { productCode } = subscriber.identity;
+      return pages.seeOther(registrationPageLocation(event, productCode), [
+        sessionCookie(event, productCode, session.sessionId, maxAge),
+      ]);
     } catch (error) {
       if (error instanceof RegistrationTokenRejectedError) {
         logger.warn('Marketplace rejected a registration token', { reason: error.reason, requestId: error.requestId });

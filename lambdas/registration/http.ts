@@ -9,13 +9,19 @@ import { createHash } from 'node:crypto';
 import type { SafeHtml } from './html.ts';
 import { BackendError } from '../core/errors.ts';
 
+const SESSION_COOKIE = 'mp_registration';
+
 /**
- * The session cookie's name. Over HTTPS (always, behind API Gateway) it carries the `__Host-` prefix, so that no
- * other host of the domain (a sibling subdomain) can plant or override it; plain HTTP (the local gateway) cannot use
- * the prefix.
+ * The session cookie's name: one per product, so that a buyer setting up two products at once (two tabs) keeps both
+ * sessions. Over HTTPS (always, behind API Gateway) it carries the `__Host-` prefix, so that no other host of the
+ * domain (a sibling subdomain) can plant or override it; plain HTTP (the local gateway) cannot use the prefix.
  */
-export function sessionCookieName(event: APIGatewayProxyEvent): string {
-  return isHttps(event) ? '__Host-mp_registration' : 'mp_registration';
+export function sessionCookieName(event: APIGatewayProxyEvent, productCode: string): string {
+  return `${cookiePrefix(event)}${SESSION_COOKIE}_${productCode.replace(/[^A-Za-z0-9-]/g, '_')}`;
+}
+
+function cookiePrefix(event: APIGatewayProxyEvent): string {
+  return isHttps(event) ? '__Host-' : '';
 }
 
 /** A registration form is one token and a few short fields; anything much larger is not from a browser filling it. */
@@ -74,20 +80,28 @@ export function formFields(event: APIGatewayProxyEvent, maxBytes = MAX_FORM_BYTE
 }
 
 /**
- * The session cookie the browser sent: `absent`, or its value. Two cookies of that name (one planted for a parent
- * domain beside ours) cannot be told apart, so they count as no valid session (`ambiguous`).
+ * The session cookie the browser sent for `productCode` (the product the registration page's address names):
+ * `absent`, or its value. Without a product, the one session cookie of any product. Two cookies of one name (one
+ * planted for a parent domain beside ours) cannot be told apart, nor, without a product, two sessions: either counts
+ * as no valid session (`ambiguous`).
  */
 export function sessionCookieValue(
   event: APIGatewayProxyEvent,
+  productCode: string | undefined,
 ): { readonly state: 'absent' | 'ambiguous' } | { readonly state: 'present'; readonly value: string } {
-  const name = sessionCookieName(event);
+  const anySession = `${cookiePrefix(event)}${SESSION_COOKIE}`;
+  const wanted =
+    productCode === undefined
+      ? (name: string) => name === anySession || name.startsWith(`${anySession}_`)
+      : (name: string) => name === sessionCookieName(event, productCode);
   // Browsers may send cookies in several header lines (HTTP/2 does): every line counts, or a second cookie of the name
   // planted beside ours would go unseen in one of them.
   const values = headerValues(event, 'cookie')
     .flatMap((line) => line.split(';'))
     .map((part) => part.trim())
-    .filter((part) => part.startsWith(`${name}=`))
-    .map((part) => part.slice(name.length + 1));
+    .map((part) => ({ name: part.slice(0, Math.max(0, part.indexOf('='))), value: part.slice(part.indexOf('=') + 1) }))
+    .filter((cookie) => wanted(cookie.name))
+    .map((cookie) => cookie.value);
   if (values.length === 0) return { state: 'absent' };
   if (values.length > 1) return { state: 'ambiguous' };
   return { state: 'present', value: values[0]! };
@@ -102,9 +116,15 @@ export function isHttps(event: APIGatewayProxyEvent): boolean {
  * `SameSite=Lax`: Marketplace's POST is cross-site, and the 303 GET that follows is a top-level navigation, on which
  * Lax cookies are sent (Strict ones are not); a cross-site POST to the registration form gets no cookie at all.
  */
-export function sessionCookie(event: APIGatewayProxyEvent, sessionId: string, maxAgeSeconds: number): string {
+export function sessionCookie(
+  event: APIGatewayProxyEvent,
+  productCode: string,
+  sessionId: string,
+  maxAgeSeconds: number,
+): string {
   const secure = isHttps(event) ? '; Secure' : '';
-  return `${sessionCookieName(event)}=${sessionId}; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly; SameSite=Lax${secure}`;
+  const name = sessionCookieName(event, productCode);
+  return `${name}=${sessionId}; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly; SameSite=Lax${secure}`;
 }
 
 export interface PagePolicy {

@@ -7,7 +7,12 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 
-export function registrationPageLocation(event: Pick<APIGatewayProxyEvent, 'path'>): string {
+export function registrationPageLocation(
+  event: Pick<APIGatewayProxyEvent, 'path'>,
+  productCode: string | undefined,
+): string {
   const levelsBelowBase = Math.max(0, (event.path ?? '/').split('/').length - 2);
-  return `${'../'.repeat(levelsBelowBase)}register`;
+  // The product names the session cookie to read (one per product), not the session: nothing secret in the address.
+  const product = productCode === undefined ? '' : `?${new URLSearchParams({ product: productCode }).toString()}`;
+  return `${'../'.repeat(levelsBelowBase)}register${product}`;
 }

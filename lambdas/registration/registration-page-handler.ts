@@ -50,6 +50,15 @@ function isOpen(status: Subscriber['subscriptionStatus']): status is 'pending' |
 }
 
 /** The subscription's end, as the buyer sees it: when it ended (the cancellation, not the final-metering deadline). */
+/**
+ * The product the page's address names (`register?product=`), whose session cookie it reads. A value no product code
+ * could be counts as none: it names no cookie.
+ */
+function productOf(event: APIGatewayProxyEvent): string | undefined {
+  const product = event.queryStringParameters?.product;
+  return product !== undefined && /^[A-Za-z0-9-]{1,255}$/.test(product) ? product : undefined;
+}
+
 function endOf(subscriber: Subscriber): SubscriptionEnd {
   return {
     at: subscriber.endedAt ?? subscriber.statusChangedAt,
@@ -83,7 +92,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     validation?: { values: RegistrationDetails; errors: FieldErrors },
   ) =>
     registrationFormPage(pages.branding(subscriber.identity.productCode), {
-      action: registrationPageLocation(event),
+      action: registrationPageLocation(event, subscriber.identity.productCode),
       status: pageStatus(subscriber),
       customerAWSAccountId: subscriber.identity.customerAWSAccountId,
       signInUrl: settings.appUrl,
@@ -131,7 +140,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     pages.seeOther(
       subscriber.offerType === 'free-trial' && settings.freeTrialLandingUrl !== undefined
         ? settings.freeTrialLandingUrl
-        : registrationPageLocation(event),
+        : registrationPageLocation(event, subscriber.identity.productCode),
     );
 
   const submit = async (
@@ -143,7 +152,9 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     const fields = formFields(event);
     if (!formTokenMatches(session, fields.get('formToken') ?? undefined)) {
       logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
-      return pages.problem('form-expired', productCode, { registerHref: registrationPageLocation(event) });
+      return pages.problem('form-expired', productCode, {
+        registerHref: registrationPageLocation(event, productCode),
+      });
     }
     const status = pageStatus(subscriber);
     if (!isOpen(status)) {
@@ -205,14 +216,15 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
 
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     correlateWithApiRequest(logger, event);
+    const productInAddress = productOf(event);
     if (event.httpMethod !== 'GET' && event.httpMethod !== 'POST') {
       return pages.problem('registration-method', undefined, {
         headers: { allow: 'GET, POST' },
-        registerHref: registrationPageLocation(event),
+        registerHref: registrationPageLocation(event, productInAddress),
       });
     }
     try {
-      const cookie = sessionCookieValue(event);
+      const cookie = sessionCookieValue(event, productInAddress);
       if (cookie.state === 'absent') return pages.problem('no-session');
       const now = dependencies.clock.now();
       const session = cookie.state === 'present' ? await dependencies.sessions.find(cookie.value, now) : undefined;
@@ -223,7 +235,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       if (error instanceof BadRequestError) {
         // Only a form posted here can be too large: the buyer can shorten it, not start again from Marketplace.
         const problem = error.reason === 'too-large' ? 'form-too-large' : problemForBadRequest(error);
-        return pages.problem(problem, undefined, { registerHref: registrationPageLocation(event) });
+        return pages.problem(problem, undefined, { registerHref: registrationPageLocation(event, productInAddress) });
       }
       return problemForUnexpectedError(error, pages, logger);
     }

@@ -178,8 +178,8 @@ describe('a buyer subscribing on AWS Marketplace', () => {
     const events = await (await fetch(stack.eventsUrl)).text();
     // Each place holds what it should, so that finding no token there means something.
     expect(urls).toContain(stack.fulfillmentUrl);
-    expect(history).toContain(stack.registerUrl);
-    expect(cookies.map((cookie) => cookie.name)).toContain('mp_registration');
+    expect(history.filter((url) => new URL(url).pathname === new URL(stack.registerUrl).pathname)).not.toEqual([]);
+    expect(cookies.filter((cookie) => cookie.name.startsWith('mp_registration_'))).not.toEqual([]);
     expect(logs).toContain('Buyer arrived from Marketplace');
     expect(tables).toContain(buyer.contactName);
     expect(events).toContain('Subscriber Registered');

@@ -30,7 +30,7 @@ export async function postFulfillment(
 export function sessionCookieOf(response: Answer): string {
   const setCookie = response.headers.get('set-cookie') ?? '';
   const pair = setCookie.split(';')[0] ?? '';
-  if (!pair.startsWith('mp_registration=')) throw new Error(`no session cookie in: ${setCookie}`);
+  if (!pair.startsWith('mp_registration_')) throw new Error(`no session cookie in: ${setCookie}`);
   return pair;
 }
 

@@ -16,7 +16,8 @@ import type { SeededRandom } from './seeded-random.ts';
 export interface Buyer {
   readonly subscriberId: string;
   readonly registrationToken: string;
-  /** The session cookie's value. */
+  /** The session cookie's name (one per product) and value. */
+  readonly cookieName: string;
   readonly sessionId: string;
   readonly formToken: string;
 }
@@ -57,7 +58,8 @@ export interface HostileRequest {
 const FORM = 'application/x-www-form-urlencoded';
 const TOKEN = 'x-amzn-marketplace-token';
 const OFFER_TYPE = 'x-amzn-marketplace-offer-type';
-const SESSION_COOKIE = 'mp_registration';
+/** A session cookie's name, as for a product of the local stack's. */
+const SESSION_COOKIE = 'mp_registration_analytics-pro-example';
 /** The handlers' limit on a form body. */
 const MAX_FORM_BYTES = 16 * 1024;
 const MAX_TOKEN_LENGTH = 8 * 1024;
@@ -608,7 +610,7 @@ export class HostileRequests {
 }
 
 export function cookieOf(buyer: Buyer): string {
-  return `${SESSION_COOKIE}=${buyer.sessionId}`;
+  return `${buyer.cookieName}=${buyer.sessionId}`;
 }
 
 function form(pairs: readonly (readonly string[])[]): string {

@@ -33,7 +33,7 @@ describe('a fulfillment URL with or without a trailing slash', () => {
     const arrival = await postFulfillment(fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
     expect(arrival.status).toBe(303);
     const registerUrl = resolved(arrival.headers.get('location'), fulfillmentUrl);
-    expect(registerUrl).toBe(`${local.stack.apiUrl}/register`);
+    expect(registerUrl).toBe(`${local.stack.apiUrl}/register?product=analytics-pro-example`);
 
     const cookie = sessionCookieOf(arrival);
     const page = await getRegistration(registerUrl, cookie);
@@ -59,9 +59,10 @@ describe('a fulfillment URL with or without a trailing slash', () => {
     const page = await getRegistration(slashUrl, cookie);
     expect(page.status).toBe(200);
     const action = /<form method="post" action="([^"]+)"/.exec(page.body)?.[1] ?? null;
-    expect(resolved(action, slashUrl)).toBe(`${local.stack.apiUrl}/register`);
+    const productPage = `${local.stack.apiUrl}/register?product=analytics-pro-example`;
+    expect(resolved(action, slashUrl)).toBe(productPage);
     const answer = await postRegistration(slashUrl, cookie, { formToken: formTokenOf(page.body), ...complete });
-    expect(resolved(answer.headers.get('location'), slashUrl)).toBe(`${local.stack.apiUrl}/register`);
+    expect(resolved(answer.headers.get('location'), slashUrl)).toBe(productPage);
   });
 });
 

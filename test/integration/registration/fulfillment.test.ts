@@ -27,9 +27,11 @@ describe('a buyer arriving with a valid token', () => {
     const answer = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
 
     expect(answer.status).toBe(303);
-    expect(answer.headers.get('location')).toBe('register');
+    expect(answer.headers.get('location')).toBe('register?product=analytics-pro-example');
     const cookie = answer.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/^mp_registration=[A-Za-z0-9_-]{43}; Max-Age=3600; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(cookie).toMatch(
+      /^mp_registration_analytics-pro-example=[A-Za-z0-9_-]{43}; Max-Age=3600; Path=\/; HttpOnly; SameSite=Lax$/,
+    );
     expect(cookie).not.toContain(registrationToken);
 
     const items = await local.subscriberItems();

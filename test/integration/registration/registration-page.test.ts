@@ -137,7 +137,7 @@ describe('completing registration', () => {
     const { cookie, subscriberId } = await arrivedBuyer();
     const answer = await submit(cookie, complete);
     expect(answer.status).toBe(303);
-    expect(answer.headers.get('location')).toBe('register');
+    expect(answer.headers.get('location')).toBe('register?product=analytics-pro-example');
     expect(await registrationOf(subscriberId)).toEqual({
       details: complete,
       registeredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown,
@@ -240,8 +240,9 @@ describe('sessions and forgery', () => {
 
   test('a junk, unknown or doubled session cookie: "your session has expired", with how to start again', async () => {
     const { cookie } = await arrivedBuyer();
-    const planted = `mp_registration=${'A'.repeat(43)}`;
-    for (const sent of ['mp_registration=junk', planted, `${planted}; ${cookie}`, `${cookie}; ${planted}`]) {
+    const name = cookie.slice(0, cookie.indexOf('='));
+    const planted = `${name}=${'A'.repeat(43)}`;
+    for (const sent of [`${name}=junk`, planted, `${planted}; ${cookie}`, `${cookie}; ${planted}`]) {
       const answer = await getRegistration(registerUrl(), sent);
       expect(answer.status).toBe(403);
       expect(answer.body).toContain('Your session has expired');
@@ -249,11 +250,36 @@ describe('sessions and forgery', () => {
     }
   });
 
+  test('two products set up at once in one browser (two tabs): each page reads its own session, neither is lost', async () => {
+    const first = await arrivedBuyer();
+    const { license, registrationToken } = await local.control.createLicense({
+      productCode: 'data-suite-legacy-example',
+    });
+    const second = await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
+    const both = `${first.cookie}; ${sessionCookieOf(second)}`;
+    const pageOf = (location: string) => new URL(location, `${local.stack.apiUrl}/fulfillment`).toString();
+    const firstPage = pageOf('register?product=analytics-pro-example');
+    expect(pageOf(second.headers.get('location') ?? '')).toBe(
+      `${local.stack.apiUrl}/register?product=data-suite-legacy-example`,
+    );
+
+    const firstForm = (await getRegistration(firstPage, both)).body;
+    const secondForm = (await getRegistration(pageOf(second.headers.get('location') ?? ''), both)).body;
+    const sent = await postRegistration(firstPage, both, { formToken: formTokenOf(firstForm), ...complete });
+    expect(sent.status).toBe(303);
+    expect(await registrationOf(first.subscriberId)).toEqual(expect.objectContaining({ details: complete }));
+    expect(secondForm).toContain('<form');
+    expect(formTokenOf(secondForm)).not.toBe(formTokenOf(firstForm));
+    expect(await registrationOf(`legacy:data-suite-legacy-example:${license.customerIdentifier}`)).toBeUndefined();
+    // An address naming no product cannot tell the two apart.
+    expect((await getRegistration(registerUrl(), both)).body).toContain('Your session has expired');
+  });
+
   test('an expired session is refused although its item is still in the table', async () => {
     const { subscriberId } = await arrivedBuyer();
     const sessions = new RegistrationSessions(local.documents, local.stack.tables.Subscribers, 60);
     const { sessionId } = await sessions.create(subscriberId, new Date(Date.now() - 61 * 60_000));
-    const answer = await getRegistration(registerUrl(), `mp_registration=${sessionId}`);
+    const answer = await getRegistration(registerUrl(), `mp_registration_analytics-pro-example=${sessionId}`);
     expect(answer.status).toBe(403);
     expect(answer.body).toContain('Your session has expired');
   });
