@@ -1,8 +1,8 @@
 /**
  * What the operator commands share about their command line: options parsed strictly, one convention for the end:
- * exit status 0 when done, 1 when something the command needs failed (one line on stderr says what), 2 when the
- * command line cannot be run (the line says what is wrong, then the usage line); and a quiet end when the reader of its
- * output goes away.
+ * exit status 0 when done, 1 when something the command needs failed (one line on stderr says what, and what to set
+ * when the AWS environment lacks a region or credentials), 2 when the command line cannot be run (the line says what
+ * is wrong, then the usage line); and a quiet end when the reader of its output goes away.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LocalStackError } from '../errors.ts';
@@ -46,11 +46,50 @@ export function runCommand(name: string, usage: string, main: (args: string[]) =
         console.error(`npm run ${name}: ${error.message}\nusage: ${usage}`);
         process.exitCode = 2;
       } else {
-        console.error(`npm run ${name}: ${messageOf(error)}`);
+        const fix = awsEnvironmentFix(error);
+        console.error(`npm run ${name}: ${messageOf(error)}${fix === undefined ? '' : `. ${fix}`}`);
         process.exitCode = 1;
       }
     },
   );
+}
+
+/** The SDK found no credentials (`CredentialsProviderError`), or none it could use (an expired SSO session). */
+export function isMissingCredentials(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'CredentialsProviderError' ||
+    error.name === 'TokenProviderError' ||
+    /could not load credentials/i.test(error.message)
+  );
+}
+
+/** The SDK had no region to call AWS in: none set (`Region is missing`), or an empty `AWS_REGION`. */
+function isMissingRegion(error: unknown): boolean {
+  return error instanceof Error && /^Region is missing|^Region not accepted: region="" /.test(error.message);
+}
+
+/**
+ * What to set when an error, or one of its causes, says the AWS environment of a command run against AWS lacks a
+ * region or credentials: the SDK's own words name neither variable nor command.
+ */
+function awsEnvironmentFix(error: unknown): string | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (isMissingRegion(cause)) {
+      return (
+        "No AWS region: set AWS_REGION to the stack's region, or AWS_PROFILE to a profile that has one " +
+        '(aws configure set region <region> --profile <profile>)'
+      );
+    }
+    if (isMissingCredentials(cause)) {
+      return (
+        'No usable AWS credentials: set AWS_PROFILE to a profile of the seller account (made with aws configure, or ' +
+        'aws configure sso; sign in again with aws sso login --profile <profile> when its session expired), or ' +
+        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)'
+      );
+    }
+  }
+  return undefined;
 }
 
 /** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */

@@ -26,7 +26,7 @@ import {
   receivesLegacyNotifications,
   type LegacyTopic,
 } from '../../lib/marketplace-topics.ts';
-import { messageOf } from './command-line.ts';
+import { isMissingCredentials, messageOf } from './command-line.ts';
 
 export interface CheckResult {
   readonly outcome: 'PASS' | 'FAIL' | 'SKIP';
@@ -447,16 +447,6 @@ async function target(
     address = endpointFromEnvironment(variable) ?? `AWS's endpoint (not resolved: ${messageOf(error)})`;
   }
   return { service, variable, address };
-}
-
-/** The SDK found no credentials (`CredentialsProviderError`), or none it could use (an expired SSO session). */
-function isMissingCredentials(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    error.name === 'CredentialsProviderError' ||
-    error.name === 'TokenProviderError' ||
-    /could not load credentials/i.test(error.message)
-  );
 }
 
 /**

@@ -1,0 +1,60 @@
+/**
+ * The operator commands run against AWS (an endpoint variable set to the empty string) in a shell whose AWS
+ * environment lacks a region or credentials: each stops with the SDK's words and what to set, not the SDK's words
+ * alone. Nothing is sent: the SDK stops before a request.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { projectRoot } from '../../../local/config.ts';
+import { runProcess } from '../../support/node-command.ts';
+
+/** The commands as an operator runs them against a deployed stack. */
+const COMMANDS: Record<string, { args: string[]; environment: Record<string, string> }> = {
+  subscribers: { args: [], environment: { DYNAMODB_ENDPOINT: '' } },
+  meter: { args: ['--dry-run'], environment: { DYNAMODB_ENDPOINT: '' } },
+  report: { args: [], environment: { DYNAMODB_ENDPOINT: '' } },
+  redrive: { args: ['webhook'], environment: { SQS_ENDPOINT: '' } },
+};
+
+/** A shell with no AWS variable, profile or config file, and no instance metadata, plus the given variables. */
+async function run(name: string, environment: Record<string, string>) {
+  const home = await mkdtemp(join(tmpdir(), 'no-aws-'));
+  const inherited = Object.entries(process.env).filter(
+    ([variable]) => !variable.startsWith('AWS_') && !/_(ENDPOINT|PORT|TABLE)$|^API_URL$|^PORT$/.test(variable),
+  );
+  const command = COMMANDS[name]!;
+  return runProcess(process.execPath, ['--import', 'tsx', `local/commands/${name}.ts`, ...command.args], {
+    cwd: projectRoot,
+    env: {
+      ...Object.fromEntries(inherited),
+      HOME: home,
+      AWS_CONFIG_FILE: join(home, 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      SUBSCRIBERS_TABLE: 'SaasMarketplace-SubscribersTable',
+      USAGE_TABLE: 'SaasMarketplace-UsageTable',
+      ...command.environment,
+      ...environment,
+    },
+  });
+}
+
+test.each(Object.keys(COMMANDS))('%s with no region says to set AWS_REGION or a profile with one', async (name) => {
+  const { status, stderr } = await run(name, { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+  expect(status, stderr).toBe(1);
+  expect(stderr).toMatch(new RegExp(`^npm run ${name}: .*Region is missing.*\\. No AWS region: set AWS_REGION`));
+  expect(stderr).toContain('or AWS_PROFILE to a profile that has one');
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+});
+
+test.each(Object.keys(COMMANDS))('%s with no credentials says how to give them', async (name) => {
+  const { status, stderr } = await run(name, { AWS_REGION: 'eu-west-1' });
+  expect(status, stderr).toBe(1);
+  expect(stderr).toMatch(
+    new RegExp(`^npm run ${name}: .*Could not load credentials from any providers.*\\. No usable AWS credentials`),
+  );
+  for (const way of ['AWS_PROFILE', 'aws sso login', 'AWS_ACCESS_KEY_ID']) expect(stderr).toContain(way);
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+});
