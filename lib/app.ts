@@ -4,14 +4,10 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { configFromContext, parseConfig } from './config.ts';
+import { configFromContext, MARKETPLACE_EVENTS_REGION, parseConfig } from './config.ts';
 import { refuseExampleProducts } from './example-products.ts';
 import { MarketplaceEventForwarder } from './marketplace-event-forwarder.ts';
-import {
-  MARKETPLACE_EVENTS_REGION,
-  marketplaceEventPatterns,
-  receivesMarketplaceEvents,
-} from './marketplace-events.ts';
+import { marketplaceEventPatterns, receivesMarketplaceEvents } from './marketplace-events.ts';
 import { SaasMarketplaceStack } from './stack.ts';
 
 export const STACK_ID = 'SaasMarketplace';

@@ -10,6 +10,14 @@ export const CONFIG_CONTEXT_KEY = 'marketplace';
 
 const productCodePattern = /^[-a-zA-Z0-9/=:_.@]{1,255}$/;
 
+/** The only region Marketplace sends its notifications to: its EventBridge events, and its legacy SNS topics. */
+export const MARKETPLACE_EVENTS_REGION = 'us-east-1';
+
+const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+/** The region of an ARN (`arn:partition:service:region:...`). */
+const regionOf = (arn: string) => arn.split(':')[3];
+
 const snsTopicArn = z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN');
 
 const dimensionSchema = z.strictObject({
@@ -57,11 +65,22 @@ export const productSchema = z
       })
       .optional()
       .describe(
-        "The product's SNS topics (legacy products). By default the ARNs AWS Marketplace uses for every product: " +
-          '`arn:aws:sns:us-east-1:287250355862:aws-mp-{subscription,entitlement}-notification-<code>`.',
+        "The product's SNS topics (legacy products), in us-east-1. By default the ARNs AWS Marketplace uses for " +
+          'every product: `arn:aws:sns:us-east-1:287250355862:aws-mp-{subscription,entitlement}-notification-<code>`.',
       ),
   })
   .superRefine((product, ctx) => {
+    // Every subscription to them is made in us-east-1, by the main stack or the forwarder deployed there.
+    for (const kind of ['subscription', 'entitlement'] as const) {
+      const arn = product.snsTopicArns?.[kind];
+      if (arn !== undefined && regionOf(arn) !== MARKETPLACE_EVENTS_REGION) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['snsTopicArns', kind],
+          message: `must be a topic in ${MARKETPLACE_EVENTS_REGION}, where Marketplace's SNS topics are`,
+        });
+      }
+    }
     const names = product.dimensions.map((dimension) => dimension.name);
     names.forEach((name, index) => {
       if (names.indexOf(name) !== index) {
@@ -192,7 +211,7 @@ export const configSchema = z
     products: z.array(productSchema).min(1).describe('The products this deployment sells.'),
     marketplaceRegion: z
       .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as us-east-1')
+      .regex(REGION_NAME, 'must be an AWS region name such as us-east-1')
       .default('us-east-1')
       .describe(
         'Where the Marketplace metering and entitlement APIs are called. us-east-1 unless Seller Ops enabled another.',
@@ -314,7 +333,7 @@ export const configSchema = z
       .describe('How usage is billed: the hourly run, its windows and its pace.'),
     region: z
       .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1')
+      .regex(REGION_NAME, 'must be an AWS region name such as eu-west-1')
       .optional()
       .describe(
         'The region the stack deploys to, when it is not us-east-1. Marketplace sends its notifications to us-east-1 ' +
@@ -384,12 +403,22 @@ export const configSchema = z
           'final-metering deadline, which falls that long after a cancellation',
       });
     }
-    const alarmTopicRegion = config.observability.alarmTopicArn?.split(':')[3];
-    if (config.region !== undefined && alarmTopicRegion !== undefined && alarmTopicRegion !== config.region) {
+    // An invalid region has its own error: checking other fields against it would only add misleading ones.
+    const stackRegion = config.region !== undefined && REGION_NAME.test(config.region) ? config.region : undefined;
+    const alarmTopicArn = config.observability.alarmTopicArn;
+    if (stackRegion !== undefined && alarmTopicArn !== undefined && regionOf(alarmTopicArn) !== stackRegion) {
       ctx.addIssue({
         code: 'custom',
         path: ['observability', 'alarmTopicArn'],
-        message: `must be a topic in ${config.region} (marketplace.region): CloudWatch notifies topics of the alarm's own region only`,
+        message: `must be a topic in ${stackRegion} (marketplace.region): CloudWatch notifies topics of the alarm's own region only`,
+      });
+    }
+    const certificateArn = config.api.customDomain?.certificateArn;
+    if (stackRegion !== undefined && certificateArn !== undefined && regionOf(certificateArn) !== stackRegion) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'customDomain', 'certificateArn'],
+        message: `must be a certificate in ${stackRegion} (marketplace.region): a regional API domain takes a certificate of its own region`,
       });
     }
     const codes = config.products.map((product) => product.code);

@@ -12,8 +12,9 @@ import { EventBus as EventBusTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { AlarmTopic, type AlarmRecipients } from './alarm-topic.ts';
+import { MARKETPLACE_EVENTS_REGION } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
-import { MARKETPLACE_EVENTS_REGION, type MarketplaceEventSelection } from './marketplace-events.ts';
+import type { MarketplaceEventSelection } from './marketplace-events.ts';
 import {
   newUndeliveredNotificationsQueue,
   subscribeRemoteQueueToLegacyTopics,

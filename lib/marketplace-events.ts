@@ -6,10 +6,7 @@
 import { Aws, CfnRule, Fn } from 'aws-cdk-lib';
 import type { EventPattern } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
-import type { Config } from './config.ts';
-
-/** The only region Marketplace sends its events to. */
-export const MARKETPLACE_EVENTS_REGION = 'us-east-1';
+import { MARKETPLACE_EVENTS_REGION, type Config } from './config.ts';
 
 const MARKETPLACE_SOURCE = 'aws.agreement-marketplace';
 

@@ -11,9 +11,8 @@ import { Subscription, SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { Config } from './config.ts';
+import { MARKETPLACE_EVENTS_REGION, type Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
-import { MARKETPLACE_EVENTS_REGION } from './marketplace-events.ts';
 
 /** The account that owns every product's Marketplace SNS topics (in us-east-1). */
 const MARKETPLACE_SNS_ACCOUNT = '287250355862';

@@ -16,9 +16,9 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier } from '@smithy/core/endpoints';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
-import type { Config, ProductConfig } from '../../lib/config.ts';
+import { MARKETPLACE_EVENTS_REGION, type Config, type ProductConfig } from '../../lib/config.ts';
 import { isExampleProductCode } from '../../lib/example-products.ts';
-import { MARKETPLACE_EVENTS_REGION, receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
+import { receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
 import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
 import {
   legacyTopicsOf,

@@ -12,6 +12,7 @@ interface RawProduct {
   code: string;
   pricingModel: string;
   dimensions: RawDimension[];
+  snsTopicArns?: { subscription: string; entitlement: string };
 }
 
 interface RawConfig {
@@ -299,6 +300,41 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       },
       path: 'marketplace.observability.alarmTopicArn',
       says: 'must be a topic in eu-west-1',
+    },
+    {
+      what: "a custom domain's certificate outside the stack's region, which a regional API domain cannot use",
+      breakIt: (config) => {
+        config['region'] = 'eu-west-1';
+        config.api.customDomain = {
+          domainName: 'buy.example.com',
+          certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e',
+        };
+      },
+      path: 'marketplace.api.customDomain.certificateArn',
+      says: 'must be a certificate in eu-west-1',
+    },
+    {
+      what: "a legacy product's topic outside us-east-1, where Marketplace's topics are",
+      breakIt: (config) =>
+        (product(config, 1).snsTopicArns = {
+          subscription: 'arn:aws:sns:eu-west-1:287250355862:aws-mp-subscription-notification-data-suite',
+          entitlement: 'arn:aws:sns:us-east-1:287250355862:aws-mp-entitlement-notification-data-suite',
+        }),
+      path: 'marketplace.products[1].snsTopicArns.subscription',
+      says: 'must be a topic in us-east-1',
+    },
+    {
+      what: 'a region that is not an AWS region name, told alone (not also against the ARNs that must be in it)',
+      breakIt: (config) => {
+        config['region'] = 'us-east1';
+        config['observability'] = { alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:pager' };
+        config.api.customDomain = {
+          domainName: 'buy.example.com',
+          certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e',
+        };
+      },
+      path: 'marketplace.region',
+      says: 'must be an AWS region name',
     },
     {
       what: 'a duplicate product code',
