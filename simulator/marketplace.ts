@@ -142,6 +142,17 @@ export class Marketplace {
     const id = ids.licenseId();
     const now = this.clock.now();
     const customerAWSAccountId = input.customerAWSAccountId ?? ids.accountId();
+    const live = this.liveLicenseOf(product.code, customerAWSAccountId, now);
+    // A buyer on a free trial may accept a paid offer before the trial ends (the subscription goes on, paid).
+    const paidAfterTrial = live?.offerType === 'free-trial' && input.offerType === 'standard';
+    if (live !== undefined && !paidAfterTrial) {
+      throw new ControlError(
+        409,
+        'AlreadySubscribed',
+        `Account ${customerAWSAccountId} already subscribes to ${product.code} (license ${live.id}): Marketplace ` +
+          'takes one subscription per account and product; end or fail that one first',
+      );
+    }
     if (input.offerType === 'free-trial' && this.hadFreeTrial(product.code, customerAWSAccountId)) {
       throw new ControlError(
         409,
@@ -170,6 +181,16 @@ export class Marketplace {
     this.licenses.set(id, license);
     if (license.licenseArn !== undefined) this.licensesByArn.set(license.licenseArn, license);
     return license;
+  }
+
+  /** The account's subscription to the product that has neither failed nor ended by `now`, if any. */
+  private liveLicenseOf(productCode: string, accountId: string, now: Date): License | undefined {
+    return this.listLicenses(productCode).find(
+      (license) =>
+        license.customerAWSAccountId === accountId &&
+        license.failedAt === undefined &&
+        (license.endedAt === undefined || license.endedAt > now),
+    );
   }
 
   private hadFreeTrial(productCode: string, accountId: string): boolean {

@@ -43,17 +43,22 @@ test('licenses: unknown product 404, impossible transitions 409, entitlements on
   await expect(sim.control.license('l-missing')).rejects.toMatchObject({ status: 404, code: 'LicenseNotFound' });
 });
 
-test('an account gets one free trial of a product (409 FreeTrialUsed after it), and any number of paid licenses', async () => {
+test('an account gets one free trial of a product (409 FreeTrialUsed after it), and one live subscription at a time', async () => {
   const product = await sim.control.createProduct(meteredProduct());
   const account = '606060606060';
   const trial = { productCode: product.code, customerAWSAccountId: account, offerType: 'free-trial' } as const;
+  const paid = { productCode: product.code, customerAWSAccountId: account };
   const { license } = await sim.control.createLicense(trial);
   await sim.control.end(license.id);
   await expect(sim.control.createLicense(trial)).rejects.toMatchObject({ status: 409, code: 'FreeTrialUsed' });
-  await expect(
-    sim.control.createLicense({ productCode: product.code, customerAWSAccountId: account }),
-  ).resolves.toMatchObject({ license: { offerType: 'standard' } });
-  await expect(sim.control.createLicense({ ...trial, customerAWSAccountId: '707070707070' })).resolves.toBeDefined();
+  await expect(sim.control.createLicense(paid)).resolves.toMatchObject({ license: { offerType: 'standard' } });
+  // A second while the first has neither ended nor failed: Marketplace has one subscription per account and product.
+  await expect(sim.control.createLicense(paid)).rejects.toMatchObject({ status: 409, code: 'AlreadySubscribed' });
+
+  // During a free trial, the buyer may accept the paid offer.
+  const other = { ...trial, customerAWSAccountId: '707070707070' };
+  await expect(sim.control.createLicense(other)).resolves.toBeDefined();
+  await expect(sim.control.createLicense({ ...other, offerType: 'standard' })).resolves.toBeDefined();
 });
 
 test('a license reports its status as the clock moves: active, ending during the grace hour, then ended', async () => {
