@@ -33,6 +33,7 @@ export interface SubscriberIdentity {
   readonly licenseArn?: string;
   /** Legacy subscribers. */
   readonly customerIdentifier?: string;
+  /** From `ResolveCustomer`: absent until the buyer's first visit (a legacy `subscribe-success` may come first). */
   readonly customerAWSAccountId?: string;
 }
 
