@@ -97,7 +97,12 @@ export const configurationVariants: Record<string, Record<string, unknown>> = {
     'marketplace.api.waf.enabled': true,
     'marketplace.notifications.adminEmail': 'admin@example.com',
     'marketplace.notifications.webhookUrl': webhookUrl,
-    'marketplace.api.customDomain': { ...customDomain, ...hostedZone },
+    // A regional API domain takes a certificate of its own region.
+    'marketplace.api.customDomain': {
+      ...customDomain,
+      certificateArn: customDomain.certificateArn.replace(':us-east-1:', ':eu-west-1:'),
+      ...hostedZone,
+    },
     'marketplace.lifecycle.eventSources': 'both',
     'marketplace.region': 'eu-west-1',
   },
