@@ -142,15 +142,16 @@ export class Marketplace {
     const id = ids.licenseId();
     const now = this.clock.now();
     const customerAWSAccountId = input.customerAWSAccountId ?? ids.accountId();
-    const live = this.liveLicenseOf(product.code, customerAWSAccountId, now);
+    const live = this.liveLicensesOf(product.code, customerAWSAccountId, now);
     // A buyer on a free trial may accept a paid offer before the trial ends (the subscription goes on, paid).
-    const paidAfterTrial = live?.offerType === 'free-trial' && input.offerType === 'standard';
-    if (live !== undefined && !paidAfterTrial) {
+    const paidAfterTrial =
+      input.offerType === 'standard' && live.every((license) => license.offerType === 'free-trial');
+    if (live.length > 0 && !paidAfterTrial) {
       throw new ControlError(
         409,
         'AlreadySubscribed',
-        `Account ${customerAWSAccountId} already subscribes to ${product.code} (license ${live.id}): Marketplace ` +
-          'takes one subscription per account and product; end or fail that one first',
+        `Account ${customerAWSAccountId} already subscribes to ${product.code} (license ${live.at(-1)!.id}): ` +
+          'Marketplace takes one subscription per account and product; end or fail that one first',
       );
     }
     if (input.offerType === 'free-trial' && this.hadFreeTrial(product.code, customerAWSAccountId)) {
@@ -183,9 +184,9 @@ export class Marketplace {
     return license;
   }
 
-  /** The account's subscription to the product that has neither failed nor ended by `now`, if any. */
-  private liveLicenseOf(productCode: string, accountId: string, now: Date): License | undefined {
-    return this.listLicenses(productCode).find(
+  /** The account's subscriptions to the product that have neither failed nor ended by `now`. */
+  private liveLicensesOf(productCode: string, accountId: string, now: Date): License[] {
+    return this.listLicenses(productCode).filter(
       (license) =>
         license.customerAWSAccountId === accountId &&
         license.failedAt === undefined &&

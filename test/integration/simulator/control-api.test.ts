@@ -59,6 +59,9 @@ test('an account gets one free trial of a product (409 FreeTrialUsed after it), 
   const other = { ...trial, customerAWSAccountId: '707070707070' };
   await expect(sim.control.createLicense(other)).resolves.toBeDefined();
   await expect(sim.control.createLicense({ ...other, offerType: 'standard' })).resolves.toBeDefined();
+  await expect(sim.control.createLicense({ ...other, offerType: 'standard' })).rejects.toMatchObject({
+    code: 'AlreadySubscribed',
+  });
 });
 
 test('a license reports its status as the clock moves: active, ending during the grace hour, then ended', async () => {
