@@ -6,6 +6,7 @@
 export * from './function-environment.ts';
 export * from './item-keys.ts';
 export * from './metering-metrics.ts';
+export * from './product-codes.ts';
 export * from './queue-consumers.ts';
 export * from './seller-events.ts';
 export * from './tables.ts';

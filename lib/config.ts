@@ -3,12 +3,10 @@
  * (`cdk.json`, overridable with `-c`). `npm start` reads the same object, so the local stack sells the same products.
  */
 import { z } from 'zod';
-import { REGISTRATION_FIELDS } from '../contracts/index.ts';
+import { PRODUCT_CODE_PATTERN, REGISTRATION_FIELDS } from '../contracts/index.ts';
 
 /** The context key that holds the configuration in `cdk.json`. */
 export const CONFIG_CONTEXT_KEY = 'marketplace';
-
-const productCodePattern = /^[-a-zA-Z0-9/=:_.@]{1,255}$/;
 
 /** The only region Marketplace sends its notifications to: its EventBridge events, and its legacy SNS topics. */
 export const MARKETPLACE_EVENTS_REGION = 'us-east-1';
@@ -37,7 +35,7 @@ export const productSchema = z
   .strictObject({
     code: z
       .string()
-      .regex(productCodePattern, 'must be a Marketplace product code (1-255 of A-Z a-z 0-9 - / = : _ . @)')
+      .regex(PRODUCT_CODE_PATTERN, 'must be a Marketplace product code (1-255 of A-Z a-z 0-9 - / = : _ . @)')
       .describe(
         'The product code from the AWS Marketplace Management Portal. Codes ending in `-example` are refused by ' +
           '`cdk synth` and `cdk deploy` unless `-c allowExampleProducts=true`.',

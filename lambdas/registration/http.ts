@@ -17,7 +17,10 @@ const SESSION_COOKIE = 'mp_registration';
  * domain (a sibling subdomain) can plant or override it; plain HTTP (the local gateway) cannot use the prefix.
  */
 export function sessionCookieName(event: APIGatewayProxyEvent, productCode: string): string {
-  return `${cookiePrefix(event)}${SESSION_COOKIE}_${productCode.replace(/[^A-Za-z0-9-]/g, '_')}`;
+  // A product code may hold characters a cookie name may not (`/=:@`): each character but a letter, digit or hyphen
+  // becomes `_` and its code in hex, so that no two product codes share a name.
+  const encoded = productCode.replace(/[^A-Za-z0-9-]/g, (character) => `_${character.charCodeAt(0).toString(16)}`);
+  return `${cookiePrefix(event)}${SESSION_COOKIE}_${encoded}`;
 }
 
 function cookiePrefix(event: APIGatewayProxyEvent): string {

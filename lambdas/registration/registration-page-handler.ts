@@ -8,7 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
 import { validateRegistration } from '../core/registration-form.ts';
-import { REGISTRATION_FIELDS } from '../../contracts/index.ts';
+import { PRODUCT_CODE_PATTERN, REGISTRATION_FIELDS } from '../../contracts/index.ts';
 import {
   formTokenMatches,
   type RegistrationSession,
@@ -49,16 +49,16 @@ function isOpen(status: Subscriber['subscriptionStatus']): status is 'pending' |
   return status === undefined || status === 'pending' || status === 'active';
 }
 
-/** The subscription's end, as the buyer sees it: when it ended (the cancellation, not the final-metering deadline). */
 /**
  * The product the page's address names (`register?product=`), whose session cookie it reads. A value no product code
  * could be counts as none: it names no cookie.
  */
 function productOf(event: APIGatewayProxyEvent): string | undefined {
   const product = event.queryStringParameters?.product;
-  return product !== undefined && /^[A-Za-z0-9-]{1,255}$/.test(product) ? product : undefined;
+  return product !== undefined && PRODUCT_CODE_PATTERN.test(product) ? product : undefined;
 }
 
+/** The subscription's end, as the buyer sees it: when it ended (the cancellation, not the final-metering deadline). */
 function endOf(subscriber: Subscriber): SubscriptionEnd {
   return {
     at: subscriber.endedAt ?? subscriber.statusChangedAt,

@@ -41,6 +41,14 @@ test("one session per product: two products set up at once keep both, each read 
   expect(sessionCookieValue(both, undefined)).toEqual({ state: 'ambiguous' });
   const one = event({ 'x-forwarded-proto': 'https', cookie: `theme=dark; ${COOKIE}=${SESSION}` });
   expect(sessionCookieValue(one, undefined)).toEqual({ state: 'present', value: SESSION });
+  // Product codes may hold characters a cookie name may not: encoded so that no two share a cookie.
+  const names = ['a.b', 'a_b', 'a/b', 'a_2eb'].map((code) => sessionCookie(event({}), code, SESSION, 60).split('=')[0]);
+  expect(names).toEqual([
+    '__Host-mp_registration_a_2eb',
+    '__Host-mp_registration_a_5fb',
+    '__Host-mp_registration_a_2fb',
+    '__Host-mp_registration_a_5f2eb',
+  ]);
   // The page's address names the product, URL-encoded, and nothing secret.
   expect(registrationPageLocation({ path: '/fulfillment' }, PRODUCT)).toBe(`register?product=${PRODUCT}`);
   expect(registrationPageLocation({ path: '/fulfillment/' }, 'a b')).toBe('../register?product=a+b');
