@@ -404,15 +404,21 @@ export const configSchema = z
     // An invalid region has its own error: checking other fields against it would only add misleading ones.
     const stackRegion = config.region !== undefined && REGION_NAME.test(config.region) ? config.region : undefined;
     const alarmTopicArn = config.observability.alarmTopicArn;
-    if (stackRegion !== undefined && alarmTopicArn !== undefined && regionOf(alarmTopicArn) !== stackRegion) {
+    // Likewise an ARN that is not one has its own error, and no region to compare.
+    const regionOfValid = (arn: string | undefined) => {
+      const region = arn === undefined ? undefined : regionOf(arn);
+      return region !== undefined && REGION_NAME.test(region) ? region : undefined;
+    };
+    const alarmTopicRegion = regionOfValid(alarmTopicArn);
+    if (stackRegion !== undefined && alarmTopicRegion !== undefined && alarmTopicRegion !== stackRegion) {
       ctx.addIssue({
         code: 'custom',
         path: ['observability', 'alarmTopicArn'],
         message: `must be a topic in ${stackRegion} (marketplace.region): CloudWatch notifies topics of the alarm's own region only`,
       });
     }
-    const certificateArn = config.api.customDomain?.certificateArn;
-    if (stackRegion !== undefined && certificateArn !== undefined && regionOf(certificateArn) !== stackRegion) {
+    const certificateRegion = regionOfValid(config.api.customDomain?.certificateArn);
+    if (stackRegion !== undefined && certificateRegion !== undefined && certificateRegion !== stackRegion) {
       ctx.addIssue({
         code: 'custom',
         path: ['api', 'customDomain', 'certificateArn'],

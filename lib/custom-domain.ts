@@ -2,6 +2,7 @@
  * Serves the API on the seller's own domain (a regional endpoint with the seller's ACM certificate) and, when the
  * seller names their Route 53 hosted zone, points the domain at it. Without the zone the seller adds the DNS record.
  */
+import { Arn, ArnFormat, Aws, CfnRule, Fn, Stack, Token } from 'aws-cdk-lib';
 import { DomainName, EndpointType, SecurityPolicy, type RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
@@ -21,6 +22,7 @@ export class CustomDomain extends Construct {
   constructor(scope: Construct, id: string, props: CustomDomainProps) {
     super(scope, id);
     const { domain } = props;
+    this.requireCertificateInStackRegion(domain.certificateArn);
     const domainName = new DomainName(this, 'DomainName', {
       domainName: domain.domainName,
       certificate: Certificate.fromCertificateArn(this, 'Certificate', domain.certificateArn),
@@ -40,5 +42,25 @@ export class CustomDomain extends Construct {
         target: RecordTarget.fromAlias(new ApiGatewayDomain(domainName)),
       });
     }
+  }
+
+  /**
+   * A regional domain takes a certificate of its own region. The configuration checks a configured region; a stack
+   * deployed wherever the credentials point checks at deployment, before CloudFormation creates anything.
+   */
+  private requireCertificateInStackRegion(certificateArn: string): void {
+    if (!Token.isUnresolved(Stack.of(this).region)) return;
+    const certificateRegion = Arn.split(certificateArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    new CfnRule(this, 'CertificateRegion', {
+      assertions: [
+        {
+          assert: Fn.conditionEquals(Aws.REGION, certificateRegion),
+          assertDescription:
+            `marketplace.api.customDomain.certificateArn is a certificate in ${certificateRegion}: a regional API ` +
+            'domain takes a certificate of its own region. Deploy to that region, or name a certificate in the ' +
+            'region you deploy to.',
+        },
+      ],
+    });
   }
 }

@@ -283,6 +283,14 @@ describe('the custom domain', () => {
       domainTemplate.resourceCountIs('AWS::Route53::RecordSet', 0);
     });
 
+    test("guards the deployment's region: the certificate must be in it (the stack's region is not fixed)", () => {
+      const rules = domainTemplate.toJSON()['Rules'] as Record<string, { Assertions: { Assert: unknown }[] }>;
+      expect(Object.values(rules).map((rule) => rule.Assertions[0]?.Assert)).toContainEqual({
+        'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'],
+      });
+      expect(JSON.stringify(rules)).toContain('customDomain.certificateArn is a certificate in us-east-1');
+    });
+
     test('gives URLs on the domain', () => {
       domainTemplate.hasOutput('FulfillmentUrl', { Value: 'https://buy.example.com/fulfillment' });
       domainTemplate.hasOutput('RegistrationUrl', { Value: 'https://buy.example.com/register' });

@@ -390,6 +390,18 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
     expect(problems.get(path)).toContain(says);
   });
 
+  test('an ARN that is not one is told so alone, not also compared with the region', () => {
+    const config = exampleConfig();
+    config['region'] = 'eu-west-1';
+    config.api.customDomain = { domainName: 'buy.example.com', certificateArn: 'my-certificate' };
+    config['observability'] = { alarmTopicArn: 'pager' };
+    const lines = configErrorFor(config).message.split('\n').slice(1);
+    expect(lines.filter((line) => line.includes('certificateArn'))).toEqual([
+      expect.stringContaining('must be an ACM certificate ARN'),
+    ]);
+    expect(lines.filter((line) => line.includes('alarmTopicArn'))).toHaveLength(1);
+  });
+
   test('every bad field is named at once, not just the first', () => {
     const config = exampleConfig();
     product(config, 0).code = '';
