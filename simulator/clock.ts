@@ -10,7 +10,7 @@ export interface ClockState {
   readonly running: boolean;
 }
 
-/** The earliest and latest instants a clock showed over a recent stretch of real time. */
+/** A stretch of instants a clock showed, from one setting of it to the next (or to now). */
 export interface ShownSpan {
   readonly earliest: Date;
   readonly latest: Date;
@@ -23,8 +23,12 @@ export class SimulatorClock {
   private anchorMs: number;
   private anchorMonotonicMs: number;
   private isRunning: boolean;
-  /** What the clock showed just before each time it was set in the last {@link SHOWN_MEMORY_MS}, oldest first. */
-  private readonly shownBeforeSets: { readonly atMonotonicMs: number; readonly shownMs: number }[] = [];
+  /** What the clock showed between settings, each ended in the last {@link SHOWN_MEMORY_MS}, oldest first. */
+  private readonly shownBeforeSets: {
+    readonly endedAtMonotonicMs: number;
+    readonly fromMs: number;
+    readonly toMs: number;
+  }[] = [];
 
   constructor(
     start: Date = new Date(),
@@ -46,7 +50,7 @@ export class SimulatorClock {
 
   set(instant: Date, running = this.isRunning): void {
     const setAt = this.monotonicMs();
-    this.shownBeforeSets.push({ atMonotonicMs: setAt, shownMs: this.nowMs() });
+    this.shownBeforeSets.push({ endedAtMonotonicMs: setAt, fromMs: this.anchorMs, toMs: this.nowMs() });
     this.forgetShownBefore(setAt - SHOWN_MEMORY_MS);
     this.anchorMs = instant.getTime();
     this.anchorMonotonicMs = this.monotonicMs();
@@ -62,16 +66,19 @@ export class SimulatorClock {
   }
 
   /**
-   * The span of instants the clock showed over the last five minutes of real time: a caller that read the time just
-   * before the clock was moved (which the local stack does in steps, hours in a second) still holds one of these.
+   * The instants the clock showed over the last five minutes of real time, as spans from one setting to the next: a
+   * caller that read the time just before the clock was moved (which the local stack does in steps, hours in a
+   * second) still holds one of these.
    */
-  recentlyShown(): ShownSpan {
+  recentlyShown(): readonly ShownSpan[] {
     this.forgetShownBefore(this.monotonicMs() - SHOWN_MEMORY_MS);
-    const shown = [...this.shownBeforeSets.map((entry) => entry.shownMs), this.nowMs()];
-    return { earliest: new Date(Math.min(...shown)), latest: new Date(Math.max(...shown)) };
+    return [
+      ...this.shownBeforeSets.map((entry) => ({ earliest: new Date(entry.fromMs), latest: new Date(entry.toMs) })),
+      { earliest: new Date(this.anchorMs), latest: this.now() },
+    ];
   }
 
   private forgetShownBefore(monotonicMs: number): void {
-    while ((this.shownBeforeSets[0]?.atMonotonicMs ?? Infinity) < monotonicMs) this.shownBeforeSets.shift();
+    while ((this.shownBeforeSets[0]?.endedAtMonotonicMs ?? Infinity) < monotonicMs) this.shownBeforeSets.shift();
   }
 }

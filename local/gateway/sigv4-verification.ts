@@ -35,7 +35,7 @@ export interface IamAuthorization {
  */
 export interface SigningClock {
   now(): Date;
-  recentlyShown?(): ShownSpan;
+  recentlyShown?(): readonly ShownSpan[];
 }
 
 interface ShownSpan {
@@ -148,7 +148,7 @@ function signingDate(request: IncomingMessage): string | undefined {
 /** API Gateway's message when the date is more than 5 minutes from every clock; undefined when it is current. */
 function skewProblem(amzDate: string, clocks: IamAuthorization['clocks']): string | undefined {
   const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-  const spans = clocks.map((clock) => clock.recentlyShown?.() ?? { earliest: clock.now(), latest: clock.now() });
+  const spans = clocks.flatMap((clock) => clock.recentlyShown?.() ?? [{ earliest: clock.now(), latest: clock.now() }]);
   const current = (span: ShownSpan) =>
     signedAt >= span.earliest.getTime() - ALLOWED_SKEW_MS && signedAt <= span.latest.getTime() + ALLOWED_SKEW_MS;
   if (spans.some(current)) return undefined;
