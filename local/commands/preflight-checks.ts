@@ -104,6 +104,19 @@ export function alarmRecipientsCheck(config: Config): CheckResult {
         'chat); in cdk.json, or -c marketplace.observability.alarmEmail=<address> here and for cdk deploy alike.',
     };
   }
+  const forwarderRegion = config.region !== undefined && config.region !== MARKETPLACE_EVENTS_REGION;
+  if (alarmEmail === undefined && forwarderRegion) {
+    return {
+      outcome: 'FAIL',
+      check,
+      detail:
+        `the alarms of the ${MARKETPLACE_EVENTS_REGION} forwarder stack would reach no one: CloudWatch notifies ` +
+        `topics of the alarm's own region, and marketplace.observability.alarmTopicArn is in ${config.region}`,
+      fix:
+        "Set marketplace.observability.alarmEmail as well (an address SNS emails both stacks' alarms to), or " +
+        `subscribe to the forwarder stack's AlarmTopicArn output in ${MARKETPLACE_EVENTS_REGION} after the deploy.`,
+    };
+  }
   const recipients = [alarmEmail, alarmTopicArn].filter((recipient) => recipient !== undefined);
   return { outcome: 'PASS', check, detail: `the alarms notify ${recipients.join(' and ')}` };
 }
