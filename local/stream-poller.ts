@@ -275,7 +275,7 @@ type StreamValue = StreamImage[string];
  * list); DynamoDB's own streams, and so the records Lambda delivers in AWS, write `{"M":{}}`. Put the `M` back, so
  * that a handler meets what AWS would give it (`unmarshall` throws on `{}`).
  */
-function withEmptyMaps(image: StreamImage): StreamImage {
+export function withEmptyMaps(image: StreamImage): StreamImage {
   return Object.fromEntries(Object.entries(image).map(([name, value]) => [name, withEmptyMap(value)]));
 }
 
