@@ -95,9 +95,10 @@ function awsEnvironmentFix(error: unknown): string | undefined {
 /** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */
 export function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const message = error.message || error.name;
-  const cause = error.cause === undefined ? '' : ` (${messageOf(error.cause)})`;
-  return `${message}${cause}`.replace(/\s+/g, ' ');
+  const message = (error.message || error.name).replace(/\s+/g, ' ');
+  const cause = error.cause === undefined ? '' : messageOf(error.cause);
+  // An error that already says its cause (wrapped with `messageOf` of it) does not say it twice.
+  return cause === '' || message.includes(cause) ? message : `${message} (${cause})`;
 }
 
 /** Rows under a header, each column as wide as its widest cell; the columns `rightAligned` names are numbers. */

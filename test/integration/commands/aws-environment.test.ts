@@ -57,4 +57,6 @@ test.each(Object.keys(COMMANDS))('%s with no credentials says how to give them',
   );
   for (const way of ['AWS_PROFILE', 'aws sso login', 'AWS_ACCESS_KEY_ID']) expect(stderr).toContain(way);
   expect(stderr.trim().split('\n')).toHaveLength(1);
+  // Said once, whatever wrapped it.
+  expect(stderr.split('Could not load credentials from any providers')).toHaveLength(2);
 });
