@@ -82,9 +82,9 @@ export class AlarmTopic extends Construct {
         catches: 'the alarm email subscription (its redrive policy)',
         alarmName: 'alarm-email-undelivered',
         alarmDescription:
-          'SNS could not deliver an alarm notification to the alarm email address (it bounced, or the ' +
-          'subscription was never confirmed or was removed): alarms reach no one by email. The message is the ' +
-          'notification. Check the address in marketplace.observability.alarmEmail and confirm the subscription.',
+          'SNS could not deliver an alarm notification to the alarm email address: alarms may reach no one by ' +
+          'email. The message is the notification. Check the address in marketplace.observability.alarmEmail and ' +
+          'that the subscription is confirmed (SNS sends nothing to an unconfirmed one, and no alarm sees that).',
       });
       this.topic.addSubscription(new EmailSubscription(recipients.alarmEmail, { deadLetterQueue }));
       new CfnOutput(stack, 'AlarmEmailDeadLetterQueueUrl', {
