@@ -403,27 +403,34 @@ export const configSchema = z
     }
     // An invalid region has its own error: checking other fields against it would only add misleading ones.
     const stackRegion = config.region !== undefined && REGION_NAME.test(config.region) ? config.region : undefined;
-    const alarmTopicArn = config.observability.alarmTopicArn;
     // Likewise an ARN that is not one has its own error, and no region to compare.
     const regionOfValid = (arn: string | undefined) => {
       const region = arn === undefined ? undefined : regionOf(arn);
       return region !== undefined && REGION_NAME.test(region) ? region : undefined;
     };
-    const alarmTopicRegion = regionOfValid(alarmTopicArn);
-    if (stackRegion !== undefined && alarmTopicRegion !== undefined && alarmTopicRegion !== stackRegion) {
-      ctx.addIssue({
-        code: 'custom',
+    const inStackRegion = [
+      {
         path: ['observability', 'alarmTopicArn'],
-        message: `must be a topic in ${stackRegion} (marketplace.region): CloudWatch notifies topics of the alarm's own region only`,
-      });
-    }
-    const certificateRegion = regionOfValid(config.api.customDomain?.certificateArn);
-    if (stackRegion !== undefined && certificateRegion !== undefined && certificateRegion !== stackRegion) {
-      ctx.addIssue({
-        code: 'custom',
+        arn: config.observability.alarmTopicArn,
+        must: 'a topic',
+        why: "CloudWatch notifies topics of the alarm's own region only",
+      },
+      {
         path: ['api', 'customDomain', 'certificateArn'],
-        message: `must be a certificate in ${stackRegion} (marketplace.region): a regional API domain takes a certificate of its own region`,
-      });
+        arn: config.api.customDomain?.certificateArn,
+        must: 'a certificate',
+        why: 'a regional API domain takes a certificate of its own region',
+      },
+    ];
+    for (const { path, arn, must, why } of inStackRegion) {
+      const region = regionOfValid(arn);
+      if (stackRegion !== undefined && region !== undefined && region !== stackRegion) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `must be ${must} in ${stackRegion} (marketplace.region): ${why}`,
+        });
+      }
     }
     const codes = config.products.map((product) => product.code);
     codes.forEach((code, index) => {
