@@ -88,10 +88,10 @@ export class UsageNotDeliveredError extends UsageClientError {
 }
 
 /**
- * The cause of a failed call: the API refused it with a 4xx after an earlier attempt whose answer was lost (a dropped
- * connection, a timeout, a 5xx), which may have been counted. The refusal says nothing of that attempt, so the events
- * are kept, pending, to be sent again with their ids (answered `duplicate` if they were counted), never dropped as
- * refused: an app that recorded them again would count them twice.
+ * The cause of a failed call: the API refused it with a 4xx after an earlier attempt carrying its events (in this flush
+ * or an earlier one) whose answer was lost (a dropped connection, a timeout, a 5xx), which may have been counted. The
+ * refusal says nothing of that attempt, so the events are kept, pending, to be sent again with their ids (answered
+ * `duplicate` if they were counted), never dropped as refused: an app that recorded them again would count them twice.
  */
 export class RefusedAfterLostAnswerError extends UsageClientError {
   override readonly name = 'RefusedAfterLostAnswerError';

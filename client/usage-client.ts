@@ -103,6 +103,11 @@ export class UsageClient {
   private readonly aggregator = new UsageAggregator();
   /** Sealed and not yet answered, oldest first: always sent before newer events, with the ids and contents sealed. */
   private readonly unanswered: AggregatedUsageEvent[] = [];
+  /**
+   * Ids of unanswered events that a call whose answer was lost carried: it may have been counted, so a later 4xx does
+   * not make them refused (an app that recorded them again would count them twice); they stay pending.
+   */
+  private readonly mayHaveCounted = new Set<string>();
   /** Makes event ids unique across clients: with the seal number and the position, one id per aggregated event. */
   private readonly instanceId = randomUUID();
   private seals = 0;
@@ -193,9 +198,11 @@ export class UsageClient {
     let refused = 0;
     while (this.unanswered.length > 0) {
       const call = this.unanswered.slice(0, MAX_EVENTS_PER_CALL);
-      const outcome = await this.transport.send(call.map(wireEvent));
+      const answerLost = call.some((event) => this.mayHaveCounted.has(event.eventId));
+      const outcome = await this.transport.send(call.map(wireEvent), { answerLost });
       requests += outcome.requests;
       if (outcome.kind === 'failed') {
+        if (outcome.mayHaveCounted) call.forEach((event) => this.mayHaveCounted.add(event.eventId));
         // The API is unreachable or overloaded: the later calls of this flush would fail alike; all of them wait.
         this.lastFailure = new UsageCallFailedError(
           call,
@@ -208,6 +215,7 @@ export class UsageClient {
         break;
       }
       this.unanswered.splice(0, call.length);
+      call.forEach((event) => this.mayHaveCounted.delete(event.eventId));
       if (outcome.kind === 'refused') {
         refused += appEventCount(call);
         notify(this.onError, new UsageCallRefusedError(outcome.status, outcome.message, call));

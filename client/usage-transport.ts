@@ -3,8 +3,8 @@
  * `Retry-After`), any other 5xx, a network error or timeout, an answer that cannot be read. The events carry their
  * ids, so a call sent again after an answer that was lost is counted once (`duplicate`). Any other 4xx is the API
  * refusing the call itself: it would refuse it again, so it is not retried. A refusal that follows an attempt whose
- * answer was lost says nothing of that attempt, which may have been counted: the call is then failed, not refused, so
- * that its events stay pending with their ids.
+ * answer was lost (in this call, or in an earlier one the caller names) says nothing of that attempt, which may have
+ * been counted: the call is then failed, not refused, so that its events stay pending with their ids.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
@@ -44,8 +44,17 @@ export type CallOutcome =
   | { readonly kind: 'answered'; readonly requests: number; readonly results: readonly UsageResult[] }
   /** A 4xx other than 429: the call itself is refused. */
   | { readonly kind: 'refused'; readonly requests: number; readonly status: number; readonly message: string }
-  /** Every attempt failed in a way another could fix; `status` is the last one's, when it had an answer. */
-  | { readonly kind: 'failed'; readonly requests: number; readonly status?: number; readonly cause: unknown };
+  /**
+   * Every attempt failed in a way another could fix; `status` is the last one's, when it had an answer.
+   * `mayHaveCounted`: some attempt (this time or, as the caller said, an earlier one) may have been counted.
+   */
+  | {
+      readonly kind: 'failed';
+      readonly requests: number;
+      readonly status?: number;
+      readonly cause: unknown;
+      readonly mayHaveCounted: boolean;
+    };
 
 /** What one attempt came to. */
 type AttemptResult =
@@ -85,21 +94,24 @@ export class UsageTransport {
     });
   }
 
-  /** Sends `events` (as the API takes them) until answered, refused, or out of attempts. */
-  async send(events: readonly Record<string, unknown>[]): Promise<CallOutcome> {
+  /**
+   * Sends `events` (as the API takes them) until answered, refused, or out of attempts. `answerLost`: an earlier call
+   * carrying some of these events may have been counted, so a refusal says nothing of them either.
+   */
+  async send(events: readonly Record<string, unknown>[], { answerLost = false } = {}): Promise<CallOutcome> {
     const body = JSON.stringify({ events });
     const { maxAttempts } = this.options.retry;
-    let answerLost = false;
+    let mayHaveCounted = answerLost;
     for (let attempt = 1; ; attempt++) {
       const result = await this.attempt(body, events.length);
-      if (result.kind === 'refused' && answerLost) {
+      if (result.kind === 'refused' && mayHaveCounted) {
         const cause = new RefusedAfterLostAnswerError(result.status, result.message);
-        return { kind: 'failed', requests: attempt, status: result.status, cause };
+        return { kind: 'failed', requests: attempt, status: result.status, cause, mayHaveCounted };
       }
       if (result.kind !== 'retryable') return { ...result, requests: attempt };
-      answerLost ||= result.mayHaveCounted;
+      mayHaveCounted ||= result.mayHaveCounted;
       if (attempt >= maxAttempts) {
-        return { kind: 'failed', requests: attempt, status: result.status, cause: result.cause };
+        return { kind: 'failed', requests: attempt, status: result.status, cause: result.cause, mayHaveCounted };
       }
       await this.options.sleep(this.pauseBefore(attempt, result.retryAfterMs));
     }

@@ -630,6 +630,29 @@ test('a refusal after an attempt whose answer was lost keeps the events pending:
   await client.close();
 });
 
+test('a refusal in a later flush still keeps events pending whose earlier call may have been counted', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 9 });
+  // Counted, its answer lost; then a 403 that lasts into the next flush (credentials that stay expired a while).
+  const forbidden = { status: 403, headers: { 'content-type': 'application/json' }, body: '{"message":"x"}' };
+  front.plan('drop-answer', forbidden, forbidden);
+
+  const flushed = client.flush();
+  (await sleeps.next(isBackoff)).wake();
+  expect(await flushed).toEqual({ requests: 2, delivered: 0, refused: 0, pending: 1 });
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 0, pending: 1 });
+  expect(errors).toEqual([expect.any(UsageCallFailedError), expect.any(UsageCallFailedError)]);
+  expect(errors[1]?.cause).toBeInstanceOf(RefusedAfterLostAnswerError);
+
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
+  expect(front.requests.at(-1)?.answer?.body.results).toEqual([{ status: 'duplicate' }]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(9);
+  await client.close();
+});
+
 test('a conflict is reported to onRefused like a rejection, and not sent again', async () => {
   const hour = await testHour();
   const { subscriberId } = await liveSubscriber();
