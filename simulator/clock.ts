@@ -24,11 +24,7 @@ export class SimulatorClock {
   private anchorMonotonicMs: number;
   private isRunning: boolean;
   /** What the clock showed between settings, each ended in the last {@link SHOWN_MEMORY_MS}, oldest first. */
-  private readonly shownBeforeSets: {
-    readonly endedAtMonotonicMs: number;
-    readonly fromMs: number;
-    readonly toMs: number;
-  }[] = [];
+  private readonly shownBeforeSets: ShownBetweenSettings[] = [];
 
   constructor(
     start: Date = new Date(),
@@ -50,7 +46,7 @@ export class SimulatorClock {
 
   set(instant: Date, running = this.isRunning): void {
     const setAt = this.monotonicMs();
-    this.shownBeforeSets.push({ endedAtMonotonicMs: setAt, fromMs: this.anchorMs, toMs: this.nowMs() });
+    this.shownBeforeSets.push(this.shownSinceSetting(setAt));
     this.forgetShownBefore(setAt - SHOWN_MEMORY_MS);
     this.anchorMs = instant.getTime();
     this.anchorMonotonicMs = this.monotonicMs();
@@ -71,14 +67,34 @@ export class SimulatorClock {
    * second) still holds one of these.
    */
   recentlyShown(): readonly ShownSpan[] {
-    this.forgetShownBefore(this.monotonicMs() - SHOWN_MEMORY_MS);
-    return [
-      ...this.shownBeforeSets.map((entry) => ({ earliest: new Date(entry.fromMs), latest: new Date(entry.toMs) })),
-      { earliest: new Date(this.anchorMs), latest: this.now() },
-    ];
+    const nowMonotonicMs = this.monotonicMs();
+    const sinceMonotonicMs = nowMonotonicMs - SHOWN_MEMORY_MS;
+    this.forgetShownBefore(sinceMonotonicMs);
+    return [...this.shownBeforeSets, this.shownSinceSetting(nowMonotonicMs)].map((shown) =>
+      shownSince(shown, sinceMonotonicMs),
+    );
+  }
+
+  private shownSinceSetting(untilMonotonicMs: number): ShownBetweenSettings {
+    return { endedAtMonotonicMs: untilMonotonicMs, fromMs: this.anchorMs, toMs: this.nowMs(), running: this.isRunning };
   }
 
   private forgetShownBefore(monotonicMs: number): void {
     while ((this.shownBeforeSets[0]?.endedAtMonotonicMs ?? Infinity) < monotonicMs) this.shownBeforeSets.shift();
   }
+}
+
+interface ShownBetweenSettings {
+  readonly endedAtMonotonicMs: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly running: boolean;
+}
+
+/** The part of `shown` the clock showed from `sinceMonotonicMs` on: a running clock showed each instant once, in order. */
+function shownSince(shown: ShownBetweenSettings, sinceMonotonicMs: number): ShownSpan {
+  const earliest = shown.running
+    ? Math.max(shown.fromMs, shown.toMs - (shown.endedAtMonotonicMs - sinceMonotonicMs))
+    : shown.fromMs;
+  return { earliest: new Date(earliest), latest: new Date(shown.toMs) };
 }

@@ -32,3 +32,20 @@ test('setting the clock keeps it running or frozen unless told otherwise', () =>
   monotonic.time.ms += 1_000;
   expect(clock.now().toISOString()).toBe('2026-06-01T00:00:00.000Z');
 });
+
+test('what a running clock recently showed reaches back five minutes of real time, across a setting too', () => {
+  const monotonic = fakeMonotonic();
+  const clock = new SimulatorClock(new Date('2026-01-01T00:00:00Z'), true, monotonic.read);
+  monotonic.time.ms += 2 * 3_600_000;
+  const iso = (span: { earliest: Date; latest: Date }) => [span.earliest.toISOString(), span.latest.toISOString()];
+  expect(clock.recentlyShown().map(iso)).toEqual([['2026-01-01T01:55:00.000Z', '2026-01-01T02:00:00.000Z']]);
+
+  clock.set(new Date('2026-03-01T00:00:00Z'), false);
+  monotonic.time.ms += 3 * 60_000;
+  expect(clock.recentlyShown().map(iso)).toEqual([
+    ['2026-01-01T01:58:00.000Z', '2026-01-01T02:00:00.000Z'],
+    ['2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z'],
+  ]);
+  monotonic.time.ms += 2 * 60_000 + 1;
+  expect(clock.recentlyShown().map(iso)).toEqual([['2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z']]);
+});
