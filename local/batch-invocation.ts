@@ -18,25 +18,33 @@ export interface BatchInvocation<E> {
   readonly source: string;
 }
 
-/** Invokes the handler; answers the ids of the items to retry: none, some, or (the whole batch failed) all. */
-export async function invokeBatchHandler<E>(invocation: BatchInvocation<E>): Promise<ReadonlySet<string>> {
+/** The items to retry: none, some (the handler named them), or all of them when the whole batch failed. */
+export interface BatchFailures {
+  readonly itemIds: ReadonlySet<string>;
+  /** The handler threw, or its answer was not a partial batch response: what `bisectBatchOnError` splits. */
+  readonly wholeBatch: boolean;
+}
+
+/** Invokes the handler; answers which items to retry. */
+export async function invokeBatchHandler<E>(invocation: BatchInvocation<E>): Promise<BatchFailures> {
   const { itemIds, source } = invocation;
+  const wholeBatch = { itemIds: new Set(itemIds), wholeBatch: true };
   let response: unknown;
   try {
     const event = JSON.parse(JSON.stringify(invocation.event)) as E;
     response = JSON.parse(JSON.stringify((await invocation.handler(event, invocation.context)) ?? null)) as unknown;
   } catch (error) {
     console.error(`${source}: the handler failed; the whole batch is retried`, error);
-    return new Set(itemIds);
+    return wholeBatch;
   }
   const failed = failedItems(response, new Set(itemIds));
   if (failed === 'whole batch') {
     console.error(
       `${source}: the handler's answer is not a partial batch response naming items of the batch; the whole batch is retried`,
     );
-    return new Set(itemIds);
+    return wholeBatch;
   }
-  return failed;
+  return { itemIds: failed, wholeBatch: false };
 }
 
 function failedItems(response: unknown, itemIds: ReadonlySet<string>): Set<string> | 'whole batch' {

@@ -247,7 +247,7 @@ class InMemoryQueue implements LocalQueue {
   }
 
   private async deliver(batch: readonly StoredMessage[]): Promise<void> {
-    const failed = await invokeBatchHandler({
+    const { itemIds: failed } = await invokeBatchHandler({
       handler: this.options.handler,
       event: { Records: batch.map((message) => this.toRecord(message)) },
       itemIds: batch.map((message) => message.messageId),

@@ -179,12 +179,13 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   async function deliver(records: DynamoDBRecord[]): Promise<void> {
     let pending = records;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const failedFrom = await invoke(pending);
-      if (failedFrom === undefined) return;
-      const remaining = pending.slice(failedFrom);
-      if (failedFrom === 0 && remaining.length > 1) {
-        // Split in two and each half delivered on its own, until the record that fails is alone: the records around
-        // it are not held back by it, nor set aside with it.
+      const failure = await invoke(pending);
+      if (failure === undefined) return;
+      const remaining = pending.slice(failure.from);
+      if (failure.wholeBatch && remaining.length > 1) {
+        // As `bisectBatchOnError` does with a function error: split in two and each half delivered on its own, until
+        // the record that fails is alone, so the records around it are neither held back nor set aside with it. A
+        // partial batch response is not split: it is retried from the record it names, as Lambda retries it.
         const half = Math.ceil(remaining.length / 2);
         await deliver(remaining.slice(0, half));
         await deliver(remaining.slice(half));
@@ -200,10 +201,13 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     }
   }
 
-  /** Invokes the handler; answers the index to retry from, or `undefined` when the whole batch succeeded. */
-  async function invoke(records: DynamoDBRecord[]): Promise<number | undefined> {
+  /**
+   * Invokes the handler; answers the index to retry from and whether the whole batch failed, or `undefined` when the
+   * whole batch succeeded.
+   */
+  async function invoke(records: DynamoDBRecord[]): Promise<{ from: number; wholeBatch: boolean } | undefined> {
     const sequenceNumbers = records.map((record) => record.dynamodb?.SequenceNumber ?? '');
-    const failed = await invokeBatchHandler({
+    const { itemIds: failed, wholeBatch } = await invokeBatchHandler({
       handler,
       event: { Records: records },
       itemIds: sequenceNumbers,
@@ -211,7 +215,8 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       source: `stream ${tableName}`,
     });
     // A stream is retried from its first failed record: the records before it are done.
-    return failed.size === 0 ? undefined : sequenceNumbers.findIndex((sequenceNumber) => failed.has(sequenceNumber));
+    if (failed.size === 0) return undefined;
+    return { from: sequenceNumbers.findIndex((sequenceNumber) => failed.has(sequenceNumber)), wholeBatch };
   }
 
   // Passes run one at a time, so a shard iterator is never used twice.

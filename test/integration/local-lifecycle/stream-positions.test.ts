@@ -2,7 +2,8 @@
  * The local stream poller with a data directory reads on, after a restart, from the last record it handed over before
  * it: a subscriber written while no poller ran (as in the instant before `npm start` is killed) is announced after the
  * restart, and nothing handed over before it is handed over again. A batch that fails as a whole is bisected, as the
- * deployed mapping's `bisectBatchOnError` does: only the record that keeps failing is set aside.
+ * deployed mapping's `bisectBatchOnError` does: only the record that keeps failing is set aside. A batch whose answer
+ * names a failed record is retried from that record on, as Lambda retries a partial batch response, not bisected.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
@@ -25,15 +26,22 @@ async function poller(
   handled: string[],
   positions: StreamPositions | undefined,
   poisoned = 'SUBSCRIBER#never',
+  failure: 'throws' | 'names it' = 'throws',
 ): Promise<StreamPoller> {
   return startStreamPoller({
     dynamoDb: dynamoDb.client,
     endpoint: dynamoDb.endpoint,
     tableName: dynamoDb.tables.Subscribers,
     handler: (event: DynamoDBStreamEvent) => {
-      if (event.Records.some((record) => keyOf(record) === poisoned)) throw new Error(`cannot handle ${poisoned}`);
-      handled.push(...event.Records.map(keyOf));
-      return Promise.resolve();
+      const failed = event.Records.findIndex((record) => keyOf(record) === poisoned);
+      if (failed === -1) {
+        handled.push(...event.Records.map(keyOf));
+        return Promise.resolve();
+      }
+      if (failure === 'throws') throw new Error(`cannot handle ${poisoned}`);
+      handled.push(...event.Records.slice(0, failed).map(keyOf));
+      const itemIdentifier = event.Records[failed]!.dynamodb!.SequenceNumber!;
+      return Promise.resolve({ batchItemFailures: [{ itemIdentifier }] });
     },
     retryDelayMs: 10,
     context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
@@ -74,20 +82,33 @@ test('a record written between two runs is handed over by the second; none is ha
   expect(unpositioned).toEqual(['SUBSCRIBER#six']);
 });
 
-test('a batch that fails as a whole is bisected: only the record that keeps failing is set aside', async () => {
-  const positions = new StreamPositions(await mkdtemp(join(directory, 'bisect-')));
+/** Writes `keys` while no poller runs, so that the next one reads them in one batch; answers what it did with them. */
+async function oneBatchOf(keys: string[], poisoned: string, failure: 'throws' | 'names it') {
+  const positions = new StreamPositions(await mkdtemp(join(directory, 'batch-')));
   const before = await poller([], positions);
-  await write('SUBSCRIBER#b0');
+  await write(`SUBSCRIBER#before-${failure}`);
   await before.settled();
   await before.stop();
-  // Written while no poller runs, so that the next one reads them in one batch.
-  const keys = ['SUBSCRIBER#b1', 'SUBSCRIBER#b2', 'SUBSCRIBER#poisoned', 'SUBSCRIBER#b3', 'SUBSCRIBER#b4'];
   for (const key of keys) await write(key);
   const handled: string[] = [];
-  const after = await poller(handled, positions, 'SUBSCRIBER#poisoned');
+  const after = await poller(handled, positions, poisoned, failure);
   await after.settled();
   await after.stop();
+  return { handled, setAside: after.deadLetters.map(keyOf) };
+}
 
-  expect(handled).toEqual(keys.filter((key) => key !== 'SUBSCRIBER#poisoned'));
-  expect(after.deadLetters.map(keyOf)).toEqual(['SUBSCRIBER#poisoned']);
+test('a batch that fails as a whole is bisected: only the record that keeps failing is set aside', async () => {
+  const keys = ['SUBSCRIBER#b1', 'SUBSCRIBER#b2', 'SUBSCRIBER#b-poisoned', 'SUBSCRIBER#b3', 'SUBSCRIBER#b4'];
+  expect(await oneBatchOf(keys, 'SUBSCRIBER#b-poisoned', 'throws')).toEqual({
+    handled: keys.filter((key) => key !== 'SUBSCRIBER#b-poisoned'),
+    setAside: ['SUBSCRIBER#b-poisoned'],
+  });
+});
+
+test('a batch whose answer names a failed record is retried from it, not bisected: the records after it wait', async () => {
+  const keys = ['SUBSCRIBER#p1', 'SUBSCRIBER#p2', 'SUBSCRIBER#p-poisoned', 'SUBSCRIBER#p3', 'SUBSCRIBER#p4'];
+  expect(await oneBatchOf(keys, 'SUBSCRIBER#p-poisoned', 'names it')).toEqual({
+    handled: ['SUBSCRIBER#p1', 'SUBSCRIBER#p2'],
+    setAside: ['SUBSCRIBER#p-poisoned', 'SUBSCRIBER#p3', 'SUBSCRIBER#p4'],
+  });
 });
