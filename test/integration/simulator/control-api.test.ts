@@ -64,6 +64,25 @@ test('an account gets one free trial of a product (409 FreeTrialUsed after it), 
   });
 });
 
+test("a legacy buyer's paid subscription goes on from the trial: one CustomerIdentifier, the trial ended with it", async () => {
+  const product = await sim.control.createProduct(meteredProduct({ identityModel: 'legacy' }));
+  const account = '808080808080';
+  const { license: trial } = await sim.control.createLicense({
+    productCode: product.code,
+    customerAWSAccountId: account,
+    offerType: 'free-trial',
+  });
+  const { license: paid } = await sim.control.createLicense({
+    productCode: product.code,
+    customerAWSAccountId: account,
+  });
+  expect(paid.customerIdentifier).toBe(trial.customerIdentifier);
+  // Ending the trial now would end the buyer's one subscription, paid included: it is over already.
+  expect((await sim.control.license(trial.id)).status).not.toBe('active');
+  await expect(sim.control.end(trial.id)).rejects.toMatchObject({ status: 409 });
+  expect((await sim.control.license(paid.id)).status).toBe('active');
+});
+
 test('a license reports its status as the clock moves: active, ending during the grace hour, then ended', async () => {
   const product = await sim.control.createProduct(meteredProduct());
   const { license } = await sim.control.createLicense({ productCode: product.code });
