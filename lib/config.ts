@@ -408,21 +408,7 @@ export const configSchema = z
       const region = arn === undefined ? undefined : regionOf(arn);
       return region !== undefined && REGION_NAME.test(region) ? region : undefined;
     };
-    const inStackRegion = [
-      {
-        path: ['observability', 'alarmTopicArn'],
-        arn: config.observability.alarmTopicArn,
-        must: 'a topic',
-        why: "CloudWatch notifies topics of the alarm's own region only",
-      },
-      {
-        path: ['api', 'customDomain', 'certificateArn'],
-        arn: config.api.customDomain?.certificateArn,
-        must: 'a certificate',
-        why: 'a regional API domain takes a certificate of its own region',
-      },
-    ];
-    for (const { path, arn, must, why } of inStackRegion) {
+    for (const { path, arn, must, why } of arnsInStackRegion(config)) {
       const region = regionOfValid(arn);
       if (stackRegion !== undefined && region !== undefined && region !== stackRegion) {
         ctx.addIssue({
@@ -470,6 +456,27 @@ function sourceServing(identityModel: 'license' | 'legacy'): EventSource {
 function sourcesNeededBy(products: readonly { identityModel: 'license' | 'legacy' }[]): EventSource | 'both' {
   const needed = new Set(products.map((product) => sourceServing(product.identityModel)));
   return needed.size === 1 ? [...needed][0]! : 'both';
+}
+
+/** The configured ARNs that must name a resource of the stack's own region, with what and why, for the messages. */
+export function arnsInStackRegion(config: {
+  readonly observability: { readonly alarmTopicArn?: string | undefined };
+  readonly api: { readonly customDomain?: { readonly certificateArn: string } | undefined };
+}) {
+  return [
+    {
+      path: ['observability', 'alarmTopicArn'],
+      arn: config.observability.alarmTopicArn,
+      must: 'a topic',
+      why: "CloudWatch notifies topics of the alarm's own region only",
+    },
+    {
+      path: ['api', 'customDomain', 'certificateArn'],
+      arn: config.api.customDomain?.certificateArn,
+      must: 'a certificate',
+      why: 'a regional API domain takes a certificate of its own region',
+    },
+  ];
 }
 
 export type Config = z.infer<typeof configSchema>;

@@ -16,7 +16,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier } from '@smithy/core/endpoints';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
-import { MARKETPLACE_EVENTS_REGION, type Config, type ProductConfig } from '../../lib/config.ts';
+import { arnsInStackRegion, MARKETPLACE_EVENTS_REGION, type Config, type ProductConfig } from '../../lib/config.ts';
 import { isExampleProductCode } from '../../lib/example-products.ts';
 import { receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
 import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
@@ -113,8 +113,9 @@ export function alarmRecipientsCheck(config: Config): CheckResult {
         `the alarms of the ${MARKETPLACE_EVENTS_REGION} forwarder stack would reach no one: CloudWatch notifies ` +
         `topics of the alarm's own region, and marketplace.observability.alarmTopicArn is in ${config.region}`,
       fix:
-        "Set marketplace.observability.alarmEmail as well (an address SNS emails both stacks' alarms to), or " +
-        `subscribe to the forwarder stack's AlarmTopicArn output in ${MARKETPLACE_EVENTS_REGION} after the deploy.`,
+        "Set marketplace.observability.alarmEmail as well: an address SNS emails both stacks' alarms to. (Subscribing " +
+        `to the forwarder stack's AlarmTopicArn output in ${MARKETPLACE_EVENTS_REGION} after the deploy works too, ` +
+        'but this check cannot see it.)',
     };
   }
   const recipients = [alarmEmail, alarmTopicArn].filter((recipient) => recipient !== undefined);
@@ -324,7 +325,23 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
   }
   const hearsFromMarketplace = receivesMarketplaceEvents(config) || legacyTopicsOf(config).length > 0;
   if (stackRegion === MARKETPLACE_EVENTS_REGION || !hearsFromMarketplace) {
-    return { outcome: 'PASS', check, detail: `${stackRegion} (the credentials')` };
+    const elsewhere = arnsInStackRegion(config).flatMap(({ path, arn, must, why }) => {
+      const region = arn?.split(':')[3];
+      return arn === undefined || region === stackRegion ? [] : [{ field: path.join('.'), region, must, why }];
+    });
+    if (elsewhere.length === 0) return { outcome: 'PASS', check, detail: `${stackRegion} (the credentials')` };
+    return {
+      outcome: 'FAIL',
+      check,
+      detail:
+        `the stack would deploy to ${stackRegion} (the credentials' region, as marketplace.region is unset), and ` +
+        elsewhere
+          .map(({ field, region, must, why }) => `marketplace.${field} is ${must} in ${region} (${why})`)
+          .join('; '),
+      fix:
+        `Name ${elsewhere.map(({ must }) => must).join(' and ')} in ${stackRegion}, or deploy to the region ` +
+        `${elsewhere.length === 1 ? 'it is' : 'they are'} in (AWS_REGION, or marketplace.region in cdk.json).`,
+    };
   }
   return {
     outcome: 'FAIL',

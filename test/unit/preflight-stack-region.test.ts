@@ -1,0 +1,52 @@
+/**
+ * Preflight's stack region check, for a stack deployed wherever the credentials point (no marketplace.region): the
+ * template refuses a region Marketplace does not notify, and ARNs of resources in another region.
+ */
+import { expect, test } from 'vitest';
+import { configFromContext, parseConfig } from '../../lib/config.ts';
+import { cdkJsonContext } from '../../local/config.ts';
+import { stackRegionCheck } from '../../local/commands/preflight-checks.ts';
+
+function configWith(overrides: Record<string, unknown>) {
+  const example = configFromContext(cdkJsonContext()) as Record<string, unknown>;
+  return parseConfig({ ...example, ...overrides });
+}
+
+const certificateIn = (region: string) => ({
+  customDomain: {
+    domainName: 'api.example.com',
+    certificateArn: `arn:aws:acm:${region}:123456789012:certificate/0f6a7d1e-1111-2222-3333-444455556666`,
+  },
+});
+
+test('an alarm topic and a certificate in the region the credentials deploy to pass', () => {
+  const config = configWith({
+    observability: { alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:pager' },
+    api: certificateIn('us-east-1'),
+  });
+  expect(stackRegionCheck(config, 'us-east-1')).toMatchObject({ outcome: 'PASS' });
+});
+
+test('an alarm topic or a certificate of another region fails, naming each and the region to deploy to', () => {
+  const topic = configWith({ observability: { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' } });
+  const check = stackRegionCheck(topic, 'us-east-1');
+  expect(check.outcome).toBe('FAIL');
+  expect(check.detail).toContain('marketplace.observability.alarmTopicArn is a topic in eu-west-1');
+  expect(check.fix).toContain('Name a topic in us-east-1');
+
+  const both = configWith({
+    observability: { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' },
+    api: certificateIn('eu-central-1'),
+  });
+  const twice = stackRegionCheck(both, 'us-east-1');
+  expect(twice.detail).toContain('marketplace.api.customDomain.certificateArn is a certificate in eu-central-1');
+  expect(twice.fix).toContain('Name a topic and a certificate in us-east-1');
+});
+
+test('with marketplace.region set, the configuration has checked the ARNs already: the region passes', () => {
+  const config = configWith({
+    region: 'eu-west-1',
+    observability: { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' },
+  });
+  expect(stackRegionCheck(config, 'eu-west-1')).toMatchObject({ outcome: 'PASS' });
+});
