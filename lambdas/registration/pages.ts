@@ -358,9 +358,10 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
   >`;
   // Cancelled, expired or terminated, it is over for the buyer either way; Marketplace's closing of the books
   // (`ending`) is no concern of theirs. A free trial may have turned into a paid subscription before it ended, so what
-  // is charged is said for both.
+  // is charged is said for both. An unconfirmed one may yet be confirmed (notifications arrive in any order): the page
+  // says what has been charged so far, and changes with the facts.
   const charged = !end.started
-    ? html`Nothing is charged: AWS Marketplace had not confirmed the subscription when it was cancelled.`
+    ? html`Nothing has been charged: AWS Marketplace had not confirmed the subscription when it was cancelled.`
     : end.freeTrial
       ? html`Use during the free trial is not charged; any use after it, up to the end, is charged on your AWS bill,
         through AWS Marketplace.`

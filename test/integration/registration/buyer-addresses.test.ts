@@ -160,7 +160,7 @@ describe('the registration page of a cancelled subscription', () => {
     });
     expect(page).toContain('<h1>Your subscription has ended</h1>');
     expect(page).toContain(
-      'Nothing is charged: AWS Marketplace had not confirmed the subscription when it was cancelled.',
+      'Nothing has been charged: AWS Marketplace had not confirmed the subscription when it was cancelled.',
     );
     expect(page).not.toContain('is charged on your AWS bill');
   });
