@@ -9,6 +9,8 @@
  *   usage up to then is accepted until `finalMeteringDeadline`.
  * - `Subscriber Ended`: its final-metering window has closed.
  * - `Subscriber Failed`: Marketplace could not complete it; the buyer may not use the product.
+ * - `Subscriber Offer Changed`: after the registration, Marketplace said the offer is another than the one stored (a
+ *   free trial converted to the paid offer).
  */
 export const SELLER_EVENT = {
   registered: 'Subscriber Registered',
@@ -17,6 +19,7 @@ export const SELLER_EVENT = {
   ending: 'Subscriber Ending',
   ended: 'Subscriber Ended',
   failed: 'Subscriber Failed',
+  offerChanged: 'Subscriber Offer Changed',
 } as const;
 
 export type SellerEventType = (typeof SELLER_EVENT)[keyof typeof SELLER_EVENT];
@@ -75,4 +78,9 @@ export interface SellerEventDetails {
   readonly 'Subscriber Ending': SubscriberEventDetail & StatusChange & { readonly finalMeteringDeadline: string };
   readonly 'Subscriber Ended': SubscriberEventDetail & StatusChange;
   readonly 'Subscriber Failed': SubscriberEventDetail & StatusChange;
+  readonly 'Subscriber Offer Changed': SubscriberEventDetail & {
+    readonly offerType: 'standard' | 'free-trial';
+    /** The activation whose notification carried Marketplace's word on the offer. */
+    readonly offerConfirmedAt: string;
+  };
 }

@@ -51,6 +51,8 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
   const entitlementsChanged =
     after.entitlements !== undefined &&
     JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements ?? []);
+  const offerEvent = offerEventOf(before, after);
+  if (offerEvent !== undefined) events.push(offerEvent);
   if (entitlementsChanged && !activatedNow) {
     events.push({
       detailType: SELLER_EVENT.entitlementsChanged,
@@ -62,6 +64,28 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
     });
   }
   return events;
+}
+
+/**
+ * The event a change of offer calls for once the app was told one (`Subscriber Registered`): Marketplace's word on it
+ * (`marketplaceOfferType`, from the notification of the latest activation) changed the offer stored, as when a free
+ * trial is converted to the paid offer. A browser's claim is not announced: Marketplace's word settles it.
+ */
+function offerEventOf(before: Item | undefined, after: Item): SellerEvent | undefined {
+  const offerConfirmedAt = (after.lifecycle as { activatedAt?: string } | undefined)?.activatedAt;
+  const changed =
+    before?.registration !== undefined &&
+    after.marketplaceOfferType !== before.marketplaceOfferType &&
+    after.offerType !== before.offerType;
+  if (!changed || offerConfirmedAt === undefined) return undefined;
+  return {
+    detailType: SELLER_EVENT.offerChanged,
+    detail: {
+      ...subscriberOf(after, offerConfirmedAt),
+      offerType: after.offerType as 'standard' | 'free-trial',
+      offerConfirmedAt,
+    },
+  };
 }
 
 /** The status a registration is made in: `pending` for a legacy buyer back from Marketplace to subscribe again. */

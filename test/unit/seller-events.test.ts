@@ -79,3 +79,34 @@ test('a legacy buyer registering on the way back to a subscription that failed o
   expect(statusOfRegistration({ ...failed, resolvedLastAt: '2026-11-26T09:00:00.000Z' })).toBe('failed');
   expect(statusOfRegistration({ ...failed, identityModel: 'license' })).toBe('failed');
 });
+
+test("Marketplace's word changing the offer after the registration is announced; a browser's claim is not", () => {
+  const trial = {
+    ...subscriber,
+    subscriptionStatus: 'active',
+    statusChangedAt: 't1',
+    lifecycle: { activatedAt: 't1' },
+    offerType: 'free-trial',
+    marketplaceOfferType: 'free-trial',
+    registration: { details: { company: 'A' }, registeredAt: 't0' },
+  };
+  const converted = {
+    ...trial,
+    statusChangedAt: 't2',
+    lifecycle: { activatedAt: 't2' },
+    offerType: 'standard',
+    marketplaceOfferType: 'standard',
+  };
+  expect(sellerEventsFor(trial, converted)).toEqual([
+    {
+      detailType: SELLER_EVENT.offerChanged,
+      detail: expect.objectContaining({ offerType: 'standard', offerConfirmedAt: 't2', version: 't2' }) as unknown,
+    },
+  ]);
+  // Before the registration the app has been told no offer: `Subscriber Registered` will carry the one stored then.
+  expect(types({ ...trial, registration: undefined }, { ...converted, registration: undefined })).toEqual([]);
+  // Marketplace confirming the offer already stored changes nothing the app knows.
+  expect(types({ ...trial, marketplaceOfferType: undefined }, trial)).toEqual([]);
+  // A browser's claim alone.
+  expect(types({ ...trial, offerType: 'standard' }, trial)).toEqual([]);
+});

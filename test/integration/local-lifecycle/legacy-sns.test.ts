@@ -8,7 +8,13 @@
 import { expect, test } from 'vitest';
 import { loadLocalConfig } from '../../../local/config.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
-import { postFulfillment } from '../../support/buyer.ts';
+import {
+  formTokenOf,
+  getRegistration,
+  postFulfillment,
+  postRegistration,
+  sessionCookieOf,
+} from '../../support/buyer.ts';
 import { checkAccess, sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
@@ -125,4 +131,39 @@ test("the offer is Marketplace's word (isFreeTrialTermPresent) over the browser'
   expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
     expect.objectContaining({ offerType: 'standard' }),
   );
+});
+
+test('a registered trial converted to the paid offer is announced once: Subscriber Offer Changed, standard', async () => {
+  const account = '616161616161';
+  const trial = await local.control.createLicense({
+    productCode: LEGACY_PRODUCT,
+    offerType: 'free-trial',
+    customerAWSAccountId: account,
+  });
+  const arrival = await postFulfillment(local.stack.fulfillmentUrl, {
+    'x-amzn-marketplace-token': trial.registrationToken,
+    'x-amzn-marketplace-offer-type': 'free-trial',
+  });
+  const registerUrl = `${local.stack.apiUrl}/register`;
+  const cookie = sessionCookieOf(arrival);
+  const formToken = formTokenOf((await getRegistration(registerUrl, cookie)).body);
+  const registered = await postRegistration(registerUrl, cookie, {
+    formToken,
+    company: 'Trial Co',
+    contactName: 'Tam',
+    email: 'tam@example.com',
+  });
+  expect(registered.status).toBe(303);
+  await settleLifecycle(local.stack);
+  const { customerIdentifier } = await local.control.license(trial.license.id);
+  const subscriberId = `legacy:${LEGACY_PRODUCT}:${customerIdentifier}`;
+  expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Offer Changed')).toEqual([]);
+
+  await local.control.advanceClock({ minutes: 5 });
+  await local.control.createLicense({ productCode: LEGACY_PRODUCT, customerAWSAccountId: account });
+  await settleLifecycle(local.stack);
+  const announced = sellerEventsAbout(local.stack, subscriberId, 'Subscriber Offer Changed');
+  expect(announced.map((event) => event.detail)).toEqual([
+    expect.objectContaining({ subscriberId, offerType: 'standard', status: 'active' }),
+  ]);
 });
