@@ -46,6 +46,8 @@ runCommand('sample-usage', USAGE, async (args) => {
   }
 
   const now = targets.clock.now().toISOString();
+  const failedCalls: string[] = [];
+  let calls = 0;
   for (const { subscriberId, productCode } of subscribers) {
     const product = targets.config.products.find((candidate) => candidate.code === productCode);
     const dimensions = (product?.dimensions ?? []).filter((dimension) => dimension.kind === 'metered');
@@ -64,7 +66,10 @@ runCommand('sample-usage', USAGE, async (args) => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
     });
-    const answer = (await response.json()) as { results?: { status: string; reason?: string }[]; message?: string };
+    calls++;
+    const text = await response.text();
+    const answer = answerOf(text);
+    if (response.status !== 200) failedCalls.push(`${response.status} ${answer.message ?? text.slice(0, 200)}`);
     const counted = events.reduce((sum, event) => sum + event.quantity, 0);
     console.log(
       `${subscriberId}\n  ${response.status}: ${answer.message ?? ''}${(answer.results ?? [])
@@ -75,5 +80,26 @@ runCommand('sample-usage', USAGE, async (args) => {
         .join(', ')}\n  ${counted} units in all, at ${now}`,
     );
   }
+  if (failedCalls.length > 0) {
+    throw new CommandFailureError(
+      `${failedCalls.length} of ${calls} calls to ${apiUrl}/usage failed (the last: ` +
+        `${failedCalls.at(-1)}): is that the API of npm start (PORT)?`,
+    );
+  }
   return 0;
 });
+
+interface UsageAnswer {
+  readonly results?: readonly { readonly status: string; readonly reason?: string }[];
+  readonly message?: string;
+}
+
+/** The API's answer, or nothing of it when the body is not one (another server answered). */
+function answerOf(text: string): UsageAnswer {
+  try {
+    const answer = JSON.parse(text) as unknown;
+    return typeof answer === 'object' && answer !== null ? answer : {};
+  } catch {
+    return {};
+  }
+}

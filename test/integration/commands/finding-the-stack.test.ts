@@ -57,6 +57,16 @@ test('npm start records where it listens; each command works there with no port 
   const sample = await command('sample-usage');
   expect(sample.status, sample.stderr).toBe(0);
   expect(sample.stdout).toMatch(/200: .*requests \d+ accepted/);
+  // Pointed past the state file at a server that is not the API, the calls fail, and the command says so.
+  const portOf = (url: string) => new URL(url).port;
+  const misdirected = await runNodeCommand(['local/commands/sample-usage.ts'], {
+    LOCAL_STACK_STATE: join(folder, 'none.json'),
+    DYNAMODB_PORT: portOf(running.dynamoDbEndpoint),
+    SIMULATOR_PORT: portOf(running.simulatorUrl),
+    PORT: portOf(running.simulatorUrl),
+  });
+  expect(misdirected.status).toBe(1);
+  expect(misdirected.stderr).toMatch(/1 of 1 calls to http:\/\/127\.0\.0\.1:\d+\/local\/usage failed .*\(PORT\)/);
   const listed = await command('subscribers', '--json');
   expect(listed.status, listed.stderr).toBe(0);
   expect(listed.stdout).toContain('"dimension": "requests"');
