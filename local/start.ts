@@ -17,7 +17,12 @@
 import './sdk-environment.ts';
 import { existsSync, statSync } from 'node:fs';
 import { loadLocalConfig, portFromEnvironment, webhookUrlFromEnvironment, withLocalAppUrls } from './config.ts';
-import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb/launcher.ts';
+import {
+  createDynamoDbClient,
+  DynamoDbLocalStartError,
+  startDynamoDbLocal,
+  type DynamoDbLocal,
+} from './dynamodb/launcher.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
 import { forgetStackState, recordStackState, stackStatePath } from './stack-state.ts';
@@ -90,7 +95,7 @@ try {
     WEBHOOK_RECEIVER_PORT: { port: portFromEnvironment('WEBHOOK_RECEIVER_PORT', 4030), what: 'the webhook receiver' },
     SQS_PORT: { port: portFromEnvironment('SQS_PORT', 0), what: "the queues' SQS API" },
   };
-  portSettings = ports;
+  portSettings = { ...ports, DYNAMODB_PORT: { port: dynamoDbPort, what: 'DynamoDB Local' } };
   const dataDir = dataDirFromEnvironment();
   const webhookSecret = process.env.WEBHOOK_SECRET || undefined;
   running.dynamoDb = await startDynamoDbLocal({
@@ -160,9 +165,18 @@ ${standInFor.length === 0 ? '' : `  Your app (stand-in)     ${webhookReceiver.ap
   const message =
     error instanceof PortInUseError
       ? portInUseMessage(error, portSettings)
-      : error instanceof Error
-        ? error.message
-        : String(error);
+      : error instanceof DynamoDbLocalStartError && error.failure === 'port-in-use'
+        ? dynamoDbPortInUseMessage(error)
+        : error instanceof Error
+          ? error.message
+          : String(error);
   console.error(`npm start: ${message}`);
   exitAfterStopping(1);
+}
+
+/** DynamoDB Local's port in use, told like the others': the variable that chose it, and how to change it. */
+function dynamoDbPortInUseMessage(error: DynamoDbLocalStartError): string {
+  const port = portSettings.DYNAMODB_PORT?.port;
+  if (port === undefined) return error.message;
+  return `Cannot start DynamoDB Local: ${portInUseMessage({ message: `port ${port} is already in use`, port }, portSettings)}`;
 }

@@ -20,7 +20,7 @@ export class PortInUseError extends LocalStackError {
  * listens there), so that the fix is plain.
  */
 export function portInUseMessage(
-  error: PortInUseError,
+  error: Pick<PortInUseError, 'message' | 'port'>,
   settings: Readonly<Record<string, { readonly port: number; readonly what: string }>>,
 ): string {
   const [variable, setting] = Object.entries(settings).find(([, candidate]) => candidate.port === error.port) ?? [];

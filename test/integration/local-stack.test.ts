@@ -159,6 +159,11 @@ describe.concurrent('npm start', () => {
           { script: 'start', env: { ...freePorts, SIMULATOR_PORT: '0', PORT: port }, variable: 'PORT, the API' },
           { script: 'start', env: { ...freePorts, PORT: '0', SIMULATOR_PORT: port }, variable: 'SIMULATOR_PORT' },
           { script: 'simulator', env: { SIMULATOR_PORT: port }, variable: 'SIMULATOR_PORT, the simulator' },
+          {
+            script: 'start',
+            env: { ...freePorts, PORT: '0', SIMULATOR_PORT: '0', DYNAMODB_PORT: port },
+            variable: 'DYNAMODB_PORT, DynamoDB Local',
+          },
         ];
         for (const run of runs) {
           const child = spawn('npm', ['run', '--silent', run.script], {
@@ -168,7 +173,7 @@ describe.concurrent('npm start', () => {
           let stderr = '';
           child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
           expect(await exitOf(child)).toBe(1);
-          expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use (${run.variable}`);
+          expect(stderr).toMatch(new RegExp(`port ${port}( on 127\\.0\\.0\\.1)? is already in use \\(${run.variable}`));
           expect(stderr).toContain('to another port (0 picks a free one)');
           expect(stderr).not.toMatch(/\n\s+at /);
         }
