@@ -143,7 +143,7 @@ export class Marketplace {
     const now = this.clock.now();
     const customerAWSAccountId = input.customerAWSAccountId ?? ids.accountId();
     const live = this.liveLicensesOf(product.code, customerAWSAccountId, now);
-    // A buyer on a free trial may accept a paid offer before the trial ends (the subscription goes on, paid).
+    // A buyer on a free trial may accept a paid offer before the trial ends.
     const paidAfterTrial =
       input.offerType === 'standard' && live.every((license) => license.offerType === 'free-trial');
     if (live.length > 0 && !paidAfterTrial) {
