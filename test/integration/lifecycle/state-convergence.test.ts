@@ -15,6 +15,8 @@ import { subscriberKey } from '../../../lambdas/core/table-keys.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 
 const dynamoDb = useDynamoDb();
+/** Tables of their own for the sweep, which reads the whole table: the property test leaves subscribers ending. */
+const sweepTables = useDynamoDb();
 const PRODUCT = 'licensed-product';
 const ACCOUNT = '210987654321';
 const minute = (n: number) => new Date(Date.UTC(2026, 10, 26, 8, n));
@@ -183,12 +185,12 @@ test('notifications applied concurrently to one subscriber lose nothing', async 
 });
 
 test('a legacy buyer who subscribed again stays with final metering until the old deadline, then the sweep lets go', async () => {
-  const documents = documentClient(dynamoDb.endpoint);
-  const lifecycle = new LifecycleRepository(documents, dynamoDb.tables.Subscribers, 3600);
+  const documents = documentClient(sweepTables.endpoint);
+  const lifecycle = new LifecycleRepository(documents, sweepTables.tables.Subscribers, 3600);
   const subscriber = { model: 'legacy' as const, productCode: PRODUCT, customerIdentifier: 'resubscribed-buyer' };
   const key = subscriberKey(`legacy:${PRODUCT}:resubscribed-buyer`);
   const read = async () =>
-    (await documents.send(new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: key }))).Item;
+    (await documents.send(new GetCommand({ TableName: sweepTables.tables.Subscribers, Key: key }))).Item;
   await lifecycle.applyToSubscriber({ subscriber, facts: ['activatedAt'], at: minute(0) }, minute(0));
   await lifecycle.applyToSubscriber({ subscriber, facts: ['endRequestedAt'], at: minute(10) }, minute(10));
   await lifecycle.applyToSubscriber({ subscriber, facts: ['activatedAt'], at: minute(30) }, minute(30));
