@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          setupFiles: ['test/support/fast-check-seed.ts'],
           // Not the default 5 s: the property-based tests are CPU-bound, and on a machine loaded ~10x a few of them
           // took longer. A timeout here catches a hang, never a slow machine.
           testTimeout: 60_000,
@@ -19,11 +20,14 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          setupFiles: ['test/support/fast-check-seed.ts'],
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
           // Every endpoint is local: dummy credentials, so that real ones can never be sent anywhere.
           env: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
+          // Many tests start processes (a cold `node --import tsx` takes seconds on a loaded machine, a JVM more):
+          // the limit catches a hang, never a slow machine.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {

@@ -39,11 +39,11 @@ const FIXED_SEEDS = [28, 30];
 const SEED_TIMEOUT_MS = 180_000;
 
 function seeds(): number[] {
-  if (process.env.BLACKBOX_CHAOS_SEED) return [seedFrom('BLACKBOX_CHAOS_SEED')];
+  if (process.env.BLACKBOX_CHAOS_SEED) return [seedFrom('BLACKBOX_CHAOS_SEED', FIXED_SEEDS[0]!)];
   if (!process.env.BLACKBOX_CHAOS_RUNS) return FIXED_SEEDS;
   const runs = Number(process.env.BLACKBOX_CHAOS_RUNS);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('BLACKBOX_CHAOS_RUNS must be a whole number from 1');
-  const first = seedFrom('BLACKBOX_CHAOS_FIRST_SEED');
+  const first = seedFrom('BLACKBOX_CHAOS_FIRST_SEED', 1);
   console.log(`black-box metering chaos: ${runs} seeds from ${first}`);
   return Array.from({ length: runs }, (_, index) => (first + index) % 2 ** 32);
 }

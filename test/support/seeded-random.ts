@@ -33,13 +33,17 @@ export class SeededRandom extends Mulberry32 {
   }
 }
 
-/** The seed the variable holds (a whole number), or a fresh one, so that every run explores new inputs. */
-export function seedFrom(variable: string, environment: NodeJS.ProcessEnv = process.env): number {
+/**
+ * The seed the variable holds (a whole number); `random` for a fresh one, to explore new inputs; unset, `fixed`, so
+ * that `npm test` is the same run every time and a new counterexample never fails an unrelated change.
+ */
+export function seedFrom(variable: string, fixed: number, environment: NodeJS.ProcessEnv = process.env): number {
   const text = environment[variable];
-  if (text === undefined || text === '') return randomInt(2 ** 32);
+  if (text === undefined || text === '') return fixed;
+  if (text === 'random') return randomInt(2 ** 32);
   const seed = Number(text);
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-    throw new Error(`${variable} must be a whole number from 0 to ${2 ** 32 - 1}, not "${text}"`);
+    throw new Error(`${variable} must be a whole number from 0 to ${2 ** 32 - 1}, or random, not "${text}"`);
   }
   return seed;
 }

@@ -25,16 +25,16 @@ const sim = useSimulator();
 const file = relative(process.cwd(), import.meta.filename);
 
 function seeds(): number[] {
-  if (process.env.CHAOS_SEED !== undefined && process.env.CHAOS_SEED !== '') return [seedFrom('CHAOS_SEED')];
+  if (process.env.CHAOS_SEED !== undefined && process.env.CHAOS_SEED !== '') return [seedFrom('CHAOS_SEED', 1)];
   const runs = Number(process.env.CHAOS_SIGKILL_RUNS ?? 2);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`CHAOS_SIGKILL_RUNS must be a whole number from 1`);
-  const first = seedFrom('CHAOS_FIRST_SEED');
+  const first = seedFrom('CHAOS_FIRST_SEED', 1);
   console.log(`metering chaos (SIGKILL): ${runs} seeds from ${first}`);
   return Array.from({ length: runs }, (_, index) => (first + index) % 2 ** 32);
 }
 
 describe('a metering run killed with SIGKILL at a random moment', () => {
-  test.each(seeds())('seed %i', { timeout: 60_000 }, async (seed) => {
+  test.each(seeds())('seed %i', { timeout: 180_000 }, async (seed) => {
     const random = new SeededRandom(seed);
     const replay = `chaos seed ${seed} (replay: CHAOS_SEED=${seed} npx vitest run ${file})`;
     const now = SIMULATOR_NOW;
@@ -88,8 +88,8 @@ describe('a metering run killed with SIGKILL at a random moment', () => {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = once(child, 'exit');
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('metering\n') && child.exitCode === null && Date.now() < deadline) await sleep(5);
+    // No deadline of its own: a cold child on a loaded machine takes what it takes, and the test's limit ends a hang.
+    while (!output.includes('metering\n') && child.exitCode === null) await sleep(5);
     expect(output, `${replay}: the child never started its run`).toContain('metering\n');
     await sleep(random.int(0, 1500));
     const finishedBeforeKill = output.includes('done ');

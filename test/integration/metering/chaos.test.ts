@@ -35,10 +35,10 @@ const DEFAULT_RUNS = 50;
 const file = relative(process.cwd(), import.meta.filename);
 
 function chaosSeeds(): number[] {
-  if (process.env.CHAOS_SEED !== undefined && process.env.CHAOS_SEED !== '') return [seedFrom('CHAOS_SEED')];
+  if (process.env.CHAOS_SEED !== undefined && process.env.CHAOS_SEED !== '') return [seedFrom('CHAOS_SEED', 1)];
   const runs = process.env.CHAOS_RUNS === undefined ? DEFAULT_RUNS : Number(process.env.CHAOS_RUNS);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`CHAOS_RUNS must be a whole number from 1, not ${runs}`);
-  const first = seedFrom('CHAOS_FIRST_SEED');
+  const first = seedFrom('CHAOS_FIRST_SEED', 1);
   console.log(`metering chaos: ${runs} seeds from ${first} (CHAOS_FIRST_SEED=${first} CHAOS_RUNS=${runs} to replay)`);
   return Array.from({ length: runs }, (_, index) => (first + index) % 2 ** 32);
 }
