@@ -341,6 +341,8 @@ function usageClient(options: Partial<UsageClientOptions> = {}): ClientUnderTest
     onError: (error) => errors.push(error),
     onFlush: (report) => flushWaiters.splice(0).forEach((waiter) => waiter(report)),
     ...options,
+    // No fault here is a slow answer: an attempt given up on a stalled machine would be a retry no test planned.
+    retry: { requestTimeoutMs: 600_000, ...options.retry },
   });
   return {
     client,
