@@ -6,6 +6,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { QUEUE_CONSUMERS } from '../../contracts/index.ts';
 import type { Clock } from '../core/clock.ts';
 import { BackendError } from '../core/errors.ts';
 import { SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.ts';
@@ -15,8 +16,12 @@ export class WebhookCallError extends BackendError {
   override readonly name = 'WebhookCallError';
 }
 
-/** The wait before the next attempt of a delivery that failed `receiveCount` times: 30 s, doubling, at most 1 h. */
+/**
+ * The wait before the next attempt of a delivery that failed `receiveCount` times: 30 s, doubling, at most 1 h; none
+ * after the queue's last attempt, so that the message goes to the dead-letter queue (and its alarm) at once.
+ */
 export function retryDelaySeconds(receiveCount: number): number {
+  if (receiveCount >= QUEUE_CONSUMERS.webhook.maxReceiveCount) return 0;
   return Math.min(3600, 30 * 2 ** Math.max(0, receiveCount - 1));
 }
 
