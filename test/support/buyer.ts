@@ -58,3 +58,14 @@ export function formTokenOf(page: string): string {
   if (token === undefined) throw new Error('no formToken in the page');
   return token;
 }
+
+/** The buyer fills in the registration page its arrival (the fulfillment URL's answer) led to: the form's answer. */
+export async function registerAfter(
+  arrival: Answer,
+  registerUrl: string,
+  details: Record<string, string>,
+): Promise<Answer> {
+  const cookie = sessionCookieOf(arrival);
+  const formToken = formTokenOf((await getRegistration(registerUrl, cookie)).body);
+  return postRegistration(registerUrl, cookie, { formToken, ...details });
+}

@@ -8,13 +8,7 @@
 import { expect, test } from 'vitest';
 import { loadLocalConfig } from '../../../local/config.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
-import {
-  formTokenOf,
-  getRegistration,
-  postFulfillment,
-  postRegistration,
-  sessionCookieOf,
-} from '../../support/buyer.ts';
+import { postFulfillment, registerAfter } from '../../support/buyer.ts';
 import { checkAccess, sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
@@ -144,11 +138,7 @@ test('a registered trial converted to the paid offer is announced once: Subscrib
     'x-amzn-marketplace-token': trial.registrationToken,
     'x-amzn-marketplace-offer-type': 'free-trial',
   });
-  const registerUrl = `${local.stack.apiUrl}/register`;
-  const cookie = sessionCookieOf(arrival);
-  const formToken = formTokenOf((await getRegistration(registerUrl, cookie)).body);
-  const registered = await postRegistration(registerUrl, cookie, {
-    formToken,
+  const registered = await registerAfter(arrival, `${local.stack.apiUrl}/register`, {
     company: 'Trial Co',
     contactName: 'Tam',
     email: 'tam@example.com',

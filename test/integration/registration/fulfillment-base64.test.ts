@@ -3,14 +3,7 @@
  * URL and the registration page work the same either way. This file's gateway encodes every body.
  */
 import { expect, test } from 'vitest';
-import {
-  FORM,
-  formTokenOf,
-  getRegistration,
-  postFulfillment,
-  postRegistration,
-  sessionCookieOf,
-} from '../../support/buyer.ts';
+import { FORM, postFulfillment, registerAfter } from '../../support/buyer.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
 const local = useLocalStack({ bodyEncoding: 'always' });
@@ -21,11 +14,7 @@ test('a base64-encoded form body is decoded: the token, with its + / = intact, r
   const arrival = await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken });
   expect(arrival.status).toBe(303);
 
-  const registerUrl = `${local.stack.apiUrl}/register`;
-  const cookie = sessionCookieOf(arrival);
-  const formToken = formTokenOf((await getRegistration(registerUrl, cookie)).body);
-  const done = await postRegistration(registerUrl, cookie, {
-    formToken,
+  const done = await registerAfter(arrival, `${local.stack.apiUrl}/register`, {
     company: 'Ünïcødé GmbH',
     contactName: 'Zoë',
     email: 'z@example.de',
