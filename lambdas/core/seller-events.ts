@@ -73,10 +73,13 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
  */
 function offerEventOf(before: Item | undefined, after: Item): SellerEvent | undefined {
   const offerConfirmedAt = (after.lifecycle as { activatedAt?: string } | undefined)?.activatedAt;
+  // What the app was told is the offer stored before, or Marketplace's earlier word where it had one: the browser may
+  // have moved the offer ahead of Marketplace (a buyer back on the paid offer), and Marketplace's new word still says
+  // what the app has not been told.
   const changed =
     before?.registration !== undefined &&
     after.marketplaceOfferType !== before.marketplaceOfferType &&
-    after.offerType !== before.offerType;
+    (before.marketplaceOfferType !== undefined || after.offerType !== before.offerType);
   if (!changed || offerConfirmedAt === undefined) return undefined;
   return {
     detailType: SELLER_EVENT.offerChanged,

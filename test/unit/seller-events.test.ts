@@ -109,4 +109,9 @@ test("Marketplace's word changing the offer after the registration is announced;
   expect(types({ ...trial, marketplaceOfferType: undefined }, trial)).toEqual([]);
   // A browser's claim alone.
   expect(types({ ...trial, offerType: 'standard' }, trial)).toEqual([]);
+  // The buyer back on the paid offer before Marketplace says so: the browser's visit announces nothing, Marketplace's
+  // word does, though the offer stored is already the one it names.
+  const backOnPaidOffer = { ...trial, offerType: 'standard' };
+  expect(types(trial, backOnPaidOffer)).toEqual([]);
+  expect(types(backOnPaidOffer, converted)).toEqual([SELLER_EVENT.offerChanged]);
 });
