@@ -154,9 +154,6 @@ export class Marketplace {
           'Marketplace takes one subscription per account and product; end or fail that one first',
       );
     }
-    // A legacy buyer's trial and paid subscription are one CustomerIdentifier: the paid one goes on from the trial,
-    // which ends with no notification of its own (ending it later would end the paid one too).
-    if (product.identityModel === 'legacy') for (const trial of live) trial.endedAt = now;
     if (input.offerType === 'free-trial' && this.hadFreeTrial(product.code, customerAWSAccountId)) {
       throw new ControlError(
         409,
@@ -182,6 +179,9 @@ export class Marketplace {
     };
     if (input.entitlements !== undefined) this.checkEntitlements(product, input.entitlements);
     license.entitlements = input.entitlements ?? [];
+    // A legacy buyer's trial and paid subscription are one CustomerIdentifier: the paid one goes on from the trial,
+    // which ends with no notification of its own (ending it later would end the paid one too).
+    if (product.identityModel === 'legacy') for (const trial of live) trial.endedAt = now;
     this.licenses.set(id, license);
     if (license.licenseArn !== undefined) this.licensesByArn.set(license.licenseArn, license);
     return license;
