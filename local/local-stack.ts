@@ -431,6 +431,7 @@ function startWebhookQueue(
       // As deployed: the receiver checks the timestamp against its own wall clock, not the simulator's.
       clock: systemClock,
       logger: loggerOf('webhook', runtime),
+      maxReceiveCount: queueOptions.maxReceiveCount ?? webhookConsumer.maxReceiveCount,
     }),
     ...webhookConsumer,
     ...queueOptions,

@@ -20,8 +20,11 @@ export class WebhookCallError extends BackendError {
  * The wait before the next attempt of a delivery that failed `receiveCount` times: 30 s, doubling, at most 1 h; none
  * after the queue's last attempt, so that the message goes to the dead-letter queue (and its alarm) at once.
  */
-export function retryDelaySeconds(receiveCount: number): number {
-  if (receiveCount >= QUEUE_CONSUMERS.webhook.maxReceiveCount) return 0;
+export function retryDelaySeconds(
+  receiveCount: number,
+  maxReceiveCount: number = QUEUE_CONSUMERS.webhook.maxReceiveCount,
+): number {
+  if (receiveCount >= maxReceiveCount) return 0;
   return Math.min(3600, 30 * 2 ** Math.max(0, receiveCount - 1));
 }
 
@@ -33,6 +36,8 @@ export interface WebhookDependencies {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly timeoutMs?: number;
+  /** The queue's redrive setting: the receive after which a failure goes to the dead-letter queue (default: deployed). */
+  readonly maxReceiveCount?: number;
 }
 
 export function createWebhookHandler(dependencies: WebhookDependencies) {
@@ -67,13 +72,19 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
         await deliver(record);
       } catch (error) {
         const attempt = Number(record.attributes.ApproximateReceiveCount);
-        logger.warn('Webhook delivery failed; it will be retried', {
-          messageId: record.messageId,
-          attempt,
-          errorMessage: error instanceof Error ? error.message : String(error),
-        });
+        const delay = retryDelaySeconds(attempt, dependencies.maxReceiveCount);
+        logger.warn(
+          delay === 0
+            ? 'Webhook delivery failed for the last time; it goes to the dead-letter queue'
+            : 'Webhook delivery failed; it will be retried',
+          {
+            messageId: record.messageId,
+            attempt,
+            errorMessage: error instanceof Error ? error.message : String(error),
+          },
+        );
         batchItemFailures.push({ itemIdentifier: record.messageId });
-        await dependencies.retryLater(record, retryDelaySeconds(attempt)).catch((deferError: unknown) => {
+        await dependencies.retryLater(record, delay).catch((deferError: unknown) => {
           logger.warn('Could not defer the retry; the queue retries at its own pace', { error: String(deferError) });
         });
       }

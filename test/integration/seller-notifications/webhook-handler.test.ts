@@ -49,3 +49,35 @@ test('a redirect is a failed call, logged with its status, retried later and not
   expect(deferred).toEqual([30]);
   expect(elsewhere).toEqual([]);
 });
+
+test("the queue's last attempt that fails is not deferred: it goes to the dead-letter queue at once, and says so", async () => {
+  const warnings: string[] = [];
+  const logger = { warn: (message: string) => warnings.push(message) } as unknown as Logger;
+  const deferred: number[] = [];
+  const handler = createWebhookHandler({
+    url: `${base}/hook`,
+    secret: () => Promise.resolve('secret'),
+    retryLater: (_record, seconds) => Promise.resolve(void deferred.push(seconds)),
+    clock: { now: () => new Date('2026-11-26T10:00:00Z') },
+    logger,
+    maxReceiveCount: 3,
+  });
+  const attempt = (receiveCount: number) =>
+    handler({
+      Records: [
+        {
+          messageId: 'm-2',
+          body: JSON.stringify({ id: 'e-2' }),
+          attributes: { ApproximateReceiveCount: `${receiveCount}` },
+        },
+      ],
+    } as unknown as SQSEvent);
+
+  await attempt(2);
+  await attempt(3);
+  expect(deferred).toEqual([60, 0]);
+  expect(warnings).toEqual([
+    'Webhook delivery failed; it will be retried',
+    'Webhook delivery failed for the last time; it goes to the dead-letter queue',
+  ]);
+});
