@@ -62,17 +62,19 @@ export class SimulatorClock {
   }
 
   /**
-   * The instants the clock showed over the last five minutes of real time, as spans from one setting to the next: a
-   * caller that read the time just before the clock was moved (which the local stack does in steps, hours in a
-   * second) still holds one of these.
+   * The instants the clock showed over the last five minutes of real time before it was last set, as spans from one
+   * setting to the next, and the time it shows now: a caller that read the time just before the clock was moved
+   * (which the local stack does in steps, hours in a second) still holds one of these.
    */
   recentlyShown(): readonly ShownSpan[] {
-    const nowMonotonicMs = this.monotonicMs();
-    const sinceMonotonicMs = nowMonotonicMs - SHOWN_MEMORY_MS;
+    const sinceMonotonicMs = this.monotonicMs() - SHOWN_MEMORY_MS;
     this.forgetShownBefore(sinceMonotonicMs);
-    return [...this.shownBeforeSets, this.shownSinceSetting(nowMonotonicMs)].map((shown) =>
-      shownSince(shown, sinceMonotonicMs),
-    );
+    // Since the last setting the clock has gone on as any clock does: only what it shows now is current.
+    const now = this.now();
+    return [
+      ...this.shownBeforeSets.map((shown) => shownSince(shown, sinceMonotonicMs)),
+      { earliest: now, latest: now },
+    ];
   }
 
   private shownSinceSetting(untilMonotonicMs: number): ShownBetweenSettings {
