@@ -17,10 +17,9 @@
  *   billed exactly the units accepted, in one record, never `DuplicateRecord`; and `npm run report` reconciles with
  *   nothing rejected, expired, pending or unconfirmed.
  *
- * Replay one seed: `BLACKBOX_CHAOS_SEED=<n> npx vitest run --project blackbox`. Many seeds:
- * `BLACKBOX_CHAOS_RUNS=<n>` (from `BLACKBOX_CHAOS_FIRST_SEED`, a random one unless given). A seed replays the same
- * schedule; where a SIGKILL lands in a run also depends on real time. `BLACKBOX_CHAOS_VERBOSE=1` prints what each seed
- * played.
+ * Replay one seed: `BLACKBOX_CHAOS_SEED=<n> npx vitest run --project blackbox`. Many seeds: `BLACKBOX_CHAOS_RUNS=<n>`
+ * (from `BLACKBOX_CHAOS_FIRST_SEED`: 1 unless given, `random` explores). A seed replays the same schedule; where a
+ * SIGKILL lands in a run also depends on real time. `BLACKBOX_CHAOS_VERBOSE=1` prints what each seed played.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { chaosPlan, describePlan } from '../support/blackbox/chaos-plan.ts';

@@ -5,13 +5,13 @@
  *
  * The schedule (usage, faults, the moment of the kill) comes from the seed; where in the run the kill lands also
  * depends on real time, so a seed replays the same setup, not always the same interleaving. `CHAOS_SEED=<n>` replays
- * one seed; `CHAOS_SIGKILL_RUNS=<n>` sets how many seeds (from `CHAOS_FIRST_SEED`, a fresh random one unless given).
+ * one seed; `CHAOS_SIGKILL_RUNS=<n>` sets how many seeds (from `CHAOS_FIRST_SEED`: 1 unless given, `random` explores).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import type { ChildRunSettings } from '../../support/chaos-child-run.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
@@ -88,6 +88,8 @@ describe('a metering run killed with SIGKILL at a random moment', () => {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = once(child, 'exit');
+    // A child still running when the test ends (its limit passed) is not left behind.
+    onTestFinished(() => void child.kill('SIGKILL'));
     // No deadline of its own: a cold child on a loaded machine takes what it takes, and the test's limit ends a hang.
     while (!output.includes('metering\n') && child.exitCode === null) await sleep(5);
     expect(output, `${replay}: the child never started its run`).toContain('metering\n');

@@ -12,8 +12,8 @@
  *
  * - `CHAOS_SEED=<n>` replays one seed: the same schedule and the same fault draws (where two runs overlap, or calls go
  *   out concurrently, the interleaving is the scheduler's, not the seed's);
- * - `CHAOS_RUNS=<n>` sets how many seeds (50 by default), from `CHAOS_FIRST_SEED` (a fresh random one unless given, so
- *   that every run explores new schedules; it is printed);
+ * - `CHAOS_RUNS=<n>` sets how many seeds (50 by default), from `CHAOS_FIRST_SEED` (1 unless given, so that `npm test`
+ *   plays the same schedules every time; `random` explores new ones; it is printed);
  * - `CHAOS_VERBOSE=1` prints each seed's statistics.
  *
  * Each failure names its seed, the replay command, the schedule step by step, and what happened.
