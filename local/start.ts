@@ -176,7 +176,9 @@ ${standInFor.length === 0 ? '' : `  Your app (stand-in)     ${webhookReceiver.ap
 
 /** DynamoDB Local's port in use, told like the others': the variable that chose it, and how to change it. */
 function dynamoDbPortInUseMessage(error: DynamoDbLocalStartError): string {
-  const port = portSettings.DYNAMODB_PORT?.port;
-  if (port === undefined) return error.message;
-  return `Cannot start DynamoDB Local: ${portInUseMessage({ message: `port ${port} is already in use`, port }, portSettings)}`;
+  const setting = portSettings.DYNAMODB_PORT;
+  // Port 0 lost its race for a free port a few times over: nothing to change.
+  if (setting === undefined || setting.port === 0) return error.message;
+  const { port } = setting;
+  return `Cannot start DynamoDB Local: ${portInUseMessage({ message: `port ${port} is already in use`, port }, { DYNAMODB_PORT: setting })}`;
 }

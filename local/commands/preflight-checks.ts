@@ -339,8 +339,10 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
           .map(({ field, region, must, why }) => `marketplace.${field} is ${must} in ${region} (${why})`)
           .join('; '),
       fix:
-        `Name ${elsewhere.map(({ must }) => must).join(' and ')} in ${stackRegion}, or deploy to the region ` +
-        `${elsewhere.length === 1 ? 'it is' : 'they are'} in (AWS_REGION, or marketplace.region in cdk.json).`,
+        `Name ${elsewhere.map(({ must }) => must).join(' and ')} in ${stackRegion}` +
+        (new Set(elsewhere.map(({ region }) => region)).size === 1
+          ? `, or deploy to ${elsewhere[0]!.region} (AWS_REGION, or marketplace.region in cdk.json).`
+          : '.'),
     };
   }
   return {

@@ -69,7 +69,10 @@ runCommand('sample-usage', USAGE, async (args) => {
     calls++;
     const text = await response.text();
     const answer = answerOf(text);
-    if (response.status !== 200) failedCalls.push(`${response.status} ${answer.message ?? text.slice(0, 200)}`);
+    // A 200 without the API's results came from another server.
+    if (response.status !== 200 || answer.results?.length !== events.length) {
+      failedCalls.push(`${response.status} ${answer.message ?? text.slice(0, 200)}`);
+    }
     const counted = events.reduce((sum, event) => sum + event.quantity, 0);
     console.log(
       `${subscriberId}\n  ${response.status}: ${answer.message ?? ''}${(answer.results ?? [])
@@ -83,7 +86,7 @@ runCommand('sample-usage', USAGE, async (args) => {
   if (failedCalls.length > 0) {
     throw new CommandFailureError(
       `${failedCalls.length} of ${calls} calls to ${apiUrl}/usage failed (the last: ` +
-        `${failedCalls.at(-1)}): is that the API of npm start (PORT)?`,
+        `${failedCalls.at(-1)}): is that the API of npm start (${process.env.API_URL ? 'API_URL' : 'PORT'})?`,
     );
   }
   return 0;
