@@ -18,7 +18,8 @@ await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-test('a redirect is a failed call, logged with its status, retried later and not followed', async () => {
+/** The handler calling the endpoint's `/hook` (which redirects), with what it logs and defers kept for the test. */
+function hookHandler(maxReceiveCount?: number) {
   const warnings: { message: string; details: Record<string, unknown> }[] = [];
   const logger = {
     warn: (message: string, details: Record<string, unknown>) => warnings.push({ message, details }),
@@ -30,12 +31,25 @@ test('a redirect is a failed call, logged with its status, retried later and not
     retryLater: (_record, seconds) => Promise.resolve(void deferred.push(seconds)),
     clock: { now: () => new Date('2026-11-26T10:00:00Z') },
     logger,
+    ...(maxReceiveCount === undefined ? {} : { maxReceiveCount }),
   });
-  const event = {
-    Records: [{ messageId: 'm-1', body: JSON.stringify({ id: 'e-1' }), attributes: { ApproximateReceiveCount: '1' } }],
-  } as unknown as SQSEvent;
+  const attempt = (receiveCount: number) =>
+    handler({
+      Records: [
+        {
+          messageId: 'm-1',
+          body: JSON.stringify({ id: 'e-1' }),
+          attributes: { ApproximateReceiveCount: `${receiveCount}` },
+        },
+      ],
+    } as unknown as SQSEvent);
+  return { attempt, warnings, deferred };
+}
 
-  expect(await handler(event)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+test('a redirect is a failed call, logged with its status, retried later and not followed', async () => {
+  const { attempt, warnings, deferred } = hookHandler();
+
+  expect(await attempt(1)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
   expect(warnings).toEqual([
     {
       message: 'Webhook delivery failed; it will be retried',
@@ -51,32 +65,12 @@ test('a redirect is a failed call, logged with its status, retried later and not
 });
 
 test("the queue's last attempt that fails is not deferred: it goes to the dead-letter queue at once, and says so", async () => {
-  const warnings: string[] = [];
-  const logger = { warn: (message: string) => warnings.push(message) } as unknown as Logger;
-  const deferred: number[] = [];
-  const handler = createWebhookHandler({
-    url: `${base}/hook`,
-    secret: () => Promise.resolve('secret'),
-    retryLater: (_record, seconds) => Promise.resolve(void deferred.push(seconds)),
-    clock: { now: () => new Date('2026-11-26T10:00:00Z') },
-    logger,
-    maxReceiveCount: 3,
-  });
-  const attempt = (receiveCount: number) =>
-    handler({
-      Records: [
-        {
-          messageId: 'm-2',
-          body: JSON.stringify({ id: 'e-2' }),
-          attributes: { ApproximateReceiveCount: `${receiveCount}` },
-        },
-      ],
-    } as unknown as SQSEvent);
+  const { attempt, warnings, deferred } = hookHandler(3);
 
   await attempt(2);
   await attempt(3);
   expect(deferred).toEqual([60, 0]);
-  expect(warnings).toEqual([
+  expect(warnings.map(({ message }) => message)).toEqual([
     'Webhook delivery failed; it will be retried',
     'Webhook delivery failed for the last time; it goes to the dead-letter queue',
   ]);
