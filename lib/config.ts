@@ -14,7 +14,8 @@ export const MARKETPLACE_EVENTS_REGION = 'us-east-1';
 const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /** The region of an ARN (`arn:partition:service:region:...`). */
-const regionOf = (arn: string) => arn.split(':')[3];
+/** The region an ARN names (its fourth field; empty for a global resource). */
+export const regionOfArn = (arn: string) => arn.split(':')[3];
 
 const snsTopicArn = z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN');
 
@@ -71,7 +72,7 @@ export const productSchema = z
     // Every subscription to them is made in us-east-1, by the main stack or the forwarder deployed there.
     for (const kind of ['subscription', 'entitlement'] as const) {
       const arn = product.snsTopicArns?.[kind];
-      if (arn !== undefined && regionOf(arn) !== MARKETPLACE_EVENTS_REGION) {
+      if (arn !== undefined && regionOfArn(arn) !== MARKETPLACE_EVENTS_REGION) {
         ctx.addIssue({
           code: 'custom',
           path: ['snsTopicArns', kind],
@@ -405,7 +406,7 @@ export const configSchema = z
     const stackRegion = config.region !== undefined && REGION_NAME.test(config.region) ? config.region : undefined;
     // Likewise an ARN that is not one has its own error, and no region to compare.
     const regionOfValid = (arn: string | undefined) => {
-      const region = arn === undefined ? undefined : regionOf(arn);
+      const region = arn === undefined ? undefined : regionOfArn(arn);
       return region !== undefined && REGION_NAME.test(region) ? region : undefined;
     };
     for (const { path, arn, must, why } of arnsInStackRegion(config)) {

@@ -16,7 +16,13 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier } from '@smithy/core/endpoints';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
-import { arnsInStackRegion, MARKETPLACE_EVENTS_REGION, type Config, type ProductConfig } from '../../lib/config.ts';
+import {
+  arnsInStackRegion,
+  MARKETPLACE_EVENTS_REGION,
+  regionOfArn,
+  type Config,
+  type ProductConfig,
+} from '../../lib/config.ts';
 import { isExampleProductCode } from '../../lib/example-products.ts';
 import { receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
 import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
@@ -284,7 +290,7 @@ export async function legacyTopicChecks(config: Config): Promise<CheckResult[]> 
 
 async function topicCheck(topic: LegacyTopic): Promise<CheckResult> {
   const check = `SNS topic ${topic.productCode} ${topic.kind}`;
-  const region = topic.arn.split(':')[3];
+  const region = regionOfArn(topic.arn);
   const client = new SNSClient({
     maxAttempts: MAX_ATTEMPTS,
     ...(region ? { region } : {}),
@@ -326,7 +332,7 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
   const hearsFromMarketplace = receivesMarketplaceEvents(config) || legacyTopicsOf(config).length > 0;
   if (stackRegion === MARKETPLACE_EVENTS_REGION || !hearsFromMarketplace) {
     const elsewhere = arnsInStackRegion(config).flatMap(({ path, arn, must, why }) => {
-      const region = arn?.split(':')[3];
+      const region = arn === undefined ? undefined : regionOfArn(arn);
       return arn === undefined || region === stackRegion ? [] : [{ field: path.join('.'), region, must, why }];
     });
     if (elsewhere.length === 0) return { outcome: 'PASS', check, detail: `${stackRegion} (the credentials')` };
