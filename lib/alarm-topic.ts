@@ -45,8 +45,10 @@ export class AlarmTopic extends Construct {
       masterKey: key,
       enforceSSL: true,
     });
-    // CloudWatch publishes for the alarms of this stack alone (their names start with the stack's name), and encrypts
-    // what it publishes with the topic's key: one condition for both, so that no other account's alarm can use either.
+    // CloudWatch publishes for the alarms of this stack alone (their names start with the stack's name). The key it
+    // encrypts with is granted without that condition: the key request SNS makes for an alarm is not documented to
+    // carry aws:SourceArn, and a condition it lacks would drop every notification without a word. The key serves this
+    // topic only, so the topic policy is what keeps other accounts' alarms out.
     const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
     const fromThisStacksAlarms = {
       StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
@@ -73,7 +75,6 @@ export class AlarmTopic extends Construct {
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         // In a key policy, "*" is the key itself.
         resources: ['*'],
-        conditions: fromThisStacksAlarms,
       }),
     );
 

@@ -142,12 +142,7 @@ export class Metering extends Construct {
   /** What both metering functions may do: read subscribers, find, freeze and settle buckets, call Marketplace. */
   private grantMetering(grantee: ProjectFunction, { subscribers, usage }: MeteringProps, indexes: string[]): void {
     Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: indexes });
-    grantOnItems(
-      grantee,
-      usage,
-      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      [usageItemPrefixes.bucket],
-    );
+    grantOnItems(grantee, usage, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [usageItemPrefixes.bucket]);
     grantOnItems(grantee, subscribers, ['dynamodb:GetItem'], [subscribersItemPrefixes.subscriber]);
     Grant.addToPrincipal({ grantee, actions: ['aws-marketplace:BatchMeterUsage'], resourceArns: ['*'] });
     Validations.of(grantee).acknowledge({
@@ -296,6 +291,8 @@ export class Metering extends Construct {
       environment: this.meteringEnvironment(props),
     });
     this.grantMetering(finalMetering, props, [`${subscribers.tableArn}/index/${ENDING_INDEX.indexName}`]);
+    // An ending subscriber's unsettled buckets are read from the table itself, by its partition.
+    grantOnItems(finalMetering, props.usage, ['dynamodb:Query'], [usageItemPrefixes.bucket]);
     finalMetering.lambda.configureAsyncInvoke({
       onFailure: new SqsDestination(deadLetterQueue),
       // A failed run is not retried: the next minute's run does the same work, as of its own time.

@@ -44,8 +44,9 @@ export class Registration extends Construct {
         ...registrationVariables(config),
       },
     });
-    // Creates or refreshes the subscriber and writes the registration session.
-    grantOnItems(fulfillment, subscribers, ['dynamodb:UpdateItem'], [subscriber]);
+    // Creates or refreshes the subscriber (reading it back when an operator's change makes a refresh stand down) and
+    // writes the registration session.
+    grantOnItems(fulfillment, subscribers, ['dynamodb:UpdateItem', 'dynamodb:GetItem'], [subscriber]);
     grantOnItems(fulfillment, subscribers, ['dynamodb:PutItem'], [session]);
     Grant.addToPrincipal({
       grantee: fulfillment,

@@ -54,12 +54,13 @@ describe('IAM', () => {
   const may = (role: string, action: string, partitionKey: string) =>
     mayOnItem(template, role, subscribersTableId, action, partitionKey);
 
-  test('the fulfillment function updates subscribers, puts sessions and resolves customers, nothing else', () => {
+  test('the fulfillment function updates and reads subscribers, puts sessions and resolves customers, nothing else', () => {
     expect(permissionsOf(template, fulfillmentRole)).toEqual(
       [
         ...writesOwnLogs(fulfillment),
         ...sendsTraces,
         `dynamodb:UpdateItem on ${table} for items SUBSCRIBER#*`,
+        `dynamodb:GetItem on ${table} for items SUBSCRIBER#*`,
         `dynamodb:PutItem on ${table} for items SESSION#*`,
         'aws-marketplace:ResolveCustomer on "*"',
       ].sort(),
@@ -68,6 +69,8 @@ describe('IAM', () => {
 
   test('the fulfillment function may write the items its code writes and no other kind', () => {
     expect(may(fulfillmentRole, 'dynamodb:UpdateItem', subscriberItem)).toBe(true);
+    expect(may(fulfillmentRole, 'dynamodb:GetItem', subscriberItem)).toBe(true);
+    expect(may(fulfillmentRole, 'dynamodb:GetItem', sessionItem)).toBe(false);
     expect(may(fulfillmentRole, 'dynamodb:PutItem', sessionItem)).toBe(true);
     expect(may(fulfillmentRole, 'dynamodb:UpdateItem', sessionItem)).toBe(false);
     expect(may(fulfillmentRole, 'dynamodb:PutItem', subscriberItem)).toBe(false);
