@@ -250,10 +250,12 @@ export class Marketplace {
   }
 
   /** The account's license on `productCode` that is active now, if any. */
+  /** The account's active license on the product; a paid one before a free trial running beside it. */
   activeLicense(productCode: string, accountId: string): License | undefined {
-    return this.listLicenses(productCode).find(
+    const active = this.listLicenses(productCode).filter(
       (license) => license.customerAWSAccountId === accountId && this.status(license) === 'active',
     );
+    return active.find((license) => license.offerType !== 'free-trial') ?? active[0];
   }
 
   /** Whether Marketplace still accepts usage for the license now: active, or ended less than the grace ago. */

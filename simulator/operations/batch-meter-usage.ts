@@ -333,11 +333,15 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
     return log('CustomerNotSubscribed');
   }
   const hour = hourOf(at);
+  // A legacy customer keeps its identifier when it subscribes again (a new license): its hours stay one customer's.
   const identities = isLegacyRequest(batch)
-    ? [`product:${product.code}`, ...(isDoubleBilled(record, batch) ? [`license:${input.LicenseArn}`] : [])]
+    ? [
+        `product:${product.code}|customer:${license.customerIdentifier ?? license.id}`,
+        ...(isDoubleBilled(record, batch) ? [`license:${input.LicenseArn}`] : []),
+      ]
     : [`license:${license.licenseArn ?? ''}`];
   const outcomes = identities.map((identity) =>
-    context.ledger.meter([identity, license.id, input.Dimension, hour.toISOString()].join('|'), {
+    context.ledger.meter([identity, input.Dimension, hour.toISOString()].join('|'), {
       operation: 'BatchMeterUsage',
       requestId: context.requestId,
       receivedAt: context.now,

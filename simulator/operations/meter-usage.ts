@@ -36,15 +36,17 @@ export function meterUsage(rawInput: unknown, context: OperationContext) {
   const request = parseInput(requestInput, rawInput);
   const { ClientToken: clientToken, ...parameters } = request;
   const fingerprint = JSON.stringify(parameters);
-  if (clientToken !== undefined) {
-    const previous = context.clientTokens.get(clientToken);
+  // A token is the caller's own: another caller's use of the same one is a request of its own.
+  const tokenKey = clientToken === undefined ? undefined : `${context.caller.accessKeyId}|${clientToken}`;
+  if (tokenKey !== undefined) {
+    const previous = context.clientTokens.get(tokenKey);
     if (previous !== undefined) {
       if (previous.fingerprint === fingerprint) return previous.response;
       throw meteringError('IdempotencyConflictException', `ClientToken ${clientToken} was used with other parameters`);
     }
   }
   const response = meter(request, context);
-  if (clientToken !== undefined) context.clientTokens.set(clientToken, { fingerprint, response });
+  if (tokenKey !== undefined) context.clientTokens.set(tokenKey, { fingerprint, response });
   return response;
 }
 

@@ -429,6 +429,33 @@ describe('per-record statuses', () => {
     expect((await sim.control.billed({ licenseId: renewed.id })).records).toHaveLength(2);
   });
 
+  test('a legacy buyer who subscribes again stays one customer: its hour billed before the end is a DuplicateRecord after', async () => {
+    const product = await sim.control.createProduct(meteredProduct({ identityModel: 'legacy' }));
+    const ended = await licenseOf(product.code);
+    await sim.control.setClock(minutesFrom(SIMULATOR_NOW, -50), false);
+    await sim.control.end(ended.id);
+    await sim.control.setClock(minutesFrom(SIMULATOR_NOW, -40), false);
+    const { license: renewed } = await sim.control.createLicense({
+      productCode: product.code,
+      customerAWSAccountId: ended.customerAWSAccountId,
+    });
+    await sim.control.setClock(SIMULATOR_NOW, false);
+
+    const beforeTheEnd = await send(
+      [legacyRecord(ended, { Timestamp: minutesFrom(SIMULATOR_NOW, -70) })],
+      product.code,
+    );
+    const afterTheReturn = await send(
+      [legacyRecord(renewed, { Timestamp: minutesFrom(SIMULATOR_NOW, -35), Quantity: 7 })],
+      product.code,
+    );
+    expect(beforeTheEnd.Results?.[0]?.Status).toBe('Success');
+    expect(afterTheReturn.Results?.[0]?.Status).toBe('DuplicateRecord');
+    const { records, totalQuantity } = await sim.control.billed({ customerIdentifier: ended.customerIdentifier });
+    expect(records).toHaveLength(1);
+    expect(totalQuantity).toBe(5);
+  });
+
   test("a legacy record stamped at the very instant a live license ended is that license's", async () => {
     const product = await sim.control.createProduct(meteredProduct({ identityModel: 'legacy' }));
     const first = await licenseOf(product.code);

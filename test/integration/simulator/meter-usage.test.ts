@@ -51,6 +51,28 @@ test('a reused ClientToken answers the same, or IdempotencyConflictException (40
   expect(conflict.$metadata.httpStatusCode).toBe(409);
 });
 
+test("a ClientToken is the caller's own: another caller's request under it is answered on its own", async () => {
+  await instance.send(usage({ ClientToken: 'shared-token' }));
+  const stranger = meteringClient(sim.url, { accessKeyId: '999988887777' });
+  await expect(stranger.send(usage({ ClientToken: 'shared-token' }))).rejects.toMatchObject({
+    name: 'CustomerNotEntitledException',
+  });
+  stranger.destroy();
+});
+
+test('a buyer with a paid license beside a running free trial is billed on the paid one', async () => {
+  const trialBuyer = '123456789012';
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, -3 * 60), false);
+  await sim.control.createLicense({ productCode, customerAWSAccountId: trialBuyer, offerType: 'free-trial' });
+  const { license: paid } = await sim.control.createLicense({ productCode, customerAWSAccountId: trialBuyer });
+  await sim.control.setClock(SIMULATOR_NOW, false);
+  const buyer = meteringClient(sim.url, { accessKeyId: trialBuyer });
+  await buyer.send(usage());
+  buyer.destroy();
+  const { records } = await sim.control.billed({ customerAWSAccountId: trialBuyer });
+  expect(records.map((record) => [record.licenseId, record.freeTrial])).toEqual([[paid.id, false]]);
+});
+
 test('timestamps up to 6 hours old are accepted', async () => {
   const old = usage({ Timestamp: minutesFrom(SIMULATOR_NOW, -6 * 60 - 1) });
   await expect(instance.send(old)).rejects.toMatchObject({ name: 'TimestampOutOfBoundsException' });
