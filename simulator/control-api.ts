@@ -33,7 +33,14 @@ const instant = z.union([
 ]);
 
 const entitlementValue = z.union([
-  z.strictObject({ IntegerValue: z.number().int() }),
+  // The Entitlement Service's IntegerValue is a 32-bit integer: it cannot carry more.
+  z.strictObject({
+    IntegerValue: z
+      .number()
+      .int()
+      .min(-(2 ** 31))
+      .max(2 ** 31 - 1),
+  }),
   z.strictObject({ DoubleValue: z.number() }),
   z.strictObject({ BooleanValue: z.boolean() }),
   z.strictObject({ StringValue: z.string() }),

@@ -363,6 +363,7 @@ export class Marketplace {
 
   private checkEntitlements(product: Product, entitlements: readonly Entitlement[]): void {
     const contractDimensions = new Set(product.dimensions.filter((d) => d.kind === 'contract').map((d) => d.name));
+    const seen = new Set<string>();
     for (const entitlement of entitlements) {
       if (!contractDimensions.has(entitlement.dimension)) {
         throw new ControlError(
@@ -371,6 +372,11 @@ export class Marketplace {
           `Dimension ${entitlement.dimension} is not a contract dimension of product ${product.code}`,
         );
       }
+      // A license holds one value per dimension: GetEntitlements never answers two for one.
+      if (seen.has(entitlement.dimension)) {
+        throw new ControlError(400, 'InvalidEntitlement', `Dimension ${entitlement.dimension} is entitled twice`);
+      }
+      seen.add(entitlement.dimension);
     }
   }
 }

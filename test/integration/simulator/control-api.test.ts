@@ -43,6 +43,21 @@ test('licenses: unknown product 404, impossible transitions 409, entitlements on
   await expect(sim.control.license('l-missing')).rejects.toMatchObject({ status: 404, code: 'LicenseNotFound' });
 });
 
+test('entitlements are what GetEntitlements could answer: one value per dimension, an IntegerValue of 32 bits', async () => {
+  const product = await sim.control.createProduct(
+    meteredProduct({ pricingModel: 'contracts', dimensions: [{ name: 'seats', kind: 'contract' }] }),
+  );
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  const seats = (value: number) => ({ dimension: 'seats', value: { IntegerValue: value } });
+  await expect(sim.control.setEntitlements(license.id, [seats(1), seats(2)])).rejects.toMatchObject({
+    status: 400,
+    code: 'InvalidEntitlement',
+  });
+  await expect(sim.control.setEntitlements(license.id, [seats(2 ** 31)])).rejects.toMatchObject({ status: 400 });
+  const entitled = await sim.control.setEntitlements(license.id, [seats(2 ** 31 - 1)]);
+  expect(entitled.entitlements).toMatchObject([seats(2 ** 31 - 1)]);
+});
+
 test('an account gets one free trial of a product (409 FreeTrialUsed after it), and one live subscription at a time', async () => {
   const product = await sim.control.createProduct(meteredProduct());
   const account = '606060606060';
