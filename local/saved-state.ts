@@ -1,8 +1,8 @@
 /**
  * The local stack's own state files in the data directory (the queues' messages, the stream's read positions): each one
- * JSON document with a `format` naming what it holds and its version, replaced whole on every save (`ReplacedFile`). A file that cannot be
- * read as what it should be stops the start with a message naming it: starting empty would silently forget what the
- * tables beside it still remember.
+ * JSON document with a `format` naming what it holds and its version, replaced whole on every save (`ReplacedFile`).
+ * A file that cannot be read as what it should be stops the start with a message naming it: starting empty would
+ * silently forget what the tables beside it still remember.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -21,6 +21,7 @@ const stackStateSchema = z.object({
   marketplaceEndpoint: z.string(),
   sqsEndpoint: z.string(),
   eventBusUrl: z.string(),
+  webhookReceiverUrl: z.string(),
   tables: z.object({ subscribers: z.string(), usage: z.string() }),
 });
 

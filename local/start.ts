@@ -125,6 +125,7 @@ try {
     marketplaceEndpoint: stack.simulator.url,
     sqsEndpoint: stack.sqsEndpoint,
     eventBusUrl: stack.eventBus.url,
+    webhookReceiverUrl: new URL(stack.webhookReceiver.url).origin,
     tables: { subscribers: stack.tables.Subscribers, usage: stack.tables.Usage },
   });
   const simulatorUrl = stack.simulator.url;

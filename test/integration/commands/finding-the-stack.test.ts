@@ -46,6 +46,8 @@ test('npm start records where it listens; each command works there with no port 
       dynamoDbEndpoint: running.dynamoDbEndpoint,
       marketplaceEndpoint: running.simulatorUrl,
       sqsEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as unknown,
+      eventBusUrl: new URL(running.eventsUrl).origin,
+      webhookReceiverUrl: new URL(running.webhookEventsUrl!).origin,
     }),
   );
   const { licenseId } = await subscribeOnBuyerPage(running.simulatorUrl, 'analytics-pro-example');
