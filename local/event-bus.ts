@@ -187,6 +187,8 @@ function entryProblem(entry: z.infer<typeof entryInput>, busName: string) {
   }
   try {
     const detail: unknown = JSON.parse(entry.Detail);
+    // Nested deeper than JSON.stringify can write back (thousands of levels), it could be neither listed nor passed on.
+    JSON.stringify(detail);
     if (typeof detail === 'object' && detail !== null && !Array.isArray(detail)) return undefined;
   } catch {
     // Answered below, like any other malformed detail.

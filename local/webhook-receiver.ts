@@ -156,9 +156,12 @@ function verdictOf(secret: string, header: string | undefined, body: string, now
   return verifyWebhookSignature(secret, header, body, now, Infinity) ? 'stale' : 'invalid';
 }
 
+/** The body as JSON when it is JSON that `GET /events` can write back (not nested thousands deep), else its text. */
 function parsedIfJson(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    const parsed = JSON.parse(text) as unknown;
+    JSON.stringify(parsed);
+    return parsed;
   } catch {
     return text;
   }

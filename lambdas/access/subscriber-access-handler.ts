@@ -6,6 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
+import { jsonAnswer as json } from '../core/json-answer.ts';
 import { subscriberAccess } from '../core/subscriber-access.ts';
 import { SUBSCRIBER_ID_PATTERN } from '../core/subscriber.ts';
 import { subscriberKey } from '../core/table-keys.ts';
@@ -28,19 +29,11 @@ function isSubscriberId(subscriberId: string): boolean {
   );
 }
 
-function json(statusCode: number, body: unknown): APIGatewayProxyResult {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-    body: JSON.stringify(body),
-  };
-}
-
 export function createSubscriberAccessHandler(dependencies: SubscriberAccessDependencies) {
   const { logger } = dependencies;
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     logger.setCorrelationId(event.requestContext?.requestId);
-    if (event.httpMethod !== 'GET') return json(405, { message: 'Use GET' });
+    if (event.httpMethod !== 'GET') return json(405, { message: 'Use GET' }, { allow: 'GET' });
     const subscriberId = event.pathParameters?.id ?? '';
     if (!isSubscriberId(subscriberId)) {
       return json(400, { message: 'The id must be license:<LicenseArn> or legacy:<ProductCode>:<CustomerIdentifier>' });

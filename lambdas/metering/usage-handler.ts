@@ -8,6 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
+import { jsonAnswer as json } from '../core/json-answer.ts';
 import {
   type UsageEventResult,
   recordUsage,
@@ -30,14 +31,6 @@ export const MAX_USAGE_BODY_BYTES = 512 * 1024;
 const RETRY_AFTER_SECONDS = 2;
 
 const bodySchema = z.strictObject({ events: z.array(z.unknown()) });
-
-function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
-    body: JSON.stringify(body),
-  };
-}
 
 function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();

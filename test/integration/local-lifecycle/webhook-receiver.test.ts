@@ -85,6 +85,20 @@ test('PUT /faults fails the next calls with 503, whatever their signature; GET /
   ]);
 });
 
+test('a body nested deeper than it could be written back is kept as its text, and GET /events still lists it', async () => {
+  const tooDeep = `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`;
+  const response = await fetch(receiver.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-marketplace-event-id': 'deep' },
+    body: tooDeep,
+  });
+  expect(response.status).toBe(401);
+  const listed = await fetch(receiver.eventsUrl);
+  expect(listed.status).toBe(200);
+  const { calls } = (await listed.json()) as { calls: WebhookCall[] };
+  expect(calls.find((call) => call.eventId === 'deep')?.body).toBe(tooDeep);
+});
+
 test('refuses faults it cannot understand, and methods and paths it does not serve', async () => {
   const origin = new URL(receiver.url).origin;
   const bad = await fetch(`${origin}/faults`, { method: 'PUT', body: '{"calls": -1}' });
