@@ -11,7 +11,7 @@ import { readBody, RequestTooLargeError } from '../local/http/read-body.ts';
 import { ControlError } from './control-error.ts';
 import { faultPlanSchema, FaultInjector } from './faults.ts';
 import { activateLicense, endLicense, failLicense, setEntitlements, subscribe } from './license-lifecycle.ts';
-import type { BilledRecord, RecordResult } from './metering-ledger.ts';
+import { RECORD_STATUSES, type BilledRecord, type RecordResult } from './metering-ledger.ts';
 import type { License } from './marketplace.ts';
 import { settingsPatchSchema } from './settings.ts';
 import { PUBLIC_KEY_VERSION } from './usage-signer.ts';
@@ -19,16 +19,21 @@ import type { Simulator } from './simulator.ts';
 
 const MAX_CONTROL_BODY_BYTES = 1024 * 1024;
 
-/** Ten thousand years either side of 1970: far beyond any test, well inside what a date can hold. */
-const MAX_EPOCH_SECONDS = 10_000 * 365 * 86_400;
+/**
+ * The years 0000 to 9999: what an ISO-8601 date of four digits writes, so that the clock can always be set back to
+ * a time it showed. Far beyond any test.
+ */
+const EARLIEST_SECONDS = Date.parse('0000-01-01T00:00:00Z') / 1000;
+const LATEST_SECONDS = Date.parse('9999-12-31T23:59:59Z') / 1000;
+const MAX_SPAN_SECONDS = LATEST_SECONDS - EARLIEST_SECONDS;
 
 /** An instant as an ISO-8601 string or epoch seconds. */
 const instant = z.union([
   z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
   z
     .number()
-    .min(-MAX_EPOCH_SECONDS)
-    .max(MAX_EPOCH_SECONDS)
+    .min(EARLIEST_SECONDS)
+    .max(LATEST_SECONDS)
     .transform((seconds) => new Date(seconds * 1000)),
 ]);
 
@@ -66,16 +71,16 @@ const clockInput = z
   .refine((input) => input.now !== undefined || input.running !== undefined, 'give now, running, or both');
 const advanceInput = z
   .strictObject({
-    seconds: z.number().min(-MAX_EPOCH_SECONDS).max(MAX_EPOCH_SECONDS).optional(),
+    seconds: z.number().min(-MAX_SPAN_SECONDS).max(MAX_SPAN_SECONDS).optional(),
     minutes: z
       .number()
-      .min(-MAX_EPOCH_SECONDS / 60)
-      .max(MAX_EPOCH_SECONDS / 60)
+      .min(-MAX_SPAN_SECONDS / 60)
+      .max(MAX_SPAN_SECONDS / 60)
       .optional(),
     hours: z
       .number()
-      .min(-MAX_EPOCH_SECONDS / 3600)
-      .max(MAX_EPOCH_SECONDS / 3600)
+      .min(-MAX_SPAN_SECONDS / 3600)
+      .max(MAX_SPAN_SECONDS / 3600)
       .optional(),
   })
   .refine((input) => Object.keys(input).length > 0, 'give seconds, minutes or hours')
@@ -85,7 +90,7 @@ const subscriptionInput = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   format: z.enum(['eventbridge', 'sns']).default('eventbridge'),
 });
-const eventsQuery = z.object({
+const eventsQuery = z.strictObject({
   after: z.coerce.number().int().min(0).default(0),
   format: z.enum(['eventbridge', 'sns']).optional(),
 });
@@ -137,8 +142,8 @@ export class ControlApi {
         const milliseconds = advanceInput.parse(body);
         return sim.moveClock((current) => {
           const now = current.now.getTime() + milliseconds;
-          if (Math.abs(now) > MAX_EPOCH_SECONDS * 1000) {
-            throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond ten thousand years from 1970');
+          if (now < EARLIEST_SECONDS * 1000 || now > LATEST_SECONDS * 1000) {
+            throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond the years 0000 to 9999');
           }
           return { now: new Date(now), running: current.running };
         });
@@ -189,9 +194,14 @@ export class ControlApi {
         const records = sim.ledger.billedRecords().filter(matching(query, billedFilters));
         return { records, totalQuantity: records.reduce((sum, record) => sum + record.quantity, 0) };
       }),
-      route('GET', '/results', ({ query }) => ({
-        results: sim.ledger.results().filter(matching(query, resultFilters)),
-      })),
+      route('GET', '/results', ({ query }) => {
+        const status = query.get('status');
+        // A misspelt status would match nothing, and a test asserting "none of these" would pass unchecked.
+        if (status !== null && !(RECORD_STATUSES as readonly string[]).includes(status)) {
+          throw new ControlError(400, 'InvalidFilter', `Unknown status ${status}; use ${RECORD_STATUSES.join(', ')}`);
+        }
+        return { results: sim.ledger.results().filter(matching(query, resultFilters)) };
+      }),
       route('GET', '/stats', () => ({
         operations: sim.stats,
         eventDeliveries: sim.events.deliveries,

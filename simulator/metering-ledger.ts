@@ -7,7 +7,8 @@
 import type { DoubleBillingWarning } from './double-billing.ts';
 import { ids } from './random.ts';
 
-export type RecordStatus = 'Success' | 'CustomerNotSubscribed' | 'DuplicateRecord';
+export const RECORD_STATUSES = ['Success', 'CustomerNotSubscribed', 'DuplicateRecord'] as const;
+export type RecordStatus = (typeof RECORD_STATUSES)[number];
 
 export interface AllocationEntry {
   readonly quantity: number;

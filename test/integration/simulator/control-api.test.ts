@@ -213,6 +213,11 @@ test('record queries name only fields the records have', async () => {
   expect(unknown.status).toBe(400);
   expect(unknown.body.error).toBe('InvalidFilter');
   expect((await controlCall('GET', '/results?customerAWSAccountId=1')).status).toBe(400);
+  // A misspelt value would match nothing, so a test asserting "no DuplicateRecord" would pass unchecked.
+  const misspelt = await controlCall('GET', '/results?status=Duplicate');
+  expect({ status: misspelt.status, error: misspelt.body.error }).toEqual({ status: 400, error: 'InvalidFilter' });
+  expect((await controlCall('GET', '/results?status=DuplicateRecord')).status).toBe(200);
+  expect((await controlCall('GET', '/events?afterr=1')).status).toBe(400);
   const licenses = await controlCall('GET', '/licenses?status=active');
   expect({ status: licenses.status, error: licenses.body.error }).toEqual({ status: 400, error: 'InvalidFilter' });
 });
@@ -220,6 +225,9 @@ test('record queries name only fields the records have', async () => {
 test('times and durations beyond what a date can hold are refused, leaving the clock as it was', async () => {
   expect((await controlCall('PUT', '/clock', '{"now":1e300}')).status).toBe(400);
   expect((await controlCall('POST', '/clock/advance', '{"hours":1e300}')).status).toBe(400);
+  // Past 9999 the clock would show a time (+010000-...) that PUT /clock could not set it back to.
+  expect((await controlCall('POST', '/clock/advance', '{"hours":87000000}')).status).toBe(400);
+  expect((await controlCall('PUT', '/clock', '{"now":253402300800}')).status).toBe(400);
   expect((await controlCall('PATCH', '/settings', '{"finalMeteringGraceSeconds":1e308}')).status).toBe(400);
   expect((await sim.control.clock()).now).toBe(SIMULATOR_NOW.toISOString());
 });
