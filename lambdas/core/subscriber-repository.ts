@@ -49,6 +49,8 @@ const storedBase = {
       startedAt: z.iso.datetime().optional(),
       firstEndAt: z.iso.datetime().optional(),
       resubscribable: z.literal(true).optional(),
+      recentActivations: z.array(z.iso.datetime()).optional(),
+      recentEndRequests: z.array(z.iso.datetime()).optional(),
     })
     .optional()
     .catch(undefined),

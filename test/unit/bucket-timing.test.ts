@@ -5,7 +5,7 @@ import {
   isRecordableHourAt,
   recordTimestampOf,
 } from '../../lambdas/core/metering/bucket/bucket-timing.ts';
-import type { LifecycleFacts } from '../../lambdas/core/lifecycle/subscription-state.ts';
+import { withFact, type LifecycleFact, type LifecycleFacts } from '../../lambdas/core/lifecycle/subscription-state.ts';
 
 const SETTINGS = { graceSeconds: 3600, finalHourMarginMinutes: 15 };
 const at = (time: string) => new Date(`2026-11-26T${time}Z`);
@@ -154,4 +154,27 @@ test('a cancellation after the latest resubscription does not bring the deadline
     kind: 'final-window-passed',
     deadline: at('11:00:00'),
   });
+});
+
+test("a middle subscription's hour, taken while it was live, goes by its own deadline and is stamped inside it", () => {
+  // Subscribed 09:05, cancelled 10:18 (deadline 11:18), again 10:23, cancelled 10:58 (deadline 11:58), again 11:30.
+  // The 10:00 hour holds usage taken at 10:30, while the middle subscription was live: billable until 11:58, stamped
+  // after that subscription's start (a record stamped 10:00:00 would be the first subscription's, closed at 11:18).
+  const history: [LifecycleFact, string][] = [
+    ['activatedAt', '09:05:00'],
+    ['endRequestedAt', '10:18:00'],
+    ['activatedAt', '10:23:00'],
+    ['endRequestedAt', '10:58:00'],
+    ['activatedAt', '11:30:00'],
+  ];
+  const thrice = history.reduce<LifecycleFacts>((facts, [fact, time]) => withFact(facts, fact, at(time)), {
+    resubscribable: true,
+  });
+  expect(bucketTiming(at('10:00:00'), thrice, at('11:31:00'), at('11:00:00'), SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('10:00:00'), thrice, at('11:57:59'), at('11:00:00'), SETTINGS)).toEqual({ kind: 'due' });
+  expect(bucketTiming(at('10:00:00'), thrice, at('11:58:00'), at('11:00:00'), SETTINGS)).toEqual({
+    kind: 'final-window-passed',
+    deadline: at('11:58:00'),
+  });
+  expect(recordTimestampOf(at('10:00:00'), thrice)).toEqual(at('10:23:01'));
 });

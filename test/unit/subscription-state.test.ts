@@ -7,6 +7,7 @@ import {
   isAfterEnd,
   isInRestartGap,
   restartOf,
+  statusAsOf,
   statusOf,
   withFact,
   type LifecycleFact,
@@ -14,8 +15,10 @@ import {
 } from '../../lambdas/core/lifecycle/subscription-state.ts';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 26, 10, minute));
-const fold = (signals: readonly (readonly [LifecycleFact, number])[]) =>
-  signals.reduce<LifecycleFacts>((facts, [fact, minute]) => withFact(facts, fact, at(minute)), {});
+const fold = (signals: readonly (readonly [LifecycleFact, number])[], from: LifecycleFacts = {}) =>
+  signals.reduce<LifecycleFacts>((facts, [fact, minute]) => withFact(facts, fact, at(minute)), from);
+/** A legacy buyer's facts: one who may subscribe again, so that the recent ones are kept. */
+const foldLegacy = (signals: readonly (readonly [LifecycleFact, number])[]) => fold(signals, { resubscribable: true });
 
 test('the latest fact sets the status; before any, the subscription is pending', () => {
   expect(statusOf({})).toEqual({ status: 'pending' });
@@ -281,12 +284,40 @@ test('any order and any number of copies of a history give the same facts and st
         ),
       ),
       ([history, shuffled, duplicates]) => {
-        const reference = fold(history);
-        const replayed = fold([...shuffled, ...duplicates]);
-        expect(replayed).toEqual(reference);
-        expect(statusOf(replayed)).toEqual(statusOf(reference));
+        for (const foldOf of [fold, foldLegacy]) {
+          const reference = foldOf(history);
+          const replayed = foldOf([...shuffled, ...duplicates]);
+          expect(replayed).toEqual(reference);
+          expect(statusOf(replayed)).toEqual(statusOf(reference));
+          expect(restartOf(replayed)).toEqual(restartOf(reference));
+        }
       },
     ),
     { numRuns: 2000 },
   );
+});
+
+test('a buyer who subscribed again twice is billed as the last two subscriptions, whose end request is known', () => {
+  // Subscribed at 10:05, cancelled 10:20, again 10:53 (the middle subscription), cancelled 13:20 (its end an hour
+  // later, 14:20), again 13:38, cancelled 13:43. Were only the first end kept, the middle one's end at 14:20 would end
+  // the latest subscription before its final hour (13:00, sent at 14:28) could go.
+  const history: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 5],
+    ['endRequestedAt', 20],
+    ['activatedAt', 53],
+    ['endRequestedAt', 200],
+    ['activatedAt', 218],
+    ['endRequestedAt', 223],
+    ['endedAt', 260],
+  ];
+  for (const order of [history, [...history].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(restartOf(facts)).toEqual({ endedAt: at(200), restartedAt: at(218) });
+    expect(billablePeriod(facts)).toEqual({ start: at(53), end: at(223) });
+    expect(statusAsOf(facts, at(268), 3600)).toEqual({ status: 'ending', since: at(223).toISOString() });
+    expect(finalMeteringDeadline(facts, 3600)).toEqual(at(283));
+  }
+  // Facts stored before the recent ones were kept read as they did: the first subscription and the latest.
+  const asStoredBefore = { ...foldLegacy(history), recentActivations: undefined, recentEndRequests: undefined };
+  expect(restartOf(asStoredBefore)).toEqual({ endedAt: at(20), restartedAt: at(218) });
 });

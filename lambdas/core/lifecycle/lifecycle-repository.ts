@@ -111,12 +111,12 @@ export class LifecycleRepository {
         new GetCommand({ TableName: this.tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
       );
       const stored = (Item ?? {}) as StoredLifecycle;
-      const folded = notification.facts.reduce(
-        (merged, fact) => withFact(merged, fact, notification.at),
-        stored.lifecycle ?? {},
-      );
-      const facts: LifecycleFacts =
-        subscriber.model === 'legacy' && notification.facts.length > 0 ? { ...folded, resubscribable: true } : folded;
+      // A legacy buyer may subscribe again: known before the facts are folded, so that they keep the recent ones.
+      const before: LifecycleFacts =
+        subscriber.model === 'legacy' && notification.facts.length > 0
+          ? { ...stored.lifecycle, resubscribable: true }
+          : (stored.lifecycle ?? {});
+      const facts = notification.facts.reduce((merged, fact) => withFact(merged, fact, notification.at), before);
       const state = statusAsOf(facts, now, this.finalMeteringGraceSeconds);
       const entitlements = fetched !== undefined && isNewerRead(fetched, stored) ? fetched : undefined;
       // The agreement named by the latest license event, by event time: a stale event cannot re-point it.

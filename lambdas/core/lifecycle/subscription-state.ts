@@ -44,9 +44,22 @@ export interface LifecycleFacts {
    * end at its very instant: `statusOf`). A license's activations after the first are updates, and its end is final.
    */
   readonly resubscribable?: true | undefined;
+  /**
+   * A buyer who may subscribe again: the latest activations and end requests (at most `RECENT_FACTS` of each, oldest
+   * first), so that once the buyer has subscribed again twice, the subscription before the latest is known, not only
+   * the first (`lastTwoSubscriptions`). Folded as sets: any order of the same facts keeps the same ones.
+   */
+  readonly recentActivations?: readonly string[] | undefined;
+  readonly recentEndRequests?: readonly string[] | undefined;
 }
 
-export type LifecycleFact = Exclude<keyof LifecycleFacts, 'startedAt' | 'firstEndAt' | 'resubscribable'>;
+export type LifecycleFact = Exclude<
+  keyof LifecycleFacts,
+  'startedAt' | 'firstEndAt' | 'resubscribable' | 'recentActivations' | 'recentEndRequests'
+>;
+
+/** How many of the latest activations and end requests a resubscribable subscriber keeps: the last two subscriptions'. */
+const RECENT_FACTS = 3;
 
 /** A fact, by the kind of notification that establishes it. */
 export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
@@ -66,13 +79,47 @@ const precedence: readonly LifecycleFact[] = ['endedAt', 'endRequestedAt', 'fail
 export function withFact(facts: LifecycleFacts, fact: LifecycleFact, at: Date): LifecycleFacts {
   const time = at.toISOString();
   const current = facts[fact];
-  const latest = current !== undefined && current >= time ? facts : { ...facts, [fact]: time };
+  const latest = withRecent(current !== undefined && current >= time ? facts : { ...facts, [fact]: time }, fact, time);
   if (fact === 'endRequestedAt' || fact === 'endedAt') {
     return latest.firstEndAt !== undefined && latest.firstEndAt <= time ? latest : { ...latest, firstEndAt: time };
   }
   if (fact !== 'activatedAt') return latest;
   const started = firstStartOf(facts);
   return started !== undefined && started <= time ? latest : { ...latest, startedAt: time };
+}
+
+/** The facts with `time` among the recent ones of its kind, for a buyer who may subscribe again. */
+function withRecent(facts: LifecycleFacts, fact: LifecycleFact, time: string): LifecycleFacts {
+  if (facts.resubscribable !== true) return facts;
+  const kind =
+    fact === 'activatedAt' ? 'recentActivations' : fact === 'endRequestedAt' ? 'recentEndRequests' : undefined;
+  if (kind === undefined) return facts;
+  const recent = [...new Set([...(facts[kind] ?? []), time])].sort().slice(-RECENT_FACTS);
+  return { ...facts, [kind]: recent };
+}
+
+/**
+ * The facts as billing reads them. A buyer who has subscribed again more than once is billed as the subscription
+ * before the latest one and the latest one: its first start and first end are that subscription's. The ones before
+ * it ended earlier still, and their final-metering windows closed before this one's; were the first kept instead, the
+ * usage a middle subscription took while it was live would fall into the gap between the first end and the latest
+ * start, and its hour, held to the first subscription's deadline, could no longer be billed.
+ */
+function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
+  const { activatedAt: latestStart, startedAt: firstStart } = facts;
+  if (facts.resubscribable !== true || latestStart === undefined || firstStart === undefined) return facts;
+  const ends = [...(facts.recentEndRequests ?? []), facts.firstEndAt, facts.endRequestedAt];
+  const previousEnd = latestOf(ends.filter((end): end is string => end !== undefined && end < latestStart));
+  if (previousEnd === undefined) return facts;
+  const starts = [...(facts.recentActivations ?? []), firstStart];
+  const previousStart = latestOf(starts.filter((start) => start <= previousEnd));
+  if (previousStart === undefined || previousStart <= firstStart) return facts;
+  const previousEnds = ends.filter((end): end is string => end !== undefined && end >= previousStart);
+  return { ...facts, startedAt: previousStart, firstEndAt: previousEnds.sort()[0] ?? previousEnd };
+}
+
+function latestOf(times: readonly string[]): string | undefined {
+  return times.length === 0 ? undefined : [...times].sort().at(-1);
 }
 
 /** When the subscription first started: its earliest activation (stored before `startedAt` was: its only one). */
@@ -92,10 +139,12 @@ export interface Restart {
  * The gap before a restart, if the subscription started again after an end (request) that came after its first start.
  * Derived, so that it keeps the facts' independence of order. A legacy subscription is activated once each time it
  * starts (`subscribe-success`), so the latest activation is exactly its restart; of the ends before it, the earliest
- * known is taken, so that a history of several restarts refuses too much rather than accept what Marketplace would not
- * bill (only the latest and earliest of each kind are kept).
+ * known is taken. After several restarts the facts begin with the subscription before the latest
+ * (`lastTwoSubscriptions`); facts stored before the recent ones were kept refuse too much rather than accept what
+ * Marketplace would not bill.
  */
-export function restartOf(facts: LifecycleFacts): Restart | undefined {
+export function restartOf(recorded: LifecycleFacts): Restart | undefined {
+  const facts = lastTwoSubscriptions(recorded);
   const first = firstStartOf(facts);
   const { activatedAt } = facts;
   if (first === undefined || activatedAt === undefined) return undefined;
@@ -116,7 +165,8 @@ export function isInRestartGap(at: Date, facts: LifecycleFacts): boolean {
 const END_AFTER_REQUEST_MS = 2 * 3_600_000;
 
 /** The status the facts establish, and the time of the fact that set it. */
-export function statusOf(facts: LifecycleFacts): { status: SubscriptionStatus; since?: string } {
+export function statusOf(recorded: LifecycleFacts): { status: SubscriptionStatus; since?: string } {
+  const facts = lastTwoSubscriptions(recorded);
   let winner: LifecycleFact | undefined;
   for (const fact of precedence) {
     const time = facts[fact];
@@ -201,9 +251,9 @@ export interface SupersededSubscription {
   /** When the subscription after it started. */
   readonly restartedAt: Date;
   /**
-   * The first subscription's end (request) and deadline: after several resubscriptions, its hours are the only ones
-   * before the latest start that take usage still (those between are a gap, `restartOf`), and they are billable until
-   * its own deadline. After one, the same as the superseded subscription's.
+   * The first subscription's end (request) and deadline (after several resubscriptions, of the subscription before the
+   * latest: `lastTwoSubscriptions`): its hours are billable until its own deadline. The same as the superseded
+   * subscription's, unless facts stored before the recent ones were kept lost the request in between.
    */
   readonly firstEndRequestedAt: Date;
   readonly firstDeadline: Date;
@@ -214,9 +264,10 @@ export interface SupersededSubscription {
  * until its own final-metering deadline, however long the new subscription lives, and not after.
  */
 export function supersededSubscription(
-  facts: LifecycleFacts,
+  recorded: LifecycleFacts,
   graceSeconds: number,
 ): SupersededSubscription | undefined {
+  const facts = lastTwoSubscriptions(recorded);
   if (!isResubscription(facts)) return undefined;
   const request = withdrawnRequestOf(facts);
   if (request === undefined) return undefined;
@@ -248,7 +299,8 @@ function endRequestOf(facts: LifecycleFacts): string | undefined {
 }
 
 /** Until when final usage is accepted after the current subscription's end was requested (AWS: about an hour). */
-export function finalMeteringDeadline(facts: LifecycleFacts, graceSeconds: number): Date | undefined {
+export function finalMeteringDeadline(recorded: LifecycleFacts, graceSeconds: number): Date | undefined {
+  const facts = lastTwoSubscriptions(recorded);
   const request = endRequestOf(facts);
   return request === undefined ? undefined : new Date(Date.parse(request) + graceSeconds * 1000);
 }
@@ -280,7 +332,8 @@ export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: 
  * subscription's), either open when not known. Marketplace refuses a record for a license before its activation or
  * after its end, so usage outside the span can never be billed.
  */
-export function billablePeriod(facts: LifecycleFacts): { readonly start?: Date; readonly end?: Date } {
+export function billablePeriod(recorded: LifecycleFacts): { readonly start?: Date; readonly end?: Date } {
+  const facts = lastTwoSubscriptions(recorded);
   const start = firstStartOf(facts);
   const { status } = statusOf(facts);
   const end = status === 'ending' || status === 'ended' ? (endRequestOf(facts) ?? facts.endedAt) : undefined;

@@ -183,6 +183,28 @@ test('subscribed again and cancelled again inside the old final-metering hour: t
   expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 311 })]);
 });
 
+test('subscribed a third time: the usage the middle subscription took while it was live is billed as its own', async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  await local.control.advanceClock({ minutes: 8 });
+  await cancel(buyer.licenseId);
+  await local.control.advanceClock({ minutes: 5 });
+  const middle = await subscribeAgain(buyer.customerAWSAccountId);
+  await local.control.advanceClock({ minutes: 7 });
+  await expectAccepted(buyer.subscriberId, 7, await simulatorNow());
+  await local.control.advanceClock({ minutes: 28 });
+  await cancel(middle.id);
+
+  // Subscribed a third time after the first subscription's final-metering window closed, inside the middle one's.
+  await local.control.advanceClock({ minutes: 32 });
+  await subscribeAgain(buyer.customerAWSAccountId);
+  await local.control.advanceClock({ minutes: 2 });
+  expect(await local.stack.meter()).toEqual(expect.objectContaining({ rejected: {}, expired: 0 }));
+  const billed = (await local.control.billed({ licenseId: middle.id })).records.filter((record) => record.quantity > 0);
+  expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 7 })]);
+  expect(Date.parse(billed[0]!.timestamp)).toBeGreaterThan(Date.parse(middle.activatedAt!));
+});
+
 test('cancelled and subscribed again in one second: the buyer stays active, and the usage is billed', async () => {
   await tenPastTheHour();
   const buyer = await legacyBuyer();
