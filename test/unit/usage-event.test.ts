@@ -86,6 +86,7 @@ test.each([
   ['of an empty dimension', { ...VALID, dimension: '' }],
   ['of a dimension longer than Marketplace takes', { ...VALID, dimension: 'd'.repeat(256) }],
   ['with a timestamp without a time zone', { ...VALID, timestamp: '2026-11-26T10:15:00' }],
+  ['with a timestamp without seconds', { ...VALID, timestamp: '2026-11-26T10:15Z' }],
   ['with a timestamp of a day that does not exist', { ...VALID, timestamp: '2026-02-30T10:15:00Z' }],
   ['with an epoch timestamp', { ...VALID, timestamp: 1_795_000_000 }],
   ['with an invalid Date', { ...VALID, timestamp: new Date(Number.NaN) }],
@@ -96,6 +97,13 @@ test.each([
   ['with a misspelt field (its event id would be ignored)', { ...VALID, eventID: 'req-1' }],
 ])('an event %s is bad-event', (_name, input) => {
   expect(rejectionOf(input).reason).toBe('bad-event');
+});
+
+test('a timestamp is RFC 3339: its T and Z may be lower case, its zone an offset', () => {
+  const instant = new Date('2026-11-26T10:15:00Z');
+  for (const timestamp of ['2026-11-26t10:15:00z', '2026-11-26T10:15:00.000z', '2026-11-26T11:15:00+01:00']) {
+    expect(eventOf({ ...VALID, timestamp }).at, timestamp).toEqual(instant);
+  }
 });
 
 test('an event id of 128 printable ASCII characters, spaces and # included, is taken', () => {

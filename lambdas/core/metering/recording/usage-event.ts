@@ -68,7 +68,7 @@ export interface UsageEventInput {
   readonly subscriberId: string;
   readonly dimension: string;
   readonly quantity: number;
-  /** When the usage happened: an ISO 8601 date-time with a time zone (`Z` or an offset), or a Date. */
+  /** When the usage happened: an RFC 3339 date-time with seconds and a time zone (`Z` or an offset), or a Date. */
   readonly timestamp: string | Date;
   /**
    * Makes sending the event again safe: an event id names one event across the deployment, counted once while it is
@@ -159,9 +159,18 @@ const usageEventSchema = z.strictObject(
       .int({ error: `quantity must be a whole number from 1 to ${MAX_QUANTITY}` })
       .min(1, { error: `quantity must be a whole number from 1 to ${MAX_QUANTITY}` })
       .max(MAX_QUANTITY, { error: `quantity must be a whole number from 1 to ${MAX_QUANTITY}` }),
-    timestamp: z.union([z.date(), z.iso.datetime({ offset: true }).transform((text) => new Date(text))], {
-      error: 'timestamp must be an ISO 8601 date-time with a time zone, like 2026-11-26T10:15:00Z',
-    }),
+    timestamp: z.union(
+      [
+        z.date(),
+        // RFC 3339 lets the T and Z be lower case too.
+        z
+          .string()
+          .transform((text) => text.toUpperCase())
+          .pipe(z.iso.datetime({ offset: true }))
+          .transform((text) => new Date(text)),
+      ],
+      { error: 'timestamp must be an RFC 3339 date-time with seconds and a time zone, like 2026-11-26T10:15:00Z' },
+    ),
     eventId: z
       .string({ error: 'eventId must be a string' })
       .regex(EVENT_ID, { error: 'eventId must be 1 to 128 printable ASCII characters' })
