@@ -26,8 +26,8 @@ const TOKEN_FIELD = 'x-amzn-marketplace-token';
 const OFFER_TYPE_FIELD = 'x-amzn-marketplace-offer-type';
 
 const subscribeForm = z.object({
-  productCode: z.string().min(1),
-  offerType: z.enum(['standard', 'free-trial']),
+  productCode: z.string({ error: 'choose a product' }).min(1, 'choose a product'),
+  offerType: z.enum(['standard', 'free-trial'], { error: 'choose Subscribe or Start free trial' }),
   customerAWSAccountId: z
     .string()
     .regex(/^\d{12}$/, 'an AWS account ID is 12 digits')
@@ -365,8 +365,13 @@ async function readForm(request: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(body.toString('utf8'));
 }
 
-/** The submitted fields; an empty optional field counts as absent, as a browser submits every field of a form. */
+/**
+ * The submitted fields; an empty optional field counts as absent, as a browser submits every field of a form. A field
+ * named twice is refused: which of the two was meant cannot be told.
+ */
 function fieldsOf(form: URLSearchParams): Record<string, string> {
+  const repeated = [...new Set(form.keys())].find((name) => form.getAll(name).length > 1);
+  if (repeated !== undefined) throw new PageError(400, `The form names ${repeated} more than once.`);
   return Object.fromEntries([...form].filter(([, value]) => value !== ''));
 }
 

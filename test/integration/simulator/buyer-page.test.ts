@@ -370,8 +370,21 @@ test('an unknown product or license is a 404 page, and a second cancel a 409 pag
 test('missing or wrong fields, a body that is not a form, an oversized body and a wrong method are 4xx pages', async () => {
   const product = await sim.control.createProduct(meteredProduct());
   const subscribeWith = (fields: [string, string][]) => postForm('/buyer/subscribe', fields);
-  expectHtml(await subscribeWith([['offerType', 'standard']]), 400);
-  expectHtml(await subscribeWith([['productCode', product.code]]), 400);
+  const withoutProduct = await subscribeWith([['offerType', 'standard']]);
+  expectHtml(withoutProduct, 400);
+  expect(withoutProduct.body).toContain('choose a product');
+  const withoutOffer = await subscribeWith([['productCode', product.code]]);
+  expectHtml(withoutOffer, 400);
+  expect(withoutOffer.body).toContain('choose Subscribe or Start free trial');
+  // Two products, or two offers: which was meant cannot be told, so nothing is subscribed.
+  const twice = await subscribeWith([
+    ['productCode', product.code],
+    ['productCode', 'another-product'],
+    ['offerType', 'standard'],
+  ]);
+  expectHtml(twice, 400);
+  expect(twice.body).toContain('The form names productCode more than once.');
+  expect((await sim.control.licenses(product.code)).licenses).toEqual([]);
   expectHtml(
     await subscribeWith([
       ['productCode', product.code],
