@@ -321,3 +321,44 @@ test('a buyer who subscribed again twice is billed as the last two subscriptions
   const asStoredBefore = { ...foldLegacy(history), recentActivations: undefined, recentEndRequests: undefined };
   expect(restartOf(asStoredBefore)).toEqual({ endedAt: at(20), restartedAt: at(218) });
 });
+
+test("the first subscription's end, heard while the middle one was live, is not taken for the middle one's", () => {
+  // 10:05 subscribed, 10:18 cancelled, 10:23 again; the first's unsubscribe-success at 11:18, an hour after its
+  // request; the middle cancelled at 11:40, and again at 12:00. Usage of 11:30 was the middle subscription's.
+  const history: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 5],
+    ['endRequestedAt', 18],
+    ['activatedAt', 23],
+    ['endedAt', 78],
+    ['endRequestedAt', 100],
+    ['activatedAt', 120],
+  ];
+  for (const order of [history, [...history].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(restartOf(facts)).toEqual({ endedAt: at(100), restartedAt: at(120) });
+    expect(isInRestartGap(at(90), facts)).toBe(false);
+    expect(isInRestartGap(at(110), facts)).toBe(true);
+  }
+});
+
+test('facts stored before the recent ones were kept never begin keeping them: they would miss the older ones', () => {
+  const storedBefore: LifecycleFacts = {
+    resubscribable: true,
+    startedAt: at(5).toISOString(),
+    activatedAt: at(5).toISOString(),
+    endRequestedAt: at(18).toISOString(),
+    firstEndAt: at(18).toISOString(),
+  };
+  const later = fold(
+    [
+      ['activatedAt', 23],
+      ['endRequestedAt', 100],
+      ['activatedAt', 120],
+    ],
+    storedBefore,
+  );
+  expect(later.recentActivations).toBeUndefined();
+  expect(later.recentEndRequests).toBeUndefined();
+  // Read as before: the gap runs from the first end to the latest start.
+  expect(restartOf(later)).toEqual({ endedAt: at(18), restartedAt: at(120) });
+});

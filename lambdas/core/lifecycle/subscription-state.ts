@@ -78,8 +78,9 @@ const precedence: readonly LifecycleFact[] = ['endedAt', 'endRequestedAt', 'fail
  */
 export function withFact(facts: LifecycleFacts, fact: LifecycleFact, at: Date): LifecycleFacts {
   const time = at.toISOString();
-  const current = facts[fact];
-  const latest = withRecent(current !== undefined && current >= time ? facts : { ...facts, [fact]: time }, fact, time);
+  const kept = withRecent(facts, fact, time);
+  const current = kept[fact];
+  const latest = current !== undefined && current >= time ? kept : { ...kept, [fact]: time };
   if (fact === 'endRequestedAt' || fact === 'endedAt') {
     return latest.firstEndAt !== undefined && latest.firstEndAt <= time ? latest : { ...latest, firstEndAt: time };
   }
@@ -88,14 +89,26 @@ export function withFact(facts: LifecycleFacts, fact: LifecycleFact, at: Date): 
   return started !== undefined && started <= time ? latest : { ...latest, startedAt: time };
 }
 
-/** The facts with `time` among the recent ones of its kind, for a buyer who may subscribe again. */
+/** Every fact a notification records, first and latest: none of them is known before the first notification. */
+const RECORDED_FACTS = ['activatedAt', 'failedAt', 'endRequestedAt', 'endedAt', 'startedAt', 'firstEndAt'] as const;
+
+/**
+ * The facts with `time` among the recent ones of its kind, for a buyer who may subscribe again. They are kept from the
+ * first fact on, or not at all (facts stored before they were kept): begun later, a late copy of an older activation
+ * could join several subscriptions into one whose gaps would then take usage.
+ */
 function withRecent(facts: LifecycleFacts, fact: LifecycleFact, time: string): LifecycleFacts {
   if (facts.resubscribable !== true) return facts;
+  const isFirstFact = RECORDED_FACTS.every((name) => facts[name] === undefined);
+  if (!isFirstFact && (facts.recentActivations === undefined || facts.recentEndRequests === undefined)) return facts;
+  const recent = {
+    recentActivations: facts.recentActivations ?? [],
+    recentEndRequests: facts.recentEndRequests ?? [],
+  };
   const kind =
     fact === 'activatedAt' ? 'recentActivations' : fact === 'endRequestedAt' ? 'recentEndRequests' : undefined;
-  if (kind === undefined) return facts;
-  const recent = [...new Set([...(facts[kind] ?? []), time])].sort().slice(-RECENT_FACTS);
-  return { ...facts, [kind]: recent };
+  if (kind !== undefined) recent[kind] = [...new Set([...recent[kind], time])].sort().slice(-RECENT_FACTS);
+  return { ...facts, ...recent };
 }
 
 /**
@@ -108,6 +121,7 @@ function withRecent(facts: LifecycleFacts, fact: LifecycleFact, time: string): L
 function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   const { activatedAt: latestStart, startedAt: firstStart } = facts;
   if (facts.resubscribable !== true || latestStart === undefined || firstStart === undefined) return facts;
+  if (facts.recentActivations === undefined || facts.recentEndRequests === undefined) return facts;
   const ends = [...(facts.recentEndRequests ?? []), facts.firstEndAt, facts.endRequestedAt];
   const previousEnd = latestOf(ends.filter((end): end is string => end !== undefined && end < latestStart));
   if (previousEnd === undefined) return facts;
@@ -115,7 +129,11 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   const previousStart = latestOf(starts.filter((start) => start <= previousEnd));
   if (previousStart === undefined || previousStart <= firstStart) return facts;
   const previousEnds = ends.filter((end): end is string => end !== undefined && end >= previousStart);
-  return { ...facts, startedAt: previousStart, firstEndAt: previousEnds.sort()[0] ?? previousEnd };
+  const firstEndAt = previousEnds.sort()[0] ?? previousEnd;
+  // An end before that one concludes a subscription before it (a legacy unsubscribe-success comes an hour after its
+  // request, when the buyer may have subscribed again): it is none of the last two's.
+  const endedAt = facts.endedAt !== undefined && facts.endedAt < firstEndAt ? undefined : facts.endedAt;
+  return { ...facts, startedAt: previousStart, firstEndAt, endedAt };
 }
 
 function latestOf(times: readonly string[]): string | undefined {
