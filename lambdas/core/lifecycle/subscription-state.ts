@@ -18,7 +18,8 @@
  * `subscribe-success`, even when the buyer has asked to end the new subscription too) ends nothing.
  *
  * A subscription that starts again after an end is billed as two: the old one's usage up to its end, the new one's from
- * its activation, never the time between the two (`restartOf`).
+ * its activation, never the time between the two (`restartOf`); after several restarts, as the last two subscriptions,
+ * which the recent activations and end requests a resubscribable subscriber keeps tell (`lastTwoSubscriptions`).
  */
 import type { SubscriptionStatus } from '../subscriber.ts';
 
@@ -122,10 +123,10 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   const { activatedAt: latestStart, startedAt: firstStart } = facts;
   if (facts.resubscribable !== true || latestStart === undefined || firstStart === undefined) return facts;
   if (facts.recentActivations === undefined || facts.recentEndRequests === undefined) return facts;
-  const ends = [...(facts.recentEndRequests ?? []), facts.firstEndAt, facts.endRequestedAt];
+  const ends = [...facts.recentEndRequests, facts.firstEndAt, facts.endRequestedAt];
   const previousEnd = latestOf(ends.filter((end): end is string => end !== undefined && end < latestStart));
   if (previousEnd === undefined) return facts;
-  const starts = [...(facts.recentActivations ?? []), firstStart];
+  const starts = [...facts.recentActivations, firstStart];
   const previousStart = latestOf(starts.filter((start) => start <= previousEnd));
   if (previousStart === undefined || previousStart <= firstStart) return facts;
   const previousEnds = ends.filter((end): end is string => end !== undefined && end >= previousStart);
