@@ -26,14 +26,36 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** `parseArgs`, strict, with what it refuses (an unknown option, a missing value) as an {@link ArgumentError}. */
+/**
+ * `parseArgs`, strict, with what it refuses (an unknown option, a missing value) as an {@link ArgumentError}; and an
+ * option npm took for its own refused too (`npmTookOption`).
+ */
 export function parseCommandLine<T extends Options>(args: readonly string[], options: T, allowPositionals = false) {
+  const taken = Object.keys(options).find(npmTookOption);
+  if (taken !== undefined) {
+    const value = process.env[npmVariableOf(taken)];
+    const option = value === 'true' ? `--${taken}` : `--${taken} ${value}`;
+    throw new ArgumentError(
+      `npm took --${taken} for its own option, so the command never saw it: put it after --, as in ` +
+        `npm run ${process.env['npm_lifecycle_event']} -- ${option}`,
+    );
+  }
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals });
   } catch (error) {
     throw new ArgumentError(messageOf(error), { cause: error });
   }
 }
+
+/**
+ * Whether npm kept `--<name>` as its own setting (`npm run meter --dry-run`, with no `--` before it): npm passes it to
+ * the script only as `npm_config_<name>`, so the command would run without it, a dry run billing for real.
+ */
+function npmTookOption(name: string): boolean {
+  return process.env['npm_lifecycle_event'] !== undefined && process.env[npmVariableOf(name)] !== undefined;
+}
+
+const npmVariableOf = (name: string) => `npm_config_${name.replace(/-/g, '_')}`;
 
 /** Runs a command's `main` (which answers its exit status) and ends the process by the convention above. */
 export function runCommand(name: string, usage: string, main: (args: string[]) => Promise<number>): void {

@@ -1,0 +1,24 @@
+/**
+ * An option written before the `--` of `npm run` is npm's, not the command's: npm keeps it as `npm_config_<name>` and
+ * runs the script without it. The commands refuse to run so, since `npm run meter --dry-run` would bill for real.
+ */
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { expect, test } from 'vitest';
+import { projectRoot } from '../../../local/config.ts';
+import { runProcess } from '../../support/node-command.ts';
+
+// No stack to find: the command line is refused before any is looked for.
+const env = { ...process.env, LOCAL_STACK_STATE: join(tmpdir(), 'no-stack-here.json') };
+const npmRun = (...args: string[]) => runProcess('npm', ['run', '-s', ...args], { cwd: projectRoot, env });
+
+test.each([
+  [['meter', '--dry-run'], 'npm run meter -- --dry-run'],
+  [['report', '--from=2026-12-01'], 'npm run report -- --from 2026-12-01'],
+  [['subscribers', '--json'], 'npm run subscribers -- --json'],
+])('npm run %j: refused (exit 2), naming where the option goes', async (args, fix) => {
+  const run = await npmRun(...args);
+  expect(run.status, run.stderr).toBe(2);
+  expect(run.stderr).toContain(`npm took --${args[1]!.replace(/^--|=.*$/g, '')} for its own option`);
+  expect(run.stderr).toContain(fix);
+});
