@@ -112,7 +112,7 @@ async function deadLetterQueues(client: SQSClient, namePrefix: string | undefine
 function pick(queues: readonly DeadLetterQueue[], given: string, where: string): DeadLetterQueue {
   const exact = queues.find((queue) => queue.arn === given || queue.url === given || queue.name === given);
   if (exact !== undefined) return exact;
-  const byUrlName = /^https?:\/\//.test(given) ? queues.filter((queue) => queue.name === nameOf(given)) : [];
+  const byUrlName = /^https?:\/\//.test(given) ? queues.filter((queue) => isUrlOf(queue, given)) : [];
   const byPart = queues.filter((queue) => queue.name.toLowerCase().includes(given.toLowerCase()));
   const [found, ...others] = byUrlName.length > 0 ? byUrlName : byPart;
   if (found !== undefined && others.length === 0) return found;
@@ -173,6 +173,29 @@ function listing(queues: readonly DeadLetterQueue[], where: string): string {
 }
 
 /** A queue's name: the last part of its ARN or URL. */
+/**
+ * Whether `url` is the queue's URL written another way (another of SQS's host names for the region): the same account
+ * and name, and the same region when its host names one. A queue of the same name in another account or region is
+ * not this one.
+ */
+function isUrlOf(queue: DeadLetterQueue, url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const [, region, account] = /^arn:[^:]+:sqs:([^:]*):([^:]*):/.exec(queue.arn) ?? [];
+  const hostRegion = /^(?:sqs\.([a-z0-9-]+)\.amazonaws\.com|([a-z0-9-]+)\.queue\.amazonaws\.com)$/.exec(
+    parsed.hostname,
+  );
+  const urlRegion = hostRegion?.[1] ?? hostRegion?.[2];
+  return (
+    parsed.pathname.replace(/\/$/, '') === `/${account}/${queue.name}` &&
+    (urlRegion === undefined || urlRegion === region)
+  );
+}
+
 function nameOf(arnOrUrl: string): string {
   return arnOrUrl.split(/[:/]/).pop() ?? arnOrUrl;
 }

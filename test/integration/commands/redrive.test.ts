@@ -63,6 +63,9 @@ test(
     const byUrl = await redrive(`${local.stack.sqsEndpoint}/123456789012/lifecycle-dead-letters`);
     expect(byUrl.status, byUrl.stderr).toBe(0);
     expect(byUrl.stdout).toContain('lifecycle-dead-letters holds no message: nothing to move back to lifecycle.');
+    // The same queue under another of SQS's host names for its region.
+    const byAwsUrl = await redrive('https://sqs.us-east-1.amazonaws.com/123456789012/lifecycle-dead-letters');
+    expect(byAwsUrl.status, byAwsUrl.stderr).toBe(0);
     const byArn = await redrive('arn:aws:sqs:us-east-1:123456789012:webhook-dead-letters');
     expect(byArn.status, byArn.stderr).toBe(0);
     expect(byArn.stdout).toContain('webhook-dead-letters holds no message');
@@ -77,6 +80,9 @@ test(
       ['billing', 'no dead-letter queue'],
       ['dead-letters', 'more than one dead-letter queue'],
       ['arn:aws:sqs:us-east-1:123456789012:lifecycle', 'no dead-letter queue'],
+      // A queue of the same name in another account or region is another queue.
+      [`${local.stack.sqsEndpoint}/999999999999/lifecycle-dead-letters`, 'no dead-letter queue'],
+      ['https://sqs.eu-west-1.amazonaws.com/123456789012/webhook-dead-letters', 'no dead-letter queue'],
     ] as const) {
       const refused = await redrive(given);
       expect(refused.status).toBe(2);
