@@ -12,6 +12,11 @@ export class ArgumentError extends LocalStackError {
   override readonly name = 'ArgumentError';
 }
 
+/** `--help` or `-h`: the usage line, and exit status 0. */
+class HelpRequest extends LocalStackError {
+  override readonly name = 'HelpRequest';
+}
+
 /** Something the command needs failed: exit status 1. */
 export class CommandFailureError extends LocalStackError {
   override readonly name = 'CommandFailureError';
@@ -28,7 +33,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 /**
  * `parseArgs`, strict, with what it refuses (an unknown option, a missing value) as an {@link ArgumentError}; and an
- * option npm took for its own refused too (`npmTookOption`).
+ * option npm took for its own refused too (`npmTookOption`). `--help` (`-h`) anywhere asks for the usage line alone.
  */
 export function parseCommandLine<T extends Options>(args: readonly string[], options: T, allowPositionals = false) {
   const taken = Object.keys(options).find(npmTookOption);
@@ -40,6 +45,7 @@ export function parseCommandLine<T extends Options>(args: readonly string[], opt
         `npm run ${process.env['npm_lifecycle_event']} -- ${option}`,
     );
   }
+  if (args.some((arg) => arg === '--help' || arg === '-h')) throw new HelpRequest('usage');
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals });
   } catch (error) {
@@ -64,7 +70,10 @@ export function runCommand(name: string, usage: string, main: (args: string[]) =
       process.exitCode = status;
     },
     (error: unknown) => {
-      if (error instanceof ArgumentError) {
+      if (error instanceof HelpRequest) {
+        console.log(`usage: ${usage}`);
+        process.exitCode = 0;
+      } else if (error instanceof ArgumentError) {
         console.error(`npm run ${name}: ${error.message}\nusage: ${usage}`);
         process.exitCode = 2;
       } else {

@@ -45,7 +45,6 @@ interface Arguments {
   readonly to: Date | undefined;
   readonly subscriberIds: readonly string[] | undefined;
   readonly json: boolean;
-  readonly help: boolean;
 }
 
 function parseArguments(args: readonly string[]): Arguments {
@@ -54,7 +53,6 @@ function parseArguments(args: readonly string[]): Arguments {
     to: { type: 'string' },
     subscriber: { type: 'string', multiple: true },
     json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.subscriber?.some((id) => id === '')) throw new ArgumentError('--subscriber must not be empty');
   return {
@@ -62,7 +60,6 @@ function parseArguments(args: readonly string[]): Arguments {
     to: values.to === undefined ? undefined : dayArgument('--to', values.to),
     subscriberIds: values.subscriber,
     json: values.json,
-    help: values.help,
   };
 }
 
@@ -77,10 +74,6 @@ function dayArgument(option: string, text: string): Date {
 
 async function main(args: readonly string[]): Promise<number> {
   const options = parseArguments(args);
-  if (options.help) {
-    console.log(`usage: ${USAGE}`);
-    return 0;
-  }
   const targets = await commandTargets();
   const to = options.to ?? targets.clock.now();
   const from = options.from ?? new Date(to.getTime() - DAY_MS);

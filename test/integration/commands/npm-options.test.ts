@@ -1,6 +1,7 @@
 /**
- * An option written before the `--` of `npm run` is npm's, not the command's: npm keeps it as `npm_config_<name>` and
- * runs the script without it. The commands refuse to run so, since `npm run meter --dry-run` would bill for real.
+ * The command line as npm hands it over. An option written before the `--` of `npm run` is npm's, not the command's:
+ * npm keeps it as `npm_config_<name>` and runs the script without it. The commands refuse to run so, since `npm run
+ * meter --dry-run` would bill for real. And each command answers `--help` with its usage line.
  */
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -22,3 +23,12 @@ test.each([
   expect(run.stderr).toContain(`npm took --${args[1]!.replace(/^--|=.*$/g, '')} for its own option`);
   expect(run.stderr).toContain(fix);
 });
+
+test.each(['subscribers', 'meter', 'report', 'redrive', 'sample-usage', 'preflight'])(
+  'npm run %s -- --help prints the usage line alone (exit 0)',
+  async (command) => {
+    const run = await npmRun(command, '--', '--help');
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^usage: npm run ${command} -- .+\\n$`));
+  },
+);
