@@ -46,11 +46,20 @@ export function parseCommandLine<T extends Options>(args: readonly string[], opt
     );
   }
   if (args.some((arg) => arg === '--help' || arg === '-h')) throw new HelpRequest('usage');
+  let parsed;
   try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals });
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals, tokens: true });
   } catch (error) {
     throw new ArgumentError(messageOf(error), { cause: error });
   }
+  // An option of one value given twice: which one was meant cannot be told (parseArgs would keep the last).
+  const names = parsed.tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
+  const repeated = names.find(
+    (name, index) =>
+      options[name]?.type === 'string' && options[name].multiple !== true && names.indexOf(name) !== index,
+  );
+  if (repeated !== undefined) throw new ArgumentError(`--${repeated} is given more than once`);
+  return parsed;
 }
 
 /**

@@ -55,9 +55,15 @@ function parseArguments(args: readonly string[]): Arguments {
     json: { type: 'boolean', default: false },
   });
   if (values.subscriber?.some((id) => id === '')) throw new ArgumentError('--subscriber must not be empty');
+  const from = values.from === undefined ? undefined : dayArgument('--from', values.from);
+  const to = values.to === undefined ? undefined : dayArgument('--to', values.to);
+  // Both on the command line: wrong before any stack is looked for.
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new ArgumentError(`--from ${values.from} is after --to ${values.to}`);
+  }
   return {
-    from: values.from === undefined ? undefined : dayArgument('--from', values.from),
-    to: values.to === undefined ? undefined : dayArgument('--to', values.to),
+    from,
+    to,
     subscriberIds: values.subscriber,
     json: values.json,
   };

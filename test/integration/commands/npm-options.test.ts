@@ -32,3 +32,9 @@ test.each(['subscribers', 'meter', 'report', 'redrive', 'sample-usage', 'preflig
     expect(run.stdout).toMatch(new RegExp(`^usage: npm run ${command} -- .+\\n$`));
   },
 );
+
+test('an option of one value given twice is refused: which one was meant cannot be told', async () => {
+  const run = await npmRun('meter', '--', '--subscriber', 'legacy:a:b', '--subscriber', 'legacy:a:c', '--dry-run');
+  expect(run.status, run.stderr).toBe(2);
+  expect(run.stderr).toContain('npm run meter: --subscriber is given more than once');
+});

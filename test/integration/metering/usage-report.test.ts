@@ -495,7 +495,7 @@ describe('npm run report', () => {
   test.each([
     [['--from', '2026-13-01'], '--from must be a UTC day written YYYY-MM-DD, not "2026-13-01"'],
     [['--to', '18.11.2026'], '--to must be a UTC day written YYYY-MM-DD, not "18.11.2026"'],
-    [['--from', '2026-11-18', '--to', '2026-11-17'], 'from 2026-11-18 is after to 2026-11-17'],
+    [['--from', '2026-11-18', '--to', '2026-11-17'], '--from 2026-11-18 is after --to 2026-11-17'],
     [['--from'], "Option '--from <value>' argument missing"],
     [['--subscriber', ''], '--subscriber must not be empty'],
     [['--bogus'], "Unknown option '--bogus'"],
