@@ -36,15 +36,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * option npm took for its own refused too (`npmTookOption`). `--help` (`-h`) anywhere asks for the usage line alone.
  */
 export function parseCommandLine<T extends Options>(args: readonly string[], options: T, allowPositionals = false) {
-  const taken = Object.keys(options).find(npmTookOption);
-  if (taken !== undefined) {
-    const value = process.env[npmVariableOf(taken)];
-    const option = value === 'true' ? `--${taken}` : `--${taken} ${value}`;
-    throw new ArgumentError(
-      `npm took --${taken} for its own option, so the command never saw it: put it after --, as in ` +
-        `npm run ${process.env['npm_lifecycle_event']} -- ${option}`,
-    );
-  }
+  refuseOptionsNpmTook(options);
   if (args.some((arg) => arg === '--help' || arg === '-h')) throw new HelpRequest('usage');
   let parsed;
   try {
@@ -52,14 +44,29 @@ export function parseCommandLine<T extends Options>(args: readonly string[], opt
   } catch (error) {
     throw new ArgumentError(messageOf(error), { cause: error });
   }
-  // An option of one value given twice: which one was meant cannot be told (parseArgs would keep the last).
-  const names = parsed.tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
+  refuseRepeatedValues(options, parsed.tokens);
+  return parsed;
+}
+
+function refuseOptionsNpmTook(options: Options): void {
+  const taken = Object.keys(options).find(npmTookOption);
+  if (taken === undefined) return;
+  const value = process.env[npmVariableOf(taken)];
+  const option = value === 'true' ? `--${taken}` : `--${taken} ${value}`;
+  throw new ArgumentError(
+    `npm took --${taken} for its own option, so the command never saw it: put it after --, as in ` +
+      `npm run ${process.env['npm_lifecycle_event']} -- ${option}`,
+  );
+}
+
+/** An option of one value given twice: which one was meant cannot be told (parseArgs would keep the last). */
+function refuseRepeatedValues(options: Options, tokens: readonly { kind: string; name?: string }[]): void {
+  const names = tokens.flatMap((token) => (token.kind === 'option' && token.name !== undefined ? [token.name] : []));
   const repeated = names.find(
     (name, index) =>
       options[name]?.type === 'string' && options[name].multiple !== true && names.indexOf(name) !== index,
   );
   if (repeated !== undefined) throw new ArgumentError(`--${repeated} is given more than once`);
-  return parsed;
 }
 
 /**
