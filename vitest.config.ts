@@ -34,6 +34,7 @@ export default defineConfig({
         test: {
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
+          setupFiles: ['test/support/synthesis-scratch.ts'],
           testTimeout: 120_000,
           // Some files import the handlers cold in beforeAll, which on a loaded machine takes far over the default 10 s.
           hookTimeout: 120_000,

@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
@@ -19,6 +18,7 @@ import { SimulatorControl } from '../../simulator/control-client.ts';
 import { startNpmStart, type NpmStart } from '../support/npm-start.ts';
 import { expectGone, waitUntilGone } from '../support/processes.ts';
 import { tableDefinitions } from '../../contracts/index.ts';
+import { scratchDirectory } from '../support/scratch-directory.ts';
 
 const stacks: NpmStart[] = [];
 afterAll(() => stacks.forEach((stack) => stack.process.kill('SIGKILL')));
@@ -45,7 +45,7 @@ describe.concurrent('npm start', () => {
     'serves the tables, the simulator with its buyer page, and the API; Ctrl-C stops everything',
     { timeout: STACK_TEST_TIMEOUT_MS },
     async () => {
-      const statePath = join(await mkdtemp(join(tmpdir(), 'ctrl-c-')), 'stack.json');
+      const statePath = join(await scratchDirectory('ctrl-c-'), 'stack.json');
       const stack = await startNpmStart('npm', { LOCAL_STACK_STATE: statePath }, { ownProcessGroup: true });
       stacks.push(stack);
       const dynamoDb = createDynamoDbClient(stack.dynamoDbEndpoint);

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../local/config.ts';
@@ -55,6 +56,8 @@ export async function startNpmStart(
   environment: Readonly<Record<string, string>> = {},
   { ownProcessGroup = false } = {},
 ): Promise<NpmStart> {
+  // Its own state file: a test's stack must not take the place of the one a developer is running.
+  const ownStateFile = join(tmpdir(), `local-stack-${randomUUID()}.json`);
   const env = {
     ...process.env,
     LOG_FORMAT: 'json',
@@ -63,8 +66,7 @@ export async function startNpmStart(
     EVENT_BUS_PORT: '0',
     WEBHOOK_RECEIVER_PORT: '0',
     DYNAMODB_PORT: '0',
-    // Its own state file: a test's stack must not take the place of the one a developer is running.
-    LOCAL_STACK_STATE: join(tmpdir(), `local-stack-${randomUUID()}.json`),
+    LOCAL_STACK_STATE: ownStateFile,
     // The switch someone debugging might turn on: the handlers must still log no event (so, no token).
     POWERTOOLS_LOGGER_LOG_EVENT: 'true',
     ...environment,
@@ -77,6 +79,8 @@ export async function startNpmStart(
           env,
           detached: ownProcessGroup,
         });
+  // A stack killed leaves its state file behind; nothing reads this one after the stack is gone.
+  child.once('exit', () => void rm(ownStateFile, { force: true }));
   const output: string[] = [];
   const logs = () => output.join('');
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));

@@ -3,12 +3,11 @@
  * environment lacks a region or credentials: each stops with the SDK's words and what to set, not the SDK's words
  * alone. Nothing is sent: the SDK stops before a request.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { projectRoot } from '../../../local/config.ts';
 import { runProcess } from '../../support/node-command.ts';
+import { scratchDirectory } from '../../support/scratch-directory.ts';
 
 /** The commands as an operator runs them against a deployed stack. */
 const COMMANDS: Record<string, { args: string[]; environment: Record<string, string> }> = {
@@ -20,7 +19,7 @@ const COMMANDS: Record<string, { args: string[]; environment: Record<string, str
 
 /** A shell with no AWS variable, profile or config file, and no instance metadata, plus the given variables. */
 async function run(name: string, environment: Record<string, string>) {
-  const home = await mkdtemp(join(tmpdir(), 'no-aws-'));
+  const home = await scratchDirectory('no-aws-');
   const inherited = Object.entries(process.env).filter(
     ([variable]) => !variable.startsWith('AWS_') && !/_(ENDPOINT|PORT|TABLE)$|^API_URL$|^PORT$/.test(variable),
   );

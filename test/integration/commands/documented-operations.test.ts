@@ -4,8 +4,7 @@
  * services each command needs names every command that stops for want of the simulator when no state file is there.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { expect, inject, test } from 'vitest';
 import { projectRoot } from '../../../local/config.ts';
@@ -13,6 +12,7 @@ import { getFreePort } from '../../../local/free-port.ts';
 import { commandsOf } from '../../support/docs-commands.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 import { runNodeCommand, runProcess } from '../../support/node-command.ts';
+import { scratchDirectory } from '../../support/scratch-directory.ts';
 
 /** What would point the commands elsewhere than where each test says. */
 const LOCATING_VARIABLES = [
@@ -54,7 +54,7 @@ test.skipIf(awsCli.status !== 0)(
     expect(listing, `${PAGE} shows aws ... sqs list-queues`).toBeDefined();
     // The project folder as the command expects it, with npm start's state file, and nothing of the user's AWS setup:
     // no profile, no region, no credentials but those the command sets.
-    const folder = await mkdtemp(join(tmpdir(), 'documented-aws-'));
+    const folder = await scratchDirectory('documented-aws-');
     await writeFile(join(folder, '.local-stack.json'), JSON.stringify({ sqsEndpoint: local.stack.sqsEndpoint }));
     const run = await runProcess('sh', ['-c', listing!.command], {
       cwd: folder,
@@ -70,7 +70,7 @@ test(
   'with no state file, the commands that stop for want of the simulator are those its row of the table names',
   { timeout: COMMAND_TEST_TIMEOUT_MS },
   async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'no-stack-'));
+    const folder = await scratchDirectory('no-stack-');
     const port = await getFreePort();
     const row = (await operations())
       .split('\n')

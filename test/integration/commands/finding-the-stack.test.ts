@@ -11,6 +11,7 @@ import { getFreePort } from '../../../local/free-port.ts';
 import { subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { runNodeCommand } from '../../support/node-command.ts';
 import { startNpmStart, type NpmStart } from '../../support/npm-start.ts';
+import { removeDirectory } from '../../support/scratch-directory.ts';
 
 /** What would point the commands elsewhere than the state file. */
 const LOCATING_VARIABLES = [
@@ -29,8 +30,9 @@ beforeAll(async () => {
   stack = await startNpmStart('node', { LOCAL_STACK_STATE: statePath() });
   // Longer than startNpmStart's own limit, so that a stack slow to start fails with what it printed.
 }, 150_000);
-afterAll(() => {
+afterAll(async () => {
   stack?.process.kill('SIGKILL');
+  await removeDirectory(folder);
 });
 
 const command = (name: string, ...args: string[]) =>

@@ -6,15 +6,14 @@
  * follow the account from STS's answer to the bootstrap fix. With no AWS credentials at all, every check that needs
  * them says so and how to give them, naming AWS's address it would have called.
  */
-import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { getFreePort } from '../../../local/free-port.ts';
 import { runNodeCommand } from '../../support/node-command.ts';
 import { useSimulator } from '../../support/simulator.ts';
+import { scratchDirectory } from '../../support/scratch-directory.ts';
 
 const sim = useSimulator();
 let nowhere = '';
@@ -171,7 +170,7 @@ test('-c overrides cdk.json as for cdk deploy: an own license product passes, an
  * metadata; every service AWS's own (nothing is sent: the SDK stops before a request for want of credentials).
  */
 async function withoutCredentials(environment: Record<string, string>, ...args: string[]) {
-  const home = await mkdtemp(join(tmpdir(), 'no-aws-'));
+  const home = await scratchDirectory('no-aws-');
   return runNodeCommand(['local/commands/preflight.ts', ...args], {
     HOME: home,
     AWS_CONFIG_FILE: join(home, 'config'),

@@ -3,14 +3,14 @@
  * catch-up) stops it on the way: moves made at once add up, a reset overtakes a move under way, and a state saved
  * mid-move keeps the clock running on if the move would have.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { SimulatorControl } from '../../../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../../../simulator/server.ts';
 import { STATE_FILE_NAME } from '../../../simulator/state-file.ts';
 import type { ClockJumpHandler } from '../../../simulator/simulator.ts';
+import { scratchDirectory } from '../../support/scratch-directory.ts';
 
 const HOUR_MS = 3_600_000;
 const START = new Date('2026-12-05T12:00:00.000Z');
@@ -76,7 +76,7 @@ test('a reset overtakes a move under way: the clock is where the reset put it, a
 });
 
 test('a state saved while a move stops the clock on the way keeps it running, if the move would', async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'clock-moves-'));
+  const dataDir = await scratchDirectory('clock-moves-');
   const { server, control, stops } = await simulator(true, dataDir);
   const move = control.advanceClock({ hours: 30 });
   while (stops.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));

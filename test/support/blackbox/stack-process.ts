@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../local/config.ts';
@@ -43,6 +44,8 @@ export async function startStackProcess(): Promise<StackProcess> {
       FINAL_METERING_INTERVAL_SECONDS: '3600',
     },
   });
+  // A stack killed leaves its state file behind; the commands that read it run while the stack does.
+  child.once('exit', () => void rm(statePath, { force: true }));
   const output: string[] = [];
   const logs = () => output.join('');
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
