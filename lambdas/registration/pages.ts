@@ -17,17 +17,17 @@ export interface Branding {
 
 /**
  * The one stylesheet, inline (the Content-Security-Policy admits it by hash). Text contrast is at least 4.5:1, the
- * focus ring's at least 3:1, and long addresses wrap rather than widen a phone's page.
+ * focus ring's at least 3:1, and long words and addresses wrap rather than widen a phone's page.
  */
 export const STYLESHEET = `
 *{box-sizing:border-box}
-body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff}
+body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff;overflow-wrap:anywhere}
 header,main,footer{max-width:38rem;margin:0 auto;padding:1rem}
 header{display:flex;align-items:center;gap:.75rem;border-bottom:1px solid #d0d0d0}
 header img{max-height:2.5rem;max-width:8rem}
 header p{margin:0;font-weight:600}
 h1{font-size:1.5rem;line-height:1.25}
-a{color:#0b4fb3;overflow-wrap:anywhere}
+a{color:#0b4fb3}
 label{display:block;font-weight:600;margin-top:1rem}
 .hint{font-weight:400;color:#4a4a4a}
 input{display:block;width:100%;margin-top:.25rem;padding:.6rem;font:inherit;border:2px solid #5c5c5c;border-radius:4px}

@@ -197,6 +197,35 @@ describe('a buyer subscribing on AWS Marketplace', () => {
       ).toEqual([]);
     }
   });
+
+  test('who registers in a second tab after the first sees the details that stood, wrapped to fit the phone', async () => {
+    // A context of its own, not one of the journeys above: their checks count exactly two registrations.
+    const context = await running().browser.newContext({ viewport: PHONE_VIEWPORT, javaScriptEnabled: false });
+    try {
+      const first = await context.newPage();
+      await first.goto(running().stack.buyerPageUrl);
+      await subscribeAndSetUp(first, 'Subscribe to');
+      const second = await context.newPage();
+      await second.goto(first.url());
+      // As long as the form takes: unbroken words that must wrap rather than widen the page.
+      const long = { company: 'C'.repeat(200), contactName: 'N'.repeat(200), email: `${'a'.repeat(240)}@example.com` };
+      for (const [tab, details] of [
+        [first, long],
+        [second, buyer],
+      ] as const) {
+        await tab.getByLabel('Company').fill(details.company);
+        await tab.getByLabel('Contact name').fill(details.contactName);
+        await tab.getByLabel('Email').fill(details.email);
+        await tab.getByRole('button', { name: 'Complete registration' }).click();
+      }
+      await first.getByRole('heading', { name: 'You are set up' }).waitFor();
+      await second.getByRole('heading', { name: 'Already set up' }).waitFor();
+      expect(await second.locator('main').innerText()).toContain(long.email);
+      await expectFitsThePhone(second);
+    } finally {
+      await context.close();
+    }
+  });
 });
 
 /** The journeys follow `cdk.json`, as `npm start` does; they need it to configure what they walk through. */
