@@ -43,10 +43,14 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
   },
 };
 
-// Control and format characters (bidirectional overrides, zero-width spaces), and the separators that would let one
-// field pose as two lines. Not the format characters that spell names and emoji: the zero-width non-joiner and joiner
-// (Persian, Indic scripts, emoji sequences), the soft hyphen, and the tags of subdivision flags.
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?!\u00AD|\u200C|\u200D|[\u{E0020}-\u{E007F}])\p{Cf}/u;
+// Control and format characters (bidirectional overrides and isolates, zero-width spaces), and the separators that
+// would let one field pose as two lines. Not the format characters that spell names and emoji: the zero-width
+// non-joiner and joiner (Persian, Indic scripts, emoji sequences), the soft hyphen, the tags of subdivision flags, and
+// the direction marks that Hebrew and Arabic text carries unseen when pasted (left-to-right, right-to-left, Arabic
+// letter mark): alone they reorder nothing beyond themselves, and a buyer could not see what to remove.
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?!\u00AD|\u200C|\u200D|\u200E|\u200F|\u061C|[\u{E0020}-\u{E007F}])\p{Cf}/u;
+// A value with nothing to see: only spaces and format characters, which would fill a required field with nothing.
+const INVISIBLE = /^[\s\p{Cf}]*$/u;
 // The replacement character: what a browser or API Gateway makes of bytes that were not UTF-8 (or `%FF` decoded), so
 // the buyer's text did not arrive as typed, and storing it would keep the garbling.
 const GARBLED = /\uFFFD/u;
@@ -70,7 +74,8 @@ export function validateRegistration(
   for (const field of REGISTRATION_FIELDS) {
     const given = submitted[field];
     const all = given === undefined ? [] : typeof given === 'string' ? [given] : given;
-    const value = (all[0] ?? '').trim();
+    const typed = (all[0] ?? '').trim();
+    const value = INVISIBLE.test(typed) ? '' : typed;
     const rule = fieldRules[field];
     values[field] = shownAgain(value, rule.maxLength * 2);
     if (all.length > 1) {
@@ -82,8 +87,8 @@ export function validateRegistration(
       continue;
     }
     const problem =
-      // Characters as the buyer counts them (an emoji is one), not UTF-16 units.
-      [...value].length > rule.maxLength
+      // UTF-16 units, as the form's `maxlength` counts them: what the browser lets through is never refused as too long.
+      value.length > rule.maxLength
         ? `Use at most ${rule.maxLength} characters`
         : UNPRINTABLE.test(value)
           ? 'Remove the line breaks or control characters'

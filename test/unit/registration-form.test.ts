@@ -51,13 +51,13 @@ test('a value too long to keep is shown again cut short, never through the middl
   expect(fits.valid ? '' : fits.values.company).toBe(`${'A'.repeat(398)}\u{1F600}`);
 });
 
-test('lengths count characters as the buyer does: an emoji is one', () => {
-  const company = `Acme ${'\u{1F600}'.repeat(150)}`;
+test("lengths count UTF-16 units, as the form's maxlength does: what the browser lets through is not too long", () => {
+  const company = `Acme ${'\u{1F600}'.repeat(97)}`;
   expect(validateRegistration({ ...valid, company }, required)).toEqual({
     valid: true,
     details: { ...valid, company },
   });
-  const tooLong = validateRegistration({ ...valid, company: '\u{1F600}'.repeat(201) }, required);
+  const tooLong = validateRegistration({ ...valid, company: '\u{1F600}'.repeat(101) }, required);
   expect(tooLong.valid ? undefined : tooLong.errors.company).toBe('Use at most 200 characters');
 });
 
@@ -71,6 +71,13 @@ test('the format characters that spell names and emoji are kept', () => {
     expect(validateRegistration(details, required)).toEqual({ valid: true, details });
   }
   const england = '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}';
+  // The direction marks pasted Hebrew and Arabic text carries unseen.
+  for (const company of ['\u05D7\u05D1\u05E8\u05D4 \u200EAcme', '\u0634\u0631\u0643\u0629\u061C', 'Acme\u200F']) {
+    expect(validateRegistration({ ...valid, company }, required), JSON.stringify(company)).toEqual({
+      valid: true,
+      details: { ...valid, company },
+    });
+  }
   expect(validateRegistration({ ...valid, company: `Acme ${england}` }, required).valid).toBe(true);
 });
 
@@ -82,6 +89,12 @@ test('required fields come from configuration; optional ones may be empty and ar
     contactName: 'Enter the name of a contact person',
     email: 'Enter an email address',
   });
+});
+
+test('a value with nothing visible in it is no value: missing if required, not stored if optional', () => {
+  const invisible = validateRegistration({ ...valid, company: '\u200D', phone: '\u00AD \u200E' }, required);
+  expect(invisible.valid ? {} : invisible.errors).toEqual({ company: 'Enter your company name' });
+  expect(validateRegistration({ ...valid, phone: '\u200C\u00A0' }, required)).toEqual({ valid: true, details: valid });
 });
 
 test('a field given more than once is refused, whichever of its values would pass', () => {
