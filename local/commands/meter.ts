@@ -28,7 +28,7 @@ import {
 } from '../../lib/function-environment.ts';
 import { commandTargets } from './targets.ts';
 import { ArgumentError, parseCommandLine, runCommand } from './command-line.ts';
-import { mustBeKnownSubscribers } from './known-subscribers.ts';
+import { mustBeKnownSubscribers, subscriberIdArgument } from './known-subscribers.ts';
 
 const USAGE = 'npm run meter -- [--dry-run] [--final | --subscriber <id>]';
 
@@ -59,6 +59,7 @@ runCommand('meter', USAGE, async (args) => {
   const { 'dry-run': dryRun, final, subscriber } = values;
   if (final && subscriber !== undefined) throw new ArgumentError('--final and --subscriber exclude each other');
   if (subscriber === '') throw new ArgumentError('--subscriber must not be empty');
+  if (subscriber !== undefined) subscriberIdArgument('--subscriber', subscriber);
   const targets = await commandTargets();
   const { config } = targets;
   const client = documentClient(targets.dynamoDbEndpoint);

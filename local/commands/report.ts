@@ -34,7 +34,7 @@ import {
   parseCommandLine,
   runCommand,
 } from './command-line.ts';
-import { mustBeKnownSubscribers } from './known-subscribers.ts';
+import { mustBeKnownSubscribers, subscriberIdArgument } from './known-subscribers.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 
 const USAGE = 'npm run report -- [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--subscriber <id>]... [--json]';
@@ -55,6 +55,7 @@ function parseArguments(args: readonly string[]): Arguments {
     json: { type: 'boolean', default: false },
   });
   if (values.subscriber?.some((id) => id === '')) throw new ArgumentError('--subscriber must not be empty');
+  values.subscriber?.forEach((id) => subscriberIdArgument('--subscriber', id));
   const from = values.from === undefined ? undefined : dayArgument('--from', values.from);
   const to = values.to === undefined ? undefined : dayArgument('--to', values.to);
   // Both on the command line: wrong before any stack is looked for.

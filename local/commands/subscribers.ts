@@ -26,6 +26,7 @@ import { subscriptionStatuses, type SubscriptionStatus } from '../../lambdas/cor
 import { finalMeteringGraceVariable } from '../../lib/function-environment.ts';
 import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
+import { subscriberIdArgument } from './known-subscribers.ts';
 
 const USAGE = `npm run subscribers -- [--id <subscriberId>] [--status ${subscriptionStatuses.options.join('|')}] [--json]`;
 /** Buckets are of hours up to now; a day past it leaves room for a machine clock running behind. */
@@ -50,6 +51,7 @@ async function main(args: string[]): Promise<number> {
   });
   const status = values.status === undefined ? undefined : statusArgument(values.status);
   if (values.id === '') throw new ArgumentError('--id must not be empty');
+  if (values.id !== undefined) subscriberIdArgument('--id', values.id);
   const targets = await commandTargets();
   const client = documentClient(targets.dynamoDbEndpoint);
   try {

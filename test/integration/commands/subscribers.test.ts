@@ -123,7 +123,7 @@ test(
 );
 
 test(
-  'an unknown subscriber fails naming it; an unknown option or status shows the usage line, exit 2',
+  'an unknown subscriber fails naming it; an unknown option, status or malformed id shows the usage line, exit 2',
   { timeout: COMMAND_TEST_TIMEOUT_MS },
   async () => {
     const unknown = await subscribers('--id', 'license:arn:aws:license-manager::123456789012:license:l-nobody');
@@ -133,6 +133,8 @@ test(
     for (const args of [
       ['--state', 'active'],
       ['--status', 'gone'],
+      // A license ARN without the license: of a subscriber id.
+      ['--id', 'arn:aws:license-manager::123456789012:license:l-nobody'],
     ]) {
       const refused = await subscribers(...args);
       expect(refused.status).toBe(2);

@@ -13,7 +13,11 @@ import type { MeteredProduct } from '../../../lambdas/core/environment.ts';
 import { bucketKey, pendingShardOf } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
 import type { UsageEventInput } from '../../../lambdas/core/metering/recording/usage-event.ts';
 import { recordUsage } from '../../../lambdas/core/metering/recording/usage-recorder.ts';
-import { usageReport, type UsageReport } from '../../../lambdas/core/metering/report/usage-report.ts';
+import {
+  usageReport,
+  UsageReportOptionsError,
+  type UsageReport,
+} from '../../../lambdas/core/metering/report/usage-report.ts';
 import { subscriberIdOf } from '../../../lambdas/core/subscriber.ts';
 import { runNodeCommand, type CommandRun } from '../../support/node-command.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
@@ -292,7 +296,7 @@ describe('reading', () => {
           expectedUnits += hours + 1;
         }
       }
-      // Just outside the days: the hour before, and the hour after (under a key the read's range does include).
+      // Just outside the days: the hour before, and the hour after under its smallest key (an empty dimension).
       await addUsage(writer, tables.usage, {
         subscriberId,
         hour: new Date('2026-11-16T23:00:00Z'),
@@ -337,9 +341,41 @@ describe('reading', () => {
       expect(report.totals).toMatchObject({ buckets: 192, recorded: expectedUnits, pending: expectedUnits });
       expect(report.reconciled).toBe(true);
     }
-    // 196 items in the table at 7 a page; each partition's 96 in range plus the one after, at 7 a page.
+    // 196 items in the table at 7 a page; each partition's 96 in range, at 7 a page.
     expect(scanning.sent.get('ScanCommand')).toBeGreaterThanOrEqual(Math.ceil(196 / 7));
-    expect(querying.sent.get('QueryCommand')).toBeGreaterThanOrEqual(2 * Math.ceil(97 / 7));
+    expect(querying.sent.get('QueryCommand')).toBeGreaterThanOrEqual(2 * Math.ceil(96 / 7));
+  });
+
+  test('the last hour a bucket key can hold is reported; days no key can hold are refused, nothing read', async () => {
+    const tables = await freshTables(dynamoDb);
+    const client = documentClient(dynamoDb.endpoint);
+    const subscriberId = 'license:last';
+    await addUsage(client, tables.usage, {
+      subscriberId,
+      hour: new Date('9999-12-31T23:00:00Z'),
+      dimension: 'users',
+      quantity: 3,
+    });
+    const lastDay = new Date('9999-12-31T00:00:00Z');
+
+    for (const subscriberIds of [undefined, [subscriberId]]) {
+      const report = await usageReport(client, tables.usage, {
+        from: lastDay,
+        to: lastDay,
+        ...(subscriberIds && { subscriberIds }),
+      });
+      expect(report.rows.map((row) => [row.day, row.recorded])).toEqual([['9999-12-31', 3]]);
+    }
+    for (const [from, to] of [
+      [lastDay, new Date('+010000-01-01T00:00:00Z')],
+      [new Date('-000001-12-31T00:00:00Z'), lastDay],
+    ]) {
+      await expect(usageReport(client, tables.usage, { from: from!, to: to! })).rejects.toThrow(
+        new UsageReportOptionsError(
+          "from and to must be days from 0000-01-01 to 9999-12-31, the years a bucket's hour is written with",
+        ),
+      );
+    }
   });
 });
 
@@ -498,6 +534,11 @@ describe('npm run report', () => {
     [['--from', '2026-11-18', '--to', '2026-11-17'], '--from 2026-11-18 is after --to 2026-11-17'],
     [['--from'], "Option '--from <value>' argument missing"],
     [['--subscriber', ''], '--subscriber must not be empty'],
+    [
+      ['--subscriber', 'arn:aws:license-manager::123456789012:license:l-1'],
+      '--subscriber must be a subscriber id, license:<LicenseArn> or legacy:<ProductCode>:<CustomerIdentifier> ' +
+        '(npm run subscribers lists them), not "arn:aws:license-manager::123456789012:license:l-1"',
+    ],
     [['--bogus'], "Unknown option '--bogus'"],
     [['today'], "Unexpected argument 'today'"],
   ])('bad arguments %j: exit status 2 and one line saying what is wrong', async (args, message) => {
@@ -511,6 +552,13 @@ describe('npm run report', () => {
     expect(error).toMatch(new RegExp(`^npm run report: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     expect(usage).toMatch(/^usage: npm run report -- /);
     expect(rest).toEqual(['']);
+  });
+
+  test('a --subscriber longer than any id is refused, repeated only in part: exit status 2', async () => {
+    const run = await runReport(['--subscriber', `license:${'x'.repeat(3000)}`], await freshTables(dynamoDb));
+
+    expect(run.status).toBe(2);
+    expect(run.stderr.split('\n')[0]).toMatch(/, not "license:x{72}\.\.\. \(3008 characters\)"$/);
   });
 
   test('a table it cannot read: exit status 1 and one line naming it', async () => {

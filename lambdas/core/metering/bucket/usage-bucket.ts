@@ -53,6 +53,14 @@ export function bucketSortPrefix(hour: Date): string {
   return `HOUR#${hourOf(hour).toISOString()}#`;
 }
 
+/**
+ * A sort key after every bucket of `hour` and before any bucket of the next hour (the hour's prefix with its last `#`
+ * raised to `$`): the inclusive upper bound of a `BETWEEN` that ends with that hour, even the last one of year 9999.
+ */
+export function bucketSortLimit(hour: Date): string {
+  return `HOUR#${hourOf(hour).toISOString()}$`;
+}
+
 /** The `pending` index partition of a subscriber's buckets: stable, from its id. */
 export function pendingShardOf(subscriberId: string): string {
   return `pending#${createHash('sha256').update(subscriberId).digest()[0]! % PENDING_SHARDS}`;

@@ -10,7 +10,7 @@
  * a metering run shows every bucket as that run left it, to match against the run's summary and CloudTrail.
  */
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { bucketSortPrefix, usagePartition } from '../bucket/index.ts';
+import { bucketSortLimit, bucketSortPrefix, HOUR_MS, usagePartition } from '../bucket/index.ts';
 import { TABLE_KEY } from '../../../../contracts/index.ts';
 
 type Item = Record<string, unknown>;
@@ -18,7 +18,7 @@ type Item = Record<string, unknown>;
 export interface ReadScope {
   /** The first hour read. */
   readonly first: Date;
-  /** The hour after the last one read: its buckets may be read too (the range is inclusive), for the caller to drop. */
+  /** The hour after the last one read. */
   readonly end: Date;
   /** Only these subscribers' partitions; every partition (a Scan) when undefined. */
   readonly subscriberIds: readonly string[] | undefined;
@@ -32,7 +32,10 @@ export async function* bucketItemsIn(
   scope: ReadScope,
 ): AsyncGenerator<Item> {
   const names = { '#pk': TABLE_KEY.partitionKey, '#sk': TABLE_KEY.sortKey };
-  const range = { ':first': bucketSortPrefix(scope.first), ':last': bucketSortPrefix(scope.end) };
+  const range = {
+    ':first': bucketSortPrefix(scope.first),
+    ':last': bucketSortLimit(new Date(scope.end.getTime() - HOUR_MS)),
+  };
   const common = {
     TableName: tableName,
     ConsistentRead: true,

@@ -158,12 +158,10 @@ export class UsageTally {
     private readonly end: Date,
   ) {}
 
-  /** Adds an item read from the Usage table's bucket range. */
+  /** Adds an item read from the Usage table's bucket range (the reader selects exactly the report's hours). */
   add(item: Record<string, unknown>): void {
     const audited = auditItem(item);
     const { place, outcome, requestId } = audited;
-    // The read's range is inclusive at its end: a bucket of the first hour after the report can fall in it.
-    if (place !== undefined && (place.hour < this.first || place.hour >= this.end)) return;
     this.totals.add(audited);
     if (requestId !== undefined) this.requestIds.add(requestId);
     const row = place === undefined ? undefined : this.rowOf(place.subscriberId, place.dimension, dayOf(place.hour));

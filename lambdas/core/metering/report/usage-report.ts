@@ -66,6 +66,9 @@ export class UsageReportOptionsError extends BackendError {
 }
 
 const DAY_MS = 86_400_000;
+const FIRST_DAY = new Date('0000-01-01T00:00:00.000Z');
+const LAST_DAY = new Date('9999-12-31T00:00:00.000Z');
+const END_OF_LAST_DAY = new Date(LAST_DAY.getTime() + DAY_MS);
 
 /**
  * The report of `usageTable`'s buckets of the days `options` name. Throws {@link UsageReportOptionsError} for
@@ -91,6 +94,11 @@ function scopeOf(options: UsageReportOptions): ReadScope {
   const end = new Date(startOfDay(to).getTime() + DAY_MS);
   if (first >= end) {
     throw new UsageReportOptionsError(`from ${dayOf(from)} is after to ${dayOf(to)}`);
+  }
+  if (first < FIRST_DAY || end > END_OF_LAST_DAY) {
+    throw new UsageReportOptionsError(
+      `from and to must be days from ${dayOf(FIRST_DAY)} to ${dayOf(LAST_DAY)}, the years a bucket's hour is written with`,
+    );
   }
   if (pageSize !== undefined && (!Number.isSafeInteger(pageSize) || pageSize < 1)) {
     throw new UsageReportOptionsError(`pageSize must be a whole number from 1, not ${pageSize}`);
