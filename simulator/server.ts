@@ -67,7 +67,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       if (within(url, '/control')) return control.handle(request, response, url);
       if (within(url, '/buyer')) return buyerPage.handle(request, response, url);
       if (request.method === 'POST') return simulator.handleAws(request, response);
-      describe(request.method, response);
+      describe(request.method, url, response);
       return Promise.resolve();
     }),
   );
@@ -95,12 +95,24 @@ function within(url: URL, prefix: string): boolean {
   return url.pathname === prefix || url.pathname.startsWith(`${prefix}/`);
 }
 
-/** What a GET of anything else answers: the service and where its parts are; any other method, a 405. */
-function describe(method: string | undefined, response: ServerResponse): void {
+/**
+ * What a GET of the root answers: the service and where its parts are; a GET of any other path, a 404 pointing there
+ * (a mistyped path must not pass for an answer); any other method, a 405.
+ */
+function describe(method: string | undefined, url: URL, response: ServerResponse): void {
   if (method !== 'GET' && method !== 'HEAD') {
     response.writeHead(405, { 'content-type': 'application/json; charset=utf-8', allow: 'GET, POST' });
     response.end(
       JSON.stringify({ message: `${method ?? ''} is not served here: GET describes the simulator, POST calls it` }),
+    );
+    return;
+  }
+  if (url.pathname !== '/') {
+    response.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+    response.end(
+      JSON.stringify({
+        message: 'Nothing is served at this path: GET / describes the simulator and where its parts are',
+      }),
     );
     return;
   }

@@ -44,6 +44,15 @@ test('a request target that is not a path gets a 400, and the simulator lives on
 
 test('GET describes the simulator; another method at its root gets a 405 naming the allowed ones', async () => {
   expect((await fetch(sim.url)).status).toBe(200);
+  // A mistyped path is not taken for the root: a seller's test that GETs it must not pass on the description.
+  for (const path of ['/contrl/billed', '/billed', '/buyers', '/index.html']) {
+    const response = await fetch(`${sim.url}${path}`);
+    expect({ path, status: response.status, body: await response.json() }).toEqual({
+      path,
+      status: 404,
+      body: { message: 'Nothing is served at this path: GET / describes the simulator and where its parts are' },
+    });
+  }
   for (const method of ['PUT', 'DELETE', 'OPTIONS', 'PATCH']) {
     const response = await fetch(sim.url, { method });
     expect({ method, status: response.status, allow: response.headers.get('allow') }).toEqual({
