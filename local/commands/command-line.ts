@@ -49,13 +49,26 @@ export function parseCommandLine<T extends Options>(args: readonly string[], opt
 }
 
 function refuseOptionsNpmTook(options: Options): void {
-  const taken = Object.keys(options).find(npmTookOption);
-  if (taken === undefined) return;
-  const value = process.env[npmVariableOf(taken)];
-  const option = value === 'true' ? `--${taken}` : `--${taken} ${value}`;
+  for (const [name, { short }] of Object.entries(options)) {
+    if (npmTookOption(name)) refuseTaken(`--${name}`, name);
+    const npmName = short === undefined ? undefined : NPM_SHORT_OPTIONS[short];
+    if (npmName !== undefined && npmTookOption(npmName)) refuseTaken(`-${short}`, npmName, ` (its --${npmName})`);
+  }
+}
+
+/**
+ * npm's own short options among the letters the commands use, by npm's long name: `npm run preflight -c key=value`
+ * gives npm a `--call` it keeps as `npm_config_call`, and preflight would check another configuration than the one
+ * deployed.
+ */
+const NPM_SHORT_OPTIONS: Readonly<Record<string, string>> = { c: 'call' };
+
+function refuseTaken(option: string, npmName: string, alias = ''): never {
+  const value = process.env[npmVariableOf(npmName)];
+  const given = value === 'true' ? option : `${option} ${value}`;
   throw new ArgumentError(
-    `npm took --${taken} for its own option, so the command never saw it: put it after --, as in ` +
-      `npm run ${process.env['npm_lifecycle_event']} -- ${option}`,
+    `npm took ${option} for its own option${alias}, so the command never saw it: put it after --, as in ` +
+      `npm run ${process.env['npm_lifecycle_event']} -- ${given}`,
   );
 }
 

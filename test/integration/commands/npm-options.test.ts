@@ -14,13 +14,15 @@ const env = { ...process.env, LOCAL_STACK_STATE: join(tmpdir(), 'no-stack-here.j
 const npmRun = (...args: string[]) => runProcess('npm', ['run', '-s', ...args], { cwd: projectRoot, env });
 
 test.each([
-  [['meter', '--dry-run'], 'npm run meter -- --dry-run'],
-  [['report', '--from=2026-12-01'], 'npm run report -- --from 2026-12-01'],
-  [['subscribers', '--json'], 'npm run subscribers -- --json'],
-])('npm run %j: refused (exit 2), naming where the option goes', async (args, fix) => {
+  [['meter', '--dry-run'], '--dry-run', 'npm run meter -- --dry-run'],
+  [['report', '--from=2026-12-01'], '--from', 'npm run report -- --from 2026-12-01'],
+  [['subscribers', '--json'], '--json', 'npm run subscribers -- --json'],
+  // npm's own -c, its --call: preflight would check cdk.json's configuration, not the one deployed.
+  [['preflight', '-c', 'marketplace.region=eu-west-1'], '-c', 'npm run preflight -- -c marketplace.region=eu-west-1'],
+])('npm run %j: refused (exit 2), naming where the option goes', async (args, taken, fix) => {
   const run = await npmRun(...args);
   expect(run.status, run.stderr).toBe(2);
-  expect(run.stderr).toContain(`npm took --${args[1]!.replace(/^--|=.*$/g, '')} for its own option`);
+  expect(run.stderr).toContain(`npm took ${taken} for its own option`);
   expect(run.stderr).toContain(fix);
 });
 
