@@ -143,13 +143,25 @@ function awsEnvironmentFix(error: unknown): string | undefined {
     }
     if (isMissingCredentials(cause)) {
       return (
-        'No usable AWS credentials: set AWS_PROFILE to a profile of the seller account (made with aws configure, or ' +
-        'aws configure sso; sign in again with aws sso login --profile <profile> when its session expired), or ' +
+        `No usable AWS credentials. ${profileInUse()}Set AWS_PROFILE to a profile of the seller account (made with ` +
+        'aws configure, or aws configure sso; sign in again with aws sso login --profile <profile> when its session expired), or ' +
         'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)'
       );
     }
   }
   return undefined;
+}
+
+/**
+ * Which profile gave no credentials, when `AWS_PROFILE` names one: the SDK's "Could not load credentials from any
+ * providers" does not say, and a profile name mistyped or missing from this machine's files looks like no profile.
+ */
+export function profileInUse(): string {
+  const profile = process.env['AWS_PROFILE'];
+  return profile
+    ? `AWS_PROFILE names the profile ${JSON.stringify(profile)}, which gave none (aws configure list-profiles lists ` +
+        "this machine's). "
+    : '';
 }
 
 /** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */

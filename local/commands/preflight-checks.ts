@@ -32,7 +32,7 @@ import {
   receivesLegacyNotifications,
   type LegacyTopic,
 } from '../../lib/marketplace-topics.ts';
-import { isMissingCredentials, messageOf } from './command-line.ts';
+import { isMissingCredentials, messageOf, profileInUse } from './command-line.ts';
 
 export interface CheckResult {
   readonly outcome: 'PASS' | 'FAIL' | 'SKIP';
@@ -155,7 +155,7 @@ export async function identityCheck(
                 outcome: 'FAIL',
                 check: 'account and region',
                 detail: `no AWS credentials (${credentialsProblem}), and ${noRegion}`,
-                fix: `${CREDENTIALS_FIX} ${REGION_FIX}`,
+                fix: `${profileInUse()}${CREDENTIALS_FIX} ${REGION_FIX}`,
               },
       };
     }
@@ -502,7 +502,7 @@ function failure(
       outcome: 'FAIL',
       check,
       detail: `no AWS credentials to call ${service} at ${address}: ${messageOf(error)}`,
-      fix: CREDENTIALS_FIX,
+      fix: `${profileInUse()}${CREDENTIALS_FIX}`,
     };
   }
   const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;

@@ -59,3 +59,9 @@ test.each(Object.keys(COMMANDS))('%s with no credentials says how to give them',
   // Said once, whatever wrapped it.
   expect(stderr.split('Could not load credentials from any providers')).toHaveLength(2);
 });
+
+test('a profile that gives no credentials is named: the SDK does not say which one it tried', async () => {
+  const { status, stderr } = await run('subscribers', { AWS_REGION: 'eu-west-1', AWS_PROFILE: 'seller' });
+  expect(status, stderr).toBe(1);
+  expect(stderr).toContain('No usable AWS credentials. AWS_PROFILE names the profile "seller", which gave none');
+});
