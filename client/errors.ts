@@ -88,6 +88,18 @@ export class UsageNotDeliveredError extends UsageClientError {
 }
 
 /**
+ * The cause of the calls `close({ timeoutMs })` stopped when its deadline passed: the attempt under way was abandoned
+ * (it may have been counted) and no other was made; their events are in the {@link UsageNotDeliveredError}.
+ */
+export class CloseTimeoutError extends UsageClientError {
+  override readonly name = 'CloseTimeoutError';
+
+  constructor(readonly timeoutMs: number) {
+    super(`close() gave up after its ${timeoutMs} ms`);
+  }
+}
+
+/**
  * The cause of a failed call: the API refused it with a 4xx after an earlier attempt carrying its events (in this flush
  * or an earlier one) whose answer was lost (a dropped connection, a timeout, a 5xx), which may have been counted. The
  * refusal says nothing of that attempt, so the events are kept, pending, to be sent again with their ids (answered

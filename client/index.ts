@@ -3,10 +3,17 @@
  * dimension, hour and tag set and sends it to `POST /usage`, SigV4-signed, retried, counted once. See
  * `docs/usage-client.md`.
  */
-export { UsageClient, type FlushReport, type UsageClientOptions, type UsageRefusal } from './usage-client.ts';
+export {
+  UsageClient,
+  type CloseOptions,
+  type FlushReport,
+  type UsageClientOptions,
+  type UsageRefusal,
+} from './usage-client.ts';
 export type { AggregatedUsageEvent, RecordedUsageEvent, UsageEvent } from './usage-events.ts';
 export type { AwsCredentials, AwsCredentialsProvider, RetryOptions, UsageResult } from './usage-transport.ts';
 export {
+  CloseTimeoutError,
   InvalidUsageEventError,
   RefusedAfterLostAnswerError,
   RetryableUsageAnswerError,

@@ -6,16 +6,18 @@
  * `duplicate`); refused, and handed to `onRefused` (`rejected`, `conflict`) or `onError` (a call refused whole with a
  * 4xx); or still pending in the client, which sends it again at the next flush. Each aggregated event gets its id when
  * it is sealed and keeps it, with its contents, until it is answered, so sending a call again after a lost answer
- * counts it once. `close()` flushes a last time and rejects with what it could not deliver.
+ * counts it once. `close()` flushes a last time, within a deadline if given, and rejects with what it could not
+ * deliver; `resend()` takes such events back, ids and all, in this client or another.
  *
  * @example
  * const usage = new UsageClient({ usageUrl: process.env.USAGE_URL! });
  * usage.record({ subscriberId, dimension: 'requests', quantity: 1 });
- * process.once('SIGTERM', () => void usage.close().finally(() => process.exit(0)));
+ * process.once('SIGTERM', () => void usage.close({ timeoutMs: 20_000 }).finally(() => process.exit(0)));
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  CloseTimeoutError,
   UsageCallFailedError,
   UsageCallRefusedError,
   UsageClientClosedError,
@@ -24,6 +26,7 @@ import {
 } from './errors.ts';
 import {
   appEventCount,
+  handedBackEvent,
   MAX_EVENTS_PER_CALL,
   recordedEvent,
   UsageAggregator,
@@ -55,9 +58,12 @@ export interface UsageClientOptions {
   readonly onError?: (error: UsageCallFailedError | UsageCallRefusedError) => void;
   /** After every flush, the interval's included: what it did, for the app's logs or metrics. */
   readonly onFlush?: (report: FlushReport) => void;
-  /** Where the client learns the time: default timestamps, the hours events are summed in, the signature's date. */
+  /**
+   * Where the client learns the time: default timestamps, the hours events are summed in, the signature's date (moved
+   * by how far API Gateway's clock is found to be off, when it refuses a signature as outside its 5 minutes).
+   */
   readonly clock?: { now(): Date };
-  /** How the client waits: between flushes (aborted when a flush starts sooner) and before a retry. */
+  /** How the client waits: between flushes (aborted when a flush starts sooner), before a retry, `close()`'s deadline. */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -66,9 +72,18 @@ export type UsageRefusal = Extract<UsageResult, { status: 'rejected' | 'conflict
   readonly event: AggregatedUsageEvent;
 };
 
+/** What `close()` may be given. */
+export interface CloseOptions {
+  /**
+   * How long the last flush may take, retries included (none when left out): past it, the attempt under way is
+   * abandoned and `close()` rejects with what was not delivered, in time for the process's own shutdown deadline.
+   */
+  readonly timeoutMs?: number;
+}
+
 /** What one flush did, counted in app events (what `record()` took). */
 export interface FlushReport {
-  /** HTTP requests sent, retries included. */
+  /** HTTP requests sent, retries included (not attempts that ended before one was sent, for want of credentials). */
   readonly requests: number;
   /** Answered `accepted` or `duplicate`. */
   readonly delivered: number;
@@ -90,6 +105,9 @@ const DEFAULT_RETRY: RetryOptions = { maxAttempts: 5, baseDelayMs: 250, maxDelay
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const EXECUTE_API_HOST = /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/;
+
+/** The longest wait a timer takes (2^31 - 1 ms, about 24.8 days): Node.js runs a longer one at once. */
+const LONGEST_WAIT_MS = 2_147_483_647;
 
 export class UsageClient {
   private readonly transport: UsageTransport;
@@ -118,17 +136,15 @@ export class UsageClient {
   private lastFailure: UsageCallFailedError | undefined;
   private closed = false;
   private closing: Promise<FlushReport> | undefined;
+  /** Aborted when `close()`'s deadline passes: stops every send, the attempt under way too. */
+  private readonly shutdown = new AbortController();
   /** What the flushes that ended after `close()` was called did: the one under way then, and its own. */
   private sinceClose: FlushReport = { requests: 0, delivered: 0, refused: 0, pending: 0 };
 
   constructor(options: UsageClientOptions) {
     const usageUrl = checkedUrl(options.usageUrl);
-    const retry = { ...DEFAULT_RETRY, ...options.retry };
-    if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
-      throw new UsageClientConfigError('retry.maxAttempts must be a whole number of 1 or more');
-    }
-    this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
-    if (!(this.flushIntervalMs >= 0)) throw new UsageClientConfigError('flushIntervalMs must be 0 or more');
+    const retry = checkedRetry(options.retry);
+    this.flushIntervalMs = checkedWait('flushIntervalMs', options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
     this.clock = options.clock ?? { now: () => new Date() };
     this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
     this.onRefused = options.onRefused ?? logRefusal;
@@ -140,7 +156,7 @@ export class UsageClient {
       credentials: options.credentials,
       retry,
       clock: this.clock,
-      sleep: (ms) => this.sleep(ms),
+      sleep: (ms, signal) => this.sleep(ms, signal),
     });
   }
 
@@ -171,19 +187,55 @@ export class UsageClient {
   }
 
   /**
+   * Queues events handed back unanswered (by {@link UsageNotDeliveredError} or {@link UsageCallFailedError}, of this
+   * client or another, also after a trip through JSON) for the next flush, with their ids and contents: the API counts
+   * each id once, so what an earlier attempt did count is answered `duplicate`. Never `record()` their usage again,
+   * which would give it new ids. An event whose id is already pending here is skipped. Throws
+   * {@link InvalidUsageEventError} for an event not of that shape (nothing queued), {@link UsageClientClosedError}
+   * after `close()`.
+   */
+  resend(events: readonly AggregatedUsageEvent[]): void {
+    if (this.closed) throw new UsageClientClosedError();
+    const checked = events.map(handedBackEvent);
+    const pending = new Set(this.unanswered.map((event) => event.eventId));
+    for (const event of checked) {
+      if (pending.has(event.eventId)) continue;
+      pending.add(event.eventId);
+      this.unanswered.push(event);
+      // Unanswered before: it may have been counted, so a refusal of its call must not drop it (see mayHaveCounted).
+      this.mayHaveCounted.add(event.eventId);
+    }
+    this.armInterval();
+  }
+
+  /**
    * Flushes a last time and closes the client (`record()` throws from now on). Answers what the flushes that ended
    * meanwhile did (a flush under way when it was called, and its own); rejects with {@link UsageNotDeliveredError},
-   * carrying the events, when something could still not be delivered. Calling it again answers the same promise.
+   * carrying the events, when something could still not be delivered, at the latest `timeoutMs` after the call. Calling
+   * it again answers the same promise.
    */
-  close(): Promise<FlushReport> {
+  close(options: CloseOptions = {}): Promise<FlushReport> {
+    const timeoutMs = options.timeoutMs === undefined ? undefined : checkedWait('timeoutMs', options.timeoutMs);
     this.closed = true;
-    this.closing ??= this.closeNow();
+    this.closing ??= this.closeNow(timeoutMs);
     return this.closing;
   }
 
-  private async closeNow(): Promise<FlushReport> {
+  private async closeNow(timeoutMs: number | undefined): Promise<FlushReport> {
     this.disarmInterval();
-    await this.flush();
+    const deadline = new AbortController();
+    if (timeoutMs !== undefined) {
+      this.sleep(timeoutMs, deadline.signal).then(
+        () => this.shutdown.abort(new CloseTimeoutError(timeoutMs)),
+        // Disarmed: the last flush ended first.
+        () => undefined,
+      );
+    }
+    try {
+      await this.flush();
+    } finally {
+      deadline.abort();
+    }
     if (this.unanswered.length > 0) {
       throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause: this.lastFailure });
     }
@@ -199,14 +251,14 @@ export class UsageClient {
     while (this.unanswered.length > 0) {
       const call = this.unanswered.slice(0, MAX_EVENTS_PER_CALL);
       const answerLost = call.some((event) => this.mayHaveCounted.has(event.eventId));
-      const outcome = await this.transport.send(call.map(wireEvent), { answerLost });
+      const outcome = await this.transport.send(call.map(wireEvent), { answerLost, signal: this.shutdown.signal });
       requests += outcome.requests;
       if (outcome.kind === 'failed') {
         if (outcome.mayHaveCounted) call.forEach((event) => this.mayHaveCounted.add(event.eventId));
         // The API is unreachable or overloaded: the later calls of this flush would fail alike; all of them wait.
         this.lastFailure = new UsageCallFailedError(
           call,
-          outcome.requests,
+          outcome.attempts,
           outcome.status,
           this.pendingAppEvents,
           outcome.cause,
@@ -293,6 +345,27 @@ function logRefusal(refusal: UsageRefusal): void {
     `usage client: ${reason}: ${event.quantity} ${event.dimension} of ${event.subscriberId} in the hour ` +
       `${event.hour} (${event.appEvents.length} app events): ${refusal.message}`,
   );
+}
+
+/** The retry options over the defaults (an option given as `undefined` keeps its default), each checked. */
+function checkedRetry(options: Partial<RetryOptions> | undefined): RetryOptions {
+  const given = Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined));
+  const retry: RetryOptions = { ...DEFAULT_RETRY, ...given };
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+    throw new UsageClientConfigError('retry.maxAttempts must be a whole number of 1 or more');
+  }
+  checkedWait('retry.baseDelayMs', retry.baseDelayMs);
+  checkedWait('retry.maxDelayMs', retry.maxDelayMs);
+  if (checkedWait('retry.requestTimeoutMs', retry.requestTimeoutMs) === 0) {
+    throw new UsageClientConfigError('retry.requestTimeoutMs must be more than 0');
+  }
+  return retry;
+}
+
+/** A wait in milliseconds a timer can keep: a number from 0 to 2^31 - 1 (Node.js runs a longer one at once). */
+function checkedWait(name: string, ms: number): number {
+  if (typeof ms === 'number' && ms >= 0 && ms <= LONGEST_WAIT_MS) return ms;
+  throw new UsageClientConfigError(`${name} must be a number of milliseconds from 0 to ${LONGEST_WAIT_MS}, not ${ms}`);
 }
 
 function checkedUrl(text: string): URL {

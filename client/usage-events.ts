@@ -189,6 +189,33 @@ export function wireEvent(event: AggregatedUsageEvent): Record<string, unknown> 
   };
 }
 
+/**
+ * A copy of an aggregated event handed back to be sent again (`resend()`), checked: it must go out exactly as it was
+ * first sent, so anything missing or malformed is refused rather than mended. Takes it as `JSON.parse` gives it back
+ * too (its app events' times as strings).
+ */
+export function handedBackEvent(event: AggregatedUsageEvent): AggregatedUsageEvent {
+  const given: Partial<Record<keyof AggregatedUsageEvent, unknown>> = event;
+  const problem =
+    typeof given.eventId !== 'string' || given.eventId === ''
+      ? 'eventId must be a non-empty string'
+      : typeof given.timestamp !== 'string' || Number.isNaN(Date.parse(given.timestamp))
+        ? 'timestamp must be the ISO 8601 time it was sent with'
+        : typeof given.hour !== 'string' || Number.isNaN(Date.parse(given.hour))
+          ? 'hour must be an ISO 8601 time'
+          : !Array.isArray(given.appEvents)
+            ? 'appEvents must be the app events summed into it'
+            : eventProblem({ ...event, timestamp: undefined });
+  if (problem !== undefined) {
+    throw new InvalidUsageEventError(`a handed-back event cannot be sent again: ${problem}`);
+  }
+  return {
+    ...event,
+    ...(event.tags === undefined ? {} : { tags: { ...event.tags } }),
+    appEvents: event.appEvents.map((appEvent) => ({ ...appEvent, timestamp: new Date(appEvent.timestamp) })),
+  };
+}
+
 /** How many app events `events` carry. */
 export function appEventCount(events: readonly AggregatedUsageEvent[]): number {
   return events.reduce((sum, event) => sum + event.appEvents.length, 0);

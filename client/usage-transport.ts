@@ -1,10 +1,13 @@
 /**
  * One call of `POST /usage`, SigV4-signed for `execute-api`, retried while retrying can help: a 503 or 429 (after its
- * `Retry-After`), any other 5xx, a network error or timeout, an answer that cannot be read. The events carry their
- * ids, so a call sent again after an answer that was lost is counted once (`duplicate`). Any other 4xx is the API
- * refusing the call itself: it would refuse it again, so it is not retried. A refusal that follows an attempt whose
- * answer was lost (in this call, or in an earlier one the caller names) says nothing of that attempt, which may have
- * been counted: the call is then failed, not refused, so that its events stay pending with their ids.
+ * `Retry-After`), any other 5xx, a network error or timeout, an answer that cannot be read, and API Gateway's 403s that
+ * another attempt can cure: a signature outside its 5 minutes (the machine's clock is off: the next attempt signs with
+ * the time API Gateway's `Date` said, as the AWS SDKs do) or an expired security token (the credentials provider is
+ * asked again). The events carry their ids, so a call sent again after an answer that was lost is counted once
+ * (`duplicate`). Any other 4xx is the API refusing the call itself: it would refuse it again, so it is not retried. A
+ * refusal that follows an attempt whose answer was lost (in this call, or in an earlier one the caller names) says
+ * nothing of that attempt, which may have been counted: the call is then failed, not refused, so that its events stay
+ * pending with their ids.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
@@ -39,25 +42,28 @@ export type UsageResult =
   | { readonly status: 'conflict'; readonly message: string }
   | { readonly status: 'rejected'; readonly reason: string; readonly message: string };
 
-/** What became of a call, after its retries. `requests`: the attempts it took. */
-export type CallOutcome =
-  | { readonly kind: 'answered'; readonly requests: number; readonly results: readonly UsageResult[] }
+/**
+ * What became of a call, after its retries. `attempts`: the attempts it took; `requests`: the HTTP requests among them
+ * (an attempt may end before one is sent, for want of credentials).
+ */
+export type CallOutcome = { readonly attempts: number; readonly requests: number } & (
+  | { readonly kind: 'answered'; readonly results: readonly UsageResult[] }
   /** A 4xx other than 429: the call itself is refused. */
-  | { readonly kind: 'refused'; readonly requests: number; readonly status: number; readonly message: string }
+  | { readonly kind: 'refused'; readonly status: number; readonly message: string }
   /**
-   * Every attempt failed in a way another could fix; `status` is the last one's, when it had an answer.
-   * `mayHaveCounted`: some attempt (this time or, as the caller said, an earlier one) may have been counted.
+   * Every attempt failed in a way another could fix, or `signal` stopped them; `status` is the last one's, when it had
+   * an answer. `mayHaveCounted`: some attempt (this time or, as the caller said, an earlier one) may have been counted.
    */
   | {
       readonly kind: 'failed';
-      readonly requests: number;
       readonly status?: number;
       readonly cause: unknown;
       readonly mayHaveCounted: boolean;
-    };
+    }
+);
 
-/** What one attempt came to. */
-type AttemptResult =
+/** What one attempt came to; `sent`: whether an HTTP request went out. */
+type AttemptResult = { readonly sent: boolean } & (
   | { readonly kind: 'answered'; readonly results: readonly UsageResult[] }
   | { readonly kind: 'refused'; readonly status: number; readonly message: string }
   | {
@@ -65,9 +71,13 @@ type AttemptResult =
       readonly status?: number;
       readonly retryAfterMs?: number;
       readonly cause: unknown;
-      /** Whether the API may have counted the attempt: all but API Gateway's throttling (429) may have reached it. */
+      /**
+       * Whether the API may have counted the attempt: all but those API Gateway answered itself (its throttling 429, a
+       * signature it refused) may have reached it.
+       */
       readonly mayHaveCounted: boolean;
-    };
+    }
+);
 
 export interface UsageTransportOptions {
   readonly usageUrl: URL;
@@ -76,14 +86,22 @@ export interface UsageTransportOptions {
   readonly retry: RetryOptions;
   /** Signs with its time, so that the signature's date and the events' hours come from one clock. */
   readonly clock: { now(): Date };
-  readonly sleep: (ms: number) => Promise<void>;
+  /** Rejects when `signal` aborts. */
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** A `Retry-After` longer than this is read as this: the flush should not stall behind one header. */
 const MAX_RETRY_AFTER_MS = 30_000;
 
+/** API Gateway's words for a signature dated outside its 5 minutes: the signer's clock is off. */
+const CLOCK_SKEW = /^Signature (expired|not yet current):/;
+/** API Gateway's words for temporary credentials past their expiry: a provider gives fresh ones when asked again. */
+const EXPIRED_TOKEN = /security token included in the request is expired/i;
+
 export class UsageTransport {
   private readonly signer: SignatureV4;
+  /** How far API Gateway's clock is ahead of `clock` (negative: behind), learned from a refused signature's answer. */
+  private clockOffsetMs = 0;
 
   constructor(private readonly options: UsageTransportOptions) {
     this.signer = new SignatureV4({
@@ -96,33 +114,51 @@ export class UsageTransport {
 
   /**
    * Sends `events` (as the API takes them) until answered, refused, or out of attempts. `answerLost`: an earlier call
-   * carrying some of these events may have been counted, so a refusal says nothing of them either.
+   * carrying some of these events may have been counted, so a refusal says nothing of them either. `signal` stops the
+   * attempts (the one under way too): the call then fails with its reason as the cause.
    */
-  async send(events: readonly Record<string, unknown>[], { answerLost = false } = {}): Promise<CallOutcome> {
+  async send(
+    events: readonly Record<string, unknown>[],
+    { answerLost = false, signal }: { answerLost?: boolean; signal?: AbortSignal } = {},
+  ): Promise<CallOutcome> {
     const body = JSON.stringify({ events });
     const { maxAttempts } = this.options.retry;
     let mayHaveCounted = answerLost;
+    let requests = 0;
     for (let attempt = 1; ; attempt++) {
-      const result = await this.attempt(body, events.length);
+      if (signal?.aborted) {
+        return { kind: 'failed', attempts: attempt - 1, requests, cause: signal.reason, mayHaveCounted };
+      }
+      const result = await this.attempt(body, events.length, signal);
+      if (result.sent) requests++;
       if (result.kind === 'refused' && mayHaveCounted) {
         const cause = new RefusedAfterLostAnswerError(result.status, result.message);
-        return { kind: 'failed', requests: attempt, status: result.status, cause, mayHaveCounted };
+        return { kind: 'failed', attempts: attempt, requests, status: result.status, cause, mayHaveCounted };
       }
-      if (result.kind !== 'retryable') return { ...result, requests: attempt };
+      if (result.kind !== 'retryable') return { ...result, attempts: attempt, requests };
       mayHaveCounted ||= result.mayHaveCounted;
-      if (attempt >= maxAttempts) {
-        return { kind: 'failed', requests: attempt, status: result.status, cause: result.cause, mayHaveCounted };
+      const failed = { kind: 'failed', attempts: attempt, requests, status: result.status, mayHaveCounted } as const;
+      if (attempt >= maxAttempts || signal?.aborted) return { ...failed, cause: signal?.reason ?? result.cause };
+      try {
+        await this.options.sleep(this.pauseBefore(attempt, result.retryAfterMs), signal);
+      } catch {
+        return { ...failed, cause: signal?.reason ?? result.cause };
       }
-      await this.options.sleep(this.pauseBefore(attempt, result.retryAfterMs));
     }
   }
 
-  private async attempt(body: string, eventCount: number): Promise<AttemptResult> {
+  private async attempt(body: string, eventCount: number, signal: AbortSignal | undefined): Promise<AttemptResult> {
     let status: number;
     let text: string;
     let retryAfter: string | null;
+    let date: string | null;
+    let signedAt: Date;
+    let sent = false;
     try {
-      const { headers } = await this.sign(body);
+      signedAt = new Date(this.options.clock.now().getTime() + this.clockOffsetMs);
+      const { headers } = await this.sign(body, signedAt);
+      const timeout = AbortSignal.timeout(this.options.retry.requestTimeoutMs);
+      sent = true;
       const response = await fetch(this.options.usageUrl, {
         method: 'POST',
         // fetch sets `host` from the URL itself (the value that was signed) and ignores one passed to it.
@@ -130,21 +166,24 @@ export class UsageTransport {
         body,
         // A signed call is for this URL only: a redirect is a misconfigured URL, answered as a refusal below.
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.retry.requestTimeoutMs),
+        signal: signal === undefined ? timeout : AbortSignal.any([timeout, signal]),
       });
       status = response.status;
       retryAfter = response.headers.get('retry-after');
+      date = response.headers.get('date');
       text = await response.text();
     } catch (cause) {
-      return { kind: 'retryable', cause, mayHaveCounted: true };
+      return { sent, kind: 'retryable', cause, mayHaveCounted: sent };
     }
     if (status === 200) {
       const results = resultsOf(text, eventCount);
-      if (results !== undefined) return { kind: 'answered', results };
-      return { kind: 'retryable', status, cause: new UnreadableUsageAnswerError(excerpt(text)), mayHaveCounted: true };
+      if (results !== undefined) return { sent, kind: 'answered', results };
+      const cause = new UnreadableUsageAnswerError(excerpt(text));
+      return { sent, kind: 'retryable', status, cause, mayHaveCounted: true };
     }
     if (status === 429 || status >= 500) {
       return {
+        sent,
         kind: 'retryable',
         status,
         retryAfterMs: retryAfterMs(retryAfter),
@@ -152,10 +191,19 @@ export class UsageTransport {
         mayHaveCounted: status !== 429,
       };
     }
-    return { kind: 'refused', status, message: messageOf(text) };
+    const message = messageOf(text);
+    if (status === 403 && (CLOCK_SKEW.test(message) || EXPIRED_TOKEN.test(message))) {
+      const serverTime = date === null ? Number.NaN : Date.parse(date);
+      if (CLOCK_SKEW.test(message) && Number.isFinite(serverTime)) {
+        this.clockOffsetMs += serverTime - signedAt.getTime();
+      }
+      const cause = new RetryableUsageAnswerError(status, message);
+      return { sent, kind: 'retryable', status, retryAfterMs: 0, cause, mayHaveCounted: false };
+    }
+    return { sent, kind: 'refused', status, message };
   }
 
-  private async sign(body: string) {
+  private async sign(body: string, signingDate: Date) {
     const url = this.options.usageUrl;
     return this.signer.sign(
       {
@@ -168,7 +216,7 @@ export class UsageTransport {
         headers: { host: url.host, 'content-type': 'application/json' },
         body,
       },
-      { signingDate: this.options.clock.now() },
+      { signingDate },
     );
   }
 

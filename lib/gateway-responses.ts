@@ -1,8 +1,10 @@
 /**
- * What API Gateway answers itself when no function does: throttled, timed out, or failed. Every route today is a page
- * a buyer's browser shows, so these answers are a page too (`try-again-page.ts`) rather than API Gateway's JSON.
- * DEFAULT_4XX stays API Gateway's JSON: the machine-facing routes to come expect it, and a buyer meets a 4xx from API
- * Gateway itself only at an address nobody sent them to.
+ * What API Gateway answers itself when no function does: throttled, timed out, or failed. These answers are a page
+ * (`try-again-page.ts`) rather than API Gateway's JSON, for the buyer's browser: a gateway response has one set of
+ * headers for every route, so the machine routes (`POST /usage`, `GET /subscribers/{id}`) get the page too, and their
+ * clients go by the status and `Retry-After` (the usage client retries a 429 or 5xx, the body read only for a message).
+ * DEFAULT_4XX stays API Gateway's JSON: the machine routes' clients read its message (a refused signature), and a buyer
+ * meets a 4xx from API Gateway itself only at an address nobody sent them to.
  */
 import { ResponseType, type RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from './try-again-page.ts';

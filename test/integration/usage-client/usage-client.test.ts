@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import {
+  CloseTimeoutError,
   InvalidUsageEventError,
   RefusedAfterLostAnswerError,
   UsageCallFailedError,
@@ -22,6 +23,7 @@ import {
   UsageClientClosedError,
   UsageClientConfigError,
   UsageNotDeliveredError,
+  type AggregatedUsageEvent,
   type AwsCredentials,
   type FlushReport,
   type UsageClientOptions,
@@ -127,6 +129,8 @@ type Fault =
   | 'drop-answer'
   /** Drops the connection without passing it on. */
   | 'drop-connection'
+  /** Holds the request unanswered, without passing it on, until the client gives up on it. */
+  | 'hang'
   /** Answers this itself, without passing it on. */
   | { readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body: string };
 
@@ -202,6 +206,7 @@ class FaultyFront {
     };
     this.requests.push(seen);
     if (fault === 'drop-connection') return void request.socket.destroy();
+    if (fault === 'hang') return;
     if (typeof fault === 'object') return void response.writeHead(fault.status, fault.headers).end(fault.body);
     // Passed on as a client of the stack's own: signed again, with the local secret, for the stack's address.
     const answer = await fetchSigned(`${this.stackOrigin}${request.url}`, {
@@ -745,6 +750,114 @@ test('close() while the API cannot be reached rejects with the events it could n
   expect(client.pendingAppEvents).toBe(0);
 });
 
+test('close() with a deadline gives up on an API that does not answer, in time, handing back the events', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 6 });
+  front.plan('hang');
+
+  const closed = client.close({ timeoutMs: 20_000 });
+  const deadline = await sleeps.next((ms) => ms === 20_000);
+  await expect.poll(() => front.requests.length).toBe(1);
+  deadline.wake();
+  const error: unknown = await closed.catch((reason: unknown) => reason);
+
+  expect(error).toBeInstanceOf(UsageNotDeliveredError);
+  expect((error as UsageNotDeliveredError).events).toEqual([expect.objectContaining({ quantity: 6 })]);
+  // The attempt under way was abandoned, and no other was made.
+  expect(errors).toEqual([expect.any(UsageCallFailedError)]);
+  expect((errors[0] as UsageCallFailedError).cause).toEqual(new CloseTimeoutError(20_000));
+  expect(front.requests).toHaveLength(1);
+  expect(sleeps.backoffs()).toEqual([]);
+});
+
+test('events handed back on close are sent again by another client with their ids: counted once', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const first = usageClient({ retry: { maxAttempts: 2 } });
+  first.client.record({ subscriberId, dimension: 'requests', quantity: 5 });
+  first.client.record({ subscriberId, dimension: 'requests', quantity: 6 });
+  // The first attempt is recorded and its answer lost, the second never arrives: unanswered, but counted.
+  front.plan('drop-answer', 'drop-connection');
+  const closed = first.client.close();
+  (await first.sleeps.next(isBackoff)).wake();
+  const error = (await closed.catch((reason: unknown) => reason)) as UsageNotDeliveredError;
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(11);
+  // As an app keeps them: in a file or a queue, through JSON.
+  const kept = JSON.parse(JSON.stringify(error.events)) as AggregatedUsageEvent[];
+
+  const second = usageClient();
+  second.client.resend(kept);
+  second.client.resend(kept);
+  expect(second.client.pendingAppEvents).toBe(2);
+  expect(await second.client.close()).toEqual({ requests: 1, delivered: 2, refused: 0, pending: 0 });
+
+  expect(front.requests.at(-1)!.body).toBe(front.requests[0]!.body);
+  expect(front.requests.at(-1)!.answer?.body.results).toEqual([{ status: 'duplicate' }]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(11);
+  const { quantity, ...withoutQuantity } = kept[0]!;
+  expect(() => usageClient().client.resend([withoutQuantity as AggregatedUsageEvent])).toThrow(
+    'a handed-back event cannot be sent again: quantity must be a whole number',
+  );
+  expect(quantity).toBe(11);
+});
+
+test('a signature API Gateway finds outside its 5 minutes is signed again on its clock; an expired token is asked again', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  const now = await setTime(hour, 40 * MINUTE_MS);
+  let asked = 0;
+  const { client, sleeps, errors } = usageClient({
+    credentials: () => {
+      asked++;
+      return Promise.resolve(CREDENTIALS);
+    },
+  });
+  client.record({ subscriberId, dimension: 'requests', quantity: 8 });
+  // API Gateway's clock 10 minutes ahead of the machine's, as its Date header says.
+  const gatewayTime = new Date(now.getTime() + 10 * MINUTE_MS);
+  front.plan(
+    {
+      status: 403,
+      headers: { date: gatewayTime.toUTCString(), 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'Signature expired: 20300302T104000Z is now earlier than 20300302T104500Z' }),
+    },
+    { status: 403, body: '{"message":"The security token included in the request is expired"}' },
+  );
+
+  const flushed = client.flush();
+  (await sleeps.next(isBackoff)).wake();
+  (await sleeps.next(isBackoff)).wake();
+  expect(await flushed).toEqual({ requests: 3, delivered: 1, refused: 0, pending: 0 });
+
+  expect(front.requests.map((request) => request.signedAt.getTime())).toEqual([
+    now.getTime(),
+    gatewayTime.getTime(),
+    gatewayTime.getTime(),
+  ]);
+  expect(asked).toBe(3);
+  expect(errors).toEqual([]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(8);
+  await client.close();
+});
+
+test('attempts that send nothing (no credentials) are not counted as requests', async () => {
+  const { client, sleeps, errors } = usageClient({
+    retry: { maxAttempts: 2 },
+    credentials: () => Promise.reject(new Error('no credentials here')),
+  });
+  client.record({ subscriberId: NOBODY, dimension: 'requests', quantity: 1 });
+
+  const flushed = client.flush();
+  (await sleeps.next(isBackoff)).wake();
+  expect(await flushed).toEqual({ requests: 0, delivered: 0, refused: 0, pending: 1 });
+  expect(errors).toEqual([expect.objectContaining({ attempts: 2, status: undefined })]);
+  expect(front.requests).toEqual([]);
+});
+
 test('record() refuses what cannot be summed, and the client refuses options it cannot sign with', () => {
   const { client } = usageClient();
   const event = { subscriberId: NOBODY, dimension: 'requests' };
@@ -771,7 +884,17 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   expect(() => new UsageClient({ usageUrl: 'http://usage.example.com/usage', region: 'us-east-1' })).toThrow(
     UsageClientConfigError,
   );
-  expect(
-    () => new UsageClient({ usageUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/usage' }),
-  ).not.toThrow();
+  const usageUrl = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/usage';
+  expect(() => new UsageClient({ usageUrl })).not.toThrow();
+  // An option given as undefined keeps its default; a wait no timer can keep is refused, not run at once.
+  expect(() => new UsageClient({ usageUrl, retry: { requestTimeoutMs: undefined } })).not.toThrow();
+  for (const retry of [{ requestTimeoutMs: Number.NaN }, { requestTimeoutMs: 0 }, { baseDelayMs: -1 }]) {
+    expect(() => new UsageClient({ usageUrl, retry }), JSON.stringify(retry)).toThrow(UsageClientConfigError);
+  }
+  for (const flushIntervalMs of [Number.POSITIVE_INFINITY, 2 ** 31, -1]) {
+    expect(() => new UsageClient({ usageUrl, flushIntervalMs }), String(flushIntervalMs)).toThrow(
+      'flushIntervalMs must be a number of milliseconds from 0 to 2147483647',
+    );
+  }
+  expect(() => new UsageClient({ usageUrl }).close({ timeoutMs: Number.NaN })).toThrow(UsageClientConfigError);
 });
