@@ -342,6 +342,8 @@ function layout(title: string, content: SafeHtml): SafeHtml {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title} - AWS Marketplace simulator</title>
+        <!-- No icon to fetch: the simulator has none, and a browser would log the 404 of /favicon.ico. -->
+        <link rel="icon" href="data:," />
         <style>
           ${style}
         </style>
