@@ -44,8 +44,8 @@ describe.concurrent('npm start', () => {
   test(
     'serves the tables, the simulator with its buyer page, and the API; Ctrl-C stops everything',
     { timeout: STACK_TEST_TIMEOUT_MS },
-    async () => {
-      const statePath = join(await scratchDirectory('ctrl-c-'), 'stack.json');
+    async ({ onTestFinished }) => {
+      const statePath = join(await scratchDirectory('ctrl-c-', onTestFinished), 'stack.json');
       const stack = await startNpmStart('npm', { LOCAL_STACK_STATE: statePath }, { ownProcessGroup: true });
       stacks.push(stack);
       const dynamoDb = createDynamoDbClient(stack.dynamoDbEndpoint);
