@@ -28,8 +28,9 @@ export class UsageClientClosedError extends UsageClientError {
 }
 
 /**
- * To `onError`: a call was tried until its attempts ran out (503, 429, other 5xx, network errors, unreadable answers;
- * the last failure is the `cause`). Nothing is lost: its events, and any the flush had not sent yet, are kept, and the
+ * To `onError`: a call was tried until its attempts ran out (503, 429, other 5xx, network errors, unreadable answers,
+ * API Gateway's 403 for a signature outside its 5 minutes or an expired token; the last failure is the `cause`), or
+ * `close()`'s deadline stopped it (a {@link CloseTimeoutError} is the cause). Nothing is lost: its events, and any the flush had not sent yet, are kept, and the
  * next flush sends them again with the same ids and contents, so whatever of them the API did record is answered
  * `duplicate` and counted once.
  */

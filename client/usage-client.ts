@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   CloseTimeoutError,
+  InvalidUsageEventError,
   UsageCallFailedError,
   UsageCallRefusedError,
   UsageClientClosedError,
@@ -35,6 +36,7 @@ import {
   type UsageEvent,
 } from './usage-events.ts';
 import {
+  LONGEST_WAIT_MS,
   UsageTransport,
   type AwsCredentials,
   type AwsCredentialsProvider,
@@ -106,9 +108,6 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const EXECUTE_API_HOST = /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/;
 
-/** The longest wait a timer takes (2^31 - 1 ms, about 24.8 days): Node.js runs a longer one at once. */
-const LONGEST_WAIT_MS = 2_147_483_647;
-
 export class UsageClient {
   private readonly transport: UsageTransport;
   private readonly flushIntervalMs: number;
@@ -136,8 +135,10 @@ export class UsageClient {
   private lastFailure: UsageCallFailedError | undefined;
   private closed = false;
   private closing: Promise<FlushReport> | undefined;
-  /** Aborted when `close()`'s deadline passes: stops every send, the attempt under way too. */
+  /** Aborted when a deadline `close()` was given passes: stops every send, the attempt under way too. */
   private readonly shutdown = new AbortController();
+  /** Aborted once the last flush has ended: disarms the deadlines `close()` was given. */
+  private readonly flushedLast = new AbortController();
   /** What the flushes that ended after `close()` was called did: the one under way then, and its own. */
   private sinceClose: FlushReport = { requests: 0, delivered: 0, refused: 0, pending: 0 };
 
@@ -197,10 +198,17 @@ export class UsageClient {
   resend(events: readonly AggregatedUsageEvent[]): void {
     if (this.closed) throw new UsageClientClosedError();
     const checked = events.map(handedBackEvent);
-    const pending = new Set(this.unanswered.map((event) => event.eventId));
+    const pending = new Map(this.unanswered.map((event) => [event.eventId, JSON.stringify(wireEvent(event))]));
+    for (const event of checked) {
+      const sent = pending.get(event.eventId);
+      const wire = JSON.stringify(wireEvent(event));
+      if (sent !== undefined && sent !== wire) {
+        throw new InvalidUsageEventError(`a handed-back event has the id ${event.eventId} of another one pending`);
+      }
+    }
     for (const event of checked) {
       if (pending.has(event.eventId)) continue;
-      pending.add(event.eventId);
+      pending.set(event.eventId, JSON.stringify(wireEvent(event)));
       this.unanswered.push(event);
       // Unanswered before: it may have been counted, so a refusal of its call must not drop it (see mayHaveCounted).
       this.mayHaveCounted.add(event.eventId);
@@ -211,35 +219,43 @@ export class UsageClient {
   /**
    * Flushes a last time and closes the client (`record()` throws from now on). Answers what the flushes that ended
    * meanwhile did (a flush under way when it was called, and its own); rejects with {@link UsageNotDeliveredError},
-   * carrying the events, when something could still not be delivered, at the latest `timeoutMs` after the call. Calling
-   * it again answers the same promise.
+   * carrying the events, when something could still not be delivered, at the latest `timeoutMs` after the call (a
+   * deadline already past, below 0, gives up at once). Calling it again answers the same promise, and a deadline given
+   * then counts too: the earliest one wins.
    */
   close(options: CloseOptions = {}): Promise<FlushReport> {
-    const timeoutMs = options.timeoutMs === undefined ? undefined : checkedWait('timeoutMs', options.timeoutMs);
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs))) {
+      return Promise.reject(new UsageClientConfigError(`timeoutMs must be a number of milliseconds, not ${timeoutMs}`));
+    }
     this.closed = true;
-    this.closing ??= this.closeNow(timeoutMs);
+    this.closing ??= this.closeNow();
+    if (timeoutMs !== undefined) this.armDeadline(Math.min(LONGEST_WAIT_MS, Math.max(0, timeoutMs)));
     return this.closing;
   }
 
-  private async closeNow(timeoutMs: number | undefined): Promise<FlushReport> {
+  private async closeNow(): Promise<FlushReport> {
     this.disarmInterval();
-    const deadline = new AbortController();
-    if (timeoutMs !== undefined) {
-      this.sleep(timeoutMs, deadline.signal).then(
-        () => this.shutdown.abort(new CloseTimeoutError(timeoutMs)),
-        // Disarmed: the last flush ended first.
-        () => undefined,
-      );
-    }
     try {
       await this.flush();
     } finally {
-      deadline.abort();
+      this.flushedLast.abort();
     }
     if (this.unanswered.length > 0) {
       throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause: this.lastFailure });
     }
     return this.sinceClose;
+  }
+
+  /** Stops the sends `timeoutMs` from now, unless the last flush ends first. */
+  private armDeadline(timeoutMs: number): void {
+    if (this.flushedLast.signal.aborted) return;
+    if (timeoutMs === 0) return void this.shutdown.abort(new CloseTimeoutError(timeoutMs));
+    this.sleep(timeoutMs, this.flushedLast.signal).then(
+      () => this.shutdown.abort(new CloseTimeoutError(timeoutMs)),
+      // Disarmed: the last flush ended first.
+      () => undefined,
+    );
   }
 
   private async flushNow(): Promise<FlushReport> {
@@ -248,7 +264,8 @@ export class UsageClient {
     let requests = 0;
     let delivered = 0;
     let refused = 0;
-    while (this.unanswered.length > 0) {
+    // Past close()'s deadline nothing more is sent (nor reported again): what is left is handed back.
+    while (this.unanswered.length > 0 && !this.shutdown.signal.aborted) {
       const call = this.unanswered.slice(0, MAX_EVENTS_PER_CALL);
       const answerLost = call.some((event) => this.mayHaveCounted.has(event.eventId));
       const outcome = await this.transport.send(call.map(wireEvent), { answerLost, signal: this.shutdown.signal });

@@ -203,9 +203,9 @@ export function handedBackEvent(event: AggregatedUsageEvent): AggregatedUsageEve
         ? 'timestamp must be the ISO 8601 time it was sent with'
         : typeof given.hour !== 'string' || Number.isNaN(Date.parse(given.hour))
           ? 'hour must be an ISO 8601 time'
-          : !Array.isArray(given.appEvents)
+          : !Array.isArray(given.appEvents) || given.appEvents.length === 0
             ? 'appEvents must be the app events summed into it'
-            : eventProblem({ ...event, timestamp: undefined });
+            : (eventProblem({ ...event, timestamp: undefined }) ?? appEventsProblem(given.appEvents));
   if (problem !== undefined) {
     throw new InvalidUsageEventError(`a handed-back event cannot be sent again: ${problem}`);
   }
@@ -214,6 +214,18 @@ export function handedBackEvent(event: AggregatedUsageEvent): AggregatedUsageEve
     ...(event.tags === undefined ? {} : { tags: { ...event.tags } }),
     appEvents: event.appEvents.map((appEvent) => ({ ...appEvent, timestamp: new Date(appEvent.timestamp) })),
   };
+}
+
+function appEventsProblem(appEvents: readonly unknown[]): string | undefined {
+  for (const appEvent of appEvents) {
+    if (typeof appEvent !== 'object' || appEvent === null) return 'every app event must be an object';
+    const { timestamp } = appEvent as { timestamp?: unknown };
+    const time = timestamp instanceof Date || typeof timestamp === 'string' ? new Date(timestamp) : undefined;
+    if (time === undefined || Number.isNaN(time.getTime())) return 'every app event must have its timestamp';
+    const problem = eventProblem({ ...(appEvent as UsageEvent), timestamp: time });
+    if (problem !== undefined) return `an app event: ${problem}`;
+  }
+  return undefined;
 }
 
 /** How many app events `events` carry. */

@@ -93,6 +93,9 @@ export interface UsageTransportOptions {
 /** A `Retry-After` longer than this is read as this: the flush should not stall behind one header. */
 const MAX_RETRY_AFTER_MS = 30_000;
 
+/** The longest wait a timer takes (2^31 - 1 ms, about 24.8 days): Node.js runs a longer one at once. */
+export const LONGEST_WAIT_MS = 2_147_483_647;
+
 /** API Gateway's words for a signature dated outside its 5 minutes: the signer's clock is off. */
 const CLOCK_SKEW = /^Signature (expired|not yet current):/;
 /** API Gateway's words for temporary credentials past their expiry: a provider gives fresh ones when asked again. */
@@ -154,10 +157,19 @@ export class UsageTransport {
     let date: string | null;
     let signedAt: Date;
     let sent = false;
+    // One controller per attempt, let go of when it ends: `AbortSignal.any` with the client's lifelong signal would
+    // keep every attempt's signal alive on Node.js 20 (nodejs/node#55351).
+    const attempt = new AbortController();
+    const stop = () => attempt.abort(signal?.reason);
+    signal?.addEventListener('abort', stop, { once: true });
+    const timer = setTimeout(
+      () => attempt.abort(new DOMException('The attempt took longer than retry.requestTimeoutMs', 'TimeoutError')),
+      this.options.retry.requestTimeoutMs,
+    );
     try {
       signedAt = new Date(this.options.clock.now().getTime() + this.clockOffsetMs);
-      const { headers } = await this.sign(body, signedAt);
-      const timeout = AbortSignal.timeout(this.options.retry.requestTimeoutMs);
+      // A credentials provider may take long (SSO, instance metadata): the deadline and the timeout cover it too.
+      const { headers } = await untilAborted(this.sign(body, signedAt), attempt.signal);
       sent = true;
       const response = await fetch(this.options.usageUrl, {
         method: 'POST',
@@ -166,7 +178,7 @@ export class UsageTransport {
         body,
         // A signed call is for this URL only: a redirect is a misconfigured URL, answered as a refusal below.
         redirect: 'manual',
-        signal: signal === undefined ? timeout : AbortSignal.any([timeout, signal]),
+        signal: attempt.signal,
       });
       status = response.status;
       retryAfter = response.headers.get('retry-after');
@@ -174,6 +186,9 @@ export class UsageTransport {
       text = await response.text();
     } catch (cause) {
       return { sent, kind: 'retryable', cause, mayHaveCounted: sent };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
     }
     if (status === 200) {
       const results = resultsOf(text, eventCount);
@@ -222,13 +237,24 @@ export class UsageTransport {
 
   /**
    * "Equal jitter": half of the exponential step fixed, half random, so that clients failing together spread out
-   * yet none retries at once; after the API's `Retry-After` when it gave one.
+   * yet none retries at once; after the API's `Retry-After` when it gave one. Never longer than a timer keeps.
    */
   private pauseBefore(attempt: number, retryAfter: number | undefined): number {
     const { baseDelayMs, maxDelayMs } = this.options.retry;
     const step = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-    return (retryAfter ?? 0) + step / 2 + Math.random() * (step / 2);
+    return Math.min(LONGEST_WAIT_MS, (retryAfter ?? 0) + step / 2 + Math.random() * (step / 2));
   }
+}
+
+/** `work`, or its signal's reason as soon as the signal aborts, whichever comes first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  let stop: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    stop = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', stop, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', stop));
 }
 
 /** `Retry-After` in seconds (what the API sends); an HTTP date or nonsense is left to the backoff. */

@@ -148,6 +148,7 @@ interface SeenRequest {
 
 class FaultyFront {
   readonly requests: SeenRequest[] = [];
+  private readonly arrivals: (() => void)[] = [];
   private faults: Fault[] = [];
   private credentials: AwsCredentials = CREDENTIALS;
 
@@ -182,6 +183,11 @@ class FaultyFront {
     this.credentials = credentials;
   }
 
+  /** Resolves once `count` requests have reached the front. */
+  async received(count: number): Promise<void> {
+    while (this.requests.length < count) await new Promise<void>((arrived) => this.arrivals.push(arrived));
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.faults = [];
@@ -205,6 +211,7 @@ class FaultyFront {
       fault,
     };
     this.requests.push(seen);
+    this.arrivals.splice(0).forEach((arrived) => arrived());
     if (fault === 'drop-connection') return void request.socket.destroy();
     if (fault === 'hang') return;
     if (typeof fault === 'object') return void response.writeHead(fault.status, fault.headers).end(fault.body);
@@ -758,9 +765,11 @@ test('close() with a deadline gives up on an API that does not answer, in time, 
   client.record({ subscriberId, dimension: 'requests', quantity: 6 });
   front.plan('hang');
 
-  const closed = client.close({ timeoutMs: 20_000 });
+  // A framework's shutdown hook closes the client first with no deadline; the SIGTERM handler's deadline still holds.
+  const closed = client.close();
+  expect(client.close({ timeoutMs: 20_000 })).toBe(closed);
   const deadline = await sleeps.next((ms) => ms === 20_000);
-  await expect.poll(() => front.requests.length).toBe(1);
+  await front.received(1);
   deadline.wake();
   const error: unknown = await closed.catch((reason: unknown) => reason);
 
@@ -771,6 +780,19 @@ test('close() with a deadline gives up on an API that does not answer, in time, 
   expect((errors[0] as UsageCallFailedError).cause).toEqual(new CloseTimeoutError(20_000));
   expect(front.requests).toHaveLength(1);
   expect(sleeps.backoffs()).toEqual([]);
+});
+
+test('close() with a deadline already past sends nothing and hands everything back', async () => {
+  const { client, errors } = usageClient();
+  client.record({ subscriberId: NOBODY, dimension: 'requests', quantity: 2 });
+  // A deadline computed at SIGTERM that has run out by the time close() is called.
+  const closing = client.close({ timeoutMs: -1_500 });
+  const error: unknown = await closing.catch((reason: unknown) => reason);
+  expect(error).toBeInstanceOf(UsageNotDeliveredError);
+  expect((error as UsageNotDeliveredError).events).toEqual([expect.objectContaining({ quantity: 2 })]);
+  expect(front.requests).toEqual([]);
+  expect(errors).toEqual([]);
+  await expect(usageClient().client.close({ timeoutMs: Number.NaN })).rejects.toThrow(UsageClientConfigError);
 });
 
 test('events handed back on close are sent again by another client with their ids: counted once', async () => {
@@ -793,6 +815,14 @@ test('events handed back on close are sent again by another client with their id
   second.client.resend(kept);
   second.client.resend(kept);
   expect(second.client.pendingAppEvents).toBe(2);
+  expect(() => second.client.resend([{ ...kept[0]!, quantity: 12 }])).toThrow(
+    `a handed-back event has the id ${kept[0]!.eventId} of another one pending`,
+  );
+  // Unanswered before, so maybe counted: a refusal of its call does not drop it, it stays pending.
+  front.plan({ status: 400, body: '{"message":"A refusal that says nothing of the earlier attempt"}' });
+  expect(await second.client.flush()).toEqual({ requests: 1, delivered: 0, refused: 0, pending: 2 });
+  expect(second.errors).toEqual([expect.any(UsageCallFailedError)]);
+  expect(second.errors[0]!.cause).toBeInstanceOf(RefusedAfterLostAnswerError);
   expect(await second.client.close()).toEqual({ requests: 1, delivered: 2, refused: 0, pending: 0 });
 
   expect(front.requests.at(-1)!.body).toBe(front.requests[0]!.body);
@@ -803,6 +833,9 @@ test('events handed back on close are sent again by another client with their id
     'a handed-back event cannot be sent again: quantity must be a whole number',
   );
   expect(quantity).toBe(11);
+  expect(() => usageClient().client.resend([{ ...kept[0]!, appEvents: [] }])).toThrow(
+    'appEvents must be the app events summed into it',
+  );
 });
 
 test('a signature API Gateway finds outside its 5 minutes is signed again on its clock; an expired token is asked again', async () => {
@@ -896,5 +929,4 @@ test('record() refuses what cannot be summed, and the client refuses options it 
       'flushIntervalMs must be a number of milliseconds from 0 to 2147483647',
     );
   }
-  expect(() => new UsageClient({ usageUrl }).close({ timeoutMs: Number.NaN })).toThrow(UsageClientConfigError);
 });
