@@ -25,10 +25,10 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
     label: 'Email',
     maxLength: 254,
     missing: 'Enter an email address',
-    // A practical address: no spaces, quotes, angle brackets or other characters that only serve to break whatever
-    // the seller feeds it into next.
+    // A practical address: no spaces, quotes, angle brackets, format characters (not even the direction marks names
+    // may carry) or other characters that only serve to break whatever the seller feeds it into next.
     check: (value) =>
-      /^[^\s@<>"'()[\],;:\\]+@[^\s@<>"'()[\],;:\\]+\.[^\s@<>"'()[\],;:\\]+$/.test(value)
+      /^[^\s@<>"'()[\],;:\\]+@[^\s@<>"'()[\],;:\\]+\.[^\s@<>"'()[\],;:\\]+$/.test(value) && !/\p{Cf}/u.test(value)
         ? undefined
         : 'Enter an email address like name@example.com',
   },
@@ -47,10 +47,12 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
 // would let one field pose as two lines. Not the format characters that spell names and emoji: the zero-width
 // non-joiner and joiner (Persian, Indic scripts, emoji sequences), the soft hyphen, the tags of subdivision flags, and
 // the direction marks that Hebrew and Arabic text carries unseen when pasted (left-to-right, right-to-left, Arabic
-// letter mark): alone they reorder nothing beyond themselves, and a buyer could not see what to remove.
+// letter mark): a buyer could not see what to remove. A mark sets the direction of the digits and punctuation beside
+// it, which is what it is in the text for; unlike an override or an isolate, it cannot make text show as other text.
 const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?!\u00AD|\u200C|\u200D|\u200E|\u200F|\u061C|[\u{E0020}-\u{E007F}])\p{Cf}/u;
-// A value with nothing to see: only spaces and format characters, which would fill a required field with nothing.
-const INVISIBLE = /^[\s\p{Cf}]*$/u;
+// A value with nothing to see: only spaces and characters shown as nothing (format characters, fillers such as U+3164),
+// which would fill a required field with nothing.
+const INVISIBLE = /^[\s\p{Default_Ignorable_Code_Point}]*$/u;
 // The replacement character: what a browser or API Gateway makes of bytes that were not UTF-8 (or `%FF` decoded), so
 // the buyer's text did not arrive as typed, and storing it would keep the garbling.
 const GARBLED = /\uFFFD/u;

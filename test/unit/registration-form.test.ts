@@ -10,8 +10,9 @@ test('any email domain is accepted, webmail included', () => {
   }
 });
 
-test('an email with markup or quoting characters is refused', () => {
+test('an email with markup, quoting or invisible characters is refused', () => {
   for (const email of [
+    'ann\u200F@example.com',
     `'><svg/onload=1>@example.com`,
     'a"b@example.com',
     'a b@example.com',
@@ -94,6 +95,8 @@ test('required fields come from configuration; optional ones may be empty and ar
 test('a value with nothing visible in it is no value: missing if required, not stored if optional', () => {
   const invisible = validateRegistration({ ...valid, company: '\u200D', phone: '\u00AD \u200E' }, required);
   expect(invisible.valid ? {} : invisible.errors).toEqual({ company: 'Enter your company name' });
+  const filler = validateRegistration({ ...valid, contactName: '\u3164' }, required);
+  expect(filler.valid ? {} : filler.errors).toEqual({ contactName: 'Enter the name of a contact person' });
   expect(validateRegistration({ ...valid, phone: '\u200C\u00A0' }, required)).toEqual({ valid: true, details: valid });
 });
 
