@@ -70,7 +70,11 @@ export interface SellerEventDetails {
     readonly contact: Readonly<Record<string, string>>;
   };
   readonly 'Subscriber Activated': SubscriberEventDetail &
-    StatusChange & { readonly entitlements: readonly SellerEventEntitlement[] };
+    StatusChange & {
+      readonly entitlements: readonly SellerEventEntitlement[];
+      /** When `entitlements` were read from Marketplace; absent when they have not been yet (none is then said). */
+      readonly entitlementsFetchedAt?: string;
+    };
   readonly 'Subscriber Entitlements Changed': SubscriberEventDetail & {
     readonly entitlements: readonly SellerEventEntitlement[];
     readonly entitlementsFetchedAt: string;

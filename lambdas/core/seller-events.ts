@@ -114,7 +114,14 @@ function statusEventOf(status: SubscriptionStatus | undefined, after: Item): Sel
     case 'active':
       return {
         detailType: SELLER_EVENT.activated,
-        detail: { ...changed, entitlements: (after.entitlements ?? []) as SellerEventEntitlement[] },
+        detail: {
+          ...changed,
+          entitlements: (after.entitlements ?? []) as SellerEventEntitlement[],
+          // So that an app can tell them from newer ones it holds, when a retried delivery arrives late.
+          ...(typeof after.entitlementsFetchedAt === 'string'
+            ? { entitlementsFetchedAt: after.entitlementsFetchedAt }
+            : {}),
+        },
       };
     case 'ending':
       return {

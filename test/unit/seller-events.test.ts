@@ -46,6 +46,14 @@ test('entitlements are announced when they change: not the first empty fetch, no
   expect(types(activated, { ...activated, entitlements: [] })).toEqual([SELLER_EVENT.entitlementsChanged]);
 });
 
+test('an activation says when its entitlements were read, so that a late delivery cannot pass for newer ones', () => {
+  const active = { ...subscriber, subscriptionStatus: 'active', statusChangedAt: 't1' };
+  const read = { ...active, entitlements: [{ dimension: 'seats', value: 5 }], entitlementsFetchedAt: 't0' };
+  expect(sellerEventsFor(subscriber, read)[0]?.detail).toMatchObject({ entitlementsFetchedAt: 't0' });
+  // Never read: none is said, rather than a time that would claim the empty list is Marketplace's word.
+  expect(sellerEventsFor(subscriber, active)[0]?.detail).not.toHaveProperty('entitlementsFetchedAt');
+});
+
 test('a registration is announced when it appears, not on later writes; sessions and other items announce nothing', () => {
   const registered = { ...subscriber, registration: { details: { company: 'A' }, registeredAt: 't' } };
   expect(types(subscriber, registered)).toEqual([SELLER_EVENT.registered]);
