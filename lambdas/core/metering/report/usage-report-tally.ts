@@ -158,10 +158,12 @@ export class UsageTally {
     private readonly end: Date,
   ) {}
 
-  /** Adds an item read from the Usage table's bucket range (the reader selects exactly the report's hours). */
+  /** Adds an item read from the Usage table's bucket range. */
   add(item: Record<string, unknown>): void {
     const audited = auditItem(item);
     const { place, outcome, requestId } = audited;
+    // The reader selects exactly these hours; a bucket of any other (from another reader) is not this report's.
+    if (place !== undefined && (place.hour < this.first || place.hour >= this.end)) return;
     this.totals.add(audited);
     if (requestId !== undefined) this.requestIds.add(requestId);
     const row = place === undefined ? undefined : this.rowOf(place.subscriberId, place.dimension, dayOf(place.hour));
