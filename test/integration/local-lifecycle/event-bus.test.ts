@@ -2,26 +2,14 @@
  * The local event bus on its own, through the real EventBridge client: it keeps the entries PutEvents may take, refuses
  * the others one by one as EventBridge does, and what it keeps can always be listed and handed to its rules.
  */
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startLocalEventBus, type BusEvent, type LocalEventBus } from '../../../local/event-bus.ts';
+import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { beforeAll, expect, test } from 'vitest';
+import type { BusEvent } from '../../../local/event-bus.ts';
+import { useLocalEventBus } from '../../support/local-event-bus.ts';
 
-let bus: LocalEventBus;
-let client: EventBridgeClient;
+const local = useLocalEventBus('seller-events');
 const handedToRule: BusEvent[] = [];
-beforeAll(async () => {
-  bus = await startLocalEventBus({ busName: 'seller-events' });
-  bus.addRule({ source: 'saas-marketplace' }, (event) => handedToRule.push(event));
-  client = new EventBridgeClient({
-    endpoint: bus.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-afterAll(async () => {
-  client.destroy();
-  await bus.close();
-});
+beforeAll(() => local.bus.addRule({ source: 'saas-marketplace' }, (event) => handedToRule.push(event)));
 
 const entry = (detail: string): PutEventsRequestEntry => ({
   Source: 'saas-marketplace',
@@ -32,7 +20,7 @@ const entry = (detail: string): PutEventsRequestEntry => ({
 
 test('a detail that is not a JSON object, or is nested deeper than it could be written back, is MalformedDetail', async () => {
   const tooDeep = `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`;
-  const output = await client.send(
+  const output = await local.client.send(
     new PutEventsCommand({
       Entries: [entry('{"subscriberId":"s-1"}'), entry('[1]'), entry('{"open":'), entry(tooDeep)],
     }),
@@ -44,7 +32,7 @@ test('a detail that is not a JSON object, or is nested deeper than it could be w
     'MalformedDetail',
     'MalformedDetail',
   ]);
-  const listed = (await (await fetch(`${bus.url}/events`)).json()) as { events: BusEvent[] };
+  const listed = (await (await fetch(`${local.bus.url}/events`)).json()) as { events: BusEvent[] };
   expect(listed.events.map((event) => event.detail)).toEqual([{ subscriberId: 's-1' }]);
   expect(handedToRule.map((event) => event.detail)).toEqual([{ subscriberId: 's-1' }]);
 });

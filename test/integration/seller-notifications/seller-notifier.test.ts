@@ -3,35 +3,21 @@
  * one are put again, alone, so that a change's other events are not put twice (under new ids) by a retry of its record.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { SELLER_EVENT } from '../../../contracts/index.ts';
 import { createSellerNotifier } from '../../../lambdas/seller-notifications/seller-notifier-handler.ts';
-import { startLocalEventBus, type LocalEventBus } from '../../../local/event-bus.ts';
+import { useLocalEventBus } from '../../support/local-event-bus.ts';
 
 const BUS = 'seller-events';
-let bus: LocalEventBus;
-let client: EventBridgeClient;
-beforeAll(async () => {
-  bus = await startLocalEventBus({ busName: BUS });
-  client = new EventBridgeClient({
-    endpoint: bus.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-afterAll(async () => {
-  client.destroy();
-  await bus.close();
-});
+const local = useLocalEventBus(BUS);
 
 const quietLogger = { warn: () => undefined, error: () => undefined } as unknown as Logger;
 const pauses: number[] = [];
 const notify = (event: DynamoDBStreamEvent) =>
   createSellerNotifier({
-    events: client,
+    events: local.client,
     busName: BUS,
     source: 'saas-marketplace',
     logger: quietLogger,
@@ -67,11 +53,11 @@ const streamEvent = {
   ],
 } as unknown as DynamoDBStreamEvent;
 
-const published = () => bus.events().map((event) => event['detail-type']);
+const published = () => local.bus.events().map((event) => event['detail-type']);
 
 test('an entry the bus refuses is put again alone: each event of the change goes out once, the record succeeds', async () => {
   // The first entry of the first put refused, the second one taken.
-  bus.failNext({ entries: 1 });
+  local.bus.failNext({ entries: 1 });
   const before = published().length;
 
   expect(await notify(streamEvent)).toEqual({ batchItemFailures: [] });
@@ -82,11 +68,11 @@ test('an entry the bus refuses is put again alone: each event of the change goes
 
 test('entries refused at every put fail their record, for Lambda to retry it', async () => {
   // Both entries, at each of the three puts.
-  bus.failNext({ entries: 6 });
+  local.bus.failNext({ entries: 6 });
   const before = published().length;
 
   expect(await notify(streamEvent)).toEqual({ batchItemFailures: [{ itemIdentifier: '100' }] });
 
   expect(published().slice(before)).toEqual([]);
-  bus.failNext({});
+  local.bus.failNext({});
 });
