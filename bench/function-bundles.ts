@@ -8,7 +8,8 @@ import '../local/sdk-environment.ts';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { buildApp } from '../lib/app.ts';
 import { exampleProductsAllowed } from '../lib/example-products.ts';
 import { cdkJsonContext } from '../local/config.ts';
@@ -22,13 +23,19 @@ interface LambdaResource {
   readonly Properties: { Environment?: { Variables?: Record<string, unknown> } };
 }
 
-// The CDK CLI asks for asset and path metadata; they are how a function's bundle is found in the cloud assembly.
-const assembly = buildApp({
-  ...cdkJsonContext(),
-  ...exampleProductsAllowed,
-  'aws:cdk:enable-asset-metadata': true,
-  'aws:cdk:enable-path-metadata': true,
-}).app.synth();
+// The CDK CLI asks for asset and path metadata; they are how a function's bundle is found in the cloud assembly. The
+// assembly goes to a folder of the bench's own, removed at the end (aws-cdk-lib would leave its own behind).
+const outdir = mkdtempSync(join(tmpdir(), 'function-bundles-'));
+process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
+const assembly = buildApp(
+  {
+    ...cdkJsonContext(),
+    ...exampleProductsAllowed,
+    'aws:cdk:enable-asset-metadata': true,
+    'aws:cdk:enable-path-metadata': true,
+  },
+  { outdir },
+).app.synth();
 const template = assembly.stacks[0]!.template as { Resources: Record<string, LambdaResource> };
 const functions = Object.values(template.Resources).filter(
   (resource) => resource.Type === 'AWS::Lambda::Function' && resource.Metadata?.['aws:asset:path'] !== undefined,

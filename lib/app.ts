@@ -22,11 +22,16 @@ export interface MarketplaceApp {
 
 /**
  * Builds the app from CDK context: the given object (tests), or what the CDK CLI passes in (`cdk.json` and `-c`).
- * Throws `ConfigError` (from `config.ts`) when the configuration does not validate, or sells the example products
- * without `allowExampleProducts` (`example-products.ts`).
+ * `outdir` is where a synthesis writes the cloud assembly: by default the CLI's, or else a new temporary folder that
+ * aws-cdk-lib never removes (tests pass one they remove). Throws `ConfigError` (from `config.ts`) when the
+ * configuration does not validate, or sells the example products without `allowExampleProducts`
+ * (`example-products.ts`).
  */
-export function buildApp(context?: Record<string, unknown>): MarketplaceApp {
-  const app = new App(context === undefined ? {} : { context });
+export function buildApp(context?: Record<string, unknown>, { outdir }: { outdir?: string } = {}): MarketplaceApp {
+  const app = new App({
+    ...(context === undefined ? {} : { context }),
+    ...(outdir === undefined ? {} : { outdir }),
+  });
   const allContext = app.node.getAllContext() as Record<string, unknown>;
   const config = parseConfig(configFromContext(allContext));
   refuseExampleProducts(config, allContext);

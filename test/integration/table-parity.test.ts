@@ -10,6 +10,7 @@ import { buildApp } from '../../lib/app.ts';
 import { exampleProductsAllowed } from '../../lib/example-products.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 import { useDynamoDb } from '../support/dynamodb.ts';
+import { scratchDirectory } from '../support/scratch-directory.ts';
 import { tableDefinitions } from '../../contracts/index.ts';
 
 const dynamoDb = useDynamoDb();
@@ -44,7 +45,10 @@ test.each(tableDefinitions.map((definition) => definition.id))(
   '%s is the same in CloudFormation and locally',
   async (id) => {
     // Function bundles play no part in the tables: skip bundling them.
-    const { stack } = buildApp({ ...cdkJsonContext(), ...exampleProductsAllowed, 'aws:cdk:bundling-stacks': [] });
+    const { stack } = buildApp(
+      { ...cdkJsonContext(), ...exampleProductsAllowed, 'aws:cdk:bundling-stacks': [] },
+      { outdir: await scratchDirectory('table-parity-') },
+    );
     const cloud = cloudTable(stack, id);
     const local = await localTable(dynamoDb.tables[id]);
     expect(local).toEqual(cloud);
