@@ -198,17 +198,20 @@ export class UsageClient {
   resend(events: readonly AggregatedUsageEvent[]): void {
     if (this.closed) throw new UsageClientClosedError();
     const checked = events.map(handedBackEvent);
-    const pending = new Map(this.unanswered.map((event) => [event.eventId, JSON.stringify(wireEvent(event))]));
+    // Checked whole before anything is queued: an id pending (or given twice) with other contents refuses them all.
+    const queued = new Map(this.unanswered.map((event) => [event.eventId, JSON.stringify(wireEvent(event))]));
+    const added: AggregatedUsageEvent[] = [];
     for (const event of checked) {
-      const sent = pending.get(event.eventId);
       const wire = JSON.stringify(wireEvent(event));
-      if (sent !== undefined && sent !== wire) {
+      const known = queued.get(event.eventId);
+      if (known !== undefined && known !== wire) {
         throw new InvalidUsageEventError(`a handed-back event has the id ${event.eventId} of another one pending`);
       }
+      if (known !== undefined) continue;
+      queued.set(event.eventId, wire);
+      added.push(event);
     }
-    for (const event of checked) {
-      if (pending.has(event.eventId)) continue;
-      pending.set(event.eventId, JSON.stringify(wireEvent(event)));
+    for (const event of added) {
       this.unanswered.push(event);
       // Unanswered before: it may have been counted, so a refusal of its call must not drop it (see mayHaveCounted).
       this.mayHaveCounted.add(event.eventId);
