@@ -21,7 +21,7 @@ import { tableDefinitions } from '../../contracts/index.ts';
 import { scratchDirectory } from '../support/scratch-directory.ts';
 
 const stacks: NpmStart[] = [];
-afterAll(() => stacks.forEach((stack) => stack.process.kill('SIGKILL')));
+afterAll(() => Promise.all(stacks.map((stack) => stack.stop('SIGKILL'))));
 
 async function start(via: 'npm' | 'node'): Promise<NpmStart> {
   const stack = await startNpmStart(via);

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../local/config.ts';
@@ -80,7 +80,7 @@ export async function startNpmStart(
           detached: ownProcessGroup,
         });
   // A stack killed leaves its state file behind; nothing reads this one after the stack is gone.
-  child.once('exit', () => void rm(ownStateFile, { force: true }));
+  child.once('exit', () => rmSync(ownStateFile, { force: true }));
   const output: string[] = [];
   const logs = () => output.join('');
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
@@ -148,7 +148,8 @@ async function parse(text: string, logs: () => string, child: ChildProcess): Pro
 
 function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
+    // A process a signal ended has no exit code, only a signal code.
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
     child.once('exit', (code) => resolve(code));
     child.kill(signal);
   });

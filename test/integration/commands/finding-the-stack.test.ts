@@ -31,7 +31,7 @@ beforeAll(async () => {
   // Longer than startNpmStart's own limit, so that a stack slow to start fails with what it printed.
 }, 150_000);
 afterAll(async () => {
-  stack?.process.kill('SIGKILL');
+  await stack?.stop('SIGKILL');
   await removeDirectory(folder);
 });
 

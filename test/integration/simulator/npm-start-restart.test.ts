@@ -138,6 +138,6 @@ test('a webhook call queued when the stack is killed is made after the restart',
     });
     expect(delivered).toEqual(expect.objectContaining({ signature: 'valid', status: 204 }));
   } finally {
-    killed.forEach((stack) => stack.process.kill('SIGKILL'));
+    await Promise.all(killed.map((stack) => stack.stop('SIGKILL')));
   }
 });

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../local/config.ts';
@@ -45,7 +45,7 @@ export async function startStackProcess(): Promise<StackProcess> {
     },
   });
   // A stack killed leaves its state file behind; the commands that read it run while the stack does.
-  child.once('exit', () => void rm(statePath, { force: true }));
+  child.once('exit', () => rmSync(statePath, { force: true }));
   const output: string[] = [];
   const logs = () => output.join('');
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
