@@ -70,8 +70,18 @@ export type LicenseStatus = 'pending' | 'active' | 'ending' | 'ended' | 'failed'
 /** The account named in the license ARNs the simulator issues; any well-formed account id would do. */
 const LICENSE_ISSUER_ACCOUNT_ID = '999999999999';
 
+const LICENSE_ARN_PREFIX = `arn:aws:license-manager::${LICENSE_ISSUER_ACCOUNT_ID}:license:`;
+
 export function licenseArnOf(licenseId: string): string {
-  return `arn:aws:license-manager::${LICENSE_ISSUER_ACCOUNT_ID}:license:${licenseId}`;
+  return `${LICENSE_ARN_PREFIX}${licenseId}`;
+}
+
+/**
+ * The ARN a license is known by to the metering and entitlement APIs: a license-model license's own; a legacy one's
+ * only while legacy answers carry an ARN (products migrating to Concurrent Agreements), the ARN `ResolveCustomer` gave.
+ */
+export function licenseArnFor(license: License, { legacyArns }: { readonly legacyArns: boolean }): string | undefined {
+  return license.licenseArn ?? (legacyArns ? licenseArnOf(license.id) : undefined);
 }
 
 export interface NewProduct {
@@ -209,8 +219,12 @@ export class Marketplace {
     return license;
   }
 
-  licenseByArn(arn: string): License | undefined {
-    return this.licensesByArn.get(arn);
+  /** The license `arn` names, by `licenseArnFor`'s rule. */
+  licenseByArn(arn: string, { legacyArns }: { readonly legacyArns: boolean }): License | undefined {
+    const license = this.licensesByArn.get(arn);
+    if (license !== undefined || !legacyArns || !arn.startsWith(LICENSE_ARN_PREFIX)) return license;
+    const legacy = this.licenses.get(arn.slice(LICENSE_ARN_PREFIX.length));
+    return legacy?.identityModel === 'legacy' ? legacy : undefined;
   }
 
   listLicenses(productCode?: string): License[] {

@@ -87,9 +87,9 @@ const firstViolation = (
 
 const isLegacyRequest = (batch: Batch) => batch.request.ProductCode !== undefined;
 
-/** A record sent with `ProductCode` that also names a license: AWS bills it under both. */
+/** A record sent with `ProductCode` that also names a license-model license: AWS bills it under both. */
 const isDoubleBilled = (record: BatchRecord, batch: Batch) =>
-  isLegacyRequest(batch) && record.input.LicenseArn !== undefined;
+  isLegacyRequest(batch) && record.input.LicenseArn !== undefined && record.license?.identityModel === 'license';
 
 /** The batch rules, in the order AWS applies them. */
 export const batchRules: readonly BatchRule[] = [
@@ -285,6 +285,7 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
 
   function resolve(input: UsageRecordInput, index: number): BatchRecord {
     const { marketplace } = context;
+    const arnRule = { legacyArns: context.settings.legacyResolveIncludesLicenseArn };
     const at = instantOf(input.Timestamp);
     if (request.ProductCode !== undefined) {
       const product = marketplace.product(request.ProductCode);
@@ -292,7 +293,7 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
         product === undefined
           ? undefined
           : input.LicenseArn !== undefined
-            ? marketplace.licenseByArn(input.LicenseArn)
+            ? marketplace.licenseByArn(input.LicenseArn, arnRule)
             : marketplace.legacyCustomer(
                 product.code,
                 {
@@ -303,7 +304,7 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
               );
       return { position: index + 1, input, at, product, license };
     }
-    const license = input.LicenseArn === undefined ? undefined : marketplace.licenseByArn(input.LicenseArn);
+    const license = input.LicenseArn === undefined ? undefined : marketplace.licenseByArn(input.LicenseArn, arnRule);
     const product = license === undefined ? undefined : marketplace.product(license.productCode);
     return { position: index + 1, input, at, product, license };
   }
@@ -333,13 +334,15 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
     return log('CustomerNotSubscribed');
   }
   const hour = hourOf(at);
-  // A legacy customer keeps its identifier when it subscribes again (a new license): its hours stay one customer's.
-  const identities = isLegacyRequest(batch)
-    ? [
-        `product:${product.code}|customer:${license.customerIdentifier ?? license.id}`,
-        ...(isDoubleBilled(record, batch) ? [`license:${input.LicenseArn}`] : []),
-      ]
-    : [`license:${license.licenseArn ?? ''}`];
+  // A legacy customer keeps its identifier when it subscribes again (a new license): its hours stay one customer's,
+  // whether metered by CustomerIdentifier, by account id or (migrating to Concurrent Agreements) by LicenseArn.
+  const identities =
+    isLegacyRequest(batch) || license.identityModel === 'legacy'
+      ? [
+          `product:${product.code}|customer:${license.customerIdentifier ?? license.id}`,
+          ...(isDoubleBilled(record, batch) ? [`license:${input.LicenseArn}`] : []),
+        ]
+      : [`license:${license.licenseArn ?? ''}`];
   const outcomes = identities.map((identity) =>
     context.ledger.meter([identity, input.Dimension, hour.toISOString()].join('|'), {
       operation: 'BatchMeterUsage',

@@ -1,6 +1,7 @@
 /** `ResolveCustomer`: registration tokens and the identity each identity model answers. */
-import { ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
-import { expect, test } from 'vitest';
+import { GetEntitlementsCommand } from '@aws-sdk/client-marketplace-entitlement-service';
+import { BatchMeterUsageCommand, ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
+import { describe, expect, test } from 'vitest';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();
@@ -87,4 +88,93 @@ test('legacy answers can also carry a LicenseArn, as for products migrating to C
   const customer = await resolve(registrationToken);
   expect(customer.CustomerIdentifier).toBe(license.customerIdentifier);
   expect(customer.LicenseArn).toBe(`arn:aws:license-manager::999999999999:license:${license.id}`);
+});
+
+describe('the LicenseArn a migrating legacy product answers', () => {
+  async function migratingBuyer() {
+    const product = await sim.control.createProduct(
+      meteredProduct({
+        identityModel: 'legacy',
+        pricingModel: 'contracts-with-consumption',
+        dimensions: [
+          { name: 'seats', kind: 'contract' },
+          { name: 'users', kind: 'metered' },
+        ],
+      }),
+    );
+    const { registrationToken } = await sim.control.createLicense({
+      productCode: product.code,
+      entitlements: [{ dimension: 'seats', value: { IntegerValue: 5 } }],
+    });
+    await sim.control.updateSettings({ legacyResolveIncludesLicenseArn: true });
+    return { productCode: product.code, customer: await resolve(registrationToken) };
+  }
+  const at = minutesFrom(SIMULATOR_NOW, -10);
+
+  test('meters usage, as the same customer-hour as its CustomerIdentifier', async () => {
+    const { productCode, customer } = await migratingBuyer();
+    const byArn = await sim.metering.send(
+      new BatchMeterUsageCommand({
+        UsageRecords: [
+          {
+            CustomerAWSAccountId: customer.CustomerAWSAccountId,
+            LicenseArn: customer.LicenseArn,
+            Dimension: 'users',
+            Quantity: 4,
+            Timestamp: at,
+          },
+        ],
+      }),
+    );
+    expect(byArn.Results?.[0]?.Status).toBe('Success');
+    const byIdentifier = (quantity: number) =>
+      sim.metering.send(
+        new BatchMeterUsageCommand({
+          ProductCode: productCode,
+          UsageRecords: [
+            { CustomerIdentifier: customer.CustomerIdentifier, Dimension: 'users', Quantity: quantity, Timestamp: at },
+          ],
+        }),
+      );
+    expect((await byIdentifier(4)).Results?.[0]).toMatchObject({
+      Status: 'Success',
+      MeteringRecordId: byArn.Results?.[0]?.MeteringRecordId,
+    });
+    expect((await byIdentifier(5)).Results?.[0]?.Status).toBe('DuplicateRecord');
+    expect((await sim.control.billed()).records.map((record) => record.quantity)).toEqual([4]);
+  });
+
+  test('names its entitlements and filters them', async () => {
+    const { productCode, customer } = await migratingBuyer();
+    const { Entitlements } = await sim.entitlements.send(
+      new GetEntitlementsCommand({ ProductCode: productCode, Filter: { LICENSE_ARN: [customer.LicenseArn!] } }),
+    );
+    expect(Entitlements).toEqual([
+      expect.objectContaining({
+        CustomerIdentifier: customer.CustomerIdentifier,
+        LicenseArn: customer.LicenseArn,
+        Dimension: 'seats',
+      }),
+    ]);
+  });
+
+  test('is unknown again once legacy answers carry no LicenseArn', async () => {
+    const { customer } = await migratingBuyer();
+    await sim.control.updateSettings({ legacyResolveIncludesLicenseArn: false });
+    await expect(
+      sim.metering.send(
+        new BatchMeterUsageCommand({
+          UsageRecords: [
+            {
+              CustomerAWSAccountId: customer.CustomerAWSAccountId,
+              LicenseArn: customer.LicenseArn,
+              Dimension: 'users',
+              Quantity: 4,
+              Timestamp: at,
+            },
+          ],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidLicenseException' });
+  });
 });
