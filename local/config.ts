@@ -28,10 +28,14 @@ export function loadLocalConfig(): Config {
 /**
  * Sets the simulator up as the seller's Marketplace account: the configured products listed, and the configured
  * Marketplace region enabled for the metering APIs (us-east-1 always is). A simulator that restored its state already
- * lists some: those stay as they are (their licenses refer to them), and only the products it lacks are added.
+ * lists some: those stay as they are (their licenses refer to them), and only the products it lacks are added; the
+ * regions it had enabled stay enabled.
  */
 export async function configureSimulator(control: SimulatorControl, config: Config): Promise<void> {
-  await control.updateSettings({ enabledRegions: [...new Set(['us-east-1', config.marketplaceRegion])] });
+  const { enabledRegions } = await control.settings();
+  await control.updateSettings({
+    enabledRegions: [...new Set([...enabledRegions, 'us-east-1', config.marketplaceRegion])],
+  });
   const listed = new Set((await control.products()).products.map((product) => product.code));
   for (const product of config.products.filter((candidate) => !listed.has(candidate.code))) {
     await control.createProduct({

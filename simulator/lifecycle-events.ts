@@ -252,8 +252,8 @@ export class LifecycleEvents {
 
 /**
  * When the license's entitlements expire, after `at`: AWS sends a legacy product's `entitlement-updated` for expiries
- * too. One already scheduled by an earlier change is sent anyway; a seller reads the entitlements again and finds
- * nothing new.
+ * too, and the seller reading the entitlements again finds the expired one gone. One already scheduled by an earlier
+ * change is sent anyway; the seller then finds nothing new.
  */
 function expiriesAfter(license: License, at: Date): Date[] {
   const times = license.entitlements

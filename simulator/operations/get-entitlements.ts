@@ -1,14 +1,14 @@
 /**
- * `GetEntitlements` (Marketplace Entitlement Service): the contract entitlements of a product's live licenses,
- * filtered (values under one key OR-ed, keys AND-ed) and paged. Pages are at most `MaxResults` long and, when the
- * `entitlementEmptyPages` setting is on, an empty page that still carries a `NextToken` comes before each one, as the
- * real service may answer.
+ * `GetEntitlements` (Marketplace Entitlement Service): the unexpired contract entitlements of a product's active
+ * licenses, filtered (values under one key OR-ed, keys AND-ed) and paged. Pages are at most `MaxResults` long and, when
+ * the `entitlementEmptyPages` setting is on, an empty page that still carries a `NextToken` comes before each one, as
+ * the real service may answer.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validationError } from '../../local/http/aws-json.ts';
 import { entitlementError } from '../marketplace-protocol.ts';
-import type { License } from '../marketplace.ts';
+import { licenseArnFor, type License } from '../marketplace.ts';
 import { constraintViolations, integerMember, listMember, parseInput, stringMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';
 import { PRODUCT_CODE_PATTERN } from './usage-checks.ts';
@@ -44,6 +44,7 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
     );
   }
   const { marketplace, now, settings } = context;
+  const arnRule = { legacyArns: settings.legacyResolveIncludesLicenseArn };
   if (marketplace.product(request.ProductCode) === undefined) {
     throw entitlementError('InvalidParameterException', `Product code ${request.ProductCode} is not valid`);
   }
@@ -56,20 +57,26 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
 
   const entitlements = marketplace
     .listLicenses(request.ProductCode)
-    .filter((license) => marketplace.status(license, now) === 'active' && licenseMatches(license, filter))
-    .flatMap((license) =>
-      license.entitlements
-        .filter((entitlement) => filter.DIMENSION?.includes(entitlement.dimension) ?? true)
-        .map((entitlement) => ({
-          ProductCode: license.productCode,
-          Dimension: entitlement.dimension,
-          ...(license.customerIdentifier === undefined ? {} : { CustomerIdentifier: license.customerIdentifier }),
-          CustomerAWSAccountId: license.customerAWSAccountId,
-          ...(license.licenseArn === undefined ? {} : { LicenseArn: license.licenseArn }),
-          Value: entitlement.value,
-          ...(entitlement.expirationDate === undefined ? {} : { ExpirationDate: entitlement.expirationDate }),
-        })),
-    );
+    .filter((license) => marketplace.status(license, now) === 'active' && licenseMatches(license, filter, arnRule))
+    .flatMap((license) => {
+      const licenseArn = licenseArnFor(license, arnRule);
+      return (
+        license.entitlements
+          // An entitlement past its expiry has ended (a contract not renewed): the `entitlement-updated` sent then
+          // tells the seller to read again and find it gone.
+          .filter((entitlement) => entitlement.expirationDate === undefined || entitlement.expirationDate > now)
+          .filter((entitlement) => filter.DIMENSION?.includes(entitlement.dimension) ?? true)
+          .map((entitlement) => ({
+            ProductCode: license.productCode,
+            Dimension: entitlement.dimension,
+            ...(license.customerIdentifier === undefined ? {} : { CustomerIdentifier: license.customerIdentifier }),
+            CustomerAWSAccountId: license.customerAWSAccountId,
+            ...(licenseArn === undefined ? {} : { LicenseArn: licenseArn }),
+            Value: entitlement.value,
+            ...(entitlement.expirationDate === undefined ? {} : { ExpirationDate: entitlement.expirationDate }),
+          }))
+      );
+    });
 
   if (settings.entitlementEmptyPages && offset < entitlements.length && token?.emptyServed !== true) {
     return { Entitlements: [], NextToken: encodeToken({ offset, query, emptyServed: true }) };
@@ -97,13 +104,17 @@ function parseFilter(filter: Record<string, string[]>): Partial<Record<FilterKey
   return filter;
 }
 
-function licenseMatches(license: License, filter: Partial<Record<FilterKey, string[]>>): boolean {
+function licenseMatches(
+  license: License,
+  filter: Partial<Record<FilterKey, string[]>>,
+  arnRule: Parameters<typeof licenseArnFor>[1],
+): boolean {
   const matches = (values: string[] | undefined, actual: string | undefined) =>
     values === undefined || (actual !== undefined && values.includes(actual));
   return (
     matches(filter.CUSTOMER_IDENTIFIER, license.customerIdentifier) &&
     matches(filter.CUSTOMER_AWS_ACCOUNT_ID, license.customerAWSAccountId) &&
-    matches(filter.LICENSE_ARN, license.licenseArn)
+    matches(filter.LICENSE_ARN, licenseArnFor(license, arnRule))
   );
 }
 

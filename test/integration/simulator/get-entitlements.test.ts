@@ -1,4 +1,4 @@
-/** `GetEntitlements`: contract entitlements of live licenses, filters, paging. */
+/** `GetEntitlements`: unexpired contract entitlements of active licenses, filters, paging. */
 import {
   GetEntitlementsCommand,
   paginateGetEntitlements,
@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-marketplace-entitlement-service';
 import { beforeEach, expect, test } from 'vitest';
 import type { LicenseView } from '../../../simulator/control-client.ts';
-import { meteredProduct, useSimulator } from '../../support/simulator.ts';
+import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();
 let productCode: string;
@@ -121,7 +121,7 @@ test('a NextToken from another query, or a forged one, is InvalidParameterExcept
   }
 });
 
-test('only live licenses are entitled: not pending ones, not ended ones', async () => {
+test('only active licenses are entitled: not pending ones, not ending or ended ones', async () => {
   const { license: pending } = await sim.control.createLicense({
     productCode,
     activate: false,
@@ -132,6 +132,19 @@ test('only live licenses are entitled: not pending ones, not ended ones', async 
   expect(await all({})).toEqual([]);
   await sim.control.activate(pending.id);
   expect((await all({})).map((entitlement) => entitlement.Value?.IntegerValue)).toEqual([4]);
+});
+
+test('an entitlement past its expiration date is no longer answered (a contract not renewed)', async () => {
+  const license = await buyer(10);
+  const expiresAt = minutesFrom(SIMULATOR_NOW, 30);
+  await sim.control.setEntitlements(license.id, [
+    { dimension: 'seats', value: { IntegerValue: 10 }, expirationDate: expiresAt.toISOString() },
+    { dimension: 'tier', value: { StringValue: 'gold' } },
+  ]);
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 29), false);
+  expect((await all({})).map((entitlement) => entitlement.Dimension)).toEqual(['seats', 'tier']);
+  await sim.control.setClock(expiresAt, false);
+  expect((await all({})).map((entitlement) => entitlement.Dimension)).toEqual(['tier']);
 });
 
 test('changed entitlements are answered at once', async () => {

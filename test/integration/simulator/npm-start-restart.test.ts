@@ -82,12 +82,15 @@ test('usage pending at a restart is billed after it', { timeout: 240_000 }, asyn
     body: JSON.stringify({ events: [{ subscriberId, dimension: 'requests', quantity: 3, timestamp: now }] }),
   });
   expect(recorded.status).toBe(200);
+  // A setting changed through the control API outlives the restart, a region enabled for a test among them.
+  await control.updateSettings({ enabledRegions: ['us-east-1', 'eu-west-1'] });
   await first.stop();
   stacks.splice(stacks.indexOf(first), 1);
 
   const second = await start();
   const restarted = new SimulatorControl(second.simulatorUrl);
   expect((await restarted.license(licenseId)).status).toBe('active');
+  expect((await restarted.settings()).enabledRegions).toEqual(['us-east-1', 'eu-west-1']);
   // Whichever run bills it after the restart (the hourly run the clock's move stops for at :10, or this one), once.
   await restarted.advanceClock({ minutes: 50 });
   const run = summaryOf(await meter(second.commandEnvironment, []));
