@@ -81,6 +81,7 @@ interface StoredLifecycle {
   readonly subscriptionStatus?: SubscriptionStatus;
   readonly entitlements?: SubscriberEntitlement[];
   readonly entitlementsFetchedAt?: string;
+  readonly entitlementsReadAt?: string;
   readonly agreementId?: string;
   readonly agreementAt?: string;
   readonly offerType?: string;
@@ -118,7 +119,7 @@ export class LifecycleRepository {
           : (stored.lifecycle ?? {});
       const facts = notification.facts.reduce((merged, fact) => withFact(merged, fact, notification.at), before);
       const state = statusAsOf(facts, now, this.finalMeteringGraceSeconds);
-      const entitlements = fetched !== undefined && isNewerRead(fetched, stored) ? fetched : undefined;
+      const entitlements = fetched === undefined ? undefined : readToStore(fetched, stored);
       // The agreement named by the latest license event, by event time: a stale event cannot re-point it.
       const agreement =
         subscriber.model === 'license' &&
@@ -171,7 +172,7 @@ export class LifecycleRepository {
     changes: {
       readonly facts: LifecycleFacts;
       readonly state: { status: SubscriptionStatus; since?: string };
-      readonly entitlements: FetchedEntitlements | undefined;
+      readonly entitlements: StoredRead | undefined;
       readonly agreement: { agreementId: string; agreementAt: string } | undefined;
       readonly offer: { offerType: OfferType; marketplaceOfferType: OfferType } | undefined;
     },
@@ -194,7 +195,11 @@ export class LifecycleRepository {
           }),
       ...(entitlements === undefined
         ? {}
-        : { entitlements: entitlements.entitlements, entitlementsFetchedAt: entitlements.fetchedAt.toISOString() }),
+        : {
+            entitlements: entitlements.entitlements,
+            entitlementsFetchedAt: entitlements.fetchedAt,
+            entitlementsReadAt: entitlements.readAt,
+          }),
       ...agreement,
       ...offer,
     };
@@ -409,16 +414,31 @@ function referenceOf(item: Record<string, unknown>): SubscriberReference | undef
 }
 
 /**
- * Whether a read of the entitlements is to replace the stored one. The latest read wins, even when it reads the same:
- * an older read finishing late must not undo it. Of two reads at the same instant (a clock's resolution; two changes
- * in one second of a stopped simulator clock), the one applied last that reads something else is kept: usually the
- * later change, as a queue mostly hands notifications over in the order they came.
+ * A read of the entitlements as stored: `readAt` when it was read, `fetchedAt` the time it is published as (seller
+ * events' `entitlementsFetchedAt` and `version`), later than every read stored before it.
  */
-function isNewerRead(fetched: FetchedEntitlements, stored: StoredLifecycle): boolean {
-  const fetchedAt = fetched.fetchedAt.toISOString();
-  if (stored.entitlementsFetchedAt === undefined || stored.entitlementsFetchedAt < fetchedAt) return true;
-  return (
-    stored.entitlementsFetchedAt === fetchedAt &&
-    JSON.stringify(stored.entitlements ?? []) !== JSON.stringify(fetched.entitlements)
-  );
+interface StoredRead {
+  readonly entitlements: readonly SubscriberEntitlement[];
+  readonly readAt: string;
+  readonly fetchedAt: string;
+}
+
+/**
+ * The read to store, if it replaces the stored one. The latest read wins, even when it reads the same: an older read
+ * finishing late must not undo it. Of two reads at the same instant (a clock's resolution; two changes in one second of
+ * a stopped simulator clock), the one applied last that reads something else is kept: usually the later change, as a
+ * queue mostly hands notifications over in the order they came. It is then published a millisecond after the stored
+ * one, so that an app deduplicating on the version, or keeping the latest `entitlementsFetchedAt`, keeps it too.
+ */
+function readToStore(fetched: FetchedEntitlements, stored: StoredLifecycle): StoredRead | undefined {
+  const readAt = fetched.fetchedAt.toISOString();
+  const storedReadAt = stored.entitlementsReadAt ?? stored.entitlementsFetchedAt;
+  const newer =
+    storedReadAt === undefined ||
+    storedReadAt < readAt ||
+    (storedReadAt === readAt && JSON.stringify(stored.entitlements ?? []) !== JSON.stringify(fetched.entitlements));
+  if (!newer) return undefined;
+  const afterStored = stored.entitlementsFetchedAt === undefined ? 0 : Date.parse(stored.entitlementsFetchedAt) + 1;
+  const fetchedAt = new Date(Math.max(fetched.fetchedAt.getTime(), afterStored)).toISOString();
+  return { entitlements: fetched.entitlements, readAt, fetchedAt };
 }

@@ -205,3 +205,47 @@ test('a legacy buyer who subscribed again stays with final metering until the ol
   expect(after).not.toHaveProperty('finalMeteringDeadline');
   expect(await lifecycle.closeFinalMeteringWindows(minute(80))).toEqual([]);
 });
+
+test('reads at the same instant that differ are each stored with an entitlementsFetchedAt of their own, in order', async () => {
+  const documents = documentClient(dynamoDb.endpoint);
+  const lifecycle = new LifecycleRepository(documents, dynamoDb.tables.Subscribers, 3600);
+  const licenseArn = 'arn:aws:license-manager::999999999999:license:l-same-instant';
+  const subscriber = { model: 'license' as const, productCode: PRODUCT, licenseArn, customerAWSAccountId: ACCOUNT };
+  // A stopped clock: the upgrade to 25 seats, then the downgrade to 5, read in the same millisecond.
+  const seats = (value: number) => ({
+    entitlements: [{ dimension: 'seats', value, valueType: 'integer' as const }],
+    fetchedAt: minute(10),
+  });
+  const stored = async () => {
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: dynamoDb.tables.Subscribers, Key: subscriberKey(`license:${licenseArn}`) }),
+    );
+    return {
+      seats: (Item?.entitlements as { value: number }[])[0]?.value,
+      fetchedAt: Item?.entitlementsFetchedAt as string,
+    };
+  };
+  const apply = (value: number) =>
+    lifecycle.applyToSubscriber({ subscriber, facts: [], at: minute(10) }, minute(10), seats(value));
+
+  await apply(10);
+  expect(await stored()).toEqual({ seats: 10, fetchedAt: '2026-11-26T08:10:00.000Z' });
+  await apply(25);
+  expect(await stored()).toEqual({ seats: 25, fetchedAt: '2026-11-26T08:10:00.001Z' });
+  await apply(5);
+  expect(await stored()).toEqual({ seats: 5, fetchedAt: '2026-11-26T08:10:00.002Z' });
+  expect(await apply(5)).toBe('unchanged');
+  // A read a millisecond later than the first is still later than those stamped after it.
+  await lifecycle.applyToSubscriber({ subscriber, facts: [], at: minute(10) }, minute(10), {
+    ...seats(7),
+    fetchedAt: new Date(minute(10).getTime() + 1),
+  });
+  expect(await stored()).toEqual({ seats: 7, fetchedAt: '2026-11-26T08:10:00.003Z' });
+  // An older read finishing late changes nothing.
+  expect(
+    await lifecycle.applyToSubscriber({ subscriber, facts: [], at: minute(9) }, minute(10), {
+      ...seats(99),
+      fetchedAt: minute(9),
+    }),
+  ).toBe('unchanged');
+});
