@@ -336,6 +336,13 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
       return arn === undefined || region === stackRegion ? [] : [{ field: path.join('.'), region, must, why }];
     });
     if (elsewhere.length === 0) return { outcome: 'PASS', check, detail: `${stackRegion} (the credentials')` };
+    const otherRegion = elsewhere[0]!.region;
+    // Elsewhere than us-east-1, a stack that hears from Marketplace needs marketplace.region: AWS_REGION alone would
+    // meet the template's refusal below.
+    const moveTo = hearsFromMarketplace
+      ? `set marketplace.region to ${otherRegion} (in cdk.json, or -c marketplace.region=${otherRegion} for ` +
+        'preflight, cdk bootstrap and cdk deploy alike).'
+      : `deploy to ${otherRegion} (AWS_REGION, or marketplace.region in cdk.json).`;
     return {
       outcome: 'FAIL',
       check,
@@ -346,9 +353,7 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
           .join('; '),
       fix:
         `Name ${elsewhere.map(({ must }) => must).join(' and ')} in ${stackRegion}` +
-        (new Set(elsewhere.map(({ region }) => region)).size === 1
-          ? `, or deploy to ${elsewhere[0]!.region} (AWS_REGION, or marketplace.region in cdk.json).`
-          : '.'),
+        (new Set(elsewhere.map(({ region }) => region)).size === 1 ? `, or ${moveTo}` : '.'),
     };
   }
   return {

@@ -32,7 +32,12 @@ test('an alarm topic or a certificate of another region fails, naming each and t
   const check = stackRegionCheck(topic, 'us-east-1');
   expect(check.outcome).toBe('FAIL');
   expect(check.detail).toContain('marketplace.observability.alarmTopicArn is a topic in eu-west-1');
-  expect(check.fix).toContain('Name a topic in us-east-1, or deploy to eu-west-1');
+  // The example configuration hears from Marketplace: elsewhere than us-east-1 that takes marketplace.region.
+  expect(check.fix).toBe(
+    'Name a topic in us-east-1, or set marketplace.region to eu-west-1 (in cdk.json, or -c marketplace.region=eu-west-1 ' +
+      'for preflight, cdk bootstrap and cdk deploy alike).',
+  );
+  expect(stackRegionCheck(topic, 'eu-west-1').outcome).toBe('FAIL');
 
   const both = configWith({
     observability: { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' },
