@@ -171,8 +171,9 @@ export class Lifecycle extends Construct {
       alarmName: 'marketplace-events-undelivered',
       alarmDescription:
         'EventBridge could not put a Marketplace notification into the lifecycle queue for 24 hours (the error is ' +
-        "in the message's attributes, the event in its body): most likely the queue's policy. Once fixed, move the " +
-        'messages to the lifecycle queue (SQS redrive): they have the shape the lifecycle function reads.',
+        "in the message's attributes, the event in its body): most likely the queue's policy. Once fixed, send each " +
+        "message's body to the lifecycle queue (it has the shape the lifecycle function reads), then purge this " +
+        "queue: it is no queue's dead-letter queue, so SQS cannot move its messages back.",
     });
     for (const { name, pattern } of marketplaceEventPatterns(config)) {
       new Rule(this, `Marketplace${name}Events`, {

@@ -191,9 +191,10 @@ export class Metering extends Construct {
     alarmWhenAbove(metering, 'FailedAlarm', {
       name: 'metering-failed',
       description:
-        "An hourly metering run failed after its retries (see the MeteringRun state machine's execution and the " +
-        'metering log group). Its buckets stay pending and the next run retries them, but usage not sent within the ' +
-        `acceptance window (${config.metering.acceptanceWindowHours} h) can no longer be billed.`,
+        'An hourly metering run failed after its retries: the function crashed, timed out or could not be invoked (see ' +
+        "the MeteringRun state machine's execution and the metering log group). Its buckets stay pending and the next " +
+        'run retries them, but usage not sent within the acceptance window ' +
+        `(${config.metering.acceptanceWindowHours} h) can no longer be billed.`,
       metric: stateMachine.metricFailed({ statistic: 'Sum' }),
       threshold: 0,
     });
@@ -339,6 +340,18 @@ export class Metering extends Construct {
         'billed as it stands. The reason is on each bucket (npm run report, or the RecordsRejected metric by Reason ' +
         'on the metering dashboard); CustomerNotSubscribed means the buyer was not subscribed for that hour.',
       metric: this.metric(METERING_METRICS.rejected, 'Sum'),
+      threshold: 0,
+    });
+    // A run that cannot send finishes normally, its usage left pending for the next: without this alarm the first
+    // word of a caller Marketplace refuses, or of calls failing every retry, would come half a window later.
+    alarmWhenAbove(scope, 'UnsentAlarm', {
+      name: 'metering-unsent',
+      description:
+        'A metering run (hourly or final) left due usage unsent: Marketplace throttled or failed the calls through ' +
+        'every retry, refused the caller (DisabledApiException, AccessDeniedException, expired credentials), or a ' +
+        'bucket could not be read or settled. It stays pending and the next run retries it (final metering a minute ' +
+        'later); the metering log groups give the reason ("Usage left pending").',
+      metric: this.metric(METERING_METRICS.pending, 'Sum'),
       threshold: 0,
     });
     const halfWindowHours = config.metering.acceptanceWindowHours / 2;

@@ -65,7 +65,7 @@ describe('with an admin email and a webhook', () => {
   const messagesIn = (queue: IConstruct) => `Maximum ApproximateNumberOfMessagesVisible of ${logicalIdOf(queue)} > 0`;
 
   test('watch the dead-letter queues, the crashes of the API functions, the sweep, metering and work falling behind', () => {
-    expect(alarms).toHaveLength(22);
+    expect(alarms).toHaveLength(23);
     expect(alarms.map(watches).sort()).toEqual(
       [
         `SaasMarketplace-seller-notifier-dead-letters: ${messagesIn(notifierDeadLetterQueue)}`,
@@ -83,6 +83,7 @@ describe('with an admin email and a webhook', () => {
         `SaasMarketplace-usage-crashed: Sum Errors of ${functionId('Usage')} > 0`,
         `SaasMarketplace-metering-failed: Sum ExecutionsFailed of ${logicalIdOf(metering.runStateMachine)} > 0`,
         `SaasMarketplace-metering-rejected: Sum RecordsRejected of ${meteringMetrics} > 0`,
+        `SaasMarketplace-metering-unsent: Sum RecordsPending of ${meteringMetrics} > 0`,
         `SaasMarketplace-metering-behind: Maximum OldestPendingAge of ${meteringMetrics} > ${12 * 3600}`,
         `SaasMarketplace-final-metering-failed: Sum Errors of ${functionId('FinalMetering')} > 0`,
         `SaasMarketplace-final-metering-missed: Sum FinalMeteringMissed of ${meteringMetrics} > 0`,
@@ -120,8 +121,8 @@ describe('with an admin email and a webhook', () => {
 test('without an admin email or a webhook, no alarm watches a queue that does not exist', () => {
   const { template } = synthesize();
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  // The 22 with an admin email and a webhook but the 3 below: the metering alarms are always there.
-  expect(names).toHaveLength(19);
+  // The 23 with an admin email and a webhook but the 3 below: the metering alarms are always there.
+  expect(names).toHaveLength(20);
   for (const absent of ['admin-email-dead-letters', 'webhook-dead-letters', 'webhook-events-undelivered']) {
     expect(names).not.toContain(`SaasMarketplace-${absent}`);
   }
@@ -130,6 +131,6 @@ test('without an admin email or a webhook, no alarm watches a queue that does no
 test('with SNS notifications only, no alarm watches the queue for undelivered EventBridge events', () => {
   const { template } = synthesize(snsOnly);
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  expect(names).toHaveLength(18);
+  expect(names).toHaveLength(19);
   expect(names).not.toContain('SaasMarketplace-marketplace-events-undelivered');
 });

@@ -153,6 +153,7 @@ describe('the metering function', () => {
       expect(alarms.map((alarm) => alarm['MetricName']).sort()).toEqual([
         'FinalMeteringMissed',
         'OldestPendingAge',
+        'RecordsPending',
         'RecordsRejected',
         'UnconfirmedSends',
       ]);

@@ -40,11 +40,11 @@ const emf = () =>
     .filter((line) => line.includes('"_aws"'))
     .map((line) => JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: unknown[] } });
 
-async function setup() {
+async function setup(harnessOptions: Omit<Parameters<typeof meteringHarness>[2], 'products'> = {}) {
   const tables = await freshTables(dynamoDb);
   const product = await sim.control.createProduct(meteredProduct());
   const products = [{ code: product.code, meteredDimensions: ['users', 'gb'] }];
-  const harness = meteringHarness(tables, sim.url, { products });
+  const harness = meteringHarness(tables, sim.url, { ...harnessOptions, products });
   const client = documentClient(tables.endpoint);
   const buyer = await subscribeBuyer(
     { control: sim.control, client, subscribersTable: tables.subscribers },
@@ -86,6 +86,23 @@ test('a scheduled run bills the closed hours and publishes its figures, rejectio
   expect(JSON.stringify(run!._aws.CloudWatchMetrics)).toContain('"Namespace":"SaasMarketplace/test"');
   expect(byReason).toEqual(
     expect.objectContaining({ Reason: 'unknown-subscriber', [METERING_METRICS.rejected]: 1, service: 'metering' }),
+  );
+});
+
+test('a run Marketplace throttles through every retry finishes, publishing the usage it left unsent as pending', async () => {
+  // What the metering-unsent alarm reads: the run does not fail, so no other alarm would hear of it for hours.
+  const { tables, client, buyer, handler } = await setup({
+    retryPolicy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+  });
+  const hour = hoursBefore(now, 1);
+  await addUsage(client, tables.usage, { subscriberId: buyer.subscriberId, hour, dimension: 'users', quantity: 4 });
+  await addUsage(client, tables.usage, { subscriberId: buyer.subscriberId, hour, dimension: 'gb', quantity: 9 });
+  await sim.control.setFaults({ rules: [{ kind: 'throttle', operations: ['BatchMeterUsage'] }] });
+
+  const summary = await handler({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} });
+  expect(summary).toEqual(expect.objectContaining({ billed: 0, pending: 2 }));
+  expect(emf()[0]).toEqual(
+    expect.objectContaining({ [METERING_METRICS.billed]: 0, [METERING_METRICS.pending]: 2, service: 'metering' }),
   );
 });
 
