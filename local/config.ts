@@ -9,6 +9,7 @@ import { configFromContext, parseConfig, type Config } from '../lib/config.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
 import { LocalStackError } from './errors.ts';
 import { isLoopbackHost } from './http/loopback-host.ts';
+import { LOCAL_REGION } from './lambda-context.ts';
 
 /** The project's root folder, where `cdk.json` and `package.json` are. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -102,4 +103,12 @@ export function withLocalAppUrls(config: Config, standInAppUrl: string): Config 
 export function standInPathOf(url: string): string | undefined {
   const { hostname, pathname } = new URL(url);
   return hostname === 'example.com' || hostname.endsWith('.example.com') ? pathname : undefined;
+}
+
+/**
+ * The region the API is deployed in, which calls to its IAM routes are signed for, locally as in AWS: `region`, or,
+ * unset, us-east-1 (where a stack without one must go to hear from Marketplace).
+ */
+export function apiRegionOf(config: Pick<Config, 'region'>): string {
+  return config.region ?? LOCAL_REGION;
 }

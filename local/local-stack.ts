@@ -44,7 +44,7 @@ import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib
 import type { SimulatorClock } from '../simulator/clock.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../simulator/server.ts';
-import { configureSimulator, standInPathOf, withLocalAppUrls } from './config.ts';
+import { apiRegionOf, configureSimulator, standInPathOf, withLocalAppUrls } from './config.ts';
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
@@ -108,7 +108,10 @@ export interface LocalStackOptions {
    * schedules would have (`clock-catch-up.ts`): on for `npm start`; off by default, for tests that run them themselves.
    */
   readonly catchUpClockJumps?: boolean;
-  /** How the gateway hands bodies to the handlers (API Gateway may do either). */
+  /**
+   * How the gateway hands bodies to the handlers: by default as the deployed API does, as text (it names no binary
+   * media types); tests of the handlers try the other ways API Gateway has.
+   */
   readonly bodyEncoding?: BodyEncoding;
   /** Powertools log level of the handlers (`SILENT` in tests that do not read logs); default `INFO`. */
   readonly logLevel?: LogLevel;
@@ -453,12 +456,17 @@ function startGateway(
   };
   return startLocalGateway({
     port: options.apiPort ?? 0,
-    ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
+    base64Bodies: options.bodyEncoding ?? 'never',
     // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
     serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
     // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time
     // (the stack's as it was while a move of the clock stepped it forward, too).
-    iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [systemClock, stackClock] },
+    iam: {
+      secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+      // Signed for the region the stack deploys to (marketplace.region; unset, us-east-1, where it must then go).
+      region: apiRegionOf(options.config),
+      clocks: [systemClock, stackClock],
+    },
     routes: apiRoutes.map((route) => {
       const handler = routeFunctions[route.functionName];
       if (handler === undefined)

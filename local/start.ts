@@ -16,7 +16,13 @@
  */
 import './sdk-environment.ts';
 import { existsSync, statSync } from 'node:fs';
-import { loadLocalConfig, portFromEnvironment, webhookUrlFromEnvironment, withLocalAppUrls } from './config.ts';
+import {
+  apiRegionOf,
+  loadLocalConfig,
+  portFromEnvironment,
+  webhookUrlFromEnvironment,
+  withLocalAppUrls,
+} from './config.ts';
 import {
   createDynamoDbClient,
   DynamoDbLocalStartError,
@@ -149,7 +155,7 @@ try {
   Webhook                 ${webhookCalls}
   Access check            ${stack.apiUrl}/subscribers/<url-encoded subscriber id>  (GET; ids are in the webhook calls)
   Signing                 the access check and usage take SigV4-signed calls only, as IAM makes them in AWS: service
-                          execute-api, any region and access key id, secret access key "local"; unsigned ones get 403
+                          execute-api in ${apiRegionOf(config)}, any access key id, secret access key "local"; unsigned ones get 403
   Marketplace simulator   ${simulatorUrl}  control API ${simulatorUrl}/control
   DynamoDB Local          ${running.dynamoDb.endpoint}  ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}, tables ${Object.values(stack.tables).join(', ')}
   Usage (POST)            ${stack.apiUrl}/usage  metered every ${intervalSeconds('METERING_INTERVAL_SECONDS')} s by the simulator's clock; npm run sample-usage, npm run meter, npm run report

@@ -22,6 +22,8 @@ import type { HttpAnswer } from './http-answer.ts';
 export interface IamAuthorization {
   /** The secret access key every caller signs with; any access key id goes with it. */
   readonly secretAccessKey: string;
+  /** The API's region, which a signature must be scoped to, as in AWS. */
+  readonly region: string;
   /**
    * The clocks a signature's date is checked against: within 5 minutes of any one of them is current. Locally the
    * stack's time (the simulator's, which tests move) and the machine's can differ; a caller may sign with either.
@@ -75,9 +77,14 @@ export function verifySignature(request: IncomingMessage, body: Buffer, iam: Iam
     return refused(incompleteSignature(`${requirements.join(' ')} Authorization=${header}`));
   }
   const authorization = parsed.authorization!;
-  if (authorization.service !== SERVICE) {
-    return refused(invalidSignature(`Credential should be scoped to correct service: '${SERVICE}'. `));
-  }
+  // API Gateway's words, both when both are wrong.
+  const scopeProblems = [
+    ...(authorization.region === iam.region
+      ? []
+      : [`Credential should be scoped to a valid region, not '${authorization.region}'. `]),
+    ...(authorization.service === SERVICE ? [] : [`Credential should be scoped to correct service: '${SERVICE}'. `]),
+  ];
+  if (scopeProblems.length > 0) return refused(invalidSignature(scopeProblems.join('')));
   if (authorization.scopeDate !== amzDate.slice(0, 8)) {
     return refused(
       invalidSignature(

@@ -1,18 +1,18 @@
 /**
  * Calls to the local API's IAM-authorized routes (`GET /subscribers/{id}`, `POST /usage`), signed as the seller's app
- * signs them in AWS: SigV4 for `execute-api`. The local gateway accepts any access key id with the local stack's
- * secret access key, `local`.
+ * signs them in AWS: SigV4 for `execute-api` in the stack's region. The local gateway accepts any access key id with the
+ * local stack's secret access key, `local`.
  *
  * @example
  * const answer = await fetchSigned(`${apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
  */
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { LOCAL_REGION } from '../lambda-context.ts';
 
 /** The credentials the local stack gives its own clients, and the secret its gateway checks signatures with. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-/** The local stack's region (`AWS_REGION` of its functions). */
-export const LOCAL_REGION = 'us-east-1';
+export { LOCAL_REGION };
 
 export interface SignedRequest {
   readonly method?: string;
@@ -24,6 +24,8 @@ export interface SigningOptions {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** The signature's date; now by default. */
   readonly signingDate?: Date;
+  /** The region to sign for: the local stack's (`LOCAL_REGION`) by default. */
+  readonly region?: string;
 }
 
 export async function fetchSigned(
@@ -35,7 +37,7 @@ export async function fetchSigned(
   const method = request.method ?? 'GET';
   const signer = new SignatureV4({
     service: 'execute-api',
-    region: LOCAL_REGION,
+    region: options.region ?? LOCAL_REGION,
     credentials: options.credentials ?? LOCAL_CREDENTIALS,
     sha256: Sha256,
   });

@@ -35,7 +35,11 @@ async function startGateway(clocks: readonly SigningClock[] = [stackClock]): Pro
       { method: 'ANY', path: '/usage', handler: echo, authorization: 'iam' },
       { method: 'ANY', path: '/fulfillment', handler: echo },
     ],
-    iam: { secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey, clocks: [{ now: () => new Date() }, ...clocks] },
+    iam: {
+      secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+      region: LOCAL_REGION,
+      clocks: [{ now: () => new Date() }, ...clocks],
+    },
   });
   onTestFinished(() => gateway.close());
   return gateway;
@@ -145,6 +149,26 @@ test('a signature dated by the stack clock just before it was moved on is still 
   const insideTheJump = new Date(jumpedFrom + 24 * 60 * MINUTE_MS);
   expect((await fetchSigned(`${gateway.url}/usage`, post, { signingDate: insideTheJump })).status).toBe(403);
   expect((await fetchSigned(`${gateway.url}/usage`, post, { signingDate: new Date(jumpedFrom) })).status).toBe(200);
+});
+
+test("a call signed for another region than the API's is refused, in API Gateway's words", async () => {
+  const gateway = await startGateway();
+  const elsewhere = await answerOf(await fetchSigned(`${gateway.url}/usage`, post, { region: 'eu-west-1' }));
+  expect(elsewhere).toEqual({
+    status: 403,
+    errorType: 'InvalidSignatureException',
+    body: { message: "Credential should be scoped to a valid region, not 'eu-west-1'. " },
+  });
+  const signed = await signedHeaders(`${gateway.url}/usage`, usageBody);
+  const bothWrong = signed.authorization!.replace(`/${LOCAL_REGION}/execute-api/`, '/eu-west-1/lambda/');
+  expect(
+    (await answerOf(await fetch(`${gateway.url}/usage`, { ...post, headers: { ...signed, authorization: bothWrong } })))
+      .body.message,
+  ).toBe(
+    "Credential should be scoped to a valid region, not 'eu-west-1'. Credential should be scoped to correct " +
+      "service: 'execute-api'. ",
+  );
+  expect(invocations).toEqual([]);
 });
 
 test('a header that is not a whole SigV4 one, or signed for another service, is refused', async () => {

@@ -224,6 +224,16 @@ describe('every failure is a page the buyer understands', () => {
     expectPage({ status: notUtf8.status, headers: notUtf8.headers, body: await notUtf8.text() }, 400, 'not valid');
   });
 
+  test('a body of any type reaches the function as text, as the deployed API (no binary media types) passes it', async () => {
+    // 4.8 MB: base64-encoded, the event would pass Lambda's 6 MB and the gateway would answer 413 instead.
+    const binary = await fetch(local.stack.fulfillmentUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: 'a'.repeat(4_800 * 1024),
+    });
+    expectPage({ status: binary.status, headers: binary.headers, body: await binary.text() }, 415, 'could not read');
+  });
+
   test('a GET (a bookmark or a refresh) explains where to start, with 405 and Allow: POST', async () => {
     const answer = await fetch(local.stack.fulfillmentUrl, { redirect: 'manual' });
     expect(answer.status).toBe(405);
