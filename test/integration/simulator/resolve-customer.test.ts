@@ -1,6 +1,10 @@
 /** `ResolveCustomer`: registration tokens and the identity each identity model answers. */
 import { GetEntitlementsCommand } from '@aws-sdk/client-marketplace-entitlement-service';
-import { BatchMeterUsageCommand, ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
+import {
+  BatchMeterUsageCommand,
+  ResolveCustomerCommand,
+  type ResolveCustomerCommandOutput,
+} from '@aws-sdk/client-marketplace-metering';
 import { describe, expect, test } from 'vitest';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
@@ -110,10 +114,9 @@ describe('the LicenseArn a migrating legacy product answers', () => {
     return { productCode: product.code, customer: await resolve(registrationToken) };
   }
   const at = minutesFrom(SIMULATOR_NOW, -10);
-
-  test('meters usage, as the same customer-hour as its CustomerIdentifier', async () => {
-    const { productCode, customer } = await migratingBuyer();
-    const byArn = await sim.metering.send(
+  /** Four users at `at`, metered the license-model way: by the account and the LicenseArn. */
+  const meterByArn = (customer: ResolveCustomerCommandOutput) =>
+    sim.metering.send(
       new BatchMeterUsageCommand({
         UsageRecords: [
           {
@@ -126,6 +129,10 @@ describe('the LicenseArn a migrating legacy product answers', () => {
         ],
       }),
     );
+
+  test('meters usage, as the same customer-hour as its CustomerIdentifier', async () => {
+    const { productCode, customer } = await migratingBuyer();
+    const byArn = await meterByArn(customer);
     expect(byArn.Results?.[0]?.Status).toBe('Success');
     const byIdentifier = (quantity: number) =>
       sim.metering.send(
@@ -161,20 +168,6 @@ describe('the LicenseArn a migrating legacy product answers', () => {
   test('is unknown again once legacy answers carry no LicenseArn', async () => {
     const { customer } = await migratingBuyer();
     await sim.control.updateSettings({ legacyResolveIncludesLicenseArn: false });
-    await expect(
-      sim.metering.send(
-        new BatchMeterUsageCommand({
-          UsageRecords: [
-            {
-              CustomerAWSAccountId: customer.CustomerAWSAccountId,
-              LicenseArn: customer.LicenseArn,
-              Dimension: 'users',
-              Quantity: 4,
-              Timestamp: at,
-            },
-          ],
-        }),
-      ),
-    ).rejects.toMatchObject({ name: 'InvalidLicenseException' });
+    await expect(meterByArn(customer)).rejects.toMatchObject({ name: 'InvalidLicenseException' });
   });
 });
