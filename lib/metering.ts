@@ -191,9 +191,9 @@ export class Metering extends Construct {
     alarmWhenAbove(metering, 'FailedAlarm', {
       name: 'metering-failed',
       description:
-        'An hourly metering run failed after its retries: the function crashed, timed out or could not be invoked (see ' +
-        "the MeteringRun state machine's execution and the metering log group). Its buckets stay pending and the next " +
-        'run retries them, but usage not sent within the acceptance window ' +
+        'An hourly metering run failed after its retries: the function crashed, timed out or could not be ' +
+        "invoked (see the MeteringRun state machine's execution and the metering log group). Its buckets stay " +
+        'pending and the next run retries them, but usage not sent within the acceptance window ' +
         `(${config.metering.acceptanceWindowHours} h) can no longer be billed.`,
       metric: stateMachine.metricFailed({ statistic: 'Sum' }),
       threshold: 0,
@@ -226,7 +226,8 @@ export class Metering extends Construct {
       maxAttempts: 100,
       jitterStrategy: JitterType.FULL,
     });
-    // A run that failed (Marketplace or DynamoDB down, a timeout): twice more, then the execution fails (alarmed).
+    // A run that failed (a crash, a timeout, DynamoDB down; calls Marketplace fails only leave usage pending): twice
+    // more, then the execution fails (alarmed).
     run.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 2 });
     const handedOver = Condition.and(
       Condition.isPresent('$.run.Payload.handOver'),
@@ -348,9 +349,10 @@ export class Metering extends Construct {
       name: 'metering-unsent',
       description:
         'A metering run (hourly or final) left due usage unsent: Marketplace throttled or failed the calls through ' +
-        'every retry, refused the caller (DisabledApiException, AccessDeniedException, expired credentials), or a ' +
-        'bucket could not be read or settled. It stays pending and the next run retries it (final metering a minute ' +
-        'later); the metering log groups give the reason ("Usage left pending").',
+        'every retry, refused the caller (DisabledApiException, AccessDeniedException, expired credentials), a ' +
+        'bucket could not be read or settled, or usage is for a buyer who has not arrived yet (no account to name). ' +
+        'It stays pending and the next run retries it (final metering a minute later); the metering log groups give ' +
+        'the reason ("Usage left pending").',
       metric: this.metric(METERING_METRICS.pending, 'Sum'),
       threshold: 0,
     });

@@ -520,10 +520,18 @@ describe('zero-usage records', () => {
       licenseArn: leaving.license.licenseArn!,
       customerAWSAccountId: leaving.license.customerAWSAccountId,
     };
-    await new LifecycleRepository(client, tables.subscribers, 4 * 3600).applyToSubscriber(
+    const lifecycle = new LifecycleRepository(client, tables.subscribers, 4 * 3600);
+    await lifecycle.applyToSubscriber(
       { subscriber: leavingReference, facts: ['endRequestedAt'], at: minutesFrom(now, -150) },
       now,
     );
+    // Heard of through a license event, its buyer not arrived: no account to name, so no record that could be sent.
+    const notArrived = {
+      model: 'license' as const,
+      productCode: listing.code,
+      licenseArn: 'arn:aws:license-manager::555566667777:license:l-22222222222222222222222222222222',
+    };
+    await lifecycle.applyToSubscriber({ subscriber: notArrived, facts: ['activatedAt'], at: hoursBefore(now, 3) }, now);
     const metering = harness({
       products: [listing, { code: contract.code, meteredDimensions: [] }],
       zeroUsageRecords: true,
@@ -541,7 +549,7 @@ describe('zero-usage records', () => {
       ['gb', 8],
       ['users', 0],
     ]);
-    for (const absent of [newcomer, contractBuyer, leaving]) {
+    for (const absent of [newcomer, contractBuyer, leaving, { subscriberId: subscriberIdOf(notArrived) }]) {
       expect(await buckets(absent.subscriberId)).toEqual([]);
     }
     expect((await buckets(idle.subscriberId))[0]).toMatchObject({

@@ -24,6 +24,8 @@ export interface LiveSubscriber {
   readonly subscriberId: string;
   readonly productCode: string;
   readonly lifecycle: LifecycleFacts;
+  /** Whether the item holds everything a record needs (not so for a license heard of before the buyer arrived). */
+  readonly identified: boolean;
 }
 
 /** The `live` and `ending` index partitions, as `liveShardOf` and `endingShardOf` name them. */
@@ -66,7 +68,7 @@ export class MeteringSubscribers {
     for await (const item of this.indexItems(LIVE_INDEX, LIVE_SHARD_NAMES)) {
       const { subscriberId, productCode, lifecycle } = item;
       if (typeof subscriberId === 'string' && typeof productCode === 'string') {
-        yield { subscriberId, productCode, lifecycle: lifecycle ?? {} };
+        yield { subscriberId, productCode, lifecycle: lifecycle ?? {}, identified: identityOf(item).kind === 'known' };
       }
     }
   }

@@ -55,7 +55,14 @@ export async function* zeroUsageBuckets(
       const billable =
         effectiveStatus(subscriber.lifecycle, now, finalMetering.graceSeconds) !== 'ended' &&
         isRecordableHourAt(hour, subscriber.lifecycle, now, finalMetering);
-      if (dimension !== undefined && billable && subscribedDuring(subscriber.lifecycle, hour)) {
+      // A buyer not yet arrived (a license heard of first) has no usage, and no account a record could name: a zero
+      // record would only wait, pending, for the buyer.
+      if (
+        dimension !== undefined &&
+        billable &&
+        subscriber.identified &&
+        subscribedDuring(subscriber.lifecycle, hour)
+      ) {
         yield { subscriberId: subscriber.subscriberId, hour, dimension };
       }
     }
