@@ -12,7 +12,7 @@ import { ControlError } from './control-error.ts';
 import { faultPlanSchema, FaultInjector } from './faults.ts';
 import { activateLicense, endLicense, failLicense, setEntitlements, subscribe } from './license-lifecycle.ts';
 import { RECORD_STATUSES, type BilledRecord, type RecordResult } from './metering-ledger.ts';
-import type { License } from './marketplace.ts';
+import { licenseArnFor, type License } from './marketplace.ts';
 import { settingsPatchSchema } from './settings.ts';
 import { PUBLIC_KEY_VERSION } from './usage-signer.ts';
 import type { Simulator } from './simulator.ts';
@@ -256,7 +256,12 @@ export class ControlApi {
   }
 
   private view(license: License) {
-    return { ...license, status: this.simulator.marketplace.status(license) };
+    const licenseArn = licenseArnFor(license, this.simulator.settings);
+    return {
+      ...license,
+      ...(licenseArn === undefined ? {} : { licenseArn }),
+      status: this.simulator.marketplace.status(license),
+    };
   }
 }
 

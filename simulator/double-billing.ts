@@ -1,7 +1,8 @@
 /**
- * A customer-hour billed twice: a `BatchMeterUsage` record sent with `ProductCode` and `LicenseArn` is billed once
- * under each identity, as AWS warns it will be. The simulator bills it the same way, and says so loudly (a log line,
- * `/control/warnings`, `/control/stats`, `doubleBilled` on the billed records), because in AWS the buyer pays twice.
+ * A customer-hour billed twice: a `BatchMeterUsage` record sent with `ProductCode` and a license-model `LicenseArn` is
+ * billed once under each identity, as AWS warns it will be. The simulator bills it the same way, and says so loudly (a
+ * log line, `/control/warnings`, `/control/stats`, `doubleBilled` on the billed records), because in AWS the buyer
+ * pays twice.
  */
 export interface DoubleBillingWarning {
   readonly kind: 'double-billing';

@@ -76,12 +76,15 @@ export function licenseArnOf(licenseId: string): string {
   return `${LICENSE_ARN_PREFIX}${licenseId}`;
 }
 
+/** The setting that gives legacy licenses an ARN. */
+export type LegacyArnSetting = Pick<Settings, 'legacyResolveIncludesLicenseArn'>;
+
 /**
  * The ARN a license is known by to the metering and entitlement APIs: a license-model license's own; a legacy one's
  * only while legacy answers carry an ARN (products migrating to Concurrent Agreements), the ARN `ResolveCustomer` gave.
  */
-export function licenseArnFor(license: License, { legacyArns }: { readonly legacyArns: boolean }): string | undefined {
-  return license.licenseArn ?? (legacyArns ? licenseArnOf(license.id) : undefined);
+export function licenseArnFor(license: License, settings: LegacyArnSetting): string | undefined {
+  return license.licenseArn ?? (settings.legacyResolveIncludesLicenseArn ? licenseArnOf(license.id) : undefined);
 }
 
 export interface NewProduct {
@@ -220,9 +223,11 @@ export class Marketplace {
   }
 
   /** The license `arn` names, by `licenseArnFor`'s rule. */
-  licenseByArn(arn: string, { legacyArns }: { readonly legacyArns: boolean }): License | undefined {
+  licenseByArn(arn: string, settings: LegacyArnSetting): License | undefined {
     const license = this.licensesByArn.get(arn);
-    if (license !== undefined || !legacyArns || !arn.startsWith(LICENSE_ARN_PREFIX)) return license;
+    if (license !== undefined || !settings.legacyResolveIncludesLicenseArn || !arn.startsWith(LICENSE_ARN_PREFIX)) {
+      return license;
+    }
     const legacy = this.licenses.get(arn.slice(LICENSE_ARN_PREFIX.length));
     return legacy?.identityModel === 'legacy' ? legacy : undefined;
   }

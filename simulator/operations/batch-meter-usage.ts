@@ -6,15 +6,16 @@
  * its own status: `CustomerNotSubscribed`, `DuplicateRecord`, or `Success` with a `MeteringRecordId` that an identical
  * resend gets again.
  *
- * A record that carries a `LicenseArn` in a request with a `ProductCode` is, as AWS documents, billed twice: once under
- * the product and once under the license (the `doubleBilling` setting can refuse it instead). Its answer is that of
- * the `ProductCode` billing, the identity the request was sent under.
+ * A record that carries a license-model `LicenseArn` in a request with a `ProductCode` is, as AWS documents, billed
+ * twice: once under the product and once under the license (the `doubleBilling` setting can refuse it instead). Its
+ * answer is that of the `ProductCode` billing, the identity the request was sent under. The ARN a migrating legacy
+ * product answers (`legacyResolveIncludesLicenseArn`) names the same customer as its `CustomerIdentifier`: one billing.
  */
 import { z } from 'zod';
 import { validationError, type AwsError } from '../../local/http/aws-json.ts';
 import { meteringError } from '../marketplace-protocol.ts';
 import { doubleBillingWarning } from '../double-billing.ts';
-import type { License, Product } from '../marketplace.ts';
+import { licenseArnFor, type License, type Product } from '../marketplace.ts';
 import { hourOf, type MeteringOutcome, type RecordStatus } from '../metering-ledger.ts';
 import { instantOf, integerMember, listMember, parseInput, stringMember, timestampMember } from '../validation.ts';
 import type { Settings } from '../settings.ts';
@@ -125,9 +126,10 @@ export const batchRules: readonly BatchRule[] = [
     check: (batch) =>
       firstViolation(
         batch,
-        ({ input }) => {
+        ({ input, license }) => {
           if (isLegacyRequest(batch) && input.LicenseArn !== undefined) {
-            if (batch.context.settings.doubleBilling === 'refuse') {
+            // A migrating legacy product's ARN names the customer its ProductCode records bill: not billed twice.
+            if (batch.context.settings.doubleBilling === 'refuse' && license?.identityModel !== 'legacy') {
               return 'LicenseArn must not be sent with a ProductCode (a customer-hour metered both ways is billed twice)';
             }
           } else if (isLegacyRequest(batch)) {
@@ -285,7 +287,6 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
 
   function resolve(input: UsageRecordInput, index: number): BatchRecord {
     const { marketplace } = context;
-    const arnRule = { legacyArns: context.settings.legacyResolveIncludesLicenseArn };
     const at = instantOf(input.Timestamp);
     if (request.ProductCode !== undefined) {
       const product = marketplace.product(request.ProductCode);
@@ -293,7 +294,7 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
         product === undefined
           ? undefined
           : input.LicenseArn !== undefined
-            ? marketplace.licenseByArn(input.LicenseArn, arnRule)
+            ? marketplace.licenseByArn(input.LicenseArn, context.settings)
             : marketplace.legacyCustomer(
                 product.code,
                 {
@@ -304,7 +305,8 @@ export function batchMeterUsage(rawInput: unknown, context: OperationContext) {
               );
       return { position: index + 1, input, at, product, license };
     }
-    const license = input.LicenseArn === undefined ? undefined : marketplace.licenseByArn(input.LicenseArn, arnRule);
+    const license =
+      input.LicenseArn === undefined ? undefined : marketplace.licenseByArn(input.LicenseArn, context.settings);
     const product = license === undefined ? undefined : marketplace.product(license.productCode);
     return { position: index + 1, input, at, product, license };
   }
@@ -350,7 +352,7 @@ function meter(record: BatchRecord, batch: Batch): { Status: RecordStatus; Meter
       receivedAt: context.now,
       productCode: product.code,
       licenseId: license.id,
-      licenseArn: license.licenseArn,
+      licenseArn: licenseArnFor(license, context.settings),
       customerIdentifier: license.customerIdentifier,
       customerAWSAccountId: license.customerAWSAccountId,
       dimension: input.Dimension,

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validationError } from '../../local/http/aws-json.ts';
 import { entitlementError } from '../marketplace-protocol.ts';
-import { licenseArnFor, type License } from '../marketplace.ts';
+import { licenseArnFor, type LegacyArnSetting, type License } from '../marketplace.ts';
 import { constraintViolations, integerMember, listMember, parseInput, stringMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';
 import { PRODUCT_CODE_PATTERN } from './usage-checks.ts';
@@ -44,7 +44,6 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
     );
   }
   const { marketplace, now, settings } = context;
-  const arnRule = { legacyArns: settings.legacyResolveIncludesLicenseArn };
   if (marketplace.product(request.ProductCode) === undefined) {
     throw entitlementError('InvalidParameterException', `Product code ${request.ProductCode} is not valid`);
   }
@@ -57,9 +56,9 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
 
   const entitlements = marketplace
     .listLicenses(request.ProductCode)
-    .filter((license) => marketplace.status(license, now) === 'active' && licenseMatches(license, filter, arnRule))
+    .filter((license) => marketplace.status(license, now) === 'active' && licenseMatches(license, filter, settings))
     .flatMap((license) => {
-      const licenseArn = licenseArnFor(license, arnRule);
+      const licenseArn = licenseArnFor(license, settings);
       return (
         license.entitlements
           // An entitlement past its expiry has ended (a contract not renewed): the `entitlement-updated` sent then
@@ -107,14 +106,14 @@ function parseFilter(filter: Record<string, string[]>): Partial<Record<FilterKey
 function licenseMatches(
   license: License,
   filter: Partial<Record<FilterKey, string[]>>,
-  arnRule: Parameters<typeof licenseArnFor>[1],
+  settings: LegacyArnSetting,
 ): boolean {
   const matches = (values: string[] | undefined, actual: string | undefined) =>
     values === undefined || (actual !== undefined && values.includes(actual));
   return (
     matches(filter.CUSTOMER_IDENTIFIER, license.customerIdentifier) &&
     matches(filter.CUSTOMER_AWS_ACCOUNT_ID, license.customerAWSAccountId) &&
-    matches(filter.LICENSE_ARN, licenseArnFor(license, arnRule))
+    matches(filter.LICENSE_ARN, licenseArnFor(license, settings))
   );
 }
 

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { frameworkError } from '../../local/http/aws-json.ts';
 import { meteringError } from '../marketplace-protocol.ts';
+import { licenseArnFor } from '../marketplace.ts';
 import { hourOf } from '../metering-ledger.ts';
 import { instantOf, integerMember, parseInput, stringMember, timestampMember } from '../validation.ts';
 import type { OperationContext } from './context.ts';
@@ -81,7 +82,7 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
       receivedAt: now,
       productCode: product.code,
       licenseId: license.id,
-      licenseArn: license.licenseArn,
+      licenseArn: licenseArnFor(license, context.settings),
       customerIdentifier: license.customerIdentifier,
       customerAWSAccountId: license.customerAWSAccountId,
       dimension: request.UsageDimension,

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { meteringError } from '../marketplace-protocol.ts';
 import { parseInput, stringMember } from '../validation.ts';
-import { licenseArnOf } from '../marketplace.ts';
+import { licenseArnFor } from '../marketplace.ts';
 import type { OperationContext } from './context.ts';
 
 const requestInput = z.object({ RegistrationToken: stringMember({ min: 1 }) });
@@ -21,16 +21,13 @@ export function resolveCustomer(rawInput: unknown, context: OperationContext) {
     throw meteringError('ExpiredTokenException', 'Registration token has expired');
   }
   const { license } = resolution;
+  const licenseArn = licenseArnFor(license, context.settings);
   return license.identityModel === 'license'
-    ? {
-        ProductCode: license.productCode,
-        CustomerAWSAccountId: license.customerAWSAccountId,
-        LicenseArn: license.licenseArn,
-      }
+    ? { ProductCode: license.productCode, CustomerAWSAccountId: license.customerAWSAccountId, LicenseArn: licenseArn }
     : {
         ProductCode: license.productCode,
         CustomerIdentifier: license.customerIdentifier,
         CustomerAWSAccountId: license.customerAWSAccountId,
-        ...(context.settings.legacyResolveIncludesLicenseArn ? { LicenseArn: licenseArnOf(license.id) } : {}),
+        ...(licenseArn === undefined ? {} : { LicenseArn: licenseArn }),
       };
 }

@@ -151,6 +151,31 @@ describe('the LicenseArn a migrating legacy product answers', () => {
     expect((await sim.control.billed()).records.map((record) => record.quantity)).toEqual([4]);
   });
 
+  test('sent with the ProductCode too, is one customer-hour: billed once, no double-billing warning, not refused', async () => {
+    const { productCode, customer } = await migratingBuyer();
+    const both = (quantity: number) =>
+      sim.metering.send(
+        new BatchMeterUsageCommand({
+          ProductCode: productCode,
+          UsageRecords: [
+            {
+              CustomerAWSAccountId: customer.CustomerAWSAccountId,
+              LicenseArn: customer.LicenseArn,
+              Dimension: 'users',
+              Quantity: quantity,
+              Timestamp: at,
+            },
+          ],
+        }),
+      );
+    expect((await both(4)).Results?.[0]?.Status).toBe('Success');
+    const billed = await sim.control.billed({ licenseArn: customer.LicenseArn! });
+    expect(billed.records.map((record) => [record.quantity, record.doubleBilled ?? false])).toEqual([[4, false]]);
+    expect((await sim.control.warnings()).warnings).toEqual([]);
+    await sim.control.updateSettings({ doubleBilling: 'refuse' });
+    expect((await both(4)).Results?.[0]?.Status).toBe('Success');
+  });
+
   test('names its entitlements and filters them', async () => {
     const { productCode, customer } = await migratingBuyer();
     const { Entitlements } = await sim.entitlements.send(
