@@ -72,7 +72,10 @@ export interface SellerEventDetails {
   readonly 'Subscriber Activated': SubscriberEventDetail &
     StatusChange & {
       readonly entitlements: readonly SellerEventEntitlement[];
-      /** When `entitlements` were read from Marketplace; absent when they have not been yet (none is then said). */
+      /**
+       * When `entitlements` were read from Marketplace (of two reads in one millisecond, the one stored second is a
+       * millisecond later); absent when they have not been yet (none is then said).
+       */
       readonly entitlementsFetchedAt?: string;
     };
   readonly 'Subscriber Entitlements Changed': SubscriberEventDetail & {

@@ -456,7 +456,7 @@ function startGateway(
   };
   return startLocalGateway({
     port: options.apiPort ?? 0,
-    base64Bodies: options.bodyEncoding ?? 'never',
+    ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
     // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
     serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
     // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time

@@ -337,12 +337,11 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
     });
     if (elsewhere.length === 0) return { outcome: 'PASS', check, detail: `${stackRegion} (the credentials')` };
     const otherRegion = elsewhere[0]!.region;
-    // Elsewhere than us-east-1, a stack that hears from Marketplace needs marketplace.region: AWS_REGION alone would
-    // meet the template's refusal below.
-    const moveTo = hearsFromMarketplace
-      ? `set marketplace.region to ${otherRegion} (in cdk.json, or -c marketplace.region=${otherRegion} for ` +
-        'preflight, cdk bootstrap and cdk deploy alike).'
-      : `deploy to ${otherRegion} (AWS_REGION, or marketplace.region in cdk.json).`;
+    // Elsewhere than us-east-1 the stack needs marketplace.region: AWS_REGION alone meets the template's refusal below.
+    const moveTo =
+      `set marketplace.region to ${otherRegion} (in cdk.json, or -c marketplace.region=${otherRegion} for ` +
+      `preflight, cdk bootstrap and cdk deploy alike; the app then adds a stack in ${MARKETPLACE_EVENTS_REGION} ` +
+      'that forwards the notifications, bootstrapped too).';
     return {
       outcome: 'FAIL',
       check,

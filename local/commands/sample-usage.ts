@@ -10,7 +10,6 @@ import '../sdk-environment.ts';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomInt } from 'node:crypto';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
-import { apiRegionOf, loadLocalConfig } from '../config.ts';
 import { fetchSigned } from '../http/signed-fetch.ts';
 import { commandTargets, localApiUrl } from './targets.ts';
 import { ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
@@ -25,8 +24,6 @@ runCommand('sample-usage', USAGE, async (args) => {
   }
   const targets = await commandTargets();
   const apiUrl = await localApiUrl();
-  // The stack reads the same cdk.json: its API takes calls signed for the region it names.
-  const region = apiRegionOf(loadLocalConfig());
   const documents = documentClient(targets.dynamoDbEndpoint);
   const subscribers: { subscriberId: string; productCode: string }[] = [];
   let startKey: Record<string, unknown> | undefined;
@@ -64,11 +61,11 @@ runCommand('sample-usage', USAGE, async (args) => {
     );
     if (events.length === 0) continue;
     // Signed as the seller's app signs it: the local gateway, like API Gateway, refuses unsigned calls.
-    const response = await fetchSigned(
-      `${apiUrl}/usage`,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) },
-      { region },
-    );
+    const response = await fetchSigned(`${apiUrl}/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events }),
+    });
     calls++;
     const text = await response.text();
     const answer = answerOf(text);

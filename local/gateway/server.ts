@@ -49,7 +49,10 @@ export interface LocalGatewayOptions {
   readonly routes: readonly Route[];
   /** The stage name, the first segment of every URL (`/local/fulfillment`). Default `local`. */
   readonly stage?: string;
-  /** Which request bodies reach functions base64-encoded (the API's binaryMediaTypes). Default `binary`. */
+  /**
+   * Which request bodies reach functions base64-encoded (the API's binaryMediaTypes). Default `never`, as API Gateway
+   * does for an API that names no binary media types.
+   */
   readonly base64Bodies?: BodyEncoding;
   /** How long the gateway waits for a function: API Gateway's integration timeout, 29 s unless raised. */
   readonly integrationTimeoutMs?: number;
@@ -107,7 +110,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
   const gateway: Gateway = {
     routes: new RouteTable(options.routes),
     stage,
-    bodyEncoding: options.base64Bodies ?? 'binary',
+    bodyEncoding: options.base64Bodies ?? 'never',
     integrationTimeoutMs,
     serverErrorPage: options.serverErrorPage,
     iam: options.iam,

@@ -1,13 +1,14 @@
 /**
  * Calls to the local API's IAM-authorized routes (`GET /subscribers/{id}`, `POST /usage`), signed as the seller's app
- * signs them in AWS: SigV4 for `execute-api` in the stack's region. The local gateway accepts any access key id with the
- * local stack's secret access key, `local`.
+ * signs them in AWS: SigV4 for `execute-api` in the stack's region. The local gateway accepts any access key id with
+ * the local stack's secret access key, `local`.
  *
  * @example
  * const answer = await fetchSigned(`${apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
  */
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { apiRegionOf, loadLocalConfig } from '../config.ts';
 import { LOCAL_REGION } from '../lambda-context.ts';
 
 /** The credentials the local stack gives its own clients, and the secret its gateway checks signatures with. */
@@ -24,7 +25,7 @@ export interface SigningOptions {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** The signature's date; now by default. */
   readonly signingDate?: Date;
-  /** The region to sign for: the local stack's (`LOCAL_REGION`) by default. */
+  /** The region to sign for: by default the one `npm start`'s API takes, as cdk.json names it (`apiRegionOf`). */
   readonly region?: string;
 }
 
@@ -37,7 +38,7 @@ export async function fetchSigned(
   const method = request.method ?? 'GET';
   const signer = new SignatureV4({
     service: 'execute-api',
-    region: options.region ?? LOCAL_REGION,
+    region: options.region ?? configuredApiRegion(),
     credentials: options.credentials ?? LOCAL_CREDENTIALS,
     sha256: Sha256,
   });
@@ -60,4 +61,12 @@ export async function fetchSigned(
     headers: Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name !== 'host')),
     ...(request.body === undefined ? {} : { body: request.body }),
   });
+}
+
+let apiRegion: string | undefined;
+
+/** The region of the API `npm start` serves from this repository's cdk.json, read once. */
+function configuredApiRegion(): string {
+  apiRegion ??= apiRegionOf(loadLocalConfig());
+  return apiRegion;
 }

@@ -23,7 +23,7 @@ export interface AccessAnswer {
   readonly body: Partial<SubscriberAccess> & { readonly message?: string };
 }
 
-/** `GET /subscribers/{id}`, as the seller's app calls it (locally, unsigned): of a local stack, or of `npm start`. */
+/** `GET /subscribers/{id}`, as the seller's app calls it (signed): of a local stack, or of `npm start`. */
 export async function checkAccess(stack: Pick<LocalStack, 'apiUrl'>, subscriberId: string): Promise<AccessAnswer> {
   const response = await fetchSigned(`${stack.apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
   return { status: response.status, body: (await response.json()) as AccessAnswer['body'] };

@@ -35,7 +35,8 @@ test('an alarm topic or a certificate of another region fails, naming each and t
   // The example configuration hears from Marketplace: elsewhere than us-east-1 that takes marketplace.region.
   expect(check.fix).toBe(
     'Name a topic in us-east-1, or set marketplace.region to eu-west-1 (in cdk.json, or -c marketplace.region=eu-west-1 ' +
-      'for preflight, cdk bootstrap and cdk deploy alike).',
+      'for preflight, cdk bootstrap and cdk deploy alike; the app then adds a stack in us-east-1 that forwards the ' +
+      'notifications, bootstrapped too).',
   );
   expect(stackRegionCheck(topic, 'eu-west-1').outcome).toBe('FAIL');
 

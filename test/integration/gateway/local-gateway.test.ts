@@ -137,7 +137,9 @@ test.each([
 
 test('with base64Bodies "binary" a body of a binary type arrives base64-encoded, byte for byte', async () => {
   const upload = recorder();
-  const gateway = await startGateway([{ method: 'PUT', path: '/upload', handler: upload.handler }]);
+  const gateway = await startGateway([{ method: 'PUT', path: '/upload', handler: upload.handler }], {
+    base64Bodies: 'binary',
+  });
   const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe]);
   await fetch(`${gateway.url}/upload`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: bytes });
   const { event } = upload.calls[0]!;

@@ -2,7 +2,9 @@
  * The property the lifecycle rests on, against DynamoDB Local through the real repositories: any permutation of a
  * valid history, with any notification delivered any number of times, the buyer's arrival and registration and runs
  * of the final-metering sweep interleaved anywhere, leaves the subscriber item exactly as the history in order does:
- * status, facts, deadline, entitlements (the latest read) and agreement (the latest named).
+ * status, facts, deadline, entitlements (the latest read) and agreement (the latest named). (Two reads at one instant
+ * that differ, which the histories here never hold, are the exception: the one applied last is kept, stamped after the
+ * other, so both what is kept and its stamp follow the order; a test below pins that down.)
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';

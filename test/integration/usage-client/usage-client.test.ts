@@ -45,7 +45,7 @@ const local = useLocalStack({
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const INTERVAL_MS = 5_000;
-/** The region of the stack (`AWS_REGION` of the local stack). */
+/** The region the local API takes signatures for (the repository's cdk.json names none: us-east-1). */
 const API_REGION = 'us-east-1';
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: 'AKIDUSAGECLIENTTEST',
