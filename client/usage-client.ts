@@ -47,7 +47,10 @@ import {
 export interface UsageClientOptions {
   /** The stack's `UsageUrl` output: `https://<api>.execute-api.<region>.amazonaws.com/prod/usage`. */
   readonly usageUrl: string;
-  /** The region to sign for; read from an `execute-api` host name when left out (needed for a custom domain). */
+  /**
+   * The region to sign for; read from an `execute-api` host name when left out (needed for a custom domain, or
+   * locally: the stack's region, us-east-1 unless `marketplace.region` names another).
+   */
   readonly region?: string;
   /** What to sign with; by default the AWS SDK's Node.js chain (environment, SSO, web identity, files, ECS, EC2). */
   readonly credentials?: AwsCredentials | AwsCredentialsProvider;

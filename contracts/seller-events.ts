@@ -73,13 +73,18 @@ export interface SellerEventDetails {
     StatusChange & {
       readonly entitlements: readonly SellerEventEntitlement[];
       /**
-       * When `entitlements` were read from Marketplace (of two reads in one millisecond, the one stored second is a
-       * millisecond later); absent when they have not been yet (none is then said).
+       * When `entitlements` were read from Marketplace, later than every read stored before it (of two different
+       * reads in one millisecond, the one stored second is a millisecond later); absent when they have not been read
+       * yet (none is then said).
        */
       readonly entitlementsFetchedAt?: string;
     };
   readonly 'Subscriber Entitlements Changed': SubscriberEventDetail & {
     readonly entitlements: readonly SellerEventEntitlement[];
+    /**
+     * When `entitlements` were read from Marketplace, later than every read stored before it (of two different reads in
+     * one millisecond, the one stored second is a millisecond later); the event's `version`.
+     */
     readonly entitlementsFetchedAt: string;
   };
   readonly 'Subscriber Ending': SubscriberEventDetail & StatusChange & { readonly finalMeteringDeadline: string };

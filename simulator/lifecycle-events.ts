@@ -252,7 +252,7 @@ export class LifecycleEvents {
 
 /**
  * When the license's entitlements expire, after `at`: AWS sends a legacy product's `entitlement-updated` for expiries
- * too, and the seller reading the entitlements again finds the expired one gone. One already scheduled by an earlier
+ * too, and the simulator then leaves the expired one out of `GetEntitlements`. One already scheduled by an earlier
  * change is sent anyway; the seller then finds nothing new.
  */
 function expiriesAfter(license: License, at: Date): Date[] {

@@ -40,7 +40,7 @@ export function incompleteSignature(message: string): HttpAnswer {
   return gatewayResponse(403, 'IncompleteSignatureException', JSON.stringify({ message }));
 }
 
-/** IAM authorization: a SigV4 header for the wrong service or date, or dated more than 5 minutes from now. */
+/** IAM authorization: a SigV4 header for the wrong region, service or date, or dated more than 5 minutes from now. */
 export function invalidSignature(message: string): HttpAnswer {
   return gatewayResponse(403, 'InvalidSignatureException', JSON.stringify({ message }));
 }
