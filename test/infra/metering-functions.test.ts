@@ -110,12 +110,16 @@ describe('the metering function', () => {
     let run: Invocation<unknown>;
 
     beforeAll(async () => {
-      // One live subscriber on the first page of the `live` index, so that the run also makes its zero-usage records.
+      // One live subscriber on the first page of the `live` index, so that the run also makes its zero-usage records:
+      // one whose buyer has arrived, so that a record can name its account.
       let live: Record<string, unknown>[] = [
         {
           pk: subscriberKey(subscriberId).pk,
           sk: 'SUBSCRIBER',
           subscriberId,
+          identityModel: 'license',
+          licenseArn: subscriberId.slice('license:'.length),
+          customerAWSAccountId: '210987654321',
           productCode: meteredProduct,
           liveShard: liveShardOf(subscriberId),
           lifecycle: { activatedAt: '2020-01-01T00:00:00.000Z' },
