@@ -1,16 +1,9 @@
 import { expect, test } from 'vitest';
 import { SELLER_EVENT } from '../../contracts/index.ts';
 import { sellerEventsFor } from '../../lambdas/core/seller-events.ts';
+import { licenseSubscriberItem } from '../support/subscriber-items.ts';
 
-const subscriber = {
-  pk: 'SUBSCRIBER#license:arn:l-1',
-  sk: 'SUBSCRIBER',
-  subscriberId: 'license:arn:l-1',
-  productCode: 'p',
-  identityModel: 'license',
-  licenseArn: 'arn:l-1',
-  customerAWSAccountId: '123456789012',
-};
+const subscriber = { ...licenseSubscriberItem, customerAWSAccountId: '123456789012' };
 const types = (before: object | undefined, after: object | undefined) =>
   sellerEventsFor(before as Record<string, unknown>, after as Record<string, unknown>).map((event) => event.detailType);
 

@@ -9,6 +9,7 @@ import { expect, test } from 'vitest';
 import { SELLER_EVENT } from '../../../contracts/index.ts';
 import { createSellerNotifier } from '../../../lambdas/seller-notifications/seller-notifier-handler.ts';
 import { useLocalEventBus } from '../../support/local-event-bus.ts';
+import { licenseSubscriberItem } from '../../support/subscriber-items.ts';
 
 const BUS = 'seller-events';
 const local = useLocalEventBus(BUS);
@@ -24,15 +25,7 @@ const notify = (event: DynamoDBStreamEvent) =>
     sleep: (ms) => Promise.resolve(void pauses.push(ms)),
   })(event);
 
-const pending = {
-  pk: 'SUBSCRIBER#license:arn:l-1',
-  sk: 'SUBSCRIBER',
-  subscriberId: 'license:arn:l-1',
-  productCode: 'p',
-  identityModel: 'license',
-  licenseArn: 'arn:l-1',
-  subscriptionStatus: 'pending',
-};
+const pending = { ...licenseSubscriberItem, subscriptionStatus: 'pending' };
 /** One write that calls for two events: the buyer registered, and Marketplace confirmed the subscription. */
 const registeredAndActive = {
   ...pending,
