@@ -302,7 +302,10 @@ export const configSchema = z
         zeroUsageRecords: z
           .boolean()
           .default(true)
-          .describe('Send a zero-quantity record every hour for live subscribers without usage, as AWS asks.'),
+          .describe(
+            'Send a zero-quantity record every hour for live subscribers without usage, as AWS asks (not for a buyer ' +
+              'whose Marketplace identity is not yet known, e.g. a subscription event that arrived before the buyer).',
+          ),
         callsPerSecond: z
           .number()
           .positive()
