@@ -366,6 +366,21 @@ describe('accepted means billable: what Marketplace would refuse is refused here
     expect(await buckets(subscriberId)).toEqual([]);
   });
 
+  test('once its final-metering window has closed, usage is refused with the end it missed', async () => {
+    // Cancelled at 11:30: the deadline was 12:30; now is 12:34, and the usage is from before the end.
+    const subscriberId = await subscriber([...ACTIVE, ['endRequestedAt', '2026-11-26T11:30:00.000Z']]);
+    expect(await record([usage(subscriberId, { timestamp: '2026-11-26T11:20:00.000Z' })])).toEqual([
+      {
+        status: 'rejected',
+        reason: 'not-subscribed',
+        message:
+          'the subscription ended at 2026-11-26T11:30:00.000Z and its final-metering window has closed: ' +
+          'Marketplace no longer bills its usage',
+      },
+    ]);
+    expect(await buckets(subscriberId)).toEqual([]);
+  });
+
   test('late usage of an ending subscriber is carried into its final hour, never past it', async () => {
     const subscriberId = await subscriber([...ACTIVE, ['endRequestedAt', '2026-11-26T12:10:00.000Z']]);
     await freeze(subscriberId, EARLIER_HOUR, 9);

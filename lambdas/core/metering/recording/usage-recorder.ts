@@ -182,10 +182,17 @@ function subscriberRejection(
   }
   const facts = subscriber.lifecycle ?? {};
   const status = effectiveStatus(facts, now, dependencies.finalMetering.graceSeconds);
+  const { start, end } = billablePeriod(facts);
+  if (status === 'ended' && end !== undefined) {
+    return rejection(
+      'not-subscribed',
+      `the subscription ended at ${end.toISOString()} and its final-metering window has closed: Marketplace no ` +
+        'longer bills its usage',
+    );
+  }
   if (!isMeterable(status)) {
     return rejection('not-subscribed', `the subscription is ${status}, so Marketplace would not bill its usage`);
   }
-  const { start, end } = billablePeriod(facts);
   if (start === undefined) {
     // Ending with no activation heard: cancelled while pending (an activation arriving late would start it).
     return rejection(
