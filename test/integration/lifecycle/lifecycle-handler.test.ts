@@ -10,6 +10,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import type { ProductListing } from '../../../lambdas/core/environment.ts';
+import { MAX_ENTITLEMENTS_BYTES } from '../../../lambdas/core/lifecycle/entitlements.ts';
 import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import { agreementKey, subscriberKey } from '../../../lambdas/core/table-keys.ts';
 import { createLifecycleHandler, TIME_NEEDED_PER_RECORD_MS } from '../../../lambdas/lifecycle/lifecycle-handler.ts';
@@ -236,6 +237,45 @@ describe('entitlements', () => {
     const event = queued(history);
     const licenseUpdated = event.Records.find((record) => record.body.includes('License Updated'))!;
     expect(await handle(event)).toEqual({ batchItemFailures: [{ itemIdentifier: licenseUpdated.messageId }] });
+  });
+
+  test('numbers stored exactly are kept as Marketplace gave them', async () => {
+    const { product, listing } = await contractProduct('license', 3);
+    const { license } = await sim.control.createLicense({
+      productCode: product.code,
+      entitlements: [
+        { dimension: 'dimension0', value: { DoubleValue: 0.1 } },
+        { dimension: 'dimension1', value: { DoubleValue: Number.MAX_SAFE_INTEGER } },
+        { dimension: 'dimension2', value: { DoubleValue: -2.5e-7 } },
+      ],
+    });
+    const { handle } = handlerFor([listing]);
+    expect(await handle(queued(bodies((await sim.control.events(0, 'eventbridge')).events)))).toEqual({
+      batchItemFailures: [],
+    });
+    expect((await subscriberItem(licenseId(license)))?.entitlements).toEqual([
+      { dimension: 'dimension0', value: 0.1, valueType: 'double' },
+      { dimension: 'dimension1', value: Number.MAX_SAFE_INTEGER, valueType: 'double' },
+      { dimension: 'dimension2', value: -2.5e-7, valueType: 'double' },
+    ]);
+  });
+
+  test.each([
+    ['a number DynamoDB cannot carry exactly', { DoubleValue: 1e16 }],
+    ['more than a subscriber may store', { StringValue: 'x'.repeat(MAX_ENTITLEMENTS_BYTES) }],
+  ])('entitlements with %s leave the subscriber activated and the message to be retried', async (_case, value) => {
+    const { product, listing } = await contractProduct('license');
+    const { license } = await sim.control.createLicense({
+      productCode: product.code,
+      entitlements: [{ dimension: 'dimension0', value }],
+    });
+    const { handle } = handlerFor([listing]);
+    const event = queued(bodies((await sim.control.events(0, 'eventbridge')).events));
+    const licenseUpdated = event.Records.find((record) => record.body.includes('License Updated'))!;
+    expect((await handle(event)).batchItemFailures).toContainEqual({ itemIdentifier: licenseUpdated.messageId });
+    const item = await subscriberItem(licenseId(license));
+    expect(item).toEqual(expect.objectContaining({ subscriptionStatus: 'active' }));
+    expect(item?.entitlements).toBeUndefined();
   });
 });
 
