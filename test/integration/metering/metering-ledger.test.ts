@@ -142,6 +142,25 @@ describe('settling', () => {
   });
 });
 
+describe("a subscriber's unsettled buckets", () => {
+  test('are every hour up to the one asked, from the first hour there is to the last one of year 9999', async () => {
+    const tables = await freshTables(dynamoDb);
+    const client = documentClient(dynamoDb.endpoint);
+    const ledger = new BucketLedger(client, tables.usage);
+    const hours = ['0001-01-01T00:00:00Z', '2026-11-18T10:00:00Z', '9999-12-31T23:00:00Z'].map((at) => new Date(at));
+    for (const at of hours)
+      await addUsage(client, tables.usage, { subscriberId, hour: at, dimension: 'users', quantity: 1 });
+    const unsettled = async (through: Date) => {
+      const found: unknown[] = [];
+      for await (const item of ledger.unsettledOf(subscriberId, through)) found.push(item.hour);
+      return found;
+    };
+    expect(await unsettled(new Date('0000-01-01T00:30:00Z'))).toEqual([]);
+    expect(await unsettled(new Date('0001-01-01T00:59:59Z'))).toEqual(['0001-01-01T00:00:00.000Z']);
+    expect(await unsettled(new Date('9999-12-31T23:59:59Z'))).toEqual(hours.map((at) => at.toISOString()));
+  });
+});
+
 describe('zero-usage buckets', () => {
   test('are made only where the hour has no bucket: one with usage, frozen or not, is left as it is', async () => {
     const { ledger } = await ledgerWithBucket(5);

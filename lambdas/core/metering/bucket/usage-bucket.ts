@@ -48,9 +48,12 @@ export function usagePartition(subscriberId: string): string {
   return `${usageItemPrefixes.bucket}${subscriberId}`;
 }
 
+/** A sort key before every bucket, of any hour: the inclusive lower bound of a `BETWEEN` over all hours up to one. */
+export const BUCKET_SORT_FLOOR = 'HOUR#';
+
 /** The sort-key prefix of every bucket of one hour (`begins_with` for an hour's buckets). */
 export function bucketSortPrefix(hour: Date): string {
-  return `HOUR#${hourOf(hour).toISOString()}#`;
+  return `${BUCKET_SORT_FLOOR}${hourOf(hour).toISOString()}#`;
 }
 
 /**
@@ -58,7 +61,7 @@ export function bucketSortPrefix(hour: Date): string {
  * raised to `$`): the inclusive upper bound of a `BETWEEN` that ends with that hour, even the last one of year 9999.
  */
 export function bucketSortLimit(hour: Date): string {
-  return `HOUR#${hourOf(hour).toISOString()}$`;
+  return `${BUCKET_SORT_FLOOR}${hourOf(hour).toISOString()}$`;
 }
 
 /** The `pending` index partition of a subscriber's buckets: stable, from its id. */

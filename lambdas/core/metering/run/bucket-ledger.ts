@@ -19,9 +19,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { itemId, type ItemKey } from '../../table-keys.ts';
 import {
   UNCONFIRMED_SEND,
+  BUCKET_SORT_FLOOR,
   bucketKey,
-  bucketSortPrefix,
-  HOUR_MS,
+  bucketSortLimit,
   pendingShardOf,
   usagePartition,
 } from '../bucket/index.ts';
@@ -74,8 +74,8 @@ export class BucketLedger {
       },
       ExpressionAttributeValues: {
         ':pk': usagePartition(subscriberId),
-        ':first': bucketSortPrefix(new Date(0)),
-        ':last': bucketSortPrefix(new Date(through.getTime() + HOUR_MS)),
+        ':first': BUCKET_SORT_FLOOR,
+        ':last': bucketSortLimit(through),
       },
       ConsistentRead: true,
     });
