@@ -3,15 +3,13 @@
  * (`cdk.json`, overridable with `-c`). `npm start` reads the same object, so the local stack sells the same products.
  */
 import { z } from 'zod';
-import { PRODUCT_CODE_PATTERN, REGISTRATION_FIELDS } from '../contracts/index.ts';
+import { PRODUCT_CODE_PATTERN, REGION_NAME_PATTERN, REGISTRATION_FIELDS } from '../contracts/index.ts';
 
 /** The context key that holds the configuration in `cdk.json`. */
 export const CONFIG_CONTEXT_KEY = 'marketplace';
 
 /** The only region Marketplace sends its notifications to: its EventBridge events, and its legacy SNS topics. */
 export const MARKETPLACE_EVENTS_REGION = 'us-east-1';
-
-const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /** The region of an ARN (`arn:partition:service:region:...`). */
 /** The region an ARN names (its fourth field; empty for a global resource). */
@@ -210,7 +208,7 @@ export const configSchema = z
     products: z.array(productSchema).min(1).describe('The products this deployment sells.'),
     marketplaceRegion: z
       .string()
-      .regex(REGION_NAME, 'must be an AWS region name such as us-east-1')
+      .regex(REGION_NAME_PATTERN, 'must be an AWS region name such as us-east-1')
       .default('us-east-1')
       .describe(
         'Where the Marketplace metering and entitlement APIs are called. us-east-1 unless Seller Ops enabled another.',
@@ -335,7 +333,7 @@ export const configSchema = z
       .describe('How usage is billed: the hourly run, its windows and its pace.'),
     region: z
       .string()
-      .regex(REGION_NAME, 'must be an AWS region name such as eu-west-1')
+      .regex(REGION_NAME_PATTERN, 'must be an AWS region name such as eu-west-1')
       .optional()
       .describe(
         'The region the stack deploys to, when it is not us-east-1. Marketplace sends its notifications to us-east-1 ' +
@@ -406,11 +404,12 @@ export const configSchema = z
       });
     }
     // An invalid region has its own error: checking other fields against it would only add misleading ones.
-    const stackRegion = config.region !== undefined && REGION_NAME.test(config.region) ? config.region : undefined;
+    const stackRegion =
+      config.region !== undefined && REGION_NAME_PATTERN.test(config.region) ? config.region : undefined;
     // Likewise an ARN that is not one has its own error, and no region to compare.
     const regionOfValid = (arn: string | undefined) => {
       const region = arn === undefined ? undefined : regionOfArn(arn);
-      return region !== undefined && REGION_NAME.test(region) ? region : undefined;
+      return region !== undefined && REGION_NAME_PATTERN.test(region) ? region : undefined;
     };
     for (const { path, arn, must, why } of arnsInStackRegion(config)) {
       const region = regionOfValid(arn);

@@ -3,6 +3,7 @@
  * uncertain or has changed over time (see the README's "uncertain behaviours"), the alternative is one setting away.
  */
 import { z } from 'zod';
+import { REGION_NAME_PATTERN } from '../contracts/index.ts';
 
 /** Up to a year: any longer window or grace is a mistake, and would overflow date arithmetic long before it mattered. */
 const hours = () =>
@@ -20,7 +21,7 @@ export const settingsSchema = z.strictObject({
   /** The seller account: `account` of lifecycle events, `proposer` of agreements. */
   sellerAccountId: z.string().regex(/^\d{12}$/),
   /** Regions whose credential scope the metering operations accept; others get `DisabledApiException`. */
-  enabledRegions: z.array(z.string().min(1)).min(1),
+  enabledRegions: z.array(z.string().regex(REGION_NAME_PATTERN, 'must be an AWS region name such as eu-west-1')).min(1),
   /** Reject AWS-protocol requests without a SigV4 `Authorization` scoped to the `aws-marketplace` service. */
   requireSignature: z.boolean(),
   /** How far back `BatchMeterUsage` accepts a record timestamp (24 h today; older documents say 6 h or 1 h). */

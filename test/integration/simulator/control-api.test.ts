@@ -143,6 +143,10 @@ test('settings are read, patched and validated', async () => {
   expect(bad.status).toBe(400);
   expect(bad.body.message).toContain('timestampWindowHours');
   expect(bad.body.message).toContain('colour');
+  const region = await controlCall('PATCH', '/settings', '{"enabledRegions":["us-east-1","../../x"]}');
+  expect(region.status).toBe(400);
+  expect(region.body.message).toContain('enabledRegions');
+  expect((await sim.control.settings()).enabledRegions).toEqual(['us-east-1']);
 });
 
 test('billed records and per-record results can be filtered', async () => {
