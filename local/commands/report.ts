@@ -153,9 +153,9 @@ function readable(report: UsageReport, targets: CommandTargets): string {
     ...(report.unconfirmedSends.length === 0
       ? []
       : [
-          'Unconfirmed sends: rejected or expired after an earlier send whose answer was lost, which Marketplace may ' +
-            'have billed. Look for that BatchMeterUsage call in CloudTrail (same customer, dimension and hour, after ' +
-            'the time given):',
+          'Unconfirmed sends: rejected or expired after an earlier send that may have gone out with no definite ' +
+            'answer (it may also have been throttled or never sent), which Marketplace may have billed. Look for that ' +
+            'BatchMeterUsage call in CloudTrail (same customer, dimension and hour, after the time given):',
           ...report.unconfirmedSends.map(
             (send) =>
               `  ${send.subscriberId ?? send.key.pk} ${send.dimension ?? ''} ${send.hour ?? send.key.sk}: ` +
