@@ -42,10 +42,11 @@ export function eventBridgeClient(endpointUrl?: string, settings?: AwsClientSett
 export function entitlementClient(
   endpointUrl?: string,
   settings?: AwsClientSettings,
+  maxAttempts = 5,
 ): MarketplaceEntitlementServiceClient {
   return new MarketplaceEntitlementServiceClient({
     ...endpoint(endpointUrl, settings),
     region: 'us-east-1',
-    maxAttempts: 5,
+    maxAttempts,
   });
 }

@@ -191,7 +191,7 @@ export async function identityCheck(
 }
 
 export async function entitlementChecks(config: Config): Promise<CheckResult[]> {
-  const client = entitlementClient(endpointFromEnvironment('ENTITLEMENT_ENDPOINT'));
+  const client = entitlementClient(endpointFromEnvironment('ENTITLEMENT_ENDPOINT'), undefined, MAX_ATTEMPTS);
   try {
     const results: CheckResult[] = [];
     for (const product of config.products) {
@@ -509,8 +509,8 @@ function failure(
       fix: `${profileInUse()}${CREDENTIALS_FIX}`,
     };
   }
-  const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
-  if (!answered) {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status === undefined) {
     return {
       outcome: 'FAIL',
       check,
@@ -519,5 +519,8 @@ function failure(
     };
   }
   const name = error instanceof Error ? error.name : 'Error';
-  return { outcome: 'FAIL', check, detail: `${name}: ${messageOf(error)}`, fix: fixes[name] ?? fixes.default };
+  // Throttling and server errors say nothing of the setup: asking again later does.
+  const passing = status === 429 || status >= 500 || /Throttl/.test(name);
+  const fix = passing ? `${service} is busy or failing for now: run preflight again in a minute.` : undefined;
+  return { outcome: 'FAIL', check, detail: `${name}: ${messageOf(error)}`, fix: fix ?? fixes[name] ?? fixes.default };
 }

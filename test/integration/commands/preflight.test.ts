@@ -96,6 +96,23 @@ test('cdk.json as shipped: the Marketplace checks pass for a known product and f
   expect(alarms?.fix).toContain('-c marketplace.observability.alarmEmail=<address>');
 });
 
+test('Marketplace throttling or failing: the check says to run preflight again, not to change credentials', async () => {
+  await sim.control.setFaults({
+    rules: [
+      { kind: 'throttle', operations: ['GetEntitlements'] },
+      { kind: 'internal-error', operations: ['BatchMeterUsage'] },
+    ],
+  });
+  const failed = failures((await preflight()).stdout);
+  expect(failed.get(`entitlements ${KNOWN}`)?.detail).toMatch(/^ThrottlingException: /);
+  expect(failed.get(`entitlements ${KNOWN}`)?.fix).toBe(
+    'the Entitlement Service (us-east-1) is busy or failing for now: run preflight again in a minute.',
+  );
+  expect(failed.get(`metering ${KNOWN}`)?.fix).toMatch(
+    /is busy or failing for now: run preflight again in a minute\.$/,
+  );
+});
+
 test('STS, SNS and SSM unreachable: their checks fail, naming the address and the variable', async () => {
   const { stdout } = await preflight();
   expect(stdout).toContain(`FAIL  account and region: cannot reach STS at ${nowhere}: `);
