@@ -5,12 +5,9 @@
 import '../local/sdk-environment.ts';
 import { fastStartJvmFlags, startDynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { summarize, type Summary } from './stats.ts';
+import { positiveIntegerArgument } from './arguments.ts';
 
-const runs = Number(process.argv[2] ?? 5);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`Expected a positive whole number of runs, got ${process.argv[2]}.`);
-  process.exit(2);
-}
+const runs = positiveIntegerArgument('runs', 5);
 
 async function timeOneStart(jvmFlags: readonly string[]): Promise<number> {
   const startedAt = performance.now();

@@ -13,8 +13,9 @@ import { startLocalGateway } from '../local/gateway/server.ts';
 import { startLocalStack } from '../local/local-stack.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';
 import { percentile, summarize } from './stats.ts';
+import { positiveIntegerArgument } from './arguments.ts';
 
-const requests = Number(process.argv[2] ?? 1000);
+const requests = positiveIntegerArgument('requests', 1000);
 const warmUp = 50;
 
 const dynamoDb = await startDynamoDbLocal();

@@ -14,8 +14,9 @@ import { buildApp } from '../lib/app.ts';
 import { exampleProductsAllowed } from '../lib/example-products.ts';
 import { cdkJsonContext } from '../local/config.ts';
 import { summarize } from './stats.ts';
+import { positiveIntegerArgument } from './arguments.ts';
 
-const runs = Number(process.argv[2] ?? 15);
+const runs = positiveIntegerArgument('runs', 15);
 
 interface LambdaResource {
   readonly Type: string;

@@ -28,13 +28,16 @@ import {
   loadLine,
   machineLine,
   openBucketItem,
-  positiveIntegerFromEnvironment,
   simulatorModeFromEnvironment,
   startBenchSimulator,
   thousands,
   type BenchSimulator,
 } from './metering-bench-support.ts';
+import { noArguments, positiveIntegerFromEnvironment } from './arguments.ts';
 
+noArguments(
+  'BENCH_SUBSCRIBERS, BENCH_HOURS, BENCH_CALLS_PER_SECOND, BENCH_BUDGET_SECONDS, BENCH_SIMULATOR (environment variables)',
+);
 const subscriberCount = positiveIntegerFromEnvironment('BENCH_SUBSCRIBERS', 10_000);
 const hourCount = positiveIntegerFromEnvironment('BENCH_HOURS', 10);
 const callsPerSecond = positiveIntegerFromEnvironment('BENCH_CALLS_PER_SECOND', 100);

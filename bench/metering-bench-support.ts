@@ -32,15 +32,6 @@ export function machineLine(): string {
   );
 }
 
-/** A positive whole number from the environment, or `fallback`. */
-export function positiveIntegerFromEnvironment(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, not "${text}"`);
-  return value;
-}
-
 /** The document client the functions use (`lambdas/core/aws-clients.ts`), on a client the benchmark made. */
 export function documentClientOn(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

@@ -36,7 +36,6 @@ import {
   machineLine,
   meteringOperationLabel,
   openBucketItem,
-  positiveIntegerFromEnvironment,
   simulatorModeFromEnvironment,
   startBenchSimulator,
   tallyDynamoDb,
@@ -45,7 +44,9 @@ import {
   type LicenseSubscriber,
 } from './metering-bench-support.ts';
 import { percentile } from './stats.ts';
+import { noArguments, positiveIntegerFromEnvironment } from './arguments.ts';
 
+noArguments('BENCH_SUBSCRIBERS, BENCH_SIMULATOR (environment variables)');
 const subscriberCount = positiveIntegerFromEnvironment('BENCH_SUBSCRIBERS', 10_000);
 const simulatorMode = simulatorModeFromEnvironment();
 const DIMENSIONS = ['requests', 'storage', 'seats'] as const;

@@ -16,6 +16,15 @@ const benchmarks = [
   'metering-backlog.ts',
 ];
 
+if (process.argv.length > 2) {
+  console.error(
+    'npm run bench takes no argument: it runs every benchmark at its full size, the 300,000-bucket backlog included. ' +
+      'Run one on its own, at a smaller size if it takes one, as docs/benchmarks.md says: e.g. ' +
+      'BENCH_SUBSCRIBERS=500 node --import tsx bench/metering-throughput.ts',
+  );
+  process.exit(process.argv.slice(2).every((argument) => ['--help', '-h'].includes(argument)) ? 0 : 2);
+}
+
 let failures = 0;
 for (const benchmark of benchmarks) {
   console.log(`\n## bench/${benchmark}`);

@@ -13,8 +13,9 @@ import {
 import { SimulatorControl, type LicenseView } from '../simulator/control-client.ts';
 import { startLocalSimulatorProcess } from './simulator-process.ts';
 import { percentile, summarize } from './stats.ts';
+import { positiveIntegerArgument } from './arguments.ts';
 
-const calls = Number(process.argv[2] ?? 2000);
+const calls = positiveIntegerArgument('calls', 2000);
 const warmUpCalls = 100;
 const licenseCount = 1000;
 const recordsPerCall = 25;

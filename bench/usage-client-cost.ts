@@ -34,6 +34,9 @@ import {
   localLicenseSubscriber,
   type LicenseSubscriber,
 } from './metering-bench-support.ts';
+import { noArguments } from './arguments.ts';
+
+noArguments();
 
 const EVENTS = 1_000;
 const PRODUCT_CODE = 'bench-client';

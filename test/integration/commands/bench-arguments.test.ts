@@ -1,0 +1,27 @@
+/**
+ * The benchmarks' sizes as docs/benchmarks.md gives them: a size that is not a positive whole number, an argument
+ * where none is taken, or any argument to `npm run bench` (which would otherwise start every benchmark at full size)
+ * stops before anything is set up, saying what was expected.
+ */
+import { expect, test } from 'vitest';
+import { runNodeCommand } from '../../support/node-command.ts';
+
+test.each([
+  [['bench/run.ts', '--subscribers', '10'], {}, 'npm run bench takes no argument'],
+  [['bench/simulator-batch-meter-usage.ts', '0'], {}, 'The argument (calls) must be a positive whole number, not "0".'],
+  [['bench/function-bundles.ts', '1', '2'], {}, 'Expected at most one argument, [runs=15], got 2.'],
+  [['bench/metering-throughput.ts', '500'], {}, 'Expected no argument, got 500. Sizes: BENCH_SUBSCRIBERS'],
+  [['bench/metering-backlog.ts'], { BENCH_HOURS: '2.5' }, 'BENCH_HOURS must be a positive whole number, not "2.5".'],
+])('%j %j: exit 2, %s', async (args, env, message) => {
+  const run = await runNodeCommand(args, env);
+  expect(run.stderr).toContain(message);
+  expect(run.status).toBe(2);
+  expect(run.stdout).toBe('');
+});
+
+test('npm run bench -- --help says how to run one benchmark, and exits 0 without running any', async () => {
+  const run = await runNodeCommand(['bench/run.ts', '--help'], {});
+  expect(run.stderr).toContain('as docs/benchmarks.md says');
+  expect(run.stdout).not.toContain('## bench/');
+  expect(run.status).toBe(0);
+});
