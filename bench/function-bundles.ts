@@ -70,7 +70,7 @@ for (const resource of functions) {
   const size = statSync(bundle).size;
   const gzipped = gzipSync(readFileSync(bundle)).length;
   console.log(
-    `  ${name.padEnd(22)} ${(size / 1024).toFixed(0).padStart(5)} KB (${(gzipped / 1024).toFixed(0)} KB gzipped)  ` +
+    `  ${name.padEnd(22)} ${(size / 1024).toFixed(0).padStart(5)} KiB (${(gzipped / 1024).toFixed(0)} KiB gzipped)  ` +
       `load p50 ${load.p50.toFixed(0)} ms = node -e 0 + ${(load.p50 - bare.p50).toFixed(0)} ms (${(load.p50 / bare.p50).toFixed(2)}x)`,
   );
 }

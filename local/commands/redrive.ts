@@ -128,7 +128,8 @@ async function redrive(client: SQSClient, queue: DeadLetterQueue): Promise<numbe
     console.log(`${queue.name} holds no message: nothing to move back to ${back}.`);
     return 0;
   }
-  console.log(`Moving about ${queue.messages} messages from ${queue.name} back to ${back}...`);
+  const messages = queue.messages === 1 ? '1 message' : `${queue.messages} messages`;
+  console.log(`Moving about ${messages} from ${queue.name} back to ${back}...`);
   await client.send(new StartMessageMoveTaskCommand({ SourceArn: queue.arn }));
   let reported = -1;
   for (;;) {

@@ -70,17 +70,16 @@ runCommand('sample-usage', USAGE, async (args) => {
     const text = await response.text();
     const answer = answerOf(text);
     // A 200 without the API's results came from another server.
-    if (response.status !== 200 || answer.results?.length !== events.length) {
-      failedCalls.push(`${response.status} ${answer.message ?? text.slice(0, 200)}`);
-    }
-    const counted = events.reduce((sum, event) => sum + event.quantity, 0);
+    const failed = response.status !== 200 || answer.results?.length !== events.length;
+    if (failed) failedCalls.push(`${response.status} ${answer.message ?? text.slice(0, 200)}`);
+    const sent = events.reduce((sum, event) => sum + event.quantity, 0);
     console.log(
       `${subscriberId}\n  ${response.status}: ${answer.message ?? ''}${(answer.results ?? [])
         .map(
           (result, index) =>
             `${events[index]!.dimension} ${events[index]!.quantity} ${result.status}${result.reason === undefined ? '' : ` (${result.reason})`}`,
         )
-        .join(', ')}\n  ${counted} units in all, at ${now}`,
+        .join(', ')}\n  ${failed ? `${sent} units not recorded` : `${sent} units in all`}, at ${now}`,
     );
   }
   if (failedCalls.length > 0) {

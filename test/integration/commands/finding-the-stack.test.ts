@@ -60,7 +60,7 @@ test('npm start records where it listens; each command works there with no port 
 
   const sample = await command('sample-usage');
   expect(sample.status, sample.stderr).toBe(0);
-  expect(sample.stdout).toMatch(/200: .*requests \d+ accepted/);
+  expect(sample.stdout).toMatch(/200: .*requests \d+ accepted.*\n {2}\d+ units in all, at /);
   // Pointed past the state file at a server that is not the API, the calls fail, and the command says so.
   const portOf = (url: string) => new URL(url).port;
   const misdirected = await runNodeCommand(['local/commands/sample-usage.ts'], {
@@ -71,6 +71,8 @@ test('npm start records where it listens; each command works there with no port 
   });
   expect(misdirected.status).toBe(1);
   expect(misdirected.stderr).toMatch(/1 of 1 calls to http:\/\/127\.0\.0\.1:\d+\/local\/usage failed .*\(PORT\)/);
+  expect(misdirected.stdout).toMatch(/\n {2}\d+ units not recorded, at /);
+  expect(misdirected.stdout).not.toContain('units in all');
   const listed = await command('subscribers', '--json');
   expect(listed.status, listed.stderr).toBe(0);
   expect(listed.stdout).toContain('"dimension": "requests"');
