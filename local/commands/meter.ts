@@ -38,7 +38,7 @@ function print(summary: MeteringRunSummary): void {
   due         ${summary.due} (zero-usage buckets made sure of: ${summary.zeroUsage}; not due yet: ${summary.waiting})
   billed      ${summary.billed}
   rejected    ${rejected.length === 0 ? 0 : rejected.join(', ')}
-  expired     ${summary.expired}${summary.finalDeadlineMissed.records === 0 ? '' : ` (final-metering deadline missed: ${summary.finalDeadlineMissed.records} records, ${summary.finalDeadlineMissed.units} units)`}${summary.unconfirmedSends === 0 ? '' : `\n  unconfirmed ${summary.unconfirmedSends} rejected or expired after a send whose answer was lost: see CloudTrail`}
+  expired     ${summary.expired}${summary.finalDeadlineMissed.records === 0 ? '' : ` (final-metering deadline missed: ${summary.finalDeadlineMissed.records} records, ${summary.finalDeadlineMissed.units} units)`}${summary.unconfirmedSends === 0 ? '' : `\n  unconfirmed ${summary.unconfirmedSends} rejected or expired after a send that may have gone out unanswered: see CloudTrail`}
   pending     ${summary.pending}${summary.oldestPending === undefined ? '' : ` (oldest: hour ${summary.oldestPending.hour}, ${summary.oldestPending.ageMinutes} min old)`}
   calls       ${summary.calls} (retries ${summary.retries}, throttles ${summary.throttles})`);
   if (summary.requestIds.length > 0) console.log(`  request ids ${summary.requestIds.join(' ')}`);

@@ -36,7 +36,10 @@ export interface MeteringRunSummary {
   readonly unconfirmedSends: number;
   /** Buckets with usage that expired because an ending subscriber's final-metering deadline passed before they billed. */
   readonly finalDeadlineMissed: { readonly records: number; readonly units: number };
-  /** Buckets found but not due yet: open hours, and ending subscribers' final hours before their send time. */
+  /**
+   * Buckets found but not due yet: ending subscribers' final hours before their send time, and a one-subscriber run's
+   * open hours (an hourly run reads only the hours before `dueBefore`, so it finds no open hour).
+   */
   readonly waiting: number;
   /** The time budget ran out before every due bucket was found: the next run carries on (oldest first). */
   readonly handOver: boolean;
