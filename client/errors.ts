@@ -69,7 +69,11 @@ export class UsageCallRefusedError extends UsageClientError {
     readonly apiMessage: string,
     readonly events: readonly AggregatedUsageEvent[],
   ) {
-    super(`POST /usage refused a call of ${events.length} events with ${status}: ${apiMessage}`);
+    const appEvents = events.reduce((sum, event) => sum + event.appEvents.length, 0);
+    super(
+      `POST /usage refused a call of ${events.length} events with ${status}: ${apiMessage}; its ${appEvents} app ` +
+        'events are not sent again (they are on this error)',
+    );
   }
 }
 

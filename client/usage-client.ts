@@ -28,7 +28,7 @@ import {
 import {
   appEventCount,
   handedBackEvent,
-  MAX_EVENTS_PER_CALL,
+  nextCallLength,
   recordedEvent,
   UsageAggregator,
   wireEvent,
@@ -58,11 +58,11 @@ export interface UsageClientOptions {
   readonly flushIntervalMs?: number;
   readonly retry?: Partial<RetryOptions>;
   /** An aggregated event the API refused (`rejected`, `conflict`): it will not be sent again. */
-  readonly onRefused?: (refusal: UsageRefusal) => void;
+  readonly onRefused?: (refusal: UsageRefusal) => unknown;
   /** A call that failed after its retries (its events kept) or was refused whole (its events dropped, here). */
-  readonly onError?: (error: UsageCallFailedError | UsageCallRefusedError) => void;
+  readonly onError?: (error: UsageCallFailedError | UsageCallRefusedError) => unknown;
   /** After every flush, the interval's included: what it did, for the app's logs or metrics. */
-  readonly onFlush?: (report: FlushReport) => void;
+  readonly onFlush?: (report: FlushReport) => unknown;
   /**
    * Where the client learns the time: default timestamps, the hours events are summed in, the signature's date (moved
    * by how far API Gateway's clock is found to be off, when it refuses a signature as outside its 5 minutes).
@@ -116,9 +116,9 @@ export class UsageClient {
   private readonly flushIntervalMs: number;
   private readonly clock: { now(): Date };
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private readonly onRefused: (refusal: UsageRefusal) => void;
-  private readonly onError: (error: UsageCallFailedError | UsageCallRefusedError) => void;
-  private readonly onFlush: (report: FlushReport) => void;
+  private readonly onRefused: (refusal: UsageRefusal) => unknown;
+  private readonly onError: (error: UsageCallFailedError | UsageCallRefusedError) => unknown;
+  private readonly onFlush: (report: FlushReport) => unknown;
 
   private readonly aggregator = new UsageAggregator();
   /** Sealed and not yet answered, oldest first: always sent before newer events, with the ids and contents sealed. */
@@ -272,7 +272,7 @@ export class UsageClient {
     let refused = 0;
     // Past close()'s deadline nothing more is sent (nor reported again): what is left is handed back.
     while (this.unanswered.length > 0 && !this.shutdown.signal.aborted) {
-      const call = this.unanswered.slice(0, MAX_EVENTS_PER_CALL);
+      const call = this.unanswered.slice(0, nextCallLength(this.unanswered));
       const answerLost = call.some((event) => this.mayHaveCounted.has(event.eventId));
       const outcome = await this.transport.send(call.map(wireEvent), { answerLost, signal: this.shutdown.signal });
       requests += outcome.requests;
@@ -353,11 +353,13 @@ export class UsageClient {
 }
 
 /** A callback that throws must not stop the flush, nor lose the events after it. */
-function notify<T>(callback: (value: T) => void, value: T): void {
+function notify<T>(callback: (value: T) => unknown, value: T): void {
+  const complain = (error: unknown) => console.error('usage client: a callback threw; the flush goes on', error);
   try {
-    callback(value);
+    // An async callback's rejection would otherwise be unhandled, which ends a Node process by default.
+    void Promise.resolve(callback(value)).catch(complain);
   } catch (error) {
-    console.error('usage client: a callback threw; the flush goes on', error);
+    complain(error);
   }
 }
 

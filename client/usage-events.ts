@@ -46,6 +46,19 @@ const MAX_QUANTITY = 2_147_483_647;
 /** The API's most events in one call. */
 export const MAX_EVENTS_PER_CALL = 50;
 
+/** The API's largest body (512 KiB): a call is cut short of it, whatever its events hold. */
+export const MAX_CALL_BYTES = 512 * 1024;
+
+/**
+ * The API's longest subscriber id, dimension, tag key and tag value, and its most tags: beyond them no sum could be
+ * billed, and its size could take the whole call past {@link MAX_CALL_BYTES}, the other sums of the call with it.
+ */
+const MAX_SUBSCRIBER_ID_LENGTH = 1600;
+const MAX_DIMENSION_LENGTH = 255;
+const MAX_TAGS = 5;
+const MAX_TAG_KEY_LENGTH = 100;
+const MAX_TAG_VALUE_LENGTH = 256;
+
 const HOUR_MS = 3_600_000;
 
 /** How far ahead of its clock the API takes usage. */
@@ -65,13 +78,22 @@ export function recordedEvent(event: UsageEvent, now: Date): RecordedUsageEvent 
 }
 
 /**
- * What makes the event impossible to sum: the API checks everything else (subscriber, dimension, tag rules, time) and
- * answers each aggregated event on its own, so those problems reach the `onRefused` callback instead.
+ * What makes the event impossible to sum, or too large to send beside others: the API checks everything else
+ * (subscriber, dimension, the characters of tags, time) and answers each aggregated event on its own, so those
+ * problems reach the `onRefused` callback instead.
  */
 function eventProblem(event: UsageEvent): string | undefined {
-  if (typeof event.subscriberId !== 'string' || event.subscriberId === '')
-    return 'subscriberId must be a non-empty string';
-  if (typeof event.dimension !== 'string' || event.dimension === '') return 'dimension must be a non-empty string';
+  if (event === null || typeof event !== 'object') return 'an event must be an object';
+  if (
+    typeof event.subscriberId !== 'string' ||
+    event.subscriberId === '' ||
+    event.subscriberId.length > MAX_SUBSCRIBER_ID_LENGTH
+  ) {
+    return `subscriberId must be a string of 1 to ${MAX_SUBSCRIBER_ID_LENGTH} characters`;
+  }
+  if (typeof event.dimension !== 'string' || event.dimension === '' || event.dimension.length > MAX_DIMENSION_LENGTH) {
+    return `dimension must be a string of 1 to ${MAX_DIMENSION_LENGTH} characters`;
+  }
   if (!Number.isInteger(event.quantity) || event.quantity < 1 || event.quantity > MAX_QUANTITY) {
     return `quantity must be a whole number from 1 to ${MAX_QUANTITY}, not ${String(event.quantity)}`;
   }
@@ -84,7 +106,16 @@ function eventProblem(event: UsageEvent): string | undefined {
   if (event.tags !== undefined) {
     const tags: unknown = event.tags;
     if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) return 'tags must be an object';
-    if (Object.values(tags).some((value) => typeof value !== 'string')) return 'every tag value must be a string';
+    const entries = Object.entries(tags);
+    if (entries.length < 1 || entries.length > MAX_TAGS) {
+      return `tags must hold 1 to ${MAX_TAGS} tags (leave tags out for untagged usage)`;
+    }
+    for (const [key, value] of entries) {
+      if (key.length > MAX_TAG_KEY_LENGTH) return `every tag key must be at most ${MAX_TAG_KEY_LENGTH} characters`;
+      if (typeof value !== 'string' || value.length > MAX_TAG_VALUE_LENGTH) {
+        return `every tag value must be a string of at most ${MAX_TAG_VALUE_LENGTH} characters`;
+      }
+    }
   }
   return undefined;
 }
@@ -226,6 +257,23 @@ function appEventsProblem(appEvents: readonly unknown[]): string | undefined {
     if (problem !== undefined) return `an app event: ${problem}`;
   }
   return undefined;
+}
+
+/**
+ * How many of `events`, from the first, go in the next call: at most {@link MAX_EVENTS_PER_CALL}, and no more than fit
+ * in {@link MAX_CALL_BYTES} (always one: an event within the limits above is a few tens of KiB at most).
+ */
+export function nextCallLength(events: readonly AggregatedUsageEvent[]): number {
+  const encoder = new TextEncoder();
+  // `{"events":[` and `]}`, then each event and the comma before it.
+  let bytes = 13;
+  let count = 0;
+  for (const event of events.slice(0, MAX_EVENTS_PER_CALL)) {
+    bytes += encoder.encode(JSON.stringify(wireEvent(event))).length + (count === 0 ? 0 : 1);
+    if (count > 0 && bytes > MAX_CALL_BYTES) break;
+    count++;
+  }
+  return count;
 }
 
 /** How many app events `events` carry. */

@@ -12,7 +12,7 @@ import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test, vi } from 'vitest';
 import {
   CloseTimeoutError,
   InvalidUsageEventError,
@@ -27,6 +27,7 @@ import {
   type AwsCredentials,
   type FlushReport,
   type UsageClientOptions,
+  type UsageEvent,
   type UsageRefusal,
 } from '../../../client/index.ts';
 import { bucketKey } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
@@ -705,6 +706,55 @@ test('more aggregated events than one call takes go in calls of at most 50', asy
   await client.close();
 });
 
+test("calls stay within the API's 512 KiB: large sums go in more calls, each answered event by event", async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, errors, refusals } = usageClient();
+  // Within every length the client takes, and the largest JSON can make them: each control character is 6 bytes.
+  const wide = (prefix: string, length: number) => prefix + '\u0001'.repeat(length - prefix.length);
+  for (let sum = 0; sum < 50; sum++) {
+    const tags = Object.fromEntries(
+      Array.from({ length: 5 }, (_, index) => [wide(`k${sum}-${index}`, 100), wide('v', 256)]),
+    );
+    client.record({ subscriberId, dimension: 'requests', quantity: 1, tags });
+  }
+  client.record({ subscriberId, dimension: 'requests', quantity: 5 });
+
+  expect(await client.flush()).toEqual({ requests: 2, delivered: 1, refused: 50, pending: 0 });
+  const bodies = front.requests.map((request) => Buffer.byteLength(JSON.stringify({ events: request.events })));
+  expect(bodies.every((bytes) => bytes <= 512 * 1024)).toBe(true);
+  expect(sum(front.requests.map((request) => request.events.length))).toBe(51);
+  expect(errors).toEqual([]);
+  expect(new Set(refusals.map((refusal) => refusal.status === 'rejected' && refusal.reason))).toEqual(
+    new Set(['bad-tags']),
+  );
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(5);
+  await client.close();
+});
+
+test('an async callback that rejects is logged like one that throws: the flush goes on, the process lives', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const logged: unknown[][] = [];
+  const consoleError = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void logged.push(args));
+  try {
+    const { client } = usageClient({ onError: () => Promise.reject(new Error('the app could not keep them')) });
+    client.record({ subscriberId, dimension: 'requests', quantity: 8 });
+    front.plan({ status: 403, headers: { 'content-type': 'application/json' }, body: '{"message":"Forbidden"}' });
+    expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 1, pending: 0 });
+    await vi.waitFor(() => expect(logged).toHaveLength(1));
+    expect(logged[0]).toEqual([
+      'usage client: a callback threw; the flush goes on',
+      expect.objectContaining({ message: 'the app could not keep them' }),
+    ]);
+    await client.close();
+  } finally {
+    consoleError.mockRestore();
+  }
+});
+
 test('close() sends what is buffered, and the client takes nothing after it', async () => {
   const hour = await testHour();
   const { subscriberId } = await liveSubscriber();
@@ -900,10 +950,30 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   expect(() => client.record({ ...event, quantity: 1, timestamp: new Date(Number.NaN) })).toThrow(
     InvalidUsageEventError,
   );
-  expect(() => client.record({ ...event, dimension: '', quantity: 1 })).toThrow('dimension must be a non-empty string');
-  expect(() => client.record({ ...event, subscriberId: '', quantity: 1 })).toThrow(
-    'subscriberId must be a non-empty string',
+  expect(() => client.record({ ...event, dimension: '', quantity: 1 })).toThrow(
+    'dimension must be a string of 1 to 255 characters',
   );
+  expect(() => client.record({ ...event, subscriberId: '', quantity: 1 })).toThrow(
+    'subscriberId must be a string of 1 to 1600 characters',
+  );
+  // Beyond the API's lengths a sum could take its call past the API's 512 KiB, and the call's other sums with it.
+  expect(() => client.record({ ...event, dimension: 'd'.repeat(256), quantity: 1 })).toThrow(
+    'dimension must be a string of 1 to 255 characters',
+  );
+  expect(() => client.record({ ...event, subscriberId: `${NOBODY}${'x'.repeat(1600)}`, quantity: 1 })).toThrow(
+    'subscriberId must be a string of 1 to 1600 characters',
+  );
+  const tagsOf = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`k${index}`, 'v']));
+  for (const tags of [{}, tagsOf(6)]) {
+    expect(() => client.record({ ...event, quantity: 1, tags })).toThrow('tags must hold 1 to 5 tags');
+  }
+  expect(() => client.record({ ...event, quantity: 1, tags: { ['k'.repeat(101)]: 'v' } })).toThrow(
+    'every tag key must be at most 100 characters',
+  );
+  expect(() => client.record({ ...event, quantity: 1, tags: { team: 'v'.repeat(257) } })).toThrow(
+    'every tag value must be a string of at most 256 characters',
+  );
+  expect(() => client.record(null as unknown as UsageEvent)).toThrow(InvalidUsageEventError);
   expect(client.pendingAppEvents).toBe(0);
   // The API takes usage up to 5 minutes ahead of its clock; beyond, the sum it joined would be refused with it.
   const now = local.stack.simulator.simulator.clock.now().getTime();
