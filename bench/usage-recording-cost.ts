@@ -60,10 +60,11 @@ import {
 import { percentile } from './stats.ts';
 import { noArguments, positiveIntegerFromEnvironment } from './arguments.ts';
 
+noArguments('BENCH_EVENTS, BENCH_ROUNDS, BENCH_SIMULATOR (environment variables)');
+
 const CALLERS = 8;
 const BATCH = 50;
 /** Events per variant per round for batches of 1 and the bare loop; batches of 50 send five times as many. */
-noArguments('BENCH_EVENTS, BENCH_ROUNDS, BENCH_SIMULATOR (environment variables)');
 const eventsPerRound = positiveIntegerFromEnvironment('BENCH_EVENTS', 2_000);
 const rounds = positiveIntegerFromEnvironment('BENCH_ROUNDS', 3);
 /** Calls of each cost scenario, averaged. */

@@ -144,6 +144,8 @@ export class UsageClient {
   private readonly flushedLast = new AbortController();
   /** What the flushes that ended after `close()` was called did: the one under way then, and its own. */
   private sinceClose: FlushReport = { requests: 0, delivered: 0, refused: 0, pending: 0 };
+  /** Async callbacks not yet settled: `close()` waits for them, so that an app keeping refused events gets to. */
+  private readonly callbacksUnderway = new Set<Promise<void>>();
 
   constructor(options: UsageClientOptions) {
     const usageUrl = checkedUrl(options.usageUrl);
@@ -171,8 +173,9 @@ export class UsageClient {
 
   /**
    * Buffers the event (a copy) to be summed and sent with the next flush. Throws {@link InvalidUsageEventError} for an
-   * event that cannot be summed (not a whole quantity of 1 to 2,147,483,647, no subscriber or dimension, an invalid
-   * date), and {@link UsageClientClosedError} after `close()`.
+   * event that cannot be summed or is longer than the API takes (docs/usage-client.md lists the rules: a whole
+   * quantity of 1 to 2,147,483,647, a subscriber id and a dimension of 1 to 1,600 and 255 characters, 1 to 5 tags, a
+   * valid date at most 5 minutes ahead), and {@link UsageClientClosedError} after `close()`.
    */
   record(event: UsageEvent): void {
     if (this.closed) throw new UsageClientClosedError();
@@ -191,8 +194,8 @@ export class UsageClient {
   }
 
   /**
-   * Queues events handed back unanswered (by {@link UsageNotDeliveredError} or {@link UsageCallFailedError}, of this
-   * client or another, also after a trip through JSON) for the next flush, with their ids and contents: the API counts
+   * Queues events handed back (unanswered, by {@link UsageNotDeliveredError} or {@link UsageCallFailedError}; or
+   * refused whole, by {@link UsageCallRefusedError}, once its cause is fixed), of this client or another, also after a trip through JSON) for the next flush, with their ids and contents: the API counts
    * each id once, so what an earlier attempt did count is answered `duplicate`. Never `record()` their usage again,
    * which would give it new ids. An event whose id is already pending here is skipped. Throws
    * {@link InvalidUsageEventError} for an event not of that shape (nothing queued), {@link UsageClientClosedError}
@@ -244,6 +247,7 @@ export class UsageClient {
     this.disarmInterval();
     try {
       await this.flush();
+      await this.callbacksSettled();
     } finally {
       this.flushedLast.abort();
     }
@@ -251,6 +255,31 @@ export class UsageClient {
       throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause: this.lastFailure });
     }
     return this.sinceClose;
+  }
+
+  /** Once every async callback under way has settled, or `close()`'s deadline has passed. */
+  private async callbacksSettled(): Promise<void> {
+    const { signal } = this.shutdown;
+    if (this.callbacksUnderway.size === 0 || signal.aborted) return;
+    await new Promise<void>((settled) => {
+      signal.addEventListener('abort', () => settled(), { once: true });
+      void Promise.allSettled([...this.callbacksUnderway]).then(() => settled());
+    });
+  }
+
+  /**
+   * Calls an app's callback: one that throws, or (async) rejects, is logged and the flush goes on; an unhandled
+   * rejection would end a Node process by default.
+   */
+  private notify<T>(callback: (value: T) => unknown, value: T): void {
+    let settled: Promise<void>;
+    try {
+      settled = Promise.resolve(callback(value)).then(() => undefined, complain);
+    } catch (error) {
+      return complain(error);
+    }
+    this.callbacksUnderway.add(settled);
+    void settled.then(() => this.callbacksUnderway.delete(settled));
   }
 
   /** Stops the sends `timeoutMs` from now, unless the last flush ends first. */
@@ -286,14 +315,14 @@ export class UsageClient {
           this.pendingAppEvents,
           outcome.cause,
         );
-        notify(this.onError, this.lastFailure);
+        this.notify(this.onError, this.lastFailure);
         break;
       }
       this.unanswered.splice(0, call.length);
       call.forEach((event) => this.mayHaveCounted.delete(event.eventId));
       if (outcome.kind === 'refused') {
         refused += appEventCount(call);
-        notify(this.onError, new UsageCallRefusedError(outcome.status, outcome.message, call));
+        this.notify(this.onError, new UsageCallRefusedError(outcome.status, outcome.message, call));
         continue;
       }
       call.forEach((event, index) => {
@@ -302,7 +331,7 @@ export class UsageClient {
           delivered += event.appEvents.length;
         } else {
           refused += event.appEvents.length;
-          notify(this.onRefused, { ...result, event });
+          this.notify(this.onRefused, { ...result, event });
         }
       });
     }
@@ -316,7 +345,7 @@ export class UsageClient {
         pending: report.pending,
       };
     }
-    notify(this.onFlush, report);
+    this.notify(this.onFlush, report);
     return report;
   }
 
@@ -353,14 +382,8 @@ export class UsageClient {
 }
 
 /** A callback that throws must not stop the flush, nor lose the events after it. */
-function notify<T>(callback: (value: T) => unknown, value: T): void {
-  const complain = (error: unknown) => console.error('usage client: a callback threw; the flush goes on', error);
-  try {
-    // An async callback's rejection would otherwise be unhandled, which ends a Node process by default.
-    void Promise.resolve(callback(value)).catch(complain);
-  } catch (error) {
-    complain(error);
-  }
+function complain(error: unknown): void {
+  console.error('usage client: a callback threw; the flush goes on', error);
 }
 
 function logRefusal(refusal: UsageRefusal): void {

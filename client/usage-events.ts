@@ -228,8 +228,8 @@ export function wireEvent(event: AggregatedUsageEvent): Record<string, unknown> 
 export function handedBackEvent(event: AggregatedUsageEvent): AggregatedUsageEvent {
   const given: Partial<Record<keyof AggregatedUsageEvent, unknown>> = event;
   const problem =
-    typeof given.eventId !== 'string' || given.eventId === ''
-      ? 'eventId must be a non-empty string'
+    typeof given.eventId !== 'string' || !/^[ -~]{1,128}$/.test(given.eventId)
+      ? 'eventId must be 1 to 128 printable ASCII characters, as the API takes it'
       : typeof given.timestamp !== 'string' || Number.isNaN(Date.parse(given.timestamp))
         ? 'timestamp must be the ISO 8601 time it was sent with'
         : typeof given.hour !== 'string' || Number.isNaN(Date.parse(given.hour))

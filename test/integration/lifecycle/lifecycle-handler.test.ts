@@ -262,6 +262,7 @@ describe('entitlements', () => {
 
   test.each([
     ['a number DynamoDB cannot carry exactly', { DoubleValue: 1e16 }],
+    ['a number too small for DynamoDB', { DoubleValue: 1e-200 }],
     ['more than a subscriber may store', { StringValue: 'x'.repeat(MAX_ENTITLEMENTS_BYTES) }],
   ])('entitlements with %s leave the subscriber activated and the message to be retried', async (_case, value) => {
     const { product, listing } = await contractProduct('license');

@@ -755,6 +755,36 @@ test('an async callback that rejects is logged like one that throws: the flush g
   }
 });
 
+test('close() settles only once the async callbacks it started have: an app keeping refused events gets to', async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  let release: () => void = () => undefined;
+  const kept: UsageCallRefusedError[] = [];
+  const { client } = usageClient({
+    onError: (error) =>
+      new Promise<void>((done) => {
+        release = () => {
+          if (error instanceof UsageCallRefusedError) kept.push(error);
+          done();
+        };
+      }),
+  });
+  client.record({ subscriberId, dimension: 'requests', quantity: 8 });
+  front.plan({ status: 403, headers: { 'content-type': 'application/json' }, body: '{"message":"Forbidden"}' });
+  let closed = false;
+  const closing = client.close().then((report) => {
+    closed = true;
+    return report;
+  });
+  await vi.waitFor(() => expect(front.requests).toHaveLength(1));
+  for (let turn = 0; turn < 20; turn++) await new Promise((next) => setImmediate(next));
+  expect(closed).toBe(false);
+  release();
+  expect(await closing).toEqual({ requests: 1, delivered: 0, refused: 1, pending: 0 });
+  expect(kept.map((error) => error.events.map((event) => event.quantity))).toEqual([[8]]);
+});
+
 test('close() sends what is buffered, and the client takes nothing after it', async () => {
   const hour = await testHour();
   const { subscriberId } = await liveSubscriber();
@@ -886,6 +916,11 @@ test('events handed back on close are sent again by another client with their id
   expect(() => usageClient().client.resend([{ ...kept[0]!, appEvents: [] }])).toThrow(
     'appEvents must be the app events summed into it',
   );
+  for (const eventId of ['', 'x'.repeat(129), 'id\u0001']) {
+    expect(() => usageClient().client.resend([{ ...kept[0]!, eventId }])).toThrow(
+      'eventId must be 1 to 128 printable ASCII characters',
+    );
+  }
 });
 
 test('a signature API Gateway finds outside its 5 minutes is signed again on its clock; an expired token is asked again', async () => {
