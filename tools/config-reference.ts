@@ -134,6 +134,10 @@ function withReference(page: string, reference: string): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv.length > 2) {
+    console.error(`npm run docs:config takes no argument, not ${process.argv.slice(2).join(' ')}`);
+    process.exit(2);
+  }
   const page = await readFile(CONFIGURATION_PAGE, 'utf8');
   await writeFile(CONFIGURATION_PAGE, await configurationPage(page));
   console.log('docs/configuration.md: the reference is regenerated from lib/config.ts');

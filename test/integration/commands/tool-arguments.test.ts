@@ -1,7 +1,7 @@
 /**
- * The benchmarks' sizes as docs/benchmarks.md gives them: a size that is not a positive whole number, an argument
- * where none is taken, or any argument to `npm run bench` (which would otherwise start every benchmark at full size)
- * stops before anything is set up, saying what was expected.
+ * The contributors' tools take only what their docs give them: a benchmark size that is not a positive whole number,
+ * an argument where none is taken, any argument to `npm run bench` (which would otherwise start every benchmark at
+ * full size) or to `npm run docs:config` stops before anything is set up or written, saying what was expected.
  */
 import { expect, test } from 'vitest';
 import { runNodeCommand } from '../../support/node-command.ts';
@@ -12,6 +12,7 @@ test.each([
   [['bench/function-bundles.ts', '1', '2'], {}, 'Expected at most one argument, [runs=15], got 2.'],
   [['bench/metering-throughput.ts', '500'], {}, 'Expected no argument, got 500. Sizes: BENCH_SUBSCRIBERS'],
   [['bench/metering-backlog.ts'], { BENCH_HOURS: '2.5' }, 'BENCH_HOURS must be a positive whole number, not "2.5".'],
+  [['tools/config-reference.ts', '--check'], {}, 'npm run docs:config takes no argument, not --check'],
 ])('%j %j: exit 2, %s', async (args, env, message) => {
   const run = await runNodeCommand(args, env);
   expect(run.stderr).toContain(message);
