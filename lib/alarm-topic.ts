@@ -27,6 +27,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct, type IConstruct } from 'constructs';
 import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
+import { KEPT_ONCE_DEPLOYED } from './log-retention.ts';
 
 export type AlarmRecipients = Pick<Config['observability'], 'alarmEmail' | 'alarmTopicArn'>;
 
@@ -39,6 +40,7 @@ export class AlarmTopic extends Construct {
     const key = new Key(this, 'Key', {
       description: `Encrypts the alarm notifications of ${stack.stackName} while SNS holds them`,
       enableKeyRotation: true,
+      removalPolicy: KEPT_ONCE_DEPLOYED,
     });
     this.topic = new Topic(this, 'Topic', {
       displayName: `${stack.stackName} alarms`,

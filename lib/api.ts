@@ -23,7 +23,7 @@ import type { Config } from './config.ts';
 import { CustomDomain } from './custom-domain.ts';
 import type { ProjectFunction } from './functions.ts';
 import { answerGatewayErrorsWithPages } from './gateway-responses.ts';
-import { LOG_RETENTION } from './log-retention.ts';
+import { KEPT_ONCE_DEPLOYED, LOG_RETENTION } from './log-retention.ts';
 import { WebFirewall } from './web-firewall.ts';
 
 export interface ApiProps {
@@ -140,7 +140,10 @@ export class Api extends Construct {
   }
 
   private stage(settings: Config['api'], tracing: boolean): RestApi {
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: LOG_RETENTION });
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: LOG_RETENTION,
+      removalPolicy: KEPT_ONCE_DEPLOYED,
+    });
     const api = new RestApi(this, 'RestApi', {
       description: 'AWS Marketplace fulfillment URL, buyer registration page and subscriber access check',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
@@ -172,6 +175,7 @@ export class Api extends Construct {
     const executionLogs = new LogGroup(this, 'ExecutionLogs', {
       logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/${STAGE_NAME}`,
       retention: LOG_RETENTION,
+      removalPolicy: KEPT_ONCE_DEPLOYED,
     });
     api.deploymentStage.node.addDependency(executionLogs);
     if (settings.customDomain !== undefined) {

@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { join } from 'node:path';
 import type { FunctionEnvironment, FunctionName } from '../contracts/index.ts';
 import { tracingVariable } from './function-environment.ts';
-import { LOG_RETENTION } from './log-retention.ts';
+import { KEPT_ONCE_DEPLOYED, LOG_RETENTION } from './log-retention.ts';
 
 /** The project root: where `package-lock.json` pins every bundled dependency, the AWS SDK included. */
 const projectRoot = join(import.meta.dirname, '..');
@@ -55,7 +55,7 @@ export class ProjectFunction<Name extends FunctionName = FunctionName> extends C
     super(scope, id);
     this.serviceName = props.serviceName;
     this.entry = props.entry;
-    this.logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
+    this.logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION, removalPolicy: KEPT_ONCE_DEPLOYED });
     // Not the AWSLambdaBasicExecutionRole managed policy: that one may create and write any log group in the account.
     const role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),

@@ -33,7 +33,7 @@ import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import { finalMeteringGraceVariable, meteringVariables, productsVariable } from './function-environment.ts';
 import { ProjectFunction } from './functions.ts';
-import { LOG_RETENTION } from './log-retention.ts';
+import { KEPT_ONCE_DEPLOYED, LOG_RETENTION } from './log-retention.ts';
 import { MeteringDashboard } from './metering-dashboard.ts';
 import { grantOnItems } from './item-grants.ts';
 import type { SellerEvents } from './seller-events.ts';
@@ -240,7 +240,10 @@ export class Metering extends Construct {
       definitionBody: DefinitionBody.fromChainable(definition),
       tracingEnabled: tracing,
       logs: {
-        destination: new LogGroup(this, 'MeteringRunLogs', { retention: LOG_RETENTION }),
+        destination: new LogGroup(this, 'MeteringRunLogs', {
+          retention: LOG_RETENTION,
+          removalPolicy: KEPT_ONCE_DEPLOYED,
+        }),
         level: LogLevel.ALL,
         includeExecutionData: false,
       },

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { SELLER_EVENT } from '../contracts/index.ts';
 import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
+import { KEPT_ONCE_DEPLOYED } from './log-retention.ts';
 
 export interface SellerEventsProps {
   readonly events: Config['events'];
@@ -59,6 +60,7 @@ export class SellerEvents extends Construct {
     const key = new Key(this, 'AdminNotificationsKey', {
       description: 'Encrypts the registration emails to the seller admin while SNS holds them',
       enableKeyRotation: true,
+      removalPolicy: KEPT_ONCE_DEPLOYED,
     });
     const topic = new Topic(this, 'AdminNotifications', {
       displayName: 'Marketplace buyer registrations',

@@ -1,8 +1,8 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnElement } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
 import type { SaasMarketplaceStack } from '../../lib/stack.ts';
-import { synthesize } from './synthesis.ts';
+import { configurationVariants, resourcesOfType, synthesize } from './synthesis.ts';
 import {
   type KeyAttribute,
   subscribersTable,
@@ -163,5 +163,26 @@ describe('with removalPolicy destroy and deletion protection off', () => {
         Properties: { Replicas: [{ DeletionProtectionEnabled: false }] },
       });
     }
+  });
+});
+
+describe('log groups and encryption keys', () => {
+  const { stack, forwarder } = synthesize(configurationVariants['every option at once']);
+  const templates = [Template.fromStack(stack), ...(forwarder === undefined ? [] : [Template.fromStack(forwarder)])];
+  const kept = templates.flatMap((template) =>
+    ['AWS::Logs::LogGroup', 'AWS::KMS::Key'].flatMap((type) =>
+      Object.entries(resourcesOfType(template, type)).map(([id, resource]) => ({
+        resource: `${type} ${id}`,
+        deletion: resource.DeletionPolicy,
+        replacement: resource.UpdateReplacePolicy,
+      })),
+    ),
+  );
+
+  test('outlive the stack, except when the deploy that made them rolls back (nothing in them yet)', () => {
+    expect(kept.length).toBeGreaterThanOrEqual(16);
+    expect(kept.filter((entry) => entry.deletion !== 'RetainExceptOnCreate' || entry.replacement !== 'Retain')).toEqual(
+      [],
+    );
   });
 });

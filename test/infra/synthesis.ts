@@ -17,6 +17,7 @@ export interface CfnResource {
   readonly Properties: Record<string, unknown>;
   readonly DependsOn?: string[];
   readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
 }
 
 /**
