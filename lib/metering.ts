@@ -5,7 +5,7 @@
  * (and at once on `Subscriber Ending`), so that a cancelled subscriber's usage is billed inside the final-metering
  * window whatever the hourly run is doing.
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import { Metric, type Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -241,6 +241,13 @@ export class Metering extends Construct {
       tracingEnabled: tracing,
       logs: {
         destination: new LogGroup(this, 'MeteringRunLogs', {
+          // Under /aws/vendedlogs/, or Step Functions adds the group to the account's CloudWatch Logs resource policy,
+          // whose 5,120 characters an account with many state machines has used up. The stack's own UUID keeps the
+          // name free for a new stack of the same name, as the group outlives a deleted one.
+          logGroupName: Fn.join('', [
+            `/aws/vendedlogs/states/${Stack.of(this).stackName}-metering-run-`,
+            Fn.select(2, Fn.split('/', Aws.STACK_ID)),
+          ]),
           retention: LOG_RETENTION,
           removalPolicy: KEPT_ONCE_DEPLOYED,
         }),

@@ -410,6 +410,22 @@ describe('the metering state machine', () => {
     });
   });
 
+  test("logs under /aws/vendedlogs/ (kept out of the account's CloudWatch Logs resource policy), named per stack", () => {
+    const logging = stateMachine.Properties['LoggingConfiguration'] as {
+      Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [string, string] } } }[];
+    };
+    const [logGroupId] = logging.Destinations[0]!.CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'];
+    expect(resourceNamed(template, logGroupId).Properties['LogGroupName']).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          '/aws/vendedlogs/states/SaasMarketplace-metering-run-',
+          { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+        ],
+      ],
+    });
+  });
+
   test('may invoke the metering function, and is the only thing that does', () => {
     const roleId = (stateMachine.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     expect(permissionsOf(template, roleId).filter((permission) => permission.startsWith('lambda:'))).toEqual([
