@@ -59,6 +59,11 @@ export interface SellerEventEntitlement {
 
 interface StatusChange {
   readonly statusChangedAt: string;
+  /**
+   * Counts up with every change of the subscriber's lifecycle as stored: of two status events, the one with the larger
+   * `statusSequence` is the newer, also when both have the same `statusChangedAt`.
+   */
+  readonly statusSequence: number;
 }
 
 /** Each event's `detail`, by its `detail-type` (schema version 1). */

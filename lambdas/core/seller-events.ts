@@ -109,7 +109,13 @@ function registeringStatusOf(item: Item): SubscriptionStatus {
 /** The event a subscriber's new status calls for: none for `pending`. */
 function statusEventOf(status: SubscriptionStatus | undefined, after: Item): SellerEvent | undefined {
   const statusChangedAt = after.statusChangedAt as string;
-  const changed = { ...subscriberOf(after, statusChangedAt), statusChangedAt };
+  // Every lifecycle write counts up `lifecycleVersion`: the order the changes were stored in, which an equal
+  // `statusChangedAt` cannot tell (a cancellation in the second of an activation, a legacy buyer back in the same one).
+  const changed = {
+    ...subscriberOf(after, statusChangedAt),
+    statusChangedAt,
+    statusSequence: after.lifecycleVersion as number,
+  };
   switch (status) {
     case 'active':
       return {

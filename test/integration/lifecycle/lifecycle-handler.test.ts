@@ -12,6 +12,8 @@ import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import type { ProductListing } from '../../../lambdas/core/environment.ts';
 import { MAX_ENTITLEMENTS_BYTES } from '../../../lambdas/core/lifecycle/entitlements.ts';
 import { LifecycleRepository } from '../../../lambdas/core/lifecycle/lifecycle-repository.ts';
+import { sellerEventsFor } from '../../../lambdas/core/seller-events.ts';
+import { SELLER_EVENT } from '../../../contracts/index.ts';
 import { agreementKey, subscriberKey } from '../../../lambdas/core/table-keys.ts';
 import { createLifecycleHandler, TIME_NEEDED_PER_RECORD_MS } from '../../../lambdas/lifecycle/lifecycle-handler.ts';
 import type { LicenseView, PublishedEventView } from '../../../simulator/control-client.ts';
@@ -206,6 +208,58 @@ describe('SNS notifications (legacy products)', () => {
     await sim.control.advanceClock({ hours: 1 });
     await handle(queued(bodies((await sim.control.events(lastSequence, 'sns')).events)));
     expect((await subscriberItem(subscriberId))?.subscriptionStatus).toBe('ended');
+  });
+});
+
+describe('seller events of changes stored in the same instant', () => {
+  type StatusDetail = { readonly statusChangedAt: string; readonly statusSequence: number };
+  const statusEvent = (before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined) => {
+    const event = sellerEventsFor(before, after).find((candidate) => 'statusChangedAt' in candidate.detail);
+    return { type: event?.detailType, detail: event?.detail as StatusDetail | undefined };
+  };
+
+  test('a license cancelled in the second of its activation: the Ending event is the newer by its statusSequence', async () => {
+    const { product, listing } = await contractProduct('license');
+    const { license } = await sim.control.createLicense({ productCode: product.code });
+    const { handle } = handlerFor([listing]);
+    const bought = await sim.control.events(0, 'eventbridge');
+    await handle(queued(bodies(bought.events)));
+    const active = await subscriberItem(licenseId(license));
+    await sim.control.end(license.id);
+    await handle(queued(bodies((await sim.control.events(bought.lastSequence, 'eventbridge')).events)));
+    const ending = await subscriberItem(licenseId(license));
+
+    const activated = statusEvent(undefined, active);
+    const cancelled = statusEvent(active, ending);
+    expect([activated.type, cancelled.type]).toEqual([SELLER_EVENT.activated, SELLER_EVENT.ending]);
+    expect(cancelled.detail?.statusChangedAt).toBe(activated.detail?.statusChangedAt);
+    expect(cancelled.detail!.statusSequence).toBeGreaterThan(activated.detail!.statusSequence);
+  });
+
+  test('a legacy buyer back in the instant of the cancellation: the Activated event is the newer', async () => {
+    const { product, listing } = await contractProduct('legacy');
+    // Subscribed ten minutes before; cancelled and subscribed again in one instant.
+    await sim.control.setClock(minutesFrom(SIMULATOR_NOW, -10), false);
+    const { license } = await sim.control.createLicense({ productCode: product.code });
+    const { handle } = handlerFor([listing]);
+    const subscriberId = `legacy:${product.code}:${license.customerIdentifier}`;
+    const subscribed = await sim.control.events(0, 'sns');
+    await handle(queued(bodies(subscribed.events)));
+    const active = await subscriberItem(subscriberId);
+    await sim.control.setClock(SIMULATOR_NOW, false);
+    await sim.control.end(license.id);
+    await sim.control.createLicense({ productCode: product.code, customerAWSAccountId: license.customerAWSAccountId });
+    const [cancellation, resubscription] = bodies((await sim.control.events(subscribed.lastSequence, 'sns')).events);
+    await handle(queued([cancellation!]));
+    const ending = await subscriberItem(subscriberId);
+    await handle(queued([resubscription!]));
+    const back = await subscriberItem(subscriberId);
+
+    const cancelled = statusEvent(active, ending);
+    const activated = statusEvent(ending, back);
+    expect([cancelled.type, activated.type]).toEqual([SELLER_EVENT.ending, SELLER_EVENT.activated]);
+    expect(activated.detail?.statusChangedAt).toBe(cancelled.detail?.statusChangedAt);
+    expect(activated.detail!.statusSequence).toBeGreaterThan(cancelled.detail!.statusSequence);
   });
 });
 
