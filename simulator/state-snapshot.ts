@@ -5,6 +5,7 @@
  * `RegisterUsage` signing key. The format is versioned: a document of another version is refused, not guessed at.
  */
 import { z } from 'zod';
+import { REGION_NAME_PATTERN } from '../contracts/index.ts';
 import { faultPlanSchema } from './faults.ts';
 import { operations } from './marketplace-protocol.ts';
 import { settingsPatchSchema } from './settings.ts';
@@ -114,12 +115,23 @@ const operationStats = z.strictObject({
   unprocessedRecords: count,
 });
 
+/**
+ * Settings as saved: a simulator of before `enabledRegions` took region names only may have saved others, which no
+ * request is ever signed for. They are left out, rather than refuse the whole state (`us-east-1` if none is left).
+ */
+function withRegionNamesOnly(settings: unknown): unknown {
+  const regions = (settings as { enabledRegions?: unknown } | null)?.enabledRegions;
+  if (!Array.isArray(regions)) return settings;
+  const named = regions.filter((region) => typeof region === 'string' && REGION_NAME_PATTERN.test(region));
+  return { ...(settings as object), enabledRegions: named.length > 0 ? named : ['us-east-1'] };
+}
+
 export const snapshotSchema = z.strictObject({
   format: z.literal(SNAPSHOT_FORMAT),
   version: z.literal(SNAPSHOT_VERSION),
   /** Wall-clock time of the save: a running simulator clock goes on from where it was by the time since. */
   savedAt: date,
-  settings: settingsPatchSchema,
+  settings: z.preprocess(withRegionNamesOnly, settingsPatchSchema),
   clock: z.strictObject({ now: date, running: z.boolean() }),
   marketplace: z.strictObject({
     products: z.array(product),

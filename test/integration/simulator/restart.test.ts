@@ -127,6 +127,21 @@ test('a reset is saved too: the next start is empty', async () => {
   expect((await second.control.products()).products).toEqual([]);
 });
 
+test('region names saved before enabledRegions took region names only are left out, the rest of the state kept', async () => {
+  const first = await start();
+  await first.control.createProduct(meteredProduct());
+  await first.control.updateSettings({ enabledRegions: ['us-east-1', 'eu-west-1'] });
+  await stop(first.simulator);
+  const path = join(dataDir, STATE_FILE_NAME);
+  const saved = JSON.parse(await readFile(path, 'utf8')) as { settings: { enabledRegions: string[] } };
+  saved.settings.enabledRegions = ['local', 'eu-west-1', ''];
+  await writeFile(path, JSON.stringify(saved));
+
+  const second = await start();
+  expect((await second.control.settings()).enabledRegions).toEqual(['eu-west-1']);
+  expect((await second.control.products()).products).toHaveLength(1);
+});
+
 test('a state file that is not JSON stops the start with a message naming the file', async () => {
   const path = join(dataDir, STATE_FILE_NAME);
   await writeFile(path, '{"format": "aws-marketplace-simulator-state", "version": 1, "set');
