@@ -36,7 +36,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * option npm took for its own refused too (`npmTookOption`). `--help` (`-h`) anywhere asks for the usage line alone.
  */
 export function parseCommandLine<T extends Options>(args: readonly string[], options: T, allowPositionals = false) {
-  refuseOptionsNpmTook(options);
+  refuseOptionsNpmTook(options, args);
   if (args.some((arg) => arg === '--help' || arg === '-h')) throw new HelpRequest('usage');
   let parsed;
   try {
@@ -48,9 +48,11 @@ export function parseCommandLine<T extends Options>(args: readonly string[], opt
   return parsed;
 }
 
-function refuseOptionsNpmTook(options: Options): void {
-  for (const [name, { short }] of Object.entries(options)) {
-    if (npmTookOption(name)) refuseTaken(`--${name}`, name);
+function refuseOptionsNpmTook(options: Options, args: readonly string[]): void {
+  for (const [name, { short, type }] of Object.entries(options)) {
+    // npm takes an option it does not know as a flag, and hands the value after it to the command.
+    const handedOver = type === 'string' && args[0]?.startsWith('-') === false ? args[0] : undefined;
+    if (npmTookOption(name)) refuseTaken(`--${name}`, name, '', handedOver);
     const npmName = short === undefined ? undefined : NPM_SHORT_OPTIONS[short];
     if (npmName !== undefined && npmTookOption(npmName)) refuseTaken(`-${short}`, npmName, ` (its --${npmName})`);
   }
@@ -63,9 +65,9 @@ function refuseOptionsNpmTook(options: Options): void {
  */
 const NPM_SHORT_OPTIONS: Readonly<Record<string, string>> = { c: 'call' };
 
-function refuseTaken(option: string, npmName: string, alias = ''): never {
+function refuseTaken(option: string, npmName: string, alias = '', handedOver?: string): never {
   const value = process.env[npmVariableOf(npmName)];
-  const given = value === 'true' ? option : `${option} ${value}`;
+  const given = value !== 'true' ? `${option} ${value}` : handedOver === undefined ? option : `${option} ${handedOver}`;
   throw new ArgumentError(
     `npm took ${option} for its own option${alias}, so the command never saw it: put it after --, as in ` +
       `npm run ${process.env['npm_lifecycle_event']} -- ${given}`,

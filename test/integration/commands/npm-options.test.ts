@@ -16,6 +16,8 @@ const npmRun = (...args: string[]) => runProcess('npm', ['run', '-s', ...args], 
 test.each([
   [['meter', '--dry-run'], '--dry-run', 'npm run meter -- --dry-run'],
   [['report', '--from=2026-12-01'], '--from', 'npm run report -- --from 2026-12-01'],
+  // Without `=`, npm takes the option as a flag and hands its value to the command: the fix still carries it.
+  [['meter', '--subscriber', 'legacy:a:b'], '--subscriber', 'npm run meter -- --subscriber legacy:a:b'],
   [['subscribers', '--json'], '--json', 'npm run subscribers -- --json'],
   // npm's own -c, its --call: preflight would check cdk.json's configuration, not the one deployed.
   [['preflight', '-c', 'marketplace.region=eu-west-1'], '-c', 'npm run preflight -- -c marketplace.region=eu-west-1'],
