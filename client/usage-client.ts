@@ -252,7 +252,9 @@ export class UsageClient {
       this.flushedLast.abort();
     }
     if (this.unanswered.length > 0) {
-      throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause: this.lastFailure });
+      // What kept them: the last call that failed, or else the deadline that stopped the sends before any.
+      const cause = this.lastFailure ?? (this.shutdown.signal.aborted ? this.shutdown.signal.reason : undefined);
+      throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause });
     }
     return this.sinceClose;
   }

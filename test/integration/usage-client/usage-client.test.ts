@@ -870,6 +870,7 @@ test('close() with a deadline already past sends nothing and hands everything ba
   const error: unknown = await closing.catch((reason: unknown) => reason);
   expect(error).toBeInstanceOf(UsageNotDeliveredError);
   expect((error as UsageNotDeliveredError).events).toEqual([expect.objectContaining({ quantity: 2 })]);
+  expect((error as UsageNotDeliveredError).cause).toBeInstanceOf(CloseTimeoutError);
   expect(front.requests).toEqual([]);
   expect(errors).toEqual([]);
   await expect(usageClient().client.close({ timeoutMs: Number.NaN })).rejects.toThrow(UsageClientConfigError);
