@@ -253,7 +253,8 @@ export class UsageClient {
     }
     if (this.unanswered.length > 0) {
       // What kept them: the last call that failed, or else the deadline that stopped the sends before any.
-      const cause = this.lastFailure ?? (this.shutdown.signal.aborted ? this.shutdown.signal.reason : undefined);
+      const cause =
+        this.lastFailure ?? (this.shutdown.signal.aborted ? (this.shutdown.signal.reason as unknown) : undefined);
       throw new UsageNotDeliveredError(this.unanswered.splice(0), { cause });
     }
     return this.sinceClose;
