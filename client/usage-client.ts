@@ -195,11 +195,11 @@ export class UsageClient {
 
   /**
    * Queues events handed back (unanswered, by {@link UsageNotDeliveredError} or {@link UsageCallFailedError}; or
-   * refused whole, by {@link UsageCallRefusedError}, once its cause is fixed), of this client or another, also after a trip through JSON) for the next flush, with their ids and contents: the API counts
-   * each id once, so what an earlier attempt did count is answered `duplicate`. Never `record()` their usage again,
-   * which would give it new ids. An event whose id is already pending here is skipped. Throws
-   * {@link InvalidUsageEventError} for an event not of that shape (nothing queued), {@link UsageClientClosedError}
-   * after `close()`.
+   * refused whole, by {@link UsageCallRefusedError}, once its cause is fixed), of this client or another, also after a
+   * trip through JSON, for the next flush, with their ids and contents: the API counts each id once, so what an
+   * earlier attempt did count is answered `duplicate`. Never `record()` their usage again, which would give it new
+   * ids. An event whose id is already pending here is skipped. Throws {@link InvalidUsageEventError} for an event not
+   * of that shape (nothing queued), {@link UsageClientClosedError} after `close()`.
    */
   resend(events: readonly AggregatedUsageEvent[]): void {
     if (this.closed) throw new UsageClientClosedError();

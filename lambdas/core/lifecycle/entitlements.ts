@@ -26,8 +26,9 @@ export const MAX_ENTITLEMENTS_BYTES = 64 * 1024;
 
 /**
  * Marketplace answered entitlements this backend cannot store as they are: a number DynamoDB's clients do not carry
- * exactly (beyond 2^53 - 1 in size) or DynamoDB refuses (under 1e-130), or more than `MAX_ENTITLEMENTS_BYTES` in all. Like entitlements that could not be read, they are left
- * as stored before, and the notification is retried and, in the end, set in the dead-letter queue (alarmed).
+ * exactly (beyond 2^53 - 1 in size) or DynamoDB refuses (under 1e-130), or more than `MAX_ENTITLEMENTS_BYTES` in
+ * all. Like entitlements that could not be read, they are left as stored before, and the notification is retried and,
+ * in the end, set in the dead-letter queue (alarmed).
  */
 export class UnstorableEntitlementsError extends BackendError {
   override readonly name = 'UnstorableEntitlementsError';
