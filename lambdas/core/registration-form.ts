@@ -39,7 +39,7 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
     check: (value) =>
       /^\+?[0-9 ()./-]+$/.test(value) && value.replace(/\D/g, '').length >= 6
         ? undefined
-        : 'Enter a phone number using digits, spaces and + ( ) - . only',
+        : 'Enter a phone number of at least 6 digits, using digits, spaces and + ( ) - . only',
   },
 };
 
@@ -76,7 +76,9 @@ export function validateRegistration(
   for (const field of REGISTRATION_FIELDS) {
     const given = submitted[field];
     const all = given === undefined ? [] : typeof given === 'string' ? [given] : given;
-    const typed = (all[0] ?? '').trim();
+    // NFC: the same text typed on another keyboard or pasted (a decomposed "e" and its diaeresis) is stored, compared
+    // and shown as one string.
+    const typed = (all[0] ?? '').normalize('NFC').trim();
     const value = INVISIBLE.test(typed) ? '' : typed;
     const rule = fieldRules[field];
     values[field] = shownAgain(value, rule.maxLength * 2);

@@ -106,3 +106,17 @@ test('a field given more than once is refused, whichever of its values would pas
   );
   expect(validateRegistration({ ...valid, company: ['Acme'] }, required).valid).toBe(true);
 });
+
+test('text is stored in one Unicode form (NFC): the same name typed decomposed or composed is the same details', () => {
+  const decomposed = validateRegistration({ ...valid, company: 'Zoe\u0308 Ltd' }, required);
+  const composed = validateRegistration({ ...valid, company: 'Zo\u00EB Ltd' }, required);
+  expect(decomposed).toEqual({ valid: true, details: { ...valid, company: 'Zo\u00EB Ltd' } });
+  expect(decomposed).toEqual(composed);
+});
+
+test('a phone number that is too short says what the rule is: at least 6 digits', () => {
+  for (const phone of ['+1 555', '12']) {
+    const validation = validateRegistration({ ...valid, phone }, required);
+    expect(validation.valid ? undefined : validation.errors.phone, phone).toContain('at least 6 digits');
+  }
+});
