@@ -31,6 +31,11 @@ export interface SubscriberAccess extends SubscriberIdentity {
   readonly finalMeteringDeadline?: string;
   readonly offerType?: string;
   readonly entitlements: readonly SubscriberEntitlement[];
+  /**
+   * When Marketplace's entitlements were last read. Absent while they have never been read (Marketplace could not be
+   * asked yet): `entitlements` is then empty because nothing is known, not because the buyer is entitled to nothing.
+   */
+  readonly entitlementsFetchedAt?: string;
   readonly registration?: { readonly details: RegistrationDetails; readonly registeredAt: string };
 }
 
@@ -80,6 +85,7 @@ export function subscriberAccessOf(
     ...(status === 'ending' ? optional('finalMeteringDeadline') : {}),
     ...optional('offerType'),
     entitlements: entitlementsInForce((item.entitlements ?? []) as SubscriberEntitlement[], now),
+    ...optional('entitlementsFetchedAt'),
     ...(item.registration === undefined
       ? {}
       : { registration: item.registration as SubscriberAccess['registration'] & object }),

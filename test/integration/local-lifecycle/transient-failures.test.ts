@@ -38,7 +38,9 @@ test('a throttled GetEntitlements fails the invocation; the queue retries the me
   expect(operations.GetEntitlements).toEqual(
     expect.objectContaining({ requests: SDK_ATTEMPTS + 1, throttled: SDK_ATTEMPTS }),
   );
-  expect((await checkAccess(local.stack, subscriberId)).body.status).toBe('active');
+  const { body } = await checkAccess(local.stack, subscriberId);
+  expect(body.status).toBe('active');
+  expect(body.entitlementsFetchedAt).toEqual(expect.any(String));
   expect(local.stack.lifecycleQueue.deadLetters).toEqual([]);
 }, 60_000);
 
@@ -62,8 +64,9 @@ test('a throttle that never ends: the message is set aside after its last receiv
   expect(stderr).toHaveBeenCalledWith(
     `queue lifecycle: message ${deadLetter!.messageId} was received ${MAX_RECEIVE_COUNT} times; set aside`,
   );
-  // What the notification says is kept even so: the license is live; only its entitlements are still unread.
-  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
-    expect.objectContaining({ status: 'active', entitlements: [] }),
-  );
+  // What the notification says is kept even so: the license is live; only its entitlements are still unread, which the
+  // app tells from none by the missing entitlementsFetchedAt.
+  const { body } = await checkAccess(local.stack, subscriberId);
+  expect(body).toEqual(expect.objectContaining({ status: 'active', entitlements: [] }));
+  expect(body).not.toHaveProperty('entitlementsFetchedAt');
 }, 90_000);
