@@ -8,6 +8,7 @@
 export const subscribersItemPrefixes = {
   subscriber: 'SUBSCRIBER#',
   session: 'SESSION#',
+  resolvedToken: 'TOKEN#',
   agreement: 'AGREEMENT#',
   rejectedMarketplaceMessage: 'REJECTED#',
 } as const;

@@ -25,7 +25,7 @@ export class Registration extends Construct {
 
   constructor(scope: Construct, id: string, { config, subscribers }: RegistrationProps) {
     super(scope, id);
-    const { subscriber, session } = subscribersItemPrefixes;
+    const { subscriber, session, resolvedToken } = subscribersItemPrefixes;
     const fulfillment = new ProjectFunction(this, 'Fulfillment', {
       entry: fulfillmentRoute.entry,
       serviceName: fulfillmentRoute.functionName,
@@ -44,10 +44,11 @@ export class Registration extends Construct {
         ...registrationVariables(config),
       },
     });
-    // Creates or refreshes the subscriber (reading it back when an operator's change makes a refresh stand down) and
-    // writes the registration session.
+    // Creates or refreshes the subscriber (reading it back when an operator's change makes a refresh stand down),
+    // writes the registration session, and remembers (and recalls) what a registration token resolved to.
     grantOnItems(fulfillment, subscribers, ['dynamodb:UpdateItem', 'dynamodb:GetItem'], [subscriber]);
     grantOnItems(fulfillment, subscribers, ['dynamodb:PutItem'], [session]);
+    grantOnItems(fulfillment, subscribers, ['dynamodb:PutItem', 'dynamodb:GetItem'], [resolvedToken]);
     Grant.addToPrincipal({
       grantee: fulfillment,
       actions: ['aws-marketplace:ResolveCustomer'],

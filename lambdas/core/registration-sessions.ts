@@ -4,8 +4,8 @@
  * subscriber it identifies (nothing else), its expiry, and the anti-forgery token the registration form must echo.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { sessionKey } from './table-keys.ts';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { digestOf, sessionKey } from './table-keys.ts';
 
 export interface NewSession {
   /** The cookie value. Never stored. */
@@ -36,7 +36,7 @@ export class RegistrationSessions {
       new PutCommand({
         TableName: this.tableName,
         Item: {
-          ...sessionKey(digest(sessionId)),
+          ...sessionKey(digestOf(sessionId)),
           subscriberId,
           formToken: randomBytes(32).toString('base64url'),
           createdAt: now.toISOString(),
@@ -51,7 +51,7 @@ export class RegistrationSessions {
   async find(sessionId: string, now: Date): Promise<RegistrationSession | undefined> {
     if (!SESSION_ID_PATTERN.test(sessionId)) return undefined;
     const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: sessionKey(digest(sessionId)), ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: sessionKey(digestOf(sessionId)), ConsistentRead: true }),
     );
     // DynamoDB deletes expired items only eventually, so expiry is checked here.
     if (Item === undefined || (Item.expiresAt as number) * 1000 <= now.getTime()) return undefined;
@@ -69,8 +69,4 @@ export function formTokenMatches(session: RegistrationSession, submitted: string
   const expected = Buffer.from(session.formToken);
   const actual = Buffer.from(submitted);
   return expected.length === actual.length && timingSafeEqual(expected, actual);
-}
-
-function digest(sessionId: string): string {
-  return createHash('sha256').update(sessionId).digest('base64url');
 }

@@ -16,9 +16,22 @@ export function subscriberKey(subscriberId: string): ItemKey {
   return { pk: `${subscribersItemPrefixes.subscriber}${subscriberId}`, sk: SUBSCRIBER_SORT_KEY };
 }
 
-/** Sessions are stored under a hash of the cookie value, so that reading the table yields no usable session. */
+/**
+ * The SHA-256 digest (base64url) that items holding a secret are keyed by: a session's cookie value, a registration
+ * token. Reading the table yields neither.
+ */
+export function digestOf(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+/** Sessions are stored under a digest of the cookie value, so that reading the table yields no usable session. */
 export function sessionKey(sessionDigest: string): ItemKey {
   return { pk: `${subscribersItemPrefixes.session}${sessionDigest}`, sk: 'SESSION' };
+}
+
+/** A registration token's resolution, under a digest of the token (never the token). */
+export function resolvedTokenKey(tokenDigest: string): ItemKey {
+  return { pk: `${subscribersItemPrefixes.resolvedToken}${tokenDigest}`, sk: 'RESOLVED_TOKEN' };
 }
 
 /** The `live` index partition a subscriber belongs to while it may be metered: stable, from its id. */

@@ -6,6 +6,7 @@ import { documentClient, meteringClient } from '../core/aws-clients.ts';
 import { fulfillmentEnvironment, readEnvironment } from '../core/environment.ts';
 import { resolveCustomer } from '../core/marketplace-customers.ts';
 import { RegistrationSessions } from '../core/registration-sessions.ts';
+import { ResolvedTokens } from '../core/resolved-tokens.ts';
 import { SubscriberRepository } from '../core/subscriber-repository.ts';
 import { createFulfillmentHandler } from './fulfillment-handler.ts';
 import { PageResponses } from './page-responses.ts';
@@ -27,6 +28,11 @@ export function fulfillmentFunction(runtime: FunctionRuntime) {
   return observed(
     createFulfillmentHandler({
       resolve: (token) => resolveCustomer(marketplace, token, { deadlineMs: RESOLVE_DEADLINE_MS }),
+      resolvedTokens: new ResolvedTokens(
+        database,
+        environment.SUBSCRIBERS_TABLE,
+        environment.REGISTRATION.sessionMinutes,
+      ),
       subscribers: new SubscriberRepository(database, environment.SUBSCRIBERS_TABLE),
       sessions: new RegistrationSessions(
         database,

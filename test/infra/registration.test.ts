@@ -1,6 +1,6 @@
 /** Buyer registration's functions: what each is told (environment) and what each may do (IAM), exactly. */
 import { describe, expect, test } from 'vitest';
-import { sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
+import { resolvedTokenKey, sessionKey, subscriberKey } from '../../lambdas/core/table-keys.ts';
 import { configFromContext, parseConfig } from '../../lib/config.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 import { mayOnItem, on, partsOf, permissionsOf, sendsTraces, writesOwnLogs } from './iam.ts';
@@ -49,12 +49,13 @@ describe('IAM', () => {
   /** Keys as the runtime code builds them (`lambdas/core/table-keys.ts`). */
   const subscriberItem = subscriberKey('license:arn:aws:license-manager::111122223333:license:l-0123').pk;
   const sessionItem = sessionKey('S2Fn0rR7uJ7m9r3Jb0Xr9dVq4bq8bVt3Xh2dWd3Xq5E').pk;
+  const resolvedTokenItem = resolvedTokenKey('q5Xh2dWd3XS2Fn0rR7uJ7m9r3Jb0Xr9dVq4bq8bVt3E').pk;
   const fulfillmentRole = partsOf(fulfillment).roleId;
   const pageRole = partsOf(registrationPage).roleId;
   const may = (role: string, action: string, partitionKey: string) =>
     mayOnItem(template, role, subscribersTableId, action, partitionKey);
 
-  test('the fulfillment function updates and reads subscribers, puts sessions and resolves customers, nothing else', () => {
+  test('the fulfillment function updates and reads subscribers, puts sessions, remembers and recalls resolved tokens and resolves customers, nothing else', () => {
     expect(permissionsOf(template, fulfillmentRole)).toEqual(
       [
         ...writesOwnLogs(fulfillment),
@@ -62,6 +63,8 @@ describe('IAM', () => {
         `dynamodb:UpdateItem on ${table} for items SUBSCRIBER#*`,
         `dynamodb:GetItem on ${table} for items SUBSCRIBER#*`,
         `dynamodb:PutItem on ${table} for items SESSION#*`,
+        `dynamodb:PutItem on ${table} for items TOKEN#*`,
+        `dynamodb:GetItem on ${table} for items TOKEN#*`,
         'aws-marketplace:ResolveCustomer on "*"',
       ].sort(),
     );
@@ -74,6 +77,9 @@ describe('IAM', () => {
     expect(may(fulfillmentRole, 'dynamodb:PutItem', sessionItem)).toBe(true);
     expect(may(fulfillmentRole, 'dynamodb:UpdateItem', sessionItem)).toBe(false);
     expect(may(fulfillmentRole, 'dynamodb:PutItem', subscriberItem)).toBe(false);
+    expect(may(fulfillmentRole, 'dynamodb:PutItem', resolvedTokenItem)).toBe(true);
+    expect(may(fulfillmentRole, 'dynamodb:GetItem', resolvedTokenItem)).toBe(true);
+    expect(may(fulfillmentRole, 'dynamodb:UpdateItem', resolvedTokenItem)).toBe(false);
     expect(may(fulfillmentRole, 'dynamodb:PutItem', 'USAGE#anything')).toBe(false);
   });
 
@@ -93,6 +99,7 @@ describe('IAM', () => {
     expect(may(pageRole, 'dynamodb:GetItem', sessionItem)).toBe(true);
     expect(may(pageRole, 'dynamodb:UpdateItem', subscriberItem)).toBe(true);
     expect(may(pageRole, 'dynamodb:UpdateItem', sessionItem)).toBe(false);
+    expect(may(pageRole, 'dynamodb:GetItem', resolvedTokenItem)).toBe(false);
     expect(may(pageRole, 'dynamodb:GetItem', 'USAGE#anything')).toBe(false);
   });
 });

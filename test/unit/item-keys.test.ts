@@ -4,6 +4,7 @@ import { bucketKey, usageEventKey } from '../../lambdas/core/metering/bucket/usa
 import {
   agreementKey,
   rejectedMarketplaceMessageKey,
+  resolvedTokenKey,
   sessionKey,
   subscriberKey,
 } from '../../lambdas/core/table-keys.ts';
@@ -19,6 +20,7 @@ const tables: { table: string; prefixes: Record<string, string>; keys: Record<st
     keys: {
       subscriber: subscriberKey(SUBSCRIBER_ID).pk,
       session: sessionKey('digest').pk,
+      resolvedToken: resolvedTokenKey('digest').pk,
       agreement: agreementKey('agmt-0123').pk,
       rejectedMarketplaceMessage: rejectedMarketplaceMessageKey(new Date('2026-12-01T10:00:00Z'), 'message-1').pk,
     },

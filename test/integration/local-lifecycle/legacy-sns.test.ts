@@ -156,4 +156,8 @@ test('a registered trial converted to the paid offer is announced once: Subscrib
   expect(announced.map((event) => event.detail)).toEqual([
     expect.objectContaining({ subscriberId, offerType: 'standard', status: 'active' }),
   ]);
+  // Still the one activation: the paid subscription's start is told by offerConfirmedAt, which statusChangedAt becomes.
+  expect(sellerEventsAbout(local.stack, subscriberId, 'Subscriber Activated')).toHaveLength(1);
+  const { offerConfirmedAt } = announced[0]!.detail as { offerConfirmedAt: string };
+  expect((await checkAccess(local.stack, subscriberId)).body.statusChangedAt).toBe(offerConfirmedAt);
 });

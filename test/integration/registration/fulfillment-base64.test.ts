@@ -20,7 +20,9 @@ test('a base64-encoded form body is decoded: the token, with its + / = intact, r
     email: 'z@example.de',
   });
   expect(done.status).toBe(303);
-  const stored = (await local.subscriberItems()).find((item) => item.licenseArn === license.licenseArn);
+  const stored = (await local.subscriberItems()).find(
+    (item) => item.sk === 'SUBSCRIBER' && item.licenseArn === license.licenseArn,
+  );
   expect((stored?.registration as { details: { company: string } }).details.company).toBe('Ünïcødé GmbH');
 });
 

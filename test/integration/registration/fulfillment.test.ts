@@ -124,6 +124,69 @@ describe('a buyer arriving with a valid token', () => {
     expect(new Set(answers.map((answer) => sessionCookieOf(answer))).size).toBe(20);
   });
 
+  describe('a token sent again where Marketplace resolves each token once (its "buyer resubmitted the token")', () => {
+    const resolutions = async () => (await local.control.stats()).operations.ResolveCustomer.requests;
+    const singleUse = async (test: () => Promise<void>) => {
+      await local.control.updateSettings({ singleUseRegistrationTokens: true });
+      try {
+        await test();
+      } finally {
+        await local.control.clearFaults();
+        await local.control.updateSettings({ singleUseRegistrationTokens: false });
+      }
+    };
+
+    test('a reload of the fulfillment URL arrives as the first POST did, without asking Marketplace again', () =>
+      singleUse(async () => {
+        const { license, registrationToken } = await subscribe();
+        const before = await resolutions();
+        const first = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+        const again = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+        expect([first.status, again.status]).toEqual([303, 303]);
+        expect(sessionCookieOf(again)).not.toBe(sessionCookieOf(first));
+        expect((await resolutions()) - before).toBe(1);
+        const stored = (await subscribers()).filter((item) => item.licenseArn === license.licenseArn);
+        expect(stored).toHaveLength(1);
+        // The resolution is kept under a digest of the token, never the token itself.
+        expect(JSON.stringify(await local.subscriberItems())).not.toContain(registrationToken);
+      }));
+
+    test('a double-click: the second POST, refused by Marketplace while the first resolves, arrives as the first', () =>
+      singleUse(async () => {
+        const { license, registrationToken } = await subscribe(LEGACY_PRODUCT);
+        // Both requests wait for Marketplace together, so the second is resolved just after the first used the token.
+        await local.control.setFaults({
+          rules: [{ kind: 'latency', latencyMs: 500, operations: ['ResolveCustomer'] }],
+        });
+        const before = (await local.control.stats()).operations.ResolveCustomer;
+        const answers = await Promise.all([
+          fulfill({ 'x-amzn-marketplace-token': registrationToken }),
+          fulfill({ 'x-amzn-marketplace-token': registrationToken }),
+        ]);
+        expect(answers.map((answer) => answer.status)).toEqual([303, 303]);
+        expect((await local.control.stats()).operations.ResolveCustomer.requests - before.requests).toBe(2);
+        const subscriberId = `legacy:${LEGACY_PRODUCT}:${license.customerIdentifier}`;
+        const sessions = (await local.subscriberItems()).filter(
+          (item) => item.sk === 'SESSION' && item.subscriberId === subscriberId,
+        );
+        expect(sessions).toHaveLength(2);
+      }));
+
+    test('remembered only as long as a registration session lasts: later, the token is expired again', () =>
+      singleUse(async () => {
+        const { registrationToken } = await subscribe();
+        expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
+        await local.control.advanceClock({ minutes: 61 });
+        try {
+          const later = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+          expect(later.status).toBe(400);
+          expect(later.body).toContain('has expired');
+        } finally {
+          await local.control.advanceClock({ minutes: -61 });
+        }
+      }));
+  });
+
   test('never overwrites lifecycle state or a registration that is already there', async () => {
     const { license, registrationToken } = await subscribe();
     const subscriberId = `license:${license.licenseArn}`;

@@ -132,14 +132,34 @@ test(`hostile requests get pages: no 5xx, no stack trace, no unescaped echo (see
   expect(problems.slice(0, 30), `${problems.length} of ${cases.length} answers broke a rule; ${replay}`).toEqual([]);
 }, 600_000);
 
-test(`nothing is stored but these buyers, their sessions and the registrations they completed (seed ${seed})`, async () => {
+const RESOLVED_TOKEN_ATTRIBUTES = [
+  'pk',
+  'sk',
+  'productCode',
+  'licenseArn',
+  'customerIdentifier',
+  'customerAWSAccountId',
+  'resolvedAt',
+  'expiresAt',
+];
+
+test(`nothing is stored but these buyers, their sessions, tokens and the registrations they completed (seed ${seed})`, async () => {
   const ours = new Set([...open, ...registered].map((buyer) => buyer.subscriberId));
   const problems: string[] = [];
   let subscribers = 0;
   for (const item of await local.subscriberItems()) {
     const { registration, ...rest } = item as { registration?: { details: unknown }; [name: string]: unknown };
     const where = String(item.pk);
-    if (!ours.has(item.subscriberId as string)) problems.push(`${where}: not one of this test's buyers`);
+    if (item.sk === 'RESOLVED_TOKEN') {
+      // What a buyer's token resolved to, kept for the token sent again: it names one of these buyers, and no more.
+      const names = [
+        `license:${String(item.licenseArn)}`,
+        `legacy:${String(item.productCode)}:${String(item.customerIdentifier)}`,
+      ];
+      if (!names.some((name) => ours.has(name))) problems.push(`${where}: a token of none of this test's buyers`);
+      const attributes = Object.keys(item).filter((name) => !RESOLVED_TOKEN_ATTRIBUTES.includes(name));
+      if (attributes.length > 0) problems.push(`${where}: ${attributes.join()}`);
+    } else if (!ours.has(item.subscriberId as string)) problems.push(`${where}: not one of this test's buyers`);
     if (item.sk === 'SUBSCRIBER') {
       subscribers++;
       if (!isDeepStrictEqual(registration?.details, registrations.get(item.subscriberId as string))) {
@@ -149,7 +169,7 @@ test(`nothing is stored but these buyers, their sessions and the registrations t
     } else if (item.sk === 'SESSION') {
       const attributes = Object.keys(item).sort().join();
       if (attributes !== 'createdAt,expiresAt,formToken,pk,sk,subscriberId') problems.push(`${where}: ${attributes}`);
-    } else {
+    } else if (item.sk !== 'RESOLVED_TOKEN') {
       problems.push(`${where}: an item of no known kind`);
     }
     const text = JSON.stringify(rest);

@@ -111,7 +111,9 @@ describe('a failing event bus', () => {
     const deadLetters = local.stack.subscriberStream.deadLetters.slice(deadBefore);
     expect(deadLetters).toHaveLength(1);
     expect(JSON.stringify(deadLetters[0]?.dynamodb?.NewImage)).toContain(license.licenseArn!);
-    const stored = (await local.subscriberItems()).find((item) => item.licenseArn === license.licenseArn);
+    const stored = (await local.subscriberItems()).find(
+      (item) => item.sk === 'SUBSCRIBER' && item.licenseArn === license.licenseArn,
+    );
     expect(stored?.registration).toBeDefined();
   });
 });

@@ -103,7 +103,7 @@ describe('the form', () => {
     expect(answer.status).toBe(400);
     expect(answer.body).toContain('Enter the name of a contact person');
     expect(answer.body).toContain('Enter an email address like name@example.com');
-    expect(answer.body).toContain('Enter a phone number using digits');
+    expect(answer.body).toContain('Enter a phone number of at least 6 digits, using digits');
     expect(answer.body).toContain('value="&lt;script&gt;alert(1)&lt;/script&gt;"');
     expect(answer.body).not.toContain('<script>');
     expect(answer.body).toMatch(/id="email"[^>]*aria-invalid="true"/);
