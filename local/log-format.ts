@@ -73,6 +73,7 @@ interface RunSummary {
   readonly zeroUsage?: number;
   readonly expired?: number;
   readonly pending?: number;
+  readonly settledElsewhere?: number;
   readonly handOver?: boolean;
   readonly rejected?: Readonly<Record<string, number>>;
   readonly finalDeadlineMissed?: { readonly records?: number };
@@ -111,6 +112,7 @@ function meteringSummary(message: string, summary: RunSummary | undefined, subsc
     ['rejected', rejected],
     ['expired', summary.expired ?? 0],
     ['pending', summary.pending ?? 0],
+    ['settled by another run', summary.settledElsewhere ?? 0],
     ['past the final deadline', summary.finalDeadlineMissed?.records ?? 0],
   ];
   const happened = facts.filter(([, count]) => count > 0);

@@ -40,7 +40,7 @@ function print(summary: MeteringRunSummary): void {
   rejected    ${rejected.length === 0 ? 0 : rejected.join(', ')}
   expired     ${summary.expired}${summary.finalDeadlineMissed.records === 0 ? '' : ` (final-metering deadline missed: ${summary.finalDeadlineMissed.records} records, ${summary.finalDeadlineMissed.units} units)`}${summary.unconfirmedSends === 0 ? '' : `\n  unconfirmed ${summary.unconfirmedSends} rejected or expired after a send that may have gone out unanswered: see CloudTrail`}
   pending     ${summary.pending}${summary.oldestPending === undefined ? '' : ` (oldest: hour ${summary.oldestPending.hour}, ${summary.oldestPending.ageMinutes} min old)`}
-  calls       ${summary.calls} (retries ${summary.retries}, throttles ${summary.throttles})`);
+  calls       ${summary.calls} (retries ${summary.retries}, throttles ${summary.throttles})${summary.settledElsewhere === 0 ? '' : `\n  elsewhere   ${summary.settledElsewhere} settled by another run meanwhile (not counted above)`}`);
   if (summary.requestIds.length > 0) console.log(`  request ids ${summary.requestIds.join(' ')}`);
   for (const [index, batch] of (summary.batches ?? []).entries()) {
     console.log(

@@ -77,6 +77,12 @@ test('a line about something that happened, or a warning, is one short human lin
   ).toBe(
     '12:34:56 metering: metering run finished: 2 due, 1 billed, 1 zero-usage, 1 rejected (rejected: 1 CustomerNotSubscribed)',
   );
+  // Due buckets another run settled meanwhile are said, so that the counts add up to the due.
+  expect(
+    summarizedLine(
+      line({ level: 'INFO', message: 'Metering run finished', summary: { due: 2, billed: 1, settledElsewhere: 1 } }),
+    ),
+  ).toBe('12:34:56 metering: metering run finished: 2 due, 1 billed, 1 settled by another run');
   expect(summarizedLine(line({ level: 'WARN', message: 'Usage left pending: not sent', records: 3 }))).toBe(
     '12:34:56 metering WARN: Usage left pending: not sent {"records":3}',
   );

@@ -1,11 +1,15 @@
 /**
  * The bucket ledger's conditional writes against DynamoDB Local: what a crashed or concurrent run, or the recorder,
- * can and cannot do to a bucket in each state.
+ * can and cannot do to a bucket in each state, and how a run reads a race it lost.
  */
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import { BucketLedger } from '../../../lambdas/core/metering/run/bucket-ledger.ts';
 import { bucketKey } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
+import { bucketItemOf } from '../../../lambdas/core/metering/bucket/bucket-item.ts';
+import { RunTally } from '../../../lambdas/core/metering/run/metering-summary.ts';
+import type { RunContext } from '../../../lambdas/core/metering/run/run-context.ts';
+import { Settler } from '../../../lambdas/core/metering/run/settle.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import { addUsage } from '../../support/metering-fixtures.ts';
 import { freshTables } from '../../support/metering-run.ts';
@@ -171,5 +175,30 @@ describe('zero-usage buckets', () => {
     const empty = bucketKey(subscriberId, hour, 'gb');
     expect(await ledger.createZeroBucket(subscriberId, hour, 'gb')).toBe(true);
     expect(await ledger.read(empty)).toMatchObject({ quantity: 0, state: 'open', pendingHour: hour.toISOString() });
+  });
+});
+
+describe("a run's refusal of a bucket another run billed meanwhile", () => {
+  test('is settled elsewhere: not counted rejected, no unconfirmed-send alarm, the billing stands', async () => {
+    const { ledger } = await ledgerWithBucket();
+    // An earlier run froze and sent it, unanswered; this run resends it and is refused (the hour aged meanwhile) ...
+    const frozen = bucketItemOf((await ledger.freeze(key, { now, recordTimestamp: hour }))!)!;
+    // ... while another run's resend was billed and settled first.
+    expect(await ledger.settleBilled(key, { meteringRecordId: 'record-1', requestId: 'request-1' }, later)).toBe(true);
+    const errors: string[] = [];
+    const tally = new RunTally(later, later, false);
+    const run = {
+      ledger,
+      tally,
+      now: later,
+      logger: { info: () => {}, warn: () => {}, error: (message: string) => errors.push(message) },
+    } as unknown as RunContext;
+
+    await new Settler(run).reject(frozen, 'TimestampOutOfBoundsException', 'request-2');
+
+    expect(tally).toMatchObject({ unconfirmedSends: 0, settledElsewhere: 1 });
+    expect(tally.summary(undefined, { durationMs: 1, quotaRecordsPerSecond: 250 }).rejected).toEqual({});
+    expect(errors).toEqual([]);
+    expect(await ledger.read(key)).toMatchObject({ state: 'billed', meteringRecordId: 'record-1' });
   });
 });

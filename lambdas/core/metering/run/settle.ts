@@ -64,13 +64,17 @@ export class Settler {
   async reject(bucket: BucketItem, reason: string, requestId: string | undefined): Promise<void> {
     const { ledger, tally, logger, now } = this.run;
     const unconfirmedSend = bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime();
+    if (!(await ledger.settleRejected(bucket.key, { reason, requestId, unconfirmedSend }, now))) {
+      // Another run settled it meanwhile (billed, as a run whose resend Marketplace took does): nothing to alarm on.
+      tally.settledElsewhere++;
+      return;
+    }
+    tally.reject(reason);
     if (unconfirmedSend && reason !== 'DuplicateRecord') {
       // Marketplace may have billed the first send and refuse the resend now (the license ended, the hour aged).
       tally.unconfirmedSends++;
       logger.error('Usage bucket rejected after an unconfirmed send', { key: bucket.key, reason, requestId });
     }
-    if (await ledger.settleRejected(bucket.key, { reason, requestId, unconfirmedSend }, now)) tally.reject(reason);
-    else tally.settledElsewhere++;
   }
 
   /** A bucket that is not one: nothing to send, nothing to learn from its freeze. */
