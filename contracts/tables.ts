@@ -66,7 +66,8 @@ const stringKey = (name: string): KeyAttribute => ({ name, type: 'S' });
 
 /**
  * One item per subscriber (a license, or a legacy product code + customer identifier), plus registration sessions
- * (under the digest of their cookie, expiring by TTL) and, later, processed lifecycle events.
+ * (under the digest of their cookie) and resolved registration tokens (under the digest of the token), both expiring by
+ * TTL, agreements, and Marketplace messages set aside (`item-keys.ts` has each kind's key prefix).
  *
  * `live` is sparse: only subscribers that may be metered carry `liveShard`, spread over a few shard values so that no
  * single index partition takes every write. `ending` is sparser still: only subscribers inside their final-metering

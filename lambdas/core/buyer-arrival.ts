@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from './clock.ts';
 import type { ProductListing } from './environment.ts';
 import { RegistrationTokenRejectedError, type ResolvedCustomer } from './marketplace-customers.ts';
-import type { ResolvedTokens } from './resolved-tokens.ts';
+import type { RememberedResolution, ResolvedTokens } from './resolved-tokens.ts';
 import type { NewSession, RegistrationSessions } from './registration-sessions.ts';
 import type { SubscriberRepository } from './subscriber-repository.ts';
 import type { OfferType, Subscriber, SubscriberIdentity } from './subscriber.ts';
@@ -41,7 +41,11 @@ export class IdentityMismatchError extends BackendError {
 
 export interface ArrivalDependencies {
   readonly resolve: (registrationToken: string) => Promise<ResolvedCustomer>;
-  readonly resolvedTokens: ResolvedTokens;
+  readonly resolvedTokens: Pick<ResolvedTokens, 'remember' | 'recall'>;
+  /** Told when a token's resolution could not be remembered or recalled: the arrival goes on without. */
+  readonly logger: { warn(message: string, details: Record<string, unknown>): void };
+  /** The pause between looks for a token that a request under way may be resolving; tests make it instant. */
+  readonly sleep?: (milliseconds: number) => Promise<unknown>;
   readonly subscribers: SubscriberRepository;
   readonly sessions: RegistrationSessions;
   readonly products: readonly ProductListing[];
@@ -65,15 +69,16 @@ export async function acceptBuyer(
   registrationToken: string,
   offerType: OfferType,
 ): Promise<{ subscriber: Subscriber; session: NewSession }> {
-  const { resolved, recalled } = await resolveOrRecall(dependencies, registrationToken);
+  const { resolved, resolvedAt, recalled } = await resolveOrRecall(dependencies, registrationToken);
   const product = dependencies.products.find((candidate) => candidate.code === resolved.productCode);
   if (product === undefined) throw new UnknownProductError(resolved.productCode);
   const identity = identityOf(resolved, product);
-  const now = dependencies.clock.now();
   // Before anything else is written: a buyer whose arrival fails after this point may send the token again.
-  if (!recalled) await dependencies.resolvedTokens.remember(registrationToken, resolved, now);
-  const subscriber = await dependencies.subscribers.recordResolution(identity, offerType, now);
-  const session = await dependencies.sessions.create(subscriber.id, now);
+  if (!recalled) await remember(dependencies, registrationToken, resolved, resolvedAt);
+  // A token sent again is the arrival it was the first time, not a later one (which may read as a buyer back after an
+  // end); the session, though, is new and lasts from now.
+  const subscriber = await dependencies.subscribers.recordResolution(identity, offerType, resolvedAt);
+  const session = await dependencies.sessions.create(subscriber.id, dependencies.clock.now());
   return { subscriber, session };
 }
 
@@ -91,19 +96,48 @@ const RECALL_INTERVAL_MS = 250;
 async function resolveOrRecall(
   dependencies: ArrivalDependencies,
   registrationToken: string,
-): Promise<{ resolved: ResolvedCustomer; recalled: boolean }> {
-  const { resolve, resolvedTokens, clock } = dependencies;
-  const remembered = await resolvedTokens.recall(registrationToken, clock.now());
-  if (remembered !== undefined) return { resolved: remembered, recalled: true };
+): Promise<RememberedResolution & { readonly recalled: boolean }> {
+  const { resolve, clock } = dependencies;
+  const remembered = await recall(dependencies, registrationToken);
+  if (remembered !== undefined) return { ...remembered, recalled: true };
   try {
-    return { resolved: await resolve(registrationToken), recalled: false };
+    const resolved = await resolve(registrationToken);
+    return { resolved, resolvedAt: clock.now(), recalled: false };
   } catch (error) {
     if (!(error instanceof RegistrationTokenRejectedError && error.reason === 'expired')) throw error;
+    const pause = dependencies.sleep ?? sleep;
     for (let waited = 0; waited < RECALL_WAIT_MS; waited += RECALL_INTERVAL_MS) {
-      await sleep(RECALL_INTERVAL_MS);
-      const resolvedMeanwhile = await resolvedTokens.recall(registrationToken, clock.now());
-      if (resolvedMeanwhile !== undefined) return { resolved: resolvedMeanwhile, recalled: true };
+      await pause(RECALL_INTERVAL_MS);
+      const resolvedMeanwhile = await recall(dependencies, registrationToken);
+      if (resolvedMeanwhile !== undefined) return { ...resolvedMeanwhile, recalled: true };
     }
     throw error;
+  }
+}
+
+/** A remembered resolution, if one can be read: the memory is a help for a token sent again, never a condition. */
+async function recall(
+  dependencies: ArrivalDependencies,
+  registrationToken: string,
+): Promise<RememberedResolution | undefined> {
+  try {
+    return await dependencies.resolvedTokens.recall(registrationToken, dependencies.clock.now());
+  } catch (error) {
+    dependencies.logger.warn('A resolved registration token could not be looked up', { error: String(error) });
+    return undefined;
+  }
+}
+
+async function remember(
+  dependencies: ArrivalDependencies,
+  registrationToken: string,
+  resolved: ResolvedCustomer,
+  resolvedAt: Date,
+): Promise<void> {
+  try {
+    await dependencies.resolvedTokens.remember(registrationToken, resolved, resolvedAt);
+  } catch (error) {
+    // Marketplace has taken the token: the buyer arrives now, and only a token sent again misses the memory.
+    dependencies.logger.warn('A resolved registration token could not be remembered', { error: String(error) });
   }
 }

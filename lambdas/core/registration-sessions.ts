@@ -53,12 +53,14 @@ export class RegistrationSessions {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: sessionKey(digestOf(sessionId)), ConsistentRead: true }),
     );
-    // DynamoDB deletes expired items only eventually, so expiry is checked here.
-    if (Item === undefined || (Item.expiresAt as number) * 1000 <= now.getTime()) return undefined;
+    // DynamoDB deletes expired items only eventually, so expiry is checked here; an item without one is not trusted.
+    if (Item === undefined || typeof Item.expiresAt !== 'number' || Item.expiresAt * 1000 <= now.getTime()) {
+      return undefined;
+    }
     return {
       subscriberId: Item.subscriberId as string,
       formToken: Item.formToken as string,
-      expiresAt: new Date((Item.expiresAt as number) * 1000),
+      expiresAt: new Date(Item.expiresAt * 1000),
     };
   }
 }

@@ -85,6 +85,8 @@ export class SubscriberRepository {
    * fulfillment URL owns. A free trial is recorded as such; a later visit without the trial field does not undo it,
    * unless a legacy subscription had ended (or been asked to) by then: that visit is the buyer subscribing again (a legacy
    * subscriber keeps its id), and Marketplace gives an account one trial per product, so the new subscription is not one.
+   * An arrival at `at` before the latest one recorded (a token sent again, recorded at its first arrival) changes
+   * nothing and answers the subscriber as it stands.
    */
   async recordResolution(identity: SubscriberIdentity, offerType: OfferType, at: Date): Promise<Subscriber> {
     const id = subscriberIdOf(identity);
@@ -99,37 +101,47 @@ export class SubscriberRepository {
       }).filter((entry): entry is [string, string] => entry[1] !== undefined),
     );
     const names = Object.keys(identityAttributes);
-    const { Attributes } = await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: subscriberKey(id),
-        UpdateExpression: [
-          `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
-          // A trial claim stands unless Marketplace has said otherwise (marketplaceOfferType, which the lifecycle writes
-          // from a legacy subscribe-success): the browser's field can be added by anyone.
-          offerType === 'free-trial'
-            ? '#offerType = if_not_exists(#marketplaceOfferType, :offerType)'
-            : '#offerType = if_not_exists(#offerType, :offerType)',
-          '#resolvedFirstAt = if_not_exists(#resolvedFirstAt, :at)',
-          '#resolvedLastAt = :at',
-        ].join(', '),
-        ExpressionAttributeNames: Object.fromEntries(
-          [
-            ...names,
-            'offerType',
-            'resolvedFirstAt',
-            'resolvedLastAt',
-            ...(offerType === 'free-trial' ? ['marketplaceOfferType'] : []),
-          ].map((name) => [`#${name}`, name]),
-        ),
-        ExpressionAttributeValues: {
-          ...Object.fromEntries(names.map((name) => [`:${name}`, identityAttributes[name]])),
-          ':offerType': offerType,
-          ':at': at.toISOString(),
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
+    let Attributes: Record<string, unknown> | undefined;
+    try {
+      ({ Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: subscriberKey(id),
+          // An arrival recorded later (another token's) stands: a token sent again is recorded at its first arrival.
+          ConditionExpression: 'attribute_not_exists(#resolvedLastAt) OR #resolvedLastAt <= :at',
+          UpdateExpression: [
+            `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
+            // A trial claim stands unless Marketplace has said otherwise (marketplaceOfferType, which the lifecycle writes
+            // from a legacy subscribe-success): the browser's field can be added by anyone.
+            offerType === 'free-trial'
+              ? '#offerType = if_not_exists(#marketplaceOfferType, :offerType)'
+              : '#offerType = if_not_exists(#offerType, :offerType)',
+            '#resolvedFirstAt = if_not_exists(#resolvedFirstAt, :at)',
+            '#resolvedLastAt = :at',
+          ].join(', '),
+          ExpressionAttributeNames: Object.fromEntries(
+            [
+              ...names,
+              'offerType',
+              'resolvedFirstAt',
+              'resolvedLastAt',
+              ...(offerType === 'free-trial' ? ['marketplaceOfferType'] : []),
+            ].map((name) => [`#${name}`, name]),
+          ),
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(names.map((name) => [`:${name}`, identityAttributes[name]])),
+            ':offerType': offerType,
+            ':at': at.toISOString(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ));
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.get(id);
+      if (current === undefined) throw new SubscriberNotFoundError(id, { cause: error });
+      return current;
+    }
     const firstEndAt = (Attributes?.lifecycle as { firstEndAt?: string } | undefined)?.firstEndAt;
     // Only a legacy subscriber can be subscribed to again under its id: a license's visit after its end is the same
     // license, whose trial stays a trial.

@@ -28,11 +28,7 @@ export function fulfillmentFunction(runtime: FunctionRuntime) {
   return observed(
     createFulfillmentHandler({
       resolve: (token) => resolveCustomer(marketplace, token, { deadlineMs: RESOLVE_DEADLINE_MS }),
-      resolvedTokens: new ResolvedTokens(
-        database,
-        environment.SUBSCRIBERS_TABLE,
-        environment.REGISTRATION.sessionMinutes,
-      ),
+      resolvedTokens: new ResolvedTokens(database, environment.SUBSCRIBERS_TABLE),
       subscribers: new SubscriberRepository(database, environment.SUBSCRIBERS_TABLE),
       sessions: new RegistrationSessions(
         database,

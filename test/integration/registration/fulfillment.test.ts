@@ -4,7 +4,7 @@
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, test } from 'vitest';
-import { FORM, postFulfillment, sessionCookieOf } from '../../support/buyer.ts';
+import { FORM, getRegistration, postFulfillment, sessionCookieOf } from '../../support/buyer.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
 const local = useLocalStack();
@@ -85,7 +85,9 @@ describe('a buyer arriving with a valid token', () => {
   test('of a free trial is recorded as one, and a later visit without the trial field does not undo it', async () => {
     const { license, registrationToken } = await subscribe(LICENSE_PRODUCT, 'free-trial');
     await fulfill({ 'x-amzn-marketplace-token': registrationToken, 'x-amzn-marketplace-offer-type': 'free-trial' });
-    await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+    // Back from the Marketplace console later: a new token (the same one sent again would be the first arrival).
+    const later = await local.control.issueRegistrationToken(license.id);
+    await fulfill({ 'x-amzn-marketplace-token': later.registrationToken });
     const subscriber = (await subscribers()).find((item) => item.licenseArn === license.licenseArn);
     expect(subscriber?.offerType).toBe('free-trial');
     expect(Date.parse(subscriber?.resolvedLastAt as string)).toBeGreaterThan(
@@ -172,19 +174,41 @@ describe('a buyer arriving with a valid token', () => {
         expect(sessions).toHaveLength(2);
       }));
 
-    test('remembered only as long as a registration session lasts: later, the token is expired again', () =>
+    test('remembered for 15 minutes, with the TTL that has DynamoDB delete it: later, the token is expired again', () =>
       singleUse(async () => {
-        const { registrationToken } = await subscribe();
+        const { license, registrationToken } = await subscribe();
         expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
-        await local.control.advanceClock({ minutes: 61 });
+        const remembered = (await local.subscriberItems()).find(
+          (item) => item.sk === 'RESOLVED_TOKEN' && item.licenseArn === license.licenseArn,
+        );
+        expect(remembered?.expiresAt).toBe(Math.ceil(Date.parse(remembered?.resolvedAt as string) / 1000) + 15 * 60);
+        await local.control.advanceClock({ minutes: 16 });
         try {
           const later = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
           expect(later.status).toBe(400);
           expect(later.body).toContain('has expired');
         } finally {
-          await local.control.advanceClock({ minutes: -61 });
+          await local.control.advanceClock({ minutes: -16 });
         }
       }));
+
+    test('sent again after the subscription failed, it is the first arrival, not a legacy buyer back to subscribe again', async () => {
+      const { license, registrationToken } = await subscribe(LEGACY_PRODUCT);
+      const subscriberId = `legacy:${LEGACY_PRODUCT}:${license.customerIdentifier}`;
+      expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
+      await local.control.advanceClock({ minutes: 2 });
+      try {
+        const failedAt = (await local.control.clock()).now;
+        await local.writeSubscriber(subscriberId, { subscriptionStatus: 'failed', statusChangedAt: failedAt });
+        await local.control.advanceClock({ minutes: 2 });
+        const again = await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+        expect(again.status).toBe(303);
+        const page = await getRegistration(`${local.stack.apiUrl}/register`, sessionCookieOf(again));
+        expect(page.body).toContain('This subscription cannot be set up');
+      } finally {
+        await local.control.advanceClock({ minutes: -4 });
+      }
+    });
   });
 
   test('never overwrites lifecycle state or a registration that is already there', async () => {

@@ -34,13 +34,14 @@ export class Settler {
         case 'rejected': {
           const missed = await this.closedFinalWindow(bucket, outcome.reason);
           if (missed !== undefined) {
-            logger.error('Marketplace refused a final record: its final-metering window closed before ours', {
-              key: bucket.key,
-              reason: outcome.reason,
-              requestId: outcome.requestId,
-            });
             const unconfirmedSend = Date.parse(bucket.frozenAt ?? now.toISOString()) < now.getTime();
-            await this.expire(bucket.key, 'final-window-passed', missed, unconfirmedSend);
+            if (await this.expire(bucket.key, 'final-window-passed', missed, unconfirmedSend)) {
+              logger.error('Marketplace refused a final record: its final-metering window closed before ours', {
+                key: bucket.key,
+                reason: outcome.reason,
+                requestId: outcome.requestId,
+              });
+            }
             return;
           }
           if (outcome.reason === 'DuplicateRecord') {
@@ -91,12 +92,13 @@ export class Settler {
     await this.reject(bucket, 'record-too-large', undefined);
   }
 
-  async expire(key: ItemKey, reason: string, missed?: MissedFinalDeadline, unconfirmedSend = true): Promise<void> {
+  /** Answers whether this run expired it (not another, which settled it meanwhile). */
+  async expire(key: ItemKey, reason: string, missed?: MissedFinalDeadline, unconfirmedSend = true): Promise<boolean> {
     const { ledger, tally, logger, now } = this.run;
     const { expired, frozenEarlier, units } = await ledger.expire(key, reason, now, { unconfirmedSend });
     if (!expired) {
       tally.settledElsewhere++;
-      return;
+      return false;
     }
     tally.expired++;
     if (frozenEarlier) {
@@ -114,6 +116,7 @@ export class Settler {
         { ...missed, hour: missed.hour.toISOString(), key, units },
       );
     }
+    return true;
   }
 
   /**
