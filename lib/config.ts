@@ -97,8 +97,18 @@ export const productSchema = z
     }
   });
 
-/** Links a buyer follows: web addresses only (a `javascript:` URL in a link would run in the buyer's page). */
-const webUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+/**
+ * Links a buyer follows: web addresses only (a `javascript:` URL in a link would run in the buyer's page), and over
+ * https, as the pages themselves are (a logo over http is blocked as mixed content, a sign-in link would leave TLS),
+ * except on this machine, for a seller trying the stack with their own app running locally.
+ */
+const WEB_URL_RULE = 'must be an https URL (http only for localhost)';
+const webUrl = z
+  .url({ protocol: /^https?$/, error: WEB_URL_RULE })
+  .refine(
+    (url) => url.startsWith('https:') || ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname),
+    WEB_URL_RULE,
+  );
 
 const registrationSchema = z
   .strictObject({

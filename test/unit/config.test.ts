@@ -232,7 +232,13 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       what: 'an app URL that is not a web address',
       breakIt: (config) => (config.registration.appUrl = 'javascript:alert(1)'),
       path: 'marketplace.registration.appUrl',
-      says: 'must be an http(s) URL',
+      says: 'must be an https URL',
+    },
+    {
+      what: 'a logo served over plain http, which the https pages would block as mixed content',
+      breakIt: (config) => (config.registration.logoUrl = 'http://cdn.example.com/logo.png'),
+      path: 'marketplace.registration.logoUrl',
+      says: 'must be an https URL (http only for localhost)',
     },
     {
       what: 'no support contact for the registration page',
