@@ -7,7 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from './clock.ts';
 import type { ProductListing } from './environment.ts';
 import { RegistrationTokenRejectedError, type ResolvedCustomer } from './marketplace-customers.ts';
-import type { RememberedResolution, ResolvedTokens } from './resolved-tokens.ts';
+import {
+  RECALLED_WITHOUT_MARKETPLACE_MINUTES,
+  type RememberedResolution,
+  type ResolvedTokens,
+} from './resolved-tokens.ts';
 import type { NewSession, RegistrationSessions } from './registration-sessions.ts';
 import type { SubscriberRepository } from './subscriber-repository.ts';
 import type { OfferType, Subscriber, SubscriberIdentity } from './subscriber.ts';
@@ -69,12 +73,12 @@ export async function acceptBuyer(
   registrationToken: string,
   offerType: OfferType,
 ): Promise<{ subscriber: Subscriber; session: NewSession }> {
-  const { resolved, resolvedAt, recalled } = await resolveOrRecall(dependencies, registrationToken);
+  const { resolved, resolvedAt, alreadyRemembered } = await resolveOrRecall(dependencies, registrationToken);
   const product = dependencies.products.find((candidate) => candidate.code === resolved.productCode);
   if (product === undefined) throw new UnknownProductError(resolved.productCode);
   const identity = identityOf(resolved, product);
   // Before anything else is written: a buyer whose arrival fails after this point may send the token again.
-  if (!recalled) await remember(dependencies, registrationToken, resolved, resolvedAt);
+  if (!alreadyRemembered) await remember(dependencies, registrationToken, resolved, resolvedAt);
   // A token sent again is the arrival it was the first time, not a later one (which may read as a buyer back after an
   // end); the session, though, is new and lasts from now.
   const subscriber = await dependencies.subscribers.recordResolution(identity, offerType, resolvedAt);
@@ -90,30 +94,36 @@ const RECALL_WAIT_MS = 2_000;
 const RECALL_INTERVAL_MS = 250;
 
 /**
- * The token's resolution: remembered, for a token resolved here before, or Marketplace's. A token Marketplace calls
- * expired may be one that a request still under way has just resolved, so it is looked for a little longer.
+ * The token's resolution: remembered, for a token resolved here in the last minutes, or Marketplace's. A token resolved
+ * here longer ago is Marketplace's to answer for again, but its arrival is still the first one's. A token Marketplace
+ * calls expired may be one that a request still under way has just resolved, so it is looked for a little longer.
  */
 async function resolveOrRecall(
   dependencies: ArrivalDependencies,
   registrationToken: string,
-): Promise<RememberedResolution & { readonly recalled: boolean }> {
+): Promise<RememberedResolution & { readonly alreadyRemembered: boolean }> {
   const { resolve, clock } = dependencies;
   const remembered = await recall(dependencies, registrationToken);
-  if (remembered !== undefined) return { ...remembered, recalled: true };
+  if (remembered !== undefined && isRecent(remembered, clock.now())) return { ...remembered, alreadyRemembered: true };
   try {
     const resolved = await resolve(registrationToken);
-    return { resolved, resolvedAt: clock.now(), recalled: false };
+    return { resolved, resolvedAt: remembered?.resolvedAt ?? clock.now(), alreadyRemembered: remembered !== undefined };
   } catch (error) {
     if (!(error instanceof RegistrationTokenRejectedError && error.reason === 'expired')) throw error;
     const pause = dependencies.sleep ?? sleep;
     for (let waited = 0; waited < RECALL_WAIT_MS; waited += RECALL_INTERVAL_MS) {
       await pause(RECALL_INTERVAL_MS);
       const resolvedMeanwhile = await recall(dependencies, registrationToken);
-      if (resolvedMeanwhile !== undefined) return { ...resolvedMeanwhile, recalled: true };
+      if (resolvedMeanwhile !== undefined && isRecent(resolvedMeanwhile, clock.now())) {
+        return { ...resolvedMeanwhile, alreadyRemembered: true };
+      }
     }
     throw error;
   }
 }
+
+const isRecent = ({ resolvedAt }: RememberedResolution, now: Date) =>
+  now.getTime() - resolvedAt.getTime() < RECALLED_WITHOUT_MARKETPLACE_MINUTES * 60_000;
 
 /** A remembered resolution, if one can be read: the memory is a help for a token sent again, never a condition. */
 async function recall(

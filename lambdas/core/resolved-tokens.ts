@@ -1,19 +1,23 @@
 /**
- * What Marketplace answered for a registration token, remembered for a few minutes under a digest of the token (never
- * the token itself). A browser sends the same token again on a double-click, on a reload of a "try again" page, or when
- * the first answer was lost on its way back; Marketplace may answer a token's second resolution with
- * `ExpiredTokenException` ("the buyer resubmitted the token"), which would leave a buyer who did nothing wrong on the
- * expired-link page. A remembered resolution lets them arrive as the first request did.
+ * What Marketplace answered for a registration token, kept under a digest of the token (never the token itself). A
+ * browser sends the same token again on a double-click, on a reload of a "try again" page, or when the first answer was
+ * lost on its way back; Marketplace may answer a token's second resolution with `ExpiredTokenException` ("the buyer
+ * resubmitted the token"), which would leave a buyer who did nothing wrong on the expired-link page. A resolution
+ * remembered lets them arrive as the first request did; kept for as long as a token lives, it also tells a token sent
+ * again later (which Marketplace may still resolve) from a new arrival.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ResolvedCustomer } from './marketplace-customers.ts';
 import { digestOf, resolvedTokenKey } from './table-keys.ts';
 
 /**
- * How long a resolution is remembered: long enough for a double-click, a reload or a "try again" a minute later; short,
- * as whoever holds the token (a browser's form-resubmission cache) may arrive with it for that long.
+ * How long a resolution answers for Marketplace: long enough for a double-click, a reload or a "try again" a minute
+ * later; short, as whoever holds the token (a browser's form-resubmission cache) may arrive with it for that long.
  */
-export const REMEMBERED_MINUTES = 15;
+export const RECALLED_WITHOUT_MARKETPLACE_MINUTES = 15;
+
+/** How long a resolution is kept at all: a token's lifetime at Marketplace (AWS: 4 hours). */
+export const KEPT_HOURS = 4;
 
 export interface RememberedResolution {
   readonly resolved: ResolvedCustomer;
@@ -39,13 +43,13 @@ export class ResolvedTokens {
           ...(customerIdentifier === undefined ? {} : { customerIdentifier }),
           ...(customerAWSAccountId === undefined ? {} : { customerAWSAccountId }),
           resolvedAt: now.toISOString(),
-          expiresAt: Math.ceil((now.getTime() + REMEMBERED_MINUTES * 60_000) / 1000),
+          expiresAt: Math.ceil((now.getTime() + KEPT_HOURS * 3_600_000) / 1000),
         },
       }),
     );
   }
 
-  /** The remembered resolution of a token, or `undefined` for one never resolved here or remembered too long ago. */
+  /** The resolution of a token resolved here within `KEPT_HOURS`, or `undefined`. */
   async recall(registrationToken: string, now: Date): Promise<RememberedResolution | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({

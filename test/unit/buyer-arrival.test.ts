@@ -104,6 +104,29 @@ describe('the memory of resolved tokens failing', () => {
     expect(warnings).toEqual(['A resolved registration token could not be looked up']);
   });
 
+  test('a token resolved here more than 15 minutes ago: Marketplace answers for it, and the arrival is the first', async () => {
+    let resolutions = 0;
+    const earlier = new Date(now.getTime() - 16 * 60_000);
+    const { dependencies, remembered, arrivals } = arrival({
+      resolve: () => {
+        resolutions++;
+        return Promise.resolve(resolved);
+      },
+    });
+    remembered.set('token', { resolved, resolvedAt: earlier });
+    await acceptBuyer(dependencies, 'token', 'standard');
+    expect(resolutions).toBe(1);
+    expect(arrivals).toEqual([earlier]);
+    // Kept as it was: its time is the first arrival's.
+    expect(remembered.get('token')?.resolvedAt).toEqual(earlier);
+  });
+
+  test('a token resolved here more than 15 minutes ago that Marketplace calls expired is refused', async () => {
+    const { dependencies, remembered } = arrival({ resolve: expired });
+    remembered.set('token', { resolved, resolvedAt: new Date(now.getTime() - 16 * 60_000) });
+    await expect(acceptBuyer(dependencies, 'token', 'standard')).rejects.toMatchObject({ reason: 'expired' });
+  });
+
   test('a token sent again is not resolved twice, and is the first arrival', async () => {
     let resolutions = 0;
     let clockNow = now;
