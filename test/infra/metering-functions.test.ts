@@ -150,6 +150,17 @@ describe('the metering function', () => {
       expectAllAllowed('Metering', run.sent);
     });
 
+    test("reads of subscribers only who they are and their lifecycle, never the buyer's contact details", () => {
+      const reads = run.sent.filter((command) => command.input['TableName'] === 'Subscribers');
+      expect(reads.length).toBeGreaterThan(0);
+      for (const { input } of reads) {
+        const names = Object.values((input['ExpressionAttributeNames'] ?? {}) as Record<string, string>);
+        expect(input['ProjectionExpression'], JSON.stringify(input)).toBeDefined();
+        expect(names).not.toContain('registration');
+        expect(names).toContain('lifecycle');
+      }
+    });
+
     test('publishes the metrics its alarms watch, in their namespace, under their dimension, in their units', () => {
       const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))
         .map((alarm) => alarm.Properties)

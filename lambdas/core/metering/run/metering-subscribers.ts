@@ -59,13 +59,18 @@ export class MeteringSubscribers {
 
   private async read(subscriberId: string): Promise<IdentityLookup> {
     const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: subscriberKey(subscriberId),
+        ConsistentRead: true,
+        ...projectionOf(METERING_ATTRIBUTES),
+      }),
     );
     return Item === undefined ? { kind: 'unknown' } : identityOf(Item);
   }
 
   async *live(): AsyncGenerator<LiveSubscriber> {
-    for await (const item of this.indexItems(LIVE_INDEX, LIVE_SHARD_NAMES)) {
+    for await (const item of this.indexItems(LIVE_INDEX, LIVE_SHARD_NAMES, METERING_ATTRIBUTES)) {
       const { subscriberId, productCode, lifecycle } = item;
       if (typeof subscriberId === 'string' && typeof productCode === 'string') {
         yield { subscriberId, productCode, lifecycle: lifecycle ?? {}, identified: identityOf(item).kind === 'known' };
@@ -75,7 +80,7 @@ export class MeteringSubscribers {
 
   /** The ids of the subscribers inside their final-metering window (or just past it, until the sweep ends them). */
   async *ending(): AsyncGenerator<string> {
-    for await (const { subscriberId } of this.indexItems(ENDING_INDEX, ENDING_SHARD_NAMES)) {
+    for await (const { subscriberId } of this.indexItems(ENDING_INDEX, ENDING_SHARD_NAMES, ['subscriberId'])) {
       if (typeof subscriberId === 'string') yield subscriberId;
     }
   }
@@ -83,6 +88,7 @@ export class MeteringSubscribers {
   private async *indexItems(
     index: { readonly indexName: string; readonly partitionKey: string },
     shards: readonly string[],
+    attributes: readonly string[],
   ): AsyncGenerator<Record<string, unknown>> {
     for (const shard of shards) {
       let startKey: Record<string, unknown> | undefined;
@@ -92,7 +98,11 @@ export class MeteringSubscribers {
             TableName: this.tableName,
             IndexName: index.indexName,
             KeyConditionExpression: '#shard = :shard',
-            ExpressionAttributeNames: { '#shard': index.partitionKey },
+            ProjectionExpression: projectionOf(attributes).ProjectionExpression,
+            ExpressionAttributeNames: {
+              '#shard': index.partitionKey,
+              ...projectionOf(attributes).ExpressionAttributeNames,
+            },
             ExpressionAttributeValues: { ':shard': shard },
             ExclusiveStartKey: startKey,
           }),
@@ -102,6 +112,27 @@ export class MeteringSubscribers {
       } while (startKey !== undefined);
     }
   }
+}
+
+/**
+ * What metering reads of a subscriber: who it is and its lifecycle, never the buyer's contact details
+ * (`registration`), which the item and the indexes also hold.
+ */
+const METERING_ATTRIBUTES = [
+  'subscriberId',
+  'productCode',
+  'identityModel',
+  'licenseArn',
+  'customerAWSAccountId',
+  'customerIdentifier',
+  'lifecycle',
+] as const;
+
+function projectionOf(attributes: readonly string[]) {
+  return {
+    ProjectionExpression: attributes.map((_, index) => `#a${index}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(attributes.map((name, index) => [`#a${index}`, name])),
+  };
 }
 
 /**
