@@ -36,6 +36,7 @@ import { usageFunction } from '../lambdas/metering/usage-function.ts';
 import { sellerNotifierFunction } from '../lambdas/seller-notifications/seller-notifier-function.ts';
 import { createWebhookHandler } from '../lambdas/seller-notifications/webhook-handler.ts';
 import { fulfillmentFunction } from '../lambdas/registration/fulfillment-function.ts';
+import { inExecutionEnvironments } from './execution-environments.ts';
 import { registrationPageFunction } from '../lambdas/registration/registration-page-function.ts';
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
@@ -448,11 +449,12 @@ function startGateway(
   runtime: FunctionRuntime,
   stackClock: SimulatorClock,
 ): Promise<RunningGateway> {
+  // Buyers and the seller's app call at once: each concurrent request is an invocation of its own, as in Lambda.
   const routeFunctions: Partial<Record<FunctionName, ProxyHandler>> = {
-    fulfillment: fulfillmentFunction(runtime),
-    'registration-page': registrationPageFunction(runtime),
-    'subscriber-access': subscriberAccessFunction(runtime),
-    usage: usageFunction(runtime),
+    fulfillment: inExecutionEnvironments(() => fulfillmentFunction(runtime)),
+    'registration-page': inExecutionEnvironments(() => registrationPageFunction(runtime)),
+    'subscriber-access': inExecutionEnvironments(() => subscriberAccessFunction(runtime)),
+    usage: inExecutionEnvironments(() => usageFunction(runtime)),
   };
   return startLocalGateway({
     port: options.apiPort ?? 0,
