@@ -138,6 +138,13 @@ async function pendingUsageOf(ledger: BucketLedger, subscriberId: string, throug
   return [...byDimension].sort(([a], [b]) => a.localeCompare(b)).map(([dimension, sums]) => ({ dimension, ...sums }));
 }
 
+/** The entitlements as read last; none read yet (Marketplace could not be asked) is not the same as none. */
+function entitlementsOf(subscriber: SubscriberListing): string {
+  const listed = subscriber.entitlements.map((entitlement) => `${entitlement.dimension}=${entitlement.value}`);
+  if (listed.length > 0) return listed.join(', ');
+  return subscriber.entitlementsFetchedAt === undefined ? 'not read yet' : '-';
+}
+
 function readable(
   subscribers: readonly SubscriberListing[],
   targets: CommandTargets,
@@ -150,7 +157,7 @@ function readable(
     statusOf(subscriber),
     subscriber.productCode,
     customerOf(subscriber),
-    subscriber.entitlements.map((entitlement) => `${entitlement.dimension}=${entitlement.value}`).join(', ') || '-',
+    entitlementsOf(subscriber),
     subscriber.pendingUsage.map((usage) => `${usage.dimension} ${usage.units} (${usage.buckets})`).join(', ') || '-',
   ]);
   const which = status === undefined ? 'Subscribers' : `Subscribers ${status}`;

@@ -78,6 +78,7 @@ test(
         status: 'active',
         allowed: true,
         entitlements: [],
+        entitlementsFetchedAt: expect.any(String) as unknown,
         pendingUsage: [
           { dimension: 'requests', buckets: 1, units: 42, oldestHour: expect.any(String) as unknown },
           { dimension: 'storage_gb', buckets: 1, units: 7, oldestHour: expect.any(String) as unknown },
@@ -141,5 +142,27 @@ test(
       expect(refused.stderr).toContain('usage: npm run subscribers -- [--id <subscriberId>] [--status ');
       expect(refused.stdout).toBe('');
     }
+  },
+);
+
+test(
+  'entitlements never read (Marketplace could not be asked yet) show as not read yet, not as none',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    // As the lifecycle stores a legacy subscribe-success whose GetEntitlements keeps failing: the status, no entitlements.
+    const unread = `legacy:${LEGACY_PRODUCT}:UNREADCUSTOMER1`;
+    await local.writeSubscriber(unread, {
+      subscriberId: unread,
+      productCode: LEGACY_PRODUCT,
+      identityModel: 'legacy',
+      customerIdentifier: 'UNREADCUSTOMER1',
+      subscriptionStatus: 'active',
+      lifecycle: { activatedAt: (await local.control.clock()).now },
+    });
+    const all = await subscribers();
+    expect(all.status, all.stderr).toBe(0);
+    expect(all.stdout.split('\n').find((row) => row.startsWith(unread))).toContain(' not read yet ');
+    const line = all.stdout.split('\n').find((row) => row.startsWith(buyers.license));
+    expect(line).not.toContain('not read yet');
   },
 );
