@@ -5,7 +5,7 @@
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { digestOf, sessionKey } from './table-keys.ts';
+import { digestOf, expiryOf, sessionKey, unexpiredUntil } from './table-keys.ts';
 
 export interface NewSession {
   /** The cookie value. Never stored. */
@@ -40,7 +40,7 @@ export class RegistrationSessions {
           subscriberId,
           formToken: randomBytes(32).toString('base64url'),
           createdAt: now.toISOString(),
-          expiresAt: Math.ceil(expiresAt.getTime() / 1000),
+          ...expiryOf(expiresAt),
         },
       }),
     );
@@ -53,14 +53,12 @@ export class RegistrationSessions {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: sessionKey(digestOf(sessionId)), ConsistentRead: true }),
     );
-    // DynamoDB deletes expired items only eventually, so expiry is checked here; an item without one is not trusted.
-    if (Item === undefined || typeof Item.expiresAt !== 'number' || Item.expiresAt * 1000 <= now.getTime()) {
-      return undefined;
-    }
+    const expiresAt = unexpiredUntil(Item, now);
+    if (Item === undefined || expiresAt === undefined) return undefined;
     return {
       subscriberId: Item.subscriberId as string,
       formToken: Item.formToken as string,
-      expiresAt: new Date(Item.expiresAt * 1000),
+      expiresAt,
     };
   }
 }

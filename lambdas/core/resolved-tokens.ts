@@ -8,7 +8,7 @@
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ResolvedCustomer } from './marketplace-customers.ts';
-import { digestOf, resolvedTokenKey } from './table-keys.ts';
+import { digestOf, expiryOf, resolvedTokenKey, unexpiredUntil } from './table-keys.ts';
 
 /**
  * How long a resolution answers for Marketplace: long enough for a double-click, a reload or a "try again" a minute
@@ -43,7 +43,7 @@ export class ResolvedTokens {
           ...(customerIdentifier === undefined ? {} : { customerIdentifier }),
           ...(customerAWSAccountId === undefined ? {} : { customerAWSAccountId }),
           resolvedAt: now.toISOString(),
-          expiresAt: Math.ceil((now.getTime() + KEPT_HOURS * 3_600_000) / 1000),
+          ...expiryOf(new Date(now.getTime() + KEPT_HOURS * 3_600_000)),
         },
       }),
     );
@@ -58,10 +58,7 @@ export class ResolvedTokens {
         ConsistentRead: true,
       }),
     );
-    // DynamoDB deletes expired items only eventually, so expiry is checked here; an item without one is not trusted.
-    if (Item === undefined || typeof Item.expiresAt !== 'number' || Item.expiresAt * 1000 <= now.getTime()) {
-      return undefined;
-    }
+    if (Item === undefined || unexpiredUntil(Item, now) === undefined) return undefined;
     const text = (name: string) => (typeof Item[name] === 'string' ? Item[name] : undefined);
     return {
       resolved: {

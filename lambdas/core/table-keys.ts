@@ -1,6 +1,6 @@
 /** The keys of the Subscribers table's items, built from the table's contract (`contracts/`). */
 import { createHash } from 'node:crypto';
-import { LIVE_SHARDS, SUBSCRIBER_SORT_KEY, subscribersItemPrefixes } from '../../contracts/index.ts';
+import { LIVE_SHARDS, SUBSCRIBER_SORT_KEY, TABLE_KEY, subscribersItemPrefixes } from '../../contracts/index.ts';
 
 export interface ItemKey {
   readonly pk: string;
@@ -27,6 +27,20 @@ export function digestOf(secret: string): string {
 /** Sessions are stored under a digest of the cookie value, so that reading the table yields no usable session. */
 export function sessionKey(sessionDigest: string): ItemKey {
   return { pk: `${subscribersItemPrefixes.session}${sessionDigest}`, sk: 'SESSION' };
+}
+
+/** The time-to-live attribute of an item DynamoDB may delete from `at` on (epoch seconds, as TTL reads it). */
+export function expiryOf(at: Date): Record<typeof TABLE_KEY.timeToLive, number> {
+  return { [TABLE_KEY.timeToLive]: Math.ceil(at.getTime() / 1000) };
+}
+
+/**
+ * The moment an item read back expires, or `undefined` once it has (DynamoDB deletes expired items only eventually, so
+ * a read checks it) or when it has no expiry to trust.
+ */
+export function unexpiredUntil(item: Record<string, unknown> | undefined, now: Date): Date | undefined {
+  const seconds = item?.[TABLE_KEY.timeToLive];
+  return typeof seconds === 'number' && seconds * 1000 > now.getTime() ? new Date(seconds * 1000) : undefined;
 }
 
 /** A registration token's resolution, under a digest of the token (never the token). */

@@ -90,6 +90,7 @@ export class MeteringSubscribers {
     shards: readonly string[],
     attributes: readonly string[],
   ): AsyncGenerator<Record<string, unknown>> {
+    const projection = projectionOf(attributes);
     for (const shard of shards) {
       let startKey: Record<string, unknown> | undefined;
       do {
@@ -98,11 +99,8 @@ export class MeteringSubscribers {
             TableName: this.tableName,
             IndexName: index.indexName,
             KeyConditionExpression: '#shard = :shard',
-            ProjectionExpression: projectionOf(attributes).ProjectionExpression,
-            ExpressionAttributeNames: {
-              '#shard': index.partitionKey,
-              ...projectionOf(attributes).ExpressionAttributeNames,
-            },
+            ProjectionExpression: projection.ProjectionExpression,
+            ExpressionAttributeNames: { '#shard': index.partitionKey, ...projection.ExpressionAttributeNames },
             ExpressionAttributeValues: { ':shard': shard },
             ExclusiveStartKey: startKey,
           }),
