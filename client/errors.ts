@@ -36,22 +36,31 @@ export class UsageClientClosedError extends UsageClientError {
  */
 export class UsageCallFailedError extends UsageClientError {
   override readonly name = 'UsageCallFailedError';
+  /** The events of the call that failed (kept). */
+  readonly events: readonly AggregatedUsageEvent[];
+  readonly attempts: number;
+  /** The last attempt's HTTP status, when it had an answer. */
+  readonly status: number | undefined;
+  /** App events kept, these and others: the next flush sends them again, or `close()` hands them back. */
+  readonly pendingAppEvents: number;
 
   constructor(
-    /** The events of the call that failed (kept). */
-    readonly events: readonly AggregatedUsageEvent[],
-    readonly attempts: number,
-    /** The last attempt's HTTP status, when it had an answer. */
-    readonly status: number | undefined,
-    /** App events kept for the next flush, these and others. */
-    readonly pendingAppEvents: number,
+    events: readonly AggregatedUsageEvent[],
+    attempts: number,
+    status: number | undefined,
+    pendingAppEvents: number,
     cause: unknown,
   ) {
     super(
-      `POST /usage failed ${attempts} times (${status === undefined ? describe(cause) : `last answer ${status}`}); ` +
-        `${pendingAppEvents} app events are kept for the next flush`,
+      `POST /usage failed after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'} ` +
+        `(${cause instanceof Error || status === undefined ? describe(cause) : `last answer ${status}`}); ` +
+        `${pendingAppEvents} app events are kept, to be sent again by the next flush or handed back by close()`,
       { cause },
     );
+    this.events = events;
+    this.attempts = attempts;
+    this.status = status;
+    this.pendingAppEvents = pendingAppEvents;
   }
 }
 
@@ -63,17 +72,20 @@ export class UsageCallFailedError extends UsageClientError {
 export class UsageCallRefusedError extends UsageClientError {
   override readonly name = 'UsageCallRefusedError';
 
-  constructor(
-    readonly status: number,
-    /** What the API said (its `message`, or the start of the body). */
-    readonly apiMessage: string,
-    readonly events: readonly AggregatedUsageEvent[],
-  ) {
+  readonly status: number;
+  /** What the API said (its `message`, or the start of the body). */
+  readonly apiMessage: string;
+  readonly events: readonly AggregatedUsageEvent[];
+
+  constructor(status: number, apiMessage: string, events: readonly AggregatedUsageEvent[]) {
     const appEvents = events.reduce((sum, event) => sum + event.appEvents.length, 0);
     super(
       `POST /usage refused a call of ${events.length} events with ${status}: ${apiMessage}; its ${appEvents} app ` +
         'events are not sent again (they are on this error)',
     );
+    this.status = status;
+    this.apiMessage = apiMessage;
+    this.events = events;
   }
 }
 
@@ -84,11 +96,11 @@ export class UsageCallRefusedError extends UsageClientError {
 export class UsageNotDeliveredError extends UsageClientError {
   override readonly name = 'UsageNotDeliveredError';
 
-  constructor(
-    readonly events: readonly AggregatedUsageEvent[],
-    options: { cause?: unknown } = {},
-  ) {
+  readonly events: readonly AggregatedUsageEvent[];
+
+  constructor(events: readonly AggregatedUsageEvent[], options: { cause?: unknown } = {}) {
     super(`${events.length} usage events were not delivered when the client closed`, options);
+    this.events = events;
   }
 }
 
@@ -99,8 +111,11 @@ export class UsageNotDeliveredError extends UsageClientError {
 export class CloseTimeoutError extends UsageClientError {
   override readonly name = 'CloseTimeoutError';
 
-  constructor(readonly timeoutMs: number) {
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
     super(`close() gave up after its ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -113,28 +128,36 @@ export class CloseTimeoutError extends UsageClientError {
 export class RefusedAfterLostAnswerError extends UsageClientError {
   override readonly name = 'RefusedAfterLostAnswerError';
 
-  constructor(
-    readonly status: number,
-    readonly apiMessage: string,
-  ) {
+  readonly status: number;
+  readonly apiMessage: string;
+
+  constructor(status: number, apiMessage: string) {
     super(`POST /usage answered ${status} (${apiMessage}) after an attempt whose answer was lost`);
+    this.status = status;
+    this.apiMessage = apiMessage;
   }
 }
 
 /** The cause of a failed attempt: a 200 whose body is not the API's answer. */
 export class UnreadableUsageAnswerError extends UsageClientError {
   override readonly name = 'UnreadableUsageAnswerError';
+
+  constructor(body: string) {
+    super(`a 200 that is not the API's answer (is usageUrl the API's address?): ${body}`);
+  }
 }
 
 /** The cause of a failed attempt: an answer that says to try again (503 with `Retry-After`, 429, another 5xx). */
 export class RetryableUsageAnswerError extends UsageClientError {
   override readonly name = 'RetryableUsageAnswerError';
 
-  constructor(
-    readonly status: number,
-    readonly apiMessage: string,
-  ) {
+  readonly status: number;
+  readonly apiMessage: string;
+
+  constructor(status: number, apiMessage: string) {
     super(`POST /usage answered ${status}: ${apiMessage}`);
+    this.status = status;
+    this.apiMessage = apiMessage;
   }
 }
 

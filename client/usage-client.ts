@@ -235,7 +235,9 @@ export class UsageClient {
   close(options: CloseOptions = {}): Promise<FlushReport> {
     const { timeoutMs } = options;
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs))) {
-      return Promise.reject(new UsageClientConfigError(`timeoutMs must be a number of milliseconds, not ${timeoutMs}`));
+      return Promise.reject(
+        new UsageClientConfigError(`timeoutMs must be a number of milliseconds, not ${shown(timeoutMs)}`),
+      );
     }
     this.closed = true;
     this.closing ??= this.closeNow();
@@ -416,7 +418,14 @@ function checkedRetry(options: Partial<RetryOptions> | undefined): RetryOptions 
 /** A wait in milliseconds a timer can keep: a number from 0 to 2^31 - 1 (Node.js runs a longer one at once). */
 function checkedWait(name: string, ms: number): number {
   if (typeof ms === 'number' && ms >= 0 && ms <= LONGEST_WAIT_MS) return ms;
-  throw new UsageClientConfigError(`${name} must be a number of milliseconds from 0 to ${LONGEST_WAIT_MS}, not ${ms}`);
+  throw new UsageClientConfigError(
+    `${name} must be a number of milliseconds from 0 to ${LONGEST_WAIT_MS}, not ${shown(ms)}`,
+  );
+}
+
+/** An option's value as its caller wrote it: a string given for a number says it is one. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : String(value);
 }
 
 function checkedUrl(text: string): URL {
@@ -427,6 +436,9 @@ function checkedUrl(text: string): URL {
     throw new UsageClientConfigError(`usageUrl is not a URL: ${text}`, { cause: error });
   }
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return url;
+  if (url.protocol !== 'http:') {
+    throw new UsageClientConfigError(`usageUrl must start with https:// (http:// to this machine): ${text}`);
+  }
   throw new UsageClientConfigError(`usageUrl must be https (http only to this machine, for the local stack): ${text}`);
 }
 

@@ -106,7 +106,10 @@ export class UsageTransport {
   /** How far API Gateway's clock is ahead of `clock` (negative: behind), learned from a refused signature's answer. */
   private clockOffsetMs = 0;
 
-  constructor(private readonly options: UsageTransportOptions) {
+  private readonly options: UsageTransportOptions;
+
+  constructor(options: UsageTransportOptions) {
+    this.options = options;
     this.signer = new SignatureV4({
       service: 'execute-api',
       region: options.region,
@@ -155,6 +158,7 @@ export class UsageTransport {
     let text: string;
     let retryAfter: string | null;
     let date: string | null;
+    let location: string | null;
     let signedAt: Date;
     let sent = false;
     // One controller per attempt, let go of when it ends: `AbortSignal.any` with the client's lifelong signal would
@@ -183,6 +187,7 @@ export class UsageTransport {
       status = response.status;
       retryAfter = response.headers.get('retry-after');
       date = response.headers.get('date');
+      location = response.headers.get('location');
       text = await response.text();
     } catch (cause) {
       return { sent, kind: 'retryable', cause, mayHaveCounted: sent };
@@ -205,6 +210,10 @@ export class UsageTransport {
         cause: new RetryableUsageAnswerError(status, messageOf(text)),
         mayHaveCounted: status !== 429,
       };
+    }
+    if (status >= 300 && status < 400) {
+      const message = `a redirect to ${location ?? 'nowhere'}: usageUrl is not the API's address`;
+      return { sent, kind: 'refused', status, message };
     }
     const message = messageOf(text);
     if (status === 403 && (CLOCK_SKEW.test(message) || EXPIRED_TOKEN.test(message))) {

@@ -526,6 +526,9 @@ test('calls that keep failing keep their events, and a later flush sends them wi
   expect(errors).toEqual([expect.any(UsageCallFailedError)]);
   const failure = errors[0] as UsageCallFailedError;
   expect(failure).toMatchObject({ attempts: 2, status: undefined, pendingAppEvents: 2 });
+  expect(failure.message).toMatch(
+    /^POST \/usage failed after 2 attempts \(.+\); 2 app events are kept, to be sent again by the next flush or handed back by close\(\)$/,
+  );
   expect(failure.events).toEqual([
     expect.objectContaining({ quantity: 5, appEvents: [expect.anything(), expect.anything()] }),
   ]);
@@ -619,6 +622,33 @@ test('a call refused whole (400) is not retried: its events go to onError', asyn
   });
   expect(await bucketQuantity(subscriberId, hour, 'requests')).toBeUndefined();
   await client.close();
+});
+
+test("a redirect, or a 200 that is not the API's answer, says the usageUrl is not the API's address", async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, errors } = usageClient({ retry: { maxAttempts: 1 } });
+  client.record({ subscriberId, dimension: 'requests', quantity: 6 });
+  front.plan({ status: 302, headers: { location: 'https://sso.example.com/login' }, body: '' });
+
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 1, pending: 0 });
+  expect(errors[0]).toBeInstanceOf(UsageCallRefusedError);
+  expect(errors[0]).toMatchObject({
+    status: 302,
+    apiMessage: "a redirect to https://sso.example.com/login: usageUrl is not the API's address",
+  });
+
+  client.record({ subscriberId, dimension: 'requests', quantity: 7 });
+  front.plan({ status: 200, headers: { 'content-type': 'text/html' }, body: '<html>A captive portal</html>' });
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 0, pending: 1 });
+  expect(errors[1]).toBeInstanceOf(UsageCallFailedError);
+  expect((errors[1] as UsageCallFailedError).message).toContain(
+    "POST /usage failed after 1 attempt (a 200 that is not the API's answer (is usageUrl the API's address?): " +
+      '<html>A captive portal</html>)',
+  );
+  expect(await client.close()).toEqual({ requests: 1, delivered: 1, refused: 0, pending: 0 });
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(7);
 });
 
 test('a refusal after an attempt whose answer was lost keeps the events pending: that attempt was counted', async () => {
@@ -1023,6 +1053,9 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   expect(() => new UsageClient({ usageUrl: 'http://usage.example.com/usage', region: 'us-east-1' })).toThrow(
     UsageClientConfigError,
   );
+  expect(() => new UsageClient({ usageUrl: 'localhost:4010/local/usage', region: 'us-east-1' })).toThrow(
+    'usageUrl must start with https:// (http:// to this machine): localhost:4010/local/usage',
+  );
   const usageUrl = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/usage';
   expect(() => new UsageClient({ usageUrl })).not.toThrow();
   // An option given as undefined keeps its default; a wait no timer can keep is refused, not run at once.
@@ -1030,6 +1063,9 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   for (const retry of [{ requestTimeoutMs: Number.NaN }, { requestTimeoutMs: 0 }, { baseDelayMs: -1 }]) {
     expect(() => new UsageClient({ usageUrl, retry }), JSON.stringify(retry)).toThrow(UsageClientConfigError);
   }
+  expect(() => new UsageClient({ usageUrl, retry: { requestTimeoutMs: '1000' as unknown as number } })).toThrow(
+    'retry.requestTimeoutMs must be a number of milliseconds from 0 to 2147483647, not the string "1000"',
+  );
   for (const flushIntervalMs of [Number.POSITIVE_INFINITY, 2 ** 31, -1]) {
     expect(() => new UsageClient({ usageUrl, flushIntervalMs }), String(flushIntervalMs)).toThrow(
       'flushIntervalMs must be a number of milliseconds from 0 to 2147483647',
