@@ -357,11 +357,11 @@ function layout(title: string, content: SafeHtml): SafeHtml {
     </html>`;
 }
 
-/** Reads a form submission as a browser sends it; a form is tiny, so a large body is refused before it is read. */
+/** Reads a form submission as a browser sends it (a bodiless POST, as from a script, is an empty form). */
 async function readForm(request: IncomingMessage): Promise<URLSearchParams> {
   const body = await readBody(request, MAX_FORM_BYTES);
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (contentType !== FORM_CONTENT_TYPE) {
+  if (contentType !== FORM_CONTENT_TYPE && !(contentType === '' && body.length === 0)) {
     throw new PageError(415, `The buyer page takes forms (${FORM_CONTENT_TYPE}), not '${contentType}'.`);
   }
   return new URLSearchParams(body.toString('utf8'));

@@ -12,13 +12,13 @@ export class RequestTooLargeError extends LocalStackError {
 }
 
 /**
- * Reads a request body up to `limit` bytes. A body declared larger is refused at once; a larger chunked body is
- * drained (up to a hard cap, then the socket is dropped) before the error, so the client can still read the answer
- * rather than meet a reset connection.
+ * Reads a request body up to `limit` bytes. A larger one is still read to its end (and dropped) before the error, so
+ * that the client, which is still sending, gets the answer rather than a broken pipe; past a hard cap of 16 times the
+ * limit, declared or sent, it is not worth reading: the error comes at once and the connection is dropped.
  */
 export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  if (Number(request.headers['content-length'] ?? 0) > limit) throw new RequestTooLargeError(limit);
   const hardCap = limit * 16;
+  if (Number(request.headers['content-length'] ?? 0) > hardCap) throw new RequestTooLargeError(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {

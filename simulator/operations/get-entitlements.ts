@@ -2,7 +2,10 @@
  * `GetEntitlements` (Marketplace Entitlement Service): the unexpired contract entitlements of a product's active
  * licenses, filtered (values under one key OR-ed, keys AND-ed) and paged. Pages are at most `MaxResults` long and, when
  * the `entitlementEmptyPages` setting is on, an empty page that still carries a `NextToken` comes before each one, as
- * the real service may answer.
+ * the real service may answer. Entitlements come license by license (in the order they were made), each license's by
+ * dimension name; a `NextToken` names the last one served (its license and dimension), not a count, so licenses that
+ * end, and entitlements that expire or change between pages, never make a page skip or repeat one that was there all
+ * along.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -25,12 +28,20 @@ const requestInput = z.object({
 
 const DEFAULT_PAGE_SIZE = 25;
 
+/** Where an entitlement stands in the product's order: its license's creation, then its dimension's name. */
+interface Place {
+  readonly license: number;
+  readonly dimension: string;
+}
+
 interface PageToken {
-  /** Index of the first entitlement of the next page. */
-  readonly offset: number;
+  /** The license of the last entitlement served (licenses are never forgotten, only ended). */
+  readonly licenseId: string;
+  /** That entitlement's dimension (a license is entitled to a dimension once). */
+  readonly dimension: string;
   /** Digest of the query, so a token cannot be replayed against another one. */
   readonly query: string;
-  /** The empty page before this offset has already been served. */
+  /** The empty page before the next one has already been served. */
   readonly emptyServed: boolean;
 }
 
@@ -51,41 +62,65 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
     .update(JSON.stringify([request.ProductCode, request.Filter ?? {}]))
     .digest('hex')
     .slice(0, 16);
+  const licenses = marketplace.listLicenses(request.ProductCode);
   const token = request.NextToken === undefined ? undefined : decodeToken(request.NextToken, query);
-  const offset = token?.offset ?? 0;
+  const after = token === undefined ? undefined : placeOf(token, licenses);
 
-  const entitlements = marketplace
-    .listLicenses(request.ProductCode)
-    .filter((license) => marketplace.status(license, now) === 'active' && licenseMatches(license, filter, settings))
-    .flatMap((license) => {
-      const licenseArn = licenseArnFor(license, settings);
-      return (
-        license.entitlements
-          // An entitlement past its expiry has ended (a contract not renewed): the `entitlement-updated` sent then
-          // tells the seller to read again and find it gone.
-          .filter((entitlement) => entitlement.expirationDate === undefined || entitlement.expirationDate > now)
-          .filter((entitlement) => filter.DIMENSION?.includes(entitlement.dimension) ?? true)
-          .map((entitlement) => ({
-            ProductCode: license.productCode,
-            Dimension: entitlement.dimension,
-            ...(license.customerIdentifier === undefined ? {} : { CustomerIdentifier: license.customerIdentifier }),
-            CustomerAWSAccountId: license.customerAWSAccountId,
-            ...(licenseArn === undefined ? {} : { LicenseArn: licenseArn }),
-            Value: entitlement.value,
-            ...(entitlement.expirationDate === undefined ? {} : { ExpirationDate: entitlement.expirationDate }),
-          }))
-      );
+  const remaining = licenses.flatMap((license, licenseIndex) => {
+    if (marketplace.status(license, now) !== 'active' || !licenseMatches(license, filter, settings)) return [];
+    const licenseArn = licenseArnFor(license, settings);
+    const byDimension = [...license.entitlements].sort((a, b) => compare(a.dimension, b.dimension));
+    return byDimension.flatMap((entitlement) => {
+      const place = { license: licenseIndex, dimension: entitlement.dimension };
+      if (after !== undefined && !isAfter(place, after)) return [];
+      // An entitlement past its expiry has ended (a contract not renewed): the `entitlement-updated` sent then tells
+      // the seller to read again and find it gone.
+      if (entitlement.expirationDate !== undefined && entitlement.expirationDate <= now) return [];
+      if (!(filter.DIMENSION?.includes(entitlement.dimension) ?? true)) return [];
+      const served = {
+        ProductCode: license.productCode,
+        Dimension: entitlement.dimension,
+        ...(license.customerIdentifier === undefined ? {} : { CustomerIdentifier: license.customerIdentifier }),
+        CustomerAWSAccountId: license.customerAWSAccountId,
+        ...(licenseArn === undefined ? {} : { LicenseArn: licenseArn }),
+        Value: entitlement.value,
+        ...(entitlement.expirationDate === undefined ? {} : { ExpirationDate: entitlement.expirationDate }),
+      };
+      return [{ served, token: { licenseId: license.id, dimension: entitlement.dimension, query } }];
     });
+  });
 
-  if (settings.entitlementEmptyPages && offset < entitlements.length && token?.emptyServed !== true) {
-    return { Entitlements: [], NextToken: encodeToken({ offset, query, emptyServed: true }) };
+  if (settings.entitlementEmptyPages && remaining.length > 0 && token?.emptyServed !== true) {
+    const sameSpot = token ?? { licenseId: '', dimension: '', query };
+    return { Entitlements: [], NextToken: encodeToken({ ...sameSpot, emptyServed: true }) };
   }
-  const pageSize = request.MaxResults ?? DEFAULT_PAGE_SIZE;
-  const next = offset + pageSize;
+  const page = remaining.slice(0, request.MaxResults ?? DEFAULT_PAGE_SIZE);
+  const last = page.at(-1);
   return {
-    Entitlements: entitlements.slice(offset, next),
-    ...(next < entitlements.length ? { NextToken: encodeToken({ offset: next, query, emptyServed: false }) } : {}),
+    Entitlements: page.map((entry) => entry.served),
+    ...(last !== undefined && page.length < remaining.length
+      ? { NextToken: encodeToken({ ...last.token, emptyServed: false }) }
+      : {}),
   };
+}
+
+/** The place a token names; a token from before the first page (`licenseId` empty) names none. */
+function placeOf(token: PageToken, licenses: readonly License[]): Place | undefined {
+  if (token.licenseId === '') return undefined;
+  const license = licenses.findIndex((candidate) => candidate.id === token.licenseId);
+  if (license < 0) throw invalidToken();
+  return { license, dimension: token.dimension };
+}
+
+function isAfter(place: Place, after: Place): boolean {
+  return (
+    place.license > after.license || (place.license === after.license && compare(place.dimension, after.dimension) > 0)
+  );
+}
+
+/** By UTF-16 code units: the same order whatever the locale. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function parseFilter(filter: Record<string, string[]>): Partial<Record<FilterKey, string[]>> {
@@ -124,9 +159,15 @@ function encodeToken(token: PageToken): string {
 function decodeToken(text: string, query: string): PageToken {
   try {
     const token = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as PageToken;
-    if (token.query === query && Number.isInteger(token.offset) && token.offset >= 0) return token;
+    if (token.query === query && typeof token.licenseId === 'string' && typeof token.dimension === 'string') {
+      return token;
+    }
   } catch {
     // Falls through to the same answer as a token for another query.
   }
-  throw entitlementError('InvalidParameterException', 'NextToken is not valid for this request');
+  throw invalidToken();
+}
+
+function invalidToken(): Error {
+  return entitlementError('InvalidParameterException', 'NextToken is not valid for this request');
 }

@@ -334,6 +334,20 @@ test('"Cancel subscription" ends the license as CANCELLED, publishes License Dep
   expect(formsIn(after.body).filter((form) => form.action.startsWith('/buyer/licenses/'))).toEqual([]);
 });
 
+test('a bodiless POST, as a test script sends it, is an empty form: cancel and set up need no fields', async () => {
+  const product = await sim.control.createProduct(meteredProduct());
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  const setUp = await request(`/buyer/licenses/${license.id}/setup`, { method: 'POST' });
+  expectHtml(setUp, 200);
+  expect(tokenIn(setupFormOf(setUp.body))).toBeDefined();
+  const cancelled = await request(`/buyer/licenses/${license.id}/cancel`, { method: 'POST' });
+  expect(cancelled.status).toBe(303);
+  expect(await sim.control.license(license.id)).toMatchObject({ status: 'ending', endReason: 'CANCELLED' });
+  // A body still has to be a form.
+  const text = await request('/buyer/subscribe', { method: 'POST', body: `productCode=${product.code}` });
+  expectHtml(text, 415);
+});
+
 test('a product name with markup and quotes is shown as text, on every page', async () => {
   const name = `<script>alert("x")</script> & 'quoted'`;
   const escaped = '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;quoted&#39;';

@@ -99,6 +99,38 @@ test('pages hold at most MaxResults and every page is read by following NextToke
   expect(await all({ MaxResults: 5 })).toHaveLength(14);
 });
 
+test('changes between pages never make paging skip or repeat an entitlement that was there all along', async () => {
+  const licenses: LicenseView[] = [];
+  for (let seats = 0; seats < 6; seats++) {
+    const { license } = await sim.control.createLicense({
+      productCode,
+      entitlements: [{ dimension: 'seats', value: { IntegerValue: seats } }],
+    });
+    licenses.push(license);
+  }
+  const page = (NextToken?: string) =>
+    sim.entitlements.send(new GetEntitlementsCommand({ ProductCode: productCode, MaxResults: 2, NextToken }));
+  const shown = (entitlements: readonly Entitlement[] | undefined) =>
+    (entitlements ?? []).map(({ Value }) => Value?.IntegerValue ?? Value?.StringValue);
+
+  const first = await page();
+  expect(shown(first.Entitlements)).toEqual([0, 1]);
+  // Between pages: a license already served ends, and one not yet served gains an entitlement.
+  await sim.control.end(licenses[0]!.id);
+  await sim.control.setEntitlements(licenses[3]!.id, [
+    { dimension: 'tier', value: { StringValue: 'gold' } },
+    { dimension: 'seats', value: { IntegerValue: 3 } },
+  ]);
+  const rest: Entitlement[] = [];
+  for (let token = first.NextToken; token !== undefined;) {
+    const next = await page(token);
+    rest.push(...(next.Entitlements ?? []));
+    token = next.NextToken;
+  }
+  // Counting from an offset would have lost seats 2 (one row fewer before it).
+  expect(shown(rest)).toEqual([2, 3, 'gold', 4, 5]);
+});
+
 test('with entitlementEmptyPages, empty pages still carry a NextToken and the paginator reads past them', async () => {
   await sim.control.updateSettings({ entitlementEmptyPages: true });
   for (let index = 0; index < 3; index++) await buyer(index);
