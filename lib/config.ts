@@ -102,7 +102,7 @@ export const productSchema = z
  * https, as the pages themselves are (a logo over http is blocked as mixed content, a sign-in link would leave TLS),
  * except on this machine, for a seller trying the stack with their own app running locally.
  */
-const WEB_URL_RULE = 'must be an https URL (http only for localhost)';
+const WEB_URL_RULE = 'must be an https URL (http only for localhost, 127.0.0.1 or [::1])';
 const webUrl = z
   .url({ protocol: /^https?$/, error: WEB_URL_RULE })
   .refine(

@@ -238,7 +238,7 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       what: 'a logo served over plain http, which the https pages would block as mixed content',
       breakIt: (config) => (config.registration.logoUrl = 'http://cdn.example.com/logo.png'),
       path: 'marketplace.registration.logoUrl',
-      says: 'must be an https URL (http only for localhost)',
+      says: 'must be an https URL (http only for localhost, 127.0.0.1 or [::1])',
     },
     {
       what: 'no support contact for the registration page',
