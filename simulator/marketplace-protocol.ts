@@ -2,6 +2,7 @@
  * The Marketplace services on the awsJson1_1 protocol (see `../aws-json.ts`): their operations and `X-Amz-Target`s,
  * their modeled errors, and the SigV4 checks AWS makes before any of them runs.
  */
+import { createHash } from 'node:crypto';
 import { AwsError, frameworkError, unknownOperationError } from '../local/http/aws-json.ts';
 
 /** The documented request size limit of the metering service. */
@@ -77,6 +78,12 @@ export function operationForTarget(target: string | undefined): Operation {
 export interface Caller {
   readonly accessKeyId: string;
   readonly region: string;
+  /**
+   * One instance, task or pod: its credentials, the access key id with the session token's digest. Instances of one
+   * buyer account share the (12-digit) access key id here, each with a session token of its own, as each has its own
+   * role session in AWS.
+   */
+  readonly instance: string;
 }
 
 const credentialPattern = /Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
@@ -85,9 +92,13 @@ const credentialPattern = /Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+
  * Reads the credential scope of a SigV4 `Authorization` header. The signature itself is not verified (any
  * credentials will do locally), but a missing header or a scope for another service is refused as AWS would.
  */
-export function callerFromAuthorization(header: string | undefined, required: boolean): Caller {
+export function callerFromAuthorization(
+  header: string | undefined,
+  sessionToken: string | undefined,
+  required: boolean,
+): Caller {
   if (header === undefined || header === '') {
-    if (!required) return { accessKeyId: 'anonymous', region: 'us-east-1' };
+    if (!required) return { accessKeyId: 'anonymous', region: 'us-east-1', instance: 'anonymous' };
     throw frameworkError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
   }
   const match = header.startsWith('AWS4-HMAC-SHA256 ') ? credentialPattern.exec(header) : null;
@@ -106,7 +117,9 @@ export function callerFromAuthorization(header: string | undefined, required: bo
       403,
     );
   }
-  return { accessKeyId, region };
+  const session =
+    sessionToken === undefined ? '' : createHash('sha256').update(sessionToken).digest('hex').slice(0, 16);
+  return { accessKeyId, region, instance: `${accessKeyId}|${session}` };
 }
 
 /** The Entitlement Service exists in us-east-1 only: a request signed for another region is refused as AWS would. */

@@ -208,7 +208,11 @@ export class Simulator {
     try {
       const body = await readAwsJsonBody(request, MAX_REQUEST_BYTES);
       operation = protocol.operation(request, path, body);
-      const caller = callerFromAuthorization(header(request, 'authorization'), this.settings.requireSignature);
+      const caller = callerFromAuthorization(
+        header(request, 'authorization'),
+        header(request, 'x-amz-security-token'),
+        this.settings.requireSignature,
+      );
       this.releaseDueEvents();
       const stats = this.stats[operation];
       stats.requests++;

@@ -1,6 +1,6 @@
 /**
  * `MeterUsage` (AMI and container products): one record from a buyer's instance, task or pod, identified here by the
- * caller's access key. Deduplicated per caller, product, dimension and hour (`DuplicateRequestException` for a
+ * caller's credentials (`Caller.instance`). Deduplicated per instance, product, dimension and hour (`DuplicateRequestException` for a
  * different quantity, the same `MeteringRecordId` for the same one); a reused `ClientToken` answers what it answered
  * before, or `IdempotencyConflictException` (409) when the parameters changed; `DryRun` checks without metering.
  */
@@ -38,7 +38,7 @@ export function meterUsage(rawInput: unknown, context: OperationContext) {
   const { ClientToken: clientToken, ...parameters } = request;
   const fingerprint = JSON.stringify(parameters);
   // A token is the caller's own: another caller's use of the same one is a request of its own.
-  const tokenKey = clientToken === undefined ? undefined : `${context.caller.accessKeyId}|${clientToken}`;
+  const tokenKey = clientToken === undefined ? undefined : `${context.caller.instance}|${clientToken}`;
   if (tokenKey !== undefined) {
     const previous = context.clientTokens.get(tokenKey);
     if (previous !== undefined) {
@@ -75,7 +75,7 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
 
   const hour = hourOf(at);
   const { outcome, record } = context.ledger.meter(
-    ['caller', context.caller.accessKeyId, product.code, request.UsageDimension, hour.toISOString()].join('|'),
+    ['caller', context.caller.instance, product.code, request.UsageDimension, hour.toISOString()].join('|'),
     {
       operation: 'MeterUsage',
       requestId: context.requestId,
@@ -96,7 +96,7 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
   if (outcome === 'different') {
     throw meteringError(
       'DuplicateRequestException',
-      `This caller already metered ${request.UsageDimension} for ${hour.toISOString()} with a different quantity`,
+      `This instance already metered ${request.UsageDimension} for ${hour.toISOString()} with a different quantity`,
     );
   }
   return { MeteringRecordId: record.meteringRecordId };

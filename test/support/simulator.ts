@@ -27,13 +27,17 @@ export const localCredentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'lo
 
 export function meteringClient(
   url: string,
-  options: { region?: string; maxAttempts?: number; accessKeyId?: string } = {},
+  options: { region?: string; maxAttempts?: number; accessKeyId?: string; sessionToken?: string } = {},
 ): MarketplaceMeteringClient {
   return new MarketplaceMeteringClient({
     endpoint: url,
     region: options.region ?? 'us-east-1',
     maxAttempts: options.maxAttempts ?? 1,
-    credentials: { ...localCredentials, accessKeyId: options.accessKeyId ?? localCredentials.accessKeyId },
+    credentials: {
+      ...localCredentials,
+      accessKeyId: options.accessKeyId ?? localCredentials.accessKeyId,
+      ...(options.sessionToken === undefined ? {} : { sessionToken: options.sessionToken }),
+    },
   });
 }
 

@@ -43,6 +43,19 @@ test('one record per caller, dimension and hour: same quantity, same MeteringRec
   expect((await sim.control.billed({ productCode })).totalQuantity).toBe(5);
 });
 
+test('instances of one buyer account (each its own session token) meter apart; each is deduplicated on its own', async () => {
+  const first = meteringClient(sim.url, { accessKeyId: BUYER_ACCOUNT, sessionToken: 'instance-a-session' });
+  const second = meteringClient(sim.url, { accessKeyId: BUYER_ACCOUNT, sessionToken: 'instance-b-session' });
+  const fromFirst = await first.send(usage({ UsageQuantity: 4 }));
+  const fromSecond = await second.send(usage({ UsageQuantity: 7 }));
+  expect(fromSecond.MeteringRecordId).not.toBe(fromFirst.MeteringRecordId);
+  await expect(first.send(usage({ UsageQuantity: 7 }))).rejects.toMatchObject({ name: 'DuplicateRequestException' });
+  expect((await first.send(usage({ UsageQuantity: 4 }))).MeteringRecordId).toBe(fromFirst.MeteringRecordId);
+  expect((await sim.control.billed({ productCode })).totalQuantity).toBe(11);
+  first.destroy();
+  second.destroy();
+});
+
 test('a reused ClientToken answers the same, or IdempotencyConflictException (409) with other parameters', async () => {
   const first = await instance.send(usage({ ClientToken: 'token-1' }));
   expect((await instance.send(usage({ ClientToken: 'token-1' }))).MeteringRecordId).toBe(first.MeteringRecordId);
