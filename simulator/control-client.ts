@@ -205,6 +205,8 @@ export class SimulatorControl {
   clock = () => this.call<ClockView>('GET', '/clock');
   setClock = (now: Date, running?: boolean) =>
     this.call<ClockView>('PUT', '/clock', { now: now.toISOString(), ...(running === undefined ? {} : { running }) });
+  /** Stops the clock where it stands, or runs it on from there. */
+  setClockRunning = (running: boolean) => this.call<ClockView>('PUT', '/clock', { running });
   advanceClock = (by: { hours?: number; minutes?: number; seconds?: number }) =>
     this.call<ClockView>('POST', '/clock/advance', by);
 

@@ -6,11 +6,6 @@ import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../
 
 const sim = useSimulator();
 
-interface ClockView {
-  readonly now: string;
-  readonly running: boolean;
-}
-
 async function controlCall(method: string, path: string, body?: string) {
   const response = await fetch(`${sim.url}/control${path}`, {
     method,
@@ -125,9 +120,9 @@ test('the clock is set, frozen or running, and advanced', async () => {
   expect((await controlCall('PUT', '/clock', '{"now":"yesterday"}')).status).toBe(400);
   expect((await controlCall('POST', '/clock/advance', '{}')).status).toBe(400);
   // Frozen where it is, then running on from there, without naming a time.
-  const frozen = (await controlCall('PUT', '/clock', '{"running":false}')).body as unknown as ClockView;
+  const frozen = await sim.control.setClockRunning(false);
   expect(await sim.control.clock()).toEqual({ now: frozen.now, running: false });
-  const resumed = (await controlCall('PUT', '/clock', '{"running":true}')).body as unknown as ClockView;
+  const resumed = await sim.control.setClockRunning(true);
   expect(resumed.running).toBe(true);
   expect(Date.parse(resumed.now)).toBeGreaterThanOrEqual(Date.parse(frozen.now));
   expect((await controlCall('PUT', '/clock', '{}')).status).toBe(400);
