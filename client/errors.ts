@@ -41,7 +41,7 @@ export class UsageCallFailedError extends UsageClientError {
   readonly attempts: number;
   /** The last attempt's HTTP status, when it had an answer. */
   readonly status: number | undefined;
-  /** App events kept, these and others: the next flush sends them again, or `close()` hands them back. */
+  /** App events kept, these and others: the next flush sends them again (a closing client hands them back). */
   readonly pendingAppEvents: number;
 
   constructor(
@@ -50,11 +50,13 @@ export class UsageCallFailedError extends UsageClientError {
     status: number | undefined,
     pendingAppEvents: number,
     cause: unknown,
+    /** The client is closing: there is no next flush, `close()` hands the events back. */
+    closing = false,
   ) {
+    const kept = closing ? 'handed back by close()' : 'kept for the next flush';
     super(
-      `POST /usage failed after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'} ` +
-        `(${cause instanceof Error || status === undefined ? describe(cause) : `last answer ${status}`}); ` +
-        `${pendingAppEvents} app events are kept, to be sent again by the next flush or handed back by close()`,
+      `POST /usage failed after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'} (${describe(cause)}); ` +
+        `${pendingAppEvents} app events are ${kept}`,
       { cause },
     );
     this.events = events;
@@ -65,9 +67,9 @@ export class UsageCallFailedError extends UsageClientError {
 }
 
 /**
- * To `onError`: the API refused a whole call with a 4xx (other than 429): 400 malformed, 403 not allowed (credentials,
- * IAM policy), 413 too large... Sent again it would be refused again, so it is not: its events are dropped from the
- * client, and here they are, app events included, for the app to log, keep or fix.
+ * To `onError`: the API refused a whole call with a 4xx (other than 429), or a redirect answered it: 400 malformed, 403
+ * not allowed (credentials, IAM policy), 413 too large... Sent again it would be refused again, so it is not: its
+ * events are dropped from the client, and here they are, app events included, for the app to log, keep or fix.
  */
 export class UsageCallRefusedError extends UsageClientError {
   override readonly name = 'UsageCallRefusedError';
@@ -143,7 +145,7 @@ export class UnreadableUsageAnswerError extends UsageClientError {
   override readonly name = 'UnreadableUsageAnswerError';
 
   constructor(body: string) {
-    super(`a 200 that is not the API's answer (is usageUrl the API's address?): ${body}`);
+    super(`a 200 that is not the API's answer (is usageUrl the API's address?): ${body === '' ? '(empty)' : body}`);
   }
 }
 

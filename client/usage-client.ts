@@ -236,7 +236,7 @@ export class UsageClient {
     const { timeoutMs } = options;
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs))) {
       return Promise.reject(
-        new UsageClientConfigError(`timeoutMs must be a number of milliseconds, not ${shown(timeoutMs)}`),
+        new UsageClientConfigError(`timeoutMs must be a number of milliseconds, not ${asGiven(timeoutMs)}`),
       );
     }
     this.closed = true;
@@ -319,6 +319,7 @@ export class UsageClient {
           outcome.status,
           this.pendingAppEvents,
           outcome.cause,
+          this.closed,
         );
         this.notify(this.onError, this.lastFailure);
         break;
@@ -419,12 +420,12 @@ function checkedRetry(options: Partial<RetryOptions> | undefined): RetryOptions 
 function checkedWait(name: string, ms: number): number {
   if (typeof ms === 'number' && ms >= 0 && ms <= LONGEST_WAIT_MS) return ms;
   throw new UsageClientConfigError(
-    `${name} must be a number of milliseconds from 0 to ${LONGEST_WAIT_MS}, not ${shown(ms)}`,
+    `${name} must be a number of milliseconds from 0 to ${LONGEST_WAIT_MS}, not ${asGiven(ms)}`,
   );
 }
 
 /** An option's value as its caller wrote it: a string given for a number says it is one. */
-function shown(value: unknown): string {
+function asGiven(value: unknown): string {
   return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : String(value);
 }
 

@@ -48,7 +48,7 @@ export type UsageResult =
  */
 export type CallOutcome = { readonly attempts: number; readonly requests: number } & (
   | { readonly kind: 'answered'; readonly results: readonly UsageResult[] }
-  /** A 4xx other than 429: the call itself is refused. */
+  /** A 4xx other than 429, or a redirect: the call itself is refused. */
   | { readonly kind: 'refused'; readonly status: number; readonly message: string }
   /**
    * Every attempt failed in a way another could fix, or `signal` stopped them; `status` is the last one's, when it had

@@ -97,6 +97,8 @@ export class BuyerPage {
       if (answer instanceof SafeHtml) sendPage(response, 200, answer);
       else seeOther(response, answer.seeOther);
     } catch (error) {
+      // A caller that hung up mid-request is owed no answer, and is no failure to log.
+      if (request.destroyed && !request.complete) return;
       const { status, message } = describeError(error);
       sendPage(response, status, errorPage(status, message));
     }

@@ -250,6 +250,8 @@ export class ControlApi {
       await this.simulator.saveState();
       sendJson(response, 200, answer);
     } catch (error) {
+      // A caller that hung up mid-request is owed no answer, and is no failure to log.
+      if (request.destroyed && !request.complete) return;
       const { status, code, message } = describeError(error);
       sendJson(response, status, { error: code, message });
     }

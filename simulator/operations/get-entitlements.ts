@@ -3,9 +3,9 @@
  * licenses, filtered (values under one key OR-ed, keys AND-ed) and paged. Pages are at most `MaxResults` long and, when
  * the `entitlementEmptyPages` setting is on, an empty page that still carries a `NextToken` comes before each one, as
  * the real service may answer. Entitlements come license by license (in the order they were made), each license's by
- * dimension name; a `NextToken` names the last one served (its license and dimension), not a count, so licenses that
- * end, and entitlements that expire or change between pages, never make a page skip or repeat one that was there all
- * along.
+ * dimension name (by character code: `Zeta` before `seats`); a `NextToken` names the last one served (its license and
+ * dimension), not a count, so licenses that end, and entitlements that expire or change between pages, never make a
+ * page skip or repeat one that was there all along.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -30,12 +30,12 @@ const DEFAULT_PAGE_SIZE = 25;
 
 /** Where an entitlement stands in the product's order: its license's creation, then its dimension's name. */
 interface Place {
-  readonly license: number;
+  readonly licenseIndex: number;
   readonly dimension: string;
 }
 
 interface PageToken {
-  /** The license of the last entitlement served (licenses are never forgotten, only ended). */
+  /** The license of the last entitlement served (ended licenses stay listed; after a reset the token is refused). */
   readonly licenseId: string;
   /** That entitlement's dimension (a license is entitled to a dimension once). */
   readonly dimension: string;
@@ -71,7 +71,7 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
     const licenseArn = licenseArnFor(license, settings);
     const byDimension = [...license.entitlements].sort((a, b) => compare(a.dimension, b.dimension));
     return byDimension.flatMap((entitlement) => {
-      const place = { license: licenseIndex, dimension: entitlement.dimension };
+      const place = { licenseIndex, dimension: entitlement.dimension };
       if (after !== undefined && !isAfter(place, after)) return [];
       // An entitlement past its expiry has ended (a contract not renewed): the `entitlement-updated` sent then tells
       // the seller to read again and find it gone.
@@ -86,7 +86,7 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
         Value: entitlement.value,
         ...(entitlement.expirationDate === undefined ? {} : { ExpirationDate: entitlement.expirationDate }),
       };
-      return [{ served, token: { licenseId: license.id, dimension: entitlement.dimension, query } }];
+      return [{ served, cursor: { licenseId: license.id, dimension: entitlement.dimension, query } }];
     });
   });
 
@@ -99,7 +99,7 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
   return {
     Entitlements: page.map((entry) => entry.served),
     ...(last !== undefined && page.length < remaining.length
-      ? { NextToken: encodeToken({ ...last.token, emptyServed: false }) }
+      ? { NextToken: encodeToken({ ...last.cursor, emptyServed: false }) }
       : {}),
   };
 }
@@ -107,14 +107,16 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
 /** The place a token names; a token from before the first page (`licenseId` empty) names none. */
 function placeOf(token: PageToken, licenses: readonly License[]): Place | undefined {
   if (token.licenseId === '') return undefined;
-  const license = licenses.findIndex((candidate) => candidate.id === token.licenseId);
-  if (license < 0) throw invalidToken();
-  return { license, dimension: token.dimension };
+  const licenseIndex = licenses.findIndex((candidate) => candidate.id === token.licenseId);
+  // Licenses are never forgotten but by a reset, which makes earlier tokens meaningless.
+  if (licenseIndex < 0) throw invalidToken();
+  return { licenseIndex, dimension: token.dimension };
 }
 
 function isAfter(place: Place, after: Place): boolean {
   return (
-    place.license > after.license || (place.license === after.license && compare(place.dimension, after.dimension) > 0)
+    place.licenseIndex > after.licenseIndex ||
+    (place.licenseIndex === after.licenseIndex && compare(place.dimension, after.dimension) > 0)
   );
 }
 

@@ -12,18 +12,19 @@ import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../
 const sim = useSimulator();
 let productCode: string;
 
+const contractProduct = (code?: string) =>
+  meteredProduct({
+    ...(code === undefined ? {} : { code }),
+    pricingModel: 'contracts-with-consumption',
+    dimensions: [
+      { name: 'seats', kind: 'contract' },
+      { name: 'tier', kind: 'contract' },
+      { name: 'overage', kind: 'metered' },
+    ],
+  });
+
 beforeEach(async () => {
-  const product = await sim.control.createProduct(
-    meteredProduct({
-      pricingModel: 'contracts-with-consumption',
-      dimensions: [
-        { name: 'seats', kind: 'contract' },
-        { name: 'tier', kind: 'contract' },
-        { name: 'overage', kind: 'metered' },
-      ],
-    }),
-  );
-  productCode = product.code;
+  productCode = (await sim.control.createProduct(contractProduct())).code;
 });
 
 async function buyer(seats: number): Promise<LicenseView> {
@@ -151,6 +152,18 @@ test('a NextToken from another query, or a forged one, is InvalidParameterExcept
     );
     await expect(call).rejects.toMatchObject({ name: 'InvalidParameterException' });
   }
+});
+
+test('a NextToken from before a reset is InvalidParameterException: the license it points after is gone', async () => {
+  for (let index = 0; index < 3; index++) await buyer(index);
+  const { NextToken } = await sim.entitlements.send(
+    new GetEntitlementsCommand({ ProductCode: productCode, MaxResults: 1 }),
+  );
+  await sim.control.reset();
+  await sim.control.createProduct(contractProduct(productCode));
+  for (let index = 0; index < 3; index++) await buyer(index);
+  const call = sim.entitlements.send(new GetEntitlementsCommand({ ProductCode: productCode, NextToken }));
+  await expect(call).rejects.toMatchObject({ name: 'InvalidParameterException' });
 });
 
 test('only active licenses are entitled: not pending ones, not ending or ended ones', async () => {

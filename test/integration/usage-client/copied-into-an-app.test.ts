@@ -1,8 +1,8 @@
 /**
  * Sellers copy `client/` into their own app (docs/usage-client.md). There it must build with plain `tsc` emitting
- * JavaScript (NodeNext, the settings the docs name) and run on Node.js; and it must stay within the TypeScript that
- * type stripping erases (`erasableSyntaxOnly`: no parameter properties, enums or namespaces), so that runners which
- * only strip types (Node.js's own, tsx, esbuild) take it as it is.
+ * JavaScript, with the settings the docs name, and run on Node.js; and it must stay within the TypeScript that type
+ * stripping erases (`erasableSyntaxOnly`: no parameter properties, enums or namespaces), so that Node.js's own type
+ * stripping takes it as it is.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -16,20 +16,21 @@ import { projectRoot } from '../../../local/config.ts';
 const run = promisify(execFile);
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
-/** The app's tsconfig: what docs/usage-client.md tells a seller building with tsc to set. */
+/**
+ * The app's tsconfig: what docs/usage-client.md tells a seller building with tsc to set, what most apps set beside it,
+ * and `erasableSyntaxOnly`, the check that the client stays strippable.
+ */
 const APP_TSCONFIG = {
   compilerOptions: {
-    target: 'ES2022',
     module: 'NodeNext',
-    moduleResolution: 'NodeNext',
-    strict: true,
     rewriteRelativeImportExtensions: true,
-    erasableSyntaxOnly: true,
-    verbatimModuleSyntax: true,
     types: ['node'],
+    target: 'ES2022',
+    strict: true,
     skipLibCheck: true,
     rootDir: 'src',
     outDir: 'dist',
+    erasableSyntaxOnly: true,
   },
 };
 

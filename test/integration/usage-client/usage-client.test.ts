@@ -527,7 +527,7 @@ test('calls that keep failing keep their events, and a later flush sends them wi
   const failure = errors[0] as UsageCallFailedError;
   expect(failure).toMatchObject({ attempts: 2, status: undefined, pendingAppEvents: 2 });
   expect(failure.message).toMatch(
-    /^POST \/usage failed after 2 attempts \(.+\); 2 app events are kept, to be sent again by the next flush or handed back by close\(\)$/,
+    /^POST \/usage failed after 2 attempts \(.+\); 2 app events are kept for the next flush$/,
   );
   expect(failure.events).toEqual([
     expect.objectContaining({ quantity: 5, appEvents: [expect.anything(), expect.anything()] }),
@@ -864,6 +864,8 @@ test('close() while the API cannot be reached rejects with the events it could n
     ['storage_gb', 2],
   ]);
   expect((error as UsageNotDeliveredError).cause).toBe(errors[0]);
+  // Closing, the client has no next flush: the failure says where the events go.
+  expect((errors[0] as UsageCallFailedError).message).toMatch(/; 2 app events are handed back by close\(\)$/);
   expect(client.pendingAppEvents).toBe(0);
 });
 
