@@ -2,10 +2,9 @@
  * `GetEntitlements` (Marketplace Entitlement Service): the unexpired contract entitlements of a product's active
  * licenses, filtered (values under one key OR-ed, keys AND-ed) and paged. Pages are at most `MaxResults` long and, when
  * the `entitlementEmptyPages` setting is on, an empty page that still carries a `NextToken` comes before each one, as
- * the real service may answer. Entitlements come license by license (in the order they were made), each license's by
- * dimension name (by character code: `Zeta` before `seats`); a `NextToken` names the last one served (its license and
- * dimension), not a count, so licenses that end, and entitlements that expire or change between pages, never make a
- * page skip or repeat one that was there all along.
+ * the real service may answer. Entitlements come license by license, in the order they were made; a `NextToken` names
+ * the last one served (its license and dimension), not a count, so licenses that end, and entitlements that expire or
+ * are added between pages, never make a page skip or repeat one that was there all along.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -28,10 +27,10 @@ const requestInput = z.object({
 
 const DEFAULT_PAGE_SIZE = 25;
 
-/** Where an entitlement stands in the product's order: its license's creation, then its dimension's name. */
+/** Where an entitlement stands in the product's order: its license's creation, then its place in the license. */
 interface Place {
   readonly licenseIndex: number;
-  readonly dimension: string;
+  readonly entitlementIndex: number;
 }
 
 interface PageToken {
@@ -69,9 +68,8 @@ export function getEntitlements(rawInput: unknown, context: OperationContext) {
   const remaining = licenses.flatMap((license, licenseIndex) => {
     if (marketplace.status(license, now) !== 'active' || !licenseMatches(license, filter, settings)) return [];
     const licenseArn = licenseArnFor(license, settings);
-    const byDimension = [...license.entitlements].sort((a, b) => compare(a.dimension, b.dimension));
-    return byDimension.flatMap((entitlement) => {
-      const place = { licenseIndex, dimension: entitlement.dimension };
+    return license.entitlements.flatMap((entitlement, entitlementIndex) => {
+      const place = { licenseIndex, entitlementIndex };
       if (after !== undefined && !isAfter(place, after)) return [];
       // An entitlement past its expiry has ended (a contract not renewed): the `entitlement-updated` sent then tells
       // the seller to read again and find it gone.
@@ -110,19 +108,19 @@ function placeOf(token: PageToken, licenses: readonly License[]): Place | undefi
   const licenseIndex = licenses.findIndex((candidate) => candidate.id === token.licenseId);
   // Licenses are never forgotten but by a reset, which makes earlier tokens meaningless.
   if (licenseIndex < 0) throw invalidToken();
-  return { licenseIndex, dimension: token.dimension };
+  // Entitlements replaced between pages without that dimension: the license is served again whole, rather than risk
+  // leaving out one of its entitlements (a dimension appears once per license, so the seller sees a repeat as one).
+  const entitlementIndex = licenses[licenseIndex]!.entitlements.findIndex(
+    (entitlement) => entitlement.dimension === token.dimension,
+  );
+  return { licenseIndex, entitlementIndex };
 }
 
 function isAfter(place: Place, after: Place): boolean {
   return (
     place.licenseIndex > after.licenseIndex ||
-    (place.licenseIndex === after.licenseIndex && compare(place.dimension, after.dimension) > 0)
+    (place.licenseIndex === after.licenseIndex && place.entitlementIndex > after.entitlementIndex)
   );
-}
-
-/** By UTF-16 code units: the same order whatever the locale. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function parseFilter(filter: Record<string, string[]>): Partial<Record<FilterKey, string[]>> {
