@@ -78,7 +78,6 @@ export function sendCbor(response: ServerResponse, status: number, body: unknown
 }
 
 export function sendCborError(response: ServerResponse, error: AwsError, requestId: string): void {
-  if (error.status === 413) response.setHeader('connection', 'close');
   sendCbor(response, error.status, { __type: `${error.namespace}#${error.type}`, message: error.message }, requestId);
 }
 

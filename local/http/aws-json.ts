@@ -78,8 +78,6 @@ export function sendAwsJson(response: ServerResponse, status: number, body: unkn
 }
 
 export function sendAwsError(response: ServerResponse, error: AwsError, requestId: string): void {
-  // After an oversized body: one declared past `readBody`'s hard cap was not read, so the connection can serve no other.
-  if (error.status === 413) response.setHeader('connection', 'close');
   sendAwsJson(
     response,
     error.status,

@@ -12,20 +12,15 @@ export class RequestTooLargeError extends LocalStackError {
 }
 
 /**
- * Reads a request body up to `limit` bytes. A larger one is still read to its end (and dropped) before the error, so
- * that the client, which is still sending, gets the answer rather than a broken pipe. Past a hard cap of 16 times the
- * limit it is not worth reading: one declared that large is refused before it is read (what arrives meanwhile is
- * dropped), one sent that large without a length is refused once it passes the cap; either way the connection is cut
- * once that much has come.
+ * Reads a request body up to `limit` bytes. A body declared larger is refused at once, and what the client still sends
+ * of it is read and dropped, so that it reads the refusal rather than meet a closed connection; a larger body sent
+ * without a length is read to its end (and dropped) before the refusal. Either way, past a hard cap of 16 times the
+ * limit, the connection is cut.
  */
 export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const hardCap = limit * 16;
-  if (Number(request.headers['content-length'] ?? 0) > hardCap) {
-    let dropped = 0;
-    request.on('data', (chunk: Buffer) => {
-      dropped += chunk.length;
-      if (dropped > hardCap) request.socket.destroy();
-    });
+  if (Number(request.headers['content-length'] ?? 0) > limit) {
+    dropBody(request, hardCap);
     throw new RequestTooLargeError(limit);
   }
   const chunks: Buffer[] = [];
@@ -40,4 +35,12 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
   }
   if (size > limit) throw new RequestTooLargeError(limit);
   return Buffer.concat(chunks);
+}
+
+function dropBody(request: IncomingMessage, hardCap: number): void {
+  let dropped = 0;
+  request.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > hardCap) request.socket.destroy();
+  });
 }

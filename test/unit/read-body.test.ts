@@ -1,8 +1,8 @@
 /**
  * Every local server reads bodies through `readBody`. A client still sending a body the server refuses must get the
- * refusal, not a broken pipe: so an oversized body is read to its end first, unless it passes the hard cap.
+ * refusal, not a broken pipe: so what comes of an oversized body is read and dropped, up to the hard cap.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { readBody, RequestTooLargeError } from '../../local/http/read-body.ts';
@@ -47,13 +47,30 @@ test('a body within the limit is read whole', async () => {
   expect(await post('/within', Buffer.alloc(LIMIT, 97))).toEqual({ status: 200, text: `read ${LIMIT}` });
 });
 
-test('a body declared over the limit is read to its end before the refusal, so the client gets the 413', async () => {
-  const answer = await post('/declared-over', Buffer.alloc(LIMIT * 8, 97));
-  expect(answer).toEqual({ status: 413, text: `Request body must be at most ${LIMIT} bytes` });
-  expect(completeWhenRefused.get('/declared-over')).toBe(true);
+/** POSTs `body` with its length through `agent`: the answer, and whether the request went on a reused connection. */
+function postThrough(agent: Agent, path: string, body: Buffer): Promise<{ status: number; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', agent }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode!, reused: sent.reusedSocket }));
+    });
+    sent.on('error', reject);
+    sent.end(body);
+  });
+}
+
+test('a body declared over the limit is refused at once and the rest of it dropped: the connection serves on', async () => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  expect(await postThrough(agent, '/declared-over', Buffer.alloc(LIMIT * 15, 97))).toEqual({
+    status: 413,
+    reused: false,
+  });
+  expect(completeWhenRefused.get('/declared-over')).toBe(false);
+  expect(await postThrough(agent, '/after-the-refusal', Buffer.alloc(10, 97))).toEqual({ status: 200, reused: true });
+  agent.destroy();
 });
 
-test('a body declared past the hard cap (16 times the limit) is refused before any of it is read', async () => {
+test('a body declared past the hard cap (16 times the limit) is refused before any of it comes', async () => {
   const status = await new Promise<number>((resolve, reject) => {
     const declared = httpRequest(
       { host: '127.0.0.1', port, path: '/past-the-cap', method: 'POST', headers: { 'content-length': LIMIT * 16 + 1 } },

@@ -5,6 +5,7 @@ import {
   GetEntitlementsCommand,
   MarketplaceEntitlementServiceClient,
 } from '@aws-sdk/client-marketplace-entitlement-service';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { expect, test } from 'vitest';
 import { operations } from '../../../simulator/marketplace-protocol.ts';
@@ -97,10 +98,36 @@ test('timestamps beyond what a date can hold are out of bounds, never accepted',
   }
 });
 
-test('a body over 1 MB is refused with a JSON 413', async () => {
+test('a body over 1 MB is refused with a JSON 413, on a connection that serves on', async () => {
   const { status, body } = await post('AWSMPMeteringService.BatchMeterUsage', Buffer.alloc(2 * 1024 * 1024, 32));
   expect(status).toBe(413);
   expect(body.__type).toContain('RequestEntityTooLargeException');
+
+  // The rest of the body is read and dropped rather than the connection closed under a client still sending it.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const send = (body: Buffer) =>
+    new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+      const sent = httpRequest(
+        sim.url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/x-amz-json-1.1',
+            'x-amz-target': 'AWSMPMeteringService.ResolveCustomer',
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode!, reused: sent.reusedSocket }));
+        },
+      );
+      sent.on('error', reject);
+      sent.end(body);
+    });
+  expect(await send(Buffer.alloc(2 * 1024 * 1024, 32))).toEqual({ status: 413, reused: false });
+  expect(await send(Buffer.from('{"RegistrationToken":"x"}'))).toEqual({ status: 400, reused: true });
+  agent.destroy();
 });
 
 test('the Entitlement Service answers only requests signed for us-east-1', async () => {
