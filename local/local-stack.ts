@@ -264,6 +264,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startLocalQueue({
         name: 'lifecycle',
         handler: lifecycleFunction(runtime),
+        clock,
         ...lifecycleConsumer,
         ...options.queueRetries,
         ...queueStore,

@@ -15,6 +15,7 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../lambdas/core/clock.ts';
 import { invokeBatchHandler } from './batch-invocation.ts';
 import { createLambdaContext, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
 import { LocalStackError } from './errors.ts';
@@ -43,6 +44,12 @@ export interface LocalQueueOptions {
   readonly deferralSecondMs?: number;
   /** Where the messages are kept across restarts; unset, they are in memory only. */
   readonly store?: LocalQueueStore;
+  /**
+   * The clock of the times the queue stamps on a message (`SentTimestamp`, `ApproximateFirstReceiveTimestamp`), which
+   * handlers read as the time of what it carries: the stack's clock (the simulator's), as in AWS the one clock is
+   * everyone's. The queue's own waits (visibility, deferrals) run in real time. Default: the machine's.
+   */
+  readonly clock?: Clock;
 }
 
 export interface LocalQueue {
@@ -113,6 +120,7 @@ class InMemoryQueue implements LocalQueue {
   private readonly batchSize: number;
   private readonly visibilityTimeoutMs: number;
   private readonly deferralSecondMs: number;
+  private readonly clock: Clock;
   /** In the order sent, which is the order SQS tends to (but need not) hand messages out. */
   private readonly messages = new Map<string, StoredMessage>();
   private readonly emptyWaiters: (() => void)[] = [];
@@ -130,6 +138,7 @@ class InMemoryQueue implements LocalQueue {
     this.batchSize = options.batchSize ?? 10;
     this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.deferralSecondMs = options.deferralSecondMs ?? 1000;
+    this.clock = options.clock ?? systemClock;
     this.restore();
     this.loop = this.consume();
   }
@@ -137,13 +146,12 @@ class InMemoryQueue implements LocalQueue {
   send(body: string): string {
     if (this.stopped) throw new LocalStackError(`queue ${this.name} is stopped`);
     const messageId = randomUUID();
-    const sentAt = Date.now();
     this.messages.set(messageId, {
       messageId,
       body,
-      sentAt,
+      sentAt: this.clock.now().getTime(),
       receiveCount: 0,
-      visibleAt: sentAt,
+      visibleAt: Date.now(),
       receiptHandle: '',
       inFlight: false,
     });
@@ -228,7 +236,7 @@ class InMemoryQueue implements LocalQueue {
     }
     for (const message of batch) {
       message.receiveCount++;
-      message.firstReceivedAt ??= now;
+      message.firstReceivedAt ??= this.clock.now().getTime();
       message.visibleAt = undefined;
       message.receiptHandle = randomBytes(24).toString('base64');
       message.inFlight = true;

@@ -161,3 +161,26 @@ test('a registered trial converted to the paid offer is announced once: Subscrib
   const { offerConfirmedAt } = announced[0]!.detail as { offerConfirmedAt: string };
   expect((await checkAccess(local.stack, subscriberId)).body.statusChangedAt).toBe(offerConfirmedAt);
 });
+
+test("a message without its SNS envelope is dated on the stack's clock: after the clock moves on, a cancellation ends", async () => {
+  // Hours ahead of the machine: a message dated by the machine's clock would be older than the activation, and ignored.
+  await local.control.advanceClock({ hours: 10 });
+  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, LEGACY_PRODUCT);
+  const { customerIdentifier } = await local.control.license(licenseId);
+  const subscriberId = `legacy:${LEGACY_PRODUCT}:${customerIdentifier}`;
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(expect.objectContaining({ status: 'active' }));
+
+  await local.control.advanceClock({ minutes: 1 });
+  local.stack.lifecycleQueue.send(
+    JSON.stringify({
+      action: 'unsubscribe-pending',
+      'customer-identifier': customerIdentifier,
+      'product-code': LEGACY_PRODUCT,
+    }),
+  );
+  await settleLifecycle(local.stack);
+  expect((await checkAccess(local.stack, subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'ending', allowed: false }),
+  );
+});

@@ -82,6 +82,17 @@ describe('the event', () => {
     expect(queue.arn).toBe('arn:aws:sqs:us-east-1:123456789012:test-queue');
   });
 
+  test("stamps its times on the stack's clock, which handlers read as the time of what a message carries", async () => {
+    const stackTime = new Date('2031-05-01T10:00:00.000Z');
+    const { queue, invocations } = queueWith(() => undefined, { clock: { now: () => stackTime } });
+    queue.send('dated');
+    await queue.settled();
+    expect(invocations[0]!.records[0]!.attributes).toMatchObject({
+      SentTimestamp: String(stackTime.getTime()),
+      ApproximateFirstReceiveTimestamp: String(stackTime.getTime()),
+    });
+  });
+
   test('holds at most the batch size, in the order sent', async () => {
     const { queue, invocations } = queueWith(() => undefined, { batchSize: 4 });
     const bodies = Array.from({ length: 10 }, (_, index) => `message ${index}`);
