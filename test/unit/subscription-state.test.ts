@@ -297,6 +297,23 @@ test('any order and any number of copies of a history give the same facts and st
   );
 });
 
+test('an end Marketplace dates after the final-metering deadline ended the subscription at the deadline', () => {
+  // Cancelled 10:10, the window closed 11:10 (the sweep ended it then); unsubscribe-success dated 11:20.
+  const late = foldLegacy([
+    ['activatedAt', 5],
+    ['endRequestedAt', 10],
+    ['endedAt', 80],
+  ]);
+  expect(statusAsOf(late, at(85), 3600)).toEqual({ status: 'ended', since: at(70).toISOString() });
+  // Within the window, Marketplace's end is the end.
+  const early = foldLegacy([
+    ['activatedAt', 5],
+    ['endRequestedAt', 10],
+    ['endedAt', 60],
+  ]);
+  expect(statusAsOf(early, at(85), 3600)).toEqual({ status: 'ended', since: at(60).toISOString() });
+});
+
 test('a buyer who subscribed again twice is billed as the last two subscriptions, whose end request is known', () => {
   // Subscribed at 10:05, cancelled 10:20, again 10:53 (the middle subscription), cancelled 13:20 (its end an hour
   // later, 14:20), again 13:38, cancelled 13:43. Were only the first end kept, the middle one's end at 14:20 would end

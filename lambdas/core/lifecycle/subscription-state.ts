@@ -327,7 +327,9 @@ export function finalMeteringDeadline(recorded: LifecycleFacts, graceSeconds: nu
 /**
  * The status as of `now`: an `ending` subscription whose final-metering window has passed has ended, since its
  * deadline. This is derived, never stored as a fact: a resubscription dated inside the window, however late it
- * arrives, still outranks the end request and makes the subscription active again.
+ * arrives, still outranks the end request and makes the subscription active again. An end Marketplace dates after
+ * the deadline (a legacy `unsubscribe-success` comes "about an hour" after its request) ended it no later: it had
+ * ended when its window closed, as the seller was told then.
  */
 export function statusAsOf(
   facts: LifecycleFacts,
@@ -335,10 +337,13 @@ export function statusAsOf(
   graceSeconds: number,
 ): { status: SubscriptionStatus; since?: string } {
   const current = statusOf(facts);
-  const deadline = finalMeteringDeadline(facts, graceSeconds);
-  return current.status === 'ending' && deadline !== undefined && now >= deadline
-    ? { status: 'ended', since: deadline.toISOString() }
-    : current;
+  const deadline = finalMeteringDeadline(facts, graceSeconds)?.toISOString();
+  if (deadline === undefined) return current;
+  if (current.status === 'ending' && now.toISOString() >= deadline) return { status: 'ended', since: deadline };
+  if (current.status === 'ended' && current.since !== undefined && current.since > deadline) {
+    return { status: 'ended', since: deadline };
+  }
+  return current;
 }
 
 export function effectiveStatus(facts: LifecycleFacts, now: Date, graceSeconds: number): SubscriptionStatus {

@@ -209,6 +209,32 @@ describe('SNS notifications (legacy products)', () => {
     await handle(queued(bodies((await sim.control.events(lastSequence, 'sns')).events)));
     expect((await subscriberItem(subscriberId))?.subscriptionStatus).toBe('ended');
   });
+
+  test('an unsubscribe-success dated after the final-metering window closed leaves the end where it closed', async () => {
+    const { product, listing } = await contractProduct('legacy');
+    const { license } = await sim.control.createLicense({ productCode: product.code });
+    const { handle, lifecycle } = handlerFor([listing]);
+    const subscriberId = `legacy:${product.code}:${license.customerIdentifier}`;
+    const subscribed = await sim.control.events(0, 'sns');
+    await handle(queued(bodies(subscribed.events)));
+    // Marketplace's "about an hour": this unsubscribe-success comes 70 minutes after its unsubscribe-pending.
+    await sim.control.updateSettings({ finalMeteringGraceSeconds: 4200 });
+    await sim.control.end(license.id);
+    const cancelled = await sim.control.events(subscribed.lastSequence, 'sns');
+    await handle(queued(bodies(cancelled.events)));
+    const deadline = minutesFrom(SIMULATOR_NOW, 60).toISOString();
+    expect(await lifecycle.closeFinalMeteringWindows(minutesFrom(SIMULATOR_NOW, 60))).toEqual([subscriberId]);
+
+    await sim.control.advanceClock({ minutes: 70 });
+    const ended = await sim.control.events(cancelled.lastSequence, 'sns');
+    expect(ended.events).toHaveLength(1);
+    expect(JSON.stringify(ended.events[0]!.body)).toContain('unsubscribe-success');
+    await handle(queued(bodies(ended.events)));
+    // As the seller was told when the window closed: ended at the deadline, not when Marketplace said so later.
+    expect(await subscriberItem(subscriberId)).toEqual(
+      expect.objectContaining({ subscriptionStatus: 'ended', statusChangedAt: deadline }),
+    );
+  });
 });
 
 describe('seller events of changes stored in the same instant', () => {
