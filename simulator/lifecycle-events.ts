@@ -89,6 +89,7 @@ export class LifecycleEvents {
         return;
       case 'activated':
         eventBridge('License Updated - Manufacturer', licenseDetail);
+        this.replaceUnsubscribeSuccess(license, at);
         sns('subscribe-success', 'subscription');
         if (license.entitlements.length > 0) sns('entitlement-updated', 'entitlement');
         for (const expiry of expiriesAfter(license, at)) sns('entitlement-updated', 'entitlement', expiry);
@@ -114,6 +115,24 @@ export class LifecycleEvents {
         return;
       }
     }
+  }
+
+  /**
+   * A legacy buyer who subscribes again before an earlier subscription's `unsubscribe-success` has been sent: AWS
+   * replaces that message by the new `subscribe-success`, so it never comes.
+   */
+  private replaceUnsubscribeSuccess(license: License, at: Date): void {
+    if (license.identityModel !== 'legacy') return;
+    const replaced = this.scheduled.filter((event) => {
+      if (event.format !== 'sns' || event.licenseId === license.id || event.dueAt <= at.getTime()) return false;
+      const message = JSON.parse(String(event.body.Message)) as Record<string, unknown>;
+      return (
+        message.action === 'unsubscribe-success' &&
+        message['customer-identifier'] === license.customerIdentifier &&
+        message['product-code'] === license.productCode
+      );
+    });
+    for (const event of replaced) this.scheduled.splice(this.scheduled.indexOf(event), 1);
   }
 
   /** Publishes every scheduled event whose time has come, in time order; answers how many. */

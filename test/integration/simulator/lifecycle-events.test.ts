@@ -133,6 +133,32 @@ test('legacy products also get SNS messages in their envelope; unsubscribe-succe
   expect(snsActions((await sim.control.events(0, 'sns')).events).at(-1)).toBe('unsubscribe-success');
 });
 
+test('a legacy buyer who subscribes again within the hour gets subscribe-success in place of unsubscribe-success', async () => {
+  const product = await contractProduct('legacy');
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  await sim.control.end(license.id);
+  await sim.control.advanceClock({ minutes: 20 });
+  const { license: again } = await sim.control.createLicense({
+    productCode: product.code,
+    customerAWSAccountId: license.customerAWSAccountId,
+  });
+  expect(again.customerIdentifier).toBe(license.customerIdentifier);
+  await sim.control.advanceClock({ hours: 2 });
+  expect(snsActions((await sim.control.events(0, 'sns')).events)).toEqual([
+    'subscribe-success',
+    'unsubscribe-pending',
+    'subscribe-success',
+  ]);
+
+  // Cancelled again, the new subscription's own unsubscribe-success comes after its grace hour.
+  await sim.control.end(again.id);
+  await sim.control.advanceClock({ hours: 1 });
+  expect(snsActions((await sim.control.events(0, 'sns')).events).slice(3)).toEqual([
+    'unsubscribe-pending',
+    'unsubscribe-success',
+  ]);
+});
+
 test("an entitlement's expiry sends a legacy product's entitlement-updated (AWS sends it for expiries too)", async () => {
   const expiresAt = minutesFrom(SIMULATOR_NOW, 30);
   const expiring = [{ dimension: 'seats', value: { IntegerValue: 2 }, expirationDate: expiresAt.toISOString() }];
