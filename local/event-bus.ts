@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { listen } from './http/listen.ts';
 import { handledRequests } from './http/request-handler.ts';
+import { sendJson } from './http/send-json.ts';
 import { z } from 'zod';
 import {
   AwsError,
@@ -194,9 +195,4 @@ function entryProblem(entry: z.infer<typeof entryInput>, busName: string) {
     // Answered below, like any other malformed detail.
   }
   return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed' };
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  response.end(JSON.stringify(body));
 }

@@ -14,6 +14,7 @@ import { SIGNATURE_HEADER, verifyWebhookSignature } from '../lambdas/core/webhoo
 import { listen } from './http/listen.ts';
 import { handledRequests } from './http/request-handler.ts';
 import { readBody, RequestTooLargeError } from './http/read-body.ts';
+import { sendJson } from './http/send-json.ts';
 import { isRegistration, standInAppPage } from './stand-in-app-page.ts';
 
 /** `valid`; `stale`: signed with the secret, but not recently (a replay, or a clock far off); `invalid`: forged. */
@@ -172,5 +173,5 @@ function send(response: ServerResponse, status: number, body?: unknown): void {
     response.writeHead(status).end();
     return;
   }
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+  sendJson(response, status, body);
 }

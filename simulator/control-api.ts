@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { productSchema } from '../lib/config.ts';
 import { readBody, RequestTooLargeError } from '../local/http/read-body.ts';
+import { sendJson } from '../local/http/send-json.ts';
 import { ControlError } from './control-error.ts';
 import { faultPlanSchema, FaultInjector } from './faults.ts';
 import { activateLicense, endLicense, failLicense, setEntitlements, subscribe } from './license-lifecycle.ts';
@@ -325,13 +326,4 @@ function describeError(error: unknown): { status: number; code: string; message:
   if (error instanceof RequestTooLargeError) return { status: 413, code: 'RequestTooLarge', message: error.message };
   console.error('simulator: unexpected control API error', error);
   return { status: 500, code: 'InternalError', message: 'Unexpected simulator error' };
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const payload = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-  });
-  response.end(payload);
 }

@@ -32,7 +32,9 @@ test('a detail that is not a JSON object, or is nested deeper than it could be w
     'MalformedDetail',
     'MalformedDetail',
   ]);
-  const listed = (await (await fetch(`${local.bus.url}/events`)).json()) as { events: BusEvent[] };
+  const answer = await fetch(`${local.bus.url}/events`);
+  expect(answer.headers.get('cache-control')).toBe('no-store');
+  const listed = (await answer.json()) as { events: BusEvent[] };
   expect(listed.events.map((event) => event.detail)).toEqual([{ subscriberId: 's-1' }]);
   expect(handedToRule.map((event) => event.detail)).toEqual([{ subscriberId: 's-1' }]);
 });

@@ -76,7 +76,10 @@ test('PUT /faults fails the next calls with 503, whatever their signature; GET /
   const statuses = [(await post()).status, (await post({ secret: 'wrong' })).status, (await post()).status];
   expect(statuses).toEqual([503, 503, 204]);
 
-  const listed = (await (await fetch(receiver.eventsUrl)).json()) as { calls: WebhookCall[] };
+  const answer = await fetch(receiver.eventsUrl);
+  // The calls carry buyers' details: never cached.
+  expect(answer.headers.get('cache-control')).toBe('no-store');
+  const listed = (await answer.json()) as { calls: WebhookCall[] };
   expect(listed.calls).toEqual(receiver.calls());
   expect(listed.calls.slice(-3).map((call) => [call.signature, call.status])).toEqual([
     ['valid', 503],

@@ -11,6 +11,8 @@ async function controlCall(method: string, path: string, body?: string) {
     method,
     ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body }),
   });
+  // Answers carry registration tokens: never cached.
+  expect(response.headers.get('cache-control')).toBe('no-store');
   return { status: response.status, body: (await response.json()) as { error?: string; message?: string } };
 }
 
