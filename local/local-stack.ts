@@ -54,6 +54,7 @@ import { createLambdaContext } from './lambda-context.ts';
 import { clockCatchUp } from './clock-catch-up.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startMarketplaceMessageRelay } from './marketplace-message-relay.ts';
+import { RelayedEvents } from './relayed-events.ts';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queue.ts';
 import { LocalQueueStore } from './queue-store.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
@@ -281,6 +282,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           control,
           eventSources: config.lifecycle.eventSources,
           queue: lifecycleQueue,
+          // Read at each call: a reset gives the simulator a new feed.
+          feed: (afterSequence, format) => simulator.simulator.events.feed(afterSequence, format),
+          relayed: new RelayedEvents(options.stateDir),
         }),
       );
     }

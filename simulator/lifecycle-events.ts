@@ -55,6 +55,8 @@ export interface LifecycleEventsState {
 const MARKETPLACE_SNS_ACCOUNT_ID = '287250355862';
 const MARKETPLACE_REGION = 'us-east-1';
 const DELIVERY_ATTEMPTS = 4;
+/** The header of a push that carries the event's sequence in the feed (`GET /control/events`). */
+export const SEQUENCE_HEADER = 'x-marketplace-simulator-sequence';
 
 export class LifecycleEvents {
   private readonly scheduled: ScheduledEvent[] = [];
@@ -151,7 +153,7 @@ export class LifecycleEvents {
       this.published.push(published);
       for (const subscription of this.subscriptions.values()) {
         if (subscription.format === published.format) {
-          subscription.queue = subscription.queue.then(() => this.deliver(subscription.url, published.body));
+          subscription.queue = subscription.queue.then(() => this.deliver(subscription.url, published));
         }
       }
     }
@@ -212,14 +214,18 @@ export class LifecycleEvents {
     this.scheduled.push({ dueAt: at.getTime(), format, licenseId: license.id, body });
   }
 
-  private async deliver(url: string, body: Record<string, unknown>): Promise<void> {
+  private async deliver(url: string, event: PublishedEvent): Promise<void> {
     const { signal } = this.closing;
     for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS && !signal.aborted; attempt++) {
       try {
         const response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
+          headers: {
+            'content-type': 'application/json',
+            // Where the event stands in the feed, for a receiver that catches up from it after a stop.
+            [SEQUENCE_HEADER]: String(event.sequence),
+          },
+          body: JSON.stringify(event.body),
           signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
         });
         await response.body?.cancel();

@@ -59,9 +59,12 @@ async function arriveAsBuyer(
   return { licenseId: license.id, subscriberId: `license:${license.licenseArn}` };
 }
 
-async function accessOf(apiUrl: string, subscriberId: string): Promise<{ status: string } | undefined> {
+async function accessOf(
+  apiUrl: string,
+  subscriberId: string,
+): Promise<{ status: string; allowed: boolean } | undefined> {
   const response = await fetchSigned(`${apiUrl}/subscribers/${encodeURIComponent(subscriberId)}`);
-  return response.status === 200 ? ((await response.json()) as { status: string }) : undefined;
+  return response.status === 200 ? ((await response.json()) as { status: string; allowed: boolean }) : undefined;
 }
 
 test('usage pending at a restart is billed after it', { timeout: 240_000 }, async () => {
@@ -144,3 +147,38 @@ test('a webhook call queued when the stack is killed is made after the restart',
     await Promise.all(killed.map((stack) => stack.stop('SIGKILL')));
   }
 });
+
+test(
+  'a Marketplace notification published but not yet pushed when the stack is killed is queued after the restart',
+  {
+    timeout: 240_000,
+  },
+  async () => {
+    const killed: NpmStart[] = [];
+    try {
+      const first = await startNpmStart('node', { DYNAMODB_DATA_DIR: dataDir });
+      killed.push(first);
+      const control = new SimulatorControl(first.simulatorUrl);
+      const { licenseId, subscriberId } = await arriveAsBuyer(control, first.fulfillmentUrl);
+      await pollUntil('an active subscriber', async () =>
+        (await accessOf(first.apiUrl, subscriberId))?.status === 'active' ? true : undefined,
+      );
+      // The cancellation is in Marketplace's feed but never pushed: the push it was owed died with the stack.
+      for (const { id } of (await control.eventSubscriptions()).subscriptions) await control.unsubscribeEvents(id);
+      await control.end(licenseId);
+      first.process.kill('SIGKILL');
+      await waitUntilGone(first.javaPid, 30_000);
+
+      const second = await startNpmStart('node', { DYNAMODB_DATA_DIR: dataDir });
+      killed.push(second);
+      expect(
+        await pollUntil('the cancellation, handled after the restart', async () => {
+          const access = await accessOf(second.apiUrl, subscriberId);
+          return access?.status === 'ending' ? access : undefined;
+        }),
+      ).toEqual(expect.objectContaining({ status: 'ending', allowed: false }));
+    } finally {
+      await Promise.all(killed.map((stack) => stack.stop('SIGKILL')));
+    }
+  },
+);
