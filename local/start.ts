@@ -29,13 +29,14 @@ import {
   startDynamoDbLocal,
   type DynamoDbLocal,
 } from './dynamodb/launcher.ts';
+import { checkDataDirComplete, lockDataDir } from './data-dir.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
 import { forgetStackState, recordStackState, stackStatePath } from './stack-state.ts';
 import { LocalStackError } from './errors.ts';
 import { PortInUseError, portInUseMessage } from './http/listen.ts';
 
-const running: { dynamoDb?: DynamoDbLocal; stack?: LocalStack } = {};
+const running: { dynamoDb?: DynamoDbLocal; stack?: LocalStack; releaseDataDir?: () => void } = {};
 /** The ports asked for, by the variable that asked: what a port in use is told by. */
 let portSettings: Parameters<typeof portInUseMessage>[1] = {};
 
@@ -43,6 +44,7 @@ async function stopAll(): Promise<void> {
   await forgetStackState(process.pid);
   await running.stack?.close();
   await running.dynamoDb?.stop();
+  running.releaseDataDir?.();
 }
 
 /** How long stopping may take before the process exits anyway. */
@@ -103,6 +105,10 @@ try {
   };
   portSettings = { ...ports, DYNAMODB_PORT: { port: dynamoDbPort, what: 'DynamoDB Local' } };
   const dataDir = dataDirFromEnvironment();
+  if (dataDir !== undefined) {
+    running.releaseDataDir = lockDataDir(dataDir);
+    checkDataDirComplete(dataDir);
+  }
   const webhookSecret = process.env.WEBHOOK_SECRET || undefined;
   running.dynamoDb = await startDynamoDbLocal({
     ...(dynamoDbPort === 0 ? {} : { port: dynamoDbPort }),

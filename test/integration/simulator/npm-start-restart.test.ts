@@ -3,6 +3,7 @@
  * it, because the simulator kept the license it is billed against (as DynamoDB Local kept the subscriber and usage);
  * and a webhook call still queued when the stack is killed is made after the restart, as SQS would have kept it.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { startStackProcess, type StackProcess } from '../../support/blackbox/sta
 import { startNpmStart, type NpmStart } from '../../support/npm-start.ts';
 import { waitUntilGone } from '../../support/processes.ts';
 import { QUEUES_FILE_NAME } from '../../../local/queue-store.ts';
+import { projectRoot } from '../../../local/config.ts';
 
 const PRODUCT = 'analytics-pro-example';
 const HOUR_MS = 3_600_000;
@@ -180,5 +182,53 @@ test(
     } finally {
       await Promise.all(killed.map((stack) => stack.stop('SIGKILL')));
     }
+  },
+);
+
+/** `npm start` (as node runs it) that is expected to stop at once: its exit code and what it printed on stderr. */
+async function refusedStart(): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    cwd: projectRoot,
+    env: {
+      ...process.env,
+      PORT: '0',
+      SIMULATOR_PORT: '0',
+      EVENT_BUS_PORT: '0',
+      WEBHOOK_RECEIVER_PORT: '0',
+      DYNAMODB_PORT: '0',
+      LOCAL_STACK_STATE: join(dataDir, 'refused-stack.json'),
+      DYNAMODB_DATA_DIR: dataDir,
+    },
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stderr };
+}
+
+test(
+  'a data directory another npm start holds, or with only one of its halves, is refused with why',
+  {
+    timeout: 240_000,
+  },
+  async () => {
+    const first = await startNpmStart('node', { DYNAMODB_DATA_DIR: dataDir });
+    try {
+      const second = await refusedStart();
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(
+        `Another npm start (pid ${first.process.pid}) is using the data directory ${dataDir}`,
+      );
+    } finally {
+      await first.stop('SIGTERM');
+    }
+    // Marketplace's half gone: the tables' subscribers would have no licenses to be billed against.
+    await rm(join(dataDir, 'marketplace-simulator.json'));
+    const incomplete = await refusedStart();
+    expect(incomplete.code).toBe(1);
+    expect(incomplete.stderr).toContain(
+      `The data directory ${dataDir} holds the tables (shared-local-instance.db) but not the simulator's state`,
+    );
+    expect(incomplete.stderr).not.toMatch(/\n\s+at /);
   },
 );

@@ -1,0 +1,106 @@
+/**
+ * `npm start`'s data directory (`DYNAMODB_DATA_DIR`): the tables, the simulator's state and the local stack's own state
+ * files, which only make sense together. One `npm start` holds it at a time (a lock file naming its pid): two would
+ * each run DynamoDB Local on the same files and overwrite each other's simulator state. A lock left by a process that
+ * is gone (`kill -9`) is taken over.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STATE_FILE_NAME } from '../simulator/state-file.ts';
+import { LocalStackError } from './errors.ts';
+
+export const DATA_DIR_LOCK_FILE_NAME = 'npm-start.lock';
+/** Where DynamoDB Local (`-sharedDb`) keeps every table. */
+export const TABLES_FILE_NAME = 'shared-local-instance.db';
+
+/** Another `npm start`, still running, holds the data directory. */
+export class DataDirInUseError extends LocalStackError {
+  override readonly name = 'DataDirInUseError';
+
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number,
+  ) {
+    super(
+      `Another npm start (pid ${holderPid}) is using the data directory ${dataDir}: stop it first, or give this one ` +
+        "another DYNAMODB_DATA_DIR (two would overwrite each other's state)",
+    );
+  }
+}
+
+/**
+ * Takes the data directory for this process; answers the function that lets go of it.
+ *
+ * @throws DataDirInUseError when a running process holds it
+ */
+export function lockDataDir(dataDir: string, pid: number = process.pid): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, DATA_DIR_LOCK_FILE_NAME);
+  for (;;) {
+    try {
+      writeFileSync(path, String(pid), { flag: 'wx' });
+      removeUnfinishedSaves(dataDir);
+      return () => {
+        if (holderOf(path) === pid) rmSync(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = holderOf(path);
+    if (holder !== undefined && holder !== pid && isRunning(holder)) throw new DataDirInUseError(dataDir, holder);
+    rmSync(path, { force: true });
+  }
+}
+
+/**
+ * The temporary files of saves a killed process never finished (`ReplacedFile` writes `<file>.<pid>.tmp`, then renames
+ * it): with the directory held, no save of anyone else's is under way.
+ */
+function removeUnfinishedSaves(dataDir: string): void {
+  for (const name of readdirSync(dataDir)) {
+    if (/\.\d+\.tmp$/.test(name)) rmSync(join(dataDir, name), { force: true });
+  }
+}
+
+/** The data directory holds the tables without the simulator's state, or the other way round (a file deleted). */
+export class IncompleteDataDirError extends LocalStackError {
+  override readonly name = 'IncompleteDataDirError';
+}
+
+/**
+ * Refuses a data directory with only one of its two halves: started so, the subscribers in the tables and the licenses
+ * Marketplace bills them against would disagree, and usage accepted for them would be refused.
+ *
+ * @throws IncompleteDataDirError naming what is there and what is missing
+ */
+export function checkDataDirComplete(dataDir: string): void {
+  const tables = existsSync(join(dataDir, TABLES_FILE_NAME));
+  const simulator = existsSync(join(dataDir, STATE_FILE_NAME));
+  if (tables === simulator) return;
+  const [present, missing] = tables
+    ? [`the tables (${TABLES_FILE_NAME})`, `the simulator's state (${STATE_FILE_NAME})`]
+    : [`the simulator's state (${STATE_FILE_NAME})`, `the tables (${TABLES_FILE_NAME})`];
+  throw new IncompleteDataDirError(
+    `The data directory ${dataDir} holds ${present} but not ${missing}: the subscribers and the licenses Marketplace ` +
+      'bills them against would disagree. Restore the missing file, or move the folder away to start afresh.',
+  );
+}
+
+function holderOf(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // Someone else's process: running all the same.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
