@@ -96,8 +96,8 @@ export async function startMarketplaceMessageRelay(
   return { url, close };
 
   /**
-   * Queues the events of `format` the feed holds past the mark. Some may be pushed too, having been published since
-   * the subscription: queued twice, as SQS may deliver a message twice, and handled once.
+   * Queues the events of `format` the feed holds past the mark. Those published since the subscription are pushed
+   * too, and taken as queued already then (the mark has passed them).
    */
   async function catchUp(format: EventFormat): Promise<void> {
     const mark = relayed.of(format);
