@@ -10,6 +10,8 @@ import { STATE_FILE_NAME } from '../simulator/state-file.ts';
 import { LocalStackError } from './errors.ts';
 
 export const DATA_DIR_LOCK_FILE_NAME = 'npm-start.lock';
+/** What `npm start` runs (`package.json`), as a holder's command line names it. */
+const START_SCRIPT = 'local/start.ts';
 /** Where DynamoDB Local (`-sharedDb`) keeps every table. */
 export const TABLES_FILE_NAME = 'shared-local-instance.db';
 
@@ -23,7 +25,8 @@ export class DataDirInUseError extends LocalStackError {
   ) {
     super(
       `Another npm start (pid ${holderPid}) is using the data directory ${dataDir}: stop it first, or give this one ` +
-        "another DYNAMODB_DATA_DIR (two would overwrite each other's state)",
+        "another DYNAMODB_DATA_DIR (two would overwrite each other's state). If no npm start is running, delete " +
+        `${join(dataDir, DATA_DIR_LOCK_FILE_NAME)}.`,
     );
   }
 }
@@ -47,7 +50,8 @@ export function lockDataDir(dataDir: string, pid: number = process.pid): () => v
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = holderOf(path);
-    if (holder !== undefined && holder !== pid && isRunning(holder)) throw new DataDirInUseError(dataDir, holder);
+    if (holder !== undefined && holder !== pid && isRunningNpmStart(holder))
+      throw new DataDirInUseError(dataDir, holder);
     rmSync(path, { force: true });
   }
 }
@@ -95,12 +99,20 @@ function holderOf(path: string): number | undefined {
   }
 }
 
-function isRunning(pid: number): boolean {
+/**
+ * Whether `pid` is a running `npm start`. A lock outlives a `kill -9` or a reboot, after which its pid may be another
+ * program's: where the system shows a process's command line (Linux's `/proc`), that one is not taken for a holder.
+ */
+function isRunningNpmStart(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    // Someone else's process: running all the same.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // Someone else's process is running all the same.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(START_SCRIPT);
+  } catch {
+    return true;
   }
 }

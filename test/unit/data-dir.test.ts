@@ -1,5 +1,5 @@
 /** `npm start`'s hold on its data directory: one process at a time, a dead holder's lock taken over. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,11 +22,27 @@ function pidOfEndedProcess(): number {
   return Number(stdout);
 }
 
-test('a running holder keeps it: another process is refused, naming the holder', () => {
-  // This test's own process stands for the npm start that holds it.
-  writeFileSync(lockFile, String(process.pid));
-  expect(() => lockDataDir(dataDir, process.pid + 1)).toThrow(DataDirInUseError);
-  expect(() => lockDataDir(dataDir, process.pid + 1)).toThrow(`Another npm start (pid ${process.pid})`);
+test('a running npm start keeps it: another process is refused, naming the holder and the lock', async () => {
+  // A process whose command line names npm start's script stands for the npm start that holds it.
+  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'local/start.ts'], { stdio: 'ignore' });
+  await new Promise((resolve) => holder.once('spawn', resolve));
+  try {
+    writeFileSync(lockFile, String(holder.pid));
+    expect(() => lockDataDir(dataDir, process.pid)).toThrow(DataDirInUseError);
+    expect(() => lockDataDir(dataDir, process.pid)).toThrow(
+      `Another npm start (pid ${holder.pid}) is using the data directory ${dataDir}`,
+    );
+    expect(() => lockDataDir(dataDir, process.pid)).toThrow(`If no npm start is running, delete ${lockFile}.`);
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
+test('a lock whose pid is now another program (after a kill -9 or a reboot) is taken over', () => {
+  // The process this test's worker runs under: running, but no npm start.
+  writeFileSync(lockFile, String(process.ppid));
+  lockDataDir(dataDir, process.pid)();
+  expect(existsSync(lockFile)).toBe(false);
 });
 
 test("a holder that is gone (killed) is taken over, and letting go removes only one's own lock", () => {
