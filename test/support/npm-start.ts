@@ -51,6 +51,15 @@ const STARTUP_TIMEOUT_MS = 120_000;
  * otherwise: what the tests read them for (a token leaked, a line logged) needs every line whole. With
  * `ownProcessGroup`, the stack leads a process group of its own, as in a terminal, where Ctrl-C signals the whole group.
  */
+/** `npm start`'s port variables, each set to pick a free port: stacks of tests never collide with anything. */
+export const FREE_PORTS = {
+  PORT: '0',
+  SIMULATOR_PORT: '0',
+  EVENT_BUS_PORT: '0',
+  WEBHOOK_RECEIVER_PORT: '0',
+  DYNAMODB_PORT: '0',
+} as const;
+
 export async function startNpmStart(
   via: 'npm' | 'node' = 'node',
   environment: Readonly<Record<string, string>> = {},
@@ -61,11 +70,7 @@ export async function startNpmStart(
   const env = {
     ...process.env,
     LOG_FORMAT: 'json',
-    PORT: '0',
-    SIMULATOR_PORT: '0',
-    EVENT_BUS_PORT: '0',
-    WEBHOOK_RECEIVER_PORT: '0',
-    DYNAMODB_PORT: '0',
+    ...FREE_PORTS,
     LOCAL_STACK_STATE: ownStateFile,
     // The switch someone debugging might turn on: the handlers must still log no event (so, no token).
     POWERTOOLS_LOGGER_LOG_EVENT: 'true',

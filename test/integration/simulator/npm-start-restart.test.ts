@@ -13,7 +13,7 @@ import { SimulatorControl } from '../../../simulator/control-client.ts';
 import { meter, summaryOf } from '../../support/blackbox/metering-commands.ts';
 import { pollUntil } from '../../support/blackbox/polling.ts';
 import { startStackProcess, type StackProcess } from '../../support/blackbox/stack-process.ts';
-import { startNpmStart, type NpmStart } from '../../support/npm-start.ts';
+import { FREE_PORTS, startNpmStart, type NpmStart } from '../../support/npm-start.ts';
 import { waitUntilGone } from '../../support/processes.ts';
 import { QUEUES_FILE_NAME } from '../../../local/queue-store.ts';
 import { projectRoot } from '../../../local/config.ts';
@@ -191,11 +191,7 @@ async function refusedStart(): Promise<{ code: number | null; stderr: string }> 
     cwd: projectRoot,
     env: {
       ...process.env,
-      PORT: '0',
-      SIMULATOR_PORT: '0',
-      EVENT_BUS_PORT: '0',
-      WEBHOOK_RECEIVER_PORT: '0',
-      DYNAMODB_PORT: '0',
+      ...FREE_PORTS,
       LOCAL_STACK_STATE: join(dataDir, 'refused-stack.json'),
       DYNAMODB_DATA_DIR: dataDir,
     },

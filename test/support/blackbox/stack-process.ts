@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../local/config.ts';
-import { untilReady } from '../npm-start.ts';
+import { FREE_PORTS, untilReady } from '../npm-start.ts';
 
 export interface StackProcess {
   /** The API stage: `POST <apiUrl>/usage`, `GET <apiUrl>/subscribers/<id>`. */
@@ -34,11 +34,7 @@ export async function startStackProcess(): Promise<StackProcess> {
     cwd: projectRoot,
     env: {
       ...process.env,
-      PORT: '0',
-      SIMULATOR_PORT: '0',
-      EVENT_BUS_PORT: '0',
-      WEBHOOK_RECEIVER_PORT: '0',
-      DYNAMODB_PORT: '0',
+      ...FREE_PORTS,
       LOCAL_STACK_STATE: statePath,
       METERING_INTERVAL_SECONDS: '3600',
       FINAL_METERING_INTERVAL_SECONDS: '3600',
