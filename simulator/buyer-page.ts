@@ -8,6 +8,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { callerHungUp } from '../local/http/request-handler.ts';
 import { readBody, RequestTooLargeError } from '../local/http/read-body.ts';
 import { ControlError } from './control-error.ts';
 import { html, SafeHtml } from '../lambdas/registration/html.ts';
@@ -97,8 +98,7 @@ export class BuyerPage {
       if (answer instanceof SafeHtml) sendPage(response, 200, answer);
       else seeOther(response, answer.seeOther);
     } catch (error) {
-      // A caller that hung up mid-request is owed no answer, and is no failure to log.
-      if (request.destroyed && !request.complete) return;
+      if (callerHungUp(request)) return;
       const { status, message } = describeError(error);
       sendPage(response, status, errorPage(status, message));
     }

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { callerHungUp } from '../local/http/request-handler.ts';
 import { productSchema } from '../lib/config.ts';
 import { readBody, RequestTooLargeError } from '../local/http/read-body.ts';
 import { sendJson } from '../local/http/send-json.ts';
@@ -251,8 +252,7 @@ export class ControlApi {
       await this.simulator.saveState();
       sendJson(response, 200, answer);
     } catch (error) {
-      // A caller that hung up mid-request is owed no answer, and is no failure to log.
-      if (request.destroyed && !request.complete) return;
+      if (callerHungUp(request)) return;
       const { status, code, message } = describeError(error);
       sendJson(response, status, { error: code, message });
     }

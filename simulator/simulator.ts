@@ -3,6 +3,7 @@
  * lifecycle events and fault plan, and the request pipeline every AWS call goes through in either wire protocol (read,
  * route, authenticate, inject faults, validate, run the operation, save the state when it is kept on disk, answer).
  */
+import { callerHungUp } from '../local/http/request-handler.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AwsError, readAwsJsonBody } from '../local/http/aws-json.ts';
@@ -273,8 +274,7 @@ export class Simulator {
       if (!processed.ok) throw processed.refusal;
       protocol.send(response, processed.result, requestId);
     } catch (error) {
-      // A caller that hung up mid-request is owed no answer.
-      if (request.destroyed && !request.complete) return;
+      if (callerHungUp(request)) return;
       if (error instanceof AwsError) {
         // Statistics and the fault plan's progress moved even though the call failed.
         if (operation !== undefined) await this.saveState().catch(logSaveFailure);

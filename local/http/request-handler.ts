@@ -16,3 +16,8 @@ export function handledRequests(
     });
   };
 }
+
+/** Whether the caller hung up before its request was whole: it is owed no answer, and it is no failure to log. */
+export function callerHungUp(request: IncomingMessage): boolean {
+  return request.destroyed && !request.complete;
+}
