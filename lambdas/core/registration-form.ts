@@ -25,10 +25,11 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
     label: 'Email',
     maxLength: 254,
     missing: 'Enter an email address',
-    // A practical address: no spaces, quotes, angle brackets, format characters (not even the direction marks names
-    // may carry) or other characters that only serve to break whatever the seller feeds it into next.
+    // A practical address: no spaces, double quotes, angle brackets, format characters (not even the direction marks
+    // names may carry) or other characters that only serve to break whatever the seller feeds it into next. An
+    // apostrophe is a name's (o'brien@example.com), so the part before the @ may hold one; a domain never does.
     check: (value) =>
-      /^[^\s@<>"'()[\],;:\\]+@[^\s@<>"'()[\],;:\\]+\.[^\s@<>"'()[\],;:\\]+$/.test(value) && !/\p{Cf}/u.test(value)
+      /^[^\s@<>"()[\],;:\\]+@[^\s@<>"'()[\],;:\\]+\.[^\s@<>"'()[\],;:\\]+$/.test(value) && !/\p{Cf}/u.test(value)
         ? undefined
         : 'Enter an email address like name@example.com',
   },

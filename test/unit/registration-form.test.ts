@@ -5,7 +5,7 @@ const required = ['company', 'contactName', 'email'] as const;
 const valid = { company: 'Acme', contactName: 'Ada', email: 'ada@example.com' };
 
 test('any email domain is accepted, webmail included', () => {
-  for (const email of ['a@gmail.com', 'first.last+tag@yahoo.co.uk', 'x@sub.example.museum']) {
+  for (const email of ['a@gmail.com', 'first.last+tag@yahoo.co.uk', 'x@sub.example.museum', "o'brien@example.ie"]) {
     expect(validateRegistration({ ...valid, email }, required).valid).toBe(true);
   }
 });
@@ -18,6 +18,7 @@ test('an email with markup, quoting or invisible characters is refused', () => {
     'a b@example.com',
     'a@b',
     'a;b@example.com',
+    "ann@o'example.com",
   ]) {
     const validation = validateRegistration({ ...valid, email }, required);
     expect(validation.valid, email).toBe(false);
