@@ -8,6 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
+import { firstDuplicateKey } from '../core/duplicate-json-keys.ts';
 import { jsonAnswer as json } from '../core/json-answer.ts';
 import {
   type UsageEventResult,
@@ -65,6 +66,11 @@ function parseEvents(text: string): { events: unknown[] } | { refusal: APIGatewa
     body = JSON.parse(text);
   } catch {
     return { refusal: json(400, { message: 'The body is not valid JSON' }) };
+  }
+  const duplicate = firstDuplicateKey(text);
+  if (duplicate !== undefined) {
+    const named = duplicate.length <= 64 ? JSON.stringify(duplicate) : 'a key';
+    return { refusal: json(400, { message: `The body holds ${named} twice in one object: send each field once` }) };
   }
   const parsed = bodySchema.safeParse(body);
   if (!parsed.success) {

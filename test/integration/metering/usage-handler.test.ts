@@ -193,6 +193,18 @@ describe('a request that cannot be read', () => {
     });
   });
 
+  test('naming a field twice in one object is answered 400, and nothing is recorded', async () => {
+    // JSON.parse keeps the last quantity; a reader that keeps the first would see 1 unit where 5 would be billed.
+    const subscriberId = await licenseSubscriber(dynamoDb, documents);
+    const event = JSON.stringify({ ...usage(subscriberId), quantity: 1 });
+    const body = `{"events":[${event.slice(0, -1)},"quantity":5}]}`;
+    expect(answer(await handler()(request(body)))).toEqual({
+      status: 400,
+      body: { message: 'The body holds "quantity" twice in one object: send each field once' },
+    });
+    expect(await bucketsOf(dynamoDb, documents, subscriberId)).toEqual([]);
+  });
+
   test('with more than 50 events is answered 400, and nothing is recorded', async () => {
     const subscriberId = await licenseSubscriber(dynamoDb, documents);
     const body = JSON.stringify({
