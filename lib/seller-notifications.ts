@@ -12,6 +12,7 @@ import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-la
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SELLER_NOTIFIER_STREAM, SUBSCRIBER_SORT_KEY } from '../contracts/index.ts';
 import { alarmWhenAbove } from './alarms.ts';
 import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
@@ -23,9 +24,6 @@ export interface SellerNotificationsProps {
   readonly subscribers: TableV2;
   readonly sellerBus: IEventBus;
 }
-
-/** The sort key of subscriber items (`lambdas/core/table-keys.ts`), the only items the seller hears about. */
-const SUBSCRIBER_SORT_KEY = 'SUBSCRIBER';
 
 export class SellerNotifications extends Construct {
   /** Stream records whose events could not be published, after every retry. */
@@ -82,10 +80,10 @@ export class SellerNotifications extends Construct {
       new DynamoEventSource(subscribers, {
         // From the oldest record the stream holds: a mapping that is replaced misses no change.
         startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: 10,
-        // Every write that leaves a subscriber item (registration and lifecycle alike): the notifier itself compares
-        // the old and new images and publishes only what changed. Sessions, agreements and set-aside notifications,
-        // and TTL deletions, never reach it.
+        batchSize: SELLER_NOTIFIER_STREAM.batchSize,
+        // Every write that leaves a subscriber item, the only items the seller hears about (registration and lifecycle
+        // alike): the notifier itself compares the old and new images and publishes only what changed. Sessions,
+        // agreements and set-aside notifications, and TTL deletions, never reach it.
         filters: [
           FilterCriteria.filter({
             eventName: FilterRule.or('INSERT', 'MODIFY'),
@@ -99,7 +97,7 @@ export class SellerNotifications extends Construct {
         // and while it is down every change fails alike, so holding the shard holds back nothing that could succeed;
         // a count would dead-letter changes a few minutes into an EventBridge outage.
         // Twelve hours leaves the other half of the stream's 24 to replay what ends up in the dead-letter queue.
-        maxRecordAge: Duration.hours(12),
+        maxRecordAge: Duration.hours(SELLER_NOTIFIER_STREAM.maxRecordAgeHours),
         onFailure: new SqsDlq(deadLetterQueue),
       }),
     );

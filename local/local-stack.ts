@@ -59,7 +59,7 @@ import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from './queu
 import { LocalQueueStore } from './queue-store.ts';
 import { scheduledEvent, startLocalSchedule } from './schedule.ts';
 import { startSqsEndpoint } from './sqs-endpoint.ts';
-import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
+import { startStreamPoller, type StreamPoller, type StreamPollerOptions } from './stream-poller.ts';
 import { StreamPositions } from './stream-positions.ts';
 import { STAND_IN_APP_PATH, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 import { LocalStackError } from './errors.ts';
@@ -91,6 +91,11 @@ export interface LocalStackOptions {
    * timeout (SQS's default) rather than the deployed six times the function's timeout, so a retry shows within a minute.
    */
   readonly queueRetries?: Pick<LocalQueueOptions, 'visibilityTimeoutMs' | 'maxReceiveCount' | 'deferralSecondMs'>;
+  /**
+   * How the Subscribers stream retries a record the seller notifier keeps failing on (a seller bus that is down).
+   * Default: as deployed, until the record is 12 hours old by the simulator's clock, pausing 0.2 s doubling to 5 s.
+   */
+  readonly streamRetries?: Pick<StreamPollerOptions, 'maxRecordAgeMs' | 'retryDelayMs' | 'maxRetryDelayMs'>;
   /**
    * Whether the simulator's lifecycle notifications reach the lifecycle queue (the default). Without them, subscribers
    * stay as the buyer's arrival left them, for tests of registration alone.
@@ -259,6 +264,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ...(options.stateDir === undefined ? {} : { positions: new StreamPositions(options.stateDir) }),
         // A record counts as handled once what it sent on is as safe as the position saved past it.
         downstreamFlushed: () => webhookQueue.flushed(),
+        clock,
+        ...options.streamRetries,
       }),
     );
     const lifecycleQueue = parts.stopping(

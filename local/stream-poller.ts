@@ -2,9 +2,10 @@
  * A DynamoDB stream event source, locally: reads a DynamoDB Local table's stream and invokes a stream handler with
  * the `DynamoDBStreamEvent` Lambda would give it, honouring partial batch responses as Lambda does (see
  * `batch-invocation.ts`; a stream batch is retried from its first failed record), bisecting a batch that failed as a
- * whole as the deployed mapping's `bisectBatchOnError` does, and, after the last retry, setting the failed records
- * aside as Lambda's on-failure destination would. With `positions`, it reads on after the last record
- * handled before a restart, rather than from the stream's end.
+ * whole as the deployed mapping's `bisectBatchOnError` does, retrying what keeps failing until it is as old as the
+ * mapping's `maxRecordAge` (holding the shard meanwhile, as Lambda does), and only then setting it aside as Lambda's
+ * on-failure destination would. With `positions`, it reads on after the last record handled before a restart, rather
+ * than from the stream's end.
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -17,6 +18,8 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SELLER_NOTIFIER_STREAM } from '../contracts/index.ts';
+import { systemClock, type Clock } from '../lambdas/core/clock.ts';
 import { invokeBatchHandler } from './batch-invocation.ts';
 import { LocalStackError } from './errors.ts';
 import type { StreamPositions } from './stream-positions.ts';
@@ -30,13 +33,17 @@ export interface StreamPollerOptions {
   readonly handler: StreamHandler;
   readonly context: () => Context;
   /**
-   * Invocations of a batch before its failed records are set aside. The deployed mapping retries until a record is
-   * 12 hours old; locally a few quick attempts show the same behaviour without the wait.
+   * How long a failing record is retried before it is set aside, from its first delivery: the deployed mapping's
+   * `maxRecordAge`, 12 hours. A seller's bus that is down for a while loses nothing here either.
    */
-  readonly maxAttempts?: number;
+  readonly maxRecordAgeMs?: number;
+  /** The time a record's age is read on: the stack's (the simulator's clock), so moving it ages the records too. */
+  readonly clock?: Clock;
   readonly batchSize?: number;
   readonly pollIntervalMs?: number;
+  /** The pause before the first retry of a failing batch, doubling to `maxRetryDelayMs`. */
   readonly retryDelayMs?: number;
+  readonly maxRetryDelayMs?: number;
   /** Where the poller has read up to, kept across restarts; unset, a start reads from the stream's end. */
   readonly positions?: StreamPositions;
   /** Settles once what the handler sent on is kept (a queue's store): a position is saved only after that. */
@@ -44,7 +51,7 @@ export interface StreamPollerOptions {
 }
 
 export interface StreamPoller {
-  /** Records that kept failing, as Lambda would send them to the on-failure destination. */
+  /** Records that kept failing for `maxRecordAgeMs`, as Lambda would send them to the on-failure destination. */
   readonly deadLetters: readonly DynamoDBRecord[];
   /** Resolves once every record written so far has been handed to the handler (or set aside). */
   settled(): Promise<void>;
@@ -53,10 +60,12 @@ export interface StreamPoller {
 
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
   const { dynamoDb, tableName, handler } = options;
-  const maxAttempts = options.maxAttempts ?? 3;
-  const batchSize = options.batchSize ?? 10;
+  const maxRecordAgeMs = options.maxRecordAgeMs ?? SELLER_NOTIFIER_STREAM.maxRecordAgeHours * 60 * 60_000;
+  const clock = options.clock ?? systemClock;
+  const batchSize = options.batchSize ?? SELLER_NOTIFIER_STREAM.batchSize;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
   const retryDelayMs = options.retryDelayMs ?? 200;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
   const streams = new DynamoDBStreamsClient({
     endpoint: options.endpoint,
     region: 'us-east-1',
@@ -77,6 +86,8 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   // DynamoDB Local stamps stream records with its own wall clock, to the minute: not a time the stack runs on.
   const startedAtMinute = Math.floor(Date.now() / 60_000) * 60_000;
   let stopped = false;
+  /** Cuts a retry's pause short when the poller stops: what was being retried is read again after a restart. */
+  const stopping = new AbortController();
 
   // After what was handled before a restart, or else only what is written from now on: a local stack on a reused data
   // directory does not announce old registrations again (the deployed mapping starts at TRIM_HORIZON, as it starts
@@ -167,7 +178,8 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         );
       }
       if (Records.length > 0) found = true;
-      if (written.length > 0) await deliver(written.map((record) => toLambdaRecord(record, streamArn!)));
+      const records = written.map((record) => toLambdaRecord(record, streamArn!));
+      if (records.length > 0 && !(await deliver(records, clock.now().getTime()))) return false;
       if (lastRecord !== undefined && options.positions !== undefined) {
         await options.downstreamFlushed?.();
         await options.positions.handled(tableName, shardId, lastRecord);
@@ -176,29 +188,38 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     return found;
   }
 
-  async function deliver(records: DynamoDBRecord[]): Promise<void> {
+  /**
+   * Hands `records` (first delivered at `since`, on the clock) to the handler until each succeeded or is set aside;
+   * answers `false` when the poller stopped first, leaving them for the next start to read again.
+   */
+  async function deliver(records: DynamoDBRecord[], since: number): Promise<boolean> {
     let pending = records;
-    for (let attempt = 1; pending.length > 0; attempt++) {
+    for (let retry = 0; pending.length > 0; retry++) {
       const failure = await invoke(pending);
-      if (failure === undefined) return;
+      if (failure === undefined) return true;
       const remaining = pending.slice(failure.from);
       if (failure.wholeBatch && remaining.length > 1) {
         // As `bisectBatchOnError` does with a function error: split in two and each half delivered on its own, until
         // the record that fails is alone, so the records around it are neither held back nor set aside with it. A
         // partial batch response is not split: it is retried from the record it names, as Lambda retries it.
         const half = Math.ceil(remaining.length / 2);
-        await deliver(remaining.slice(0, half));
-        await deliver(remaining.slice(half));
-        return;
+        return (await deliver(remaining.slice(0, half), since)) && deliver(remaining.slice(half), since);
       }
-      if (attempt >= maxAttempts) {
+      const age = clock.now().getTime() - since;
+      if (age >= maxRecordAgeMs) {
         deadLetters.push(...remaining);
-        console.error(`stream ${tableName}: ${remaining.length} record(s) failed ${maxAttempts} times; set aside`);
-        return;
+        console.error(
+          `stream ${tableName}: ${remaining.length} record(s) failed for ${Math.round(age / 1000)} s; set aside`,
+        );
+        return true;
       }
       pending = remaining;
-      await sleep(retryDelayMs * attempt);
+      const paused = await sleep(Math.min(retryDelayMs * 2 ** retry, maxRetryDelayMs), true, {
+        signal: stopping.signal,
+      }).catch(() => false);
+      if (!paused) return false;
     }
+    return true;
   }
 
   /**
@@ -243,6 +264,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     },
     stop: async () => {
       stopped = true;
+      stopping.abort();
       await loop;
       streams.destroy();
     },

@@ -3,16 +3,18 @@
  * it: a subscriber written while no poller ran (as in the instant before `npm start` is killed) is announced after the
  * restart, and nothing handed over before it is handed over again. A batch that fails as a whole is bisected, as the
  * deployed mapping's `bisectBatchOnError` does: only the record that keeps failing is set aside. A batch whose answer
- * names a failed record is retried from that record on, as Lambda retries a partial batch response, not bisected.
+ * names a failed record is retried from that record on, as Lambda retries a partial batch response, not bisected. A
+ * record is retried until it is as old as the mapping's `maxRecordAge` by the clock given, and only then set aside; a
+ * poller stopped while it retries leaves the record to the next start.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, test } from 'vitest';
+import { afterAll, expect, test, vi } from 'vitest';
 import { createLambdaContext } from '../../../local/lambda-context.ts';
-import { startStreamPoller, type StreamPoller } from '../../../local/stream-poller.ts';
+import { startStreamPoller, type StreamPoller, type StreamPollerOptions } from '../../../local/stream-poller.ts';
 import { StreamPositions } from '../../../local/stream-positions.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 
@@ -22,11 +24,20 @@ afterAll(() => rm(directory, { recursive: true, force: true }));
 
 const keyOf = (record: DynamoDBStreamEvent['Records'][number]) => String(record.dynamodb?.Keys?.pk?.S);
 
+const HOUR_MS = 3_600_000;
+
+/** A clock that moves five hours each time it is read: a record's third delivery finds it past the 12 hours. */
+function hurryingClock() {
+  let now = Date.parse('2026-11-26T10:00:00Z');
+  return { now: () => new Date((now += 5 * HOUR_MS)) };
+}
+
 async function poller(
   handled: string[],
   positions: StreamPositions | undefined,
   poisoned = 'SUBSCRIBER#never',
   failure: 'throws' | 'names it' = 'throws',
+  options: Partial<StreamPollerOptions> = {},
 ): Promise<StreamPoller> {
   return startStreamPoller({
     dynamoDb: dynamoDb.client,
@@ -44,9 +55,12 @@ async function poller(
       return Promise.resolve({ batchItemFailures: [{ itemIdentifier }] });
     },
     retryDelayMs: 10,
+    maxRetryDelayMs: 10,
+    clock: hurryingClock(),
     context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
     pollIntervalMs: 20,
     ...(positions === undefined ? {} : { positions }),
+    ...options,
   });
 }
 
@@ -111,4 +125,73 @@ test('a batch whose answer names a failed record is retried from it, not bisecte
     handled: ['SUBSCRIBER#p1', 'SUBSCRIBER#p2'],
     setAside: ['SUBSCRIBER#p-poisoned', 'SUBSCRIBER#p3', 'SUBSCRIBER#p4'],
   });
+});
+
+test('a record that fails for less than 12 hours is retried, not set aside, and goes out when the handler recovers', async () => {
+  const positions = new StreamPositions(await mkdtemp(join(directory, 'outage-')));
+  let failures = 0;
+  const handled: string[] = [];
+  // A bus that is down for 30 deliveries (minutes in AWS): the clock barely moves, so the record is never too old.
+  const clock = { now: () => new Date(Date.parse('2026-11-26T10:00:00Z') + failures * 60_000) };
+  const flaky = await startStreamPoller({
+    dynamoDb: dynamoDb.client,
+    endpoint: dynamoDb.endpoint,
+    tableName: dynamoDb.tables.Subscribers,
+    handler: (event: DynamoDBStreamEvent) => {
+      if (failures < 30) {
+        failures += 1;
+        throw new Error('the bus is down');
+      }
+      handled.push(...event.Records.map(keyOf));
+      return Promise.resolve();
+    },
+    retryDelayMs: 1,
+    maxRetryDelayMs: 5,
+    clock,
+    context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
+    pollIntervalMs: 20,
+    positions,
+  });
+  await write('SUBSCRIBER#outage');
+  await flaky.settled();
+  await flaky.stop();
+  expect({ handled, setAside: flaky.deadLetters.map(keyOf), failures }).toEqual({
+    handled: ['SUBSCRIBER#outage'],
+    setAside: [],
+    failures: 30,
+  });
+});
+
+test('a poller stopped while it retries a record leaves it to the next start, which hands it over', async () => {
+  const positions = new StreamPositions(await mkdtemp(join(directory, 'stopped-')));
+  const warmUp = await poller([], positions);
+  await write('SUBSCRIBER#before-stop');
+  await warmUp.settled();
+  await warmUp.stop();
+
+  let attempts = 0;
+  const failing = await startStreamPoller({
+    dynamoDb: dynamoDb.client,
+    endpoint: dynamoDb.endpoint,
+    tableName: dynamoDb.tables.Subscribers,
+    handler: () => {
+      attempts += 1;
+      return Promise.reject(new Error('the bus is down'));
+    },
+    // A pause far longer than the test: only the stop can end it.
+    retryDelayMs: 10 * HOUR_MS,
+    context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
+    pollIntervalMs: 20,
+    positions,
+  });
+  await write('SUBSCRIBER#while-down');
+  await vi.waitFor(() => expect(attempts).toBeGreaterThan(0), { timeout: 60_000, interval: 20 });
+  await failing.stop();
+  expect(failing.deadLetters).toEqual([]);
+
+  const handled: string[] = [];
+  const next = await poller(handled, positions);
+  await next.settled();
+  await next.stop();
+  expect(handled).toEqual(['SUBSCRIBER#while-down']);
 });

@@ -1,8 +1,9 @@
 /**
  * Telling the seller: a completed registration becomes one `Subscriber Registered` event on the seller's bus, through
- * the Subscribers stream; a bus that keeps failing never fails the buyer, and the record ends up set aside.
+ * the Subscribers stream; a bus that keeps failing never fails the buyer, its records are retried until they are 12
+ * hours old by the stack's clock (the deployed mapping's `maxRecordAge`), and only then set aside.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import {
   formTokenOf,
   getRegistration,
@@ -12,7 +13,8 @@ import {
 } from '../../support/buyer.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
-const local = useLocalStack();
+// Retries as deployed (until 12 hours old), with short pauses so that an outage of many calls passes in a moment.
+const local = useLocalStack({ streamRetries: { retryDelayMs: 10, maxRetryDelayMs: 50 } });
 const contact = { company: 'Acme Ltd', contactName: 'Ada Lovelace', email: 'ada@example.com' };
 
 async function register(productCode: string, offerType: 'standard' | 'free-trial' = 'standard') {
@@ -99,12 +101,30 @@ describe('a failing event bus', () => {
     expect(registeredEvents().length - before).toBe(1);
   });
 
-  test('never fails the buyer; after the last retry the record is set aside for the dead-letter queue', async () => {
+  test('down for 40 calls loses nothing: the record is retried until the bus takes it', async () => {
+    const before = registeredEvents().length;
+    local.stack.eventBus.failNext({ calls: 40 });
+    const { answer } = await register('analytics-pro-example');
+    expect(answer.status).toBe(303);
+    await local.stack.subscriberStream.settled();
+    expect(registeredEvents().length - before).toBe(1);
+    expect(local.stack.subscriberStream.deadLetters).toEqual([]);
+  });
+
+  test('never fails the buyer; failing for 12 hours, the record is set aside for the dead-letter queue', async () => {
     const deadBefore = local.stack.subscriberStream.deadLetters.length;
     const eventsBefore = registeredEvents().length;
-    local.stack.eventBus.failNext({ entries: 100 });
+    local.stack.eventBus.failNext({ entries: 1_000_000 });
     const { license, answer } = await register('analytics-pro-example');
     expect(answer.status).toBe(303);
+    // The record's age runs from its first delivery: each move ages what has been tried by then.
+    await vi.waitFor(
+      async () => {
+        await local.control.advanceClock({ hours: 13 });
+        expect(local.stack.subscriberStream.deadLetters.length).toBeGreaterThan(deadBefore);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     await local.stack.subscriberStream.settled();
     local.stack.eventBus.failNext({});
     expect(registeredEvents().length).toBe(eventsBefore);
