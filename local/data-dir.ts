@@ -2,18 +2,31 @@
  * `npm start`'s data directory (`DYNAMODB_DATA_DIR`): the tables, the simulator's state and the local stack's own state
  * files, which only make sense together. One `npm start` holds it at a time (a lock file naming its pid): two would
  * each run DynamoDB Local on the same files and overwrite each other's simulator state. A lock left by a process that
- * is gone (`kill -9`) is taken over.
+ * is gone (`kill -9`) is taken over. A first start killed before it was ready is begun again.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STATE_FILE_NAME } from '../simulator/state-file.ts';
 import { LocalStackError } from './errors.ts';
+import { QUEUES_FILE_NAME } from './queue-store.ts';
+import { RELAYED_EVENTS_FILE_NAME } from './relayed-events.ts';
+import { STREAM_POSITIONS_FILE_NAME } from './stream-positions.ts';
 
 export const DATA_DIR_LOCK_FILE_NAME = 'npm-start.lock';
 /** What `npm start` runs (`package.json`), as a holder's command line names it. */
 const START_SCRIPT = 'local/start.ts';
 /** Where DynamoDB Local (`-sharedDb`) keeps every table. */
 export const TABLES_FILE_NAME = 'shared-local-instance.db';
+/** Present from the start of a data directory's first `npm start` until that start is ready. */
+export const FIRST_START_FILE_NAME = 'npm-start.first-start';
+/** What a start keeps in the data directory. */
+const STATE_FILE_NAMES = [
+  TABLES_FILE_NAME,
+  STATE_FILE_NAME,
+  QUEUES_FILE_NAME,
+  STREAM_POSITIONS_FILE_NAME,
+  RELAYED_EVENTS_FILE_NAME,
+] as const;
 
 /** Another `npm start`, still running, holds the data directory. */
 export class DataDirInUseError extends LocalStackError {
@@ -115,4 +128,30 @@ function isRunningNpmStart(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * Readies a held data directory for a start, and answers whether it is the directory's first. A first start killed
+ * before it was ready (DynamoDB Local had made the tables' file, the simulator had not yet saved its state) served no
+ * one: its files are removed and the start is a first start again, rather than refused for a missing half. A first
+ * start calls `firstStartReady` once both halves are on disk; from then on a missing half is refused
+ * (`checkDataDirComplete`).
+ *
+ * @throws IncompleteDataDirError when a directory that was ready has lost one of its halves
+ */
+export function prepareDataDir(dataDir: string, warn: (line: string) => void = console.error): { firstStart: boolean } {
+  const marker = join(dataDir, FIRST_START_FILE_NAME);
+  if (existsSync(marker)) {
+    for (const name of STATE_FILE_NAMES) rmSync(join(dataDir, name), { force: true });
+    warn(`npm start: the first start in ${dataDir} stopped before it was ready; starting it afresh`);
+  }
+  checkDataDirComplete(dataDir);
+  if (existsSync(join(dataDir, TABLES_FILE_NAME))) return { firstStart: false };
+  writeFileSync(marker, '');
+  return { firstStart: true };
+}
+
+/** A first start is ready, with both halves of the directory on disk: a later start restarts it, never afresh. */
+export function firstStartReady(dataDir: string): void {
+  rmSync(join(dataDir, FIRST_START_FILE_NAME), { force: true });
 }

@@ -29,7 +29,7 @@ import {
   startDynamoDbLocal,
   type DynamoDbLocal,
 } from './dynamodb/launcher.ts';
-import { checkDataDirComplete, lockDataDir } from './data-dir.ts';
+import { firstStartReady, lockDataDir, prepareDataDir } from './data-dir.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
 import { forgetStackState, recordStackState, stackStatePath } from './stack-state.ts';
@@ -105,9 +105,10 @@ try {
   };
   portSettings = { ...ports, DYNAMODB_PORT: { port: dynamoDbPort, what: 'DynamoDB Local' } };
   const dataDir = dataDirFromEnvironment();
+  let firstStart = false;
   if (dataDir !== undefined) {
     running.releaseDataDir = lockDataDir(dataDir);
-    checkDataDirComplete(dataDir);
+    ({ firstStart } = prepareDataDir(dataDir));
   }
   const webhookSecret = process.env.WEBHOOK_SECRET || undefined;
   running.dynamoDb = await startDynamoDbLocal({
@@ -129,6 +130,10 @@ try {
     finalMeteringEveryMs: intervalSeconds('FINAL_METERING_INTERVAL_SECONDS') * 1000,
   });
   running.stack = stack;
+  if (dataDir !== undefined && firstStart) {
+    await stack.simulator.simulator.saveState();
+    firstStartReady(dataDir);
+  }
   const stateOwner = await recordStackState({
     pid: process.pid,
     startedAt: new Date().toISOString(),

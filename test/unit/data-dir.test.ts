@@ -1,10 +1,21 @@
-/** `npm start`'s hold on its data directory: one process at a time, a dead holder's lock taken over. */
+/**
+ * `npm start`'s hold on its data directory: one process at a time, a dead holder's lock taken over; a first start
+ * killed before it was ready begun again, a directory that was ready and lost a half refused.
+ */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, test } from 'vitest';
-import { DATA_DIR_LOCK_FILE_NAME, DataDirInUseError, lockDataDir } from '../../local/data-dir.ts';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import {
+  DATA_DIR_LOCK_FILE_NAME,
+  DataDirInUseError,
+  FIRST_START_FILE_NAME,
+  firstStartReady,
+  IncompleteDataDirError,
+  lockDataDir,
+  prepareDataDir,
+} from '../../local/data-dir.ts';
 
 let dataDir: string;
 let lockFile: string;
@@ -65,4 +76,48 @@ test('a save a killed process left unfinished is cleared once the directory is h
   lockDataDir(dataDir, process.pid)();
   expect(existsSync(join(dataDir, 'marketplace-simulator.json.27874.tmp'))).toBe(false);
   expect(readFileSync(join(dataDir, 'marketplace-simulator.json'), 'utf8')).toBe('{}');
+});
+
+describe('a first start', () => {
+  const file = (name: string) => join(dataDir, name);
+  const warnings: string[] = [];
+  const prepare = () => prepareDataDir(dataDir, (line) => warnings.push(line));
+  beforeEach(() => {
+    warnings.length = 0;
+  });
+
+  test('is marked until it is ready; the next start is no first start', () => {
+    expect(prepare()).toEqual({ firstStart: true });
+    expect(existsSync(file(FIRST_START_FILE_NAME))).toBe(true);
+    writeFileSync(file('shared-local-instance.db'), 'tables');
+    writeFileSync(file('marketplace-simulator.json'), '{}');
+    firstStartReady(dataDir);
+    expect(existsSync(file(FIRST_START_FILE_NAME))).toBe(false);
+    expect(prepare()).toEqual({ firstStart: false });
+    expect(readFileSync(file('shared-local-instance.db'), 'utf8')).toBe('tables');
+    expect(warnings).toEqual([]);
+  });
+
+  test('killed before it was ready (tables made, no simulator state yet) is begun again, not refused', () => {
+    prepare();
+    writeFileSync(file('shared-local-instance.db'), 'tables');
+    writeFileSync(file('local-queues.json'), '{}');
+    expect(prepare()).toEqual({ firstStart: true });
+    expect(existsSync(file('shared-local-instance.db'))).toBe(false);
+    expect(existsSync(file('local-queues.json'))).toBe(false);
+    expect(existsSync(file(FIRST_START_FILE_NAME))).toBe(true);
+    expect(warnings).toEqual([
+      `npm start: the first start in ${dataDir} stopped before it was ready; starting it afresh`,
+    ]);
+  });
+
+  test('once ready, a directory that lost a half is refused, its files kept', () => {
+    prepare();
+    writeFileSync(file('shared-local-instance.db'), 'tables');
+    writeFileSync(file('marketplace-simulator.json'), '{}');
+    firstStartReady(dataDir);
+    rmSync(file('marketplace-simulator.json'));
+    expect(prepare).toThrow(IncompleteDataDirError);
+    expect(readFileSync(file('shared-local-instance.db'), 'utf8')).toBe('tables');
+  });
 });
