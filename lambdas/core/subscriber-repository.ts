@@ -82,9 +82,10 @@ export class SubscriberRepository {
 
   /**
    * Records that Marketplace resolved a buyer's token: creates the subscriber or refreshes it, touching only what the
-   * fulfillment URL owns. A free trial is recorded as such; a later visit without the trial field does not undo it,
-   * unless a legacy subscription had ended (or been asked to) by then: that visit is the buyer subscribing again (a legacy
-   * subscriber keeps its id), and Marketplace gives an account one trial per product, so the new subscription is not one.
+   * fulfillment URL owns. The offer is the first visit's: a later visit without the trial field does not undo a trial,
+   * nor does one with it make a trial of a paid subscription, unless a legacy subscription had ended (or been asked to)
+   * by then: that visit is the buyer subscribing again (a legacy subscriber keeps its id), and Marketplace gives an
+   * account one trial per product, so the new subscription is not one.
    * An arrival at `at` before the latest one recorded (a token sent again, recorded at its first arrival) changes
    * nothing and answers the subscriber as it stands.
    */
@@ -111,22 +112,14 @@ export class SubscriberRepository {
           ConditionExpression: 'attribute_not_exists(#resolvedLastAt) OR #resolvedLastAt <= :at',
           UpdateExpression: [
             `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
-            // A trial claim stands unless Marketplace has said otherwise (marketplaceOfferType, which the lifecycle writes
-            // from a legacy subscribe-success): the browser's field can be added by anyone.
-            offerType === 'free-trial'
-              ? '#offerType = if_not_exists(#marketplaceOfferType, :offerType)'
-              : '#offerType = if_not_exists(#offerType, :offerType)',
+            // The first claim stands: a trial comes before the paid offer, never after it, and the browser's field can
+            // be added by anyone. Only Marketplace's word (the lifecycle) or a legacy subscription after an end changes it.
+            '#offerType = if_not_exists(#offerType, :offerType)',
             '#resolvedFirstAt = if_not_exists(#resolvedFirstAt, :at)',
             '#resolvedLastAt = :at',
           ].join(', '),
           ExpressionAttributeNames: Object.fromEntries(
-            [
-              ...names,
-              'offerType',
-              'resolvedFirstAt',
-              'resolvedLastAt',
-              ...(offerType === 'free-trial' ? ['marketplaceOfferType'] : []),
-            ].map((name) => [`#${name}`, name]),
+            [...names, 'offerType', 'resolvedFirstAt', 'resolvedLastAt'].map((name) => [`#${name}`, name]),
           ),
           ExpressionAttributeValues: {
             ...Object.fromEntries(names.map((name) => [`:${name}`, identityAttributes[name]])),

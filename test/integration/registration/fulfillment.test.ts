@@ -95,6 +95,21 @@ describe('a buyer arriving with a valid token', () => {
     );
   });
 
+  test('of a paid subscription is not made a trial by a later visit that claims one (anyone can add the field)', async () => {
+    const { license, registrationToken } = await subscribe();
+    await fulfill({ 'x-amzn-marketplace-token': registrationToken });
+    const later = await local.control.issueRegistrationToken(license.id);
+    await fulfill({
+      'x-amzn-marketplace-token': later.registrationToken,
+      'x-amzn-marketplace-offer-type': 'free-trial',
+    });
+    const subscriber = (await subscribers()).find((item) => item.licenseArn === license.licenseArn);
+    expect(subscriber?.offerType).toBe('standard');
+    expect(Date.parse(subscriber?.resolvedLastAt as string)).toBeGreaterThan(
+      Date.parse(subscriber?.resolvedFirstAt as string),
+    );
+  });
+
   test("a license's trial stays a trial on a visit without the field after it ended: a license is never subscribed to again", async () => {
     const { license, registrationToken } = await subscribe(LICENSE_PRODUCT, 'free-trial');
     await fulfill({ 'x-amzn-marketplace-token': registrationToken, 'x-amzn-marketplace-offer-type': 'free-trial' });
