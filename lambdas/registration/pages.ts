@@ -363,8 +363,8 @@ export function subscriptionEndPage(branding: Branding, end: SubscriptionEnd): S
   const charged = !end.started
     ? html`Nothing has been charged: AWS Marketplace had not confirmed the subscription when it was cancelled.`
     : end.freeTrial
-      ? html`Use during the free trial is not charged; any use after it, up to the end, is charged on your AWS bill,
-        through AWS Marketplace.`
+      ? html`Use during the free trial is not charged. If the trial became a paid subscription before the end, use after
+        the trial, up to the end, is charged on your AWS bill, through AWS Marketplace.`
       : html`Your use up to the end is charged on your AWS bill, through AWS Marketplace; nothing after it is.`;
   return layout(
     branding,
