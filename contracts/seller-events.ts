@@ -6,7 +6,8 @@
  * - `Subscriber Activated`: Marketplace confirmed the subscription; the buyer may use the product.
  * - `Subscriber Entitlements Changed`: what a contract buyer is entitled to changed.
  * - `Subscriber Ending`: the subscription was cancelled at `statusChangedAt`: the buyer may no longer use the product;
- *   usage up to then is accepted until `finalMeteringDeadline`.
+ *   usage up to then is accepted until the final send, `metering.finalHourMarginMinutes` before
+ *   `finalMeteringDeadline`.
  * - `Subscriber Ended`: its final-metering window has closed.
  * - `Subscriber Failed`: Marketplace could not complete it; the buyer may not use the product.
  * - `Subscriber Offer Changed`: after the registration, Marketplace said the offer is another than the one stored (a

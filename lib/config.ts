@@ -260,7 +260,10 @@ export const configSchema = z
           .min(1)
           .max(24 * 60)
           .default(60)
-          .describe('How long after a cancellation final usage is accepted (AWS: about an hour).'),
+          .describe(
+            'How long after a cancellation Marketplace takes its final usage (AWS: about an hour): the final-metering ' +
+              'deadline.',
+          ),
       })
       .prefault({})
       .describe("How subscribers' state follows Marketplace's notifications."),

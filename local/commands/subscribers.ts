@@ -172,7 +172,9 @@ function readable(
 function statusOf(subscriber: SubscriberAccess): string {
   const since = subscriber.statusChangedAt === undefined ? '' : ` since ${subscriber.statusChangedAt}`;
   const deadline =
-    subscriber.finalMeteringDeadline === undefined ? '' : `, final usage until ${subscriber.finalMeteringDeadline}`;
+    subscriber.finalMeteringDeadline === undefined
+      ? ''
+      : `, final-metering deadline ${subscriber.finalMeteringDeadline}`;
   const trial = subscriber.offerType === 'free-trial' ? ' (free trial)' : '';
   return `${subscriber.status}${trial}${since}${deadline}`;
 }
