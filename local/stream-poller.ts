@@ -148,9 +148,12 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
 
   /** One pass over every open shard; answers whether it found records. */
   async function pollOnce(): Promise<boolean> {
+    // A pass queued behind one the stop cut short must not read on past what that one left unhandled.
+    if (stopped) return false;
     await discoverShards('TRIM_HORIZON');
     let found = false;
     for (const [shardId, iterator] of iterators) {
+      if (stopped) return false;
       if (iterator === undefined) continue;
       let page;
       try {
@@ -179,31 +182,51 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       }
       if (Records.length > 0) found = true;
       const records = written.map((record) => toLambdaRecord(record, streamArn!));
-      if (records.length > 0 && !(await deliver(records, clock.now().getTime()))) return false;
-      if (lastRecord !== undefined && options.positions !== undefined) {
+      let handledThrough: string | undefined;
+      const complete =
+        records.length === 0 ||
+        (await deliver(records, clock.now().getTime(), (record) => {
+          handledThrough = record.dynamodb?.SequenceNumber;
+        }));
+      // Cut short by a stop, the batch's records up to the last one handled are not handed over again after a start.
+      const through = complete ? lastRecord : handledThrough;
+      if (through !== undefined && options.positions !== undefined) {
         await options.downstreamFlushed?.();
-        await options.positions.handled(tableName, shardId, lastRecord);
+        await options.positions.handled(tableName, shardId, through);
       }
+      if (!complete) return false;
     }
     return found;
   }
 
   /**
-   * Hands `records` (first delivered at `since`, on the clock) to the handler until each succeeded or is set aside;
-   * answers `false` when the poller stopped first, leaving them for the next start to read again.
+   * Hands `records` (first delivered at `since`, on the clock) to the handler until each succeeded or is set aside,
+   * in order, telling `handled` of the last record done each time more are; answers `false` when the poller stopped
+   * first, leaving the rest for the next start to read again.
    */
-  async function deliver(records: DynamoDBRecord[], since: number): Promise<boolean> {
+  async function deliver(
+    records: DynamoDBRecord[],
+    since: number,
+    handled: (through: DynamoDBRecord) => void,
+  ): Promise<boolean> {
     let pending = records;
     for (let retry = 0; pending.length > 0; retry++) {
+      if (stopped) return false;
       const failure = await invoke(pending);
-      if (failure === undefined) return true;
+      if (failure === undefined) {
+        handled(pending.at(-1)!);
+        return true;
+      }
+      if (failure.from > 0) handled(pending[failure.from - 1]!);
       const remaining = pending.slice(failure.from);
       if (failure.wholeBatch && remaining.length > 1) {
         // As `bisectBatchOnError` does with a function error: split in two and each half delivered on its own, until
         // the record that fails is alone, so the records around it are neither held back nor set aside with it. A
         // partial batch response is not split: it is retried from the record it names, as Lambda retries it.
         const half = Math.ceil(remaining.length / 2);
-        return (await deliver(remaining.slice(0, half), since)) && deliver(remaining.slice(half), since);
+        return (
+          (await deliver(remaining.slice(0, half), since, handled)) && deliver(remaining.slice(half), since, handled)
+        );
       }
       const age = clock.now().getTime() - since;
       if (age >= maxRecordAgeMs) {
@@ -211,12 +234,12 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         console.error(
           `stream ${tableName}: ${remaining.length} record(s) failed for ${Math.round(age / 1000)} s; set aside`,
         );
+        handled(remaining.at(-1)!);
         return true;
       }
       pending = remaining;
-      const paused = await sleep(Math.min(retryDelayMs * 2 ** retry, maxRetryDelayMs), true, {
-        signal: stopping.signal,
-      }).catch(() => false);
+      const pause = Math.min(retryDelayMs * 2 ** Math.min(retry, 20), maxRetryDelayMs);
+      const paused = await sleep(pause, true, { signal: stopping.signal }).catch(() => false);
       if (!paused) return false;
     }
     return true;

@@ -162,36 +162,51 @@ test('a record that fails for less than 12 hours is retried, not set aside, and 
   });
 });
 
-test('a poller stopped while it retries a record leaves it to the next start, which hands it over', async () => {
+test('a poller stopped while it retries a record leaves it, and only what was not handled, to the next start', async () => {
   const positions = new StreamPositions(await mkdtemp(join(directory, 'stopped-')));
   const warmUp = await poller([], positions);
   await write('SUBSCRIBER#before-stop');
   await warmUp.settled();
   await warmUp.stop();
+  // One batch: the outage begins at its third record.
+  for (const key of ['SUBSCRIBER#s1', 'SUBSCRIBER#s2', 'SUBSCRIBER#s-down', 'SUBSCRIBER#s3']) await write(key);
 
+  const handledBefore: string[] = [];
   let attempts = 0;
   const failing = await startStreamPoller({
     dynamoDb: dynamoDb.client,
     endpoint: dynamoDb.endpoint,
     tableName: dynamoDb.tables.Subscribers,
-    handler: () => {
+    handler: (event: DynamoDBStreamEvent) => {
+      const down = event.Records.findIndex((record) => keyOf(record) === 'SUBSCRIBER#s-down');
+      if (down === -1) return Promise.reject(new Error('a record after the outage began'));
       attempts += 1;
-      return Promise.reject(new Error('the bus is down'));
+      handledBefore.push(...event.Records.slice(0, down).map(keyOf));
+      return Promise.resolve({
+        batchItemFailures: [{ itemIdentifier: event.Records[down]!.dynamodb!.SequenceNumber! }],
+      });
     },
     // A pause far longer than the test: only the stop can end it.
     retryDelayMs: 10 * HOUR_MS,
+    maxRetryDelayMs: 10 * HOUR_MS,
     context: () => createLambdaContext('seller-notifier', 30_000, new Date()),
     pollIntervalMs: 20,
     positions,
   });
-  await write('SUBSCRIBER#while-down');
   await vi.waitFor(() => expect(attempts).toBeGreaterThan(0), { timeout: 60_000, interval: 20 });
+  // Written during the retry, and asked to be settled: a pass queued behind the stopped one must not read past it.
+  await write('SUBSCRIBER#s-after');
+  const settling = failing.settled();
   await failing.stop();
-  expect(failing.deadLetters).toEqual([]);
+  await settling;
+  expect({ handledBefore, setAside: failing.deadLetters }).toEqual({
+    handledBefore: ['SUBSCRIBER#s1', 'SUBSCRIBER#s2'],
+    setAside: [],
+  });
 
   const handled: string[] = [];
   const next = await poller(handled, positions);
   await next.settled();
   await next.stop();
-  expect(handled).toEqual(['SUBSCRIBER#while-down']);
+  expect(handled).toEqual(['SUBSCRIBER#s-down', 'SUBSCRIBER#s3', 'SUBSCRIBER#s-after']);
 });
