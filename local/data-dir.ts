@@ -132,21 +132,27 @@ function isRunningNpmStart(pid: number): boolean {
 
 /**
  * Readies a held data directory for a start, and answers whether it is the directory's first. A first start killed
- * before it was ready (DynamoDB Local had made the tables' file, the simulator had not yet saved its state) served no
- * one: its files are removed and the start is a first start again, rather than refused for a missing half. A first
- * start calls `firstStartReady` once both halves are on disk; from then on a missing half is refused
+ * before both halves were on disk (DynamoDB Local had made the tables' file, the simulator had not yet saved its state)
+ * served no one, as every license lives in the simulator's state: its files are removed and the start is a first start
+ * again, rather than refused for a missing half. One killed later left both halves, and is restarted like any other. A
+ * first start calls `firstStartReady` once both halves are on disk; from then on a missing half is refused
  * (`checkDataDirComplete`).
  *
  * @throws IncompleteDataDirError when a directory that was ready has lost one of its halves
  */
 export function prepareDataDir(dataDir: string, warn: (line: string) => void = console.error): { firstStart: boolean } {
   const marker = join(dataDir, FIRST_START_FILE_NAME);
+  const hasBothHalves = () => existsSync(join(dataDir, TABLES_FILE_NAME)) && existsSync(join(dataDir, STATE_FILE_NAME));
   if (existsSync(marker)) {
+    if (hasBothHalves()) {
+      firstStartReady(dataDir);
+      return { firstStart: false };
+    }
     for (const name of STATE_FILE_NAMES) rmSync(join(dataDir, name), { force: true });
     warn(`npm start: the first start in ${dataDir} stopped before it was ready; starting it afresh`);
   }
   checkDataDirComplete(dataDir);
-  if (existsSync(join(dataDir, TABLES_FILE_NAME))) return { firstStart: false };
+  if (hasBothHalves()) return { firstStart: false };
   writeFileSync(marker, '');
   return { firstStart: true };
 }

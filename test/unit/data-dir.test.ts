@@ -111,6 +111,17 @@ describe('a first start', () => {
     ]);
   });
 
+  test('killed once both halves were on disk is restarted like any other: nothing is removed', () => {
+    prepare();
+    writeFileSync(file('shared-local-instance.db'), 'tables');
+    writeFileSync(file('marketplace-simulator.json'), '{}');
+    expect(prepare()).toEqual({ firstStart: false });
+    expect(readFileSync(file('shared-local-instance.db'), 'utf8')).toBe('tables');
+    expect(readFileSync(file('marketplace-simulator.json'), 'utf8')).toBe('{}');
+    expect(existsSync(file(FIRST_START_FILE_NAME))).toBe(false);
+    expect(warnings).toEqual([]);
+  });
+
   test('once ready, a directory that lost a half is refused, its files kept', () => {
     prepare();
     writeFileSync(file('shared-local-instance.db'), 'tables');
