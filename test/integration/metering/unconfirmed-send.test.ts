@@ -83,4 +83,38 @@ describe('an expiry after an unconfirmed send', () => {
       ]);
     },
   );
+
+  test('a zero-usage record whose answers were all lost expires quietly: it bills nothing either way', async () => {
+    const now = SIMULATOR_NOW;
+    const tables = await freshTables(dynamoDb);
+    const client = documentClient(dynamoDb.endpoint);
+    const { code } = await sim.control.createProduct(meteredProduct({ identityModel: 'license' }));
+    const setup = { control: sim.control, client, subscribersTable: tables.subscribers };
+    const buyer = await subscribeBuyer(setup, code, now);
+    await addUsage(client, tables.usage, {
+      subscriberId: buyer.subscriberId,
+      hour: hoursBefore(now, 1),
+      dimension: 'users',
+      quantity: 0,
+    });
+    await cancelSubscription(setup, buyer, now);
+    const errors: string[] = [];
+    const logger: MeteringLogger = { info: () => {}, warn: () => {}, error: (message) => errors.push(message) };
+    const metering = meteringHarness(tables, sim.url, {
+      products: [{ code, meteredDimensions: ['users', 'gb'] }],
+      logger,
+    });
+
+    await sim.control.setFaults({ rules: [{ kind: 'drop-connection', when: 'after-processing' }] });
+    expect(await metering.run({ now, scope: 'ending' })).toMatchObject({ billed: 0, pending: 1 });
+    await sim.control.clearFaults();
+    const later = minutesFrom(now, 65);
+    await sim.control.setClock(later, false);
+    expect(await metering.run({ now: later })).toMatchObject({ expired: 1, unconfirmedSends: 0 });
+
+    expect(errors).not.toContain('Usage bucket expired after an unconfirmed send');
+    const report = await usageReport(client, tables.usage, { from: now, to: now });
+    expect(report.totals).toMatchObject({ recorded: 0, expired: 0, unconfirmed: 0 });
+    expect(report.unconfirmedSends).toEqual([]);
+  });
 });

@@ -36,7 +36,8 @@ export interface AuditedItem {
   readonly requestId: string | undefined;
   /**
    * Rejected or expired after an earlier run froze it and may have sent it unanswered (`UNCONFIRMED_SEND`): when that
-   * earlier send may have gone out, for CloudTrail. Marketplace may have billed it then.
+   * earlier send may have gone out, for CloudTrail. Marketplace may have billed it then; a zero-usage record bills
+   * nothing either way, and needs no look.
    */
   readonly unconfirmedSince: string | undefined;
 }
@@ -45,14 +46,15 @@ export function auditItem(item: Record<string, unknown>): AuditedItem {
   const key = { pk: String(item.pk), sk: String(item.sk) };
   const place = placeOf(item, key);
   const outcome = outcomeOf(item, place);
+  const quantity = typeof item.quantity === 'number' ? item.quantity : 0;
   return {
     key,
     place,
-    quantity: typeof item.quantity === 'number' ? item.quantity : 0,
+    quantity,
     outcome,
     requestId: typeof item.requestId === 'string' ? item.requestId : undefined,
     unconfirmedSince:
-      item[UNCONFIRMED_SEND] === true && (outcome.kind === 'rejected' || outcome.kind === 'expired')
+      item[UNCONFIRMED_SEND] === true && quantity > 0 && (outcome.kind === 'rejected' || outcome.kind === 'expired')
         ? String(item.frozenAt)
         : undefined,
   };

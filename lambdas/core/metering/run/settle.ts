@@ -61,10 +61,14 @@ export class Settler {
     }
   }
 
-  /** Settles a bucket rejected, marking it when an earlier run froze it (and may have sent it unanswered). */
+  /**
+   * Settles a bucket rejected, marking it when an earlier run froze it (and may have sent it unanswered) with usage in
+   * it: a zero-usage record bills nothing either way.
+   */
   async reject(bucket: BucketItem, reason: string, requestId: string | undefined): Promise<void> {
     const { ledger, tally, logger, now } = this.run;
-    const unconfirmedSend = bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime();
+    const unconfirmedSend =
+      bucket.quantity > 0 && bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime();
     if (!(await ledger.settleRejected(bucket.key, { reason, requestId, unconfirmedSend }, now))) {
       // Another run settled it meanwhile (billed, as a run whose resend Marketplace took does): nothing to alarm on.
       tally.settledElsewhere++;
@@ -101,8 +105,9 @@ export class Settler {
       return false;
     }
     tally.expired++;
-    if (frozenEarlier) {
-      // An earlier run froze it and may have sent it without learning the answer: CloudTrail tells whether it billed.
+    // An earlier run froze it and may have sent it without learning the answer: CloudTrail tells whether it billed. A
+    // zero-usage record bills nothing either way: no one need look.
+    if (frozenEarlier && units !== 0) {
       tally.unconfirmedSends++;
       logger.error('Usage bucket expired after an unconfirmed send', { key, reason });
     }
