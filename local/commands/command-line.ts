@@ -42,13 +42,21 @@ export function parseCommandLine<T extends Options>(args: readonly string[], opt
   try {
     parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals, tokens: true });
   } catch (error) {
-    throw new ArgumentError(messageOf(error), { cause: error });
+    // With positionals allowed, parseArgs adds advice for `node` ("after '--'") that npm's own `--` makes wrong.
+    throw new ArgumentError(messageOf(error).replace(/\. To specify a positional argument.*$/s, ''), { cause: error });
   }
   refuseRepeatedValues(options, parsed.tokens);
   return parsed;
 }
 
 function refuseOptionsNpmTook(options: Options, args: readonly string[]): void {
+  // Written before `--` to a command that has no dry run, it would do for real what was meant as a preview.
+  if (options['dry-run'] === undefined && npmTookOption('dry-run')) {
+    throw new ArgumentError(
+      `npm took --dry-run for its own option, and npm run ${process.env['npm_lifecycle_event']} has none: it would ` +
+        'have run for real. Run it without --dry-run',
+    );
+  }
   for (const [name, { short, type }] of Object.entries(options)) {
     // npm takes an option it does not know as a flag, and hands the value after it to the command.
     const handedOver = type === 'string' && args[0]?.startsWith('-') === false ? args[0] : undefined;

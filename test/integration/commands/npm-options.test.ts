@@ -28,6 +28,23 @@ test.each([
   expect(run.stderr).toContain(fix);
 });
 
+test.each(['redrive', 'subscribers', 'sample-usage'])(
+  'npm run %s --dry-run: refused (exit 2), as the command has no dry run and would run for real',
+  async (command) => {
+    const run = await npmRun(command, '--dry-run', 'lifecycle');
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain(
+      `npm run ${command}: npm took --dry-run for its own option, and npm run ${command} has none`,
+    );
+  },
+);
+
+test('an unknown option is refused in the same words by a command that takes arguments (redrive)', async () => {
+  const run = await npmRun('redrive', '--', '--bogus');
+  expect(run.status, run.stderr).toBe(2);
+  expect(run.stderr).toMatch(/^npm run redrive: Unknown option '--bogus'\nusage: /);
+});
+
 test.each(['subscribers', 'meter', 'report', 'redrive', 'sample-usage', 'preflight'])(
   'npm run %s -- --help prints the usage line alone (exit 0)',
   async (command) => {
