@@ -18,7 +18,11 @@
  * address and the variable to set. Against the simulator the time is the simulator's (the local stack runs on it),
  * against AWS the machine's.
  */
+import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { connect } from 'node:net';
+import { TABLE_KEY } from '../../contracts/index.ts';
+import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import type { Clock } from '../../lambdas/core/clock.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
 import { loadLocalConfig, portFromEnvironment } from '../config.ts';
@@ -171,7 +175,10 @@ async function tableName(
   kind: keyof StackState['tables'],
 ): Promise<string> {
   const named = process.env[variable];
-  if (named) return named;
+  if (named) {
+    await mustExist(named, variable, output, dynamoDbEndpoint);
+    return named;
+  }
   if (dynamoDbEndpoint === undefined) {
     throw new TargetNotFoundError(
       `set ${variable} to the stack's ${output} output: in AWS the table names are the stack's`,
@@ -183,6 +190,33 @@ async function tableName(
     : kind === 'subscribers'
       ? 'Subscribers'
       : 'Usage';
+}
+
+/**
+ * A table named by hand (the likeliest slip against AWS: the names are copied from the stack's outputs) that is not
+ * there stops the command at once, naming it, rather than in DynamoDB's words halfway through, once per item.
+ */
+async function mustExist(
+  table: string,
+  variable: string,
+  output: string,
+  dynamoDbEndpoint: string | undefined,
+): Promise<void> {
+  const client = documentClient(dynamoDbEndpoint);
+  try {
+    const probe = { [TABLE_KEY.partitionKey]: 'table-check', [TABLE_KEY.sortKey]: 'table-check' };
+    await client.send(new GetCommand({ TableName: table, Key: probe }));
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+    const where = dynamoDbEndpoint ?? "AWS's DynamoDB, in the credentials' account and region";
+    throw new TargetNotFoundError(
+      `${variable} names the table ${table}, which does not exist at ${where}: set it to the stack's ${output} ` +
+        "output (aws cloudformation describe-stacks --stack-name SaasMarketplace --query 'Stacks[0].Outputs')",
+      { cause: error },
+    );
+  } finally {
+    client.destroy();
+  }
 }
 
 function remedy(service: Service): string {

@@ -217,3 +217,36 @@ test(
     expect(rerun.stdout).toMatch(/^ {2}pending {5}0$/m);
   },
 );
+
+test.each([
+  ['meter', ['--dry-run'], 'SUBSCRIBERS_TABLE', 'SubscribersTableName'],
+  ['report', [], 'USAGE_TABLE', 'UsageTableName'],
+  ['subscribers', [], 'USAGE_TABLE', 'UsageTableName'],
+])(
+  '%s with a table name that does not exist stops at once, naming the table, its variable and the output to copy',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async (command, args, variable, output) => {
+    const { client, tables, buyer } = await setup();
+    await addUsage(client, tables.usage, {
+      subscriberId: buyer.subscriberId,
+      hour: hoursBefore(SIMULATOR_NOW, 1),
+      dimension: 'requests',
+      quantity: 6,
+    });
+    const run = await runNodeCommand([`local/commands/${command}.ts`, ...args], {
+      DYNAMODB_ENDPOINT: tables.endpoint,
+      USAGE_TABLE: tables.usage,
+      SUBSCRIBERS_TABLE: tables.subscribers,
+      MARKETPLACE_ENDPOINT: sim.url,
+      [variable]: 'SaasMarketplace-Mistyped',
+    });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      `npm run ${command}: ${variable} names the table SaasMarketplace-Mistyped, which does not exist at ` +
+        `${tables.endpoint}: set it to the stack's ${output} output (aws cloudformation describe-stacks --stack-name ` +
+        "SaasMarketplace --query 'Stacks[0].Outputs')",
+    );
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stdout).toBe('');
+  },
+);
