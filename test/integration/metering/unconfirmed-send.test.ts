@@ -23,42 +23,51 @@ import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../
 const dynamoDb = useDynamoDb();
 const sim = useSimulator();
 
+/**
+ * A buyer of a `model` product with `quantity` units in the hour before `SIMULATOR_NOW` cancels; final metering sends
+ * the record and Marketplace bills it, but every answer is lost; the next run comes after the deadline, at `later`.
+ */
+async function finalSendAnswersLost(model: 'license' | 'legacy', quantity: number) {
+  const now = SIMULATOR_NOW;
+  const tables = await freshTables(dynamoDb);
+  const client = documentClient(dynamoDb.endpoint);
+  const { code } = await sim.control.createProduct(meteredProduct({ identityModel: model }));
+  const setup = { control: sim.control, client, subscribersTable: tables.subscribers };
+  const buyer = await subscribeBuyer(setup, code, now);
+  await addUsage(client, tables.usage, {
+    subscriberId: buyer.subscriberId,
+    hour: hoursBefore(now, 1),
+    dimension: 'users',
+    quantity,
+  });
+  // The buyer cancels: Marketplace takes final records for an hour.
+  await cancelSubscription(setup, buyer, now);
+  const errors: { message: string; details: Record<string, unknown> }[] = [];
+  const logger: MeteringLogger = {
+    info: () => {},
+    warn: () => {},
+    error: (message, details) => errors.push({ message, details }),
+  };
+  const metering = meteringHarness(tables, sim.url, {
+    products: [{ code, meteredDimensions: ['users', 'gb'] }],
+    logger,
+  });
+
+  // Final metering: Marketplace bills the record every time, and every answer is lost.
+  await sim.control.setFaults({ rules: [{ kind: 'drop-connection', when: 'after-processing' }] });
+  expect(await metering.run({ now, scope: 'ending' })).toMatchObject({ billed: 0, pending: 1 });
+  await sim.control.clearFaults();
+  // The next run comes after the deadline.
+  const later = minutesFrom(now, 65);
+  await sim.control.setClock(later, false);
+  return { now, later, tables, client, buyer, errors, metering };
+}
+
 describe('an expiry after an unconfirmed send', () => {
   test.each(['license', 'legacy'] as const)(
     '%s: a bucket billed by final metering whose answers were all lost is marked, logged and reported',
     async (model) => {
-      const now = SIMULATOR_NOW;
-      const tables = await freshTables(dynamoDb);
-      const client = documentClient(dynamoDb.endpoint);
-      const { code } = await sim.control.createProduct(meteredProduct({ identityModel: model }));
-      const setup = { control: sim.control, client, subscribersTable: tables.subscribers };
-      const buyer = await subscribeBuyer(setup, code, now);
-      await addUsage(client, tables.usage, {
-        subscriberId: buyer.subscriberId,
-        hour: hoursBefore(now, 1),
-        dimension: 'users',
-        quantity: 7,
-      });
-      // The buyer cancels: Marketplace takes final records for an hour.
-      await cancelSubscription(setup, buyer, now);
-      const errors: { message: string; details: Record<string, unknown> }[] = [];
-      const logger: MeteringLogger = {
-        info: () => {},
-        warn: () => {},
-        error: (message, details) => errors.push({ message, details }),
-      };
-      const metering = meteringHarness(tables, sim.url, {
-        products: [{ code, meteredDimensions: ['users', 'gb'] }],
-        logger,
-      });
-
-      // Final metering: Marketplace bills the record every time, and every answer is lost.
-      await sim.control.setFaults({ rules: [{ kind: 'drop-connection', when: 'after-processing' }] });
-      expect(await metering.run({ now, scope: 'ending' })).toMatchObject({ billed: 0, pending: 1 });
-      await sim.control.clearFaults();
-      // The next run comes after the deadline.
-      const later = minutesFrom(now, 65);
-      await sim.control.setClock(later, false);
+      const { now, later, tables, client, buyer, errors, metering } = await finalSendAnswersLost(model, 7);
       expect(await metering.run({ now: later })).toMatchObject({
         expired: 1,
         unconfirmedSends: 1,
@@ -85,34 +94,10 @@ describe('an expiry after an unconfirmed send', () => {
   );
 
   test('a zero-usage record whose answers were all lost expires quietly: it bills nothing either way', async () => {
-    const now = SIMULATOR_NOW;
-    const tables = await freshTables(dynamoDb);
-    const client = documentClient(dynamoDb.endpoint);
-    const { code } = await sim.control.createProduct(meteredProduct({ identityModel: 'license' }));
-    const setup = { control: sim.control, client, subscribersTable: tables.subscribers };
-    const buyer = await subscribeBuyer(setup, code, now);
-    await addUsage(client, tables.usage, {
-      subscriberId: buyer.subscriberId,
-      hour: hoursBefore(now, 1),
-      dimension: 'users',
-      quantity: 0,
-    });
-    await cancelSubscription(setup, buyer, now);
-    const errors: string[] = [];
-    const logger: MeteringLogger = { info: () => {}, warn: () => {}, error: (message) => errors.push(message) };
-    const metering = meteringHarness(tables, sim.url, {
-      products: [{ code, meteredDimensions: ['users', 'gb'] }],
-      logger,
-    });
-
-    await sim.control.setFaults({ rules: [{ kind: 'drop-connection', when: 'after-processing' }] });
-    expect(await metering.run({ now, scope: 'ending' })).toMatchObject({ billed: 0, pending: 1 });
-    await sim.control.clearFaults();
-    const later = minutesFrom(now, 65);
-    await sim.control.setClock(later, false);
+    const { now, later, tables, client, errors, metering } = await finalSendAnswersLost('license', 0);
     expect(await metering.run({ now: later })).toMatchObject({ expired: 1, unconfirmedSends: 0 });
 
-    expect(errors).not.toContain('Usage bucket expired after an unconfirmed send');
+    expect(errors.map((error) => error.message)).not.toContain('Usage bucket expired after an unconfirmed send');
     const report = await usageReport(client, tables.usage, { from: now, to: now });
     expect(report.totals).toMatchObject({ recorded: 0, expired: 0, unconfirmed: 0 });
     expect(report.unconfirmedSends).toEqual([]);
