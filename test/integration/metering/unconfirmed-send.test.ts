@@ -3,7 +3,8 @@
  * records and Marketplace bills them, but every answer is lost (a dropped connection, the function killed), until the
  * final-metering deadline has passed. Marketplace takes nothing from then on, so the run cannot learn the first answer
  * any more: it settles the bucket `expired`, marks it `unconfirmedSend` (for the report and its alarm) and says so at
- * error level, so that an operator settles it from CloudTrail.
+ * error level, so that an operator settles it from CloudTrail. A zero-usage record so lost expires quietly: it bills
+ * nothing either way.
  */
 import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
