@@ -85,7 +85,7 @@ export class SubscriberRepository {
    * fulfillment URL owns. The offer is the first visit's: a later visit without the trial field does not undo a trial,
    * nor does one with it make a trial of a paid subscription, unless a legacy subscription had ended (or been asked to)
    * by then: that visit is the buyer subscribing again (a legacy subscriber keeps its id), and Marketplace gives an
-   * account one trial per product, so the new subscription is not one.
+   * account one trial per product, so the new subscription is not one, whatever the visit claims.
    * An arrival at `at` before the latest one recorded (a token sent again, recorded at its first arrival) changes
    * nothing and answers the subscriber as it stands.
    */
@@ -137,21 +137,21 @@ export class SubscriberRepository {
     }
     const firstEndAt = (Attributes?.lifecycle as { firstEndAt?: string } | undefined)?.firstEndAt;
     // Only a legacy subscriber can be subscribed to again under its id: a license's visit after its end is the same
-    // license, whose trial stays a trial.
+    // license, whose trial stays a trial. An account gets one trial per product, so the new subscription is paid,
+    // whatever the visit claims.
     const subscribedAgain =
       identity.model === 'legacy' &&
-      offerType === 'standard' &&
       Attributes?.offerType === 'free-trial' &&
       firstEndAt !== undefined &&
       firstEndAt <= at.toISOString();
-    return subscribedAgain ? await this.recordOfferAfterEnd(id, offerType, at) : toSubscriber(Attributes);
+    return subscribedAgain ? await this.recordPaidAfterEnd(id, at) : toSubscriber(Attributes);
   }
 
   /**
-   * The offer of a subscription that followed an end (`recordResolution`). The condition holds unless the item's
-   * lifecycle was rewritten in between, which only an operator does: the offer is then left as it was.
+   * The offer of a subscription that followed an end (`recordResolution`): the paid one. The condition holds unless
+   * the item's lifecycle was rewritten in between, which only an operator does: the offer is then left as it was.
    */
-  private async recordOfferAfterEnd(id: string, offerType: OfferType, at: Date): Promise<Subscriber> {
+  private async recordPaidAfterEnd(id: string, at: Date): Promise<Subscriber> {
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
@@ -164,7 +164,7 @@ export class SubscriberRepository {
             '#lifecycle': 'lifecycle',
             '#firstEndAt': 'firstEndAt',
           },
-          ExpressionAttributeValues: { ':offerType': offerType, ':at': at.toISOString() },
+          ExpressionAttributeValues: { ':offerType': 'standard', ':at': at.toISOString() },
           ReturnValues: 'ALL_NEW',
         }),
       );

@@ -125,6 +125,25 @@ describe('a buyer arriving with a valid token', () => {
     expect(subscriber?.offerType).toBe('free-trial');
   });
 
+  test("a legacy trial's buyer back after its end is on the paid offer, even claiming a trial again", async () => {
+    const { license, registrationToken } = await subscribe(LEGACY_PRODUCT, 'free-trial');
+    await fulfill({ 'x-amzn-marketplace-token': registrationToken, 'x-amzn-marketplace-offer-type': 'free-trial' });
+    const subscriberId = `legacy:${LEGACY_PRODUCT}:${license.customerIdentifier}`;
+    const ended = new Date(Date.parse((await local.control.clock()).now) - 60_000).toISOString();
+    await local.writeSubscriber(subscriberId, {
+      lifecycle: { activatedAt: ended, startedAt: ended, endRequestedAt: ended, firstEndAt: ended },
+      subscriptionStatus: 'ending',
+    });
+    // Subscribing again under the same id: an account gets one trial per product, whatever the form says.
+    const again = await local.control.issueRegistrationToken(license.id);
+    await fulfill({
+      'x-amzn-marketplace-token': again.registrationToken,
+      'x-amzn-marketplace-offer-type': 'free-trial',
+    });
+    const subscriber = (await subscribers()).find((item) => item.subscriberId === subscriberId);
+    expect(subscriber?.offerType).toBe('standard');
+  });
+
   test('twenty parallel POSTs of one token end with one subscriber and twenty separate sessions', async () => {
     const { license, registrationToken } = await subscribe();
     const answers = await Promise.all(
