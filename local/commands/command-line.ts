@@ -13,8 +13,8 @@ export class ArgumentError extends LocalStackError {
 }
 
 /** `--help` or `-h`: the usage line, and exit status 0. */
-class HelpRequest extends LocalStackError {
-  override readonly name = 'HelpRequest';
+class HelpRequestError extends LocalStackError {
+  override readonly name = 'HelpRequestError';
 }
 
 /** Something the command needs failed: exit status 1. */
@@ -37,7 +37,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  */
 export function parseCommandLine<T extends Options>(args: readonly string[], options: T, allowPositionals = false) {
   refuseOptionsNpmTook(options, args);
-  if (args.some((arg) => arg === '--help' || arg === '-h')) throw new HelpRequest('usage');
+  if (args.some((arg) => arg === '--help' || arg === '-h')) throw new HelpRequestError('usage');
   let parsed;
   try {
     parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals, tokens: true });
@@ -109,7 +109,7 @@ export function runCommand(name: string, usage: string, main: (args: string[]) =
       process.exitCode = status;
     },
     (error: unknown) => {
-      if (error instanceof HelpRequest) {
+      if (error instanceof HelpRequestError) {
         console.log(`usage: ${usage}`);
         process.exitCode = 0;
       } else if (error instanceof ArgumentError) {
