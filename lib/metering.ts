@@ -90,9 +90,9 @@ export class Metering extends Construct {
       catches: 'the metering functions (their on-failure destination) and the rules that invoke them',
       alarmName: 'metering-dead-letters',
       alarmDescription:
-        'A metering run (the hourly run, or final metering of ending subscribers) failed after its retries. ' +
-        'Nothing is lost: unsent usage stays pending for the next run. See the metering and final-metering log ' +
-        'groups for the cause.',
+        "A final-metering run failed (it is not retried: the next minute's run does the same work), or EventBridge " +
+        'could not start a metering run. Nothing is lost: unsent usage stays pending for the next run. The ' +
+        'messages hold the error; see the metering and final-metering log groups for the cause.',
     });
     this.deadLetterQueue = deadLetterQueue;
     const { metering, stateMachine } = this.meteringFunction(props, deadLetterQueue);

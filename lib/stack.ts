@@ -129,7 +129,7 @@ export class SaasMarketplaceStack extends Stack {
     );
     output(
       'MeteringDeadLetterQueueUrl',
-      'Metering runs (hourly, or final flushes) that failed three times; their usage stays pending',
+      'Final-metering runs that failed, and metering triggers EventBridge could not deliver; their usage stays pending',
       this.metering.deadLetterQueue.queueUrl,
     );
     output(
