@@ -563,7 +563,7 @@ describe('npm run report', () => {
     expect(run.stderr.split('\n')[0]).toContain(`, not "${tooLong.slice(0, 80)}... (${tooLong.length} characters)"`);
   });
 
-  test('a table it cannot read: exit status 1 and one line naming it', async () => {
+  test('a table that does not exist: exit status 1 and one line naming it and the output to copy', async () => {
     const tables = await freshTables(dynamoDb);
 
     const run = await runReport([], { ...tables, usage: `${tables.usage}-missing` });
@@ -571,7 +571,10 @@ describe('npm run report', () => {
     expect(run.status).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(
-      new RegExp(`^npm run report: cannot read the Usage table ${tables.usage}-missing at http://\\S+: .+\\n$`),
+      new RegExp(
+        `^npm run report: USAGE_TABLE names the table ${tables.usage}-missing, which does not exist at http://\\S+: ` +
+          "set it to the stack's UsageTableName output .+\\n$",
+      ),
     );
   });
 });
