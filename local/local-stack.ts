@@ -93,7 +93,8 @@ export interface LocalStackOptions {
   readonly queueRetries?: Pick<LocalQueueOptions, 'visibilityTimeoutMs' | 'maxReceiveCount' | 'deferralSecondMs'>;
   /**
    * How the Subscribers stream retries a record the seller notifier keeps failing on (a seller bus that is down).
-   * Default: as deployed, until the record is 12 hours old by the simulator's clock, pausing 0.2 s doubling to 5 s.
+   * Default: as deployed, for 12 hours by the simulator's clock from its first delivery since this start, pausing 0.2 s
+   * doubling to 5 s.
    */
   readonly streamRetries?: Pick<StreamPollerOptions, 'maxRecordAgeMs' | 'retryDelayMs' | 'maxRetryDelayMs'>;
   /**
