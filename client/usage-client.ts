@@ -88,7 +88,7 @@ export interface CloseOptions {
 
 /** What one flush did, counted in app events (what `record()` took). */
 export interface FlushReport {
-  /** HTTP requests sent, retries included (not attempts that ended before one was sent, for want of credentials). */
+  /** HTTP requests made, retries included, answered or not (not attempts that ended for want of credentials). */
   readonly requests: number;
   /** Answered `accepted` or `duplicate`. */
   readonly delivered: number;
@@ -148,14 +148,16 @@ export class UsageClient {
   private readonly callbacksUnderway = new Set<Promise<void>>();
 
   constructor(options: UsageClientOptions) {
+    checkedNames('', options, OPTION_NAMES);
     const usageUrl = checkedUrl(options.usageUrl);
     const retry = checkedRetry(options.retry);
     this.flushIntervalMs = checkedWait('flushIntervalMs', options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
-    this.clock = options.clock ?? { now: () => new Date() };
-    this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
-    this.onRefused = options.onRefused ?? logRefusal;
-    this.onError = options.onError ?? ((error) => console.error(`usage client: ${error.message}`));
-    this.onFlush = options.onFlush ?? (() => undefined);
+    this.clock = checkedFunctions('clock', options.clock, ['now']) ?? { now: () => new Date() };
+    this.sleep = checkedFunction('sleep', options.sleep) ?? ((ms, signal) => delay(ms, undefined, { signal }));
+    this.onRefused = checkedFunction('onRefused', options.onRefused) ?? logRefusal;
+    this.onError =
+      checkedFunction('onError', options.onError) ?? ((error) => console.error(`usage client: ${error.message}`));
+    this.onFlush = checkedFunction('onFlush', options.onFlush) ?? (() => undefined);
     this.transport = new UsageTransport({
       usageUrl,
       region: regionOf(usageUrl, options.region),
@@ -401,8 +403,57 @@ function logRefusal(refusal: UsageRefusal): void {
   );
 }
 
+/** Every option the constructor takes: a misspelt one is refused, not left to its default without a word. */
+const OPTION_NAMES: readonly (keyof UsageClientOptions)[] = [
+  'usageUrl',
+  'region',
+  'credentials',
+  'flushIntervalMs',
+  'retry',
+  'onRefused',
+  'onError',
+  'onFlush',
+  'clock',
+  'sleep',
+];
+const RETRY_OPTION_NAMES: readonly (keyof RetryOptions)[] = [
+  'maxAttempts',
+  'baseDelayMs',
+  'maxDelayMs',
+  'requestTimeoutMs',
+];
+
+/** Refuses a name `options` holds that `known` does not: `prefix` says where it was (`retry.`). */
+function checkedNames(prefix: string, options: object, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object') {
+    throw new UsageClientConfigError(`${prefix === '' ? 'the options' : prefix.slice(0, -1)} must be an object`);
+  }
+  const unknown = Object.keys(options).find((name) => !known.includes(name));
+  if (unknown !== undefined) {
+    throw new UsageClientConfigError(`${prefix}${unknown} is not an option; the options are ${known.join(', ')}`);
+  }
+}
+
+/** A callback option: a function, or left out. */
+function checkedFunction<T>(name: string, value: T | undefined): T | undefined {
+  if (value === undefined || typeof value === 'function') return value;
+  throw new UsageClientConfigError(`${name} must be a function, not ${asGiven(value)}`);
+}
+
+/** An object option whose `methods` must be functions (`clock.now`), or left out. */
+function checkedFunctions<T extends object>(name: string, value: T | undefined, methods: readonly (keyof T)[]) {
+  if (value === undefined) return value;
+  for (const method of methods) {
+    if (value === null || typeof value[method] !== 'function') {
+      throw new UsageClientConfigError(`${name} must be an object with a ${String(method)}() method`);
+    }
+  }
+  return value;
+}
+
 /** The retry options over the defaults (an option given as `undefined` keeps its default), each checked. */
 function checkedRetry(options: Partial<RetryOptions> | undefined): RetryOptions {
+  if (options !== undefined) checkedNames('retry.', options, RETRY_OPTION_NAMES);
   const given = Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined));
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...given };
   if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {

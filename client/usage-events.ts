@@ -61,12 +61,21 @@ const MAX_TAG_VALUE_LENGTH = 256;
 
 const HOUR_MS = 3_600_000;
 
+/** What a usage event may hold: anything else is a mistake of its caller (an `eventId` would be dropped unseen). */
+const EVENT_FIELDS: readonly string[] = [
+  'subscriberId',
+  'dimension',
+  'quantity',
+  'timestamp',
+  'tags',
+] satisfies readonly (keyof UsageEvent)[];
+
 /** How far ahead of its clock the API takes usage. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 /** A copy of `event` that later changes to the app's object cannot reach, its time filled in with `now`. */
 export function recordedEvent(event: UsageEvent, now: Date): RecordedUsageEvent {
-  const problem = eventProblem(event) ?? timeProblem(event, now);
+  const problem = eventProblem(event) ?? unknownFieldProblem(event) ?? timeProblem(event, now);
   if (problem !== undefined) throw new InvalidUsageEventError(problem);
   return {
     subscriberId: event.subscriberId,
@@ -111,13 +120,26 @@ function eventProblem(event: UsageEvent): string | undefined {
       return `tags must hold 1 to ${MAX_TAGS} tags (leave tags out for untagged usage)`;
     }
     for (const [key, value] of entries) {
-      if (key.length > MAX_TAG_KEY_LENGTH) return `every tag key must be at most ${MAX_TAG_KEY_LENGTH} characters`;
-      if (typeof value !== 'string' || value.length > MAX_TAG_VALUE_LENGTH) {
-        return `every tag value must be a string of at most ${MAX_TAG_VALUE_LENGTH} characters`;
+      if (key === '' || key.length > MAX_TAG_KEY_LENGTH) {
+        return `every tag key must be 1 to ${MAX_TAG_KEY_LENGTH} characters`;
+      }
+      if (typeof value !== 'string' || value === '' || value.length > MAX_TAG_VALUE_LENGTH) {
+        return `every tag value must be a string of 1 to ${MAX_TAG_VALUE_LENGTH} characters`;
       }
     }
   }
   return undefined;
+}
+
+/** A field the caller added that a usage event does not have: it would be dropped without a word. */
+function unknownFieldProblem(event: UsageEvent): string | undefined {
+  const unknownField = Object.keys(event).find((name) => !EVENT_FIELDS.includes(name));
+  if (unknownField === 'eventId') {
+    return 'eventId is not a field of a usage event: the client sums events and gives each sum its own id';
+  }
+  return unknownField === undefined
+    ? undefined
+    : `${unknownField} is not a field of a usage event; the fields are ${EVENT_FIELDS.join(', ')}`;
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   type AggregatedUsageEvent,
   type AwsCredentials,
   type FlushReport,
+  type RetryOptions,
   type UsageClientOptions,
   type UsageEvent,
   type UsageRefusal,
@@ -1035,11 +1036,23 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   for (const tags of [{}, tagsOf(6)]) {
     expect(() => client.record({ ...event, quantity: 1, tags })).toThrow('tags must hold 1 to 5 tags');
   }
-  expect(() => client.record({ ...event, quantity: 1, tags: { ['k'.repeat(101)]: 'v' } })).toThrow(
-    'every tag key must be at most 100 characters',
+  // The API refuses an empty tag key or value as it does a long one: refused here, not left to a refusal later.
+  for (const key of ['', 'k'.repeat(101)]) {
+    expect(() => client.record({ ...event, quantity: 1, tags: { [key]: 'v' } })).toThrow(
+      'every tag key must be 1 to 100 characters',
+    );
+  }
+  for (const value of ['', 'v'.repeat(257)]) {
+    expect(() => client.record({ ...event, quantity: 1, tags: { team: value } })).toThrow(
+      'every tag value must be a string of 1 to 256 characters',
+    );
+  }
+  // A field a usage event lacks would be dropped unseen: an app passing its own id must not think it dedupes.
+  expect(() => client.record({ ...event, quantity: 1, eventId: 'req-42' } as UsageEvent)).toThrow(
+    'eventId is not a field of a usage event: the client sums events and gives each sum its own id',
   );
-  expect(() => client.record({ ...event, quantity: 1, tags: { team: 'v'.repeat(257) } })).toThrow(
-    'every tag value must be a string of at most 256 characters',
+  expect(() => client.record({ ...event, quantity: 1, timeStamp: new Date() } as UsageEvent)).toThrow(
+    'timeStamp is not a field of a usage event; the fields are subscriberId, dimension, quantity, timestamp, tags',
   );
   expect(() => client.record(null as unknown as UsageEvent)).toThrow(InvalidUsageEventError);
   expect(client.pendingAppEvents).toBe(0);
@@ -1073,4 +1086,18 @@ test('record() refuses what cannot be summed, and the client refuses options it 
       'flushIntervalMs must be a number of milliseconds from 0 to 2147483647',
     );
   }
+  // A misspelt option would otherwise leave its default in place without a word, and a callback that is not a
+  // function would only fail at the first refusal, the refusal lost with it.
+  expect(() => new UsageClient({ usageUrl, retry: { attempts: 3 } as Partial<RetryOptions> })).toThrow(
+    'retry.attempts is not an option; the options are maxAttempts, baseDelayMs, maxDelayMs, requestTimeoutMs',
+  );
+  expect(() => new UsageClient({ usageUrl, flushInterval: 1000 } as UsageClientOptions)).toThrow(
+    'flushInterval is not an option; the options are usageUrl, region,',
+  );
+  for (const name of ['onRefused', 'onError', 'onFlush', 'sleep']) {
+    expect(() => new UsageClient({ usageUrl, [name]: 5 }), name).toThrow(`${name} must be a function, not 5`);
+  }
+  expect(() => new UsageClient({ usageUrl, clock: {} as { now(): Date } })).toThrow(
+    'clock must be an object with a now() method',
+  );
 });
