@@ -74,8 +74,9 @@ export class SellerEvents extends Construct {
       alarmName: 'admin-email-dead-letters',
       alarmDescription:
         'A registration email to the seller admin was not sent: EventBridge could not publish it to the SNS topic ' +
-        'after every retry, or SNS could not deliver it to the address (it bounced, or the subscription was never ' +
-        'confirmed). The message holds the event; the registration itself is safe in the Subscribers table.',
+        'after every retry, or SNS could not deliver it to the address. The message holds the event; the ' +
+        'registration itself is safe in the Subscribers table. SNS sends nothing to an unconfirmed email ' +
+        'subscription, and no alarm sees that: confirm it after a deploy that sets a new address.',
     });
     topic.addSubscription(new EmailSubscription(adminEmail, { deadLetterQueue }));
 

@@ -72,8 +72,8 @@ export class SellerNotifications extends Construct {
       alarmName: 'seller-notifier-dead-letters',
       alarmDescription:
         'A change of a subscriber was not announced on the seller event bus: its events failed to publish for 12 ' +
-        'hours. The message names the stream records; the subscribers are in the Subscribers table. Fix what ' +
-        'failed (see the notifier log group), then publish the events for those subscribers.',
+        'hours. The message names the stream records; the notifier log group\'s "not published" lines name their ' +
+        'subscribers. Fix what failed, then bring the seller app up to date for those subscribers.',
     });
 
     notifier.lambda.addEventSource(

@@ -36,6 +36,8 @@ export interface SellerNotifierDependencies {
 
 interface Entry {
   readonly sequenceNumber: string;
+  /** Whose change it is: what the log names for a record that failed, since its dead letter names only the record. */
+  readonly subscriberId: string;
   readonly entry: PutEventsRequestEntry;
 }
 
@@ -57,8 +59,8 @@ export function createSellerNotifier(dependencies: SellerNotifierDependencies) {
     }
   }
 
-  /** Publishes a chunk; answers the sequence numbers of the records some of whose events did not go out. */
-  async function publish(chunk: readonly Entry[]): Promise<string[]> {
+  /** Publishes a chunk; answers the entries that did not go out. */
+  async function publish(chunk: readonly Entry[]): Promise<readonly Entry[]> {
     let pending = chunk;
     for (let attempt = 1; pending.length > 0 && attempt <= ENTRY_ATTEMPTS; attempt++) {
       if (attempt > 1) await sleep(ENTRY_RETRY_PAUSE_MS * 2 ** (attempt - 2));
@@ -66,13 +68,14 @@ export function createSellerNotifier(dependencies: SellerNotifierDependencies) {
       pending = refused;
       if (callFailed) break;
     }
-    return pending.map((item) => item.sequenceNumber);
+    return pending;
   }
 
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const entries: Entry[] = event.Records.flatMap((record) =>
       sellerEventsFor(image(record.dynamodb?.OldImage), image(record.dynamodb?.NewImage)).map((sellerEvent) => ({
         sequenceNumber: record.dynamodb?.SequenceNumber ?? '',
+        subscriberId: sellerEvent.detail.subscriberId,
         entry: {
           EventBusName: dependencies.busName,
           Source: dependencies.source,
@@ -82,14 +85,19 @@ export function createSellerNotifier(dependencies: SellerNotifierDependencies) {
         },
       })),
     );
-    const failed = new Set<string>();
+    // Sequence number to subscriber id: the dead-letter message of a record Lambda gives up on names only its sequence
+    // numbers, so this log line is where an operator finds whose change the seller's app missed.
+    const failed = new Map<string, string>();
     for (let start = 0; start < entries.length; start += ENTRIES_PER_CALL) {
-      for (const sequenceNumber of await publish(entries.slice(start, start + ENTRIES_PER_CALL))) {
-        failed.add(sequenceNumber);
+      for (const { sequenceNumber, subscriberId } of await publish(entries.slice(start, start + ENTRIES_PER_CALL))) {
+        failed.set(sequenceNumber, subscriberId);
       }
     }
-    if (failed.size > 0)
-      logger.warn('Some seller events were not published; Lambda will retry', { failed: [...failed] });
-    return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+    if (failed.size > 0) {
+      logger.warn('Some seller events were not published; Lambda will retry', {
+        failed: [...failed].map(([sequenceNumber, subscriberId]) => ({ sequenceNumber, subscriberId })),
+      });
+    }
+    return { batchItemFailures: [...failed.keys()].map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

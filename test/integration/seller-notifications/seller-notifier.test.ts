@@ -14,7 +14,8 @@ import { licenseSubscriberItem } from '../../support/subscriber-items.ts';
 const BUS = 'seller-events';
 const local = useLocalEventBus(BUS);
 
-const quietLogger = { warn: () => undefined, error: () => undefined } as unknown as Logger;
+const warnings: unknown[][] = [];
+const quietLogger = { warn: (...args: unknown[]) => warnings.push(args), error: () => undefined } as unknown as Logger;
 const pauses: number[] = [];
 const notify = (event: DynamoDBStreamEvent) =>
   createSellerNotifier({
@@ -59,7 +60,7 @@ test('an entry the bus refuses is put again alone: each event of the change goes
   expect(pauses).toEqual([200]);
 });
 
-test('entries refused at every put fail their record, for Lambda to retry it', async () => {
+test('entries refused at every put fail their record, for Lambda to retry it, and the log names whose it is', async () => {
   // Both entries, at each of the three puts.
   local.bus.failNext({ entries: 6 });
   const before = published().length;
@@ -67,5 +68,10 @@ test('entries refused at every put fail their record, for Lambda to retry it', a
   expect(await notify(streamEvent)).toEqual({ batchItemFailures: [{ itemIdentifier: '100' }] });
 
   expect(published().slice(before)).toEqual([]);
+  // The dead letter of a record Lambda gives up on names only its sequence numbers: the log says whose change it was.
+  expect(warnings.at(-1)).toEqual([
+    'Some seller events were not published; Lambda will retry',
+    { failed: [{ sequenceNumber: '100', subscriberId: licenseSubscriberItem.subscriberId }] },
+  ]);
   local.bus.failNext({});
 });
