@@ -538,22 +538,32 @@ export function parseConfig(raw: unknown): Config {
  * (values parsed as JSON when they parse, kept as strings otherwise).
  */
 export function configFromContext(context: Record<string, unknown>): unknown {
-  const base = parseContextValue(context[CONFIG_CONTEXT_KEY]) ?? {};
+  const base = parseContextValue(CONFIG_CONTEXT_KEY, context[CONFIG_CONTEXT_KEY]) ?? {};
   const prefix = `${CONFIG_CONTEXT_KEY}.`;
   const overrides = Object.entries(context).filter(([key]) => key.startsWith(prefix));
   if (overrides.length === 0) return base;
   const merged: unknown = structuredClone(base);
   for (const [key, value] of overrides) {
-    setPath(merged, key.slice(prefix.length).split('.'), parseContextValue(value));
+    setPath(merged, key.slice(prefix.length).split('.'), parseContextValue(key, value));
   }
   return merged;
 }
 
-function parseContextValue(value: unknown): unknown {
+/**
+ * A context value as JSON when it parses, as the string otherwise; but the whole `marketplace` value, and one that opens
+ * an object, are meant as JSON: one that does not parse is named as such, rather than refused later as "a string".
+ */
+function parseContextValue(key: string, value: unknown): unknown {
   if (typeof value !== 'string') return value;
   try {
     return JSON.parse(value) as unknown;
-  } catch {
+  } catch (error) {
+    if (key === CONFIG_CONTEXT_KEY || value.trimStart().startsWith('{')) {
+      throw new ConfigError(
+        `Invalid configuration (context "${key}"): its value is not valid JSON (${(error as Error).message})`,
+        { cause: error },
+      );
+    }
     return value;
   }
 }

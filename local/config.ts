@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { configFromContext, parseConfig, type Config } from '../lib/config.ts';
+import { ConfigError, configFromContext, parseConfig, type Config } from '../lib/config.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
 import { LocalStackError } from './errors.ts';
 import { isLoopbackHost } from './http/loopback-host.ts';
@@ -16,10 +16,24 @@ export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** The `context` of `cdk.json`, read afresh on each call (a caller may change its copy). */
 export function cdkJsonContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(join(projectRoot, 'cdk.json'), 'utf8')) as {
-    context: Record<string, unknown>;
-  };
-  return cdkJson.context;
+  return contextOfCdkJson(readFileSync(join(projectRoot, 'cdk.json'), 'utf8'));
+}
+
+/** The `context` of `cdk.json`'s text; a file that is not JSON is named, with where it breaks. */
+export function contextOfCdkJson(text: string): Record<string, unknown> {
+  try {
+    return (JSON.parse(text) as { context: Record<string, unknown> }).context;
+  } catch (error) {
+    throw new ConfigError(`cdk.json is not valid JSON: ${withLine((error as Error).message, text)}`, { cause: error });
+  }
+}
+
+/** Node.js 20 says where JSON breaks by its offset alone: the line and column are what an editor shows. */
+function withLine(message: string, text: string): string {
+  const position = /at position (\d+)(?! \(line)/.exec(message)?.[1];
+  if (position === undefined) return message;
+  const before = text.slice(0, Number(position)).split('\n');
+  return `${message} (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
 }
 
 export function loadLocalConfig(): Config {

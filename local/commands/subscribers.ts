@@ -24,7 +24,14 @@ import { BucketLedger } from '../../lambdas/core/metering/run/index.ts';
 import { subscriberAccess, subscriberAccessOf, type SubscriberAccess } from '../../lambdas/core/subscriber-access.ts';
 import { subscriptionStatuses, type SubscriptionStatus } from '../../lambdas/core/subscriber.ts';
 import { finalMeteringGraceVariable } from '../../lib/function-environment.ts';
-import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
+import {
+  alignedTable,
+  ArgumentError,
+  CommandFailureError,
+  messageOf,
+  parseCommandLine,
+  runCommand,
+} from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 import { subscriberIdArgument } from './known-subscribers.ts';
 
@@ -55,24 +62,43 @@ async function main(args: string[]): Promise<number> {
   const targets = await commandTargets();
   const client = documentClient(targets.dynamoDbEndpoint);
   try {
-    const now = targets.clock.now();
-    const grace = Number(finalMeteringGraceVariable(targets.config).FINAL_METERING_GRACE_SECONDS);
-    const subscribers =
-      values.id === undefined
-        ? await everySubscriber(client, targets, now, grace)
-        : [await oneSubscriber(client, targets, values.id, now, grace)];
-    const listed = subscribers.filter((subscriber) => status === undefined || subscriber.status === status);
-    const ledger = new BucketLedger(client, targets.usageTable);
-    const through = new Date(now.getTime() + PENDING_HORIZON_MS);
-    const withUsage: SubscriberListing[] = [];
-    for (const subscriber of listed) {
-      withUsage.push({ ...subscriber, pendingUsage: await pendingUsageOf(ledger, subscriber.subscriberId, through) });
-    }
-    console.log(values.json ? JSON.stringify(withUsage, null, 2) : readable(withUsage, targets, now, status));
+    console.log(await listing(client, targets, values.id, status, values.json));
     return 0;
+  } catch (error) {
+    if (error instanceof CommandFailureError) throw error;
+    // DynamoDB's own words ("Missing Authentication Token" from an endpoint that is not DynamoDB) name neither.
+    throw new CommandFailureError(
+      `cannot read the tables ${targets.subscribersTable} and ${targets.usageTable} at ` +
+        `${targets.dynamoDbEndpoint ?? "AWS's endpoint"}: ${messageOf(error)}`,
+      { cause: error },
+    );
   } finally {
     client.destroy();
   }
+}
+
+/** The subscribers the options ask for, with their pending usage, as the command prints them. */
+async function listing(
+  client: DynamoDBDocumentClient,
+  targets: CommandTargets,
+  id: string | undefined,
+  status: SubscriptionStatus | undefined,
+  json: boolean,
+): Promise<string> {
+  const now = targets.clock.now();
+  const grace = Number(finalMeteringGraceVariable(targets.config).FINAL_METERING_GRACE_SECONDS);
+  const subscribers =
+    id === undefined
+      ? await everySubscriber(client, targets, now, grace)
+      : [await oneSubscriber(client, targets, id, now, grace)];
+  const listed = subscribers.filter((subscriber) => status === undefined || subscriber.status === status);
+  const ledger = new BucketLedger(client, targets.usageTable);
+  const through = new Date(now.getTime() + PENDING_HORIZON_MS);
+  const withUsage: SubscriberListing[] = [];
+  for (const subscriber of listed) {
+    withUsage.push({ ...subscriber, pendingUsage: await pendingUsageOf(ledger, subscriber.subscriberId, through) });
+  }
+  return json ? JSON.stringify(withUsage, null, 2) : readable(withUsage, targets, now, status);
 }
 
 function statusArgument(text: string): SubscriptionStatus {

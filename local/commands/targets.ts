@@ -30,6 +30,7 @@ import { SimulatorControl } from '../../simulator/control-client.ts';
 import { lookUpStack, STACK_STATE_VARIABLE, type StackLookup, type StackState } from '../stack-state.ts';
 import type { Config } from '../../lib/config.ts';
 import { LocalStackError } from '../errors.ts';
+import { messageOf } from './command-line.ts';
 
 /** No running stack answers where a command looked, or AWS mode lacks a name it needs. */
 class TargetNotFoundError extends LocalStackError {
@@ -115,8 +116,20 @@ const runningStack = () => (stackLookup ??= lookUpStack());
 export async function endpointOf(name: 'dynamoDb' | 'marketplace' | 'sqs'): Promise<string | undefined> {
   const service: Service = SERVICES[name];
   const variable = process.env[service.endpointVariable];
-  if (variable === '' || (variable === undefined && awsMode())) return undefined;
+  if (variable === '' || (variable === undefined && awsMode())) {
+    mustBeRegionName(process.env.AWS_REGION);
+    return undefined;
+  }
   return localEndpointOf(service);
+}
+
+/**
+ * A region name that is not one (`us-east1`) would only surface as a host name that does not resolve
+ * (`dynamodb.us-east1.amazonaws.com`): named here instead, with the variable it came from.
+ */
+function mustBeRegionName(region: string | undefined): void {
+  if (region === undefined || region === '' || /^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) return;
+  throw new TargetNotFoundError(`AWS_REGION is ${JSON.stringify(region)}, which is not a region name (like us-east-1)`);
 }
 
 /** The running stack's API stage (`http://127.0.0.1:3000/local`), which has answered a connection. */
@@ -207,8 +220,13 @@ async function mustExist(
     const probe = { [TABLE_KEY.partitionKey]: 'table-check', [TABLE_KEY.sortKey]: 'table-check' };
     await client.send(new GetCommand({ TableName: table, Key: probe }));
   } catch (error) {
-    if (!(error instanceof ResourceNotFoundException)) throw error;
     const where = dynamoDbEndpoint ?? "AWS's DynamoDB, in the credentials' account and region";
+    if (!(error instanceof ResourceNotFoundException)) {
+      // In DynamoDB's words alone ("Unknown operation", "Missing Authentication Token"), nothing says where it failed.
+      throw new TargetNotFoundError(`cannot read the table ${table} (${variable}) at ${where}: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
     throw new TargetNotFoundError(
       `${variable} names the table ${table}, which does not exist at ${where}: set it to the stack's ${output} ` +
         "output (aws cloudformation describe-stacks --stack-name SaasMarketplace --query 'Stacks[0].Outputs')",

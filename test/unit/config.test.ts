@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { CONFIG_CONTEXT_KEY, ConfigError, configFromContext, parseConfig, type Config } from '../../lib/config.ts';
 import { isExampleProductCode, refuseExampleProducts } from '../../lib/example-products.ts';
-import { cdkJsonContext } from '../../local/config.ts';
+import { cdkJsonContext, contextOfCdkJson } from '../../local/config.ts';
 
 interface RawDimension {
   name: string;
@@ -466,6 +466,23 @@ describe('configFromContext applies -c overrides', () => {
     const before = structuredClone(context);
     configFromContext({ ...context, 'marketplace.marketplaceRegion': 'eu-west-1' });
     expect(context).toEqual(before);
+  });
+
+  test('a value meant as JSON that does not parse is named as such, not refused later as a string', () => {
+    expect(() => configFromContext({ [CONFIG_CONTEXT_KEY]: '{"products":' })).toThrow(
+      /^Invalid configuration \(context "marketplace"\): its value is not valid JSON \(/,
+    );
+    expect(() =>
+      configFromContext({ ...cdkJsonContext(), 'marketplace.observability': '{"alarmEmail": ops@example.com}' }),
+    ).toThrow(/context "marketplace\.observability"\): its value is not valid JSON/);
+    expect(() => configFromContext({ [CONFIG_CONTEXT_KEY]: '{' })).toThrow(ConfigError);
+  });
+
+  test('a cdk.json that is not JSON is named, with the line and column where it breaks', () => {
+    const text = '{\n  "context": {\n    "a": 1\n    "b": 2\n  }\n}\n';
+    expect(() => contextOfCdkJson(text)).toThrow(ConfigError);
+    expect(() => contextOfCdkJson(text)).toThrow(/^cdk\.json is not valid JSON: .*line 4,? column 5/);
+    expect(contextOfCdkJson('{"context":{"a":1}}')).toEqual({ a: 1 });
   });
 
   test('an override that breaks the configuration is named by its path', () => {

@@ -219,6 +219,51 @@ test(
 );
 
 test.each([
+  ['meter', ['--dry-run'], { DYNAMODB_ENDPOINT: '', SUBSCRIBERS_TABLE: 'a', USAGE_TABLE: 'b' }],
+  ['report', [], { DYNAMODB_ENDPOINT: '', SUBSCRIBERS_TABLE: 'a', USAGE_TABLE: 'b' }],
+  ['redrive', ['--list'], { SQS_ENDPOINT: '' }],
+])(
+  '%s against AWS with an AWS_REGION that is no region name stops at once, naming the variable',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async (command, args, environment) => {
+    // Otherwise the slip only shows as a host name that does not resolve (dynamodb.us-east1.amazonaws.com).
+    const run = await runNodeCommand([`local/commands/${command}.ts`, ...args], {
+      ...environment,
+      AWS_REGION: 'us-east1',
+      AWS_ACCESS_KEY_ID: 'not-used',
+      AWS_SECRET_ACCESS_KEY: 'not-used',
+    });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      `npm run ${command}: AWS_REGION is "us-east1", which is not a region name (like us-east-1)`,
+    );
+  },
+);
+
+test.each([
+  ['named by hand', 'the table {subscribers} (SUBSCRIBERS_TABLE)'],
+  ['by default', 'the tables Subscribers and Usage'],
+])(
+  'subscribers pointed at an endpoint that is not DynamoDB, tables %s, names them and the endpoint it tried',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async (tablesNamed, what) => {
+    const { tables } = await setup();
+    // The simulator answers, as the API would: DynamoDB's client gets an error in words that name neither.
+    const run = await runNodeCommand(['local/commands/subscribers.ts'], {
+      DYNAMODB_ENDPOINT: sim.url,
+      USAGE_TABLE: tablesNamed === 'by default' ? '' : tables.usage,
+      SUBSCRIBERS_TABLE: tablesNamed === 'by default' ? '' : tables.subscribers,
+      MARKETPLACE_ENDPOINT: sim.url,
+    });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      `npm run subscribers: cannot read ${what.replace('{subscribers}', tables.subscribers)} at ${sim.url}: `,
+    );
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  },
+);
+
+test.each([
   ['meter', ['--dry-run'], 'SUBSCRIBERS_TABLE', 'SubscribersTableName'],
   ['report', [], 'USAGE_TABLE', 'UsageTableName'],
   ['subscribers', [], 'USAGE_TABLE', 'UsageTableName'],
