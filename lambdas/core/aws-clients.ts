@@ -15,10 +15,35 @@ const endpoint = (url: string | undefined, settings: AwsClientSettings | undefin
   ...settings,
 });
 
-export function documentClient(endpointUrl?: string, settings?: AwsClientSettings): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint(endpointUrl, settings)), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+/** How long a DynamoDB call may take: its attempts, and what bounds each one (the SDK's Node.js request handler). */
+export interface DynamoDbPatience {
+  readonly maxAttempts: number;
+  readonly requestHandler: {
+    readonly connectionTimeout: number;
+    readonly requestTimeout: number;
+    readonly throwOnRequestTimeout: boolean;
+  };
+}
+
+/**
+ * For a function someone waits on (a buyer's page, the access check): a database that stops answering fails each
+ * attempt after 2 s with a `TimeoutError`, and three attempts end in about 6.5 s, well inside the function's own
+ * timeout (10 s), so the handler answers its 503 with `Retry-After` rather than the function timing out into API
+ * Gateway's 502. Not for recording usage: an attempt cut short may have written, and a plain `ADD` sent again would
+ * count twice.
+ */
+export const WAITED_ON_DYNAMODB: DynamoDbPatience = {
+  maxAttempts: 3,
+  requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true },
+};
+
+export function documentClient(
+  endpointUrl?: string,
+  settings?: AwsClientSettings,
+  patience?: DynamoDbPatience,
+): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({ ...endpoint(endpointUrl, settings), ...patience });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
 /**
