@@ -130,6 +130,14 @@ try {
     finalMeteringEveryMs: intervalSeconds('FINAL_METERING_INTERVAL_SECONDS') * 1000,
   });
   running.stack = stack;
+  void running.dynamoDb.exited.then((exit) => {
+    if (stopping) return;
+    // Every function and poller would fail on, a line a moment each: one message, and the stack stops.
+    const how = exit.signal === null ? `exit code ${exit.code}` : `signal ${exit.signal}`;
+    const restart = dataDir === undefined ? 'its tables were in memory' : `the data in ${dataDir} is kept`;
+    console.error(`npm start: DynamoDB Local exited (${how}); stopping. Run npm start again: ${restart}.`);
+    exitAfterStopping(1);
+  });
   if (dataDir !== undefined && firstStart) {
     await stack.simulator.simulator.saveState();
     firstStartReady(dataDir);

@@ -231,8 +231,11 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       const age = clock.now().getTime() - since;
       if (age >= maxRecordAgeMs) {
         deadLetters.push(...remaining);
+        // By sequence number, as Lambda's on-failure message names them: the handler's own log lines say whose.
+        const sequenceNumbers = remaining.map((record) => record.dynamodb?.SequenceNumber).join(', ');
         console.error(
-          `stream ${tableName}: ${remaining.length} record(s) failed for ${Math.round(age / 1000)} s; set aside`,
+          `stream ${tableName}: ${remaining.length} record(s) failed for ${Math.round(age / 1000)} s; set aside ` +
+            `(sequence numbers ${sequenceNumbers})`,
         );
         handled(remaining.at(-1)!);
         return true;
@@ -271,12 +274,23 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   };
 
   const loop = (async () => {
+    // A stream that cannot be read (DynamoDB Local gone, or busy) is said once per outage, not at every poll, and
+    // polled less often while it lasts.
+    let failedPolls = 0;
     while (!stopped) {
-      const found = await runPass().catch((error: unknown) => {
-        if (!stopped) console.error(`stream ${tableName}: polling failed`, error);
-        return false;
-      });
-      if (!found) await sleep(pollIntervalMs);
+      const found = await runPass().then(
+        (found) => {
+          if (failedPolls > 0) console.error(`stream ${tableName}: polling again after ${failedPolls} failed poll(s)`);
+          failedPolls = 0;
+          return found;
+        },
+        (error: unknown) => {
+          failedPolls++;
+          if (!stopped && failedPolls === 1) console.error(`stream ${tableName}: polling failed`, error);
+          return false;
+        },
+      );
+      if (!found) await sleep(Math.min(pollIntervalMs * 2 ** Math.min(failedPolls, 20), maxRetryDelayMs));
     }
   })();
 

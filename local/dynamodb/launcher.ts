@@ -41,6 +41,8 @@ export interface DynamoDbLocal {
   readonly port: number;
   /** Pid of the java process. */
   readonly pid: number;
+  /** Resolves once java has exited, stopped or not: a stack whose database is gone cannot go on. */
+  readonly exited: Promise<ProcessExit>;
   /** Resolves once java has exited. */
   stop(): Promise<void>;
 }
@@ -121,6 +123,7 @@ async function launch(jarDir: string, port: number, options: DynamoDbLocalOption
     endpoint,
     port,
     pid: java.pid,
+    exited: java.exited,
     stop: async () => {
       await java.stop();
     },

@@ -93,6 +93,27 @@ describe.concurrent('npm start', () => {
   );
 
   test(
+    'DynamoDB Local killed under it: it says so once and stops, rather than failing on at every poll',
+    { timeout: STACK_TEST_TIMEOUT_MS },
+    async ({ onTestFinished }) => {
+      const dataDir = join(await scratchDirectory('java-killed-', onTestFinished), 'data');
+      const stack = await startNpmStart('node', { DYNAMODB_DATA_DIR: dataDir });
+      stacks.push(stack);
+      process.kill(stack.javaPid, 'SIGKILL');
+      expect(await exitOf(stack.process)).toBe(1);
+      const logs = stack.logs();
+      expect(logs).toMatch(
+        new RegExp(
+          `npm start: DynamoDB Local exited \\([^)]+\\); stopping\\. Run npm start again: the data in ${dataDir} is kept\\.`,
+        ),
+      );
+      // At most the one line per stream a poll already under way may have written before the stack stopped.
+      expect(logs.match(/polling failed/g)?.length ?? 0).toBeLessThanOrEqual(2);
+      await expect(fetch(`${stack.simulatorUrl}/control/clock`)).rejects.toThrow();
+    },
+  );
+
+  test(
     'a bad setting stops it with a message that names the variable',
     { timeout: STACK_TEST_TIMEOUT_MS },
     async () => {

@@ -105,9 +105,14 @@ async function oneBatchOf(keys: string[], poisoned: string, failure: 'throws' | 
   await before.stop();
   for (const key of keys) await write(key);
   const handled: string[] = [];
+  const stderr = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   const after = await poller(handled, positions, poisoned, failure);
   await after.settled();
   await after.stop();
+  // Said on stderr by sequence number, as Lambda's on-failure message names records: the handler's log says whose.
+  const sequenceNumbers = after.deadLetters.map((record) => record.dynamodb?.SequenceNumber).join(', ');
+  expect(stderr).toHaveBeenCalledWith(expect.stringContaining(`set aside (sequence numbers ${sequenceNumbers})`));
+  stderr.mockRestore();
   return { handled, setAside: after.deadLetters.map(keyOf) };
 }
 
