@@ -62,7 +62,8 @@ interface StatusChange {
   readonly statusChangedAt: string;
   /**
    * Counts up with every change of the subscriber's lifecycle as stored: of two status events, the one with the larger
-   * `statusSequence` is the newer, also when both have the same `statusChangedAt`.
+   * `statusSequence` is the newer, also when both have the same `statusChangedAt`. It skips numbers (a change of
+   * entitlements alone counts too): a gap is no sign of a lost event.
    */
   readonly statusSequence: number;
 }
