@@ -31,7 +31,7 @@ export class AccessCheck extends Construct {
       description: "Access check for the seller's app: may this subscriber use the product now, and with what",
       // The seller's app asks while its user waits to be let in: memory buys CPU, and CPU a shorter cold start.
       memorySize: 512,
-      timeout: Duration.seconds(10),
+      timeout: Duration.seconds(subscriberAccessRoute.timeoutSeconds),
       tracing: config.observability.tracing,
       failuresGo:
         "API Gateway invokes it synchronously: a failure is the seller app's error answer (alarmed as " +

@@ -21,6 +21,8 @@ export interface ApiRoute<Name extends FunctionName = FunctionName> {
   /** The Lambda entry module, relative to the project root. */
   readonly entry: string;
   readonly functionName: Name;
+  /** The function's timeout, under API Gateway's 29 s integration timeout; the local gateway keeps to it too. */
+  readonly timeoutSeconds: number;
 }
 
 export const fulfillmentRoute: ApiRoute<'fulfillment'> = {
@@ -29,6 +31,8 @@ export const fulfillmentRoute: ApiRoute<'fulfillment'> = {
   authorization: 'none',
   entry: 'lambdas/registration/fulfillment.ts',
   functionName: 'fulfillment',
+  // ResolveCustomer gives up after 10 s (see fulfillment-function.ts), the database after about 6.5 s.
+  timeoutSeconds: 20,
 };
 
 export const registrationPageRoute: ApiRoute<'registration-page'> = {
@@ -37,6 +41,7 @@ export const registrationPageRoute: ApiRoute<'registration-page'> = {
   authorization: 'none',
   entry: 'lambdas/registration/registration-page.ts',
   functionName: 'registration-page',
+  timeoutSeconds: 10,
 };
 
 /** The access check for the seller's app. */
@@ -46,6 +51,7 @@ export const subscriberAccessRoute: ApiRoute<'subscriber-access'> = {
   authorization: 'iam',
   entry: 'lambdas/access/subscriber-access.ts',
   functionName: 'subscriber-access',
+  timeoutSeconds: 10,
 };
 
 /** Usage recording for the seller's app: batches of usage events, counted into hourly buckets. */
@@ -55,6 +61,7 @@ export const usageRoute: ApiRoute<'usage'> = {
   authorization: 'iam',
   entry: 'lambdas/metering/usage.ts',
   functionName: 'usage',
+  timeoutSeconds: 10,
 };
 
 export const apiRoutes: readonly ApiRoute[] = [

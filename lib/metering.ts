@@ -124,7 +124,7 @@ export class Metering extends Construct {
       serviceName: usageRoute.functionName,
       description: "Records the seller app's usage events into hourly buckets",
       memorySize: 512,
-      timeout: Duration.seconds(10),
+      timeout: Duration.seconds(usageRoute.timeoutSeconds),
       tracing: props.config.observability.tracing,
       failuresGo:
         "API Gateway invokes it synchronously: a failure is the seller app's error answer (alarmed as usage-crashed), " +

@@ -32,8 +32,7 @@ export class Registration extends Construct {
       description: 'Fulfillment URL: resolves the Marketplace token and sends the buyer on to registration',
       // Memory buys CPU, and CPU buys a shorter cold start for a buyer who is waiting.
       memorySize: 512,
-      // ResolveCustomer gives up after 10 s (see fulfillment.ts); API Gateway gives up on the function after 29 s.
-      timeout: Duration.seconds(20),
+      timeout: Duration.seconds(fulfillmentRoute.timeoutSeconds),
       tracing: config.observability.tracing,
       failuresGo:
         "API Gateway invokes it synchronously: a failure is the buyer's error page (alarmed as fulfillment-crashed), " +
@@ -66,7 +65,7 @@ export class Registration extends Construct {
       serviceName: registrationPageRoute.functionName,
       description: 'Registration page: shows the subscription and stores the buyer contact details once',
       memorySize: 512,
-      timeout: Duration.seconds(10),
+      timeout: Duration.seconds(registrationPageRoute.timeoutSeconds),
       tracing: config.observability.tracing,
       failuresGo:
         "API Gateway invokes it synchronously: a failure is the buyer's error page (alarmed as " +

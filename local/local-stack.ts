@@ -492,6 +492,7 @@ function startGateway(
         handler,
         functionName: route.functionName,
         authorization: route.authorization,
+        timeoutMs: route.timeoutSeconds * 1000,
       };
     }),
   });

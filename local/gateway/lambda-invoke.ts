@@ -23,6 +23,15 @@ export class FunctionError extends LocalStackError {
   }
 }
 
+/** The function ran past its own timeout: Lambda stops it and reports "Task timed out", a function error. */
+export class FunctionTimeoutError extends LocalStackError {
+  override readonly name = 'FunctionTimeoutError';
+
+  constructor(readonly timeoutMs: number) {
+    super(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`);
+  }
+}
+
 /** The function did not answer within the integration timeout. It may still be running (in AWS too). */
 export class IntegrationTimeoutError extends LocalStackError {
   override readonly name = 'IntegrationTimeoutError';
@@ -50,21 +59,29 @@ export class ResultTooLargeError extends LocalStackError {
   }
 }
 
-/** @returns the result as API Gateway receives it: parsed JSON, `null` when the function returned nothing. */
+/**
+ * @param timeoutMs the gateway's integration timeout.
+ * @param functionTimeoutMs the function's own timeout, when shorter: past it the invocation fails as Lambda's does.
+ * @returns the result as API Gateway receives it: parsed JSON, `null` when the function returned nothing.
+ */
 export async function invokeFunction(
   handler: ProxyHandler,
   event: APIGatewayProxyEvent,
   context: Context,
   timeoutMs: number,
+  functionTimeoutMs?: number,
 ): Promise<unknown> {
   const eventJson = JSON.stringify(event);
   const eventBytes = Buffer.byteLength(eventJson);
   if (eventBytes > MAX_EVENT_BYTES) throw new EventTooLargeError(eventBytes);
 
   const running = Promise.resolve().then(() => handler(JSON.parse(eventJson) as APIGatewayProxyEvent, context));
+  const functionTimesOutFirst = functionTimeoutMs !== undefined && functionTimeoutMs < timeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new IntegrationTimeoutError(timeoutMs)), timeoutMs);
+    timer = functionTimesOutFirst
+      ? setTimeout(() => reject(new FunctionTimeoutError(functionTimeoutMs)), functionTimeoutMs)
+      : setTimeout(() => reject(new IntegrationTimeoutError(timeoutMs)), timeoutMs);
     // The open connection keeps the process alive while a client waits; after close() nothing should.
     timer.unref();
   });
@@ -72,12 +89,13 @@ export async function invokeFunction(
   try {
     result = await Promise.race([running, timedOut]);
   } catch (error) {
-    if (error instanceof IntegrationTimeoutError) {
+    // Lambda would stop a function at its timeout; here it runs on, and what it does later is only logged.
+    if (error instanceof IntegrationTimeoutError || error instanceof FunctionTimeoutError) {
       running.catch((lateError: unknown) =>
-        console.error(`local gateway: ${context.functionName} failed after the gateway had timed out`, lateError),
+        console.error(`local gateway: ${context.functionName} failed after it had timed out`, lateError),
       );
-      throw error;
     }
+    if (error instanceof IntegrationTimeoutError) throw error;
     throw new FunctionError(error);
   } finally {
     clearTimeout(timer);

@@ -27,6 +27,11 @@ export interface Route {
   readonly functionName?: string;
   /** `iam`: callers must sign with SigV4 (the method's `AWS_IAM` authorization); `none` (the default): public. */
   readonly authorization?: Authorization;
+  /**
+   * The function's own timeout (Lambda's), when shorter than the gateway's integration timeout: past it the function
+   * fails as Lambda's "Task timed out" does, which API Gateway answers with 502.
+   */
+  readonly timeoutMs?: number;
 }
 
 export type Authorization = 'none' | 'iam';
@@ -39,6 +44,7 @@ export interface MatchedRoute {
   readonly resourcePath: string;
   readonly resourceId: string;
   readonly authorization: Authorization;
+  readonly timeoutMs: number | undefined;
   /** Decoded, as API Gateway passes them; null when the resource has no variables. */
   readonly pathParameters: Record<string, string> | null;
 }
@@ -61,10 +67,7 @@ interface Resource {
   readonly path: string;
   readonly id: string;
   readonly segments: readonly Segment[];
-  readonly methods: Map<
-    string,
-    { readonly handler: ProxyHandler; readonly functionName: string; readonly authorization: Authorization }
-  >;
+  readonly methods: Map<string, Pick<MatchedRoute, 'handler' | 'functionName' | 'authorization' | 'timeoutMs'>>;
 }
 
 export type RouteMatch =
@@ -89,6 +92,11 @@ export class RouteTable {
         this.resources.push(resource);
       }
       const methods = parseMethods(route);
+      if (route.timeoutMs !== undefined && !(Number.isInteger(route.timeoutMs) && route.timeoutMs > 0)) {
+        throw new GatewayConfigError(
+          `${route.path}: timeoutMs must be a positive whole number, not ${route.timeoutMs}`,
+        );
+      }
       const functionName = route.functionName ?? defaultFunctionName(methods, route.path);
       if (!lambdaFunctionName.test(functionName)) {
         throw new GatewayConfigError(
@@ -101,6 +109,7 @@ export class RouteTable {
           handler: route.handler,
           functionName,
           authorization: route.authorization ?? 'none',
+          timeoutMs: route.timeoutMs,
         });
       }
     }

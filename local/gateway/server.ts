@@ -181,9 +181,13 @@ async function answerRequest(
     bodyEncoding: gateway.bodyEncoding,
     caller,
   });
-  const context = createLambdaContext(route.functionName, gateway.integrationTimeoutMs, receivedAt);
+  const { integrationTimeoutMs } = gateway;
+  const functionTimeoutMs = Math.min(route.timeoutMs ?? integrationTimeoutMs, integrationTimeoutMs);
+  const context = createLambdaContext(route.functionName, functionTimeoutMs, receivedAt);
   try {
-    return answerFromProxyResult(await invokeFunction(route.handler, event, context, gateway.integrationTimeoutMs));
+    return answerFromProxyResult(
+      await invokeFunction(route.handler, event, context, integrationTimeoutMs, route.timeoutMs),
+    );
   } catch (error) {
     return customized(failureAnswer(error, route, ids), gateway.serverErrorPage);
   }

@@ -365,6 +365,35 @@ test('a handler slower than the integration timeout gets 504; its context counts
   expect(remaining[0]).toBeGreaterThanOrEqual(100 - (askedAt - started) - 1);
 });
 
+test("a handler slower than its function's own timeout fails as Lambda's does: 502, the timeout on stderr", async () => {
+  const stderr = silenceConsoleError();
+  const remaining: number[] = [];
+  const gateway = await startGateway(
+    [
+      {
+        method: 'GET',
+        path: '/slow',
+        timeoutMs: 100,
+        handler: (_event, context) => {
+          remaining.push(context.getRemainingTimeInMillis());
+          return new Promise(() => undefined);
+        },
+      },
+    ],
+    { integrationTimeoutMs: 60_000 },
+  );
+  const response = await fetch(`${gateway.url}/slow`);
+  // Lambda's "Task timed out" is a function error to API Gateway, not its own integration timeout's 504.
+  expect(response.status).toBe(502);
+  expect(await response.text()).toBe('{"message": "Internal server error"}');
+  expect(stderr).toHaveBeenCalledWith(
+    expect.stringContaining('Lambda execution failed with a function error'),
+    expect.objectContaining({ message: 'Task timed out after 0.10 seconds' }),
+  );
+  // The context counts down from the function's timeout, not the gateway's.
+  expect(remaining[0]).toBeLessThanOrEqual(100);
+});
+
 test("the x-amzn-RequestId header is the event's requestContext.requestId, fresh for every request", async () => {
   const echo = recorder();
   const gateway = await startGateway([{ method: 'GET', path: '/echo', handler: echo.handler }]);
