@@ -1,5 +1,5 @@
 /**
- * What an AWS region name looks like (`us-east-1`, `us-gov-west-1`, `ap-southeast-5`): the configuration holds its
- * regions to it, and the simulator the regions it is told to enable.
+ * What an AWS region name looks like (`us-east-1`, `us-gov-west-1`, `ap-southeast-5`, `eusc-de-east-1`): the
+ * configuration holds its regions to it, the simulator the regions it is told to enable, the commands `AWS_REGION`.
  */
-export const REGION_NAME_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
+export const REGION_NAME_PATTERN = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;

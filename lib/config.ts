@@ -550,15 +550,16 @@ export function configFromContext(context: Record<string, unknown>): unknown {
 }
 
 /**
- * A context value as JSON when it parses, as the string otherwise; but the whole `marketplace` value, and one that opens
- * an object, are meant as JSON: one that does not parse is named as such, rather than refused later as "a string".
+ * A context value as JSON when it parses, as the string otherwise; but the whole `marketplace` value, and one written
+ * as an object (`{...}`), are meant as JSON: one that does not parse is named as such, rather than refused later as "a
+ * string". Free text that only starts with a brace (`{Beta} Pro`) stays text.
  */
 function parseContextValue(key: string, value: unknown): unknown {
   if (typeof value !== 'string') return value;
   try {
     return JSON.parse(value) as unknown;
   } catch (error) {
-    if (key === CONFIG_CONTEXT_KEY || value.trimStart().startsWith('{')) {
+    if (key === CONFIG_CONTEXT_KEY || /^\s*\{[^]*\}\s*$/.test(value)) {
       throw new ConfigError(
         `Invalid configuration (context "${key}"): its value is not valid JSON (${(error as Error).message})`,
         { cause: error },

@@ -290,7 +290,12 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
           return false;
         },
       );
-      if (!found) await sleep(Math.min(pollIntervalMs * 2 ** Math.min(failedPolls, 20), maxRetryDelayMs));
+      if (found) continue;
+      const pause =
+        failedPolls === 0
+          ? pollIntervalMs
+          : Math.min(pollIntervalMs * 2 ** Math.min(failedPolls, 20), Math.max(pollIntervalMs, maxRetryDelayMs));
+      await sleep(pause, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   })();
 

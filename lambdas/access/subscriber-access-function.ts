@@ -3,7 +3,7 @@
  * AWS settings, see `subscriber-access-handler.ts`. The Lambda entry runs it in Lambda's runtime; the local stack, in
  * its own.
  */
-import { documentClient, WAITED_ON_DYNAMODB } from '../core/aws-clients.ts';
+import { documentClient, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS } from '../core/aws-clients.ts';
 import { readEnvironment, subscriberAccessEnvironment } from '../core/environment.ts';
 import { createSubscriberAccessHandler } from './subscriber-access-handler.ts';
 import type { FunctionRuntime } from '../core/function-runtime.ts';
@@ -16,7 +16,9 @@ export function subscriberAccessFunction(runtime: FunctionRuntime) {
 
   return observed(
     createSubscriberAccessHandler({
-      client: tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws, WAITED_ON_DYNAMODB)),
+      client: tracer.captureAWSv3Client(
+        documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS),
+      ),
       tableName: environment.SUBSCRIBERS_TABLE,
       finalMeteringGraceSeconds: environment.FINAL_METERING_GRACE_SECONDS,
       clock: runtime.clock,

@@ -16,7 +16,7 @@ const endpoint = (url: string | undefined, settings: AwsClientSettings | undefin
 });
 
 /** How long a DynamoDB call may take: its attempts, and what bounds each one (the SDK's Node.js request handler). */
-export interface DynamoDbPatience {
+export interface DynamoDbTimeouts {
   readonly maxAttempts: number;
   readonly requestHandler: {
     readonly connectionTimeout: number;
@@ -32,7 +32,7 @@ export interface DynamoDbPatience {
  * Gateway's 502. Not for recording usage: an attempt cut short may have written, and a plain `ADD` sent again would
  * count twice.
  */
-export const WAITED_ON_DYNAMODB: DynamoDbPatience = {
+export const DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS: DynamoDbTimeouts = {
   maxAttempts: 3,
   requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true },
 };
@@ -40,9 +40,9 @@ export const WAITED_ON_DYNAMODB: DynamoDbPatience = {
 export function documentClient(
   endpointUrl?: string,
   settings?: AwsClientSettings,
-  patience?: DynamoDbPatience,
+  timeouts?: DynamoDbTimeouts,
 ): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({ ...endpoint(endpointUrl, settings), ...patience });
+  const client = new DynamoDBClient({ ...endpoint(endpointUrl, settings), ...timeouts });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 

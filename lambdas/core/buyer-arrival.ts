@@ -133,6 +133,9 @@ async function recall(
   try {
     return await dependencies.resolvedTokens.recall(registrationToken, dependencies.clock.now());
   } catch (error) {
+    // A database that does not answer would fail the arrival's writes too, after more waiting: give up now, before
+    // Marketplace is asked to resolve (and so use up) the token, and the buyer tries again with it.
+    if (databaseDidNotAnswer(error)) throw error;
     dependencies.logger.warn('A resolved registration token could not be looked up', { error: String(error) });
     return undefined;
   }
@@ -147,7 +150,15 @@ async function remember(
   try {
     await dependencies.resolvedTokens.remember(registrationToken, resolved, resolvedAt);
   } catch (error) {
+    // The arrival's own write would wait as long again and fail the same way: within the function's time, the buyer is
+    // told to try again.
+    if (databaseDidNotAnswer(error)) throw error;
     // Marketplace has taken the token: the buyer arrives now, and only a token sent again misses the memory.
     dependencies.logger.warn('A resolved registration token could not be remembered', { error: String(error) });
   }
+}
+
+/** The SDK gave up waiting for DynamoDB (`TimeoutError`): the table is not there to help, or to write to. */
+function databaseDidNotAnswer(error: unknown): boolean {
+  return error instanceof Error && error.name === 'TimeoutError';
 }

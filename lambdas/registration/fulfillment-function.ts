@@ -2,7 +2,7 @@
  * The wiring of the fulfillment URL (`POST /fulfillment`): its dependencies from the runtime's variables, clock and AWS
  * settings, see `fulfillment-handler.ts`. The Lambda entry runs it in Lambda's runtime; the local stack, in its own.
  */
-import { documentClient, meteringClient, WAITED_ON_DYNAMODB } from '../core/aws-clients.ts';
+import { documentClient, meteringClient, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS } from '../core/aws-clients.ts';
 import { fulfillmentEnvironment, readEnvironment } from '../core/environment.ts';
 import { resolveCustomer } from '../core/marketplace-customers.ts';
 import { RegistrationSessions } from '../core/registration-sessions.ts';
@@ -21,7 +21,7 @@ export function fulfillmentFunction(runtime: FunctionRuntime) {
   const observability = observabilityOf('fulfillment', runtime, environment.POWERTOOLS_TRACE_ENABLED);
   const { logger, tracer } = observability;
   const database = tracer.captureAWSv3Client(
-    documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws, WAITED_ON_DYNAMODB),
+    documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS),
   );
   const marketplace = tracer.captureAWSv3Client(
     meteringClient(environment.MARKETPLACE_REGION, environment.MARKETPLACE_ENDPOINT, undefined, runtime.aws),

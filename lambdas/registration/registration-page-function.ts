@@ -3,7 +3,7 @@
  * AWS settings, see `registration-page-handler.ts`. The Lambda entry runs it in Lambda's runtime; the local stack, in
  * its own.
  */
-import { documentClient, WAITED_ON_DYNAMODB } from '../core/aws-clients.ts';
+import { documentClient, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS } from '../core/aws-clients.ts';
 import { readEnvironment, registrationPageEnvironment } from '../core/environment.ts';
 import { RegistrationSessions } from '../core/registration-sessions.ts';
 import { SubscriberRepository } from '../core/subscriber-repository.ts';
@@ -17,7 +17,7 @@ export function registrationPageFunction(runtime: FunctionRuntime) {
   const observability = observabilityOf('registration-page', runtime, environment.POWERTOOLS_TRACE_ENABLED);
   const { logger, tracer } = observability;
   const database = tracer.captureAWSv3Client(
-    documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws, WAITED_ON_DYNAMODB),
+    documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS),
   );
 
   return observed(

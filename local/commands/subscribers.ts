@@ -65,7 +65,7 @@ async function main(args: string[]): Promise<number> {
     console.log(await listing(client, targets, values.id, status, values.json));
     return 0;
   } catch (error) {
-    if (error instanceof CommandFailureError) throw error;
+    if (!isServiceCallFailure(error)) throw error;
     // DynamoDB's own words ("Missing Authentication Token" from an endpoint that is not DynamoDB) name neither.
     throw new CommandFailureError(
       `cannot read the tables ${targets.subscribersTable} and ${targets.usageTable} at ` +
@@ -75,6 +75,17 @@ async function main(args: string[]): Promise<number> {
   } finally {
     client.destroy();
   }
+}
+
+/** A call to DynamoDB that failed (an answer, or none): not a mistake of the command's own. */
+function isServiceCallFailure(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    ('$metadata' in error ||
+      typeof (error as { code?: unknown }).code === 'string' ||
+      (error as Error).name === 'TimeoutError')
+  );
 }
 
 /** The subscribers the options ask for, with their pending usage, as the command prints them. */

@@ -21,7 +21,7 @@
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { connect } from 'node:net';
-import { TABLE_KEY } from '../../contracts/index.ts';
+import { REGION_NAME_PATTERN, TABLE_KEY } from '../../contracts/index.ts';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import type { Clock } from '../../lambdas/core/clock.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
@@ -32,7 +32,10 @@ import type { Config } from '../../lib/config.ts';
 import { LocalStackError } from '../errors.ts';
 import { messageOf } from './command-line.ts';
 
-/** No running stack answers where a command looked, or AWS mode lacks a name it needs. */
+/**
+ * Where a command was to work cannot be used: no running stack answers where it looked, AWS mode lacks a name it needs
+ * or has a region that is none, a table named is not there or cannot be read.
+ */
 class TargetNotFoundError extends LocalStackError {
   override readonly name = 'TargetNotFoundError';
 }
@@ -128,7 +131,7 @@ export async function endpointOf(name: 'dynamoDb' | 'marketplace' | 'sqs'): Prom
  * (`dynamodb.us-east1.amazonaws.com`): named here instead, with the variable it came from.
  */
 function mustBeRegionName(region: string | undefined): void {
-  if (region === undefined || region === '' || /^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) return;
+  if (region === undefined || region === '' || REGION_NAME_PATTERN.test(region)) return;
   throw new TargetNotFoundError(`AWS_REGION is ${JSON.stringify(region)}, which is not a region name (like us-east-1)`);
 }
 

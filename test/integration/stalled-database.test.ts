@@ -5,12 +5,14 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { subscriberAccessFunction } from '../../lambdas/access/subscriber-access-function.ts';
-import { documentClient, WAITED_ON_DYNAMODB } from '../../lambdas/core/aws-clients.ts';
+import { documentClient, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS } from '../../lambdas/core/aws-clients.ts';
 import type { FunctionRuntime } from '../../lambdas/core/function-runtime.ts';
+import { fulfillmentFunction } from '../../lambdas/registration/fulfillment-function.ts';
 import { registrationPageFunction } from '../../lambdas/registration/registration-page-function.ts';
 import { createLambdaContext } from '../../local/lambda-context.ts';
 
@@ -36,7 +38,7 @@ afterAll(async () => {
   await new Promise((closed) => blackHole.close(closed));
 });
 
-const stalledClient = () => documentClient(endpoint, LOCAL_AWS, WAITED_ON_DYNAMODB);
+const stalledClient = () => documentClient(endpoint, LOCAL_AWS, DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS);
 
 test('a call to it fails as a TimeoutError after the SDK attempts, each cut short, all of them made', async () => {
   const before = connections.length;
@@ -96,4 +98,38 @@ test("a buyer's registration page answers the try-again page, 503 with Retry-Aft
   expect(answer.statusCode).toBe(503);
   expect(answer.headers?.['retry-after']).toBe('60');
   expect(answer.body).toContain('try again');
+});
+
+test('the fulfillment URL answers the try-again page before it asks Marketplace to resolve the token', async () => {
+  // Marketplace, as far as this test goes: any call reaching it is counted (a token resolved is a token used up).
+  let marketplaceCalls = 0;
+  const marketplace = createHttpServer((_request, response) => {
+    marketplaceCalls++;
+    response.writeHead(500).end();
+  });
+  await new Promise<void>((listening) => marketplace.listen(0, '127.0.0.1', listening));
+  try {
+    const handler = fulfillmentFunction(
+      runtime({
+        MARKETPLACE_ENDPOINT: `http://127.0.0.1:${(marketplace.address() as AddressInfo).port}`,
+        PRODUCTS: JSON.stringify([{ code: PRODUCT, name: 'Analytics Pro', identityModel: 'license' }]),
+        REGISTRATION: JSON.stringify({ appUrl: 'https://app.example.com', requiredFields: [], sessionMinutes: 30 }),
+      }),
+    );
+    const event = {
+      httpMethod: 'POST',
+      path: '/fulfillment',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      multiValueHeaders: { 'content-type': ['application/x-www-form-urlencoded'] },
+      body: 'x-amzn-marketplace-token=a-token-marketplace-gave',
+      isBase64Encoded: false,
+      requestContext: { requestId: 'stalled-3' },
+    } as unknown as APIGatewayProxyEvent;
+    const answer = await handler(event, context('fulfillment'));
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers?.['retry-after']).toBe('60');
+    expect(marketplaceCalls).toBe(0);
+  } finally {
+    await new Promise((closed) => marketplace.close(closed));
+  }
 });

@@ -476,6 +476,9 @@ describe('configFromContext applies -c overrides', () => {
       configFromContext({ ...cdkJsonContext(), 'marketplace.observability': '{"alarmEmail": ops@example.com}' }),
     ).toThrow(/context "marketplace\.observability"\): its value is not valid JSON/);
     expect(() => configFromContext({ [CONFIG_CONTEXT_KEY]: '{' })).toThrow(ConfigError);
+    // Free text that only starts with a brace is text, as before.
+    const named = configFromContext({ ...cdkJsonContext(), 'marketplace.products.0.name': '{Beta} Pro' });
+    expect(parseConfig(named).products[0]?.name).toBe('{Beta} Pro');
   });
 
   test('a cdk.json that is not JSON is named, with the line and column where it breaks', () => {
