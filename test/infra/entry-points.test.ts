@@ -7,6 +7,7 @@
 import type { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Context, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { describe, expect, test, vi } from 'vitest';
+import type * as AwsClients from '../../lambdas/core/aws-clients.ts';
 import { contextOf, deployedFunctions } from './deployed-functions.ts';
 import { scheduledEvent } from '../../local/schedule.ts';
 import { apiGatewayEvent, sqsEvent, type HttpHandler } from '../support/lambda-events.ts';
@@ -16,7 +17,9 @@ import { getAtt, logicalIdOf, projectFunction, synthesize, webhookUrl } from './
 
 const fakes = await vi.hoisted(async () => (await import('./fake-aws.ts')).fakeAws());
 
-vi.mock('../../lambdas/core/aws-clients.ts', () => ({
+vi.mock('../../lambdas/core/aws-clients.ts', async (importOriginal) => ({
+  DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS: (await importOriginal<typeof AwsClients>())
+    .DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS,
   documentClient: () => fakes.client,
   eventBridgeClient: () => fakes.client,
   // Nothing here calls Marketplace: a call would be a surprise, and fails the invocation.
