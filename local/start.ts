@@ -16,6 +16,7 @@
  */
 import './sdk-environment.ts';
 import { existsSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import {
   apiRegionOf,
   loadLocalConfig,
@@ -133,7 +134,11 @@ try {
   void running.dynamoDb.exited.then((exit) => {
     if (stopping) return;
     // Every function and poller would fail on, a line a moment each: one message, and the stack stops.
-    const how = exit.signal === null ? `exit code ${exit.code}` : `signal ${exit.signal}`;
+    // The watchdog reports a command a signal ended as 128 + the signal's number, as a shell does.
+    const signal =
+      exit.signal ??
+      Object.entries(constants.signals).find(([, number]) => exit.code !== null && exit.code === 128 + number)?.[0];
+    const how = signal === undefined ? `exit code ${exit.code}` : `killed by ${signal}`;
     const restart = dataDir === undefined ? 'its tables were in memory' : `the data in ${dataDir} is kept`;
     console.error(`npm start: DynamoDB Local exited (${how}); stopping. Run npm start again: ${restart}.`);
     exitAfterStopping(1);
