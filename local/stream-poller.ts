@@ -241,7 +241,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         return true;
       }
       pending = remaining;
-      const pause = Math.min(retryDelayMs * 2 ** Math.min(retry, 20), maxRetryDelayMs);
+      const pause = doubled(retryDelayMs, retry, maxRetryDelayMs);
       const paused = await sleep(pause, true, { signal: stopping.signal }).catch(() => false);
       if (!paused) return false;
     }
@@ -294,7 +294,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       const pause =
         failedPolls === 0
           ? pollIntervalMs
-          : Math.min(pollIntervalMs * 2 ** Math.min(failedPolls, 20), Math.max(pollIntervalMs, maxRetryDelayMs));
+          : doubled(pollIntervalMs, failedPolls, Math.max(pollIntervalMs, maxRetryDelayMs));
       await sleep(pause, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   })();
@@ -353,4 +353,9 @@ function withEmptyMap(value: StreamValue): StreamValue {
   if (value.M !== undefined) return { M: withEmptyMaps(value.M) };
   if (value.L !== undefined) return { L: value.L.map(withEmptyMap) };
   return value;
+}
+
+/** `first` doubled `times` times, at most `ceiling` (the exponent bounded, so that a long outage never overflows). */
+function doubled(first: number, times: number, ceiling: number): number {
+  return Math.min(first * 2 ** Math.min(times, 20), ceiling);
 }
