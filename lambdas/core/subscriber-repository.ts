@@ -85,7 +85,8 @@ export class SubscriberRepository {
    * fulfillment URL owns. The offer is the first visit's: a later visit without the trial field does not undo a trial,
    * nor does one with it make a trial of a paid subscription, unless a legacy subscription had ended (or been asked to)
    * by then: that visit is the buyer subscribing again (a legacy subscriber keeps its id), and Marketplace gives an
-   * account one trial per product, so the new subscription is not one, whatever the visit claims.
+   * account one trial per product, so the new subscription is not one, whatever the visit claims (unless Marketplace
+   * has already said it is: a buyer who paid before, then took the trial).
    * An arrival at `at` before the latest one recorded (a token sent again, recorded at its first arrival) changes
    * nothing and answers the subscriber as it stands.
    */
@@ -135,21 +136,30 @@ export class SubscriberRepository {
       if (current === undefined) throw new SubscriberNotFoundError(id, { cause: error });
       return current;
     }
-    const firstEndAt = (Attributes?.lifecycle as { firstEndAt?: string } | undefined)?.firstEndAt;
+    const lifecycle = Attributes?.lifecycle as { firstEndAt?: string; activatedAt?: string } | undefined;
+    const firstEndAt = lifecycle?.firstEndAt;
     // Only a legacy subscriber can be subscribed to again under its id: a license's visit after its end is the same
-    // license, whose trial stays a trial. An account gets one trial per product, so the new subscription is paid,
-    // whatever the visit claims.
+    // license, whose trial stays a trial. The trial was then the old subscription's, and an account gets one trial per
+    // product, so the new subscription is paid, whatever the visit claims; unless Marketplace has already said that the
+    // new subscription is the trial (a buyer who paid before, then took the product's one trial).
+    const trialOfNewSubscription =
+      Attributes?.marketplaceOfferType === 'free-trial' &&
+      lifecycle?.activatedAt !== undefined &&
+      firstEndAt !== undefined &&
+      lifecycle.activatedAt >= firstEndAt;
     const subscribedAgain =
       identity.model === 'legacy' &&
       Attributes?.offerType === 'free-trial' &&
       firstEndAt !== undefined &&
-      firstEndAt <= at.toISOString();
+      firstEndAt <= at.toISOString() &&
+      !trialOfNewSubscription;
     return subscribedAgain ? await this.recordPaidAfterEnd(id, at) : toSubscriber(Attributes);
   }
 
   /**
-   * The offer of a subscription that followed an end (`recordResolution`): the paid one. The condition holds unless
-   * the item's lifecycle was rewritten in between, which only an operator does: the offer is then left as it was.
+   * The offer of a subscription that followed an end (`recordResolution`): the paid one. The condition holds unless,
+   * in between, Marketplace said the new subscription is a trial (its `subscribe-success` won the race with the visit)
+   * or an operator rewrote the item's lifecycle: the offer is then left as it was.
    */
   private async recordPaidAfterEnd(id: string, at: Date): Promise<Subscriber> {
     try {
@@ -158,13 +168,17 @@ export class SubscriberRepository {
           TableName: this.tableName,
           Key: subscriberKey(id),
           UpdateExpression: 'SET #offerType = :offerType',
-          ConditionExpression: '#lifecycle.#firstEndAt <= :at',
+          ConditionExpression:
+            '#lifecycle.#firstEndAt <= :at AND NOT (#marketplaceOfferType = :trial AND ' +
+            '#lifecycle.#activatedAt >= #lifecycle.#firstEndAt)',
           ExpressionAttributeNames: {
             '#offerType': 'offerType',
+            '#marketplaceOfferType': 'marketplaceOfferType',
             '#lifecycle': 'lifecycle',
             '#firstEndAt': 'firstEndAt',
+            '#activatedAt': 'activatedAt',
           },
-          ExpressionAttributeValues: { ':offerType': 'standard', ':at': at.toISOString() },
+          ExpressionAttributeValues: { ':offerType': 'standard', ':trial': 'free-trial', ':at': at.toISOString() },
           ReturnValues: 'ALL_NEW',
         }),
       );

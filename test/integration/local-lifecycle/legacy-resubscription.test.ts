@@ -324,3 +324,31 @@ test('a buyer who cancelled a free trial and subscribes again to the paid offer 
   expect(await offerType()).toBe('standard');
   expect((await checkAccess(local.stack, subscriberId)).body).toEqual(expect.objectContaining({ status: 'active' }));
 });
+
+test('a buyer who paid, cancelled and came back on the free trial stays on it when Marketplace said so before the visit', async () => {
+  const buyer = await legacyBuyer();
+  const arrive = async (fields: Record<string, string>) =>
+    expect((await postFulfillment(local.stack.fulfillmentUrl, fields)).status).toBe(303);
+  const offerType = async () =>
+    ((await checkAccess(local.stack, buyer.subscriberId)).body as { offerType?: string }).offerType;
+  await arrive({
+    'x-amzn-marketplace-token': (await local.control.issueRegistrationToken(buyer.licenseId)).registrationToken,
+  });
+  expect(await offerType()).toBe('standard');
+
+  await cancel(buyer.licenseId);
+  await local.control.advanceClock({ hours: 1, minutes: 1 });
+  // The trial's subscribe-success is handled before the buyer's visit: Marketplace's word on the new subscription.
+  const { license: trial } = await local.control.createLicense({
+    productCode: LEGACY_PRODUCT,
+    customerAWSAccountId: buyer.customerAWSAccountId,
+    offerType: 'free-trial',
+  });
+  await settleLifecycle(local.stack);
+  expect(await offerType()).toBe('free-trial');
+  await arrive({
+    'x-amzn-marketplace-token': (await local.control.issueRegistrationToken(trial.id)).registrationToken,
+    'x-amzn-marketplace-offer-type': 'free-trial',
+  });
+  expect(await offerType()).toBe('free-trial');
+});
