@@ -4,8 +4,9 @@
  * each run DynamoDB Local on the same files and overwrite each other's simulator state. A lock left by a process that
  * is gone (`kill -9`) is taken over. A first start killed before it was ready is begun again.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { lockDirectory } from '../simulator/directory-lock.ts';
 import { STATE_FILE_NAME } from '../simulator/state-file.ts';
 import { LocalStackError } from './errors.ts';
 import { QUEUES_FILE_NAME } from './queue-store.ts';
@@ -50,33 +51,13 @@ export class DataDirInUseError extends LocalStackError {
  * @throws DataDirInUseError when a running process holds it
  */
 export function lockDataDir(dataDir: string, pid: number = process.pid): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, DATA_DIR_LOCK_FILE_NAME);
-  for (;;) {
-    try {
-      writeFileSync(path, String(pid), { flag: 'wx' });
-      removeUnfinishedSaves(dataDir);
-      return () => {
-        if (holderOf(path) === pid) rmSync(path, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = holderOf(path);
-    if (holder !== undefined && holder !== pid && isRunningNpmStart(holder))
-      throw new DataDirInUseError(dataDir, holder);
-    rmSync(path, { force: true });
-  }
-}
-
-/**
- * The temporary files of saves a killed process never finished (`ReplacedFile` writes `<file>.<pid>.tmp`, then renames
- * it): with the directory held, no save of anyone else's is under way.
- */
-function removeUnfinishedSaves(dataDir: string): void {
-  for (const name of readdirSync(dataDir)) {
-    if (/\.\d+\.tmp$/.test(name)) rmSync(join(dataDir, name), { force: true });
-  }
+  return lockDirectory(dataDir, {
+    fileName: DATA_DIR_LOCK_FILE_NAME,
+    pid,
+    isHolderCommand: (commandLine) => commandLine.includes(START_SCRIPT),
+    inUse: (holderPid) => new DataDirInUseError(dataDir, holderPid),
+    isUnfinishedSave: (name) => /\.\d+\.tmp$/.test(name),
+  });
 }
 
 /** The data directory holds the tables without the simulator's state, or the other way round (a file deleted). */
@@ -101,33 +82,6 @@ export function checkDataDirComplete(dataDir: string): void {
     `The data directory ${dataDir} holds ${present} but not ${missing}: the subscribers and the licenses Marketplace ` +
       'bills them against would disagree. Restore the missing file, or move the folder away to start afresh.',
   );
-}
-
-function holderOf(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Whether `pid` is a running `npm start`. A lock outlives a `kill -9` or a reboot, after which its pid may be another
- * program's: where the system shows a process's command line (Linux's `/proc`), that one is not taken for a holder.
- */
-function isRunningNpmStart(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // Someone else's process is running all the same.
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(START_SCRIPT);
-  } catch {
-    return true;
-  }
 }
 
 /**

@@ -15,7 +15,6 @@
  * JSON log lines, as CloudWatch has them; see `log-format.ts`).
  */
 import './sdk-environment.ts';
-import { existsSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
   apiRegionOf,
@@ -30,6 +29,7 @@ import {
   startDynamoDbLocal,
   type DynamoDbLocal,
 } from './dynamodb/launcher.ts';
+import { isDirectoryOrAbsent } from '../simulator/directory-lock.ts';
 import { firstStartReady, lockDataDir, prepareDataDir } from './data-dir.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
@@ -84,7 +84,7 @@ function intervalSeconds(variable: string): number {
 /** `DYNAMODB_DATA_DIR`: a folder (created when missing), never a file. */
 function dataDirFromEnvironment(): string | undefined {
   const dataDir = process.env.DYNAMODB_DATA_DIR || undefined;
-  if (dataDir !== undefined && existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+  if (dataDir !== undefined && !isDirectoryOrAbsent(dataDir)) {
     throw new LocalStackError(`DYNAMODB_DATA_DIR must name a folder (or where to make one), not the file ${dataDir}`);
   }
   return dataDir;

@@ -8,6 +8,7 @@ import { configureSimulator, loadLocalConfig, portFromEnvironment } from '../loc
 import { PortInUseError, portInUseMessage } from '../local/http/listen.ts';
 import { SimulatorControl } from './control-client.ts';
 import { startSimulator } from './server.ts';
+import { SimulatorDataDirError } from './state-file.ts';
 
 const DEFAULT_PORT = 4010;
 
@@ -20,7 +21,10 @@ try {
     port,
     ...(dataDir === undefined ? {} : { dataDir }),
   });
-  await configureSimulator(new SimulatorControl(simulator.url), config);
+  const control = new SimulatorControl(simulator.url);
+  await configureSimulator(control, config);
+  // Those of cdk.json, and those a data directory's state had besides.
+  const { products } = await control.products();
   console.log(`AWS Marketplace simulator listening on ${simulator.url}
 
 Point an AWS SDK v3 client at it (any credentials; the region must be us-east-1 unless enabled in the settings):
@@ -35,7 +39,7 @@ Buyer page:  ${simulator.url}/buyer  (subscribe as a buyer; set the fulfillmentU
 Control API: ${simulator.url}/control  (products, licenses, clock, faults, billed records; see docs/simulator.md)
   curl -s -X POST ${simulator.url}/control/licenses -H 'content-type: application/json' -d '{"productCode":"${config.products[0]?.code ?? 'my-product'}"}'
 
-Products: ${config.products.map((product) => `${product.code} (${product.identityModel} identity)`).join(', ')}
+Products: ${products.map((product) => `${product.code} (${product.identityModel} identity)`).join(', ')}
 State:    ${dataDir === undefined ? 'in memory (set SIMULATOR_DATA_DIR to keep it across restarts)' : `kept in ${dataDir}`}
 Press Ctrl-C to stop.`);
 
@@ -48,9 +52,11 @@ Press Ctrl-C to stop.`);
   const message =
     error instanceof PortInUseError
       ? portInUseMessage(error, { SIMULATOR_PORT: { port, what: 'the simulator' } })
-      : error instanceof Error
-        ? error.message
-        : String(error);
+      : error instanceof SimulatorDataDirError
+        ? `SIMULATOR_DATA_DIR: ${error.message}`
+        : error instanceof Error
+          ? error.message
+          : String(error);
   console.error(`simulator: ${message}`);
   process.exit(1);
 }

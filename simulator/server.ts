@@ -51,6 +51,15 @@ const EVENT_RELEASE_INTERVAL_MS = 1000;
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const stateFile = options.dataDir === undefined ? undefined : new SimulatorStateFile(options.dataDir);
+  try {
+    return await serve(options, stateFile);
+  } catch (error) {
+    await stateFile?.close();
+    throw error;
+  }
+}
+
+async function serve(options: SimulatorOptions, stateFile: SimulatorStateFile | undefined): Promise<RunningSimulator> {
   const saved = stateFile?.load();
   const simulator = new Simulator(options.settings, stateFile);
   if (saved === undefined) simulator.clock.set(options.clock?.now ?? new Date(), options.clock?.running ?? true);
@@ -87,6 +96,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
       await simulator.events.drained();
       await simulator.saveState();
+      await stateFile?.close();
     },
   };
 }

@@ -3,9 +3,10 @@
  * whole on every save (`ReplacedFile`), so that a crash leaves the previous state or the new one, never half of
  * either. A file that cannot be read as this format and version stops the start with a message naming it: starting
  * empty would silently forget what the seller's own stores (DynamoDB Local in the same directory) still remember.
+ * One simulator at a time keeps its state in a directory (`marketplace-simulator.lock`): two would each answer for the
+ * records they billed, and each save would forget what the other had saved.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import {
   SNAPSHOT_FORMAT,
@@ -16,8 +17,37 @@ import {
 } from './state-snapshot.ts';
 import { SimulatorError } from './errors.ts';
 import { ReplacedFile } from './replaced-file.ts';
+import { isDirectoryOrAbsent, lockDirectory } from './directory-lock.ts';
 
 export const STATE_FILE_NAME = 'marketplace-simulator.json';
+export const STATE_LOCK_FILE_NAME = 'marketplace-simulator.lock';
+
+/** The data directory cannot be the simulator's: it is a file, or another simulator keeps its state there. */
+export class SimulatorDataDirError extends SimulatorError {
+  override readonly name: string = 'SimulatorDataDirError';
+
+  constructor(
+    readonly dataDir: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Another running simulator (or one already in this process) keeps its state in the data directory. */
+export class SimulatorDataDirInUseError extends SimulatorDataDirError {
+  override readonly name = 'SimulatorDataDirInUseError';
+
+  constructor(dataDir: string, holderPid: number, lockPath: string) {
+    const holder =
+      holderPid === process.pid ? 'This process already runs a simulator that' : `Another simulator (pid ${holderPid})`;
+    super(
+      dataDir,
+      `${holder} keeps its state in ${dataDir}: stop it first, or give this one another data directory (two would ` +
+        `save over each other's state, and forget records they billed). If no simulator is running, delete ${lockPath}.`,
+    );
+  }
+}
 
 /** The state file exists but is not a state this simulator can take up. */
 export class SimulatorStateFileError extends SimulatorError {
@@ -38,11 +68,32 @@ export class SimulatorStateFileError extends SimulatorError {
 export class SimulatorStateFile {
   readonly path: string;
   private readonly file: ReplacedFile;
+  /** Lets go of the data directory: once the last save is on disk (`close`). */
+  private readonly unlock: () => void;
 
+  /**
+   * Takes the data directory (making it if need be) for this simulator until `close`.
+   *
+   * @throws SimulatorDataDirError when it is a file, or another simulator holds it
+   */
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
+    if (!isDirectoryOrAbsent(dataDir)) {
+      throw new SimulatorDataDirError(dataDir, `The data directory ${dataDir} is a file: give the simulator a folder`);
+    }
     this.path = join(dataDir, STATE_FILE_NAME);
+    this.unlock = lockDirectory(dataDir, {
+      fileName: STATE_LOCK_FILE_NAME,
+      isHolderCommand: ([program = '']) => basename(program).startsWith('node'),
+      inUse: (holderPid, lockPath) => new SimulatorDataDirInUseError(dataDir, holderPid, lockPath),
+      isUnfinishedSave: (name) => name.startsWith(`${STATE_FILE_NAME}.`) && name.endsWith('.tmp'),
+    });
     this.file = new ReplacedFile(this.path);
+  }
+
+  /** Lets go of the data directory, once every save asked for is on disk: another simulator may then take it. */
+  async close(): Promise<void> {
+    await this.file.flushed();
+    this.unlock();
   }
 
   /** The saved state, or `undefined` when nothing was saved yet. */

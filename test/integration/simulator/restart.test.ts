@@ -2,16 +2,23 @@
  * A simulator started on a data directory keeps its whole state there: stopped and started again on the same
  * directory, it has the products, licenses, tokens, billed records, results, clock, settings, event feed and
  * subscriptions it had, and it deduplicates against records billed before the restart. A state file it cannot read
- * stops the start with a message naming the file.
+ * stops the start with a message naming the file. One simulator at a time keeps its state in a directory.
  */
 import { BatchMeterUsageCommand, ResolveCustomerCommand, type UsageRecord } from '@aws-sdk/client-marketplace-metering';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { SimulatorControl } from '../../../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../../../simulator/server.ts';
-import { STATE_FILE_NAME } from '../../../simulator/state-file.ts';
+import {
+  SimulatorDataDirError,
+  SimulatorDataDirInUseError,
+  STATE_FILE_NAME,
+  STATE_LOCK_FILE_NAME,
+} from '../../../simulator/state-file.ts';
 import { meteredProduct, meteringClient, minutesFrom, SIMULATOR_NOW } from '../../support/simulator.ts';
 
 let dataDir: string;
@@ -102,7 +109,8 @@ test('stopped and started again on the same directory, the simulator has everyth
   metering.destroy();
   again.destroy();
 
-  expect(await readdir(dataDir)).toEqual([STATE_FILE_NAME]);
+  // The state, and the lock of the simulator that keeps it there.
+  expect((await readdir(dataDir)).sort()).toEqual([STATE_FILE_NAME, STATE_LOCK_FILE_NAME]);
 });
 
 test('a running clock goes on by the time the simulator was stopped, as if it had run on', async () => {
@@ -146,6 +154,8 @@ test('a state file that is not JSON stops the start with a message naming the fi
   const path = join(dataDir, STATE_FILE_NAME);
   await writeFile(path, '{"format": "aws-marketplace-simulator-state", "version": 1, "set');
   await expect(startSimulator({ dataDir })).rejects.toThrow(`The simulator state file ${path} is not valid JSON`);
+  // A start that failed lets go of the directory.
+  expect(existsSync(join(dataDir, STATE_LOCK_FILE_NAME))).toBe(false);
 });
 
 test('a state file of another format version stops the start with a message naming the file and the version', async () => {
@@ -167,4 +177,60 @@ test('a state file whose content is damaged stops the start with a message namin
   const failure = startSimulator({ dataDir });
   await expect(failure).rejects.toThrow(`The simulator state file ${path} does not hold a valid state`);
   await expect(failure).rejects.toThrow('clock.now');
+});
+
+describe('one simulator at a time keeps its state in a directory', () => {
+  const lockFile = () => join(dataDir, STATE_LOCK_FILE_NAME);
+
+  test('a second one in this process is refused until the first has stopped, then has what the first saved', async () => {
+    const first = await start();
+    await first.control.createProduct(meteredProduct());
+    const refused = startSimulator({ dataDir });
+    await expect(refused).rejects.toThrow(SimulatorDataDirInUseError);
+    await expect(refused).rejects.toThrow(
+      `This process already runs a simulator that keeps its state in ${dataDir}: stop it first`,
+    );
+    await stop(first.simulator);
+
+    const second = await start();
+    expect((await second.control.products()).products).toHaveLength(1);
+    expect(await readFile(lockFile(), 'utf8')).toBe(String(process.pid));
+    await stop(second.simulator);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  test('a running simulator in another process is named with its lock; one that is gone is taken over', async () => {
+    // A running Node process whose pid is in the lock stands for another simulator holding the directory.
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    await new Promise((resolve) => holder.once('spawn', resolve));
+    try {
+      await writeFile(lockFile(), String(holder.pid));
+      const refused = startSimulator({ dataDir });
+      await expect(refused).rejects.toThrow(
+        `Another simulator (pid ${holder.pid}) keeps its state in ${dataDir}: stop it first, or give this one another ` +
+          `data directory (two would save over each other's state, and forget records they billed). If no simulator ` +
+          `is running, delete ${lockFile()}.`,
+      );
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    const { stdout: endedPid } = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
+    await writeFile(lockFile(), endedPid);
+    // So is a save the killed holder never finished; a file of someone else's stays.
+    await writeFile(join(dataDir, `${STATE_FILE_NAME}.${endedPid}.tmp`), '{"half');
+    await writeFile(join(dataDir, 'notes.txt'), 'mine');
+    await start();
+    expect(await readFile(lockFile(), 'utf8')).toBe(String(process.pid));
+    expect((await readdir(dataDir)).sort()).toEqual([STATE_LOCK_FILE_NAME, 'notes.txt']);
+  });
+
+  test('a data directory that is a file is refused, naming it', async () => {
+    const file = join(dataDir, 'a-file');
+    await writeFile(file, '');
+    const refused = startSimulator({ dataDir: file });
+    await expect(refused).rejects.toThrow(SimulatorDataDirError);
+    await expect(refused).rejects.toThrow(`The data directory ${file} is a file: give the simulator a folder`);
+  });
 });
