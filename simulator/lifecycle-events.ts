@@ -105,6 +105,7 @@ export class LifecycleEvents {
         }
         eventBridge('License Updated - Manufacturer', licenseDetail);
         sns('entitlement-updated', 'entitlement');
+        this.cancelExpiryNotifications(license, at);
         for (const expiry of expiriesAfter(license, at)) sns('entitlement-updated', 'entitlement', expiry);
         return;
       case 'ended': {
@@ -112,6 +113,7 @@ export class LifecycleEvents {
         const ended = agreement({ id: license.agreementId, status: license.endReason ?? 'CANCELLED' });
         for (const role of ['Proposer', 'Manufacturer']) eventBridge(`Purchase Agreement Ended - ${role}`, ended);
         eventBridge('License Deprovisioned - Manufacturer', licenseDetail);
+        this.cancelExpiryNotifications(license, at);
         sns('unsubscribe-pending', 'subscription');
         sns('unsubscribe-success', 'subscription', new Date(at.getTime() + this.finalMeteringGraceMs()));
         return;
@@ -135,6 +137,18 @@ export class LifecycleEvents {
       );
     });
     for (const event of replaced) this.scheduled.splice(this.scheduled.indexOf(event), 1);
+  }
+
+  /**
+   * The `entitlement-updated` messages scheduled for the license's entitlements expiring after `at`: none is sent for
+   * an entitlement that was replaced before it expired, nor once the subscription has ended.
+   */
+  private cancelExpiryNotifications(license: License, at: Date): void {
+    const cancelled = this.scheduled.filter((event) => {
+      if (event.format !== 'sns' || event.licenseId !== license.id || event.dueAt <= at.getTime()) return false;
+      return (JSON.parse(String(event.body.Message)) as { action?: unknown }).action === 'entitlement-updated';
+    });
+    for (const event of cancelled) this.scheduled.splice(this.scheduled.indexOf(event), 1);
   }
 
   /** Publishes every scheduled event whose time has come, in time order; answers how many. */
@@ -277,8 +291,7 @@ export class LifecycleEvents {
 
 /**
  * When the license's entitlements expire, after `at`: AWS sends a legacy product's `entitlement-updated` for expiries
- * too, and the simulator then leaves the expired one out of `GetEntitlements`. One already scheduled by an earlier
- * change is sent anyway; the seller then finds nothing new.
+ * too, and the simulator then leaves the expired one out of `GetEntitlements`.
  */
 function expiriesAfter(license: License, at: Date): Date[] {
   const times = license.entitlements

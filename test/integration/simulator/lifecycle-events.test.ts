@@ -176,6 +176,29 @@ test("an entitlement's expiry sends a legacy product's entitlement-updated (AWS 
   expect((await sim.control.events(0, 'eventbridge')).events).toHaveLength(eventBridgeBefore);
 });
 
+test('no expiry is announced for an entitlement replaced before it expired, nor once the subscription has ended', async () => {
+  const product = await contractProduct('legacy');
+  const expiring = (minutes: number) => [
+    {
+      dimension: 'seats',
+      value: { IntegerValue: 2 },
+      expirationDate: minutesFrom(SIMULATOR_NOW, minutes).toISOString(),
+    },
+  ];
+  const replaced = await sim.control.createLicense({ productCode: product.code });
+  await sim.control.setEntitlements(replaced.license.id, expiring(30));
+  await sim.control.setEntitlements(replaced.license.id, [{ dimension: 'seats', value: { IntegerValue: 5 } }]);
+  const ended = await sim.control.createLicense({ productCode: product.code });
+  await sim.control.setEntitlements(ended.license.id, expiring(40));
+  await sim.control.end(ended.license.id);
+  const before = (await sim.control.events(0, 'sns')).events.length;
+
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 45), false);
+  expect(snsActions((await sim.control.events(0, 'sns')).events.slice(before))).toEqual([]);
+  await sim.control.setClock(minutesFrom(SIMULATOR_NOW, 120), false);
+  expect(snsActions((await sim.control.events(0, 'sns')).events.slice(before))).toEqual(['unsubscribe-success']);
+});
+
 test('subscribe-fail is an SNS message', async () => {
   const product = await contractProduct('legacy');
   const { license } = await sim.control.createLicense({ productCode: product.code, activate: false });
