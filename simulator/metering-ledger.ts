@@ -82,14 +82,18 @@ export class MeteringLedger {
    * allocations, nothing more billed) or `different` (ignored; the original stays billed).
    */
   meter(dedupKey: string, candidate: Omit<BilledRecord, 'meteringRecordId'>): MeteringOutcome {
-    const fingerprint = JSON.stringify([candidate.quantity, candidate.allocations]);
     const existing = this.billed.get(dedupKey);
-    if (existing !== undefined) {
-      return { outcome: existing.fingerprint === fingerprint ? 'identical' : 'different', record: existing.record };
-    }
+    if (existing !== undefined) return { outcome: this.outcomeOf(dedupKey, candidate), record: existing.record };
     const record = { ...candidate, meteringRecordId: ids.meteringRecordId() };
-    this.billed.set(dedupKey, { record, fingerprint });
+    this.billed.set(dedupKey, { record, fingerprint: fingerprintOf(candidate) });
     return { outcome: 'billed', record };
+  }
+
+  /** What `meter` would answer for the candidate, recording nothing (a `DryRun`). */
+  outcomeOf(dedupKey: string, candidate: Pick<BilledRecord, 'quantity' | 'allocations'>): MeteringOutcome['outcome'] {
+    const existing = this.billed.get(dedupKey);
+    if (existing === undefined) return 'billed';
+    return existing.fingerprint === fingerprintOf(candidate) ? 'identical' : 'different';
   }
 
   logResult(result: RecordResult): void {
@@ -152,4 +156,9 @@ export function canonicalAllocations(allocations: readonly AllocationEntry[]): A
       tags: [...allocation.tags].sort((a, b) => a.key.localeCompare(b.key) || a.value.localeCompare(b.value)),
     }))
     .sort((a, b) => JSON.stringify(a.tags).localeCompare(JSON.stringify(b.tags)));
+}
+
+/** What makes two records of one customer, dimension and hour the same record. */
+function fingerprintOf(record: Pick<BilledRecord, 'quantity' | 'allocations'>): string {
+  return JSON.stringify([record.quantity, record.allocations]);
 }

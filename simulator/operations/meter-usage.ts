@@ -69,35 +69,37 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
   const at = instantOf(request.Timestamp);
   const timeProblem = timestampViolation(at, now, { ...settings, windowHours: settings.meterUsageWindowHours });
   if (timeProblem !== undefined) throw meteringError('TimestampOutOfBoundsException', timeProblem);
-  if (request.DryRun === true) {
-    throw frameworkError('DryRunOperation', 'Request would have succeeded, but the DryRun parameter was set', 412);
-  }
-
   const hour = hourOf(at);
-  const { outcome, record } = context.ledger.meter(
-    ['caller', context.caller.instance, product.code, request.UsageDimension, hour.toISOString()].join('|'),
-    {
-      operation: 'MeterUsage',
-      requestId: context.requestId,
-      receivedAt: now,
-      productCode: product.code,
-      licenseId: license.id,
-      licenseArn: licenseArnFor(license, context.settings),
-      customerIdentifier: license.customerIdentifier,
-      customerAWSAccountId: license.customerAWSAccountId,
-      dimension: request.UsageDimension,
-      timestamp: at,
-      hour,
-      quantity,
-      allocations: canonical(quantity, request.UsageAllocations),
-      freeTrial: license.offerType === 'free-trial',
-    },
-  );
-  if (outcome === 'different') {
-    throw meteringError(
+  const meteredBy = [context.caller.instance, product.code, request.UsageDimension, hour.toISOString()];
+  const dedupKey = ['caller', ...meteredBy].join('|');
+  const allocations = canonical(quantity, request.UsageAllocations);
+  const duplicate = () =>
+    meteringError(
       'DuplicateRequestException',
       `This instance already metered ${request.UsageDimension} for ${hour.toISOString()} with a different quantity`,
     );
+  if (request.DryRun === true) {
+    // Only a call that would have succeeded says so: one the ledger would refuse is refused as it would be.
+    if (context.ledger.outcomeOf(dedupKey, { quantity, allocations }) === 'different') throw duplicate();
+    throw frameworkError('DryRunOperation', 'Request would have succeeded, but the DryRun parameter was set', 412);
   }
+
+  const { outcome, record } = context.ledger.meter(dedupKey, {
+    operation: 'MeterUsage',
+    requestId: context.requestId,
+    receivedAt: now,
+    productCode: product.code,
+    licenseId: license.id,
+    licenseArn: licenseArnFor(license, context.settings),
+    customerIdentifier: license.customerIdentifier,
+    customerAWSAccountId: license.customerAWSAccountId,
+    dimension: request.UsageDimension,
+    timestamp: at,
+    hour,
+    quantity,
+    allocations,
+    freeTrial: license.offerType === 'free-trial',
+  });
+  if (outcome === 'different') throw duplicate();
   return { MeteringRecordId: record.meteringRecordId };
 }

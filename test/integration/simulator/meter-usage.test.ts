@@ -123,6 +123,16 @@ test('DryRun checks everything and meters nothing', async () => {
     name: 'InvalidUsageDimensionException',
   });
   expect((await sim.control.billed()).records).toEqual([]);
+
+  // Of an hour the instance has metered: the same record would succeed; another quantity would be refused, and is.
+  await instance.send(usage({ UsageQuantity: 3 }));
+  await expect(instance.send(usage({ DryRun: true, UsageQuantity: 3 }))).rejects.toMatchObject({
+    name: 'DryRunOperation',
+  });
+  await expect(instance.send(usage({ DryRun: true, UsageQuantity: 9 }))).rejects.toMatchObject({
+    name: 'DuplicateRequestException',
+  });
+  expect((await sim.control.billed()).records.map((record) => record.quantity)).toEqual([3]);
 });
 
 test('RegisterUsage answers a PS256 JWT that verifies with the published public key', async () => {
