@@ -215,7 +215,8 @@ export class ControlApi {
         sim.releaseDueEvents();
         const { after, format } = eventsQuery.parse(Object.fromEntries(query));
         const events = sim.events.feed(after, format);
-        return { events, lastSequence: events.at(-1)?.sequence ?? after };
+        // The feed's own latest, not the reader's: a reader whose `after` is above it knows the feed began again.
+        return { events, lastSequence: sim.events.lastSequence };
       }),
       route('GET', '/event-subscriptions', () => ({ subscriptions: sim.events.listSubscriptions() })),
       route('POST', '/event-subscriptions', ({ body }) => {

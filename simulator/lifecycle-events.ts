@@ -175,6 +175,11 @@ export class LifecycleEvents {
   }
 
   /** Published events after `afterSequence`, optionally of one format. */
+  /** The sequence of the latest event published, of either format (0 before the first, and after a reset). */
+  get lastSequence(): number {
+    return this.published.length;
+  }
+
   feed(afterSequence: number, format?: EventFormat): PublishedEvent[] {
     return this.published.filter(
       (event) => event.sequence > afterSequence && (format === undefined || event.format === format),

@@ -220,6 +220,10 @@ test('the feed is numbered, so a reader resumes after the last sequence it saw',
   const rest = await sim.control.events(first.lastSequence);
   expect(rest.events.map((event) => event.sequence)).toEqual([4, 5, 6]);
   expect(rest.lastSequence).toBe(6);
+  // The feed's latest whatever the format, and below a reader's "after" once a reset has begun the feed again.
+  expect((await sim.control.events(6, 'sns')).lastSequence).toBe(6);
+  await sim.control.reset();
+  expect(await sim.control.events(6)).toEqual({ events: [], lastSequence: 0 });
 });
 
 const receivers: Server[] = [];
