@@ -246,6 +246,7 @@ export class ControlApi {
       if (matched === undefined) {
         throw new ControlError(405, 'MethodNotAllowed', `${request.method ?? ''} is not allowed on ${url.pathname}`);
       }
+      refuseRepeatedParameters(url.searchParams);
       const body = await readJson(request);
       const params = decodeParams(matched.path.exec(path)?.groups ?? {});
       const answer = await matched.handle({ params, query: url.searchParams, body });
@@ -306,6 +307,19 @@ const resultFilters = [
   'dimension',
   'status',
 ] as const satisfies readonly (keyof RecordResult)[];
+
+/** Refuses a query that gives a parameter twice: a filter takes one value, and taking either would hide the other. */
+function refuseRepeatedParameters(query: URLSearchParams): void {
+  const names = [...query.keys()];
+  const repeated = [...new Set(names.filter((name, index) => names.indexOf(name) !== index))];
+  if (repeated.length > 0) {
+    throw new ControlError(
+      400,
+      'InvalidQuery',
+      `${repeated.join(', ')} given more than once; give each parameter once`,
+    );
+  }
+}
 
 /** Refuses a query that names a field other than `filters`. */
 function requireKnownFilters(query: URLSearchParams, filters: readonly string[]): void {

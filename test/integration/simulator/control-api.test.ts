@@ -221,6 +221,13 @@ test('record queries name only fields the records have', async () => {
   expect((await controlCall('GET', '/events?afterr=1')).status).toBe(400);
   const licenses = await controlCall('GET', '/licenses?status=active');
   expect({ status: licenses.status, error: licenses.body.error }).toEqual({ status: 400, error: 'InvalidFilter' });
+  // A filter given twice takes neither value silently: the records of one would pass for those of both.
+  const twice = await controlCall('GET', '/billed?productCode=a&productCode=b');
+  expect({ status: twice.status, ...twice.body }).toEqual({
+    status: 400,
+    error: 'InvalidQuery',
+    message: 'productCode given more than once; give each parameter once',
+  });
 });
 
 test('times and durations beyond what a date can hold are refused, leaving the clock as it was', async () => {
