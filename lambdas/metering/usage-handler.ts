@@ -43,12 +43,23 @@ function isJson(contentType: string | undefined): boolean {
 }
 
 /** The body as text, or the answer that refuses it. API Gateway passes a body base64-encoded when it is binary. */
+const REPLACEMENT_CHARACTER = '\uFFFD';
+
 function bodyText(event: APIGatewayProxyEvent): { text: string } | { refusal: APIGatewayProxyResult } {
   const raw = event.body ?? '';
   const tooLarge = {
     refusal: json(413, { message: `The body must be at most ${MAX_USAGE_BODY_BYTES} bytes` }),
   };
-  if (!event.isBase64Encoded) return Buffer.byteLength(raw, 'utf8') > MAX_USAGE_BODY_BYTES ? tooLarge : { text: raw };
+  const notUtf8 = {
+    refusal: json(400, {
+      message: 'The body must be UTF-8 (it holds bytes that are not, or U+FFFD, which stands for them)',
+    }),
+  };
+  if (!event.isBase64Encoded) {
+    if (Buffer.byteLength(raw, 'utf8') > MAX_USAGE_BODY_BYTES) return tooLarge;
+    // API Gateway hands a text body on decoded, each byte that is not UTF-8 replaced by U+FFFD; no field takes it.
+    return raw.includes(REPLACEMENT_CHARACTER) ? notUtf8 : { text: raw };
+  }
   // Four base64 characters per three bytes: a longer text decodes to too many bytes, and is not decoded at all.
   if (raw.length > Math.ceil(MAX_USAGE_BODY_BYTES / 3) * 4) return tooLarge;
   const bytes = Buffer.from(raw, 'base64');
@@ -56,7 +67,7 @@ function bodyText(event: APIGatewayProxyEvent): { text: string } | { refusal: AP
   try {
     return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
   } catch {
-    return { refusal: json(400, { message: 'The body must be UTF-8' }) };
+    return notUtf8;
   }
 }
 

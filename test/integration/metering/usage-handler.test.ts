@@ -225,11 +225,23 @@ describe('a request that cannot be read', () => {
     });
   });
 
-  test('base64-encoded but not UTF-8 is answered 400', async () => {
+  test('not UTF-8 is answered 400, base64-encoded or as API Gateway hands text on (each bad byte as U+FFFD)', async () => {
+    const notUtf8 = {
+      status: 400,
+      body: { message: 'The body must be UTF-8 (it holds bytes that are not, or U+FFFD, which stands for them)' },
+    };
     const event = request(null);
     event.isBase64Encoded = true;
     event.body = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64');
-    expect(answer(await handler()(event))).toEqual({ status: 400, body: { message: 'The body must be UTF-8' } });
+    expect(answer(await handler()(event))).toEqual(notUtf8);
+
+    const subscriberId = await licenseSubscriber(dynamoDb, documents);
+    const sent = Buffer.from(
+      JSON.stringify({ events: [usage(subscriberId)] }).replace('requests', 'requests\xff'),
+      'latin1',
+    );
+    expect(answer(await handler()(request(sent.toString('utf8'))))).toEqual(notUtf8);
+    expect(await bucketsOf(dynamoDb, documents, subscriberId)).toEqual([]);
   });
 });
 
