@@ -1,4 +1,5 @@
 import type { RequestListener, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { LocalStackError } from '../errors.ts';
 import { loopbackOnly, type LoopbackOptions } from './loopback-host.ts';
 
@@ -37,6 +38,7 @@ export function portInUseMessage(
  * unless `options` say so.
  */
 export function listen(server: Server, port: number, host: string, options: LoopbackOptions = {}): Promise<void> {
+  server.on('clientError', answerUnreadableRequest);
   const handlers = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on(
@@ -52,4 +54,30 @@ export function listen(server: Server, port: number, host: string, options: Loop
       resolve();
     });
   });
+}
+
+/** What Node cannot read as a request, by its error code: the status, and what to tell the caller. */
+const UNREADABLE_REQUESTS: Readonly<Record<string, readonly [status: string, message: string]>> = {
+  HPE_HEADER_OVERFLOW: ['431 Request Header Fields Too Large', 'The request line and headers must be at most 16 KiB'],
+  ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', 'The request was not received in time'],
+};
+
+/**
+ * Answers a request Node could not read (headers too large, not HTTP, too slow) as every local server answers, with a
+ * JSON message, where Node's own answer has no body at all; a connection already gone is closed.
+ */
+function answerUnreadableRequest(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = UNREADABLE_REQUESTS[error.code ?? ''] ?? [
+    '400 Bad Request',
+    'The request is not valid HTTP',
+  ];
+  const body = JSON.stringify({ message });
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

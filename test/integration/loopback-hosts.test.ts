@@ -3,8 +3,10 @@
  * host name at 127.0.0.1 (DNS rebinding) gets a 403 that says why, whatever the path, while loopback names (with any
  * port) are served as before. Nor does any but the API (which, like API Gateway, takes Marketplace's form post from its
  * own site) answer a request a page of another site sends: a blind cross-site form post cannot drive the simulator.
+ * What none can read as a request (headers too large, not HTTP) is answered with a JSON message, not Node's empty one.
  */
 import { Agent } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, expect, test } from 'vitest';
 import { isForeignOrigin, isLoopbackHost } from '../../local/http/loopback-host.ts';
 import { useLocalStack } from '../support/local-stack.ts';
@@ -125,5 +127,31 @@ test('loopback names are told from the rest', () => {
     'xlocalhost',
   ]) {
     expect(isLoopbackHost(host), String(host)).toBe(false);
+  }
+});
+
+/** The raw answer to `bytes` written to the server at `url`'s origin, once it closes the connection. */
+function answerTo(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+test('each server answers a request it cannot read with a JSON message', async () => {
+  for (const [server, url] of Object.entries(servers())) {
+    const hugePath = `/${'x'.repeat(100_000)}`;
+    const tooLarge = await answerTo(url, `GET ${hugePath} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`);
+    expect(tooLarge, server).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(tooLarge.split('\r\n\r\n')[1], server).toBe(
+      '{"message":"The request line and headers must be at most 16 KiB"}',
+    );
+    const notHttp = await answerTo(url, 'HELLO\r\n\r\n');
+    expect(notHttp, server).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(notHttp.split('\r\n\r\n')[1], server).toBe('{"message":"The request is not valid HTTP"}');
   }
 });
