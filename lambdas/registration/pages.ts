@@ -219,7 +219,8 @@ const problems = {
     status: 503,
     title: 'Please try again in a minute',
     body: (productName) =>
-      html`<p>We are handling a lot of requests right now. Nothing is lost: please try again in a minute.</p>
+      html`<p>We could not finish this just now: our service is busy or briefly unavailable. Nothing is lost: please try
+          again in a minute.</p>
         ${startAgain(productName)}`,
   },
 } satisfies Record<string, ProblemPage>;
