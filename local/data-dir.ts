@@ -50,10 +50,9 @@ export class DataDirInUseError extends LocalStackError {
  *
  * @throws DataDirInUseError when a running process holds it
  */
-export function lockDataDir(dataDir: string, pid: number = process.pid): () => void {
+export function lockDataDir(dataDir: string): () => void {
   return lockDirectory(dataDir, {
     fileName: DATA_DIR_LOCK_FILE_NAME,
-    pid,
     isHolderCommand: (commandLine) => commandLine.includes(START_SCRIPT),
     inUse: (holderPid) => new DataDirInUseError(dataDir, holderPid),
     isUnfinishedSave: (name) => /\.\d+\.tmp$/.test(name),

@@ -29,7 +29,8 @@ import {
   startDynamoDbLocal,
   type DynamoDbLocal,
 } from './dynamodb/launcher.ts';
-import { isDirectoryOrAbsent } from '../simulator/directory-lock.ts';
+import { namesANonDirectory } from '../simulator/directory-lock.ts';
+import { refuseSimulatorDataDirInUse, SimulatorDataDirError } from '../simulator/state-file.ts';
 import { firstStartReady, lockDataDir, prepareDataDir } from './data-dir.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
@@ -84,7 +85,7 @@ function intervalSeconds(variable: string): number {
 /** `DYNAMODB_DATA_DIR`: a folder (created when missing), never a file. */
 function dataDirFromEnvironment(): string | undefined {
   const dataDir = process.env.DYNAMODB_DATA_DIR || undefined;
-  if (dataDir !== undefined && !isDirectoryOrAbsent(dataDir)) {
+  if (dataDir !== undefined && namesANonDirectory(dataDir)) {
     throw new LocalStackError(`DYNAMODB_DATA_DIR must name a folder (or where to make one), not the file ${dataDir}`);
   }
   return dataDir;
@@ -108,6 +109,8 @@ try {
   const dataDir = dataDirFromEnvironment();
   let firstStart = false;
   if (dataDir !== undefined) {
+    // A simulator of its own (`npm run simulator`) may keep its state there: refused before the directory is readied.
+    refuseSimulatorDataDirInUse(dataDir);
     running.releaseDataDir = lockDataDir(dataDir);
     ({ firstStart } = prepareDataDir(dataDir));
   }
@@ -198,9 +201,11 @@ ${standInFor.length === 0 ? '' : `  Your app (stand-in)     ${webhookReceiver.ap
       ? portInUseMessage(error, portSettings)
       : error instanceof DynamoDbLocalStartError && error.failure === 'port-in-use'
         ? dynamoDbPortInUseMessage(error)
-        : error instanceof Error
-          ? error.message
-          : String(error);
+        : error instanceof SimulatorDataDirError
+          ? `DYNAMODB_DATA_DIR: ${error.message}`
+          : error instanceof Error
+            ? error.message
+            : String(error);
   console.error(`npm start: ${message}`);
   exitAfterStopping(1);
 }

@@ -1,9 +1,10 @@
 /**
- * A lock file naming the pid of the process that keeps its state in a directory, so that two never save over each
- * other's state there (each would answer for what it saved, and a later save of the other would forget it). Within
- * one process, a directory is held once. A lock left by a process that is gone (`kill -9`) is taken over, and so is
- * one naming this very pid that this process does not hold (a container restarted with the same pid): where the system
- * shows a process's command line (Linux's `/proc`), a pid that now runs another program (after a reboot) is gone too.
+ * A lock file naming the process that keeps its state in a directory, so that two never save over each other's state
+ * there (each would answer for what it saved, and a later save of the other would forget it). Within one process, a
+ * directory is held once. A lock left by a process that is gone (`kill -9`) is taken over, and so is one naming this
+ * very pid that this process does not hold (a container restarted with the same pid). Where the system shows processes
+ * (Linux's `/proc`), the lock also records when its holder started, so that a pid that now names another process
+ * (after a reboot) is known to be gone too; a lock without that time is judged by the holder's command line.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,75 +21,118 @@ export interface DirectoryLockSettings {
    * renames it), removed once the directory is held: no one else's save can then be under way.
    */
   readonly isUnfinishedSave: (fileName: string) => boolean;
-  readonly pid?: number;
 }
 
 /** The lock paths this process holds. */
 const heldHere = new Set<string>();
 
 /**
- * Takes the directory for this process (making it if need be); answers the function that lets go of it.
+ * Takes the directory for this process (making it if need be); answers the function that lets go of it (once; a
+ * second call does nothing).
  *
  * @throws the `inUse` error when a running process, this one included, holds it
  */
 export function lockDirectory(directory: string, settings: DirectoryLockSettings): () => void {
-  const pid = settings.pid ?? process.pid;
   mkdirSync(directory, { recursive: true });
   const path = resolve(directory, settings.fileName);
-  if (heldHere.has(path)) throw settings.inUse(process.pid, path);
   for (;;) {
-    try {
-      writeFileSync(path, String(pid), { flag: 'wx' });
-      heldHere.add(path);
-      for (const name of readdirSync(directory)) {
-        if (settings.isUnfinishedSave(name)) rmSync(join(directory, name), { force: true });
-      }
-      return () => {
-        heldHere.delete(path);
-        if (holderOf(path) === pid) rmSync(path, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = holderOf(path);
-    if (holder !== undefined && holder !== pid && isRunning(holder, settings.isHolderCommand)) {
-      throw settings.inUse(holder, path);
-    }
+    const holder = runningHolder(path, settings);
+    if (holder !== undefined) throw settings.inUse(holder, path);
     rmSync(path, { force: true });
+    try {
+      writeFileSync(path, lockContent(process.pid), { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw error;
+    }
+    heldHere.add(path);
+    for (const name of readdirSync(directory)) {
+      if (settings.isUnfinishedSave(name)) rmSync(join(directory, name), { force: true });
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      heldHere.delete(path);
+      if (holderOf(path)?.pid === process.pid) rmSync(path, { force: true });
+    };
   }
 }
 
-/** Whether `path` names a directory, or nothing yet (where one can be made). */
-export function isDirectoryOrAbsent(path: string): boolean {
+/**
+ * The pid of the running process that holds the directory's lock (this one's, if it does), or `undefined` when no one
+ * does: for a check before the directory is touched by someone who will take the lock later.
+ */
+export function lockHolder(directory: string, settings: Pick<DirectoryLockSettings, 'fileName' | 'isHolderCommand'>) {
+  return runningHolder(resolve(directory, settings.fileName), settings);
+}
+
+/** Whether `path` names something other than a directory: where a directory cannot be made. */
+export function namesANonDirectory(path: string): boolean {
   try {
-    return statSync(path).isDirectory();
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+    return !statSync(path).isDirectory();
+  } catch {
+    // Nothing there (or nothing to be seen): making the directory will say what is wrong, if anything is.
+    return false;
   }
 }
 
-function holderOf(path: string): number | undefined {
+function runningHolder(path: string, settings: Pick<DirectoryLockSettings, 'isHolderCommand'>): number | undefined {
+  if (heldHere.has(path)) return process.pid;
+  const holder = holderOf(path);
+  if (holder === undefined || holder.pid === process.pid) return undefined;
+  return isRunning(holder, settings.isHolderCommand) ? holder.pid : undefined;
+}
+
+interface Holder {
+  readonly pid: number;
+  /** When it started, as `/proc/<pid>/stat` says (clock ticks since boot), where the system shows it. */
+  readonly startTime?: string | undefined;
+}
+
+function lockContent(pid: number): string {
+  const startTime = startTimeOf(pid);
+  return startTime === undefined ? String(pid) : `${pid} ${startTime}`;
+}
+
+function holderOf(path: string): Holder | undefined {
+  let content: string;
   try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    content = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [pidText = '', startTime] = content.trim().split(/\s+/);
+  const pid = Number(pidText);
+  return Number.isInteger(pid) && pid > 0 ? { pid, startTime } : undefined;
+}
+
+/** Field 22 of `/proc/<pid>/stat`, counted after the command name (in parentheses, which may hold spaces). */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
   }
 }
 
 /**
- * Whether `pid` is a running process that may hold the lock. A lock outlives a `kill -9` or a reboot, after which its
- * pid may be another program's: where the system shows a process's command line, that one is not taken for a holder.
+ * Whether the lock's holder is still running. A lock outlives a `kill -9` or a reboot, after which its pid may be
+ * another process's: one that started at another time, or (for a lock without that time) runs another program, is
+ * not taken for the holder.
  */
-function isRunning(pid: number, isHolderCommand: (commandLine: readonly string[]) => boolean): boolean {
+function isRunning(holder: Holder, isHolderCommand: (commandLine: readonly string[]) => boolean): boolean {
   try {
-    process.kill(pid, 0);
+    process.kill(holder.pid, 0);
   } catch (error) {
     // Someone else's process is running all the same.
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const startTime = startTimeOf(holder.pid);
+  if (startTime !== undefined && holder.startTime !== undefined) return startTime === holder.startTime;
   try {
-    return isHolderCommand(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+    return isHolderCommand(readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').split('\0'));
   } catch {
     return true;
   }

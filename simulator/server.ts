@@ -95,8 +95,11 @@ async function serve(options: SimulatorOptions, stateFile: SimulatorStateFile | 
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
       await simulator.events.drained();
-      await simulator.saveState();
-      await stateFile?.close();
+      try {
+        await simulator.saveState();
+      } finally {
+        await stateFile?.close();
+      }
     },
   };
 }

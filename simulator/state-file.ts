@@ -17,10 +17,29 @@ import {
 } from './state-snapshot.ts';
 import { SimulatorError } from './errors.ts';
 import { ReplacedFile } from './replaced-file.ts';
-import { isDirectoryOrAbsent, lockDirectory } from './directory-lock.ts';
+import { lockDirectory, lockHolder, namesANonDirectory } from './directory-lock.ts';
 
 export const STATE_FILE_NAME = 'marketplace-simulator.json';
 export const STATE_LOCK_FILE_NAME = 'marketplace-simulator.lock';
+
+/** The lock a simulator holds on its data directory; its holder is a Node process (embedders run anything). */
+const SIMULATOR_LOCK = {
+  fileName: STATE_LOCK_FILE_NAME,
+  isHolderCommand: ([program = '']: readonly string[]) => basename(program).startsWith('node'),
+};
+
+/**
+ * Refuses a data directory another simulator keeps its state in, before anything else touches it: `npm start` calls
+ * it before it readies the directory, as its own simulator takes the lock only later.
+ *
+ * @throws SimulatorDataDirInUseError naming the holder
+ */
+export function refuseSimulatorDataDirInUse(dataDir: string): void {
+  const holder = lockHolder(dataDir, SIMULATOR_LOCK);
+  if (holder !== undefined) {
+    throw new SimulatorDataDirInUseError(dataDir, holder, join(dataDir, STATE_LOCK_FILE_NAME));
+  }
+}
 
 /** The data directory cannot be the simulator's: it is a file, or another simulator keeps its state there. */
 export class SimulatorDataDirError extends SimulatorError {
@@ -70,6 +89,7 @@ export class SimulatorStateFile {
   private readonly file: ReplacedFile;
   /** Lets go of the data directory: once the last save is on disk (`close`). */
   private readonly unlock: () => void;
+  private closed = false;
 
   /**
    * Takes the data directory (making it if need be) for this simulator until `close`.
@@ -77,23 +97,29 @@ export class SimulatorStateFile {
    * @throws SimulatorDataDirError when it is a file, or another simulator holds it
    */
   constructor(dataDir: string) {
-    if (!isDirectoryOrAbsent(dataDir)) {
+    if (namesANonDirectory(dataDir)) {
       throw new SimulatorDataDirError(dataDir, `The data directory ${dataDir} is a file: give the simulator a folder`);
     }
     this.path = join(dataDir, STATE_FILE_NAME);
     this.unlock = lockDirectory(dataDir, {
-      fileName: STATE_LOCK_FILE_NAME,
-      isHolderCommand: ([program = '']) => basename(program).startsWith('node'),
+      ...SIMULATOR_LOCK,
       inUse: (holderPid, lockPath) => new SimulatorDataDirInUseError(dataDir, holderPid, lockPath),
       isUnfinishedSave: (name) => name.startsWith(`${STATE_FILE_NAME}.`) && name.endsWith('.tmp'),
     });
     this.file = new ReplacedFile(this.path);
   }
 
-  /** Lets go of the data directory, once every save asked for is on disk: another simulator may then take it. */
+  /**
+   * Lets go of the data directory once every save asked for is on disk (or has failed): another simulator may then
+   * take it. A save asked for later writes nothing: the directory may be another's by then.
+   */
   async close(): Promise<void> {
-    await this.file.flushed();
-    this.unlock();
+    this.closed = true;
+    try {
+      await this.file.flushed();
+    } finally {
+      this.unlock();
+    }
   }
 
   /** The saved state, or `undefined` when nothing was saved yet. */
@@ -125,6 +151,7 @@ export class SimulatorStateFile {
    * arrive while a save is being written share the one save after it, so a burst of changes costs two writes.
    */
   save(snapshot: () => SimulatorSnapshotToSave): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return this.file.save(() => JSON.stringify(snapshot()));
   }
 }

@@ -39,11 +39,30 @@ test('a running npm start keeps it: another process is refused, naming the holde
   await new Promise((resolve) => holder.once('spawn', resolve));
   try {
     writeFileSync(lockFile, String(holder.pid));
-    expect(() => lockDataDir(dataDir, process.pid)).toThrow(DataDirInUseError);
-    expect(() => lockDataDir(dataDir, process.pid)).toThrow(
+    expect(() => lockDataDir(dataDir)).toThrow(DataDirInUseError);
+    expect(() => lockDataDir(dataDir)).toThrow(
       `Another npm start (pid ${holder.pid}) is using the data directory ${dataDir}`,
     );
-    expect(() => lockDataDir(dataDir, process.pid)).toThrow(`If no npm start is running, delete ${lockFile}.`);
+    expect(() => lockDataDir(dataDir)).toThrow(`If no npm start is running, delete ${lockFile}.`);
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
+test('a lock records when its holder started: the same pid started at another time (a reboot) is no holder', async () => {
+  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'local/start.ts'], { stdio: 'ignore' });
+  await new Promise((resolve) => holder.once('spawn', resolve));
+  try {
+    const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    writeFileSync(lockFile, `${holder.pid} ${startTime}`);
+    expect(() => lockDataDir(dataDir)).toThrow(DataDirInUseError);
+    writeFileSync(lockFile, `${holder.pid} ${Number(startTime) + 1}`);
+    const release = lockDataDir(dataDir);
+    expect(readFileSync(lockFile, 'utf8')).toMatch(new RegExp(`^${process.pid} \\d+$`));
+    release();
+    release();
+    expect(existsSync(lockFile)).toBe(false);
   } finally {
     holder.kill('SIGKILL');
   }
@@ -52,18 +71,18 @@ test('a running npm start keeps it: another process is refused, naming the holde
 test('a lock whose pid is now another program (after a kill -9 or a reboot) is taken over', () => {
   // The process this test's worker runs under: running, but no npm start.
   writeFileSync(lockFile, String(process.ppid));
-  lockDataDir(dataDir, process.pid)();
+  lockDataDir(dataDir)();
   expect(existsSync(lockFile)).toBe(false);
 });
 
 test("a holder that is gone (killed) is taken over, and letting go removes only one's own lock", () => {
   writeFileSync(lockFile, String(pidOfEndedProcess()));
-  const release = lockDataDir(dataDir, process.pid);
-  expect(readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+  const release = lockDataDir(dataDir);
+  expect(readFileSync(lockFile, 'utf8').split(' ')[0]).toBe(String(process.pid));
   release();
   expect(existsSync(lockFile)).toBe(false);
 
-  const releaseFirst = lockDataDir(dataDir, process.pid);
+  const releaseFirst = lockDataDir(dataDir);
   releaseFirst();
   writeFileSync(lockFile, String(process.pid + 1));
   releaseFirst();
@@ -73,7 +92,7 @@ test("a holder that is gone (killed) is taken over, and letting go removes only 
 test('a save a killed process left unfinished is cleared once the directory is held; finished files stay', () => {
   writeFileSync(join(dataDir, 'marketplace-simulator.json'), '{}');
   writeFileSync(join(dataDir, 'marketplace-simulator.json.27874.tmp'), '{"half');
-  lockDataDir(dataDir, process.pid)();
+  lockDataDir(dataDir)();
   expect(existsSync(join(dataDir, 'marketplace-simulator.json.27874.tmp'))).toBe(false);
   expect(readFileSync(join(dataDir, 'marketplace-simulator.json'), 'utf8')).toBe('{}');
 });
