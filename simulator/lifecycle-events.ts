@@ -94,9 +94,11 @@ export class LifecycleEvents {
         this.replaceUnsubscribeSuccess(license, at);
         sns('subscribe-success', 'subscription');
         if (license.entitlements.length > 0) sns('entitlement-updated', 'entitlement');
+        this.cancelExpiryNotifications(license, at);
         for (const expiry of expiriesAfter(license, at)) sns('entitlement-updated', 'entitlement', expiry);
         return;
       case 'subscribe-failed':
+        this.cancelExpiryNotifications(license, at);
         sns('subscribe-fail', 'subscription');
         return;
       case 'entitlements-updated':
@@ -140,8 +142,9 @@ export class LifecycleEvents {
   }
 
   /**
-   * The `entitlement-updated` messages scheduled for the license's entitlements expiring after `at`: none is sent for
-   * an entitlement that was replaced before it expired, nor once the subscription has ended.
+   * The `entitlement-updated` messages scheduled for the license's entitlements expiring after `at`, before the
+   * license's expiries are scheduled again: none is sent twice, nor for an entitlement replaced before it expired, nor
+   * once the subscription has failed or ended.
    */
   private cancelExpiryNotifications(license: License, at: Date): void {
     const cancelled = this.scheduled.filter((event) => {
@@ -174,12 +177,12 @@ export class LifecycleEvents {
     return due.length;
   }
 
-  /** Published events after `afterSequence`, optionally of one format. */
   /** The sequence of the latest event published, of either format (0 before the first, and after a reset). */
   get lastSequence(): number {
     return this.published.length;
   }
 
+  /** Published events after `afterSequence`, optionally of one format. */
   feed(afterSequence: number, format?: EventFormat): PublishedEvent[] {
     return this.published.filter(
       (event) => event.sequence > afterSequence && (format === undefined || event.format === format),
