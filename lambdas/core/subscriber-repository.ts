@@ -136,17 +136,18 @@ export class SubscriberRepository {
       if (current === undefined) throw new SubscriberNotFoundError(id, { cause: error });
       return current;
     }
-    const lifecycle = Attributes?.lifecycle as { firstEndAt?: string; activatedAt?: string } | undefined;
+    const lifecycle = Attributes?.lifecycle as
+      { firstEndAt?: string; endRequestedAt?: string; activatedAt?: string } | undefined;
     const firstEndAt = lifecycle?.firstEndAt;
     // Only a legacy subscriber can be subscribed to again under its id: a license's visit after its end is the same
-    // license, whose trial stays a trial. The trial was then the old subscription's, and an account gets one trial per
-    // product, so the new subscription is paid, whatever the visit claims; unless Marketplace has already said that the
-    // new subscription is the trial (a buyer who paid before, then took the product's one trial).
+    // license, whose trial stays a trial. The trial was then an earlier subscription's, and an account gets one trial
+    // per product, so the new subscription is paid, whatever the visit claims; unless Marketplace has already said that
+    // the subscription activated since the latest end is the trial (a buyer who paid before, then took the trial).
     const trialOfNewSubscription =
       Attributes?.marketplaceOfferType === 'free-trial' &&
       lifecycle?.activatedAt !== undefined &&
-      firstEndAt !== undefined &&
-      lifecycle.activatedAt >= firstEndAt;
+      lifecycle.endRequestedAt !== undefined &&
+      lifecycle.activatedAt >= lifecycle.endRequestedAt;
     const subscribedAgain =
       identity.model === 'legacy' &&
       Attributes?.offerType === 'free-trial' &&
@@ -170,12 +171,13 @@ export class SubscriberRepository {
           UpdateExpression: 'SET #offerType = :offerType',
           ConditionExpression:
             '#lifecycle.#firstEndAt <= :at AND NOT (#marketplaceOfferType = :trial AND ' +
-            '#lifecycle.#activatedAt >= #lifecycle.#firstEndAt)',
+            '#lifecycle.#activatedAt >= #lifecycle.#endRequestedAt)',
           ExpressionAttributeNames: {
             '#offerType': 'offerType',
             '#marketplaceOfferType': 'marketplaceOfferType',
             '#lifecycle': 'lifecycle',
             '#firstEndAt': 'firstEndAt',
+            '#endRequestedAt': 'endRequestedAt',
             '#activatedAt': 'activatedAt',
           },
           ExpressionAttributeValues: { ':offerType': 'standard', ':trial': 'free-trial', ':at': at.toISOString() },

@@ -325,7 +325,7 @@ test('a buyer who cancelled a free trial and subscribes again to the paid offer 
   expect((await checkAccess(local.stack, subscriberId)).body).toEqual(expect.objectContaining({ status: 'active' }));
 });
 
-test('a buyer who paid, cancelled and came back on the free trial stays on it when Marketplace said so before the visit', async () => {
+test('a buyer who paid, then took the trial, is on it when Marketplace said so before the visit, and paid after it', async () => {
   const buyer = await legacyBuyer();
   const arrive = async (fields: Record<string, string>) =>
     expect((await postFulfillment(local.stack.fulfillmentUrl, fields)).status).toBe(303);
@@ -351,4 +351,16 @@ test('a buyer who paid, cancelled and came back on the free trial stays on it wh
     'x-amzn-marketplace-offer-type': 'free-trial',
   });
   expect(await offerType()).toBe('free-trial');
+
+  // The trial ends too, and the buyer is back on the paid offer before Marketplace has said so: the trial was the
+  // subscription before, so this one is paid.
+  await cancel(trial.id);
+  await local.control.advanceClock({ hours: 1, minutes: 1 });
+  const { license: paid } = await local.control.createLicense({
+    productCode: LEGACY_PRODUCT,
+    customerAWSAccountId: buyer.customerAWSAccountId,
+    activate: false,
+  });
+  await arrive({ 'x-amzn-marketplace-token': (await local.control.issueRegistrationToken(paid.id)).registrationToken });
+  expect(await offerType()).toBe('standard');
 });
