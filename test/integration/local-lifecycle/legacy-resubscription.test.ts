@@ -353,7 +353,9 @@ test('a buyer who paid, then took the trial, is on it when Marketplace said so b
   expect(await offerType()).toBe('free-trial');
 
   // The trial ends too, and the buyer is back on the paid offer before Marketplace has said so: the trial was the
-  // subscription before, so this one is paid.
+  // subscription before, so this one is paid. (Cancelled a minute in: at the instant of its activation, the
+  // cancellation would leave it the live subscription, as the lifecycle reads facts of one instant.)
+  await local.control.advanceClock({ minutes: 1 });
   await cancel(trial.id);
   await local.control.advanceClock({ hours: 1, minutes: 1 });
   const { license: paid } = await local.control.createLicense({
