@@ -5,6 +5,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { configFromContext, MARKETPLACE_EVENTS_REGION, parseConfig } from './config.ts';
+import { refuseOversizedEnvironments } from './environment-size.ts';
 import { refuseExampleProducts } from './example-products.ts';
 import { MarketplaceEventForwarder } from './marketplace-event-forwarder.ts';
 import { marketplaceEventPatterns, receivesMarketplaceEvents } from './marketplace-events.ts';
@@ -24,8 +25,8 @@ export interface MarketplaceApp {
  * Builds the app from CDK context: the given object (tests), or what the CDK CLI passes in (`cdk.json` and `-c`).
  * `outdir` is where a synthesis writes the cloud assembly: by default the CLI's, or else a new temporary folder that
  * aws-cdk-lib never removes (tests pass one they remove). Throws `ConfigError` (from `config.ts`) when the
- * configuration does not validate, or sells the example products without `allowExampleProducts`
- * (`example-products.ts`).
+ * configuration does not validate, sells the example products without `allowExampleProducts`
+ * (`example-products.ts`), or would give a function more environment than Lambda takes (`environment-size.ts`).
  */
 export function buildApp(context?: Record<string, unknown>, { outdir }: { outdir?: string } = {}): MarketplaceApp {
   const app = new App({
@@ -54,6 +55,7 @@ export function buildApp(context?: Record<string, unknown>, { outdir }: { outdir
           description: `Forwards AWS Marketplace notifications from ${MARKETPLACE_EVENTS_REGION} to ${config.region}`,
         })
       : undefined;
+  refuseOversizedEnvironments(app);
   // The main stack's rules and queue first: a notification forwarded before they exist would be lost.
   forwarder?.addStackDependency(stack, 'the lifecycle rules and queue must exist before notifications are sent on');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -54,7 +54,11 @@ export const productSchema = z
       .array(dimensionSchema)
       .min(1)
       .max(200)
-      .describe('The pricing dimensions, exactly as listed in the product.'),
+      .describe(
+        'The pricing dimensions, exactly as listed in the product. The metered ones of all products travel in the ' +
+          "metering functions' environment, which Lambda caps at 4 KB: about 2,500 bytes of their names fit (some " +
+          '100 names of 20 characters), and `npm run synth` refuses more.',
+      ),
     snsTopicArns: z
       .strictObject({
         subscription: snsTopicArn.describe("The product's subscription notification topic."),

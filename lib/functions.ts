@@ -50,6 +50,8 @@ export class ProjectFunction<Name extends FunctionName = FunctionName> extends C
   readonly serviceName: Name;
   /** The Lambda entry module it bundles, relative to the project root. */
   readonly entry: string;
+  /** Every environment variable it gets: its contract's, and those every project function has. */
+  readonly environment: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps<Name>) {
     super(scope, id);
@@ -64,6 +66,13 @@ export class ProjectFunction<Name extends FunctionName = FunctionName> extends C
     this.logGroup.grantWrite(role);
     this.grantPrincipal = role;
 
+    this.environment = {
+      ...props.environment,
+      ...tracingVariable(props.tracing),
+      POWERTOOLS_SERVICE_NAME: props.serviceName,
+      // Stack traces of a minified bundle are unreadable without its source map.
+      NODE_OPTIONS: '--enable-source-maps',
+    };
     this.lambda = new NodejsFunction(this, 'Function', {
       entry: join(projectRoot, props.entry),
       description: props.description,
@@ -76,13 +85,7 @@ export class ProjectFunction<Name extends FunctionName = FunctionName> extends C
       role,
       logGroup: this.logGroup,
       tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
-      environment: {
-        ...props.environment,
-        ...tracingVariable(props.tracing),
-        POWERTOOLS_SERVICE_NAME: props.serviceName,
-        // Stack traces of a minified bundle are unreadable without its source map.
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+      environment: { ...this.environment },
       projectRoot,
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
       bundling: {

@@ -16,6 +16,9 @@ import {
   usageEnvironment,
   webhookEnvironment,
 } from '../../lambdas/core/environment.ts';
+import { ConfigError } from '../../lib/config.ts';
+import { environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from '../../lib/environment-size.ts';
+import { ProjectFunction } from '../../lib/functions.ts';
 import { configurationVariants, resourcesOfType, synthesize } from './synthesis.ts';
 
 type EnvironmentSchema = z.ZodObject<Record<string, z.ZodType>>;
@@ -114,3 +117,31 @@ describe.each(Object.entries({ ...configurationVariants, 'a minimal registration
     );
   },
 );
+
+describe("Lambda's 4 KB of environment", () => {
+  const dimensions = (count: number) =>
+    Array.from({ length: count }, (_, index) => ({
+      name: `api_requests_tier_${String(index).padStart(3, '0')}`,
+      kind: 'metered',
+    }));
+
+  test('every function of every configuration fits, deploy-time values counted at their most', () => {
+    for (const overrides of Object.values(configurationVariants)) {
+      for (const node of synthesize(overrides).app.node.findAll()) {
+        if (!(node instanceof ProjectFunction)) continue;
+        const total = [...environmentBytes(node.environment).values()].reduce((sum, size) => sum + size, 0);
+        expect(total, node.serviceName).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_LIMIT_BYTES);
+      }
+    }
+  });
+
+  test('products whose metered dimensions would not fit are refused at synthesis, naming the function and why', () => {
+    expect(() => synthesize({ 'marketplace.products.0.dimensions': dimensions(100) })).not.toThrow();
+    const refused = () => synthesize({ 'marketplace.products.0.dimensions': dimensions(200) });
+    expect(refused).toThrow(ConfigError);
+    expect(refused).toThrow(
+      /^The usage function's environment would take about [\d,]+ bytes, and Lambda takes at most/,
+    );
+    expect(refused).toThrow(/METERED_DIMENSIONS alone is [\d,]+\. .*\(marketplace\.products\[\]\.dimensions\)\.$/);
+  });
+});
