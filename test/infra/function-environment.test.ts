@@ -127,8 +127,10 @@ describe("Lambda's 4 KB of environment", () => {
 
   test('every function of every configuration fits, deploy-time values counted at their most', () => {
     for (const overrides of Object.values(configurationVariants)) {
-      for (const node of synthesize(overrides).app.node.findAll()) {
-        if (!(node instanceof ProjectFunction)) continue;
+      const functions = synthesize(overrides)
+        .app.node.findAll()
+        .filter((node): node is ProjectFunction => node instanceof ProjectFunction);
+      for (const node of functions) {
         const total = [...environmentBytes(node.environment).values()].reduce((sum, size) => sum + size, 0);
         expect(total, node.serviceName).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_LIMIT_BYTES);
       }
