@@ -420,9 +420,20 @@ export const configSchema = z
           'final-metering deadline, which falls that long after a cancellation',
       });
     }
-    // An invalid region has its own error: checking other fields against it would only add misleading ones.
+    // An invalid region has its own error: checking other fields against it would only add misleading ones. Without
+    // one, a stack that takes Marketplace's EventBridge events deploys where they are (its template refuses others).
     const stackRegion =
-      config.region !== undefined && REGION_NAME_PATTERN.test(config.region) ? config.region : undefined;
+      config.region === undefined
+        ? config.lifecycle.eventSources === 'sns'
+          ? undefined
+          : MARKETPLACE_EVENTS_REGION
+        : REGION_NAME_PATTERN.test(config.region)
+          ? config.region
+          : undefined;
+    const whyStackRegion =
+      config.region === undefined
+        ? "marketplace.region is not set, so the stack deploys to where Marketplace's events are"
+        : 'marketplace.region';
     // Likewise an ARN that is not one has its own error, and no region to compare.
     const regionOfValid = (arn: string | undefined) => {
       const region = arn === undefined ? undefined : regionOfArn(arn);
@@ -434,7 +445,7 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path,
-          message: `must be ${must} in ${stackRegion} (marketplace.region): ${why}`,
+          message: `must be ${must} in ${stackRegion} (${whyStackRegion}): ${why}`,
         });
       }
     }

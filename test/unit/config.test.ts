@@ -308,6 +308,14 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'must be a topic in eu-west-1',
     },
     {
+      what: 'an alarm topic outside us-east-1 with no region set, where a stack taking Marketplace events deploys',
+      breakIt: (config) => (config['observability'] = { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' }),
+      path: 'marketplace.observability.alarmTopicArn',
+      says:
+        "must be a topic in us-east-1 (marketplace.region is not set, so the stack deploys to where Marketplace's " +
+        'events are)',
+    },
+    {
       what: "a custom domain's certificate outside the stack's region, which a regional API domain cannot use",
       breakIt: (config) => {
         config['region'] = 'eu-west-1';
