@@ -66,11 +66,20 @@ export const productSchema = z
       })
       .optional()
       .describe(
-        "The product's SNS topics (legacy products), in us-east-1. By default the ARNs AWS Marketplace uses for " +
+        "The product's SNS topics (legacy products only), in us-east-1. By default the ARNs AWS Marketplace uses for " +
           'every product: `arn:aws:sns:us-east-1:287250355862:aws-mp-{subscription,entitlement}-notification-<code>`.',
       ),
   })
   .superRefine((product, ctx) => {
+    if (product.identityModel === 'license' && product.snsTopicArns !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['snsTopicArns'],
+        message:
+          'only a legacy product has SNS topics (a license-model product is told by EventBridge): remove it, or set ' +
+          'identityModel to "legacy"',
+      });
+    }
     // Every subscription to them is made in us-east-1, by the main stack or the forwarder deployed there.
     for (const kind of ['subscription', 'entitlement'] as const) {
       const arn = product.snsTopicArns?.[kind];

@@ -328,6 +328,16 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'must be a certificate in eu-west-1',
     },
     {
+      what: 'SNS topics for a license-model product, which would be ignored',
+      breakIt: (config) =>
+        (product(config, 0).snsTopicArns = {
+          subscription: 'arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-analytics',
+          entitlement: 'arn:aws:sns:us-east-1:287250355862:aws-mp-entitlement-notification-analytics',
+        }),
+      path: 'marketplace.products[0].snsTopicArns',
+      says: 'only a legacy product has SNS topics',
+    },
+    {
       what: "a legacy product's topic outside us-east-1, where Marketplace's topics are",
       breakIt: (config) =>
         (product(config, 1).snsTopicArns = {
