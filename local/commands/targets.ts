@@ -192,7 +192,7 @@ async function tableName(
 ): Promise<string> {
   const named = process.env[variable];
   if (named) {
-    await mustExist(named, variable, output, dynamoDbEndpoint);
+    await mustExist(named, { variable, output, named: true }, dynamoDbEndpoint);
     return named;
   }
   if (dynamoDbEndpoint === undefined) {
@@ -201,21 +201,24 @@ async function tableName(
     );
   }
   const stack = await runningStack();
-  return stack.found && dynamoDbEndpoint === stack.state.dynamoDbEndpoint
-    ? stack.state.tables[kind]
-    : kind === 'subscribers'
-      ? 'Subscribers'
-      : 'Usage';
+  const table =
+    stack.found && dynamoDbEndpoint === stack.state.dynamoDbEndpoint
+      ? stack.state.tables[kind]
+      : kind === 'subscribers'
+        ? 'Subscribers'
+        : 'Usage';
+  await mustExist(table, { variable, output, named: false }, dynamoDbEndpoint);
+  return table;
 }
 
 /**
- * A table named by hand (the likeliest slip against AWS: the names are copied from the stack's outputs) that is not
- * there stops the command at once, naming it, rather than in DynamoDB's words halfway through, once per item.
+ * A table that is not there, or an endpoint that is no DynamoDB, stops the command at once, naming the table, the
+ * address and what to set, rather than in DynamoDB's words halfway through, once per item. A table named by hand
+ * (`named`) is the likeliest slip against AWS: the names are copied from the stack's outputs.
  */
 async function mustExist(
   table: string,
-  variable: string,
-  output: string,
+  { variable, output, named }: { variable: string; output: string; named: boolean },
   dynamoDbEndpoint: string | undefined,
 ): Promise<void> {
   const client = documentClient(dynamoDbEndpoint);
@@ -226,9 +229,19 @@ async function mustExist(
     const where = dynamoDbEndpoint ?? "AWS's DynamoDB, in the credentials' account and region";
     if (!(error instanceof ResourceNotFoundException)) {
       // In DynamoDB's words alone ("Unknown operation", "Missing Authentication Token"), nothing says where it failed.
-      throw new TargetNotFoundError(`cannot read the table ${table} (${variable}) at ${where}: ${messageOf(error)}`, {
-        cause: error,
-      });
+      const isItDynamoDb = dynamoDbEndpoint === undefined ? '' : ` Is it DynamoDB? ${remedy(SERVICES.dynamoDb)}`;
+      const which = named ? ` (${variable})` : '';
+      throw new TargetNotFoundError(
+        `cannot read the table ${table}${which} at ${where}: ${messageOf(error)}.${isItDynamoDb}`,
+        { cause: error },
+      );
+    }
+    if (!named) {
+      throw new TargetNotFoundError(
+        `the local stack's table ${table} does not exist at ${where}: is it the DynamoDB Local of npm start? ` +
+          remedy(SERVICES.dynamoDb),
+        { cause: error },
+      );
     }
     throw new TargetNotFoundError(
       `${variable} names the table ${table}, which does not exist at ${where}: set it to the stack's ${output} ` +
@@ -282,8 +295,22 @@ function connectionProblem(url: string): Promise<string | undefined> {
 }
 
 /** The simulator's time, read once and then carried forward with real time as its clock does (unless frozen). */
+/**
+ * The simulator's clock, read through its control API: a URL where something else answers (the API, DynamoDB Local)
+ * is named as not the simulator, rather than in that server's words.
+ */
 async function simulatorClock(simulatorUrl: string): Promise<Clock> {
-  const { now, running } = await new SimulatorControl(simulatorUrl).clock();
+  let clock: { now: string; running: boolean };
+  try {
+    clock = await new SimulatorControl(simulatorUrl).clock();
+  } catch (error) {
+    throw new TargetNotFoundError(
+      `cannot read the clock of ${SERVICES.marketplace.label} at ${simulatorUrl} (${messageOf(error)}): is it the ` +
+        `simulator? ${remedy(SERVICES.marketplace)}`,
+      { cause: error },
+    );
+  }
+  const { now, running } = clock;
   const offsetMs = new Date(now).getTime() - Date.now();
   return { now: () => (running ? new Date(Date.now() + offsetMs) : new Date(now)) };
 }

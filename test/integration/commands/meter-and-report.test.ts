@@ -204,8 +204,9 @@ test(
     const pending = /^ {2}pending {5}(\d+)/m.exec(failed.stdout)?.[1];
     expect(Number(pending)).toBeGreaterThan(0);
     expect(failed.stderr).toContain(
-      `npm run meter: ${pending} due buckets left pending, not billed (the "Usage left pending" lines say why): ` +
-        'run it again once the cause is fixed',
+      `npm run meter: ${pending} due buckets left pending, their billing not confirmed (the "Usage left pending" ` +
+        'lines say why; one whose answer was lost may have been billed, and sent again is not billed twice): run it ' +
+        'again once the cause is fixed',
     );
     // A dry run leaves every due bucket pending by design: no failure.
     expect((await meter('--dry-run', '--subscriber', buyer.subscriberId)).status).toBe(0);
@@ -242,7 +243,7 @@ test.each([
 
 test.each([
   ['named by hand', 'the table {subscribers} (SUBSCRIBERS_TABLE)'],
-  ['by default', 'the tables Subscribers and Usage'],
+  ['by default', 'the table Subscribers'],
 ])(
   'subscribers pointed at an endpoint that is not DynamoDB, tables %s, names them and the endpoint it tried',
   { timeout: COMMAND_TEST_TIMEOUT_MS },
@@ -258,6 +259,30 @@ test.each([
     expect(run.status, run.stderr).toBe(1);
     expect(run.stderr).toContain(
       `npm run subscribers: cannot read ${what.replace('{subscribers}', tables.subscribers)} at ${sim.url}: `,
+    );
+    expect(run.stderr).toContain('Is it DynamoDB? Start the local stack with npm start, or set DYNAMODB_ENDPOINT');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  },
+);
+
+test(
+  'meter pointed at a Marketplace endpoint that is not the simulator names the address and what to set',
+  { timeout: COMMAND_TEST_TIMEOUT_MS },
+  async () => {
+    const { tables } = await setup();
+    const run = await runNodeCommand(['local/commands/meter.ts', '--dry-run'], {
+      DYNAMODB_ENDPOINT: tables.endpoint,
+      USAGE_TABLE: tables.usage,
+      SUBSCRIBERS_TABLE: tables.subscribers,
+      // DynamoDB Local answers, in words of its own.
+      MARKETPLACE_ENDPOINT: tables.endpoint,
+    });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      `npm run meter: cannot read the clock of the Marketplace simulator at ${tables.endpoint} (`,
+    );
+    expect(run.stderr).toContain(
+      'is it the simulator? Start the local stack with npm start, or set MARKETPLACE_ENDPOINT',
     );
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
   },

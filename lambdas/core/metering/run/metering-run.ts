@@ -240,7 +240,8 @@ async function sendCalls(
     );
     const unsent = outcomes.filter((outcome) => outcome.kind === 'unsent');
     if (unsent.length > 0) {
-      logger.warn('Usage left pending: not sent', {
+      // Pending, not unsent: a send whose answer was lost (a timeout, a dropped connection) may have been billed.
+      logger.warn('Usage left pending: not confirmed', {
         records: unsent.length,
         reason: unsent[0]!.reason,
         ...(lastChance === undefined ? {} : { lastChance: true }),
