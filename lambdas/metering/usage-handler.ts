@@ -42,9 +42,10 @@ function isJson(contentType: string | undefined): boolean {
   return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
-/** The body as text, or the answer that refuses it. API Gateway passes a body base64-encoded when it is binary. */
+/** What API Gateway puts in place of each byte of a text body that is not UTF-8. */
 const REPLACEMENT_CHARACTER = '\uFFFD';
 
+/** The body as text, or the answer that refuses it. API Gateway passes a body base64-encoded when it is binary. */
 function bodyText(event: APIGatewayProxyEvent): { text: string } | { refusal: APIGatewayProxyResult } {
   const raw = event.body ?? '';
   const tooLarge = {
@@ -55,20 +56,23 @@ function bodyText(event: APIGatewayProxyEvent): { text: string } | { refusal: AP
       message: 'The body must be UTF-8 (it holds bytes that are not, or U+FFFD, which stands for them)',
     }),
   };
-  if (!event.isBase64Encoded) {
+  let text: string;
+  if (event.isBase64Encoded) {
+    // Four base64 characters per three bytes: a longer text decodes to too many bytes, and is not decoded at all.
+    if (raw.length > Math.ceil(MAX_USAGE_BODY_BYTES / 3) * 4) return tooLarge;
+    const bytes = Buffer.from(raw, 'base64');
+    if (bytes.length > MAX_USAGE_BODY_BYTES) return tooLarge;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return notUtf8;
+    }
+  } else {
     if (Buffer.byteLength(raw, 'utf8') > MAX_USAGE_BODY_BYTES) return tooLarge;
-    // API Gateway hands a text body on decoded, each byte that is not UTF-8 replaced by U+FFFD; no field takes it.
-    return raw.includes(REPLACEMENT_CHARACTER) ? notUtf8 : { text: raw };
+    text = raw;
   }
-  // Four base64 characters per three bytes: a longer text decodes to too many bytes, and is not decoded at all.
-  if (raw.length > Math.ceil(MAX_USAGE_BODY_BYTES / 3) * 4) return tooLarge;
-  const bytes = Buffer.from(raw, 'base64');
-  if (bytes.length > MAX_USAGE_BODY_BYTES) return tooLarge;
-  try {
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
-  } catch {
-    return notUtf8;
-  }
+  // A text body holding it had bytes that are not UTF-8, and no field takes it: refused alike, however it came.
+  return text.includes(REPLACEMENT_CHARACTER) ? notUtf8 : { text };
 }
 
 function parseEvents(text: string): { events: unknown[] } | { refusal: APIGatewayProxyResult } {

@@ -1,4 +1,4 @@
-import type { RequestListener, Server } from 'node:http';
+import { maxHeaderSize, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { LocalStackError } from '../errors.ts';
 import { loopbackOnly, type LoopbackOptions } from './loopback-host.ts';
@@ -38,9 +38,18 @@ export function portInUseMessage(
  * unless `options` say so.
  */
 export function listen(server: Server, port: number, host: string, options: LoopbackOptions = {}): Promise<void> {
-  server.on('clientError', answerUnreadableRequest);
+  // Responses not yet finished, by connection: a request Node cannot read behind one (pipelined) closes it instead.
+  const answering = new WeakMap<Duplex, number>();
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) =>
+    answerUnreadableRequest(error, socket, (answering.get(socket) ?? 0) > 0),
+  );
   const handlers = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const { socket } = request;
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    response.once('close', () => answering.set(socket, (answering.get(socket) ?? 1) - 1));
+  });
   server.on(
     'request',
     loopbackOnly((request, response) => handlers.forEach((handler) => handler(request, response)), options),
@@ -58,16 +67,21 @@ export function listen(server: Server, port: number, host: string, options: Loop
 
 /** What Node cannot read as a request, by its error code: the status, and what to tell the caller. */
 const UNREADABLE_REQUESTS: Readonly<Record<string, readonly [status: string, message: string]>> = {
-  HPE_HEADER_OVERFLOW: ['431 Request Header Fields Too Large', 'The request line and headers must be at most 16 KiB'],
+  HPE_HEADER_OVERFLOW: [
+    '431 Request Header Fields Too Large',
+    `The request line and headers must be at most ${maxHeaderSize / 1024} KiB`,
+  ],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: ['413 Payload Too Large', 'The chunk extensions are too large'],
   ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', 'The request was not received in time'],
 };
 
 /**
  * Answers a request Node could not read (headers too large, not HTTP, too slow) as every local server answers, with a
- * JSON message, where Node's own answer has no body at all; a connection already gone is closed.
+ * JSON message, where Node's own answer has no body at all. A connection already gone, or still sending the answer to
+ * an earlier request (`answering`), is closed: an answer written into another would corrupt both.
  */
-function answerUnreadableRequest(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+function answerUnreadableRequest(error: Error & { code?: string }, socket: Duplex, answering: boolean): void {
+  if (error.code === 'ECONNRESET' || !socket.writable || answering) {
     socket.destroy();
     return;
   }

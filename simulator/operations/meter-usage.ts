@@ -70,8 +70,8 @@ function meter(request: z.infer<typeof requestInput>, context: OperationContext)
   const timeProblem = timestampViolation(at, now, { ...settings, windowHours: settings.meterUsageWindowHours });
   if (timeProblem !== undefined) throw meteringError('TimestampOutOfBoundsException', timeProblem);
   const hour = hourOf(at);
-  const meteredBy = [context.caller.instance, product.code, request.UsageDimension, hour.toISOString()];
-  const dedupKey = ['caller', ...meteredBy].join('|');
+  const { instance } = context.caller;
+  const dedupKey = `caller|${instance}|${product.code}|${request.UsageDimension}|${hour.toISOString()}`;
   const allocations = canonical(quantity, request.UsageAllocations);
   const duplicate = () =>
     meteringError(

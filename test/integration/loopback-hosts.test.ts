@@ -153,5 +153,9 @@ test('each server answers a request it cannot read with a JSON message', async (
     const notHttp = await answerTo(url, 'HELLO\r\n\r\n');
     expect(notHttp, server).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(notHttp.split('\r\n\r\n')[1], server).toBe('{"message":"The request is not valid HTTP"}');
+    // Behind a request still being answered, the connection is closed: no answer is written into another.
+    const { pathname } = new URL(url);
+    const pipelined = await answerTo(url, `GET ${pathname} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\nHELLO\r\n\r\n`);
+    expect(pipelined, server).not.toContain('The request is not valid HTTP');
   }
 });
