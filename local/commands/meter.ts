@@ -32,9 +32,13 @@ import { mustBeKnownSubscribers, subscriberIdArgument } from './known-subscriber
 
 const USAGE = 'npm run meter -- [--dry-run] [--final | --subscriber <id>]';
 
-function print(summary: MeteringRunSummary): void {
+function print(summary: MeteringRunSummary, final: boolean): void {
   const rejected = Object.entries(summary.rejected).map(([reason, count]) => `${reason} ${count}`);
-  console.log(`${summary.dryRun ? 'Dry run: nothing written, nothing sent. ' : ''}Buckets of hours before ${summary.dueBefore}
+  // Final metering also sends an ending subscriber's last, unclosed hour, once its send time has come.
+  const which = final
+    ? 'Buckets of ending subscribers (closed hours, and the final hour once it is due)'
+    : `Buckets of hours before ${summary.dueBefore}`;
+  console.log(`${summary.dryRun ? 'Dry run: nothing written, nothing sent. ' : ''}${which}
   due         ${summary.due} (zero-usage buckets made sure of: ${summary.zeroUsage}; not due yet: ${summary.waiting})
   billed      ${summary.billed}
   rejected    ${rejected.length === 0 ? 0 : rejected.join(', ')}
@@ -98,7 +102,7 @@ runCommand('meter', USAGE, async (args) => {
       scope: subscriber !== undefined ? { subscriberId: subscriber } : final ? 'ending' : undefined,
     },
   );
-  print(summary);
+  print(summary, final);
   // A dry run leaves every due bucket pending by design; a real run leaves one pending only when its sends failed.
   if (!dryRun && summary.pending > 0) {
     console.error(

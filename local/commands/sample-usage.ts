@@ -11,7 +11,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomInt } from 'node:crypto';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import { fetchSigned } from '../http/signed-fetch.ts';
-import { commandTargets, localApiUrl } from './targets.ts';
+import { awsMode, commandTargets, localApiUrl } from './targets.ts';
 import { ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 
 const USAGE = 'npm run sample-usage -- [--events <1-10>]';
@@ -21,6 +21,12 @@ runCommand('sample-usage', USAGE, async (args) => {
   const eventsPerDimension = Number(values.events);
   if (!Number.isInteger(eventsPerDimension) || eventsPerDimension < 1 || eventsPerDimension > 10) {
     throw new ArgumentError('--events must be a whole number from 1 to 10');
+  }
+  if (awsMode()) {
+    throw new ArgumentError(
+      'sample-usage works only against the local stack (npm start): it posts made-up usage to the local API, which ' +
+        'a deployed stack would bill',
+    );
   }
   const targets = await commandTargets();
   const apiUrl = await localApiUrl();

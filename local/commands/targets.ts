@@ -104,7 +104,7 @@ const SERVICES = {
 } satisfies Record<string, Service>;
 
 /** Whether any endpoint variable says "AWS" (is set to the empty string). */
-function awsMode(): boolean {
+export function awsMode(): boolean {
   return Object.values(SERVICES).some((service) => service.inAws && process.env[service.endpointVariable] === '');
 }
 

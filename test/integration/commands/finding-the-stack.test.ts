@@ -107,6 +107,11 @@ test(
     expect(meter.stderr).toContain(`nothing answers at http://127.0.0.1:${closedPort} for DynamoDB (ECONNREFUSED`);
     expect(meter.stderr).toContain('set DYNAMODB_ENDPOINT to the URL of DynamoDB (or DYNAMODB_ENDPOINT= for AWS)');
     expect(meter.stderr).not.toContain('fetch failed');
+
+    // Against AWS (an endpoint variable set to the empty string), sample usage would be billed: refused.
+    const sample = await runNodeCommand(['local/commands/sample-usage.ts'], { ...nowhere, DYNAMODB_ENDPOINT: '' });
+    expect(sample.status).toBe(2);
+    expect(sample.stderr).toContain('npm run sample-usage: sample-usage works only against the local stack');
   },
 );
 
