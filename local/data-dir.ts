@@ -37,8 +37,9 @@ export class DataDirInUseError extends LocalStackError {
     readonly dataDir: string,
     readonly holderPid: number,
   ) {
+    const holder = holderPid === process.pid ? 'This process already runs a local stack that' : 'Another npm start';
     super(
-      `Another npm start (pid ${holderPid}) is using the data directory ${dataDir}: stop it first, or give this one ` +
+      `${holder} (pid ${holderPid}) is using the data directory ${dataDir}: stop it first, or give this one ` +
         "another DYNAMODB_DATA_DIR (two would overwrite each other's state). If no npm start is running, delete " +
         `${join(dataDir, DATA_DIR_LOCK_FILE_NAME)}.`,
     );

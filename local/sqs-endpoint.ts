@@ -95,9 +95,10 @@ export async function startSqsEndpoint(options: {
   let url = '';
   const urlOf = (queue: ShownQueue) => `${url}/${LOCAL_ACCOUNT_ID}/${queue.name}`;
 
+  // A queue's URL ends in its account and name: the same name in another account is another queue, not this one.
   const byUrl = (queueUrl: string) => {
-    const name = queueUrl.split('/').pop();
-    const queue = shown.find((candidate) => candidate.name === name);
+    const [account, name] = (URL.parse(queueUrl)?.pathname ?? '').split('/').slice(-2);
+    const queue = account === LOCAL_ACCOUNT_ID ? shown.find((candidate) => candidate.name === name) : undefined;
     if (queue === undefined) throw sqsError('QueueDoesNotExist', 'The specified queue does not exist.');
     return queue;
   };

@@ -41,3 +41,18 @@ test('SQS operation names are not looked up on the prototype: constructor or toS
     });
   }
 });
+
+test('a queue URL of another account names no queue of the local stack, as in SQS', async () => {
+  const listed = await awsJson(local.stack.sqsEndpoint, 'AmazonSQS.ListQueues', {});
+  const { QueueUrls } = listed.body as { QueueUrls: string[] };
+  const deadLetters = QueueUrls.find((url) => url.endsWith('/lifecycle-dead-letters'))!;
+  const found = await awsJson(local.stack.sqsEndpoint, 'AmazonSQS.GetQueueAttributes', { QueueUrl: deadLetters });
+  expect(found.status).toBe(200);
+  const elsewhere = deadLetters.replace(/\/\d{12}\//, '/000000000000/');
+  expect(elsewhere).not.toBe(deadLetters);
+  const missing = await awsJson(local.stack.sqsEndpoint, 'AmazonSQS.GetQueueAttributes', { QueueUrl: elsewhere });
+  expect({ status: missing.status, type: missing.body.__type }).toEqual({
+    status: 400,
+    type: expect.stringContaining('QueueDoesNotExist') as unknown,
+  });
+});
