@@ -37,9 +37,12 @@ export class DataDirInUseError extends LocalStackError {
     readonly dataDir: string,
     readonly holderPid: number,
   ) {
-    const holder = holderPid === process.pid ? 'This process already runs a local stack that' : 'Another npm start';
+    const holder =
+      holderPid === process.pid
+        ? `This process (pid ${holderPid}) already runs a local stack that`
+        : `Another npm start (pid ${holderPid})`;
     super(
-      `${holder} (pid ${holderPid}) is using the data directory ${dataDir}: stop it first, or give this one ` +
+      `${holder} is using the data directory ${dataDir}: stop it first, or give this one ` +
         "another DYNAMODB_DATA_DIR (two would overwrite each other's state). If no npm start is running, delete " +
         `${join(dataDir, DATA_DIR_LOCK_FILE_NAME)}.`,
     );
