@@ -72,6 +72,11 @@ test(
     expect(dueLine(all.stdout)).toEqual({ due: 0, zeroUsage: 0, waiting: 0 });
     // Two buckets found, both of the open hour: not due yet, and so not due.
     expect(dueLine(one.stdout)).toEqual({ due: 0, zeroUsage: 0, waiting: 2 });
+    expect(all.stdout).toMatch(/^Dry run: nothing written, nothing sent\. Buckets of hours before \S+Z$/m);
+    // Final metering sends an ending subscriber's open hour too: its header says so, not "hours before".
+    const final = await meter('--dry-run', '--final');
+    expect(final.status, final.stderr).toBe(0);
+    expect(final.stdout).toContain('Buckets of ending subscribers (closed hours, and the final hour once it is due)');
   },
 );
 
