@@ -7,7 +7,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lockDirectory } from '../simulator/directory-lock.ts';
-import { STATE_FILE_NAME } from '../simulator/state-file.ts';
+import { refuseSimulatorDataDirInUse, STATE_FILE_NAME } from '../simulator/state-file.ts';
 import { LocalStackError } from './errors.ts';
 import { QUEUES_FILE_NAME } from './queue-store.ts';
 import { RELAYED_EVENTS_FILE_NAME } from './relayed-events.ts';
@@ -52,7 +52,8 @@ export class DataDirInUseError extends LocalStackError {
 /**
  * Takes the data directory for this process; answers the function that lets go of it.
  *
- * @throws DataDirInUseError when a running process holds it
+ * @throws DataDirInUseError when a running npm start holds it
+ * @throws SimulatorDataDirInUseError when a simulator running on its own keeps its state there
  */
 export function lockDataDir(dataDir: string): () => void {
   return lockDirectory(dataDir, {
@@ -60,6 +61,8 @@ export function lockDataDir(dataDir: string): () => void {
     isHolderCommand: (commandLine) => commandLine.includes(START_SCRIPT),
     inUse: (holderPid) => new DataDirInUseError(dataDir, holderPid),
     isUnfinishedSave: (name) => /\.\d+\.tmp$/.test(name),
+    // A simulator of its own (`npm run simulator`) may keep its state there: its files must not be touched.
+    refuseOtherHolders: () => refuseSimulatorDataDirInUse(dataDir),
   });
 }
 

@@ -30,7 +30,7 @@ import {
   type DynamoDbLocal,
 } from './dynamodb/launcher.ts';
 import { namesANonDirectory } from '../simulator/directory-lock.ts';
-import { refuseSimulatorDataDirInUse, SimulatorDataDirError } from '../simulator/state-file.ts';
+import { SimulatorDataDirError } from '../simulator/state-file.ts';
 import { firstStartReady, lockDataDir, prepareDataDir } from './data-dir.ts';
 import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { logFormatFromEnvironment, summarizeFunctionLogs } from './log-format.ts';
@@ -109,8 +109,6 @@ try {
   const dataDir = dataDirFromEnvironment();
   let firstStart = false;
   if (dataDir !== undefined) {
-    // A simulator of its own (`npm run simulator`) may keep its state there: refused before the directory is readied.
-    refuseSimulatorDataDirInUse(dataDir);
     running.releaseDataDir = lockDataDir(dataDir);
     ({ firstStart } = prepareDataDir(dataDir));
   }

@@ -21,6 +21,11 @@ export interface DirectoryLockSettings {
    * renames it), removed once the directory is held: no one else's save can then be under way.
    */
   readonly isUnfinishedSave: (fileName: string) => boolean;
+  /**
+   * Another check that the directory is free (a lock of another kind in it), made once this lock is held and before
+   * anything in the directory is touched; what it throws lets go of the lock and stops the taking.
+   */
+  readonly refuseOtherHolders?: () => void;
 }
 
 /** The lock paths this process holds. */
@@ -46,16 +51,23 @@ export function lockDirectory(directory: string, settings: DirectoryLockSettings
       throw error;
     }
     heldHere.add(path);
-    for (const name of readdirSync(directory)) {
-      if (settings.isUnfinishedSave(name)) rmSync(join(directory, name), { force: true });
-    }
     let held = true;
-    return () => {
+    const release = () => {
       if (!held) return;
       held = false;
       heldHere.delete(path);
       if (holderOf(path)?.pid === process.pid) rmSync(path, { force: true });
     };
+    try {
+      settings.refuseOtherHolders?.();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    for (const name of readdirSync(directory)) {
+      if (settings.isUnfinishedSave(name)) rmSync(join(directory, name), { force: true });
+    }
+    return release;
   }
 }
 
