@@ -430,19 +430,13 @@ export const configSchema = z
       });
     }
     // An invalid region has its own error: checking other fields against it would only add misleading ones. Without
-    // one, a stack that takes Marketplace's EventBridge events deploys where they are (its template refuses others).
+    // one, the stack deploys to us-east-1, where Marketplace's notifications are (its template refuses any other).
     const stackRegion =
       config.region === undefined
-        ? config.lifecycle.eventSources === 'sns'
-          ? undefined
-          : MARKETPLACE_EVENTS_REGION
+        ? MARKETPLACE_EVENTS_REGION
         : REGION_NAME_PATTERN.test(config.region)
           ? config.region
           : undefined;
-    const whyStackRegion =
-      config.region === undefined
-        ? "marketplace.region is not set, so the stack deploys to where Marketplace's events are"
-        : 'marketplace.region';
     // Likewise an ARN that is not one has its own error, and no region to compare.
     const regionOfValid = (arn: string | undefined) => {
       const region = arn === undefined ? undefined : regionOfArn(arn);
@@ -454,7 +448,12 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path,
-          message: `must be ${must} in ${stackRegion} (${whyStackRegion}): ${why}`,
+          message:
+            config.region === undefined
+              ? `must be ${must} in ${stackRegion}, where the stack deploys while marketplace.region is not set (or ` +
+                `set marketplace.region to ${region}: the app then adds a stack in ${stackRegion} that forwards ` +
+                `Marketplace's notifications): ${why}`
+              : `must be ${must} in ${stackRegion} (marketplace.region): ${why}`,
         });
       }
     }

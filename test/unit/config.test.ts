@@ -308,12 +308,12 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'must be a topic in eu-west-1',
     },
     {
-      what: 'an alarm topic outside us-east-1 with no region set, where a stack taking Marketplace events deploys',
+      what: 'an alarm topic outside us-east-1 with no region set, where the stack deploys',
       breakIt: (config) => (config['observability'] = { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' }),
       path: 'marketplace.observability.alarmTopicArn',
       says:
-        "must be a topic in us-east-1 (marketplace.region is not set, so the stack deploys to where Marketplace's " +
-        'events are)',
+        'must be a topic in us-east-1, where the stack deploys while marketplace.region is not set (or set ' +
+        'marketplace.region to eu-west-1',
     },
     {
       what: "a custom domain's certificate outside the stack's region, which a regional API domain cannot use",

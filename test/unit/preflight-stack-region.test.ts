@@ -3,13 +3,26 @@
  * template refuses a region Marketplace does not notify, and ARNs of resources in another region.
  */
 import { expect, test } from 'vitest';
-import { configFromContext, parseConfig } from '../../lib/config.ts';
+import { configFromContext, parseConfig, type Config } from '../../lib/config.ts';
 import { cdkJsonContext } from '../../local/config.ts';
 import { stackRegionCheck } from '../../local/commands/preflight-checks.ts';
 
-function configWith(overrides: Record<string, unknown>) {
-  const example = configFromContext(cdkJsonContext()) as Record<string, unknown>;
-  return parseConfig({ ...example, ...overrides });
+/**
+ * The example configuration with `overrides` put in after validation: the configuration itself refuses ARNs outside the
+ * region the stack deploys to, and the check must hold on its own all the same.
+ */
+function configWith(overrides: {
+  region?: string;
+  observability?: Partial<Config['observability']>;
+  api?: Partial<Config['api']>;
+}): Config {
+  const example = parseConfig(configFromContext(cdkJsonContext()));
+  return {
+    ...example,
+    ...(overrides.region === undefined ? {} : { region: overrides.region }),
+    observability: { ...example.observability, ...overrides.observability },
+    api: { ...example.api, ...overrides.api },
+  };
 }
 
 const certificateIn = (region: string) => ({
