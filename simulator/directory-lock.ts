@@ -103,7 +103,7 @@ interface Holder {
 }
 
 function lockContent(pid: number): string {
-  const startTime = startTimeOf(pid);
+  const startTime = statOf(pid)?.startTime;
   return startTime === undefined ? String(pid) : `${pid} ${startTime}`;
 }
 
@@ -119,20 +119,27 @@ function holderOf(path: string): Holder | undefined {
   return Number.isInteger(pid) && pid > 0 ? { pid, startTime } : undefined;
 }
 
-/** Field 22 of `/proc/<pid>/stat`, counted after the command name (in parentheses, which may hold spaces). */
-function startTimeOf(pid: number): string | undefined {
+/**
+ * What `/proc/<pid>/stat` says of a process, where the system shows it: its state (field 3) and when it started
+ * (field 22), counted after the command name (in parentheses, which may hold spaces).
+ */
+function statOf(pid: number): { state: string | undefined; startTime: string | undefined } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], startTime: fields[19] };
   } catch {
     return undefined;
   }
 }
 
+/** A process killed but not yet reaped by its parent (a zombie), or dying: its pid is no holder any more. */
+const ENDED_STATES = new Set(['Z', 'X', 'x']);
+
 /**
  * Whether the lock's holder is still running. A lock outlives a `kill -9` or a reboot, after which its pid may be
- * another process's: one that started at another time, or (for a lock without that time) runs another program, is
- * not taken for the holder.
+ * another process's, or still name the killed one until its parent reaps it: a process that has ended, started at
+ * another time, or (for a lock without that time) runs another program, is not taken for the holder.
  */
 function isRunning(holder: Holder, isHolderCommand: (commandLine: readonly string[]) => boolean): boolean {
   try {
@@ -141,8 +148,9 @@ function isRunning(holder: Holder, isHolderCommand: (commandLine: readonly strin
     // Someone else's process is running all the same.
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const startTime = startTimeOf(holder.pid);
-  if (startTime !== undefined && holder.startTime !== undefined) return startTime === holder.startTime;
+  const stat = statOf(holder.pid);
+  if (stat?.state !== undefined && ENDED_STATES.has(stat.state)) return false;
+  if (stat?.startTime !== undefined && holder.startTime !== undefined) return stat.startTime === holder.startTime;
   try {
     return isHolderCommand(readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').split('\0'));
   } catch {

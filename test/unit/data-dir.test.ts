@@ -25,6 +25,12 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
+/** The fields of `/proc/<pid>/stat` after the command name: the state first, the start time 20th. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The pid of a process that has ended. */
 function pidOfEndedProcess(): number {
   const { stdout } = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
@@ -53,8 +59,7 @@ test('a lock records when its holder started: the same pid started at another ti
   const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'local/start.ts'], { stdio: 'ignore' });
   await new Promise((resolve) => holder.once('spawn', resolve));
   try {
-    const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
-    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const startTime = statFields(holder.pid!)[19];
     writeFileSync(lockFile, `${holder.pid} ${startTime}`);
     expect(() => lockDataDir(dataDir)).toThrow(DataDirInUseError);
     writeFileSync(lockFile, `${holder.pid} ${Number(startTime) + 1}`);
@@ -65,6 +70,23 @@ test('a lock records when its holder started: the same pid started at another ti
     expect(existsSync(lockFile)).toBe(false);
   } finally {
     holder.kill('SIGKILL');
+  }
+});
+
+test('a holder killed but not yet reaped by its parent (a zombie) is gone: its lock is taken over', async () => {
+  // The shell starts a short sleep, then becomes a long one that never reaps it: the short one stays a zombie.
+  const parent = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const zombie = Number(
+      await new Promise<string>((resolve) => parent.stdout.once('data', (chunk) => resolve(String(chunk)))),
+    );
+    while (statFields(zombie)[0] !== 'Z') await new Promise((resolve) => setTimeout(resolve, 20));
+    writeFileSync(lockFile, `${zombie} ${statFields(zombie)[19]}`);
+    const release = lockDataDir(dataDir);
+    expect(readFileSync(lockFile, 'utf8').split(' ')[0]).toBe(String(process.pid));
+    release();
+  } finally {
+    parent.kill('SIGKILL');
   }
 });
 
