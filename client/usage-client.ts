@@ -92,7 +92,7 @@ export interface FlushReport {
   readonly requests: number;
   /** Answered `accepted` or `duplicate`. */
   readonly delivered: number;
-  /** Refused, each one reported to `onRefused` or `onError`. */
+  /** Refused: by their sum (reported to `onRefused`) or with their call (to `onError`: `UsageCallRefusedError`). */
   readonly refused: number;
   /** Still in the client when the flush ended: unanswered (reported to `onError`), or recorded while it ran. */
   readonly pending: number;

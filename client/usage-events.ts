@@ -258,7 +258,9 @@ export function handedBackEvent(event: AggregatedUsageEvent): AggregatedUsageEve
           ? 'hour must be an ISO 8601 time'
           : !Array.isArray(given.appEvents) || given.appEvents.length === 0
             ? 'appEvents must be the app events summed into it'
-            : (eventProblem({ ...event, timestamp: undefined }) ?? appEventsProblem(given.appEvents));
+            : (eventProblem({ ...event, timestamp: undefined }) ??
+              appEventsProblem(given.appEvents) ??
+              sumProblem(event));
   if (problem !== undefined) {
     throw new InvalidUsageEventError(`a handed-back event cannot be sent again: ${problem}`);
   }
@@ -279,6 +281,36 @@ function appEventsProblem(appEvents: readonly unknown[]): string | undefined {
     if (problem !== undefined) return `an app event: ${problem}`;
   }
   return undefined;
+}
+
+/**
+ * An event whose app events do not make it (another subscriber, dimension, hour or tag set, or a sum other than its
+ * quantity) was changed after it was handed back: sent as it stands, it would bill what the app never recorded and
+ * report the app events delivered.
+ */
+function sumProblem(event: AggregatedUsageEvent): string | undefined {
+  const tagsOf = (tags: Readonly<Record<string, string>> | undefined): string =>
+    JSON.stringify(tags === undefined ? null : sortedTags(tags));
+  let quantity = 0;
+  let latestMs = -Infinity;
+  for (const appEvent of event.appEvents) {
+    if (appEvent.subscriberId !== event.subscriberId || appEvent.dimension !== event.dimension) {
+      return 'its app events must be of its subscriberId and dimension';
+    }
+    if (tagsOf(appEvent.tags) !== tagsOf(event.tags)) return 'its app events must have its tags';
+    quantity += appEvent.quantity;
+    latestMs = Math.max(latestMs, new Date(appEvent.timestamp).getTime());
+  }
+  if (quantity !== event.quantity) {
+    return `quantity must be the sum of its app events' quantities (${quantity}), not ${event.quantity}`;
+  }
+  if (Date.parse(event.timestamp) !== latestMs) return 'timestamp must be the latest of its app events';
+  const hourMs = Math.floor(latestMs / HOUR_MS) * HOUR_MS;
+  if (Date.parse(event.hour) !== hourMs) return 'hour must be the start of the UTC hour of its app events';
+  const outsideItsHour = event.appEvents.some(
+    (appEvent) => Math.floor(new Date(appEvent.timestamp).getTime() / HOUR_MS) * HOUR_MS !== hourMs,
+  );
+  return outsideItsHour ? 'its app events must all be in its hour' : undefined;
 }
 
 /**

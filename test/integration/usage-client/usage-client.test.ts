@@ -929,7 +929,12 @@ test('events handed back on close are sent again by another client with their id
   second.client.resend(kept);
   second.client.resend(kept);
   expect(second.client.pendingAppEvents).toBe(2);
-  expect(() => second.client.resend([{ ...kept[0]!, quantity: 12 }])).toThrow(
+  const oneMore = {
+    ...kept[0]!,
+    quantity: 12,
+    appEvents: [...kept[0]!.appEvents, { ...kept[0]!.appEvents[0]!, quantity: 1 }],
+  };
+  expect(() => second.client.resend([oneMore])).toThrow(
     `a handed-back event has the id ${kept[0]!.eventId} of another one pending`,
   );
   // Unanswered before, so maybe counted: a refusal of its call does not drop it, it stays pending.
@@ -950,6 +955,27 @@ test('events handed back on close are sent again by another client with their id
   expect(() => usageClient().client.resend([{ ...kept[0]!, appEvents: [] }])).toThrow(
     'appEvents must be the app events summed into it',
   );
+  // Changed after it was handed back, it would bill what the app never recorded: refused, not sent as it stands.
+  const original = kept[0]!;
+  const [fifth, sixth] = original.appEvents;
+  const changed: [Partial<AggregatedUsageEvent>, string][] = [
+    [{ quantity: 1000 }, "quantity must be the sum of its app events' quantities (11), not 1000"],
+    [{ dimension: 'storage_gb' }, 'its app events must be of its subscriberId and dimension'],
+    [{ tags: { project: 'x' } }, 'its app events must have its tags'],
+    [
+      { appEvents: [fifth!, { ...sixth!, quantity: 7 }] },
+      "quantity must be the sum of its app events' quantities (12)",
+    ],
+    [{ timestamp: hour.toISOString() }, 'timestamp must be the latest of its app events'],
+    [{ hour: new Date(hour.getTime() + HOUR_MS).toISOString() }, 'hour must be the start of the UTC hour'],
+    [
+      { appEvents: [{ ...fifth!, timestamp: new Date(hour.getTime() - MINUTE_MS) }, sixth!] },
+      'its app events must all be in its hour',
+    ],
+  ];
+  for (const [change, problem] of changed) {
+    expect(() => usageClient().client.resend([{ ...original, ...change }])).toThrow(problem);
+  }
   for (const eventId of ['', 'x'.repeat(129), 'id\u0001']) {
     expect(() => usageClient().client.resend([{ ...kept[0]!, eventId }])).toThrow(
       'eventId must be 1 to 128 printable ASCII characters',
