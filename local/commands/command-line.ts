@@ -117,7 +117,8 @@ export function runCommand(name: string, usage: string, main: (args: string[]) =
         process.exitCode = 2;
       } else {
         const fix = awsEnvironmentFix(error);
-        console.error(`npm run ${name}: ${messageOf(error)}${fix === undefined ? '' : `. ${fix}`}`);
+        const message = messageOf(error);
+        console.error(`npm run ${name}: ${fix === undefined ? message : `${endSentence(message)} ${fix}`}`);
         process.exitCode = 1;
       }
     },
@@ -172,6 +173,11 @@ export function profileInUse(): string {
     ? `AWS_PROFILE names the profile ${JSON.stringify(profile)}, which gave none (aws configure list-profiles lists ` +
         "this machine's). "
     : '';
+}
+
+/** `text` ended with a full stop, unless it ends a sentence already (the SDK's messages mostly do). */
+export function endSentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 /** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */

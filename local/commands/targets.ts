@@ -30,7 +30,7 @@ import { SimulatorControl } from '../../simulator/control-client.ts';
 import { lookUpStack, STACK_STATE_VARIABLE, type StackLookup, type StackState } from '../stack-state.ts';
 import type { Config } from '../../lib/config.ts';
 import { LocalStackError } from '../errors.ts';
-import { messageOf } from './command-line.ts';
+import { endSentence, messageOf } from './command-line.ts';
 
 /**
  * Where a command was to work cannot be used: no running stack answers where it looked, AWS mode lacks a name it needs
@@ -232,7 +232,7 @@ async function mustExist(
       const isItDynamoDb = dynamoDbEndpoint === undefined ? '' : ` Is it DynamoDB? ${remedy(SERVICES.dynamoDb)}`;
       const which = named ? ` (${variable})` : '';
       throw new TargetNotFoundError(
-        `cannot read the table ${table}${which} at ${where}: ${messageOf(error)}.${isItDynamoDb}`,
+        `cannot read the table ${table}${which} at ${where}: ${endSentence(messageOf(error))}${isItDynamoDb}`,
         { cause: error },
       );
     }

@@ -45,6 +45,7 @@ test.each(Object.keys(COMMANDS))('%s with no region says to set AWS_REGION or a 
   expect(status, stderr).toBe(1);
   expect(stderr).toMatch(new RegExp(`^npm run ${name}: .*Region is missing.*\\. No AWS region: set AWS_REGION`));
   expect(stderr).toContain('or AWS_PROFILE to a profile that has one');
+  expect(stderr).not.toContain('..');
   expect(stderr.trim().split('\n')).toHaveLength(1);
 });
 
@@ -55,6 +56,7 @@ test.each(Object.keys(COMMANDS))('%s with no credentials says how to give them',
     new RegExp(`^npm run ${name}: .*Could not load credentials from any providers.*\\. No usable AWS credentials`),
   );
   for (const way of ['AWS_PROFILE', 'aws sso login', 'AWS_ACCESS_KEY_ID']) expect(stderr).toContain(way);
+  expect(stderr).not.toContain('..');
   expect(stderr.trim().split('\n')).toHaveLength(1);
   // Said once, whatever wrapped it.
   expect(stderr.split('Could not load credentials from any providers')).toHaveLength(2);
