@@ -1,10 +1,11 @@
 /**
  * A lock file naming the process that keeps its state in a directory, so that two never save over each other's state
  * there (each would answer for what it saved, and a later save of the other would forget it). Within one process, a
- * directory is held once. A lock left by a process that is gone (`kill -9`) is taken over, and so is one naming this
- * very pid that this process does not hold (a container restarted with the same pid). Where the system shows processes
- * (Linux's `/proc`), the lock also records when its holder started, so that a pid that now names another process
- * (after a reboot) is known to be gone too; a lock without that time is judged by the holder's command line.
+ * directory is held once. A lock left by a process that is gone (`kill -9`) is taken over (by one of several starts
+ * that try at once), and so is one naming this very pid that this process does not hold (a container restarted with
+ * the same pid). Where the system shows processes (Linux's `/proc`), the lock also records when its holder started, so
+ * that a pid that now names another process (after a reboot) is known to be gone too; a lock without that time is
+ * judged by the holder's command line.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,35 +41,84 @@ const heldHere = new Set<string>();
 export function lockDirectory(directory: string, settings: DirectoryLockSettings): () => void {
   mkdirSync(directory, { recursive: true });
   const path = resolve(directory, settings.fileName);
+  const takeOverBy = Date.now() + TAKEOVER_WAIT_MS;
   for (;;) {
     const holder = runningHolder(path, settings);
     if (holder !== undefined) throw settings.inUse(holder, path);
-    rmSync(path, { force: true });
-    try {
-      writeFileSync(path, lockContent(process.pid), { flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw error;
-    }
-    heldHere.add(path);
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      heldHere.delete(path);
-      if (holderOf(path)?.pid === process.pid) rmSync(path, { force: true });
-    };
-    try {
-      settings.refuseOtherHolders?.();
-    } catch (error) {
-      release();
-      throw error;
-    }
-    for (const name of readdirSync(directory)) {
-      if (settings.isUnfinishedSave(name)) rmSync(join(directory, name), { force: true });
-    }
-    return release;
+    if (createLock(path) || takeOverStaleLock(path, settings, takeOverBy)) break;
   }
+  heldHere.add(path);
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    heldHere.delete(path);
+    if (holderOf(path)?.pid === process.pid) rmSync(path, { force: true });
+  };
+  try {
+    settings.refuseOtherHolders?.();
+  } catch (error) {
+    release();
+    throw error;
+  }
+  for (const name of readdirSync(directory)) {
+    if (settings.isUnfinishedSave(name)) rmSync(join(directory, name), { force: true });
+  }
+  return release;
+}
+
+/** How long a start waits for another one's takeover of a stale lock, which takes milliseconds, before refusing. */
+const TAKEOVER_WAIT_MS = 2_000;
+
+/** Makes this process's lock at `path` if there is none there: of any number of starts at once, one does. */
+function createLock(path: string): boolean {
+  try {
+    writeFileSync(path, lockContent(process.pid), { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/**
+ * Replaces a lock whose holder is gone by this process's, holding `<lock>.takeover` meanwhile, which one start at a
+ * time makes. Two starts after a `kill -9` both find the dead holder's lock: without it, the second would remove the
+ * lock the first had just made in its place, and both would hold the directory. Answers whether it took the lock; when
+ * not, the caller looks again at who holds it.
+ *
+ * A takeover lock left by a start killed in its few milliseconds of taking over is removed; a live one is waited for,
+ * until `takeOverBy`, after which its holder is said to hold the directory.
+ */
+function takeOverStaleLock(
+  path: string,
+  settings: Pick<DirectoryLockSettings, 'isHolderCommand' | 'inUse'>,
+  takeOverBy: number,
+): boolean {
+  const guard = `${path}.takeover`;
+  if (!createLock(guard)) {
+    const other = holderOf(guard);
+    if (other === undefined || other.pid === process.pid || !isRunning(other, settings.isHolderCommand)) {
+      rmSync(guard, { force: true });
+    } else if (Date.now() > takeOverBy) {
+      throw settings.inUse(other.pid, guard);
+    } else {
+      sleepSync(10);
+    }
+    return false;
+  }
+  try {
+    // Under the takeover lock, only a holder's release removes the lock now: the one judged stale stays as it is.
+    if (runningHolder(path, settings) !== undefined) return false;
+    rmSync(path, { force: true });
+    return createLock(path);
+  } finally {
+    rmSync(guard, { force: true });
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
