@@ -116,6 +116,19 @@ export const productSchema = z
  * except on this machine, for a seller trying the stack with their own app running locally.
  */
 const WEB_URL_RULE = 'must be an https URL (http only for localhost, 127.0.0.1 or [::1])';
+/**
+ * A user name or password in the webhook's URL: fetch refuses to call such a URL, so every event would end in the
+ * dead-letter queue, and the password would sit in the function's environment and logs. The signature is the webhook's
+ * authentication.
+ */
+export const WEBHOOK_URL_CREDENTIALS =
+  'must not hold a user name or password (no call can be made to such a URL): your endpoint checks the signature';
+
+export function hasCredentials(url: string): boolean {
+  const parsed = URL.parse(url);
+  return parsed !== null && (parsed.username !== '' || parsed.password !== '');
+}
+
 const webUrl = z
   .url({ protocol: /^https?$/, error: WEB_URL_RULE })
   .refine(
@@ -253,8 +266,12 @@ export const configSchema = z
         adminEmail: z.email().optional().describe('Gets an email (through SNS) for every buyer who registers.'),
         webhookUrl: z
           .url({ protocol: /^https$/, error: 'must be an https URL' })
+          .refine((url) => !hasCredentials(url), WEBHOOK_URL_CREDENTIALS)
           .optional()
-          .describe("Your app's HTTPS endpoint for signed webhook calls with every event on your bus."),
+          .describe(
+            "Your app's HTTPS endpoint for signed webhook calls with every event on your bus (no user name or password " +
+              'in it: the signature authenticates the calls).',
+          ),
       })
       .prefault({})
       .describe('Who else hears of subscribers: an admin by email, your app by webhook.'),

@@ -5,7 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, configFromContext, parseConfig, type Config } from '../lib/config.ts';
+import {
+  ConfigError,
+  configFromContext,
+  hasCredentials,
+  parseConfig,
+  WEBHOOK_URL_CREDENTIALS,
+  type Config,
+} from '../lib/config.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
 import { LocalStackError } from './errors.ts';
 import { isLoopbackHost } from './http/loopback-host.ts';
@@ -82,6 +89,8 @@ export function portFromEnvironment(variable: string, fallback: number): number 
 export function webhookUrlFromEnvironment(): string | undefined {
   const text = process.env.WEBHOOK_URL;
   if (text === undefined || text === '') return undefined;
+  // Before the message that quotes the URL: it would print the password.
+  if (hasCredentials(text)) throw new LocalStackError(`WEBHOOK_URL ${WEBHOOK_URL_CREDENTIALS}`);
   const url = URL.parse(text);
   const local = url?.protocol === 'http:' && isLoopbackHost(url.host);
   if (url === null || !(url.protocol === 'https:' || local)) {

@@ -43,9 +43,8 @@ export interface WebhookDependencies {
 export function createWebhookHandler(dependencies: WebhookDependencies) {
   const { logger } = dependencies;
 
-  async function deliver(record: SQSRecord): Promise<void> {
+  async function deliver(record: SQSRecord, eventId: string): Promise<void> {
     const body = record.body;
-    const eventId = (JSON.parse(body) as { id?: string }).id ?? record.messageId;
     const response = await fetch(dependencies.url, {
       method: 'POST',
       headers: {
@@ -68,8 +67,9 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const batchItemFailures: { itemIdentifier: string }[] = [];
     for (const record of event.Records) {
+      const delivered = deliveredEvent(record);
       try {
-        await deliver(record);
+        await deliver(record, delivered.eventId);
       } catch (error) {
         const attempt = Number(record.attributes.ApproximateReceiveCount);
         const delay = retryDelaySeconds(attempt, dependencies.maxReceiveCount);
@@ -77,11 +77,7 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
           delay === 0
             ? 'Webhook delivery failed for the last time; it goes to the dead-letter queue'
             : 'Webhook delivery failed; it will be retried',
-          {
-            messageId: record.messageId,
-            attempt,
-            errorMessage: error instanceof Error ? error.message : String(error),
-          },
+          { ...delivered, messageId: record.messageId, attempt, errorMessage: failureOf(error) },
         );
         batchItemFailures.push({ itemIdentifier: record.messageId });
         await dependencies.retryLater(record, delay).catch((deferError: unknown) => {
@@ -91,4 +87,32 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
     }
     return { batchItemFailures };
   };
+}
+
+/**
+ * What names the event of a message in the log, for an operator finding whose events are stuck: the id the app sees
+ * (`x-marketplace-event-id`), its type and subscriber.
+ */
+function deliveredEvent(record: SQSRecord): { eventId: string; detailType?: string; subscriberId?: string } {
+  let event: { id?: unknown; 'detail-type'?: unknown; detail?: { subscriberId?: unknown } } = {};
+  try {
+    event = JSON.parse(record.body) as typeof event;
+  } catch {
+    // Not an event of the bus: the call says so with the body as it is.
+  }
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const detailType = text(event['detail-type']);
+  const subscriberId = text(event.detail?.subscriberId);
+  return {
+    eventId: text(event.id) ?? record.messageId,
+    ...(detailType === undefined ? {} : { detailType }),
+    ...(subscriberId === undefined ? {} : { subscriberId }),
+  };
+}
+
+/** The failure with its cause: `fetch failed` alone does not say whether the endpoint refused, reset or timed out. */
+function failureOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause === undefined ? '' : failureOf(error.cause);
+  return cause === '' || error.message.includes(cause) ? error.message : `${error.message} (${cause})`;
 }

@@ -241,6 +241,12 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'must be an https URL (http only for localhost, 127.0.0.1 or [::1])',
     },
     {
+      what: 'a webhook URL with a user name and password, which fetch refuses to call (and logs would print)',
+      breakIt: (config) => (config['notifications'] = { webhookUrl: 'https://user:secret@app.example.com/hook' }),
+      path: 'marketplace.notifications.webhookUrl',
+      says: 'must not hold a user name or password',
+    },
+    {
       what: 'no support contact for the registration page',
       breakIt: (config) => {
         delete config.registration.supportEmail;
@@ -412,6 +418,12 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
     const problems = problemsByPath(error);
     expect([...problems.keys()], error.message).toEqual([path]);
     expect(problems.get(path)).toContain(says);
+  });
+
+  test("a webhook URL's password is not repeated in the error, which a terminal or a CI log shows", () => {
+    const config = exampleConfig();
+    config['notifications'] = { webhookUrl: 'https://user:hunter2@app.example.com/hook' };
+    expect(configErrorFor(config).message).not.toContain('hunter2');
   });
 
   test('an ARN that is not one is told so alone, not also compared with the region', () => {

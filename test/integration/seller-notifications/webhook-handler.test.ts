@@ -1,6 +1,7 @@
 /**
  * The webhook function against a real HTTP endpoint: a redirect is not followed (the signed event would go where the
- * seller did not say), and the failure says what the endpoint answered, as for any other status.
+ * seller did not say), and the failure says what the endpoint answered, as for any other status, and which event of
+ * which subscriber it was.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
@@ -17,16 +18,17 @@ const server = createServer((request, response) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const SUBSCRIBER = 'license:arn:aws:license-manager::123456789012:license:l-1';
 
 /** The handler calling the endpoint's `/hook` (which redirects), with what it logs and defers kept for the test. */
-function hookHandler(maxReceiveCount?: number) {
+function hookHandler(maxReceiveCount?: number, url = `${base}/hook`) {
   const warnings: { message: string; details: Record<string, unknown> }[] = [];
   const logger = {
     warn: (message: string, details: Record<string, unknown>) => warnings.push({ message, details }),
   } as unknown as Logger;
   const deferred: number[] = [];
   const handler = createWebhookHandler({
-    url: `${base}/hook`,
+    url,
     secret: () => Promise.resolve('secret'),
     retryLater: (_record, seconds) => Promise.resolve(void deferred.push(seconds)),
     clock: { now: () => new Date('2026-11-26T10:00:00Z') },
@@ -38,7 +40,7 @@ function hookHandler(maxReceiveCount?: number) {
       Records: [
         {
           messageId: 'm-1',
-          body: JSON.stringify({ id: 'e-1' }),
+          body: JSON.stringify({ id: 'e-1', 'detail-type': 'Subscriber Ending', detail: { subscriberId: SUBSCRIBER } }),
           attributes: { ApproximateReceiveCount: `${receiveCount}` },
         },
       ],
@@ -54,6 +56,9 @@ test('a redirect is a failed call, logged with its status, retried later and not
     {
       message: 'Webhook delivery failed; it will be retried',
       details: {
+        eventId: 'e-1',
+        detailType: 'Subscriber Ending',
+        subscriberId: SUBSCRIBER,
         messageId: 'm-1',
         attempt: 1,
         errorMessage: 'the webhook answered 302 (a redirect, which is not followed)',
@@ -73,5 +78,23 @@ test("the queue's last attempt that fails is not deferred: it goes to the dead-l
   expect(warnings.map(({ message }) => message)).toEqual([
     'Webhook delivery failed; it will be retried',
     'Webhook delivery failed for the last time; it goes to the dead-letter queue',
+  ]);
+});
+
+test('an endpoint that cannot be reached is named by its cause, not "fetch failed" alone', async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port } = closed.address() as AddressInfo;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const { attempt, warnings } = hookHandler(undefined, `http://127.0.0.1:${port}/hook`);
+
+  await attempt(1);
+  expect(warnings).toEqual([
+    expect.objectContaining({
+      details: expect.objectContaining({
+        eventId: 'e-1',
+        errorMessage: `fetch failed (connect ECONNREFUSED 127.0.0.1:${port})`,
+      }) as unknown,
+    }),
   ]);
 });
