@@ -17,6 +17,11 @@ export interface SavedMessage {
   readonly sentAt: number;
   readonly receiveCount: number;
   readonly firstReceivedAt?: number | undefined;
+  /**
+   * When a failed message may be received again, on the machine's clock (the queue's waits run in real time); none
+   * for a message in an invocation, which is received again at once.
+   */
+  readonly visibleAt?: number | undefined;
 }
 
 export interface QueueContents {
@@ -34,6 +39,7 @@ const queuesSchema = z.record(
         sentAt: z.number(),
         receiveCount: z.number().int().nonnegative(),
         firstReceivedAt: z.number().optional(),
+        visibleAt: z.number().optional(),
       }),
     ),
     // As the queue set them aside, whole: a record is handed back to SQS's API as it was.

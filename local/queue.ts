@@ -10,8 +10,9 @@
  * Batches are handed over one at a time, and a visibility timeout runs from the end of the invocation, as if the
  * queue's timeout were long enough for the function's (AWS's advice): no message is ever in two invocations at once.
  *
- * With a store, every change is saved and a queue started again takes up what was saved: the messages (each visible
- * at once, as a message whose invocation was cut short becomes visible again) and the dead letters.
+ * With a store, every change is saved and a queue started again takes up what was saved: the messages, each visible
+ * when it was to be (a failed one after its wait, which SQS keeps whatever happens to its consumers; one whose
+ * invocation was cut short at once), and the dead letters.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -268,6 +269,8 @@ class InMemoryQueue implements LocalQueue {
       if (failed.has(message.messageId)) message.visibleAt ??= finishedAt + this.visibilityTimeoutMs;
       else this.remove(message);
     }
+    // A failed message's wait is saved, so that a restart does not cut it short.
+    if (batch.some((message) => failed.has(message.messageId))) this.persist();
     this.releaseTriedWaiters();
   }
 
@@ -298,7 +301,8 @@ class InMemoryQueue implements LocalQueue {
     if (saved === undefined) return;
     const now = Date.now();
     for (const message of saved.messages) {
-      this.messages.set(message.messageId, { ...message, visibleAt: now, receiptHandle: '', inFlight: false });
+      const visibleAt = Math.max(now, message.visibleAt ?? now);
+      this.messages.set(message.messageId, { ...message, visibleAt, receiptHandle: '', inFlight: false });
     }
     this.deadLetters.push(...saved.deadLetters);
   }
@@ -308,12 +312,13 @@ class InMemoryQueue implements LocalQueue {
     const { store } = this.options;
     if (store === undefined || this.closed) return;
     const messages = [...this.messages.values()].map(
-      ({ messageId, body, sentAt, receiveCount, firstReceivedAt }): SavedMessage => ({
+      ({ messageId, body, sentAt, receiveCount, firstReceivedAt, visibleAt }): SavedMessage => ({
         messageId,
         body,
         sentAt,
         receiveCount,
         firstReceivedAt,
+        visibleAt,
       }),
     );
     store.save(this.name, { messages, deadLetters: [...this.deadLetters] }).catch((error: unknown) => {

@@ -364,6 +364,30 @@ describe('with a store', () => {
     expect(third.queue.deadLetters).toEqual([]);
   });
 
+  test('a failed message waits out its deferral across a restart, as SQS keeps it: a restart uses up no attempt', async () => {
+    const directory = await storeDirectory();
+    // 30 s at 100 ms a second: 3 s.
+    const deferral = { deferralSecondMs: 100, visibilityTimeoutMs: 60_000 };
+    const first = queueWith(
+      (records) => {
+        first.queue.defer(records[0]!.receiptHandle, 30);
+        return failAll(records);
+      },
+      { store: new LocalQueueStore(directory), ...deferral },
+    );
+    first.queue.send('retry later');
+    await first.queue.tried();
+    await first.queue.flushed();
+    await first.queue.stop();
+
+    const second = queueWith(() => undefined, { store: new LocalQueueStore(directory), ...deferral });
+    await second.queue.settled();
+    expect(second.receivesOf('retry later')).toHaveLength(1);
+    // Deferred during the first invocation, so visible again no sooner than 3 s after it began.
+    expect(second.invocations[0]!.at - first.invocations[0]!.at).toBeGreaterThanOrEqual(3_000);
+    expect(second.receivesOf('retry later')[0]!.attributes.ApproximateReceiveCount).toBe('2');
+  });
+
   test('a store file that is not one stops the start, naming the file', async () => {
     const directory = await storeDirectory();
     await writeFile(join(directory, QUEUES_FILE_NAME), '{"format":"something-else"}');
