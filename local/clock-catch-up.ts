@@ -55,9 +55,13 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
   };
   return async (from, to, stopAt) => {
     const end = Math.min(to.getTime(), from.getTime() + MAX_CATCH_UP_MS);
+    if (end <= from.getTime()) return;
+    // The move's start was the last move's end, where that one ran what was due: not run again.
     let meteredInHour = runHourOf(from.getTime());
     let deadlines: readonly Date[] = [];
-    for (let stop = from.getTime(); stop < end;) {
+    // Its end is a stop too: a move to the metering run's minute, a send time or a deadline runs what is due there,
+    // before the control call answers (a move an hour at a time from the run's minute would otherwise never meter).
+    for (let stop = from.getTime(); ; stop = Math.min(nextStop(stop, deadlines), end)) {
       stopAt(new Date(stop));
       await options.settle();
       const passed = deadlines.some((deadline) => deadline.getTime() <= stop);
@@ -69,7 +73,7 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
         await runLoggingFailure('metering', stop, options.metering);
       }
       if (passed) await runLoggingFailure('final-metering-windows', stop, options.closeFinalMeteringWindows);
-      stop = nextStop(stop, deadlines);
+      if (stop >= end) break;
     }
   };
 }

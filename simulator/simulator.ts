@@ -54,8 +54,9 @@ const ENTITLEMENT_SERVICE_REGION = 'us-east-1';
 const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage', 'ResolveCustomer', 'RegisterUsage']);
 
 /**
- * What an embedder runs while the clock is moved forward, before it reaches `to`: `stopAt` stops the clock at an
- * instant on the way (and publishes the events due by then), so that what would have happened in between can happen.
+ * What an embedder runs while the clock is moved forward, before the move answers: `stopAt` stops the clock at an
+ * instant on the way, `to` included (and publishes the events due by then), so that what would have happened in
+ * between can happen.
  */
 export type ClockJumpHandler = (from: Date, to: Date, stopAt: (instant: Date) => void) => Promise<void>;
 

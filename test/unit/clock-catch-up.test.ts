@@ -40,7 +40,18 @@ test('with nobody ending, a jump runs only the metering run, once an hour at its
 
 test('with a window ahead, it stops every 15 minutes and at the run minute, to see ends heard of on the way', async () => {
   const ran = await play(at('12:52:30'), at('14:12:00'), { deadlines: [at('16:00:00')] });
-  expect(finalMeteringTimes(ran)).toEqual(['12:52', '13:00', '13:10', '13:15', '13:30', '13:45', '14:00', '14:10']);
+  expect(finalMeteringTimes(ran)).toEqual([
+    '12:52',
+    '13:00',
+    '13:10',
+    '13:15',
+    '13:30',
+    '13:45',
+    '14:00',
+    '14:10',
+    // The move's end.
+    '14:12',
+  ]);
 });
 
 test('inside a final-metering window it stops every minute, from the send time to the deadline', async () => {
@@ -92,12 +103,33 @@ test('at each deadline it stops to end the subscription (the sweep), once', asyn
   );
 });
 
+test('a move that ends on a scheduled instant runs it there, before answering; the next move does not meter again', async () => {
+  // An hour at a time from the run's minute: each move's end is the next run.
+  const hourly = [];
+  for (let hour = 12; hour < 16; hour++) {
+    hourly.push(...(await play(at(`${hour}:10:00`), at(`${hour + 1}:10:00`))));
+  }
+  expect(hourly).toEqual(['metering@13:10', 'metering@14:10', 'metering@15:10', 'metering@16:10']);
+  // To a window's send time (its deadline less the margin), then to its deadline.
+  const deadlines = [at('13:20:00')];
+  expect(finalMeteringTimes(await play(at('12:50:00'), at('13:05:00'), { deadlines }))).toContain('13:05');
+  expect(await play(at('13:19:00'), at('13:20:00'), { deadlines })).toContain('sweep@13:20');
+  // A move of no time runs nothing.
+  expect(await play(at('13:10:00'), at('13:10:00'))).toEqual([]);
+});
+
 test('a failing run is logged and the catch-up goes on', async () => {
   const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   try {
     const ran = await play(at('12:00:00'), at('12:20:00'), { deadlines: [at('14:00:00')], failing: 'final-metering' });
-    expect(ran).toEqual(['final-metering@12:00', 'final-metering@12:10', 'metering@12:10', 'final-metering@12:15']);
-    expect(logged).toHaveBeenCalledTimes(3);
+    expect(ran).toEqual([
+      'final-metering@12:00',
+      'final-metering@12:10',
+      'metering@12:10',
+      'final-metering@12:15',
+      'final-metering@12:20',
+    ]);
+    expect(logged).toHaveBeenCalledTimes(4);
     expect(String(logged.mock.calls[0]?.[0])).toBe('clock catch-up: final-metering failed at 2026-12-05T12:00:00.000Z');
   } finally {
     logged.mockRestore();
