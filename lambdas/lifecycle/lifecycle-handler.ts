@@ -51,7 +51,7 @@ export function createLifecycleHandler(dependencies: LifecycleDependencies) {
         unreadEntitlements = { error };
       }
     }
-    // The facts are stored even when Marketplace could not be asked: an activation never waits on entitlements.
+    // The facts are stored even when Marketplace could not be asked: no activation or end waits for its answer.
     const outcome = await lifecycle.applyToSubscriber(notification, dependencies.clock.now(), fetched);
     if (subscriber.model === 'license' && subscriber.agreementId !== undefined) {
       await lifecycle.linkAgreement(subscriber.agreementId, subscriberIdOf(subscriber));
