@@ -95,7 +95,9 @@ export function webhookUrlFromEnvironment(): string | undefined {
   const local = url?.protocol === 'http:' && isLoopbackHost(url.host);
   if (url === null || !(url.protocol === 'https:' || local)) {
     throw new LocalStackError(
-      `WEBHOOK_URL must be an https URL, or an http one on this machine (localhost, 127.x.x.x or [::1]), not "${text}"`,
+      `WEBHOOK_URL must be an https URL, or an http one on this machine (localhost, 127.x.x.x or [::1]), not ` +
+        // What may be a user name and password, in a URL that does not parse, is not printed.
+        `"${text.replace(/\/\/.*@/, '//…@')}"`,
     );
   }
   return url.href;

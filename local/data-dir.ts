@@ -36,6 +36,8 @@ export class DataDirInUseError extends LocalStackError {
   constructor(
     readonly dataDir: string,
     readonly holderPid: number,
+    /** The lock the holder keeps: `npm-start.lock`, or the one it keeps while it takes a stale one over. */
+    readonly lockPath: string = join(dataDir, DATA_DIR_LOCK_FILE_NAME),
   ) {
     const holder =
       holderPid === process.pid
@@ -44,7 +46,7 @@ export class DataDirInUseError extends LocalStackError {
     super(
       `${holder} is using the data directory ${dataDir}: stop it first, or give this one ` +
         "another DYNAMODB_DATA_DIR (two would overwrite each other's state). If no npm start is running, delete " +
-        `${join(dataDir, DATA_DIR_LOCK_FILE_NAME)}.`,
+        `${lockPath}.`,
     );
   }
 }
@@ -59,7 +61,7 @@ export function lockDataDir(dataDir: string): () => void {
   return lockDirectory(dataDir, {
     fileName: DATA_DIR_LOCK_FILE_NAME,
     isHolderCommand: (commandLine) => commandLine.includes(START_SCRIPT),
-    inUse: (holderPid) => new DataDirInUseError(dataDir, holderPid),
+    inUse: (holderPid, lockPath) => new DataDirInUseError(dataDir, holderPid, lockPath),
     isUnfinishedSave: (name) => /\.\d+\.tmp$/.test(name),
     // A simulator of its own (`npm run simulator`) may keep its state there: its files must not be touched.
     refuseOtherHolders: () => refuseSimulatorDataDirInUse(dataDir),

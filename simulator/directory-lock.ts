@@ -7,7 +7,7 @@
  * that a pid that now names another process (after a reboot) is known to be gone too; a lock without that time is
  * judged by the holder's command line.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export interface DirectoryLockSettings {
@@ -43,7 +43,7 @@ export function lockDirectory(directory: string, settings: DirectoryLockSettings
   const path = resolve(directory, settings.fileName);
   const takeOverBy = Date.now() + TAKEOVER_WAIT_MS;
   for (;;) {
-    const holder = runningHolder(path, settings);
+    const holder = runningHolder(path, readLock(path), settings);
     if (holder !== undefined) throw settings.inUse(holder, path);
     if (createLock(path) || takeOverStaleLock(path, settings, takeOverBy)) break;
   }
@@ -62,7 +62,9 @@ export function lockDirectory(directory: string, settings: DirectoryLockSettings
     throw error;
   }
   for (const name of readdirSync(directory)) {
-    if (settings.isUnfinishedSave(name)) rmSync(join(directory, name), { force: true });
+    if (settings.isUnfinishedSave(name) || isLeftOverStep(name, settings.fileName)) {
+      rmSync(join(directory, name), { force: true });
+    }
   }
   return release;
 }
@@ -70,8 +72,28 @@ export function lockDirectory(directory: string, settings: DirectoryLockSettings
 /** How long a start waits for another one's takeover of a stale lock, which takes milliseconds, before refusing. */
 const TAKEOVER_WAIT_MS = 2_000;
 
-/** Makes this process's lock at `path` if there is none there: of any number of starts at once, one does. */
+/**
+ * Makes this process's lock at `path` if there is none there: of any number of starts at once, one does. Written aside
+ * and linked into place, so that it is never seen empty (a start reading it between its making and its writing would
+ * take it for a dead holder's); where the file system has no links, made in place.
+ */
 function createLock(path: string): boolean {
+  const draft = `${path}.${process.pid}.draft`;
+  writeFileSync(draft, lockContent(process.pid));
+  try {
+    linkSync(draft, path);
+    return true;
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    return createInPlace(path);
+  } finally {
+    rmSync(draft, { force: true });
+  }
+}
+
+function createInPlace(path: string): boolean {
   try {
     writeFileSync(path, lockContent(process.pid), { flag: 'wx' });
     return true;
@@ -97,23 +119,75 @@ function takeOverStaleLock(
 ): boolean {
   const guard = `${path}.takeover`;
   if (!createLock(guard)) {
-    const other = holderOf(guard);
-    if (other === undefined || other.pid === process.pid || !isRunning(other, settings.isHolderCommand)) {
-      rmSync(guard, { force: true });
-    } else if (Date.now() > takeOverBy) {
+    const seen = readLock(guard);
+    const other = seen === undefined ? undefined : holderIn(seen);
+    const gone =
+      other === undefined
+        ? ageMs(guard) > TAKEOVER_WAIT_MS
+        : other.pid === process.pid || !isRunning(other, settings.isHolderCommand);
+    if (gone) {
+      removeIfStill(guard, seen);
+    } else if (other !== undefined && Date.now() > takeOverBy) {
       throw settings.inUse(other.pid, guard);
     } else {
       sleepSync(10);
     }
     return false;
   }
+  const mine = readLock(guard);
   try {
-    // Under the takeover lock, only a holder's release removes the lock now: the one judged stale stays as it is.
-    if (runningHolder(path, settings) !== undefined) return false;
-    rmSync(path, { force: true });
+    const stale = readLock(path);
+    // Judged on what was read: only that lock is removed, should another have taken its place meanwhile.
+    if (runningHolder(path, stale, settings) !== undefined) return false;
+    removeIfStill(path, stale);
     return createLock(path);
   } finally {
-    rmSync(guard, { force: true });
+    removeIfStill(guard, mine);
+  }
+}
+
+/**
+ * Removes the file at `path` if it still holds `judged` (`undefined`: no content that could be read): moved aside in
+ * one step and looked at there, it is put back if another start replaced it since it was read. Removed in place,
+ * another start's file made meanwhile would go instead.
+ */
+function removeIfStill(path: string, judged: string | undefined): void {
+  const aside = `${path}.${process.pid}.aside`;
+  try {
+    renameSync(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    if (readLock(aside) !== judged) linkSync(aside, path);
+  } catch (error) {
+    // Another file took the place meanwhile: it stands, and the next look finds it.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+/** A lock's draft or moved-aside copy that a start killed in its midst left behind (another's is in use). */
+function isLeftOverStep(name: string, fileName: string): boolean {
+  if (!name.startsWith(`${fileName}.`)) return false;
+  const pid = /\.(\d+)\.(draft|aside)$/.exec(name)?.[1];
+  if (pid === undefined) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** How long ago the file was last written; 0 when it is not there. */
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 
@@ -126,7 +200,8 @@ function sleepSync(ms: number): void {
  * does: for a check before the directory is touched by someone who will take the lock later.
  */
 export function lockHolder(directory: string, settings: Pick<DirectoryLockSettings, 'fileName' | 'isHolderCommand'>) {
-  return runningHolder(resolve(directory, settings.fileName), settings);
+  const path = resolve(directory, settings.fileName);
+  return runningHolder(path, readLock(path), settings);
 }
 
 /** Whether `path` names something other than a directory: where a directory cannot be made. */
@@ -139,9 +214,13 @@ export function namesANonDirectory(path: string): boolean {
   }
 }
 
-function runningHolder(path: string, settings: Pick<DirectoryLockSettings, 'isHolderCommand'>): number | undefined {
+function runningHolder(
+  path: string,
+  lock: string | undefined,
+  settings: Pick<DirectoryLockSettings, 'isHolderCommand'>,
+): number | undefined {
   if (heldHere.has(path)) return process.pid;
-  const holder = holderOf(path);
+  const holder = lock === undefined ? undefined : holderIn(lock);
   if (holder === undefined || holder.pid === process.pid) return undefined;
   return isRunning(holder, settings.isHolderCommand) ? holder.pid : undefined;
 }
@@ -157,13 +236,21 @@ function lockContent(pid: number): string {
   return startTime === undefined ? String(pid) : `${pid} ${startTime}`;
 }
 
-function holderOf(path: string): Holder | undefined {
-  let content: string;
+/** The lock file's content; `undefined` when there is none (or it cannot be read). */
+function readLock(path: string): string | undefined {
   try {
-    content = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+function holderOf(path: string): Holder | undefined {
+  const lock = readLock(path);
+  return lock === undefined ? undefined : holderIn(lock);
+}
+
+function holderIn(content: string): Holder | undefined {
   const [pidText = '', startTime] = content.trim().split(/\s+/);
   const pid = Number(pidText);
   return Number.isInteger(pid) && pid > 0 ? { pid, startTime } : undefined;

@@ -94,9 +94,10 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
  * (`x-marketplace-event-id`), its type and subscriber.
  */
 function deliveredEvent(record: SQSRecord): { eventId: string; detailType?: string; subscriberId?: string } {
-  let event: { id?: unknown; 'detail-type'?: unknown; detail?: { subscriberId?: unknown } } = {};
+  let event: { id?: unknown; 'detail-type'?: unknown; detail?: { subscriberId?: unknown } | null } = {};
   try {
-    event = JSON.parse(record.body) as typeof event;
+    const parsed: unknown = JSON.parse(record.body);
+    if (typeof parsed === 'object' && parsed !== null) event = parsed;
   } catch {
     // Not an event of the bus: the call says so with the body as it is.
   }

@@ -177,7 +177,8 @@ export function profileInUse(): string {
 
 /** `text` ended with a full stop, unless it ends a sentence already (the SDK's messages mostly do). */
 export function endSentence(text: string): string {
-  return /[.!?]$/.test(text) ? text : `${text}.`;
+  const trimmed = text.trimEnd();
+  return /[.!?]\)?$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
 /** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */

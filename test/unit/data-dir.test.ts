@@ -55,6 +55,31 @@ test('a running npm start keeps it: another process is refused, naming the holde
   }
 });
 
+test('a stale lock another npm start is taking over names the lock that start keeps meanwhile', async () => {
+  const taking = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'local/start.ts'], { stdio: 'ignore' });
+  await new Promise((resolve) => taking.once('spawn', resolve));
+  try {
+    writeFileSync(lockFile, String(pidOfEndedProcess()));
+    // Stopped (SIGSTOP, say) in the middle of its takeover: this start waits a moment for it, then refuses.
+    const [state, ...rest] = statFields(taking.pid!);
+    expect(state).not.toBe('Z');
+    writeFileSync(`${lockFile}.takeover`, `${taking.pid} ${rest[18]}`);
+    const refusal = (() => {
+      try {
+        lockDataDir(dataDir);
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error('the data directory was taken');
+    })();
+    expect(refusal).toBeInstanceOf(DataDirInUseError);
+    expect(refusal.message).toContain(`Another npm start (pid ${taking.pid}) is using the data directory ${dataDir}`);
+    expect(refusal.message).toContain(`If no npm start is running, delete ${lockFile}.takeover.`);
+  } finally {
+    taking.kill('SIGKILL');
+  }
+});
+
 test('a lock records when its holder started: the same pid started at another time (a reboot) is no holder', async () => {
   const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'local/start.ts'], { stdio: 'ignore' });
   await new Promise((resolve) => holder.once('spawn', resolve));

@@ -109,3 +109,19 @@ test('a takeover under way in a running process is waited for, then its holder i
   ).toThrow(`held by ${stopped}`);
   expect(readdirSync(directory).sort()).toEqual([LOCK_FILE, `${LOCK_FILE}.takeover`]);
 });
+
+test("the draft or moved-aside copy a start killed midway left is removed once the directory is held; another's stays", async () => {
+  const ended = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => ended.once('exit', resolve));
+  const running = await runningProcess();
+  const leftOver = [`${LOCK_FILE}.${ended.pid}.draft`, `${LOCK_FILE}.takeover.${ended.pid}.aside`];
+  const inUse = `${LOCK_FILE}.${running}.draft`;
+  for (const name of [...leftOver, inUse]) writeFileSync(join(directory, name), '');
+
+  const release = lockDirectory(
+    directory,
+    settings(() => false),
+  );
+  expect(readdirSync(directory).sort()).toEqual([LOCK_FILE, inUse].sort());
+  release();
+});

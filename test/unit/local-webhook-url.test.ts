@@ -25,6 +25,11 @@ test.each([
   expect(() => webhookUrlFromEnvironment()).not.toThrow(/hunter2/);
 });
 
+test('a URL that does not parse is refused without what may be its password', () => {
+  vi.stubEnv('WEBHOOK_URL', 'https://user:hunter2@app.example.com:99999/hook');
+  expect(() => webhookUrlFromEnvironment()).toThrow('not "https://…@app.example.com:99999/hook"');
+});
+
 test('an http URL of another machine is refused, naming it', () => {
   vi.stubEnv('WEBHOOK_URL', 'http://app.example.com/hook');
   expect(() => webhookUrlFromEnvironment()).toThrow('WEBHOOK_URL must be an https URL, or an http one on this machine');

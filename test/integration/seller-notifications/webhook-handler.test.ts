@@ -98,3 +98,26 @@ test('an endpoint that cannot be reached is named by its cause, not "fetch faile
     }),
   ]);
 });
+
+test('a body that is JSON but no event (null) is called like any other: the batch is not failed with it', async () => {
+  const deferred: number[] = [];
+  const handler = createWebhookHandler({
+    url: `${base}/elsewhere`,
+    secret: () => Promise.resolve('secret'),
+    retryLater: (_record, seconds) => Promise.resolve(void deferred.push(seconds)),
+    clock: { now: () => new Date('2026-11-26T10:00:00Z') },
+    logger: { warn: () => undefined } as unknown as Logger,
+  });
+  const record = (messageId: string, body: string) => ({
+    messageId,
+    body,
+    attributes: { ApproximateReceiveCount: '1' },
+  });
+  const delivered = elsewhere.length;
+
+  const answer = await handler({
+    Records: [record('m-null', 'null'), record('m-ok', JSON.stringify({ id: 'e-2' }))],
+  } as unknown as SQSEvent);
+  expect(answer).toEqual({ batchItemFailures: [] });
+  expect(elsewhere.length - delivered).toBe(2);
+});
