@@ -273,6 +273,8 @@ export interface FormPage {
   readonly required: readonly RegistrationField[];
   readonly values?: RegistrationDetails;
   readonly errors?: FieldErrors;
+  /** What to say above the form of a submission that was not saved, besides its errors. */
+  readonly notice?: string;
 }
 
 export function registrationFormPage(branding: Branding, form: FormPage): SafeHtml {
@@ -303,13 +305,18 @@ export function registrationFormPage(branding: Branding, form: FormPage): SafeHt
       ${accountLine(form.customerAWSAccountId)}
       <p>Already have an account? <a href="${form.signInUrl}">Sign in</a>.</p>
       ${
-        failed.length > 0
+        failed.length > 0 || form.notice !== undefined
           ? // Focused on load, so that a screen reader starts with what went wrong (no script needed).
             html`<div class="summary" role="alert" tabindex="-1" autofocus>
-              <p>Please correct ${failed.length === 1 ? 'this field' : 'these fields'}:</p>
-              <ul>
-                ${failed.map((field) => html`<li><a href="#${field}">${fieldRules[field].label}: ${errors[field]}</a></li>`)}
-              </ul>
+              ${form.notice === undefined ? '' : html`<p>${form.notice}</p>`}
+              ${
+                failed.length > 0
+                  ? html`<p>Please correct ${failed.length === 1 ? 'this field' : 'these fields'}:</p>
+                      <ul>
+                        ${failed.map((field) => html`<li><a href="#${field}">${fieldRules[field].label}: ${errors[field]}</a></li>`)}
+                      </ul>`
+                  : ''
+              }
             </div>`
           : ''
       }

@@ -30,6 +30,11 @@ import {
 } from './pages.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
+/** Above a form sent from a tab whose session a later arrival replaced: what happened, and what to do. */
+export const FORM_OPENED_AGAIN =
+  'This page was opened again from AWS Marketplace since you filled in this form, so nothing was saved yet. Check your ' +
+  'details and choose Complete registration.';
+
 /** How long after the buyer first arrived a subscription still unconfirmed is taken as not coming. */
 const CONFIRMATION_OVERDUE_MS = 3_600_000;
 
@@ -89,7 +94,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     event: APIGatewayProxyEvent,
     subscriber: Subscriber,
     session: RegistrationSession,
-    validation?: { values: RegistrationDetails; errors: FieldErrors },
+    validation?: { values: RegistrationDetails; errors: FieldErrors; notice?: string },
   ) =>
     registrationFormPage(pages.branding(subscriber.identity.productCode), {
       action: registrationPageLocation(event, subscriber.identity.productCode),
@@ -150,12 +155,16 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
   ): Promise<APIGatewayProxyResult> => {
     const productCode = subscriber.identity.productCode;
     const fields = formFields(event);
-    if (!formTokenMatches(session, fields.get('formToken') ?? undefined)) {
+    const formToken = fields.get('formToken') ?? '';
+    if (formToken === '') {
       logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
       return pages.problem('form-expired', productCode, {
         registerHref: registrationPageLocation(event, productCode),
       });
     }
+    // A form drawn for another session: the browser arrived from Marketplace again since (in another tab), which gave it
+    // a new session. Nothing is saved from it; the buyer's details are shown again, to be sent with this session's.
+    const drawnForThisSession = formTokenMatches(session, formToken);
     const status = pageStatus(subscriber);
     if (!isOpen(status)) {
       logger.info('Registration form sent for a closed subscription; not saved', {
@@ -169,6 +178,17 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
       settings.requiredFields,
     );
     if (subscriber.registration !== undefined) return afterEarlierRegistration(event, subscriber, validation);
+    if (!drawnForThisSession) {
+      logger.info('Registration form of an earlier session shown again to send', { subscriberId: subscriber.id });
+      return pages.page(
+        409,
+        formPage(event, subscriber, session, {
+          values: validation.valid ? validation.details : validation.values,
+          errors: validation.valid ? {} : validation.errors,
+          notice: FORM_OPENED_AGAIN,
+        }),
+      );
+    }
     if (!validation.valid) {
       return pages.page(
         400,

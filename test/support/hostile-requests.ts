@@ -296,8 +296,7 @@ export class HostileRequests {
     const body = `${form([...formTokens.map((token) => ['formToken', token]), ...contact])}${this.spoiler()}`;
     const request = this.post(this.targets.registerPath, body, FORM, buyer);
     // The form token is the first one sent.
-    const expected =
-      formTokens[0] === buyer.formToken ? { status: 400 } : { status: 403, says: 'This form has expired' };
+    const expected = formTokens[0] === buyer.formToken ? { status: 400 } : notTheFormToken(formTokens[0]);
     return { kind: 'repeated form fields', request, payloads, expected: this.overLimit(request) ?? expected };
   }
 
@@ -335,7 +334,7 @@ export class HostileRequests {
         kind: 'injected formToken',
         request,
         payloads: [payload],
-        expected: { status: 403, says: 'This form has expired' },
+        expected: notTheFormToken(payload.value),
       };
     }
     if (target === 'every field') {
@@ -438,7 +437,7 @@ export class HostileRequests {
       kind: 'forged form token',
       request: this.post(this.targets.registerPath, form(fields), FORM, buyer),
       payloads: [payload, company],
-      expected: { status: 403, says: 'This form has expired' },
+      expected: notTheFormToken(forged),
     };
   }
 
@@ -607,6 +606,14 @@ export class HostileRequests {
     const form = request.path.split('?')[0] === this.targets.registerPath;
     return { status: 413, says: form ? 'That form was too large' : 'That request was too large' };
   }
+}
+
+/**
+ * A registration form whose form token is not its session's: refused as expired without one; with one (a form drawn
+ * for an earlier session, forged or not), nothing saved and a 409 page (the form again, or what ended or stands).
+ */
+function notTheFormToken(sent: string | undefined): Expected {
+  return sent === undefined || sent === '' ? { status: 403, says: 'This form has expired' } : { status: 409 };
 }
 
 export function cookieOf(buyer: Buyer): string {
