@@ -44,13 +44,17 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
   },
 };
 
-// Control and format characters (bidirectional overrides and isolates, zero-width spaces), and the separators that
-// would let one field pose as two lines. Not the format characters that spell names and emoji: the zero-width
+// Control and format characters (bidirectional overrides and isolates), and the separators that would let one field
+// pose as two lines. Not the format characters that spell names and emoji: the zero-width
 // non-joiner and joiner (Persian, Indic scripts, emoji sequences), the soft hyphen, the tags of subdivision flags, and
 // the direction marks that Hebrew and Arabic text carries unseen when pasted (left-to-right, right-to-left, Arabic
 // letter mark): a buyer could not see what to remove. A mark sets the direction of the digits and punctuation beside
 // it, which is what it is in the text for; unlike an override or an isolate, it cannot make text show as other text.
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029]|(?!\u00AD|\u200C|\u200D|\u200E|\u200F|\u061C|[\u{E0020}-\u{E007F}])\p{Cf}/u;
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+const FORMATTING = /(?!\u00AD|\u200C|\u200D|\u200E|\u200F|\u061C|[\u{E0020}-\u{E007F}])\p{Cf}/gu;
+// Format characters that mean nothing in a name, an address or a number, and come along unseen with pasted text (a
+// zero-width space, a word joiner, a byte order mark): removed, not refused, as the buyer could not see what to remove.
+const MEANINGLESS = /[\u200B\u2060\uFEFF]/gu;
 // A value with nothing to see: only spaces and characters shown as nothing (format characters, fillers such as U+3164),
 // which would fill a required field with nothing.
 const INVISIBLE = /^[\s\p{Default_Ignorable_Code_Point}]*$/u;
@@ -79,10 +83,11 @@ export function validateRegistration(
     const all = given === undefined ? [] : typeof given === 'string' ? [given] : given;
     // NFC: the same text typed on another keyboard or pasted (a decomposed "e" and its diaeresis) is stored, compared
     // and shown as one string.
-    const typed = (all[0] ?? '').normalize('NFC').trim();
+    const typed = (all[0] ?? '').normalize('NFC').replace(MEANINGLESS, '').trim();
     const value = INVISIBLE.test(typed) ? '' : typed;
     const rule = fieldRules[field];
-    values[field] = shownAgain(value, rule.maxLength * 2);
+    // Shown again without the formatting refused below: what the buyer sees is what is sent again.
+    values[field] = shownAgain(value.replace(FORMATTING, ''), rule.maxLength * 2);
     if (all.length > 1) {
       errors[field] = `Enter this once: the form sent it ${all.length} times`;
       continue;
@@ -95,11 +100,13 @@ export function validateRegistration(
       // UTF-16 units, as the form's `maxlength` counts them: what the browser lets through is never refused as too long.
       value.length > rule.maxLength
         ? `Use at most ${rule.maxLength} characters`
-        : UNPRINTABLE.test(value)
+        : CONTROL.test(value)
           ? 'Remove the line breaks or control characters'
-          : GARBLED.test(value)
-            ? 'Type this again: some characters did not arrive intact (\uFFFD)'
-            : rule.check?.(value);
+          : value.search(FORMATTING) >= 0
+            ? 'Check this and send it again: it held invisible formatting characters, pasted along with it, now removed'
+            : GARBLED.test(value)
+              ? 'Type this again: some characters did not arrive intact (\uFFFD)'
+              : rule.check?.(value);
     if (problem !== undefined) errors[field] = problem;
   }
   if (Object.keys(errors).length > 0) return { valid: false, errors, values };

@@ -25,11 +25,35 @@ test('an email with markup, quoting or invisible characters is refused', () => {
   }
 });
 
-test('control and invisible format characters are refused in any field', () => {
-  for (const company of ['Acme\u0000', 'Ac\u202Eme', 'Acme\u200B', 'Acme\u2028Ltd', 'Ac\u2066me', 'Ac\uFEFFme']) {
+test('control characters and line separators are refused in any field', () => {
+  for (const company of ['Acme\u0000', 'Acme\u2028Ltd', 'Acme\u0007']) {
     const validation = validateRegistration({ ...valid, company }, required);
-    expect(validation.valid ? undefined : validation.errors.company, JSON.stringify(company)).toContain('Remove');
+    expect(validation.valid ? undefined : validation.errors.company, JSON.stringify(company)).toBe(
+      'Remove the line breaks or control characters',
+    );
   }
+});
+
+test('direction overrides and isolates are refused, and the value shown again without them, to be checked and sent', () => {
+  for (const company of ['Ac\u202Eme', 'Ac\u2066me\u2069', '\u202BAcme\u202C']) {
+    const validation = validateRegistration({ ...valid, company }, required);
+    expect(validation.valid, JSON.stringify(company)).toBe(false);
+    if (validation.valid) continue;
+    expect(validation.errors.company).toContain('invisible formatting characters');
+    expect(validation.values.company).toBe('Acme');
+    expect(validateRegistration({ ...valid, company: validation.values.company }, required).valid).toBe(true);
+  }
+});
+
+test('zero-width spaces, word joiners and byte order marks pasted along are removed, not refused', () => {
+  for (const company of ['Acme\u200B', 'Ac\uFEFFme', '\uFEFFAc\u2060me ']) {
+    expect(validateRegistration({ ...valid, company }, required), JSON.stringify(company)).toEqual({
+      valid: true,
+      details: { ...valid, company: 'Acme' },
+    });
+  }
+  const email = 'ada\u200B@example.com';
+  expect(validateRegistration({ ...valid, email }, required)).toEqual({ valid: true, details: valid });
 });
 
 test('text that did not arrive as UTF-8 (the replacement character) is refused, to be typed again', () => {
