@@ -4,6 +4,8 @@
  * app would have at that moment: the address the buyer came to (path and query), and who the buyer is as the app
  * learns it, from the `Subscriber Registered` webhook call it was just sent.
  */
+import type { RegistrationField } from '../contracts/index.ts';
+import { fieldRules } from '../lambdas/core/registration-form.ts';
 import { html, type SafeHtml } from '../lambdas/registration/html.ts';
 import type { WebhookCall } from './webhook-receiver.ts';
 
@@ -73,13 +75,20 @@ export function standInAppPage(requestTarget: string, calls: readonly WebhookCal
                     ['Customer AWS account', latest.customerAWSAccountId],
                     ['Customer identifier', latest.customerIdentifier],
                     ['Registered at', latest.registeredAt],
-                    ...Object.entries(latest.contact ?? {}).map(([name, value]) => [`Contact ${name}`, value] as const),
+                    ...Object.entries(latest.contact ?? {}).map(
+                      ([name, value]) => [contactLabel(name), value] as const,
+                    ),
                   ])}
                 </table>`
           }
         </main>
       </body>
     </html>`.text;
+}
+
+/** A contact field as the registration form labels it (`Contact name`, not `contactName`). */
+function contactLabel(name: string): string {
+  return Object.hasOwn(fieldRules, name) ? fieldRules[name as RegistrationField].label : name;
 }
 
 function latestRegistration(calls: readonly WebhookCall[]): RegisteredDetail | undefined {

@@ -6,6 +6,7 @@
  *
  * Server-rendered HTML with plain forms, so it works without JavaScript; every failure is a 4xx HTML page.
  */
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { callerHungUp } from '../local/http/request-handler.ts';
@@ -33,7 +34,14 @@ const subscribeForm = z.object({
     .string()
     .regex(/^\d{12}$/, 'an AWS account ID is 12 digits')
     .optional(),
+  requestId: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/, 'requestId is the id the page gave its form')
+    .optional(),
 });
+
+/** How many subscribing forms are remembered, to answer one sent again with the subscription it made. */
+const REMEMBERED_REQUESTS = 1_000;
 
 interface PageCall {
   readonly params: Record<string, string>;
@@ -68,6 +76,8 @@ class PageError extends SimulatorError {
 
 export class BuyerPage {
   private readonly routes: readonly Route[];
+  /** The license each subscribing form made, by the id the page gave the form and the fields it sent. */
+  private readonly subscribedBy = new Map<string, string>();
 
   constructor(private readonly simulator: Simulator) {
     this.routes = [
@@ -119,7 +129,7 @@ export class BuyerPage {
       products.length === 0
         ? html`<p>There are no products yet. Add one with <code>POST /control/products</code>.</p>`
         : html`<ul class="cards">
-            ${products.map(productCard)}
+            ${products.map((product, index) => productCard(product, index, randomUUID()))}
           </ul>`;
     const licenseList =
       licenses.length === 0
@@ -141,23 +151,41 @@ export class BuyerPage {
   }
 
   private subscribe({ form, origin }: PageCall): SafeHtml {
-    const input = subscribeForm.parse(fieldsOf(form));
+    const { requestId, ...input } = subscribeForm.parse(fieldsOf(form));
+    // The form as it was sent: Back and the other button (a free trial) is another subscription.
+    const sent = requestId === undefined ? undefined : JSON.stringify([requestId, input]);
+    const earlier = sent === undefined ? undefined : this.subscribedBy.get(sent);
+    if (earlier !== undefined) {
+      // The same form again (the page reloaded, or Back and sent again): Marketplace does not subscribe twice.
+      const license = this.simulator.marketplace.requireLicense(earlier);
+      return this.setupPage('Thank you for subscribing', license, this.freshToken(license), origin);
+    }
     const { license, registrationToken } = subscribe(this.simulator, { ...input, activate: true });
+    if (sent !== undefined) {
+      this.subscribedBy.set(sent, license.id);
+      if (this.subscribedBy.size > REMEMBERED_REQUESTS)
+        this.subscribedBy.delete(this.subscribedBy.keys().next().value!);
+    }
     return this.setupPage('Thank you for subscribing', license, registrationToken, origin);
   }
 
   /** The buyer comes back to set up the product, as from the Marketplace console: a fresh token each time. */
   private setUp({ params, origin }: PageCall): SafeHtml {
     const license = this.simulator.marketplace.requireLicense(params.id!);
+    return this.setupPage('Set up your account', license, this.freshToken(license), origin);
+  }
+
+  private freshToken(license: License): string {
     if (!this.isOpen(license)) {
       throw new PageError(409, `License ${license.id} is ${this.simulator.marketplace.status(license)}.`);
     }
-    const registrationToken = this.simulator.marketplace.issueRegistrationToken(license.id);
-    return this.setupPage('Set up your account', license, registrationToken, origin);
+    return this.simulator.marketplace.issueRegistrationToken(license.id);
   }
 
   private cancel({ params }: PageCall): SeeOther {
-    const license = endLicense(this.simulator, params.id!, 'CANCELLED');
+    const license = this.simulator.marketplace.requireLicense(params.id!);
+    // Cancelled already (a double click): the buyer goes where the first cancel went.
+    if (license.endReason !== 'CANCELLED') endLicense(this.simulator, license.id, 'CANCELLED');
     return { seeOther: `/buyer?cancelled=${license.id}` };
   }
 
@@ -241,7 +269,8 @@ export class BuyerPage {
   }
 }
 
-function productCard(product: Product, index: number): SafeHtml {
+/** A product and its subscribing form; `requestId` names the form, so that sending it again subscribes once. */
+function productCard(product: Product, index: number, requestId: string): SafeHtml {
   const account = `account-${index}`;
   return html`<li>
     <article aria-labelledby="product-${index}">
@@ -256,6 +285,7 @@ function productCard(product: Product, index: number): SafeHtml {
       </dl>
       <form method="post" action="/buyer/subscribe">
         <input type="hidden" name="productCode" value="${product.code}" />
+        <input type="hidden" name="requestId" value="${requestId}" />
         <label for="${account}">
           Your AWS account ID<span class="visually-hidden"> for ${product.name}</span> (optional)
         </label>
@@ -334,6 +364,7 @@ const style = new SafeHtml(`
   .notice { border-left: 0.25rem solid; padding: 0.5rem 1rem; }
   .message { white-space: pre-line; }
   pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+  code { overflow-wrap: anywhere; }
   .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `);
 

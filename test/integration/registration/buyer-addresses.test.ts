@@ -193,6 +193,6 @@ describe('the example app URLs of cdk.json, locally', () => {
     expect(text).toContain(`<th scope="row">Subscriber id</th><td>${subscriberId}</td>`);
     expect(text).toContain(`<th scope="row">Product</th><td>${PRODUCT}</td>`);
     expect(text).toContain('<th scope="row">Offer</th><td>free-trial</td>');
-    expect(text).toContain('<th scope="row">Contact company</th><td>Acme Ltd</td>');
+    expect(text).toContain('<th scope="row">Company</th><td>Acme Ltd</td>');
   });
 });

@@ -334,6 +334,38 @@ test('"Cancel subscription" ends the license as CANCELLED, publishes License Dep
   expect(formsIn(after.body).filter((form) => form.action.startsWith('/buyer/licenses/'))).toEqual([]);
 });
 
+test('the same subscribing form sent again (a reload, Back and resend) answers its subscription with a fresh token, not another', async () => {
+  const product = await sim.control.createProduct(meteredProduct());
+  const page = (await openBuyerPage()).body;
+  const first = await click(page, 'Subscribe', { containing: product.code });
+  const again = await click(page, 'Subscribe', { containing: product.code });
+  expectHtml(again, 200);
+  expect(again.body).toContain('Thank you for subscribing');
+  const { licenses } = await sim.control.licenses(product.code);
+  expect(licenses).toHaveLength(1);
+  expect(again.body).toContain(`(license <code>${licenses[0]!.id}</code>)`);
+  const tokens = [tokenIn(setupFormOf(first.body)), tokenIn(setupFormOf(again.body))];
+  expect(new Set(tokens).size).toBe(2);
+  for (const token of tokens) {
+    expect((await resolve(token!)).LicenseArn).toBe(licenses[0]!.licenseArn);
+  }
+  // The other button of the same form, or the form of a page loaded again, is another subscription.
+  await click(page, 'Start free trial', { containing: product.code });
+  await subscribeFromPage(product.code);
+  expect((await sim.control.licenses(product.code)).licenses).toHaveLength(3);
+});
+
+test('cancelling twice (a double click) goes where the first cancel went', async () => {
+  const product = await sim.control.createProduct(meteredProduct());
+  const { license } = await sim.control.createLicense({ productCode: product.code });
+  for (let click = 0; click < 2; click++) {
+    const cancelled = await request(`/buyer/licenses/${license.id}/cancel`, { method: 'POST' });
+    expect(cancelled.status).toBe(303);
+    expect(cancelled.headers.get('location')).toBe(`/buyer?cancelled=${license.id}`);
+  }
+  expect(await sim.control.license(license.id)).toMatchObject({ status: 'ending', endReason: 'CANCELLED' });
+});
+
 test('a bodiless POST, as a test script sends it, is an empty form: cancel and set up need no fields', async () => {
   const product = await sim.control.createProduct(meteredProduct());
   const { license } = await sim.control.createLicense({ productCode: product.code });
@@ -362,7 +394,7 @@ test('a product name with markup and quotes is shown as text, on every page', as
   }
 });
 
-test('an unknown product or license is a 404 page, and a second cancel a 409 page', async () => {
+test('an unknown product or license is a 404 page, and cancelling an expired license a 409 page', async () => {
   const unknownProduct = await postForm('/buyer/subscribe', [
     ['productCode', 'no-such-product'],
     ['offerType', 'standard'],
@@ -377,7 +409,7 @@ test('an unknown product or license is a 404 page, and a second cancel a 409 pag
 
   const product = await sim.control.createProduct(meteredProduct());
   const { license } = await sim.control.createLicense({ productCode: product.code });
-  await sim.control.end(license.id);
+  await sim.control.end(license.id, 'EXPIRED');
   expectHtml(await postForm(`/buyer/licenses/${license.id}/cancel`, []), 409);
   expectHtml(await postForm(`/buyer/licenses/${license.id}/setup`, []), 409);
 });
