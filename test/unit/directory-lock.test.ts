@@ -46,6 +46,17 @@ function settings(isHolderCommand: DirectoryLockSettings['isHolderCommand']): Di
   };
 }
 
+/** Takes the directory over a stale lock (every command line another program's): this process's lock is all there is. */
+function takeOver(): () => void {
+  const release = lockDirectory(
+    directory,
+    settings(() => false),
+  );
+  expect(readFileSync(join(directory, LOCK_FILE), 'utf8')).toBe(lockOf(process.pid));
+  expect(readdirSync(directory)).toEqual([LOCK_FILE]);
+  return release;
+}
+
 test('a stale lock another start took over while this one judged it is put back, and this start is refused', async () => {
   const lockPath = join(directory, LOCK_FILE);
   // A lock without a start time, naming a running process of another program: stale, judged by its command line.
@@ -67,13 +78,7 @@ test('a stale lock no one else took is replaced by this start, which lets go of 
   const lockPath = join(directory, LOCK_FILE);
   writeFileSync(lockPath, String(await runningProcess()));
 
-  const release = lockDirectory(
-    directory,
-    settings(() => false),
-  );
-  expect(readFileSync(lockPath, 'utf8')).toBe(lockOf(process.pid));
-  expect(readdirSync(directory)).toEqual([LOCK_FILE]);
-  release();
+  takeOver()();
   expect(readdirSync(directory)).toEqual([]);
 });
 
@@ -85,13 +90,7 @@ test('a takeover lock left by a start killed while taking over is removed, and t
   process.kill(killed, 'SIGKILL');
   await new Promise((resolve) => children.find(({ pid }) => pid === killed)!.once('exit', resolve));
 
-  const release = lockDirectory(
-    directory,
-    settings(() => false),
-  );
-  expect(readFileSync(lockPath, 'utf8')).toBe(lockOf(process.pid));
-  expect(readdirSync(directory)).toEqual([LOCK_FILE]);
-  release();
+  takeOver()();
 });
 
 test('a takeover under way in a running process is waited for, then its holder is said to hold the directory', async () => {
