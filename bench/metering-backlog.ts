@@ -55,14 +55,12 @@ const quantityOf = (subscriber: number, dimension: number, hour: number) =>
   1 + ((subscriber * 7919 + dimension * 104_729 + hour * 15_485_863) % 5000);
 
 const failures: string[] = [];
+const simulatorMode = simulatorModeFromEnvironment();
 let dynamoDb: DynamoDbLocal | undefined;
 let simulator: BenchSimulator | undefined;
 try {
   const setupStarted = performance.now();
-  [dynamoDb, simulator] = await Promise.all([
-    startDynamoDbLocal(),
-    startBenchSimulator(simulatorModeFromEnvironment()),
-  ]);
+  [dynamoDb, simulator] = await Promise.all([startDynamoDbLocal(), startBenchSimulator(simulatorMode)]);
   const lowLevel = createDynamoDbClient(dynamoDb.endpoint);
   const client = documentClientOn(lowLevel);
   const tables = await createTables(lowLevel);
@@ -144,6 +142,14 @@ try {
     );
     summaries.push(summary);
     handOver = summary.handOver;
+    // On stderr, so that a drain of many minutes shows it is moving; the figures stay on stdout.
+    console.error(`run ${summaries.length}: ${thousands(summary.billed)} billed${handOver ? ', handing over' : ''}`);
+    // A run that hands over having settled nothing would be followed by the same run, forever: the drain is stuck.
+    const settled = summary.billed + summary.expired + Object.values(summary.rejected).reduce((a, b) => a + b, 0);
+    if (handOver && settled === 0) {
+      failures.push(`run ${summaries.length} handed over without settling a bucket (${summary.waiting} waiting)`);
+      break;
+    }
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
   clearInterval(sampler);

@@ -279,10 +279,12 @@ export async function startBenchSimulator(mode: SimulatorMode): Promise<BenchSim
   return { url: simulator.url, mode, stop: () => simulator.close() };
 }
 
+/** `BENCH_SIMULATOR`, read before anything is set up: a wrong one stops the benchmark there (exit status 2). */
 export function simulatorModeFromEnvironment(): SimulatorMode {
   const mode = process.env.BENCH_SIMULATOR ?? 'process';
   if (mode !== 'process' && mode !== 'in-process') {
-    throw new Error(`BENCH_SIMULATOR must be "process" or "in-process", not "${mode}"`);
+    console.error(`BENCH_SIMULATOR must be "process" or "in-process", not "${mode}".`);
+    process.exit(2);
   }
   return mode;
 }

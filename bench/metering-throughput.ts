@@ -301,7 +301,8 @@ try {
     `    every bucket's record billed once, with its own quantity and hour: ` +
       check(
         mismatched === 0 && billedKeys.size === bucketCount && [...expected.keys()].every((key) => billedKeys.has(key)),
-        `${mismatched} billed records do not match their bucket`,
+        `${mismatched} billed records do not match their bucket, ` +
+          `${[...expected.keys()].filter((key) => !billedKeys.has(key)).length} buckets not billed`,
       ),
   );
   console.log(

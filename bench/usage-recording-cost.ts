@@ -88,14 +88,12 @@ const RUN_AT = new Date(HOUR.getTime() + HOUR_MS + 10 * 60_000);
 
 /** A license subscriber the simulator need not know (the recorder never calls Marketplace). */
 
+const simulatorMode = simulatorModeFromEnvironment();
 let dynamoDb: DynamoDbLocal | undefined;
 let simulator: BenchSimulator | undefined;
 const failures: string[] = [];
 try {
-  [dynamoDb, simulator] = await Promise.all([
-    startDynamoDbLocal(),
-    startBenchSimulator(simulatorModeFromEnvironment()),
-  ]);
+  [dynamoDb, simulator] = await Promise.all([startDynamoDbLocal(), startBenchSimulator(simulatorMode)]);
   const lowLevel = createDynamoDbClient(dynamoDb.endpoint);
   const setupClient = documentClientOn(lowLevel);
   const tables = await createTables(lowLevel);
