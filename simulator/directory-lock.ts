@@ -173,13 +173,8 @@ function removeIfStill(path: string, judged: string | undefined): void {
 function isLeftOverStep(name: string, fileName: string): boolean {
   if (!name.startsWith(`${fileName}.`)) return false;
   const pid = /\.(\d+)\.(draft|aside)$/.exec(name)?.[1];
-  if (pid === undefined) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  // Any process with that pid may be the one making it: only a pid no process has is surely gone.
+  return pid !== undefined && !isRunning({ pid: Number(pid) }, () => true);
 }
 
 /** How long ago the file was last written; 0 when it is not there. */
