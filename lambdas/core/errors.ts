@@ -6,3 +6,14 @@
 export class BackendError extends Error {
   override readonly name: string = 'BackendError';
 }
+
+/**
+ * An error's message on one line, with its cause's: `fetch failed` says little without `ECONNREFUSED`. An error that
+ * already says its cause (wrapped with `messageOf` of it) does not say it twice.
+ */
+export function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const message = (error.message || error.name).replace(/\s+/g, ' ');
+  const cause = error.cause === undefined ? '' : messageOf(error.cause);
+  return cause === '' || message.includes(cause) ? message : `${message} (${cause})`;
+}

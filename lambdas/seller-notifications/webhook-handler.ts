@@ -8,7 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { QUEUE_CONSUMERS } from '../../contracts/index.ts';
 import type { Clock } from '../core/clock.ts';
-import { BackendError } from '../core/errors.ts';
+import { BackendError, messageOf } from '../core/errors.ts';
 import { SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.ts';
 
 /** A webhook call that did not deliver its event: the message is tried again later. */
@@ -77,7 +77,7 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
           delay === 0
             ? 'Webhook delivery failed for the last time; it goes to the dead-letter queue'
             : 'Webhook delivery failed; it will be retried',
-          { ...delivered, messageId: record.messageId, attempt, errorMessage: failureOf(error) },
+          { ...delivered, messageId: record.messageId, attempt, errorMessage: messageOf(error) },
         );
         batchItemFailures.push({ itemIdentifier: record.messageId });
         await dependencies.retryLater(record, delay).catch((deferError: unknown) => {
@@ -109,11 +109,4 @@ function deliveredEvent(record: SQSRecord): { eventId: string; detailType?: stri
     ...(detailType === undefined ? {} : { detailType }),
     ...(subscriberId === undefined ? {} : { subscriberId }),
   };
-}
-
-/** The failure with its cause: `fetch failed` alone does not say whether the endpoint refused, reset or timed out. */
-function failureOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause === undefined ? '' : failureOf(error.cause);
-  return cause === '' || error.message.includes(cause) ? error.message : `${error.message} (${cause})`;
 }

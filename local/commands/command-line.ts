@@ -5,6 +5,7 @@
  * is wrong, then the usage line); and a quiet end when the reader of its output goes away.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { messageOf } from '../../lambdas/core/errors.ts';
 import { LocalStackError } from '../errors.ts';
 
 /** The command line cannot be run: exit status 2. */
@@ -179,15 +180,6 @@ export function profileInUse(): string {
 export function endSentence(text: string): string {
   const trimmed = text.trimEnd();
   return /[.!?]\)?$/.test(trimmed) ? trimmed : `${trimmed}.`;
-}
-
-/** An error's message on one line, with its cause's (`fetch failed` says little without `ECONNREFUSED`). */
-export function messageOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const message = (error.message || error.name).replace(/\s+/g, ' ');
-  const cause = error.cause === undefined ? '' : messageOf(error.cause);
-  // An error that already says its cause (wrapped with `messageOf` of it) does not say it twice.
-  return cause === '' || message.includes(cause) ? message : `${message} (${cause})`;
 }
 
 /** Rows under a header, each column as wide as its widest cell; the columns `rightAligned` names are numbers. */

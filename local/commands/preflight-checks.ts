@@ -32,7 +32,8 @@ import {
   receivesLegacyNotifications,
   type LegacyTopic,
 } from '../../lib/marketplace-topics.ts';
-import { isMissingCredentials, messageOf, profileInUse } from './command-line.ts';
+import { messageOf } from '../../lambdas/core/errors.ts';
+import { isMissingCredentials, profileInUse } from './command-line.ts';
 
 export interface CheckResult {
   readonly outcome: 'PASS' | 'FAIL' | 'SKIP';

@@ -19,6 +19,7 @@
  * or a table cannot be read; 2 for bad arguments.
  */
 import '../sdk-environment.ts';
+import { messageOf } from '../../lambdas/core/errors.ts';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import {
   usageReport,
@@ -26,14 +27,7 @@ import {
   type UsageFigures,
   type UsageReport,
 } from '../../lambdas/core/metering/report/index.ts';
-import {
-  alignedTable,
-  ArgumentError,
-  CommandFailureError,
-  messageOf,
-  parseCommandLine,
-  runCommand,
-} from './command-line.ts';
+import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 import { mustBeKnownSubscribers, subscriberIdArgument } from './known-subscribers.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 

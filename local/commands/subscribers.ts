@@ -17,6 +17,7 @@
  * 2 for bad arguments.
  */
 import '../sdk-environment.ts';
+import { messageOf } from '../../lambdas/core/errors.ts';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import { bucketItemOf } from '../../lambdas/core/metering/bucket/index.ts';
@@ -24,14 +25,7 @@ import { BucketLedger } from '../../lambdas/core/metering/run/index.ts';
 import { subscriberAccess, subscriberAccessOf, type SubscriberAccess } from '../../lambdas/core/subscriber-access.ts';
 import { subscriptionStatuses, type SubscriptionStatus } from '../../lambdas/core/subscriber.ts';
 import { finalMeteringGraceVariable } from '../../lib/function-environment.ts';
-import {
-  alignedTable,
-  ArgumentError,
-  CommandFailureError,
-  messageOf,
-  parseCommandLine,
-  runCommand,
-} from './command-line.ts';
+import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 import { subscriberIdArgument } from './known-subscribers.ts';
 

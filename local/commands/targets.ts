@@ -30,7 +30,8 @@ import { SimulatorControl } from '../../simulator/control-client.ts';
 import { lookUpStack, STACK_STATE_VARIABLE, type StackLookup, type StackState } from '../stack-state.ts';
 import type { Config } from '../../lib/config.ts';
 import { LocalStackError } from '../errors.ts';
-import { endSentence, messageOf } from './command-line.ts';
+import { messageOf } from '../../lambdas/core/errors.ts';
+import { endSentence } from './command-line.ts';
 
 /**
  * Where a command was to work cannot be used: no running stack answers where it looked, AWS mode lacks a name it needs
