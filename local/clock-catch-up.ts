@@ -62,7 +62,7 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
     // Its end is a stop too: a move to the metering run's minute, a send time or a deadline runs what is due there,
     // before the control call answers (a move an hour at a time from the run's minute would otherwise never meter).
     for (let stop = from.getTime(); ; stop = Math.min(nextStop(stop, deadlines), end)) {
-      stopAt(new Date(stop));
+      await stopAt(new Date(stop));
       await options.settle();
       const passed = deadlines.some((deadline) => deadline.getTime() <= stop);
       deadlines = await options.finalMeteringDeadlines(new Date(stop));

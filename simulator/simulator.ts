@@ -56,9 +56,11 @@ const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage'
 /**
  * What an embedder runs while the clock is moved forward, before the move answers: `stopAt` stops the clock at an
  * instant on the way, `to` included (and publishes the events due by then), so that what would have happened in
- * between can happen.
+ * between can happen. It settles once that instant is on disk, when the state is kept there: what the embedder does at
+ * a stop is then never ahead of the clock a restart takes up (a run that froze an hour, then a kill, must not come back
+ * to a clock before that hour's end).
  */
-export type ClockJumpHandler = (from: Date, to: Date, stopAt: (instant: Date) => void) => Promise<void>;
+export type ClockJumpHandler = (from: Date, to: Date, stopAt: (instant: Date) => Promise<void>) => Promise<void>;
 
 /** A move of the clock that a reset overtook. */
 class ClockMoveCancelledError extends SimulatorError {
@@ -161,11 +163,12 @@ export class Simulator {
       this.clockMoving = { running };
       try {
         if (this.clockJumpHandler !== undefined && to > from.now) {
-          await this.clockJumpHandler(from.now, to, (instant) => {
+          await this.clockJumpHandler(from.now, to, async (instant) => {
             if (this.clockGeneration !== generation)
               throw new ClockMoveCancelledError('A reset overtook the move of the clock');
             this.clock.set(instant, false);
             this.releaseDueEvents();
+            await this.saveState();
           });
         }
       } catch (error) {

@@ -27,7 +27,10 @@ async function play(
     metering: run('metering'),
     closeFinalMeteringWindows: run('sweep'),
   });
-  await handler(from, to, (instant) => (clock = instant));
+  await handler(from, to, (instant) => {
+    clock = instant;
+    return Promise.resolve();
+  });
   return ran;
 }
 

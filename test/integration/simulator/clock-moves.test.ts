@@ -1,7 +1,7 @@
 /**
  * Moves of the simulator's clock through the control API while an embedder's `clockJumpHandler` (the local stack's
  * catch-up) stops it on the way: moves made at once add up, a reset overtakes a move under way, and a state saved
- * mid-move keeps the clock running on if the move would have.
+ * mid-move keeps the clock running on if the move would have, and each stop is saved before the embedder works there.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ const slowCatchUp =
   (stops: Date[]): ClockJumpHandler =>
   async (from, to, stopAt) => {
     for (let stop = from.getTime(); stop < to.getTime(); stop += HOUR_MS / 6) {
-      stopAt(new Date(stop));
+      await stopAt(new Date(stop));
       stops.push(new Date(stop));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -87,4 +87,21 @@ test('a state saved while a move stops the clock on the way keeps it running, if
   expect(saved.clock.running).toBe(true);
   expect(Date.parse(saved.clock.now)).toBeLessThan(START.getTime() + 30 * HOUR_MS);
   await move;
+});
+
+test('each stop of a move is on disk before the embedder works there: a restart never takes up an earlier clock', async () => {
+  const dataDir = await scratchDirectory('clock-moves-');
+  const server = await startSimulator({ clock: { now: START, running: false }, dataDir });
+  started.push(server);
+  const savedAtStops: { stop: string; saved: string }[] = [];
+  server.simulator.clockJumpHandler = async (from, to, stopAt) => {
+    for (let stop = from.getTime() + HOUR_MS; stop <= to.getTime(); stop += HOUR_MS) {
+      await stopAt(new Date(stop));
+      const saved = JSON.parse(await readFile(join(dataDir, STATE_FILE_NAME), 'utf8')) as { clock: { now: string } };
+      savedAtStops.push({ stop: new Date(stop).toISOString(), saved: saved.clock.now });
+    }
+  };
+  await new SimulatorControl(server.url).advanceClock({ hours: 3 });
+  expect(savedAtStops).toHaveLength(3);
+  for (const { stop, saved } of savedAtStops) expect(saved).toBe(stop);
 });
