@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { License, Product } from './marketplace.ts';
+import { messageOf } from '../lambdas/core/errors.ts';
 import { ids } from './random.ts';
 
 export type EventFormat = 'eventbridge' | 'sns';
@@ -55,6 +56,7 @@ export interface LifecycleEventsState {
 const MARKETPLACE_SNS_ACCOUNT_ID = '287250355862';
 const MARKETPLACE_REGION = 'us-east-1';
 const DELIVERY_ATTEMPTS = 4;
+const DELIVERY_ATTEMPT_TIMEOUT_MS = 10_000;
 /** The header of a push that carries the event's sequence in the feed (`GET /control/events`). */
 export const SEQUENCE_HEADER = 'x-marketplace-simulator-sequence';
 
@@ -70,6 +72,7 @@ export class LifecycleEvents {
     private readonly sellerAccountId: () => string,
     private readonly finalMeteringGraceMs: () => number,
     private readonly retryDelayMs = 200,
+    private readonly attemptTimeoutMs = DELIVERY_ATTEMPT_TIMEOUT_MS,
   ) {}
 
   /** Schedules the events AWS sends for `change`, at `at` (and later, for the end of the final-metering window). */
@@ -238,30 +241,52 @@ export class LifecycleEvents {
 
   private async deliver(url: string, event: PublishedEvent): Promise<void> {
     const { signal } = this.closing;
+    let failure = '';
     for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS && !signal.aborted; attempt++) {
-      try {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            // Where the event stands in the feed, for a receiver that catches up from it after a stop.
-            [SEQUENCE_HEADER]: String(event.sequence),
-          },
-          body: JSON.stringify(event.body),
-          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
-        });
-        await response.body?.cancel();
-        if (response.ok) {
-          this.deliveries.delivered++;
-          return;
-        }
-      } catch {
-        // A refused or dropped connection is retried like a failed status.
+      failure = await this.push(url, event);
+      if (failure === '') {
+        this.deliveries.delivered++;
+        return;
       }
       if (attempt < DELIVERY_ATTEMPTS)
         await sleep(this.retryDelayMs * 2 ** (attempt - 1), undefined, { signal }).catch(() => undefined);
     }
-    if (!signal.aborted) this.deliveries.failed++;
+    if (signal.aborted) return;
+    this.deliveries.failed++;
+    console.warn(
+      `simulator: gave up pushing event ${event.sequence} to ${withoutQuery(url)} after ${DELIVERY_ATTEMPTS} attempts ` +
+        `(${failure}); it stays in the feed: GET /control/events?after=${event.sequence - 1}`,
+    );
+  }
+
+  /** One attempt: `''` once the receiver took the event, else why not. */
+  private async push(url: string, event: PublishedEvent): Promise<string> {
+    // One controller per attempt with its own timer: on Node.js 20 an `AbortSignal.timeout` inside `AbortSignal.any`
+    // can be collected before it fires, leaving a receiver that never answers to hold the subscription up for good.
+    const attempt = new AbortController();
+    const stop = () => attempt.abort(this.closing.signal.reason);
+    this.closing.signal.addEventListener('abort', stop, { once: true });
+    const timer = setTimeout(() => attempt.abort(), this.attemptTimeoutMs);
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          // Where the event stands in the feed, for a receiver that catches up from it after a stop.
+          [SEQUENCE_HEADER]: String(event.sequence),
+        },
+        body: JSON.stringify(event.body),
+        signal: attempt.signal,
+      });
+      await response.body?.cancel();
+      return response.ok ? '' : `HTTP ${response.status}`;
+    } catch (error) {
+      // A refused or dropped connection is retried like a failed status.
+      return attempt.signal.aborted ? `no answer within ${this.attemptTimeoutMs} ms` : messageOf(error);
+    } finally {
+      clearTimeout(timer);
+      this.closing.signal.removeEventListener('abort', stop);
+    }
   }
 
   private eventBridgeEnvelope(detailType: string, license: License, detail: Record<string, unknown>, at: Date) {
@@ -350,4 +375,10 @@ function agreementTerms(license: License, product: Product, intent: 'NEW' | 'AME
 
 function isoSeconds(date: Date): string {
   return `${date.toISOString().slice(0, 19)}Z`;
+}
+
+/** A receiver's URL as logged: a query may carry a secret. */
+function withoutQuery(url: string): string {
+  const parsed = URL.parse(url);
+  return parsed === null ? "(the subscription's URL)" : `${parsed.origin}${parsed.pathname}`;
 }
