@@ -55,11 +55,21 @@ export function checkRequestHeaders(request: IncomingMessage, body: Buffer): voi
 export function parseCborBody(body: Buffer): unknown {
   if (body.length === 0) return {};
   let decoded: unknown;
+  // The decoder reads a length or integer beyond 2^53 with a warning and a stack trace on stderr, then goes on with a
+  // rounded value: such a body is refused here, and the warning kept off the log (decoding is synchronous).
+  const warn = console.warn;
+  let outOfRange = false;
+  console.warn = () => {
+    outOfRange = true;
+  };
   try {
     decoded = cbor.deserialize(body);
   } catch {
     throw serializationError('Request body is not valid CBOR');
+  } finally {
+    console.warn = warn;
   }
+  if (outOfRange) throw serializationError('Request body holds a CBOR length or integer beyond 2^53');
   if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded) || decoded instanceof Uint8Array) {
     throw serializationError('Request body must be a CBOR map');
   }

@@ -12,7 +12,7 @@ import {
 import { cbor, SmithyRpcV2CborProtocol } from '@smithy/core/cbor';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, test, vi } from 'vitest';
 import { rejectionOf } from '../../support/errors.ts';
 import { localCredentials, meteredProduct, useSimulator } from '../../support/simulator.ts';
 
@@ -177,6 +177,14 @@ test('requests the protocol refuses, each answered in CBOR', async () => {
   const notCbor = await rawCall(new TextEncoder().encode('{"ProductCode":"x"}'));
   expect(notCbor.status).toBe(400);
   expect(notCbor.body.__type).toBe('com.amazon.coral.service#SerializationException');
+
+  // A map claiming 2^64 - 1 entries: refused, without the decoder's warning and stack trace on the simulator's log.
+  const warn = vi.spyOn(console, 'warn');
+  const hugeLength = await rawCall(Uint8Array.from([0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  expect(warn).not.toHaveBeenCalled();
+  warn.mockRestore();
+  expect(hugeLength.status).toBe(400);
+  expect(hugeLength.body.__type).toBe('com.amazon.coral.service#SerializationException');
 
   // The metering service's model lists awsJson1_1 only.
   const metering = await rawCall(body, { path: '/service/AWSMPMeteringService/operation/BatchMeterUsage' });
