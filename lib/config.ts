@@ -15,6 +15,12 @@ export const MARKETPLACE_EVENTS_REGION = 'us-east-1';
 /** The region an ARN names (its fourth field; empty for a global resource). */
 export const regionOfArn = (arn: string) => arn.split(':')[3];
 
+/** Whether `domain` is `zone` or a name under it (both case-insensitive, a trailing dot ignored). */
+const isInZone = (domain: string, zone: string) => {
+  const [name, parent] = [domain, zone].map((text) => text.toLowerCase().replace(/\.$/, ''));
+  return name === parent || name!.endsWith(`.${parent}`);
+};
+
 const snsTopicArn = z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN');
 
 const dimensionSchema = z.strictObject({
@@ -83,7 +89,7 @@ export const productSchema = z
     // Every subscription to them is made in us-east-1, by the main stack or the forwarder deployed there.
     for (const kind of ['subscription', 'entitlement'] as const) {
       const arn = product.snsTopicArns?.[kind];
-      if (arn !== undefined && regionOfArn(arn) !== MARKETPLACE_EVENTS_REGION) {
+      if (arn !== undefined && snsTopicArn.safeParse(arn).success && regionOfArn(arn) !== MARKETPLACE_EVENTS_REGION) {
         ctx.addIssue({
           code: 'custom',
           path: ['snsTopicArns', kind],
@@ -226,10 +232,15 @@ const apiSchema = z
           .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/, 'must be an ACM certificate ARN')
           .describe("An ACM certificate for the domain, in the stack's region."),
         hostedZoneId: z.string().optional().describe('The Route 53 hosted zone to add the alias record to.'),
-        hostedZoneName: z.string().optional().describe("That hosted zone's name."),
+        hostedZoneName: z.string().optional().describe("That hosted zone's name: domainName must be in it."),
       })
       .refine((domain) => (domain.hostedZoneId === undefined) === (domain.hostedZoneName === undefined), {
         message: 'give both hostedZoneId and hostedZoneName, or neither',
+      })
+      .refine((domain) => domain.hostedZoneName === undefined || isInZone(domain.domainName, domain.hostedZoneName), {
+        path: ['hostedZoneName'],
+        message:
+          'must be the zone domainName is in (the zone itself or a parent): Route 53 refuses a record outside it',
       })
       .optional()
       .describe(
@@ -560,6 +571,13 @@ function unknownFieldMessage(path: readonly PropertyKey[]): string {
   return retiredFields.get(path.map(String).join('.')) ?? 'unknown field (check its spelling)';
 }
 
+/** `-c` reads a value as JSON when it parses, so a product code of digits arrives as a number: say how to quote it. */
+function textReadAsNumberHint(issue: z.core.$ZodIssue): string {
+  return issue.code === 'invalid_type' && issue.expected === 'string' && /received number/.test(issue.message)
+    ? ` (-c reads a value that looks like a number as one: quote it as JSON text, such as '"12345"')`
+    : '';
+}
+
 /** Validates a raw configuration object; throws {@link ConfigError} naming each bad field. */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
@@ -567,7 +585,7 @@ export function parseConfig(raw: unknown): Config {
   const lines = result.error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: ${unknownFieldMessage([...issue.path, key])}`)
-      : [`  ${formatPath(issue.path)}: ${issue.message}`],
+      : [`  ${formatPath(issue.path)}: ${issue.message}${textReadAsNumberHint(issue)}`],
   );
   throw new ConfigError(`Invalid configuration (context "${CONFIG_CONTEXT_KEY}"):\n${lines.join('\n')}`);
 }
@@ -578,6 +596,7 @@ export function parseConfig(raw: unknown): Config {
  * (values parsed as JSON when they parse, kept as strings otherwise).
  */
 export function configFromContext(context: Record<string, unknown>): unknown {
+  refuseMisplacedContext(context);
   const base = parseContextValue(CONFIG_CONTEXT_KEY, context[CONFIG_CONTEXT_KEY]) ?? {};
   const prefix = `${CONFIG_CONTEXT_KEY}.`;
   const overrides = Object.entries(context).filter(([key]) => key.startsWith(prefix));
@@ -587,6 +606,49 @@ export function configFromContext(context: Record<string, unknown>): unknown {
     setPath(merged, key.slice(prefix.length).split('.'), parseContextValue(key, value));
   }
   return merged;
+}
+
+/**
+ * A setting given beside `marketplace` rather than under it (`-c region=...`), or under a misspelt name
+ * (`-c marketplac.region=...`), would be ignored without a word, and the stack deployed as if it were not there. The
+ * CDK's own context keys (`@aws-cdk/...`, `aws:cdk:...`) are neither.
+ */
+function refuseMisplacedContext(context: Record<string, unknown>): void {
+  const settings = new Set(Object.keys(configSchema.in.shape));
+  for (const key of Object.keys(context)) {
+    const [first = ''] = key.split('.');
+    if (first === CONFIG_CONTEXT_KEY) continue;
+    if (settings.has(first) || isNearMiss(first.toLowerCase(), CONFIG_CONTEXT_KEY.toLowerCase())) {
+      const meant = settings.has(first)
+        ? `${CONFIG_CONTEXT_KEY}.${key}`
+        : `${CONFIG_CONTEXT_KEY}${key.slice(first.length)}`;
+      throw new ConfigError(
+        `Invalid configuration: context "${key}" is not read (every setting goes under "${CONFIG_CONTEXT_KEY}"): ` +
+          `did you mean -c ${meant}=...?`,
+      );
+    }
+  }
+}
+
+/** Whether `word` is `target`, or it with at most two letters added, removed, changed or swapped. */
+function isNearMiss(word: string, target: string): boolean {
+  if (Math.abs(word.length - target.length) > 2) return false;
+  let previous = Array.from({ length: target.length + 1 }, (_, index) => index);
+  let beforePrevious = previous;
+  for (let i = 1; i <= word.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= target.length; j++) {
+      const cost = word[i - 1] === target[j - 1] ? 0 : 1;
+      let distance = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && word[i - 1] === target[j - 2] && word[i - 2] === target[j - 1]) {
+        distance = Math.min(distance, beforePrevious[j - 2]! + 1);
+      }
+      current.push(distance);
+    }
+    beforePrevious = previous;
+    previous = current;
+  }
+  return previous[target.length]! <= 2;
 }
 
 /**

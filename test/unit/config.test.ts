@@ -354,6 +354,34 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'must be a topic in us-east-1',
     },
     {
+      what: 'a product code of digits that -c read as a number, with how to quote it',
+      breakIt: (config) => (product(config, 0).code = 12345 as unknown as string),
+      path: 'marketplace.products[0].code',
+      says: `expected string, received number (-c reads a value that looks like a number as one: quote it as JSON text, such as '"12345"')`,
+    },
+    {
+      what: "a legacy product's topic that is not an ARN, told alone (not also compared with us-east-1)",
+      breakIt: (config) =>
+        (product(config, 1).snsTopicArns = {
+          subscription: 'arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-data-suite',
+          entitlement: 'nope',
+        }),
+      path: 'marketplace.products[1].snsTopicArns.entitlement',
+      says: 'must be an SNS topic ARN',
+    },
+    {
+      what: 'a custom domain outside the hosted zone its alias record would go to',
+      breakIt: (config) =>
+        (config.api.customDomain = {
+          domainName: 'buy.example.com',
+          certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e',
+          hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+          hostedZoneName: 'other.org',
+        }),
+      path: 'marketplace.api.customDomain.hostedZoneName',
+      says: 'must be the zone domainName is in',
+    },
+    {
       what: 'a region that is not an AWS region name, told alone (not also against the ARNs that must be in it)',
       breakIt: (config) => {
         config['region'] = 'us-east1';
@@ -516,6 +544,47 @@ describe('configFromContext applies -c overrides', () => {
     expect(() => contextOfCdkJson(text)).toThrow(ConfigError);
     expect(() => contextOfCdkJson(text)).toThrow(/^cdk\.json is not valid JSON: .*line 4,? column 5/);
     expect(contextOfCdkJson('{"context":{"a":1}}')).toEqual({ a: 1 });
+  });
+
+  test('a setting beside marketplace, or under a misspelt name, is refused rather than ignored', () => {
+    const misplaced: [key: string, meant: string][] = [
+      ['region', 'marketplace.region'],
+      ['api.throttling.usage.rateLimit', 'marketplace.api.throttling.usage.rateLimit'],
+      ['marketplac.region', 'marketplace.region'],
+      ['Marketplace.region', 'marketplace.region'],
+      ['makretplace.tables.removalPolicy', 'marketplace.tables.removalPolicy'],
+    ];
+    for (const [key, meant] of misplaced) {
+      expect(() => configFromContext({ ...cdkJsonContext(), [key]: 'eu-west-1' }), key).toThrow(
+        `Invalid configuration: context "${key}" is not read (every setting goes under "marketplace"): did you mean -c ${meant}=...?`,
+      );
+    }
+    // The CDK's own context, and names that only look alike, are left alone.
+    for (const key of [
+      '@aws-cdk/core:newStyleStackSynthesis',
+      'aws:cdk:enable-path-metadata',
+      'allowExampleProducts',
+    ]) {
+      expect(() => configFromContext({ ...cdkJsonContext(), [key]: true }), key).not.toThrow();
+    }
+  });
+
+  test('a custom domain in its zone, the zone itself or a parent, and in any case', () => {
+    for (const [domainName, hostedZoneName] of [
+      ['buy.example.com', 'example.com'],
+      ['buy.example.com', 'Example.COM.'],
+      ['example.com', 'example.com'],
+      ['a.b.example.com', 'b.example.com'],
+    ]) {
+      const config = exampleConfig();
+      config.api.customDomain = {
+        domainName,
+        certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e',
+        hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        hostedZoneName,
+      };
+      expect(() => parseConfig(config), `${domainName} in ${hostedZoneName}`).not.toThrow();
+    }
   });
 
   test('an override that breaks the configuration is named by its path', () => {
