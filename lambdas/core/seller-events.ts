@@ -25,6 +25,9 @@ export type SellerEvent = {
 
 type Item = Record<string, unknown>;
 
+/** The statuses a subscriber has after `Subscriber Activated` was sent for it (and before it ended). */
+const ANNOUNCED_ACTIVE: ReadonlySet<SubscriptionStatus> = new Set(['active', 'ending']);
+
 /** The events a write to a subscriber item calls for: none for anything but a subscriber, or no change that matters. */
 export function sellerEventsFor(before: Item | undefined, after: Item | undefined): SellerEvent[] {
   if (after === undefined || after.sk !== SUBSCRIBER_SORT_KEY) return [];
@@ -46,11 +49,16 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
   const statusEvent = status === before?.subscriptionStatus ? undefined : statusEventOf(status, after);
   if (statusEvent !== undefined) events.push(statusEvent);
   // Never-fetched entitlements count as none, so the first empty fetch of a subscriptions product says nothing; an
-  // activation carries its entitlements, so the same write needs no second event for them.
+  // activation carries its entitlements, so the same write needs no second event for them. But an app told of an
+  // activation before they could be read ("not read yet") is told of the first read, even an empty one.
   const activatedNow = statusEvent?.detailType === SELLER_EVENT.activated;
+  const firstReadAfterActivation =
+    typeof after.entitlementsFetchedAt === 'string' &&
+    typeof before?.entitlementsFetchedAt !== 'string' &&
+    ANNOUNCED_ACTIVE.has(before?.subscriptionStatus as SubscriptionStatus);
   const entitlementsChanged =
     after.entitlements !== undefined &&
-    JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements ?? []);
+    (firstReadAfterActivation || JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements ?? []));
   const offerEvent = offerEventOf(before, after);
   if (offerEvent !== undefined) events.push(offerEvent);
   if (entitlementsChanged && !activatedNow) {

@@ -39,6 +39,25 @@ test('entitlements are announced when they change: not the first empty fetch, no
   expect(types(activated, { ...activated, entitlements: [] })).toEqual([SELLER_EVENT.entitlementsChanged]);
 });
 
+test('an activation told before entitlements could be read is followed by the first read, even an empty one', () => {
+  const activeUnread = { ...subscriber, subscriptionStatus: 'active', statusChangedAt: 't1', entitlements: [] };
+  const readEmpty = { ...activeUnread, entitlementsFetchedAt: 't2' };
+  expect(sellerEventsFor(activeUnread, readEmpty)).toEqual([
+    {
+      detailType: SELLER_EVENT.entitlementsChanged,
+      detail: expect.objectContaining({ entitlements: [], entitlementsFetchedAt: 't2', version: 't2' }) as unknown,
+    },
+  ]);
+  // Read again with nothing changed: no event; ending, then read for the first time: the app is told.
+  expect(types(readEmpty, { ...readEmpty, entitlementsFetchedAt: 't3' })).toEqual([]);
+  const endingUnread = { ...activeUnread, subscriptionStatus: 'ending' };
+  expect(types(endingUnread, { ...endingUnread, entitlementsFetchedAt: 't2' })).toEqual([
+    SELLER_EVENT.entitlementsChanged,
+  ]);
+  // Never announced as active (pending): an empty first read still says nothing.
+  expect(types(subscriber, { ...subscriber, entitlements: [], entitlementsFetchedAt: 't2' })).toEqual([]);
+});
+
 test('an activation says when its entitlements were read, so that a late delivery cannot pass for newer ones', () => {
   const active = { ...subscriber, subscriptionStatus: 'active', statusChangedAt: 't1' };
   const read = { ...active, entitlements: [{ dimension: 'seats', value: 5 }], entitlementsFetchedAt: 't0' };

@@ -184,3 +184,23 @@ test("a message without its SNS envelope is dated on the stack's clock: after th
     expect.objectContaining({ status: 'ending', allowed: false }),
   );
 });
+
+test('an activation told before the entitlements could be read is followed by the first read, even an empty one', async () => {
+  // One invocation's worth of failures (the SDK's five attempts): subscribe-success is stored without them.
+  await local.control.setFaults({ rules: [{ kind: 'internal-error', operations: ['GetEntitlements'], times: 5 }] });
+  const { license } = await local.control.createLicense({ productCode: LEGACY_PRODUCT });
+  const subscriberId = `legacy:${LEGACY_PRODUCT}:${license.customerIdentifier}`;
+  await settleLifecycle(local.stack);
+  await local.stack.subscriberStream.settled();
+  await local.control.clearFaults();
+
+  const [activated, ...otherActivations] = sellerEventsAbout(local.stack, subscriberId, 'Subscriber Activated');
+  expect(otherActivations).toEqual([]);
+  expect(activated?.detail).toEqual(expect.objectContaining({ entitlements: [] }));
+  expect(activated?.detail).not.toHaveProperty('entitlementsFetchedAt');
+  const { entitlementsFetchedAt } = (await checkAccess(local.stack, subscriberId)).body;
+  expect(entitlementsFetchedAt).toEqual(expect.any(String));
+  expect(
+    sellerEventsAbout(local.stack, subscriberId, 'Subscriber Entitlements Changed').map((event) => event.detail),
+  ).toEqual([expect.objectContaining({ entitlements: [], entitlementsFetchedAt, version: entitlementsFetchedAt })]);
+});
