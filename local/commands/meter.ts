@@ -106,9 +106,9 @@ runCommand('meter', USAGE, async (args) => {
   // A dry run leaves every due bucket pending by design; a real run leaves one pending only when its sends failed.
   if (!dryRun && summary.pending > 0) {
     console.error(
-      `npm run meter: ${summary.pending} due buckets left pending, their billing not confirmed (the "Usage left ` +
-        'pending" lines say why; one whose answer was lost may have been billed, and sent again is not billed twice): ' +
-        'run it again once the cause is fixed',
+      `npm run meter: ${summary.pending} due buckets left pending (the "Usage left pending" lines say why: one ` +
+        '"not sent" was billed by nobody; one whose send "went unanswered" may have been billed, and sent again is ' +
+        'not billed twice): run it again once the cause is fixed',
     );
     return 1;
   }

@@ -83,8 +83,8 @@ test('a line about something that happened, or a warning, is one short human lin
       line({ level: 'INFO', message: 'Metering run finished', summary: { due: 2, billed: 1, settledElsewhere: 1 } }),
     ),
   ).toBe('12:34:56 metering: metering run finished: 2 due, 1 billed, 1 settled by another run');
-  expect(summarizedLine(line({ level: 'WARN', message: 'Usage left pending: not confirmed', records: 3 }))).toBe(
-    '12:34:56 metering WARN: Usage left pending: not confirmed {"records":3}',
+  expect(summarizedLine(line({ level: 'WARN', message: 'Usage left pending: not sent', records: 3 }))).toBe(
+    '12:34:56 metering WARN: Usage left pending: not sent {"records":3}',
   );
   expect(summarizedLine('Local stack ready (Ctrl-C stops everything)')).toBe(
     'Local stack ready (Ctrl-C stops everything)',

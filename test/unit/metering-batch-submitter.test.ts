@@ -209,8 +209,8 @@ describe('retries', () => {
 
     expect(calls).toHaveLength(3);
     expect(outcomes).toEqual([
-      { kind: 'unsent', reason: 'InternalServiceErrorException' },
-      { kind: 'unsent', reason: 'InternalServiceErrorException' },
+      { kind: 'unsent', reason: 'InternalServiceErrorException', answerLost: true },
+      { kind: 'unsent', reason: 'InternalServiceErrorException', answerLost: true },
     ]);
   });
 
@@ -231,7 +231,7 @@ describe('retries', () => {
     const outcomes = await submitter(call, { maxAttempts: 3 }).submitter.submit(undefined, records(1), twice);
     expect(calls).toHaveLength(5);
     expect(twice.asked).toEqual([300, 600, 750]); // three quarters of 400, 800 and 1,000 (the cap): random() is 0.5
-    expect(outcomes).toEqual([{ kind: 'unsent', reason: 'InternalServiceErrorException' }]);
+    expect(outcomes).toEqual([{ kind: 'unsent', reason: 'InternalServiceErrorException', answerLost: true }]);
 
     // Never allowed: the usual three attempts all the same, not fewer.
     const never = extension(0);
@@ -262,9 +262,23 @@ describe('retries', () => {
     const second = await sending.submit(undefined, records(2));
 
     expect(calls).toHaveLength(1);
+    // Refused, so nothing was processed: no answer was lost, nothing may have been billed.
+    expect([...first, ...second]).toEqual(
+      Array.from({ length: 6 }, () => ({ kind: 'unsent', reason: 'DisabledApiException', answerLost: false })),
+    );
+  });
+
+  test('records left unsent say whether a send of theirs went unanswered: only then may Marketplace have billed them', async () => {
+    const throttled = throwing(new ThrottlingException({ message: 'slow down', ...metadataOf(400) }));
+    const dropped = throwing(new Error('socket hang up'));
+    const onlyThrottled = scripted(throttled, throttled, throttled);
+    expect(await submitter(onlyThrottled.call, { maxAttempts: 3 }).submitter.submit(undefined, records(1))).toEqual([
+      { kind: 'unsent', reason: 'ThrottlingException', answerLost: false },
+    ]);
+    const droppedThenThrottled = scripted(dropped, throttled, throttled);
     expect(
-      [...first, ...second].every((outcome) => outcome.kind === 'unsent' && outcome.reason === 'DisabledApiException'),
-    ).toBe(true);
+      await submitter(droppedThenThrottled.call, { maxAttempts: 3 }).submitter.submit(undefined, records(1)),
+    ).toEqual([{ kind: 'unsent', reason: 'ThrottlingException', answerLost: true }]);
   });
 
   test('a legacy call carries its product code; a license call none', async () => {

@@ -209,9 +209,9 @@ test(
     const pending = /^ {2}pending {5}(\d+)/m.exec(failed.stdout)?.[1];
     expect(Number(pending)).toBeGreaterThan(0);
     expect(failed.stderr).toContain(
-      `npm run meter: ${pending} due buckets left pending, their billing not confirmed (the "Usage left pending" ` +
-        'lines say why; one whose answer was lost may have been billed, and sent again is not billed twice): run it ' +
-        'again once the cause is fixed',
+      `npm run meter: ${pending} due buckets left pending (the "Usage left pending" lines say why: one "not sent" ` +
+        'was billed by nobody; one whose send "went unanswered" may have been billed, and sent again is not billed ' +
+        'twice): run it again once the cause is fixed',
     );
     // A dry run leaves every due bucket pending by design: no failure.
     expect((await meter('--dry-run', '--subscriber', buyer.subscriberId)).status).toBe(0);

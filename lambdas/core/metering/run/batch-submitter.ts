@@ -29,8 +29,11 @@ export type RecordOutcome =
   | { readonly kind: 'billed'; readonly meteringRecordId: string | undefined; readonly requestId: string | undefined }
   /** `CustomerNotSubscribed`, `DuplicateRecord`, or the exception that refused it alone. */
   | { readonly kind: 'rejected'; readonly reason: string; readonly requestId: string | undefined }
-  /** Not settled by this run (retries exhausted, or the caller refused): the bucket stays pending. */
-  | { readonly kind: 'unsent'; readonly reason: string };
+  /**
+   * Not settled by this run (retries exhausted, or the caller refused): the bucket stays pending. `answerLost` when a
+   * send of it went unanswered (no answer, or a 5xx), which Marketplace may have billed; otherwise none was processed.
+   */
+  | { readonly kind: 'unsent'; readonly reason: string; readonly answerLost: boolean };
 
 export interface SubmissionCounters {
   calls: number;
@@ -94,7 +97,7 @@ export class BatchSubmitter {
       outcomes,
       attempts,
     );
-    return records.map((_, index) => outcomes.get(index) ?? { kind: 'unsent', reason: 'not sent' });
+    return records.map((_, index) => outcomes.get(index) ?? { kind: 'unsent', reason: 'not sent', answerLost: false });
   }
 
   private async bisect(
@@ -127,6 +130,8 @@ export class BatchSubmitter {
   ): Promise<BatchRejection | undefined> {
     let remaining = records;
     let lastFailure = 'not sent';
+    // Only the records still unanswered are sent again, so one lost answer concerns every record left at the end.
+    let answerLost = false;
     for (let attempt = 1; attempt <= policy.maxAttempts && remaining.length > 0; attempt++) {
       if (this.refusal !== undefined) {
         lastFailure = this.refusal;
@@ -154,6 +159,7 @@ export class BatchSubmitter {
           this.counters.throttles++;
           this.options.limiter.throttled();
         }
+        if (failure.kind === 'transient') answerLost = true;
         if (failure.kind === 'record-rejected') return { records: remaining, ...failure };
         if (failure.kind === 'caller-refused') this.refusal = failure.reason;
         continue;
@@ -175,7 +181,7 @@ export class BatchSubmitter {
       remaining = [...unanswered.values()];
       lastFailure = 'UnprocessedRecords';
     }
-    for (const entry of remaining) outcomes.set(entry.index, { kind: 'unsent', reason: lastFailure });
+    for (const entry of remaining) outcomes.set(entry.index, { kind: 'unsent', reason: lastFailure, answerLost });
     return undefined;
   }
 }

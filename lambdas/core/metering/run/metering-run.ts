@@ -241,9 +241,11 @@ async function sendCalls(
     const unsent = outcomes.filter((outcome) => outcome.kind === 'unsent');
     if (unsent.length > 0) {
       // Pending, not unsent: a send whose answer was lost (a timeout, a dropped connection) may have been billed.
-      logger.warn('Usage left pending: not confirmed', {
+      const answerLost = unsent.some((outcome) => outcome.answerLost);
+      logger.warn(answerLost ? 'Usage left pending: a send went unanswered' : 'Usage left pending: not sent', {
         records: unsent.length,
         reason: unsent[0]!.reason,
+        answerLost,
         ...(lastChance === undefined ? {} : { lastChance: true }),
       });
     }
