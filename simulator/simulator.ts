@@ -168,7 +168,8 @@ export class Simulator {
               throw new ClockMoveCancelledError('A reset overtook the move of the clock');
             this.clock.set(instant, false);
             this.releaseDueEvents();
-            await this.saveState();
+            // A save that fails is logged and the move goes on, as a failed save of any other change is.
+            await this.saveState().catch(logSaveFailure);
           });
         }
       } catch (error) {
