@@ -109,6 +109,27 @@ test("the old subscription's hours are due at once after a resubscription, until
   });
 });
 
+test("a legacy buyer back on a free trial then converted to paid: the trial's hours are the new subscription's", () => {
+  // Subscribed 15:20, cancelled 15:21 (ended 16:21), back on a free trial at 16:30, converted to paid at 17:05.
+  const history: [LifecycleFact, string][] = [
+    ['activatedAt', '15:20:00'],
+    ['endRequestedAt', '15:21:00'],
+    ['endedAt', '16:21:00'],
+    ['activatedAt', '16:30:00'],
+    ['activatedAt', '17:05:00'],
+  ];
+  const facts = history.reduce<LifecycleFacts>((folded, [fact, time]) => withFact(folded, fact, at(time)), {
+    resubscribable: true,
+  });
+  // The trial's hour is billed as a live subscriber's (not held to the old subscription's 16:21 deadline), stamped
+  // inside the trial, and takes usage until it closes.
+  expect(bucketTiming(at('16:00:00'), facts, at('17:10:00'), at('17:00:00'), SETTINGS)).toEqual({ kind: 'due' });
+  expect(recordTimestampOf(at('16:00:00'), facts)).toEqual(at('16:30:01'));
+  expect(isRecordableHourAt(at('16:00:00'), facts, at('17:06:00'), SETTINGS)).toBe(true);
+  // The hour of the conversion is stamped in the trial.
+  expect(recordTimestampOf(at('17:00:00'), facts)).toEqual(at('17:00:00'));
+});
+
 test("usage of the old subscription's hours goes into them until its send time, then into a later hour", () => {
   expect(isRecordableHourAt(at('11:00:00'), RESUBSCRIBED, at('12:34:59'), SETTINGS)).toBe(true);
   expect(isRecordableHourAt(at('11:00:00'), RESUBSCRIBED, at('12:35:00'), SETTINGS)).toBe(false);

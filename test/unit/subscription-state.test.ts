@@ -137,6 +137,33 @@ test('a subscription that starts again after an end has a gap, from the earliest
   ).toBeUndefined();
 });
 
+test("a legacy buyer back on a free trial, then converted to the paid offer: the gap ends at the trial's start", () => {
+  // Subscribed 10:10, cancelled 10:21 (ended 11:21), back on a free trial at 11:30, converted to paid at 12:05: the
+  // conversion is another subscribe-success, but the new subscription began with the trial.
+  const history: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 10],
+    ['endRequestedAt', 21],
+    ['endedAt', 81],
+    ['activatedAt', 90],
+    ['activatedAt', 125],
+  ];
+  for (const order of [history, [...history].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(statusOf(facts).status).toBe('active');
+    expect(restartOf(facts)).toEqual({ endedAt: at(21), restartedAt: at(90) });
+    expect(isInRestartGap(at(89), facts)).toBe(true);
+    expect(isInRestartGap(at(100), facts)).toBe(false);
+  }
+  // Back within the old subscription's hour (no end came, Marketplace replaced it), then converted: the same.
+  const withinTheHour = foldLegacy([
+    ['activatedAt', 10],
+    ['endRequestedAt', 21],
+    ['activatedAt', 40],
+    ['activatedAt', 125],
+  ]);
+  expect(restartOf(withinTheHour)).toEqual({ endedAt: at(21), restartedAt: at(40) });
+});
+
 test('the end of a request the buyer withdrew by subscribing again ends nothing; a later end does', () => {
   // unsubscribe-pending at 30, subscribe-success at 50, the old request's unsubscribe-success at 90 (a legacy buyer).
   const facts: LifecycleFacts = {

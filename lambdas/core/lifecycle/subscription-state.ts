@@ -150,28 +150,32 @@ function firstStartOf(facts: LifecycleFacts): string | undefined {
 export interface Restart {
   /** The end (request) the gap begins with: the earliest one known after the first start. */
   readonly endedAt: Date;
-  /** The activation it ends with: the latest one. */
+  /** The activation it ends with: the first one after the latest end before the latest activation. */
   readonly restartedAt: Date;
 }
 
 /**
  * The gap before a restart, if the subscription started again after an end (request) that came after its first start.
- * Derived, so that it keeps the facts' independence of order. A legacy subscription is activated once each time it
- * starts (`subscribe-success`), so the latest activation is exactly its restart; of the ends before it, the earliest
- * known is taken. After several restarts the facts begin with the subscription before the latest
- * (`lastTwoSubscriptions`); facts stored before the recent ones were kept refuse too much rather than accept what
- * Marketplace would not bill.
+ * Derived, so that it keeps the facts' independence of order. A legacy subscription is activated each time it starts
+ * (`subscribe-success`), and once more when a free trial it started with is converted to the paid offer: its restart
+ * is the first activation after the last end before the latest activation (the latest activation itself, for facts
+ * stored before the recent ones were kept); of the ends before it, the earliest known is taken. After several restarts
+ * the facts begin with the subscription before the latest (`lastTwoSubscriptions`); facts stored before the recent ones
+ * were kept refuse too much rather than accept what Marketplace would not bill.
  */
 export function restartOf(recorded: LifecycleFacts): Restart | undefined {
   const facts = lastTwoSubscriptions(recorded);
   const first = firstStartOf(facts);
   const { activatedAt } = facts;
   if (first === undefined || activatedAt === undefined) return undefined;
-  const ends = [facts.firstEndAt, facts.endRequestedAt, facts.endedAt]
+  const ends = [facts.firstEndAt, facts.endRequestedAt, facts.endedAt, ...(facts.recentEndRequests ?? [])]
     .filter((end): end is string => end !== undefined && end >= first && end < activatedAt)
     .sort();
   const [earliest] = ends;
-  return earliest === undefined ? undefined : { endedAt: new Date(earliest), restartedAt: new Date(activatedAt) };
+  if (earliest === undefined) return undefined;
+  const latestEnd = ends.at(-1)!;
+  const restartedAt = [...(facts.recentActivations ?? []), activatedAt].filter((start) => start > latestEnd).sort()[0];
+  return { endedAt: new Date(earliest), restartedAt: new Date(restartedAt ?? activatedAt) };
 }
 
 /** Whether usage at `at` falls between an end and the restart after it (`restartOf`). */
@@ -291,10 +295,12 @@ export function supersededSubscription(
   const request = withdrawnRequestOf(facts);
   if (request === undefined) return undefined;
   const firstEnd = facts.firstEndAt !== undefined && facts.firstEndAt < request ? facts.firstEndAt : request;
-  const latestKnown = request === facts.endRequestedAt ? request : facts.activatedAt!;
+  // The new subscription's start: its first activation, not a later one (a free trial's conversion to the paid offer).
+  const restartedAt = restartOf(recorded)?.restartedAt ?? new Date(facts.activatedAt!);
+  const latestKnown = request === facts.endRequestedAt ? Date.parse(request) : restartedAt.getTime();
   return {
-    deadline: new Date(Date.parse(latestKnown) + graceSeconds * 1000),
-    restartedAt: new Date(facts.activatedAt!),
+    deadline: new Date(latestKnown + graceSeconds * 1000),
+    restartedAt,
     firstEndRequestedAt: new Date(firstEnd),
     firstDeadline: new Date(Date.parse(firstEnd) + graceSeconds * 1000),
   };
