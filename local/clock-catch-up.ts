@@ -53,7 +53,7 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
     const nextRun = (runHourOf(stop) + 1) * HOUR_MS + scheduleOffsetMs;
     return Math.min(regular, nextRun, ...windowStops);
   };
-  return async (from, to, stopAt) => {
+  return async (from, to, stops) => {
     const end = Math.min(to.getTime(), from.getTime() + MAX_CATCH_UP_MS);
     if (end <= from.getTime()) return;
     // The move's start was the last move's end, where that one ran what was due: not run again.
@@ -62,13 +62,17 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
     // Its end is a stop too: a move to the metering run's minute, a send time or a deadline runs what is due there,
     // before the control call answers (a move an hour at a time from the run's minute would otherwise never meter).
     for (let stop = from.getTime(); ; stop = Math.min(nextStop(stop, deadlines), end)) {
-      await stopAt(new Date(stop));
+      await stops.at(new Date(stop));
       await options.settle();
       const passed = deadlines.some((deadline) => deadline.getTime() <= stop);
       deadlines = await options.finalMeteringDeadlines(new Date(stop));
+      const meteringDue = runHourOf(stop) > meteredInHour;
+      // A run may freeze an hour: a restart must not take up a clock before it (the stop is saved only then, as a
+      // week's stops each rewriting the simulator's state would make a long move slow).
+      if (deadlines.length > 0 || meteringDue || passed) await stops.saved();
       // Final metering has work only for a subscriber inside a window (an end heard of sends its closed hours at once).
       if (deadlines.length > 0) await runLoggingFailure('final-metering', stop, options.finalMetering);
-      if (runHourOf(stop) > meteredInHour) {
+      if (meteringDue) {
         meteredInHour = runHourOf(stop);
         await runLoggingFailure('metering', stop, options.metering);
       }

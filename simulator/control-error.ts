@@ -5,7 +5,7 @@ export class ControlError extends SimulatorError {
   override readonly name = 'ControlError';
 
   constructor(
-    readonly status: 400 | 404 | 405 | 409 | 413,
+    readonly status: 400 | 404 | 405 | 409 | 413 | 500,
     readonly code: string,
     message: string,
     options?: ErrorOptions,

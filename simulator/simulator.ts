@@ -3,6 +3,7 @@
  * lifecycle events and fault plan, and the request pipeline every AWS call goes through in either wire protocol (read,
  * route, authenticate, inject faults, validate, run the operation, save the state when it is kept on disk, answer).
  */
+import { messageOf } from '../lambdas/core/errors.ts';
 import { callerHungUp } from '../local/http/request-handler.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +17,7 @@ import {
   type Operation,
 } from './marketplace-protocol.ts';
 import { SimulatorClock, type ClockState } from './clock.ts';
+import { ControlError } from './control-error.ts';
 import { SimulatorError } from './errors.ts';
 import { emptyStats, FaultInjector, faultPlanSchema, type OperationStats } from './faults.ts';
 import { LifecycleEvents, type LifecycleChange } from './lifecycle-events.ts';
@@ -53,14 +55,23 @@ const ENTITLEMENT_SERVICE_REGION = 'us-east-1';
 /** Operations whose model lists `DisabledApiException`: they refuse regions not enabled for the seller. */
 const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage', 'ResolveCustomer', 'RegisterUsage']);
 
+/** What a move of the clock gives an embedder at the stops on the way (`ClockJumpHandler`). */
+export interface ClockStops {
+  /** Stops the clock at `instant` and publishes the events due by then: on disk first, when any is. */
+  at(instant: Date): Promise<void>;
+  /**
+   * Settles once the clock, where it stopped, is on disk (when the state is kept there): before work there that must
+   * never be ahead of the clock a restart takes up, such as a run that freezes an hour. A save that fails throws, and the
+   * move ends at the stop before.
+   */
+  saved(): Promise<void>;
+}
+
 /**
- * What an embedder runs while the clock is moved forward, before the move answers: `stopAt` stops the clock at an
- * instant on the way, `to` included (and publishes the events due by then), so that what would have happened in
- * between can happen. It settles once that instant is on disk, when the state is kept there: what the embedder does at
- * a stop is then never ahead of the clock a restart takes up (a run that froze an hour, then a kill, must not come back
- * to a clock before that hour's end).
+ * What an embedder runs while the clock is moved forward, before the move answers: it stops the clock at instants on
+ * the way, `to` included, so that what would have happened in between can happen.
  */
-export type ClockJumpHandler = (from: Date, to: Date, stopAt: (instant: Date) => Promise<void>) => Promise<void>;
+export type ClockJumpHandler = (from: Date, to: Date, stops: ClockStops) => Promise<void>;
 
 /** A move of the clock that a reset overtook. */
 class ClockMoveCancelledError extends SimulatorError {
@@ -161,26 +172,21 @@ export class Simulator {
       const { now: to, running } = target(from);
       const generation = this.clockGeneration;
       this.clockMoving = { running };
+      let failure: { readonly error: unknown } | undefined;
       try {
         if (this.clockJumpHandler !== undefined && to > from.now) {
-          await this.clockJumpHandler(from.now, to, async (instant) => {
-            if (this.clockGeneration !== generation)
-              throw new ClockMoveCancelledError('A reset overtook the move of the clock');
-            this.clock.set(instant, false);
-            this.releaseDueEvents();
-            // A save that fails is logged and the move goes on, as a failed save of any other change is.
-            await this.saveState().catch(logSaveFailure);
-          });
+          await this.clockJumpHandler(from.now, to, this.clockStops(generation));
         }
       } catch (error) {
-        if (!(error instanceof ClockMoveCancelledError)) throw error;
-      } finally {
-        this.clockMoving = undefined;
-        if (this.clockGeneration === generation) {
-          this.clock.set(to, running);
-          this.releaseDueEvents();
-        }
+        if (!(error instanceof ClockMoveCancelledError)) failure = { error };
       }
+      this.clockMoving = undefined;
+      if (this.clockGeneration === generation) {
+        // A move that failed on the way ends at the stop it got to: what was due after it has not run.
+        this.clock.set(failure === undefined ? to : this.clock.now(), running);
+        this.releaseDueEvents();
+      }
+      if (failure !== undefined) throw failure.error;
       return this.clock.state();
     });
     this.clockMoves = move.then(
@@ -188,6 +194,37 @@ export class Simulator {
       () => undefined,
     );
     return move;
+  }
+
+  /** The stops of the move made in `generation`: a reset since then ends it. */
+  private clockStops(generation: number): ClockStops {
+    let savedAtMs: number | undefined;
+    const stops: ClockStops = {
+      at: async (instant) => {
+        if (this.clockGeneration !== generation) {
+          throw new ClockMoveCancelledError('A reset overtook the move of the clock');
+        }
+        this.clock.set(instant, false);
+        if (this.events.release(instant) > 0) await stops.saved();
+      },
+      saved: async () => {
+        const stopMs = this.clock.now().getTime();
+        if (savedAtMs === stopMs) return;
+        try {
+          await this.saveState();
+        } catch (error) {
+          throw new ControlError(
+            500,
+            'StateNotSaved',
+            `The clock stopped at ${new Date(stopMs).toISOString()} on its way: the simulator's state could not be ` +
+              `saved there (${messageOf(error)}), so nothing due from then on has run. Move it again once it can be.`,
+            { cause: error },
+          );
+        }
+        savedAtMs = stopMs;
+      },
+    };
+    return stops;
   }
 
   /** Saves the state to the state file, if there is one; settles once it is on disk. */

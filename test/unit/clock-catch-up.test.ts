@@ -10,7 +10,7 @@ const at = (time: string) => new Date(`2026-12-05T${time}Z`);
 async function play(
   from: Date,
   to: Date,
-  { deadlines = [] as readonly Date[], margin = 15, failing = undefined as string | undefined } = {},
+  { deadlines = [] as readonly Date[], margin = 15, failing = undefined as string | undefined, withSaves = false } = {},
 ) {
   let clock = from;
   const ran: string[] = [];
@@ -27,9 +27,15 @@ async function play(
     metering: run('metering'),
     closeFinalMeteringWindows: run('sweep'),
   });
-  await handler(from, to, (instant) => {
-    clock = instant;
-    return Promise.resolve();
+  await handler(from, to, {
+    at: (instant) => {
+      clock = instant;
+      return Promise.resolve();
+    },
+    saved: () => {
+      if (withSaves) ran.push(`saved@${clock.toISOString().slice(11, 16)}`);
+      return Promise.resolve();
+    },
   });
   return ran;
 }
@@ -119,6 +125,18 @@ test('a move that ends on a scheduled instant runs it there, before answering; t
   expect(await play(at('13:19:00'), at('13:20:00'), { deadlines })).toContain('sweep@13:20');
   // A move of no time runs nothing.
   expect(await play(at('13:10:00'), at('13:10:00'))).toEqual([]);
+});
+
+test('a stop is saved before a run there, and only then (a stop with nothing to run writes nothing)', async () => {
+  expect(await play(at('12:52:30'), at('14:12:00'), { withSaves: true })).toEqual([
+    'saved@13:10',
+    'metering@13:10',
+    'saved@14:10',
+    'metering@14:10',
+  ]);
+  const ran = await play(at('12:50:00'), at('13:00:00'), { deadlines: [at('12:58:30')], withSaves: true });
+  expect(ran.slice(0, 4)).toEqual(['saved@12:50', 'final-metering@12:50', 'saved@12:51', 'final-metering@12:51']);
+  expect(ran.slice(-2)).toEqual(['saved@12:58', 'sweep@12:58']);
 });
 
 test('a failing run is logged and the catch-up goes on', async () => {

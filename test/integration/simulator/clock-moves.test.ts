@@ -1,9 +1,10 @@
 /**
  * Moves of the simulator's clock through the control API while an embedder's `clockJumpHandler` (the local stack's
  * catch-up) stops it on the way: moves made at once add up, a reset overtakes a move under way, and a state saved
- * mid-move keeps the clock running on if the move would have, and each stop is saved before the embedder works there.
+ * mid-move keeps the clock running on if the move would have, a stop is on disk before the embedder works there, and a
+ * stop that cannot be saved ends the move.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { SimulatorControl } from '../../../simulator/control-client.ts';
@@ -22,9 +23,9 @@ afterEach(async () => {
 /** A catch-up that stops every ten simulated minutes and lets real time pass at each stop, as running schedules do. */
 const slowCatchUp =
   (stops: Date[]): ClockJumpHandler =>
-  async (from, to, stopAt) => {
+  async (from, to, clockStops) => {
     for (let stop = from.getTime(); stop < to.getTime(); stop += HOUR_MS / 6) {
-      await stopAt(new Date(stop));
+      await clockStops.at(new Date(stop));
       stops.push(new Date(stop));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -89,19 +90,52 @@ test('a state saved while a move stops the clock on the way keeps it running, if
   await move;
 });
 
-test('each stop of a move is on disk before the embedder works there: a restart never takes up an earlier clock', async () => {
+/** The clock the simulator's state file holds. */
+async function savedClock(dataDir: string): Promise<string> {
+  return (JSON.parse(await readFile(join(dataDir, STATE_FILE_NAME), 'utf8')) as { clock: { now: string } }).clock.now;
+}
+
+test('a stop the embedder asks to be saved is on disk before it works there: a restart never takes up an earlier clock', async () => {
   const dataDir = await scratchDirectory('clock-moves-');
   const server = await startSimulator({ clock: { now: START, running: false }, dataDir });
   started.push(server);
-  const savedAtStops: { stop: string; saved: string }[] = [];
-  server.simulator.clockJumpHandler = async (from, to, stopAt) => {
+  const seen: { stop: string; saved: string }[] = [];
+  server.simulator.clockJumpHandler = async (from, to, clockStops) => {
     for (let stop = from.getTime() + HOUR_MS; stop <= to.getTime(); stop += HOUR_MS) {
-      await stopAt(new Date(stop));
-      const saved = JSON.parse(await readFile(join(dataDir, STATE_FILE_NAME), 'utf8')) as { clock: { now: string } };
-      savedAtStops.push({ stop: new Date(stop).toISOString(), saved: saved.clock.now });
+      await clockStops.at(new Date(stop));
+      await clockStops.saved();
+      seen.push({ stop: new Date(stop).toISOString(), saved: await savedClock(dataDir) });
     }
   };
   await new SimulatorControl(server.url).advanceClock({ hours: 3 });
-  expect(savedAtStops).toHaveLength(3);
-  for (const { stop, saved } of savedAtStops) expect(saved).toBe(stop);
+  expect(seen).toHaveLength(3);
+  for (const { stop, saved } of seen) expect(saved).toBe(stop);
+});
+
+test('a stop that cannot be saved ends the move there, answered 500: nothing due after it has run', async () => {
+  const dataDir = await scratchDirectory('clock-moves-');
+  const server = await startSimulator({ clock: { now: START, running: false }, dataDir });
+  started.push(server);
+  const statePath = join(dataDir, STATE_FILE_NAME);
+  const worked: string[] = [];
+  server.simulator.clockJumpHandler = async (from, to, clockStops) => {
+    for (let stop = from.getTime() + HOUR_MS; stop <= to.getTime(); stop += HOUR_MS) {
+      await clockStops.at(new Date(stop));
+      // From the third stop on, a directory stands where the state file is replaced: every save fails.
+      if (stop === START.getTime() + 3 * HOUR_MS) {
+        await rm(statePath);
+        await mkdir(join(statePath, 'in-the-way'), { recursive: true });
+      }
+      await clockStops.saved();
+      worked.push(new Date(stop).toISOString());
+    }
+  };
+  const control = new SimulatorControl(server.url);
+  await expect(control.advanceClock({ hours: 6 })).rejects.toThrow(
+    /^StateNotSaved \(500\): The clock stopped at 2026-12-05T15:00:00\.000Z on its way/,
+  );
+  expect(worked).toEqual([1, 2].map((hours) => new Date(START.getTime() + hours * HOUR_MS).toISOString()));
+  // Saves work again once the way is clear: the clock is where the move stopped.
+  await rm(statePath, { recursive: true });
+  expect(await control.clock()).toEqual({ now: new Date(START.getTime() + 3 * HOUR_MS).toISOString(), running: false });
 });
