@@ -5,6 +5,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, expect, test, vi } from 'vitest';
 import { SimulatorClock } from '../../../simulator/clock.ts';
 import { LifecycleEvents } from '../../../simulator/lifecycle-events.ts';
@@ -12,6 +14,8 @@ import { Marketplace } from '../../../simulator/marketplace.ts';
 import { defaultSettings } from '../../../simulator/settings.ts';
 
 const ATTEMPT_TIMEOUT_MS = 150;
+v8.setFlagsFromString('--expose_gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 const servers: Server[] = [];
 const sockets: Socket[] = [];
 afterEach(async () => {
@@ -60,7 +64,10 @@ test('a receiver that never answers: 4 timed-out attempts per event, each given 
   events.record('entitlements-updated', license, product, clock.now());
   expect(events.release(clock.now())).toBe(3);
 
+  // With garbage collected all along: a timer that only a collected signal held would never fire (Node.js 20).
+  const collecting = setInterval(collectGarbage, 20);
   await events.drained();
+  clearInterval(collecting);
   expect(events.deliveries).toEqual({ delivered: 0, failed: 4 });
   expect(requests.count).toBe(16);
   expect(warnings).toHaveLength(4);
