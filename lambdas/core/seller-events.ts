@@ -25,7 +25,10 @@ export type SellerEvent = {
 
 type Item = Record<string, unknown>;
 
-/** The statuses a subscriber has after `Subscriber Activated` was sent for it (and before it ended). */
+/**
+ * The statuses a subscriber has after `Subscriber Activated` was sent for it (and before it ended), with an activation
+ * on record: an end request heard of before the activation makes a subscriber `ending` that was never announced active.
+ */
 const ANNOUNCED_ACTIVE: ReadonlySet<SubscriptionStatus> = new Set(['active', 'ending']);
 
 /** The events a write to a subscriber item calls for: none for anything but a subscriber, or no change that matters. */
@@ -55,7 +58,8 @@ export function sellerEventsFor(before: Item | undefined, after: Item | undefine
   const firstReadAfterActivation =
     typeof after.entitlementsFetchedAt === 'string' &&
     typeof before?.entitlementsFetchedAt !== 'string' &&
-    ANNOUNCED_ACTIVE.has(before?.subscriptionStatus as SubscriptionStatus);
+    ANNOUNCED_ACTIVE.has(before?.subscriptionStatus as SubscriptionStatus) &&
+    (before?.lifecycle as { activatedAt?: string } | undefined)?.activatedAt !== undefined;
   const entitlementsChanged =
     after.entitlements !== undefined &&
     (firstReadAfterActivation || JSON.stringify(after.entitlements) !== JSON.stringify(before?.entitlements ?? []));

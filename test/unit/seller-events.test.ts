@@ -40,7 +40,13 @@ test('entitlements are announced when they change: not the first empty fetch, no
 });
 
 test('an activation told before entitlements could be read is followed by the first read, even an empty one', () => {
-  const activeUnread = { ...subscriber, subscriptionStatus: 'active', statusChangedAt: 't1', entitlements: [] };
+  const activeUnread = {
+    ...subscriber,
+    subscriptionStatus: 'active',
+    statusChangedAt: 't1',
+    entitlements: [],
+    lifecycle: { activatedAt: 't1' },
+  };
   const readEmpty = { ...activeUnread, entitlementsFetchedAt: 't2' };
   expect(sellerEventsFor(activeUnread, readEmpty)).toEqual([
     {
@@ -54,8 +60,11 @@ test('an activation told before entitlements could be read is followed by the fi
   expect(types(endingUnread, { ...endingUnread, entitlementsFetchedAt: 't2' })).toEqual([
     SELLER_EVENT.entitlementsChanged,
   ]);
-  // Never announced as active (pending): an empty first read still says nothing.
+  // Never announced as active (pending, or ending from an end request heard of before any activation): an empty first
+  // read still says nothing.
   expect(types(subscriber, { ...subscriber, entitlements: [], entitlementsFetchedAt: 't2' })).toEqual([]);
+  const endingNeverActive = { ...subscriber, subscriptionStatus: 'ending', lifecycle: { endRequestedAt: 't1' } };
+  expect(types(endingNeverActive, { ...endingNeverActive, entitlements: [], entitlementsFetchedAt: 't2' })).toEqual([]);
 });
 
 test('an activation says when its entitlements were read, so that a late delivery cannot pass for newer ones', () => {
