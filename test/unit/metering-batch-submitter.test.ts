@@ -7,6 +7,7 @@ import {
   InvalidUsageDimensionException,
   MarketplaceMeteringServiceException,
   ThrottlingException,
+  TimestampOutOfBoundsException,
   type BatchMeterUsageRequest,
   type UsageRecord,
 } from '@aws-sdk/client-marketplace-metering';
@@ -279,6 +280,12 @@ describe('retries', () => {
     expect(
       await submitter(droppedThenThrottled.call, { maxAttempts: 3 }).submitter.submit(undefined, records(1)),
     ).toEqual([{ kind: 'unsent', reason: 'ThrottlingException', answerLost: true }]);
+    // Unanswered, then refused whole: the halves the batch is split into still may have been billed.
+    const refused = throwing(new TimestampOutOfBoundsException({ message: 'too old', ...metadataOf(400) }));
+    const droppedThenSplit = scripted(dropped, refused, ...Array.from({ length: 6 }, () => throttled));
+    expect(await submitter(droppedThenSplit.call, { maxAttempts: 3 }).submitter.submit(undefined, records(2))).toEqual(
+      Array.from({ length: 2 }, () => ({ kind: 'unsent', reason: 'ThrottlingException', answerLost: true })),
+    );
   });
 
   test('a legacy call carries its product code; a license call none', async () => {

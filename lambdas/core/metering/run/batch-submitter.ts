@@ -66,6 +66,8 @@ interface BatchRejection {
   readonly records: readonly Indexed[];
   readonly reason: string;
   readonly requestId: string | undefined;
+  /** Whether a send of these records went unanswered before the refusal: their halves inherit it. */
+  readonly answerLost: boolean;
 }
 
 export class BatchSubmitter {
@@ -105,8 +107,9 @@ export class BatchSubmitter {
     records: readonly Indexed[],
     outcomes: Map<number, RecordOutcome>,
     attempts: RetryExtension,
+    answerLost = false,
   ): Promise<void> {
-    const rejection = await this.send(productCode, records, outcomes, attempts);
+    const rejection = await this.send(productCode, records, outcomes, attempts, answerLost);
     if (rejection === undefined) return;
     const [only, ...others] = rejection.records;
     if (only !== undefined && others.length === 0) {
@@ -114,8 +117,8 @@ export class BatchSubmitter {
       return;
     }
     const middle = Math.ceil(rejection.records.length / 2);
-    await this.bisect(productCode, rejection.records.slice(0, middle), outcomes, attempts);
-    await this.bisect(productCode, rejection.records.slice(middle), outcomes, attempts);
+    const halves = [rejection.records.slice(0, middle), rejection.records.slice(middle)];
+    for (const half of halves) await this.bisect(productCode, half, outcomes, attempts, rejection.answerLost);
   }
 
   /**
@@ -127,11 +130,12 @@ export class BatchSubmitter {
     records: readonly Indexed[],
     outcomes: Map<number, RecordOutcome>,
     { policy, mayRetry }: RetryExtension,
+    earlierAnswerLost: boolean,
   ): Promise<BatchRejection | undefined> {
     let remaining = records;
     let lastFailure = 'not sent';
     // Only the records still unanswered are sent again, so one lost answer concerns every record left at the end.
-    let answerLost = false;
+    let answerLost = earlierAnswerLost;
     for (let attempt = 1; attempt <= policy.maxAttempts && remaining.length > 0; attempt++) {
       if (this.refusal !== undefined) {
         lastFailure = this.refusal;
@@ -160,7 +164,7 @@ export class BatchSubmitter {
           this.options.limiter.throttled();
         }
         if (failure.kind === 'transient') answerLost = true;
-        if (failure.kind === 'record-rejected') return { records: remaining, ...failure };
+        if (failure.kind === 'record-rejected') return { records: remaining, ...failure, answerLost };
         if (failure.kind === 'caller-refused') this.refusal = failure.reason;
         continue;
       }
