@@ -17,8 +17,9 @@ export const regionOfArn = (arn: string) => arn.split(':')[3];
 
 /** Whether `domain` is `zone` or a name under it (both case-insensitive, a trailing dot ignored). */
 const isInZone = (domain: string, zone: string) => {
-  const [name, parent] = [domain, zone].map((text) => text.toLowerCase().replace(/\.$/, ''));
-  return name === parent || name!.endsWith(`.${parent}`);
+  const name = domain.toLowerCase().replace(/\.$/, '');
+  const parent = zone.toLowerCase().replace(/\.$/, '');
+  return name === parent || name.endsWith(`.${parent}`);
 };
 
 const snsTopicArn = z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'must be an SNS topic ARN');
@@ -571,16 +572,16 @@ function unknownFieldMessage(path: readonly PropertyKey[]): string {
   return retiredFields.get(path.map(String).join('.')) ?? 'unknown field (check its spelling)';
 }
 
-/** `-c` reads a value as JSON when it parses, so a product code of digits arrives as a number: say how to quote it. */
+/** Digits where text is expected (a product code): `-c` reads them as a number unless quoted as JSON. */
 function textReadAsNumberHint(issue: z.core.$ZodIssue): string {
-  return issue.code === 'invalid_type' && issue.expected === 'string' && /received number/.test(issue.message)
-    ? ` (-c reads a value that looks like a number as one: quote it as JSON text, such as '"12345"')`
+  return issue.code === 'invalid_type' && issue.expected === 'string' && typeof issue.input === 'number'
+    ? ` (write it as text: "12345" in cdk.json, '"12345"' with -c, which reads bare digits as a number)`
     : '';
 }
 
 /** Validates a raw configuration object; throws {@link ConfigError} naming each bad field. */
 export function parseConfig(raw: unknown): Config {
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
   const lines = result.error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'

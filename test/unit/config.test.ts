@@ -357,7 +357,7 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       what: 'a product code of digits that -c read as a number, with how to quote it',
       breakIt: (config) => (product(config, 0).code = 12345 as unknown as string),
       path: 'marketplace.products[0].code',
-      says: `expected string, received number (-c reads a value that looks like a number as one: quote it as JSON text, such as '"12345"')`,
+      says: `expected string, received number (write it as text: "12345" in cdk.json, '"12345"' with -c, which reads bare digits as a number)`,
     },
     {
       what: "a legacy product's topic that is not an ARN, told alone (not also compared with us-east-1)",
