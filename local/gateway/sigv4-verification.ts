@@ -1,6 +1,7 @@
 /**
  * IAM authorization of a method (`AWS_IAM`), as far as it can go without IAM: the request must carry a Signature
- * Version 4 `Authorization` header for `execute-api`, dated within 5 minutes of now, whose signature is the one the
+ * Version 4 `Authorization` header for `execute-api`, dated within 5 minutes of now, with `host` among the signed
+ * headers, whose signature is the one the
  * caller's secret access key makes. Locally there is one secret (the local stack's) and any access key id goes with it;
  * there are no policies, so a valid signature is allowed to invoke.
  *
@@ -77,6 +78,10 @@ export function verifySignature(request: IncomingMessage, body: Buffer, iam: Iam
     return refused(incompleteSignature(`${requirements.join(' ')} Authorization=${header}`));
   }
   const authorization = parsed.authorization!;
+  // The host must be signed, or a captured signature would be good for any host: AWS refuses it first.
+  if (!authorization.signedHeaders.includes('host')) {
+    return refused(incompleteSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."));
+  }
   // API Gateway's words, both when both are wrong.
   const scopeProblems = [
     ...(authorization.region === iam.region

@@ -195,6 +195,42 @@ test('a header that is not a whole SigV4 one, or signed for another service, is 
   });
 });
 
+test('a signature that leaves the host out is refused, as AWS refuses it, however right it is', async () => {
+  const gateway = await startGateway();
+  const target = new URL(`${gateway.url}/usage`);
+  const signer = new SignatureV4({
+    service: 'execute-api',
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    sha256: Sha256,
+  });
+  const { headers } = await signer.sign(
+    {
+      method: 'POST',
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: Number(target.port),
+      path: target.pathname,
+      headers: { host: target.host, 'content-type': 'application/json' },
+      body: usageBody,
+    },
+    { unsignableHeaders: new Set(['host']) },
+  );
+  expect(headers.authorization).toMatch(/SignedHeaders=content-type;x-amz-content-sha256;x-amz-date,/);
+  const hostLeftOut = await answerOf(
+    await fetch(target, {
+      ...post,
+      headers: Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'host')),
+    }),
+  );
+  expect(hostLeftOut).toEqual({
+    status: 403,
+    errorType: 'IncompleteSignatureException',
+    body: { message: "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization." },
+  });
+  expect(invocations).toEqual([]);
+});
+
 test('public routes stay public, and IAM routes need a way to check signatures', async () => {
   const gateway = await startGateway();
   expect((await fetch(`${gateway.url}/fulfillment`, { method: 'POST' })).status).toBe(200);
