@@ -164,6 +164,49 @@ test("a legacy buyer back on a free trial, then converted to the paid offer: the
   expect(restartOf(withinTheHour)).toEqual({ endedAt: at(21), restartedAt: at(40) });
 });
 
+test('a trial converted to paid starts its subscription at the trial, whichever of the last two it is', () => {
+  // 10:20 a free trial, 10:30 converted, 10:40 cancelled; 11:05 subscribed again: the first subscription (the one before
+  // the latest) started with its trial, whose usage is billable until its deadline.
+  const converted: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 20],
+    ['activatedAt', 30],
+    ['endRequestedAt', 40],
+    ['activatedAt', 65],
+  ];
+  for (const order of [converted, [...converted].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(billablePeriod(facts).start).toEqual(at(20));
+    expect(restartOf(facts)).toEqual({ endedAt: at(40), restartedAt: at(65) });
+  }
+  // Both subscriptions began as trials (four activations): the older trial's start is still known, three subscriptions
+  // on; the last two are the second and third.
+  const twoTrials = foldLegacy([
+    ['activatedAt', 0],
+    ['activatedAt', 20],
+    ['endRequestedAt', 30],
+    ['activatedAt', 100],
+    ['activatedAt', 130],
+    ['endRequestedAt', 150],
+    ['activatedAt', 200],
+  ]);
+  expect(billablePeriod(twoTrials).start).toEqual(at(100));
+  expect(restartOf(twoTrials)).toEqual({ endedAt: at(150), restartedAt: at(200) });
+  // Back on a trial within the hour: the unsubscribe-success of the request the trial withdrew, dated after the trial's
+  // start, does not move the restart to the conversion.
+  const withdrawnEnd: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 10],
+    ['endRequestedAt', 21],
+    ['activatedAt', 40],
+    ['endedAt', 81],
+    ['activatedAt', 245],
+  ];
+  for (const order of [withdrawnEnd, [...withdrawnEnd].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(restartOf(facts)).toEqual({ endedAt: at(21), restartedAt: at(40) });
+    expect(isInRestartGap(at(150), facts)).toBe(false);
+  }
+});
+
 test('the end of a request the buyer withdrew by subscribing again ends nothing; a later end does', () => {
   // unsubscribe-pending at 30, subscribe-success at 50, the old request's unsubscribe-success at 90 (a legacy buyer).
   const facts: LifecycleFacts = {

@@ -59,8 +59,11 @@ export type LifecycleFact = Exclude<
   'startedAt' | 'firstEndAt' | 'resubscribable' | 'recentActivations' | 'recentEndRequests'
 >;
 
-/** How many of the latest activations and end requests a resubscribable subscriber keeps: the last two subscriptions'. */
-const RECENT_FACTS = 3;
+/**
+ * How many of the latest activations and end requests a resubscribable subscriber keeps: the last two subscriptions',
+ * each of which may have been activated twice (a free trial, then its conversion to the paid offer).
+ */
+const RECENT_FACTS = 4;
 
 /** A fact, by the kind of notification that establishes it. */
 export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
@@ -127,7 +130,14 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   const previousEnd = latestOf(ends.filter((end): end is string => end !== undefined && end < latestStart));
   if (previousEnd === undefined) return facts;
   const starts = [...facts.recentActivations, firstStart];
-  const previousStart = latestOf(starts.filter((start) => start <= previousEnd));
+  // The previous subscription's start is its first activation after the end before it: a later one (a free trial's
+  // conversion to the paid offer) is the same subscription's.
+  const lastActivationBefore = latestOf(starts.filter((start) => start <= previousEnd));
+  if (lastActivationBefore === undefined) return facts;
+  const endBefore = latestOf(ends.filter((end): end is string => end !== undefined && end < lastActivationBefore));
+  const previousStart = [...starts]
+    .filter((start) => start <= previousEnd && (endBefore === undefined || start > endBefore))
+    .sort()[0];
   if (previousStart === undefined || previousStart <= firstStart) return facts;
   const previousEnds = ends.filter((end): end is string => end !== undefined && end >= previousStart);
   const firstEndAt = previousEnds.sort()[0] ?? previousEnd;
@@ -173,7 +183,12 @@ export function restartOf(recorded: LifecycleFacts): Restart | undefined {
     .sort();
   const [earliest] = ends;
   if (earliest === undefined) return undefined;
-  const latestEnd = ends.at(-1)!;
+  // An end concludes a request: the latest request is where the subscription before ended (an unsubscribe-success
+  // dated after the restart concludes a request the restart withdrew). Only with no request known, the latest end.
+  const requests = [facts.endRequestedAt, ...(facts.recentEndRequests ?? [])].filter(
+    (end): end is string => end !== undefined && end >= first && end < activatedAt,
+  );
+  const latestEnd = latestOf(requests) ?? ends.at(-1)!;
   const restartedAt = [...(facts.recentActivations ?? []), activatedAt].filter((start) => start > latestEnd).sort()[0];
   return { endedAt: new Date(earliest), restartedAt: new Date(restartedAt ?? activatedAt) };
 }
