@@ -191,6 +191,19 @@ test('a trial converted to paid starts its subscription at the trial, whichever 
   ]);
   expect(billablePeriod(twoTrials).start).toEqual(at(100));
   expect(restartOf(twoTrials)).toEqual({ endedAt: at(150), restartedAt: at(200) });
+  // A subscription whose end request was lost ended by its unsubscribe-success alone: that end still parts it from the
+  // next, so the one before the latest starts at 15:00, not with the one before it.
+  const lostRequest = foldLegacy([
+    ['activatedAt', 0],
+    ['endRequestedAt', 10],
+    ['endedAt', 70],
+    ['activatedAt', 100],
+    ['endedAt', 200],
+    ['activatedAt', 300],
+    ['endRequestedAt', 310],
+    ['activatedAt', 400],
+  ]);
+  expect(billablePeriod(lostRequest).start).toEqual(at(300));
   // Back on a trial within the hour: the unsubscribe-success of the request the trial withdrew, dated after the trial's
   // start, does not move the restart to the conversion.
   const withdrawnEnd: (readonly [LifecycleFact, number])[] = [

@@ -134,7 +134,14 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   // conversion to the paid offer) is the same subscription's.
   const lastActivationBefore = latestOf(starts.filter((start) => start <= previousEnd));
   if (lastActivationBefore === undefined) return facts;
-  const endBefore = latestOf(ends.filter((end): end is string => end !== undefined && end < lastActivationBefore));
+  // An end no known request came shortly before ended a subscription whose request was lost: it parts two too.
+  const endedUnrequested =
+    facts.endedAt !== undefined && !ends.some((end) => end !== undefined && concludes(facts.endedAt!, end))
+      ? [facts.endedAt]
+      : [];
+  const endBefore = latestOf(
+    [...ends, ...endedUnrequested].filter((end): end is string => end !== undefined && end < lastActivationBefore),
+  );
   const previousStart = [...starts]
     .filter((start) => start <= previousEnd && (endBefore === undefined || start > endBefore))
     .sort()[0];
@@ -145,6 +152,12 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   // request, when the buyer may have subscribed again): it is none of the last two's.
   const endedAt = facts.endedAt !== undefined && facts.endedAt < firstEndAt ? undefined : facts.endedAt;
   return { ...facts, startedAt: previousStart, firstEndAt, endedAt };
+}
+
+/** Whether the end at `endedAt` may conclude the end request at `request`: it came within the request's window. */
+function concludes(endedAt: string, request: string): boolean {
+  const afterMs = Date.parse(endedAt) - Date.parse(request);
+  return afterMs >= 0 && afterMs <= END_AFTER_REQUEST_MS;
 }
 
 function latestOf(times: readonly string[]): string | undefined {
@@ -160,7 +173,7 @@ function firstStartOf(facts: LifecycleFacts): string | undefined {
 export interface Restart {
   /** The end (request) the gap begins with: the earliest one known after the first start. */
   readonly endedAt: Date;
-  /** The activation it ends with: the first one after the latest end before the latest activation. */
+  /** The activation it ends with: the first one after the latest end request before the latest activation. */
   readonly restartedAt: Date;
 }
 
@@ -168,8 +181,8 @@ export interface Restart {
  * The gap before a restart, if the subscription started again after an end (request) that came after its first start.
  * Derived, so that it keeps the facts' independence of order. A legacy subscription is activated each time it starts
  * (`subscribe-success`), and once more when a free trial it started with is converted to the paid offer: its restart
- * is the first activation after the last end before the latest activation (the latest activation itself, for facts
- * stored before the recent ones were kept); of the ends before it, the earliest known is taken. After several restarts
+ * is the first activation after the latest end request before the latest activation (after the latest end, when no
+ * request is known; the latest activation itself, for facts stored before the recent ones were kept); of the ends before it, the earliest known is taken. After several restarts
  * the facts begin with the subscription before the latest (`lastTwoSubscriptions`); facts stored before the recent ones
  * were kept refuse too much rather than accept what Marketplace would not bill.
  */
@@ -252,7 +265,7 @@ function concludesWithdrawnRequest(facts: LifecycleFacts): boolean {
   const { activatedAt, endedAt } = facts;
   if (activatedAt === undefined || endedAt === undefined || endedAt < activatedAt) return false;
   const withdrawn = withdrawnRequestOf(facts);
-  return withdrawn !== undefined && Date.parse(endedAt) - Date.parse(withdrawn) <= END_AFTER_REQUEST_MS;
+  return withdrawn !== undefined && concludes(endedAt, withdrawn);
 }
 
 /**
