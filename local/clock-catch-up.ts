@@ -63,13 +63,14 @@ export function clockCatchUp(options: ClockCatchUpOptions): ClockJumpHandler {
     // before the control call answers (a move an hour at a time from the run's minute would otherwise never meter).
     for (let stop = from.getTime(); ; stop = Math.min(nextStop(stop, deadlines), end)) {
       await stops.at(new Date(stop));
-      await options.settle();
       const passed = deadlines.some((deadline) => deadline.getTime() <= stop);
-      deadlines = await options.finalMeteringDeadlines(new Date(stop));
       const meteringDue = runHourOf(stop) > meteredInHour;
-      // A run may freeze an hour: a restart must not take up a clock before it (the stop is saved only then, as a
-      // week's stops each rewriting the simulator's state would make a long move slow).
+      // A run may freeze an hour: a restart must not take up a clock before it. The stop is saved only then (a week's
+      // stops each rewriting the simulator's state would make a long move slow), and before what is handled there.
       if (deadlines.length > 0 || meteringDue || passed) await stops.saved();
+      await options.settle();
+      deadlines = await options.finalMeteringDeadlines(new Date(stop));
+      if (deadlines.length > 0) await stops.saved();
       // Final metering has work only for a subscriber inside a window (an end heard of sends its closed hours at once).
       if (deadlines.length > 0) await runLoggingFailure('final-metering', stop, options.finalMetering);
       if (meteringDue) {

@@ -57,12 +57,15 @@ const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage'
 
 /** What a move of the clock gives an embedder at the stops on the way (`ClockJumpHandler`). */
 export interface ClockStops {
-  /** Stops the clock at `instant` and publishes the events due by then: on disk first, when any is. */
+  /**
+   * Stops the clock at `instant` and publishes the events due by then, settling once they are on disk, when any is
+   * (their pushes to subscribed URLs may start before).
+   */
   at(instant: Date): Promise<void>;
   /**
    * Settles once the clock, where it stopped, is on disk (when the state is kept there): before work there that must
    * never be ahead of the clock a restart takes up, such as a run that freezes an hour. A save that fails throws, and the
-   * move ends at the stop before.
+   * move ends at the stop before, the last one whose work was done: moved again, it does this one's.
    */
   saved(): Promise<void>;
 }
@@ -173,17 +176,18 @@ export class Simulator {
       const generation = this.clockGeneration;
       this.clockMoving = { running };
       let failure: { readonly error: unknown } | undefined;
+      const { stops, lastDone } = this.clockStops(generation, from.now);
       try {
         if (this.clockJumpHandler !== undefined && to > from.now) {
-          await this.clockJumpHandler(from.now, to, this.clockStops(generation));
+          await this.clockJumpHandler(from.now, to, stops);
         }
       } catch (error) {
         if (!(error instanceof ClockMoveCancelledError)) failure = { error };
       }
       this.clockMoving = undefined;
       if (this.clockGeneration === generation) {
-        // A move that failed on the way ends at the stop it got to: what was due after it has not run.
-        this.clock.set(failure === undefined ? to : this.clock.now(), running);
+        // A move that failed on the way ends at the last stop whose work was done: moved again, it goes on from there.
+        this.clock.set(failure === undefined ? to : lastDone(), running);
         this.releaseDueEvents();
       }
       if (failure !== undefined) throw failure.error;
@@ -196,35 +200,45 @@ export class Simulator {
     return move;
   }
 
-  /** The stops of the move made in `generation`: a reset since then ends it. */
-  private clockStops(generation: number): ClockStops {
+  /**
+   * The stops of the move made in `generation` from `from` (a reset since then ends it), and the last stop whose work
+   * was done: the one before the stop the move is at.
+   */
+  private clockStops(generation: number, from: Date): { stops: ClockStops; lastDone: () => Date } {
+    let current = from;
+    let previous = from;
     let savedAtMs: number | undefined;
+    const overtaken = () => {
+      if (this.clockGeneration !== generation)
+        throw new ClockMoveCancelledError('A reset overtook the move of the clock');
+    };
     const stops: ClockStops = {
       at: async (instant) => {
-        if (this.clockGeneration !== generation) {
-          throw new ClockMoveCancelledError('A reset overtook the move of the clock');
-        }
+        overtaken();
+        previous = current;
+        current = instant;
         this.clock.set(instant, false);
         if (this.events.release(instant) > 0) await stops.saved();
       },
       saved: async () => {
-        const stopMs = this.clock.now().getTime();
-        if (savedAtMs === stopMs) return;
+        overtaken();
+        if (savedAtMs === current.getTime()) return;
         try {
           await this.saveState();
         } catch (error) {
           throw new ControlError(
             500,
             'StateNotSaved',
-            `The clock stopped at ${new Date(stopMs).toISOString()} on its way: the simulator's state could not be ` +
-              `saved there (${messageOf(error)}), so nothing due from then on has run. Move it again once it can be.`,
+            `The clock stopped at ${previous.toISOString()} on its way: the simulator's state could not be saved at ` +
+              `${current.toISOString()} (${messageOf(error)}), so nothing due from then on has run. Move it again ` +
+              'once it can be.',
             { cause: error },
           );
         }
-        savedAtMs = stopMs;
+        savedAtMs = current.getTime();
       },
     };
-    return stops;
+    return { stops, lastDone: () => previous };
   }
 
   /** Saves the state to the state file, if there is one; settles once it is on disk. */

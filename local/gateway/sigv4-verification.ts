@@ -1,9 +1,8 @@
 /**
  * IAM authorization of a method (`AWS_IAM`), as far as it can go without IAM: the request must carry a Signature
  * Version 4 `Authorization` header for `execute-api`, dated within 5 minutes of now, with `host` among the signed
- * headers, whose signature is the one the
- * caller's secret access key makes. Locally there is one secret (the local stack's) and any access key id goes with it;
- * there are no policies, so a valid signature is allowed to invoke.
+ * headers, whose signature is the one the caller's secret access key makes. Locally there is one secret (the local
+ * stack's) and any access key id goes with it; there are no policies, so a valid signature is allowed to invoke.
  *
  * The canonical request, string to sign and signing key follow AWS's "Signature Version 4" specification (IAM user
  * guide, "Create a signed AWS API request"), for a service other than S3: the path normalized and percent-encoded a

@@ -112,17 +112,19 @@ test('a stop the embedder asks to be saved is on disk before it works there: a r
   for (const { stop, saved } of seen) expect(saved).toBe(stop);
 });
 
-test('a stop that cannot be saved ends the move there, answered 500: nothing due after it has run', async () => {
+test('a stop that cannot be saved ends the move at the stop before, answered 500: moved again, it runs from there', async () => {
   const dataDir = await scratchDirectory('clock-moves-');
   const server = await startSimulator({ clock: { now: START, running: false }, dataDir });
   started.push(server);
   const statePath = join(dataDir, STATE_FILE_NAME);
   const worked: string[] = [];
+  let broken = false;
   server.simulator.clockJumpHandler = async (from, to, clockStops) => {
     for (let stop = from.getTime() + HOUR_MS; stop <= to.getTime(); stop += HOUR_MS) {
       await clockStops.at(new Date(stop));
       // From the third stop on, a directory stands where the state file is replaced: every save fails.
-      if (stop === START.getTime() + 3 * HOUR_MS) {
+      if (stop === START.getTime() + 3 * HOUR_MS && !broken) {
+        broken = true;
         await rm(statePath);
         await mkdir(join(statePath, 'in-the-way'), { recursive: true });
       }
@@ -132,10 +134,13 @@ test('a stop that cannot be saved ends the move there, answered 500: nothing due
   };
   const control = new SimulatorControl(server.url);
   await expect(control.advanceClock({ hours: 6 })).rejects.toThrow(
-    /^StateNotSaved \(500\): The clock stopped at 2026-12-05T15:00:00\.000Z on its way/,
+    /^StateNotSaved \(500\): The clock stopped at 2026-12-05T14:00:00\.000Z on its way: the simulator's state could not be saved at 2026-12-05T15:00:00\.000Z/,
   );
   expect(worked).toEqual([1, 2].map((hours) => new Date(START.getTime() + hours * HOUR_MS).toISOString()));
-  // Saves work again once the way is clear: the clock is where the move stopped.
+  // Saves work again once the way is clear: the clock is at the last stop whose work was done, and moved again, the
+  // move does the failed stop's work, then goes on.
   await rm(statePath, { recursive: true });
-  expect(await control.clock()).toEqual({ now: new Date(START.getTime() + 3 * HOUR_MS).toISOString(), running: false });
+  expect(await control.clock()).toEqual({ now: new Date(START.getTime() + 2 * HOUR_MS).toISOString(), running: false });
+  await control.advanceClock({ hours: 2 });
+  expect(worked).toEqual([1, 2, 3, 4].map((hours) => new Date(START.getTime() + hours * HOUR_MS).toISOString()));
 });
