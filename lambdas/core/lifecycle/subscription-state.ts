@@ -126,8 +126,8 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   const { activatedAt: latestStart, startedAt: firstStart } = facts;
   if (facts.resubscribable !== true || latestStart === undefined || firstStart === undefined) return facts;
   if (facts.recentActivations === undefined || facts.recentEndRequests === undefined) return facts;
-  const ends = [...facts.recentEndRequests, facts.firstEndAt, facts.endRequestedAt];
-  const previousEnd = latestOf(ends.filter((end): end is string => end !== undefined && end < latestStart));
+  const ends = knownTimes([...facts.recentEndRequests, facts.firstEndAt, facts.endRequestedAt]);
+  const previousEnd = latestOf(ends.filter((end) => end < latestStart));
   if (previousEnd === undefined) return facts;
   const starts = [...facts.recentActivations, firstStart];
   // The previous subscription's start is its first activation after the end before it: a later one (a free trial's
@@ -135,19 +135,14 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   const lastActivationBefore = latestOf(starts.filter((start) => start <= previousEnd));
   if (lastActivationBefore === undefined) return facts;
   // An end no known request came shortly before ended a subscription whose request was lost: it parts two too.
-  const endedUnrequested =
-    facts.endedAt !== undefined && !ends.some((end) => end !== undefined && concludes(facts.endedAt!, end))
-      ? [facts.endedAt]
-      : [];
-  const endBefore = latestOf(
-    [...ends, ...endedUnrequested].filter((end): end is string => end !== undefined && end < lastActivationBefore),
+  const { endedAt: lastEnd } = facts;
+  const endedUnrequested = lastEnd !== undefined && !ends.some((end) => concludes(lastEnd, end)) ? [lastEnd] : [];
+  const endBefore = latestOf([...ends, ...endedUnrequested].filter((end) => end < lastActivationBefore));
+  const previousStart = earliestOf(
+    starts.filter((start) => start <= previousEnd && (endBefore === undefined || start > endBefore)),
   );
-  const previousStart = [...starts]
-    .filter((start) => start <= previousEnd && (endBefore === undefined || start > endBefore))
-    .sort()[0];
   if (previousStart === undefined || previousStart <= firstStart) return facts;
-  const previousEnds = ends.filter((end): end is string => end !== undefined && end >= previousStart);
-  const firstEndAt = previousEnds.sort()[0] ?? previousEnd;
+  const firstEndAt = earliestOf(ends.filter((end) => end >= previousStart)) ?? previousEnd;
   // An end before that one concludes a subscription before it (a legacy unsubscribe-success comes an hour after its
   // request, when the buyer may have subscribed again): it is none of the last two's.
   const endedAt = facts.endedAt !== undefined && facts.endedAt < firstEndAt ? undefined : facts.endedAt;
@@ -162,6 +157,15 @@ function concludes(endedAt: string, request: string): boolean {
 
 function latestOf(times: readonly string[]): string | undefined {
   return times.length === 0 ? undefined : [...times].sort().at(-1);
+}
+
+function earliestOf(times: readonly string[]): string | undefined {
+  return times.length === 0 ? undefined : [...times].sort()[0];
+}
+
+/** The times among `times` that are known. */
+function knownTimes(times: readonly (string | undefined)[]): string[] {
+  return times.filter((time): time is string => time !== undefined);
 }
 
 /** When the subscription first started: its earliest activation (stored before `startedAt` was: its only one). */
@@ -182,27 +186,32 @@ export interface Restart {
  * Derived, so that it keeps the facts' independence of order. A legacy subscription is activated each time it starts
  * (`subscribe-success`), and once more when a free trial it started with is converted to the paid offer: its restart
  * is the first activation after the latest end request before the latest activation (after the latest end, when no
- * request is known; the latest activation itself, for facts stored before the recent ones were kept); of the ends before it, the earliest known is taken. After several restarts
- * the facts begin with the subscription before the latest (`lastTwoSubscriptions`); facts stored before the recent ones
- * were kept refuse too much rather than accept what Marketplace would not bill.
+ * request is known; the latest activation itself, for facts stored before the recent ones were kept); of the ends
+ * before it, the earliest known is taken. After several restarts the facts begin with the subscription before the
+ * latest (`lastTwoSubscriptions`); facts stored before the recent ones were kept refuse too much rather than accept
+ * what Marketplace would not bill.
  */
 export function restartOf(recorded: LifecycleFacts): Restart | undefined {
   const facts = lastTwoSubscriptions(recorded);
   const first = firstStartOf(facts);
   const { activatedAt } = facts;
   if (first === undefined || activatedAt === undefined) return undefined;
-  const ends = [facts.firstEndAt, facts.endRequestedAt, facts.endedAt, ...(facts.recentEndRequests ?? [])]
-    .filter((end): end is string => end !== undefined && end >= first && end < activatedAt)
-    .sort();
-  const [earliest] = ends;
+  const before = (end: string) => end >= first && end < activatedAt;
+  const ends = knownTimes([
+    facts.firstEndAt,
+    facts.endRequestedAt,
+    facts.endedAt,
+    ...(facts.recentEndRequests ?? []),
+  ]).filter(before);
+  const earliest = earliestOf(ends);
   if (earliest === undefined) return undefined;
   // An end concludes a request: the latest request is where the subscription before ended (an unsubscribe-success
   // dated after the restart concludes a request the restart withdrew). Only with no request known, the latest end.
-  const requests = [facts.endRequestedAt, ...(facts.recentEndRequests ?? [])].filter(
-    (end): end is string => end !== undefined && end >= first && end < activatedAt,
+  const requests = knownTimes([facts.endRequestedAt, ...(facts.recentEndRequests ?? [])]).filter(before);
+  const latestEnd = latestOf(requests) ?? latestOf(ends)!;
+  const restartedAt = earliestOf(
+    [...(facts.recentActivations ?? []), activatedAt].filter((start) => start > latestEnd),
   );
-  const latestEnd = latestOf(requests) ?? ends.at(-1)!;
-  const restartedAt = [...(facts.recentActivations ?? []), activatedAt].filter((start) => start > latestEnd).sort()[0];
   return { endedAt: new Date(earliest), restartedAt: new Date(restartedAt ?? activatedAt) };
 }
 
