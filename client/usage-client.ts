@@ -27,6 +27,7 @@ import {
 } from './errors.ts';
 import {
   appEventCount,
+  asGiven,
   handedBackEvent,
   nextCallLength,
   recordedEvent,
@@ -200,11 +201,15 @@ export class UsageClient {
    * refused whole, by {@link UsageCallRefusedError}, once its cause is fixed), of this client or another, also after a
    * trip through JSON, for the next flush, with their ids and contents: the API counts each id once, so what an
    * earlier attempt did count is answered `duplicate`. Never `record()` their usage again, which would give it new
-   * ids. An event whose id is already pending here is skipped. Throws {@link InvalidUsageEventError} for an event not
-   * of that shape (nothing queued), {@link UsageClientClosedError} after `close()`.
+   * ids. An event whose id is already pending here is skipped. Throws {@link InvalidUsageEventError} for anything but an
+   * array of events, or an event not of that shape (nothing queued), {@link UsageClientClosedError} after `close()`.
    */
   resend(events: readonly AggregatedUsageEvent[]): void {
     if (this.closed) throw new UsageClientClosedError();
+    // Kept events read back from a store may come back as anything: say so as the client's own error.
+    if (!Array.isArray(events)) {
+      throw new InvalidUsageEventError(`resend() takes an array of handed-back events, not ${asGiven(events)}`);
+    }
     const checked = events.map(handedBackEvent);
     // Checked whole before anything is queued: an id pending (or given twice) with other contents refuses them all.
     const queued = new Map(this.unanswered.map((event) => [event.eventId, JSON.stringify(wireEvent(event))]));
@@ -475,17 +480,18 @@ function checkedWait(name: string, ms: number): number {
   );
 }
 
-/** An option's value as its caller wrote it: a string given for a number says it is one. */
-function asGiven(value: unknown): string {
-  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : String(value);
-}
-
 function checkedUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch (error) {
     throw new UsageClientConfigError(`usageUrl is not a URL: ${text}`, { cause: error });
+  }
+  // fetch() refuses such a URL at every call; and the password would be in every message that names the URL.
+  if (url.username !== '' || url.password !== '') {
+    throw new UsageClientConfigError(
+      'usageUrl must not hold a user name or password: the client signs its calls with the AWS credentials',
+    );
   }
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return url;
   if (url.protocol !== 'http:') {

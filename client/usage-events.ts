@@ -104,7 +104,7 @@ function eventProblem(event: UsageEvent): string | undefined {
     return `dimension must be a string of 1 to ${MAX_DIMENSION_LENGTH} characters`;
   }
   if (!Number.isInteger(event.quantity) || event.quantity < 1 || event.quantity > MAX_QUANTITY) {
-    return `quantity must be a whole number from 1 to ${MAX_QUANTITY}, not ${String(event.quantity)}`;
+    return `quantity must be a whole number from 1 to ${MAX_QUANTITY}, not ${asGiven(event.quantity)}`;
   }
   if (
     event.timestamp !== undefined &&
@@ -248,19 +248,22 @@ export function wireEvent(event: AggregatedUsageEvent): Record<string, unknown> 
  * too (its app events' times as strings).
  */
 export function handedBackEvent(event: AggregatedUsageEvent): AggregatedUsageEvent {
-  const given: Partial<Record<keyof AggregatedUsageEvent, unknown>> = event;
+  // Typed as it may come back from a store: anything.
+  const given = event as Partial<Record<keyof AggregatedUsageEvent, unknown>> | null;
   const problem =
-    typeof given.eventId !== 'string' || !/^[ -~]{1,128}$/.test(given.eventId)
-      ? 'eventId must be 1 to 128 printable ASCII characters, as the API takes it'
-      : typeof given.timestamp !== 'string' || Number.isNaN(Date.parse(given.timestamp))
-        ? 'timestamp must be the ISO 8601 time it was sent with'
-        : typeof given.hour !== 'string' || Number.isNaN(Date.parse(given.hour))
-          ? 'hour must be an ISO 8601 time'
-          : !Array.isArray(given.appEvents) || given.appEvents.length === 0
-            ? 'appEvents must be the app events summed into it'
-            : (eventProblem({ ...event, timestamp: undefined }) ??
-              appEventsProblem(given.appEvents) ??
-              sumProblem(event));
+    typeof given !== 'object' || given === null
+      ? `an event must be an object, not ${asGiven(given)}`
+      : typeof given.eventId !== 'string' || !/^[ -~]{1,128}$/.test(given.eventId)
+        ? 'eventId must be 1 to 128 printable ASCII characters, as the API takes it'
+        : typeof given.timestamp !== 'string' || Number.isNaN(Date.parse(given.timestamp))
+          ? 'timestamp must be the ISO 8601 time it was sent with'
+          : typeof given.hour !== 'string' || Number.isNaN(Date.parse(given.hour))
+            ? 'hour must be an ISO 8601 time'
+            : !Array.isArray(given.appEvents) || given.appEvents.length === 0
+              ? 'appEvents must be the app events summed into it'
+              : (eventProblem({ ...event, timestamp: undefined }) ??
+                appEventsProblem(given.appEvents) ??
+                sumProblem(event));
   if (problem !== undefined) {
     throw new InvalidUsageEventError(`a handed-back event cannot be sent again: ${problem}`);
   }
@@ -333,4 +336,13 @@ export function nextCallLength(events: readonly AggregatedUsageEvent[]): number 
 /** How many app events `events` carry. */
 export function appEventCount(events: readonly AggregatedUsageEvent[]): number {
   return events.reduce((sum, event) => sum + event.appEvents.length, 0);
+}
+
+/** A value as its caller wrote it, for a message: a string or a bigint given for a number says it is one. */
+export function asGiven(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'bigint') return `the bigint ${value}n`;
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
 }

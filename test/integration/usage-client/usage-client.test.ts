@@ -980,7 +980,19 @@ test('events handed back on close are sent again by another client with their id
     expect(() => usageClient().client.resend([{ ...kept[0]!, eventId }])).toThrow(
       'eventId must be 1 to 128 printable ASCII characters',
     );
+  } // What an app's store gives back when it kept nothing, or kept something else: the client's own error, not a TypeError.
+  const notEvents: [unknown, string][] = [
+    [undefined, 'resend() takes an array of handed-back events, not undefined'],
+    [null, 'resend() takes an array of handed-back events, not null'],
+    [{ events: kept }, 'resend() takes an array of handed-back events, not an object'],
+    ['[]', 'resend() takes an array of handed-back events, not the string "[]"'],
+    [[kept[0], null], 'a handed-back event cannot be sent again: an event must be an object, not null'],
+  ];
+  const { client: another } = usageClient();
+  for (const [given, problem] of notEvents) {
+    expect(() => another.resend(given as AggregatedUsageEvent[])).toThrow(new InvalidUsageEventError(problem));
   }
+  expect(another.pendingAppEvents).toBe(0);
 });
 
 test('a signature API Gateway finds outside its 5 minutes is signed again on its clock; an expired token is asked again', async () => {
@@ -1042,6 +1054,13 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   for (const quantity of [0, 1.5, -1, 2_147_483_648, Number.NaN]) {
     expect(() => client.record({ ...event, quantity })).toThrow(InvalidUsageEventError);
   }
+  // A number given as a string or a bigint reads like a valid one in the message unless it says what it is.
+  expect(() => client.record({ ...event, quantity: '5' as unknown as number })).toThrow(
+    'quantity must be a whole number from 1 to 2147483647, not the string "5"',
+  );
+  expect(() => client.record({ ...event, quantity: 1n as unknown as number })).toThrow(
+    'quantity must be a whole number from 1 to 2147483647, not the bigint 1n',
+  );
   expect(() => client.record({ ...event, quantity: 1, timestamp: new Date(Number.NaN) })).toThrow(
     InvalidUsageEventError,
   );
@@ -1096,6 +1115,12 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   );
   expect(() => new UsageClient({ usageUrl: 'localhost:4010/local/usage', region: 'us-east-1' })).toThrow(
     'usageUrl must start with https:// (http:// to this machine): localhost:4010/local/usage',
+  );
+  // fetch() would refuse it at every call, each failure retried and reported with the password in its message.
+  expect(() => new UsageClient({ usageUrl: 'http://user:secret@127.0.0.1:4010/local/usage' })).toThrow(
+    new UsageClientConfigError(
+      'usageUrl must not hold a user name or password: the client signs its calls with the AWS credentials',
+    ),
   );
   const usageUrl = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/usage';
   expect(() => new UsageClient({ usageUrl })).not.toThrow();
