@@ -51,6 +51,7 @@ const storedBase = {
       resubscribable: z.literal(true).optional(),
       recentActivations: z.array(z.iso.datetime()).optional(),
       recentEndRequests: z.array(z.iso.datetime()).optional(),
+      recentEnds: z.array(z.iso.datetime()).optional(),
     })
     .optional()
     .catch(undefined),

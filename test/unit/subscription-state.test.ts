@@ -13,6 +13,7 @@ import {
   type LifecycleFact,
   type LifecycleFacts,
 } from '../../lambdas/core/lifecycle/subscription-state.ts';
+import { recordTimestampOf } from '../../lambdas/core/metering/bucket/bucket-timing.ts';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 26, 10, minute));
 const fold = (signals: readonly (readonly [LifecycleFact, number])[], from: LifecycleFacts = {}) =>
@@ -217,6 +218,41 @@ test('a trial converted to paid starts its subscription at the trial, whichever 
     const facts = foldLegacy(order);
     expect(restartOf(facts)).toEqual({ endedAt: at(21), restartedAt: at(40) });
     expect(isInRestartGap(at(150), facts)).toBe(false);
+  }
+});
+
+test('an end whose request was lost parts two subscriptions, however many ends come after it', () => {
+  // 10:00 subscribed, 10:10 cancelled, ended 11:10; 11:40 again, whose unsubscribe-pending was lost: only its
+  // unsubscribe-success at 13:20; 14:30 again. Nobody was subscribed from 13:20 to 14:30.
+  const latestGap: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 0],
+    ['endRequestedAt', 10],
+    ['endedAt', 70],
+    ['activatedAt', 100],
+    ['endedAt', 200],
+    ['activatedAt', 270],
+  ];
+  for (const order of [latestGap, [...latestGap].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(restartOf(facts)).toEqual({ endedAt: at(200), restartedAt: at(270) });
+    expect(isInRestartGap(at(250), facts)).toBe(true);
+    expect(isInRestartGap(at(150), facts)).toBe(false);
+    // The 14:00 hour's record goes out stamped after the restart, not at 14:00, when nobody was subscribed.
+    expect(recordTimestampOf(at(240), facts).getTime()).toBeGreaterThan(at(270).getTime());
+  }
+  // A third subscription (15:00, cancelled 15:10, ended 16:10) and a fourth (16:40): the lost request's end is still
+  // known, so the one before the latest starts at 15:00 and 13:20 to 15:00 is nobody's.
+  const laterEnds: (readonly [LifecycleFact, number])[] = [
+    ...latestGap.slice(0, 5),
+    ['activatedAt', 300],
+    ['endRequestedAt', 310],
+    ['endedAt', 370],
+    ['activatedAt', 400],
+  ];
+  for (const order of [laterEnds, [...laterEnds].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(billablePeriod(facts).start).toEqual(at(300));
+    expect(restartOf(facts)).toEqual({ endedAt: at(310), restartedAt: at(400) });
   }
 });
 

@@ -52,16 +52,21 @@ export interface LifecycleFacts {
    */
   readonly recentActivations?: readonly string[] | undefined;
   readonly recentEndRequests?: readonly string[] | undefined;
+  /**
+   * The latest ends, kept as those are: an end no request came shortly before (its `unsubscribe-pending` lost) parts
+   * two subscriptions as a request does, however many ends come after it (`partings`).
+   */
+  readonly recentEnds?: readonly string[] | undefined;
 }
 
 export type LifecycleFact = Exclude<
   keyof LifecycleFacts,
-  'startedAt' | 'firstEndAt' | 'resubscribable' | 'recentActivations' | 'recentEndRequests'
+  'startedAt' | 'firstEndAt' | 'resubscribable' | 'recentActivations' | 'recentEndRequests' | 'recentEnds'
 >;
 
 /**
- * How many of the latest activations and end requests a resubscribable subscriber keeps: the last two subscriptions',
- * each of which may have been activated twice (a free trial, then its conversion to the paid offer).
+ * How many of the latest activations, end requests and ends a resubscribable subscriber keeps: the last two
+ * subscriptions', each of which may have been activated twice (a free trial, then its conversion to the paid offer).
  */
 const RECENT_FACTS = 4;
 
@@ -96,10 +101,19 @@ export function withFact(facts: LifecycleFacts, fact: LifecycleFact, at: Date): 
 /** Every fact a notification records, first and latest: none of them is known before the first notification. */
 const RECORDED_FACTS = ['activatedAt', 'failedAt', 'endRequestedAt', 'endedAt', 'startedAt', 'firstEndAt'] as const;
 
+/** Where each fact is kept among the recent ones of its kind. */
+const RECENT_OF = {
+  activatedAt: 'recentActivations',
+  endRequestedAt: 'recentEndRequests',
+  endedAt: 'recentEnds',
+  failedAt: undefined,
+} as const satisfies Record<LifecycleFact, keyof LifecycleFacts | undefined>;
+
 /**
- * The facts with `time` among the recent ones of its kind, for a buyer who may subscribe again. They are kept from the
- * first fact on, or not at all (facts stored before they were kept): begun later, a late copy of an older activation
- * could join several subscriptions into one whose gaps would then take usage.
+ * The facts with `time` among the recent ones of its kind, for a buyer who may subscribe again. Activations and end
+ * requests are kept from the first fact on, or not at all (facts stored before they were kept): begun later, a late
+ * copy of an older activation could join several subscriptions into one whose gaps would then take usage. Ends are
+ * kept wherever those are, also begun later (facts stored before ends were kept): an end known only parts more.
  */
 function withRecent(facts: LifecycleFacts, fact: LifecycleFact, time: string): LifecycleFacts {
   if (facts.resubscribable !== true) return facts;
@@ -108,9 +122,9 @@ function withRecent(facts: LifecycleFacts, fact: LifecycleFact, time: string): L
   const recent = {
     recentActivations: facts.recentActivations ?? [],
     recentEndRequests: facts.recentEndRequests ?? [],
+    recentEnds: facts.recentEnds ?? [],
   };
-  const kind =
-    fact === 'activatedAt' ? 'recentActivations' : fact === 'endRequestedAt' ? 'recentEndRequests' : undefined;
+  const kind = RECENT_OF[fact];
   if (kind !== undefined) recent[kind] = [...new Set([...recent[kind], time])].sort().slice(-RECENT_FACTS);
   return { ...facts, ...recent };
 }
@@ -126,7 +140,7 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   const { activatedAt: latestStart, startedAt: firstStart } = facts;
   if (facts.resubscribable !== true || latestStart === undefined || firstStart === undefined) return facts;
   if (facts.recentActivations === undefined || facts.recentEndRequests === undefined) return facts;
-  const ends = knownTimes([...facts.recentEndRequests, facts.firstEndAt, facts.endRequestedAt]);
+  const ends = partings(facts);
   const previousEnd = latestOf(ends.filter((end) => end < latestStart));
   if (previousEnd === undefined) return facts;
   const starts = [...facts.recentActivations, firstStart];
@@ -134,10 +148,7 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   // conversion to the paid offer) is the same subscription's.
   const lastActivationBefore = latestOf(starts.filter((start) => start <= previousEnd));
   if (lastActivationBefore === undefined) return facts;
-  // An end no known request came shortly before ended a subscription whose request was lost: it parts two too.
-  const { endedAt: lastEnd } = facts;
-  const endedUnrequested = lastEnd !== undefined && !ends.some((end) => concludes(lastEnd, end)) ? [lastEnd] : [];
-  const endBefore = latestOf([...ends, ...endedUnrequested].filter((end) => end < lastActivationBefore));
+  const endBefore = latestOf(ends.filter((end) => end < lastActivationBefore));
   const previousStart = earliestOf(
     starts.filter((start) => start <= previousEnd && (endBefore === undefined || start > endBefore)),
   );
@@ -147,6 +158,18 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
   // request, when the buyer may have subscribed again): it is none of the last two's.
   const endedAt = facts.endedAt !== undefined && facts.endedAt < firstEndAt ? undefined : facts.endedAt;
   return { ...facts, startedAt: previousStart, firstEndAt, endedAt };
+}
+
+/**
+ * Where one subscription ended and the next may begin: every end request known, and every end known that no request
+ * came shortly before (it ended a subscription whose request was lost). An end that concludes a request parts nothing
+ * more: an `unsubscribe-success` dated after a resubscription concludes the request the resubscription withdrew.
+ */
+function partings(facts: LifecycleFacts): string[] {
+  const requests = knownTimes([...(facts.recentEndRequests ?? []), facts.firstEndAt, facts.endRequestedAt]);
+  const ends = knownTimes([...(facts.recentEnds ?? []), facts.endedAt]);
+  const unrequested = ends.filter((end) => !requests.some((request) => concludes(end, request)));
+  return [...new Set([...requests, ...unrequested])];
 }
 
 /** Whether the end at `endedAt` may conclude the end request at `request`: it came within the request's window. */
@@ -177,19 +200,19 @@ function firstStartOf(facts: LifecycleFacts): string | undefined {
 export interface Restart {
   /** The end (request) the gap begins with: the earliest one known after the first start. */
   readonly endedAt: Date;
-  /** The activation it ends with: the first one after the latest end request before the latest activation. */
+  /** The activation it ends with: the first one after the latest parting before the latest activation. */
   readonly restartedAt: Date;
 }
 
 /**
  * The gap before a restart, if the subscription started again after an end (request) that came after its first start.
  * Derived, so that it keeps the facts' independence of order. A legacy subscription is activated each time it starts
- * (`subscribe-success`), and once more when a free trial it started with is converted to the paid offer: its restart
- * is the first activation after the latest end request before the latest activation (after the latest end, when no
- * request is known; the latest activation itself, for facts stored before the recent ones were kept); of the ends
- * before it, the earliest known is taken. After several restarts the facts begin with the subscription before the
- * latest (`lastTwoSubscriptions`); facts stored before the recent ones were kept refuse too much rather than accept
- * what Marketplace would not bill.
+ * (`subscribe-success`), and once more when a free trial it started with is converted to the paid offer: its restart is
+ * the first activation after the latest parting (`partings`: an end request, or an end whose request was lost) before
+ * the latest activation (after the latest end, when none is known; the latest activation itself, for facts stored
+ * before the recent ones were kept); of the ends before it, the earliest known is taken. After several restarts the
+ * facts begin with the subscription before the latest (`lastTwoSubscriptions`); facts stored before the recent ones
+ * were kept refuse too much rather than accept what Marketplace would not bill.
  */
 export function restartOf(recorded: LifecycleFacts): Restart | undefined {
   const facts = lastTwoSubscriptions(recorded);
@@ -205,10 +228,9 @@ export function restartOf(recorded: LifecycleFacts): Restart | undefined {
   ]).filter(before);
   const earliest = earliestOf(ends);
   if (earliest === undefined) return undefined;
-  // An end concludes a request: the latest request is where the subscription before ended (an unsubscribe-success
-  // dated after the restart concludes a request the restart withdrew). Only with no request known, the latest end.
-  const requests = knownTimes([facts.endRequestedAt, ...(facts.recentEndRequests ?? [])]).filter(before);
-  const latestEnd = latestOf(requests) ?? latestOf(ends)!;
+  // Where the subscription before ended: the latest parting (an unsubscribe-success dated after the restart concludes
+  // a request the restart withdrew, and parts nothing). Only with none known, the latest end.
+  const latestEnd = latestOf(partings(facts).filter(before)) ?? latestOf(ends)!;
   const restartedAt = earliestOf(
     [...(facts.recentActivations ?? []), activatedAt].filter((start) => start > latestEnd),
   );
