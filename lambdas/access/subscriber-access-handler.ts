@@ -6,7 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
-import { jsonAnswer as json } from '../core/json-answer.ts';
+import { jsonAnswer as json, tryAgainAnswer } from '../core/json-answer.ts';
 import { subscriberAccess } from '../core/subscriber-access.ts';
 import { SUBSCRIBER_ID_PATTERN } from '../core/subscriber.ts';
 import { subscriberKey } from '../core/table-keys.ts';
@@ -49,7 +49,7 @@ export function createSubscriberAccessHandler(dependencies: SubscriberAccessDepe
       return access === undefined ? json(404, { message: 'No such subscriber' }) : json(200, access);
     } catch (error) {
       logger.error('Access check failed', { errorName: error instanceof Error ? error.name : 'unknown' });
-      return json(503, { message: 'Try again' });
+      return tryAgainAnswer();
     }
   };
 }

@@ -12,3 +12,11 @@ export function jsonAnswer(
     body: JSON.stringify(body),
   };
 }
+
+/** Seconds the seller's app should wait before asking again what DynamoDB could not answer. */
+const RETRY_AFTER_SECONDS = 2;
+
+/** The answer to a request the database could not serve this time: 503, with when to try again. */
+export function tryAgainAnswer(): APIGatewayProxyResult {
+  return jsonAnswer(503, { message: 'Try again' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+}

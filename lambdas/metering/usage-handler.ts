@@ -9,7 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
 import { firstDuplicateKey } from '../core/duplicate-json-keys.ts';
-import { jsonAnswer as json } from '../core/json-answer.ts';
+import { jsonAnswer as json, tryAgainAnswer } from '../core/json-answer.ts';
 import {
   type UsageEventResult,
   recordUsage,
@@ -27,9 +27,6 @@ export interface UsageHandlerDependencies extends UsageRecorderDependencies {
  * JSON escapes) is about 430 KB; larger is not a usage report, and is refused before it is parsed.
  */
 export const MAX_USAGE_BODY_BYTES = 512 * 1024;
-
-/** Seconds a client should wait before sending a request DynamoDB could not take. */
-const RETRY_AFTER_SECONDS = 2;
 
 const bodySchema = z.strictObject({ events: z.array(z.unknown()) });
 
@@ -133,7 +130,7 @@ export function createUsageHandler(dependencies: UsageHandlerDependencies) {
         errorName: error instanceof Error ? error.name : 'unknown',
         events: request.events.length,
       });
-      return json(503, { message: 'Try again' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      return tryAgainAnswer();
     }
   };
 }

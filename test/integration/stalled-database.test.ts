@@ -65,7 +65,7 @@ const runtime = (variables: Record<string, string>): FunctionRuntime => ({
 });
 const context = (name: string) => createLambdaContext(name, 10_000, new Date());
 
-test('the access check answers 503, try again, rather than running into its function timeout', async () => {
+test('the access check answers 503 with Retry-After, rather than running into its function timeout', async () => {
   const handler = subscriberAccessFunction(runtime({ FINAL_METERING_GRACE_SECONDS: '3600' }));
   const event = {
     httpMethod: 'GET',
@@ -74,6 +74,7 @@ test('the access check answers 503, try again, rather than running into its func
   } as unknown as APIGatewayProxyEvent;
   const answer = await handler(event, context('subscriber-access'));
   expect(answer.statusCode).toBe(503);
+  expect(answer.headers).toMatchObject({ 'retry-after': '2' });
   expect(JSON.parse(answer.body)).toEqual({ message: 'Try again' });
 });
 

@@ -181,8 +181,10 @@ test('a known subscriber is answered 200 with its access, not cached', async () 
   });
 });
 
-test('a valid id that DynamoDB fails on is answered 503, to be tried again', async () => {
+test('a valid id that DynamoDB fails on is answered 503, to be tried again after the Retry-After', async () => {
   const { client, sent } = fakeClient('throw');
-  expectJson(await handlerWith(client)(request('GET', { id: 'legacy:prod-abc123:CUSTOMER1' })), 503, 'Try again');
+  expectJson(await handlerWith(client)(request('GET', { id: 'legacy:prod-abc123:CUSTOMER1' })), 503, 'Try again', {
+    'retry-after': '2',
+  });
   expect(sent).toHaveLength(1);
 });
