@@ -103,6 +103,7 @@ describe('bisection', () => {
       kind: 'rejected',
       reason: 'InvalidUsageDimensionException',
       requestId: 'failed-400',
+      answerLost: false,
     });
     for (const index of [0, 1, 2, 3, 4, 6, 7])
       expect(outcomes[index]).toMatchObject({ kind: 'billed', meteringRecordId: `id-${index}` });
@@ -197,8 +198,8 @@ describe('retries', () => {
 
     expect(await submitter(call).submitter.submit('legacy-product', records(3))).toEqual([
       { kind: 'billed', meteringRecordId: 'id-0', requestId: 'answer' },
-      { kind: 'rejected', reason: 'CustomerNotSubscribed', requestId: 'answer' },
-      { kind: 'rejected', reason: 'DuplicateRecord', requestId: 'answer' },
+      { kind: 'rejected', reason: 'CustomerNotSubscribed', requestId: 'answer', answerLost: false },
+      { kind: 'rejected', reason: 'DuplicateRecord', requestId: 'answer', answerLost: false },
     ]);
   });
 
@@ -286,6 +287,25 @@ describe('retries', () => {
     expect(await submitter(droppedThenSplit.call, { maxAttempts: 3 }).submitter.submit(undefined, records(2))).toEqual(
       Array.from({ length: 2 }, () => ({ kind: 'unsent', reason: 'ThrottlingException', answerLost: true })),
     );
+  });
+
+  test('a record refused after a send of it went unanswered says so: Marketplace may have billed the first send', async () => {
+    const dropped = throwing(new Error('socket hang up'));
+    const notSubscribed = (sent: BatchMeterUsageRequest) => ({
+      Results: sent.UsageRecords!.map((record) => ({ UsageRecord: record, Status: 'CustomerNotSubscribed' as const })),
+      ...metadata('answer'),
+    });
+    const refusedPerRecord = scripted(dropped, notSubscribed);
+    expect(await submitter(refusedPerRecord.call).submitter.submit('legacy-product', records(1))).toEqual([
+      { kind: 'rejected', reason: 'CustomerNotSubscribed', requestId: 'answer', answerLost: true },
+    ]);
+    const refusedWhole = scripted(
+      dropped,
+      throwing(new TimestampOutOfBoundsException({ message: 'too old', ...metadataOf(400) })),
+    );
+    expect(await submitter(refusedWhole.call).submitter.submit(undefined, records(1))).toEqual([
+      { kind: 'rejected', reason: 'TimestampOutOfBoundsException', requestId: 'failed-400', answerLost: true },
+    ]);
   });
 
   test('a legacy call carries its product code; a license call none', async () => {

@@ -202,3 +202,40 @@ describe("a run's refusal of a bucket another run billed meanwhile", () => {
     expect(await ledger.read(key)).toMatchObject({ state: 'billed', meteringRecordId: 'record-1' });
   });
 });
+
+describe('a refusal in the run that froze the bucket', () => {
+  const refusedInItsRun = async (answerLost: boolean) => {
+    const { ledger } = await ledgerWithBucket();
+    const frozen = bucketItemOf((await ledger.freeze(key, { now, recordTimestamp: hour }))!)!;
+    const errors: string[] = [];
+    const tally = new RunTally(now, now, false);
+    const run = {
+      ledger,
+      tally,
+      now,
+      logger: { info: () => {}, warn: () => {}, error: (message: string) => errors.push(message) },
+    } as unknown as RunContext;
+    await new Settler(run).settle(frozen, {
+      kind: 'rejected',
+      reason: 'TimestampOutOfBoundsException',
+      requestId: 'request-2',
+      answerLost,
+    });
+    return { tally, errors, bucket: await ledger.read(key) };
+  };
+
+  test('after a send of it went unanswered is marked: Marketplace may have billed that send', async () => {
+    const { tally, errors, bucket } = await refusedInItsRun(true);
+    expect(tally).toMatchObject({ unconfirmedSends: 1 });
+    expect(errors).toEqual(['Usage bucket rejected after an unconfirmed send']);
+    expect(bucket).toMatchObject({ state: 'rejected', unconfirmedSend: true });
+  });
+
+  test('with every send answered is a plain rejection: nothing of it was billed', async () => {
+    const { tally, errors, bucket } = await refusedInItsRun(false);
+    expect(tally).toMatchObject({ unconfirmedSends: 0 });
+    expect(errors).toEqual([]);
+    expect(bucket).toMatchObject({ state: 'rejected' });
+    expect(bucket).not.toHaveProperty('unconfirmedSend', true);
+  });
+});

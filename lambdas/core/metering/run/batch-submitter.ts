@@ -27,8 +27,16 @@ export type MeteringCall = (
 
 export type RecordOutcome =
   | { readonly kind: 'billed'; readonly meteringRecordId: string | undefined; readonly requestId: string | undefined }
-  /** `CustomerNotSubscribed`, `DuplicateRecord`, or the exception that refused it alone. */
-  | { readonly kind: 'rejected'; readonly reason: string; readonly requestId: string | undefined }
+  /**
+   * `CustomerNotSubscribed`, `DuplicateRecord`, or the exception that refused it alone. `answerLost` when an earlier
+   * send of it went unanswered: Marketplace may have billed that one and refused only the resend.
+   */
+  | {
+      readonly kind: 'rejected';
+      readonly reason: string;
+      readonly requestId: string | undefined;
+      readonly answerLost: boolean;
+    }
   /**
    * Not settled by this run (retries exhausted, or the caller refused): the bucket stays pending. `answerLost` when a
    * send of it went unanswered (no answer, or a 5xx), which Marketplace may have billed; otherwise none was processed.
@@ -113,7 +121,12 @@ export class BatchSubmitter {
     if (rejection === undefined) return;
     const [only, ...others] = rejection.records;
     if (only !== undefined && others.length === 0) {
-      outcomes.set(only.index, { kind: 'rejected', reason: rejection.reason, requestId: rejection.requestId });
+      outcomes.set(only.index, {
+        kind: 'rejected',
+        reason: rejection.reason,
+        requestId: rejection.requestId,
+        answerLost: rejection.answerLost,
+      });
       return;
     }
     const middle = Math.ceil(rejection.records.length / 2);
@@ -176,7 +189,7 @@ export class BatchSubmitter {
         if (result.UsageRecord === undefined) continue;
         const key = recordKey(result.UsageRecord);
         const entry = unanswered.get(key);
-        const outcome = outcomeOf(result, requestId);
+        const outcome = outcomeOf(result, requestId, answerLost);
         if (entry === undefined || outcome === undefined) continue;
         outcomes.set(entry.index, outcome);
         unanswered.delete(key);
@@ -190,13 +203,17 @@ export class BatchSubmitter {
   }
 }
 
-function outcomeOf(result: UsageRecordResult, requestId: string | undefined): RecordOutcome | undefined {
+function outcomeOf(
+  result: UsageRecordResult,
+  requestId: string | undefined,
+  answerLost: boolean,
+): RecordOutcome | undefined {
   switch (result.Status) {
     case 'Success':
       return { kind: 'billed', meteringRecordId: result.MeteringRecordId, requestId };
     case 'CustomerNotSubscribed':
     case 'DuplicateRecord':
-      return { kind: 'rejected', reason: result.Status, requestId };
+      return { kind: 'rejected', reason: result.Status, requestId, answerLost };
     default:
       // A status this code does not know: not settled, so the record is asked about again.
       return undefined;

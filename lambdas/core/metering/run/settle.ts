@@ -34,7 +34,8 @@ export class Settler {
         case 'rejected': {
           const missed = await this.closedFinalWindow(bucket, outcome.reason);
           if (missed !== undefined) {
-            const unconfirmedSend = Date.parse(bucket.frozenAt ?? now.toISOString()) < now.getTime();
+            const unconfirmedSend =
+              outcome.answerLost || Date.parse(bucket.frozenAt ?? now.toISOString()) < now.getTime();
             if (await this.expire(bucket.key, 'final-window-passed', missed, unconfirmedSend)) {
               logger.error('Marketplace refused a final record: its final-metering window closed before ours', {
                 key: bucket.key,
@@ -48,7 +49,7 @@ export class Settler {
             // Another quantity was billed for this customer-hour: the freeze is meant to make that impossible.
             logger.error('Marketplace answered DuplicateRecord', { key: bucket.key, requestId: outcome.requestId });
           }
-          await this.reject(bucket, outcome.reason, outcome.requestId);
+          await this.reject(bucket, outcome.reason, outcome.requestId, outcome.answerLost);
           return;
         }
         case 'unsent':
@@ -62,13 +63,13 @@ export class Settler {
   }
 
   /**
-   * Settles a bucket rejected, marking it when an earlier run froze it (and may have sent it unanswered) with usage in
-   * it: a zero-usage record bills nothing either way.
+   * Settles a bucket rejected, marking it when a send of it went unanswered (`answerLost`, in this run) or an earlier
+   * run froze it (and may have sent it unanswered), with usage in it: a zero-usage record bills nothing either way.
    */
-  async reject(bucket: BucketItem, reason: string, requestId: string | undefined): Promise<void> {
+  async reject(bucket: BucketItem, reason: string, requestId: string | undefined, answerLost = false): Promise<void> {
     const { ledger, tally, logger, now } = this.run;
-    const unconfirmedSend =
-      bucket.quantity > 0 && bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime();
+    const frozenEarlier = bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime();
+    const unconfirmedSend = bucket.quantity > 0 && (answerLost || frozenEarlier);
     if (!(await ledger.settleRejected(bucket.key, { reason, requestId, unconfirmedSend }, now))) {
       // Another run settled it meanwhile (billed, as a run whose resend Marketplace took does): nothing to alarm on.
       tally.settledElsewhere++;
