@@ -65,7 +65,7 @@ export function standInAppPage(requestTarget: string, calls: readonly WebhookCal
           <h2>Who just registered</h2>
           ${
             latest === undefined
-              ? html`<p>No Subscriber Registered webhook call yet.</p>`
+              ? html`<p>No Subscriber Registered webhook call taken yet.</p>`
               : html`<p>From the latest Subscriber Registered webhook call (your app's way of knowing):</p>
                 <table>
                   ${rows([
@@ -96,8 +96,11 @@ function latestRegistration(calls: readonly WebhookCall[]): RegisteredDetail | u
   return (latest?.body as { detail?: RegisteredDetail } | undefined)?.detail;
 }
 
-/** A genuine `Subscriber Registered` call: how the app learns who registered. */
+/**
+ * A genuine `Subscriber Registered` call the app took: how the app learns who registered. One it failed (down, as
+ * `PUT /faults` makes it) taught it nothing; the webhook's retry will.
+ */
 export function isRegistration(call: WebhookCall): boolean {
   const body = call.body as { 'detail-type'?: string } | undefined;
-  return call.signature === 'valid' && body?.['detail-type'] === 'Subscriber Registered';
+  return call.signature === 'valid' && call.status < 300 && body?.['detail-type'] === 'Subscriber Registered';
 }

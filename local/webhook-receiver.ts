@@ -3,7 +3,7 @@
  * event on the seller's bus and checks each signature as the seller's app should (`verifyWebhookSignature`: the shared
  * secret, over the exact body, with a recent timestamp). It answers 401 to a forged or stale call and 204 otherwise,
  * and keeps every call with its verdict: `GET /events` lists them, oldest first. `PUT /faults {"calls": n}` makes the
- * next n calls fail with 503, as an app that is down would, to watch the webhook's retries. `GET /app/...` is the
+ * next n genuine calls fail with 503, as an app that is down would, to watch the webhook's retries. `GET /app/...` is the
  * seller's app itself, standing in for the example app URLs (`stand-in-app-page.ts`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -52,7 +52,7 @@ export interface WebhookReceiver {
   /** Where the stand-in for the seller's app answers (`GET /app/<any path>`): `http://127.0.0.1:4030/app`. */
   readonly appUrl: string;
   calls(): readonly WebhookCall[];
-  /** The next `calls` calls are answered 503, whatever their signature. */
+  /** The next `calls` genuine calls are answered 503 (a forged one is still answered 401). */
   failNext(calls: number): void;
   close(): Promise<void>;
 }
@@ -86,7 +86,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     const signature = verdictOf(options.secret, typeof header === 'string' ? header : undefined, body, new Date());
     const eventId = request.headers['x-marketplace-event-id'];
     let status = signature === 'valid' ? 204 : 401;
-    if (failuresToInject > 0) {
+    // An app that is down fails the webhook's calls; a forged one is still refused, and uses up none of the failures.
+    if (status === 204 && failuresToInject > 0) {
       failuresToInject--;
       status = 503;
     }
