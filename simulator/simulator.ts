@@ -176,7 +176,7 @@ export class Simulator {
       const generation = this.clockGeneration;
       this.clockMoving = { running };
       let failure: { readonly error: unknown } | undefined;
-      const { stops, lastDone } = this.clockStops(generation, from.now);
+      const { stops, lastDone, savedPastLastDone } = this.clockStops(generation, from.now);
       try {
         if (this.clockJumpHandler !== undefined && to > from.now) {
           await this.clockJumpHandler(from.now, to, stops);
@@ -189,6 +189,9 @@ export class Simulator {
         // A move that failed on the way ends at the last stop whose work was done: moved again, it goes on from there.
         this.clock.set(failure === undefined ? to : lastDone(), running);
         this.releaseDueEvents();
+        // The stop the move failed at may have been saved before its work failed: saved again where the clock went
+        // back to, so that a restart does not take that stop's work as done.
+        if (failure !== undefined && savedPastLastDone()) await this.saveState().catch(logSaveFailure);
       }
       if (failure !== undefined) throw failure.error;
       return this.clock.state();
@@ -201,10 +204,13 @@ export class Simulator {
   }
 
   /**
-   * The stops of the move made in `generation` from `from` (a reset since then ends it), and the last stop whose work
-   * was done: the one before the stop the move is at.
+   * The stops of the move made in `generation` from `from` (a reset since then ends it), the last stop whose work was
+   * done (the one before the stop the move is at), and whether the state on disk is of a stop after that one.
    */
-  private clockStops(generation: number, from: Date): { stops: ClockStops; lastDone: () => Date } {
+  private clockStops(
+    generation: number,
+    from: Date,
+  ): { stops: ClockStops; lastDone: () => Date; savedPastLastDone: () => boolean } {
     let current = from;
     let previous = from;
     let savedAtMs: number | undefined;
@@ -238,7 +244,11 @@ export class Simulator {
         savedAtMs = current.getTime();
       },
     };
-    return { stops, lastDone: () => previous };
+    return {
+      stops,
+      lastDone: () => previous,
+      savedPastLastDone: () => savedAtMs !== undefined && savedAtMs > previous.getTime(),
+    };
   }
 
   /** Saves the state to the state file, if there is one; settles once it is on disk. */

@@ -1,8 +1,8 @@
 /**
  * Moves of the simulator's clock through the control API while an embedder's `clockJumpHandler` (the local stack's
  * catch-up) stops it on the way: moves made at once add up, a reset overtakes a move under way, and a state saved
- * mid-move keeps the clock running on if the move would have, a stop is on disk before the embedder works there, and a
- * stop that cannot be saved ends the move.
+ * mid-move keeps the clock running on if the move would have, a stop is on disk before the embedder works there, a
+ * stop that cannot be saved ends the move, and one whose work failed after its save is not left on disk.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -143,4 +143,24 @@ test('a stop that cannot be saved ends the move at the stop before, answered 500
   expect(await control.clock()).toEqual({ now: new Date(START.getTime() + 2 * HOUR_MS).toISOString(), running: false });
   await control.advanceClock({ hours: 2 });
   expect(worked).toEqual([1, 2, 3, 4].map((hours) => new Date(START.getTime() + hours * HOUR_MS).toISOString()));
+});
+
+test('a stop saved before its work failed is saved again where the move ended: a restart does not skip that work', async () => {
+  const dataDir = await scratchDirectory('clock-moves-');
+  const server = await startSimulator({ clock: { now: START, running: false }, dataDir });
+  started.push(server);
+  const failAt = START.getTime() + 3 * HOUR_MS;
+  server.simulator.clockJumpHandler = async (from, to, clockStops) => {
+    for (let stop = from.getTime() + HOUR_MS; stop <= to.getTime(); stop += HOUR_MS) {
+      await clockStops.at(new Date(stop));
+      await clockStops.saved();
+      // The work there fails after the save (DynamoDB Local gone, say).
+      if (stop === failAt) throw new Error('the work at this stop failed');
+    }
+  };
+  await expect(new SimulatorControl(server.url).advanceClock({ hours: 6 })).rejects.toThrow();
+  // On disk before anything else is asked (a control call saves the state as it answers).
+  const movedBackTo = new Date(failAt - HOUR_MS).toISOString();
+  expect(await savedClock(dataDir)).toBe(movedBackTo);
+  expect(await new SimulatorControl(server.url).clock()).toEqual({ now: movedBackTo, running: false });
 });
