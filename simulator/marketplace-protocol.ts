@@ -46,7 +46,8 @@ export type MeteringErrorType =
   | 'CustomerNotEntitledException'
   | 'DuplicateRequestException'
   | 'IdempotencyConflictException'
-  | 'InvalidPublicKeyVersionException';
+  | 'InvalidPublicKeyVersionException'
+  | 'InvalidEndpointRegionException';
 
 export function meteringError(type: MeteringErrorType, message: string): AwsError {
   const status = type === 'InternalServiceErrorException' ? 500 : type === 'IdempotencyConflictException' ? 409 : 400;

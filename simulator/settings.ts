@@ -21,7 +21,10 @@ export const settingsSchema = z.strictObject({
   /** The seller account: `account` of lifecycle events, `proposer` of agreements. */
   sellerAccountId: z.string().regex(/^\d{12}$/),
   /** Regions whose credential scope the metering operations accept; others get `DisabledApiException`. */
-  enabledRegions: z.array(z.string().regex(REGION_NAME_PATTERN, 'must be an AWS region name such as eu-west-1')).min(1),
+  enabledRegions: z
+    .array(z.string().regex(REGION_NAME_PATTERN, 'must be an AWS region name such as eu-west-1'))
+    .min(1)
+    .refine((regions) => new Set(regions).size === regions.length, 'must name each region once'),
   /** Reject AWS-protocol requests without a SigV4 `Authorization` scoped to the `aws-marketplace` service. */
   requireSignature: z.boolean(),
   /** How far back `BatchMeterUsage` accepts a record timestamp (24 h today; older documents say 6 h or 1 h). */

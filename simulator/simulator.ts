@@ -306,6 +306,13 @@ export class Simulator {
       if (regionGatedOperations.has(operation) && !this.settings.enabledRegions.includes(caller.region)) {
         throw meteringError('DisabledApiException', `The API is not enabled in ${caller.region} for this seller`);
       }
+      // The simulator knows no instance's region: the enabled regions stand in for where the buyer's resources run.
+      if (operation === 'MeterUsage' && !this.settings.enabledRegions.includes(caller.region)) {
+        throw meteringError(
+          'InvalidEndpointRegionException',
+          `The endpoint's region ${caller.region} is not the region the resource runs in`,
+        );
+      }
       if (operation === 'GetEntitlements' && caller.region !== ENTITLEMENT_SERVICE_REGION) {
         throw wrongRegionError(caller.region);
       }

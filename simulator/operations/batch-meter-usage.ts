@@ -260,7 +260,8 @@ function activePeriodViolation(license: License, at: Date, settings: Settings): 
   if (license.activatedAt === undefined || license.failedAt !== undefined) return undefined;
   const start = settings.licensePeriodStart === 'instant' ? license.activatedAt : hourOf(license.activatedAt);
   if (at < start) {
-    return `usage at ${at.toISOString()} is before license ${license.id} started (${license.activatedAt.toISOString()})`;
+    // The bound enforced, not the activation: from the activation's hour, a record of that hour's start is taken.
+    return `usage at ${at.toISOString()} is before license ${license.id} started (usage is taken from ${start.toISOString()})`;
   }
   if (license.endedAt !== undefined && at > license.endedAt) {
     return `usage at ${at.toISOString()} is after license ${license.id} ended (${license.endedAt.toISOString()})`;

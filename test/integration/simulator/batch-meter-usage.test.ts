@@ -282,7 +282,9 @@ describe('batch rules (a violation rejects the whole batch)', () => {
       send([licenseRecord(license, { Timestamp: minutesFrom(SUBSCRIBED_AT, -31) })]),
     );
     expect(beforeStart.name).toBe('InvalidLicenseException');
-    expect(beforeStart.message).toContain('before license');
+    // The bound it names is the one enforced, the start of the activation's hour, not the activation itself.
+    const startOfHour = new Date(Math.floor(SUBSCRIBED_AT.getTime() / 3_600_000) * 3_600_000).toISOString();
+    expect(beforeStart.message).toContain(`before license ${license.id} started (usage is taken from ${startOfHour})`);
     // Usage earlier in the hour the license started in is inside the period.
     const startHour = await send([licenseRecord(license, { Timestamp: minutesFrom(SUBSCRIBED_AT, -29) })]);
     expect(startHour.Results?.[0]?.Status).toBe('Success');

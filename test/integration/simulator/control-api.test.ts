@@ -143,6 +143,9 @@ test('settings are read, patched and validated', async () => {
   const region = await controlCall('PATCH', '/settings', '{"enabledRegions":["us-east-1","../../x"]}');
   expect(region.status).toBe(400);
   expect(region.body.message).toContain('enabledRegions');
+  const twice = await controlCall('PATCH', '/settings', '{"enabledRegions":["eu-west-1","eu-west-1"]}');
+  expect(twice.status).toBe(400);
+  expect(twice.body.message).toMatch(/must name each region once\n.*at enabledRegions/);
   expect((await sim.control.settings()).enabledRegions).toEqual(['us-east-1']);
 });
 

@@ -86,6 +86,16 @@ test('a buyer with a paid license beside a running free trial is billed on the p
   expect(records.map((record) => [record.licenseId, record.freeTrial])).toEqual([[paid.id, false]]);
 });
 
+test('a call signed for a region the resource does not run in (one not enabled) is InvalidEndpointRegionException', async () => {
+  const elsewhere = meteringClient(sim.url, { accessKeyId: BUYER_ACCOUNT, region: 'eu-west-1' });
+  await expect(elsewhere.send(usage())).rejects.toMatchObject({
+    name: 'InvalidEndpointRegionException',
+    $metadata: { httpStatusCode: 400 },
+  });
+  elsewhere.destroy();
+  expect((await sim.control.billed({ productCode })).records).toEqual([]);
+});
+
 test('timestamps up to 6 hours old are accepted', async () => {
   const old = usage({ Timestamp: minutesFrom(SIMULATOR_NOW, -6 * 60 - 1) });
   await expect(instance.send(old)).rejects.toMatchObject({ name: 'TimestampOutOfBoundsException' });
