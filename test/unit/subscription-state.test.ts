@@ -256,6 +256,33 @@ test('an end whose request was lost parts two subscriptions, however many ends c
   }
 });
 
+test("an end an hour or more after a resubscription is the new subscription's own, not the withdrawn request's", () => {
+  // 10:05 subscribed, 10:20 cancelled, 10:40 again (withdrawing the request: AWS replaces its unsubscribe-success);
+  // the new subscription's unsubscribe-pending (11:00) is lost, its unsubscribe-success comes at 12:00.
+  const lostAfterResubscribing: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 5],
+    ['endRequestedAt', 20],
+    ['activatedAt', 40],
+    ['endedAt', 120],
+  ];
+  for (const order of [lostAfterResubscribing, [...lostAfterResubscribing].reverse()]) {
+    expect(statusOf(foldLegacy(order)).status).toBe('ended');
+    // Back at 12:20: nobody was subscribed from 12:00 to 12:20.
+    const back = foldLegacy([...order, ['activatedAt', 140]]);
+    expect(restartOf(back)?.restartedAt).toEqual(at(140));
+    expect(isInRestartGap(at(130), back)).toBe(true);
+  }
+  // One that races the resubscription at the window's close (10:20 cancelled, 11:19 back, the end at 11:20) is the
+  // withdrawn request's: the buyer is active.
+  const racing = foldLegacy([
+    ['activatedAt', 5],
+    ['endRequestedAt', 20],
+    ['activatedAt', 79],
+    ['endedAt', 80],
+  ]);
+  expect(statusOf(racing)).toEqual({ status: 'active', since: at(79).toISOString() });
+});
+
 test('the end of a request the buyer withdrew by subscribing again ends nothing; a later end does', () => {
   // unsubscribe-pending at 30, subscribe-success at 50, the old request's unsubscribe-success at 90 (a legacy buyer).
   const facts: LifecycleFacts = {

@@ -168,14 +168,26 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
 function partings(facts: LifecycleFacts): string[] {
   const requests = knownTimes([...(facts.recentEndRequests ?? []), facts.firstEndAt, facts.endRequestedAt]);
   const ends = knownTimes([...(facts.recentEnds ?? []), facts.endedAt]);
-  const unrequested = ends.filter((end) => !requests.some((request) => concludes(end, request)));
+  const activations = knownTimes([...(facts.recentActivations ?? []), facts.activatedAt, facts.startedAt]);
+  const unrequested = ends.filter((end) => !requests.some((request) => concludes(end, request, activations)));
   return [...new Set([...requests, ...unrequested])];
 }
 
-/** Whether the end at `endedAt` may conclude the end request at `request`: it came within the request's window. */
-function concludes(endedAt: string, request: string): boolean {
-  const afterMs = Date.parse(endedAt) - Date.parse(request);
-  return afterMs >= 0 && afterMs <= END_AFTER_REQUEST_MS;
+/**
+ * Whether the end at `endedAt` may conclude the end request at `request`: it came within the request's window, and not
+ * an hour or more after one of `activations` in between. A buyer who subscribes again withdraws the request, and AWS
+ * replaces its `unsubscribe-success` by the `subscribe-success`: one that comes all the same races the resubscription
+ * (both at the window's close), whereas the new subscription's own end, its `unsubscribe-pending` lost, comes an hour
+ * after that request at the earliest.
+ */
+function concludes(endedAt: string, request: string, activations: readonly string[]): boolean {
+  const end = Date.parse(endedAt);
+  const afterMs = end - Date.parse(request);
+  if (afterMs < 0 || afterMs > END_AFTER_REQUEST_MS) return false;
+  return !activations.some(
+    (activation) =>
+      activation > request && activation <= endedAt && end - Date.parse(activation) >= MARKETPLACE_HOUR_MS,
+  );
 }
 
 function latestOf(times: readonly string[]): string | undefined {
@@ -243,8 +255,11 @@ export function isInRestartGap(at: Date, facts: LifecycleFacts): boolean {
   return restart !== undefined && isAfterEnd(at, restart.endedAt) && at < restart.restartedAt;
 }
 
+/** How long a legacy buyer's `unsubscribe-success` comes after its `unsubscribe-pending`: "about an hour". */
+const MARKETPLACE_HOUR_MS = 3_600_000;
+
 /** How long after an end request its end may come and still be that request's: Marketplace's hour, twice over. */
-const END_AFTER_REQUEST_MS = 2 * 3_600_000;
+const END_AFTER_REQUEST_MS = 2 * MARKETPLACE_HOUR_MS;
 
 /** The status the facts establish, and the time of the fact that set it. */
 export function statusOf(recorded: LifecycleFacts): { status: SubscriptionStatus; since?: string } {
@@ -287,16 +302,17 @@ function endIsFinal(facts: LifecycleFacts): boolean {
 /**
  * Whether the end concludes an end request the buyer withdrew by subscribing again before it: an end request came
  * before the activation, and the end after it, within the request's window (a legacy `unsubscribe-success`, about an
- * hour after its `unsubscribe-pending`). The old subscription's window closing, not the new one ending. The withdrawn
- * request is the latest one when it came before the activation; when the buyer has since asked to end the new
- * subscription too, it is the earliest one (`firstEndAt`), and the new request keeps the subscription `ending` until
- * its own deadline: were the end the new request's own, it would come at about that deadline anyway.
+ * hour after its `unsubscribe-pending`) and less than an hour after the activation (`concludes`). The old
+ * subscription's window closing, not the new one ending. The withdrawn request is the latest one when it came before
+ * the activation; when the buyer has since asked to end the new subscription too, it is the earliest one
+ * (`firstEndAt`), and the new request keeps the subscription `ending` until its own deadline: were the end the new
+ * request's own, it would come at about that deadline anyway.
  */
 function concludesWithdrawnRequest(facts: LifecycleFacts): boolean {
   const { activatedAt, endedAt } = facts;
   if (activatedAt === undefined || endedAt === undefined || endedAt < activatedAt) return false;
   const withdrawn = withdrawnRequestOf(facts);
-  return withdrawn !== undefined && concludes(endedAt, withdrawn);
+  return withdrawn !== undefined && concludes(endedAt, withdrawn, [activatedAt]);
 }
 
 /**
