@@ -103,6 +103,8 @@ interface Route {
   readonly pattern: string;
   readonly path: RegExp;
   readonly handle: (call: ControlCall) => unknown;
+  /** Whether it reads the query (its own filters, checked there); one that does not refuses any. */
+  readonly takesQuery: boolean;
 }
 
 interface ControlCall {
@@ -163,12 +165,17 @@ export class ControlApi {
         const { license, registrationToken } = subscribe(sim, licenseInput.parse(body));
         return { license: this.view(license), registrationToken };
       }),
-      route('GET', '/licenses', ({ query }) => {
-        requireKnownFilters(query, ['productCode']);
-        return {
-          licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
-        };
-      }),
+      route(
+        'GET',
+        '/licenses',
+        ({ query }) => {
+          requireKnownFilters(query, ['productCode']);
+          return {
+            licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
+          };
+        },
+        { takesQuery: true },
+      ),
       route('GET', '/licenses/(?<id>[^/]+)', ({ params }) => this.view(sim.marketplace.requireLicense(params.id!))),
       route('POST', '/licenses/(?<id>[^/]+)/registration-tokens', ({ params }) => ({
         registrationToken: sim.marketplace.issueRegistrationToken(params.id!),
@@ -192,18 +199,28 @@ export class ControlApi {
         return sim.faults.plan;
       }),
 
-      route('GET', '/billed', ({ query }) => {
-        const records = sim.ledger.billedRecords().filter(matching(query, billedFilters));
-        return { records, totalQuantity: records.reduce((sum, record) => sum + record.quantity, 0) };
-      }),
-      route('GET', '/results', ({ query }) => {
-        const status = query.get('status');
-        // A misspelt status would match nothing, and a test asserting "none of these" would pass unchecked.
-        if (status !== null && !(RECORD_STATUSES as readonly string[]).includes(status)) {
-          throw new ControlError(400, 'InvalidFilter', `Unknown status ${status}; use ${RECORD_STATUSES.join(', ')}`);
-        }
-        return { results: sim.ledger.results().filter(matching(query, resultFilters)) };
-      }),
+      route(
+        'GET',
+        '/billed',
+        ({ query }) => {
+          const records = sim.ledger.billedRecords().filter(matching(query, billedFilters));
+          return { records, totalQuantity: records.reduce((sum, record) => sum + record.quantity, 0) };
+        },
+        { takesQuery: true },
+      ),
+      route(
+        'GET',
+        '/results',
+        ({ query }) => {
+          const status = query.get('status');
+          // A misspelt status would match nothing, and a test asserting "none of these" would pass unchecked.
+          if (status !== null && !(RECORD_STATUSES as readonly string[]).includes(status)) {
+            throw new ControlError(400, 'InvalidFilter', `Unknown status ${status}; use ${RECORD_STATUSES.join(', ')}`);
+          }
+          return { results: sim.ledger.results().filter(matching(query, resultFilters)) };
+        },
+        { takesQuery: true },
+      ),
       route('GET', '/stats', () => ({
         operations: sim.stats,
         eventDeliveries: sim.events.deliveries,
@@ -211,13 +228,18 @@ export class ControlApi {
       })),
       route('GET', '/warnings', () => ({ warnings: sim.ledger.doubleBillings() })),
 
-      route('GET', '/events', ({ query }) => {
-        sim.releaseDueEvents();
-        const { after, format } = eventsQuery.parse(Object.fromEntries(query));
-        const events = sim.events.feed(after, format);
-        // The feed's own latest, not the reader's: a reader whose `after` is above it knows the feed began again.
-        return { events, lastSequence: sim.events.lastSequence };
-      }),
+      route(
+        'GET',
+        '/events',
+        ({ query }) => {
+          sim.releaseDueEvents();
+          const { after, format } = eventsQuery.parse(Object.fromEntries(query));
+          const events = sim.events.feed(after, format);
+          // The feed's own latest, not the reader's: a reader whose `after` is above it knows the feed began again.
+          return { events, lastSequence: sim.events.lastSequence };
+        },
+        { takesQuery: true },
+      ),
       route('GET', '/event-subscriptions', () => ({ subscriptions: sim.events.listSubscriptions() })),
       route('POST', '/event-subscriptions', ({ body }) => {
         const input = subscriptionInput.parse(body);
@@ -247,6 +269,15 @@ export class ControlApi {
         throw new ControlError(405, 'MethodNotAllowed', `${request.method ?? ''} is not allowed on ${url.pathname}`);
       }
       refuseRepeatedParameters(url.searchParams);
+      // A parameter an endpoint does not read would be ignored without a word: a misspelt filter would list everything.
+      const ignored = [...url.searchParams.keys()];
+      if (!matched.takesQuery && ignored.length > 0) {
+        throw new ControlError(
+          400,
+          'InvalidQuery',
+          `${matched.method} ${matched.pattern} takes no query parameters: ${ignored.join(', ')}`,
+        );
+      }
       const body = await readJson(request);
       const params = decodeParams(matched.path.exec(path)?.groups ?? {});
       const answer = await matched.handle({ params, query: url.searchParams, body });
@@ -270,9 +301,14 @@ export class ControlApi {
   }
 }
 
-function route(method: string, path: string, handle: (call: ControlCall) => unknown): Route {
+function route(
+  method: string,
+  path: string,
+  handle: (call: ControlCall) => unknown,
+  { takesQuery = false } = {},
+): Route {
   const pattern = `/control${path.replace(/\(\?<(\w+)>[^)]*\)/g, '{$1}')}`;
-  return { method, pattern, path: new RegExp(`^${path}/?$`), handle };
+  return { method, pattern, path: new RegExp(`^${path}/?$`), handle, takesQuery };
 }
 
 function decodeParams(groups: Record<string, string>): Record<string, string> {

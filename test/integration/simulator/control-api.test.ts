@@ -231,6 +231,15 @@ test('record queries name only fields the records have', async () => {
     error: 'InvalidQuery',
     message: 'productCode given more than once; give each parameter once',
   });
+  // An endpoint that reads no query refuses one, rather than answer as if it had been read.
+  const ignored = await controlCall('GET', '/products?productCode=x');
+  expect({ status: ignored.status, ...ignored.body }).toEqual({
+    status: 400,
+    error: 'InvalidQuery',
+    message: 'GET /control/products takes no query parameters: productCode',
+  });
+  for (const path of ['/stats?x=1', '/warnings?x=1', '/clock?x=1'])
+    expect((await controlCall('GET', path)).status, path).toBe(400);
 });
 
 test('times and durations beyond what a date can hold are refused, leaving the clock as it was', async () => {
