@@ -163,7 +163,7 @@ function lastTwoSubscriptions(facts: LifecycleFacts): LifecycleFacts {
 /**
  * Where one subscription ended and the next may begin: every end request known, and every end known that no request
  * came shortly before (it ended a subscription whose request was lost). An end that concludes a request parts nothing
- * more: an `unsubscribe-success` dated after a resubscription concludes the request the resubscription withdrew.
+ * more: an `unsubscribe-success` racing a resubscription concludes the request the resubscription withdrew.
  */
 function partings(facts: LifecycleFacts): string[] {
   const requests = knownTimes([...(facts.recentEndRequests ?? []), facts.firstEndAt, facts.endRequestedAt]);
