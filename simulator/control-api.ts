@@ -103,8 +103,8 @@ interface Route {
   readonly pattern: string;
   readonly path: RegExp;
   readonly handle: (call: ControlCall) => unknown;
-  /** Whether it reads the query (its own filters, checked there); one that does not refuses any. */
-  readonly takesQuery: boolean;
+  /** The query parameters it reads: another (or any, for one that reads none) is refused before it is called. */
+  readonly query: readonly string[];
 }
 
 interface ControlCall {
@@ -169,12 +169,11 @@ export class ControlApi {
         'GET',
         '/licenses',
         ({ query }) => {
-          requireKnownFilters(query, ['productCode']);
           return {
             licenses: sim.marketplace.listLicenses(query.get('productCode') ?? undefined).map((l) => this.view(l)),
           };
         },
-        { takesQuery: true },
+        ['productCode'],
       ),
       route('GET', '/licenses/(?<id>[^/]+)', ({ params }) => this.view(sim.marketplace.requireLicense(params.id!))),
       route('POST', '/licenses/(?<id>[^/]+)/registration-tokens', ({ params }) => ({
@@ -206,7 +205,7 @@ export class ControlApi {
           const records = sim.ledger.billedRecords().filter(matching(query, billedFilters));
           return { records, totalQuantity: records.reduce((sum, record) => sum + record.quantity, 0) };
         },
-        { takesQuery: true },
+        billedFilters,
       ),
       route(
         'GET',
@@ -219,7 +218,7 @@ export class ControlApi {
           }
           return { results: sim.ledger.results().filter(matching(query, resultFilters)) };
         },
-        { takesQuery: true },
+        resultFilters,
       ),
       route('GET', '/stats', () => ({
         operations: sim.stats,
@@ -238,7 +237,7 @@ export class ControlApi {
           // The feed's own latest, not the reader's: a reader whose `after` is above it knows the feed began again.
           return { events, lastSequence: sim.events.lastSequence };
         },
-        { takesQuery: true },
+        Object.keys(eventsQuery.shape),
       ),
       route('GET', '/event-subscriptions', () => ({ subscriptions: sim.events.listSubscriptions() })),
       route('POST', '/event-subscriptions', ({ body }) => {
@@ -269,15 +268,7 @@ export class ControlApi {
         throw new ControlError(405, 'MethodNotAllowed', `${request.method ?? ''} is not allowed on ${url.pathname}`);
       }
       refuseRepeatedParameters(url.searchParams);
-      // A parameter an endpoint does not read would be ignored without a word: a misspelt filter would list everything.
-      const ignored = [...url.searchParams.keys()];
-      if (!matched.takesQuery && ignored.length > 0) {
-        throw new ControlError(
-          400,
-          'InvalidQuery',
-          `${matched.method} ${matched.pattern} takes no query parameters: ${ignored.join(', ')}`,
-        );
-      }
+      refuseUnreadParameters(matched, url.searchParams);
       const body = await readJson(request);
       const params = decodeParams(matched.path.exec(path)?.groups ?? {});
       const answer = await matched.handle({ params, query: url.searchParams, body });
@@ -305,10 +296,10 @@ function route(
   method: string,
   path: string,
   handle: (call: ControlCall) => unknown,
-  { takesQuery = false } = {},
+  query: readonly string[] = [],
 ): Route {
   const pattern = `/control${path.replace(/\(\?<(\w+)>[^)]*\)/g, '{$1}')}`;
-  return { method, pattern, path: new RegExp(`^${path}/?$`), handle, takesQuery };
+  return { method, pattern, path: new RegExp(`^${path}/?$`), handle, query };
 }
 
 function decodeParams(groups: Record<string, string>): Record<string, string> {
@@ -357,17 +348,25 @@ function refuseRepeatedParameters(query: URLSearchParams): void {
   }
 }
 
-/** Refuses a query that names a field other than `filters`. */
-function requireKnownFilters(query: URLSearchParams, filters: readonly string[]): void {
-  const unknown = [...query.keys()].filter((name) => !filters.includes(name));
-  if (unknown.length > 0) {
-    throw new ControlError(400, 'InvalidFilter', `Unknown filter ${unknown.join(', ')}; use ${filters.join(', ')}`);
+/**
+ * Refuses a query parameter the endpoint does not read, which would be ignored without a word (a misspelt filter would
+ * list everything): `InvalidFilter` where it takes others, `InvalidQuery` where it takes none.
+ */
+function refuseUnreadParameters(route: Route, query: URLSearchParams): void {
+  const unread = [...query.keys()].filter((name) => !route.query.includes(name));
+  if (unread.length === 0) return;
+  if (route.query.length === 0) {
+    throw new ControlError(
+      400,
+      'InvalidQuery',
+      `${route.method} ${route.pattern} takes no query parameters: ${unread.join(', ')}`,
+    );
   }
+  throw new ControlError(400, 'InvalidFilter', `Unknown filter ${unread.join(', ')}; use ${route.query.join(', ')}`);
 }
 
-/** A predicate keeping the records whose fields equal the query's; a query naming another field is refused. */
+/** A predicate keeping the records whose fields equal the query's (the endpoint takes no other parameter). */
 function matching<T extends object>(query: URLSearchParams, filters: readonly (keyof T & string)[]) {
-  requireKnownFilters(query, filters);
   return (record: T) => filters.every((name) => !query.has(name) || record[name] === query.get(name));
 }
 
