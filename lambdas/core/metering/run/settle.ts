@@ -34,8 +34,7 @@ export class Settler {
         case 'rejected': {
           const missed = await this.closedFinalWindow(bucket, outcome.reason);
           if (missed !== undefined) {
-            const unconfirmedSend =
-              outcome.answerLost || Date.parse(bucket.frozenAt ?? now.toISOString()) < now.getTime();
+            const unconfirmedSend = this.mayHaveBeenBilled(bucket, outcome.answerLost);
             if (await this.expire(bucket.key, 'final-window-passed', missed, unconfirmedSend)) {
               logger.error('Marketplace refused a final record: its final-metering window closed before ours', {
                 key: bucket.key,
@@ -68,8 +67,7 @@ export class Settler {
    */
   async reject(bucket: BucketItem, reason: string, requestId: string | undefined, answerLost = false): Promise<void> {
     const { ledger, tally, logger, now } = this.run;
-    const frozenEarlier = bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < now.getTime();
-    const unconfirmedSend = bucket.quantity > 0 && (answerLost || frozenEarlier);
+    const unconfirmedSend = bucket.quantity > 0 && this.mayHaveBeenBilled(bucket, answerLost);
     if (!(await ledger.settleRejected(bucket.key, { reason, requestId, unconfirmedSend }, now))) {
       // Another run settled it meanwhile (billed, as a run whose resend Marketplace took does): nothing to alarm on.
       tally.settledElsewhere++;
@@ -81,6 +79,11 @@ export class Settler {
       tally.unconfirmedSends++;
       logger.error('Usage bucket rejected after an unconfirmed send', { key: bucket.key, reason, requestId });
     }
+  }
+
+  /** Whether a send of the bucket may have been billed unheard: one went unanswered here, or an earlier run froze it. */
+  private mayHaveBeenBilled(bucket: BucketItem, answerLost: boolean): boolean {
+    return answerLost || (bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < this.run.now.getTime());
   }
 
   /** A bucket that is not one: nothing to send, nothing to learn from its freeze. */
