@@ -81,7 +81,7 @@ export class Settler {
     }
   }
 
-  /** Whether a send of the bucket may have been billed unheard: one went unanswered here, or an earlier run froze it. */
+  /** Whether a send of the bucket may have been billed unheard: one went unanswered, or an earlier run froze it. */
   private mayHaveBeenBilled(bucket: BucketItem, answerLost: boolean): boolean {
     return answerLost || (bucket.frozenAt !== undefined && Date.parse(bucket.frozenAt) < this.run.now.getTime());
   }
