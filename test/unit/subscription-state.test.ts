@@ -281,6 +281,33 @@ test("an end an hour or more after a resubscription is the new subscription's ow
     ['endedAt', 80],
   ]);
   expect(statusOf(racing)).toEqual({ status: 'active', since: at(79).toISOString() });
+  // The hour is the bound: an end a full hour after the resubscription is the new subscription's, a minute less is not.
+  const endingAt = (minute: number) =>
+    foldLegacy([
+      ['activatedAt', 5],
+      ['endRequestedAt', 20],
+      ['activatedAt', 40],
+      ['endedAt', minute],
+    ]);
+  expect(statusOf(endingAt(100)).status).toBe('ended');
+  expect(statusOf(endingAt(99)).status).toBe('active');
+});
+
+test("a second activation after the resubscription (a trial converted) does not make a later end the old request's", () => {
+  // 10:10 cancelled, 10:15 again (a trial), 11:00 converted to paid, the new subscription's own end at 11:16 (its
+  // unsubscribe-pending lost): ended, both as billing reads it and as the buyer's status, in any order of arrival.
+  const converted: (readonly [LifecycleFact, number])[] = [
+    ['activatedAt', 0],
+    ['endRequestedAt', 10],
+    ['activatedAt', 15],
+    ['activatedAt', 60],
+    ['endedAt', 76],
+  ];
+  for (const order of [converted, [...converted].reverse()]) {
+    const facts = foldLegacy(order);
+    expect(statusOf(facts).status).toBe('ended');
+    expect(isInRestartGap(at(80), foldLegacy([...order, ['activatedAt', 90]]))).toBe(true);
+  }
 });
 
 test('the end of a request the buyer withdrew by subscribing again ends nothing; a later end does', () => {

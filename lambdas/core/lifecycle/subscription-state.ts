@@ -302,7 +302,7 @@ function endIsFinal(facts: LifecycleFacts): boolean {
 /**
  * Whether the end concludes an end request the buyer withdrew by subscribing again before it: an end request came
  * before the activation, and the end after it, within the request's window (a legacy `unsubscribe-success`, about an
- * hour after its `unsubscribe-pending`) and less than an hour after the activation (`concludes`). The old
+ * hour after its `unsubscribe-pending`) and less than an hour after any activation since (`concludes`). The old
  * subscription's window closing, not the new one ending. The withdrawn request is the latest one when it came before
  * the activation; when the buyer has since asked to end the new subscription too, it is the earliest one
  * (`firstEndAt`), and the new request keeps the subscription `ending` until its own deadline: were the end the new
@@ -312,7 +312,8 @@ function concludesWithdrawnRequest(facts: LifecycleFacts): boolean {
   const { activatedAt, endedAt } = facts;
   if (activatedAt === undefined || endedAt === undefined || endedAt < activatedAt) return false;
   const withdrawn = withdrawnRequestOf(facts);
-  return withdrawn !== undefined && concludes(endedAt, withdrawn, [activatedAt]);
+  const activations = knownTimes([...(facts.recentActivations ?? []), activatedAt]);
+  return withdrawn !== undefined && concludes(endedAt, withdrawn, activations);
 }
 
 /**
