@@ -484,8 +484,10 @@ function checkedUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
-  } catch (error) {
-    throw new UsageClientConfigError(`usageUrl is not a URL: ${text}`, { cause: error });
+  } catch {
+    // Not quoted whole, nor passed on as the cause (the parser's error holds its input): what may be a user name and
+    // password before an `@` would be printed.
+    throw new UsageClientConfigError(`usageUrl is not a URL: ${String(text).replace(/\/\/.*@/, '//…@')}`);
   }
   // fetch() refuses such a URL at every call; and the password would be in every message that names the URL.
   if (url.username !== '' || url.password !== '') {

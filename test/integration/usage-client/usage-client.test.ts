@@ -12,6 +12,7 @@ import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, expect, test, vi } from 'vitest';
 import {
   CloseTimeoutError,
@@ -1122,6 +1123,16 @@ test('record() refuses what cannot be summed, and the client refuses options it 
       'usageUrl must not hold a user name or password: the client signs its calls with the AWS credentials',
     ),
   );
+  // Nor in what a log prints of the error, its cause included, when the URL does not parse.
+  const unparsable = () => new UsageClient({ usageUrl: 'https://user:secret@127.0.0.1:99999/usage' });
+  expect(unparsable).toThrow(new UsageClientConfigError('usageUrl is not a URL: https://…@127.0.0.1:99999/usage'));
+  expect(() => {
+    try {
+      unparsable();
+    } catch (error) {
+      throw new Error(inspect(error));
+    }
+  }).not.toThrow(/secret/);
   const usageUrl = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/usage';
   expect(() => new UsageClient({ usageUrl })).not.toThrow();
   // An option given as undefined keeps its default; a wait no timer can keep is refused, not run at once.
