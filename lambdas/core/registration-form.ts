@@ -25,13 +25,7 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
     label: 'Email',
     maxLength: 254,
     missing: 'Enter an email address',
-    // A practical address: no spaces, double quotes, angle brackets, format characters (not even the direction marks
-    // names may carry) or other characters that only serve to break whatever the seller feeds it into next. An
-    // apostrophe is a name's (o'brien@example.com), so the part before the @ may hold one; a domain never does.
-    check: (value) =>
-      /^[^\s@<>"()[\],;:\\]+@[^\s@<>"'()[\],;:\\]+\.[^\s@<>"'()[\],;:\\]+$/.test(value) && !/\p{Cf}/u.test(value)
-        ? undefined
-        : 'Enter an email address like name@example.com',
+    check: (value) => (isPracticalEmail(value) ? undefined : 'Enter an email address like name@example.com'),
   },
   phone: {
     label: 'Phone',
@@ -43,6 +37,30 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
         : 'Enter a phone number of at least 6 digits, using digits, spaces and + ( ) - . only',
   },
 };
+
+/**
+ * An address mail can reach, as a buyer types it: no spaces, double quotes, angle brackets, format characters (not even
+ * the direction marks names may carry) or other characters that only serve to break whatever the seller feeds it into
+ * next. An apostrophe is a name's (o'brien@example.com), so the part before the @ may hold one. The domain is host
+ * names' labels (letters of any script, digits, inner hyphens), the last one a top-level domain's: a typo such as
+ * `example..com` or `gmail.com.` is refused while the buyer can still correct it, as the registration is written once.
+ */
+function isPracticalEmail(value: string): boolean {
+  const at = value.lastIndexOf('@');
+  const local = value.slice(0, at);
+  const labels = value.slice(at + 1).split('.');
+  return (
+    at > 0 &&
+    local.length <= 64 &&
+    /^[^\s@<>"()[\],;:\\.]+(?:\.[^\s@<>"()[\],;:\\.]+)*$/u.test(local) &&
+    !/\p{Cf}/u.test(value) &&
+    labels.length >= 2 &&
+    labels.every(
+      (label) => label.length <= 63 && /^[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?$/u.test(label),
+    ) &&
+    /^(?:\p{L}[\p{L}\p{M}]+|xn--[a-z0-9-]+)$/iu.test(labels.at(-1)!)
+  );
+}
 
 // Control and format characters (bidirectional overrides and isolates), and the separators that would let one field
 // pose as two lines. Not the format characters that spell names and emoji: the zero-width

@@ -5,12 +5,21 @@ const required = ['company', 'contactName', 'email'] as const;
 const valid = { company: 'Acme', contactName: 'Ada', email: 'ada@example.com' };
 
 test('any email domain is accepted, webmail included', () => {
-  for (const email of ['a@gmail.com', 'first.last+tag@yahoo.co.uk', 'x@sub.example.museum', "o'brien@example.ie"]) {
+  for (const email of [
+    'a@gmail.com',
+    'first.last+tag@yahoo.co.uk',
+    'x@sub.example.museum',
+    "o'brien@example.ie",
+    'jos\u00e9@m\u00fcnchen.de',
+    'ada@xn--mnchen-3ya.de',
+    'ops@my-company.io',
+    'a@x1.example.com',
+  ]) {
     expect(validateRegistration({ ...valid, email }, required).valid).toBe(true);
   }
 });
 
-test('an email with markup, quoting or invisible characters is refused', () => {
+test('an email with markup, quoting, invisible characters or a typo no mail gets past is refused', () => {
   for (const email of [
     'ann\u200F@example.com',
     `'><svg/onload=1>@example.com`,
@@ -19,6 +28,21 @@ test('an email with markup, quoting or invisible characters is refused', () => {
     'a@b',
     'a;b@example.com',
     "ann@o'example.com",
+    // Typos no mail gets past, which the buyer could not correct once registered.
+    'bob@example..com',
+    'bob@gmail.com.',
+    '.bob@example.com',
+    'bob.@example.com',
+    'a..b@example.com',
+    'bob@-example.com',
+    'bob@example-.com',
+    'a@exa_mple.com',
+    `a@${'x'.repeat(64)}.com`,
+    `${'x'.repeat(65)}@example.com`,
+    'bob@example.c',
+    'bob@example.123',
+    'bob@@example.com',
+    '@example.com',
   ]) {
     const validation = validateRegistration({ ...valid, email }, required);
     expect(validation.valid, email).toBe(false);
