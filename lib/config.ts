@@ -156,7 +156,12 @@ const registrationSchema = z
       .refine((fields) => new Set(fields).size === fields.length, 'lists a field twice')
       .default(['company', 'contactName', 'email'])
       .describe("Which of the registration form's fields a buyer must fill in."),
-    freeTrialLandingUrl: webUrl.optional().describe('Where free-trial buyers go once registered (default: `appUrl`).'),
+    freeTrialLandingUrl: webUrl
+      .optional()
+      .describe(
+        'Where free-trial buyers are sent once registered, confirmed by Marketplace or not yet (the access check ' +
+          'answers `allowed` once it is). Unset, they see "You are set up" with `appUrl`, as other buyers do.',
+      ),
     sessionMinutes: z
       .number()
       .int()

@@ -15,6 +15,7 @@ import {
   sessionCookieOf,
   type Answer,
 } from '../../support/buyer.ts';
+import { checkAccess } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
 const local = useLocalStack();
@@ -23,10 +24,11 @@ const registerUrl = () => `${local.stack.apiUrl}/register`;
 const signInUrl = () => `${local.stack.webhookReceiver.appUrl}/sign-in`;
 
 /** A buyer who subscribed and arrived from Marketplace: answers the session cookie. */
-async function arrivedBuyer(offerType: 'standard' | 'free-trial' = 'standard') {
+async function arrivedBuyer(offerType: 'standard' | 'free-trial' = 'standard', activate = true) {
   const { license, registrationToken } = await local.control.createLicense({
     productCode: 'analytics-pro-example',
     offerType,
+    activate,
   });
   const arrival = await postFulfillment(local.stack.fulfillmentUrl, {
     'x-amzn-marketplace-token': registrationToken,
@@ -227,6 +229,14 @@ describe('completing registration', () => {
     expect(answer.headers.get('location')).toBe(trialUrl);
     expect(answer.headers.get('content-security-policy')).toContain(`form-action 'self' ${new URL(trialUrl).origin}`);
     expect((await getRegistration(registerUrl(), cookie)).body).toContain(`href="${trialUrl}"`);
+  });
+
+  test('a free-trial buyer is sent to the trial landing page before Marketplace confirms the trial too', async () => {
+    const { cookie, subscriberId } = await arrivedBuyer('free-trial', false);
+    const answer = await submit(cookie, complete);
+    expect(answer.headers.get('location')).toBe(`${local.stack.webhookReceiver.appUrl}/trial`);
+    // The landing page's access check tells the seller's app to wait.
+    expect((await checkAccess(local.stack, subscriberId)).body).toMatchObject({ allowed: false, status: 'pending' });
   });
 });
 
