@@ -111,6 +111,7 @@ export class Api extends Construct {
       new WebFirewall(this, 'WebFirewall', {
         stage: this.restApi.deploymentStage,
         requestsPerFiveMinutes: settings.waf.requestsPerFiveMinutes,
+        limitedPaths: apiRoutes.filter((route) => route.authorization === 'none').map((route) => route.path),
       });
     } else {
       Validations.of(this.restApi.deploymentStage).acknowledge({

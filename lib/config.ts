@@ -223,10 +223,13 @@ const apiSchema = z
           .min(10)
           .max(2_000_000_000)
           .default(300)
-          .describe('Requests one IP address may send in five minutes before it is answered 429.'),
+          .describe(
+            'Requests one IP address may send to the buyer pages in five minutes before it is answered 429 ' +
+              "(your app's signed calls are not counted).",
+          ),
       })
       .prefault({})
-      .describe('An optional WAF web ACL with a per-IP rate-based rule in front of the API.'),
+      .describe('An optional WAF web ACL in front of the API, with a per-IP rate-based rule on the buyer pages.'),
     customDomain: z
       .strictObject({
         domainName: z

@@ -1,7 +1,9 @@
 /**
  * An optional WAF web ACL in front of the API stage: one rate-based rule that blocks an IP address sending more than
- * the configured number of requests in five minutes. Each route's throttling caps all its callers together; this stops
- * one caller from using a route's whole allowance and locking real buyers out.
+ * the configured number of requests in five minutes to the public routes (the buyer pages). Each route's throttling
+ * caps all its callers together; this stops one caller from using a route's whole allowance and locking real buyers
+ * out. The signed routes are not counted: the seller's app calls them at hundreds of requests a second from a few
+ * addresses (a NAT gateway), and IAM refuses anyone else's calls.
  */
 import { Names } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
@@ -12,6 +14,8 @@ import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from './try-
 export interface WebFirewallProps {
   readonly stage: Stage;
   readonly requestsPerFiveMinutes: number;
+  /** The paths (as routed, without the stage) whose requests the rule counts. */
+  readonly limitedPaths: readonly string[];
 }
 
 /** The key a block action names its response body by; the body itself is defined once on the web ACL. */
@@ -53,6 +57,7 @@ export class WebFirewall extends Construct {
               limit: props.requestsPerFiveMinutes,
               aggregateKeyType: 'IP',
               evaluationWindowSec: 300,
+              scopeDownStatement: anyOf(props.limitedPaths.flatMap((path) => [path, `${path}/`]).map(pathEndingWith)),
             },
           },
           visibilityConfig: {
@@ -68,4 +73,25 @@ export class WebFirewall extends Construct {
       webAclArn: webAcl.attrArn,
     });
   }
+}
+
+/**
+ * Requests whose path ends with `suffix`: behind the stage's name on the execute-api address, or at the root of a
+ * custom domain. Decoded first, so that a percent-encoded spelling of the path counts too.
+ */
+function pathEndingWith(suffix: string): CfnWebACL.StatementProperty {
+  return {
+    byteMatchStatement: {
+      fieldToMatch: { uriPath: {} },
+      positionalConstraint: 'ENDS_WITH',
+      searchString: suffix,
+      textTransformations: [{ priority: 0, type: 'URL_DECODE' }],
+    },
+  };
+}
+
+/** One statement, or any of several (WAF's `OrStatement` takes two or more). */
+function anyOf(statements: readonly CfnWebACL.StatementProperty[]): CfnWebACL.StatementProperty {
+  if (statements.length === 1) return statements[0]!;
+  return { orStatement: { statements: [...statements] } };
 }

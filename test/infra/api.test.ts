@@ -227,7 +227,7 @@ describe('the web firewall', () => {
     template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
   });
 
-  test('when on, blocks an IP address over the configured rate and guards the stage', () => {
+  test("when on, blocks an IP address over the configured rate on the buyer pages, never the seller's app", () => {
     const { stack: wafStack, template: wafTemplate } = synthesize({
       'marketplace.api.waf': { enabled: true, requestsPerFiveMinutes: 1234 },
     });
@@ -242,6 +242,22 @@ describe('the web firewall', () => {
         },
       ],
     });
+    // Counted: the public pages, as a buyer's browser asks for them, behind the stage's name or a custom domain's root.
+    // Not counted: POST /usage and the access check, which the seller's app sends hundreds a second from one NAT address.
+    const [rule] = webAcl.Properties['Rules'] as {
+      Statement: {
+        RateBasedStatement: {
+          ScopeDownStatement: { OrStatement: { Statements: { ByteMatchStatement: Record<string, unknown> }[] } };
+        };
+      };
+    }[];
+    const counted = rule!.Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements.map(
+      ({ ByteMatchStatement }) => {
+        expect(ByteMatchStatement).toMatchObject({ FieldToMatch: { UriPath: {} }, PositionalConstraint: 'ENDS_WITH' });
+        return ByteMatchStatement['SearchString'];
+      },
+    );
+    expect(counted.sort()).toEqual(['/fulfillment', '/fulfillment/', '/register', '/register/']);
     const [, association] = onlyResourceOfType(wafTemplate, 'AWS::WAFv2::WebACLAssociation');
     const stageArn = JSON.stringify(association.Properties['ResourceArn']);
     expect(stageArn).toContain(JSON.stringify({ Ref: logicalIdOf(wafStack.api.restApi.deploymentStage) }));
