@@ -261,7 +261,14 @@ const apiSchema = z
 
 export const configSchema = z
   .strictObject({
-    products: z.array(productSchema).min(1).describe('The products this deployment sells.'),
+    products: z
+      .array(productSchema)
+      .min(1)
+      .describe(
+        "The products this deployment sells. Each one's code and name travel in the functions' environment, which " +
+          'Lambda caps at 4 KB: some 24 products with names of 30 characters fit (fewer with metered dimensions), and ' +
+          '`npm run synth` refuses more, naming what to shorten.',
+      ),
     marketplaceRegion: z
       .string()
       .regex(REGION_NAME_PATTERN, 'must be an AWS region name such as us-east-1')

@@ -1,7 +1,8 @@
 /**
  * Lambda refuses a function whose environment variables (names and values together) pass 4 KB, and only at deploy
  * time. The products and their metered dimensions travel in variables, so a configuration with many of them would
- * synthesize and then roll the deploy back: it is refused here, naming the function and what fills it.
+ * synthesize and then roll the deploy back: it is refused here, naming the function, what fills it and how to shrink
+ * it.
  */
 import { Tokenization, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
@@ -44,9 +45,21 @@ export function refuseOversizedEnvironments(scope: IConstruct): void {
     throw new ConfigError(
       `The ${node.serviceName} function's environment would take about ${total.toLocaleString('en-US')} bytes, and ` +
         `Lambda takes at most ${LAMBDA_ENVIRONMENT_LIMIT_BYTES.toLocaleString('en-US')} (the deploy would roll ` +
-        `back); ${largest} alone is ${largestBytes.toLocaleString('en-US')}. The products and their metered ` +
-        'dimensions travel there: sell fewer metered dimensions in this deployment, or give them shorter names ' +
-        '(marketplace.products[].dimensions).',
+        `back); ${largest} alone is ${largestBytes.toLocaleString('en-US')}. ${HOW_TO_SHRINK[largest] ?? SHRINK_PRODUCTS}`,
     );
   }
 }
+
+const SHRINK_PRODUCTS =
+  'Every product travels there (its code, name and identity model): sell fewer products in this deployment, or give ' +
+  'them shorter names (marketplace.products[].name).';
+
+/** What fills each variable that grows with the configuration, and how to make it smaller. */
+const HOW_TO_SHRINK: Readonly<Record<string, string>> = {
+  PRODUCTS: SHRINK_PRODUCTS,
+  METERED_DIMENSIONS:
+    'The metered dimensions of every product travel there: sell fewer metered dimensions in this deployment, or ' +
+    'give them shorter names (marketplace.products[].dimensions).',
+  REGISTRATION:
+    'The registration page settings travel there: shorten its texts and addresses (marketplace.registration).',
+};

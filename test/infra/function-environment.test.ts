@@ -146,4 +146,18 @@ describe("Lambda's 4 KB of environment", () => {
     );
     expect(refused).toThrow(/METERED_DIMENSIONS alone is [\d,]+\. .*\(marketplace\.products\[\]\.dimensions\)\.$/);
   });
+
+  test('so many products that their list would not fit are refused naming the products, not the dimensions', () => {
+    // Forty contract products: no metered dimension anywhere, so fewer dimensions would not help.
+    const products = Array.from({ length: 40 }, (_, index) => ({
+      code: `contractproduct${String(index).padStart(11, '0')}`,
+      name: `Analytics Suite Enterprise Edition ${index}`,
+      pricingModel: 'contracts',
+      dimensions: [{ name: 'seats', kind: 'contract' }],
+    }));
+    const refused = () => synthesize({ 'marketplace.products': products });
+    expect(refused).toThrow(
+      /PRODUCTS alone is [\d,]+\. .*sell fewer products .*\(marketplace\.products\[\]\.name\)\.$/,
+    );
+  });
 });
