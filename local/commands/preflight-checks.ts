@@ -15,6 +15,7 @@ import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier } from '@smithy/core/endpoints';
+import { REGION_NAME_PATTERN } from '../../contracts/index.ts';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
 import {
   arnsInStackRegion,
@@ -329,6 +330,14 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
         ? ''
         : `; a stack in ${MARKETPLACE_EVENTS_REGION} forwards Marketplace's notifications`;
     return { outcome: 'PASS', check, detail: `${config.region} (marketplace.region)${forwarded}` };
+  }
+  if (!REGION_NAME_PATTERN.test(stackRegion)) {
+    return {
+      outcome: 'FAIL',
+      check,
+      detail: `the credentials' region is ${JSON.stringify(stackRegion)}, which is not an AWS region name`,
+      fix: "Set AWS_REGION (or the profile's region) to the region to deploy to, such as us-east-1.",
+    };
   }
   const hearsFromMarketplace = receivesMarketplaceEvents(config) || legacyTopicsOf(config).length > 0;
   if (stackRegion === MARKETPLACE_EVENTS_REGION || !hearsFromMarketplace) {

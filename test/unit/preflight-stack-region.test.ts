@@ -70,3 +70,12 @@ test('with marketplace.region set, the configuration has checked the ARNs alread
   });
   expect(stackRegionCheck(config, 'eu-west-1')).toMatchObject({ outcome: 'PASS' });
 });
+
+test('a region that is not one (a typo in AWS_REGION) fails as such, not with a region to configure', () => {
+  const check = stackRegionCheck(configWith({}), 'moon');
+  expect(check).toMatchObject({
+    outcome: 'FAIL',
+    detail: 'the credentials\' region is "moon", which is not an AWS region name',
+  });
+  expect(check.fix).not.toContain('marketplace.region');
+});
