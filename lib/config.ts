@@ -619,10 +619,18 @@ export function configFromContext(context: Record<string, unknown>): unknown {
   if (overrides.length === 0) return base;
   const merged: unknown = structuredClone(base);
   for (const [key, value] of overrides) {
-    setPath(merged, key.slice(prefix.length).split('.'), parseContextValue(key, value));
+    const path = key.slice(prefix.length).split('.');
+    // Set on a plain object, these would reach every object's prototype, not a setting.
+    const inherited = path.find((segment) => INHERITED_NAMES.has(segment));
+    if (inherited !== undefined) {
+      throw new ConfigError(`Invalid configuration: context "${key}": ${inherited} is not a setting`);
+    }
+    setPath(merged, path, parseContextValue(key, value));
   }
   return merged;
 }
+
+const INHERITED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * A setting given beside `marketplace` rather than under it (`-c region=...`), or under a misspelt name

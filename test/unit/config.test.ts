@@ -546,6 +546,19 @@ describe('configFromContext applies -c overrides', () => {
     expect(contextOfCdkJson('{"context":{"a":1}}')).toEqual({ a: 1 });
   });
 
+  test('a -c path through an inherited name is refused, once, and reaches no other object', () => {
+    const inherited: [key: string, name: string][] = [
+      ['marketplace.__proto__.x', '__proto__'],
+      ['marketplace.products.0.constructor.prototype.x', 'constructor'],
+    ];
+    for (const [key, name] of inherited) {
+      expect(() => configFromContext({ ...cdkJsonContext(), [key]: '1' }), key).toThrow(
+        new ConfigError(`Invalid configuration: context "${key}": ${name} is not a setting`),
+      );
+    }
+    expect(({} as Record<string, unknown>)['x']).toBeUndefined();
+  });
+
   test('a setting beside marketplace, or under a misspelt name, is refused rather than ignored', () => {
     const misplaced: [key: string, meant: string][] = [
       ['region', 'marketplace.region'],
