@@ -292,6 +292,15 @@ describe('every failure is a page the buyer understands', () => {
     expect(answer.body).toContain('AWS Marketplace console');
   });
 
+  test('a token sent twice, even a valid one beside a copy of itself: Marketplace sends one', async () => {
+    const { registrationToken } = await subscribe();
+    const field = `x-amzn-marketplace-token=${encodeURIComponent(registrationToken)}`;
+    for (const body of [`${field}&${field}`, `${field}&x-amzn-marketplace-token=bogus`]) {
+      expectPage(await fulfill(body), 400, 'This sign-up link is not valid');
+    }
+    expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
+  });
+
   test('an expired token', async () => {
     const { registrationToken } = await subscribe();
     await local.control.advanceClock({ hours: 5 });
