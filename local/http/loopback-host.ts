@@ -7,6 +7,7 @@
  * sent (its `Origin` is not a loopback one): a page cannot read the answer, but a blind form post would still move
  * the clock, add a license or subscribe its own URL to Marketplace's notifications.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
 /** IPv4's whole loopback network, 127.0.0.0/8, written as a literal address. */
@@ -62,7 +63,7 @@ export function loopbackOnly(listener: RequestListener, options: LoopbackOptions
         response,
         `Forbidden: this local server answers only requests addressed to localhost (or a name below it), ` +
           `127.x.x.x or [::1], not to ${JSON.stringify(host ?? '')}, so that no web page can reach it by DNS ` +
-          'rebinding.\n',
+          'rebinding.',
       );
     } else if (options.foreignOrigins !== 'serve' && isForeignOrigin(origin)) {
       refuse(
@@ -70,7 +71,7 @@ export function loopbackOnly(listener: RequestListener, options: LoopbackOptions
         response,
         `Forbidden: this local server answers no request a page of another site sends (Origin ` +
           `${JSON.stringify(origin)}), so that no web page open while it runs can drive it. Call it from your ` +
-          'code, a terminal or a page it serves.\n',
+          'code, a terminal or a page it serves.',
       );
     } else {
       listener(request, response);
@@ -78,7 +79,21 @@ export function loopbackOnly(listener: RequestListener, options: LoopbackOptions
   };
 }
 
+/**
+ * A JSON `message`, as every local server answers what it does not serve, in the shape of an AWS JSON error too: an
+ * AWS SDK pointed at the simulator (or the SQS endpoint) reports it as an `AccessDeniedException` saying why, not as
+ * a body it could not parse.
+ */
 function refuse(request: IncomingMessage, response: ServerResponse, message: string): void {
   request.resume();
-  response.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(message);
+  response
+    .writeHead(403, {
+      'content-type': 'application/json',
+      'x-amzn-errortype': ACCESS_DENIED,
+      'x-amzn-requestid': randomUUID(),
+      connection: 'close',
+    })
+    .end(JSON.stringify({ __type: ACCESS_DENIED, message }));
 }
+
+const ACCESS_DENIED = 'AccessDeniedException';

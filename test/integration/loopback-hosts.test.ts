@@ -5,6 +5,7 @@
  * own site) answer a request a page of another site sends: a blind cross-site form post cannot drive the simulator.
  * What none can read as a request (headers too large, not HTTP) is answered with a JSON message, not Node's empty one.
  */
+import { BatchMeterUsageCommand, MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, expect, test } from 'vitest';
@@ -53,6 +54,33 @@ test('each server refuses a request addressed to another host name', async () =>
       expect(answer.body).toContain('DNS rebinding');
     }
   }
+});
+
+test('an AWS SDK addressing the simulator by another name is told why, as an AWS error it can read', async () => {
+  const metering = new MarketplaceMeteringClient({
+    endpoint: local.stack.simulator.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+  // A container reaching the simulator by its service name (`simulator:4010`) sends that name as Host.
+  metering.middlewareStack.add(
+    (next) => (args) => {
+      (args.request as { headers: Record<string, string> }).headers['host'] = 'simulator:4010';
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'hostOfAContainer' },
+  );
+  const refusal = await metering.send(new BatchMeterUsageCommand({ ProductCode: 'x', UsageRecords: [] })).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(refusal).toMatchObject({
+    name: 'AccessDeniedException',
+    message: expect.stringContaining('not to "simulator:4010"') as unknown,
+    $metadata: { httpStatusCode: 403, requestId: expect.any(String) as unknown },
+  });
+  metering.destroy();
 });
 
 test('each server serves requests addressed to it by a loopback name, with its port', async () => {
