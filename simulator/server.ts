@@ -13,10 +13,12 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listen } from '../local/http/listen.ts';
+import { isLoopbackHost } from '../local/http/loopback-host.ts';
 import { handledRequests } from '../local/http/request-handler.ts';
 import { sendAwsError, serializationError } from '../local/http/aws-json.ts';
 import { BuyerPage } from './buyer-page.ts';
 import { ControlApi } from './control-api.ts';
+import { SimulatorError } from './errors.ts';
 import { ids } from './random.ts';
 import type { SettingsPatch } from './settings.ts';
 import { Simulator } from './simulator.ts';
@@ -25,6 +27,10 @@ import { SimulatorStateFile } from './state-file.ts';
 export interface SimulatorOptions {
   /** TCP port; 0 (the default) picks a free one. */
   readonly port?: number;
+  /**
+   * The loopback address to listen on (default `127.0.0.1`; `::1` for IPv6): the simulator answers only requests
+   * addressed to this machine, so listening on another interface would serve no one.
+   */
   readonly host?: string;
   /** Settings over the defaults, and over the saved ones when the state is restored. */
   readonly settings?: SettingsPatch;
@@ -46,10 +52,24 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
+/** A host as a URL names it: an IPv6 address in brackets. */
+function urlHostOf(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** How often a running clock is checked for lifecycle events that have come due (the end of a grace period). */
 const EVENT_RELEASE_INTERVAL_MS = 1000;
 
+/**
+ * @throws SimulatorError when `options.host` is not a loopback address
+ */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  if (options.host !== undefined && !isLoopbackHost(urlHostOf(options.host))) {
+    throw new SimulatorError(
+      `host ${JSON.stringify(options.host)} is not a loopback address (127.x.x.x, ::1 or localhost): the simulator ` +
+        'answers only requests addressed to this machine',
+    );
+  }
   const stateFile = options.dataDir === undefined ? undefined : new SimulatorStateFile(options.dataDir);
   try {
     return await serve(options, stateFile);
@@ -81,12 +101,13 @@ async function serve(options: SimulatorOptions, stateFile: SimulatorStateFile | 
     }),
   );
   const host = options.host ?? '127.0.0.1';
+  const hostInUrl = urlHostOf(host);
   await listen(server, options.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
   const releaseTimer = setInterval(() => simulator.releaseDueEvents(), EVENT_RELEASE_INTERVAL_MS);
   releaseTimer.unref();
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${hostInUrl}:${port}`,
     port,
     simulator,
     close: async () => {
