@@ -45,7 +45,7 @@ export async function readAwsJsonBody(request: IncomingMessage, limit: number): 
     return await readBody(request, limit);
   } catch (error) {
     if (error instanceof RequestTooLargeError) {
-      throw frameworkError('RequestEntityTooLargeException', `Request must be smaller than ${limit} bytes`, 413);
+      throw frameworkError('RequestEntityTooLargeException', `Request must be at most ${limit} bytes`, 413);
     }
     throw error;
   }

@@ -102,6 +102,8 @@ test('a body over 1 MB is refused with a JSON 413, on a connection that serves o
   const { status, body } = await post('AWSMPMeteringService.BatchMeterUsage', Buffer.alloc(2 * 1024 * 1024, 32));
   expect(status).toBe(413);
   expect(body.__type).toContain('RequestEntityTooLargeException');
+  // 1 MB exactly is taken: the message says so.
+  expect(body.message).toBe('Request must be at most 1048576 bytes');
 
   // The rest of the body is read and dropped rather than the connection closed under a client still sending it.
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
