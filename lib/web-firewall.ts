@@ -3,7 +3,7 @@
  * the configured number of requests in five minutes to the public routes (the buyer pages). Each route's throttling
  * caps all its callers together; this stops one caller from using a route's whole allowance and locking real buyers
  * out. The signed routes are not counted: the seller's app calls them at hundreds of requests a second from a few
- * addresses (a NAT gateway), and IAM refuses anyone else's calls.
+ * addresses (a NAT gateway), which a per-IP limit would block.
  */
 import { Names } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
@@ -77,7 +77,7 @@ export class WebFirewall extends Construct {
 
 /**
  * Requests whose path ends with `suffix`: behind the stage's name on the execute-api address, or at the root of a
- * custom domain. Decoded first, so that a percent-encoded spelling of the path counts too.
+ * custom domain. Decoded and normalized first (`%65`, `//`, `/./`), so that another spelling of the path counts too.
  */
 function pathEndingWith(suffix: string): CfnWebACL.StatementProperty {
   return {
@@ -85,13 +85,17 @@ function pathEndingWith(suffix: string): CfnWebACL.StatementProperty {
       fieldToMatch: { uriPath: {} },
       positionalConstraint: 'ENDS_WITH',
       searchString: suffix,
-      textTransformations: [{ priority: 0, type: 'URL_DECODE' }],
+      textTransformations: [
+        { priority: 0, type: 'URL_DECODE' },
+        { priority: 1, type: 'NORMALIZE_PATH' },
+      ],
     },
   };
 }
 
 /** One statement, or any of several (WAF's `OrStatement` takes two or more). */
 function anyOf(statements: readonly CfnWebACL.StatementProperty[]): CfnWebACL.StatementProperty {
+  if (statements.length === 0) throw new Error('A rate-based rule must count some requests: no path was given');
   if (statements.length === 1) return statements[0]!;
   return { orStatement: { statements: [...statements] } };
 }

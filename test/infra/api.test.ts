@@ -253,7 +253,15 @@ describe('the web firewall', () => {
     }[];
     const counted = rule!.Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements.map(
       ({ ByteMatchStatement }) => {
-        expect(ByteMatchStatement).toMatchObject({ FieldToMatch: { UriPath: {} }, PositionalConstraint: 'ENDS_WITH' });
+        expect(ByteMatchStatement).toMatchObject({
+          FieldToMatch: { UriPath: {} },
+          PositionalConstraint: 'ENDS_WITH',
+          // `/prod/regist%65r` and `/prod//register` reach the page too.
+          TextTransformations: [
+            { Priority: 0, Type: 'URL_DECODE' },
+            { Priority: 1, Type: 'NORMALIZE_PATH' },
+          ],
+        });
         return ByteMatchStatement['SearchString'];
       },
     );
