@@ -41,9 +41,10 @@ export const fieldRules: Record<RegistrationField, FieldRule> = {
 /**
  * An address mail can reach, as a buyer types it: no spaces, double quotes, angle brackets, format characters (not even
  * the direction marks names may carry) or other characters that only serve to break whatever the seller feeds it into
- * next. An apostrophe is a name's (o'brien@example.com), so the part before the @ may hold one. The domain is host
- * names' labels (letters of any script, digits, inner hyphens), the last one a top-level domain's: a typo such as
- * `example..com` or `gmail.com.` is refused while the buyer can still correct it, as the registration is written once.
+ * next. An apostrophe is a name's (o'brien@example.com), so the part before the @ may hold one, and dots anywhere
+ * (Japanese carriers gave out `taro..yamada@docomo.ne.jp`, which still get mail). The domain is host names' labels
+ * (letters of any script, digits, inner hyphens), the last one a top-level domain's: a typo such as `example..com` or
+ * `gmail.com.` is refused while the buyer can still correct it, as the registration is written once.
  */
 function isPracticalEmail(value: string): boolean {
   const at = value.lastIndexOf('@');
@@ -52,7 +53,7 @@ function isPracticalEmail(value: string): boolean {
   return (
     at > 0 &&
     local.length <= 64 &&
-    /^[^\s@<>"()[\],;:\\.]+(?:\.[^\s@<>"()[\],;:\\.]+)*$/u.test(local) &&
+    /^[^\s@<>"()[\],;:\\]+$/u.test(local) &&
     !/\p{Cf}/u.test(value) &&
     labels.length >= 2 &&
     labels.every(
