@@ -485,9 +485,8 @@ function checkedUrl(text: string): URL {
   try {
     url = new URL(text);
   } catch {
-    // Not quoted whole, nor passed on as the cause (the parser's error holds its input): what may be a user name and
-    // password before an `@` would be printed.
-    throw new UsageClientConfigError(`usageUrl is not a URL: ${String(text).replace(/\/\/.*@/, '//…@')}`);
+    // Not passed on as the cause: the parser's error holds its input whole.
+    throw new UsageClientConfigError(`usageUrl is not a URL: ${shownUrl(text)}`);
   }
   // fetch() refuses such a URL at every call; and the password would be in every message that names the URL.
   if (url.username !== '' || url.password !== '') {
@@ -497,9 +496,21 @@ function checkedUrl(text: string): URL {
   }
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return url;
   if (url.protocol !== 'http:') {
-    throw new UsageClientConfigError(`usageUrl must start with https:// (http:// to this machine): ${text}`);
+    throw new UsageClientConfigError(`usageUrl must start with https:// (http:// to this machine): ${shownUrl(text)}`);
   }
-  throw new UsageClientConfigError(`usageUrl must be https (http only to this machine, for the local stack): ${text}`);
+  throw new UsageClientConfigError(
+    `usageUrl must be https (http only to this machine, for the local stack): ${shownUrl(text)}`,
+  );
+}
+
+/**
+ * A usageUrl as a message may quote it: without what may be a user name and password (everything before its last `@`,
+ * however the URL is spelt).
+ */
+function shownUrl(text: string): string {
+  const quoted = String(text);
+  const at = quoted.lastIndexOf('@');
+  return at < 0 ? quoted : `…${quoted.slice(at)}`;
 }
 
 function regionOf(url: URL, region: string | undefined): string {

@@ -1125,7 +1125,10 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   );
   // Nor in what a log prints of the error, its cause included, when the URL does not parse.
   const unparsable = () => new UsageClient({ usageUrl: 'https://user:secret@127.0.0.1:99999/usage' });
-  expect(unparsable).toThrow(new UsageClientConfigError('usageUrl is not a URL: https://…@127.0.0.1:99999/usage'));
+  expect(unparsable).toThrow(new UsageClientConfigError('usageUrl is not a URL: …@127.0.0.1:99999/usage'));
+  for (const usageUrl of ['user:secret@127.0.0.1:4010/usage', 'https://user:se\ncret@127.0.0.1:99999/usage']) {
+    expect(() => new UsageClient({ usageUrl, region: 'us-east-1' }), usageUrl).not.toThrow(/secret|se\ncret/);
+  }
   let thrown: unknown;
   try {
     unparsable();
