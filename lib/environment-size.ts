@@ -45,7 +45,7 @@ export function refuseOversizedEnvironments(scope: IConstruct): void {
     throw new ConfigError(
       `The ${node.serviceName} function's environment would take about ${total.toLocaleString('en-US')} bytes, and ` +
         `Lambda takes at most ${LAMBDA_ENVIRONMENT_LIMIT_BYTES.toLocaleString('en-US')} (the deploy would roll ` +
-        `back); ${largest} alone is ${largestBytes.toLocaleString('en-US')}. ${HOW_TO_SHRINK[largest] ?? SHRINK_PRODUCTS}`,
+        `back); ${largest} alone is ${largestBytes.toLocaleString('en-US')}. ${HOW_TO_SHRINK[largest] ?? SHRINK_ANY}`,
     );
   }
 }
@@ -53,6 +53,10 @@ export function refuseOversizedEnvironments(scope: IConstruct): void {
 const SHRINK_PRODUCTS =
   'Every product travels there (its code, name and identity model): sell fewer products in this deployment, or give ' +
   'them shorter names (marketplace.products[].name).';
+
+const SHRINK_ANY =
+  'The products, their metered dimensions and the registration settings travel there: sell fewer products or ' +
+  'metered dimensions in this deployment, or give them shorter names (marketplace.products).';
 
 /** What fills each variable that grows with the configuration, and how to make it smaller. */
 const HOW_TO_SHRINK: Readonly<Record<string, string>> = {
