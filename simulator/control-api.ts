@@ -30,14 +30,19 @@ const LATEST_SECONDS = Date.parse('9999-12-31T23:59:59Z') / 1000;
 const MAX_SPAN_SECONDS = LATEST_SECONDS - EARLIEST_SECONDS;
 
 /** An instant as an ISO-8601 string or epoch seconds. */
-const instant = z.union([
-  z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
-  z
-    .number()
-    .min(EARLIEST_SECONDS)
-    .max(LATEST_SECONDS)
-    .transform((seconds) => new Date(seconds * 1000)),
-]);
+const instant = z.union(
+  [
+    z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
+    z
+      .number()
+      .min(EARLIEST_SECONDS)
+      .max(LATEST_SECONDS)
+      .transform((seconds) => new Date(seconds * 1000)),
+  ],
+  {
+    error: 'must be an ISO 8601 date-time with a zone (2026-12-07T10:00:00Z) or epoch seconds, in the years 0000-9999',
+  },
+);
 
 const entitlementValue = z.union([
   // The Entitlement Service's IntegerValue is a 32-bit integer: it cannot carry more.
