@@ -10,7 +10,7 @@ import type { Construct } from 'constructs';
 import type { ProjectFunction } from './functions.ts';
 
 /** The operator's runbook, in the repository: one entry per alarm, its anchor the alarm's name in the stack. */
-export const RUNBOOK = 'docs/operations.md';
+const RUNBOOK = 'docs/operations.md';
 
 export interface AlarmAboveProps {
   /** Unique in the stack; the alarm is called `<stack name>-<name>`, and its runbook entry `#<name>`. */

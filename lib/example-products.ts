@@ -7,7 +7,7 @@
 import { CONFIG_CONTEXT_KEY, ConfigError, type Config } from './config.ts';
 
 /** What marks a product code as an example: one place, so the shipped examples and the check cannot drift apart. */
-export const EXAMPLE_PRODUCT_CODE_SUFFIX = '-example';
+const EXAMPLE_PRODUCT_CODE_SUFFIX = '-example';
 
 /** The context flag that lets the examples through: `-c allowExampleProducts=true`. */
 export const ALLOW_EXAMPLE_PRODUCTS = 'allowExampleProducts';

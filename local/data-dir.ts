@@ -17,7 +17,7 @@ export const DATA_DIR_LOCK_FILE_NAME = 'npm-start.lock';
 /** What `npm start` runs (`package.json`), as a holder's command line names it. */
 const START_SCRIPT = 'local/start.ts';
 /** Where DynamoDB Local (`-sharedDb`) keeps every table. */
-export const TABLES_FILE_NAME = 'shared-local-instance.db';
+const TABLES_FILE_NAME = 'shared-local-instance.db';
 /** Present from the start of a data directory's first `npm start` until that start is ready. */
 export const FIRST_START_FILE_NAME = 'npm-start.first-start';
 /** What a start keeps in the data directory. */
@@ -79,7 +79,7 @@ export class IncompleteDataDirError extends LocalStackError {
  *
  * @throws IncompleteDataDirError naming what is there and what is missing
  */
-export function checkDataDirComplete(dataDir: string): void {
+function checkDataDirComplete(dataDir: string): void {
   const tables = existsSync(join(dataDir, TABLES_FILE_NAME));
   const simulator = existsSync(join(dataDir, STATE_FILE_NAME));
   if (tables === simulator) return;

@@ -64,7 +64,7 @@ const inputs = {
   }),
 };
 
-export function deadLetterQueueName(queueName: string): string {
+function deadLetterQueueName(queueName: string): string {
   return `${queueName}-dead-letters`;
 }
 

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { SIGNATURE_HEADER, verifyWebhookSignature } from '../lambdas/core/webhook-signature.ts';
+import { EVENT_ID_HEADER, SIGNATURE_HEADER, verifyWebhookSignature } from '../lambdas/core/webhook-signature.ts';
 import { listen } from './http/listen.ts';
 import { handledRequests } from './http/request-handler.ts';
 import { readBody, RequestTooLargeError } from './http/read-body.ts';
@@ -84,7 +84,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   function receive(request: IncomingMessage, body: string): number {
     const header = request.headers[SIGNATURE_HEADER];
     const signature = verdictOf(options.secret, typeof header === 'string' ? header : undefined, body, new Date());
-    const eventId = request.headers['x-marketplace-event-id'];
+    const eventId = request.headers[EVENT_ID_HEADER];
     let status = signature === 'valid' ? 204 : 401;
     // An app that is down fails the webhook's calls; a forged one is still refused, and uses up none of the failures.
     if (status === 204 && failuresToInject > 0) {

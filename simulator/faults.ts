@@ -18,7 +18,7 @@ const ruleScope = {
   times: z.number().int().min(1).optional(),
 };
 
-export const faultRuleSchema = z.discriminatedUnion('kind', [
+const faultRuleSchema = z.discriminatedUnion('kind', [
   /** `ThrottlingException` (400), which the SDK retries. */
   z.strictObject({ kind: z.literal('throttle'), ...ruleScope }),
   /** `InternalServiceErrorException` (500), which the SDK retries. */

@@ -1,5 +1,5 @@
 /**
- * The Marketplace services on the awsJson1_1 protocol (see `../aws-json.ts`): their operations and `X-Amz-Target`s,
+ * The Marketplace services on the awsJson1_1 protocol (see `../local/http/aws-json.ts`): their operations and `X-Amz-Target`s,
  * their modeled errors, and the SigV4 checks AWS makes before any of them runs.
  */
 import { createHash } from 'node:crypto';

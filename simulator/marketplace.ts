@@ -72,7 +72,7 @@ const LICENSE_ISSUER_ACCOUNT_ID = '999999999999';
 
 const LICENSE_ARN_PREFIX = `arn:aws:license-manager::${LICENSE_ISSUER_ACCOUNT_ID}:license:`;
 
-export function licenseArnOf(licenseId: string): string {
+function licenseArnOf(licenseId: string): string {
   return `${LICENSE_ARN_PREFIX}${licenseId}`;
 }
 

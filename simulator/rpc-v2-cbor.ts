@@ -9,7 +9,7 @@ import { cbor, dateToTag } from '@smithy/core/cbor';
 import { AwsError, frameworkError, serializationError, unknownOperationError } from '../local/http/aws-json.ts';
 import type { Operation } from './marketplace-protocol.ts';
 
-export const CBOR_CONTENT_TYPE = 'application/cbor';
+const CBOR_CONTENT_TYPE = 'application/cbor';
 const PROTOCOL_HEADER = 'smithy-protocol';
 const PROTOCOL = 'rpc-v2-cbor';
 

@@ -17,7 +17,7 @@ const seconds = () =>
     .min(0)
     .max(366 * 86_400);
 
-export const settingsSchema = z.strictObject({
+const settingsSchema = z.strictObject({
   /** The seller account: `account` of lifecycle events, `proposer` of agreements. */
   sellerAccountId: z.string().regex(/^\d{12}$/),
   /** Regions whose credential scope the metering operations accept; others get `DisabledApiException`. */

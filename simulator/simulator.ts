@@ -39,7 +39,7 @@ import {
   type SimulatorSnapshotToSave,
 } from './state-snapshot.ts';
 import { UsageSigner } from './usage-signer.ts';
-import { protocolFor } from './wire-protocols.ts';
+import { header, protocolFor } from './wire-protocols.ts';
 
 const handlers: Record<Operation, OperationHandler> = {
   BatchMeterUsage: batchMeterUsage,
@@ -377,9 +377,4 @@ function attempt<T>(operation: () => T): { ok: true; result: T } | { ok: false; 
 
 function logSaveFailure(error: unknown): void {
   console.error('simulator: could not save its state', error);
-}
-
-function header(request: IncomingMessage, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }

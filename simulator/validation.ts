@@ -87,7 +87,7 @@ export function constraintViolations(violations: readonly string[]): string {
 }
 
 /** `['UsageRecords', 0, 'Dimension']` becomes `usageRecords.1.member.dimension`; map keys such as `DIMENSION` stay. */
-export function memberPath(path: readonly PropertyKey[]): string {
+function memberPath(path: readonly PropertyKey[]): string {
   return path
     .map((segment) => (typeof segment === 'number' ? `${segment + 1}.member` : camelCase(String(segment))))
     .join('.');

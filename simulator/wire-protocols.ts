@@ -54,7 +54,8 @@ export function protocolFor(path: string): WireProtocol {
   return path.startsWith(RPC_V2_PATH_PREFIX) ? rpcV2Cbor : awsJson1_1;
 }
 
-function header(request: IncomingMessage, name: string): string | undefined {
+/** A request header's value (the first, when sent more than once). */
+export function header(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }

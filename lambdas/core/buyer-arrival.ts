@@ -57,7 +57,7 @@ export interface ArrivalDependencies {
 }
 
 /** The subscriber's identity: keyed as its product's identity model says, with every other identifier kept. */
-export function identityOf(resolved: ResolvedCustomer, product: ProductListing): SubscriberIdentity {
+function identityOf(resolved: ResolvedCustomer, product: ProductListing): SubscriberIdentity {
   const { productCode, licenseArn, customerIdentifier, customerAWSAccountId } = resolved;
   if (product.identityModel === 'license' && licenseArn !== undefined && customerAWSAccountId !== undefined) {
     return { model: 'license', productCode, licenseArn, customerAWSAccountId, customerIdentifier };

@@ -44,7 +44,7 @@ export const productsVariable = json(
 
 export type { RegistrationField } from '../../contracts/index.ts';
 
-export const registrationSettingsVariable = json(
+const registrationSettingsVariable = json(
   z.strictObject({
     appUrl: webUrl(),
     supportEmail: z.email().optional(),

@@ -17,7 +17,7 @@ import { digestOf, expiryOf, resolvedTokenKey, unexpiredUntil } from './table-ke
 export const RECALLED_WITHOUT_MARKETPLACE_MINUTES = 15;
 
 /** How long a resolution is kept at all: a token's lifetime at Marketplace (AWS: 4 hours). */
-export const KEPT_HOURS = 4;
+const KEPT_HOURS = 4;
 
 export interface RememberedResolution {
   readonly resolved: ResolvedCustomer;

@@ -10,6 +10,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'x-marketplace-signature';
 
+/** The event's id, the same on every retry of its call: what a receiver deduplicates on. */
+export const EVENT_ID_HEADER = 'x-marketplace-event-id';
+
 /** How far a signature's timestamp may be from the receiver's clock. */
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 

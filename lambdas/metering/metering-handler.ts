@@ -26,7 +26,7 @@ export interface MeteringHandlerDependencies {
  * How long before its timeout a run stops taking buckets: enough to send the calls it has prepared (two dozen at most,
  * at 10 a second, each retried for up to some 6 s) and settle them.
  */
-export const HAND_OVER_RESERVE_MS = 60_000;
+const HAND_OVER_RESERVE_MS = 60_000;
 
 const trigger = z.union([
   z.object({ 'detail-type': z.literal('Scheduled Event') }),

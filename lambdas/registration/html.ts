@@ -19,7 +19,7 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 /** Control characters have no place in a page; a buyer's input that carries one gets a visible placeholder. */
 const CONTROL_CHARACTERS = /[^\P{Cc}\t\n\r]/gu;
 
-export function escapeHtml(value: string): string {
+function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (character) => ESCAPES[character]!).replace(CONTROL_CHARACTERS, '\uFFFD');
 }
 

@@ -16,7 +16,7 @@ const SESSION_COOKIE = 'mp_registration';
  * sessions. Over HTTPS (always, behind API Gateway) it carries the `__Host-` prefix, so that no other host of the
  * domain (a sibling subdomain) can plant or override it; plain HTTP (the local gateway) cannot use the prefix.
  */
-export function sessionCookieName(event: APIGatewayProxyEvent, productCode: string): string {
+function sessionCookieName(event: APIGatewayProxyEvent, productCode: string): string {
   // A product code may hold characters a cookie name may not (`/=:@`): each character but a letter, digit or hyphen
   // becomes `_` and its code in hex, so that no two product codes share a name.
   const encoded = productCode.replace(/[^A-Za-z0-9-]/g, (character) => `_${character.charCodeAt(0).toString(16)}`);
@@ -28,7 +28,7 @@ function cookiePrefix(event: APIGatewayProxyEvent): string {
 }
 
 /** A registration form is one token and a few short fields; anything much larger is not from a browser filling it. */
-export const MAX_FORM_BYTES = 16 * 1024;
+const MAX_FORM_BYTES = 16 * 1024;
 
 /** A request the handler refuses before doing anything with it. */
 export class BadRequestError extends BackendError {
@@ -57,7 +57,7 @@ function headerValues(event: APIGatewayProxyEvent, name: string): string[] {
   return last === undefined ? [] : [last];
 }
 
-export function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(event.headers ?? {})) {
     if (key.toLowerCase() === wanted && value !== undefined) return value;
@@ -111,7 +111,7 @@ export function sessionCookieValue(
 }
 
 /** Behind API Gateway every request is HTTPS; the local gateway speaks plain HTTP and says so. */
-export function isHttps(event: APIGatewayProxyEvent): boolean {
+function isHttps(event: APIGatewayProxyEvent): boolean {
   return (header(event, 'x-forwarded-proto') ?? 'https') === 'https';
 }
 

@@ -9,7 +9,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { QUEUE_CONSUMERS } from '../../contracts/index.ts';
 import type { Clock } from '../core/clock.ts';
 import { BackendError, messageOf } from '../core/errors.ts';
-import { SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.ts';
+import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.ts';
 
 /** A webhook call that did not deliver its event: the message is tried again later. */
 export class WebhookCallError extends BackendError {
@@ -49,7 +49,7 @@ export function createWebhookHandler(dependencies: WebhookDependencies) {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'x-marketplace-event-id': eventId,
+        [EVENT_ID_HEADER]: eventId,
         [SIGNATURE_HEADER]: signWebhook(await dependencies.secret(), body, dependencies.clock.now()),
       },
       body,

@@ -31,7 +31,7 @@ export function subscriberIdArgument(option: string, text: string): string {
 }
 
 /** Whether the id names a subscriber item, or a subscriber whose item is gone but whose usage is still there. */
-export async function isKnownSubscriber(
+async function isKnownSubscriber(
   client: DynamoDBDocumentClient,
   targets: Pick<CommandTargets, 'subscribersTable' | 'usageTable'>,
   subscriberId: string,

@@ -446,7 +446,7 @@ export async function concurrencyCheck(region: string): Promise<CheckResult> {
 }
 
 /** The verdict on an account's concurrency quota and what of it is unreserved. */
-export function concurrencyVerdict(check: string, region: string, quota: number, unreserved: number): CheckResult {
+function concurrencyVerdict(check: string, region: string, quota: number, unreserved: number): CheckResult {
   const reserving = Object.values(METERING_RESERVED_CONCURRENCY).reduce((sum, count) => sum + count, 0);
   const minimum = Math.min(MIN_UNRESERVED_CONCURRENCY, quota);
   const figures = `quota ${quota} concurrent executions, ${unreserved} unreserved`;

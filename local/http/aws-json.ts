@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, RequestTooLargeError } from './read-body.ts';
 
-export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 /** An error answered in the service's own format. `type` is the exception name the SDK maps to a class. */
 export class AwsError extends Error {

@@ -32,7 +32,7 @@ import {
 } from './usage-checks.ts';
 
 /** The model's pattern for `LicenseArn`. */
-export const LICENSE_ARN_PATTERN =
+const LICENSE_ARN_PATTERN =
   /^arn:aws[a-zA-Z-]*:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}$/;
 
 const usageRecordInput = z.object({

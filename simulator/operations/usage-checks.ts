@@ -16,7 +16,7 @@ const MAX_TAGS = 5;
 /** Tags are checked by the operation (`InvalidTagException`), not by the model validator. */
 const tagInput = z.object({ Key: z.string(), Value: z.string() });
 
-export const allocationInput = z.object({
+const allocationInput = z.object({
   AllocatedUsageQuantity: integerMember({ min: 0, max: MAX_QUANTITY }),
   Tags: z.array(tagInput).optional(),
 });

@@ -71,7 +71,7 @@ export type LifecycleFact = Exclude<
 const RECENT_FACTS = 4;
 
 /** A fact, by the kind of notification that establishes it. */
-export const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
+const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
   activatedAt: 'active',
   failedAt: 'failed',
   endRequestedAt: 'ending',

@@ -11,7 +11,7 @@
 import { HOUR_MS } from './usage-bucket.ts';
 
 /** Records for the previous month are accepted until this many hours into the 1st (UTC). */
-export const MONTH_END_CUTOFF_HOURS = 6;
+const MONTH_END_CUTOFF_HOURS = 6;
 
 export type ExpiryReason = 'acceptance-window-passed' | 'month-closed';
 

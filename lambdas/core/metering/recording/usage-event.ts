@@ -24,14 +24,14 @@ export const MAX_USAGE_EVENTS_PER_CALL = 50;
 export const MAX_QUANTITY = 2_147_483_647;
 
 /** How far ahead of our clock an event may be: the skew between the seller's servers and ours. */
-export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 /**
  * How much of an hour's acceptance window must be left, counted from the start of the current hour, for usage of that
  * hour to be taken. A bucket still open now is metered by the run that follows the current hour's end, at the latest at
  * minute 59 of the next hour (`scheduleMinute` is at most 59): two hours from the current hour's start.
  */
-export const METERING_LEAD_HOURS = 2;
+const METERING_LEAD_HOURS = 2;
 
 export type UsageRejectionReason =
   | 'unknown-subscriber'

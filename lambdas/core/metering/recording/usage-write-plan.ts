@@ -342,7 +342,7 @@ export function knownBucketOf(stored: Record<string, unknown>): KnownBucket {
 const TAG_SET_ATTRIBUTE_PREFIX = 'allocationTags#';
 
 /** The bucket's running count of its tag sets and of their bytes ({@link tagSetBytes}). */
-export const BUCKET_COUNTERS = { tagSetCount: 'tagSetCount', tagBytes: 'tagBytes' } as const;
+const BUCKET_COUNTERS = { tagSetCount: 'tagSetCount', tagBytes: 'tagBytes' } as const;
 
 /**
  * Adds the units to the bucket unless the metering run has frozen it or it cannot take them; creates it open, in the
