@@ -3,6 +3,7 @@
  * the benchmarks share: plain data and types, with no import from outside this folder, so that each side imports them
  * rather than writing them again. A test over the import graph (`test/unit/import-boundaries.test.ts`) keeps it so.
  */
+export * from './buyer-pages.ts';
 export * from './function-environment.ts';
 export * from './item-keys.ts';
 export * from './metering-metrics.ts';

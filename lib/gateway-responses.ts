@@ -7,7 +7,8 @@
  * meets a 4xx from API Gateway itself only at an address nobody sent them to.
  */
 import { ResponseType, type RestApi } from 'aws-cdk-lib/aws-apigateway';
-import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from './try-again-page.ts';
+import { BUYER_RETRY_AFTER_SECONDS } from '../contracts/index.ts';
+import { TRY_AGAIN_PAGE, tryAgainPageHeaders } from './try-again-page.ts';
 
 /** API Gateway reads a header value in single quotes as that literal text (otherwise as a request value to map). */
 function literal(value: string): string {
@@ -21,7 +22,7 @@ export function answerGatewayErrorsWithPages(api: RestApi): void {
       literal(value),
     ]),
   );
-  const retryAfter = { 'retry-after': literal(String(RETRY_AFTER_SECONDS)) };
+  const retryAfter = { 'retry-after': literal(String(BUYER_RETRY_AFTER_SECONDS)) };
   // API Gateway picks the template by the request's Accept header, falling back to application/json: with the page
   // under both keys, a browser and a bare client alike get the page the content-type header announces.
   const templates = { 'text/html': TRY_AGAIN_PAGE, 'application/json': TRY_AGAIN_PAGE };

@@ -5,9 +5,6 @@
  * as a page without a stylesheet or images needs them.
  */
 
-/** How long a buyer is asked to wait; the functions ask the same when Marketplace or the database is overloaded. */
-export const RETRY_AFTER_SECONDS = 60;
-
 /**
  * No stylesheet (the policy admits none), no image, no script, no link to load. No `$` either: API Gateway
  * substitutes `$variables` in a gateway response template.

@@ -9,7 +9,8 @@ import { Names } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from './try-again-page.ts';
+import { BUYER_RETRY_AFTER_SECONDS } from '../contracts/index.ts';
+import { TRY_AGAIN_PAGE, tryAgainPageHeaders } from './try-again-page.ts';
 
 export interface WebFirewallProps {
   readonly stage: Stage;
@@ -47,7 +48,7 @@ export class WebFirewall extends Construct {
                 customResponseBodyKey: TRY_AGAIN_BODY,
                 responseHeaders: Object.entries({
                   ...tryAgainPageHeaders,
-                  'retry-after': String(RETRY_AFTER_SECONDS),
+                  'retry-after': String(BUYER_RETRY_AFTER_SECONDS),
                 }).map(([name, value]) => ({ name, value })),
               },
             },

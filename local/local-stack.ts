@@ -19,6 +19,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import {
+  BUYER_RETRY_AFTER_SECONDS,
   METERING_FUNCTION_TIMEOUT_SECONDS,
   QUEUE_CONSUMERS,
   SELLER_EVENT,
@@ -41,7 +42,7 @@ import { registrationPageFunction } from '../lambdas/registration/registration-p
 import { apiRoutes, fulfillmentRoute } from '../lib/api-routes.ts';
 import type { Config } from '../lib/config.ts';
 import { finalMeteringGraceVariable, meteringVariables, registrationVariables } from '../lib/function-environment.ts';
-import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
+import { TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../lib/try-again-page.ts';
 import type { SimulatorClock } from '../simulator/clock.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../simulator/server.ts';
@@ -473,7 +474,11 @@ function startGateway(
     port: options.apiPort ?? 0,
     ...(options.bodyEncoding === undefined ? {} : { base64Bodies: options.bodyEncoding }),
     // The deployed API's gateway responses (lib/gateway-responses.ts): its own failures are pages too.
-    serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
+    serverErrorPage: {
+      html: TRY_AGAIN_PAGE,
+      headers: tryAgainPageHeaders,
+      retryAfterSeconds: BUYER_RETRY_AFTER_SECONDS,
+    },
     // As deployed, the seller's routes take SigV4-signed calls only: signed with the local secret, dated by either time
     // (the stack's as it was while a move of the clock stepped it forward, too).
     iam: {

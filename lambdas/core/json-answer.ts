@@ -14,9 +14,9 @@ export function jsonAnswer(
 }
 
 /** Seconds the seller's app should wait before asking again what DynamoDB could not answer. */
-const RETRY_AFTER_SECONDS = 2;
+const APP_RETRY_AFTER_SECONDS = 2;
 
 /** The answer to a request the database could not serve this time: 503, with when to try again. */
 export function tryAgainAnswer(): APIGatewayProxyResult {
-  return jsonAnswer(503, { message: 'Try again' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+  return jsonAnswer(503, { message: 'Try again' }, { 'retry-after': String(APP_RETRY_AFTER_SECONDS) });
 }

@@ -3,13 +3,11 @@
  * calls for (the logo's origin for images, the free-trial landing page's origin for the form).
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { BUYER_RETRY_AFTER_SECONDS } from '../../contracts/index.ts';
 import type { ProductListing, RegistrationSettings } from '../core/environment.ts';
 import type { SafeHtml } from './html.ts';
 import { htmlResponse, securityHeaders, seeOther } from './http.ts';
 import { problemPage, STYLESHEET, type Branding, type Problem } from './pages.ts';
-
-/** How long a buyer is asked to wait before trying again when Marketplace or the database is overloaded. */
-const RETRY_AFTER_SECONDS = '60';
 
 export class PageResponses {
   readonly headers: Record<string, string>;
@@ -54,7 +52,7 @@ export class PageResponses {
     const status = options.status ?? problemStatus;
     const headers = {
       ...this.headers,
-      ...(status === 503 ? { 'retry-after': RETRY_AFTER_SECONDS } : {}),
+      ...(status === 503 ? { 'retry-after': String(BUYER_RETRY_AFTER_SECONDS) } : {}),
       ...options.headers,
     };
     return htmlResponse(status, page, headers);

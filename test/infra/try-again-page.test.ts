@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { securityHeaders } from '../../lambdas/registration/http.ts';
-import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../../lib/try-again-page.ts';
+import { BUYER_RETRY_AFTER_SECONDS } from '../../contracts/index.ts';
+import { TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../../lib/try-again-page.ts';
 import { resourcesOfType, synthesize, type CfnResource } from './synthesis.ts';
 
 /** What the functions send with their own pages, whatever the branding adds. */
@@ -60,7 +61,7 @@ describe("API Gateway's own responses", () => {
   }
 
   const pageHeaders = { ...tryAgainPageHeaders, 'content-type': 'text/html; charset=utf-8' };
-  const retryAfter = { 'retry-after': String(RETRY_AFTER_SECONDS) };
+  const retryAfter = { 'retry-after': String(BUYER_RETRY_AFTER_SECONDS) };
 
   test('are the page for throttling, a timeout and any 5xx; a 4xx stays JSON for the machine routes to come', () => {
     expect([...responses.keys()].sort()).toEqual(['DEFAULT_5XX', 'INTEGRATION_TIMEOUT', 'THROTTLED']);
@@ -111,6 +112,6 @@ describe("the web firewall's rate limit", () => {
 
   test("with the page's security headers and a Retry-After", () => {
     const headers = Object.fromEntries(customResponse.ResponseHeaders.map(({ Name, Value }) => [Name, Value]));
-    expect(headers).toEqual({ ...tryAgainPageHeaders, 'retry-after': String(RETRY_AFTER_SECONDS) });
+    expect(headers).toEqual({ ...tryAgainPageHeaders, 'retry-after': String(BUYER_RETRY_AFTER_SECONDS) });
   });
 });

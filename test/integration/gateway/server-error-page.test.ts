@@ -1,6 +1,7 @@
 /** A gateway configured with the deployed API's gateway responses answers its own 5xx with the page, as AWS does. */
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
-import { RETRY_AFTER_SECONDS, TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../../../lib/try-again-page.ts';
+import { BUYER_RETRY_AFTER_SECONDS } from '../../../contracts/index.ts';
+import { TRY_AGAIN_PAGE, tryAgainPageHeaders } from '../../../lib/try-again-page.ts';
 import { startLocalGateway, type RunningGateway } from '../../../local/gateway/server.ts';
 
 let gateway: RunningGateway;
@@ -8,7 +9,11 @@ let gateway: RunningGateway;
 beforeAll(async () => {
   gateway = await startLocalGateway({
     integrationTimeoutMs: 100,
-    serverErrorPage: { html: TRY_AGAIN_PAGE, headers: tryAgainPageHeaders, retryAfterSeconds: RETRY_AFTER_SECONDS },
+    serverErrorPage: {
+      html: TRY_AGAIN_PAGE,
+      headers: tryAgainPageHeaders,
+      retryAfterSeconds: BUYER_RETRY_AFTER_SECONDS,
+    },
     routes: [
       { method: 'GET', path: '/crash', handler: () => Promise.reject(new Error('boom')) },
       { method: 'GET', path: '/slow', handler: () => new Promise(() => undefined) },
@@ -29,7 +34,7 @@ test('a crashing function and a timeout get the page with its headers; a timeout
 
   const slow = await fetch(`${gateway.url}/slow`);
   expect(slow.status).toBe(504);
-  expect(slow.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
+  expect(slow.headers.get('retry-after')).toBe(String(BUYER_RETRY_AFTER_SECONDS));
   expect(await slow.text()).toBe(TRY_AGAIN_PAGE);
 });
 
