@@ -41,7 +41,7 @@ export interface AggregatedUsageEvent {
 }
 
 /** Marketplace's largest quantity, for one event and for an hour's total. */
-const MAX_QUANTITY = 2_147_483_647;
+export const MAX_QUANTITY = 2_147_483_647;
 
 /** The API's most events in one call. */
 export const MAX_EVENTS_PER_CALL = 50;
@@ -53,11 +53,11 @@ export const MAX_CALL_BYTES = 512 * 1024;
  * The API's longest subscriber id, dimension, tag key and tag value, and its most tags: beyond them no sum could be
  * billed, and its size could take the whole call past {@link MAX_CALL_BYTES}, the other sums of the call with it.
  */
-const MAX_SUBSCRIBER_ID_LENGTH = 1600;
-const MAX_DIMENSION_LENGTH = 255;
-const MAX_TAGS = 5;
-const MAX_TAG_KEY_LENGTH = 100;
-const MAX_TAG_VALUE_LENGTH = 256;
+export const MAX_SUBSCRIBER_ID_LENGTH = 1600;
+export const MAX_DIMENSION_LENGTH = 255;
+export const MAX_TAGS = 5;
+export const MAX_TAG_KEY_LENGTH = 100;
+export const MAX_TAG_VALUE_LENGTH = 256;
 
 const HOUR_MS = 3_600_000;
 
@@ -71,7 +71,7 @@ const EVENT_FIELDS: readonly string[] = [
 ] satisfies readonly (keyof UsageEvent)[];
 
 /** How far ahead of its clock the API takes usage. */
-const FUTURE_TOLERANCE_MS = 5 * 60_000;
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 /** A copy of `event` that later changes to the app's object cannot reach, its time filled in with `now`. */
 export function recordedEvent(event: UsageEvent, now: Date): RecordedUsageEvent {

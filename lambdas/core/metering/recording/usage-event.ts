@@ -24,7 +24,7 @@ export const MAX_USAGE_EVENTS_PER_CALL = 50;
 export const MAX_QUANTITY = 2_147_483_647;
 
 /** How far ahead of our clock an event may be: the skew between the seller's servers and ours. */
-const FUTURE_TOLERANCE_MS = 5 * 60_000;
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 /**
  * How much of an hour's acceptance window must be left, counted from the start of the current hour, for usage of that
@@ -102,9 +102,12 @@ const EVENT_ID = /^[ -~]{1,128}$/;
 
 /** Marketplace's pattern for tag keys and values; ` -=` is a range (space to `=`), as it is in Marketplace's. */
 const TAG_TEXT = /^[a-zA-Z0-9+ -=._:/@]+$/;
-const MAX_TAGS = 5;
-const MAX_TAG_KEY_LENGTH = 100;
-const MAX_TAG_VALUE_LENGTH = 256;
+export const MAX_TAGS = 5;
+export const MAX_TAG_KEY_LENGTH = 100;
+export const MAX_TAG_VALUE_LENGTH = 256;
+
+/** Marketplace's longest dimension name. */
+export const MAX_DIMENSION_LENGTH = 255;
 
 /**
  * Read from the object's own entries rather than through `z.record`, which silently drops a `__proto__` key that
@@ -153,7 +156,7 @@ const usageEventSchema = z.strictObject(
     dimension: z
       .string({ error: 'dimension must be a string' })
       .min(1, { error: 'dimension must not be empty' })
-      .max(255, { error: 'dimension must be at most 255 characters' }),
+      .max(MAX_DIMENSION_LENGTH, { error: `dimension must be at most ${MAX_DIMENSION_LENGTH} characters` }),
     quantity: z
       .number({ error: `quantity must be a whole number from 1 to ${MAX_QUANTITY}` })
       .int({ error: `quantity must be a whole number from 1 to ${MAX_QUANTITY}` })
