@@ -84,11 +84,12 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
   const { pages, logger } = dependencies;
   const { settings } = pages;
 
-  /** Where a registered buyer goes next: the trial landing page for a free trial, if the seller has one. */
-  const signInUrl = (subscriber: Subscriber) =>
-    subscriber.offerType === 'free-trial' && settings.freeTrialLandingUrl !== undefined
-      ? settings.freeTrialLandingUrl
-      : settings.appUrl;
+  /** The seller's trial landing page, for a free-trial buyer, if the seller has one. */
+  const trialLandingUrl = (subscriber: Subscriber) =>
+    subscriber.offerType === 'free-trial' ? settings.freeTrialLandingUrl : undefined;
+
+  /** Where a registered buyer signs in: the trial landing page for a free trial, if the seller has one. */
+  const signInUrl = (subscriber: Subscriber) => trialLandingUrl(subscriber) ?? settings.appUrl;
 
   const formPage = (
     event: APIGatewayProxyEvent,
@@ -142,11 +143,7 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
 
   /** After registration (this submission's or an earlier one's): a free-trial buyer goes to the trial landing page. */
   const afterRegistration = (event: APIGatewayProxyEvent, subscriber: Subscriber) =>
-    pages.seeOther(
-      subscriber.offerType === 'free-trial' && settings.freeTrialLandingUrl !== undefined
-        ? settings.freeTrialLandingUrl
-        : registrationPageLocation(event, subscriber.identity.productCode),
-    );
+    pages.seeOther(trialLandingUrl(subscriber) ?? registrationPageLocation(event, subscriber.identity.productCode));
 
   const submit = async (
     event: APIGatewayProxyEvent,
