@@ -21,6 +21,7 @@ import {
   unknownOperationError,
   validationError,
 } from './http/aws-json.ts';
+import { LOCAL_REGION } from './lambda-context.ts';
 
 /** PutEvents' limits: 10 entries and 256 KB a call. */
 const MAX_ENTRIES = 10;
@@ -86,7 +87,7 @@ export async function startLocalEventBus(options: EventBusOptions): Promise<Loca
   const rules: { readonly pattern: EventPattern; readonly target: (event: BusEvent) => void }[] = [];
   const faults = { calls: 0, entries: 0 };
   const account = options.account ?? '123456789012';
-  const region = options.region ?? 'us-east-1';
+  const region = options.region ?? LOCAL_REGION;
 
   const store = (event: BusEvent) => {
     received.push(event);

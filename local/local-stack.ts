@@ -51,7 +51,7 @@ import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
 import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
-import { createLambdaContext } from './lambda-context.ts';
+import { createLambdaContext, LOCAL_REGION } from './lambda-context.ts';
 import { clockCatchUp } from './clock-catch-up.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startMarketplaceMessageRelay } from './marketplace-message-relay.ts';
@@ -233,7 +233,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clock,
       logLevel: options.logLevel ?? 'INFO',
       // Any credentials sign requests to the local endpoints; real ones must never be sent there.
-      aws: { region: 'us-east-1', credentials: LOCAL_CREDENTIALS },
+      aws: { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
       // Locally the run's summary is in its log line; EMF metrics would only repeat it on stdout.
       metrics: false,
     };

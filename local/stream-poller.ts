@@ -23,6 +23,8 @@ import { systemClock, type Clock } from '../lambdas/core/clock.ts';
 import { invokeBatchHandler } from './batch-invocation.ts';
 import { LocalStackError } from './errors.ts';
 import type { StreamPositions } from './stream-positions.ts';
+import { LOCAL_REGION } from './lambda-context.ts';
+import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
 
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
 
@@ -68,8 +70,8 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
   const streams = new DynamoDBStreamsClient({
     endpoint: options.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
   });
   const { Table } = await dynamoDb.send(new DescribeTableCommand({ TableName: tableName }));
   const streamArn = Table?.LatestStreamArn;

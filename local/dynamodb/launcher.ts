@@ -8,6 +8,8 @@ import { getFreePort, isPortFree } from '../free-port.ts';
 import { startSupervisedProcess } from '../supervised-process.ts';
 import type { ProcessExit, SupervisedProcess } from '../supervised-process.ts';
 import { LocalStackError } from '../errors.ts';
+import { LOCAL_REGION } from '../lambda-context.ts';
+import { LOCAL_CREDENTIALS } from '../http/signed-fetch.ts';
 
 /**
  * C1-only JIT and the serial collector: a short-lived, lightly loaded server gains nothing from C2 or a parallel
@@ -65,8 +67,8 @@ export class DynamoDbLocalStartError extends LocalStackError {
 export function createDynamoDbClient(endpoint: string, config: DynamoDBClientConfig = {}): DynamoDBClient {
   return new DynamoDBClient({
     endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
     maxAttempts: 3,
     ...config,
   });
