@@ -5,7 +5,7 @@
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { digestOf, expiryOf, sessionKey, unexpiredUntil } from './table-keys.ts';
+import { digestOf, timeToLiveFrom, sessionKey, unexpiredUntil } from './table-keys.ts';
 
 export interface NewSession {
   /** The cookie value. Never stored. */
@@ -40,7 +40,7 @@ export class RegistrationSessions {
           subscriberId,
           formToken: randomBytes(32).toString('base64url'),
           createdAt: now.toISOString(),
-          ...expiryOf(expiresAt),
+          ...timeToLiveFrom(expiresAt),
         },
       }),
     );

@@ -8,7 +8,7 @@
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ResolvedCustomer } from './marketplace-customers.ts';
-import { digestOf, expiryOf, resolvedTokenKey, unexpiredUntil } from './table-keys.ts';
+import { digestOf, timeToLiveFrom, resolvedTokenKey, unexpiredUntil } from './table-keys.ts';
 
 /**
  * How long a resolution answers for Marketplace: long enough for a double-click, a reload or a "try again" a minute
@@ -43,7 +43,7 @@ export class ResolvedTokens {
           ...(customerIdentifier === undefined ? {} : { customerIdentifier }),
           ...(customerAWSAccountId === undefined ? {} : { customerAWSAccountId }),
           resolvedAt: now.toISOString(),
-          ...expiryOf(new Date(now.getTime() + KEPT_HOURS * 3_600_000)),
+          ...timeToLiveFrom(new Date(now.getTime() + KEPT_HOURS * 3_600_000)),
         },
       }),
     );

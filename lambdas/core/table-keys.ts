@@ -1,4 +1,4 @@
-/** The keys of the Subscribers table's items, built from the table's contract (`contracts/`). */
+/** The keys of both tables' items, and their time to live, built from the tables' contract (`contracts/`). */
 import { createHash } from 'node:crypto';
 import { LIVE_SHARDS, SUBSCRIBER_SORT_KEY, TABLE_KEY, subscribersItemPrefixes } from '../../contracts/index.ts';
 
@@ -30,7 +30,7 @@ export function sessionKey(sessionDigest: string): ItemKey {
 }
 
 /** The time-to-live attribute of an item DynamoDB may delete from `at` on (epoch seconds, as TTL reads it). */
-export function expiryOf(at: Date): Record<typeof TABLE_KEY.timeToLive, number> {
+export function timeToLiveFrom(at: Date): Record<typeof TABLE_KEY.timeToLive, number> {
   return { [TABLE_KEY.timeToLive]: Math.ceil(at.getTime() / 1000) };
 }
 
