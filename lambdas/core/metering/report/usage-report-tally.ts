@@ -83,7 +83,7 @@ export interface UsageReport {
   readonly reconciled: boolean;
 }
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** One row's or the totals' running sums. */
 class Figures {
@@ -233,7 +233,7 @@ export class UsageTally {
 }
 
 /** The UTC date of an instant, `YYYY-MM-DD`. */
-function dayOf(at: Date): string {
+export function dayOf(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 

@@ -35,7 +35,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bucketItemsIn, type ReadScope } from './usage-report-reader.ts';
-import { UsageTally, type UsageReport } from './usage-report-tally.ts';
+import { DAY_MS, dayOf, UsageTally, type UsageReport } from './usage-report-tally.ts';
 import { BackendError } from '../../errors.ts';
 
 export type {
@@ -65,7 +65,6 @@ export class UsageReportOptionsError extends BackendError {
   override readonly name = 'UsageReportOptionsError';
 }
 
-const DAY_MS = 86_400_000;
 const FIRST_DAY = new Date('0000-01-01T00:00:00.000Z');
 const LAST_DAY = new Date('9999-12-31T00:00:00.000Z');
 const END_OF_LAST_DAY = new Date(LAST_DAY.getTime() + DAY_MS);
@@ -111,8 +110,6 @@ function scopeOf(options: UsageReportOptions): ReadScope {
     pageSize,
   };
 }
-
-const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 
 function startOfDay(at: Date): Date {
   return new Date(Math.floor(at.getTime() / DAY_MS) * DAY_MS);
