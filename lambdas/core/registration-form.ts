@@ -52,13 +52,10 @@ function isPracticalEmail(value: string): boolean {
   const labels = value.slice(at + 1).split('.');
   return (
     at > 0 &&
-    local.length <= 64 &&
     /^[^\s@<>"()[\],;:\\]+$/u.test(local) &&
     !/\p{Cf}/u.test(value) &&
     labels.length >= 2 &&
-    labels.every(
-      (label) => label.length <= 63 && /^[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?$/u.test(label),
-    ) &&
+    labels.every((label) => /^[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?$/u.test(label)) &&
     /^(?:\p{L}[\p{L}\p{M}]+|xn--[a-z0-9-]+)$/iu.test(labels.at(-1)!)
   );
 }

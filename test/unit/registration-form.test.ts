@@ -44,8 +44,6 @@ test('an email with markup, quoting, invisible characters or a typo no mail gets
     'bob@-example.com',
     'bob@example-.com',
     'a@exa_mple.com',
-    `a@${'x'.repeat(64)}.com`,
-    `${'x'.repeat(65)}@example.com`,
     'bob@example.c',
     'bob@example.123',
     'bob@@example.com',
