@@ -6,6 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Clock } from '../core/clock.ts';
+import { correlateWithApiRequest } from '../core/api-request.ts';
 import { jsonAnswer as json, tryAgainAnswer } from '../core/json-answer.ts';
 import { subscriberAccess } from '../core/subscriber-access.ts';
 import { SUBSCRIBER_ID_PATTERN } from '../core/subscriber.ts';
@@ -32,7 +33,7 @@ function isSubscriberId(subscriberId: string): boolean {
 export function createSubscriberAccessHandler(dependencies: SubscriberAccessDependencies) {
   const { logger } = dependencies;
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    logger.setCorrelationId(event.requestContext?.requestId);
+    correlateWithApiRequest(logger, event);
     if (event.httpMethod !== 'GET') return json(405, { message: 'Use GET' }, { allow: 'GET' });
     const subscriberId = event.pathParameters?.id ?? '';
     if (!isSubscriberId(subscriberId)) {

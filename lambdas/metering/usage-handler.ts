@@ -8,6 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import type { Clock } from '../core/clock.ts';
+import { correlateWithApiRequest, header } from '../core/api-request.ts';
 import { firstDuplicateKey } from '../core/duplicate-json-keys.ts';
 import { jsonAnswer as json, tryAgainAnswer } from '../core/json-answer.ts';
 import {
@@ -29,11 +30,6 @@ export interface UsageHandlerDependencies extends UsageRecorderDependencies {
 export const MAX_USAGE_BODY_BYTES = 512 * 1024;
 
 const bodySchema = z.strictObject({ events: z.array(z.unknown()) });
-
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  return Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === wanted)?.[1];
-}
 
 function isJson(contentType: string | undefined): boolean {
   return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
@@ -111,7 +107,7 @@ function outcomes(results: readonly UsageEventResult[]): Record<string, number> 
 export function createUsageHandler(dependencies: UsageHandlerDependencies) {
   const { logger, clock } = dependencies;
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    logger.setCorrelationId(event.requestContext?.requestId);
+    correlateWithApiRequest(logger, event);
     if (event.httpMethod !== 'POST') return json(405, { message: 'Use POST' }, { allow: 'POST' });
     if (!isJson(header(event, 'content-type'))) {
       return json(415, { message: 'Send the events as application/json' });

@@ -13,7 +13,8 @@ import {
   type ArrivalDependencies,
 } from '../core/buyer-arrival.ts';
 import { MarketplaceUnavailableError, RegistrationTokenRejectedError } from '../core/marketplace-customers.ts';
-import { BadRequestError, correlateWithApiRequest, formFields, sessionCookie } from './http.ts';
+import { correlateWithApiRequest } from '../core/api-request.ts';
+import { BadRequestError, formFields, sessionCookie } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
 import { registrationPageLocation } from './page-location.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';

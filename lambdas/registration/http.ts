@@ -3,10 +3,10 @@
  * base64, as API Gateway may pass either), headers and cookies, and HTML responses that always carry the security
  * headers.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { SafeHtml } from './html.ts';
+import { header } from '../core/api-request.ts';
 import { BackendError } from '../core/errors.ts';
 
 const SESSION_COOKIE = 'mp_registration';
@@ -55,14 +55,6 @@ function headerValues(event: APIGatewayProxyEvent, name: string): string[] {
   if (all.length > 0) return all;
   const last = header(event, name);
   return last === undefined ? [] : [last];
-}
-
-function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted && value !== undefined) return value;
-  }
-  return undefined;
 }
 
 /** The form fields of a `application/x-www-form-urlencoded` POST no larger than `maxBytes`. */
@@ -186,9 +178,4 @@ export function seeOther(location: string, headers: Record<string, string>, cook
     ...setCookies(cookies),
     body: '',
   } satisfies APIGatewayProxyResult;
-}
-
-/** Log lines carry API Gateway's request id: the `x-amzn-RequestId` the buyer's browser saw. */
-export function correlateWithApiRequest(logger: Logger, event: APIGatewayProxyEvent): void {
-  logger.setCorrelationId(event.requestContext?.requestId);
 }

@@ -18,7 +18,8 @@ import { statusForReturningBuyer } from '../core/returning-buyer.ts';
 import type { SubscriberRepository } from '../core/subscriber-repository.ts';
 import type { RegistrationDetails, Subscriber } from '../core/subscriber.ts';
 import type { FieldErrors } from '../core/registration-form.ts';
-import { BadRequestError, correlateWithApiRequest, formFields, sessionCookieValue } from './http.ts';
+import { correlateWithApiRequest } from '../core/api-request.ts';
+import { BadRequestError, formFields, sessionCookieValue } from './http.ts';
 import type { PageResponses } from './page-responses.ts';
 import { registrationPageLocation } from './page-location.ts';
 import {
