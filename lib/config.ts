@@ -3,13 +3,18 @@
  * (`cdk.json`, overridable with `-c`). `npm start` reads the same object, so the local stack sells the same products.
  */
 import { z } from 'zod';
-import { PRODUCT_CODE_PATTERN, REGION_NAME_PATTERN, REGISTRATION_FIELDS } from '../contracts/index.ts';
+import {
+  MARKETPLACE_HOME_REGION,
+  PRODUCT_CODE_PATTERN,
+  REGION_NAME_PATTERN,
+  REGISTRATION_FIELDS,
+} from '../contracts/index.ts';
 
 /** The context key that holds the configuration in `cdk.json`. */
 export const CONFIG_CONTEXT_KEY = 'marketplace';
 
 /** The only region Marketplace sends its notifications to: its EventBridge events, and its legacy SNS topics. */
-export const MARKETPLACE_EVENTS_REGION = 'us-east-1';
+export const MARKETPLACE_EVENTS_REGION = MARKETPLACE_HOME_REGION;
 
 /** The region of an ARN (`arn:partition:service:region:...`). */
 /** The region an ARN names (its fourth field; empty for a global resource). */
@@ -272,7 +277,7 @@ export const configSchema = z
     marketplaceRegion: z
       .string()
       .regex(REGION_NAME_PATTERN, 'must be an AWS region name such as us-east-1')
-      .default('us-east-1')
+      .default(MARKETPLACE_HOME_REGION)
       .describe(
         'Where the Marketplace metering and entitlement APIs are called. us-east-1 unless Seller Ops enabled another.',
       ),

@@ -8,6 +8,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MARKETPLACE_HOME_REGION } from '../../contracts/index.ts';
 import type { AwsClientSettings } from './function-runtime.ts';
 
 const endpoint = (url: string | undefined, settings: AwsClientSettings | undefined) => ({
@@ -71,7 +72,7 @@ export function entitlementClient(
 ): MarketplaceEntitlementServiceClient {
   return new MarketplaceEntitlementServiceClient({
     ...endpoint(endpointUrl, settings),
-    region: 'us-east-1',
+    region: MARKETPLACE_HOME_REGION,
     maxAttempts,
   });
 }

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import {
+  MARKETPLACE_HOME_REGION,
   REGISTRATION_FIELDS,
   type FUNCTION_ENVIRONMENT,
   type FunctionName,
@@ -89,7 +90,7 @@ const common = {
 
 export const fulfillmentEnvironment = environmentOf('fulfillment', {
   ...common,
-  MARKETPLACE_REGION: z.string().min(1).default('us-east-1'),
+  MARKETPLACE_REGION: z.string().min(1).default(MARKETPLACE_HOME_REGION),
   MARKETPLACE_ENDPOINT: optionalUrl,
   PRODUCTS: productsVariable,
   REGISTRATION: registrationSettingsVariable,
@@ -189,7 +190,7 @@ export const usageEnvironment = environmentOf('usage', meteringCommon);
 /** The metering runs: hourly, and final metering of ending subscribers. */
 export const meteringEnvironment = environmentOf('metering', {
   ...meteringCommon,
-  MARKETPLACE_REGION: z.string().min(1).default('us-east-1'),
+  MARKETPLACE_REGION: z.string().min(1).default(MARKETPLACE_HOME_REGION),
   MARKETPLACE_ENDPOINT: optionalUrl,
   /** The CloudWatch namespace of the run's metrics, which the stack's alarms and dashboard read. */
   METRICS_NAMESPACE: z.string().min(1),
