@@ -2,8 +2,9 @@
  * The architecture's boundaries, read from the import graph: the stack (`lib/`) and the functions (`lambdas/`) never
  * import each other and share names only through `contracts/`, which imports nothing from outside itself; the usage
  * client (`client/`), which a seller copies into their app, stands alone; the simulator, which sellers run on its own,
- * takes from the local stack only the HTTP plumbing every local server shares. The parts of metering show their public
- * surface in an `index.ts` each, and only that is imported from outside the part (tests may reach inside).
+ * takes from the local stack only the HTTP plumbing every local server shares, and from the product three files it
+ * speaks alike (listed, so that another is a choice). The parts of metering show their public surface in an `index.ts`
+ * each, and only that is imported from outside the part (tests may reach inside).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -76,6 +77,20 @@ describe('the import graph', () => {
         !(entry.file === 'simulator/main.ts' && ['local/config.ts', 'local/sdk-environment.ts'].includes(entry.target)),
     );
     expect(intoLocal.map(describeImport)).toEqual([]);
+  });
+
+  test('simulator/ takes from the product only what it must speak alike', async () => {
+    const intoProduct = (await importsFrom('simulator')).filter(
+      (entry) => entry.folder === 'lambdas' || entry.folder === 'lib',
+    );
+    expect([...new Set(intoProduct.map((entry) => entry.target))].sort()).toEqual([
+      // A failure's message with its cause, as the product logs it.
+      'lambdas/core/errors.ts',
+      // The buyer page escapes as the product's pages do.
+      'lambdas/registration/html.ts',
+      // A product is created with the shape it has in cdk.json.
+      'lib/config.ts',
+    ]);
   });
 
   test('the metering parts (bucket, recording, run, report) are imported from outside only through their index.ts', async () => {
