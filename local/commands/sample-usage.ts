@@ -7,10 +7,10 @@
  *   npm run sample-usage -- --events 5     five events per dimension (default 3)
  */
 import '../sdk-environment.ts';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomInt } from 'node:crypto';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import { fetchSigned } from '../http/signed-fetch.ts';
+import { subscriberItems } from './subscriber-items.ts';
 import { awsMode, commandTargets, localApiUrl } from './targets.ts';
 import { ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 
@@ -32,21 +32,10 @@ runCommand('sample-usage', USAGE, async (args) => {
   const apiUrl = await localApiUrl();
   const documents = documentClient(targets.dynamoDbEndpoint);
   const subscribers: { subscriberId: string; productCode: string }[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await documents.send(
-      new ScanCommand({
-        TableName: targets.subscribersTable,
-        FilterExpression: 'sk = :subscriber AND subscriptionStatus = :active',
-        ExpressionAttributeValues: { ':subscriber': 'SUBSCRIBER', ':active': 'active' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      subscribers.push({ subscriberId: item.subscriberId as string, productCode: item.productCode as string });
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  for await (const item of subscriberItems(documents, targets.subscribersTable)) {
+    if (item['subscriptionStatus'] !== 'active') continue;
+    subscribers.push({ subscriberId: item['subscriberId'] as string, productCode: item['productCode'] as string });
+  }
   if (subscribers.length === 0) {
     throw new CommandFailureError('no active subscriber: subscribe on the buyer page of npm start first');
   }

@@ -18,7 +18,7 @@
  */
 import '../sdk-environment.ts';
 import { messageOf } from '../../lambdas/core/errors.ts';
-import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lambdas/core/aws-clients.ts';
 import { bucketItemOf } from '../../lambdas/core/metering/bucket/index.ts';
 import { BucketLedger } from '../../lambdas/core/metering/run/index.ts';
@@ -28,6 +28,7 @@ import { finalMeteringGraceVariable } from '../../lib/function-environment.ts';
 import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 import { subscriberIdArgument } from './known-subscribers.ts';
+import { subscriberItems } from './subscriber-items.ts';
 
 const USAGE = `npm run subscribers -- [--id <subscriberId>] [--status ${subscriptionStatuses.options.join('|')}] [--json]`;
 /** Buckets are of hours up to now; a day past it leaves room for a machine clock running behind. */
@@ -134,22 +135,10 @@ async function everySubscriber(
   grace: number,
 ): Promise<SubscriberAccess[]> {
   const subscribers: SubscriberAccess[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: targets.subscribersTable,
-        FilterExpression: 'sk = :subscriber',
-        ExpressionAttributeValues: { ':subscriber': 'SUBSCRIBER' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const access = subscriberAccessOf(item, now, grace);
-      if (access !== undefined) subscribers.push(access);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  for await (const item of subscriberItems(client, targets.subscribersTable)) {
+    const access = subscriberAccessOf(item, now, grace);
+    if (access !== undefined) subscribers.push(access);
+  }
   return subscribers.sort((a, b) => a.subscriberId.localeCompare(b.subscriberId));
 }
 
