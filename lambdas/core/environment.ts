@@ -6,7 +6,6 @@
  */
 import * as z from 'zod';
 import {
-  MARKETPLACE_HOME_REGION,
   REGISTRATION_FIELDS,
   type FUNCTION_ENVIRONMENT,
   type FunctionName,
@@ -81,6 +80,9 @@ const tracing = {
     .transform((value) => value === 'true'),
 };
 
+/** Where the metering APIs are called: the configuration's `marketplaceRegion`, whose default is set there alone. */
+const marketplaceRegion = z.string().min(1);
+
 /** Variables every function has. The endpoints are set only locally, to reach DynamoDB Local and the simulator. */
 const common = {
   ...tracing,
@@ -90,7 +92,7 @@ const common = {
 
 export const fulfillmentEnvironment = environmentOf('fulfillment', {
   ...common,
-  MARKETPLACE_REGION: z.string().min(1).default(MARKETPLACE_HOME_REGION),
+  MARKETPLACE_REGION: marketplaceRegion,
   MARKETPLACE_ENDPOINT: optionalUrl,
   PRODUCTS: productsVariable,
   REGISTRATION: registrationSettingsVariable,
@@ -110,7 +112,7 @@ export const sellerNotifierEnvironment = environmentOf('seller-notifier', {
 });
 
 /** How long after an end request final usage is still accepted: the state machine's `ending` lasts this long. */
-const finalMeteringGraceSeconds = z.coerce.number().int().positive().default(3600);
+const finalMeteringGraceSeconds = z.coerce.number().int().positive();
 
 export const lifecycleEnvironment = environmentOf('lifecycle', {
   ...common,
@@ -190,7 +192,7 @@ export const usageEnvironment = environmentOf('usage', meteringCommon);
 /** The metering runs: hourly, and final metering of ending subscribers. */
 export const meteringEnvironment = environmentOf('metering', {
   ...meteringCommon,
-  MARKETPLACE_REGION: z.string().min(1).default(MARKETPLACE_HOME_REGION),
+  MARKETPLACE_REGION: marketplaceRegion,
   MARKETPLACE_ENDPOINT: optionalUrl,
   /** The CloudWatch namespace of the run's metrics, which the stack's alarms and dashboard read. */
   METRICS_NAMESPACE: z.string().min(1),

@@ -39,15 +39,12 @@ export interface SubscriberAccess extends SubscriberIdentity {
   readonly registration?: { readonly details: RegistrationDetails; readonly registeredAt: string };
 }
 
-/** How long final usage is accepted after an end request, unless the deployment says otherwise. */
-const DEFAULT_GRACE_SECONDS = 3600;
-
 export async function subscriberAccess(
   client: DynamoDBDocumentClient,
   tableName: string,
   subscriberId: string,
   now: Date,
-  finalMeteringGraceSeconds = DEFAULT_GRACE_SECONDS,
+  finalMeteringGraceSeconds: number,
 ): Promise<SubscriberAccess | undefined> {
   const { Item } = await client.send(
     new GetCommand({ TableName: tableName, Key: subscriberKey(subscriberId), ConsistentRead: true }),
@@ -62,7 +59,7 @@ export async function subscriberAccess(
 export function subscriberAccessOf(
   item: Record<string, unknown>,
   now: Date,
-  finalMeteringGraceSeconds = DEFAULT_GRACE_SECONDS,
+  finalMeteringGraceSeconds: number,
 ): SubscriberAccess | undefined {
   if (item.productCode === undefined || typeof item.subscriberId !== 'string') return undefined;
   const facts = (item.lifecycle ?? {}) as LifecycleFacts;

@@ -112,6 +112,7 @@ test('the fulfillment URL answers the try-again page before it asks Marketplace 
   try {
     const handler = fulfillmentFunction(
       runtime({
+        MARKETPLACE_REGION: 'us-east-1',
         MARKETPLACE_ENDPOINT: `http://127.0.0.1:${(marketplace.address() as AddressInfo).port}`,
         PRODUCTS: JSON.stringify([{ code: PRODUCT, name: 'Analytics Pro', identityModel: 'license' }]),
         REGISTRATION: JSON.stringify({ appUrl: 'https://app.example.com', requiredFields: [], sessionMinutes: 30 }),
