@@ -130,6 +130,14 @@ describe('EventBridge', () => {
       outcome: 'rejected',
       reason: expect.stringContaining('not a license-model product sold here') as unknown,
     });
+    // A foreign product is named as such even when its event lacks a license, as one of a legacy product does.
+    expect(
+      parse({ ...licenseEvent('License Updated - Manufacturer'), detail: { product: { code: 'someone-else' } } }),
+    ).toEqual({
+      outcome: 'rejected',
+      reason: 'a license of someone-else, not a license-model product sold here',
+      name: 'License Updated - Manufacturer',
+    });
     expect(parse({ ...licenseEvent('License Updated - Manufacturer'), detail: { product: {} } })).toMatchObject({
       outcome: 'rejected',
     });

@@ -80,7 +80,7 @@ const licenseDetail = z.object({
   acceptor: z.object({ accountId: z.string().min(1) }).optional(),
 });
 
-const legacyProductOf = z.object({ product: z.object({ code: z.string() }) });
+const productOf = z.object({ product: z.object({ code: z.string() }) });
 
 const agreementDetail = z.object({
   agreement: z.object({ id: z.string().min(1), status: z.string().optional(), intent: z.string().optional() }),
@@ -169,7 +169,8 @@ function fromEventBridge(message: object, products: readonly ProductListing[]): 
 
   const licenseEvent = licenseEvents[name];
   if (licenseEvent !== undefined) {
-    const productCode = legacyProductOf.safeParse(detail).data?.product.code;
+    // The product first: an event of a product not sold here says so, whatever else it lacks.
+    const productCode = productOf.safeParse(detail).data?.product.code;
     if (productCode !== undefined && sells(products, productCode, 'legacy')) {
       return {
         outcome: 'ignored',
@@ -177,16 +178,16 @@ function fromEventBridge(message: object, products: readonly ProductListing[]): 
         name,
       };
     }
-    const parsed = licenseDetail.safeParse(detail);
-    if (!parsed.success) return { outcome: 'rejected', reason: 'a license event without product or license', name };
-    const { product, license, agreement, acceptor } = parsed.data;
-    if (!sells(products, product.code, 'license')) {
+    if (productCode !== undefined && !sells(products, productCode, 'license')) {
       return {
         outcome: 'rejected',
-        reason: `a license of ${product.code}, not a license-model product sold here`,
+        reason: `a license of ${productCode}, not a license-model product sold here`,
         name,
       };
     }
+    const parsed = licenseDetail.safeParse(detail);
+    if (!parsed.success) return { outcome: 'rejected', reason: 'a license event without product or license', name };
+    const { product, license, agreement, acceptor } = parsed.data;
     return {
       outcome: 'notification',
       notification: {
