@@ -41,10 +41,11 @@ export function createFulfillmentHandler(dependencies: FulfillmentDependencies) 
       throw error;
     }
     const tokens = fields.getAll('x-amzn-marketplace-token');
+    // Marketplace sends one: of several, which would be the buyer's? (Even if all but one are empty.)
+    if (tokens.length > 1) return pages.problem('invalid-token');
     const token = tokens[0]?.trim() ?? '';
     if (token === '') return pages.problem('missing-token');
-    // Marketplace sends one: of several, which would be the buyer's?
-    if (tokens.length > 1 || token.length > MAX_TOKEN_LENGTH) return pages.problem('invalid-token');
+    if (token.length > MAX_TOKEN_LENGTH) return pages.problem('invalid-token');
     // The browser's claim, not an entitlement: Marketplace adds the field for trial offers, but anyone can add it.
     const offerType = fields.get('x-amzn-marketplace-offer-type') === 'free-trial' ? 'free-trial' : 'standard';
 

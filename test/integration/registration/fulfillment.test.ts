@@ -292,10 +292,11 @@ describe('every failure is a page the buyer understands', () => {
     expect(answer.body).toContain('AWS Marketplace console');
   });
 
-  test('a token sent twice, even a valid one beside a copy of itself: Marketplace sends one', async () => {
+  test('a token sent twice, even a valid one beside a copy of itself or an empty one: Marketplace sends one', async () => {
     const { registrationToken } = await subscribe();
     const field = `x-amzn-marketplace-token=${encodeURIComponent(registrationToken)}`;
-    for (const body of [`${field}&${field}`, `${field}&x-amzn-marketplace-token=bogus`]) {
+    const empty = 'x-amzn-marketplace-token=';
+    for (const body of [`${field}&${field}`, `${field}&x-amzn-marketplace-token=bogus`, `${empty}&${field}`]) {
       expectPage(await fulfill(body), 400, 'This sign-up link is not valid');
     }
     expect((await fulfill({ 'x-amzn-marketplace-token': registrationToken })).status).toBe(303);
