@@ -112,7 +112,10 @@ export const sellerNotifierEnvironment = environmentOf('seller-notifier', {
 });
 
 /** How long after an end request final usage is still accepted: the state machine's `ending` lasts this long. */
-const finalMeteringGraceSeconds = z.coerce.number().int().positive();
+const finalMeteringGraceSeconds = z
+  .string()
+  .regex(/^[1-9]\d*$/, 'must be a whole number of seconds')
+  .transform(Number);
 
 export const lifecycleEnvironment = environmentOf('lifecycle', {
   ...common,
@@ -210,6 +213,10 @@ export function readEnvironment<T extends z.ZodType>(
 ): z.output<T> {
   const result = schema.safeParse(environment);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  const problems = result.error.issues.map((issue) => {
+    const [name] = issue.path;
+    const missing = typeof name === 'string' && environment[name] === undefined;
+    return missing ? `${name}: missing` : `${issue.path.join('.')}: ${issue.message}`;
+  });
   throw new FunctionEnvironmentError(`Invalid function environment:\n  ${problems.join('\n  ')}`);
 }

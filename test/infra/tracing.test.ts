@@ -47,6 +47,7 @@ test('a function started without POWERTOOLS_TRACE_ENABLED (the local stack) trac
   const environment = readEnvironment(usageEnvironment, {
     SUBSCRIBERS_TABLE: 'Subscribers',
     USAGE_TABLE: 'Usage',
+    FINAL_METERING_GRACE_SECONDS: '3600',
     PRODUCTS: JSON.stringify([{ code: 'p', name: 'P', identityModel: 'license' }]),
     METERED_DIMENSIONS: JSON.stringify({ p: ['requests'] }),
     METERING: JSON.stringify({
