@@ -171,8 +171,7 @@ function describe(cause: unknown): string {
 
 /**
  * The names these errors had before they took the `Error` suffix, as values and types, for apps written against them;
- * they go in 0.2.0 (the project's version is 0.1.0), the next release that may break an app. (`error.name` is the new
- * name.)
+ * they go in 0.2.0, the next release that may break an app. (`error.name` is the new name.)
  */
 /** @deprecated Use `InvalidUsageEventError`. */
 export const InvalidUsageEvent = InvalidUsageEventError;

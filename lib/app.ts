@@ -4,7 +4,8 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { configFromContext, MARKETPLACE_EVENTS_REGION, parseConfig } from './config.ts';
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
+import { configFromContext, parseConfig } from './config.ts';
 import { refuseOversizedEnvironments } from './environment-size.ts';
 import { refuseExampleProducts } from './example-products.ts';
 import { MarketplaceEventForwarder } from './marketplace-event-forwarder.ts';
@@ -44,7 +45,7 @@ export function buildApp(context?: Record<string, unknown>, { outdir }: { outdir
     description: 'Serverless backend for an AWS Marketplace SaaS listing',
   });
   const forwarder =
-    config.region !== undefined && config.region !== MARKETPLACE_EVENTS_REGION
+    config.region !== undefined && config.region !== MARKETPLACE_HOME_REGION
       ? new MarketplaceEventForwarder(app, FORWARDER_STACK_ID, {
           destinationRegion: config.region,
           selections: receivesMarketplaceEvents(config) ? marketplaceEventPatterns(config) : [],
@@ -52,7 +53,7 @@ export function buildApp(context?: Record<string, unknown>, { outdir }: { outdir
             ? {}
             : { legacySubscriptions: stack.lifecycle.remoteSubscriptions }),
           alarmRecipients: config.observability,
-          description: `Forwards AWS Marketplace notifications from ${MARKETPLACE_EVENTS_REGION} to ${config.region}`,
+          description: `Forwards AWS Marketplace notifications from ${MARKETPLACE_HOME_REGION} to ${config.region}`,
         })
       : undefined;
   refuseOversizedEnvironments(app);

@@ -13,10 +13,6 @@ import {
 /** The context key that holds the configuration in `cdk.json`. */
 export const CONFIG_CONTEXT_KEY = 'marketplace';
 
-/** The only region Marketplace sends its notifications to: its EventBridge events, and its legacy SNS topics. */
-export const MARKETPLACE_EVENTS_REGION = MARKETPLACE_HOME_REGION;
-
-/** The region of an ARN (`arn:partition:service:region:...`). */
 /** The region an ARN names (its fourth field; empty for a global resource). */
 export const regionOfArn = (arn: string) => arn.split(':')[3];
 
@@ -95,11 +91,11 @@ export const productSchema = z
     // Every subscription to them is made in us-east-1, by the main stack or the forwarder deployed there.
     for (const kind of ['subscription', 'entitlement'] as const) {
       const arn = product.snsTopicArns?.[kind];
-      if (arn !== undefined && snsTopicArn.safeParse(arn).success && regionOfArn(arn) !== MARKETPLACE_EVENTS_REGION) {
+      if (arn !== undefined && snsTopicArn.safeParse(arn).success && regionOfArn(arn) !== MARKETPLACE_HOME_REGION) {
         ctx.addIssue({
           code: 'custom',
           path: ['snsTopicArns', kind],
-          message: `must be a topic in ${MARKETPLACE_EVENTS_REGION}, where Marketplace's SNS topics are`,
+          message: `must be a topic in ${MARKETPLACE_HOME_REGION}, where Marketplace's SNS topics are`,
         });
       }
     }
@@ -230,7 +226,7 @@ const apiSchema = z
           .default(300)
           .describe(
             'Requests one IP address may send to the buyer pages in five minutes before it is answered 429 ' +
-              "(your app's signed calls are not counted).",
+              '(requests to `POST /usage` and `GET /subscribers/{id}` are not counted, signed or not).',
           ),
       })
       .prefault({})
@@ -482,7 +478,7 @@ export const configSchema = z
     // one, the stack deploys to us-east-1, where Marketplace's notifications are (its template refuses any other).
     const stackRegion =
       config.region === undefined
-        ? MARKETPLACE_EVENTS_REGION
+        ? MARKETPLACE_HOME_REGION
         : REGION_NAME_PATTERN.test(config.region)
           ? config.region
           : undefined;

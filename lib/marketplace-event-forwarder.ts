@@ -11,8 +11,8 @@ import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { EventBus as EventBusTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
 import { AlarmTopic, type AlarmRecipients } from './alarm-topic.ts';
-import { MARKETPLACE_EVENTS_REGION } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 import type { MarketplaceEventSelection } from './marketplace-events.ts';
 import {
@@ -36,12 +36,12 @@ export class MarketplaceEventForwarder extends Stack {
 
   constructor(scope: Construct, id: string, props: MarketplaceEventForwarderProps) {
     const { destinationRegion, selections, legacySubscriptions, alarmRecipients, ...stackProps } = props;
-    super(scope, id, { ...stackProps, env: { ...stackProps.env, region: MARKETPLACE_EVENTS_REGION } });
+    super(scope, id, { ...stackProps, env: { ...stackProps.env, region: MARKETPLACE_HOME_REGION } });
     this.alarmTopic = new AlarmTopic(this, 'Alarms', alarmRecipients);
     new CfnOutput(this, 'AlarmTopicArn', {
       description:
         `The topic the alarms of this stack notify. CloudWatch notifies topics of the alarm's region only: an ` +
-        `alarmTopicArn outside ${MARKETPLACE_EVENTS_REGION} is not notified, subscribe its endpoint here too`,
+        `alarmTopicArn outside ${MARKETPLACE_HOME_REGION} is not notified, subscribe its endpoint here too`,
       value: this.alarmTopic.topic.topicArn,
     });
     if (selections.length > 0) this.forwardEvents(destinationRegion, selections);
@@ -74,7 +74,7 @@ export class MarketplaceEventForwarder extends Stack {
       catches: 'the Marketplace event forwarding rule targets',
       alarmName: 'marketplace-events-not-forwarded',
       alarmDescription:
-        `EventBridge could not forward a Marketplace notification from ${MARKETPLACE_EVENTS_REGION} to the default ` +
+        `EventBridge could not forward a Marketplace notification from ${MARKETPLACE_HOME_REGION} to the default ` +
         `bus in ${destinationRegion} for 24 hours (the error is in the message's attributes, the event in its ` +
         "body). The subscriber's lifecycle missed it: send the message body to the lifecycle queue once the cause " +
         'is fixed.',

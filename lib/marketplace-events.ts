@@ -6,7 +6,8 @@
 import { Aws, CfnRule, Fn } from 'aws-cdk-lib';
 import type { EventPattern } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
-import { MARKETPLACE_EVENTS_REGION, type Config } from './config.ts';
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
+import type { Config } from './config.ts';
 
 const MARKETPLACE_SOURCE = 'aws.agreement-marketplace';
 
@@ -62,12 +63,12 @@ export function requireMarketplaceEventsRegion(scope: Construct): CfnRule {
   return new CfnRule(scope, 'MarketplaceEventsRegion', {
     assertions: [
       {
-        assert: Fn.conditionEquals(Aws.REGION, MARKETPLACE_EVENTS_REGION),
+        assert: Fn.conditionEquals(Aws.REGION, MARKETPLACE_HOME_REGION),
         assertDescription:
           `AWS Marketplace sends its notifications (EventBridge events and the legacy SNS topics) from ` +
-          `${MARKETPLACE_EVENTS_REGION} only. Deploy this stack to ${MARKETPLACE_EVENTS_REGION}, or set ` +
+          `${MARKETPLACE_HOME_REGION} only. Deploy this stack to ${MARKETPLACE_HOME_REGION}, or set ` +
           'marketplace.region in cdk.json (or -c marketplace.region=<region>) to the region you deploy to: the app ' +
-          `then adds a stack in ${MARKETPLACE_EVENTS_REGION} that forwards the notifications there.`,
+          `then adds a stack in ${MARKETPLACE_HOME_REGION} that forwards the notifications there.`,
       },
     ],
   });

@@ -11,7 +11,8 @@ import { Subscription, SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { MARKETPLACE_EVENTS_REGION, type Config } from './config.ts';
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
+import type { Config } from './config.ts';
 import { newDeadLetterQueue } from './dead-letter-queue.ts';
 
 /** The account that owns every product's Marketplace SNS topics (in us-east-1). */
@@ -36,7 +37,7 @@ export function receivesLegacyNotifications(config: Config): boolean {
 
 /** Whether the main stack can subscribe itself: it is in the topics' region, or will be made to deploy there. */
 export function mainStackSubscribesToLegacyTopics(config: Config): boolean {
-  return config.region === undefined || config.region === MARKETPLACE_EVENTS_REGION;
+  return config.region === undefined || config.region === MARKETPLACE_HOME_REGION;
 }
 
 /** Each legacy product's two topics, as configured or as Marketplace names them for every product. */
@@ -45,7 +46,7 @@ export function legacyTopicsOf(config: Config): LegacyTopic[] {
     .filter((product) => product.identityModel === 'legacy')
     .flatMap((product) => {
       const marketplaceTopic = (kind: string) =>
-        `arn:aws:sns:${MARKETPLACE_EVENTS_REGION}:${MARKETPLACE_SNS_ACCOUNT}:aws-mp-${kind}-notification-${product.code}`;
+        `arn:aws:sns:${MARKETPLACE_HOME_REGION}:${MARKETPLACE_SNS_ACCOUNT}:aws-mp-${kind}-notification-${product.code}`;
       const arns = product.snsTopicArns ?? {
         subscription: marketplaceTopic('subscription'),
         entitlement: marketplaceTopic('entitlement'),

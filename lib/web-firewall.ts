@@ -2,8 +2,8 @@
  * An optional WAF web ACL in front of the API stage: one rate-based rule that blocks an IP address sending more than
  * the configured number of requests in five minutes to the public routes (the buyer pages). Each route's throttling
  * caps all its callers together; this stops one caller from using a route's whole allowance and locking real buyers
- * out. The signed routes are not counted: the seller's app calls them at hundreds of requests a second from a few
- * addresses (a NAT gateway), which a per-IP limit would block.
+ * out. Requests to the signed routes are not counted, signed or not: the seller's app calls them at hundreds of
+ * requests a second from a few addresses (a NAT gateway), which a per-IP limit would block.
  */
 import { Names } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';

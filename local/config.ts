@@ -13,6 +13,7 @@ import {
   WEBHOOK_URL_CREDENTIALS,
   type Config,
 } from '../lib/config.ts';
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
 import { LocalStackError } from './errors.ts';
 import { isLoopbackHost } from './http/loopback-host.ts';
@@ -56,7 +57,7 @@ export function loadLocalConfig(): Config {
 export async function configureSimulator(control: SimulatorControl, config: Config): Promise<void> {
   const { enabledRegions } = await control.settings();
   await control.updateSettings({
-    enabledRegions: [...new Set([...enabledRegions, 'us-east-1', config.marketplaceRegion])],
+    enabledRegions: [...new Set([...enabledRegions, MARKETPLACE_HOME_REGION, config.marketplaceRegion])],
   });
   const listed = new Set((await control.products()).products.map((product) => product.code));
   for (const product of config.products.filter((candidate) => !listed.has(candidate.code))) {

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
 import type { License, Product } from './marketplace.ts';
 import { messageOf } from '../lambdas/core/errors.ts';
 import { ids } from './random.ts';
@@ -54,7 +55,6 @@ export interface LifecycleEventsState {
 
 /** The account that owns the Marketplace SNS topics, as in the topic ARNs AWS hands to sellers. */
 const MARKETPLACE_SNS_ACCOUNT_ID = '287250355862';
-const MARKETPLACE_REGION = 'us-east-1';
 const DELIVERY_ATTEMPTS = 4;
 const DELIVERY_ATTEMPT_TIMEOUT_MS = 10_000;
 /** The header of a push that carries the event's sequence in the feed (`GET /control/events`). */
@@ -297,7 +297,7 @@ export class LifecycleEvents {
       source: 'aws.agreement-marketplace',
       account: this.sellerAccountId(),
       time: isoSeconds(at),
-      region: MARKETPLACE_REGION,
+      region: MARKETPLACE_HOME_REGION,
       resources: [`arn:aws:aws-marketplace::aws:agreement:${license.agreementId}`],
       detail: { requestId: ids.requestId(), catalog: 'AWSMarketplace', ...detail },
     };
@@ -334,7 +334,7 @@ function expiriesAfter(license: License, at: Date): Date[] {
 }
 
 function snsEnvelope(action: string, topic: 'subscription' | 'entitlement', license: License, at: Date) {
-  const topicArn = `arn:aws:sns:${MARKETPLACE_REGION}:${MARKETPLACE_SNS_ACCOUNT_ID}:aws-mp-${topic}-notification-${license.productCode}`;
+  const topicArn = `arn:aws:sns:${MARKETPLACE_HOME_REGION}:${MARKETPLACE_SNS_ACCOUNT_ID}:aws-mp-${topic}-notification-${license.productCode}`;
   const message =
     topic === 'subscription'
       ? {
@@ -353,8 +353,8 @@ function snsEnvelope(action: string, topic: 'subscription' | 'entitlement', lice
     Timestamp: at.toISOString(),
     SignatureVersion: '1',
     Signature: randomBytes(256).toString('base64'),
-    SigningCertURL: `https://sns.${MARKETPLACE_REGION}.amazonaws.com/SimpleNotificationService-simulator.pem`,
-    UnsubscribeURL: `https://sns.${MARKETPLACE_REGION}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${topicArn}:${ids.eventId()}`,
+    SigningCertURL: `https://sns.${MARKETPLACE_HOME_REGION}.amazonaws.com/SimpleNotificationService-simulator.pem`,
+    UnsubscribeURL: `https://sns.${MARKETPLACE_HOME_REGION}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${topicArn}:${ids.eventId()}`,
   };
 }
 

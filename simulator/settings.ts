@@ -3,7 +3,7 @@
  * uncertain or has changed over time (see the README's "uncertain behaviours"), the alternative is one setting away.
  */
 import { z } from 'zod';
-import { REGION_NAME_PATTERN } from '../contracts/index.ts';
+import { MARKETPLACE_HOME_REGION, REGION_NAME_PATTERN } from '../contracts/index.ts';
 
 /** Up to a year: any longer window or grace is a mistake, and would overflow date arithmetic long before it mattered. */
 const hours = () =>
@@ -82,7 +82,7 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 export const defaultSettings: Settings = {
   sellerAccountId: '111122223333',
-  enabledRegions: ['us-east-1'],
+  enabledRegions: [MARKETPLACE_HOME_REGION],
   requireSignature: true,
   timestampWindowHours: 24,
   monthEndCutoffHours: 6,

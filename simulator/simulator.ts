@@ -3,6 +3,7 @@
  * lifecycle events and fault plan, and the request pipeline every AWS call goes through in either wire protocol (read,
  * route, authenticate, inject faults, validate, run the operation, save the state when it is kept on disk, answer).
  */
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
 import { messageOf } from '../lambdas/core/errors.ts';
 import { callerHungUp } from '../local/http/request-handler.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -48,9 +49,6 @@ const handlers: Record<Operation, OperationHandler> = {
   RegisterUsage: registerUsage,
   GetEntitlements: getEntitlements,
 };
-
-/** The only region the Marketplace Entitlement Service exists in. */
-const ENTITLEMENT_SERVICE_REGION = 'us-east-1';
 
 /** Operations whose model lists `DisabledApiException`: they refuse regions not enabled for the seller. */
 const regionGatedOperations: ReadonlySet<Operation> = new Set(['BatchMeterUsage', 'ResolveCustomer', 'RegisterUsage']);
@@ -313,7 +311,7 @@ export class Simulator {
           `The endpoint's region ${caller.region} is not the region the resource runs in`,
         );
       }
-      if (operation === 'GetEntitlements' && caller.region !== ENTITLEMENT_SERVICE_REGION) {
+      if (operation === 'GetEntitlements' && caller.region !== MARKETPLACE_HOME_REGION) {
         throw wrongRegionError(caller.region);
       }
 

@@ -5,7 +5,7 @@
  * `RegisterUsage` signing key. The format is versioned: a document of another version is refused, not guessed at.
  */
 import { z } from 'zod';
-import { REGION_NAME_PATTERN } from '../contracts/index.ts';
+import { MARKETPLACE_HOME_REGION, REGION_NAME_PATTERN } from '../contracts/index.ts';
 import { faultPlanSchema } from './faults.ts';
 import { operations } from './marketplace-protocol.ts';
 import { settingsPatchSchema } from './settings.ts';
@@ -123,7 +123,7 @@ function withRegionNamesOnly(settings: unknown): unknown {
   const regions = (settings as { enabledRegions?: unknown } | null)?.enabledRegions;
   if (!Array.isArray(regions)) return settings;
   const named = regions.filter((region) => typeof region === 'string' && REGION_NAME_PATTERN.test(region));
-  return { ...(settings as object), enabledRegions: named.length > 0 ? named : ['us-east-1'] };
+  return { ...(settings as object), enabledRegions: named.length > 0 ? named : [MARKETPLACE_HOME_REGION] };
 }
 
 export const snapshotSchema = z.strictObject({

@@ -15,15 +15,9 @@ import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier } from '@smithy/core/endpoints';
-import { REGION_NAME_PATTERN } from '../../contracts/index.ts';
+import { MARKETPLACE_HOME_REGION, REGION_NAME_PATTERN } from '../../contracts/index.ts';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
-import {
-  arnsInStackRegion,
-  MARKETPLACE_EVENTS_REGION,
-  regionOfArn,
-  type Config,
-  type ProductConfig,
-} from '../../lib/config.ts';
+import { arnsInStackRegion, regionOfArn, type Config, type ProductConfig } from '../../lib/config.ts';
 import { isExampleProductCode } from '../../lib/example-products.ts';
 import { receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
 import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
@@ -112,17 +106,17 @@ export function alarmRecipientsCheck(config: Config): CheckResult {
         'chat); in cdk.json, or -c marketplace.observability.alarmEmail=<address> here and for cdk deploy alike.',
     };
   }
-  const forwarderRegion = config.region !== undefined && config.region !== MARKETPLACE_EVENTS_REGION;
+  const forwarderRegion = config.region !== undefined && config.region !== MARKETPLACE_HOME_REGION;
   if (alarmEmail === undefined && forwarderRegion) {
     return {
       outcome: 'FAIL',
       check,
       detail:
-        `the alarms of the ${MARKETPLACE_EVENTS_REGION} forwarder stack would reach no one: CloudWatch notifies ` +
+        `the alarms of the ${MARKETPLACE_HOME_REGION} forwarder stack would reach no one: CloudWatch notifies ` +
         `topics of the alarm's own region, and marketplace.observability.alarmTopicArn is in ${config.region}`,
       fix:
         "Set marketplace.observability.alarmEmail as well: an address SNS emails both stacks' alarms to. (Subscribing " +
-        `to the forwarder stack's AlarmTopicArn output in ${MARKETPLACE_EVENTS_REGION} after the deploy works too, ` +
+        `to the forwarder stack's AlarmTopicArn output in ${MARKETPLACE_HOME_REGION} after the deploy works too, ` +
         'but this check cannot see it.)',
     };
   }
@@ -326,9 +320,9 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
   const check = 'stack region';
   if (config.region !== undefined) {
     const forwarded =
-      config.region === MARKETPLACE_EVENTS_REGION
+      config.region === MARKETPLACE_HOME_REGION
         ? ''
-        : `; a stack in ${MARKETPLACE_EVENTS_REGION} forwards Marketplace's notifications`;
+        : `; a stack in ${MARKETPLACE_HOME_REGION} forwards Marketplace's notifications`;
     return { outcome: 'PASS', check, detail: `${config.region} (marketplace.region)${forwarded}` };
   }
   if (!REGION_NAME_PATTERN.test(stackRegion)) {
@@ -340,7 +334,7 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
     };
   }
   const hearsFromMarketplace = receivesMarketplaceEvents(config) || legacyTopicsOf(config).length > 0;
-  if (stackRegion === MARKETPLACE_EVENTS_REGION || !hearsFromMarketplace) {
+  if (stackRegion === MARKETPLACE_HOME_REGION || !hearsFromMarketplace) {
     const elsewhere = arnsInStackRegion(config).flatMap(({ path, arn, must, why }) => {
       const region = arn === undefined ? undefined : regionOfArn(arn);
       return arn === undefined || region === stackRegion ? [] : [{ field: path.join('.'), region, must, why }];
@@ -350,7 +344,7 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
     // Elsewhere than us-east-1 the stack needs marketplace.region: AWS_REGION alone meets the template's refusal below.
     const moveTo =
       `set marketplace.region to ${otherRegion} (in cdk.json, or -c marketplace.region=${otherRegion} for ` +
-      `preflight, cdk bootstrap and cdk deploy alike; the app then adds a stack in ${MARKETPLACE_EVENTS_REGION} ` +
+      `preflight, cdk bootstrap and cdk deploy alike; the app then adds a stack in ${MARKETPLACE_HOME_REGION} ` +
       'that forwards the notifications, bootstrapped too).';
     return {
       outcome: 'FAIL',
@@ -370,11 +364,11 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
     check,
     detail:
       `the stack would deploy to ${stackRegion} (the credentials' region, as marketplace.region is unset), and its ` +
-      `template refuses any region but ${MARKETPLACE_EVENTS_REGION}, where Marketplace sends its notifications`,
+      `template refuses any region but ${MARKETPLACE_HOME_REGION}, where Marketplace sends its notifications`,
     fix:
       `Set marketplace.region to ${stackRegion} (in cdk.json, or -c marketplace.region=${stackRegion} for preflight, ` +
-      `cdk bootstrap and cdk deploy alike): the app then adds a stack in ${MARKETPLACE_EVENTS_REGION} that forwards ` +
-      `the notifications. Or deploy to ${MARKETPLACE_EVENTS_REGION} (AWS_REGION=${MARKETPLACE_EVENTS_REGION}).`,
+      `cdk bootstrap and cdk deploy alike): the app then adds a stack in ${MARKETPLACE_HOME_REGION} that forwards ` +
+      `the notifications. Or deploy to ${MARKETPLACE_HOME_REGION} (AWS_REGION=${MARKETPLACE_HOME_REGION}).`,
   };
 }
 
@@ -382,10 +376,10 @@ export function stackRegionCheck(config: Config, stackRegion: string): CheckResu
 export function regionsToBootstrap(config: Config, stackRegion: string): string[] {
   const forwarded =
     config.region !== undefined &&
-    config.region !== MARKETPLACE_EVENTS_REGION &&
+    config.region !== MARKETPLACE_HOME_REGION &&
     (receivesMarketplaceEvents(config) ||
       (receivesLegacyNotifications(config) && !mainStackSubscribesToLegacyTopics(config)));
-  return forwarded ? [stackRegion, MARKETPLACE_EVENTS_REGION] : [stackRegion];
+  return forwarded ? [stackRegion, MARKETPLACE_HOME_REGION] : [stackRegion];
 }
 
 export async function bootstrapCheck(region: string, account: string | undefined): Promise<CheckResult> {
