@@ -137,12 +137,12 @@ export function hasCredentials(url: string): boolean {
   return parsed !== null && (parsed.username !== '' || parsed.password !== '');
 }
 
-const webUrl = z
-  .url({ protocol: /^https?$/, error: WEB_URL_RULE })
-  .refine(
-    (url) => url.startsWith('https:') || ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname),
-    WEB_URL_RULE,
-  );
+const webUrl = z.url({ protocol: /^https?$/, error: WEB_URL_RULE }).refine((url) => {
+  const parsed = URL.parse(url);
+  // zod runs this check on what the URL check refused too: that is already reported, once.
+  if (parsed?.protocol !== 'http:') return true;
+  return ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+}, WEB_URL_RULE);
 
 const registrationSchema = z
   .strictObject({
@@ -177,14 +177,23 @@ const registrationSchema = z
   .describe('The registration page buyers land on after subscribing. Give supportEmail or supportUrl.');
 
 /** A route's limits: requests a second on average, and how many may arrive at once above that average. */
+/** The largest integer a CloudFormation property takes: a larger limit synthesizes and then fails the deploy. */
+const MAX_TEMPLATE_INTEGER = 2_147_483_647;
+
 const routeThrottleSchema = (rateLimit: number, burstLimit: number, description: string) =>
   z
     .strictObject({
-      rateLimit: z.number().positive().default(rateLimit).describe('Requests a second, on average.'),
+      rateLimit: z
+        .number()
+        .positive()
+        .max(MAX_TEMPLATE_INTEGER)
+        .default(rateLimit)
+        .describe('Requests a second, on average.'),
       burstLimit: z
         .number()
         .int()
         .positive()
+        .max(MAX_TEMPLATE_INTEGER)
         .default(burstLimit)
         .describe('Requests that may arrive at once above the average.'),
     })
@@ -626,7 +635,7 @@ export function configFromContext(context: Record<string, unknown>): unknown {
     if (inherited !== undefined) {
       throw new ConfigError(`Invalid configuration: context "${key}": ${inherited} is not a setting`);
     }
-    setPath(merged, path, parseContextValue(key, value));
+    setPath(key, merged, path, parseContextValue(key, value));
   }
   return merged;
 }
@@ -696,9 +705,16 @@ function parseContextValue(key: string, value: unknown): unknown {
   }
 }
 
-function setPath(target: unknown, path: string[], value: unknown): void {
+function setPath(key: string, target: unknown, path: string[], value: unknown): void {
   let node = target as Record<string, unknown>;
   path.forEach((segment, index) => {
+    // A name on a list would be set beside its items, where nothing reads it.
+    if (Array.isArray(node) && !/^(0|[1-9]\d*)$/.test(segment)) {
+      throw new ConfigError(
+        `Invalid configuration: context "${key}": ${path.slice(0, index).join('.')} is a list, ` +
+          `indexed by number (${[...path.slice(0, index), '0', ...path.slice(index + 1)].join('.')}), not "${segment}"`,
+      );
+    }
     if (index === path.length - 1) {
       node[segment] = value;
       return;

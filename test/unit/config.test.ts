@@ -293,6 +293,12 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'int',
     },
     {
+      what: "a route throttle larger than a template's integer, which would synthesize and then fail the deploy",
+      breakIt: (config) => (config.api['throttling'] = { accessCheck: { rateLimit: 1e12 } }),
+      path: 'marketplace.api.throttling.accessCheck.rateLimit',
+      says: '<=2147483647',
+    },
+    {
       what: 'an alarm email that is not an address',
       breakIt: (config) => (config['observability'] = { alarmEmail: 'on call' }),
       path: 'marketplace.observability.alarmEmail',
@@ -448,6 +454,20 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
     expect(problems.get(path)).toContain(says);
   });
 
+  test.each(['', 'not a url', 'javascript:alert(1)', 'ftp://files.example.com/logo.png'])(
+    'a web address of %j is refused once, by name, for each field that takes one (no TypeError)',
+    (url) => {
+      for (const field of ['appUrl', 'supportUrl', 'logoUrl', 'freeTrialLandingUrl'] as const) {
+        const config = exampleConfig();
+        config.registration[field] = url;
+        const lines = configErrorFor(config).message.split('\n').slice(1);
+        expect(lines).toEqual([
+          `  marketplace.registration.${field}: must be an https URL (http only for localhost, 127.0.0.1 or [::1])`,
+        ]);
+      }
+    },
+  );
+
   test("a webhook URL's password is not repeated in the error, which a terminal or a CI log shows", () => {
     const config = exampleConfig();
     config['notifications'] = { webhookUrl: 'https://user:hunter2@app.example.com/hook' };
@@ -557,6 +577,17 @@ describe('configFromContext applies -c overrides', () => {
       );
     }
     expect(({} as Record<string, unknown>)['x']).toBeUndefined();
+  });
+
+  test('a -c path naming a list item other than by number is refused rather than set where nothing reads it', () => {
+    for (const segment of ['x', '-1', '01', 'first']) {
+      const key = `marketplace.products.${segment}.code`;
+      expect(() => configFromContext({ ...cdkJsonContext(), [key]: 'abc' }), key).toThrow(
+        `context "${key}": products is a list, indexed by number (products.0.code), not "${segment}"`,
+      );
+    }
+    const indexed = configFromContext({ ...cdkJsonContext(), 'marketplace.products.1.code': 'abc' });
+    expect(parseConfig(indexed).products[1]?.code).toBe('abc');
   });
 
   test('a setting beside marketplace, or under a misspelt name, is refused rather than ignored', () => {
