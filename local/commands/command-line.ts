@@ -149,7 +149,7 @@ function awsEnvironmentFix(error: unknown): string | undefined {
   for (let cause = error; cause instanceof Error; cause = cause.cause) {
     if (isMissingRegion(cause)) {
       return (
-        "No AWS region: set AWS_REGION to the stack's region, or AWS_PROFILE to a profile that has one " +
+        `No AWS region. ${profileInUse()}Set AWS_REGION to the stack's region, or AWS_PROFILE to a profile that has one ` +
         '(aws configure set region <region> --profile <profile>)'
       );
     }

@@ -43,7 +43,7 @@ async function run(name: string, environment: Record<string, string>) {
 test.each(Object.keys(COMMANDS))('%s with no region says to set AWS_REGION or a profile with one', async (name) => {
   const { status, stderr } = await run(name, { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
   expect(status, stderr).toBe(1);
-  expect(stderr).toMatch(new RegExp(`^npm run ${name}: .*Region is missing.*\\. No AWS region: set AWS_REGION`));
+  expect(stderr).toMatch(new RegExp(`^npm run ${name}: .*Region is missing.*\\. No AWS region\\. Set AWS_REGION`));
   expect(stderr).toContain('or AWS_PROFILE to a profile that has one');
   expect(stderr).not.toContain('..');
   expect(stderr.trim().split('\n')).toHaveLength(1);
@@ -66,4 +66,10 @@ test('a profile that gives no credentials is named: the SDK does not say which o
   const { status, stderr } = await run('subscribers', { AWS_REGION: 'eu-west-1', AWS_PROFILE: 'seller' });
   expect(status, stderr).toBe(1);
   expect(stderr).toContain('No usable AWS credentials. AWS_PROFILE names the profile "seller", which gave none');
+});
+
+test('a profile that gives no region is named too', async () => {
+  const { status, stderr } = await run('subscribers', { AWS_PROFILE: 'seller' });
+  expect(status, stderr).toBe(1);
+  expect(stderr).toContain('No AWS region. AWS_PROFILE names the profile "seller", which gave none');
 });
