@@ -160,4 +160,13 @@ describe("Lambda's 4 KB of environment", () => {
       /PRODUCTS alone is [\d,]+\. .*sell fewer products .*\(marketplace\.products\[\]\.name\)\.$/,
     );
   });
+
+  test('registration settings too long to fit are refused naming the registration settings', () => {
+    const refused = () =>
+      synthesize({ 'marketplace.registration.supportUrl': `https://support.example.com/${'a'.repeat(4000)}` });
+    expect(refused).toThrow(/^The (fulfillment|registration-page) function's environment would take about/);
+    expect(refused).toThrow(
+      /REGISTRATION alone is [\d,]+\. .*shorten its texts and addresses \(marketplace\.registration\)\.$/,
+    );
+  });
 });

@@ -102,8 +102,12 @@ test('a body over 1 MB is refused with a JSON 413, on a connection that serves o
   const { status, body } = await post('AWSMPMeteringService.BatchMeterUsage', Buffer.alloc(2 * 1024 * 1024, 32));
   expect(status).toBe(413);
   expect(body.__type).toContain('RequestEntityTooLargeException');
-  // 1 MB exactly is taken: the message says so.
+  // 1 MB exactly is taken, as the message says: read whole (spaces, then refused as a body that is not JSON), not 413.
   expect(body.message).toBe('Request must be at most 1048576 bytes');
+  const atTheLimit = await post('AWSMPMeteringService.BatchMeterUsage', Buffer.alloc(1024 * 1024, 32));
+  expect(atTheLimit.status).toBe(400);
+  const overByOne = await post('AWSMPMeteringService.BatchMeterUsage', Buffer.alloc(1024 * 1024 + 1, 32));
+  expect(overByOne.status).toBe(413);
 
   // The rest of the body is read and dropped rather than the connection closed under a client still sending it.
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -1127,7 +1127,9 @@ test('record() refuses what cannot be summed, and the client refuses options it 
   const unparsable = () => new UsageClient({ usageUrl: 'https://user:secret@127.0.0.1:99999/usage' });
   expect(unparsable).toThrow(new UsageClientConfigError('usageUrl is not a URL: …@127.0.0.1:99999/usage'));
   for (const usageUrl of ['user:secret@127.0.0.1:4010/usage', 'https://user:se\ncret@127.0.0.1:99999/usage']) {
-    expect(() => new UsageClient({ usageUrl, region: 'us-east-1' }), usageUrl).not.toThrow(/secret|se\ncret/);
+    const make = () => new UsageClient({ usageUrl, region: 'us-east-1' });
+    expect(make, usageUrl).toThrow(UsageClientConfigError);
+    expect(make, usageUrl).not.toThrow(/secret|se\ncret/);
   }
   let thrown: unknown;
   try {
