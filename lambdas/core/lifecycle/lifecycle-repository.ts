@@ -35,6 +35,7 @@ import {
 } from './subscription-state.ts';
 import { ENDING_INDEX, LIVE_INDEX, LIVE_SHARDS } from '../../../contracts/index.ts';
 import { BackendError } from '../errors.ts';
+import { itemsOfPages } from '../table-pages.ts';
 
 /** Entitlements as read from Marketplace, and when. */
 export interface FetchedEntitlements {
@@ -360,9 +361,8 @@ export class LifecycleRepository {
     instant: Date,
   ): AsyncGenerator<Record<string, unknown>> {
     for (let shard = 0; shard < LIVE_SHARDS; shard++) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.client.send(
+      yield* itemsOfPages((startKey) =>
+        this.client.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: ENDING_INDEX.indexName,
@@ -371,10 +371,8 @@ export class LifecycleRepository {
             ExpressionAttributeValues: { ':shard': `ending#${shard}`, ':instant': instant.toISOString() },
             ExclusiveStartKey: startKey,
           }),
-        );
-        yield* page.Items ?? [];
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
+        ),
+      );
     }
   }
 }

@@ -12,6 +12,7 @@
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bucketSortLimit, bucketSortPrefix, HOUR_MS, usagePartition } from '../bucket/index.ts';
 import { TABLE_KEY } from '../../../../contracts/index.ts';
+import { itemsOfPages } from '../../table-pages.ts';
 
 type Item = Record<string, unknown>;
 
@@ -42,7 +43,7 @@ export async function* bucketItemsIn(
     ...(scope.pageSize === undefined ? {} : { Limit: scope.pageSize }),
   };
   if (scope.subscriberIds === undefined) {
-    yield* pages((ExclusiveStartKey) =>
+    yield* itemsOfPages((ExclusiveStartKey) =>
       client.send(
         new ScanCommand({
           ...common,
@@ -56,7 +57,7 @@ export async function* bucketItemsIn(
     return;
   }
   for (const subscriberId of scope.subscriberIds) {
-    yield* pages((ExclusiveStartKey) =>
+    yield* itemsOfPages((ExclusiveStartKey) =>
       client.send(
         new QueryCommand({
           ...common,
@@ -68,16 +69,4 @@ export async function* bucketItemsIn(
       ),
     );
   }
-}
-
-/** Every item of every page, until DynamoDB gives no `LastEvaluatedKey` (a page may be empty and still not the last). */
-async function* pages(
-  read: (startKey: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
-): AsyncGenerator<Item> {
-  let startKey: Item | undefined;
-  do {
-    const page = await read(startKey);
-    yield* page.Items ?? [];
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
 }

@@ -27,6 +27,7 @@ import {
 } from '../bucket/index.ts';
 import { PENDING_INDEX, PENDING_SHARDS, TABLE_KEY } from '../../../../contracts/index.ts';
 import { BackendError } from '../../errors.ts';
+import { itemsOfPages } from '../../table-pages.ts';
 
 type Item = Record<string, unknown>;
 
@@ -81,15 +82,10 @@ export class BucketLedger {
     });
   }
 
-  private async *pages(query: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): AsyncGenerator<Item> {
-    let startKey: Item | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({ ...query, TableName: this.tableName, ExclusiveStartKey: startKey }),
-      );
-      yield* page.Items ?? [];
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+  private pages(query: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): AsyncGenerator<Item> {
+    return itemsOfPages((startKey) =>
+      this.client.send(new QueryCommand({ ...query, TableName: this.tableName, ExclusiveStartKey: startKey })),
+    );
   }
 
   /**

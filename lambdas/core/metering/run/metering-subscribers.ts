@@ -9,6 +9,7 @@ import type { LifecycleFacts } from '../../lifecycle/subscription-state.ts';
 import { subscriberKey } from '../../table-keys.ts';
 import type { MeteringIdentity } from './usage-record.ts';
 import { ENDING_INDEX, LIVE_INDEX, LIVE_SHARDS } from '../../../../contracts/index.ts';
+import { itemsOfPages } from '../../table-pages.ts';
 
 export type IdentityLookup =
   | { readonly kind: 'known'; readonly identity: MeteringIdentity; readonly lifecycle: LifecycleFacts }
@@ -92,9 +93,8 @@ export class MeteringSubscribers {
   ): AsyncGenerator<Record<string, unknown>> {
     const projection = projectionOf(attributes);
     for (const shard of shards) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.client.send(
+      yield* itemsOfPages((startKey) =>
+        this.client.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: index.indexName,
@@ -104,10 +104,8 @@ export class MeteringSubscribers {
             ExpressionAttributeValues: { ':shard': shard },
             ExclusiveStartKey: startKey,
           }),
-        );
-        yield* page.Items ?? [];
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
+        ),
+      );
     }
   }
 }
