@@ -5,7 +5,7 @@
  * stream with nothing to report is a healthy one.
  */
 import { Stack } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import type { ProjectFunction } from './functions.ts';
 
@@ -50,6 +50,33 @@ export function crashAlarm(projectFunction: ProjectFunction, caller: string): Al
       `crash (a bug, a timeout or memory running out) and ${caller} got API Gateway's error answer instead. ` +
       "Look for the failed request in the function's log group.",
     metric: projectFunction.lambda.metricErrors({ statistic: 'Sum' }),
+    threshold: 0,
+  });
+}
+
+/**
+ * For the functions behind the API, whose callers wait: Lambda refusing to run one (the account's concurrency in the
+ * region used up) fails the request without an error of the function's, so no crash alarm sees it.
+ */
+export function throttleAlarm(scope: Construct, functions: readonly ProjectFunction[]): Alarm {
+  const throttles = Object.fromEntries(
+    functions.map((each, index) => [`throttles${index}`, each.lambda.metricThrottles({ statistic: 'Sum' })]),
+  );
+  return alarmWhenAbove(scope, 'ThrottledAlarm', {
+    name: 'api-functions-throttled',
+    description:
+      `Lambda refused to run a function behind the API (${functions.map((each) => each.serviceName).join(', ')}): ` +
+      "the account's concurrency in this region was used up. Buyers got the try-again page, and your app's usage " +
+      'calls a 5xx that the usage client retries, keeping their events. The Throttles metric of each function says ' +
+      'which.',
+    metric: new MathExpression({
+      // A function not throttled in the period has no data point: counted as none, rather than hiding the others'.
+      expression: `SUM([${Object.keys(throttles)
+        .map((id) => `FILL(${id}, 0)`)
+        .join(', ')}])`,
+      usingMetrics: throttles,
+      label: 'Throttles of the API functions',
+    }),
     threshold: 0,
   });
 }

@@ -18,6 +18,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { throttleAlarm } from './alarms.ts';
 import { apiRoutes, type ApiRoute } from './api-routes.ts';
 import type { Config } from './config.ts';
 import { CustomDomain } from './custom-domain.ts';
@@ -107,6 +108,7 @@ export class Api extends Construct {
     this.restApi = this.stage(settings, props.tracing);
     answerGatewayErrorsWithPages(this.restApi);
     this.addRoutes(props.routeFunctions);
+    throttleAlarm(this, [...new Set(props.routeFunctions.values())]);
     if (settings.waf.enabled) {
       new WebFirewall(this, 'WebFirewall', {
         stage: this.restApi.deploymentStage,

@@ -18,6 +18,12 @@ interface AlarmProperties {
   readonly MetricName: string;
   readonly Dimensions: { Name: string; Value: unknown }[];
   readonly Statistic: string;
+  /** An alarm on metric math: the expression, and each metric it reads. */
+  readonly Metrics?: {
+    Id: string;
+    Expression?: string;
+    MetricStat?: { Stat: string; Metric: { MetricName: string; Dimensions: { Name: string; Value: unknown }[] } };
+  }[];
   readonly ComparisonOperator: string;
   readonly Threshold: number;
   readonly EvaluationPeriods: number;
@@ -33,12 +39,24 @@ const alarmsOf = (resources: Record<string, CfnResource>) =>
  * dimension value), `<namespace> <dimension>=<value>`.
  */
 function watches(alarm: AlarmProperties): string {
-  const subject = alarm.Dimensions.map(({ Name, Value }) => {
-    if (typeof Value === 'string') return `${alarm.Namespace} ${Name}=${Value}`;
-    const reference = Value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
-    return reference.Ref ?? reference['Fn::GetAtt']?.[0];
-  }).join(', ');
-  return `${alarm.AlarmName}: ${alarm.Statistic} ${alarm.MetricName} of ${subject} > ${alarm.Threshold}`;
+  const subjectOf = (dimensions: AlarmProperties['Dimensions']) =>
+    dimensions
+      .map(({ Name, Value }) => {
+        if (typeof Value === 'string') return `${alarm.Namespace} ${Name}=${Value}`;
+        const reference = Value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+        return reference.Ref ?? reference['Fn::GetAtt']?.[0];
+      })
+      .join(', ');
+  if (alarm.Metrics !== undefined) {
+    const expression = alarm.Metrics.find((metric) => metric.Expression !== undefined)?.Expression;
+    const read = alarm.Metrics.flatMap(({ Id, MetricStat }) =>
+      MetricStat === undefined
+        ? []
+        : [`${Id}=${MetricStat.Stat} ${MetricStat.Metric.MetricName} of ${subjectOf(MetricStat.Metric.Dimensions)}`],
+    );
+    return `${alarm.AlarmName}: ${expression} of ${read.join(', ')} > ${alarm.Threshold}`;
+  }
+  return `${alarm.AlarmName}: ${alarm.Statistic} ${alarm.MetricName} of ${subjectOf(alarm.Dimensions)} > ${alarm.Threshold}`;
 }
 
 describe('with an admin email and a webhook', () => {
@@ -65,7 +83,7 @@ describe('with an admin email and a webhook', () => {
   const messagesIn = (queue: IConstruct) => `Maximum ApproximateNumberOfMessagesVisible of ${logicalIdOf(queue)} > 0`;
 
   test('watch the dead-letter queues, the crashes of the API functions, the sweep, metering and work falling behind', () => {
-    expect(alarms).toHaveLength(23);
+    expect(alarms).toHaveLength(24);
     expect(alarms.map(watches).sort()).toEqual(
       [
         `SaasMarketplace-seller-notifier-dead-letters: ${messagesIn(notifierDeadLetterQueue)}`,
@@ -81,6 +99,10 @@ describe('with an admin email and a webhook', () => {
         `SaasMarketplace-registration-page-crashed: Sum Errors of ${functionId('RegistrationPage')} > 0`,
         `SaasMarketplace-subscriber-access-crashed: Sum Errors of ${functionId('SubscriberAccess')} > 0`,
         `SaasMarketplace-usage-crashed: Sum Errors of ${functionId('Usage')} > 0`,
+        'SaasMarketplace-api-functions-throttled: SUM([FILL(throttles0, 0), FILL(throttles1, 0), FILL(throttles2, 0), ' +
+          `FILL(throttles3, 0)]) of throttles0=Sum Throttles of ${functionId('Fulfillment')}, throttles1=Sum Throttles ` +
+          `of ${functionId('RegistrationPage')}, throttles2=Sum Throttles of ${functionId('SubscriberAccess')}, ` +
+          `throttles3=Sum Throttles of ${functionId('Usage')} > 0`,
         `SaasMarketplace-metering-failed: Sum ExecutionsFailed of ${logicalIdOf(metering.runStateMachine)} > 0`,
         `SaasMarketplace-metering-rejected: Sum RecordsRejected of ${meteringMetrics} > 0`,
         `SaasMarketplace-metering-unsent: Sum RecordsPending of ${meteringMetrics} > 0`,
@@ -122,7 +144,7 @@ test('without an admin email or a webhook, no alarm watches a queue that does no
   const { template } = synthesize();
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
   // The 23 with an admin email and a webhook but the 3 below: the metering alarms are always there.
-  expect(names).toHaveLength(20);
+  expect(names).toHaveLength(21);
   for (const absent of ['admin-email-dead-letters', 'webhook-dead-letters', 'webhook-events-undelivered']) {
     expect(names).not.toContain(`SaasMarketplace-${absent}`);
   }
@@ -131,6 +153,6 @@ test('without an admin email or a webhook, no alarm watches a queue that does no
 test('with SNS notifications only, no alarm watches the queue for undelivered EventBridge events', () => {
   const { template } = synthesize(snsOnly);
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  expect(names).toHaveLength(19);
+  expect(names).toHaveLength(20);
   expect(names).not.toContain('SaasMarketplace-marketplace-events-undelivered');
 });
