@@ -206,7 +206,7 @@ export class UsageTransport {
         sent,
         kind: 'retryable',
         status,
-        retryAfterMs: retryAfterMs(retryAfter),
+        retryAfterMs: retryAfterMs(retryAfter, date, this.options.clock.now()),
         cause: new RetryableUsageAnswerError(status, messageOf(text)),
         mayHaveCounted: status !== 429,
       };
@@ -266,10 +266,18 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', stop));
 }
 
-/** `Retry-After` in seconds (what the API sends); an HTTP date or nonsense is left to the backoff. */
-function retryAfterMs(header: string | null): number | undefined {
-  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
-  return Math.min(MAX_RETRY_AFTER_MS, Number(header.trim()) * 1000);
+/**
+ * How long `Retry-After` asks to wait, capped: seconds, or an HTTP date (as a proxy may send it) counted from the
+ * answer's own `Date`, so that this machine's clock being off does not matter (its time when the answer has none).
+ */
+function retryAfterMs(header: string | null, date: string | null, now: Date): number | undefined {
+  if (header === null) return undefined;
+  const text = header.trim();
+  const answeredAt = date === null ? Number.NaN : Date.parse(date);
+  const ms = /^\d+$/.test(text)
+    ? Number(text) * 1000
+    : Date.parse(text) - (Number.isNaN(answeredAt) ? now.getTime() : answeredAt);
+  return Number.isNaN(ms) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }
 
 const STATUSES = new Set(['accepted', 'duplicate', 'conflict', 'rejected']);

@@ -513,6 +513,35 @@ test('a 503, a 429 and an unreadable 200 are retried, after their Retry-After, a
   await client.close();
 });
 
+test("a Retry-After given as a date is waited out, counted from the answer's Date; one that says nothing is not", async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 4 });
+  // A proxy's clock, far from this machine's: only the difference between its two headers counts.
+  const answeredAt = new Date('2031-05-01T12:00:00.000Z');
+  const busy = (retryAfter: string) => ({
+    status: 503,
+    headers: { date: answeredAt.toUTCString(), 'retry-after': retryAfter, 'content-type': 'application/json' },
+    body: '{"message":"busy"}',
+  });
+  front.plan(busy(new Date(answeredAt.getTime() + 7_000).toUTCString()), busy('soon'));
+
+  const flushed = client.flush();
+  const afterDate = await sleeps.next(isBackoff);
+  expect(afterDate.ms).toBeGreaterThanOrEqual(7_000);
+  expect(afterDate.ms).toBeLessThan(7_000 + 2_000);
+  afterDate.wake();
+  const afterNonsense = await sleeps.next(isBackoff);
+  expect(afterNonsense.ms).toBeLessThan(2_000);
+  afterNonsense.wake();
+  expect(await flushed).toEqual({ requests: 3, delivered: 1, refused: 0, pending: 0 });
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(4);
+  expect(errors).toEqual([]);
+  await client.close();
+});
+
 test('calls that keep failing keep their events, and a later flush sends them with the same ids and contents', async () => {
   const hour = await testHour();
   const { subscriberId } = await liveSubscriber();
