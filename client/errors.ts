@@ -55,8 +55,8 @@ export class UsageCallFailedError extends UsageClientError {
   ) {
     const kept = closing ? 'handed back by close()' : 'kept for the next flush';
     super(
-      `POST /usage failed after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'} (${describe(cause)}); ` +
-        `${pendingAppEvents} app events are ${kept}`,
+      `POST /usage failed after ${counted(attempts, 'attempt')} (${describe(cause)}); ` +
+        `${counted(pendingAppEvents, 'app event')} ${pendingAppEvents === 1 ? 'is' : 'are'} ${kept}`,
       { cause },
     );
     this.events = events;
@@ -75,15 +75,20 @@ export class UsageCallRefusedError extends UsageClientError {
   override readonly name = 'UsageCallRefusedError';
 
   readonly status: number;
-  /** What the API said (its `message`, or the start of the body). */
+  /** What the API said: its `message`, a page's title, or the start of the body. */
   readonly apiMessage: string;
   readonly events: readonly AggregatedUsageEvent[];
 
   constructor(status: number, apiMessage: string, events: readonly AggregatedUsageEvent[]) {
     const appEvents = events.reduce((sum, event) => sum + event.appEvents.length, 0);
+    // API Gateway's answer to a signed call at an address it has no route for: the URL, not the credentials.
+    const hint =
+      status === 403 && apiMessage === 'Missing Authentication Token'
+        ? " (API Gateway's answer for an address with no route: check usageUrl against the stack's UsageUrl output)"
+        : '';
     super(
-      `POST /usage refused a call of ${events.length} events with ${status}: ${apiMessage}; its ${appEvents} app ` +
-        'events are not sent again (they are on this error)',
+      `POST /usage refused a call of ${counted(events.length, 'event')} with ${status}: ${apiMessage}${hint}; its ` +
+        `${counted(appEvents, 'app event')} ${appEvents === 1 ? 'is' : 'are'} not sent again (on this error)`,
     );
     this.status = status;
     this.apiMessage = apiMessage;
@@ -101,7 +106,11 @@ export class UsageNotDeliveredError extends UsageClientError {
   readonly events: readonly AggregatedUsageEvent[];
 
   constructor(events: readonly AggregatedUsageEvent[], options: { cause?: unknown } = {}) {
-    super(`${events.length} usage events were not delivered when the client closed`, options);
+    super(
+      `${counted(events.length, 'usage event')} ${events.length === 1 ? 'was' : 'were'} not delivered when the client ` +
+        'closed',
+      options,
+    );
     this.events = events;
   }
 }
@@ -161,6 +170,11 @@ export class RetryableUsageAnswerError extends UsageClientError {
     this.status = status;
     this.apiMessage = apiMessage;
   }
+}
+
+/** `1 event`, `2 events`. */
+export function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function describe(cause: unknown): string {

@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   CloseTimeoutError,
+  counted,
   InvalidUsageEventError,
   UsageCallFailedError,
   UsageCallRefusedError,
@@ -404,7 +405,7 @@ function logRefusal(refusal: UsageRefusal): void {
   const reason = refusal.status === 'rejected' ? `rejected (${refusal.reason})` : 'conflict';
   console.warn(
     `usage client: ${reason}: ${event.quantity} ${event.dimension} of ${event.subscriberId} in the hour ` +
-      `${event.hour} (${event.appEvents.length} app events): ${refusal.message}`,
+      `${event.hour} (${counted(event.appEvents.length, 'app event')}): ${refusal.message}`,
   );
 }
 

@@ -315,7 +315,9 @@ function messageOf(text: string): string {
   } catch {
     // Not JSON: said as it is, below.
   }
-  return excerpt(text);
+  // A page (a proxy's, or a buyer page's at a wrong usageUrl): its title says more than its first bytes.
+  const title = /<title>([^<]{1,200})<\/title>/i.exec(text)?.[1]?.trim();
+  return title === undefined ? excerpt(text) : `an HTML page, "${title}"`;
 }
 
 function excerpt(text: string): string {

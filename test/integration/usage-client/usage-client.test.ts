@@ -652,6 +652,30 @@ test('a call refused whole (400) is not retried: its events go to onError', asyn
     events: [expect.objectContaining({ quantity: 8, appEvents: [expect.objectContaining({ quantity: 8 })] })],
   });
   expect(await bucketQuantity(subscriberId, hour, 'requests')).toBeUndefined();
+
+  // A signed call to an address with no route: API Gateway's words sound like a missing signature; the message says.
+  client.record({ subscriberId, dimension: 'requests', quantity: 3 });
+  front.plan({
+    status: 403,
+    headers: { 'content-type': 'application/json' },
+    body: '{"message":"Missing Authentication Token"}',
+  });
+  expect(await client.flush()).toEqual({ requests: 1, delivered: 0, refused: 1, pending: 0 });
+  expect(errors[1]?.message).toBe(
+    "POST /usage refused a call of 1 event with 403: Missing Authentication Token (API Gateway's answer for an " +
+      "address with no route: check usageUrl against the stack's UsageUrl output); its 1 app event is not sent " +
+      'again (on this error)',
+  );
+
+  // A buyer page's address given as usageUrl: the page's title, not its markup.
+  client.record({ subscriberId, dimension: 'requests', quantity: 3 });
+  front.plan({
+    status: 415,
+    headers: { 'content-type': 'text/html' },
+    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>We could not read that request</title>${'<style></style>'.repeat(20)}</head></html>`,
+  });
+  await client.flush();
+  expect(errors[2]).toMatchObject({ status: 415, apiMessage: 'an HTML page, "We could not read that request"' });
   await client.close();
 });
 
