@@ -20,6 +20,19 @@ test.each([
   expect(run.stdout).toBe('');
 });
 
+test.each([
+  ['bench/function-bundles.ts', 'usage: node --import tsx bench/function-bundles.ts [runs=15] (docs/benchmarks.md)'],
+  [
+    'bench/metering-throughput.ts',
+    'usage: node --import tsx bench/metering-throughput.ts (no argument; sizes: BENCH_SUBSCRIBERS, BENCH_SIMULATOR ' +
+      '(environment variables)) (docs/benchmarks.md)',
+  ],
+])('%s --help prints its usage line and exits 0 before setting anything up', async (script, usage) => {
+  const run = await runNodeCommand([script, '--help'], {});
+  expect(run.stdout.trim()).toBe(usage);
+  expect(run.status).toBe(0);
+});
+
 test('npm run bench -- --help says how to run one benchmark, and exits 0 without running any', async () => {
   const run = await runNodeCommand(['bench/run.ts', '--help'], {});
   expect(run.stderr).toContain('as docs/benchmarks.md says');
