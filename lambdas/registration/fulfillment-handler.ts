@@ -20,7 +20,7 @@ import { registrationPageLocation } from './page-location.ts';
 import { problemForBadRequest, problemForUnexpectedError } from './problems.ts';
 
 /** Marketplace's tokens are a few hundred characters; a much longer one is not from Marketplace. */
-const MAX_TOKEN_LENGTH = 8 * 1024;
+export const MAX_TOKEN_LENGTH = 8 * 1024;
 
 export interface FulfillmentDependencies extends ArrivalDependencies {
   readonly pages: PageResponses;

@@ -28,7 +28,7 @@ function cookiePrefix(event: APIGatewayProxyEvent): string {
 }
 
 /** A registration form is one token and a few short fields; anything much larger is not from a browser filling it. */
-const MAX_FORM_BYTES = 16 * 1024;
+export const MAX_FORM_BYTES = 16 * 1024;
 
 /** A request the handler refuses before doing anything with it. */
 export class BadRequestError extends BackendError {

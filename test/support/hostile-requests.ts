@@ -9,6 +9,8 @@
  */
 import type { RegistrationField } from '../../lambdas/core/environment.ts';
 import { fieldRules, validateRegistration } from '../../lambdas/core/registration-form.ts';
+import { MAX_TOKEN_LENGTH } from '../../lambdas/registration/fulfillment-handler.ts';
+import { MAX_FORM_BYTES } from '../../lambdas/registration/http.ts';
 import { hostilePayloads, MARK_PREFIX } from './hostile-input.ts';
 import type { RawRequest } from './raw-http.ts';
 import type { SeededRandom } from './seeded-random.ts';
@@ -60,9 +62,6 @@ const TOKEN = 'x-amzn-marketplace-token';
 const OFFER_TYPE = 'x-amzn-marketplace-offer-type';
 /** A session cookie's name, as for a product of the local stack's. */
 const SESSION_COOKIE = 'mp_registration_analytics-pro-example';
-/** The handlers' limit on a form body. */
-const MAX_FORM_BYTES = 16 * 1024;
-const MAX_TOKEN_LENGTH = 8 * 1024;
 const CONTACT: Readonly<Record<RegistrationField, string>> = {
   company: 'Acme Ltd',
   contactName: 'Ada Lovelace',
