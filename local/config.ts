@@ -17,7 +17,7 @@ import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
 import type { SimulatorControl } from '../simulator/control-client.ts';
 import { LocalStackError } from './errors.ts';
 import { isLoopbackHost } from './http/loopback-host.ts';
-import { LOCAL_REGION } from './lambda-context.ts';
+import { LOCAL_REGION } from './local-aws.ts';
 
 /** The project's root folder, where `cdk.json` and `package.json` are. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));

@@ -21,7 +21,7 @@ import {
   unknownOperationError,
   validationError,
 } from './http/aws-json.ts';
-import { LOCAL_REGION } from './lambda-context.ts';
+import { LOCAL_REGION } from './local-aws.ts';
 
 /** PutEvents' limits: 10 entries and 256 KB a call. */
 const MAX_ENTRIES = 10;

@@ -8,10 +8,8 @@ import type { Context } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LocalStackError } from './errors.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './local-aws.ts';
 
-/** The account every local ARN and event names (API Gateway's and Lambda's documentation examples use it too). */
-export const LOCAL_ACCOUNT_ID = '123456789012';
-export const LOCAL_REGION = 'us-east-1';
 /** The CDK's default memory size for a Lambda function. */
 const MEMORY_LIMIT_MB = '128';
 

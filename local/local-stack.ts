@@ -50,8 +50,7 @@ import { apiRegionOf, configureSimulator, standInPathOf, withLocalAppUrls } from
 import { createTables, type TableNames } from './dynamodb/tables.ts';
 import { startLocalEventBus, type LocalEventBus } from './event-bus.ts';
 import { startLocalGateway, type BodyEncoding, type ProxyHandler, type RunningGateway } from './gateway/server.ts';
-import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
-import { createLambdaContext, LOCAL_REGION } from './lambda-context.ts';
+import { createLambdaContext } from './lambda-context.ts';
 import { clockCatchUp } from './clock-catch-up.ts';
 import { runMeteringStateMachine } from './metering-state-machine.ts';
 import { startMarketplaceMessageRelay } from './marketplace-message-relay.ts';
@@ -64,6 +63,7 @@ import { startStreamPoller, type StreamPoller, type StreamPollerOptions } from '
 import { StreamPositions } from './stream-positions.ts';
 import { STAND_IN_APP_PATH, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 import { LocalStackError } from './errors.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-aws.ts';
 
 export interface LocalStackOptions {
   readonly config: Config;

@@ -18,9 +18,10 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../lambdas/core/clock.ts';
 import { invokeBatchHandler } from './batch-invocation.ts';
-import { createLambdaContext, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
+import { createLambdaContext } from './lambda-context.ts';
 import { LocalStackError } from './errors.ts';
 import type { LocalQueueStore, SavedMessage } from './queue-store.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './local-aws.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 

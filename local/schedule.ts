@@ -5,7 +5,8 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../lambdas/core/clock.ts';
-import { createLambdaContext, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
+import { createLambdaContext } from './lambda-context.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './local-aws.ts';
 
 export interface LocalScheduleOptions {
   /** The schedule rule's name, in the event's `resources`. */

@@ -15,8 +15,8 @@ import { z } from 'zod';
 import { AwsError, parseJsonBody, readAwsJsonBody, unknownOperationError, validationError } from './http/aws-json.ts';
 import { listen } from './http/listen.ts';
 import { handledRequests } from './http/request-handler.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda-context.ts';
 import type { LocalQueue } from './queue.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './local-aws.ts';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 const TARGET_PREFIX = 'AmazonSQS.';

@@ -23,8 +23,7 @@ import { systemClock, type Clock } from '../lambdas/core/clock.ts';
 import { invokeBatchHandler } from './batch-invocation.ts';
 import { LocalStackError } from './errors.ts';
 import type { StreamPositions } from './stream-positions.ts';
-import { LOCAL_REGION } from './lambda-context.ts';
-import { LOCAL_CREDENTIALS } from './http/signed-fetch.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-aws.ts';
 
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
 

@@ -8,8 +8,7 @@ import { getFreePort, isPortFree } from '../free-port.ts';
 import { startSupervisedProcess } from '../supervised-process.ts';
 import type { ProcessExit, SupervisedProcess } from '../supervised-process.ts';
 import { LocalStackError } from '../errors.ts';
-import { LOCAL_REGION } from '../lambda-context.ts';
-import { LOCAL_CREDENTIALS } from '../http/signed-fetch.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws.ts';
 
 /**
  * C1-only JIT and the serial collector: a short-lived, lightly loaded server gains nothing from C2 or a parallel

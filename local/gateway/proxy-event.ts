@@ -11,10 +11,10 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { IncomingMessage } from 'node:http';
-import { LOCAL_ACCOUNT_ID } from '../lambda-context.ts';
 import { percentDecoded } from './percent-decoding.ts';
 import type { RequestIds } from './request-ids.ts';
 import type { MatchedRoute } from './routes.ts';
+import { LOCAL_ACCOUNT_ID } from '../local-aws.ts';
 
 /**
  * How request bodies reach the function, standing for the API's `binaryMediaTypes` setting. API Gateway base64-encodes

@@ -9,9 +9,7 @@
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { apiRegionOf, loadLocalConfig } from '../config.ts';
-
-/** The credentials the local stack gives its own clients, and the secret its gateway checks signatures with. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+import { LOCAL_CREDENTIALS } from '../local-aws.ts';
 
 export interface SignedRequest {
   readonly method?: string;

@@ -10,9 +10,9 @@ import { afterEach, expect, onTestFinished, test } from 'vitest';
 import { GatewayConfigError } from '../../../local/gateway/config-error.ts';
 import { startLocalGateway, type Route, type RunningGateway } from '../../../local/gateway/server.ts';
 import type { SigningClock } from '../../../local/gateway/sigv4-verification.ts';
-import { fetchSigned, LOCAL_CREDENTIALS } from '../../../local/http/signed-fetch.ts';
-import { LOCAL_REGION } from '../../../local/lambda-context.ts';
+import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 import { SimulatorClock } from '../../../simulator/clock.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/local-aws.ts';
 
 const MINUTE_MS = 60_000;
 const invocations: APIGatewayProxyEvent[] = [];
