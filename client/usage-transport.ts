@@ -266,17 +266,19 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', stop));
 }
 
+/** HTTP's date format (IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`. `Date.parse` alone takes much that is not. */
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 /**
  * How long `Retry-After` asks to wait, capped: seconds, or an HTTP date (as a proxy may send it) counted from the
  * answer's own `Date`, so that this machine's clock being off does not matter (its time when the answer has none).
  */
 function retryAfterMs(header: string | null, date: string | null, now: Date): number | undefined {
-  if (header === null) return undefined;
-  const text = header.trim();
-  const answeredAt = date === null ? Number.NaN : Date.parse(date);
-  const ms = /^\d+$/.test(text)
-    ? Number(text) * 1000
-    : Date.parse(text) - (Number.isNaN(answeredAt) ? now.getTime() : answeredAt);
+  const text = header?.trim() ?? '';
+  if (/^\d+$/.test(text)) return Math.min(MAX_RETRY_AFTER_MS, Number(text) * 1000);
+  if (!HTTP_DATE.test(text)) return undefined;
+  const answeredAt = date !== null && HTTP_DATE.test(date.trim()) ? Date.parse(date) : now.getTime();
+  const ms = Date.parse(text) - answeredAt;
   return Number.isNaN(ms) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }
 

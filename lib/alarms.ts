@@ -56,7 +56,8 @@ export function crashAlarm(projectFunction: ProjectFunction, caller: string): Al
 
 /**
  * For the functions behind the API, whose callers wait: Lambda refusing to run one (the account's concurrency in the
- * region used up) fails the request without an error of the function's, so no crash alarm sees it.
+ * region used up, or the function scaling faster than Lambda allows) fails the request without an error of the
+ * function's, so no crash alarm sees it.
  */
 export function throttleAlarm(scope: Construct, functions: readonly ProjectFunction[]): Alarm {
   const throttles = Object.fromEntries(
@@ -66,9 +67,9 @@ export function throttleAlarm(scope: Construct, functions: readonly ProjectFunct
     name: 'api-functions-throttled',
     description:
       `Lambda refused to run a function behind the API (${functions.map((each) => each.serviceName).join(', ')}): ` +
-      "the account's concurrency in this region was used up. Buyers got the try-again page, and your app's usage " +
-      'calls a 5xx that the usage client retries, keeping their events. The Throttles metric of each function says ' +
-      'which.',
+      "the account's concurrency in this region was used up, or a function's scaling rate. Buyers got the try-again " +
+      "page, your app's access checks a 5xx (not 'allowed'), and its usage calls a 5xx that the usage client " +
+      'retries, keeping their events. The Throttles metric of each function says which.',
     metric: new MathExpression({
       // A function not throttled in the period has no data point: counted as none, rather than hiding the others'.
       expression: `SUM([${Object.keys(throttles)

@@ -176,19 +176,14 @@ const registrationSchema = z
   })
   .describe('The registration page buyers land on after subscribing. Give supportEmail or supportUrl.');
 
-/** A route's limits: requests a second on average, and how many may arrive at once above that average. */
-/** The largest integer a CloudFormation property takes: a larger limit synthesizes and then fails the deploy. */
+/** The largest integer a CloudFormation property takes: a larger burst synthesizes and then fails the deploy. */
 const MAX_TEMPLATE_INTEGER = 2_147_483_647;
 
+/** A route's limits: requests a second on average, and how many may arrive at once above that average. */
 const routeThrottleSchema = (rateLimit: number, burstLimit: number, description: string) =>
   z
     .strictObject({
-      rateLimit: z
-        .number()
-        .positive()
-        .max(MAX_TEMPLATE_INTEGER)
-        .default(rateLimit)
-        .describe('Requests a second, on average.'),
+      rateLimit: z.number().positive().default(rateLimit).describe('Requests a second, on average.'),
       burstLimit: z
         .number()
         .int()
@@ -708,11 +703,13 @@ function parseContextValue(key: string, value: unknown): unknown {
 function setPath(key: string, target: unknown, path: string[], value: unknown): void {
   let node = target as Record<string, unknown>;
   path.forEach((segment, index) => {
-    // A name on a list would be set beside its items, where nothing reads it.
-    if (Array.isArray(node) && !/^(0|[1-9]\d*)$/.test(segment)) {
+    // A name on a list would be set beside its items, where nothing reads it; an index past its end, a list of holes.
+    if (Array.isArray(node) && !(/^(0|[1-9]\d*)$/.test(segment) && Number(segment) <= node.length)) {
+      const list = path.slice(0, index).join('.');
       throw new ConfigError(
-        `Invalid configuration: context "${key}": ${path.slice(0, index).join('.')} is a list, ` +
-          `indexed by number (${[...path.slice(0, index), '0', ...path.slice(index + 1)].join('.')}), not "${segment}"`,
+        `Invalid configuration: context "${key}": ${list} is a list of ${node.length}, indexed by number from 0 to ` +
+          `${node.length} (${node.length} adds one: ${[list, '0', ...path.slice(index + 1)].join('.')} sets the ` +
+          `first), not "${segment}"`,
       );
     }
     if (index === path.length - 1) {

@@ -3,6 +3,7 @@
  * their modeled errors, and the SigV4 checks AWS makes before any of them runs.
  */
 import { createHash } from 'node:crypto';
+import { MARKETPLACE_HOME_REGION } from '../contracts/index.ts';
 import { AwsError, frameworkError, unknownOperationError } from '../local/http/aws-json.ts';
 
 /** The documented request size limit of the metering service. */
@@ -99,7 +100,7 @@ export function callerFromAuthorization(
   required: boolean,
 ): Caller {
   if (header === undefined || header === '') {
-    if (!required) return { accessKeyId: 'anonymous', region: 'us-east-1', instance: 'anonymous' };
+    if (!required) return { accessKeyId: 'anonymous', region: MARKETPLACE_HOME_REGION, instance: 'anonymous' };
     throw frameworkError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
   }
   const match = header.startsWith('AWS4-HMAC-SHA256 ') ? credentialPattern.exec(header) : null;

@@ -115,7 +115,8 @@ export const sellerNotifierEnvironment = environmentOf('seller-notifier', {
 const finalMeteringGraceSeconds = z
   .string()
   .regex(/^[1-9]\d*$/, 'must be a whole number of seconds')
-  .transform(Number);
+  .transform(Number)
+  .pipe(z.number().max(24 * 3600, 'must be at most a day (86400 seconds), as the configuration allows'));
 
 export const lifecycleEnvironment = environmentOf('lifecycle', {
   ...common,

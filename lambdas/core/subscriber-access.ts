@@ -4,7 +4,8 @@
  * ended, even before the sweep has written that down, and an entitlement past its expiry is left out.
  *
  * @example
- * const access = await subscriberAccess(documents, 'SaasMarketplace-Subscribers...', subscriberId, new Date());
+ * const graceSeconds = 3600; // the stack's lifecycle.finalMeteringGraceMinutes x 60
+ * const access = await subscriberAccess(documents, 'SaasMarketplace-Subscribers...', subscriberId, new Date(), graceSeconds);
  * if (access?.allowed) grantAccess(access.entitlements);
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -149,7 +149,7 @@ function awsEnvironmentFix(error: unknown): string | undefined {
   for (let cause = error; cause instanceof Error; cause = cause.cause) {
     if (isMissingRegion(cause)) {
       return (
-        `No AWS region. ${profileInUse()}Set AWS_REGION to the stack's region, or AWS_PROFILE to a profile that has one ` +
+        `No AWS region. ${regionSource()}Set AWS_REGION to the stack's region, or AWS_PROFILE to a profile that has one ` +
         '(aws configure set region <region> --profile <profile>)'
       );
     }
@@ -165,8 +165,8 @@ function awsEnvironmentFix(error: unknown): string | undefined {
 }
 
 /**
- * Which profile gave no credentials, when `AWS_PROFILE` names one: the SDK's "Could not load credentials from any
- * providers" does not say, and a profile name mistyped or missing from this machine's files looks like no profile.
+ * Which profile gave no credentials (or no region), when `AWS_PROFILE` names one: the SDK's words do not say, and a
+ * profile name mistyped or missing from this machine's files looks like no profile.
  */
 export function profileInUse(): string {
   const profile = process.env['AWS_PROFILE'];
@@ -174,6 +174,13 @@ export function profileInUse(): string {
     ? `AWS_PROFILE names the profile ${JSON.stringify(profile)}, which gave none (aws configure list-profiles lists ` +
         "this machine's). "
     : '';
+}
+
+/** Why there is no region: an empty `AWS_REGION` hides any profile's region; otherwise the profile named gave none. */
+function regionSource(): string {
+  return process.env['AWS_REGION'] === ''
+    ? "AWS_REGION is set, but empty (it hides any profile's region). "
+    : profileInUse();
 }
 
 /** `text` ended with a full stop, unless it ends a sentence already (the SDK's messages mostly do). */

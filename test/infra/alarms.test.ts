@@ -143,7 +143,7 @@ describe('with an admin email and a webhook', () => {
 test('without an admin email or a webhook, no alarm watches a queue that does not exist', () => {
   const { template } = synthesize();
   const names = alarmsOf(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.AlarmName);
-  // The 23 with an admin email and a webhook but the 3 below: the metering alarms are always there.
+  // The 24 with an admin email and a webhook but the 3 below: the metering alarms are always there.
   expect(names).toHaveLength(21);
   for (const absent of ['admin-email-dead-letters', 'webhook-dead-letters', 'webhook-events-undelivered']) {
     expect(names).not.toContain(`SaasMarketplace-${absent}`);

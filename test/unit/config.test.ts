@@ -293,9 +293,9 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'int',
     },
     {
-      what: "a route throttle larger than a template's integer, which would synthesize and then fail the deploy",
-      breakIt: (config) => (config.api['throttling'] = { accessCheck: { rateLimit: 1e12 } }),
-      path: 'marketplace.api.throttling.accessCheck.rateLimit',
+      what: "a route's burst larger than a template's integer, which would synthesize and then fail the deploy",
+      breakIt: (config) => (config.api['throttling'] = { accessCheck: { burstLimit: 1e12 } }),
+      path: 'marketplace.api.throttling.accessCheck.burstLimit',
       says: '<=2147483647',
     },
     {
@@ -580,10 +580,11 @@ describe('configFromContext applies -c overrides', () => {
   });
 
   test('a -c path naming a list item other than by number is refused rather than set where nothing reads it', () => {
-    for (const segment of ['x', '-1', '01', 'first']) {
+    for (const segment of ['x', '-1', '01', 'first', '3', '99999999']) {
       const key = `marketplace.products.${segment}.code`;
       expect(() => configFromContext({ ...cdkJsonContext(), [key]: 'abc' }), key).toThrow(
-        `context "${key}": products is a list, indexed by number (products.0.code), not "${segment}"`,
+        `context "${key}": products is a list of 2, indexed by number from 0 to 2 (2 adds one: products.0.code sets ` +
+          `the first), not "${segment}"`,
       );
     }
     const indexed = configFromContext({ ...cdkJsonContext(), 'marketplace.products.1.code': 'abc' });

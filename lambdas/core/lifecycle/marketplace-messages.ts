@@ -80,7 +80,7 @@ const licenseDetail = z.object({
   acceptor: z.object({ accountId: z.string().min(1) }).optional(),
 });
 
-const productOf = z.object({ product: z.object({ code: z.string() }) });
+const productOf = z.object({ product: z.object({ code: z.string().min(1) }) });
 
 const agreementDetail = z.object({
   agreement: z.object({ id: z.string().min(1), status: z.string().optional(), intent: z.string().optional() }),

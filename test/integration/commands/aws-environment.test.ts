@@ -68,8 +68,11 @@ test('a profile that gives no credentials is named: the SDK does not say which o
   expect(stderr).toContain('No usable AWS credentials. AWS_PROFILE names the profile "seller", which gave none');
 });
 
-test('a profile that gives no region is named too', async () => {
+test('a profile that gives no region is named too, unless an empty AWS_REGION hid its region', async () => {
   const { status, stderr } = await run('subscribers', { AWS_PROFILE: 'seller' });
   expect(status, stderr).toBe(1);
   expect(stderr).toContain('No AWS region. AWS_PROFILE names the profile "seller", which gave none');
+  const emptied = await run('subscribers', { AWS_PROFILE: 'seller', AWS_REGION: '' });
+  expect(emptied.status, emptied.stderr).toBe(1);
+  expect(emptied.stderr).toContain("No AWS region. AWS_REGION is set, but empty (it hides any profile's region).");
 });
