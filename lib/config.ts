@@ -599,11 +599,24 @@ function textReadAsNumberHint(issue: z.core.$ZodIssue): string {
     : '';
 }
 
+/** zod's own bound on an integer (the safe integers), said beside the field's bound: the field's says more. */
+function isSafeIntegerBound(issue: z.core.$ZodIssue): boolean {
+  return (
+    (issue.code === 'too_big' && issue.origin === 'int' && issue.maximum === Number.MAX_SAFE_INTEGER) ||
+    (issue.code === 'too_small' && issue.origin === 'int' && issue.minimum === Number.MIN_SAFE_INTEGER)
+  );
+}
+
+const samePath = (one: z.core.$ZodIssue, other: z.core.$ZodIssue) => formatPath(one.path) === formatPath(other.path);
+
 /** Validates a raw configuration object; throws {@link ConfigError} naming each bad field. */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
-  const lines = result.error.issues.flatMap((issue) =>
+  const issues = result.error.issues.filter(
+    (issue, _, all) => !(isSafeIntegerBound(issue) && all.some((other) => other !== issue && samePath(other, issue))),
+  );
+  const lines = issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: ${unknownFieldMessage([...issue.path, key])}`)
       : [`  ${formatPath(issue.path)}: ${issue.message}${textReadAsNumberHint(issue)}`],

@@ -468,6 +468,14 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
     },
   );
 
+  test("a number past the safe integers is refused by the field's own bound alone, not also by zod's", () => {
+    const config = exampleConfig();
+    config['metering'] = { scheduleMinute: 1e20 };
+    expect(configErrorFor(config).message.split('\n').slice(1)).toEqual([
+      '  marketplace.metering.scheduleMinute: Too big: expected number to be <=59',
+    ]);
+  });
+
   test("a webhook URL's password is not repeated in the error, which a terminal or a CI log shows", () => {
     const config = exampleConfig();
     config['notifications'] = { webhookUrl: 'https://user:hunter2@app.example.com/hook' };
