@@ -153,9 +153,14 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
   ): Promise<APIGatewayProxyResult> => {
     const productCode = subscriber.identity.productCode;
     const fields = formFields(event);
-    const formToken = fields.get('formToken') ?? '';
+    // The page's form carries one: none, or several (which one would be the page's?), is not that form as drawn.
+    const formTokens = fields.getAll('formToken');
+    const formToken = formTokens.length === 1 ? (formTokens[0] ?? '') : '';
     if (formToken === '') {
-      logger.warn('Registration form submitted without its session token', { subscriberId: subscriber.id });
+      logger.warn('Registration form submitted without its one session token', {
+        subscriberId: subscriber.id,
+        formTokens: formTokens.length,
+      });
       return pages.problem('form-expired', productCode, {
         registerHref: registrationPageLocation(event, productCode),
       });

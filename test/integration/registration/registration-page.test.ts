@@ -308,6 +308,26 @@ describe('sessions and forgery', () => {
     expect(await registrationOf(first.subscriberId)).toBeUndefined();
   });
 
+  test("a POST with several form tokens is refused whichever comes first, the page's own included, and stores nothing", async () => {
+    const first = await arrivedBuyer();
+    const formToken = formTokenOf((await getRegistration(registerUrl(), first.cookie)).body);
+    for (const tokens of [
+      [formToken, 'garbage'],
+      ['garbage', formToken],
+      [formToken, formToken],
+    ]) {
+      const answer = await postRegistration(registerUrl(), first.cookie, [
+        ...tokens.map((token): [string, string] => ['formToken', token]),
+        ...Object.entries(complete),
+      ]);
+      expect(answer.status).toBe(403);
+      expect(answer.body).toContain('This form has expired');
+    }
+    expect(await registrationOf(first.subscriberId)).toBeUndefined();
+    // The form as drawn, sent once, still goes through.
+    expect((await postRegistration(registerUrl(), first.cookie, { formToken, ...complete })).status).toBe(303);
+  });
+
   test('a form drawn for another session (the buyer arrived again in another tab) saves nothing: it is shown again, with what was typed, to send', async () => {
     const first = await arrivedBuyer();
     const firstForm = (await getRegistration(registerUrl(), first.cookie)).body;
