@@ -5,6 +5,14 @@
  * A running clock advances with real (monotonic) time from the last instant it was set to; a frozen one stands still
  * until it is set or advanced.
  */
+
+/**
+ * The years 0000 to 9999: what an ISO-8601 date of four digits writes, so that the clock can always be set back to a
+ * time it showed. Far beyond any test; a running clock that reaches the end stands still there.
+ */
+export const EARLIEST_CLOCK_MS = Date.parse('0000-01-01T00:00:00.000Z');
+export const LATEST_CLOCK_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 export interface ClockState {
   readonly now: Date;
   readonly running: boolean;
@@ -41,7 +49,8 @@ export class SimulatorClock {
   }
 
   nowMs(): number {
-    return this.isRunning ? this.anchorMs + (this.monotonicMs() - this.anchorMonotonicMs) : this.anchorMs;
+    if (!this.isRunning) return this.anchorMs;
+    return Math.min(this.anchorMs + (this.monotonicMs() - this.anchorMonotonicMs), LATEST_CLOCK_MS);
   }
 
   set(instant: Date, running = this.isRunning): void {

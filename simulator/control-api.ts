@@ -10,6 +10,7 @@ import { callerHungUp } from '../local/http/request-handler.ts';
 import { productSchema } from '../lib/config.ts';
 import { readBody, RequestTooLargeError } from '../local/http/read-body.ts';
 import { sendJson } from '../local/http/send-json.ts';
+import { EARLIEST_CLOCK_MS, LATEST_CLOCK_MS } from './clock.ts';
 import { ControlError } from './control-error.ts';
 import { faultPlanSchema, FaultInjector } from './faults.ts';
 import { activateLicense, endLicense, failLicense, setEntitlements, subscribe } from './license-lifecycle.ts';
@@ -21,12 +22,8 @@ import type { Simulator } from './simulator.ts';
 
 const MAX_CONTROL_BODY_BYTES = 1024 * 1024;
 
-/**
- * The years 0000 to 9999: what an ISO-8601 date of four digits writes, so that the clock can always be set back to
- * a time it showed. Far beyond any test.
- */
-const EARLIEST_SECONDS = Date.parse('0000-01-01T00:00:00Z') / 1000;
-const LATEST_SECONDS = Date.parse('9999-12-31T23:59:59Z') / 1000;
+const EARLIEST_SECONDS = EARLIEST_CLOCK_MS / 1000;
+const LATEST_SECONDS = LATEST_CLOCK_MS / 1000;
 const MAX_SPAN_SECONDS = LATEST_SECONDS - EARLIEST_SECONDS;
 
 /** An instant as an ISO-8601 string or epoch seconds. */
@@ -151,7 +148,7 @@ export class ControlApi {
         const milliseconds = advanceInput.parse(body);
         return sim.moveClock((current) => {
           const now = current.now.getTime() + milliseconds;
-          if (now < EARLIEST_SECONDS * 1000 || now > LATEST_SECONDS * 1000) {
+          if (now < EARLIEST_CLOCK_MS || now > LATEST_CLOCK_MS) {
             throw new ControlError(400, 'InvalidRequest', 'The clock would move beyond the years 0000 to 9999');
           }
           return { now: new Date(now), running: current.running };

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { SimulatorClock } from '../../simulator/clock.ts';
+import { LATEST_CLOCK_MS, SimulatorClock } from '../../simulator/clock.ts';
 
 function fakeMonotonic() {
   const time = { ms: 1_000 };
@@ -48,4 +48,12 @@ test('what a clock showed before it was set stays current five minutes of real t
   ]);
   monotonic.time.ms += 2 * 60_000 + 1;
   expect(clock.recentlyShown().map(iso)).toEqual([['2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z']]);
+});
+
+test('a running clock that reaches the end of the year 9999 stands still there', () => {
+  const monotonic = fakeMonotonic();
+  const clock = new SimulatorClock(new Date('9999-12-31T23:59:59.000Z'), true, monotonic.read);
+  monotonic.time.ms += 60_000;
+  expect(clock.now().toISOString()).toBe('9999-12-31T23:59:59.999Z');
+  expect(clock.now().getTime()).toBe(LATEST_CLOCK_MS);
 });

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { SimulatorControl } from '../../../simulator/control-client.ts';
 import { startSimulator, type RunningSimulator } from '../../../simulator/server.ts';
 import {
@@ -123,6 +123,22 @@ test('a running clock goes on by the time the simulator was stopped, as if it ha
   const { now, running: isRunning } = await second.control.clock();
   expect(isRunning).toBe(true);
   expect(Date.parse(now) - SIMULATOR_NOW.getTime()).toBeGreaterThanOrEqual(300);
+});
+
+test('a running clock stops at the end of the year 9999, and what it dated there is taken up again', async () => {
+  const first = await start();
+  await first.control.setClock(new Date('9999-12-31T23:59:59.900Z'), true);
+  await vi.waitFor(async () => expect((await first.control.clock()).now).toBe('9999-12-31T23:59:59.999Z'), {
+    timeout: 30_000,
+  });
+  const product = await first.control.createProduct(meteredProduct({ identityModel: 'legacy' }));
+  const { license } = await first.control.createLicense({ productCode: product.code });
+  await first.control.end(license.id);
+  const before = await everything(first.control);
+  await stop(first.simulator);
+
+  const second = await start();
+  expect(await everything(second.control)).toEqual(before);
 });
 
 test('a reset is saved too: the next start is empty', async () => {
