@@ -42,7 +42,7 @@ export const faultPlanSchema = z.strictObject({
   seed: z.number().int().default(1),
   rules: z.array(faultRuleSchema).default([]),
   /** Requests per second (real time) beyond which an operation is throttled, like AWS's per-account quotas. */
-  tpsLimits: z.partialRecord(z.enum(operations), z.number().positive()).default({}),
+  tpsLimits: z.partialRecord(z.enum(operations), z.number().int().positive()).default({}),
 });
 
 export type FaultRule = z.infer<typeof faultRuleSchema>;

@@ -46,7 +46,9 @@ interface PageToken {
 
 export function getEntitlements(rawInput: unknown, context: OperationContext) {
   const request = parseInput(requestInput, rawInput);
-  const filter = parseFilter(request.Filter ?? {});
+  // Keys from the input itself: `z.record` drops a `__proto__` key that `JSON.parse` made an own property.
+  const filterKeysGiven = Object.keys((rawInput as { Filter?: object }).Filter ?? {});
+  const filter = parseFilter(request.Filter ?? {}, filterKeysGiven);
   if (filter.CUSTOMER_IDENTIFIER !== undefined && filter.CUSTOMER_AWS_ACCOUNT_ID !== undefined) {
     throw entitlementError(
       'InvalidParameterException',
@@ -123,8 +125,11 @@ function isAfter(place: Place, after: Place): boolean {
   );
 }
 
-function parseFilter(filter: Record<string, string[]>): Partial<Record<FilterKey, string[]>> {
-  const unknownKeys = Object.keys(filter).filter((key) => !(filterKeys as readonly string[]).includes(key));
+function parseFilter(
+  filter: Record<string, string[]>,
+  keysGiven: readonly string[],
+): Partial<Record<FilterKey, string[]>> {
+  const unknownKeys = keysGiven.filter((key) => !(filterKeys as readonly string[]).includes(key));
   if (unknownKeys.length > 0) {
     throw validationError(
       constraintViolations(

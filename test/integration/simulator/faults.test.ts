@@ -163,4 +163,9 @@ test('a fault plan is validated', async () => {
     code: 'InvalidRequest',
   });
   await expect(sim.control.setFaults({ rules: [{ kind: 'explode' as never }] })).rejects.toMatchObject({ status: 400 });
+  // A limit counts whole calls in a second: half a call a second would be taken for one.
+  await expect(sim.control.setFaults({ tpsLimits: { BatchMeterUsage: 0.5 } })).rejects.toMatchObject({
+    status: 400,
+    message: expect.stringContaining('tpsLimits.BatchMeterUsage') as unknown,
+  });
 });

@@ -11,7 +11,7 @@ import { expect, test } from 'vitest';
 import { operations } from '../../../simulator/marketplace-protocol.ts';
 import { SeededRandom } from '../../../simulator/random.ts';
 import { rejectionOf } from '../../support/errors.ts';
-import { localCredentials, useSimulator } from '../../support/simulator.ts';
+import { localCredentials, meteredProduct, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator({ requireSignature: false });
 
@@ -69,6 +69,22 @@ test('operation names are not looked up on the prototype', async () => {
     const { status, body } = await post(target, '{}');
     expect(status).toBe(400);
     expect(body.__type).toContain('UnknownOperationException');
+  }
+});
+
+test('a GetEntitlements filter key named like a prototype member is refused as any unknown key, not ignored', async () => {
+  await sim.control.createProduct({ ...meteredProduct(), code: 'filter-keys' });
+  for (const key of ['__proto__', 'constructor']) {
+    const { status, body } = await post(
+      'AWSMPEntitlementService.GetEntitlements',
+      `{"ProductCode":"filter-keys","Filter":{"${key}":["x"]}}`,
+    );
+    expect({ key, status, type: body.__type }).toEqual({
+      key,
+      status: 400,
+      type: 'com.amazon.coral.validate#ValidationException',
+    });
+    expect(body.message).toContain(`Value '${key}' at 'filter' failed to satisfy constraint: Map keys must satisfy`);
   }
 });
 
