@@ -1,7 +1,9 @@
 /**
  * AWS asks for a record every hour for every customer, `Quantity: 0` when there was no usage. Once a run has metered
  * what the `pending` index lists, it gives each live subscriber of a product with metered dimensions that has no
- * bucket for the hour just closed an empty one (of its first metered dimension), and meters it like any other.
+ * bucket for the hour just closed, of any of them, an empty one (of its first metered dimension), and meters it like
+ * any other. A subscriber with usage of one dimension has its record for the hour: a zero one beside it would only
+ * take a place in a call.
  */
 import { effectiveStatus, statusOf, type LifecycleFacts } from '../../lifecycle/subscription-state.ts';
 import type { RunLedger } from './run-ledger.ts';
@@ -12,8 +14,8 @@ import { bucketKey, isRecordableHour, isRecordableHourAt, type FinalMeteringSett
 
 /** Writes in flight at once, so that thousands of subscribers take seconds, not minutes. */
 const CONCURRENT_WRITES = 16;
-/** Keys read at once: `BatchGetItem`'s most. */
-const EXISTENCE_READ_KEYS = 100;
+/** Subscribers looked up at once: a `BatchGetItem` of theirs for each metered dimension (100 keys a call). */
+const EXISTENCE_READ_SUBSCRIBERS = 100;
 
 /** What the run needs of a product: a configured product listing with its metered dimensions fits. */
 export interface ProductDimensions {
@@ -46,10 +48,11 @@ export async function* zeroUsageBuckets(
   hour: Date,
   now: Date,
 ): AsyncGenerator<ZeroUsageBucket> {
-  const dimensions = new Map(dependencies.products.map((product) => [product.code, product.meteredDimensions[0]]));
+  const dimensions = new Map(dependencies.products.map((product) => [product.code, product.meteredDimensions]));
   const owed = async function* () {
     for await (const subscriber of dependencies.subscribers.live()) {
-      const dimension = dimensions.get(subscriber.productCode);
+      const metered = dimensions.get(subscriber.productCode) ?? [];
+      const dimension = metered[0];
       const { finalMetering } = dependencies;
       // Nor, once its final records are sent, for the hour of a subscription the buyer has subscribed again after.
       const billable =
@@ -63,18 +66,21 @@ export async function* zeroUsageBuckets(
         subscriber.identified &&
         subscribedDuring(subscriber.lifecycle, hour)
       ) {
-        yield { subscriberId: subscriber.subscriberId, hour, dimension };
+        const { subscriberId } = subscriber;
+        // Every bucket the subscriber could have for the hour: with any of them, it has its record.
+        const keys = metered.map((each) => bucketKey(subscriberId, hour, each));
+        yield { bucket: { subscriberId, hour, dimension }, keys };
       }
     }
   };
   // Most live subscribers have usage, and so a bucket, already: one read tells which of a hundred do not.
-  for await (const chunk of chunked(owed(), EXISTENCE_READ_KEYS)) {
+  for await (const chunk of chunked(owed(), EXISTENCE_READ_SUBSCRIBERS)) {
     let missing: readonly ZeroUsageBucket[];
     try {
-      const existing = await dependencies.ledger.existing(chunk.map(keyOf));
-      missing = chunk.filter((bucket) => !existing.has(itemId(keyOf(bucket))));
+      const existing = await dependencies.ledger.existing(chunk.flatMap(({ keys }) => keys));
+      missing = chunk.filter(({ keys }) => !keys.some((key) => existing.has(itemId(key)))).map(({ bucket }) => bucket);
     } catch (error) {
-      for (const bucket of chunk) dependencies.onZeroUsage('failed', bucket, error);
+      for (const { bucket } of chunk) dependencies.onZeroUsage('failed', bucket, error);
       continue;
     }
     const made = mapConcurrently(missing, CONCURRENT_WRITES, async (bucket) => {
@@ -90,8 +96,6 @@ export async function* zeroUsageBuckets(
     for await (const bucket of made) if (bucket !== undefined) yield bucket;
   }
 }
-
-const keyOf = (bucket: ZeroUsageBucket) => bucketKey(bucket.subscriberId, bucket.hour, bucket.dimension);
 
 /** The items in arrays of `size` (the last one shorter). */
 async function* chunked<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
