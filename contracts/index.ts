@@ -6,6 +6,7 @@
 export * from './buyer-pages.ts';
 export * from './function-environment.ts';
 export * from './item-keys.ts';
+export * from './marketplace-acceptance.ts';
 export * from './metering-metrics.ts';
 export * from './product-codes.ts';
 export * from './queue-consumers.ts';

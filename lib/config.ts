@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   MARKETPLACE_HOME_REGION,
+  MONTH_END_CUTOFF_HOURS,
   PRODUCT_CODE_PATTERN,
   REGION_NAME_PATTERN,
   REGISTRATION_FIELDS,
@@ -320,11 +321,12 @@ export const configSchema = z
           .number()
           .int()
           .min(1)
-          .max(24 * 60)
+          .max(MONTH_END_CUTOFF_HOURS * 60)
           .default(60)
           .describe(
             'How long after a cancellation Marketplace takes its final usage (AWS: about an hour): the final-metering ' +
-              'deadline.',
+              "deadline. At most the acceptance window less an hour, and 6 h: a cancellation's final hour is sent up " +
+              "to this long after it ends, and a month's last hour is accepted only until 06:00 UTC on the 1st.",
           ),
       })
       .prefault({})
@@ -476,6 +478,20 @@ export const configSchema = z
         message:
           'must be less than lifecycle.finalMeteringGraceMinutes: the final hour is sent this long before the ' +
           'final-metering deadline, which falls that long after a cancellation',
+      });
+    }
+    // A cancellation in an hour's last minute leaves its usage to be sent up to the grace after the hour ends: within
+    // the hour's acceptance, which a month's last hour has only until the month-end cut-off.
+    const acceptedForHours = Math.min(config.metering.acceptanceWindowHours, MONTH_END_CUTOFF_HOURS + 1);
+    const longestGraceMinutes = (acceptedForHours - 1) * 60;
+    if (config.lifecycle.finalMeteringGraceMinutes > longestGraceMinutes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lifecycle', 'finalMeteringGraceMinutes'],
+        message:
+          `must be at most ${longestGraceMinutes} with metering.acceptanceWindowHours ${config.metering.acceptanceWindowHours}: ` +
+          "a cancellation's final hour is sent up to this long after the hour ends, and Marketplace takes an hour's " +
+          `records for ${acceptedForHours} hours at the most (a month's last hour until ${MONTH_END_CUTOFF_HOURS}:00 UTC on the 1st)`,
       });
     }
     // An invalid region has its own error: checking other fields against it would only add misleading ones. Without

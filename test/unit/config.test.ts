@@ -169,6 +169,20 @@ test.each([
   expect(parseConfig(config).lifecycle.eventSources).toBe(expected);
 });
 
+test.each([
+  [24, 360],
+  [6, 300],
+  [3, 120],
+])(
+  'with a window of %i h, a final-metering grace of %i minutes, the longest that sends every final hour in time, is taken',
+  (acceptanceWindowHours, finalMeteringGraceMinutes) => {
+    const config = exampleConfig();
+    config['metering'] = { acceptanceWindowHours };
+    config['lifecycle'] = { finalMeteringGraceMinutes };
+    expect(parseConfig(config).lifecycle.finalMeteringGraceMinutes).toBe(finalMeteringGraceMinutes);
+  },
+);
+
 describe('a bad value is rejected with a ConfigError naming the exact field', () => {
   const cases: { what: string; breakIt: (config: RawConfig) => void; path: string; says: string }[] = [
     {
@@ -185,6 +199,21 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       },
       path: 'marketplace.metering.finalHourMarginMinutes',
       says: 'must be less than lifecycle.finalMeteringGraceMinutes',
+    },
+    {
+      what: 'a final-metering grace that would send the final hour after Marketplace stops taking it',
+      breakIt: (config) => {
+        config['metering'] = { acceptanceWindowHours: 3 };
+        config['lifecycle'] = { finalMeteringGraceMinutes: 150 };
+      },
+      path: 'marketplace.lifecycle.finalMeteringGraceMinutes',
+      says: 'must be at most 120 with metering.acceptanceWindowHours 3',
+    },
+    {
+      what: "a final-metering grace that would send a month's last hour after the month-end cut-off",
+      breakIt: (config) => (config['lifecycle'] = { finalMeteringGraceMinutes: 361 }),
+      path: 'marketplace.lifecycle.finalMeteringGraceMinutes',
+      says: '360',
     },
     {
       what: 'an acceptance window longer than Marketplace allows',

@@ -8,10 +8,8 @@
  * (bisection) and settled `rejected` with the exception's name, whereas a margin would give up usage that
  * Marketplace would still have billed.
  */
+import { MONTH_END_CUTOFF_HOURS } from '../../../../contracts/index.ts';
 import { HOUR_MS } from './usage-bucket.ts';
-
-/** Records for the previous month are accepted until this many hours into the 1st (UTC). */
-const MONTH_END_CUTOFF_HOURS = 6;
 
 export type ExpiryReason = 'acceptance-window-passed' | 'month-closed';
 
