@@ -246,24 +246,35 @@ export class SimulatorControl {
     this.call<{ publicKeyPem: string; version: number }>('GET', '/register-usage/public-key');
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.base}${path}`, {
+    const url = `${this.base}${path}`;
+    const response = await fetch(url, {
       method,
       ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     });
-    if (!(response.headers.get('content-type') ?? '').startsWith('application/json')) {
-      throw new SimulatorControlError(
-        response.status,
-        'NotJson',
-        `${method} ${path} answered ${await response.text()}`,
-      );
+    const text = await response.text();
+    // Whatever else answers at the address (another server, a proxy) is named with what it said, not taken apart.
+    const unexpected = (code: string) =>
+      new SimulatorControlError(response.status, code, `${method} ${url} answered ${excerpt(text)}`);
+    if (!(response.headers.get('content-type') ?? '').startsWith('application/json')) throw unexpected('NotJson');
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      throw unexpected('NotJson');
     }
-    const payload: unknown = await response.json();
     if (!response.ok) {
-      const { error, message } = payload as { error: string; message: string };
+      const { error, message } = (payload ?? {}) as { error?: unknown; message?: unknown };
+      if (typeof error !== 'string' || typeof message !== 'string') throw unexpected('NotSimulatorError');
       throw new SimulatorControlError(response.status, error, message);
     }
     return payload as T;
   }
+}
+
+/** At most 200 characters of an answer, on one line. */
+function excerpt(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line === '' ? 'nothing' : line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
 
 function query(parameters: object): string {

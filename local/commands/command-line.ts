@@ -183,6 +183,11 @@ function regionSource(): string {
     : profileInUse();
 }
 
+/** `1 message`, `2 messages`: the count with the word that goes with it. */
+export function counted(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 /** `text` ended with a full stop, unless it ends a sentence already (the SDK's messages mostly do). */
 export function endSentence(text: string): string {
   const trimmed = text.trimEnd();

@@ -28,7 +28,14 @@ import {
   type ListMessageMoveTasksResultEntry,
 } from '@aws-sdk/client-sqs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
+import {
+  alignedTable,
+  ArgumentError,
+  CommandFailureError,
+  counted,
+  parseCommandLine,
+  runCommand,
+} from './command-line.ts';
 import { endpointOf, useLocalCredentials } from './targets.ts';
 
 const USAGE = 'npm run redrive -- <dead-letter queue: name, part of a name, URL or ARN> | --list';
@@ -128,8 +135,7 @@ async function redrive(client: SQSClient, queue: DeadLetterQueue): Promise<numbe
     console.log(`${queue.name} holds no message: nothing to move back to ${back}.`);
     return 0;
   }
-  const messages = queue.messages === 1 ? '1 message' : `${queue.messages} messages`;
-  console.log(`Moving about ${messages} from ${queue.name} back to ${back}...`);
+  console.log(`Moving about ${counted(queue.messages, 'message')} from ${queue.name} back to ${back}...`);
   await client.send(new StartMessageMoveTaskCommand({ SourceArn: queue.arn }));
   let reported = -1;
   for (;;) {
@@ -152,11 +158,11 @@ async function latestTask(client: SQSClient, sourceArn: string): Promise<ListMes
 function finished(task: ListMessageMoveTasksResultEntry, queue: DeadLetterQueue, back: string): number {
   const moved = task.ApproximateNumberOfMessagesMoved ?? 0;
   if (task.Status === 'COMPLETED') {
-    console.log(`Moved ${moved} messages from ${queue.name} back to ${back}, which receives them again.`);
+    console.log(`Moved ${counted(moved, 'message')} from ${queue.name} back to ${back}, which receives them again.`);
     return 0;
   }
   console.error(
-    `npm run redrive: the move from ${queue.name} ended ${task.Status} after ${moved} messages` +
+    `npm run redrive: the move from ${queue.name} ended ${task.Status} after ${counted(moved, 'message')}` +
       `${task.FailureReason === undefined ? '' : `: ${task.FailureReason}`}`,
   );
   return 1;

@@ -27,7 +27,14 @@ import {
   type UsageFigures,
   type UsageReport,
 } from '../../lambdas/core/metering/report/index.ts';
-import { alignedTable, ArgumentError, CommandFailureError, parseCommandLine, runCommand } from './command-line.ts';
+import {
+  alignedTable,
+  ArgumentError,
+  CommandFailureError,
+  counted,
+  parseCommandLine,
+  runCommand,
+} from './command-line.ts';
 import { mustBeKnownSubscribers, subscriberIdArgument } from './known-subscribers.ts';
 import { commandTargets, type CommandTargets } from './targets.ts';
 
@@ -182,10 +189,6 @@ function figures(sums: UsageFigures, anomalies: number): string[] {
     String(sums.expired),
     ...(check.length === 0 ? [] : [`<- ${check.join(', ')}`]),
   ];
-}
-
-function counted(count: number, one: string, many: string): string {
-  return `${count} ${count === 1 ? one : many}`;
 }
 
 runCommand('report', USAGE, main);

@@ -44,7 +44,8 @@ test(
     local.stack.webhookReceiver.failNext(0);
     const moved = await redrive('webhook');
     expect(moved.status, moved.stderr).toBe(0);
-    expect(moved.stdout).toContain(`Moved ${events.length} messages from webhook-dead-letters back to webhook`);
+    const messages = events.length === 1 ? '1 message' : `${events.length} messages`;
+    expect(moved.stdout).toContain(`Moved ${messages} from webhook-dead-letters back to webhook`);
     await settleLifecycle(local.stack);
 
     expect(local.stack.webhookQueue.deadLetters).toEqual([]);

@@ -1,7 +1,10 @@
 /** The control API's own contract: clear 4xx answers for bad requests, and state it reports back faithfully. */
 import { BatchMeterUsageCommand, ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
-import { rejectionOf } from '../../support/errors.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect, test } from 'vitest';
+import { SimulatorControl } from '../../../simulator/control-client.ts';
+import { rejectionOf } from '../../support/errors.ts';
 import { meteredProduct, minutesFrom, SIMULATOR_NOW, useSimulator } from '../../support/simulator.ts';
 
 const sim = useSimulator();
@@ -290,4 +293,32 @@ test('unknown endpoints, wrong methods and malformed JSON get JSON 4xx answers',
     status: 400,
     body: { error: 'InvalidJson', message: 'The request body is not valid JSON' },
   });
+});
+
+test('the control client names the address and what answered when something other than the simulator is there', async () => {
+  const answers = [
+    { type: 'application/json', status: 404, body: '{"message":"Nothing at /control/clock"}' },
+    { type: 'text/html', status: 200, body: '<html>\n<title>Welcome</title></html>' },
+    { type: 'application/json', status: 200, body: 'not json' },
+  ];
+  const server = createServer((request, response) => {
+    const answer = answers.shift()!;
+    response.writeHead(answer.status, { 'content-type': answer.type }).end(answer.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const control = new SimulatorControl(base);
+    expect((await rejectionOf(control.clock())).message).toBe(
+      `NotSimulatorError (404): GET ${base}/control/clock answered {"message":"Nothing at /control/clock"}`,
+    );
+    expect((await rejectionOf(control.clock())).message).toBe(
+      `NotJson (200): GET ${base}/control/clock answered <html> <title>Welcome</title></html>`,
+    );
+    expect((await rejectionOf(control.clock())).message).toBe(
+      `NotJson (200): GET ${base}/control/clock answered not json`,
+    );
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
