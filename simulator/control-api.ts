@@ -29,7 +29,11 @@ const MAX_SPAN_SECONDS = LATEST_SECONDS - EARLIEST_SECONDS;
 /** An instant as an ISO-8601 string or epoch seconds. */
 const instant = z.union(
   [
-    z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
+    z.iso
+      .datetime({ offset: true })
+      .transform((text) => new Date(text))
+      // A zone's offset can take a date of the year 9999 into the next.
+      .refine((date) => date.getTime() >= EARLIEST_CLOCK_MS && date.getTime() <= LATEST_CLOCK_MS),
     z
       .number()
       .min(EARLIEST_SECONDS)

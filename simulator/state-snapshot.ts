@@ -126,6 +126,20 @@ function withRegionNamesOnly(settings: unknown): unknown {
   return { ...(settings as object), enabledRegions: named.length > 0 ? named : [MARKETPLACE_HOME_REGION] };
 }
 
+/**
+ * TPS limits were once taken as fractions, and counted as the next whole number of calls: saved so, they are read as
+ * that number.
+ */
+function withWholeTpsLimits(plan: unknown): unknown {
+  const limits: unknown = (plan as { tpsLimits?: unknown } | null)?.tpsLimits;
+  if (typeof limits !== 'object' || limits === null) return plan;
+  const whole = Object.entries(limits as Record<string, unknown>).map(([operation, limit]): [string, unknown] => [
+    operation,
+    typeof limit === 'number' ? Math.ceil(limit) : limit,
+  ]);
+  return { ...(plan as object), tpsLimits: Object.fromEntries(whole) };
+}
+
 export const snapshotSchema = z.strictObject({
   format: z.literal(SNAPSHOT_FORMAT),
   version: z.literal(SNAPSHOT_VERSION),
@@ -156,7 +170,7 @@ export const snapshotSchema = z.strictObject({
     deliveries: z.strictObject({ delivered: count, failed: count }),
   }),
   faults: z.strictObject({
-    plan: faultPlanSchema,
+    plan: z.preprocess(withWholeTpsLimits, faultPlanSchema),
     progress: z.strictObject({
       randomPosition: z.number().int().min(0),
       matched: z.array(count),

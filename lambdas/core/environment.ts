@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import {
+  MONTH_END_CUTOFF_HOURS,
   REGISTRATION_FIELDS,
   type FUNCTION_ENVIRONMENT,
   type FunctionName,
@@ -116,7 +117,14 @@ const finalMeteringGraceSeconds = z
   .string()
   .regex(/^[1-9]\d*$/, 'must be a whole number of seconds')
   .transform(Number)
-  .pipe(z.number().max(24 * 3600, 'must be at most a day (86400 seconds), as the configuration allows'));
+  .pipe(
+    z
+      .number()
+      .max(
+        MONTH_END_CUTOFF_HOURS * 3600,
+        `must be at most ${MONTH_END_CUTOFF_HOURS} hours (${MONTH_END_CUTOFF_HOURS * 3600} seconds), as the configuration allows`,
+      ),
+  );
 
 export const lifecycleEnvironment = environmentOf('lifecycle', {
   ...common,

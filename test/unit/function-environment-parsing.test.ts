@@ -25,8 +25,8 @@ test.each([
   ['0', 'must be a whole number of seconds'],
   ['90.5', 'must be a whole number of seconds'],
   ['1h', 'must be a whole number of seconds'],
-  ['86401', 'must be at most a day (86400 seconds), as the configuration allows'],
-  ['1'.repeat(30), 'must be at most a day (86400 seconds), as the configuration allows'],
+  ['21601', 'must be at most 6 hours (21600 seconds), as the configuration allows'],
+  ['1'.repeat(30), 'must be at most 6 hours (21600 seconds), as the configuration allows'],
 ])('a final-metering grace of %j fails the start, naming the variable', (value, message) => {
   const read = () => readEnvironment(subscriberAccessEnvironment, { ...access, FINAL_METERING_GRACE_SECONDS: value });
   expect(read).toThrow(FunctionEnvironmentError);

@@ -129,6 +129,13 @@ test('the clock is set, frozen or running, and advanced', async () => {
     },
   });
   expect((await controlCall('POST', '/clock/advance', '{}')).status).toBe(400);
+  // A zone's offset cannot take the clock past the years 0000 to 9999, nor can epoch seconds.
+  for (const now of ['"9999-12-31T23:59:59-05:00"', '"0000-01-01T00:00:00+05:00"', '253402300800']) {
+    expect({ now, status: (await controlCall('PUT', '/clock', `{"now":${now}}`)).status }).toEqual({
+      now,
+      status: 400,
+    });
+  }
   // Frozen where it is, then running on from there, without naming a time.
   const frozen = await sim.control.setClockRunning(false);
   expect(await sim.control.clock()).toEqual({ now: frozen.now, running: false });

@@ -166,6 +166,20 @@ test('region names saved before enabledRegions took region names only are left o
   expect((await second.control.products()).products).toHaveLength(1);
 });
 
+test('a TPS limit saved as a fraction, as it once was taken, is read as the whole calls it allowed', async () => {
+  const first = await start();
+  await first.control.setFaults({ tpsLimits: { BatchMeterUsage: 3 } });
+  await stop(first.simulator);
+  const path = join(dataDir, STATE_FILE_NAME);
+  const saved = JSON.parse(await readFile(path, 'utf8')) as { faults: { plan: { tpsLimits: object } } };
+  saved.faults.plan.tpsLimits = { BatchMeterUsage: 2.5 };
+  await writeFile(path, JSON.stringify(saved));
+
+  const second = await start();
+  const plan = (await (await fetch(`${second.simulator.url}/control/faults`)).json()) as { tpsLimits: object };
+  expect(plan.tpsLimits).toEqual({ BatchMeterUsage: 3 });
+});
+
 test('a state file that is not JSON stops the start with a message naming the file', async () => {
   const path = join(dataDir, STATE_FILE_NAME);
   await writeFile(path, '{"format": "aws-marketplace-simulator-state", "version": 1, "set');
