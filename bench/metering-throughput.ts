@@ -22,6 +22,7 @@ import { meterUsage, type MeteringLogger, type MeteringRunSummary } from '../lam
 import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/index.ts';
 import { recordUsage } from '../lambdas/core/metering/recording/index.ts';
 import { subscriberKey } from '../lambdas/core/table-keys.ts';
+import { itemsOfPages } from '../lambdas/core/table-pages.ts';
 import { createDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb/launcher.ts';
 import { createTables } from '../local/dynamodb/tables.ts';
 import { SimulatorControl } from '../simulator/control-client.ts';
@@ -394,9 +395,8 @@ async function checkItemShapes(
 /** How many bucket items are in each state, read straight from the table. */
 async function bucketStates(client: DynamoDBDocumentClient, usageTable: string): Promise<Map<string, number>> {
   const states = new Map<string, number>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
+  const items = itemsOfPages((startKey) =>
+    client.send(
       new ScanCommand({
         TableName: usageTable,
         FilterExpression: 'begins_with(#pk, :usage)',
@@ -405,9 +405,8 @@ async function bucketStates(client: DynamoDBDocumentClient, usageTable: string):
         ExpressionAttributeValues: { ':usage': 'USAGE#' },
         ExclusiveStartKey: startKey,
       }),
-    );
-    for (const item of page.Items ?? []) states.set(String(item.state), (states.get(String(item.state)) ?? 0) + 1);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+    ),
+  );
+  for await (const item of items) states.set(String(item.state), (states.get(String(item.state)) ?? 0) + 1);
   return states;
 }

@@ -9,6 +9,7 @@ import { ScanCommand, type DynamoDBDocumentClient as DocumentClient } from '@aws
 import { LifecycleRepository } from '../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import type { MeteringScope } from '../../lambdas/core/metering/run/due-buckets.ts';
 import type { MeteredProduct } from '../../lambdas/core/environment.ts';
+import { itemsOfPages } from '../../lambdas/core/table-pages.ts';
 import {
   meterUsage,
   type MeteringLogger,
@@ -520,14 +521,10 @@ const metered = (name: string) => ({ name, kind: 'metered' as const });
 
 export async function scan(client: DocumentClient, table: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  const pages = itemsOfPages((startKey) =>
+    client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey })),
+  );
+  for await (const item of pages) items.push(item);
   return items;
 }
 

@@ -7,6 +7,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LifecycleRepository } from '../../lambdas/core/lifecycle/lifecycle-repository.ts';
 import { subscriberIdOf, type SubscriberIdentity } from '../../lambdas/core/subscriber.ts';
+import { itemsOfPages } from '../../lambdas/core/table-pages.ts';
 import {
   allocationAttributes,
   bucketKey,
@@ -153,9 +154,8 @@ export async function bucketsOf(
   subscriberId: string,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
+  const pages = itemsOfPages((startKey) =>
+    client.send(
       new QueryCommand({
         TableName: usageTable,
         KeyConditionExpression: 'pk = :pk',
@@ -163,10 +163,9 @@ export async function bucketsOf(
         ConsistentRead: true,
         ExclusiveStartKey: startKey,
       }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+    ),
+  );
+  for await (const item of pages) items.push(item);
   return items;
 }
 
