@@ -71,7 +71,13 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.ou
   for (const issue of result.error.issues) {
     const missing = !('input' in issue) || issue.input === undefined;
     if (issue.code === 'invalid_type' && !missing) {
-      throw serializationError(`Unexpected value type at '${memberPath(issue.path)}': expected ${issue.expected}`);
+      // JSON reads a number past a double's range (1e400) as Infinity: a number still, but none a member can hold.
+      const unreadable = typeof issue.input === 'number' && !Number.isFinite(issue.input);
+      throw serializationError(
+        unreadable
+          ? `Number out of range at '${memberPath(issue.path)}'`
+          : `Unexpected value type at '${memberPath(issue.path)}': expected ${issue.expected}`,
+      );
     }
     const constraint = issue.code === 'invalid_type' ? 'Member must not be null' : issue.message;
     const value = missing ? 'null' : `'${renderValue(issue.input)}'`;

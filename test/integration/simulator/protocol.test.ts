@@ -91,6 +91,14 @@ describe('requests the service refuses before any operation runs', () => {
     });
   });
 
+  test('a number past what JSON can read (1e400) is SerializationException naming the member, not its type', async () => {
+    const response = await post('{"MaxResults":1e400,"ProductCode":"p"}', {
+      'x-amz-target': 'AWSMPEntitlementService.GetEntitlements',
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toBe("Number out of range at 'maxResults'");
+  });
+
   test('a request without a SigV4 signature scoped to aws-marketplace is refused with 403', async () => {
     const target = { 'x-amz-target': 'AWSMPMeteringService.ResolveCustomer' };
     const unsigned = await post('{}', { ...target, authorization: '' });
