@@ -77,13 +77,16 @@ export function formFields(event: APIGatewayProxyEvent, maxBytes = MAX_FORM_BYTE
 /**
  * The session cookie the browser sent for `productCode` (the product the registration page's address names):
  * `absent`, or its value. Without a product, the one session cookie of any product. Two cookies of one name (one
- * planted for a parent domain beside ours) cannot be told apart, nor, without a product, two sessions: either counts
- * as no valid session (`ambiguous`).
+ * planted for a parent domain beside ours) cannot be told apart, nor, without a product, two sessions: either is
+ * `ambiguous`, no valid session.
  */
 export function sessionCookieValue(
   event: APIGatewayProxyEvent,
   productCode: string | undefined,
-): { readonly state: 'absent' | 'ambiguous' } | { readonly state: 'present'; readonly value: string } {
+):
+  | { readonly state: 'absent' }
+  | { readonly state: 'ambiguous' }
+  | { readonly state: 'present'; readonly value: string } {
   const anySession = `${cookiePrefix(event)}${SESSION_COOKIE}`;
   const wanted =
     productCode === undefined

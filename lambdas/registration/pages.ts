@@ -142,6 +142,14 @@ const problems = {
       html`<p>For your security, the link between AWS Marketplace and this page lasts a limited time.</p>
         ${startAgain(productName)}`,
   },
+  'several-sessions': {
+    status: 403,
+    title: 'We cannot tell which subscription this is',
+    body: (productName) =>
+      html`<p>This browser holds more than one sign-up session for this site, and this address does not say which one
+          it is for. Please go back to the page you were on.</p>
+        ${startAgain(productName)}`,
+  },
   'form-expired': {
     status: 403,
     title: 'This form has expired',

@@ -249,8 +249,9 @@ export function createRegistrationPageHandler(dependencies: RegistrationPageDepe
     try {
       const cookie = sessionCookieValue(event, productInAddress);
       if (cookie.state === 'absent') return pages.problem('no-session');
+      if (cookie.state === 'ambiguous') return pages.problem('several-sessions');
       const now = dependencies.clock.now();
-      const session = cookie.state === 'present' ? await dependencies.sessions.find(cookie.value, now) : undefined;
+      const session = await dependencies.sessions.find(cookie.value, now);
       const subscriber = session === undefined ? undefined : await dependencies.subscribers.get(session.subscriberId);
       if (session === undefined || subscriber === undefined) return pages.problem('session-expired');
       return event.httpMethod === 'GET' ? show(event, subscriber, session) : await submit(event, subscriber, session);

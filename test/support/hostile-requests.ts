@@ -401,7 +401,8 @@ export class HostileRequests {
       kind: 'random cookies',
       request,
       payloads,
-      // "We could not find your session" (none of that name) or "Your session has expired" (a dead one).
+      // "We could not find your session" (none of that name), "Your session has expired" (a dead one) or "more than
+      // one sign-up session" (two of one name).
       ...(mayHoldASession ? {} : { expected: { status: 403, says: 'session' } }),
     };
   }

@@ -249,14 +249,20 @@ describe('sessions and forgery', () => {
     expect(answer.body).toContain('Manage subscriptions');
   });
 
-  test('a junk, unknown or doubled session cookie: "your session has expired", with how to start again', async () => {
+  test('a junk, unknown or doubled session cookie: no valid session, said as such, with how to start again', async () => {
     const { cookie } = await arrivedBuyer();
     const name = cookie.slice(0, cookie.indexOf('='));
     const planted = `${name}=${'A'.repeat(43)}`;
-    for (const sent of [`${name}=junk`, planted, `${planted}; ${cookie}`, `${cookie}; ${planted}`]) {
+    const cases = [
+      { sent: `${name}=junk`, says: 'Your session has expired' },
+      { sent: planted, says: 'Your session has expired' },
+      { sent: `${planted}; ${cookie}`, says: 'We cannot tell which subscription this is' },
+      { sent: `${cookie}; ${planted}`, says: 'We cannot tell which subscription this is' },
+    ];
+    for (const { sent, says } of cases) {
       const answer = await getRegistration(registerUrl(), sent);
       expect(answer.status).toBe(403);
-      expect(answer.body).toContain('Your session has expired');
+      expect(answer.body).toContain(says);
       expect(answer.body).toContain('Manage subscriptions');
     }
   });
@@ -282,8 +288,10 @@ describe('sessions and forgery', () => {
     expect(secondForm).toContain('<form');
     expect(formTokenOf(secondForm)).not.toBe(formTokenOf(firstForm));
     expect(await registrationOf(`legacy:data-suite-legacy-example:${license.customerIdentifier}`)).toBeUndefined();
-    // An address naming no product cannot tell the two apart.
-    expect((await getRegistration(registerUrl(), both)).body).toContain('Your session has expired');
+    // An address naming no product cannot tell the two apart, and says so.
+    const unnamed = await getRegistration(registerUrl(), both);
+    expect(unnamed.status).toBe(403);
+    expect(unnamed.body).toContain('We cannot tell which subscription this is');
   });
 
   test('an expired session is refused although its item is still in the table', async () => {
