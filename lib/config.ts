@@ -11,6 +11,14 @@ import {
   REGISTRATION_FIELDS,
 } from '../contracts/index.ts';
 
+/**
+ * Whether a field at one of `paths` was refused by its own rules: a cross-field check over it would only add a second,
+ * misleading message about the one bad value.
+ */
+function refusedAlready(ctx: z.RefinementCtx, ...paths: readonly (readonly PropertyKey[])[]): boolean {
+  return ctx.issues.some((issue) => paths.some((path) => path.every((key, index) => issue.path?.[index] === key)));
+}
+
 /** The context key that holds the configuration in `cdk.json`. */
 export const CONFIG_CONTEXT_KEY = 'marketplace';
 
@@ -397,7 +405,10 @@ export const configSchema = z
       })
       .prefault({})
       .superRefine((metering, ctx) => {
-        if (metering.scheduleMinute < metering.closedHourGraceMinutes) {
+        if (
+          metering.scheduleMinute < metering.closedHourGraceMinutes &&
+          !refusedAlready(ctx, ['scheduleMinute'], ['closedHourGraceMinutes'])
+        ) {
           ctx.addIssue({
             code: 'custom',
             path: ['scheduleMinute'],
@@ -471,7 +482,11 @@ export const configSchema = z
       .describe('The DynamoDB tables: what happens to them when the stack goes.'),
   })
   .superRefine((config, ctx) => {
-    if (config.metering.finalHourMarginMinutes >= config.lifecycle.finalMeteringGraceMinutes) {
+    const grace = ['lifecycle', 'finalMeteringGraceMinutes'];
+    if (
+      config.metering.finalHourMarginMinutes >= config.lifecycle.finalMeteringGraceMinutes &&
+      !refusedAlready(ctx, ['metering', 'finalHourMarginMinutes'], grace)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['metering', 'finalHourMarginMinutes'],
@@ -484,7 +499,10 @@ export const configSchema = z
     // the hour's acceptance, which a month's last hour has only until the month-end cut-off.
     const acceptedForHours = Math.min(config.metering.acceptanceWindowHours, MONTH_END_CUTOFF_HOURS + 1);
     const longestGraceMinutes = (acceptedForHours - 1) * 60;
-    if (config.lifecycle.finalMeteringGraceMinutes > longestGraceMinutes) {
+    if (
+      config.lifecycle.finalMeteringGraceMinutes > longestGraceMinutes &&
+      !refusedAlready(ctx, grace, ['metering', 'acceptanceWindowHours'])
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['lifecycle', 'finalMeteringGraceMinutes'],

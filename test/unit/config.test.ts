@@ -523,6 +523,23 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
     expect(lines.filter((line) => line.includes('alarmTopicArn'))).toHaveLength(1);
   });
 
+  test.each([
+    ['lifecycle', 'finalMeteringGraceMinutes', 0],
+    ['lifecycle', 'finalMeteringGraceMinutes', 361],
+    ['metering', 'closedHourGraceMinutes', 51],
+    ['metering', 'finalHourMarginMinutes', 61],
+    ['metering', 'acceptanceWindowHours', 2],
+  ])(
+    'one value out of its bounds, %s.%s = %i, is one message: not also compared with the fields it bounds',
+    (section, field, value) => {
+      const config = exampleConfig();
+      config[section] = { [field]: value };
+      const lines = configErrorFor(config).message.split('\n').slice(1);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^  marketplace\\.${section}\\.${field}: Too (small|big)`));
+    },
+  );
+
   test('every bad field is named at once, not just the first', () => {
     const config = exampleConfig();
     product(config, 0).code = '';
