@@ -7,7 +7,7 @@
 import { CONFIG_CONTEXT_KEY, ConfigError, type Config } from './config.ts';
 
 /** What marks a product code as an example: one place, so the shipped examples and the check cannot drift apart. */
-const EXAMPLE_PRODUCT_CODE_SUFFIX = '-example';
+export const EXAMPLE_PRODUCT_CODE_SUFFIX = '-example';
 
 /** The context flag that lets the examples through: `-c allowExampleProducts=true`. */
 export const ALLOW_EXAMPLE_PRODUCTS = 'allowExampleProducts';
@@ -24,6 +24,10 @@ export function refuseExampleProducts(config: Config, context: Readonly<Record<s
   // `-c` passes the string "true"; a context object (a test's) passes the boolean.
   const allowed = context[ALLOW_EXAMPLE_PRODUCTS];
   if (allowed === true || allowed === 'true') return;
+  // Anything else but false would be read as false unsaid: `-c allowExampleProducts=yes` is told, not ignored.
+  if (allowed !== undefined && allowed !== false && allowed !== 'false') {
+    throw new ConfigError(`${ALLOW_EXAMPLE_PRODUCTS}: must be true or false, not ${JSON.stringify(allowed)}`);
+  }
   const examples = config.products.flatMap((product, index) =>
     isExampleProductCode(product.code)
       ? [

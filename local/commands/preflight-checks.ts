@@ -18,7 +18,7 @@ import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier
 import { MARKETPLACE_HOME_REGION, REGION_NAME_PATTERN } from '../../contracts/index.ts';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
 import { arnsInStackRegion, regionOfArn, type Config, type ProductConfig } from '../../lib/config.ts';
-import { isExampleProductCode } from '../../lib/example-products.ts';
+import { EXAMPLE_PRODUCT_CODE_SUFFIX, isExampleProductCode } from '../../lib/example-products.ts';
 import { receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
 import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
 import {
@@ -79,7 +79,7 @@ export function exampleCodeChecks(config: Config): CheckResult[] {
       ? {
           outcome: 'FAIL',
           check: 'product code',
-          detail: `${product.code} is an example code that shipped with cdk.json, not a product of yours`,
+          detail: `${product.code} is an example code (it ends in "${EXAMPLE_PRODUCT_CODE_SUFFIX}"), not a product of yours`,
           fix: `Replace it in cdk.json (marketplace.products[].code). ${PRODUCT_FIX}`,
         }
       : { outcome: 'PASS', check: 'product code', detail: `${product.code} is not an example code` },

@@ -147,6 +147,15 @@ describe('the example product codes', () => {
     expect(() => refuseExampleProducts(parseConfig(exampleConfig()), { allowExampleProducts: allowed })).not.toThrow();
   });
 
+  test.each(['yes', 1, 'TRUE'])(
+    'are not let through by allowExampleProducts = %j, which is refused as neither true nor false',
+    (allowed) => {
+      expect(() => refuseExampleProducts(parseConfig(exampleConfig()), { allowExampleProducts: allowed })).toThrow(
+        `allowExampleProducts: must be true or false, not ${JSON.stringify(allowed)}`,
+      );
+    },
+  );
+
   test('leave real codes alone', () => {
     const config = exampleConfig();
     config.products = config.products.map((each, index) => ({ ...each, code: `prod-real${index}` }));
