@@ -254,8 +254,14 @@ const apiSchema = z
           .string()
           .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/, 'must be an ACM certificate ARN')
           .describe("An ACM certificate for the domain, in the stack's region."),
-        hostedZoneId: z.string().optional().describe('The Route 53 hosted zone to add the alias record to.'),
-        hostedZoneName: z.string().optional().describe("That hosted zone's name: domainName must be in it."),
+        hostedZoneId: z
+          .string()
+          .optional()
+          .describe('The Route 53 hosted zone to add the alias record to (with hostedZoneName, or neither).'),
+        hostedZoneName: z
+          .string()
+          .optional()
+          .describe("That hosted zone's name (with hostedZoneId, or neither): domainName must be in it."),
       })
       .refine((domain) => (domain.hostedZoneId === undefined) === (domain.hostedZoneName === undefined), {
         message: 'give both hostedZoneId and hostedZoneName, or neither',
@@ -633,6 +639,11 @@ function textReadAsNumberHint(issue: z.core.$ZodIssue): string {
     : '';
 }
 
+/** A field left out is `required`, rather than zod's "expected string, received undefined". */
+function messageOf(issue: z.core.$ZodIssue): string {
+  return issue.code === 'invalid_type' && issue.input === undefined ? `required (${issue.expected})` : issue.message;
+}
+
 /** zod's own bound on an integer (the safe integers), said beside the field's bound: the field's says more. */
 function isSafeIntegerBound(issue: z.core.$ZodIssue): boolean {
   return (
@@ -653,7 +664,7 @@ export function parseConfig(raw: unknown): Config {
   const lines = issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => `  ${formatPath([...issue.path, key])}: ${unknownFieldMessage([...issue.path, key])}`)
-      : [`  ${formatPath(issue.path)}: ${issue.message}${textReadAsNumberHint(issue)}`],
+      : [`  ${formatPath(issue.path)}: ${messageOf(issue)}${textReadAsNumberHint(issue)}`],
   );
   throw new ConfigError(`Invalid configuration (context "${CONFIG_CONTEXT_KEY}"):\n${lines.join('\n')}`);
 }

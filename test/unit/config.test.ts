@@ -313,6 +313,12 @@ describe('a bad value is rejected with a ConfigError naming the exact field', ()
       says: 'must be an ACM certificate ARN',
     },
     {
+      what: 'a custom domain without its certificate, said to be required',
+      breakIt: (config) => (config.api.customDomain = { domainName: 'buy.example.com' }),
+      path: 'marketplace.api.customDomain.certificateArn',
+      says: 'required (string)',
+    },
+    {
       what: 'protected tables that the stack is told to destroy',
       breakIt: (config) => (config.tables = { removalPolicy: 'destroy', deletionProtection: true }),
       path: 'marketplace.tables.deletionProtection',
