@@ -6,12 +6,12 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { startLocalQueue, type LocalQueue, type LocalQueueOptions } from '../../../local/queue.ts';
 import { LocalQueueStore, QUEUES_FILE_NAME } from '../../../local/queue-store.ts';
+import { scratchDirectory } from '../../support/scratch-directory.ts';
 
 interface Invocation {
   readonly records: readonly SQSRecord[];
@@ -299,15 +299,8 @@ describe('settled() and stop()', () => {
 });
 
 describe('with a store', () => {
-  const directories: string[] = [];
-  afterEach(async () => {
-    await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
-  });
-  async function storeDirectory(): Promise<string> {
-    const directory = await mkdtemp(join(tmpdir(), 'local-queues-'));
-    directories.push(directory);
-    return directory;
-  }
+  // Removed after the queues are stopped: a queue still running may save into its store while it is being removed.
+  const storeDirectory = () => scratchDirectory('local-queues-');
 
   test('a message not yet handled, and a dead letter, are taken up by the queue started again on the same store', async () => {
     const directory = await storeDirectory();
