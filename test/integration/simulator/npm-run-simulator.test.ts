@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
@@ -15,6 +15,7 @@ import { SimulatorControl } from '../../../simulator/control-client.ts';
 import { STATE_FILE_NAME, STATE_LOCK_FILE_NAME } from '../../../simulator/state-file.ts';
 import { FREE_PORTS } from '../../support/npm-start.ts';
 import { meteredProduct } from '../../support/simulator.ts';
+import { removeDirectory } from '../../support/scratch-directory.ts';
 
 interface Started {
   readonly process: ChildProcess;
@@ -33,7 +34,7 @@ afterEach(async () => {
   for (const { process: child } of started.splice(0)) {
     if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
   }
-  await rm(dataDir, { recursive: true, force: true });
+  await removeDirectory(dataDir);
 });
 
 /** `npm run simulator` (or the command given) on free ports and the test's data directory. */

@@ -17,6 +17,7 @@ import { FREE_PORTS, startNpmStart, type NpmStart } from '../../support/npm-star
 import { waitUntilGone } from '../../support/processes.ts';
 import { QUEUES_FILE_NAME } from '../../../local/queue-store.ts';
 import { projectRoot } from '../../../local/config.ts';
+import { removeDirectory } from '../../support/scratch-directory.ts';
 
 const PRODUCT = 'analytics-pro-example';
 const HOUR_MS = 3_600_000;
@@ -28,7 +29,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await Promise.all(stacks.splice(0).map((stack) => stack.stop()));
-  await rm(dataDir, { recursive: true, force: true });
+  await removeDirectory(dataDir);
 });
 
 /** `npm start` with the data directory, as a seller starts it with `DYNAMODB_DATA_DIR=...`. */

@@ -7,7 +7,7 @@
 import { BatchMeterUsageCommand, ResolveCustomerCommand, type UsageRecord } from '@aws-sdk/client-marketplace-metering';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
@@ -20,6 +20,7 @@ import {
   STATE_LOCK_FILE_NAME,
 } from '../../../simulator/state-file.ts';
 import { meteredProduct, meteringClient, minutesFrom, SIMULATOR_NOW } from '../../support/simulator.ts';
+import { removeDirectory } from '../../support/scratch-directory.ts';
 
 let dataDir: string;
 const running: RunningSimulator[] = [];
@@ -29,7 +30,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await Promise.all(running.splice(0).map((simulator) => simulator.close()));
-  await rm(dataDir, { recursive: true, force: true });
+  await removeDirectory(dataDir);
 });
 
 async function start(): Promise<{ simulator: RunningSimulator; control: SimulatorControl }> {
