@@ -1,8 +1,9 @@
 /**
  * A legacy buyer back from Marketplace after the subscription ended or failed. A legacy subscriber keeps its id when
  * the buyer subscribes again, and the buyer's browser (and so the registration) may come before the new
- * `subscribe-success`: that buyer is on the way to a new subscription, `pending` to the pages and to the seller's app
- * alike, not shut out of it.
+ * `subscribe-success`: that buyer is on the way to a new subscription, `pending` to the registration page and in the
+ * `Subscriber Registered` event, not shut out of it. The access check answers the subscription's own status (`ending`,
+ * `ended`, `failed`): nothing is allowed before Marketplace confirms the new one.
  */
 import type { SubscriptionStatus } from './subscriber.ts';
 

@@ -428,6 +428,60 @@ test('at the same instant the later stage wins', () => {
   ).toBe('failed');
 });
 
+test("a legacy buyer's failed attempt to subscribe again leaves the subscription it would have replaced as it was", () => {
+  // Cancelled 10:05; the buyer subscribes again at 10:07 and the payment fails (subscribe-fail).
+  const failedAgain = foldLegacy([
+    ['activatedAt', 1],
+    ['endRequestedAt', 5],
+    ['failedAt', 7],
+  ]);
+  expect(statusOf(failedAgain)).toEqual({ status: 'ending', since: at(5).toISOString() });
+  expect(finalMeteringDeadline(failedAgain, 3600)).toEqual(at(65));
+  expect(billablePeriod(failedAgain)).toEqual({ start: at(1), end: at(5) });
+  expect(statusAsOf(failedAgain, at(65), 3600)).toEqual({ status: 'ended', since: at(65).toISOString() });
+  expect(
+    statusOf(
+      foldLegacy([
+        ['activatedAt', 1],
+        ['endRequestedAt', 5],
+        ['endedAt', 65],
+        ['failedAt', 70],
+      ]),
+    ),
+  ).toEqual({
+    status: 'ended',
+    since: at(65).toISOString(),
+  });
+  // A second attempt that goes through starts the new subscription.
+  expect(
+    statusOf(
+      foldLegacy([
+        ['activatedAt', 1],
+        ['endRequestedAt', 5],
+        ['failedAt', 7],
+        ['activatedAt', 9],
+      ]),
+    ).status,
+  ).toBe('active');
+  // Before any start, or while live, a failure is the subscription's own.
+  expect(
+    statusOf(
+      foldLegacy([
+        ['failedAt', 7],
+        ['endRequestedAt', 5],
+      ]),
+    ).status,
+  ).toBe('failed');
+  expect(
+    statusOf(
+      foldLegacy([
+        ['activatedAt', 1],
+        ['failedAt', 7],
+      ]),
+    ).status,
+  ).toBe('failed');
+});
+
 test('an ending subscription has ended once its final-metering window has passed', () => {
   const facts = fold([
     ['activatedAt', 1],

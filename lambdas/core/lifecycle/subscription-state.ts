@@ -17,6 +17,9 @@
  * again (a legacy `unsubscribe-success` an hour after the `unsubscribe-pending`, arriving after the new
  * `subscribe-success`, even when the buyer has asked to end the new subscription too) ends nothing.
  *
+ * A failure once a started subscription is ending or has ended is a legacy buyer's attempt to subscribe again that
+ * failed: it leaves that subscription as it was.
+ *
  * A subscription that starts again after an end is billed as two: the old one's usage up to its end, the new one's from
  * its activation, never the time between the two (`restartOf`); after several restarts, as the last two subscriptions,
  * which the recent activations and end requests a resubscribable subscriber keeps tell (`lastTwoSubscriptions`).
@@ -80,6 +83,9 @@ const statusOfFact: Readonly<Record<LifecycleFact, SubscriptionStatus>> = {
 
 /** Which fact wins a tie: the later stage of the lifecycle. */
 const precedence: readonly LifecycleFact[] = ['endedAt', 'endRequestedAt', 'failedAt', 'activatedAt'];
+
+/** The facts a started subscription's own notifications establish: a failure comes before any start. */
+const precedenceOfOutcomes = precedence.filter((fact) => fact !== 'failedAt');
 
 /**
  * The facts with one more fact folded in: the later of the two times of its kind (and the earlier of the two starts,
@@ -264,8 +270,20 @@ const END_AFTER_REQUEST_MS = 2 * MARKETPLACE_HOUR_MS;
 /** The status the facts establish, and the time of the fact that set it. */
 export function statusOf(recorded: LifecycleFacts): { status: SubscriptionStatus; since?: string } {
   const facts = lastTwoSubscriptions(recorded);
+  const beforeAnyFailure = winningFact(facts, precedenceOfOutcomes);
+  // A legacy buyer's attempt to subscribe again that failed (`subscribe-fail`): the subscription it would have
+  // replaced stays as it was, its final hour still billable.
+  const failedToSubscribeAgain =
+    (beforeAnyFailure === 'endRequestedAt' || beforeAnyFailure === 'endedAt') && firstStartOf(facts) !== undefined;
+  const winner = failedToSubscribeAgain ? beforeAnyFailure : winningFact(facts, precedence);
+  if (winner === undefined) return { status: 'pending' };
+  return { status: statusOfFact[winner], since: winner === 'activatedAt' ? activeSince(facts) : facts[winner] };
+}
+
+/** The fact among `candidates` that sets the status: the latest, ties broken by `precedence`. */
+function winningFact(facts: LifecycleFacts, candidates: readonly LifecycleFact[]): LifecycleFact | undefined {
   let winner: LifecycleFact | undefined;
-  for (const fact of precedence) {
+  for (const fact of candidates) {
     const time = facts[fact];
     if (fact === 'endedAt' && concludesWithdrawnRequest(facts)) continue;
     if (fact === 'activatedAt' && endIsFinal(facts)) continue;
@@ -277,8 +295,7 @@ export function statusOf(recorded: LifecycleFacts): { status: SubscriptionStatus
       (winner === 'endRequestedAt' ? resubscribedAtItsRequest(facts) : isResubscription(facts));
     if (current === undefined || time > current || tieWon) winner = fact;
   }
-  if (winner === undefined) return { status: 'pending' };
-  return { status: statusOfFact[winner], since: winner === 'activatedAt' ? activeSince(facts) : facts[winner] };
+  return winner;
 }
 
 /**

@@ -183,6 +183,38 @@ test('subscribed again and cancelled again inside the old final-metering hour: t
   expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 311 })]);
 });
 
+test("a failed attempt to subscribe again inside the old final-metering hour: the old hour's usage is billed", async () => {
+  await tenPastTheHour();
+  const buyer = await legacyBuyer();
+  const usedAt = await simulatorNow();
+  await expectAccepted(buyer.subscriberId, 100, usedAt);
+  await local.control.advanceClock({ minutes: 5 });
+  await cancel(buyer.licenseId);
+  await local.control.advanceClock({ minutes: 2 });
+  const { license: attempt } = await local.control.createLicense({
+    productCode: LEGACY_PRODUCT,
+    customerAWSAccountId: buyer.customerAWSAccountId,
+    activate: false,
+  });
+  await local.control.fail(attempt.id);
+  await settleLifecycle(local.stack);
+
+  // The attempt's subscribe-fail leaves the cancelled subscription ending: usage stamped before its end still counts.
+  expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
+    expect.objectContaining({ status: 'ending', allowed: false }),
+  );
+  await expectAccepted(buyer.subscriberId, 20, new Date(usedAt.getTime() + 60_000));
+
+  // Past the final hour's send time, before its deadline: final metering sends it (the hourly run would be too late).
+  await local.control.advanceClock({ minutes: 50 });
+  expect(await local.stack.meterFinal()).toEqual(expect.objectContaining({ rejected: {}, expired: 0 }));
+  const billed = (await local.control.billed({ licenseId: buyer.licenseId })).records.filter(
+    (record) => record.quantity > 0,
+  );
+  expect(billed).toEqual([expect.objectContaining({ dimension: 'overage_requests', quantity: 120 })]);
+  expect((await local.control.billed({ licenseId: attempt.id })).records).toEqual([]);
+});
+
 test('subscribed a third time: the usage the middle subscription took while it was live is billed as its own', async () => {
   await tenPastTheHour();
   const buyer = await legacyBuyer();
