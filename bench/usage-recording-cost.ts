@@ -21,6 +21,7 @@
 import '../local/sdk-environment.ts';
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DYNAMODB_SINGLE_ATTEMPT } from '../lambdas/core/aws-clients.ts';
 import type { MeteredProduct } from '../lambdas/core/environment.ts';
 import { forEachConcurrently, meterUsage } from '../lambdas/core/metering/run/index.ts';
 import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/index.ts';
@@ -119,7 +120,8 @@ try {
   );
 
   // --- 1a. Capacity per recorded event -------------------------------------------------------------------------------
-  const costLowLevel = createDynamoDbClient(dynamoDb.endpoint);
+  // As the usage function makes them: one attempt a request, recording sends again what is safe to.
+  const costLowLevel = createDynamoDbClient(dynamoDb.endpoint, DYNAMODB_SINGLE_ATTEMPT);
   const costClient = documentClientOn(costLowLevel);
   const costTally = tallyDynamoDb(costClient, { consumedCapacity: true });
   const costRecorder = recorderOf(costClient, tables);
@@ -268,7 +270,7 @@ try {
   printMeteringCost(meteringTally, summary.billed, METERED_SUBSCRIBERS);
 
   // --- 2. Throughput -------------------------------------------------------------------------------------------------
-  const throughputLowLevel = createDynamoDbClient(dynamoDb.endpoint);
+  const throughputLowLevel = createDynamoDbClient(dynamoDb.endpoint, DYNAMODB_SINGLE_ATTEMPT);
   const throughputClient = documentClientOn(throughputLowLevel);
   const requestTally = tallyDynamoDb(throughputClient, { consumedCapacity: false });
   const recorder = recorderOf(throughputClient, tables);

@@ -19,7 +19,7 @@ const endpoint = (url: string | undefined, settings: AwsClientSettings | undefin
 /** How long a DynamoDB call may take: its attempts, and what bounds each one (the SDK's Node.js request handler). */
 export interface DynamoDbTimeouts {
   readonly maxAttempts: number;
-  readonly requestHandler: {
+  readonly requestHandler?: {
     readonly connectionTimeout: number;
     readonly requestTimeout: number;
     readonly throwOnRequestTimeout: boolean;
@@ -37,6 +37,9 @@ export const DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS: DynamoDbTimeouts = {
   maxAttempts: 3,
   requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true },
 };
+
+/** For recording usage, which sends a request again itself only where that cannot count anything twice. */
+export const DYNAMODB_SINGLE_ATTEMPT: DynamoDbTimeouts = { maxAttempts: 1 };
 
 export function documentClient(
   endpointUrl?: string,

@@ -2,7 +2,7 @@
  * The wiring of `POST /usage`: its dependencies from the runtime's variables, clock and AWS settings, see `usage-
  * handler.ts`. The Lambda entry runs it in Lambda's runtime; the local stack, in its own.
  */
-import { documentClient } from '../core/aws-clients.ts';
+import { documentClient, DYNAMODB_SINGLE_ATTEMPT } from '../core/aws-clients.ts';
 import { meteredProducts, readEnvironment, usageEnvironment } from '../core/environment.ts';
 import { createUsageHandler } from './usage-handler.ts';
 import type { FunctionRuntime } from '../core/function-runtime.ts';
@@ -15,7 +15,9 @@ export function usageFunction(runtime: FunctionRuntime) {
 
   return observed(
     createUsageHandler({
-      client: tracer.captureAWSv3Client(documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws)),
+      client: tracer.captureAWSv3Client(
+        documentClient(environment.DYNAMODB_ENDPOINT, runtime.aws, DYNAMODB_SINGLE_ATTEMPT),
+      ),
       usageTable: environment.USAGE_TABLE,
       subscribersTable: environment.SUBSCRIBERS_TABLE,
       products: meteredProducts(environment.PRODUCTS, environment.METERED_DIMENSIONS),

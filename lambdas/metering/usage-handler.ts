@@ -2,7 +2,8 @@
  * `POST /usage` (IAM-authorized): the seller's app records usage, `{"events": [...]}` of at most 50 events, and gets
  * one result per event, in order (`accepted`, `duplicate`, or `rejected` with a reason). A request that cannot be read
  * is answered 4xx with what is wrong; one DynamoDB could not take is answered 503 with `Retry-After`, and nothing of it
- * was recorded, so sending it again (with event ids) is safe.
+ * was recorded, so sending it again is safe. One whose write DynamoDB never answered is answered 504: it may have been
+ * recorded, so it may be sent again only with event ids (then answered `duplicate` if it was).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -15,6 +16,7 @@ import {
   type UsageEventResult,
   recordUsage,
   UsageBatchTooLargeError,
+  UsageOutcomeUnknownError,
   type UsageRecorderDependencies,
 } from '../core/metering/recording/index.ts';
 
@@ -104,6 +106,11 @@ function outcomes(results: readonly UsageEventResult[]): Record<string, number> 
   return counts;
 }
 
+/** The answer to a call whose write DynamoDB never answered: what the app may do with it. */
+export const OUTCOME_UNKNOWN =
+  'The database did not answer whether this call was recorded. Send it again only as it was, with its event ids ' +
+  '(answered duplicate if it was recorded): events without an eventId would be counted twice.';
+
 export function createUsageHandler(dependencies: UsageHandlerDependencies) {
   const { logger, clock } = dependencies;
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
@@ -122,11 +129,13 @@ export function createUsageHandler(dependencies: UsageHandlerDependencies) {
       return json(200, { results });
     } catch (error) {
       if (error instanceof UsageBatchTooLargeError) return json(400, { message: error.message });
-      logger.error('Usage could not be recorded', {
+      const unknown = error instanceof UsageOutcomeUnknownError;
+      logger.error(unknown ? 'Usage may or may not have been recorded' : 'Usage could not be recorded', {
         errorName: error instanceof Error ? error.name : 'unknown',
+        causeName: error instanceof Error && error.cause instanceof Error ? error.cause.name : undefined,
         events: request.events.length,
       });
-      return tryAgainAnswer();
+      return unknown ? json(504, { message: OUTCOME_UNKNOWN }) : tryAgainAnswer();
     }
   };
 }

@@ -16,7 +16,11 @@ import {
   type MeteringRunSummary,
 } from '../../lambdas/core/metering/run/metering-run.ts';
 import { hourOf } from '../../lambdas/core/metering/bucket/usage-bucket.ts';
-import { recordUsage, type UsageRecorderDependencies } from '../../lambdas/core/metering/recording/usage-recorder.ts';
+import {
+  recordUsage,
+  UsageOutcomeUnknownError,
+  type UsageRecorderDependencies,
+} from '../../lambdas/core/metering/recording/index.ts';
 import type { SubscriberIdentity } from '../../lambdas/core/subscriber.ts';
 import type { LicenseView, SimulatorControl } from '../../simulator/control-client.ts';
 import {
@@ -249,7 +253,10 @@ class ChaosPlay {
             false,
           );
         } catch (error) {
-          if (!(error instanceof Crash)) throw error;
+          // Killed mid-write, the recorder's resends of its transaction die too: the outcome is unknown to it.
+          const killed =
+            error instanceof Crash || (error instanceof UsageOutcomeUnknownError && error.cause instanceof Crash);
+          if (!killed) throw error;
           lost = true;
           this.stats.killsFired++;
         } finally {

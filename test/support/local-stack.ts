@@ -26,7 +26,14 @@ export interface LocalStackHarness {
   writeSubscriber(subscriberId: string, attributes: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
-export function useLocalStack(options: Partial<Omit<LocalStackOptions, 'dynamoDb'>> = {}): LocalStackHarness {
+/**
+ * `functionsReach`, when given, is where the stack's functions reach DynamoDB, given the shared DynamoDB Local's
+ * endpoint: a proxy in front of it, for example (the harness itself, and the tables' creation, go to it directly).
+ */
+export function useLocalStack(
+  options: Partial<Omit<LocalStackOptions, 'dynamoDb'>> = {},
+  functionsReach?: (endpoint: string) => Promise<string>,
+): LocalStackHarness {
   const endpoint = inject('dynamodbEndpoint');
   const client = createDynamoDbClient(endpoint);
   const documents = DynamoDBDocumentClient.from(client);
@@ -36,7 +43,7 @@ export function useLocalStack(options: Partial<Omit<LocalStackOptions, 'dynamoDb
   beforeAll(async () => {
     stack = await startLocalStack({
       config: loadLocalConfig(),
-      dynamoDb: { endpoint, client },
+      dynamoDb: { endpoint: functionsReach === undefined ? endpoint : await functionsReach(endpoint), client },
       tablePrefix: `test-${randomBytes(6).toString('hex')}-`,
       logLevel: 'SILENT',
       marketplaceNotifications: false,

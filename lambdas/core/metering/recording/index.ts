@@ -8,5 +8,6 @@ export {
   UsageRecordingIncompleteError,
   type UsageRecorderDependencies,
 } from './usage-recorder.ts';
+export { UsageOutcomeUnknownError } from './dynamodb-attempts.ts';
 export { MAX_USAGE_EVENTS_PER_CALL, type UsageEventInput, type UsageEventResult } from './usage-event.ts';
 export { eventKeyOf } from './usage-write-plan.ts';

@@ -8,7 +8,8 @@
  * billable: whatever would keep Marketplace from billing an event (a time outside the subscription, an hour that can
  * no longer be sent, a record that cannot take it) is refused here, with its reason. Each event gets its own answer,
  * in order: `accepted`, `duplicate` (the same event again), `conflict` (its id names another event) or `rejected`;
- * only a call that cannot be recorded at all throws, and then nothing was recorded.
+ * only a call that cannot be recorded at all throws, and then nothing was recorded, unless it throws
+ * `UsageOutcomeUnknownError`: DynamoDB never said whether the write was applied.
  *
  * @example
  * const results = await recordUsage(
@@ -33,7 +34,6 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   billablePeriod,
   effectiveStatus,
@@ -65,8 +65,13 @@ import {
   type TransactItem,
 } from './usage-write-plan.ts';
 import { BackendError } from '../../errors.ts';
+import { retryPause, sendWithAttempts } from './dynamodb-attempts.ts';
 
 export interface UsageRecorderDependencies {
+  /**
+   * One attempt a request (`DYNAMODB_SINGLE_ATTEMPT`): recording sends again only what is safe to (`sendWithAttempts`),
+   * where the SDK's own retries would count a plain update whose answer was lost twice.
+   */
   readonly client: DynamoDBDocumentClient;
   readonly usageTable: string;
   readonly subscribersTable: string;
@@ -102,8 +107,6 @@ const TRANSACTION_ATTEMPTS = 10;
 const READ_ATTEMPTS = 5;
 /** Failures of a transaction item that another attempt may not meet: other writers, or a partition's throughput. */
 const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
-/** A random, growing pause before another attempt, so that writers racing for one bucket do not collide in step. */
-const retryPause = (attempt: number) => sleep(Math.random() * Math.min(1000, 20 * 2 ** attempt));
 
 /** What the Subscribers table says about a subscriber, as far as recording usage needs it. */
 interface StoredSubscriber {
@@ -285,9 +288,8 @@ async function readState(
         }),
   };
   for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
-    const { Responses, UnprocessedKeys } = await dependencies.client.send(
-      new BatchGetCommand({ RequestItems: requested }),
-    );
+    const read = new BatchGetCommand({ RequestItems: requested });
+    const { Responses, UnprocessedKeys } = await sendWithAttempts(() => dependencies.client.send(read), 'read');
     for (const item of Responses?.[dependencies.subscribersTable] ?? []) {
       const id = idOfSubscriberPk.get(String(item.pk));
       if (id !== undefined) subscribers.set(id, item as StoredSubscriber);
@@ -323,15 +325,12 @@ async function writeAll(
   const [only, ...others] = items;
   try {
     if (only?.Update !== undefined && others.length === 0) {
-      await client.send(new UpdateCommand(only.Update));
+      const update = new UpdateCommand(only.Update);
+      await sendWithAttempts(() => client.send(update), 'write');
     } else {
-      await client.send(
-        new TransactWriteCommand({
-          TransactItems: [...items],
-          // The SDK resends a request whose answer was lost; with the same token DynamoDB applies it once.
-          ClientRequestToken: randomUUID(),
-        }),
-      );
+      // Sent again when its answer is lost: with the same token, DynamoDB applies it once.
+      const transaction = new TransactWriteCommand({ TransactItems: [...items], ClientRequestToken: randomUUID() });
+      await sendWithAttempts(() => client.send(transaction), 'idempotent-write');
     }
     return undefined;
   } catch (error) {
