@@ -37,6 +37,28 @@ function isJson(contentType: string | undefined): boolean {
   return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
+/** The `charset` a content type names, if any, lower-cased and unquoted. */
+function charsetOf(contentType: string): string | undefined {
+  for (const parameter of contentType.split(';').slice(1)) {
+    const [name, value = ''] = parameter.split('=');
+    if (name?.trim().toLowerCase() === 'charset') return value.trim().replace(/^"|"$/g, '').toLowerCase();
+  }
+  return undefined;
+}
+
+/** Why the body, though JSON, is not sent in a form this API reads: JSON is UTF-8 (RFC 8259), and sent uncompressed. */
+function unreadableEncoding(event: APIGatewayProxyEvent, contentType: string): string | undefined {
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    return `Send the events as UTF-8 JSON (this body says charset=${charset.slice(0, 40)})`;
+  }
+  const encoding = header(event, 'content-encoding')?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    return `Send the body uncompressed (Content-Encoding ${encoding.slice(0, 40)} is not taken)`;
+  }
+  return undefined;
+}
+
 /** What API Gateway puts in place of each byte of a text body that is not UTF-8. */
 const REPLACEMENT_CHARACTER = '\uFFFD';
 
@@ -116,9 +138,12 @@ export function createUsageHandler(dependencies: UsageHandlerDependencies) {
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     correlateWithApiRequest(logger, event);
     if (event.httpMethod !== 'POST') return json(405, { message: 'Use POST' }, { allow: 'POST' });
-    if (!isJson(header(event, 'content-type'))) {
+    const contentType = header(event, 'content-type');
+    if (contentType === undefined || !isJson(contentType)) {
       return json(415, { message: 'Send the events as application/json' });
     }
+    const encodingRefusal = unreadableEncoding(event, contentType);
+    if (encodingRefusal !== undefined) return json(415, { message: encodingRefusal });
     const body = bodyText(event);
     if ('refusal' in body) return body.refusal;
     const request = parseEvents(body.text);

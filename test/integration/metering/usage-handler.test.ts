@@ -41,13 +41,16 @@ function handler(overrides: Partial<UsageRecorderDependencies> = {}, logLevel: '
 
 function request(
   body: string | null,
-  options: { method?: string; contentType?: string | null; base64?: boolean } = {},
+  options: { method?: string; contentType?: string | null; contentEncoding?: string; base64?: boolean } = {},
 ): APIGatewayProxyEvent {
-  const { method = 'POST', contentType = 'application/json', base64 = false } = options;
+  const { method = 'POST', contentType = 'application/json', base64 = false, contentEncoding } = options;
   return {
     httpMethod: method,
     path: '/usage',
-    headers: contentType === null ? {} : { 'Content-Type': contentType },
+    headers: {
+      ...(contentType === null ? {} : { 'Content-Type': contentType }),
+      ...(contentEncoding === undefined ? {} : { 'Content-Encoding': contentEncoding }),
+    },
     body: base64 && body !== null ? Buffer.from(body, 'utf8').toString('base64') : body,
     isBase64Encoded: base64,
     requestContext: { requestId: 'request-1' },
@@ -166,6 +169,32 @@ describe('a request that cannot be read', () => {
       status: 415,
       body: { message: 'Send the events as application/json' },
     });
+  });
+
+  test.each([
+    [
+      'charset=iso-8859-1',
+      { contentType: 'application/json; charset=iso-8859-1' },
+      'UTF-8 JSON (this body says charset=iso-8859-1)',
+    ],
+    [
+      'a quoted UTF-16 charset',
+      { contentType: 'application/json;charset="UTF-16"' },
+      'UTF-8 JSON (this body says charset=utf-16)',
+    ],
+    ['a gzip body', { contentEncoding: 'gzip' }, 'uncompressed (Content-Encoding gzip is not taken)'],
+  ])('sent as %s is answered 415, saying what to change', async (_name, options, message) => {
+    const { status, body } = answer(await handler()(request('{"events":[]}', options)));
+    expect(status).toBe(415);
+    expect(body.message).toContain(message);
+  });
+
+  test.each([
+    ['application/json; charset=utf-8', undefined],
+    ['application/json; charset="UTF-8"', 'identity'],
+  ])('%s (Content-Encoding %s) is read', async (contentType, contentEncoding) => {
+    const result = await handler()(request('{"events":[]}', { contentType, contentEncoding }));
+    expect(answer(result)).toEqual({ status: 200, body: { results: [] } });
   });
 
   test.each([
