@@ -8,8 +8,11 @@ import type { AddressInfo } from 'node:net';
 
 export interface AnswerLosingProxy {
   readonly url: string;
-  /** Loses the answers to the next `count` requests of the operation (`UpdateItem`, `TransactWriteItems`, ...). */
-  loseAnswers(operation: string, count: number): void;
+  /**
+   * Loses the answers to the next `count` requests of the operation (`UpdateItem`, `TransactWriteItems`, ...), of
+   * those whose body holds `holding` when given.
+   */
+  loseAnswers(operation: string, count: number, holding?: string): void;
   /** How many requests of the operation reached DynamoDB through the proxy. */
   applied(operation: string): number;
   close(): Promise<void>;
@@ -25,7 +28,7 @@ async function bodyOf(request: IncomingMessage): Promise<Buffer> {
 const HOP_HEADERS = new Set(['connection', 'content-length', 'keep-alive', 'transfer-encoding']);
 
 export async function startAnswerLosingProxy(target: string): Promise<AnswerLosingProxy> {
-  const toLose = new Map<string, number>();
+  const toLose = new Map<string, { count: number; holding: string | undefined }>();
   const forwarded = new Map<string, number>();
   const server: Server = createServer((request, response) => {
     void (async () => {
@@ -35,16 +38,17 @@ export async function startAnswerLosingProxy(target: string): Promise<AnswerLosi
           (entry): entry is [string, string] => typeof entry[1] === 'string' && !HOP_HEADERS.has(entry[0]),
         ),
       );
+      const sent = await bodyOf(request);
       const answer = await fetch(`${target}${request.url ?? '/'}`, {
         method: request.method ?? 'POST',
         headers,
-        body: await bodyOf(request),
+        body: sent,
       });
       const body = Buffer.from(await answer.arrayBuffer());
       forwarded.set(operation, (forwarded.get(operation) ?? 0) + 1);
-      const losing = toLose.get(operation) ?? 0;
-      if (losing > 0) {
-        toLose.set(operation, losing - 1);
+      const losing = toLose.get(operation);
+      if (losing !== undefined && losing.count > 0 && (losing.holding === undefined || sent.includes(losing.holding))) {
+        losing.count--;
         request.socket.destroy();
         return;
       }
@@ -57,7 +61,7 @@ export async function startAnswerLosingProxy(target: string): Promise<AnswerLosi
   await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    loseAnswers: (operation, count) => toLose.set(operation, count),
+    loseAnswers: (operation, count, holding) => toLose.set(operation, { count, holding }),
     applied: (operation) => forwarded.get(operation) ?? 0,
     close: () =>
       new Promise<void>((closed) => {

@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { documentClient } from '../../../lambdas/core/aws-clients.ts';
 import type { MeteringLogger } from '../../../lambdas/core/metering/run/metering-run.ts';
 import { usageReport } from '../../../lambdas/core/metering/report/usage-report.ts';
+import { startAnswerLosingProxy } from '../../support/answer-losing-proxy.ts';
 import { useDynamoDb } from '../../support/dynamodb.ts';
 import {
   addUsage,
@@ -93,6 +94,32 @@ describe('an expiry after an unconfirmed send', () => {
       ]);
     },
   );
+
+  test("the expiry's own answer lost too: the SDK's resend finds the bucket expired by that very call, which counts it", async () => {
+    const { later, tables, buyer, errors, metering } = await finalSendAnswersLost('license', 7);
+    const proxy = await startAnswerLosingProxy(tables.endpoint);
+    try {
+      proxy.loseAnswers('UpdateItem', 1, '"expired"');
+      const throughProxy = meteringHarness(tables, sim.url, {
+        ...metering.dependencies,
+        client: documentClient(proxy.url),
+      });
+      expect(await throughProxy.run({ now: later })).toMatchObject({
+        expired: 1,
+        settledElsewhere: 0,
+        unconfirmedSends: 1,
+        finalDeadlineMissed: { records: 1, units: 7 },
+      });
+      expect(errors.map((error) => error.message)).toEqual([
+        'Usage bucket expired after an unconfirmed send',
+        'Final metering missed its deadline: usage expired, unbilled unless its unconfirmed send was billed',
+      ]);
+      const [bucket] = await bucketsOf(documentClient(tables.endpoint), tables.usage, buyer.subscriberId);
+      expect(bucket).toMatchObject({ state: 'expired', unconfirmedSend: true });
+    } finally {
+      await proxy.close();
+    }
+  });
 
   test('a zero-usage record whose answers were all lost expires quietly: it bills nothing either way', async () => {
     const { now, later, tables, client, errors, metering } = await finalSendAnswersLost('license', 0);

@@ -7,6 +7,7 @@
  *   what Marketplace billed, stands over another outcome: see `settleBilled`).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   BatchGetCommand,
   GetCommand,
@@ -15,6 +16,7 @@ import {
   type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { itemId, type ItemKey } from '../../table-keys.ts';
 import {
@@ -180,17 +182,15 @@ export class BucketLedger {
       meteringRecordId: billed.meteringRecordId,
       requestId: billed.requestId,
     });
-    return this.isSettled(key, {
-      UpdateExpression: `${setExpression(set)} REMOVE #pendingShard, #reason, #unconfirmedSend`,
+    return this.isSettled(key, set, {
+      remove: 'REMOVE #pendingShard, #reason, #unconfirmedSend',
       ConditionExpression: '#state IN (:frozen, :expired) OR (#state = :rejected AND #reason = :duplicate)',
       ExpressionAttributeNames: {
-        ...namesOf(set),
         '#pendingShard': PENDING_INDEX.partitionKey,
         '#reason': 'reason',
         '#unconfirmedSend': UNCONFIRMED_SEND,
       },
       ExpressionAttributeValues: {
-        ...valuesOf(set),
         ':frozen': 'frozen',
         ':expired': 'expired',
         ':rejected': 'rejected',
@@ -217,11 +217,11 @@ export class BucketLedger {
       }),
       ...(rejected.unconfirmedSend ? { [UNCONFIRMED_SEND]: true } : {}),
     };
-    return this.isSettled(key, {
-      UpdateExpression: `${setExpression(set)} REMOVE #pendingShard`,
+    return this.isSettled(key, set, {
+      remove: 'REMOVE #pendingShard',
       ConditionExpression: '#state = :frozen',
-      ExpressionAttributeNames: { ...namesOf(set), '#pendingShard': PENDING_INDEX.partitionKey },
-      ExpressionAttributeValues: { ...valuesOf(set), ':frozen': 'frozen' },
+      ExpressionAttributeNames: { '#pendingShard': PENDING_INDEX.partitionKey },
+      ExpressionAttributeValues: { ':frozen': 'frozen' },
     });
   }
 
@@ -240,18 +240,14 @@ export class BucketLedger {
         settledAt: now.toISOString(),
         ...(frozenEarlier ? (unconfirmedSend ? { [UNCONFIRMED_SEND]: true } : {}) : { frozenAt: now.toISOString() }),
       };
-      const settled = await this.settle(key, {
-        UpdateExpression: `${setExpression(set)} REMOVE #pendingShard`,
+      const settled = await this.settle(key, set, {
+        remove: 'REMOVE #pendingShard',
         ConditionExpression: frozenEarlier ? '#state = :frozen' : 'attribute_exists(#pk) AND #state = :open',
         ExpressionAttributeNames: {
-          ...namesOf(set),
           '#pendingShard': PENDING_INDEX.partitionKey,
           ...(frozenEarlier ? {} : { '#pk': TABLE_KEY.partitionKey }),
         },
-        ExpressionAttributeValues: {
-          ...valuesOf(set),
-          ...(frozenEarlier ? { ':frozen': 'frozen' } : { ':open': 'open' }),
-        },
+        ExpressionAttributeValues: frozenEarlier ? { ':frozen': 'frozen' } : { ':open': 'open' },
       });
       if (settled !== undefined) {
         const units = settled.quantity;
@@ -290,33 +286,51 @@ export class BucketLedger {
     }
   }
 
-  private async isSettled(key: ItemKey, update: SettleUpdate): Promise<boolean> {
-    return (await this.settle(key, update, 'NONE')) !== undefined;
+  private async isSettled(key: ItemKey, set: Record<string, unknown>, update: SettleUpdate): Promise<boolean> {
+    return (await this.settle(key, set, update)) !== undefined;
   }
 
-  /** The bucket as this call settled it (with `ALL_NEW`), or `undefined` when it was settled already. */
-  private async settle(
-    key: ItemKey,
-    update: SettleUpdate,
-    returnValues: 'NONE' | 'ALL_NEW' = 'ALL_NEW',
-  ): Promise<Item | undefined> {
+  /**
+   * Sets `set` (and `update`'s removals) where its condition holds; answers the bucket as this call settled it, or
+   * `undefined` when another settled it first (an earlier run's outcome, or a run sending the same record at once).
+   * Each call writes an id of its own (`settledBy`): when the SDK sends the update again because its answer was lost,
+   * the repeat's condition fails on what the first attempt wrote, and the id tells that this call settled it after all.
+   */
+  private async settle(key: ItemKey, set: Record<string, unknown>, update: SettleUpdate): Promise<Item | undefined> {
+    const settledBy = randomUUID();
+    const attributes = { ...set, [SETTLED_BY]: settledBy };
     try {
       const { Attributes } = await this.client.send(
-        new UpdateCommand({ TableName: this.tableName, Key: key, ...update, ReturnValues: returnValues }),
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `${setExpression(attributes)} ${update.remove}`,
+          ConditionExpression: update.ConditionExpression,
+          ExpressionAttributeNames: { ...namesOf(attributes), ...update.ExpressionAttributeNames },
+          ExpressionAttributeValues: { ...valuesOf(attributes), ...update.ExpressionAttributeValues },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
       );
       return Attributes ?? {};
     } catch (error) {
-      // Settled already: by an earlier attempt of this run's outcome, or by a run sending the same record at once.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return undefined;
+      const stored = error.Item === undefined ? undefined : unmarshall(error.Item);
+      return stored?.[SETTLED_BY] === settledBy ? stored : undefined;
     }
   }
 }
 
-type SettleUpdate = Pick<
-  ConstructorParameters<typeof UpdateCommand>[0],
-  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
->;
+/** The id of the call that settled a bucket, so that a lost answer's repeat knows its own write. */
+const SETTLED_BY = 'settledBy';
+
+interface SettleUpdate {
+  /** What the update removes, `REMOVE #name, ...` (its names among `ExpressionAttributeNames`). */
+  readonly remove: string;
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, unknown>;
+}
 
 /** What `expire` did: whether this call expired the bucket, whether a run froze it earlier, and its units. */
 export interface Expiry {
