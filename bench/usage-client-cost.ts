@@ -15,6 +15,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UsageClient, type UsageEvent } from '../client/index.ts';
 import { UsageTransport } from '../client/usage-transport.ts';
+import { DYNAMODB_SINGLE_ATTEMPT } from '../lambdas/core/aws-clients.ts';
 import type { MeteredProduct } from '../lambdas/core/environment.ts';
 import { bucketKey, HOUR_MS } from '../lambdas/core/metering/bucket/index.ts';
 import { createUsageHandler } from '../lambdas/metering/usage-handler.ts';
@@ -94,7 +95,8 @@ let gateway: RunningGateway | undefined;
 const failures: string[] = [];
 try {
   dynamoDb = await startDynamoDbLocal();
-  const lowLevel = createDynamoDbClient(dynamoDb.endpoint);
+  // As the usage function makes them: one attempt a request, recording sends again what is safe to.
+  const lowLevel = createDynamoDbClient(dynamoDb.endpoint, DYNAMODB_SINGLE_ATTEMPT);
   const documents = documentClientOn(lowLevel);
   const tables = await createTables(lowLevel);
   const subscriberCount = SCENARIOS.reduce((sum, scenario) => sum + scenario.subscribers, 0);

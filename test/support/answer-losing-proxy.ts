@@ -13,8 +13,8 @@ export interface AnswerLosingProxy {
    * those whose body holds `holding` when given.
    */
   loseAnswers(operation: string, count: number, holding?: string): void;
-  /** How many requests of the operation reached DynamoDB through the proxy. */
-  applied(operation: string): number;
+  /** How many requests of the operation (of those whose body holds `holding`) reached DynamoDB through the proxy. */
+  applied(operation: string, holding?: string): number;
   close(): Promise<void>;
 }
 
@@ -29,7 +29,7 @@ const HOP_HEADERS = new Set(['connection', 'content-length', 'keep-alive', 'tran
 
 export async function startAnswerLosingProxy(target: string): Promise<AnswerLosingProxy> {
   const toLose = new Map<string, { count: number; holding: string | undefined }>();
-  const forwarded = new Map<string, number>();
+  const forwarded: { readonly operation: string; readonly body: Buffer }[] = [];
   const server: Server = createServer((request, response) => {
     void (async () => {
       const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
@@ -45,7 +45,7 @@ export async function startAnswerLosingProxy(target: string): Promise<AnswerLosi
         body: sent,
       });
       const body = Buffer.from(await answer.arrayBuffer());
-      forwarded.set(operation, (forwarded.get(operation) ?? 0) + 1);
+      forwarded.push({ operation, body: sent });
       const losing = toLose.get(operation);
       if (losing !== undefined && losing.count > 0 && (losing.holding === undefined || sent.includes(losing.holding))) {
         losing.count--;
@@ -62,7 +62,10 @@ export async function startAnswerLosingProxy(target: string): Promise<AnswerLosi
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     loseAnswers: (operation, count, holding) => toLose.set(operation, { count, holding }),
-    applied: (operation) => forwarded.get(operation) ?? 0,
+    applied: (operation, holding) =>
+      forwarded.filter(
+        (request) => request.operation === operation && (holding === undefined || request.body.includes(holding)),
+      ).length,
     close: () =>
       new Promise<void>((closed) => {
         server.closeAllConnections();

@@ -71,3 +71,20 @@ test('a read is sent again whatever happened, and fails as it came: a read write
   expect((outcome as Error).name).toBe('ECONNRESET');
   expect(made).toBe(3);
 });
+
+test('a request that never left (no connection, no credentials) is sent again, as nothing of it was applied', async () => {
+  const refusedConnection = () => Object.assign(failure('Error'), { code: 'ECONNREFUSED' });
+  const noCredentials = () => Object.assign(new Error('no credentials'), { name: 'CredentialsProviderError' });
+  expect(await attempts('write', [refusedConnection, noCredentials])).toEqual({ outcome: 'done', made: 3 });
+  const { outcome } = await attempts('write', [refusedConnection, refusedConnection, refusedConnection]);
+  expect((outcome as { code?: string }).code).toBe('ECONNREFUSED');
+});
+
+test("after an unanswered attempt, a refusal other than a cancellation leaves the transaction's outcome unknown", async () => {
+  const expiredToken = () => failure('ExpiredTokenException', 400);
+  expect((await attempts('idempotent-write', [UNANSWERED, expiredToken])).outcome).toBeInstanceOf(
+    UsageOutcomeUnknownError,
+  );
+  // Without one unanswered before, the refusal says that nothing was written.
+  expect(((await attempts('idempotent-write', [expiredToken])).outcome as Error).name).toBe('ExpiredTokenException');
+});

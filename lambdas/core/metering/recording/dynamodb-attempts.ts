@@ -30,22 +30,34 @@ const REFUSED_FOR_NOW = new Set([
   'TransactionInProgressException',
 ]);
 
+/** Failures before the request left: no connection (`code`), or no credentials to sign it with (`name`). */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'CredentialsProviderError']);
+
 /** A random, growing pause before another attempt, so that writers racing for one bucket do not collide in step. */
 export const retryPause = (attempt: number) => sleep(Math.random() * Math.min(1000, 20 * 2 ** attempt));
 
 /**
- * Whether DynamoDB answered the request and refused it (a 4xx: nothing of it was applied). A 5xx, or no answer at all,
- * says nothing of whether it was.
+ * What a failed attempt says of the request: `refused`, for good, by DynamoDB (a 4xx); `not-yet` applied and worth
+ * sending again (throttled, or it never left); `unanswered`: a 5xx, a reset connection or a timeout, which say nothing
+ * of whether it was applied.
  */
-function wasRefused(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 400 && status < 500;
+function failureOf(error: unknown): 'refused' | 'not-yet' | 'unanswered' {
+  const { $metadata, code, name } = (error ?? {}) as {
+    $metadata?: { httpStatusCode?: number };
+    code?: string;
+    name?: string;
+  };
+  const status = $metadata?.httpStatusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return REFUSED_FOR_NOW.has(name ?? '') ? 'not-yet' : 'refused';
+  }
+  return status === undefined && NEVER_SENT.has(code ?? name ?? '') ? 'not-yet' : 'unanswered';
 }
 
 /**
- * Sends a request, again (after a pause) while DynamoDB throttles it or, for a request that may be sent again whatever
- * happened, leaves its outcome unknown. A write whose outcome stays unknown throws `UsageOutcomeUnknownError`; any other
- * failure is thrown as it came, and means that nothing was written.
+ * Sends a request, again (after a pause) while it has not been applied yet (throttled, not sent) or, for a request that
+ * may be sent again whatever happened, while its outcome is unknown. A write whose outcome stays unknown throws
+ * `UsageOutcomeUnknownError`; any other failure is thrown as it came, and means that nothing was written.
  */
 export async function sendWithAttempts<T>(send: () => Promise<T>, resending: Resending): Promise<T> {
   let unanswered = false;
@@ -53,18 +65,24 @@ export async function sendWithAttempts<T>(send: () => Promise<T>, resending: Res
     try {
       return await send();
     } catch (error) {
-      const refused = wasRefused(error);
-      // Refused for good, after an attempt that went unanswered too: a token's transaction, answered as the first was.
-      if (refused && !REFUSED_FOR_NOW.has((error as Error).name)) throw error;
-      unanswered ||= !refused;
-      const sendAgain = refused || resending !== 'write';
-      if (!sendAgain || attempt >= SEND_ATTEMPTS) {
-        if (unanswered && resending !== 'read') {
-          throw new UsageOutcomeUnknownError('DynamoDB did not answer whether the usage was written', { cause: error });
+      const failure = failureOf(error);
+      unanswered ||= failure === 'unanswered';
+      const outcomeUnknown = unanswered && resending !== 'read';
+      if (failure === 'refused') {
+        // After an attempt that went unanswered, only a cancellation says that the token's transaction was not applied
+        // (DynamoDB answers the repeat of one that was as it did the first); any other refusal says nothing of it.
+        if (outcomeUnknown && (error as Error).name !== 'TransactionCanceledException') {
+          throw outcomeUnknownError(error);
         }
         throw error;
       }
+      const sendAgain = failure === 'not-yet' || resending !== 'write';
+      if (!sendAgain || attempt >= SEND_ATTEMPTS) throw outcomeUnknown ? outcomeUnknownError(error) : error;
       await retryPause(attempt);
     }
   }
+}
+
+function outcomeUnknownError(cause: unknown): UsageOutcomeUnknownError {
+  return new UsageOutcomeUnknownError('DynamoDB did not answer whether the usage was written', { cause });
 }
