@@ -46,15 +46,19 @@ function charsetOf(contentType: string): string | undefined {
   return undefined;
 }
 
-/** Why the body, though JSON, is not sent in a form this API reads: JSON is UTF-8 (RFC 8259), and sent uncompressed. */
-function unreadableEncoding(event: APIGatewayProxyEvent, contentType: string): string | undefined {
+/** The 415 for a JSON body not sent in a form this API reads: JSON is UTF-8 (RFC 8259), and sent uncompressed. */
+function unreadableEncoding(event: APIGatewayProxyEvent, contentType: string): APIGatewayProxyResult | undefined {
   const charset = charsetOf(contentType);
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    return `Send the events as UTF-8 JSON (this body says charset=${charset.slice(0, 40)})`;
+    return json(415, { message: `Send the events as UTF-8 JSON (this body says charset=${charset.slice(0, 40)})` });
   }
   const encoding = header(event, 'content-encoding')?.trim().toLowerCase();
   if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
-    return `Send the body uncompressed (Content-Encoding ${encoding.slice(0, 40)} is not taken)`;
+    return json(
+      415,
+      { message: `Send the body uncompressed (Content-Encoding ${encoding.slice(0, 40)} is not taken)` },
+      { 'accept-encoding': 'identity' },
+    );
   }
   return undefined;
 }
@@ -143,7 +147,7 @@ export function createUsageHandler(dependencies: UsageHandlerDependencies) {
       return json(415, { message: 'Send the events as application/json' });
     }
     const encodingRefusal = unreadableEncoding(event, contentType);
-    if (encodingRefusal !== undefined) return json(415, { message: encodingRefusal });
+    if (encodingRefusal !== undefined) return encodingRefusal;
     const body = bodyText(event);
     if ('refusal' in body) return body.refusal;
     const request = parseEvents(body.text);

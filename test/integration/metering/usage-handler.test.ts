@@ -184,9 +184,12 @@ describe('a request that cannot be read', () => {
     ],
     ['a gzip body', { contentEncoding: 'gzip' }, 'uncompressed (Content-Encoding gzip is not taken)'],
   ])('sent as %s is answered 415, saying what to change', async (_name, options, message) => {
-    const { status, body } = answer(await handler()(request('{"events":[]}', options)));
+    const result = await handler()(request('{"events":[]}', options));
+    const { status, body } = answer(result);
     expect(status).toBe(415);
     expect(body.message).toContain(message);
+    // RFC 9110: a 415 for a content coding says which codings are taken.
+    expect(result.headers?.['accept-encoding']).toBe('contentEncoding' in options ? 'identity' : undefined);
   });
 
   test.each([
