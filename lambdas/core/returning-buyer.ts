@@ -14,16 +14,23 @@ export interface ReturningBuyerFacts {
   readonly statusChangedAt: string | undefined;
   /** For an ending or ended subscription, when it ended for the buyer. */
   readonly endedAt: string | undefined;
+  /** When Marketplace last said that subscribing failed. */
+  readonly failedAt: string | undefined;
   /** When the buyer last arrived from Marketplace. */
   readonly resolvedLastAt: string | undefined;
 }
 
-/** The status, or `pending` for a legacy buyer who came back from Marketplace since it ended or failed. */
+/**
+ * The status, or `pending` for a legacy buyer who came back from Marketplace since it ended or failed; `failed` for one
+ * whose attempt to subscribe again failed since it ended (the subscription before stays `ending` or `ended`).
+ */
 export function statusForReturningBuyer(facts: ReturningBuyerFacts): SubscriptionStatus | undefined {
-  const { status, resolvedLastAt } = facts;
-  const closedAt =
-    status === 'failed' ? facts.statusChangedAt : status === 'ending' || status === 'ended' ? facts.endedAt : undefined;
+  const { status, resolvedLastAt, endedAt, failedAt } = facts;
+  const ended = status === 'ending' || status === 'ended';
+  const attemptFailed = ended && endedAt !== undefined && failedAt !== undefined && failedAt > endedAt;
+  const shown = attemptFailed ? 'failed' : status;
+  const closedAt = attemptFailed ? failedAt : status === 'failed' ? facts.statusChangedAt : ended ? endedAt : undefined;
   const back =
     facts.model === 'legacy' && closedAt !== undefined && resolvedLastAt !== undefined && resolvedLastAt > closedAt;
-  return back ? 'pending' : status;
+  return back ? 'pending' : shown;
 }

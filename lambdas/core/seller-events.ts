@@ -14,7 +14,7 @@ import {
   type SellerEventType,
   type SubscriberEventDetail,
 } from '../../contracts/index.ts';
-import { billablePeriod } from './lifecycle/subscription-state.ts';
+import { billablePeriod, type LifecycleFacts } from './lifecycle/subscription-state.ts';
 import { statusForReturningBuyer } from './returning-buyer.ts';
 import type { RegistrationDetails, SubscriptionStatus } from './subscriber.ts';
 
@@ -107,12 +107,14 @@ function offerEventOf(before: Item | undefined, after: Item): SellerEvent | unde
 function registeringStatusOf(item: Item): SubscriptionStatus {
   const status = item.subscriptionStatus as SubscriptionStatus | undefined;
   const text = (name: string) => (typeof item[name] === 'string' ? item[name] : undefined);
+  const lifecycle: LifecycleFacts = item.lifecycle ?? {};
   return (
     statusForReturningBuyer({
       model: item.identityModel === 'legacy' ? 'legacy' : 'license',
       status,
       statusChangedAt: text('statusChangedAt'),
-      endedAt: billablePeriod(item.lifecycle ?? {}).end?.toISOString(),
+      endedAt: billablePeriod(lifecycle).end?.toISOString(),
+      failedAt: lifecycle.failedAt,
       resolvedLastAt: text('resolvedLastAt'),
     }) ?? 'pending'
   );

@@ -262,7 +262,7 @@ function toSubscriber(item: Record<string, unknown> | undefined): Subscriber {
   };
 }
 
-function periodOf(facts: LifecycleFacts): Pick<Subscriber, 'endedAt' | 'started'> {
+function periodOf(facts: LifecycleFacts): Pick<Subscriber, 'endedAt' | 'started' | 'failedAt'> {
   const { start, end } = billablePeriod(facts);
-  return { endedAt: end?.toISOString(), started: start !== undefined };
+  return { endedAt: end?.toISOString(), started: start !== undefined, failedAt: facts.failedAt };
 }

@@ -73,4 +73,6 @@ export interface Subscriber {
   readonly endedAt?: string | undefined;
   /** Whether Marketplace ever confirmed that the subscription started (usage was billable at some time). */
   readonly started: boolean;
+  /** When Marketplace last said that subscribing failed (a legacy `subscribe-fail`). */
+  readonly failedAt?: string | undefined;
 }

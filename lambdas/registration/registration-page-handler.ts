@@ -46,6 +46,7 @@ function pageStatus(subscriber: Subscriber): Subscriber['subscriptionStatus'] {
     status: subscriber.subscriptionStatus,
     statusChangedAt: subscriber.statusChangedAt,
     endedAt: subscriber.endedAt,
+    failedAt: subscriber.failedAt,
     resolvedLastAt: subscriber.resolvedLastAt,
   });
 }

@@ -8,7 +8,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect, test } from 'vitest';
 import { TABLE_KEY } from '../../../contracts/index.ts';
 import { usagePartition } from '../../../lambdas/core/metering/bucket/index.ts';
-import { postFulfillment } from '../../support/buyer.ts';
+import { getRegistration, postFulfillment, sessionCookieOf } from '../../support/buyer.ts';
 import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
 import { checkAccess, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
@@ -196,8 +196,17 @@ test("a failed attempt to subscribe again inside the old final-metering hour: th
     customerAWSAccountId: buyer.customerAWSAccountId,
     activate: false,
   });
+  // The buyer's browser arrives from Marketplace for the attempt, which then fails.
+  const { registrationToken } = await local.control.issueRegistrationToken(attempt.id);
+  const cookie = sessionCookieOf(
+    await postFulfillment(local.stack.fulfillmentUrl, { 'x-amzn-marketplace-token': registrationToken }),
+  );
   await local.control.fail(attempt.id);
   await settleLifecycle(local.stack);
+  // To the buyer, the attempt failed: no form to fill in.
+  expect((await getRegistration(`${local.stack.apiUrl}/register`, cookie)).body).toContain(
+    'This subscription cannot be set up',
+  );
 
   // The attempt's subscribe-fail leaves the cancelled subscription ending: usage stamped before its end still counts.
   expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
