@@ -1,11 +1,27 @@
 /**
- * The subscription lifecycle of a local stack, observed from outside: waiting until a Marketplace change has run its
- * whole course, the access check over HTTP, and the seller's events about one subscriber.
+ * The subscription lifecycle of a local stack, observed from outside: a live buyer, waiting until a Marketplace change
+ * has run its whole course, the access check over HTTP, and the seller's events about one subscriber.
  */
 import type { SubscriberAccess } from '../../lambdas/core/subscriber-access.ts';
 import type { BusEvent } from '../../local/event-bus.ts';
 import type { LocalStack } from '../../local/local-stack.ts';
 import { fetchSigned } from '../../local/http/signed-fetch.ts';
+import type { SimulatorControl } from '../../simulator/control-client.ts';
+import { subscribeOnBuyerPage } from './buyer-page.ts';
+
+/**
+ * A buyer of the example license product, subscribed on the simulator's buyer page (activated at the simulator's time)
+ * and live once the stack has heard of it.
+ */
+export async function liveLicenseSubscriber(local: {
+  readonly stack: LocalStack;
+  readonly control: SimulatorControl;
+}): Promise<{ licenseId: string; subscriberId: string }> {
+  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
+  await settleLifecycle(local.stack);
+  const { licenseArn } = await local.control.license(licenseId);
+  return { licenseId, subscriberId: `license:${licenseArn}` };
+}
 
 /**
  * Resolves once everything set off so far has run its course, in the order it flows: the simulator's pushes, the

@@ -5,8 +5,8 @@
  * have billed it.
  */
 import { describe, expect, test } from 'vitest';
-import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
-import { sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
+import { cancelOnBuyerPage } from '../../support/buyer-page.ts';
+import { liveLicenseSubscriber, sellerEventsAbout, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
@@ -33,12 +33,7 @@ async function pastTheNextHour(minutes: number): Promise<Date> {
   return at;
 }
 
-async function liveSubscriber() {
-  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
-  await settleLifecycle(local.stack);
-  const { licenseArn } = await local.control.license(licenseId);
-  return { licenseId, subscriberId: `license:${licenseArn}` };
-}
+const liveSubscriber = () => liveLicenseSubscriber(local);
 
 async function expectAccepted(subscriberId: string, quantity: number, at: Date): Promise<void> {
   const response = await fetchSigned(`${local.stack.apiUrl}/usage`, {

@@ -8,8 +8,7 @@ import { afterAll, expect, test } from 'vitest';
 import { OUTCOME_UNKNOWN } from '../../../lambdas/metering/usage-handler.ts';
 import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 import { startAnswerLosingProxy, type AnswerLosingProxy } from '../../support/answer-losing-proxy.ts';
-import { subscribeOnBuyerPage } from '../../support/buyer-page.ts';
-import { settleLifecycle } from '../../support/lifecycle.ts';
+import { liveLicenseSubscriber } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 
 const HOUR_MS = 3_600_000;
@@ -34,12 +33,7 @@ const lossy = () => {
   return proxy;
 };
 
-async function liveSubscriber() {
-  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
-  await settleLifecycle(local.stack);
-  const { licenseArn } = await local.control.license(licenseId);
-  return { licenseId, subscriberId: `license:${licenseArn}` };
-}
+const liveSubscriber = () => liveLicenseSubscriber(local);
 
 async function postUsage(events: readonly Record<string, unknown>[]) {
   const response = await fetchSigned(`${local.stack.apiUrl}/usage`, {

@@ -5,8 +5,8 @@
  */
 import { expect, test } from 'vitest';
 import { hourOf } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
-import { cancelOnBuyerPage, subscribeOnBuyerPage } from '../../support/buyer-page.ts';
-import { settleLifecycle } from '../../support/lifecycle.ts';
+import { cancelOnBuyerPage } from '../../support/buyer-page.ts';
+import { liveLicenseSubscriber, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
@@ -18,12 +18,7 @@ const local = useLocalStack({
   finalMeteringEveryMs: 3_600_000,
 });
 
-async function liveSubscriber() {
-  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
-  await settleLifecycle(local.stack);
-  const { licenseArn } = await local.control.license(licenseId);
-  return { licenseId, subscriberId: `license:${licenseArn}` };
-}
+const liveSubscriber = () => liveLicenseSubscriber(local);
 
 async function postUsage(body: unknown) {
   const response = await fetchSigned(`${local.stack.apiUrl}/usage`, {

@@ -33,8 +33,7 @@ import {
   type UsageRefusal,
 } from '../../../client/index.ts';
 import { bucketKey } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
-import { subscribeOnBuyerPage } from '../../support/buyer-page.ts';
-import { settleLifecycle } from '../../support/lifecycle.ts';
+import { liveLicenseSubscriber } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
@@ -312,13 +311,7 @@ async function setTime(hour: Date, offsetMs: number): Promise<Date> {
   return at;
 }
 
-/** A buyer subscribed through the simulator's buyer page, activated at the stack's current time. */
-async function liveSubscriber(): Promise<{ licenseId: string; subscriberId: string }> {
-  const { licenseId } = await subscribeOnBuyerPage(local.stack.simulator.url, 'analytics-pro-example');
-  await settleLifecycle(local.stack);
-  const { licenseArn } = await local.control.license(licenseId);
-  return { licenseId, subscriberId: `license:${licenseArn}` };
-}
+const liveSubscriber = () => liveLicenseSubscriber(local);
 
 async function bucketQuantity(subscriberId: string, hour: Date, dimension: string): Promise<unknown> {
   const { Item } = await local.documents.send(
