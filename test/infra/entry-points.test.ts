@@ -18,8 +18,7 @@ import { getAtt, logicalIdOf, projectFunction, synthesize, webhookUrl } from './
 const fakes = await vi.hoisted(async () => (await import('./fake-aws.ts')).fakeAws());
 
 vi.mock('../../lambdas/core/aws-clients.ts', async (importOriginal) => ({
-  DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS: (await importOriginal<typeof AwsClients>())
-    .DYNAMODB_TIMEOUTS_FOR_WAITING_CALLERS,
+  ...(await importOriginal<typeof AwsClients>()),
   documentClient: () => fakes.client,
   eventBridgeClient: () => fakes.client,
   // Nothing here calls Marketplace: a call would be a surprise, and fails the invocation.

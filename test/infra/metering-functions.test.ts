@@ -6,6 +6,7 @@
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
+import type * as AwsClients from '../../lambdas/core/aws-clients.ts';
 import { liveShardOf, subscriberKey } from '../../lambdas/core/table-keys.ts';
 import { authorizationsOf, contextOf, deployedFunctions, type Invocation } from './deployed-functions.ts';
 import { scheduledEvent } from '../../local/schedule.ts';
@@ -15,7 +16,8 @@ import { resourcesOfType, synthesize } from './synthesis.ts';
 
 const fakes = await vi.hoisted(async () => (await import('./fake-aws.ts')).fakeAws());
 
-vi.mock('../../lambdas/core/aws-clients.ts', () => ({
+vi.mock('../../lambdas/core/aws-clients.ts', async (importOriginal) => ({
+  ...(await importOriginal<typeof AwsClients>()),
   documentClient: () => fakes.client,
   // Nothing here is due for Marketplace: a call would be a surprise, and fails the run.
   meteringClient: () => ({ send: () => Promise.reject(new Error('this test expects no BatchMeterUsage call')) }),
