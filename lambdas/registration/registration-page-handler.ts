@@ -36,8 +36,11 @@ export const FORM_OPENED_AGAIN =
   'This page was opened again from AWS Marketplace since you filled in this form, so nothing was saved yet. Check your ' +
   'details and choose Complete registration.';
 
-/** How long after the buyer first arrived a subscription still unconfirmed is taken as not coming. */
-const CONFIRMATION_OVERDUE_MS = 3_600_000;
+/**
+ * How long after the buyer first arrived a subscription still unconfirmed is taken as not coming: confirmation takes
+ * minutes, and half an hour lets a buyer reloading the page inside its session (an hour by default) be told.
+ */
+const CONFIRMATION_OVERDUE_MS = 30 * 60_000;
 
 /** The status the page goes by: a legacy buyer back from Marketplace to subscribe again is pending. */
 function pageStatus(subscriber: Subscriber): Subscriber['subscriptionStatus'] {
