@@ -295,6 +295,7 @@ export class BucketLedger {
    * `undefined` when another settled it first (an earlier run's outcome, or a run sending the same record at once).
    * Each call writes an id of its own (`settledBy`): when the SDK sends the update again because its answer was lost,
    * the repeat's condition fails on what the first attempt wrote, and the id tells that this call settled it after all.
+   * When every attempt's answer was lost, the bucket is read back: its id says whether one of them was applied.
    */
   private async settle(key: ItemKey, set: Record<string, unknown>, update: SettleUpdate): Promise<Item | undefined> {
     const settledBy = randomUUID();
@@ -314,7 +315,11 @@ export class BucketLedger {
       );
       return Attributes ?? {};
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) {
+        const stored = await this.read(key).catch(() => undefined);
+        if (stored?.[SETTLED_BY] === settledBy) return stored;
+        throw error;
+      }
       const stored = error.Item === undefined ? undefined : unmarshall(error.Item);
       return stored?.[SETTLED_BY] === settledBy ? stored : undefined;
     }
