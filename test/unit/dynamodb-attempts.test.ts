@@ -32,6 +32,9 @@ async function attempts(resending: Resending, failures: readonly (() => Error)[]
 
 test('a plain write is sent again only when DynamoDB refused it; unanswered, its outcome is unknown at once', async () => {
   expect(await attempts('write', [THROTTLED, THROTTLED])).toEqual({ outcome: 'done', made: 3 });
+  // It met a transaction on its bucket: refused, nothing applied.
+  const conflict = () => failure('TransactionConflictException', 400);
+  expect(await attempts('write', [conflict])).toEqual({ outcome: 'done', made: 2 });
   for (const lost of [UNANSWERED, SERVER_ERROR]) {
     const { outcome, made } = await attempts('write', [lost]);
     expect(outcome).toBeInstanceOf(UsageOutcomeUnknownError);
@@ -74,8 +77,10 @@ test('a read is sent again whatever happened, and fails as it came: a read write
 
 test('a request that never left (no connection, no credentials) is sent again, as nothing of it was applied', async () => {
   const refusedConnection = () => Object.assign(failure('Error'), { code: 'ECONNREFUSED' });
+  const noRoute = () => Object.assign(failure('Error'), { code: 'EHOSTUNREACH' });
   const noCredentials = () => Object.assign(new Error('no credentials'), { name: 'CredentialsProviderError' });
   expect(await attempts('write', [refusedConnection, noCredentials])).toEqual({ outcome: 'done', made: 3 });
+  expect(await attempts('write', [noRoute])).toEqual({ outcome: 'done', made: 2 });
   const { outcome } = await attempts('write', [refusedConnection, refusedConnection, refusedConnection]);
   expect((outcome as { code?: string }).code).toBe('ECONNREFUSED');
 });

@@ -54,7 +54,7 @@ async function billedOnceClosed(licenseId: string): Promise<Record<string, numbe
   return byDimension;
 }
 
-test('a lone update (untagged, no id, one bucket) applied unanswered: a 504 that says so, and counted once', async () => {
+test('a lone update (no ids, one bucket) applied unanswered: a 504 that says so, and counted once', async () => {
   const { licenseId, subscriberId } = await liveSubscriber();
   const timestamp = new Date((await local.control.clock()).now).toISOString();
   // Only this subscriber's bucket: the stack's other functions write through the proxy too.

@@ -3,7 +3,8 @@
  * dropped connection, a timeout, a 5xx), and a plain `ADD` sent again after DynamoDB had applied it counts twice, while
  * the call is answered `accepted` once. So the usage function's client makes one attempt a request, and recording
  * resends a request itself only where that is safe: a read, or a transaction with its `ClientRequestToken` (DynamoDB
- * applies it once, and answers a repeat as the first); the plain update only when DynamoDB refused it (throttling).
+ * applies it once: a repeat of one applied succeeds and changes nothing); the plain update only when it surely was not
+ * applied (refused for now, or never sent).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendError } from '../../errors.ts';
@@ -20,18 +21,27 @@ export type Resending = 'read' | 'idempotent-write' | 'write';
 const SEND_ATTEMPTS = 3;
 
 /**
- * The refusals that ask for the request again: DynamoDB's rate limits (nothing of it was applied), and a transaction
- * whose earlier attempt, with the same token, is still being applied (the repeat then answers as that one did).
+ * The refusals that ask for the request again: DynamoDB's rate limits, and a plain update that met a transaction on its
+ * item (nothing of either was applied), and a transaction whose earlier attempt, with the same token, is still being
+ * applied (the repeat then answers as that one did).
  */
 const REFUSED_FOR_NOW = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
+  'TransactionConflictException',
   'TransactionInProgressException',
 ]);
 
-/** Failures before the request left: no connection (`code`), or no credentials to sign it with (`name`). */
-const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'CredentialsProviderError']);
+/** Failures before the request left: no connection or no route (`code`), or no credentials to sign it (`name`). */
+const NEVER_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CredentialsProviderError',
+]);
 
 /** A random, growing pause before another attempt, so that writers racing for one bucket do not collide in step. */
 export const retryPause = (attempt: number) => sleep(Math.random() * Math.min(1000, 20 * 2 ** attempt));

@@ -116,8 +116,9 @@ interface StoredSubscriber {
 
 /**
  * Records `events` as of `now` and answers one result per event, in their order. Throws {@link UsageBatchTooLargeError}
- * for more than 50 events, and {@link UsageRecordingIncompleteError} or DynamoDB's own error when the call could not be
- * written; then nothing of it was.
+ * for more than 50 events, {@link UsageRecordingIncompleteError} or DynamoDB's own error when the call could not be
+ * written (then nothing of it was), and {@link UsageOutcomeUnknownError} when DynamoDB left a write unanswered (it may
+ * have been applied).
  */
 export async function recordUsage(
   dependencies: UsageRecorderDependencies,
@@ -301,7 +302,7 @@ async function readState(
       return { subscribers, countedEvents };
     }
     requested = UnprocessedKeys;
-    await retryPause(attempt);
+    if (attempt < READ_ATTEMPTS) await retryPause(attempt);
   }
   throw new UsageRecordingIncompleteError(
     `DynamoDB left subscribers or event ids unread after ${READ_ATTEMPTS} attempts`,
@@ -313,7 +314,7 @@ function uniqueKeys(keys: readonly ItemKey[]): ItemKey[] {
 }
 
 /**
- * Writes every item or none: one item (a call of untagged usage into one bucket, without event ids) as a plain
+ * Writes every item or none: one item (a call whose events, without ids, all fall in one bucket) as a plain
  * conditional write, since a transaction of one item costs twice the write units for nothing; more as one transaction.
  * Answers `undefined` once written, or, when a condition refused it, the reasons item by item, as a cancelled
  * transaction gives them.
@@ -380,7 +381,7 @@ async function writeAtomically(
         !TRANSIENT_CANCELLATIONS.has(reason.Code),
     );
     if (permanent !== undefined) throw refused.error;
-    if (!learned) await retryPause(attempt);
+    if (!learned && attempt < TRANSACTION_ATTEMPTS) await retryPause(attempt);
   }
   throw new UsageRecordingIncompleteError(
     `The usage transaction did not go through in ${TRANSACTION_ATTEMPTS} attempts`,
