@@ -50,10 +50,10 @@ export class UsageCallFailedError extends UsageClientError {
     status: number | undefined,
     pendingAppEvents: number,
     cause: unknown,
-    /** The client is closing: there is no next flush, `close()` hands the events back. */
-    closing = false,
+    /** The flush was `close()`'s: there is no next one, `close()` hands the events back. */
+    lastFlush = false,
   ) {
-    const kept = closing ? 'handed back by close()' : 'kept for the next flush';
+    const kept = lastFlush ? 'handed back by close()' : 'kept for the next flush';
     super(
       `POST /usage failed after ${counted(attempts, 'attempt')} (${describe(cause)}); ` +
         `${counted(pendingAppEvents, 'app event')} ${pendingAppEvents === 1 ? 'is' : 'are'} ${kept}`,

@@ -137,6 +137,7 @@ export class UsageClient {
   private flushing: Promise<unknown> = Promise.resolve();
   /** The pending wait for the next flush, when one is armed. */
   private interval: AbortController | undefined;
+  /** The last flush's failed call, if it had one: what kept its events. */
   private lastFailure: UsageCallFailedError | undefined;
   private closed = false;
   private closing: Promise<FlushReport> | undefined;
@@ -192,7 +193,12 @@ export class UsageClient {
    * attempts. Never rejects for delivery: what failed stays pending (and was reported to `onError`).
    */
   flush(): Promise<FlushReport> {
-    const report = this.flushing.then(() => this.flushNow());
+    return this.queueFlush(false);
+  }
+
+  /** `last`: the flush `close()` makes, after which nothing is sent again: what it keeps is handed back. */
+  private queueFlush(last: boolean): Promise<FlushReport> {
+    const report = this.flushing.then(() => this.flushNow(last));
     this.flushing = report.catch(() => undefined);
     return report;
   }
@@ -256,7 +262,7 @@ export class UsageClient {
   private async closeNow(): Promise<FlushReport> {
     this.disarmInterval();
     try {
-      await this.flush();
+      await this.queueFlush(true);
       await this.callbacksSettled();
     } finally {
       this.flushedLast.abort();
@@ -306,9 +312,11 @@ export class UsageClient {
     );
   }
 
-  private async flushNow(): Promise<FlushReport> {
+  private async flushNow(last: boolean): Promise<FlushReport> {
     this.disarmInterval();
     this.seal();
+    // What keeps events after this flush is this flush's failure, not one an earlier flush recovered from.
+    this.lastFailure = undefined;
     let requests = 0;
     let delivered = 0;
     let refused = 0;
@@ -327,7 +335,7 @@ export class UsageClient {
           outcome.status,
           this.pendingAppEvents,
           outcome.cause,
-          this.closed,
+          last,
         );
         this.notify(this.onError, this.lastFailure);
         break;

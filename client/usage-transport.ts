@@ -195,7 +195,8 @@ export class UsageTransport {
       clearTimeout(timer);
       signal?.removeEventListener('abort', stop);
     }
-    if (status === 200) {
+    // The API answers 200; another 2xx (a proxy's, a later version's) may have counted the call all the same.
+    if (status >= 200 && status < 300) {
       const results = resultsOf(text, eventCount);
       if (results !== undefined) return { sent, kind: 'answered', results };
       const cause = new UnreadableUsageAnswerError(excerpt(text));
@@ -284,7 +285,7 @@ function retryAfterMs(header: string | null, date: string | null, now: Date): nu
 
 const STATUSES = new Set(['accepted', 'duplicate', 'conflict', 'rejected']);
 
-/** The results of a 200 answer, one per event sent, or `undefined` when the body is not such an answer. */
+/** The results of a 2xx answer, one per event sent, or `undefined` when the body is not such an answer. */
 function resultsOf(text: string, eventCount: number): UsageResult[] | undefined {
   let body: unknown;
   try {

@@ -506,6 +506,27 @@ test('a 503, a 429 and an unreadable 200 are retried, after their Retry-After, a
   await client.close();
 });
 
+test("another 2xx than the API's 200 (a proxy's) is no refusal: the call is sent again, with its ids, and counted once", async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 8 });
+  // The call went through to the API, and a proxy answered 202 without its body: it may have been counted.
+  front.plan('drop-answer');
+  const flushed = client.flush();
+  (await sleeps.next(isBackoff)).wake();
+  front.plan({ status: 202, headers: { 'content-type': 'text/plain' }, body: 'Accepted' });
+  (await sleeps.next(isBackoff)).wake();
+  expect(await flushed).toEqual({ requests: 3, delivered: 1, refused: 0, pending: 0 });
+
+  expect(front.requests.map((request) => request.body)).toEqual(Array(3).fill(front.requests[0]!.body));
+  expect(front.requests[2]!.answer?.body.results).toEqual([{ status: 'duplicate' }]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(8);
+  expect(errors).toEqual([]);
+  await client.close();
+});
+
 test("a Retry-After given as a date is waited out, counted from the answer's Date; one that says nothing is not", async () => {
   const hour = await testHour();
   const { subscriberId } = await liveSubscriber();
@@ -916,6 +937,44 @@ test('close() while the API cannot be reached rejects with the events it could n
   // Closing, the client has no next flush: the failure says where the events go.
   expect((errors[0] as UsageCallFailedError).message).toMatch(/; 2 app events are handed back by close\(\)$/);
   expect(client.pendingAppEvents).toBe(0);
+});
+
+test("a flush that fails while close() waits for it keeps its events for close()'s own flush, which delivers them", async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, sleeps, errors } = usageClient({ retry: { maxAttempts: 1 } });
+  client.record({ subscriberId, dimension: 'requests', quantity: 3 });
+  front.plan('drop-connection');
+
+  const flushed = client.flush();
+  await front.received(1);
+  const closed = client.close();
+  expect(await flushed).toEqual({ requests: 1, delivered: 0, refused: 0, pending: 1 });
+  expect(await closed).toEqual({ requests: 2, delivered: 1, refused: 0, pending: 0 });
+  // Not "handed back by close()": close() had a flush of its own to come.
+  expect(errors.map((error) => error.message)).toEqual([
+    expect.stringMatching(/; 1 app event is kept for the next flush$/),
+  ]);
+  expect(sleeps.backoffs()).toEqual([]);
+});
+
+test("close()'s deadline before its flush sent anything is what kept the events, not an earlier flush's failure", async () => {
+  const hour = await testHour();
+  const { subscriberId } = await liveSubscriber();
+  await setTime(hour, 40 * MINUTE_MS);
+  const { client, errors } = usageClient({ retry: { maxAttempts: 1 } });
+  client.record({ subscriberId, dimension: 'requests', quantity: 1 });
+  front.plan({ status: 503, body: '{"message":"busy"}' });
+  expect(await client.flush()).toMatchObject({ delivered: 0, pending: 1 });
+  expect(await client.flush()).toMatchObject({ delivered: 1, pending: 0 });
+  client.record({ subscriberId, dimension: 'requests', quantity: 2 });
+
+  const error: unknown = await client.close({ timeoutMs: 0 }).catch((reason: unknown) => reason);
+  expect(error).toBeInstanceOf(UsageNotDeliveredError);
+  expect((error as UsageNotDeliveredError).events).toEqual([expect.objectContaining({ quantity: 2 })]);
+  expect((error as UsageNotDeliveredError).cause).toEqual(new CloseTimeoutError(0));
+  expect(errors).toEqual([expect.any(UsageCallFailedError)]);
 });
 
 test('close() with a deadline gives up on an API that does not answer, in time, handing back the events', async () => {
