@@ -32,6 +32,7 @@ import {
   handedBackEvent,
   nextCallLength,
   recordedEvent,
+  splitAtEnd,
   UsageAggregator,
   wireEvent,
   type AggregatedUsageEvent,
@@ -351,10 +352,17 @@ export class UsageClient {
         const result = outcome.results[index]!;
         if (result.status === 'accepted' || result.status === 'duplicate') {
           delivered += event.appEvents.length;
-        } else {
-          refused += event.appEvents.length;
-          this.notify(this.onRefused, { ...result, event });
+          return;
         }
+        // A sum of usage from both sides of the subscription's end: what came before it is sent again on its own.
+        const split =
+          result.status === 'rejected' && typeof result.billableUntil === 'string'
+            ? splitAtEnd(event, new Date(result.billableUntil))
+            : undefined;
+        if (split !== undefined) this.unanswered.push(split.billable);
+        const refusedEvent = split?.refused ?? event;
+        refused += refusedEvent.appEvents.length;
+        this.notify(this.onRefused, { ...result, event: refusedEvent });
       });
     }
     this.armInterval();

@@ -230,6 +230,46 @@ function sortedTags(tags: Readonly<Record<string, string>>): Readonly<Record<str
   return Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** The longest event id the API takes. */
+const MAX_EVENT_ID_LENGTH = 128;
+
+/**
+ * A sum the API refused as after the subscription's end, split at the last instant it bills (`billableUntil`): the
+ * app events up to it, summed again under an id of their own (the refused id was answered for good), and the rest,
+ * refused. `undefined` when there is nothing to split off (every app event on one side, or `billableUntil` not a
+ * date), or no room for the new id.
+ */
+export function splitAtEnd(
+  event: AggregatedUsageEvent,
+  billableUntil: Date,
+): { readonly billable: AggregatedUsageEvent; readonly refused: AggregatedUsageEvent } | undefined {
+  const until = billableUntil.getTime();
+  const before = event.appEvents.filter((appEvent) => appEvent.timestamp.getTime() <= until);
+  const after = event.appEvents.filter((appEvent) => appEvent.timestamp.getTime() > until);
+  const eventId = `${event.eventId}-billable`;
+  if (before.length === 0 || after.length === 0 || eventId.length > MAX_EVENT_ID_LENGTH) return undefined;
+  return { billable: summedAgain(event, before, eventId), refused: summedAgain(event, after, event.eventId) };
+}
+
+/** Some of `event`'s app events, summed as the aggregator sums them, under `eventId`. */
+function summedAgain(
+  event: AggregatedUsageEvent,
+  appEvents: readonly RecordedUsageEvent[],
+  eventId: string,
+): AggregatedUsageEvent {
+  const latestMs = appEvents.reduce((latest, appEvent) => Math.max(latest, appEvent.timestamp.getTime()), -Infinity);
+  return {
+    eventId,
+    subscriberId: event.subscriberId,
+    dimension: event.dimension,
+    quantity: appEvents.reduce((sum, appEvent) => sum + appEvent.quantity, 0),
+    timestamp: new Date(latestMs).toISOString(),
+    hour: event.hour,
+    ...(event.tags === undefined ? {} : { tags: event.tags }),
+    appEvents,
+  };
+}
+
 /** The event as the API takes it. */
 export function wireEvent(event: AggregatedUsageEvent): Record<string, unknown> {
   return {

@@ -40,7 +40,13 @@ export type UsageResult =
   | { readonly status: 'accepted'; readonly hour: string; readonly carriedFrom?: string }
   | { readonly status: 'duplicate' }
   | { readonly status: 'conflict'; readonly message: string }
-  | { readonly status: 'rejected'; readonly reason: string; readonly message: string };
+  | {
+      readonly status: 'rejected';
+      readonly reason: string;
+      readonly message: string;
+      /** For usage after the subscription's end: the last instant the API bills (ISO 8601; ignored if not a date). */
+      readonly billableUntil?: string;
+    };
 
 /**
  * What became of a call, after its retries. `attempts`: the attempts it took; `requests`: the HTTP requests among them

@@ -471,7 +471,12 @@ export function billablePeriod(recorded: LifecycleFacts): { readonly start?: Dat
  * (EventBridge's `time`), so usage the app stamped within that second, just before the buyer cancelled, is not after it.
  */
 export function isAfterEnd(at: Date, end: Date): boolean {
-  return at.getTime() >= Math.floor(end.getTime() / 1000) * 1000 + 1000;
+  return at > lastInstantOfEnd(end);
+}
+
+/** The last instant whose usage is not after `end`: the last millisecond of its second. */
+export function lastInstantOfEnd(end: Date): Date {
+  return new Date(Math.floor(end.getTime() / 1000) * 1000 + 999);
 }
 
 /** Whether usage may be metered for the subscription now: live, or inside its final-metering window. */

@@ -84,9 +84,12 @@ test('after the old subscription ended, usage of the gap is refused and the new 
   expect((await checkAccess(local.stack, buyer.subscriberId)).body).toEqual(
     expect.objectContaining({ status: 'active', allowed: true }),
   );
-  expect(await postUsage(buyer.subscriberId, 37, inTheGap)).toEqual(
-    expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }),
-  );
+  const gapUsage = await postUsage(buyer.subscriberId, 37, inTheGap);
+  expect(gapUsage).toEqual(expect.objectContaining({ status: 'rejected', reason: 'not-subscribed' }));
+  // The usage the old subscription bills goes up to its end, in the second the buyer cancelled.
+  const { billableUntil } = gapUsage as { billableUntil?: string };
+  expect(billableUntil).toMatch(/\.999Z$/);
+  expect(Date.parse(billableUntil!)).toBeLessThan(inTheGap.getTime() - 60 * 60_000);
   const afterTheStart = await simulatorNow();
   await expectAccepted(buyer.subscriberId, 31, afterTheStart);
 

@@ -346,6 +346,8 @@ describe('accepted means billable: what Marketplace would refuse is refused here
         status: 'rejected',
         reason: 'not-subscribed',
         message: expect.stringContaining('after the subscription ended (2026-11-26T12:10:00.000Z)') as unknown,
+        // What a caller who summed usage from both sides of the end sends again: the usage up to it.
+        billableUntil: '2026-11-26T12:10:00.999Z',
       },
       { status: 'accepted', hour: EARLIER_HOUR.toISOString() },
     ]);

@@ -33,7 +33,8 @@ import {
   type UsageRefusal,
 } from '../../../client/index.ts';
 import { bucketKey } from '../../../lambdas/core/metering/bucket/usage-bucket.ts';
-import { liveLicenseSubscriber } from '../../support/lifecycle.ts';
+import { cancelOnBuyerPage } from '../../support/buyer-page.ts';
+import { liveLicenseSubscriber, settleLifecycle } from '../../support/lifecycle.ts';
 import { useLocalStack } from '../../support/local-stack.ts';
 import { fetchSigned } from '../../../local/http/signed-fetch.ts';
 
@@ -502,6 +503,42 @@ test('a 503, a 429 and an unreadable 200 are retried, after their Retry-After, a
   expect(front.requests.map((request) => request.body)).toEqual(Array(4).fill(front.requests[0]!.body));
   expect(front.requests[3]!.answer?.body.results).toEqual([expect.objectContaining({ status: 'accepted' })]);
   expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(9);
+  expect(errors).toEqual([]);
+  await client.close();
+});
+
+test("a sum of usage from both sides of the subscription's end: the usage up to the end is sent again alone, and billed", async () => {
+  const hour = await testHour();
+  const { licenseId, subscriberId } = await liveSubscriber();
+  await setTime(hour, 20 * MINUTE_MS);
+  const { client, refusals, errors } = usageClient();
+  client.record({ subscriberId, dimension: 'requests', quantity: 5 });
+  await setTime(hour, 25 * MINUTE_MS);
+  // The buyer cancels while the app's users are still at work: their usage after the end is summed with the rest.
+  await cancelOnBuyerPage(local.stack.simulator.url, licenseId);
+  await settleLifecycle(local.stack);
+  await setTime(hour, 30 * MINUTE_MS);
+  client.record({ subscriberId, dimension: 'requests', quantity: 7 });
+
+  expect(await client.flush()).toEqual({ requests: 2, delivered: 1, refused: 1, pending: 0 });
+  const [whole, beforeTheEnd] = front.requests as [SeenRequest, SeenRequest];
+  expect(whole.answer?.body.results).toEqual([
+    expect.objectContaining({
+      status: 'rejected',
+      reason: 'not-subscribed',
+      billableUntil: expect.any(String) as unknown,
+    }),
+  ]);
+  expect(beforeTheEnd.events).toEqual([
+    expect.objectContaining({ eventId: `${String(whole.events[0]!.eventId)}-billable`, quantity: 5 }),
+  ]);
+  expect(beforeTheEnd.answer?.body.results).toEqual([expect.objectContaining({ status: 'accepted' })]);
+  expect(await bucketQuantity(subscriberId, hour, 'requests')).toBe(5);
+  // What is refused is the usage after the end, and only it.
+  expect(refusals).toEqual([
+    expect.objectContaining({ reason: 'not-subscribed', event: expect.objectContaining({ quantity: 7 }) as unknown }),
+  ]);
+  expect(refusals[0]!.event.appEvents.map((appEvent) => appEvent.quantity)).toEqual([7]);
   expect(errors).toEqual([]);
   await client.close();
 });

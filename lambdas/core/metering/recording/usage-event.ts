@@ -51,6 +51,11 @@ export type UsageRejection = {
   readonly status: 'rejected';
   readonly reason: UsageRejectionReason;
   readonly message: string;
+  /**
+   * For usage refused as after the subscription's end (`not-subscribed`): the last instant whose usage is billed, so
+   * that a caller who summed usage from both sides of the end can send again what came before it.
+   */
+  readonly billableUntil?: string;
 };
 
 /** The recorder's answer for one event. */
@@ -241,6 +246,6 @@ export function timingRejection(at: Date, now: Date, acceptanceWindowHours: numb
   return undefined;
 }
 
-export function rejection(reason: UsageRejectionReason, message: string): UsageRejection {
-  return { status: 'rejected', reason, message };
+export function rejection(reason: UsageRejectionReason, message: string, billableUntil?: Date): UsageRejection {
+  return { status: 'rejected', reason, message, ...(billableUntil && { billableUntil: billableUntil.toISOString() }) };
 }

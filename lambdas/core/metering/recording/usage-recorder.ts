@@ -40,6 +40,7 @@ import {
   isAfterEnd,
   isInRestartGap,
   isMeterable,
+  lastInstantOfEnd,
   restartOf,
   type LifecycleFacts,
 } from '../../lifecycle/subscription-state.ts';
@@ -224,6 +225,7 @@ function subscriberRejection(
       'not-subscribed',
       `usage at ${event.at.toISOString()} is between the end of the earlier subscription ` +
         `(${restart.endedAt.toISOString()}) and its start again (${restart.restartedAt.toISOString()})`,
+      lastInstantOfEnd(restart.endedAt),
     );
   }
   if (end !== undefined && isAfterEnd(event.at, end)) {
@@ -231,6 +233,7 @@ function subscriberRejection(
       'not-subscribed',
       `usage at ${event.at.toISOString()} is after the subscription ended (${end.toISOString()}): only usage up to ` +
         'the end is billed',
+      lastInstantOfEnd(end),
     );
   }
   const metered = dimensions.get(subscriber.productCode);
