@@ -183,7 +183,12 @@ const registrationSchema = z
   .refine((registration) => registration.supportEmail !== undefined || registration.supportUrl !== undefined, {
     message: 'give supportEmail or supportUrl: AWS Marketplace requires a support contact on the registration page',
   })
-  .describe('The registration page buyers land on after subscribing. Give supportEmail or supportUrl.');
+  .describe(
+    'The registration page buyers land on after subscribing. Give supportEmail or supportUrl. Links and addresses on ' +
+      'example.com (the shipped ones) or localhost are refused by `cdk synth` and `cdk deploy` unless ' +
+      '`-c allowExampleProducts=true`, as are notifications.adminEmail, notifications.webhookUrl and ' +
+      'observability.alarmEmail.',
+  );
 
 /** The largest integer a CloudFormation property takes: a larger burst synthesizes and then fails the deploy. */
 const MAX_TEMPLATE_INTEGER = 2_147_483_647;

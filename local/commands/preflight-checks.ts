@@ -18,7 +18,7 @@ import { getEndpointFromInstructions, type EndpointParameterInstructionsSupplier
 import { MARKETPLACE_HOME_REGION, REGION_NAME_PATTERN } from '../../contracts/index.ts';
 import { entitlementClient, meteringClient } from '../../lambdas/core/aws-clients.ts';
 import { arnsInStackRegion, regionOfArn, type Config, type ProductConfig } from '../../lib/config.ts';
-import { EXAMPLE_PRODUCT_CODE_SUFFIX, isExampleProductCode } from '../../lib/example-products.ts';
+import { EXAMPLE_PRODUCT_CODE_SUFFIX, exampleSettings, isExampleProductCode } from '../../lib/example-products.ts';
 import { receivesMarketplaceEvents } from '../../lib/marketplace-events.ts';
 import { METERING_RESERVED_CONCURRENCY } from '../../lib/metering.ts';
 import {
@@ -84,6 +84,20 @@ export function exampleCodeChecks(config: Config): CheckResult[] {
         }
       : { outcome: 'PASS', check: 'product code', detail: `${product.code} is not an example code` },
   );
+}
+
+/** The links and addresses buyers and operators are given: none may be an example's, nor on this machine. */
+export function exampleLinkChecks(config: Config): CheckResult[] {
+  const examples = exampleSettings(config).filter(({ path }) => !path.startsWith('products['));
+  if (examples.length === 0) {
+    return [{ outcome: 'PASS', check: 'links and addresses', detail: 'none is an example or on this machine' }];
+  }
+  return examples.map(({ path, value, why }) => ({
+    outcome: 'FAIL',
+    check: 'links and addresses',
+    detail: `marketplace.${path} "${value}" is ${why}`,
+    fix: `Set marketplace.${path} to your own, in cdk.json (or -c here and for cdk deploy alike).`,
+  }));
 }
 
 /**

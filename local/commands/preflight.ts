@@ -26,6 +26,7 @@ import {
   concurrencyCheck,
   entitlementChecks,
   exampleCodeChecks,
+  exampleLinkChecks,
   identityCheck,
   legacyTopicChecks,
   meteringChecks,
@@ -61,9 +62,10 @@ async function main(args: string[]): Promise<number> {
   report({
     outcome: 'PASS',
     check: 'configuration',
-    detail: `${config.products.length} products; Marketplace APIs in ${config.marketplaceRegion}`,
+    detail: `${config.products.length} product${config.products.length === 1 ? '' : 's'}; Marketplace APIs in ${config.marketplaceRegion}`,
   });
   exampleCodeChecks(config).forEach(report);
+  exampleLinkChecks(config).forEach(report);
   report(alarmRecipientsCheck(config));
   const identity = await identityCheck(config);
   report(identity.result);

@@ -137,23 +137,32 @@ describe.concurrent('npx cdk synth, run as a seller would', { timeout: 600_000 }
     expect(manifest.artifacts[FORWARDER_STACK_ID]?.dependencies).toContain(STACK_ID);
   });
 
-  test('refuses the example product codes of cdk.json, naming each field and how to allow them', async () => {
+  test('refuses the example configuration of cdk.json, naming each field and how to allow them', async () => {
     const run = await cdkSynth();
     expect(run.exitCode).not.toBe(0);
     expect(run.stderr).toContain(
       'marketplace.products[0].code: "analytics-pro-example" is an example, not a product of yours on AWS Marketplace',
     );
     expect(run.stderr).toContain('marketplace.products[1].code: "data-suite-legacy-example" is an example');
+    expect(run.stderr).toContain(
+      'marketplace.registration.appUrl: "https://app.example.com/sign-in" is on app.example.com, a domain reserved ' +
+        'for examples',
+    );
+    expect(run.stderr).toContain('marketplace.registration.supportEmail: "support@example.com"');
     expect(run.stderr).toContain('-c allowExampleProducts=true');
     expect(run.stderr).not.toMatch(/^ {4}at /m);
   });
 
-  test('takes real product codes without the allowance', async () => {
+  test("takes a seller's own product codes and links without the allowance", async () => {
     const run = await cdkSynth(
-      '-c',
-      'marketplace.products.0.code=prod-abcdefghijklmnopqrstuvwxy',
-      '-c',
-      'marketplace.products.1.code=prod-zyxwvutsrqponmlkjihgfedcb',
+      ...[
+        'marketplace.products.0.code=prod-abcdefghijklmnopqrstuvwxy',
+        'marketplace.products.1.code=prod-zyxwvutsrqponmlkjihgfedcb',
+        'marketplace.registration.appUrl=https://app.acme-analytics.io/sign-in',
+        'marketplace.registration.supportEmail=support@acme-analytics.io',
+        'marketplace.registration.supportUrl=https://acme-analytics.io/support',
+        'marketplace.registration.freeTrialLandingUrl=https://app.acme-analytics.io/trial',
+      ].flatMap((setting) => ['-c', setting]),
     );
     expect(run.exitCode, run.stderr).toBe(0);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { CONFIG_CONTEXT_KEY, ConfigError, configFromContext, parseConfig, type Config } from '../../lib/config.ts';
-import { isExampleProductCode, refuseExampleProducts } from '../../lib/example-products.ts';
+import { exampleSettings, isExampleProductCode, refuseExampleProducts } from '../../lib/example-products.ts';
 import { cdkJsonContext, contextOfCdkJson } from '../../local/config.ts';
 
 interface RawDimension {
@@ -156,10 +156,47 @@ describe('the example product codes', () => {
     },
   );
 
-  test('leave real codes alone', () => {
+  /** The shipped configuration with real product codes, and these settings over it. */
+  function sellersOwn(settings: Record<string, Record<string, unknown>> = {}): RawConfig {
     const config = exampleConfig();
     config.products = config.products.map((each, index) => ({ ...each, code: `prod-real${index}` }));
-    expect(() => refuseExampleProducts(parseConfig(config), allowedByNothing)).not.toThrow();
+    const sections = config as unknown as Record<string, Record<string, unknown> | undefined>;
+    sections['registration'] = {
+      ...sections['registration'],
+      appUrl: 'https://app.acme-analytics.io/sign-in',
+      supportEmail: 'support@acme-analytics.io',
+      supportUrl: 'https://acme-analytics.io/support',
+      freeTrialLandingUrl: 'https://app.acme-analytics.io/trial',
+    };
+    for (const [section, values] of Object.entries(settings)) sections[section] = { ...sections[section], ...values };
+    return config;
+  }
+
+  test("leave a seller's own codes, links and addresses alone", () => {
+    expect(exampleSettings(parseConfig(sellersOwn()))).toEqual([]);
+    const lookalikes = sellersOwn({
+      registration: { appUrl: 'https://myexample.com/in', supportEmail: 'help@example.co.uk' },
+      observability: { alarmEmail: 'oncall@notexample.com' },
+    });
+    expect(() => refuseExampleProducts(parseConfig(lookalikes), allowedByNothing)).not.toThrow();
+  });
+
+  test('also refuse links and addresses on example domains or this machine, wherever they are set', () => {
+    const config = sellersOwn({
+      registration: { appUrl: 'http://localhost:3000/sign-in', logoUrl: 'https://cdn.EXAMPLE.org./logo.png' },
+      notifications: { adminEmail: 'sales@example.net', webhookUrl: 'https://hooks.shop.example/marketplace' },
+      observability: { alarmEmail: 'oncall@example.com' },
+    });
+    expect(exampleSettings(parseConfig(config)).map(({ path, why }) => [path, why])).toEqual([
+      ['registration.appUrl', "on this machine, which a deployed stack's buyers cannot reach"],
+      ['registration.logoUrl', 'on cdn.example.org, a domain reserved for examples'],
+      ['notifications.adminEmail', 'on example.net, a domain reserved for examples'],
+      ['notifications.webhookUrl', 'on hooks.shop.example, a domain reserved for examples'],
+      ['observability.alarmEmail', 'on example.com, a domain reserved for examples'],
+    ]);
+    expect(() => refuseExampleProducts(parseConfig(config), allowedByNothing)).toThrow(
+      'marketplace.observability.alarmEmail: "oncall@example.com" is on example.com, a domain reserved for examples',
+    );
   });
 });
 

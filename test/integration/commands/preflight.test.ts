@@ -77,6 +77,10 @@ test('cdk.json as shipped: the Marketplace checks pass for a known product and f
   const out = run.stdout;
   expect(out).toContain('PASS  configuration: 2 products; Marketplace APIs in us-east-1');
   expect(out).toContain(`FAIL  product code: ${KNOWN} is an example code (it ends in "-example")`);
+  expect(out).toContain(
+    'FAIL  links and addresses: marketplace.registration.appUrl "https://app.example.com/sign-in" is on ' +
+      'app.example.com, a domain reserved for examples',
+  );
   expect(out).toContain(`PASS  entitlements ${KNOWN}: GetEntitlements answers for the product`);
   expect(out).toContain(`PASS  metering ${KNOWN}: BatchMeterUsage (of no records) answers in us-east-1`);
   expect(out).toContain("PASS  stack region: us-east-1 (the credentials')");
@@ -157,14 +161,22 @@ test('-c overrides cdk.json as for cdk deploy: an own license product passes, an
       dimensions: [{ name: 'requests', kind: 'metered' }],
     },
   ];
+  const registration = {
+    appUrl: 'https://app.acme-analytics.io/sign-in',
+    supportEmail: 'support@acme-analytics.io',
+  };
   const run = await preflight(
     '-c',
     `marketplace.products=${JSON.stringify(products)}`,
     '-c',
-    'marketplace.observability.alarmEmail=oncall@example.com',
+    `marketplace.registration=${JSON.stringify(registration)}`,
+    '-c',
+    'marketplace.observability.alarmEmail=oncall@acme-analytics.io',
   );
+  expect(run.stdout).toContain(`PASS  configuration: 1 product; Marketplace APIs in us-east-1`);
   expect(run.stdout).toContain(`PASS  product code: ${OWN_PRODUCT} is not an example code`);
-  expect(run.stdout).toContain('PASS  alarm recipients: the alarms notify oncall@example.com');
+  expect(run.stdout).toContain('PASS  links and addresses: none is an example or on this machine');
+  expect(run.stdout).toContain('PASS  alarm recipients: the alarms notify oncall@acme-analytics.io');
   expect(run.stdout).toContain(`PASS  entitlements ${OWN_PRODUCT}`);
   expect(run.stdout).toContain(`PASS  metering ${OWN_PRODUCT}`);
   expect(run.stdout).toContain('SKIP  SNS topics: no legacy product');
